@@ -1,0 +1,156 @@
+// Starts a real `idp` binary on a free loopback port with a fresh data directory, set up
+// through its own CLI, and provides a cookie-keeping user agent that signs in through the
+// login pages the way a person's browser would (forms and redirects, no JavaScript).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
+export const IDP_BIN = process.env.IDP_BIN || join(targetDir, 'debug', 'idp');
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export class Idp {
+  constructor(dataDir, issuer, child) {
+    this.dataDir = dataDir;
+    this.issuer = issuer;
+    this.child = child;
+    this.log = '';
+  }
+
+  /** Runs an `idp` command against this instance's data directory. */
+  static cli(dataDir, args, input) {
+    const r = spawnSync(IDP_BIN, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
+    if (r.status !== 0) {
+      throw new Error(`idp ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+    }
+    return r.stdout;
+  }
+
+  /** `setup(cli)` registers clients and users before the server starts. */
+  static async start(setup) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'idp-conformance-'));
+    setup((args, input) => Idp.cli(dataDir, args, input));
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const child = spawn(
+      IDP_BIN,
+      ['--data-dir', dataDir, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', issuer],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+    );
+    const idp = new Idp(dataDir, issuer, child);
+    child.stdout.on('data', (d) => (idp.log += d));
+    child.stderr.on('data', (d) => (idp.log += d));
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) throw new Error(`idp exited: ${idp.log}`);
+      try {
+        const r = await fetch(`${issuer}/health/ready`);
+        if (r.ok) return idp;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`idp did not become ready: ${idp.log}`);
+  }
+
+  /** Stops the server with SIGTERM (graceful shutdown) and returns its exit code. */
+  async stop() {
+    const done = new Promise((ok) => this.child.on('exit', (code, signal) => ok(code ?? signal)));
+    this.child.kill('SIGTERM');
+    const code = await done;
+    rmSync(this.dataDir, { recursive: true, force: true });
+    return code;
+  }
+}
+
+/** A browser stand-in: keeps cookies, follows redirects inside the provider, fills forms. */
+export class UserAgent {
+  constructor(base) {
+    this.base = base;
+    this.cookies = new Map();
+  }
+
+  async request(url, init = {}) {
+    const headers = new Headers(init.headers || {});
+    if (this.cookies.size) {
+      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    }
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
+      if (expired || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return res;
+  }
+
+  /** Follows redirects within the provider; returns the final page or outbound Location. */
+  async follow(res) {
+    for (let i = 0; i < 10; i++) {
+      const loc = res.headers.get('location');
+      if (!loc) return { status: res.status, body: await res.text() };
+      const abs = new URL(loc, this.base).href;
+      if (!abs.startsWith(this.base)) return { status: res.status, location: abs };
+      res = await this.request(abs);
+    }
+    throw new Error('redirect loop');
+  }
+
+  /** Signs in (and consents) until the provider sends the browser back to the client. */
+  async signIn(authorizationUrl, username, password) {
+    let page = await this.follow(await this.request(authorizationUrl));
+    for (let step = 0; step < 4; step++) {
+      if (page.location) return page.location;
+      if (page.status !== 200) throw new Error(`unexpected page ${page.status}: ${page.body}`);
+      const action = new URL(attr(page.body, 'action'), this.base).href;
+      const form = new URLSearchParams({ csrf: hidden(page.body, 'csrf') });
+      if (action.endsWith('/login')) {
+        form.set('username', username);
+        form.set('password', password);
+      } else if (action.endsWith('/consent')) {
+        form.set('decision', 'allow');
+      } else if (action.endsWith('/select')) {
+        form.set('choice', 'continue');
+      }
+      page = await this.follow(await this.request(action, { method: 'POST', body: form }));
+    }
+    throw new Error(`sign-in did not finish: ${page.body}`);
+  }
+}
+
+function attr(html, name) {
+  const m = html.match(new RegExp(`${name}="([^"]*)"`));
+  if (!m) throw new Error(`no ${name} in page: ${html}`);
+  return unescape(m[1]);
+}
+
+function hidden(html, name) {
+  const m = html.match(new RegExp(`name="${name}" value="([^"]*)"`));
+  if (!m) throw new Error(`no ${name} field in page: ${html}`);
+  return unescape(m[1]);
+}
+
+function unescape(s) {
+  return s.replace(/&#38;|&amp;/g, '&').replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'");
+}

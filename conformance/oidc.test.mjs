@@ -1,0 +1,158 @@
+// Conformance checks run by openid-client (OpenID Certified) against a live idp:
+// discovery, authorization code flow with PKCE and nonce, ID token validation (signature
+// against the JWKS, with non-repudiation checks on), UserInfo, refresh, introspection,
+// revocation, RP-initiated logout, and the error a relying party sees for prompt=none.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { Idp, UserAgent } from './harness.mjs';
+
+const REDIRECT = 'https://rp.example/cb';
+const SECRET = 'conformance-secret-0123456789';
+const PASSWORD = 'a long and correct password';
+
+let idp;
+
+before(async () => {
+  idp = await Idp.start((cli) => {
+    for (const [id, alg] of [['rp-es256', 'ES256'], ['rp-rs256', 'RS256']]) {
+      cli(['client', 'add', '--id', id, '--secret', SECRET, '--redirect-uri', REDIRECT,
+        '--post-logout-redirect-uri', 'https://rp.example/bye', '--id-token-alg', alg]);
+    }
+    cli(['client', 'add', '--id', 'rp-public', '--public', '--redirect-uri', REDIRECT]);
+    cli(['user', 'add', '--username', 'maria', '--password-stdin', '--email', 'maria@example.invalid',
+      '--name', 'Maria Kovács'], `${PASSWORD}\n`);
+  });
+});
+
+after(async () => {
+  const code = await idp.stop();
+  assert.equal(code, 0, `idp must shut down cleanly on SIGTERM: ${idp.log}`);
+});
+
+async function configure(clientId, alg, auth) {
+  const metadata = { client_secret: SECRET, id_token_signed_response_alg: alg };
+  const config = await client.discovery(new URL(idp.issuer), clientId, metadata, auth, {
+    execute: [client.allowInsecureRequests],
+  });
+  client.enableNonRepudiationChecks(config);
+  return config;
+}
+
+async function signIn(config, ua, extra = {}) {
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid profile email',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    nonce,
+    state,
+    ...extra,
+  });
+  const back = await ua.signIn(url.href, 'maria', PASSWORD);
+  return client.authorizationCodeGrant(config, new URL(back), {
+    pkceCodeVerifier: codeVerifier,
+    expectedNonce: nonce,
+    expectedState: state,
+    idTokenExpected: true,
+  });
+}
+
+test('discovery document is accepted and lists what is implemented', async () => {
+  const config = await configure('rp-es256', 'ES256');
+  const m = config.serverMetadata();
+  assert.equal(m.issuer, idp.issuer);
+  assert.deepEqual(m.response_types_supported, ['code']);
+  assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
+  assert.ok(m.id_token_signing_alg_values_supported.includes('RS256'));
+  assert.equal(m.authorization_response_iss_parameter_supported, true);
+});
+
+for (const [clientId, alg, auth] of [
+  ['rp-es256', 'ES256', undefined],
+  ['rp-rs256', 'RS256', client.ClientSecretBasic(SECRET)],
+]) {
+  test(`code flow with PKCE and nonce, ${alg} ID token, UserInfo, refresh, introspection, revocation, logout`, async () => {
+    const config = await configure(clientId, alg, auth);
+    const ua = new UserAgent(idp.issuer);
+    const tokens = await signIn(config, ua);
+    const claims = tokens.claims();
+    assert.equal(claims.iss, idp.issuer);
+    assert.equal(claims.aud, clientId);
+    assert.equal(claims.preferred_username, 'maria');
+    assert.equal(claims.acr, 'http://eidas.europa.eu/LoA/low');
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.equal(typeof claims.auth_time, 'number');
+    assert.equal(typeof claims.sid, 'string');
+
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    assert.equal(info.email, 'maria@example.invalid');
+    assert.equal(info.name, 'Maria Kovács');
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+    assert.equal(refreshed.claims().sub, claims.sub);
+
+    const intro = await client.tokenIntrospection(config, refreshed.access_token);
+    assert.equal(intro.active, true);
+    assert.equal(intro.client_id, clientId);
+    assert.equal(intro.acr, 'http://eidas.europa.eu/LoA/low');
+
+    await client.tokenRevocation(config, refreshed.refresh_token);
+    assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, false);
+    await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token), (e) => e.error === 'invalid_grant');
+
+    const logout = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: 'https://rp.example/bye',
+      state: 'bye',
+    });
+    const res = await ua.request(logout.href);
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), 'https://rp.example/bye?state=bye');
+  });
+}
+
+test('a reused authorization code is refused and the replay revokes the tokens', async () => {
+  const config = await configure('rp-es256', 'ES256');
+  const ua = new UserAgent(idp.issuer);
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT, scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  });
+  const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
+  const checks = { pkceCodeVerifier: codeVerifier, idTokenExpected: true };
+  const first = await client.authorizationCodeGrant(config, back, checks);
+  await assert.rejects(client.authorizationCodeGrant(config, back, checks), (e) => e.error === 'invalid_grant');
+  assert.equal((await client.tokenIntrospection(config, first.access_token)).active, false);
+});
+
+test('a public client with PKCE', async () => {
+  const config = await client.discovery(new URL(idp.issuer), 'rp-public', undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  config.clientMetadata().id_token_signed_response_alg = 'ES256';
+  const tokens = await signIn(config, new UserAgent(idp.issuer));
+  assert.equal(tokens.claims().preferred_username, 'maria');
+});
+
+test('prompt=none without a session comes back as login_required', async () => {
+  const config = await configure('rp-es256', 'ES256');
+  const ua = new UserAgent(idp.issuer);
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT, scope: 'openid', prompt: 'none', state,
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const back = (await ua.follow(await ua.request(url.href))).location;
+  await assert.rejects(
+    client.authorizationCodeGrant(config, new URL(back), { expectedState: state }),
+    (e) => e.error === 'login_required',
+  );
+});

@@ -1,0 +1,149 @@
+//! Server settings, from (highest first) command-line flags, `IDP_*` environment
+//! variables, a TOML file, and defaults.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings as they may appear in the TOML file; every field is optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub issuer: Option<String>,
+    pub database_url: Option<String>,
+    pub kek_file: Option<PathBuf>,
+    pub dev: Option<bool>,
+    pub session_idle_seconds: Option<i64>,
+    pub session_max_seconds: Option<i64>,
+    pub id_token_ttl_seconds: Option<i64>,
+    pub workers: Option<usize>,
+    pub db_pool_size: Option<u32>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Without a trailing slash.
+    pub issuer: String,
+    pub database_url: String,
+    pub kek_file: PathBuf,
+    pub dev: bool,
+    pub session_idle: i64,
+    pub session_max: i64,
+    pub id_token_ttl: i64,
+    pub code_ttl: i64,
+    pub login_ttl: i64,
+    pub workers: Option<usize>,
+    pub db_pool_size: u32,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Fills defaults: database and key file in the data directory, issuer from the
+    /// listen address (plain HTTP only makes sense in development).
+    pub fn resolve(f: FileConfig) -> Result<Config, String> {
+        let data_dir = f.data_dir.unwrap_or_else(|| PathBuf::from("data"));
+        let listen = match f.listen {
+            Some(l) => l,
+            None => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
+        };
+        let dev = f.dev.unwrap_or(false);
+        let issuer = f
+            .issuer
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        let url = url::Url::parse(&issuer).map_err(|e| format!("issuer {issuer}: {e}"))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("the issuer may not have a query or fragment".into());
+        }
+        if url.scheme() != "https" && !(dev && is_loopback_url(&url)) {
+            return Err(format!(
+                "the issuer must be an https URL (plain http is only allowed with --dev on a loopback address): {issuer}"
+            ));
+        }
+        let database_url = f
+            .database_url
+            .unwrap_or_else(|| data_dir.join("idp.sqlite").to_string_lossy().into_owned());
+        let kek_file = f.kek_file.unwrap_or_else(|| data_dir.join("kek.key"));
+        Ok(Config {
+            data_dir,
+            listen,
+            issuer,
+            database_url,
+            kek_file,
+            dev,
+            session_idle: f.session_idle_seconds.unwrap_or(15 * 60),
+            session_max: f.session_max_seconds.unwrap_or(12 * 3600),
+            id_token_ttl: f.id_token_ttl_seconds.unwrap_or(600),
+            code_ttl: 60,
+            login_ttl: 30 * 60,
+            workers: f.workers,
+            db_pool_size: f.db_pool_size.unwrap_or(16),
+        })
+    }
+
+    /// Cookies go without `Secure` (and so without the `__Host-` prefix) only in
+    /// development on a loopback address.
+    pub fn secure_cookies(&self) -> bool {
+        !(self.dev && self.listen.ip().is_loopback() && self.issuer.starts_with("http://"))
+    }
+}
+
+fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_issuer_only_in_dev_on_loopback() {
+        let f = FileConfig::default();
+        assert!(Config::resolve(f.clone()).is_err());
+        let dev = FileConfig {
+            dev: Some(true),
+            ..f.clone()
+        };
+        let c = Config::resolve(dev).unwrap();
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert!(!c.secure_cookies());
+        let https = FileConfig {
+            issuer: Some("https://id.example.gov/".into()),
+            ..f
+        };
+        let c = Config::resolve(https).unwrap();
+        assert_eq!(c.issuer, "https://id.example.gov");
+        assert!(c.secure_cookies());
+        assert!(c.database_url.ends_with("idp.sqlite"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("idp.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nbogus = 1\n").unwrap();
+        assert!(FileConfig::load(&p).is_err());
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\ndev = true\n").unwrap();
+        let c = Config::resolve(FileConfig::load(&p).unwrap()).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+    }
+}

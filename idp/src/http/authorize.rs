@@ -1,0 +1,105 @@
+//! The authorization endpoint (GET and POST). A request that needs nothing from the
+//! citizen is answered at once; otherwise a login transaction is stored and the browser
+//! goes to the interaction pages.
+
+use super::interaction::{Step, advance};
+use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, pages, query_params};
+use crate::crypto;
+use crate::login::session;
+use crate::oidc::authorize::{self, AuthorizeError};
+use crate::oidc::error::OidcError;
+use crate::oidc::params::Params;
+use crate::store::clients;
+use crate::store::transactions::{self, LoginTransaction};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = query_params(&req);
+    handle(req, state, params).await
+}
+
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let params = form_params(&req, &body);
+    handle(req, state, params).await
+}
+
+enum Outcome {
+    Page(OidcError),
+    Redirect(String),
+    Interaction(String),
+}
+
+async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: Result<Params, OidcError>,
+) -> HttpResponse {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return pages::error_page(&req, &[], 400, &e),
+    };
+    let ui_locales = crate::oidc::params::space_list(params.get("ui_locales"));
+    let session_cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let existing_browser = state.read_cookie(&req, BROWSER_COOKIE);
+    let browser = existing_browser
+        .clone()
+        .unwrap_or_else(crypto::random_token);
+    let st = state.clone().into_inner();
+    let browser_for_tx = browser.clone();
+    let now = state.clock.now();
+    let outcome = blocking(move || {
+        let db = &st.db;
+        let keys = st.keys();
+        let checked = db.run(|c| authorize::check_client(&params, |id| clients::find(c, id)))?;
+        let (client, redirect) = match checked {
+            Ok(x) => x,
+            Err(AuthorizeError { error, .. }) => return Ok(Outcome::Page(error)),
+        };
+        let request =
+            match authorize::validate(&params, &client, redirect, &keys, &st.provider.issuer) {
+                Ok(r) => r,
+                Err(AuthorizeError { error, redirect }) => {
+                    return Ok(match redirect {
+                        Some(r) => Outcome::Redirect(super::interaction::error_redirect(
+                            &st,
+                            &r.redirect_uri,
+                            r.state.as_deref(),
+                            &error,
+                        )),
+                        None => Outcome::Page(error),
+                    });
+                }
+            };
+        let sess =
+            db.run(|c| session::resume(c, session_cookie.as_deref(), st.config.session_idle, now))?;
+        match advance(&st, &request, sess.as_ref(), None, (false, false), now)? {
+            Step::Redirect(url) => Ok(Outcome::Redirect(url)),
+            Step::Login | Step::Consent | Step::SelectAccount => {
+                let tx = LoginTransaction {
+                    id: crypto::random_token(),
+                    browser_hash: crypto::secret_hash(&browser_for_tx),
+                    csrf: crypto::random_token(),
+                    request: serde_json::to_string(&request).map_err(OidcError::server)?,
+                    user_id: None,
+                    created_at: now,
+                    expires_at: now + st.config.login_ttl,
+                };
+                db.run(|c| transactions::insert(c, &tx))?;
+                Ok(Outcome::Interaction(tx.id))
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Outcome::Redirect(url)) => super::see_other(&url),
+        Ok(Outcome::Interaction(tx)) => {
+            let mut res = super::see_other(&format!("/interaction/{tx}"));
+            if existing_browser.is_none() {
+                let _ = res.add_cookie(&state.cookie(BROWSER_COOKIE, browser, None));
+            }
+            res
+        }
+        Ok(Outcome::Page(e)) => pages::error_page(&req, &ui_locales, 400, &e),
+        Err(e) => pages::error_page(&req, &ui_locales, e.code.status(), &e),
+    }
+}

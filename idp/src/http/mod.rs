@@ -1,0 +1,320 @@
+//! The HTTP face of the provider (actix-web): the only module that knows about requests,
+//! cookies and status codes. Handlers parse, call `oidc`/`login`/`store` on a blocking
+//! thread, and render the outcome.
+
+mod authorize;
+mod discovery;
+mod interaction;
+mod logout;
+mod pages;
+mod token;
+mod userinfo;
+
+use crate::config::Config;
+use crate::keys::KeySet;
+use crate::keys::kek::Kek;
+use crate::oidc::Provider;
+use crate::oidc::error::{ErrorCode, OidcError};
+use crate::oidc::params::Params;
+use crate::store::Db;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use authenticators::password::PasswordChecker;
+use std::net::TcpListener;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Largest request body accepted by any endpoint.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Everything a request handler needs. Shared by all workers.
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub provider: Provider,
+    pub kek: Kek,
+    keys: RwLock<Arc<KeySet>>,
+    pub passwords: PasswordChecker,
+    pub clock: crate::Clock,
+    discovery_json: String,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db, kek: Kek) -> Result<AppState, String> {
+        let now = crate::now();
+        let keys = db
+            .run(|c| {
+                Ok(crate::keys::ensure_active(c, &kek, now)
+                    .and_then(|_| KeySet::load(c, &kek, now)))
+            })
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let provider = Provider {
+            issuer: config.issuer.clone(),
+            id_token_ttl: config.id_token_ttl,
+            code_ttl: config.code_ttl,
+        };
+        let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
+        Ok(AppState {
+            config,
+            db,
+            provider,
+            kek,
+            keys: RwLock::new(Arc::new(keys)),
+            passwords: PasswordChecker::new().map_err(|e| e.to_string())?,
+            clock: crate::Clock::default(),
+            discovery_json,
+        })
+    }
+
+    pub fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the published keys (another instance or `idp keys rotate` may have changed
+    /// them); returns true when they changed.
+    pub fn reload_keys(&self) -> Result<bool, String> {
+        let now = self.clock.now();
+        let fresh = self
+            .db
+            .run(|c| Ok(KeySet::load(c, &self.kek, now)))
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if fresh.fingerprint() == self.keys().fingerprint() {
+            return Ok(false);
+        }
+        match self.keys.write() {
+            Ok(mut k) => *k = Arc::new(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
+        }
+        Ok(true)
+    }
+
+    fn cookie_name(&self, base: &str) -> String {
+        if self.config.secure_cookies() {
+            format!("__Host-{base}")
+        } else {
+            base.to_string()
+        }
+    }
+
+    fn cookie<'c>(&self, base: &str, value: String, max_age: Option<i64>) -> Cookie<'c> {
+        let mut c = Cookie::build(self.cookie_name(base), value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.config.secure_cookies())
+            .finish();
+        if let Some(age) = max_age {
+            c.set_max_age(actix_web::cookie::time::Duration::seconds(age));
+        }
+        c
+    }
+
+    fn read_cookie(&self, req: &HttpRequest, base: &str) -> Option<String> {
+        req.cookie(&self.cookie_name(base))
+            .map(|c| c.value().to_string())
+    }
+}
+
+pub const SESSION_COOKIE: &str = "idp_session";
+pub const BROWSER_COOKIE: &str = "idp_browser";
+
+/// Starts the server on an already bound listener (tests bind port 0).
+pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let data = web::Data::from(state.clone());
+    let workers = state.config.workers;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .wrap(from_fn(request_context))
+            .configure(routes)
+    })
+    .listen(listener)?
+    .shutdown_timeout(10);
+    if let Some(w) = workers {
+        server = server.workers(w.max(1));
+    }
+    let server = server.run();
+    spawn_housekeeping(state);
+    Ok(server)
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::oidc::{
+        AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, REVOKE_PATH, TOKEN_PATH,
+        USERINFO_PATH,
+    };
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(discovery::openid_configuration),
+    )
+    .route(JWKS_PATH, web::get().to(discovery::jwks))
+    .route("/health/live", web::get().to(discovery::live))
+    .route("/health/ready", web::get().to(discovery::ready))
+    .route("/static/idp.css", web::get().to(discovery::stylesheet))
+    .route(AUTHORIZE_PATH, web::get().to(authorize::get))
+    .route(AUTHORIZE_PATH, web::post().to(authorize::post))
+    .route("/interaction/{tx}", web::get().to(interaction::show))
+    .route(
+        "/interaction/{tx}/login",
+        web::post().to(interaction::login),
+    )
+    .route(
+        "/interaction/{tx}/consent",
+        web::post().to(interaction::consent),
+    )
+    .route(
+        "/interaction/{tx}/select",
+        web::post().to(interaction::select),
+    )
+    .route(TOKEN_PATH, web::post().to(token::token))
+    .route(INTROSPECT_PATH, web::post().to(token::introspect))
+    .route(REVOKE_PATH, web::post().to(token::revoke))
+    .route(USERINFO_PATH, web::get().to(userinfo::get))
+    .route(USERINFO_PATH, web::post().to(userinfo::post))
+    .route(LOGOUT_PATH, web::get().to(logout::get))
+    .route(LOGOUT_PATH, web::post().to(logout::post))
+    .route("/logout/confirm", web::post().to(logout::confirm))
+    .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    pages::error_page(
+        &req,
+        &[],
+        404,
+        &OidcError::invalid_request("there is no such page"),
+    )
+}
+
+/// Every minute: pick up key changes made elsewhere and purge expired rows.
+fn spawn_housekeeping(state: Arc<AppState>) {
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = state.reload_keys() {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+                let now = state.clock.now();
+                match state.db.run(|c| crate::store::purge_expired(c, now)) {
+                    Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+                }
+            })
+            .await;
+        }
+    });
+}
+
+/// A request id and a span per request, security headers on every response. Only the
+/// path is logged: query strings can carry tokens (`id_token_hint`).
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = crate::crypto::hex(&crate::crypto::random_bytes::<8>());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    let started = std::time::Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            ms = started.elapsed().as_millis() as u64,
+            "request done"
+        )
+    });
+    Ok(res)
+}
+
+/// Runs blocking work (database, password hashing) off the async executor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, OidcError> + Send + 'static,
+) -> Result<T, OidcError> {
+    web::block(f).await.map_err(|_| {
+        OidcError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the server is too busy, try again",
+        )
+    })?
+}
+
+/// Parses a form body, insisting on the form content type.
+fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OidcError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OidcError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Params::parse(body)
+}
+
+fn query_params(req: &HttpRequest) -> Result<Params, OidcError> {
+    Params::parse(req.query_string().as_bytes())
+}
+
+/// A protocol error as a JSON response (RFC 6749 5.2).
+fn json_error(e: &OidcError) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(e.code.status())
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    if e.code == ErrorCode::InvalidClient {
+        res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"idp\""));
+    }
+    res.json(serde_json::json!({
+        "error": e.code.as_str(),
+        "error_description": e.description,
+    }))
+}
+
+fn no_store_json(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .content_type("application/json")
+        .body(body)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

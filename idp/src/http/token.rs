@@ -1,0 +1,120 @@
+//! Token, introspection and revocation endpoints: form posts answered in JSON.
+
+use super::{AppState, blocking, form_params, json_error, no_store_json};
+use crate::oidc::client_auth;
+use crate::oidc::grants::{self, TokenContext};
+use crate::oidc::{
+    INTROSPECT_PATH, REVOKE_PATH, introspect as introspection, revoke as revocation,
+};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+fn authorization(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let params = match form_params(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return json_error(&e),
+    };
+    let auth = authorization(&req);
+    let st = state.into_inner();
+    let now = st.clock.now();
+    let result = blocking(move || {
+        let keys = st.keys();
+        let ctx = TokenContext {
+            db: &st.db,
+            provider: &st.provider,
+            keys: &keys,
+            now,
+        };
+        let response = grants::token(&ctx, &params, auth.as_deref())?;
+        serde_json::to_string(&response).map_err(crate::oidc::error::OidcError::server)
+    })
+    .await;
+    match result {
+        Ok(body) => no_store_json(body),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// Authenticates the calling client for introspection or revocation (the same methods
+/// as the token endpoint, with the endpoint's own URL as an accepted audience).
+fn authenticated_client(
+    st: &AppState,
+    params: &crate::oidc::params::Params,
+    auth: Option<&str>,
+    path: &str,
+    now: i64,
+) -> Result<crate::store::clients::Client, crate::oidc::error::OidcError> {
+    let presented = client_auth::presented(auth, params)?;
+    let endpoint = st.provider.endpoint(path);
+    let token_endpoint = st.provider.endpoint(crate::oidc::TOKEN_PATH);
+    let audiences = [
+        st.provider.issuer.as_str(),
+        endpoint.as_str(),
+        token_endpoint.as_str(),
+    ];
+    st.db
+        .run(|c| Ok(client_auth::authenticate(c, &presented, &audiences, now)))?
+}
+
+pub async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form_params(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return json_error(&e),
+    };
+    let auth = authorization(&req);
+    let st = state.into_inner();
+    let now = st.clock.now();
+    let result = blocking(move || {
+        let client = authenticated_client(&st, &params, auth.as_deref(), INTROSPECT_PATH, now)?;
+        st.db.run(|c| {
+            Ok(introspection::introspect(
+                c,
+                &st.provider,
+                &client,
+                &params,
+                now,
+            ))
+        })?
+    })
+    .await;
+    match result {
+        Ok(v) => no_store_json(v.to_string()),
+        Err(e) => json_error(&e),
+    }
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form_params(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return json_error(&e),
+    };
+    let auth = authorization(&req);
+    let st = state.into_inner();
+    let now = st.clock.now();
+    let result = blocking(move || {
+        let client = authenticated_client(&st, &params, auth.as_deref(), REVOKE_PATH, now)?;
+        st.db.run(|c| Ok(revocation::revoke(c, &client, &params)))?
+    })
+    .await;
+    match result {
+        Ok(()) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(e) => json_error(&e),
+    }
+}

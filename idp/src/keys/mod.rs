@@ -1,0 +1,217 @@
+//! Token signing keys. One active key per algorithm (ES256 by default, RS256 for clients
+//! that ask for it); `rotate` adds new keys while the retired ones stay published in the
+//! JWKS until every token they signed has expired. Private keys are sealed with the
+//! key-encryption key before they reach the database, and parsed once into a `KeySet`.
+
+pub mod kek;
+
+use crate::store::keys::{self as rows, SigningKeyRow};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+use josekit::jwk::Jwk;
+use josekit::jwk::KeyPair;
+use josekit::jws::{ES256, JwsHeader, JwsSigner, JwsVerifier, RS256};
+use kek::Kek;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Alg {
+    Es256,
+    Rs256,
+}
+
+impl Alg {
+    pub const ALL: [Alg; 2] = [Alg::Es256, Alg::Rs256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::Es256 => "ES256",
+            Alg::Rs256 => "RS256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Alg> {
+        match s {
+            "ES256" => Some(Alg::Es256),
+            "RS256" => Some(Alg::Rs256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing key {kid}: {reason}")]
+    Key { kid: String, reason: String },
+    #[error("no active {0} signing key")]
+    NoActiveKey(&'static str),
+    #[error("JOSE operation failed: {0}")]
+    Jose(#[from] josekit::JoseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct SigningKey {
+    kid: String,
+    alg: Alg,
+    active: bool,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+/// The published keys, parsed once, with the JWKS document rendered once.
+pub struct KeySet {
+    keys: Vec<SigningKey>,
+    jwks_json: String,
+}
+
+impl KeySet {
+    pub fn load(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<KeySet, KeyError> {
+        let rows = rows::published(conn, now)?;
+        let mut keys = Vec::with_capacity(rows.len());
+        let mut jwks = Vec::with_capacity(rows.len());
+        for row in rows {
+            let err = |reason: String| KeyError::Key {
+                kid: row.kid.clone(),
+                reason,
+            };
+            let alg = Alg::parse(&row.alg).ok_or_else(|| err(format!("algorithm {}", row.alg)))?;
+            let der = kek
+                .open(&row.private_key, &row.kid)
+                .map_err(|e| err(e.to_string()))?;
+            let jwk = Jwk::from_bytes(row.public_jwk.as_bytes())?;
+            let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match alg {
+                Alg::Es256 => (
+                    Box::new(ES256.signer_from_der(&der)?),
+                    Box::new(ES256.verifier_from_jwk(&jwk)?),
+                ),
+                Alg::Rs256 => (
+                    Box::new(RS256.signer_from_der(&der)?),
+                    Box::new(RS256.verifier_from_jwk(&jwk)?),
+                ),
+            };
+            jwks.push(Value::Object(jwk.as_ref().clone()));
+            keys.push(SigningKey {
+                kid: row.kid,
+                alg,
+                active: row.active,
+                signer,
+                verifier,
+            });
+        }
+        let jwks_json = serde_json::json!({ "keys": jwks }).to_string();
+        Ok(KeySet { keys, jwks_json })
+    }
+
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    /// Identifies the key set's content: changes when a key is added or retired.
+    pub fn fingerprint(&self) -> String {
+        let mut ids: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{}:{}", k.kid, k.active))
+            .collect();
+        ids.sort();
+        ids.join(",")
+    }
+
+    fn active(&self, alg: Alg) -> Result<&SigningKey, KeyError> {
+        self.keys
+            .iter()
+            .find(|k| k.alg == alg && k.active)
+            .ok_or(KeyError::NoActiveKey(alg.as_str()))
+    }
+
+    /// Signs `claims` as a compact JWS with the active key of `alg`.
+    pub fn sign(&self, alg: Alg, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        let key = self.active(alg)?;
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        header.set_key_id(&key.kid);
+        let payload =
+            serde_json::to_vec(claims).map_err(|e| josekit::JoseError::InvalidJson(e.into()))?;
+        Ok(josekit::jws::serialize_compact(
+            &payload,
+            &header,
+            key.signer.as_ref(),
+        )?)
+    }
+
+    /// Verifies a JWS signed by one of the published keys (selected by `kid`) and returns
+    /// its claims. Expiry is the caller's business.
+    pub fn verify(&self, token: &str) -> Option<Map<String, Value>> {
+        let (payload, _header) = josekit::jws::deserialize_compact_with_selector(token, |h| {
+            Ok(h.key_id().and_then(|kid| {
+                self.keys
+                    .iter()
+                    .find(|k| k.kid == kid && Some(k.alg.as_str()) == h.algorithm())
+                    .map(|k| k.verifier.as_ref())
+            }))
+        })
+        .ok()?;
+        serde_json::from_slice(&payload).ok()
+    }
+}
+
+fn generate(alg: Alg, kek: &Kek, now: i64) -> Result<SigningKeyRow, KeyError> {
+    let kid = crate::crypto::random_token()[..16].to_string();
+    let (der, mut jwk) = match alg {
+        Alg::Es256 => {
+            let kp = ES256.generate_key_pair()?;
+            (kp.to_der_private_key(), kp.to_jwk_public_key())
+        }
+        Alg::Rs256 => {
+            let kp = RS256.generate_key_pair(2048)?;
+            (kp.to_der_private_key(), kp.to_jwk_public_key())
+        }
+    };
+    jwk.set_key_id(&kid);
+    jwk.set_algorithm(alg.as_str());
+    jwk.set_key_use("sig");
+    Ok(SigningKeyRow {
+        private_key: kek.seal(&der, &kid),
+        public_jwk: jwk.to_string(),
+        kid,
+        alg: alg.as_str().to_string(),
+        active: true,
+        created_at: now,
+        retire_at: None,
+    })
+}
+
+/// Creates an active key for every algorithm that has none. Returns how many were made.
+pub fn ensure_active(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<usize, KeyError> {
+    let published = rows::published(conn, now)?;
+    let mut made = 0;
+    for alg in Alg::ALL {
+        if !published.iter().any(|k| k.active && k.alg == alg.as_str()) {
+            rows::insert(conn, &generate(alg, kek, now)?)?;
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+/// Adds a new active key for every algorithm; the previous keys stop signing now and stay
+/// published for `publish_for` seconds, the longest lifetime of a token they signed.
+pub fn rotate(
+    conn: &mut AnyConnection,
+    kek: &Kek,
+    now: i64,
+    publish_for: i64,
+) -> Result<Vec<String>, KeyError> {
+    let mut kids = Vec::new();
+    for alg in Alg::ALL {
+        let row = generate(alg, kek, now)?;
+        rows::retire_active(conn, alg.as_str(), now + publish_for)?;
+        rows::insert(conn, &row)?;
+        kids.push(row.kid);
+    }
+    Ok(kids)
+}
+
+pub fn published_rows(conn: &mut AnyConnection, now: i64) -> StoreResult<Vec<SigningKeyRow>> {
+    rows::published(conn, now)
+}

@@ -1,0 +1,349 @@
+//! The authorization endpoint's request, checked in the order OIDC Core 3.1.2.6 needs:
+//! first the client and its redirect URI (errors before that are shown to the person,
+//! never redirected), then everything else (errors redirected to the client).
+
+use super::error::{ErrorCode, OidcError};
+use super::params::{Params, space_list};
+use crate::keys::KeySet;
+use crate::policy::{self, Level, Requirement};
+use crate::store::clients::Client;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Scopes this provider knows; a client may be registered with more (API scopes).
+pub const STANDARD_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Prompt {
+    None,
+    Login,
+    Consent,
+    SelectAccount,
+}
+
+impl Prompt {
+    fn parse(s: &str) -> Option<Prompt> {
+        match s {
+            "none" => Some(Prompt::None),
+            "login" => Some(Prompt::Login),
+            "consent" => Some(Prompt::Consent),
+            "select_account" => Some(Prompt::SelectAccount),
+            _ => None,
+        }
+    }
+}
+
+/// A validated authorization request. It is stored in the login transaction, so the
+/// login pages work from this and never from the original query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Requested scopes the client may have; unknown ones are dropped (OIDC Core 3.1.2.1).
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<Prompt>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// The subject of a valid `id_token_hint`.
+    pub hint_subject: Option<String>,
+    pub ui_locales: Vec<String>,
+    pub acr_values: Vec<String>,
+    /// The `claims` request parameter, parsed.
+    pub claims: Option<Value>,
+    pub requirement: Requirement,
+}
+
+impl AuthorizeRequest {
+    pub fn has_prompt(&self, p: Prompt) -> bool {
+        self.prompt.contains(&p)
+    }
+
+    pub fn scope_string(&self) -> String {
+        self.scopes.join(" ")
+    }
+}
+
+/// Where an error may be sent back to the client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientRedirect {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct AuthorizeError {
+    pub error: OidcError,
+    /// None when the client or redirect URI could not be trusted: show a page instead.
+    pub redirect: Option<ClientRedirect>,
+}
+
+impl AuthorizeError {
+    fn page(error: OidcError) -> Self {
+        AuthorizeError {
+            error,
+            redirect: None,
+        }
+    }
+}
+
+/// First stage: the client and its redirect URI. `find_client` looks the client up.
+pub fn check_client<E>(
+    params: &Params,
+    find_client: impl FnOnce(&str) -> Result<Option<Client>, E>,
+) -> Result<Result<(Client, ClientRedirect), AuthorizeError>, E> {
+    let Some(client_id) = params.get("client_id") else {
+        return Ok(Err(AuthorizeError::page(OidcError::invalid_request(
+            "client_id is missing",
+        ))));
+    };
+    let Some(client) = find_client(client_id)? else {
+        return Ok(Err(AuthorizeError::page(OidcError::new(
+            ErrorCode::InvalidClient,
+            "the client is not registered",
+        ))));
+    };
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Ok(Err(AuthorizeError::page(OidcError::invalid_request(
+            "redirect_uri is missing",
+        ))));
+    };
+    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+        return Ok(Err(AuthorizeError::page(OidcError::invalid_request(
+            "redirect_uri is not registered for this client",
+        ))));
+    }
+    let redirect = ClientRedirect {
+        redirect_uri: redirect_uri.to_string(),
+        state: params.get("state").map(str::to_string),
+    };
+    Ok(Ok((client, redirect)))
+}
+
+/// Second stage: everything else, with errors that may be redirected to the client.
+pub fn validate(
+    params: &Params,
+    client: &Client,
+    redirect: ClientRedirect,
+    keys: &KeySet,
+    issuer: &str,
+) -> Result<AuthorizeRequest, AuthorizeError> {
+    check_rest(params, client, keys, issuer)
+        .map(|mut req| {
+            req.redirect_uri = redirect.redirect_uri.clone();
+            req.state = redirect.state.clone();
+            req
+        })
+        .map_err(|error| AuthorizeError {
+            error,
+            redirect: Some(redirect),
+        })
+}
+
+fn check_rest(
+    params: &Params,
+    client: &Client,
+    keys: &KeySet,
+    issuer: &str,
+) -> Result<AuthorizeRequest, OidcError> {
+    if params.contains("request") {
+        return Err(OidcError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if params.contains("request_uri") {
+        return Err(OidcError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    if params.contains("registration") {
+        return Err(OidcError::new(
+            ErrorCode::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
+    }
+    match params.get("response_type") {
+        None => return Err(OidcError::invalid_request("response_type is missing")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(OidcError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if let Some(mode) = params.get("response_mode")
+        && mode != "query"
+    {
+        return Err(OidcError::invalid_request(
+            "only response_mode=query is supported",
+        ));
+    }
+    if !client.allows_grant("authorization_code") {
+        return Err(OidcError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client may not use the authorization code flow",
+        ));
+    }
+
+    let requested = space_list(params.get("scope"));
+    if !requested.iter().any(|s| s == "openid") {
+        return Err(OidcError::new(
+            ErrorCode::InvalidScope,
+            "the openid scope is required",
+        ));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for s in requested {
+        if client.scopes.contains(&s) && !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(OidcError::new(
+            ErrorCode::InvalidScope,
+            "the client may not request the openid scope",
+        ));
+    }
+
+    let code_challenge = check_pkce(params, client)?;
+
+    let mut prompt = Vec::new();
+    for p in space_list(params.get("prompt")) {
+        let p = Prompt::parse(&p)
+            .ok_or_else(|| OidcError::invalid_request(format!("unknown prompt value {p}")))?;
+        if !prompt.contains(&p) {
+            prompt.push(p);
+        }
+    }
+    if prompt.contains(&Prompt::None) && prompt.len() > 1 {
+        return Err(OidcError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .map_err(|_| OidcError::invalid_request("max_age must be a non-negative integer"))?
+                as i64,
+        ),
+    };
+
+    let claims = match params.get("claims") {
+        None => None,
+        Some(c) => {
+            let v: Value = serde_json::from_str(c)
+                .map_err(|_| OidcError::invalid_request("claims is not valid JSON"))?;
+            if !v.is_object() {
+                return Err(OidcError::invalid_request("claims must be a JSON object"));
+            }
+            Some(v)
+        }
+    };
+    let essential_acr = claims.as_ref().and_then(essential_acr_values);
+
+    let hint_subject = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => {
+            let claims = keys
+                .verify(hint)
+                .filter(|c| c.get("iss").and_then(Value::as_str) == Some(issuer))
+                .ok_or_else(|| {
+                    OidcError::invalid_request(
+                        "id_token_hint is not a valid ID token of this provider",
+                    )
+                })?;
+            claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }
+    };
+
+    let acr_values = space_list(params.get("acr_values"));
+    let client_level = Level::from_name(&client.risk_level).unwrap_or(Level::Low);
+    let requirement = policy::requirement(client_level, &acr_values, essential_acr.as_deref());
+
+    Ok(AuthorizeRequest {
+        client_id: client.id.clone(),
+        redirect_uri: String::new(),
+        scopes,
+        state: None,
+        nonce: params.get("nonce").map(str::to_string),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_string),
+        hint_subject,
+        ui_locales: space_list(params.get("ui_locales")),
+        acr_values,
+        claims,
+        requirement,
+    })
+}
+
+/// PKCE (RFC 7636): only S256; required for public clients, honoured for all.
+fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OidcError> {
+    match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, Some(_)) => Err(OidcError::invalid_request(
+            "code_challenge_method without code_challenge",
+        )),
+        (None, None) if client.is_public() => Err(OidcError::invalid_request(
+            "public clients must use PKCE (code_challenge with S256)",
+        )),
+        (None, None) => Ok(None),
+        (Some(_), method) if method != Some("S256") => Err(OidcError::invalid_request(
+            "code_challenge_method must be S256",
+        )),
+        (Some(c), _) => {
+            // BASE64URL of a SHA-256 digest is always 43 characters.
+            let well_formed = c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if well_formed {
+                Ok(Some(c.to_string()))
+            } else {
+                Err(OidcError::invalid_request(
+                    "code_challenge is not a base64url SHA-256 value",
+                ))
+            }
+        }
+    }
+}
+
+/// The values of `claims.id_token.acr` when it is requested as essential.
+fn essential_acr_values(claims: &Value) -> Option<Vec<String>> {
+    let acr = claims.get("id_token")?.get("acr")?;
+    if acr.get("essential").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    if let Some(v) = acr.get("value").and_then(Value::as_str) {
+        return Some(vec![v.to_string()]);
+    }
+    let values = acr.get("values")?.as_array()?;
+    Some(
+        values
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Names of the claims individually requested for `target` ("id_token" or "userinfo").
+pub fn requested_claims(claims: Option<&Value>, target: &str) -> Vec<String> {
+    claims
+        .and_then(|c| c.get(target))
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,249 @@
+//! Client authentication at the token, introspection and revocation endpoints:
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523) and `none`.
+
+use super::error::{OidcError, OidcResult};
+use super::params::Params;
+use crate::crypto;
+use crate::store::clients::{self, AuthMethod, Client};
+use crate::store::schema::client_assertions;
+use crate::store::{AnyConnection, StoreResult};
+use base64::Engine;
+use diesel::prelude::*;
+use josekit::jwk::JwkSet;
+use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
+use serde_json::Value;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Longest lifetime accepted for a client assertion.
+const MAX_ASSERTION_LIFETIME: i64 = 600;
+
+/// How the client presented itself.
+pub enum Presented {
+    Basic { id: String, secret: String },
+    Post { id: String, secret: String },
+    Jwt { assertion: String },
+    Public { id: String },
+}
+
+/// Reads the client's credentials from the `Authorization` header value and the body.
+/// Using more than one method in a request is an error (RFC 6749 2.3).
+pub fn presented(authorization: Option<&str>, params: &Params) -> OidcResult<Presented> {
+    let basic = match authorization {
+        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+            Some(parse_basic(&h[6..])?)
+        }
+        _ => None,
+    };
+    let post_secret = params.get("client_secret");
+    let assertion = params.get("client_assertion");
+    let methods = [basic.is_some(), post_secret.is_some(), assertion.is_some()]
+        .iter()
+        .filter(|m| **m)
+        .count();
+    if methods > 1 {
+        return Err(OidcError::invalid_request(
+            "more than one client authentication method was used",
+        ));
+    }
+    if let Some((id, secret)) = basic {
+        if params.get("client_id").is_some_and(|c| c != id) {
+            return Err(OidcError::invalid_request(
+                "client_id does not match the authenticated client",
+            ));
+        }
+        return Ok(Presented::Basic { id, secret });
+    }
+    if let Some(assertion) = assertion {
+        if params.get("client_assertion_type") != Some(JWT_BEARER) {
+            return Err(OidcError::invalid_request(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        return Ok(Presented::Jwt {
+            assertion: assertion.to_string(),
+        });
+    }
+    let id = params
+        .get("client_id")
+        .ok_or_else(|| OidcError::invalid_client("client authentication is missing"))?
+        .to_string();
+    Ok(match post_secret {
+        Some(secret) => Presented::Post {
+            id,
+            secret: secret.to_string(),
+        },
+        None => Presented::Public { id },
+    })
+}
+
+fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
+    let bad = || OidcError::invalid_client("malformed Basic authorization header");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+    // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+    let decode = |s: &str| -> OidcResult<String> {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(bad)
+    };
+    Ok((decode(id)?, decode(secret)?))
+}
+
+/// Checks the presented credentials against the registered client. Every failure is the
+/// same `invalid_client`, so that a caller learns nothing about which part was wrong.
+pub fn authenticate(
+    conn: &mut AnyConnection,
+    presented: &Presented,
+    audiences: &[&str],
+    now: i64,
+) -> OidcResult<Client> {
+    let fail = || OidcError::invalid_client("client authentication failed");
+    match presented {
+        Presented::Basic { id, secret } | Presented::Post { id, secret } => {
+            let client = clients::find(conn, id)?.ok_or_else(fail)?;
+            let ok = client.auth_method == AuthMethod::Secret
+                && client
+                    .secret_hash
+                    .as_deref()
+                    .is_some_and(|h| crypto::constant_time_eq(h, &crypto::secret_hash(secret)));
+            if ok { Ok(client) } else { Err(fail()) }
+        }
+        Presented::Public { id } => {
+            let client = clients::find(conn, id)?.ok_or_else(fail)?;
+            if client.is_public() {
+                Ok(client)
+            } else {
+                Err(fail())
+            }
+        }
+        Presented::Jwt { assertion } => verify_assertion(conn, assertion, audiences, now),
+    }
+}
+
+fn verify_assertion(
+    conn: &mut AnyConnection,
+    assertion: &str,
+    audiences: &[&str],
+    now: i64,
+) -> OidcResult<Client> {
+    let fail = |why: &str| OidcError::invalid_client(format!("client assertion rejected: {why}"));
+    // The issuer is read before the signature is checked, only to find the client's keys.
+    let payload_part = assertion
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| fail("malformed"))?;
+    let unverified: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload_part)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| fail("malformed"))?;
+    let client_id = unverified
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("no iss"))?;
+    let client = clients::find(conn, client_id)?.ok_or_else(|| fail("unknown client"))?;
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
+        return Err(fail("the client is not registered for private_key_jwt"));
+    }
+    let jwks = client
+        .jwks
+        .as_deref()
+        .and_then(|j| JwkSet::from_bytes(j).ok())
+        .ok_or_else(|| fail("the client has no usable keys"))?;
+    let claims = verify_with_jwks(assertion, &jwks).ok_or_else(|| fail("bad signature"))?;
+
+    let str_claim = |k: &str| claims.get(k).and_then(Value::as_str);
+    if str_claim("iss") != Some(&client.id) || str_claim("sub") != Some(&client.id) {
+        return Err(fail("iss and sub must be the client id"));
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => audiences.contains(&a.as_str()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| audiences.contains(&a)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(fail("aud must be the issuer or the endpoint"));
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| fail("no exp"))?;
+    if exp <= now || exp > now + MAX_ASSERTION_LIFETIME {
+        return Err(fail("expired or too long-lived"));
+    }
+    let jti = str_claim("jti").ok_or_else(|| fail("no jti"))?;
+    if !remember_jti(conn, &client.id, jti, exp)? {
+        return Err(fail("jti was used before"));
+    }
+    Ok(client)
+}
+
+/// Verifies a JWS against a client's JWK set (RS256, PS256, ES256).
+fn verify_with_jwks(token: &str, jwks: &JwkSet) -> Option<serde_json::Map<String, Value>> {
+    let verifiers: Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)> = jwks
+        .keys()
+        .into_iter()
+        .flat_map(|jwk| {
+            let kid = jwk.key_id().map(str::to_string);
+            let mut v: Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)> = Vec::new();
+            match jwk.key_type() {
+                "RSA" => {
+                    if let Ok(x) = RS256.verifier_from_jwk(jwk) {
+                        v.push((kid.clone(), "RS256", Box::new(x)));
+                    }
+                    if let Ok(x) = PS256.verifier_from_jwk(jwk) {
+                        v.push((kid, "PS256", Box::new(x)));
+                    }
+                }
+                "EC" => {
+                    if let Ok(x) = ES256.verifier_from_jwk(jwk) {
+                        v.push((kid, "ES256", Box::new(x)));
+                    }
+                }
+                _ => {}
+            }
+            v
+        })
+        .collect();
+    let (payload, _) = josekit::jws::deserialize_compact_with_selector(token, |h| {
+        Ok(verifiers
+            .iter()
+            .find(|(kid, alg, _)| {
+                Some(*alg) == h.algorithm()
+                    && (h.key_id().is_none() || kid.as_deref() == h.key_id())
+            })
+            .map(|(_, _, v)| v.as_ref()))
+    })
+    .ok()?;
+    serde_json::from_slice(&payload).ok()
+}
+
+/// Records an assertion id until it expires; false when it was already recorded. The
+/// insert itself decides, so two concurrent uses cannot both succeed.
+fn remember_jti(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    jti: &str,
+    exp: i64,
+) -> StoreResult<bool> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let key = crypto::secret_hash(&format!("{client_id}\n{jti}"));
+    match diesel::insert_into(client_assertions::table)
+        .values((
+            client_assertions::jti_hash.eq(&key),
+            client_assertions::expires_at.eq(exp),
+        ))
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,133 @@
+//! Protocol errors with exactly the codes of RFC 6749, RFC 6750, RFC 7009, OIDC Core and
+//! OIDC Unmet Authentication Requirements. The HTTP layer turns them into responses.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    InvalidScope,
+    AccessDenied,
+    ServerError,
+    TemporarilyUnavailable,
+    InteractionRequired,
+    LoginRequired,
+    ConsentRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
+    InvalidToken,
+    InsufficientScope,
+    UnsupportedTokenType,
+    UnmetAuthenticationRequirements,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest => "invalid_request",
+            InvalidClient => "invalid_client",
+            InvalidGrant => "invalid_grant",
+            UnauthorizedClient => "unauthorized_client",
+            UnsupportedGrantType => "unsupported_grant_type",
+            UnsupportedResponseType => "unsupported_response_type",
+            InvalidScope => "invalid_scope",
+            AccessDenied => "access_denied",
+            ServerError => "server_error",
+            TemporarilyUnavailable => "temporarily_unavailable",
+            InteractionRequired => "interaction_required",
+            LoginRequired => "login_required",
+            ConsentRequired => "consent_required",
+            RequestNotSupported => "request_not_supported",
+            RequestUriNotSupported => "request_uri_not_supported",
+            RegistrationNotSupported => "registration_not_supported",
+            InvalidToken => "invalid_token",
+            InsufficientScope => "insufficient_scope",
+            UnsupportedTokenType => "unsupported_token_type",
+            UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+        }
+    }
+
+    /// The HTTP status for a direct (non-redirect) response.
+    pub fn status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidClient | InvalidToken => 401,
+            InsufficientScope => 403,
+            ServerError => 500,
+            TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl OidcError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        OidcError {
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, d)
+    }
+
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, d)
+    }
+
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, d)
+    }
+
+    /// A failure of ours, not of the request. The detail goes to the log, not the client.
+    pub fn server(detail: impl fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl fmt::Display for OidcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OidcError {}
+
+impl From<crate::store::StoreError> for OidcError {
+    fn from(e: crate::store::StoreError) -> Self {
+        if matches!(e, crate::store::StoreError::Pool(_)) {
+            tracing::error!(error = %e, "database unavailable");
+            return Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable",
+            );
+        }
+        Self::server(e)
+    }
+}
+
+impl From<crate::keys::KeyError> for OidcError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Self::server(e)
+    }
+}
+
+pub type OidcResult<T> = Result<T, OidcError>;

@@ -1,0 +1,172 @@
+//! The authorization code grant: codes are stored hashed, live `code_ttl` seconds, are
+//! bound to the client, redirect URI and PKCE challenge, and can be redeemed once. A
+//! second redemption revokes everything the first one issued.
+
+use super::{TokenContext, commit_outcome};
+use crate::crypto;
+use crate::oidc::authorize::AuthorizeRequest;
+use crate::oidc::error::{OidcError, OidcResult};
+use crate::oidc::params::Params;
+use crate::oidc::tokens::{self, IdTokenInput, TokenResponse};
+use crate::store::clients::Client;
+use crate::store::sessions::BrowserSession;
+use crate::store::tokens::{self as rows, AuthorizationCode, Grant, Redemption};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+
+/// Creates the grant and its code for an authorized request; returns the code.
+pub fn issue_code(
+    conn: &mut AnyConnection,
+    req: &AuthorizeRequest,
+    session: &BrowserSession,
+    code_ttl: i64,
+    now: i64,
+) -> StoreResult<String> {
+    let grant = Grant {
+        id: crypto::random_id(),
+        client_id: req.client_id.clone(),
+        user_id: Some(session.user_id.clone()),
+        scope: req.scope_string(),
+        sid: Some(session.sid.clone()),
+        acr: Some(session.acr.clone()),
+        amr: session.amr.clone(),
+        auth_time: Some(session.auth_time),
+        claims: req.claims.as_ref().map(|c| c.to_string()),
+        revoked: false,
+        created_at: now,
+    };
+    rows::insert_grant(conn, &grant)?;
+    let code = crypto::random_token();
+    rows::insert_code(
+        conn,
+        &AuthorizationCode {
+            code_hash: crypto::secret_hash(&code),
+            grant_id: grant.id,
+            redirect_uri: req.redirect_uri.clone(),
+            code_challenge: req.code_challenge.clone(),
+            nonce: req.nonce.clone(),
+            consumed: false,
+            expires_at: now + code_ttl,
+        },
+    )?;
+    Ok(code)
+}
+
+pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult<TokenResponse> {
+    let code = params.require("code")?;
+    let redirect_uri = params.require("redirect_uri")?;
+    let verifier = params.get("code_verifier");
+    if let Some(v) = verifier {
+        let ok = (43..=128).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        if !ok {
+            return Err(OidcError::invalid_request(
+                "code_verifier must be 43 to 128 unreserved characters",
+            ));
+        }
+    }
+    let code_hash = crypto::secret_hash(code);
+    commit_outcome(ctx.db, |conn| {
+        let (code, grant) = match rows::consume_code(conn, &code_hash)? {
+            Redemption::Unknown => {
+                return Ok(Err(OidcError::invalid_grant(
+                    "the authorization code is invalid",
+                )));
+            }
+            Redemption::Replayed(grant_id) => {
+                tracing::warn!(grant = %grant_id, "authorization code replayed; grant revoked");
+                rows::revoke_grant(conn, &grant_id)?;
+                return Ok(Err(OidcError::invalid_grant(
+                    "the authorization code was already used",
+                )));
+            }
+            Redemption::Fresh(code, grant) => (code, grant),
+        };
+        if let Err(e) = check(&code, &grant, client, redirect_uri, verifier, ctx.now) {
+            return Ok(Err(e));
+        }
+        issue(ctx, conn, client, &grant, code.nonce.as_deref())
+    })
+}
+
+fn check(
+    code: &AuthorizationCode,
+    grant: &Grant,
+    client: &Client,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: i64,
+) -> OidcResult<()> {
+    let invalid = OidcError::invalid_grant;
+    if grant.client_id != client.id {
+        return Err(invalid(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if code.expires_at <= now {
+        return Err(invalid("the authorization code has expired"));
+    }
+    if grant.revoked {
+        return Err(invalid("the grant was revoked"));
+    }
+    if code.redirect_uri != redirect_uri {
+        return Err(invalid(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(v))
+            if crypto::constant_time_eq(challenge, &crypto::pkce_s256(v)) =>
+        {
+            Ok(())
+        }
+        (Some(_), Some(_)) => Err(invalid("code_verifier does not match the code_challenge")),
+        (Some(_), None) => Err(invalid("code_verifier is required")),
+        (None, Some(_)) => Err(invalid(
+            "code_verifier given but no code_challenge was sent",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+fn issue(
+    ctx: &TokenContext,
+    conn: &mut AnyConnection,
+    client: &Client,
+    grant: &Grant,
+    nonce: Option<&str>,
+) -> Result<OidcResult<TokenResponse>, StoreError> {
+    let access =
+        tokens::issue_access_token(conn, grant, &grant.scope, client.access_token_ttl, ctx.now)?;
+    let refresh = if client.allows_grant("refresh_token") {
+        Some(tokens::issue_refresh_token(
+            conn,
+            grant,
+            &grant.scope,
+            None,
+            client.refresh_token_ttl,
+            ctx.now,
+        )?)
+    } else {
+        None
+    };
+    let input = IdTokenInput {
+        client,
+        grant,
+        scope: &grant.scope,
+        nonce,
+        access_token: &access,
+    };
+    Ok(
+        tokens::id_token(conn, ctx.provider, ctx.keys, input, ctx.now).map(|id_token| {
+            TokenResponse {
+                access_token: access,
+                token_type: "Bearer",
+                expires_in: client.access_token_ttl,
+                scope: grant.scope.clone(),
+                id_token,
+                refresh_token: refresh,
+            }
+        }),
+    )
+}

@@ -1,0 +1,65 @@
+//! The token endpoint: client authentication, then one module per grant type.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
+
+use super::client_auth;
+use super::error::{ErrorCode, OidcError, OidcResult};
+use super::params::Params;
+use super::tokens::TokenResponse;
+use super::{Provider, TOKEN_PATH};
+use crate::keys::KeySet;
+use crate::store::Db;
+
+/// What the token endpoint needs besides the request.
+pub struct TokenContext<'a> {
+    pub db: &'a Db,
+    pub provider: &'a Provider,
+    pub keys: &'a KeySet,
+    pub now: i64,
+}
+
+/// Handles a token request. `authorization` is the raw `Authorization` header, if any.
+pub fn token(
+    ctx: &TokenContext,
+    params: &Params,
+    authorization: Option<&str>,
+) -> OidcResult<TokenResponse> {
+    let grant_type = params.require("grant_type")?;
+    let presented = client_auth::presented(authorization, params)?;
+    let token_endpoint = ctx.provider.endpoint(TOKEN_PATH);
+    let audiences = [ctx.provider.issuer.as_str(), token_endpoint.as_str()];
+    let client = ctx.db.run(|c| {
+        Ok(client_auth::authenticate(
+            c, &presented, &audiences, ctx.now,
+        ))
+    })??;
+    let known = ["authorization_code", "refresh_token", "client_credentials"];
+    if !known.contains(&grant_type) {
+        return Err(OidcError::new(
+            ErrorCode::UnsupportedGrantType,
+            "the grant type is not supported",
+        ));
+    }
+    if !client.allows_grant(grant_type) {
+        return Err(OidcError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client may not use this grant type",
+        ));
+    }
+    match grant_type {
+        "authorization_code" => authorization_code::redeem(ctx, &client, params),
+        "refresh_token" => refresh_token::refresh(ctx, &client, params),
+        _ => client_credentials::grant(ctx, &client, params),
+    }
+}
+
+/// Runs `f` in a transaction that commits even when `f` answers with a protocol error,
+/// so that a revocation decided on the way (a replayed code) is kept.
+fn commit_outcome<T>(
+    db: &crate::store::Db,
+    f: impl FnOnce(&mut crate::store::AnyConnection) -> Result<OidcResult<T>, crate::store::StoreError>,
+) -> OidcResult<T> {
+    db.tx(f)?
+}

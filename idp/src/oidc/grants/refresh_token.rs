@@ -1,0 +1,90 @@
+//! The refresh token grant: every use rotates the token; presenting a token that was
+//! already rotated revokes the whole grant (the token family).
+
+use super::{TokenContext, commit_outcome};
+use crate::crypto;
+use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
+use crate::oidc::params::{Params, space_list};
+use crate::oidc::tokens::{self, IdTokenInput, TokenResponse};
+use crate::store::clients::Client;
+use crate::store::tokens::{self as rows, Redemption};
+
+pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult<TokenResponse> {
+    let token = params.require("refresh_token")?;
+    let hash = crypto::secret_hash(token);
+    let invalid = || OidcError::invalid_grant("the refresh token is invalid");
+
+    // Checked before rotating, so that another client presenting a stolen token cannot
+    // burn it for its owner.
+    let (stored, grant) = ctx
+        .db
+        .run(|c| rows::find_refresh_token(c, &hash))?
+        .ok_or_else(invalid)?;
+    if grant.client_id != client.id {
+        return Err(invalid());
+    }
+    if stored.expires_at <= ctx.now || grant.revoked {
+        return Err(OidcError::invalid_grant(
+            "the refresh token has expired or was revoked",
+        ));
+    }
+    let scope = match params.get("scope") {
+        None => stored.scope.clone(),
+        Some(s) => {
+            let granted: Vec<&str> = stored.scope.split(' ').collect();
+            let asked = space_list(Some(s));
+            if asked.iter().any(|a| !granted.contains(&a.as_str())) {
+                return Err(OidcError::new(
+                    ErrorCode::InvalidScope,
+                    "the requested scope exceeds the original grant",
+                ));
+            }
+            asked.join(" ")
+        }
+    };
+
+    commit_outcome(ctx.db, |conn| {
+        let grant = match rows::rotate_refresh_token(conn, &hash)? {
+            Redemption::Fresh(_, grant) => grant,
+            Redemption::Replayed(grant_id) => {
+                tracing::warn!(grant = %grant_id, "refresh token reused; grant revoked");
+                rows::revoke_grant(conn, &grant_id)?;
+                return Ok(Err(OidcError::invalid_grant(
+                    "the refresh token was already used",
+                )));
+            }
+            Redemption::Unknown => return Ok(Err(invalid())),
+        };
+        let access =
+            tokens::issue_access_token(conn, &grant, &scope, client.access_token_ttl, ctx.now)?;
+        // The new refresh token keeps the original scope so that a narrower access token
+        // now does not narrow later refreshes.
+        let refresh = tokens::issue_refresh_token(
+            conn,
+            &grant,
+            &stored.scope,
+            Some(&hash),
+            client.refresh_token_ttl,
+            ctx.now,
+        )?;
+        let input = IdTokenInput {
+            client,
+            grant: &grant,
+            scope: &scope,
+            nonce: None,
+            access_token: &access,
+        };
+        Ok(
+            tokens::id_token(conn, ctx.provider, ctx.keys, input, ctx.now).map(|id_token| {
+                TokenResponse {
+                    access_token: access,
+                    token_type: "Bearer",
+                    expires_in: client.access_token_ttl,
+                    scope: scope.clone(),
+                    id_token,
+                    refresh_token: Some(refresh),
+                }
+            }),
+        )
+    })
+}

@@ -1,0 +1,86 @@
+//! RP-Initiated Logout 1.0: the end-session request, checked before anything is done.
+
+use super::error::{OidcError, OidcResult};
+use super::params::{Params, space_list};
+use crate::keys::KeySet;
+use crate::store::clients::Client;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct LogoutRequest {
+    /// Where to send the browser afterwards (already checked against the client), with
+    /// the `state` to hand back.
+    pub redirect: Option<(String, Option<String>)>,
+    pub client_id: Option<String>,
+    /// From a valid `id_token_hint`: the session and subject it was issued in.
+    pub hint_sid: Option<String>,
+    pub hint_sub: Option<String>,
+    pub ui_locales: Vec<String>,
+}
+
+pub fn validate<E>(
+    params: &Params,
+    keys: &KeySet,
+    issuer: &str,
+    find_client: impl FnOnce(&str) -> Result<Option<Client>, E>,
+) -> Result<OidcResult<LogoutRequest>, E> {
+    let mut hint_sid = None;
+    let mut hint_sub = None;
+    let mut hint_aud = None;
+    if let Some(hint) = params.get("id_token_hint") {
+        // An expired ID token is still a valid hint; only its signature and issuer count.
+        let Some(claims) = keys
+            .verify(hint)
+            .filter(|c| c.get("iss").and_then(Value::as_str) == Some(issuer))
+        else {
+            return Ok(Err(OidcError::invalid_request(
+                "id_token_hint is not a valid ID token of this provider",
+            )));
+        };
+        let s = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+        hint_sid = s("sid");
+        hint_sub = s("sub");
+        hint_aud = s("aud").or_else(|| {
+            claims
+                .get("aud")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    }
+    let client_id = match (params.get("client_id"), hint_aud) {
+        (Some(c), Some(a)) if c != a => {
+            return Ok(Err(OidcError::invalid_request(
+                "client_id does not match the audience of id_token_hint",
+            )));
+        }
+        (Some(c), _) => Some(c.to_string()),
+        (None, a) => a,
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let Some(id) = client_id.as_deref() else {
+                return Ok(Err(OidcError::invalid_request(
+                    "post_logout_redirect_uri needs client_id or id_token_hint",
+                )));
+            };
+            let registered = find_client(id)?
+                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+            if !registered {
+                return Ok(Err(OidcError::invalid_request(
+                    "post_logout_redirect_uri is not registered for this client",
+                )));
+            }
+            Some((uri.to_string(), params.get("state").map(str::to_string)))
+        }
+    };
+    Ok(Ok(LogoutRequest {
+        redirect,
+        client_id,
+        hint_sid,
+        hint_sub,
+        ui_locales: space_list(params.get("ui_locales")),
+    }))
+}

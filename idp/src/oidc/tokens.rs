@@ -1,0 +1,134 @@
+//! Issuing tokens under a grant: opaque access and refresh tokens (stored hashed) and
+//! signed ID tokens.
+
+use super::Provider;
+use super::authorize::requested_claims;
+use super::claims::user_claims;
+use super::error::OidcResult;
+use crate::crypto;
+use crate::keys::{Alg, KeySet};
+use crate::store::clients::Client;
+use crate::store::tokens::{self, AccessToken, Grant, RefreshToken};
+use crate::store::users;
+use crate::store::{AnyConnection, StoreResult};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The token endpoint's successful answer (RFC 6749 5.1, OIDC Core 3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+pub fn issue_access_token(
+    conn: &mut AnyConnection,
+    grant: &Grant,
+    scope: &str,
+    ttl: i64,
+    now: i64,
+) -> StoreResult<String> {
+    let token = crypto::random_token();
+    tokens::insert_access_token(
+        conn,
+        &AccessToken {
+            token_hash: crypto::secret_hash(&token),
+            grant_id: grant.id.clone(),
+            scope: scope.to_string(),
+            revoked: false,
+            created_at: now,
+            expires_at: now + ttl,
+        },
+    )?;
+    Ok(token)
+}
+
+pub fn issue_refresh_token(
+    conn: &mut AnyConnection,
+    grant: &Grant,
+    scope: &str,
+    parent_hash: Option<&str>,
+    ttl: i64,
+    now: i64,
+) -> StoreResult<String> {
+    let token = crypto::random_token();
+    tokens::insert_refresh_token(
+        conn,
+        &RefreshToken {
+            token_hash: crypto::secret_hash(&token),
+            grant_id: grant.id.clone(),
+            parent_hash: parent_hash.map(str::to_string),
+            scope: scope.to_string(),
+            rotated: false,
+            created_at: now,
+            expires_at: now + ttl,
+        },
+    )?;
+    Ok(token)
+}
+
+pub struct IdTokenInput<'a> {
+    pub client: &'a Client,
+    pub grant: &'a Grant,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub access_token: &'a str,
+}
+
+/// Builds and signs the ID token for a user grant, with the client's algorithm.
+pub fn id_token(
+    conn: &mut AnyConnection,
+    provider: &Provider,
+    keys: &KeySet,
+    input: IdTokenInput,
+    now: i64,
+) -> OidcResult<Option<String>> {
+    let grant = input.grant;
+    let Some(user_id) = grant.user_id.as_deref() else {
+        return Ok(None);
+    };
+    let scopes: Vec<&str> = input.scope.split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Ok(None);
+    }
+    let Some(user) = users::find(conn, user_id)? else {
+        return Ok(None);
+    };
+    let claims_request: Option<Value> = grant
+        .claims
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok());
+    let requested = requested_claims(claims_request.as_ref(), "id_token");
+    let mut c: Map<String, Value> = user_claims(&user, &scopes, &requested);
+    c.insert("iss".into(), provider.issuer.clone().into());
+    c.insert("sub".into(), user.id.clone().into());
+    c.insert("aud".into(), input.client.id.clone().into());
+    c.insert("azp".into(), input.client.id.clone().into());
+    c.insert("iat".into(), now.into());
+    c.insert("exp".into(), (now + provider.id_token_ttl).into());
+    if let Some(t) = grant.auth_time {
+        c.insert("auth_time".into(), t.into());
+    }
+    if let Some(n) = input.nonce {
+        c.insert("nonce".into(), n.into());
+    }
+    if let Some(acr) = &grant.acr {
+        c.insert("acr".into(), acr.clone().into());
+    }
+    c.insert("amr".into(), grant.amr_list().into());
+    if let Some(sid) = &grant.sid {
+        c.insert("sid".into(), sid.clone().into());
+    }
+    c.insert(
+        "at_hash".into(),
+        crypto::left_half_hash(input.access_token).into(),
+    );
+    let alg = Alg::parse(&input.client.id_token_alg).unwrap_or(Alg::Es256);
+    Ok(Some(keys.sign(alg, &c)?))
+}

@@ -1,0 +1,49 @@
+//! Bearer access tokens and the UserInfo endpoint (OIDC Core 5.3).
+
+use super::authorize::requested_claims;
+use super::claims::user_claims;
+use super::error::{ErrorCode, OidcError, OidcResult};
+use crate::crypto;
+use crate::store::AnyConnection;
+use crate::store::tokens::{self, AccessToken, Grant};
+use crate::store::users;
+use serde_json::{Map, Value};
+
+/// The access token and its grant when the token is usable at `now`.
+pub fn active_access_token(
+    conn: &mut AnyConnection,
+    token: &str,
+    now: i64,
+) -> OidcResult<Option<(AccessToken, Grant)>> {
+    Ok(
+        tokens::find_access_token(conn, &crypto::secret_hash(token))?
+            .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now),
+    )
+}
+
+pub fn userinfo(conn: &mut AnyConnection, token: &str, now: i64) -> OidcResult<Map<String, Value>> {
+    let invalid = || {
+        OidcError::new(
+            ErrorCode::InvalidToken,
+            "the access token is invalid or expired",
+        )
+    };
+    let (at, grant) = active_access_token(conn, token, now)?.ok_or_else(invalid)?;
+    let scopes: Vec<&str> = at.scope.split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Err(OidcError::new(
+            ErrorCode::InsufficientScope,
+            "the access token was not issued with the openid scope",
+        ));
+    }
+    let user_id = grant.user_id.as_deref().ok_or_else(invalid)?;
+    let user = users::find(conn, user_id)?.ok_or_else(invalid)?;
+    let claims_request: Option<Value> = grant
+        .claims
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok());
+    let requested = requested_claims(claims_request.as_ref(), "userinfo");
+    let mut out = user_claims(&user, &scopes, &requested);
+    out.insert("sub".into(), user.id.into());
+    Ok(out)
+}

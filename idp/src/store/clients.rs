@@ -1,0 +1,170 @@
+//! Registered relying parties.
+
+use super::schema::clients;
+use super::{AnyConnection, StoreError, StoreResult};
+use diesel::prelude::*;
+
+/// How a client proves its identity at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret,
+    PrivateKeyJwt,
+    /// A public client (`none`): PKCE is then required.
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Secret => "client_secret",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
+
+    fn parse(s: &str) -> StoreResult<Self> {
+        match s {
+            "client_secret" => Ok(AuthMethod::Secret),
+            "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
+            "none" => Ok(AuthMethod::None),
+            other => Err(StoreError::Corrupt(format!("client auth method {other}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub auth_method: AuthMethod,
+    pub jwks: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub id_token_alg: String,
+    pub risk_level: String,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+struct ClientRow {
+    id: String,
+    name: String,
+    secret_hash: Option<String>,
+    auth_method: String,
+    jwks: Option<String>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    id_token_alg: String,
+    risk_level: String,
+    access_token_ttl: i64,
+    refresh_token_ttl: i64,
+    created_at: i64,
+}
+
+fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("client list: {e}")))
+}
+
+fn list_to_json(v: &[String]) -> String {
+    serde_json::Value::from(v.to_vec()).to_string()
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> StoreResult<Client> {
+        Ok(Client {
+            auth_method: AuthMethod::parse(&r.auth_method)?,
+            redirect_uris: list_from_json(&r.redirect_uris)?,
+            post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
+            grant_types: list_from_json(&r.grant_types)?,
+            scopes: list_from_json(&r.scopes)?,
+            id: r.id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            jwks: r.jwks,
+            id_token_alg: r.id_token_alg,
+            risk_level: r.risk_level,
+            access_token_ttl: r.access_token_ttl,
+            refresh_token_ttl: r.refresh_token_ttl,
+            created_at: r.created_at,
+        })
+    }
+}
+
+impl From<&Client> for ClientRow {
+    fn from(c: &Client) -> ClientRow {
+        ClientRow {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            secret_hash: c.secret_hash.clone(),
+            auth_method: c.auth_method.as_str().to_string(),
+            jwks: c.jwks.clone(),
+            redirect_uris: list_to_json(&c.redirect_uris),
+            post_logout_redirect_uris: list_to_json(&c.post_logout_redirect_uris),
+            grant_types: list_to_json(&c.grant_types),
+            scopes: list_to_json(&c.scopes),
+            id_token_alg: c.id_token_alg.clone(),
+            risk_level: c.risk_level.clone(),
+            access_token_ttl: c.access_token_ttl,
+            refresh_token_ttl: c.refresh_token_ttl,
+            created_at: c.created_at,
+        }
+    }
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
+    if !super::searchable(id) {
+        return Ok(None);
+    }
+    clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Client::try_from)
+        .transpose()
+}
+
+pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Client>> {
+    clients::table
+        .order(clients::id)
+        .select(ClientRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Client::try_from)
+        .collect()
+}
+
+/// Inserts a client; returns false when the id is taken.
+pub fn insert(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
+    if find(conn, &client.id)?.is_some() {
+        return Ok(false);
+    }
+    diesel::insert_into(clients::table)
+        .values(ClientRow::from(client))
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn remove(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
+}

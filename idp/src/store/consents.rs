@@ -1,0 +1,49 @@
+//! Consent given by a citizen to a client, per scope: one row per (user, client) holding
+//! the union of the scopes consented to.
+
+use super::schema::consents;
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+pub fn scopes(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+) -> StoreResult<Vec<String>> {
+    let s: Option<String> = consents::table
+        .find((user_id, client_id))
+        .select(consents::scope)
+        .first(conn)
+        .optional()?;
+    Ok(s.map(|s| s.split(' ').map(str::to_string).collect())
+        .unwrap_or_default())
+}
+
+/// Records consent to `scopes` in addition to what was consented before.
+pub fn record(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+    scopes: &[String],
+    now: i64,
+) -> StoreResult<()> {
+    let mut all = self::scopes(conn, user_id, client_id)?;
+    all.extend(scopes.iter().cloned());
+    all.sort();
+    all.dedup();
+    all.retain(|s| !s.is_empty());
+    diesel::delete(consents::table.find((user_id, client_id))).execute(conn)?;
+    diesel::insert_into(consents::table)
+        .values((
+            consents::user_id.eq(user_id),
+            consents::client_id.eq(client_id),
+            consents::scope.eq(all.join(" ")),
+            consents::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn revoke(conn: &mut AnyConnection, user_id: &str, client_id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(consents::table.find((user_id, client_id))).execute(conn)? > 0)
+}

@@ -1,0 +1,202 @@
+//! Storage: one `Db` type over SQLite (the embedded default) and PostgreSQL (selected by a
+//! `postgres://` URL). Every query is written once against diesel's multi-backend
+//! connection; only connection set-up and migrations know which backend is in use.
+
+pub mod clients;
+pub mod consents;
+pub mod keys;
+pub mod schema;
+pub mod sessions;
+pub mod tokens;
+pub mod transactions;
+pub mod users;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whether a key that came from outside can be looked up at all: PostgreSQL text cannot
+/// hold NUL, so such a key matches nothing instead of failing the query.
+pub(crate) fn searchable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Opens connections for the pool, choosing the backend from the URL scheme (diesel's
+/// own multi-connection `establish` tries each backend in turn and hides the real error).
+struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
+            Backend::Sqlite => {
+                let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                let mut conn = SqliteConnection::establish(path)?;
+                // A wait instead of an error on a busy writer, FULL synchronous so a
+                // committed login or token survives a power cut. WAL (for concurrent
+                // readers) is persistent and set once in `Db::open`.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// A pool of connections to the provider's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the database and brings its schema up to date.
+    pub fn open(url: &str, max_connections: u32) -> StoreResult<Db> {
+        let backend = Backend::of_url(url);
+        let manager = Manager {
+            url: url.to_string(),
+            backend,
+        };
+        if backend == Backend::Sqlite {
+            let mut first = r2d2::ManageConnection::connect(&manager)?;
+            first.batch_execute("PRAGMA journal_mode = WAL;")?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let db = Db { pool, backend };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<Manager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies the embedded migrations that have not run yet; returns how many ran.
+    pub fn migrate(&self) -> StoreResult<usize> {
+        let mut conn = self.conn()?;
+        let ran = match &mut *conn {
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        };
+        ran.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Readiness probe: the database answers a trivial query.
+    pub fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction.
+    pub fn tx<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        let conn: &mut AnyConnection = &mut conn;
+        conn.transaction(f)
+    }
+
+    /// Runs `f` on a pooled connection, outside any explicit transaction.
+    pub fn run<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+}
+
+/// Deletes rows that can no longer be used (expired codes, tokens, transactions,
+/// sessions, client assertion ids). Returns the number of rows removed.
+pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
+    use schema::*;
+    let mut n = 0;
+    n += diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.lt(now)))
+        .execute(conn)?;
+    n += diesel::delete(login_transactions::table.filter(login_transactions::expires_at.lt(now)))
+        .execute(conn)?;
+    n += diesel::delete(client_assertions::table.filter(client_assertions::expires_at.lt(now)))
+        .execute(conn)?;
+    n += diesel::delete(access_tokens::table.filter(access_tokens::expires_at.lt(now)))
+        .execute(conn)?;
+    n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
+        .execute(conn)?;
+    n += diesel::delete(
+        browser_sessions::table.filter(
+            browser_sessions::expires_at
+                .lt(now)
+                .or(browser_sessions::idle_expires_at.lt(now)),
+        ),
+    )
+    .execute(conn)?;
+    Ok(n)
+}

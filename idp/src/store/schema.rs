@@ -1,0 +1,172 @@
+//! Table definitions shared by the SQLite and PostgreSQL migrations.
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        auth_method -> Text,
+        jwks -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        id_token_alg -> Text,
+        risk_level -> Text,
+        access_token_ttl -> BigInt,
+        refresh_token_ttl -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    credentials (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        label -> Nullable<Text>,
+        data -> Binary,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    browser_sessions (id) {
+        id -> Text,
+        sid -> Text,
+        user_id -> Text,
+        acr -> Text,
+        amr -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        last_seen -> BigInt,
+        idle_expires_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_transactions (id) {
+        id -> Text,
+        browser_hash -> Text,
+        csrf -> Text,
+        request -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        scope -> Text,
+        sid -> Nullable<Text>,
+        acr -> Nullable<Text>,
+        amr -> Text,
+        auth_time -> Nullable<BigInt>,
+        claims -> Nullable<Text>,
+        revoked -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        consumed -> Bool,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    access_tokens (token_hash) {
+        token_hash -> Text,
+        grant_id -> Text,
+        scope -> Text,
+        revoked -> Bool,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        grant_id -> Text,
+        parent_hash -> Nullable<Text>,
+        scope -> Text,
+        rotated -> Bool,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        public_jwk -> Text,
+        active -> Bool,
+        created_at -> BigInt,
+        retire_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    client_assertions (jti_hash) {
+        jti_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(credentials -> users (user_id));
+diesel::joinable!(access_tokens -> grants (grant_id));
+diesel::joinable!(refresh_tokens -> grants (grant_id));
+diesel::joinable!(authorization_codes -> grants (grant_id));
+diesel::joinable!(grants -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    users,
+    credentials,
+    browser_sessions,
+    login_transactions,
+    grants,
+    authorization_codes,
+    access_tokens,
+    refresh_tokens,
+    consents,
+    signing_keys,
+    client_assertions,
+);

@@ -1,0 +1,85 @@
+//! Citizens' single sign-on sessions in the browser. The cookie holds a random secret;
+//! the row is keyed by its hash, and `sid` is the public identifier put in ID tokens.
+
+use super::schema::browser_sessions;
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = browser_sessions)]
+pub struct BrowserSession {
+    pub id: String,
+    pub sid: String,
+    pub user_id: String,
+    pub acr: String,
+    /// JSON array of RFC 8176 values.
+    pub amr: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+}
+
+impl BrowserSession {
+    pub fn is_live(&self, now: i64) -> bool {
+        now < self.idle_expires_at && now < self.expires_at
+    }
+
+    pub fn amr_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.amr).unwrap_or_default()
+    }
+}
+
+/// The live session with this id hash, if any.
+pub fn find_live(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    now: i64,
+) -> StoreResult<Option<BrowserSession>> {
+    let s: Option<BrowserSession> = browser_sessions::table
+        .find(id_hash)
+        .select(BrowserSession::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(s.filter(|s| s.is_live(now)))
+}
+
+pub fn find_by_sid(conn: &mut AnyConnection, sid: &str) -> StoreResult<Option<BrowserSession>> {
+    if !super::searchable(sid) {
+        return Ok(None);
+    }
+    Ok(browser_sessions::table
+        .filter(browser_sessions::sid.eq(sid))
+        .select(BrowserSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert(conn: &mut AnyConnection, s: &BrowserSession) -> StoreResult<()> {
+    diesel::insert_into(browser_sessions::table)
+        .values(s)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves the idle deadline forward after activity.
+pub fn extend(conn: &mut AnyConnection, id_hash: &str, now: i64, idle: i64) -> StoreResult<()> {
+    diesel::update(browser_sessions::table.find(id_hash))
+        .set((
+            browser_sessions::last_seen.eq(now),
+            browser_sessions::idle_expires_at.eq(now + idle),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<BrowserSession>> {
+    let s = browser_sessions::table
+        .find(id_hash)
+        .select(BrowserSession::as_select())
+        .first(conn)
+        .optional()?;
+    diesel::delete(browser_sessions::table.find(id_hash)).execute(conn)?;
+    Ok(s)
+}

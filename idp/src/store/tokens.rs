@@ -1,0 +1,193 @@
+//! Grants and the credentials issued under them. Every code, access token and refresh
+//! token carries its grant id, so revoking a grant (a replayed code, a reused refresh
+//! token, a logout) is one statement. Bearer secrets are stored only as hashes.
+
+use super::schema::{access_tokens, authorization_codes, grants, refresh_tokens};
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    /// None for `client_credentials`.
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub sid: Option<String>,
+    pub acr: Option<String>,
+    /// JSON array of RFC 8176 values.
+    pub amr: String,
+    pub auth_time: Option<i64>,
+    /// The `claims` request parameter (JSON), for UserInfo.
+    pub claims: Option<String>,
+    pub revoked: bool,
+    pub created_at: i64,
+}
+
+impl Grant {
+    pub fn amr_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.amr).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub consumed: bool,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = access_tokens)]
+pub struct AccessToken {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub scope: String,
+    pub revoked: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub parent_hash: Option<String>,
+    pub scope: String,
+    pub rotated: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_grant(conn: &mut AnyConnection, g: &Grant) -> StoreResult<()> {
+    diesel::insert_into(grants::table).values(g).execute(conn)?;
+    Ok(())
+}
+
+pub fn revoke_grant(conn: &mut AnyConnection, grant_id: &str) -> StoreResult<()> {
+    diesel::update(grants::table.find(grant_id))
+        .set(grants::revoked.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes what was issued in a browser session that is ending (RP-initiated logout).
+pub fn revoke_grants_of_session(conn: &mut AnyConnection, sid: &str) -> StoreResult<usize> {
+    Ok(diesel::update(grants::table.filter(grants::sid.eq(sid)))
+        .set(grants::revoked.eq(true))
+        .execute(conn)?)
+}
+
+pub fn insert_code(conn: &mut AnyConnection, c: &AuthorizationCode) -> StoreResult<()> {
+    diesel::insert_into(authorization_codes::table)
+        .values(c)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub enum Redemption<T> {
+    /// First use: the credential and its grant.
+    Fresh(T, Grant),
+    /// Used before: the grant it belongs to, which the caller revokes.
+    Replayed(String),
+    Unknown,
+}
+
+/// Marks a code consumed and returns it, exactly once. The update comes first so that
+/// two concurrent redemptions cannot both see it unconsumed.
+pub fn consume_code(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+) -> StoreResult<Redemption<AuthorizationCode>> {
+    let claimed = diesel::update(
+        authorization_codes::table
+            .find(code_hash)
+            .filter(authorization_codes::consumed.eq(false)),
+    )
+    .set(authorization_codes::consumed.eq(true))
+    .execute(conn)?;
+    let row: Option<(AuthorizationCode, Grant)> = authorization_codes::table
+        .inner_join(grants::table)
+        .filter(authorization_codes::code_hash.eq(code_hash))
+        .select((AuthorizationCode::as_select(), Grant::as_select()))
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        None => Redemption::Unknown,
+        Some((code, grant)) if claimed == 1 => Redemption::Fresh(code, grant),
+        Some((code, _)) => Redemption::Replayed(code.grant_id),
+    })
+}
+
+pub fn insert_access_token(conn: &mut AnyConnection, t: &AccessToken) -> StoreResult<()> {
+    diesel::insert_into(access_tokens::table)
+        .values(t)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The access token with this hash and its grant, whatever their state.
+pub fn find_access_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> StoreResult<Option<(AccessToken, Grant)>> {
+    Ok(access_tokens::table
+        .inner_join(grants::table)
+        .filter(access_tokens::token_hash.eq(token_hash))
+        .select((AccessToken::as_select(), Grant::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn revoke_access_token(conn: &mut AnyConnection, token_hash: &str) -> StoreResult<()> {
+    diesel::update(access_tokens::table.find(token_hash))
+        .set(access_tokens::revoked.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_refresh_token(conn: &mut AnyConnection, t: &RefreshToken) -> StoreResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(t)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> StoreResult<Option<(RefreshToken, Grant)>> {
+    Ok(refresh_tokens::table
+        .inner_join(grants::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((RefreshToken::as_select(), Grant::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks a refresh token rotated and returns it, exactly once; a token that was already
+/// rotated comes back as `Replayed`.
+pub fn rotate_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> StoreResult<Redemption<RefreshToken>> {
+    let claimed = diesel::update(
+        refresh_tokens::table
+            .find(token_hash)
+            .filter(refresh_tokens::rotated.eq(false)),
+    )
+    .set(refresh_tokens::rotated.eq(true))
+    .execute(conn)?;
+    Ok(match find_refresh_token(conn, token_hash)? {
+        None => Redemption::Unknown,
+        Some((t, grant)) if claimed == 1 => Redemption::Fresh(t, grant),
+        Some((t, _)) => Redemption::Replayed(t.grant_id),
+    })
+}

@@ -1,0 +1,57 @@
+//! Logins in progress: one row per `/authorize` that needs the citizen, holding the
+//! validated request so that the login pages never re-parse the original query.
+
+use super::schema::login_transactions;
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = login_transactions)]
+pub struct LoginTransaction {
+    pub id: String,
+    /// Hash of the browser-binding cookie: the transaction is only usable from the
+    /// browser that started it.
+    pub browser_hash: String,
+    pub csrf: String,
+    /// The validated authorization request, as JSON.
+    pub request: String,
+    /// Set once the citizen has authenticated in this transaction.
+    pub user_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &mut AnyConnection, t: &LoginTransaction) -> StoreResult<()> {
+    diesel::insert_into(login_transactions::table)
+        .values(t)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_live(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+) -> StoreResult<Option<LoginTransaction>> {
+    if !super::searchable(id) {
+        return Ok(None);
+    }
+    let t: Option<LoginTransaction> = login_transactions::table
+        .find(id)
+        .select(LoginTransaction::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(t.filter(|t| now < t.expires_at))
+}
+
+pub fn set_user(conn: &mut AnyConnection, id: &str, user_id: &str) -> StoreResult<()> {
+    diesel::update(login_transactions::table.find(id))
+        .set(login_transactions::user_id.eq(user_id))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a transaction; returns false when it was already gone (a double submit).
+pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(login_transactions::table.find(id)).execute(conn)? > 0)
+}

@@ -1,0 +1,100 @@
+//! Citizens' accounts and their credentials (one row per factor instance).
+
+use super::schema::{credentials, users};
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Also the OIDC subject identifier.
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = credentials)]
+pub struct Credential {
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub label: Option<String>,
+    pub data: Vec<u8>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub const PASSWORD: &str = "password";
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<User>> {
+    if !super::searchable(id) {
+        return Ok(None);
+    }
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> StoreResult<Option<User>> {
+    if !super::searchable(username) {
+        return Ok(None);
+    }
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<User>> {
+    Ok(users::table
+        .order(users::username)
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+/// Inserts a user with a password credential; returns false when the username is taken.
+pub fn insert_with_password(
+    conn: &mut AnyConnection,
+    user: &User,
+    credential: &Credential,
+) -> StoreResult<bool> {
+    if find_by_username(conn, &user.username)?.is_some() {
+        return Ok(false);
+    }
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
+    diesel::insert_into(credentials::table)
+        .values(credential)
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn credential(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    kind: &str,
+) -> StoreResult<Option<Credential>> {
+    Ok(credentials::table
+        .filter(credentials::user_id.eq(user_id))
+        .filter(credentials::kind.eq(kind))
+        .select(Credential::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn touch_credential(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<()> {
+    diesel::update(credentials::table.find(id))
+        .set(credentials::last_used_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}

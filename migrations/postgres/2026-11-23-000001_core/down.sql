@@ -1,0 +1,12 @@
+DROP TABLE client_assertions;
+DROP TABLE signing_keys;
+DROP TABLE consents;
+DROP TABLE refresh_tokens;
+DROP TABLE access_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE login_transactions;
+DROP TABLE browser_sessions;
+DROP TABLE credentials;
+DROP TABLE users;
+DROP TABLE clients;

@@ -1,0 +1,344 @@
+//! The whole relying-party journey with the `openidconnect` crate (an OpenID-certified
+//! library's Rust counterpart): discovery, code flow with PKCE, ID token signature checked
+//! against the JWKS, UserInfo, refresh, revocation and RP-initiated logout.
+
+use crate::*;
+use openidconnect::core::*;
+use openidconnect::*;
+
+async fn full_flow(backend: Backend, alg: &str) {
+    let s = TestServer::start(backend).await;
+    s.add_client(&[
+        "--id",
+        "rp",
+        "--secret",
+        SECRET,
+        "--redirect-uri",
+        REDIRECT,
+        "--post-logout-redirect-uri",
+        "https://rp.example/bye",
+        "--id-token-alg",
+        alg,
+    ]);
+    s.add_user("anna", PASSWORD);
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let meta = ProviderMetadataWithLogout::discover_async(
+        IssuerUrl::new(s.issuer.clone()).unwrap(),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    let end_session = meta
+        .additional_metadata()
+        .end_session_endpoint
+        .clone()
+        .expect("end_session_endpoint");
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new("rp".into()),
+        Some(ClientSecret::new(SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let browser = Browser::new();
+    let back = browser
+        .login(&s.issuer, auth_url.as_str(), "anna", PASSWORD)
+        .await;
+    let q = query(&back);
+    assert_eq!(q.get("state"), Some(csrf.secret()));
+    assert_eq!(q.get("iss"), Some(&s.issuer));
+    let code = q.get("code").expect("code").clone();
+
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = token.id_token().expect("id_token");
+    let signing = if alg == "RS256" {
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256
+    } else {
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256
+    };
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(vec![signing.clone()]);
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("ID token verifies against JWKS");
+    assert_eq!(id_token.signing_alg().unwrap(), &signing);
+    let at_hash = AccessTokenHash::from_token(
+        token.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&at_hash));
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("http://eidas.europa.eu/LoA/low")
+    );
+    assert_eq!(claims.auth_method_refs().unwrap()[0].as_str(), "pwd");
+    assert!(claims.auth_time().is_some());
+    assert_eq!(
+        claims.preferred_username().map(|u| u.as_str()),
+        Some("anna")
+    );
+    assert_eq!(
+        claims.email().map(|e| e.as_str()),
+        Some("anna@example.invalid")
+    );
+    let raw = id_token.to_string();
+    let payload: serde_json::Value =
+        serde_json::from_slice(&base64_url(raw.split('.').nth(1).unwrap())).unwrap();
+    assert!(payload["sid"].is_string(), "sid claim: {payload}");
+
+    let info: CoreUserInfoClaims = client
+        .user_info(token.access_token().clone(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(
+        info.email().map(|e| e.as_str()),
+        Some("anna@example.invalid")
+    );
+    assert_eq!(
+        info.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Citizen anna")
+    );
+
+    let refreshed = client
+        .exchange_refresh_token(token.refresh_token().expect("refresh token"))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("refresh");
+    assert_ne!(
+        refreshed.access_token().secret(),
+        token.access_token().secret()
+    );
+    let new_id = refreshed.id_token().expect("new ID token on refresh");
+    let new_claims = new_id
+        .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+        .expect("refreshed ID token verifies");
+    assert_eq!(new_claims.subject(), claims.subject());
+    assert_eq!(new_claims.auth_time(), claims.auth_time());
+
+    // The library refuses to revoke over plain HTTP, so revocation (RFC 7009) is a form post.
+    let revoked = http
+        .post(s.url("/revoke"))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[
+            ("token", refreshed.access_token().secret().as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let after: Result<CoreUserInfoClaims, _> = client
+        .user_info(refreshed.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http)
+        .await;
+    assert!(
+        after.is_err(),
+        "a revoked access token must not reach UserInfo"
+    );
+
+    let logout = LogoutRequest::from(end_session)
+        .set_id_token_hint(id_token)
+        .set_post_logout_redirect_uri(
+            PostLogoutRedirectUrl::new("https://rp.example/bye".into()).unwrap(),
+        )
+        .set_state(CsrfToken::new("bye-state".into()))
+        .http_get_url();
+    let page = browser.get(logout.as_str()).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("https://rp.example/bye?state=bye-state")
+    );
+    // The session is gone: a silent login now fails, and the grant's tokens are revoked.
+    let (url, _) = authorize_url_for(&s, "rp", "&prompt=none");
+    let silent = browser.follow(&s.issuer, browser.get(&url).await).await;
+    assert_eq!(
+        query(&silent.location.unwrap())
+            .get("error")
+            .map(String::as_str),
+        Some("login_required")
+    );
+    let refresh_after_logout = client
+        .exchange_refresh_token(refreshed.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&http)
+        .await;
+    assert!(
+        refresh_after_logout.is_err(),
+        "logout revokes the session's grants"
+    );
+    s.stop().await;
+}
+
+fn base64_url(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .expect("base64url")
+}
+
+pub fn authorize_url_for(s: &TestServer, client: &str, extra: &str) -> (String, String) {
+    let (url, v) = authorize_url(s, extra);
+    (
+        url.replace("client_id=portal", &format!("client_id={client}")),
+        v,
+    )
+}
+
+async fn es256_flow(backend: Backend) {
+    full_flow(backend, "ES256").await
+}
+
+async fn rs256_flow(backend: Backend) {
+    full_flow(backend, "RS256").await
+}
+
+/// A public client (no secret) must use PKCE, and then gets tokens.
+async fn public_client_with_pkce(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    s.add_client(&["--id", "spa", "--public", "--redirect-uri", REDIRECT]);
+    s.add_user("anna", PASSWORD);
+    let browser = Browser::new();
+    let (url, verifier) = authorize_url_for(&s, "spa", "");
+    let back = browser.login(&s.issuer, &url, "anna", PASSWORD).await;
+    let code = query(&back).remove("code").unwrap();
+    let res = reqwest::Client::new()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", "spa"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["id_token"].is_string());
+
+    // Without a code_challenge the request is refused, back at the client.
+    let url = url.split("&code_challenge=").next().unwrap().to_string();
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    let q = query(&page.location.expect("redirect to client"));
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"));
+    assert_eq!(q.get("state").map(String::as_str), Some("st-1"));
+}
+
+/// private_key_jwt (RFC 7523) with a key the client holds, and client_credentials.
+async fn private_key_jwt_and_client_credentials(backend: Backend) {
+    use josekit::jwk::KeyPair;
+    let s = TestServer::start(backend).await;
+    let kp = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut public = kp.to_jwk_public_key();
+    public.set_key_id("k1");
+    let jwks_path = s.dir.path().join("client-jwks.json");
+    std::fs::write(&jwks_path, format!("{{\"keys\":[{public}]}}")).unwrap();
+    s.add_client(&[
+        "--id",
+        "service",
+        "--jwks-file",
+        jwks_path.to_str().unwrap(),
+        "--redirect-uri",
+        REDIRECT,
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "tax.read",
+    ]);
+    let signer = josekit::jws::ES256
+        .signer_from_der(kp.to_der_private_key())
+        .unwrap();
+    let assertion = |jti: &str, aud: &str| {
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_key_id("k1");
+        let now = idp::now();
+        let payload = serde_json::json!({"iss": "service", "sub": "service", "aud": aud, "jti": jti, "exp": now + 60, "iat": now});
+        josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer).unwrap()
+    };
+    let http = reqwest::Client::new();
+    let call = |a: String| {
+        http.post(s.url("/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", &a),
+            ])
+            .send()
+    };
+    let res = call(assertion("j1", &s.url("/token"))).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["scope"], "tax.read");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let token = body["access_token"].as_str().unwrap().to_string();
+
+    // The same assertion id again, a wrong audience: refused.
+    let again = call(assertion("j1", &s.url("/token"))).await.unwrap();
+    assert_eq!(again.status(), 401);
+    let wrong_aud = call(assertion("j2", "https://elsewhere.example"))
+        .await
+        .unwrap();
+    assert_eq!(wrong_aud.status(), 401);
+
+    // Introspection by the service itself.
+    let intro: serde_json::Value = http
+        .post(s.url("/introspect"))
+        .form(&[
+            ("token", token.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion("j3", &s.issuer)),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["client_id"], "service");
+    assert_eq!(intro["sub"], "service");
+}
+
+on_both_databases!(
+    es256_flow,
+    rs256_flow,
+    public_client_with_pkce,
+    private_key_jwt_and_client_credentials
+);

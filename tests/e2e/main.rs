@@ -1,0 +1,93 @@
+//! End-to-end tests: a real `idp` on a random port, driven over HTTP. Every test runs
+//! against SQLite and against PostgreSQL.
+
+mod authorize_errors;
+mod flow;
+mod logout;
+mod pages;
+mod robustness;
+mod token_errors;
+
+pub use idp_e2e::*;
+
+/// A confidential client with the standard scopes, its secret, and a user to sign in.
+pub const SECRET: &str = "a-client-secret-of-good-length";
+pub const REDIRECT: &str = "https://rp.example/cb";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub async fn server_with_client(backend: Backend) -> TestServer {
+    let s = TestServer::start(backend).await;
+    s.add_client(&[
+        "--id",
+        "portal",
+        "--secret",
+        SECRET,
+        "--redirect-uri",
+        REDIRECT,
+        "--post-logout-redirect-uri",
+        "https://rp.example/bye",
+        "--name",
+        "Tax portal",
+    ]);
+    s.add_user("anna", PASSWORD);
+    s
+}
+
+/// An authorization URL for the `portal` client with PKCE; returns it and the verifier.
+pub fn authorize_url(s: &TestServer, extra: &str) -> (String, String) {
+    let verifier = idp::crypto::random_token();
+    let challenge = idp::crypto::pkce_s256(&verifier);
+    let url = s.url(&format!(
+        "/authorize?client_id=portal&response_type=code&scope=openid%20profile%20email&redirect_uri={}&state=st-1&nonce=n-1&code_challenge={challenge}&code_challenge_method=S256{extra}",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    ));
+    (url, verifier)
+}
+
+/// Signs in through the pages and redeems the code; returns the token response.
+pub async fn tokens(s: &TestServer, browser: &Browser) -> serde_json::Value {
+    let (url, verifier) = authorize_url(s, "");
+    let back = browser.login(&s.issuer, &url, "anna", PASSWORD).await;
+    let code = query(&back).remove("code").expect("code");
+    let res = redeem(s, &code, &verifier).await;
+    assert_eq!(res.0, 200, "{}", res.1);
+    res.1
+}
+
+pub async fn redeem(s: &TestServer, code: &str, verifier: &str) -> (u16, serde_json::Value) {
+    post_token(
+        s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+pub async fn post_token(s: &TestServer, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(s.url("/token"))
+        .basic_auth("portal", Some(SECRET))
+        .form(form)
+        .send()
+        .await
+        .expect("token request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+pub async fn introspect(s: &TestServer, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(s.url("/introspect"))
+        .basic_auth("portal", Some(SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json")
+}

@@ -1,0 +1,371 @@
+//! Test harness: a real `idp` on a random loopback port over a fresh SQLite file or a
+//! fresh PostgreSQL database, administered through the real CLI, and a cookie-keeping
+//! browser stand-in that fills in the login pages.
+
+use idp::cli::{Cli, run};
+use idp::config::{Config, FileConfig};
+use idp::http::AppState;
+use idp::keys::kek::Kek;
+use idp::store::Db;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server that tests may create databases on.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("IDP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// True (after printing why) when the PostgreSQL leg has to be skipped.
+pub fn skip_postgres(test: &str) -> bool {
+    if postgres_base_url().is_some() {
+        return false;
+    }
+    eprintln!("SKIPPED: PostgreSQL leg of {test}: IDP_TEST_DATABASE_URL is not set");
+    true
+}
+
+pub struct TestServer {
+    pub issuer: String,
+    pub state: Arc<AppState>,
+    pub database_url: String,
+    pub kek_file: PathBuf,
+    pub dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+    pg_cleanup: Option<(String, String)>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_cleanup) = match backend {
+            Backend::Sqlite => (
+                dir.path().join("idp.sqlite").to_string_lossy().into_owned(),
+                None,
+            ),
+            Backend::Postgres => {
+                let base = postgres_base_url()
+                    .expect("IDP_TEST_DATABASE_URL must be set for PostgreSQL tests");
+                let name = format!("idp_test_{}", idp::crypto::random_id());
+                pg_exec(&base, &format!("CREATE DATABASE {name}"));
+                let mut url = url::Url::parse(&base).expect("IDP_TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                (url.to_string(), Some((base, name)))
+            }
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let issuer = format!("http://{addr}");
+        let kek_file = dir.path().join("kek.key");
+        let config = Config::resolve(FileConfig {
+            data_dir: Some(dir.path().to_path_buf()),
+            listen: Some(addr),
+            issuer: Some(issuer.clone()),
+            database_url: Some(database_url.clone()),
+            kek_file: Some(kek_file.clone()),
+            dev: Some(true),
+            workers: Some(2),
+            db_pool_size: Some(8),
+            ..FileConfig::default()
+        })
+        .expect("config");
+        let kek = Kek::load_or_create(&kek_file).expect("kek");
+        let db = tokio::task::spawn_blocking({
+            let url = database_url.clone();
+            move || Db::open(&url, 8)
+        })
+        .await
+        .expect("join")
+        .expect("database opens");
+        let state = Arc::new(
+            tokio::task::spawn_blocking(move || AppState::new(config, db, kek))
+                .await
+                .expect("join")
+                .expect("state"),
+        );
+        let server = idp::http::start(state.clone(), listener).expect("server starts");
+        let handle = server.handle();
+        tokio::spawn(server);
+        TestServer {
+            issuer,
+            state,
+            database_url,
+            kek_file,
+            dir,
+            handle,
+            pg_cleanup,
+        }
+    }
+
+    /// Runs an `idp` command against this server's database; returns its result.
+    pub fn cli(&self, args: &[&str]) -> Result<(), String> {
+        let mut argv = vec![
+            "idp".to_string(),
+            "--database-url".into(),
+            self.database_url.clone(),
+            "--kek-file".into(),
+            self.kek_file.to_string_lossy().into_owned(),
+            "--data-dir".into(),
+            self.dir.path().to_string_lossy().into_owned(),
+        ];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let cli = <Cli as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?;
+        run(cli)
+    }
+
+    pub fn add_client(&self, args: &[&str]) {
+        let mut all = vec!["client", "add"];
+        all.extend_from_slice(args);
+        self.cli(&all).expect("client add");
+    }
+
+    pub fn add_user(&self, username: &str, password: &str) {
+        // `user add --password-stdin` reads standard input; tests call the same code path
+        // through the library instead of a pipe.
+        let db = Db::open(&self.database_url, 1).expect("db");
+        let now = idp::now();
+        let hash = authenticators_hash(password);
+        let user = idp::store::users::User {
+            id: idp::crypto::random_id(),
+            username: username.into(),
+            email: Some(format!("{username}@example.invalid")),
+            email_verified: true,
+            name: Some(format!("Citizen {username}")),
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let cred = idp::store::users::Credential {
+            id: idp::crypto::random_id(),
+            user_id: user.id.clone(),
+            kind: idp::store::users::PASSWORD.into(),
+            label: None,
+            data: hash.into_bytes(),
+            created_at: now,
+            last_used_at: None,
+        };
+        assert!(
+            db.tx(|c| idp::store::users::insert_with_password(c, &user, &cred))
+                .expect("insert user")
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+fn authenticators_hash(password: &str) -> String {
+    authenticators::password::hash(password).expect("hash")
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg_cleanup.take() {
+            // The pool may still hold connections: force them out.
+            pg_exec(
+                &base,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn pg_exec(base: &str, sql: &str) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let mut c = diesel::PgConnection::establish(base)
+        .unwrap_or_else(|e| panic!("PostgreSQL at IDP_TEST_DATABASE_URL is not reachable: {e}"));
+    c.batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A browser stand-in: keeps cookies, does not follow redirects by itself.
+pub struct Browser {
+    pub http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of a hidden input of the page's form.
+    pub fn hidden(&self, name: &str) -> String {
+        let needle = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no {name} field in page:\n{}", self.body))
+            + needle.len();
+        let end = self.body[start..].find('"').expect("closing quote") + start;
+        unescape_html(&self.body[start..end])
+    }
+
+    /// The form's action attribute.
+    pub fn form_action(&self) -> String {
+        let needle = "action=\"";
+        let start = self.body.find(needle).expect("a form") + needle.len();
+        let end = self.body[start..].find('"').expect("closing quote") + start;
+        self.body[start..end].to_string()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    async fn page(res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = res.text().await.unwrap_or_default();
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Page {
+        Self::page(self.http.get(url).send().await.expect("GET")).await
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
+        Self::page(self.http.post(url).form(form).send().await.expect("POST")).await
+    }
+
+    /// Follows redirects within the provider (`base`) and stops at the first page, or at
+    /// a redirect that leaves the provider (to a client).
+    pub async fn follow(&self, base: &str, mut page: Page) -> Page {
+        for _ in 0..10 {
+            let Some(loc) = page.location.clone() else {
+                return page;
+            };
+            let abs = if loc.starts_with('/') {
+                format!("{base}{loc}")
+            } else {
+                loc
+            };
+            if !abs.starts_with(base) {
+                page.location = Some(abs);
+                return page;
+            }
+            page = self.get(&abs).await;
+        }
+        panic!("redirect loop");
+    }
+
+    /// Opens an authorization URL and signs in (and consents) as needed; returns the final
+    /// redirect to the client.
+    pub async fn login(
+        &self,
+        base: &str,
+        authorize_url: &str,
+        username: &str,
+        password: &str,
+    ) -> String {
+        let mut page = self.follow(base, self.get(authorize_url).await).await;
+        for _ in 0..4 {
+            if page.status >= 300 && page.status < 400 {
+                return page.location.expect("location");
+            }
+            assert_eq!(page.status, 200, "unexpected page:\n{}", page.body);
+            let action = format!("{base}{}", page.form_action());
+            let csrf = page.hidden("csrf");
+            let next = if action.ends_with("/login") {
+                self.post(
+                    &action,
+                    &[
+                        ("csrf", &csrf),
+                        ("username", username),
+                        ("password", password),
+                    ],
+                )
+                .await
+            } else if action.ends_with("/consent") {
+                self.post(&action, &[("csrf", &csrf), ("decision", "allow")])
+                    .await
+            } else if action.ends_with("/select") {
+                self.post(&action, &[("csrf", &csrf), ("choice", "continue")])
+                    .await
+            } else {
+                panic!("unexpected form {action}");
+            };
+            page = self.follow(base, next).await;
+        }
+        panic!("login did not finish: {}", page.body);
+    }
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The query parameters of a URL.
+pub fn query(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Declares each async test function `name(Backend)` twice: against SQLite and against
+/// PostgreSQL (skipped, with a message, when no test database is configured).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::skip_postgres(stringify!($name)) {
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
