@@ -2,6 +2,7 @@
 //! against SQLite and against PostgreSQL.
 
 mod authorize_errors;
+mod cli;
 mod flow;
 mod logout;
 mod pages;

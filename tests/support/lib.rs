@@ -35,6 +35,8 @@ pub fn skip_postgres(test: &str) -> bool {
 
 pub struct TestServer {
     pub issuer: String,
+    /// Where the server listens (equal to the issuer except in production mode).
+    pub base: String,
     pub state: Arc<AppState>,
     pub database_url: String,
     pub kek_file: PathBuf,
@@ -45,6 +47,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, None).await
+    }
+
+    /// `public_issuer`: run as in production behind TLS termination at that https URL
+    /// (no `--dev`); requests still go to the loopback port over plain HTTP.
+    pub async fn start_with(backend: Backend, public_issuer: Option<&str>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_cleanup) = match backend {
             Backend::Sqlite => (
@@ -63,7 +71,7 @@ impl TestServer {
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let issuer = format!("http://{addr}");
+        let issuer = public_issuer.map_or_else(|| format!("http://{addr}"), str::to_string);
         let kek_file = dir.path().join("kek.key");
         let config = Config::resolve(FileConfig {
             data_dir: Some(dir.path().to_path_buf()),
@@ -71,7 +79,7 @@ impl TestServer {
             issuer: Some(issuer.clone()),
             database_url: Some(database_url.clone()),
             kek_file: Some(kek_file.clone()),
-            dev: Some(true),
+            dev: Some(public_issuer.is_none()),
             workers: Some(2),
             db_pool_size: Some(8),
             ..FileConfig::default()
@@ -96,6 +104,7 @@ impl TestServer {
         tokio::spawn(server);
         TestServer {
             issuer,
+            base: format!("http://{addr}"),
             state,
             database_url,
             kek_file,
