@@ -1,18 +1,132 @@
-//! Authentication factors. Each factor is a module that checks what a citizen presents
-//! against the credential it is handed; none of them knows about HTTP or storage.
+//! Authentication factors. Each factor is a module behind one trait: `begin` produces the
+//! challenge (a nonce, options for the browser, a code to send, or nothing), `finish` checks
+//! the citizen's response against the credential it is handed and returns the credential's
+//! new state and the `amr` values it proves. No factor knows about HTTP or storage.
 
 pub mod password;
+pub mod recovery;
+pub mod totp;
 
-/// Authentication method reference values (RFC 8176) that a factor proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Amr {
-    Pwd,
+/// Every kind of factor the provider knows, whether or not it is implemented yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FactorKind {
+    Password,
+    Totp,
+    RecoveryCode,
+    WebAuthn,
+    Certificate,
+    SmsCode,
+    EmailCode,
+    Face,
+    Voice,
 }
 
-impl Amr {
-    pub fn as_str(self) -> &'static str {
+/// What kind of evidence a factor is; two factors are independent when their categories
+/// differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    Knowledge,
+    Possession,
+    Inherence,
+    /// Device-bound and resistant to phishing: WebAuthn with user verification, X.509.
+    PhishingResistant,
+}
+
+impl FactorKind {
+    pub const ALL: [FactorKind; 9] = [
+        FactorKind::Password,
+        FactorKind::Totp,
+        FactorKind::RecoveryCode,
+        FactorKind::WebAuthn,
+        FactorKind::Certificate,
+        FactorKind::SmsCode,
+        FactorKind::EmailCode,
+        FactorKind::Face,
+        FactorKind::Voice,
+    ];
+
+    /// The name used in storage and configuration.
+    pub fn name(self) -> &'static str {
         match self {
-            Amr::Pwd => "pwd",
+            FactorKind::Password => "password",
+            FactorKind::Totp => "totp",
+            FactorKind::RecoveryCode => "recovery",
+            FactorKind::WebAuthn => "webauthn",
+            FactorKind::Certificate => "x509",
+            FactorKind::SmsCode => "sms",
+            FactorKind::EmailCode => "email",
+            FactorKind::Face => "face",
+            FactorKind::Voice => "voice",
         }
     }
+
+    pub fn parse(name: &str) -> Option<FactorKind> {
+        FactorKind::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// RFC 8176 authentication method reference.
+    pub fn amr(self) -> &'static str {
+        match self {
+            FactorKind::Password => "pwd",
+            FactorKind::Totp | FactorKind::RecoveryCode | FactorKind::EmailCode => "otp",
+            FactorKind::WebAuthn => "hwk",
+            FactorKind::Certificate => "sc",
+            FactorKind::SmsCode => "sms",
+            FactorKind::Face => "face",
+            FactorKind::Voice => "vbm",
+        }
+    }
+
+    pub fn category(self) -> Category {
+        match self {
+            FactorKind::Password => Category::Knowledge,
+            FactorKind::Totp
+            | FactorKind::RecoveryCode
+            | FactorKind::SmsCode
+            | FactorKind::EmailCode => Category::Possession,
+            FactorKind::WebAuthn | FactorKind::Certificate => Category::PhishingResistant,
+            FactorKind::Face | FactorKind::Voice => Category::Inherence,
+        }
+    }
+}
+
+/// Why a factor refused a response. Deliberately coarse: the citizen learns only that it
+/// did not work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactorError {
+    #[error("the response does not match")]
+    Mismatch,
+    #[error("the response was already used")]
+    Replayed,
+    #[error("the response is malformed")]
+    Malformed,
+}
+
+/// A successful check: the credential's new state (if it changed) and what it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<C> {
+    pub updated: Option<C>,
+    pub kind: FactorKind,
+}
+
+/// One authentication factor.
+pub trait Factor {
+    /// The stored credential (decrypted), handed in by the caller.
+    type Credential;
+    /// What `begin` produces for the citizen's side.
+    type Challenge;
+    /// What the citizen presents.
+    type Response: ?Sized;
+
+    fn kind(&self) -> FactorKind;
+
+    fn begin(&self, credential: &Self::Credential, now: i64) -> Self::Challenge;
+
+    fn finish(
+        &self,
+        credential: &Self::Credential,
+        challenge: &Self::Challenge,
+        response: &Self::Response,
+        now: i64,
+    ) -> Result<Verified<Self::Credential>, FactorError>;
 }

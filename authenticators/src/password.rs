@@ -1,6 +1,7 @@
 //! Password factor: argon2id hashes with OWASP's parameters (19 MiB, t=2, p=1), and a
 //! verification that costs the same whether or not the account exists.
 
+use crate::{Factor, FactorError, FactorKind, Verified};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
@@ -62,6 +63,37 @@ impl PasswordChecker {
             .verify_password(presented.as_bytes(), target)
             .is_ok();
         ok && stored.is_some() && !oversized
+    }
+}
+
+/// The password factor. The credential is the account's PHC string, or `None` for an
+/// unknown account (which is checked against the decoy and always fails).
+impl Factor for PasswordChecker {
+    type Credential = Option<String>;
+    type Challenge = ();
+    type Response = str;
+
+    fn kind(&self) -> FactorKind {
+        FactorKind::Password
+    }
+
+    fn begin(&self, _credential: &Option<String>, _now: i64) {}
+
+    fn finish(
+        &self,
+        credential: &Option<String>,
+        _challenge: &(),
+        response: &str,
+        _now: i64,
+    ) -> Result<Verified<Option<String>>, FactorError> {
+        if self.verify(credential.as_deref(), response) {
+            Ok(Verified {
+                updated: None,
+                kind: FactorKind::Password,
+            })
+        } else {
+            Err(FactorError::Mismatch)
+        }
     }
 }
 

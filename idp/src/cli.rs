@@ -481,6 +481,7 @@ fn add_user(
         data: hash.into_bytes(),
         created_at: now,
         last_used_at: None,
+        counter: None,
     };
     if !db
         .tx(|c| users::insert_with_password(c, &user, &cred))

@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub id_token_ttl_seconds: Option<i64>,
     pub workers: Option<usize>,
     pub db_pool_size: Option<u32>,
+    pub policy: Option<crate::policy::PolicyConfig>,
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 impl FileConfig {
@@ -46,6 +48,8 @@ pub struct Config {
     pub login_ttl: i64,
     pub workers: Option<usize>,
     pub db_pool_size: u32,
+    pub policy: crate::policy::Policy,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -78,6 +82,12 @@ impl Config {
             .database_url
             .unwrap_or_else(|| data_dir.join("idp.sqlite").to_string_lossy().into_owned());
         let kek_file = f.kek_file.unwrap_or_else(|| data_dir.join("kek.key"));
+        let policy = crate::policy::Policy::from_config(&f.policy.unwrap_or_default())
+            .map_err(|e| format!("policy: {e}"))?;
+        let mut notify = f.notify.unwrap_or_default();
+        if dev && notify.outbox_dir.is_none() {
+            notify.outbox_dir = Some(data_dir.join("outbox"));
+        }
         Ok(Config {
             data_dir,
             listen,
@@ -92,6 +102,8 @@ impl Config {
             login_ttl: 30 * 60,
             workers: f.workers,
             db_pool_size: f.db_pool_size.unwrap_or(16),
+            policy,
+            notify,
         })
     }
 
@@ -142,7 +154,11 @@ mod tests {
         let p = dir.path().join("idp.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nbogus = 1\n").unwrap();
         assert!(FileConfig::load(&p).is_err());
-        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\ndev = true\n").unwrap();
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:9000\"\ndev = true\n[policy]\nsubstantial = [[\"password\", \"totp\"]]\n[policy.scopes]\npayments = \"high\"\n",
+        )
+        .unwrap();
         let c = Config::resolve(FileConfig::load(&p).unwrap()).unwrap();
         assert_eq!(c.listen.port(), 9000);
     }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod i18n;
 pub mod keys;
 pub mod login;
+pub mod notify;
 pub mod oidc;
 pub mod policy;
 pub mod store;

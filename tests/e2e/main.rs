@@ -3,7 +3,8 @@
 
 mod authorize_errors;
 mod cli;
-mod flow;
+mod factors;
+pub mod flow;
 mod logout;
 mod pages;
 mod robustness;

@@ -160,6 +160,7 @@ impl TestServer {
             data: hash.into_bytes(),
             created_at: now,
             last_used_at: None,
+            counter: None,
         };
         assert!(
             db.tx(|c| idp::store::users::insert_with_password(c, &user, &cred))

@@ -2,7 +2,7 @@
 //! citizen is answered at once; otherwise a login transaction is stored and the browser
 //! goes to the interaction pages.
 
-use super::interaction::{Step, advance};
+use super::interaction::{Step, advance, start_transaction};
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, pages, query_params};
 use crate::crypto;
 use crate::login::session;
@@ -10,7 +10,6 @@ use crate::oidc::authorize::{self, AuthorizeError};
 use crate::oidc::error::OidcError;
 use crate::oidc::params::Params;
 use crate::store::clients;
-use crate::store::transactions::{self, LoginTransaction};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -55,38 +54,37 @@ async fn handle(
             Ok(x) => x,
             Err(AuthorizeError { error, .. }) => return Ok(Outcome::Page(error)),
         };
-        let request =
-            match authorize::validate(&params, &client, redirect, &keys, &st.provider.issuer) {
-                Ok(r) => r,
-                Err(AuthorizeError { error, redirect }) => {
-                    return Ok(match redirect {
-                        Some(r) => Outcome::Redirect(super::interaction::error_redirect(
-                            &st,
-                            &r.redirect_uri,
-                            r.state.as_deref(),
-                            &error,
-                        )),
-                        None => Outcome::Page(error),
-                    });
-                }
-            };
+        let request = match authorize::validate(
+            &params,
+            &client,
+            redirect,
+            &keys,
+            &st.provider.issuer,
+            &st.config.policy,
+        ) {
+            Ok(r) => r,
+            Err(AuthorizeError { error, redirect }) => {
+                return Ok(match redirect {
+                    Some(r) => Outcome::Redirect(super::interaction::error_redirect(
+                        &st,
+                        &r.redirect_uri,
+                        r.state.as_deref(),
+                        &error,
+                    )),
+                    None => Outcome::Page(error),
+                });
+            }
+        };
         let sess =
             db.run(|c| session::resume(c, session_cookie.as_deref(), st.config.session_idle, now))?;
         match advance(&st, &request, sess.as_ref(), None, (false, false), now)? {
             Step::Redirect(url) => Ok(Outcome::Redirect(url)),
-            Step::Login | Step::Consent | Step::SelectAccount => {
-                let tx = LoginTransaction {
-                    id: crypto::random_token(),
-                    browser_hash: crypto::secret_hash(&browser_for_tx),
-                    csrf: crypto::random_token(),
-                    request: serde_json::to_string(&request).map_err(OidcError::server)?,
-                    user_id: None,
-                    created_at: now,
-                    expires_at: now + st.config.login_ttl,
-                };
-                db.run(|c| transactions::insert(c, &tx))?;
-                Ok(Outcome::Interaction(tx.id))
-            }
+            _ => Ok(Outcome::Interaction(start_transaction(
+                &st,
+                &request,
+                &browser_for_tx,
+                now,
+            )?)),
         }
     })
     .await;

@@ -1,26 +1,33 @@
-//! The citizen-facing steps of a login transaction: sign in, choose the account, consent.
-//! Every page works from the stored transaction (validated request, CSRF token, the
-//! browser it belongs to) and never re-parses the original query.
+//! The citizen-facing steps of a login transaction: sign in, add a factor (step-up),
+//! choose the account, consent. Every page works from the stored transaction (validated
+//! request, CSRF token, the browser it belongs to) and never re-parses the original query.
 
-use super::pages::{self, ConsentPage, LoginPage, SelectAccountPage};
+use super::pages::{self, ConsentPage, LoginPage, OtpPage, SelectAccountPage};
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other};
 use crate::crypto;
+use crate::i18n::{Lang, Texts};
 use crate::login::session::{self, SessionTimes};
-use crate::login::{self as decision, Next, Situation};
+use crate::login::{self as decision, Next, Situation, lockout};
 use crate::oidc::authorize::AuthorizeRequest;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::oidc::grants::authorization_code;
 use crate::store::sessions::BrowserSession;
 use crate::store::transactions::{self, LoginTransaction};
-use crate::store::{clients, consents, users};
+use crate::store::users::{self, User};
+use crate::store::{AnyConnection, StoreResult, clients, consents};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use authenticators::recovery::{Recovery, RecoveryCodes};
+use authenticators::totp::{Totp, TotpCredential};
+use authenticators::{Factor, FactorKind};
 
 /// What happens next in a login.
 pub enum Step {
-    /// Back to the client, with a code or an error.
+    /// Back to the client (with a code or an error), or to the account page.
     Redirect(String),
     Login,
+    MoreFactors(Vec<FactorKind>),
     Consent,
     SelectAccount,
 }
@@ -59,6 +66,37 @@ pub fn error_redirect(
     client_redirect(state, redirect_uri, &pairs)
 }
 
+/// The factors a citizen has enrolled and can use to sign in.
+pub fn enrolled_factors(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<FactorKind>> {
+    let mut kinds: Vec<FactorKind> = users::credentials_of(conn, user_id)?
+        .iter()
+        .filter_map(|c| FactorKind::parse(&c.kind))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
+/// Stores a login transaction for `req`, bound to the browser; returns its id.
+pub fn start_transaction(
+    state: &AppState,
+    req: &AuthorizeRequest,
+    browser: &str,
+    now: i64,
+) -> OidcResult<String> {
+    let tx = LoginTransaction {
+        id: crypto::random_token(),
+        browser_hash: crypto::secret_hash(browser),
+        csrf: crypto::random_token(),
+        request: serde_json::to_string(req).map_err(OidcError::server)?,
+        user_id: None,
+        created_at: now,
+        expires_at: now + state.config.login_ttl,
+    };
+    state.db.run(|c| transactions::insert(c, &tx))?;
+    Ok(tx.id)
+}
+
 /// Decides the next step and, when nothing more is needed, issues the code. A login
 /// transaction that reaches its end (`finish`) is deleted first, and only the request
 /// that deletes it may go on, so a double submit cannot issue two codes.
@@ -71,17 +109,22 @@ pub fn advance(
     now: i64,
 ) -> OidcResult<Step> {
     let (confirmed, consented_now) = flags;
-    let consented = match session {
-        Some(s) => state
-            .db
-            .run(|c| consents::scopes(c, &s.user_id, &req.client_id))?,
-        None => Vec::new(),
+    let (consented, enrolled) = match session {
+        Some(s) => state.db.run(|c| {
+            Ok((
+                consents::scopes(c, &s.user_id, &req.client_id)?,
+                enrolled_factors(c, &s.user_id)?,
+            ))
+        })?,
+        None => (Vec::new(), Vec::new()),
     };
     let situation = Situation {
         session,
         confirmed_in_transaction: confirmed,
         consented: &consented,
         consented_in_transaction: consented_now,
+        policy: &state.config.policy,
+        enrolled: &enrolled,
         now,
     };
     let next = decision::decide(req, &situation);
@@ -95,14 +138,17 @@ pub fn advance(
     }
     Ok(match next {
         Next::Login => Step::Login,
+        Next::StepUp(f) => Step::MoreFactors(f),
         Next::Consent => Step::Consent,
         Next::SelectAccount => Step::SelectAccount,
+        Next::Fail(e) if req.is_account() => return Err(e),
         Next::Fail(e) => Step::Redirect(error_redirect(
             state,
             &req.redirect_uri,
             req.state.as_deref(),
             &e,
         )),
+        Next::Issue if req.is_account() => Step::Redirect("/account".into()),
         Next::Issue => {
             let Some(session) = session else {
                 return Err(OidcError::server("issue without a session"));
@@ -123,6 +169,7 @@ pub fn advance(
 struct Loaded {
     tx: LoginTransaction,
     req: AuthorizeRequest,
+    /// Empty for the account pages.
     client_name: String,
 }
 
@@ -144,11 +191,15 @@ fn load(state: &AppState, tx_id: &str, browser: Option<&str>, now: i64) -> OidcR
         ));
     }
     let req: AuthorizeRequest = serde_json::from_str(&tx.request).map_err(OidcError::server)?;
-    let client_name = state
-        .db
-        .run(|c| clients::find(c, &req.client_id))?
-        .map(|c| c.name)
-        .ok_or_else(|| OidcError::invalid_request("the client no longer exists"))?;
+    let client_name = if req.is_account() {
+        String::new()
+    } else {
+        state
+            .db
+            .run(|c| clients::find(c, &req.client_id))?
+            .map(|c| c.name)
+            .ok_or_else(|| OidcError::invalid_request("the client no longer exists"))?
+    };
     Ok(Loaded {
         tx,
         req,
@@ -166,50 +217,129 @@ fn check_csrf(loaded: &Loaded, presented: Option<&str>) -> OidcResult<()> {
     }
 }
 
+/// Why a factor was refused, for the page.
+enum Refusal {
+    Wrong,
+    LockedUntil(i64),
+}
+
+impl Refusal {
+    fn text(&self, t: &Texts, wrong: &'static str) -> String {
+        match self {
+            Refusal::Wrong => wrong.to_string(),
+            Refusal::LockedUntil(until) => format!("{} {}.", t.locked, pages::utc(*until)),
+        }
+    }
+}
+
 enum Shown {
-    Step(Step, Box<Loaded>, Option<BrowserSession>),
-    LoginFailed(Box<Loaded>, String),
+    Step {
+        step: Step,
+        loaded: Box<Loaded>,
+        session: Option<BrowserSession>,
+        /// The factor asked for on the step-up page (`?factor=`).
+        factor: Option<String>,
+    },
+    LoginRefused(Box<Loaded>, String, Refusal),
+    FactorRefused(Box<Loaded>, Vec<FactorKind>, FactorKind, Refusal),
     Next(String),
+}
+
+fn otp_page(
+    t: &Texts,
+    l: &Loaded,
+    offered: &[FactorKind],
+    wanted: Option<&str>,
+    error: &str,
+) -> HttpResponse {
+    let usable: Vec<&str> = [FactorKind::Totp, FactorKind::RecoveryCode]
+        .into_iter()
+        .filter(|f| offered.contains(f))
+        .map(|f| f.name())
+        .collect();
+    let Some(first) = usable.first() else {
+        return pages::html(403, error_body(t, t.no_method));
+    };
+    let factor = wanted.filter(|w| usable.contains(w)).unwrap_or(first);
+    let alternative = usable.iter().find(|f| **f != factor).copied().unwrap_or("");
+    let name = if l.client_name.is_empty() {
+        t.account_title
+    } else {
+        &l.client_name
+    };
+    let page = OtpPage {
+        t,
+        client_name: name,
+        tx: &l.tx.id,
+        csrf: &l.tx.csrf,
+        factor,
+        alternative,
+        error,
+    };
+    pages::html(if error.is_empty() { 200 } else { 401 }, page.render())
+}
+
+fn error_body(t: &Texts, description: &str) -> Result<String, askama::Error> {
+    pages::error_body(t, ErrorCode::AccessDenied.as_str(), description)
+}
+
+fn login_page(t: &Texts, l: &Loaded, username: &str, error: &str) -> HttpResponse {
+    let name = if l.client_name.is_empty() {
+        t.account_title
+    } else {
+        &l.client_name
+    };
+    let page = LoginPage {
+        t,
+        client_name: name,
+        tx: &l.tx.id,
+        csrf: &l.tx.csrf,
+        username,
+        error,
+    };
+    pages::html(if error.is_empty() { 200 } else { 401 }, page.render())
 }
 
 async fn render(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     shown: OidcResult<Shown>,
-    ui: &[String],
 ) -> HttpResponse {
-    let (step, loaded, sess) = match shown {
-        Err(e) => return pages::error_page(req, ui, e.code.status(), &e),
-        Ok(Shown::Next(url)) => return see_other(&url),
-        Ok(Shown::LoginFailed(l, username)) => {
+    let shown = match shown {
+        Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
+        Ok(s) => s,
+    };
+    let (step, loaded, sess, factor) = match shown {
+        Shown::Next(url) => return see_other(&url),
+        Shown::LoginRefused(l, username, why) => {
             let t = pages::lang(req, &l.req.ui_locales).texts();
-            let page = LoginPage {
-                t,
-                client_name: &l.client_name,
-                tx: &l.tx.id,
-                csrf: &l.tx.csrf,
-                username: &username,
-                failed: true,
-            };
-            return pages::html(401, page.render());
+            return login_page(t, &l, &username, &why.text(t, t.login_failed));
         }
-        Ok(Shown::Step(step, l, s)) => (step, l, s),
+        Shown::FactorRefused(l, offered, factor, why) => {
+            let t = pages::lang(req, &l.req.ui_locales).texts();
+            return otp_page(
+                t,
+                &l,
+                &offered,
+                Some(factor.name()),
+                &why.text(t, t.code_failed),
+            );
+        }
+        Shown::Step {
+            step,
+            loaded,
+            session,
+            factor,
+        } => (step, loaded, session, factor),
     };
     let t = pages::lang(req, &loaded.req.ui_locales).texts();
     match step {
         Step::Redirect(url) => see_other(&url),
         Step::Login => {
             let username = loaded.req.login_hint.clone().unwrap_or_default();
-            let page = LoginPage {
-                t,
-                client_name: &loaded.client_name,
-                tx: &loaded.tx.id,
-                csrf: &loaded.tx.csrf,
-                username: &username,
-                failed: false,
-            };
-            pages::html(200, page.render())
+            login_page(t, &loaded, &username, "")
         }
+        Step::MoreFactors(offered) => otp_page(t, &loaded, &offered, factor.as_deref(), ""),
         Step::Consent => {
             let scopes = loaded
                 .req
@@ -267,7 +397,12 @@ fn proceed(
         (confirmed, consented_now),
         now,
     )?;
-    Ok(Shown::Step(step, Box::new(loaded), sess))
+    Ok(Shown::Step {
+        step,
+        loaded: Box::new(loaded),
+        session: sess,
+        factor: None,
+    })
 }
 
 pub async fn show(
@@ -278,7 +413,10 @@ pub async fn show(
     let tx_id = path.into_inner();
     let browser = state.read_cookie(&req, BROWSER_COOKIE);
     let cookie = state.read_cookie(&req, SESSION_COOKIE);
-    let force_login = req.query_string() == "login=1";
+    let query =
+        crate::oidc::params::Params::parse(req.query_string().as_bytes()).unwrap_or_default();
+    let force_login = query.get("login") == Some("1");
+    let wanted_factor = query.get("factor").map(str::to_string);
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let shown = blocking(move || {
@@ -287,12 +425,58 @@ pub async fn show(
             .db
             .run(|c| session::resume(c, cookie.as_deref(), st.config.session_idle, now))?;
         if force_login {
-            return Ok(Shown::Step(Step::Login, Box::new(loaded), sess));
+            return Ok(Shown::Step {
+                step: Step::Login,
+                loaded: Box::new(loaded),
+                session: sess,
+                factor: None,
+            });
         }
-        proceed(&st, loaded, sess, false, now)
+        match proceed(&st, loaded, sess, false, now)? {
+            Shown::Step {
+                step,
+                loaded,
+                session,
+                ..
+            } => Ok(Shown::Step {
+                step,
+                loaded,
+                session,
+                factor: wanted_factor,
+            }),
+            other => Ok(other),
+        }
     })
     .await;
-    render(&req, &state, shown, &[]).await
+    render(&req, &state, shown).await
+}
+
+fn times(state: &AppState) -> SessionTimes {
+    SessionTimes {
+        idle: state.config.session_idle,
+        max: state.config.session_max,
+    }
+}
+
+/// Tells the citizen, through their channel, that a factor of their account was locked.
+fn notify_locked(state: &AppState, user: &User, lang: Lang) {
+    let Some(to) = &user.email else { return };
+    let t = lang.texts();
+    let message = crate::notify::Message {
+        to: to.clone(),
+        subject: t.locked_subject.to_string(),
+        body: t.locked_body.to_string(),
+    };
+    if let Err(e) = state.notifier.send(&message) {
+        tracing::warn!(error = %e, "lockout notification failed");
+    }
+}
+
+fn accept_language(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 pub async fn login(
@@ -308,6 +492,7 @@ pub async fn login(
     };
     let browser = state.read_cookie(&req, BROWSER_COOKIE);
     let old_cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let accept = accept_language(&req);
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let result = blocking(move || {
@@ -322,28 +507,56 @@ pub async fn login(
             let cred = users::credential(c, &user.id, users::PASSWORD)?;
             Ok((Some(user), cred))
         })?;
+        let subject = lockout::subject(user.as_ref().map(|u| u.id.as_str()), &username);
+        let f = FactorKind::Password;
+        if let Some(until) = st.db.run(|c| lockout::locked_until(c, &subject, f, now))? {
+            return Ok((
+                Shown::LoginRefused(Box::new(loaded), username, Refusal::LockedUntil(until)),
+                None,
+            ));
+        }
         let phc = stored
             .as_ref()
-            .and_then(|c| std::str::from_utf8(&c.data).ok());
+            .and_then(|c| String::from_utf8(c.data.clone()).ok());
         // Always one argon2 verification, whether or not the user exists.
-        let ok = st.passwords.verify(phc, password);
+        let verified = st.passwords.finish(&phc, &(), password, now).is_ok();
         let user = match user {
-            Some(u) if ok && !u.disabled => u,
-            _ => {
+            Some(u) if verified && !u.disabled => u,
+            other => {
                 tracing::info!(outcome = "failure", factor = "pwd", "login attempt");
-                return Ok((Shown::LoginFailed(Box::new(loaded), username), None));
+                let locked = st.db.tx(|c| lockout::record_failure(c, &subject, f, now))?;
+                let why = match locked {
+                    Some(until) => {
+                        tracing::warn!(factor = "pwd", "factor locked after repeated failures");
+                        if let Some(u) = &other {
+                            notify_locked(
+                                &st,
+                                u,
+                                Lang::choose(&loaded.req.ui_locales, accept.as_deref()),
+                            );
+                        }
+                        Refusal::LockedUntil(until)
+                    }
+                    None => Refusal::Wrong,
+                };
+                return Ok((Shown::LoginRefused(Box::new(loaded), username, why), None));
             }
         };
-        let times = SessionTimes {
-            idle: st.config.session_idle,
-            max: st.config.session_max,
-        };
         let (cookie, _session) = st.db.tx(|c| {
+            lockout::record_success(c, &subject, f)?;
             if let Some(cred) = &stored {
                 users::touch_credential(c, &cred.id, now)?;
             }
             transactions::set_user(c, &loaded.tx.id, &user.id)?;
-            session::start(c, old_cookie.as_deref(), &user.id, &["pwd"], &times, now)
+            session::start(
+                c,
+                old_cookie.as_deref(),
+                &user.id,
+                f,
+                &st.config.policy,
+                &times(&st),
+                now,
+            )
         })?;
         tracing::info!(outcome = "success", factor = "pwd", "login attempt");
         Ok((
@@ -352,19 +565,182 @@ pub async fn login(
         ))
     })
     .await;
+    with_session_cookie(&req, &state, result).await
+}
+
+async fn with_session_cookie(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    result: OidcResult<(Shown, Option<String>)>,
+) -> HttpResponse {
     match result {
         Ok((shown, cookie)) => {
-            let mut res = render(&req, &state, Ok(shown), &[]).await;
+            let mut res = render(req, state, Ok(shown)).await;
             if let Some(c) = cookie {
                 let _ = res.add_cookie(&state.cookie(SESSION_COOKIE, c, None));
             }
             res
         }
-        Err(e) => render(&req, &state, Err(e), &[]).await,
+        Err(e) => render(req, state, Err(e)).await,
     }
 }
 
-/// The session of a transaction's browser, required for consent and account choice.
+/// Checks a TOTP code against the user's active authenticator; the time step is consumed
+/// in the same statement that checks it was not used before.
+fn verify_totp(
+    state: &AppState,
+    c: &mut AnyConnection,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> OidcResult<bool> {
+    let Some(cred) = users::credential(c, user_id, FactorKind::Totp.name())? else {
+        return Ok(false);
+    };
+    let Some(key) =
+        crate::keys::user_key::existing(c, &state.kek, user_id).map_err(OidcError::server)?
+    else {
+        return Ok(false);
+    };
+    let secret = key
+        .open(&cred.data, &totp_context(&cred.id))
+        .map_err(OidcError::server)?;
+    let stored = TotpCredential {
+        secret,
+        last_step: cred.counter,
+    };
+    let Ok(v) = Totp.finish(&stored, &(), code, now) else {
+        return Ok(false);
+    };
+    let step = v.updated.and_then(|u| u.last_step).unwrap_or_default();
+    Ok(users::advance_counter(c, &cred.id, step, now)?)
+}
+
+/// The associated data a TOTP secret is sealed with.
+pub fn totp_context(credential_id: &str) -> String {
+    format!("totp:{credential_id}")
+}
+
+/// Checks a recovery code; the used code's row is deleted by the same check.
+fn verify_recovery(c: &mut AnyConnection, user_id: &str, code: &str, now: i64) -> OidcResult<bool> {
+    let rows: Vec<_> = users::credentials_of(c, user_id)?
+        .into_iter()
+        .filter(|r| r.kind == FactorKind::RecoveryCode.name())
+        .collect();
+    let codes = RecoveryCodes {
+        user_id: user_id.to_string(),
+        hashes: rows
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+            .collect(),
+    };
+    let Ok(v) = Recovery.finish(&codes, &(), code, now) else {
+        return Ok(false);
+    };
+    let left = v.updated.map(|u| u.hashes).unwrap_or_default();
+    let Some(used) = rows
+        .iter()
+        .find(|r| !left.contains(&String::from_utf8_lossy(&r.data).into_owned()))
+    else {
+        return Ok(false);
+    };
+    Ok(users::delete_credential(c, &used.id)?)
+}
+
+pub async fn factor(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tx_id = path.into_inner();
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error_page(&req, &[], 400, &e),
+    };
+    let browser = state.read_cookie(&req, BROWSER_COOKIE);
+    let cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let accept = accept_language(&req);
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let result = blocking(move || {
+        let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
+        check_csrf(&loaded, form.get("csrf"))?;
+        let sess = live_session(&st, cookie.as_deref(), now)?;
+        if loaded
+            .tx
+            .user_id
+            .as_ref()
+            .is_some_and(|u| u != &sess.user_id)
+        {
+            return Err(OidcError::invalid_request(
+                "this sign-in belongs to another account",
+            ));
+        }
+        let kind = form
+            .get("factor")
+            .and_then(FactorKind::parse)
+            .filter(|f| matches!(f, FactorKind::Totp | FactorKind::RecoveryCode))
+            .ok_or_else(|| OidcError::invalid_request("unknown factor"))?;
+        let code = form.get("code").unwrap_or("");
+        let user_id = sess.user_id.clone();
+        let offered = st.db.run(|c| enrolled_factors(c, &user_id))?;
+        if let Some(until) = st
+            .db
+            .run(|c| lockout::locked_until(c, &user_id, kind, now))?
+        {
+            return Ok((
+                Shown::FactorRefused(Box::new(loaded), offered, kind, Refusal::LockedUntil(until)),
+                None,
+            ));
+        }
+        let ok = st.db.tx(|c| {
+            let r = match kind {
+                FactorKind::Totp => verify_totp(&st, c, &user_id, code, now),
+                _ => verify_recovery(c, &user_id, code, now),
+            };
+            Ok(r)
+        })??;
+        if !ok {
+            tracing::info!(outcome = "failure", factor = kind.name(), "step-up attempt");
+            let locked = st
+                .db
+                .tx(|c| lockout::record_failure(c, &user_id, kind, now))?;
+            let why = match locked {
+                Some(until) => {
+                    if let Some(u) = st.db.run(|c| users::find(c, &user_id))? {
+                        notify_locked(
+                            &st,
+                            &u,
+                            Lang::choose(&loaded.req.ui_locales, accept.as_deref()),
+                        );
+                    }
+                    Refusal::LockedUntil(until)
+                }
+                None => Refusal::Wrong,
+            };
+            return Ok((
+                Shown::FactorRefused(Box::new(loaded), offered, kind, why),
+                None,
+            ));
+        }
+        let (new_cookie, _) = st.db.tx(|c| {
+            lockout::record_success(c, &user_id, kind)?;
+            transactions::set_user(c, &loaded.tx.id, &user_id)?;
+            session::step_up(c, &sess, kind, &st.config.policy, &times(&st), now)
+        })?;
+        tracing::info!(outcome = "success", factor = kind.name(), "step-up attempt");
+        Ok((
+            Shown::Next(format!("/interaction/{}", loaded.tx.id)),
+            Some(new_cookie),
+        ))
+    })
+    .await;
+    with_session_cookie(&req, &state, result).await
+}
+
+/// The session of a transaction's browser, required for consent, step-up and account
+/// choice.
 fn live_session(state: &AppState, cookie: Option<&str>, now: i64) -> OidcResult<BrowserSession> {
     state
         .db
@@ -420,7 +796,7 @@ pub async fn consent(
         }
     })
     .await;
-    render(&req, &state, shown, &[]).await
+    render(&req, &state, shown).await
 }
 
 pub async fn select(
@@ -458,5 +834,5 @@ pub async fn select(
         }
     })
     .await;
-    render(&req, &state, shown, &[]).await
+    render(&req, &state, shown).await
 }

@@ -54,7 +54,7 @@ pub async fn confirm(
 }
 
 fn csrf_for(session_cookie: &str) -> String {
-    crypto::secret_hash(&format!("logout\n{session_cookie}"))
+    super::session_csrf("logout", session_cookie)
 }
 
 enum Outcome {

@@ -2,6 +2,7 @@
 //! cookies and status codes. Handlers parse, call `oidc`/`login`/`store` on a blocking
 //! thread, and render the outcome.
 
+mod account;
 mod authorize;
 mod discovery;
 mod interaction;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub kek: Kek,
     keys: RwLock<Arc<KeySet>>,
     pub passwords: PasswordChecker,
+    pub notifier: Box<dyn crate::notify::Sender>,
     pub clock: crate::Clock,
     discovery_json: String,
 }
@@ -60,6 +62,7 @@ impl AppState {
             code_ttl: config.code_ttl,
         };
         let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
+        let notifier = crate::notify::sender(&config.notify);
         Ok(AppState {
             config,
             db,
@@ -67,6 +70,7 @@ impl AppState {
             kek,
             keys: RwLock::new(Arc::new(keys)),
             passwords: PasswordChecker::new().map_err(|e| e.to_string())?,
+            notifier,
             clock: crate::Clock::default(),
             discovery_json,
         })
@@ -165,6 +169,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(AUTHORIZE_PATH, web::get().to(authorize::get))
     .route(AUTHORIZE_PATH, web::post().to(authorize::post))
     .route("/interaction/{tx}", web::get().to(interaction::show))
+    .route(
+        "/interaction/{tx}/factor",
+        web::post().to(interaction::factor),
+    )
+    .route("/account", web::get().to(account::show))
+    .route("/account/totp", web::get().to(account::totp_page))
+    .route("/account/totp/start", web::post().to(account::totp_start))
+    .route(
+        "/account/totp/confirm",
+        web::post().to(account::totp_confirm),
+    )
+    .route("/account/totp/remove", web::post().to(account::totp_remove))
+    .route("/account/recovery", web::post().to(account::recovery_codes))
+    .route(
+        "/account/sessions/end",
+        web::post().to(account::end_session),
+    )
+    .route(
+        "/account/consents/revoke",
+        web::post().to(account::withdraw_consent),
+    )
     .route(
         "/interaction/{tx}/login",
         web::post().to(interaction::login),
@@ -302,6 +327,12 @@ fn json_error(e: &OidcError) -> HttpResponse {
         "error": e.code.as_str(),
         "error_description": e.description,
     }))
+}
+
+/// A CSRF token for forms of a signed-in citizen: bound to the session cookie (which
+/// scripts cannot read) and to the form's purpose.
+fn session_csrf(purpose: &str, session_cookie: &str) -> String {
+    crate::crypto::secret_hash(&format!("{purpose}\n{session_cookie}"))
 }
 
 fn no_store_json(body: String) -> HttpResponse {

@@ -39,7 +39,64 @@ pub struct LoginPage<'a> {
     pub tx: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
-    pub failed: bool,
+    /// Shown in an alert when not empty.
+    pub error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "otp.html")]
+pub struct OtpPage<'a> {
+    pub t: &'a Texts,
+    pub client_name: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    /// `totp` or `recovery`.
+    pub factor: &'a str,
+    /// The other factor the citizen may use instead, or empty.
+    pub alternative: &'a str,
+    pub error: &'a str,
+}
+
+pub struct SessionRow {
+    pub sid: String,
+    pub started: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+pub struct ConsentRow {
+    pub client_id: String,
+    pub client_name: String,
+    pub scopes: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub t: &'a Texts,
+    pub display_name: &'a str,
+    pub csrf: &'a str,
+    pub totp: bool,
+    pub recovery_left: usize,
+    pub sessions: Vec<SessionRow>,
+    pub consents: Vec<ConsentRow>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_setup.html")]
+pub struct TotpSetupPage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    pub qr_svg: &'a str,
+    pub key: &'a str,
+    pub error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub t: &'a Texts,
+    pub codes: &'a [String],
 }
 
 #[derive(Template)]
@@ -87,15 +144,55 @@ pub fn error_page(
     e: &OidcError,
 ) -> HttpResponse {
     let t = lang(req, ui_locales).texts();
-    html(
-        status,
-        ErrorPage {
-            t,
-            code: e.code.as_str(),
-            description: &e.description,
-        }
-        .render(),
+    html(status, error_body(t, e.code.as_str(), &e.description))
+}
+
+pub fn error_body(t: &Texts, code: &str, description: &str) -> Result<String, askama::Error> {
+    ErrorPage {
+        t,
+        code,
+        description,
+    }
+    .render()
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM UTC`.
+pub fn utc(t: i64) -> String {
+    // Days to civil date (H. Hinnant's algorithm).
+    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
     )
+}
+
+/// A QR code as an inline SVG (black modules on white, with the standard quiet zone).
+pub fn qr_svg(text: &str) -> Option<String> {
+    let qr = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).ok()?;
+    let size = qr.size();
+    let border = 4;
+    let mut path = String::new();
+    for y in 0..size {
+        for x in 0..size {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    let dim = size + 2 * border;
+    Some(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\" aria-hidden=\"true\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
 }
 
 /// What a scope means, in the citizen's language.
@@ -105,5 +202,23 @@ pub fn describe_scope<'a>(t: &'a Texts, scope: &'a str) -> &'a str {
         "profile" => t.scope_profile,
         "email" => t.scope_email,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
+    }
+
+    #[test]
+    fn qr_codes_are_svg() {
+        let svg = qr_svg("otpauth://totp/x?secret=AAAA").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<path d=\"M"));
     }
 }

@@ -1,6 +1,7 @@
-//! The key-encryption key and AES-256-GCM sealing of secrets at rest. The default key
+//! AES-256-GCM sealing of secrets at rest, and the key-encryption key. The default key
 //! provider is a local file of 32 random bytes, created with mode 0600 on first use;
-//! every instance that shares a database must be given the same file.
+//! every instance that shares a database must be given the same file. `Kek` is also the
+//! type of the per-user data keys it wraps.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

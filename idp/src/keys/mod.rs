@@ -4,6 +4,7 @@
 //! key-encryption key before they reach the database, and parsed once into a `KeySet`.
 
 pub mod kek;
+pub mod user_key;
 
 use crate::store::keys::{self as rows, SigningKeyRow};
 use crate::store::{AnyConnection, StoreError, StoreResult};

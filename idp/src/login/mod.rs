@@ -1,16 +1,20 @@
 //! What an authorization request needs from the citizen, given their browser session:
 //! a login, an account choice, consent, or nothing more. Pure logic; time is a value.
 
+pub mod lockout;
 pub mod session;
 
 use crate::oidc::authorize::{AuthorizeRequest, Prompt};
 use crate::oidc::error::{ErrorCode, OidcError};
-use crate::policy::Level;
+use crate::policy::Policy;
 use crate::store::sessions::BrowserSession;
+use authenticators::FactorKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     Login,
+    /// Another factor is needed; any of these (enrolled by the citizen) helps.
+    StepUp(Vec<FactorKind>),
     SelectAccount,
     Consent,
     Issue,
@@ -26,6 +30,9 @@ pub struct Situation<'a> {
     pub consented: &'a [String],
     /// The citizen answered the consent page within this transaction.
     pub consented_in_transaction: bool,
+    pub policy: &'a Policy,
+    /// The factors the session's user has enrolled.
+    pub enrolled: &'a [FactorKind],
     pub now: i64,
 }
 
@@ -71,9 +78,20 @@ pub fn decide(req: &AuthorizeRequest, s: &Situation) -> Next {
         }
     }
 
-    let achieved = Level::achieved_by(&session.amr_list());
-    let enough = achieved.is_some_and(|a| a >= req.requirement.level);
-    if !enough && req.requirement.mandatory {
+    let done = session.factor_list();
+    let level = req.requirement.level;
+    if !s.policy.satisfies(&done, level) {
+        let helpful = s.policy.helpful(&done, s.enrolled, level);
+        if !helpful.is_empty() {
+            // Step-up: only what is missing, in the same session.
+            return need(
+                ErrorCode::LoginRequired,
+                "a stronger authentication is required",
+                Next::StepUp(helpful),
+            );
+        }
+    }
+    if !s.policy.satisfies(&done, level) && req.requirement.mandatory {
         if s.confirmed_in_transaction {
             // The citizen signed in just now with everything they have.
             return Next::Fail(OidcError::new(
@@ -106,7 +124,7 @@ pub fn decide(req: &AuthorizeRequest, s: &Situation) -> Next {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Requirement;
+    use crate::policy::{Level, Requirement};
 
     fn req(
         prompt: Vec<Prompt>,
@@ -144,6 +162,7 @@ mod tests {
             last_seen: auth_time,
             idle_expires_at: auth_time + 900,
             expires_at: auth_time + 3600,
+            factors: r#"["password"]"#.into(),
         }
     }
 
@@ -158,6 +177,8 @@ mod tests {
             confirmed_in_transaction: false,
             consented: &[],
             consented_in_transaction: false,
+            policy: &Policy::default(),
+            enrolled: &[FactorKind::Password],
             now: 100,
         };
         assert_eq!(
@@ -179,6 +200,8 @@ mod tests {
             confirmed_in_transaction: false,
             consented: &c,
             consented_in_transaction: false,
+            policy: &Policy::default(),
+            enrolled: &[FactorKind::Password],
             now: 200,
         };
         assert_eq!(
@@ -214,6 +237,8 @@ mod tests {
             confirmed_in_transaction: false,
             consented: &[],
             consented_in_transaction: false,
+            policy: &Policy::default(),
+            enrolled: &[FactorKind::Password],
             now: 101,
         };
         assert_eq!(
@@ -252,6 +277,8 @@ mod tests {
             confirmed_in_transaction: false,
             consented: &c,
             consented_in_transaction: false,
+            policy: &Policy::default(),
+            enrolled: &[FactorKind::Password],
             now: 101,
         };
         assert_eq!(
@@ -282,6 +309,8 @@ mod tests {
             confirmed_in_transaction: false,
             consented: &c,
             consented_in_transaction: false,
+            policy: &Policy::default(),
+            enrolled: &[FactorKind::Password],
             now: 101,
         };
         assert_eq!(

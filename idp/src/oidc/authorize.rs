@@ -5,7 +5,7 @@
 use super::error::{ErrorCode, OidcError};
 use super::params::{Params, space_list};
 use crate::keys::KeySet;
-use crate::policy::{self, Level, Requirement};
+use crate::policy::{self, Level, Policy, Requirement};
 use crate::store::clients::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,7 +56,35 @@ pub struct AuthorizeRequest {
     pub requirement: Requirement,
 }
 
+/// The pseudo-client of the citizen's own account pages: a login for them is an
+/// authorization request that ends at `/account` instead of at a client. Registered
+/// client ids cannot contain `#`.
+pub const ACCOUNT_CLIENT: &str = "#account";
+
 impl AuthorizeRequest {
+    pub fn for_account(requirement: Requirement) -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: ACCOUNT_CLIENT.into(),
+            redirect_uri: "/account".into(),
+            scopes: Vec::new(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: Vec::new(),
+            max_age: None,
+            login_hint: None,
+            hint_subject: None,
+            ui_locales: Vec::new(),
+            acr_values: Vec::new(),
+            claims: None,
+            requirement,
+        }
+    }
+
+    pub fn is_account(&self) -> bool {
+        self.client_id == ACCOUNT_CLIENT
+    }
+
     pub fn has_prompt(&self, p: Prompt) -> bool {
         self.prompt.contains(&p)
     }
@@ -129,8 +157,9 @@ pub fn validate(
     redirect: ClientRedirect,
     keys: &KeySet,
     issuer: &str,
+    policy: &Policy,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
-    check_rest(params, client, keys, issuer)
+    check_rest(params, client, keys, issuer, policy)
         .map(|mut req| {
             req.redirect_uri = redirect.redirect_uri.clone();
             req.state = redirect.state.clone();
@@ -147,6 +176,7 @@ fn check_rest(
     client: &Client,
     keys: &KeySet,
     issuer: &str,
+    policy: &Policy,
 ) -> Result<AuthorizeRequest, OidcError> {
     if params.contains("request") {
         return Err(OidcError::new(
@@ -267,8 +297,10 @@ fn check_rest(
     };
 
     let acr_values = space_list(params.get("acr_values"));
+    // The client's risk level and the scopes' levels are a floor the request cannot lower.
     let client_level = Level::from_name(&client.risk_level).unwrap_or(Level::Low);
-    let requirement = policy::requirement(client_level, &acr_values, essential_acr.as_deref());
+    let floor = client_level.max(policy.scope_level(&scopes));
+    let requirement = policy::requirement(floor, &acr_values, essential_acr.as_deref());
 
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),

@@ -47,3 +47,12 @@ pub fn record(
 pub fn revoke(conn: &mut AnyConnection, user_id: &str, client_id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(consents::table.find((user_id, client_id))).execute(conn)? > 0)
 }
+
+/// Every consent of a user: (client id, scopes).
+pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<(String, String)>> {
+    Ok(consents::table
+        .filter(consents::user_id.eq(user_id))
+        .order(consents::client_id)
+        .select((consents::client_id, consents::scope))
+        .load(conn)?)
+}

@@ -5,10 +5,12 @@
 pub mod clients;
 pub mod consents;
 pub mod keys;
+pub mod lockouts;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
 pub mod transactions;
+pub mod user_keys;
 pub mod users;
 
 use diesel::connection::SimpleConnection;

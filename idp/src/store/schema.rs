@@ -41,6 +41,7 @@ diesel::table! {
         data -> Binary,
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
+        counter -> Nullable<BigInt>,
     }
 }
 
@@ -56,6 +57,7 @@ diesel::table! {
         last_seen -> BigInt,
         idle_expires_at -> BigInt,
         expires_at -> BigInt,
+        factors -> Text,
     }
 }
 
@@ -150,6 +152,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_keys (user_id) {
+        user_id -> Text,
+        wrapped -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    lockouts (subject, factor) {
+        subject -> Text,
+        factor -> Text,
+        failures -> Integer,
+        locks -> Integer,
+        locked_until -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(access_tokens -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
@@ -169,4 +190,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     signing_keys,
     client_assertions,
+    user_keys,
+    lockouts,
 );

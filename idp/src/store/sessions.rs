@@ -19,6 +19,8 @@ pub struct BrowserSession {
     pub last_seen: i64,
     pub idle_expires_at: i64,
     pub expires_at: i64,
+    /// JSON array of the factor names completed in this session.
+    pub factors: String,
 }
 
 impl BrowserSession {
@@ -26,8 +28,12 @@ impl BrowserSession {
         now < self.idle_expires_at && now < self.expires_at
     }
 
-    pub fn amr_list(&self) -> Vec<String> {
-        serde_json::from_str(&self.amr).unwrap_or_default()
+    pub fn factor_list(&self) -> Vec<authenticators::FactorKind> {
+        let names: Vec<String> = serde_json::from_str(&self.factors).unwrap_or_default();
+        names
+            .iter()
+            .filter_map(|n| authenticators::FactorKind::parse(n))
+            .collect()
     }
 }
 
@@ -43,17 +49,6 @@ pub fn find_live(
         .first(conn)
         .optional()?;
     Ok(s.filter(|s| s.is_live(now)))
-}
-
-pub fn find_by_sid(conn: &mut AnyConnection, sid: &str) -> StoreResult<Option<BrowserSession>> {
-    if !super::searchable(sid) {
-        return Ok(None);
-    }
-    Ok(browser_sessions::table
-        .filter(browser_sessions::sid.eq(sid))
-        .select(BrowserSession::as_select())
-        .first(conn)
-        .optional()?)
 }
 
 pub fn insert(conn: &mut AnyConnection, s: &BrowserSession) -> StoreResult<()> {
@@ -72,6 +67,32 @@ pub fn extend(conn: &mut AnyConnection, id_hash: &str, now: i64, idle: i64) -> S
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The user's live sessions, newest first.
+pub fn of_user(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<Vec<BrowserSession>> {
+    Ok(browser_sessions::table
+        .filter(browser_sessions::user_id.eq(user_id))
+        .filter(browser_sessions::expires_at.gt(now))
+        .filter(browser_sessions::idle_expires_at.gt(now))
+        .order(browser_sessions::created_at.desc())
+        .select(BrowserSession::as_select())
+        .load(conn)?)
+}
+
+/// Ends one of the user's sessions by its public id; false when there is none.
+pub fn delete_by_sid(conn: &mut AnyConnection, user_id: &str, sid: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(
+        browser_sessions::table
+            .filter(browser_sessions::user_id.eq(user_id))
+            .filter(browser_sessions::sid.eq(sid)),
+    )
+    .execute(conn)?
+        > 0)
 }
 
 pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<BrowserSession>> {

@@ -85,6 +85,21 @@ pub fn revoke_grants_of_session(conn: &mut AnyConnection, sid: &str) -> StoreRes
         .execute(conn)?)
 }
 
+/// Revokes everything a client holds for a user (consent withdrawn).
+pub fn revoke_grants_of_user_client(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+) -> StoreResult<usize> {
+    Ok(diesel::update(
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::client_id.eq(client_id)),
+    )
+    .set(grants::revoked.eq(true))
+    .execute(conn)?)
+}
+
 pub fn insert_code(conn: &mut AnyConnection, c: &AuthorizationCode) -> StoreResult<()> {
     diesel::insert_into(authorization_codes::table)
         .values(c)

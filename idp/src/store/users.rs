@@ -28,6 +28,8 @@ pub struct Credential {
     pub data: Vec<u8>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// For factors that must not accept the same value twice (the last TOTP step).
+    pub counter: Option<i64>,
 }
 
 pub const PASSWORD: &str = "password";
@@ -90,6 +92,69 @@ pub fn credential(
         .select(Credential::as_select())
         .first(conn)
         .optional()?)
+}
+
+pub fn credentials_of(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<Credential>> {
+    Ok(credentials::table
+        .filter(credentials::user_id.eq(user_id))
+        .order(credentials::created_at)
+        .select(Credential::as_select())
+        .load(conn)?)
+}
+
+pub fn insert_credential(conn: &mut AnyConnection, c: &Credential) -> StoreResult<()> {
+    diesel::insert_into(credentials::table)
+        .values(c)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes the user's credentials of one kind; returns how many there were.
+pub fn delete_credentials(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    kind: &str,
+) -> StoreResult<usize> {
+    Ok(diesel::delete(
+        credentials::table
+            .filter(credentials::user_id.eq(user_id))
+            .filter(credentials::kind.eq(kind)),
+    )
+    .execute(conn)?)
+}
+
+pub fn delete_credential(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(credentials::table.find(id)).execute(conn)? > 0)
+}
+
+/// Moves a credential's counter forward, only if it is still below `counter`: of two
+/// concurrent uses of the same TOTP step, only one succeeds.
+pub fn advance_counter(
+    conn: &mut AnyConnection,
+    id: &str,
+    counter: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    let changed = diesel::update(
+        credentials::table.find(id).filter(
+            credentials::counter
+                .is_null()
+                .or(credentials::counter.lt(counter)),
+        ),
+    )
+    .set((
+        credentials::counter.eq(counter),
+        credentials::last_used_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn set_kind(conn: &mut AnyConnection, id: &str, kind: &str) -> StoreResult<()> {
+    diesel::update(credentials::table.find(id))
+        .set(credentials::kind.eq(kind))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn touch_credential(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<()> {

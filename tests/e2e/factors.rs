@@ -1,0 +1,394 @@
+//! Second factors over HTTP: enrolling an authenticator app and recovery codes on the
+//! account page, step-up asking only for the missing factor, lockout with notification,
+//! sessions and consents the citizen can end.
+
+use crate::*;
+use authenticators::totp;
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buf, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in s.bytes() {
+        buf = (buf << 5) | A.iter().position(|&x| x == c).expect("base32") as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Signs in on the account page and enrolls an authenticator app; returns its secret.
+async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
+    let page = b.follow(&s.issuer, b.get(&s.url("/account")).await).await;
+    assert!(
+        page.form_action().ends_with("/login"),
+        "account needs a sign-in first"
+    );
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let signed = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let account = b.follow(&s.issuer, signed).await;
+    assert!(account.body.contains("Sign-in methods"), "{}", account.body);
+    let csrf = account.hidden("csrf");
+    let setup = b
+        .follow(
+            &s.issuer,
+            b.post(&s.url("/account/totp/start"), &[("csrf", &csrf)])
+                .await,
+        )
+        .await;
+    assert!(setup.body.contains("<svg"), "a QR code is shown");
+    let key = {
+        let start = setup.body.find("id=\"totp-key\">").unwrap() + "id=\"totp-key\">".len();
+        let end = setup.body[start..].find('<').unwrap() + start;
+        setup.body[start..end].to_string()
+    };
+    let secret = base32_decode(&key);
+    // A wrong first code does not activate it.
+    let wrong = b
+        .post(
+            &s.url("/account/totp/confirm"),
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    let code = totp::code_at(&secret, totp::step_of(s.state.clock.now()));
+    let done = b
+        .post(
+            &s.url("/account/totp/confirm"),
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/account"));
+    let account = b.get(&s.url("/account")).await;
+    assert!(
+        account.body.contains("Authenticator app: Active"),
+        "{}",
+        account.body
+    );
+    secret
+}
+
+const SUBSTANTIAL: &str = "http%3A%2F%2Feidas.europa.eu%2FLoA%2Fsubstantial";
+
+async fn step_up_asks_only_for_the_missing_factor(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    let secret = enroll_totp(&s, &b).await;
+
+    // Signed in with a password already: a substantial request asks only for the code.
+    let (u, verifier) = authorize_url(&s, &format!("&acr_values={SUBSTANTIAL}"));
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(page.form_action().ends_with("/factor"), "{}", page.body);
+    assert!(page.body.contains("authenticator app"));
+    let action = format!("{}{}", s.issuer, page.form_action());
+    // The code used at enrollment cannot be used again.
+    let used = totp::code_at(&secret, totp::step_of(s.state.clock.now()));
+    let replay = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "totp"),
+                ("code", &used),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status, 401);
+    s.state.clock.advance(30);
+    let code = totp::code_at(&secret, totp::step_of(s.state.clock.now()));
+    let next = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "totp"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    let back = b
+        .login(
+            &s.issuer,
+            &s.url(next.location.as_deref().unwrap()),
+            "anna",
+            PASSWORD,
+        )
+        .await;
+    let (status, t) = redeem(&s, &query(&back)["code"], &verifier).await;
+    assert_eq!(status, 200, "{t}");
+    let intro = introspect(&s, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(intro["acr"], "http://eidas.europa.eu/LoA/substantial");
+    assert_eq!(intro["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+    // The session is now substantial: no further prompt.
+    let (u, _) = authorize_url(&s, &format!("&acr_values={SUBSTANTIAL}&prompt=none"));
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(query(page.location.as_deref().unwrap()).contains_key("code"));
+}
+
+async fn a_client_at_substantial_needs_a_second_factor(backend: Backend) {
+    let s = server_with_client(backend).await;
+    s.add_client(&[
+        "--id",
+        "tax",
+        "--secret",
+        SECRET,
+        "--redirect-uri",
+        REDIRECT,
+        "--risk-level",
+        "substantial",
+    ]);
+    let (u, _) = crate::flow::authorize_url_for(&s, "tax", "");
+    // Without an enrolled second factor the login cannot reach the client's level.
+    let back = Browser::new().login(&s.issuer, &u, "anna", PASSWORD).await;
+    assert_eq!(query(&back)["error"], "unmet_authentication_requirements");
+    let b = Browser::new();
+    let secret = enroll_totp(&s, &b).await;
+    s.state.clock.advance(30);
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(page.form_action().ends_with("/factor"));
+    let code = totp::code_at(&secret, totp::step_of(s.state.clock.now()));
+    let next = b
+        .post(
+            &format!("{}{}", s.issuer, page.form_action()),
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "totp"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    let back = b
+        .login(
+            &s.issuer,
+            &s.url(next.location.as_deref().unwrap()),
+            "anna",
+            PASSWORD,
+        )
+        .await;
+    assert!(query(&back).contains_key("code"), "{back}");
+}
+
+async fn recovery_codes_work_once(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    enroll_totp(&s, &b).await;
+    let account = b.get(&s.url("/account")).await;
+    let codes_page = b
+        .post(
+            &s.url("/account/recovery"),
+            &[("csrf", &account.hidden("csrf"))],
+        )
+        .await;
+    assert_eq!(codes_page.status, 200);
+    let codes: Vec<String> = codes_page
+        .body
+        .match_indices("<code>")
+        .map(|(i, _)| codes_page.body[i + 6..i + 20].to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    let (u, _) = authorize_url(&s, &format!("&acr_values={SUBSTANTIAL}"));
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    let tx_page = page.form_action().replace("/factor", "?factor=recovery");
+    let page = b.get(&s.url(&tx_page)).await;
+    assert!(page.body.contains("Recovery code"));
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let ok = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "recovery"),
+                ("code", &codes[0]),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    // The same code in a new sign-in is refused.
+    let b2 = Browser::new();
+    let (u, _) = authorize_url(&s, &format!("&acr_values={SUBSTANTIAL}"));
+    let login = b2.follow(&s.issuer, b2.get(&u).await).await;
+    let after = b2
+        .post(
+            &format!("{}{}", s.issuer, login.form_action()),
+            &[
+                ("csrf", &login.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let page = b2.follow(&s.issuer, after).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let again = b2
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "recovery"),
+                ("code", &codes[0]),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 401);
+    let other = b2
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "recovery"),
+                ("code", &codes[1]),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, 303);
+}
+
+fn outbox(s: &TestServer) -> Vec<serde_json::Value> {
+    let dir = s.dir.path().join("outbox");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect()
+}
+
+async fn lockout_after_three_failures(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    let (u, _) = authorize_url(&s, "");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let csrf = page.hidden("csrf");
+    let attempt = |user: &'static str, pw: &'static str| {
+        let (b, action, csrf) = (&b, action.clone(), csrf.clone());
+        async move {
+            b.post(
+                &action,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("username", user),
+                    ("password", pw),
+                ],
+            )
+            .await
+        }
+    };
+    for _ in 0..2 {
+        let r = attempt("anna", "wrong").await;
+        assert!(r.body.contains("incorrect"));
+    }
+    let third = attempt("anna", "wrong").await;
+    assert!(third.body.contains("locked until"), "{}", third.body);
+    let right = attempt("anna", PASSWORD).await;
+    assert_eq!(right.status, 401, "locked even with the right password");
+    assert!(right.body.contains("locked until"));
+    let mail = outbox(&s);
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0]["to"], "anna@example.invalid");
+    assert!(!mail[0]["body"].as_str().unwrap().contains(PASSWORD));
+
+    // An unknown username behaves the same.
+    for i in 0..3 {
+        let r = attempt("nobody", "wrong").await;
+        assert_eq!(r.body.contains("locked until"), i == 2);
+    }
+
+    // After the lock runs out the right password works.
+    s.state.clock.advance(61);
+    let ok = attempt("anna", PASSWORD).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+}
+
+async fn sessions_and_consents_can_be_ended(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let phone = Browser::new();
+    let t = tokens(&s, &phone).await;
+    let laptop = Browser::new();
+    enroll_totp(&s, &laptop).await;
+    let account = laptop.get(&s.url("/account")).await;
+    assert_eq!(
+        account.body.matches("/account/sessions/end").count(),
+        2,
+        "both sessions listed"
+    );
+    assert!(account.body.contains("Tax portal"), "the consent is listed");
+    let csrf = account.hidden("csrf");
+
+    // End the phone's session: its silent sign-in fails and its tokens are revoked.
+    let block = account
+        .body
+        .split("<li>")
+        .find(|b| b.contains("name=\"sid\"") && !b.contains("this browser"))
+        .expect("the other session");
+    let sid = Page {
+        status: 200,
+        location: None,
+        body: block.to_string(),
+    }
+    .hidden("sid");
+    let res = laptop
+        .post(
+            &s.url("/account/sessions/end"),
+            &[("csrf", &csrf), ("sid", &sid)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/account"));
+    assert_eq!(
+        introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    let (u, _) = authorize_url(&s, "&prompt=none");
+    let page = phone.follow(&s.issuer, phone.get(&u).await).await;
+    assert_eq!(
+        query(page.location.as_deref().unwrap())["error"],
+        "login_required"
+    );
+
+    // Withdrawing consent revokes what the portal holds.
+    let t = tokens(&s, &Browser::new()).await;
+    let forged = laptop
+        .post(
+            &s.url("/account/consents/revoke"),
+            &[("csrf", "forged"), ("client_id", "portal")],
+        )
+        .await;
+    assert_eq!(forged.status, 400);
+    assert_eq!(
+        introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
+        true
+    );
+    let res = laptop
+        .post(
+            &s.url("/account/consents/revoke"),
+            &[("csrf", &csrf), ("client_id", "portal")],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/account"));
+    assert_eq!(
+        introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    let account = laptop.get(&s.url("/account")).await;
+    assert!(!account.body.contains("Tax portal"));
+}
+
+on_both_databases!(
+    step_up_asks_only_for_the_missing_factor,
+    a_client_at_substantial_needs_a_second_factor,
+    recovery_codes_work_once,
+    lockout_after_three_failures,
+    sessions_and_consents_can_be_ended,
+);
