@@ -3,7 +3,7 @@
 // login pages the way a person's browser would (forms and redirects, no JavaScript).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -42,16 +42,22 @@ export class Idp {
     return r.stdout;
   }
 
-  /** `setup(cli)` registers clients and users before the server starts. */
-  static async start(setup) {
-    const dataDir = mkdtempSync(join(tmpdir(), 'idp-conformance-'));
+  /**
+   * `setup(cli)` registers clients and users before the server starts. `host` is the
+   * issuer's host name (WebAuthn needs a domain such as `localhost`, not an address);
+   * `testClock` enables the development-only clock endpoint.
+   */
+  static async start(setup, { host = '127.0.0.1', testClock = false } = {}) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'idp-test-'));
     setup((args, input) => Idp.cli(dataDir, args, input));
     const port = await freePort();
-    const issuer = `http://127.0.0.1:${port}`;
+    const issuer = `http://${host}:${port}`;
+    const env = { ...process.env, RUST_LOG: 'warn' };
+    if (testClock) env.IDP_TEST_CLOCK = '1';
     const child = spawn(
       IDP_BIN,
       ['--data-dir', dataDir, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', issuer],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
     const idp = new Idp(dataDir, issuer, child);
     child.stdout.on('data', (d) => (idp.log += d));
@@ -68,6 +74,19 @@ export class Idp {
     }
     child.kill('SIGKILL');
     throw new Error(`idp did not become ready: ${idp.log}`);
+  }
+
+  /** Moves the server's clock forward (needs `testClock`). */
+  async advanceClock(seconds) {
+    const r = await fetch(`${this.issuer}/_test/clock?advance=${seconds}`, { method: 'POST' });
+    if (!r.ok) throw new Error(`clock: ${r.status}`);
+  }
+
+  /** Messages the development sender wrote to the outbox. */
+  outbox() {
+    const dir = join(this.dataDir, 'outbox');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
   }
 
   /** Stops the server with SIGTERM (graceful shutdown) and returns its exit code. */

@@ -210,7 +210,28 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(LOGOUT_PATH, web::get().to(logout::get))
     .route(LOGOUT_PATH, web::post().to(logout::post))
     .route("/logout/confirm", web::post().to(logout::confirm))
+    .route("/_test/clock", web::post().to(test_clock))
     .default_service(web::to(not_found));
+}
+
+/// Moves the server's clock forward (`?advance=SECONDS`), so that browser tests can
+/// expire sessions and codes without sleeping. Exists only in development mode with
+/// `IDP_TEST_CLOCK=1` in the environment; otherwise it is an unknown page.
+async fn test_clock(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let enabled = state.config.dev && std::env::var("IDP_TEST_CLOCK").as_deref() == Ok("1");
+    let seconds = Params::parse(req.query_string().as_bytes())
+        .ok()
+        .and_then(|p| p.get("advance").and_then(|v| v.parse::<i64>().ok()));
+    match (enabled, seconds) {
+        (false, _) => not_found(req).await,
+        (true, Some(s)) if (0..=366 * 86400).contains(&s) => {
+            state.clock.advance(s);
+            HttpResponse::Ok().json(serde_json::json!({ "now": state.clock.now() }))
+        }
+        (true, _) => json_error(&OidcError::invalid_request(
+            "advance must be 0 to 31622400 seconds",
+        )),
+    }
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -1,0 +1,175 @@
+// Citizen pages in headless Chromium: password + authenticator app, step-up that asks
+// only for the missing factor, lockout with its notification, idle session expiry with
+// the server's clock moved forward (no sleeping).
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { Idp } from '../../conformance/harness.mjs';
+
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const REDIRECT = 'https://rp.example/cb';
+const PASSWORD = 'a long and correct password';
+
+let idp;
+let browser;
+// How far the server's clock has been moved forward.
+let offset = 0;
+
+before(async () => {
+  idp = await Idp.start((cli) => {
+    cli(['client', 'add', '--id', 'portal', '--secret', 'browser-test-secret-0123', '--redirect-uri', REDIRECT,
+      '--name', 'Land registry']);
+    for (const user of ['anna', 'lena']) {
+      cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`], PASSWORD);
+    }
+  }, { host: 'localhost', testClock: true });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await idp?.stop();
+});
+
+async function advance(seconds) {
+  await idp.advanceClock(seconds);
+  offset += seconds;
+}
+
+function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of s) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 code for the server's current time. */
+function totp(key) {
+  const step = Math.floor((Date.now() / 1000 + offset) / 30);
+  const counter = Buffer.alloc(8);
+  counter.writeBigInt64BE(BigInt(step));
+  const h = createHmac('sha1', base32Decode(key)).update(counter).digest();
+  const o = h[19] & 0xf;
+  const bin = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(bin % 1_000_000).padStart(6, '0');
+}
+
+async function newPage() {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  // The relying party is not on this machine: answer its callback here.
+  await context.route('https://rp.example/**', (route) => route.fulfill({ status: 200, body: 'relying party' }));
+  return page;
+}
+
+function authorizeUrl(extra = '') {
+  return `${idp.issuer}/authorize?client_id=portal&response_type=code&scope=openid%20profile&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s1${extra}`;
+}
+
+async function signIn(page, username) {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function backAtClient(page) {
+  await page.waitForURL(/^https:\/\/rp\.example\/cb/);
+  const url = new URL(page.url());
+  assert.ok(url.searchParams.get('code'), `a code in ${url}`);
+  assert.equal(url.searchParams.get('state'), 's1');
+}
+
+let annaKey;
+
+test('enrolling an authenticator app, then password + code sign-in', async () => {
+  const page = await newPage();
+  await page.goto(`${idp.issuer}/account`);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  await signIn(page, 'anna');
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.getByRole('button', { name: 'Set up' }).click();
+  await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+  annaKey = (await page.locator('#totp-key').textContent()).trim();
+  await page.getByLabel('6-digit code from your authenticator app').fill(totp(annaKey));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByText('Authenticator app: Active').waitFor();
+
+  // A fresh browser signs in to the portal at "substantial": password, then the code.
+  await advance(30);
+  const other = await newPage();
+  await other.goto(authorizeUrl('&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fsubstantial'));
+  await signIn(other, 'anna');
+  await other.getByLabel('6-digit code from your authenticator app').fill(totp(annaKey));
+  await other.getByRole('button', { name: 'Verify' }).click();
+  await other.getByRole('button', { name: 'Allow' }).click();
+  await backAtClient(other);
+});
+
+test('step-up from low to substantial asks only for the missing factor', async () => {
+  const page = await newPage();
+  await page.goto(authorizeUrl());
+  await signIn(page, 'anna');
+  // Consent was given in the previous test and is remembered: straight back.
+  await backAtClient(page);
+
+  await advance(30);
+  await page.goto(authorizeUrl('&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fsubstantial'));
+  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+  assert.equal(await page.getByLabel('Password').count(), 0, 'the password is not asked again');
+  await page.getByLabel('6-digit code from your authenticator app').fill(totp(annaKey));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await backAtClient(page);
+});
+
+test('three wrong passwords lock the password and notify the citizen', async () => {
+  const page = await newPage();
+  await page.goto(authorizeUrl());
+  for (let i = 0; i < 3; i++) {
+    await page.getByLabel('Username').fill('lena');
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+  }
+  assert.match(await page.getByRole('alert').textContent(), /locked until/);
+  await signIn(page, 'lena');
+  assert.match(await page.getByRole('alert').textContent(), /locked until/, 'the right password waits too');
+  const mail = idp.outbox().filter((m) => m.to === 'lena@example.invalid');
+  assert.equal(mail.length, 1);
+  assert.match(mail[0].subject, /locked/);
+});
+
+test('an idle session ends after 15 minutes', async () => {
+  const page = await newPage();
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, 'anna');
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await advance(14 * 60);
+  await page.goto(`${idp.issuer}/account`);
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await advance(16 * 60);
+  await page.goto(`${idp.issuer}/account`);
+  await page.getByLabel('Password').waitFor();
+});
+
+test('pages follow the browser language', async () => {
+  const context = await browser.newContext({ locale: 'hu-HU' });
+  const page = await context.newPage();
+  await page.goto(authorizeUrl());
+  assert.equal(await page.locator('html').getAttribute('lang'), 'hu');
+  await page.getByLabel('Jelszó').waitFor();
+  await context.close();
+});
