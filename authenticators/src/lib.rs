@@ -6,6 +6,7 @@
 pub mod password;
 pub mod recovery;
 pub mod totp;
+pub mod webauthn;
 
 /// Every kind of factor the provider knows, whether or not it is implemented yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -72,6 +72,12 @@ pub struct Texts {
     pub sign_out: &'static str,
     pub locked_subject: &'static str,
     pub locked_body: &'static str,
+    pub webauthn_intro: &'static str,
+    pub webauthn_use: &'static str,
+    pub webauthn_failed: &'static str,
+    pub passkeys_method: &'static str,
+    pub passkey_name: &'static str,
+    pub add_passkey: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -138,6 +144,12 @@ static EN: Texts = Texts {
     sign_out: "Sign out",
     locked_subject: "A sign-in method of your account was locked",
     locked_body: "There were too many failed attempts to sign in to your account. The method is locked for a while. If this was not you, change your password.",
+    webauthn_intro: "Confirm with your security key or passkey.",
+    webauthn_use: "Use security key or passkey",
+    webauthn_failed: "The security key or passkey could not be verified. Try again.",
+    passkeys_method: "Security keys and passkeys",
+    passkey_name: "Name of the new key",
+    add_passkey: "Add a security key or passkey",
 };
 
 static HU: Texts = Texts {
@@ -204,6 +216,12 @@ static HU: Texts = Texts {
     sign_out: "Kijelentkezés",
     locked_subject: "Fiókja egyik bejelentkezési módszerét zároltuk",
     locked_body: "Túl sok sikertelen bejelentkezési kísérlet történt a fiókjába. A módszert egy időre zároltuk. Ha nem Ön volt, változtassa meg jelszavát.",
+    webauthn_intro: "Erősítse meg biztonsági kulcsával vagy azonosítókulcsával (passkey).",
+    webauthn_use: "Biztonsági kulcs vagy passkey használata",
+    webauthn_failed: "A biztonsági kulcsot vagy a passkeyt nem sikerült ellenőrizni. Próbálja újra.",
+    passkeys_method: "Biztonsági kulcsok és passkeyek",
+    passkey_name: "Az új kulcs neve",
+    add_passkey: "Biztonsági kulcs vagy passkey hozzáadása",
 };
 
 static RU: Texts = Texts {
@@ -270,6 +288,12 @@ static RU: Texts = Texts {
     sign_out: "Выйти",
     locked_subject: "Способ входа в вашу учётную запись заблокирован",
     locked_body: "Было слишком много неудачных попыток входа в вашу учётную запись. Способ входа временно заблокирован. Если это были не вы, смените пароль.",
+    webauthn_intro: "Подтвердите вход ключом безопасности или ключом доступа (passkey).",
+    webauthn_use: "Использовать ключ безопасности или passkey",
+    webauthn_failed: "Не удалось проверить ключ безопасности или passkey. Попробуйте ещё раз.",
+    passkeys_method: "Ключи безопасности и passkey",
+    passkey_name: "Название нового ключа",
+    add_passkey: "Добавить ключ безопасности или passkey",
 };
 
 impl Lang {

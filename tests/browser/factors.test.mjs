@@ -14,6 +14,7 @@ const CHROMIUM_FLAGS = [
 ];
 const REDIRECT = 'https://rp.example/cb';
 const PASSWORD = 'a long and correct password';
+const SECRET = 'browser-test-secret-0123';
 
 let idp;
 let browser;
@@ -22,9 +23,9 @@ let offset = 0;
 
 before(async () => {
   idp = await Idp.start((cli) => {
-    cli(['client', 'add', '--id', 'portal', '--secret', 'browser-test-secret-0123', '--redirect-uri', REDIRECT,
+    cli(['client', 'add', '--id', 'portal', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--name', 'Land registry']);
-    for (const user of ['anna', 'lena']) {
+    for (const user of ['anna', 'lena', 'petra']) {
       cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`], PASSWORD);
     }
   }, { host: 'localhost', testClock: true });
@@ -86,11 +87,21 @@ async function signIn(page, username) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** Waits for the redirect to the client and redeems the code; returns the ID token claims. */
 async function backAtClient(page) {
   await page.waitForURL(/^https:\/\/rp\.example\/cb/);
   const url = new URL(page.url());
-  assert.ok(url.searchParams.get('code'), `a code in ${url}`);
   assert.equal(url.searchParams.get('state'), 's1');
+  const code = url.searchParams.get('code');
+  assert.ok(code, `a code in ${url}`);
+  const res = await fetch(`${idp.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`portal:${SECRET}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT }),
+  });
+  assert.equal(res.status, 200);
+  const { id_token: idToken } = await res.json();
+  return JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString());
 }
 
 let annaKey;
@@ -116,7 +127,9 @@ test('enrolling an authenticator app, then password + code sign-in', async () =>
   await other.getByLabel('6-digit code from your authenticator app').fill(totp(annaKey));
   await other.getByRole('button', { name: 'Verify' }).click();
   await other.getByRole('button', { name: 'Allow' }).click();
-  await backAtClient(other);
+  const claims = await backAtClient(other);
+  assert.equal(claims.acr, 'http://eidas.europa.eu/LoA/substantial');
+  assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
 });
 
 test('step-up from low to substantial asks only for the missing factor', async () => {
@@ -163,6 +176,41 @@ test('an idle session ends after 15 minutes', async () => {
   await advance(16 * 60);
   await page.goto(`${idp.issuer}/account`);
   await page.getByLabel('Password').waitFor();
+});
+
+test('passkey registration, step-up from low to high with only the passkey, removal', async () => {
+  const page = await newPage();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, 'petra');
+  await page.getByLabel('Name of the new key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  await page.getByRole('listitem').filter({ hasText: 'Laptop' }).waitFor();
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.equal(credentials.length, 1, 'the authenticator holds the new credential');
+
+  // Signed in with a password (low); the portal asks for high: only the passkey is asked.
+  await page.goto(authorizeUrl('&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fhigh'));
+  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+  assert.equal(await page.getByLabel('Password').count(), 0, 'the password is not asked again');
+  await page.getByRole('button', { name: 'Use security key or passkey' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  const claims = await backAtClient(page);
+  assert.equal(claims.acr, 'http://eidas.europa.eu/LoA/high');
+  assert.deepEqual(claims.amr, ['pwd', 'hwk', 'mfa']);
+
+  // The key can be removed by its owner.
+  await page.goto(`${idp.issuer}/account`);
+  await page.getByRole('listitem').filter({ hasText: 'Laptop' }).getByRole('button', { name: 'Remove' }).click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  assert.equal(await page.getByRole('listitem').filter({ hasText: 'Laptop' }).count(), 0);
 });
 
 test('pages follow the browser language', async () => {

@@ -2,7 +2,9 @@
 //! where they are signed in (each session can be ended), and the services they allowed
 //! (consent can be withdrawn, which revokes what the service holds).
 
-use super::interaction::{enrolled_factors, start_transaction, totp_context};
+use super::interaction::{
+    CHALLENGE_TTL, enrolled_factors, json_failure, passkeys, start_transaction, totp_context,
+};
 use super::pages::{self, AccountPage, ConsentRow, RecoveryCodesPage, SessionRow, TotpSetupPage};
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
@@ -15,7 +17,7 @@ use crate::oidc::params::Params;
 use crate::policy::{Level, Requirement};
 use crate::store::sessions::{self, BrowserSession};
 use crate::store::users::{self, Credential};
-use crate::store::{clients, consents, tokens};
+use crate::store::{challenges, clients, consents, tokens};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use authenticators::totp::{self, Totp, TotpCredential};
@@ -82,6 +84,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         let view = st.db.run(|c| {
             let user = users::find(c, &sess.user_id)?;
             let enrolled = enrolled_factors(c, &sess.user_id)?;
+            let keys: Vec<(String, String)> = users::credentials_of(c, &sess.user_id)?
+                .into_iter()
+                .filter(|r| r.kind == FactorKind::WebAuthn.name())
+                .map(|r| (r.id, r.label.unwrap_or_default()))
+                .collect();
             let recovery_left = users::credentials_of(c, &sess.user_id)?
                 .iter()
                 .filter(|r| r.kind == FactorKind::RecoveryCode.name())
@@ -98,12 +105,12 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                     scopes,
                 });
             }
-            Ok((user, enrolled, recovery_left, sessions, consented))
+            Ok((user, enrolled, recovery_left, keys, sessions, consented))
         })?;
         Ok(Ok((sess, cookie, view)))
     })
     .await;
-    let (sess, cookie, (user, enrolled, recovery_left, list, consented)) = match result {
+    let (sess, cookie, (user, enrolled, recovery_left, keys, list, consented)) = match result {
         Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
         Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
         Ok(Ok(x)) => x,
@@ -127,6 +134,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         csrf: &csrf(&cookie),
         totp: enrolled.contains(&FactorKind::Totp),
         recovery_left,
+        passkeys: keys,
+        webauthn: state.webauthn.is_some(),
         sessions,
         consents: consented,
     };
@@ -390,6 +399,183 @@ pub async fn withdraw_consent(
             Ok(())
         })?;
         tracing::info!(client = %client_id, "consent withdrawn");
+        Ok(Done::Back)
+    })
+    .await
+}
+
+const WEBAUTHN_REGISTER: &str = "webauthn-register";
+
+/// Runs a JSON action (the WebAuthn ceremonies) for the signed-in citizen after checking
+/// the CSRF token.
+async fn act_json<F>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    action: F,
+) -> HttpResponse
+where
+    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<serde_json::Value>
+        + Send
+        + 'static,
+{
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return json_failure(&e),
+    };
+    let now = state.clock.now();
+    let get_access = access(state.clone().into_inner(), &req, now);
+    let st = state.clone().into_inner();
+    let result = blocking(move || {
+        let Access::Granted(sess, cookie) = get_access()? else {
+            return Err(OidcError::invalid_request(
+                "your session has ended; sign in again",
+            ));
+        };
+        let ok = form
+            .get("csrf")
+            .is_some_and(|t| crypto::constant_time_eq(t, &csrf(&cookie)));
+        if !ok {
+            return Err(OidcError::invalid_request(
+                "the form has expired; reload the page and try again",
+            ));
+        }
+        action(&st, &sess, &form, now)
+    })
+    .await;
+    match result {
+        Ok(v) => HttpResponse::Ok()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(v),
+        Err(e) => json_failure(&e),
+    }
+}
+
+/// Starts registering a passkey: the options for `navigator.credentials.create`.
+pub async fn webauthn_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act_json(req, state, body, |st, sess, form, now| {
+        let webauthn = st
+            .webauthn
+            .as_ref()
+            .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+        let name = form.get("name").unwrap_or("").trim().to_string();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(OidcError::invalid_request(
+                "give the key a name of 1 to 64 characters",
+            ));
+        }
+        let user = st
+            .db
+            .run(|c| users::find(c, &sess.user_id))?
+            .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
+        let existing: Vec<_> = st
+            .db
+            .run(|c| passkeys(c, &user.id))?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        let display = user.name.clone().unwrap_or_else(|| user.username.clone());
+        let challenge = webauthn
+            .begin_registration(&user.id, &user.username, &display, &existing)
+            .map_err(OidcError::server)?;
+        let id = crypto::random_token();
+        let stored = serde_json::json!({ "state": challenge.state, "name": name }).to_string();
+        st.db.run(|c| {
+            challenges::insert(
+                c,
+                &id,
+                &user.id,
+                WEBAUTHN_REGISTER,
+                &stored,
+                now + CHALLENGE_TTL,
+            )
+        })?;
+        Ok(serde_json::json!({ "challenge": id, "options": challenge.options }))
+    })
+    .await
+}
+
+/// Checks the browser's attestation and stores the new passkey under its name.
+pub async fn webauthn_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act_json(req, state, body, |st, sess, form, now| {
+        let webauthn = st
+            .webauthn
+            .as_ref()
+            .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+        let stored = st
+            .db
+            .run(|c| {
+                challenges::take(
+                    c,
+                    form.get("challenge").unwrap_or(""),
+                    &sess.user_id,
+                    WEBAUTHN_REGISTER,
+                    now,
+                )
+            })?
+            .ok_or_else(|| OidcError::invalid_request("the challenge has expired; try again"))?;
+        let stored: serde_json::Value = serde_json::from_str(&stored).map_err(OidcError::server)?;
+        let passkey = webauthn
+            .finish_registration(
+                stored["state"].as_str().unwrap_or(""),
+                form.get("credential").unwrap_or(""),
+            )
+            .map_err(|_| {
+                OidcError::invalid_request("the security key or passkey could not be registered")
+            })?;
+        let data = serde_json::to_vec(&passkey).map_err(OidcError::server)?;
+        // The row id is the credential id, so one credential cannot be registered twice,
+        // to this or to another account.
+        let row = Credential {
+            id: format!("wa:{}", authenticators::webauthn::credential_id(&passkey)),
+            user_id: sess.user_id.clone(),
+            kind: FactorKind::WebAuthn.name().into(),
+            label: stored["name"].as_str().map(str::to_string),
+            data,
+            created_at: now,
+            last_used_at: None,
+            counter: None,
+        };
+        let inserted = st.db.run(|c| match users::insert_credential(c, &row) {
+            Ok(()) => Ok(true),
+            Err(crate::store::StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => Ok(false),
+            Err(e) => Err(e),
+        })?;
+        if !inserted {
+            return Err(OidcError::invalid_request(
+                "this security key or passkey is registered already",
+            ));
+        }
+        tracing::info!(factor = "webauthn", "factor enrolled");
+        Ok(serde_json::json!({ "next": "/account" }))
+    })
+    .await
+}
+
+pub async fn webauthn_remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(req, state, body, |st, sess, form, _| {
+        let id = form.require("id")?.to_string();
+        if !id.starts_with("wa:") {
+            return Err(OidcError::invalid_request("not a security key"));
+        }
+        st.db
+            .run(|c| users::delete_credential_of(c, &sess.user_id, &id))?;
+        tracing::info!(factor = "webauthn", "factor removed");
         Ok(Done::Back)
     })
     .await

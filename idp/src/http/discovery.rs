@@ -43,3 +43,10 @@ pub async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .body(include_str!("../../templates/idp.css"))
 }
+
+pub async fn webauthn_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .content_type("text/javascript; charset=utf-8")
+        .body(include_str!("../../templates/webauthn.js"))
+}

@@ -2,7 +2,7 @@
 //! choose the account, consent. Every page works from the stored transaction (validated
 //! request, CSRF token, the browser it belongs to) and never re-parses the original query.
 
-use super::pages::{self, ConsentPage, LoginPage, OtpPage, SelectAccountPage};
+use super::pages::{self, ConsentPage, FactorPage, LoginPage, SelectAccountPage};
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other};
 use crate::crypto;
 use crate::i18n::{Lang, Texts};
@@ -14,12 +14,13 @@ use crate::oidc::grants::authorization_code;
 use crate::store::sessions::BrowserSession;
 use crate::store::transactions::{self, LoginTransaction};
 use crate::store::users::{self, User};
-use crate::store::{AnyConnection, StoreResult, clients, consents};
+use crate::store::{AnyConnection, StoreResult, challenges, clients, consents};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use authenticators::recovery::{Recovery, RecoveryCodes};
 use authenticators::totp::{Totp, TotpCredential};
+use authenticators::webauthn::Passkey;
 use authenticators::{Factor, FactorKind};
 
 /// What happens next in a login.
@@ -245,35 +246,56 @@ enum Shown {
     Next(String),
 }
 
-fn otp_page(
+/// Factors that have a step-up page, in the order they are offered.
+const STEP_UP_FACTORS: [FactorKind; 3] = [
+    FactorKind::WebAuthn,
+    FactorKind::Totp,
+    FactorKind::RecoveryCode,
+];
+
+fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
+    match f {
+        FactorKind::WebAuthn => t.webauthn_use,
+        FactorKind::RecoveryCode => t.use_recovery,
+        _ => t.use_totp,
+    }
+}
+
+fn factor_page(
     t: &Texts,
     l: &Loaded,
     offered: &[FactorKind],
     wanted: Option<&str>,
     error: &str,
 ) -> HttpResponse {
-    let usable: Vec<&str> = [FactorKind::Totp, FactorKind::RecoveryCode]
+    let usable: Vec<FactorKind> = STEP_UP_FACTORS
         .into_iter()
         .filter(|f| offered.contains(f))
-        .map(|f| f.name())
         .collect();
     let Some(first) = usable.first() else {
         return pages::html(403, error_body(t, t.no_method));
     };
-    let factor = wanted.filter(|w| usable.contains(w)).unwrap_or(first);
-    let alternative = usable.iter().find(|f| **f != factor).copied().unwrap_or("");
+    let factor = usable
+        .iter()
+        .find(|f| Some(f.name()) == wanted)
+        .unwrap_or(first);
+    let alternatives = usable
+        .iter()
+        .filter(|f| *f != factor)
+        .map(|f| (f.name(), factor_label(t, *f)))
+        .collect();
     let name = if l.client_name.is_empty() {
         t.account_title
     } else {
         &l.client_name
     };
-    let page = OtpPage {
+    let page = FactorPage {
         t,
         client_name: name,
         tx: &l.tx.id,
         csrf: &l.tx.csrf,
-        factor,
-        alternative,
+        factor: factor.name(),
+        alternatives,
         error,
     };
     pages::html(if error.is_empty() { 200 } else { 401 }, page.render())
@@ -317,7 +339,7 @@ async fn render(
         }
         Shown::FactorRefused(l, offered, factor, why) => {
             let t = pages::lang(req, &l.req.ui_locales).texts();
-            return otp_page(
+            return factor_page(
                 t,
                 &l,
                 &offered,
@@ -339,7 +361,7 @@ async fn render(
             let username = loaded.req.login_hint.clone().unwrap_or_default();
             login_page(t, &loaded, &username, "")
         }
-        Step::MoreFactors(offered) => otp_page(t, &loaded, &offered, factor.as_deref(), ""),
+        Step::MoreFactors(offered) => factor_page(t, &loaded, &offered, factor.as_deref(), ""),
         Step::Consent => {
             let scopes = loaded
                 .req
@@ -835,4 +857,199 @@ pub async fn select(
     })
     .await;
     render(&req, &state, shown).await
+}
+
+/// The citizen's registered passkeys: (credential row id, passkey).
+pub fn passkeys(c: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<(String, Passkey)>> {
+    Ok(users::credentials_of(c, user_id)?
+        .into_iter()
+        .filter(|r| r.kind == FactorKind::WebAuthn.name())
+        .filter_map(|r| {
+            serde_json::from_slice::<Passkey>(&r.data)
+                .ok()
+                .map(|p| (r.id, p))
+        })
+        .collect())
+}
+
+const WEBAUTHN_LOGIN: &str = "webauthn-login";
+/// How long a browser has to answer a WebAuthn challenge.
+pub const CHALLENGE_TTL: i64 = 300;
+
+fn json_answer(status: u16, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+    )
+    .insert_header((header::CACHE_CONTROL, "no-store"))
+    .json(body)
+}
+
+pub fn json_failure(e: &OidcError) -> HttpResponse {
+    json_answer(
+        e.code.status(),
+        serde_json::json!({ "error": e.code.as_str(), "error_description": e.description }),
+    )
+}
+
+/// Starts a WebAuthn assertion for step-up: the options for `navigator.credentials.get`.
+pub async fn webauthn_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tx_id = path.into_inner();
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return json_failure(&e),
+    };
+    let browser = state.read_cookie(&req, BROWSER_COOKIE);
+    let cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let result = blocking(move || {
+        let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
+        check_csrf(&loaded, form.get("csrf"))?;
+        let sess = live_session(&st, cookie.as_deref(), now)?;
+        let webauthn = st
+            .webauthn
+            .as_ref()
+            .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+        let keys: Vec<Passkey> = st
+            .db
+            .run(|c| passkeys(c, &sess.user_id))?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        let challenge = webauthn.begin(&keys, now).ok_or_else(|| {
+            OidcError::invalid_request("no security key or passkey is registered")
+        })?;
+        let id = crypto::random_token();
+        st.db.run(|c| {
+            challenges::insert(
+                c,
+                &id,
+                &sess.user_id,
+                WEBAUTHN_LOGIN,
+                &challenge.state,
+                now + CHALLENGE_TTL,
+            )
+        })?;
+        Ok(serde_json::json!({ "challenge": id, "options": challenge.options }))
+    })
+    .await;
+    match result {
+        Ok(v) => json_answer(200, v),
+        Err(e) => json_failure(&e),
+    }
+}
+
+/// Checks the browser's assertion; on success the session gains the WebAuthn factor.
+pub async fn webauthn_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tx_id = path.into_inner();
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return json_failure(&e),
+    };
+    let browser = state.read_cookie(&req, BROWSER_COOKIE);
+    let cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let accept = accept_language(&req);
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let result = blocking(move || {
+        let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
+        check_csrf(&loaded, form.get("csrf"))?;
+        let sess = live_session(&st, cookie.as_deref(), now)?;
+        let user_id = sess.user_id.clone();
+        let kind = FactorKind::WebAuthn;
+        if st
+            .db
+            .run(|c| lockout::locked_until(c, &user_id, kind, now))?
+            .is_some()
+        {
+            return Err(OidcError::new(
+                ErrorCode::AccessDenied,
+                "too many failed attempts; try again later",
+            ));
+        }
+        let webauthn = st
+            .webauthn
+            .as_ref()
+            .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+        let state_json = st
+            .db
+            .run(|c| {
+                challenges::take(
+                    c,
+                    form.get("challenge").unwrap_or(""),
+                    &user_id,
+                    WEBAUTHN_LOGIN,
+                    now,
+                )
+            })?
+            .ok_or_else(|| OidcError::invalid_request("the challenge has expired; try again"))?;
+        let rows = st.db.run(|c| passkeys(c, &user_id))?;
+        let keys: Vec<Passkey> = rows.iter().map(|(_, p)| p.clone()).collect();
+        let challenge = Some(authenticators::webauthn::Challenge {
+            options: serde_json::Value::Null,
+            state: state_json,
+        });
+        match webauthn.finish(&keys, &challenge, form.get("credential").unwrap_or(""), now) {
+            Ok(v) => {
+                let updated = v.updated.unwrap_or_default();
+                let (new_cookie, _) = st.db.tx(|c| {
+                    for ((id, before), after) in rows.iter().zip(&updated) {
+                        let (b, a) = (serde_json::to_vec(before), serde_json::to_vec(after));
+                        if let (Ok(b), Ok(a)) = (b, a)
+                            && a != b
+                        {
+                            users::set_data(c, id, &a, now)?;
+                        }
+                    }
+                    lockout::record_success(c, &user_id, kind)?;
+                    transactions::set_user(c, &loaded.tx.id, &user_id)?;
+                    session::step_up(c, &sess, kind, &st.config.policy, &times(&st), now)
+                })?;
+                tracing::info!(outcome = "success", factor = "webauthn", "step-up attempt");
+                Ok((
+                    serde_json::json!({ "next": format!("/interaction/{}", loaded.tx.id) }),
+                    new_cookie,
+                ))
+            }
+            Err(_) => {
+                tracing::info!(outcome = "failure", factor = "webauthn", "step-up attempt");
+                if st
+                    .db
+                    .tx(|c| lockout::record_failure(c, &user_id, kind, now))?
+                    .is_some()
+                    && let Some(u) = st.db.run(|c| users::find(c, &user_id))?
+                {
+                    notify_locked(
+                        &st,
+                        &u,
+                        Lang::choose(&loaded.req.ui_locales, accept.as_deref()),
+                    );
+                }
+                Err(OidcError::new(
+                    ErrorCode::AccessDenied,
+                    "the security key or passkey could not be verified",
+                ))
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok((v, new_cookie)) => {
+            let mut res = json_answer(200, v);
+            let _ = res.add_cookie(&state.cookie(SESSION_COOKIE, new_cookie, None));
+            res
+        }
+        Err(e) => json_failure(&e),
+    }
 }

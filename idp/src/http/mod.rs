@@ -42,6 +42,8 @@ pub struct AppState {
     keys: RwLock<Arc<KeySet>>,
     pub passwords: PasswordChecker,
     pub notifier: Box<dyn crate::notify::Sender>,
+    /// None when the issuer's host is not a domain name (WebAuthn needs one).
+    pub webauthn: Option<authenticators::webauthn::WebAuthn>,
     pub clock: crate::Clock,
     discovery_json: String,
 }
@@ -63,6 +65,14 @@ impl AppState {
         };
         let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
         let notifier = crate::notify::sender(&config.notify);
+        let webauthn =
+            match authenticators::webauthn::WebAuthn::new(&config.issuer, "Identity provider") {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "WebAuthn is not available");
+                    None
+                }
+            };
         Ok(AppState {
             config,
             db,
@@ -71,6 +81,7 @@ impl AppState {
             keys: RwLock::new(Arc::new(keys)),
             passwords: PasswordChecker::new().map_err(|e| e.to_string())?,
             notifier,
+            webauthn,
             clock: crate::Clock::default(),
             discovery_json,
         })
@@ -158,60 +169,68 @@ fn routes(cfg: &mut web::ServiceConfig) {
         AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, REVOKE_PATH, TOKEN_PATH,
         USERINFO_PATH,
     };
+    use web::{get, post};
+    // Protocol endpoints and documents.
     cfg.route(
         "/.well-known/openid-configuration",
-        web::get().to(discovery::openid_configuration),
+        get().to(discovery::openid_configuration),
     )
-    .route(JWKS_PATH, web::get().to(discovery::jwks))
-    .route("/health/live", web::get().to(discovery::live))
-    .route("/health/ready", web::get().to(discovery::ready))
-    .route("/static/idp.css", web::get().to(discovery::stylesheet))
-    .route(AUTHORIZE_PATH, web::get().to(authorize::get))
-    .route(AUTHORIZE_PATH, web::post().to(authorize::post))
-    .route("/interaction/{tx}", web::get().to(interaction::show))
-    .route(
-        "/interaction/{tx}/factor",
-        web::post().to(interaction::factor),
-    )
-    .route("/account", web::get().to(account::show))
-    .route("/account/totp", web::get().to(account::totp_page))
-    .route("/account/totp/start", web::post().to(account::totp_start))
-    .route(
-        "/account/totp/confirm",
-        web::post().to(account::totp_confirm),
-    )
-    .route("/account/totp/remove", web::post().to(account::totp_remove))
-    .route("/account/recovery", web::post().to(account::recovery_codes))
-    .route(
-        "/account/sessions/end",
-        web::post().to(account::end_session),
-    )
-    .route(
-        "/account/consents/revoke",
-        web::post().to(account::withdraw_consent),
-    )
-    .route(
-        "/interaction/{tx}/login",
-        web::post().to(interaction::login),
-    )
-    .route(
-        "/interaction/{tx}/consent",
-        web::post().to(interaction::consent),
-    )
-    .route(
-        "/interaction/{tx}/select",
-        web::post().to(interaction::select),
-    )
-    .route(TOKEN_PATH, web::post().to(token::token))
-    .route(INTROSPECT_PATH, web::post().to(token::introspect))
-    .route(REVOKE_PATH, web::post().to(token::revoke))
-    .route(USERINFO_PATH, web::get().to(userinfo::get))
-    .route(USERINFO_PATH, web::post().to(userinfo::post))
-    .route(LOGOUT_PATH, web::get().to(logout::get))
-    .route(LOGOUT_PATH, web::post().to(logout::post))
-    .route("/logout/confirm", web::post().to(logout::confirm))
-    .route("/_test/clock", web::post().to(test_clock))
-    .default_service(web::to(not_found));
+    .route(JWKS_PATH, get().to(discovery::jwks))
+    .route(AUTHORIZE_PATH, get().to(authorize::get))
+    .route(AUTHORIZE_PATH, post().to(authorize::post))
+    .route(TOKEN_PATH, post().to(token::token))
+    .route(INTROSPECT_PATH, post().to(token::introspect))
+    .route(REVOKE_PATH, post().to(token::revoke))
+    .route(USERINFO_PATH, get().to(userinfo::get))
+    .route(USERINFO_PATH, post().to(userinfo::post))
+    .route(LOGOUT_PATH, get().to(logout::get))
+    .route(LOGOUT_PATH, post().to(logout::post))
+    .route("/logout/confirm", post().to(logout::confirm));
+    // The login transaction's pages.
+    cfg.route("/interaction/{tx}", get().to(interaction::show))
+        .route("/interaction/{tx}/login", post().to(interaction::login))
+        .route("/interaction/{tx}/factor", post().to(interaction::factor))
+        .route(
+            "/interaction/{tx}/webauthn/begin",
+            post().to(interaction::webauthn_begin),
+        )
+        .route(
+            "/interaction/{tx}/webauthn/finish",
+            post().to(interaction::webauthn_finish),
+        )
+        .route("/interaction/{tx}/consent", post().to(interaction::consent))
+        .route("/interaction/{tx}/select", post().to(interaction::select));
+    // The citizen's account.
+    cfg.route("/account", get().to(account::show))
+        .route("/account/totp", get().to(account::totp_page))
+        .route("/account/totp/start", post().to(account::totp_start))
+        .route("/account/totp/confirm", post().to(account::totp_confirm))
+        .route("/account/totp/remove", post().to(account::totp_remove))
+        .route("/account/recovery", post().to(account::recovery_codes))
+        .route(
+            "/account/webauthn/begin",
+            post().to(account::webauthn_begin),
+        )
+        .route(
+            "/account/webauthn/finish",
+            post().to(account::webauthn_finish),
+        )
+        .route(
+            "/account/webauthn/remove",
+            post().to(account::webauthn_remove),
+        )
+        .route("/account/sessions/end", post().to(account::end_session))
+        .route(
+            "/account/consents/revoke",
+            post().to(account::withdraw_consent),
+        );
+    // Operations and static files.
+    cfg.route("/health/live", get().to(discovery::live))
+        .route("/health/ready", get().to(discovery::ready))
+        .route("/static/idp.css", get().to(discovery::stylesheet))
+        .route("/static/webauthn.js", get().to(discovery::webauthn_script))
+        .route("/_test/clock", post().to(test_clock))
+        .default_service(web::to(not_found));
 }
 
 /// Moves the server's clock forward (`?advance=SECONDS`), so that browser tests can

@@ -7,7 +7,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn lang(req: &HttpRequest, ui_locales: &[String]) -> Lang {
     let accept = req
@@ -44,16 +44,16 @@ pub struct LoginPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "otp.html")]
-pub struct OtpPage<'a> {
+#[template(path = "factor.html")]
+pub struct FactorPage<'a> {
     pub t: &'a Texts,
     pub client_name: &'a str,
     pub tx: &'a str,
     pub csrf: &'a str,
-    /// `totp` or `recovery`.
+    /// `webauthn`, `totp` or `recovery`.
     pub factor: &'a str,
-    /// The other factor the citizen may use instead, or empty.
-    pub alternative: &'a str,
+    /// Other factors the citizen may use instead: (name, link text).
+    pub alternatives: Vec<(&'a str, &'a str)>,
     pub error: &'a str,
 }
 
@@ -78,6 +78,10 @@ pub struct AccountPage<'a> {
     pub csrf: &'a str,
     pub totp: bool,
     pub recovery_left: usize,
+    /// Registered passkeys: (credential row id, name).
+    pub passkeys: Vec<(String, String)>,
+    /// Whether passkeys can be added (the issuer's host is a domain name).
+    pub webauthn: bool,
     pub sessions: Vec<SessionRow>,
     pub consents: Vec<ConsentRow>,
 }

@@ -2,6 +2,7 @@
 //! `postgres://` URL). Every query is written once against diesel's multi-backend
 //! connection; only connection set-up and migrations know which backend is in use.
 
+pub mod challenges;
 pub mod clients;
 pub mod consents;
 pub mod keys;
@@ -188,6 +189,7 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
         .execute(conn)?;
     n += diesel::delete(client_assertions::table.filter(client_assertions::expires_at.lt(now)))
         .execute(conn)?;
+    n += diesel::delete(challenges::table.filter(challenges::expires_at.lt(now))).execute(conn)?;
     n += diesel::delete(access_tokens::table.filter(access_tokens::expires_at.lt(now)))
         .execute(conn)?;
     n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))

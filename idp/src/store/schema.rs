@@ -171,6 +171,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    challenges (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        state -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(access_tokens -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
@@ -192,4 +202,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_assertions,
     user_keys,
     lockouts,
+    challenges,
 );

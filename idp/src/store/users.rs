@@ -150,6 +150,32 @@ pub fn advance_counter(
     Ok(changed == 1)
 }
 
+/// Replaces a credential's stored data (a WebAuthn counter moved forward).
+pub fn set_data(conn: &mut AnyConnection, id: &str, data: &[u8], now: i64) -> StoreResult<()> {
+    diesel::update(credentials::table.find(id))
+        .set((
+            credentials::data.eq(data),
+            credentials::last_used_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes one credential of a user; false when the user has no such credential.
+pub fn delete_credential_of(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
+    Ok(diesel::delete(
+        credentials::table
+            .filter(credentials::id.eq(id))
+            .filter(credentials::user_id.eq(user_id)),
+    )
+    .execute(conn)?
+        > 0)
+}
+
 pub fn set_kind(conn: &mut AnyConnection, id: &str, kind: &str) -> StoreResult<()> {
     diesel::update(credentials::table.find(id))
         .set(credentials::kind.eq(kind))

@@ -1,0 +1,50 @@
+//! Server-side state of a factor between its two halves, single use.
+
+use super::schema::challenges;
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+pub fn insert(
+    conn: &mut AnyConnection,
+    id: &str,
+    user_id: &str,
+    purpose: &str,
+    state: &str,
+    expires_at: i64,
+) -> StoreResult<()> {
+    diesel::insert_into(challenges::table)
+        .values((
+            challenges::id.eq(id),
+            challenges::user_id.eq(user_id),
+            challenges::purpose.eq(purpose),
+            challenges::state.eq(state),
+            challenges::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes and returns the state of a live challenge of this user and purpose; `None`
+/// when it does not exist, has expired, or was taken already.
+pub fn take(
+    conn: &mut AnyConnection,
+    id: &str,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> StoreResult<Option<String>> {
+    if !super::searchable(id) {
+        return Ok(None);
+    }
+    let row: Option<(String, i64)> = challenges::table
+        .find(id)
+        .filter(challenges::user_id.eq(user_id))
+        .filter(challenges::purpose.eq(purpose))
+        .select((challenges::state, challenges::expires_at))
+        .first(conn)
+        .optional()?;
+    let deleted = diesel::delete(challenges::table.find(id)).execute(conn)?;
+    Ok(row
+        .filter(|(_, exp)| *exp > now && deleted == 1)
+        .map(|(s, _)| s))
+}

@@ -1,0 +1,9 @@
+-- Challenges handed to a browser between the two halves of a factor (WebAuthn options,
+-- later one-time codes sent by SMS or e-mail): the server-side state, single use.
+CREATE TABLE challenges (
+    id TEXT PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL,
+    state TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
