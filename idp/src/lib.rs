@@ -15,6 +15,7 @@ pub mod login;
 pub mod notify;
 pub mod oidc;
 pub mod policy;
+pub mod resource;
 pub mod store;
 
 /// The current time as Unix seconds. Only the CLI and `Clock` call this; every function

@@ -20,7 +20,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 }
 
 /// Signs in on the account page and enrolls an authenticator app; returns its secret.
-async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
+pub async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
     let page = b.follow(&s.issuer, b.get(&s.url("/account")).await).await;
     assert!(
         page.form_action().ends_with("/login"),

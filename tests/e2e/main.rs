@@ -8,6 +8,7 @@ pub mod flow;
 mod logout;
 mod pages;
 mod robustness;
+mod step_up;
 mod token_errors;
 
 pub use idp_e2e::*;
