@@ -3,6 +3,7 @@
 //! the citizen's response against the credential it is handed and returns the credential's
 //! new state and the `amr` values it proves. No factor knows about HTTP or storage.
 
+pub mod certificate;
 pub mod password;
 pub mod recovery;
 pub mod totp;

@@ -22,6 +22,45 @@ pub struct FileConfig {
     pub db_pool_size: Option<u32>,
     pub policy: Option<crate::policy::PolicyConfig>,
     pub notify: Option<crate::notify::NotifyConfig>,
+    pub tls: Option<TlsConfig>,
+    pub x509: Option<X509Config>,
+}
+
+/// TLS terminated by `idp` itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM: the server certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM: its private key.
+    pub key_file: PathBuf,
+    /// Refuse TLS 1.2.
+    #[serde(default)]
+    pub tls13_only: bool,
+}
+
+/// Sign-in with X.509 client certificates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X509Config {
+    /// PEM files of the CAs client certificates must chain to.
+    pub ca_files: Vec<PathBuf>,
+    /// PEM files of certificate revocation lists.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// `subject-cn`, `subject-serial-number` (both matched to the username) or
+    /// `san-email` (matched to the account's e-mail address).
+    pub mapping: String,
+    /// Reverse proxies allowed to forward a client certificate in `proxy_header`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Header with the URL-encoded PEM client certificate (nginx: `$ssl_client_escaped_cert`).
+    #[serde(default = "default_proxy_header")]
+    pub proxy_header: String,
+}
+
+fn default_proxy_header() -> String {
+    "x-client-cert".into()
 }
 
 impl FileConfig {
@@ -50,6 +89,8 @@ pub struct Config {
     pub db_pool_size: u32,
     pub policy: crate::policy::Policy,
     pub notify: crate::notify::NotifyConfig,
+    pub tls: Option<TlsConfig>,
+    pub x509: Option<X509Config>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -72,6 +113,11 @@ impl Config {
         let url = url::Url::parse(&issuer).map_err(|e| format!("issuer {issuer}: {e}"))?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err("the issuer may not have a query or fragment".into());
+        }
+        if let Some(x) = &f.x509
+            && authenticators::certificate::Mapping::parse(&x.mapping).is_none()
+        {
+            return Err(format!("x509.mapping: unknown rule {}", x.mapping));
         }
         if url.scheme() != "https" && !(dev && is_loopback_url(&url)) {
             return Err(format!(
@@ -104,6 +150,8 @@ impl Config {
             db_pool_size: f.db_pool_size.unwrap_or(16),
             policy,
             notify,
+            tls: f.tls,
+            x509: f.x509,
         })
     }
 

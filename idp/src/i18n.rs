@@ -78,6 +78,8 @@ pub struct Texts {
     pub passkeys_method: &'static str,
     pub passkey_name: &'static str,
     pub add_passkey: &'static str,
+    pub certificate_use: &'static str,
+    pub certificate_failed: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -150,6 +152,8 @@ static EN: Texts = Texts {
     passkeys_method: "Security keys and passkeys",
     passkey_name: "Name of the new key",
     add_passkey: "Add a security key or passkey",
+    certificate_use: "Sign in with a certificate or eID card",
+    certificate_failed: "No valid certificate of a known account was presented.",
 };
 
 static HU: Texts = Texts {
@@ -222,6 +226,8 @@ static HU: Texts = Texts {
     passkeys_method: "Biztonsági kulcsok és passkeyek",
     passkey_name: "Az új kulcs neve",
     add_passkey: "Biztonsági kulcs vagy passkey hozzáadása",
+    certificate_use: "Bejelentkezés tanúsítvánnyal vagy eSzemélyivel",
+    certificate_failed: "Nem érkezett érvényes, ismert fiókhoz tartozó tanúsítvány.",
 };
 
 static RU: Texts = Texts {
@@ -294,6 +300,8 @@ static RU: Texts = Texts {
     passkeys_method: "Ключи безопасности и passkey",
     passkey_name: "Название нового ключа",
     add_passkey: "Добавить ключ безопасности или passkey",
+    certificate_use: "Войти с сертификатом или eID-картой",
+    certificate_failed: "Не предъявлен действительный сертификат известной учётной записи.",
 };
 
 impl Lang {

@@ -2,6 +2,7 @@
 //! against SQLite and against PostgreSQL.
 
 mod authorize_errors;
+mod certificates;
 mod cli;
 mod factors;
 pub mod flow;

@@ -2,6 +2,8 @@
 //! fresh PostgreSQL database, administered through the real CLI, and a cookie-keeping
 //! browser stand-in that fills in the login pages.
 
+pub mod pki;
+
 use idp::cli::{Cli, run};
 use idp::config::{Config, FileConfig};
 use idp::http::AppState;
@@ -53,6 +55,16 @@ impl TestServer {
     /// `public_issuer`: run as in production behind TLS termination at that https URL
     /// (no `--dev`); requests still go to the loopback port over plain HTTP.
     pub async fn start_with(backend: Backend, public_issuer: Option<&str>) -> TestServer {
+        Self::start_configured(backend, public_issuer.map(|p| p.to_string()), |_, _| {}).await
+    }
+
+    /// Full control: `issuer` (None: http on the port, development mode) and a hook that
+    /// adjusts the settings, given the port and the temporary directory.
+    pub async fn start_configured(
+        backend: Backend,
+        issuer: Option<String>,
+        adjust: impl FnOnce(&mut FileConfig, (u16, &std::path::Path)),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_cleanup) = match backend {
             Backend::Sqlite => (
@@ -71,9 +83,12 @@ impl TestServer {
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let issuer = public_issuer.map_or_else(|| format!("http://{addr}"), str::to_string);
+        let public_issuer = issuer;
+        let issuer = public_issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         let kek_file = dir.path().join("kek.key");
-        let config = Config::resolve(FileConfig {
+        let mut file = FileConfig {
             data_dir: Some(dir.path().to_path_buf()),
             listen: Some(addr),
             issuer: Some(issuer.clone()),
@@ -83,8 +98,10 @@ impl TestServer {
             workers: Some(2),
             db_pool_size: Some(8),
             ..FileConfig::default()
-        })
-        .expect("config");
+        };
+        adjust(&mut file, (addr.port(), dir.path()));
+        let issuer = file.issuer.clone().unwrap_or(issuer);
+        let config = Config::resolve(file).expect("config");
         let kek = Kek::load_or_create(&kek_file).expect("kek");
         let db = tokio::task::spawn_blocking({
             let url = database_url.clone();
@@ -243,8 +260,13 @@ impl Page {
 
 impl Browser {
     pub fn new() -> Browser {
+        Self::with(reqwest::Client::builder())
+    }
+
+    /// A browser from a client builder (TLS roots, a client certificate, ...).
+    pub fn with(builder: reqwest::ClientBuilder) -> Browser {
         Browser {
-            http: reqwest::Client::builder()
+            http: builder
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -269,6 +291,11 @@ impl Browser {
 
     pub async fn get(&self, url: &str) -> Page {
         Self::page(self.http.get(url).send().await.expect("GET")).await
+    }
+
+    /// A GET that may fail below HTTP (a refused TLS handshake).
+    pub async fn try_get(&self, url: &str) -> Result<Page, reqwest::Error> {
+        Ok(Self::page(self.http.get(url).send().await?).await)
     }
 
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {

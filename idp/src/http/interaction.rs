@@ -119,6 +119,11 @@ pub fn advance(
         })?,
         None => (Vec::new(), Vec::new()),
     };
+    // Anyone may hold a card from a configured CA: certificates need no enrolment.
+    let mut enrolled = enrolled;
+    if state.certificates.is_some() && session.is_some() {
+        enrolled.push(FactorKind::Certificate);
+    }
     let situation = Situation {
         session,
         confirmed_in_transaction: confirmed,
@@ -222,12 +227,15 @@ fn check_csrf(loaded: &Loaded, presented: Option<&str>) -> OidcResult<()> {
 enum Refusal {
     Wrong,
     LockedUntil(i64),
+    /// No valid certificate of a known account.
+    Certificate,
 }
 
 impl Refusal {
     fn text(&self, t: &Texts, wrong: &'static str) -> String {
         match self {
             Refusal::Wrong => wrong.to_string(),
+            Refusal::Certificate => t.certificate_failed.to_string(),
             Refusal::LockedUntil(until) => format!("{} {}.", t.locked, pages::utc(*until)),
         }
     }
@@ -247,8 +255,9 @@ enum Shown {
 }
 
 /// Factors that have a step-up page, in the order they are offered.
-const STEP_UP_FACTORS: [FactorKind; 3] = [
+const STEP_UP_FACTORS: [FactorKind; 4] = [
     FactorKind::WebAuthn,
+    FactorKind::Certificate,
     FactorKind::Totp,
     FactorKind::RecoveryCode,
 ];
@@ -256,6 +265,7 @@ const STEP_UP_FACTORS: [FactorKind; 3] = [
 fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
     match f {
         FactorKind::WebAuthn => t.webauthn_use,
+        FactorKind::Certificate => t.certificate_use,
         FactorKind::RecoveryCode => t.use_recovery,
         _ => t.use_totp,
     }
@@ -305,7 +315,13 @@ fn error_body(t: &Texts, description: &str) -> Result<String, askama::Error> {
     pages::error_body(t, ErrorCode::AccessDenied.as_str(), description)
 }
 
-fn login_page(t: &Texts, l: &Loaded, username: &str, error: &str) -> HttpResponse {
+fn login_page(
+    t: &Texts,
+    l: &Loaded,
+    username: &str,
+    error: &str,
+    certificate: bool,
+) -> HttpResponse {
     let name = if l.client_name.is_empty() {
         t.account_title
     } else {
@@ -318,6 +334,7 @@ fn login_page(t: &Texts, l: &Loaded, username: &str, error: &str) -> HttpRespons
         csrf: &l.tx.csrf,
         username,
         error,
+        certificate,
     };
     pages::html(if error.is_empty() { 200 } else { 401 }, page.render())
 }
@@ -335,7 +352,8 @@ async fn render(
         Shown::Next(url) => return see_other(&url),
         Shown::LoginRefused(l, username, why) => {
             let t = pages::lang(req, &l.req.ui_locales).texts();
-            return login_page(t, &l, &username, &why.text(t, t.login_failed));
+            let message = why.text(t, t.login_failed);
+            return login_page(t, &l, &username, &message, state.certificates.is_some());
         }
         Shown::FactorRefused(l, offered, factor, why) => {
             let t = pages::lang(req, &l.req.ui_locales).texts();
@@ -359,7 +377,7 @@ async fn render(
         Step::Redirect(url) => see_other(&url),
         Step::Login => {
             let username = loaded.req.login_hint.clone().unwrap_or_default();
-            login_page(t, &loaded, &username, "")
+            login_page(t, &loaded, &username, "", state.certificates.is_some())
         }
         Step::MoreFactors(offered) => factor_page(t, &loaded, &offered, factor.as_deref(), ""),
         Step::Consent => {
@@ -1052,4 +1070,132 @@ pub async fn webauthn_finish(
         }
         Err(e) => json_failure(&e),
     }
+}
+
+/// Percent-decoding as reverse proxies escape certificates (`%XX`; `+` is a plus sign).
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The client certificate of this request: from the TLS connection, or from the
+/// configured header when the request comes from a trusted reverse proxy.
+fn presented_chain(state: &AppState, req: &HttpRequest) -> Option<Vec<Vec<u8>>> {
+    if let Some(peer) = req.conn_data::<super::PeerCertificates>() {
+        return Some(peer.0.clone());
+    }
+    let x509 = state.config.x509.as_ref()?;
+    let from_proxy = req
+        .peer_addr()
+        .is_some_and(|a| x509.trusted_proxies.contains(&a.ip()));
+    if !from_proxy {
+        return None;
+    }
+    let encoded = req
+        .headers()
+        .get(x509.proxy_header.as_str())?
+        .to_str()
+        .ok()?;
+    let pem = percent_decode(encoded)?;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let chain: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .filter_map(Result::ok)
+        .map(|c| c.to_vec())
+        .collect();
+    (!chain.is_empty()).then_some(chain)
+}
+
+/// Sign-in, or step-up, with an X.509 client certificate.
+pub async fn certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tx_id = path.into_inner();
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error_page(&req, &[], 400, &e),
+    };
+    let chain = presented_chain(&state, &req);
+    let browser = state.read_cookie(&req, BROWSER_COOKIE);
+    let cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let result = blocking(move || {
+        let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
+        check_csrf(&loaded, form.get("csrf"))?;
+        let certs = st
+            .certificates
+            .as_ref()
+            .ok_or_else(|| OidcError::invalid_request("certificate sign-in is not configured"))?;
+        let refused = |loaded: Loaded| {
+            Ok((
+                Shown::LoginRefused(Box::new(loaded), String::new(), Refusal::Certificate),
+                None,
+            ))
+        };
+        let Some(chain) = chain else {
+            return refused(loaded);
+        };
+        let Ok(name) = certs.identify(&chain, now) else {
+            tracing::info!(outcome = "failure", factor = "x509", "certificate refused");
+            return refused(loaded);
+        };
+        let user = st.db.run(|c| {
+            if certs.mapping().is_email() {
+                users::find_by_email(c, &name)
+            } else {
+                users::find_by_username(c, &name)
+            }
+        })?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            tracing::info!(
+                outcome = "failure",
+                factor = "x509",
+                "certificate of no account"
+            );
+            return refused(loaded);
+        };
+        let kind = FactorKind::Certificate;
+        let current = st
+            .db
+            .run(|c| session::resume(c, cookie.as_deref(), st.config.session_idle, now))?;
+        let (new_cookie, _) = st.db.tx(|c| {
+            transactions::set_user(c, &loaded.tx.id, &user.id)?;
+            match current.as_ref().filter(|s| s.user_id == user.id) {
+                // Signed in already: the certificate is one more factor.
+                Some(s) => session::step_up(c, s, kind, &st.config.policy, &times(&st), now),
+                None => session::start(
+                    c,
+                    cookie.as_deref(),
+                    &user.id,
+                    kind,
+                    &st.config.policy,
+                    &times(&st),
+                    now,
+                ),
+            }
+        })?;
+        tracing::info!(outcome = "success", factor = "x509", "login attempt");
+        Ok((
+            Shown::Next(format!("/interaction/{}", loaded.tx.id)),
+            Some(new_cookie),
+        ))
+    })
+    .await;
+    with_session_cookie(&req, &state, result).await
 }

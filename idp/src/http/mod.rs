@@ -44,6 +44,8 @@ pub struct AppState {
     pub notifier: Box<dyn crate::notify::Sender>,
     /// None when the issuer's host is not a domain name (WebAuthn needs one).
     pub webauthn: Option<authenticators::webauthn::WebAuthn>,
+    /// Sign-in with X.509 client certificates, when configured.
+    pub certificates: Option<authenticators::certificate::Certificates>,
     pub clock: crate::Clock,
     discovery_json: String,
 }
@@ -73,6 +75,10 @@ impl AppState {
                     None
                 }
             };
+        let certificates = match &config.x509 {
+            Some(x) => Some(certificates(x)?),
+            None => None,
+        };
         Ok(AppState {
             config,
             db,
@@ -82,6 +88,7 @@ impl AppState {
             passwords: PasswordChecker::new().map_err(|e| e.to_string())?,
             notifier,
             webauthn,
+            certificates,
             clock: crate::Clock::default(),
             discovery_json,
         })
@@ -143,18 +150,82 @@ impl AppState {
 pub const SESSION_COOKIE: &str = "idp_session";
 pub const BROWSER_COOKIE: &str = "idp_browser";
 
-/// Starts the server on an already bound listener (tests bind port 0).
+fn certificates(
+    x: &crate::config::X509Config,
+) -> Result<authenticators::certificate::Certificates, String> {
+    let read =
+        |p: &std::path::PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let cas = x.ca_files.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+    let crls = x
+        .crl_files
+        .iter()
+        .map(read)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mapping = authenticators::certificate::Mapping::parse(&x.mapping)
+        .ok_or_else(|| format!("x509.mapping: unknown rule {}", x.mapping))?;
+    authenticators::certificate::Certificates::new(&cas, &crls, mapping).map_err(|e| e.to_string())
+}
+
+/// The client certificate chain a TLS connection presented (leaf first, DER).
+#[derive(Clone)]
+pub struct PeerCertificates(pub Vec<Vec<u8>>);
+
+/// The TLS configuration: the server's certificate, TLS 1.3 only if asked, and client
+/// certificates requested (not required) when X.509 sign-in is configured.
+fn tls_config(
+    state: &AppState,
+    tls: &crate::config::TlsConfig,
+) -> std::io::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| std::io::Error::other(format!("{what}: {e}"));
+    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad(&tls.cert_file.display().to_string(), &e))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
+        .map_err(|e| bad(&tls.key_file.display().to_string(), &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::ALL_VERSIONS
+    };
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|e| bad("TLS versions", &e))?;
+    let builder = match &state.certificates {
+        Some(c) => builder.with_client_cert_verifier(c.tls_verifier()),
+        None => builder.with_no_client_auth(),
+    };
+    builder
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("TLS certificate", &e))
+}
+
+/// Starts the server on an already bound listener (tests bind port 0), with TLS when
+/// configured.
 pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
     let data = web::Data::from(state.clone());
     let workers = state.config.workers;
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .wrap(from_fn(request_context))
             .configure(routes)
     })
-    .listen(listener)?
+    .on_connect(|conn, ext| {
+        use actix_tls::accept::rustls_0_23::TlsStream;
+        if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
+            && let Some(certs) = tls.get_ref().1.peer_certificates()
+        {
+            ext.insert(PeerCertificates(certs.iter().map(|c| c.to_vec()).collect()));
+        }
+    });
+    let mut server = match &state.config.tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls_config(&state, tls)?)?,
+        None => server.listen(listener)?,
+    }
     .shutdown_timeout(10);
     if let Some(w) = workers {
         server = server.workers(w.max(1));
@@ -190,6 +261,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/interaction/{tx}", get().to(interaction::show))
         .route("/interaction/{tx}/login", post().to(interaction::login))
         .route("/interaction/{tx}/factor", post().to(interaction::factor))
+        .route(
+            "/interaction/{tx}/certificate",
+            post().to(interaction::certificate),
+        )
         .route(
             "/interaction/{tx}/webauthn/begin",
             post().to(interaction::webauthn_begin),

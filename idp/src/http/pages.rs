@@ -41,6 +41,8 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     /// Shown in an alert when not empty.
     pub error: &'a str,
+    /// Offer sign-in with a client certificate.
+    pub certificate: bool,
 }
 
 #[derive(Template)]

@@ -56,6 +56,20 @@ pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> StoreResult
         .optional()?)
 }
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+/// The account with this e-mail address (compared without regard to case; indexed).
+pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> StoreResult<Option<User>> {
+    if !super::searchable(email) {
+        return Ok(None);
+    }
+    Ok(users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<User>> {
     Ok(users::table
         .order(users::username)

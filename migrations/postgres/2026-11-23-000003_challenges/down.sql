@@ -1,1 +1,2 @@
+DROP INDEX users_email_lower;
 DROP TABLE challenges;

@@ -7,3 +7,6 @@ CREATE TABLE challenges (
     state TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- Certificates mapped by e-mail address find their account through this index.
+CREATE INDEX users_email_lower ON users (lower(email));
