@@ -22,6 +22,13 @@ pub struct FileConfig {
     pub db_pool_size: Option<u32>,
     pub policy: Option<crate::policy::PolicyConfig>,
     pub notify: Option<crate::notify::NotifyConfig>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, and which may forward a
+    /// client certificate.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Credential checks (passwords, codes, keys, certificates) allowed per client
+    /// address and minute.
+    pub attempts_per_minute: Option<i32>,
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
 }
@@ -51,10 +58,8 @@ pub struct X509Config {
     /// `subject-cn`, `subject-serial-number` (both matched to the username) or
     /// `san-email` (matched to the account's e-mail address).
     pub mapping: String,
-    /// Reverse proxies allowed to forward a client certificate in `proxy_header`.
-    #[serde(default)]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Header with the URL-encoded PEM client certificate (nginx: `$ssl_client_escaped_cert`).
+    /// Header in which a trusted proxy forwards the URL-encoded PEM client certificate
+    /// (nginx: `$ssl_client_escaped_cert`).
     #[serde(default = "default_proxy_header")]
     pub proxy_header: String,
 }
@@ -89,6 +94,8 @@ pub struct Config {
     pub db_pool_size: u32,
     pub policy: crate::policy::Policy,
     pub notify: crate::notify::NotifyConfig,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub attempts_per_minute: i32,
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
 }
@@ -150,6 +157,8 @@ impl Config {
             db_pool_size: f.db_pool_size.unwrap_or(16),
             policy,
             notify,
+            trusted_proxies: f.trusted_proxies,
+            attempts_per_minute: f.attempts_per_minute.unwrap_or(30).max(1),
             tls: f.tls,
             x509: f.x509,
         })

@@ -27,14 +27,13 @@ fn setup() -> Setup {
     }
 }
 
-fn x509(dir: &std::path::Path, ca: &Pki, proxies: Vec<std::net::IpAddr>) -> X509Config {
+fn x509(dir: &std::path::Path, ca: &Pki) -> X509Config {
     std::fs::write(dir.join("ca.pem"), &ca.ca_pem).unwrap();
     std::fs::write(dir.join("crl.pem"), ca.crl(&[1003])).unwrap();
     X509Config {
         ca_files: vec![dir.join("ca.pem")],
         crl_files: vec![dir.join("crl.pem")],
         mapping: "subject-cn".into(),
-        trusted_proxies: proxies,
         proxy_header: "x-client-cert".into(),
     }
 }
@@ -92,7 +91,7 @@ async fn certificate_login_over_tls(backend: Backend) {
             key_file: dir.join("server.key"),
             tls13_only: true,
         });
-        f.x509 = Some(x509(dir, &pki.ca, vec![]));
+        f.x509 = Some(x509(dir, &pki.ca));
     })
     .await;
     s.add_client(&[
@@ -189,7 +188,8 @@ fn escaped(pem: &str) -> String {
 async fn certificate_from_a_trusted_proxy(backend: Backend) {
     let pki = setup();
     let s = TestServer::start_configured(backend, None, |f, (_, dir)| {
-        f.x509 = Some(x509(dir, &pki.ca, vec!["127.0.0.1".parse().unwrap()]));
+        f.x509 = Some(x509(dir, &pki.ca));
+        f.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     s.add_client(&[
@@ -219,7 +219,8 @@ async fn proxy_header_from_elsewhere_is_ignored(backend: Backend) {
     let pki = setup();
     // 127.0.0.1 is not among the trusted proxies: the header counts for nothing.
     let s = TestServer::start_configured(backend, None, |f, (_, dir)| {
-        f.x509 = Some(x509(dir, &pki.ca, vec!["192.0.2.1".parse().unwrap()]));
+        f.x509 = Some(x509(dir, &pki.ca));
+        f.trusted_proxies = vec!["192.0.2.1".parse().unwrap()];
     })
     .await;
     s.add_client(&[

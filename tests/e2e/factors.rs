@@ -385,7 +385,61 @@ async fn sessions_and_consents_can_be_ended(backend: Backend) {
     assert!(!account.body.contains("Tax portal"));
 }
 
+async fn attempts_are_rate_limited_per_address(backend: Backend) {
+    let s =
+        TestServer::start_configured(backend, None, |f, _| f.attempts_per_minute = Some(5)).await;
+    s.add_client(&[
+        "--id",
+        "portal",
+        "--secret",
+        SECRET,
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    s.add_user("anna", PASSWORD);
+    let b = Browser::new();
+    let (u, _) = authorize_url(&s, "");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let csrf = page.hidden("csrf");
+    for i in 0..5 {
+        let user = format!("guess{i}");
+        let r = b
+            .post(
+                &action,
+                &[("csrf", &csrf), ("username", &user), ("password", "x")],
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = b
+        .post(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("too many sign-in attempts"));
+    s.state.clock.advance(60);
+    let r = b
+        .post(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+}
+
 on_both_databases!(
+    attempts_are_rate_limited_per_address,
     step_up_asks_only_for_the_missing_factor,
     a_client_at_substantial_needs_a_second_factor,
     recovery_codes_work_once,

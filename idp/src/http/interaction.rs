@@ -533,11 +533,13 @@ pub async fn login(
     let browser = state.read_cookie(&req, BROWSER_COOKIE);
     let old_cookie = state.read_cookie(&req, SESSION_COOKIE);
     let accept = accept_language(&req);
+    let ip = super::client_ip(&state, &req);
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let result = blocking(move || {
         let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
         check_csrf(&loaded, form.get("csrf"))?;
+        super::throttle(&st, ip, now)?;
         let username = form.get("username").unwrap_or("").trim().to_string();
         let password = form.get("password").unwrap_or("");
         let (user, stored) = st.db.run(|c| {
@@ -701,11 +703,13 @@ pub async fn factor(
     let browser = state.read_cookie(&req, BROWSER_COOKIE);
     let cookie = state.read_cookie(&req, SESSION_COOKIE);
     let accept = accept_language(&req);
+    let ip = super::client_ip(&state, &req);
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let result = blocking(move || {
         let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
         check_csrf(&loaded, form.get("csrf"))?;
+        super::throttle(&st, ip, now)?;
         let sess = live_session(&st, cookie.as_deref(), now)?;
         if loaded
             .tx
@@ -978,11 +982,13 @@ pub async fn webauthn_finish(
     let browser = state.read_cookie(&req, BROWSER_COOKIE);
     let cookie = state.read_cookie(&req, SESSION_COOKIE);
     let accept = accept_language(&req);
+    let ip = super::client_ip(&state, &req);
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let result = blocking(move || {
         let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
         check_csrf(&loaded, form.get("csrf"))?;
+        super::throttle(&st, ip, now)?;
         let sess = live_session(&st, cookie.as_deref(), now)?;
         let user_id = sess.user_id.clone();
         let kind = FactorKind::WebAuthn;
@@ -1099,7 +1105,7 @@ fn presented_chain(state: &AppState, req: &HttpRequest) -> Option<Vec<Vec<u8>>> 
     let x509 = state.config.x509.as_ref()?;
     let from_proxy = req
         .peer_addr()
-        .is_some_and(|a| x509.trusted_proxies.contains(&a.ip()));
+        .is_some_and(|a| state.config.trusted_proxies.contains(&a.ip()));
     if !from_proxy {
         return None;
     }
@@ -1133,11 +1139,13 @@ pub async fn certificate(
     let chain = presented_chain(&state, &req);
     let browser = state.read_cookie(&req, BROWSER_COOKIE);
     let cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let ip = super::client_ip(&state, &req);
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let result = blocking(move || {
         let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
         check_csrf(&loaded, form.get("csrf"))?;
+        super::throttle(&st, ip, now)?;
         let certs = st
             .certificates
             .as_ref()

@@ -444,6 +444,39 @@ fn json_error(e: &OidcError) -> HttpResponse {
     }))
 }
 
+/// The client's address: the peer, or the last address a trusted reverse proxy added to
+/// `X-Forwarded-For`.
+fn client_ip(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !state.config.trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
+/// Counts a credential check from `ip`; refuses once the address made more than the
+/// configured number in the current minute (shared by all instances via the database).
+fn throttle(state: &AppState, ip: Option<std::net::IpAddr>, now: i64) -> Result<(), OidcError> {
+    let Some(ip) = ip else { return Ok(()) };
+    let count = state
+        .db
+        .tx(|c| crate::store::rate_limits::hit(c, &format!("ip:{ip}"), 60, now))?;
+    if count > state.config.attempts_per_minute {
+        tracing::warn!(client = %ip, "rate limit reached for credential checks");
+        return Err(OidcError::new(
+            ErrorCode::SlowDown,
+            "too many sign-in attempts from your network; wait a minute and try again",
+        ));
+    }
+    Ok(())
+}
+
 /// A CSRF token for forms of a signed-in citizen: bound to the session cookie (which
 /// scripts cannot read) and to the form's purpose.
 fn session_csrf(purpose: &str, session_cookie: &str) -> String {

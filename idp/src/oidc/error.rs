@@ -25,6 +25,8 @@ pub enum ErrorCode {
     InsufficientScope,
     UnsupportedTokenType,
     UnmetAuthenticationRequirements,
+    /// Too many attempts from one client address (answered with 429).
+    SlowDown,
 }
 
 impl ErrorCode {
@@ -51,6 +53,7 @@ impl ErrorCode {
             InsufficientScope => "insufficient_scope",
             UnsupportedTokenType => "unsupported_token_type",
             UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            SlowDown => "slow_down",
         }
     }
 
@@ -60,6 +63,7 @@ impl ErrorCode {
         match self {
             InvalidClient | InvalidToken => 401,
             InsufficientScope => 403,
+            SlowDown => 429,
             ServerError => 500,
             TemporarilyUnavailable => 503,
             _ => 400,

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod consents;
 pub mod keys;
 pub mod lockouts;
+pub mod rate_limits;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;

@@ -181,6 +181,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_limits (key) {
+        key -> Text,
+        window_start -> BigInt,
+        count -> Integer,
+    }
+}
+
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(access_tokens -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
@@ -203,4 +211,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_keys,
     lockouts,
     challenges,
+    rate_limits,
 );

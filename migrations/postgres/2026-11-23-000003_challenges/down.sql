@@ -1,2 +1,3 @@
+DROP TABLE rate_limits;
 DROP INDEX users_email_lower;
 DROP TABLE challenges;

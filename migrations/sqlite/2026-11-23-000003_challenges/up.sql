@@ -10,3 +10,11 @@ CREATE TABLE challenges (
 
 -- Certificates mapped by e-mail address find their account through this index.
 CREATE INDEX users_email_lower ON users (lower(email));
+
+-- Fixed-window counters for rate limits (attempts per client address, codes sent per
+-- recipient), shared by every instance on the database.
+CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY NOT NULL,
+    window_start BIGINT NOT NULL,
+    count INTEGER NOT NULL
+);

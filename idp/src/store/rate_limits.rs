@@ -1,0 +1,40 @@
+//! Fixed-window rate limit counters.
+
+use super::schema::rate_limits;
+use super::{AnyConnection, StoreResult};
+use diesel::prelude::*;
+
+/// Counts one event for `key` in the current window of `window` seconds and returns the
+/// count so far in that window (this event included).
+pub fn hit(conn: &mut AnyConnection, key: &str, window: i64, now: i64) -> StoreResult<i32> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let start = now - now.rem_euclid(window);
+    let this_window = rate_limits::table
+        .find(key)
+        .filter(rate_limits::window_start.eq(start));
+    // The write comes first, so the transaction holds the write lock from the start.
+    let bumped = diesel::update(this_window)
+        .set(rate_limits::count.eq(rate_limits::count + 1))
+        .execute(conn)?;
+    if bumped == 0 {
+        diesel::delete(rate_limits::table.find(key)).execute(conn)?;
+        let first = diesel::insert_into(rate_limits::table)
+            .values((
+                rate_limits::key.eq(key),
+                rate_limits::window_start.eq(start),
+                rate_limits::count.eq(1),
+            ))
+            .execute(conn);
+        match first {
+            Ok(_) => return Ok(1),
+            // Another instance started the window at the same moment.
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                diesel::update(this_window)
+                    .set(rate_limits::count.eq(rate_limits::count + 1))
+                    .execute(conn)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(this_window.select(rate_limits::count).first(conn)?)
+}
