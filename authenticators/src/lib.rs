@@ -4,6 +4,7 @@
 //! new state and the `amr` values it proves. No factor knows about HTTP or storage.
 
 pub mod certificate;
+pub mod code;
 pub mod password;
 pub mod recovery;
 pub mod totp;

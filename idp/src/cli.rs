@@ -146,6 +146,9 @@ pub enum UserCommand {
         email: Option<String>,
         #[arg(long)]
         name: Option<String>,
+        /// Mobile number for one-time codes by SMS, in E.164 form (+36301234567).
+        #[arg(long)]
+        phone: Option<String>,
     },
     /// List accounts (JSON).
     List,
@@ -266,14 +269,12 @@ fn dev_bootstrap(db: &Db, config: &Config) -> CliResult {
     );
     db.run(|c| clients::insert(c, &client))
         .map_err(|e| e.to_string())?;
-    add_user(
-        db,
-        "demo",
-        &password,
-        Some("demo@example.invalid".into()),
-        Some("Demo Citizen".into()),
-        now,
-    )?;
+    let contact = Contact {
+        email: Some("demo@example.invalid".into()),
+        name: Some("Demo Citizen".into()),
+        phone: Some("+36301234567".into()),
+    };
+    add_user(db, "demo", &password, contact, now)?;
     let issuer = &config.issuer;
     println!(
         "\nDevelopment mode: created a demo client and user.\n\
@@ -450,18 +451,27 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
     }
 }
 
-fn add_user(
-    db: &Db,
-    username: &str,
-    password: &str,
+/// How to reach a citizen, and what to call them.
+struct Contact {
     email: Option<String>,
     name: Option<String>,
-    now: i64,
-) -> CliResult {
+    phone: Option<String>,
+}
+
+fn add_user(db: &Db, username: &str, password: &str, contact: Contact, now: i64) -> CliResult {
     let username = username.trim();
     if username.is_empty() || username.len() > 128 {
         return Err("the username must be 1-128 characters".into());
     }
+    if let Some(p) = &contact.phone {
+        let digits = p.strip_prefix('+').unwrap_or("");
+        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "the phone number {p} is not in E.164 form (+ and 8-15 digits)"
+            ));
+        }
+    }
+    let Contact { email, name, phone } = contact;
     let hash = authenticators::password::hash(password).map_err(|e| e.to_string())?;
     let user = User {
         id: crypto::random_id(),
@@ -472,6 +482,7 @@ fn add_user(
         disabled: false,
         created_at: now,
         updated_at: now,
+        phone,
     };
     let cred = Credential {
         id: crypto::random_id(),
@@ -502,6 +513,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
             password_stdin: _,
             email,
             name,
+            phone,
         } => {
             let mut password = String::new();
             std::io::stdin()
@@ -509,7 +521,13 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
                 .map_err(|e| format!("reading the password: {e}"))?;
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password);
-            add_user(&db, &username, password, email, name, now)?;
+            add_user(
+                &db,
+                &username,
+                password,
+                Contact { email, name, phone },
+                now,
+            )?;
             println!("user {} added", username.trim());
             Ok(())
         }
@@ -517,7 +535,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
             let list = db.run(users::list).map_err(|e| e.to_string())?;
             let out: Vec<_> = list
                 .iter()
-                .map(|u| serde_json::json!({"sub": u.id, "username": u.username, "email": u.email, "name": u.name, "disabled": u.disabled}))
+                .map(|u| serde_json::json!({"sub": u.id, "username": u.username, "email": u.email, "phone": u.phone, "name": u.name, "disabled": u.disabled}))
                 .collect();
             println!("{}", serde_json::Value::from(out));
             Ok(())

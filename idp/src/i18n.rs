@@ -80,6 +80,16 @@ pub struct Texts {
     pub add_passkey: &'static str,
     pub certificate_use: &'static str,
     pub certificate_failed: &'static str,
+    pub use_sms: &'static str,
+    pub use_email: &'static str,
+    pub send_code: &'static str,
+    pub send_intro_sms: &'static str,
+    pub send_intro_email: &'static str,
+    pub sms_label: &'static str,
+    pub email_label: &'static str,
+    pub code_subject: &'static str,
+    pub code_body: &'static str,
+    pub too_many_codes: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -154,6 +164,16 @@ static EN: Texts = Texts {
     add_passkey: "Add a security key or passkey",
     certificate_use: "Sign in with a certificate or eID card",
     certificate_failed: "No valid certificate of a known account was presented.",
+    use_sms: "Get a code by text message",
+    use_email: "Get a code by e-mail",
+    send_code: "Send the code",
+    send_intro_sms: "We will send a code to the mobile number registered with your account.",
+    send_intro_email: "We will send a code to the e-mail address registered with your account.",
+    sms_label: "Code from the text message",
+    email_label: "Code from the e-mail",
+    code_subject: "Your sign-in code",
+    code_body: "Your sign-in code is {code}. It is valid for 5 minutes. If you did not try to sign in, ignore this message.",
+    too_many_codes: "Too many codes were sent recently. Wait a few minutes and try again.",
 };
 
 static HU: Texts = Texts {
@@ -228,6 +248,16 @@ static HU: Texts = Texts {
     add_passkey: "Biztonsági kulcs vagy passkey hozzáadása",
     certificate_use: "Bejelentkezés tanúsítvánnyal vagy eSzemélyivel",
     certificate_failed: "Nem érkezett érvényes, ismert fiókhoz tartozó tanúsítvány.",
+    use_sms: "Kód kérése SMS-ben",
+    use_email: "Kód kérése e-mailben",
+    send_code: "Kód küldése",
+    send_intro_sms: "Kódot küldünk a fiókjához tartozó mobilszámra.",
+    send_intro_email: "Kódot küldünk a fiókjához tartozó e-mail-címre.",
+    sms_label: "Az SMS-ben kapott kód",
+    email_label: "Az e-mailben kapott kód",
+    code_subject: "Bejelentkezési kódja",
+    code_body: "Bejelentkezési kódja: {code}. 5 percig érvényes. Ha nem Ön próbált bejelentkezni, hagyja figyelmen kívül ezt az üzenetet.",
+    too_many_codes: "Túl sok kódot küldtünk az utóbbi időben. Várjon néhány percet, és próbálja újra.",
 };
 
 static RU: Texts = Texts {
@@ -302,6 +332,16 @@ static RU: Texts = Texts {
     add_passkey: "Добавить ключ безопасности или passkey",
     certificate_use: "Войти с сертификатом или eID-картой",
     certificate_failed: "Не предъявлен действительный сертификат известной учётной записи.",
+    use_sms: "Получить код по SMS",
+    use_email: "Получить код по электронной почте",
+    send_code: "Отправить код",
+    send_intro_sms: "Мы отправим код на номер телефона, указанный в вашей учётной записи.",
+    send_intro_email: "Мы отправим код на адрес электронной почты, указанный в вашей учётной записи.",
+    sms_label: "Код из SMS",
+    email_label: "Код из письма",
+    code_subject: "Ваш код для входа",
+    code_body: "Ваш код для входа: {code}. Он действует 5 минут. Если вы не пытались войти, проигнорируйте это сообщение.",
+    too_many_codes: "Недавно было отправлено слишком много кодов. Подождите несколько минут и попробуйте снова.",
 };
 
 impl Lang {

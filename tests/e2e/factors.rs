@@ -150,8 +150,10 @@ async fn a_client_at_substantial_needs_a_second_factor(backend: Backend) {
         "substantial",
     ]);
     let (u, _) = crate::flow::authorize_url_for(&s, "tax", "");
-    // Without an enrolled second factor the login cannot reach the client's level.
-    let back = Browser::new().login(&s.issuer, &u, "anna", PASSWORD).await;
+    // Without a second factor (no app, no phone, no e-mail) the login cannot reach the
+    // client's level.
+    s.add_user_with("bare", PASSWORD, None, None);
+    let back = Browser::new().login(&s.issuer, &u, "bare", PASSWORD).await;
     assert_eq!(query(&back)["error"], "unmet_authentication_requirements");
     let b = Browser::new();
     let secret = enroll_totp(&s, &b).await;
@@ -446,3 +448,213 @@ on_both_databases!(
     lockout_after_three_failures,
     sessions_and_consents_can_be_ended,
 );
+
+/// One-time codes by e-mail (through a real SMTP exchange) and by SMS (through an HTTP
+/// gateway): a code works once, a wrong one counts toward lockout, and sending is limited
+/// per recipient.
+async fn codes_by_email_and_sms(backend: Backend) {
+    use idp::notify::{NotifyConfig, SmsConfig, SmtpConfig};
+    use idp_e2e::fakes;
+    let (smtp_port, mails) = fakes::smtp_server();
+    let (gateway, texts) = fakes::http_gateway();
+    let s = TestServer::start_configured(backend, None, |f, (_, dir)| {
+        std::fs::write(
+            dir.join("sms-auth"),
+            "Authorization: Bearer gateway-token\n",
+        )
+        .unwrap();
+        f.notify = Some(NotifyConfig {
+            outbox_dir: None,
+            smtp: Some(SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: Some(smtp_port),
+                username: None,
+                password_file: None,
+                from: "Gov ID <no-reply@id.example.gov>".into(),
+                security: Some("none".into()),
+            }),
+            sms: Some(SmsConfig {
+                url: gateway.clone(),
+                auth_header_file: Some(dir.join("sms-auth")),
+                body_template: r#"{"recipient": "{to}", "message": "{text}"}"#.into(),
+                content_type: None,
+            }),
+        });
+    })
+    .await;
+    s.add_client(&[
+        "--id",
+        "portal",
+        "--secret",
+        SECRET,
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    s.add_user("anna", PASSWORD);
+    let b = Browser::new();
+    let substantial =
+        |extra: &str| authorize_url(&s, &format!("&acr_values={SUBSTANTIAL}{extra}")).0;
+
+    // E-mail: sign in with the password, choose the e-mail code, send it, enter it.
+    let login = b.follow(&s.issuer, b.get(&substantial("")).await).await;
+    let after = b
+        .post(
+            &format!("{}{}", s.issuer, login.form_action()),
+            &[
+                ("csrf", &login.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let page = b.follow(&s.issuer, after).await;
+    let tx = page.form_action().split('/').nth(2).unwrap().to_string();
+    let page = b
+        .get(&s.url(&format!("/interaction/{tx}?factor=email")))
+        .await;
+    assert!(
+        page.body.contains("registered with your account"),
+        "{}",
+        page.body
+    );
+    let sent = b
+        .post(
+            &s.url(&format!("/interaction/{tx}/code")),
+            &[("csrf", &page.hidden("csrf")), ("factor", "email")],
+        )
+        .await;
+    assert_eq!(
+        sent.location.as_deref(),
+        Some(format!("/interaction/{tx}?factor=email&sent=1").as_str())
+    );
+    let mail = mails
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("an e-mail over SMTP");
+    assert!(mail.contains("anna@example.invalid") && mail.contains("Your sign-in code"));
+    let code =
+        fakes::six_digits(mail.split("\r\n\r\n").nth(1).unwrap()).expect("a code in the mail");
+    let page = b.get(&s.url(sent.location.as_deref().unwrap())).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let r = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "email"),
+                ("code", wrong),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "email"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let back = b
+        .login(
+            &s.issuer,
+            &s.url(r.location.as_deref().unwrap()),
+            "anna",
+            PASSWORD,
+        )
+        .await;
+    assert!(query(&back).contains_key("code"));
+
+    // SMS, in a new browser: through the gateway, with its header and JSON body.
+    let b = Browser::new();
+    let login = b.follow(&s.issuer, b.get(&substantial("")).await).await;
+    let after = b
+        .post(
+            &format!("{}{}", s.issuer, login.form_action()),
+            &[
+                ("csrf", &login.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let page = b.follow(&s.issuer, after).await;
+    let tx = page.form_action().split('/').nth(2).unwrap().to_string();
+    let csrf = page.hidden("csrf");
+    let sent = b
+        .post(
+            &s.url(&format!("/interaction/{tx}/code")),
+            &[("csrf", &csrf), ("factor", "sms")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    let request = texts
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("a request to the gateway");
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("authorization: bearer gateway-token")
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(request.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["recipient"], "+36301234567");
+    let code = fakes::six_digits(body["message"].as_str().unwrap()).unwrap();
+    // Two more codes are allowed in ten minutes; the fourth is refused.
+    for _ in 0..2 {
+        let again = b
+            .post(
+                &s.url(&format!("/interaction/{tx}/code")),
+                &[("csrf", &csrf), ("factor", "sms")],
+            )
+            .await;
+        assert_eq!(again.status, 303);
+    }
+    let too_many = b
+        .post(
+            &s.url(&format!("/interaction/{tx}/code")),
+            &[("csrf", &csrf), ("factor", "sms")],
+        )
+        .await;
+    assert_eq!(too_many.status, 429);
+    // Only the newest code counts; the first one no longer works.
+    let latest = texts.lock().unwrap().last().cloned().unwrap();
+    let latest: serde_json::Value =
+        serde_json::from_str(latest.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let newest = fakes::six_digits(latest["message"].as_str().unwrap()).unwrap();
+    let action = s.url(&format!("/interaction/{tx}/factor"));
+    if newest != code {
+        let old = b
+            .post(
+                &action,
+                &[("csrf", &csrf), ("factor", "sms"), ("code", &code)],
+            )
+            .await;
+        assert_eq!(old.status, 401);
+    }
+    let ok = b
+        .post(
+            &action,
+            &[("csrf", &csrf), ("factor", "sms"), ("code", &newest)],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    let reuse = b
+        .post(
+            &action,
+            &[("csrf", &csrf), ("factor", "sms"), ("code", &newest)],
+        )
+        .await;
+    assert_ne!(reuse.status, 303, "a code works once");
+}
+
+on_both_databases!(codes_by_email_and_sms);

@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database, administered through the real CLI, and a cookie-keeping
 //! browser stand-in that fills in the login pages.
 
+pub mod fakes;
 pub mod pki;
 
 use idp::cli::{Cli, run};
@@ -153,7 +154,23 @@ impl TestServer {
         self.cli(&all).expect("client add");
     }
 
+    /// A user with an e-mail address and a mobile number.
     pub fn add_user(&self, username: &str, password: &str) {
+        self.add_user_with(
+            username,
+            password,
+            Some(format!("{username}@example.invalid")),
+            Some("+36301234567".into()),
+        );
+    }
+
+    pub fn add_user_with(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<String>,
+        phone: Option<String>,
+    ) {
         // `user add --password-stdin` reads standard input; tests call the same code path
         // through the library instead of a pipe.
         let db = Db::open(&self.database_url, 1).expect("db");
@@ -162,12 +179,13 @@ impl TestServer {
         let user = idp::store::users::User {
             id: idp::crypto::random_id(),
             username: username.into(),
-            email: Some(format!("{username}@example.invalid")),
+            email,
             email_verified: true,
             name: Some(format!("Citizen {username}")),
             disabled: false,
             created_at: now,
             updated_at: now,
+            phone,
         };
         let cred = idp::store::users::Credential {
             id: idp::crypto::random_id(),

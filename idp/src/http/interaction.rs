@@ -73,6 +73,15 @@ pub fn enrolled_factors(conn: &mut AnyConnection, user_id: &str) -> StoreResult<
         .iter()
         .filter_map(|c| FactorKind::parse(&c.kind))
         .collect();
+    // Codes can be sent to the contact details on the account.
+    if let Some(u) = users::find(conn, user_id)? {
+        if u.phone.is_some() {
+            kinds.push(FactorKind::SmsCode);
+        }
+        if u.email.is_some() {
+            kinds.push(FactorKind::EmailCode);
+        }
+    }
     kinds.sort();
     kinds.dedup();
     Ok(kinds)
@@ -248,6 +257,8 @@ enum Shown {
         session: Option<BrowserSession>,
         /// The factor asked for on the step-up page (`?factor=`).
         factor: Option<String>,
+        /// A code was sent by SMS or e-mail (`?sent=1`): ask for it.
+        sent: bool,
     },
     LoginRefused(Box<Loaded>, String, Refusal),
     FactorRefused(Box<Loaded>, Vec<FactorKind>, FactorKind, Refusal),
@@ -255,10 +266,12 @@ enum Shown {
 }
 
 /// Factors that have a step-up page, in the order they are offered.
-const STEP_UP_FACTORS: [FactorKind; 4] = [
+const STEP_UP_FACTORS: [FactorKind; 6] = [
     FactorKind::WebAuthn,
     FactorKind::Certificate,
     FactorKind::Totp,
+    FactorKind::SmsCode,
+    FactorKind::EmailCode,
     FactorKind::RecoveryCode,
 ];
 
@@ -266,6 +279,8 @@ fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
     match f {
         FactorKind::WebAuthn => t.webauthn_use,
         FactorKind::Certificate => t.certificate_use,
+        FactorKind::SmsCode => t.use_sms,
+        FactorKind::EmailCode => t.use_email,
         FactorKind::RecoveryCode => t.use_recovery,
         _ => t.use_totp,
     }
@@ -277,6 +292,7 @@ fn factor_page(
     offered: &[FactorKind],
     wanted: Option<&str>,
     error: &str,
+    sent: bool,
 ) -> HttpResponse {
     let usable: Vec<FactorKind> = STEP_UP_FACTORS
         .into_iter()
@@ -306,6 +322,7 @@ fn factor_page(
         csrf: &l.tx.csrf,
         factor: factor.name(),
         alternatives,
+        sent,
         error,
     };
     pages::html(if error.is_empty() { 200 } else { 401 }, page.render())
@@ -348,7 +365,7 @@ async fn render(
         Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
         Ok(s) => s,
     };
-    let (step, loaded, sess, factor) = match shown {
+    let (step, loaded, sess, factor, sent) = match shown {
         Shown::Next(url) => return see_other(&url),
         Shown::LoginRefused(l, username, why) => {
             let t = pages::lang(req, &l.req.ui_locales).texts();
@@ -363,6 +380,7 @@ async fn render(
                 &offered,
                 Some(factor.name()),
                 &why.text(t, t.code_failed),
+                true,
             );
         }
         Shown::Step {
@@ -370,7 +388,8 @@ async fn render(
             loaded,
             session,
             factor,
-        } => (step, loaded, session, factor),
+            sent,
+        } => (step, loaded, session, factor, sent),
     };
     let t = pages::lang(req, &loaded.req.ui_locales).texts();
     match step {
@@ -379,7 +398,9 @@ async fn render(
             let username = loaded.req.login_hint.clone().unwrap_or_default();
             login_page(t, &loaded, &username, "", state.certificates.is_some())
         }
-        Step::MoreFactors(offered) => factor_page(t, &loaded, &offered, factor.as_deref(), ""),
+        Step::MoreFactors(offered) => {
+            factor_page(t, &loaded, &offered, factor.as_deref(), "", sent)
+        }
         Step::Consent => {
             let scopes = loaded
                 .req
@@ -442,6 +463,7 @@ fn proceed(
         loaded: Box::new(loaded),
         session: sess,
         factor: None,
+        sent: false,
     })
 }
 
@@ -457,6 +479,7 @@ pub async fn show(
         crate::oidc::params::Params::parse(req.query_string().as_bytes()).unwrap_or_default();
     let force_login = query.get("login") == Some("1");
     let wanted_factor = query.get("factor").map(str::to_string);
+    let sent = query.get("sent") == Some("1");
     let st = state.clone().into_inner();
     let now = state.clock.now();
     let shown = blocking(move || {
@@ -470,6 +493,7 @@ pub async fn show(
                 loaded: Box::new(loaded),
                 session: sess,
                 factor: None,
+                sent: false,
             });
         }
         match proceed(&st, loaded, sess, false, now)? {
@@ -483,6 +507,7 @@ pub async fn show(
                 loaded,
                 session,
                 factor: wanted_factor,
+                sent,
             }),
             other => Ok(other),
         }
@@ -503,6 +528,7 @@ fn notify_locked(state: &AppState, user: &User, lang: Lang) {
     let Some(to) = &user.email else { return };
     let t = lang.texts();
     let message = crate::notify::Message {
+        channel: crate::notify::Channel::Email,
         to: to.clone(),
         subject: t.locked_subject.to_string(),
         body: t.locked_body.to_string(),
@@ -663,6 +689,127 @@ pub fn totp_context(credential_id: &str) -> String {
     format!("totp:{credential_id}")
 }
 
+fn code_purpose(kind: FactorKind) -> String {
+    format!("code-{}", kind.name())
+}
+
+/// Checks a code sent by SMS or e-mail against the latest one sent; a matching code is
+/// deleted, so it works once.
+fn verify_sent_code(
+    c: &mut AnyConnection,
+    user_id: &str,
+    kind: FactorKind,
+    code: &str,
+    now: i64,
+) -> OidcResult<bool> {
+    let Some((id, state)) = challenges::latest(c, user_id, &code_purpose(kind), now)? else {
+        return Ok(false);
+    };
+    let Ok(sent) = serde_json::from_str::<authenticators::code::SentCode>(&state) else {
+        return Ok(false);
+    };
+    if authenticators::code::check(&sent, code, now).is_err() {
+        return Ok(false);
+    }
+    Ok(challenges::take(c, &id, user_id, &code_purpose(kind), now)?.is_some())
+}
+
+/// At most this many codes per recipient and channel in `CODE_WINDOW` seconds.
+const CODES_PER_WINDOW: i32 = 3;
+const CODE_WINDOW: i64 = 600;
+
+/// Sends a one-time code by SMS or e-mail for step-up, then asks for it.
+pub async fn send_code(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tx_id = path.into_inner();
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error_page(&req, &[], 400, &e),
+    };
+    let browser = state.read_cookie(&req, BROWSER_COOKIE);
+    let cookie = state.read_cookie(&req, SESSION_COOKIE);
+    let accept = accept_language(&req);
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let result = blocking(move || {
+        let loaded = load(&st, &tx_id, browser.as_deref(), now)?;
+        check_csrf(&loaded, form.get("csrf"))?;
+        let sess = live_session(&st, cookie.as_deref(), now)?;
+        let (kind, factor) = match form.get("factor") {
+            Some("sms") => (
+                FactorKind::SmsCode,
+                authenticators::code::OneTimeCode::sms(),
+            ),
+            Some("email") => (
+                FactorKind::EmailCode,
+                authenticators::code::OneTimeCode::email(),
+            ),
+            _ => return Err(OidcError::invalid_request("codes go by sms or email")),
+        };
+        let user = st
+            .db
+            .run(|c| users::find(c, &sess.user_id))?
+            .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
+        let (channel, to) = match kind {
+            FactorKind::SmsCode => (crate::notify::Channel::Sms, user.phone.clone()),
+            _ => (crate::notify::Channel::Email, user.email.clone()),
+        };
+        let to = to.ok_or_else(|| {
+            OidcError::invalid_request("the account has no address for this channel")
+        })?;
+        let key = format!("send:{}:{}", kind.name(), user.id);
+        if st
+            .db
+            .tx(|c| crate::store::rate_limits::hit(c, &key, CODE_WINDOW, now))?
+            > CODES_PER_WINDOW
+        {
+            let t = Lang::choose(&loaded.req.ui_locales, accept.as_deref()).texts();
+            return Err(OidcError::new(ErrorCode::SlowDown, t.too_many_codes));
+        }
+        let issued = factor.begin(&(), now);
+        let state_json = serde_json::to_string(&issued.sent).map_err(OidcError::server)?;
+        let id = crypto::random_token();
+        // A new code replaces any earlier one.
+        st.db.tx(|c| {
+            challenges::clear(c, &user.id, &code_purpose(kind))?;
+            challenges::insert(
+                c,
+                &id,
+                &user.id,
+                &code_purpose(kind),
+                &state_json,
+                issued.sent.expires_at,
+            )
+        })?;
+        let t = Lang::choose(&loaded.req.ui_locales, accept.as_deref()).texts();
+        let message = crate::notify::Message {
+            channel,
+            to,
+            subject: t.code_subject.to_string(),
+            body: t.code_body.replace("{code}", &issued.code),
+        };
+        st.notifier.send(&message).map_err(|e| {
+            tracing::error!(error = %e, channel = kind.name(), "a one-time code could not be sent");
+            OidcError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the code could not be sent; try another method",
+            )
+        })?;
+        tracing::info!(factor = kind.name(), "one-time code sent");
+        Ok(Shown::Next(format!(
+            "/interaction/{}?factor={}&sent=1",
+            loaded.tx.id,
+            kind.name()
+        )))
+    })
+    .await;
+    render(&req, &state, result).await
+}
+
 /// Checks a recovery code; the used code's row is deleted by the same check.
 fn verify_recovery(c: &mut AnyConnection, user_id: &str, code: &str, now: i64) -> OidcResult<bool> {
     let rows: Vec<_> = users::credentials_of(c, user_id)?
@@ -724,7 +871,15 @@ pub async fn factor(
         let kind = form
             .get("factor")
             .and_then(FactorKind::parse)
-            .filter(|f| matches!(f, FactorKind::Totp | FactorKind::RecoveryCode))
+            .filter(|f| {
+                matches!(
+                    f,
+                    FactorKind::Totp
+                        | FactorKind::RecoveryCode
+                        | FactorKind::SmsCode
+                        | FactorKind::EmailCode
+                )
+            })
             .ok_or_else(|| OidcError::invalid_request("unknown factor"))?;
         let code = form.get("code").unwrap_or("");
         let user_id = sess.user_id.clone();
@@ -741,6 +896,9 @@ pub async fn factor(
         let ok = st.db.tx(|c| {
             let r = match kind {
                 FactorKind::Totp => verify_totp(&st, c, &user_id, code, now),
+                FactorKind::SmsCode | FactorKind::EmailCode => {
+                    verify_sent_code(c, &user_id, kind, code, now)
+                }
                 _ => verify_recovery(c, &user_id, code, now),
             };
             Ok(r)

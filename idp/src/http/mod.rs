@@ -41,7 +41,7 @@ pub struct AppState {
     pub kek: Kek,
     keys: RwLock<Arc<KeySet>>,
     pub passwords: PasswordChecker,
-    pub notifier: Box<dyn crate::notify::Sender>,
+    pub notifier: crate::notify::Notifier,
     /// None when the issuer's host is not a domain name (WebAuthn needs one).
     pub webauthn: Option<authenticators::webauthn::WebAuthn>,
     /// Sign-in with X.509 client certificates, when configured.
@@ -66,7 +66,7 @@ impl AppState {
             code_ttl: config.code_ttl,
         };
         let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
-        let notifier = crate::notify::sender(&config.notify);
+        let notifier = crate::notify::Notifier::new(&config.notify)?;
         let webauthn =
             match authenticators::webauthn::WebAuthn::new(&config.issuer, "Identity provider") {
                 Ok(w) => Some(w),
@@ -261,6 +261,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/interaction/{tx}", get().to(interaction::show))
         .route("/interaction/{tx}/login", post().to(interaction::login))
         .route("/interaction/{tx}/factor", post().to(interaction::factor))
+        .route("/interaction/{tx}/code", post().to(interaction::send_code))
         .route(
             "/interaction/{tx}/certificate",
             post().to(interaction::certificate),

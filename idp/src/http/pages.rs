@@ -56,6 +56,8 @@ pub struct FactorPage<'a> {
     pub factor: &'a str,
     /// Other factors the citizen may use instead: (name, link text).
     pub alternatives: Vec<(&'a str, &'a str)>,
+    /// For codes by SMS or e-mail: a code was sent, ask for it.
+    pub sent: bool,
     pub error: &'a str,
 }
 

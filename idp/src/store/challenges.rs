@@ -48,3 +48,32 @@ pub fn take(
         .filter(|(_, exp)| *exp > now && deleted == 1)
         .map(|(s, _)| s))
 }
+
+/// The live challenge of this user and purpose (the newest, should there be several):
+/// (id, state).
+pub fn latest(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> StoreResult<Option<(String, String)>> {
+    Ok(challenges::table
+        .filter(challenges::user_id.eq(user_id))
+        .filter(challenges::purpose.eq(purpose))
+        .filter(challenges::expires_at.gt(now))
+        .order(challenges::expires_at.desc())
+        .select((challenges::id, challenges::state))
+        .first(conn)
+        .optional()?)
+}
+
+/// Removes the user's challenges of one purpose (a new code replaces the old ones).
+pub fn clear(conn: &mut AnyConnection, user_id: &str, purpose: &str) -> StoreResult<()> {
+    diesel::delete(
+        challenges::table
+            .filter(challenges::user_id.eq(user_id))
+            .filter(challenges::purpose.eq(purpose)),
+    )
+    .execute(conn)?;
+    Ok(())
+}

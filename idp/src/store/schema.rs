@@ -29,6 +29,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        phone -> Nullable<Text>,
     }
 }
 

@@ -16,6 +16,8 @@ pub struct User {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// For one-time codes by SMS (E.164, e.g. +36301234567).
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -18,3 +18,6 @@ CREATE TABLE rate_limits (
     window_start BIGINT NOT NULL,
     count INTEGER NOT NULL
 );
+
+-- A phone number for one-time codes by SMS.
+ALTER TABLE users ADD COLUMN phone TEXT;
