@@ -58,6 +58,22 @@ pub enum Command {
     /// Citizens' accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; fails if an event was removed or altered.
+    Verify,
+    /// The newest events of one account (JSON).
+    List {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -205,6 +221,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Keys(k) => keys_command(&cli.common, k),
         Command::Client(c) => client_command(&cli.common, c),
         Command::User(u) => user_command(&cli.common, u),
+        Command::Audit(a) => audit_command(&cli.common, a),
     }
 }
 
@@ -565,6 +582,38 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
             let out: Vec<_> = rows
                 .iter()
                 .map(|k| serde_json::json!({"kid": k.kid, "alg": k.alg, "active": k.active, "created_at": k.created_at, "retire_at": k.retire_at}))
+                .collect();
+            println!("{}", serde_json::Value::from(out));
+            Ok(())
+        }
+    }
+}
+
+fn audit_command(common: &Common, cmd: AuditCommand) -> CliResult {
+    let config = admin_config(common)?;
+    let (db, _) = open(&config)?;
+    match cmd {
+        AuditCommand::Verify => match db.run(crate::audit::verify).map_err(|e| e.to_string())? {
+            Ok(n) => {
+                println!("audit log intact: {n} events");
+                Ok(())
+            }
+            Err(broken) => Err(format!("audit log broken: {broken}")),
+        },
+        AuditCommand::List { username, limit } => {
+            let user = db
+                .run(|c| users::find_by_username(c, &username))
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user {username}"))?;
+            let events = db
+                .run(|c| crate::audit::of_user(c, &user.id, limit.clamp(1, 10_000)))
+                .map_err(|e| e.to_string())?;
+            let out: Vec<_> = events
+                .iter()
+                .map(|e| {
+                    let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+                    serde_json::json!({"seq": e.seq, "at": e.at, "kind": e.kind, "client_id": e.client_id, "detail": detail})
+                })
                 .collect();
             println!("{}", serde_json::Value::from(out));
             Ok(())

@@ -90,6 +90,15 @@ pub struct Texts {
     pub code_subject: &'static str,
     pub code_body: &'static str,
     pub too_many_codes: &'static str,
+    pub activity_title: &'static str,
+    pub ev_signed_in: &'static str,
+    pub ev_failed: &'static str,
+    pub ev_locked: &'static str,
+    pub ev_enrolled: &'static str,
+    pub ev_removed: &'static str,
+    pub ev_consent_withdrawn: &'static str,
+    pub ev_session_ended: &'static str,
+    pub ev_code_sent: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -174,6 +183,15 @@ static EN: Texts = Texts {
     code_subject: "Your sign-in code",
     code_body: "Your sign-in code is {code}. It is valid for 5 minutes. If you did not try to sign in, ignore this message.",
     too_many_codes: "Too many codes were sent recently. Wait a few minutes and try again.",
+    activity_title: "Recent activity",
+    ev_signed_in: "Signed in",
+    ev_failed: "Failed sign-in attempt",
+    ev_locked: "Sign-in method locked",
+    ev_enrolled: "Sign-in method added",
+    ev_removed: "Sign-in method removed",
+    ev_consent_withdrawn: "Consent withdrawn",
+    ev_session_ended: "Session ended",
+    ev_code_sent: "Sign-in code sent",
 };
 
 static HU: Texts = Texts {
@@ -258,6 +276,15 @@ static HU: Texts = Texts {
     code_subject: "Bejelentkezési kódja",
     code_body: "Bejelentkezési kódja: {code}. 5 percig érvényes. Ha nem Ön próbált bejelentkezni, hagyja figyelmen kívül ezt az üzenetet.",
     too_many_codes: "Túl sok kódot küldtünk az utóbbi időben. Várjon néhány percet, és próbálja újra.",
+    activity_title: "Legutóbbi események",
+    ev_signed_in: "Bejelentkezés",
+    ev_failed: "Sikertelen bejelentkezési kísérlet",
+    ev_locked: "Bejelentkezési módszer zárolva",
+    ev_enrolled: "Bejelentkezési módszer hozzáadva",
+    ev_removed: "Bejelentkezési módszer eltávolítva",
+    ev_consent_withdrawn: "Hozzájárulás visszavonva",
+    ev_session_ended: "Munkamenet befejezve",
+    ev_code_sent: "Bejelentkezési kód elküldve",
 };
 
 static RU: Texts = Texts {
@@ -342,7 +369,33 @@ static RU: Texts = Texts {
     code_subject: "Ваш код для входа",
     code_body: "Ваш код для входа: {code}. Он действует 5 минут. Если вы не пытались войти, проигнорируйте это сообщение.",
     too_many_codes: "Недавно было отправлено слишком много кодов. Подождите несколько минут и попробуйте снова.",
+    activity_title: "Недавние события",
+    ev_signed_in: "Вход",
+    ev_failed: "Неудачная попытка входа",
+    ev_locked: "Способ входа заблокирован",
+    ev_enrolled: "Добавлен способ входа",
+    ev_removed: "Удалён способ входа",
+    ev_consent_withdrawn: "Согласие отозвано",
+    ev_session_ended: "Сеанс завершён",
+    ev_code_sent: "Отправлен код для входа",
 };
+
+impl Texts {
+    /// How an audit event is shown to the citizen it concerns.
+    pub fn event(&self, kind: &str) -> &'static str {
+        match kind {
+            "auth.succeeded" => self.ev_signed_in,
+            "auth.failed" => self.ev_failed,
+            "factor.locked" => self.ev_locked,
+            "factor.enrolled" => self.ev_enrolled,
+            "factor.removed" => self.ev_removed,
+            "consent.withdrawn" => self.ev_consent_withdrawn,
+            "session.ended" => self.ev_session_ended,
+            "code.sent" => self.ev_code_sent,
+            _ => "",
+        }
+    }
+}
 
 impl Lang {
     pub fn texts(self) -> &'static Texts {

@@ -5,6 +5,7 @@
 //! the signing keys and encryption at rest, `http` the actix-web handlers, `cli` the
 //! `idp` command.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -72,6 +72,52 @@ fn sign_in(state: &AppState, tx: &str, new_browser: Option<String>) -> HttpRespo
     res
 }
 
+/// What the account page shows, read in one go.
+struct AccountView {
+    user: Option<users::User>,
+    enrolled: Vec<FactorKind>,
+    passkeys: Vec<(String, String)>,
+    recovery_left: usize,
+    sessions: Vec<BrowserSession>,
+    consents: Vec<ConsentRow>,
+    events: Vec<crate::audit::Event>,
+}
+
+fn account_view(
+    c: &mut crate::store::AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> crate::store::StoreResult<AccountView> {
+    let credentials = users::credentials_of(c, user_id)?;
+    let mut consented = Vec::new();
+    for (client_id, scopes) in consents::of_user(c, user_id)? {
+        let client_name = clients::find(c, &client_id)?
+            .map(|c| c.name)
+            .unwrap_or_else(|| client_id.clone());
+        consented.push(ConsentRow {
+            client_id,
+            client_name,
+            scopes,
+        });
+    }
+    Ok(AccountView {
+        user: users::find(c, user_id)?,
+        enrolled: enrolled_factors(c, user_id)?,
+        passkeys: credentials
+            .iter()
+            .filter(|r| r.kind == FactorKind::WebAuthn.name())
+            .map(|r| (r.id.clone(), r.label.clone().unwrap_or_default()))
+            .collect(),
+        recovery_left: credentials
+            .iter()
+            .filter(|r| r.kind == FactorKind::RecoveryCode.name())
+            .count(),
+        sessions: sessions::of_user(c, user_id, now)?,
+        consents: consented,
+        events: crate::audit::of_user(c, user_id, 20)?,
+    })
+}
+
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
     let get_access = access(state.clone().into_inner(), &req, now);
@@ -81,45 +127,22 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
-        let view = st.db.run(|c| {
-            let user = users::find(c, &sess.user_id)?;
-            let enrolled = enrolled_factors(c, &sess.user_id)?;
-            let keys: Vec<(String, String)> = users::credentials_of(c, &sess.user_id)?
-                .into_iter()
-                .filter(|r| r.kind == FactorKind::WebAuthn.name())
-                .map(|r| (r.id, r.label.unwrap_or_default()))
-                .collect();
-            let recovery_left = users::credentials_of(c, &sess.user_id)?
-                .iter()
-                .filter(|r| r.kind == FactorKind::RecoveryCode.name())
-                .count();
-            let sessions = sessions::of_user(c, &sess.user_id, now)?;
-            let mut consented = Vec::new();
-            for (client_id, scopes) in consents::of_user(c, &sess.user_id)? {
-                let name = clients::find(c, &client_id)?
-                    .map(|c| c.name)
-                    .unwrap_or_else(|| client_id.clone());
-                consented.push(ConsentRow {
-                    client_id,
-                    client_name: name,
-                    scopes,
-                });
-            }
-            Ok((user, enrolled, recovery_left, keys, sessions, consented))
-        })?;
+        let view = st.db.run(|c| account_view(c, &sess.user_id, now))?;
         Ok(Ok((sess, cookie, view)))
     })
     .await;
-    let (sess, cookie, (user, enrolled, recovery_left, keys, list, consented)) = match result {
+    let (sess, cookie, view) = match result {
         Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
         Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
         Ok(Ok(x)) => x,
     };
     let t = pages::lang(&req, &[]).texts();
-    let display_name = user
+    let display_name = view
+        .user
         .map(|u| u.name.unwrap_or(u.username))
         .unwrap_or_default();
-    let sessions = list
+    let sessions = view
+        .sessions
         .into_iter()
         .map(|s| SessionRow {
             current: s.id == sess.id,
@@ -128,16 +151,30 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             sid: s.sid,
         })
         .collect();
+    let activity = view
+        .events
+        .iter()
+        .map(|e| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+            let particulars = detail["factor"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| e.client_id.clone())
+                .unwrap_or_default();
+            (pages::utc(e.at), t.event(&e.kind), particulars)
+        })
+        .collect();
     let page = AccountPage {
         t,
         display_name: &display_name,
         csrf: &csrf(&cookie),
-        totp: enrolled.contains(&FactorKind::Totp),
-        recovery_left,
-        passkeys: keys,
+        totp: view.enrolled.contains(&FactorKind::Totp),
+        recovery_left: view.recovery_left,
+        passkeys: view.passkeys,
         webauthn: state.webauthn.is_some(),
+        activity,
         sessions,
-        consents: consented,
+        consents: view.consents,
     };
     pages::html(200, page.render())
 }
@@ -316,7 +353,14 @@ pub async fn totp_confirm(
             users::set_kind(c, &cred.id, FactorKind::Totp.name())?;
             users::advance_counter(c, &cred.id, step, now)
         })?;
-        tracing::info!(factor = "totp", "factor enrolled");
+        super::audit(
+            st,
+            "factor.enrolled",
+            Some(&sess.user_id),
+            None,
+            serde_json::json!({ "factor": "totp" }),
+            now,
+        )?;
         Ok(Done::Back)
     })
     .await
@@ -327,10 +371,17 @@ pub async fn totp_remove(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, _, _| {
+    act(req, state, body, |st, sess, _, now| {
         st.db
             .run(|c| users::delete_credentials(c, &sess.user_id, FactorKind::Totp.name()))?;
-        tracing::info!(factor = "totp", "factor removed");
+        super::audit(
+            st,
+            "factor.removed",
+            Some(&sess.user_id),
+            None,
+            serde_json::json!({ "factor": "totp" }),
+            now,
+        )?;
         Ok(Done::Back)
     })
     .await
@@ -363,6 +414,14 @@ pub async fn recovery_codes(
             }
             Ok(())
         })?;
+        super::audit(
+            st,
+            "factor.enrolled",
+            Some(&sess.user_id),
+            None,
+            serde_json::json!({ "factor": "recovery" }),
+            now,
+        )?;
         Ok(Done::Codes(codes))
     })
     .await
@@ -373,7 +432,7 @@ pub async fn end_session(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, _| {
+    act(req, state, body, |st, sess, form, now| {
         let sid = form.require("sid")?.to_string();
         st.db.tx(|c| {
             if sessions::delete_by_sid(c, &sess.user_id, &sid)? {
@@ -381,6 +440,14 @@ pub async fn end_session(
             }
             Ok(())
         })?;
+        super::audit(
+            st,
+            "session.ended",
+            Some(&sess.user_id),
+            None,
+            serde_json::json!({ "by": "account page" }),
+            now,
+        )?;
         Ok(Done::Back)
     })
     .await
@@ -391,14 +458,21 @@ pub async fn withdraw_consent(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, _| {
+    act(req, state, body, |st, sess, form, now| {
         let client_id = form.require("client_id")?.to_string();
         st.db.tx(|c| {
             consents::revoke(c, &sess.user_id, &client_id)?;
             tokens::revoke_grants_of_user_client(c, &sess.user_id, &client_id)?;
             Ok(())
         })?;
-        tracing::info!(client = %client_id, "consent withdrawn");
+        super::audit(
+            st,
+            "consent.withdrawn",
+            Some(&sess.user_id),
+            Some(&client_id),
+            serde_json::json!({}),
+            now,
+        )?;
         Ok(Done::Back)
     })
     .await
@@ -557,7 +631,14 @@ pub async fn webauthn_finish(
                 "this security key or passkey is registered already",
             ));
         }
-        tracing::info!(factor = "webauthn", "factor enrolled");
+        super::audit(
+            st,
+            "factor.enrolled",
+            Some(&sess.user_id),
+            None,
+            serde_json::json!({ "factor": "webauthn", "name": row.label }),
+            now,
+        )?;
         Ok(serde_json::json!({ "next": "/account" }))
     })
     .await
@@ -568,14 +649,21 @@ pub async fn webauthn_remove(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, _| {
+    act(req, state, body, |st, sess, form, now| {
         let id = form.require("id")?.to_string();
         if !id.starts_with("wa:") {
             return Err(OidcError::invalid_request("not a security key"));
         }
         st.db
             .run(|c| users::delete_credential_of(c, &sess.user_id, &id))?;
-        tracing::info!(factor = "webauthn", "factor removed");
+        super::audit(
+            st,
+            "factor.removed",
+            Some(&sess.user_id),
+            None,
+            serde_json::json!({ "factor": "webauthn" }),
+            now,
+        )?;
         Ok(Done::Back)
     })
     .await

@@ -611,7 +611,7 @@ pub async fn login(
             }
         };
         let (cookie, _session) = st.db.tx(|c| {
-            lockout::record_success(c, &subject, f)?;
+            lockout::record_success(c, &subject, f, now)?;
             if let Some(cred) = &stored {
                 users::touch_credential(c, &cred.id, now)?;
             }
@@ -799,7 +799,14 @@ pub async fn send_code(
                 "the code could not be sent; try another method",
             )
         })?;
-        tracing::info!(factor = kind.name(), "one-time code sent");
+        super::audit(
+            &st,
+            "code.sent",
+            Some(&user.id),
+            None,
+            serde_json::json!({ "factor": kind.name() }),
+            now,
+        )?;
         Ok(Shown::Next(format!(
             "/interaction/{}?factor={}&sent=1",
             loaded.tx.id,
@@ -927,7 +934,7 @@ pub async fn factor(
             ));
         }
         let (new_cookie, _) = st.db.tx(|c| {
-            lockout::record_success(c, &user_id, kind)?;
+            lockout::record_success(c, &user_id, kind, now)?;
             transactions::set_user(c, &loaded.tx.id, &user_id)?;
             session::step_up(c, &sess, kind, &st.config.policy, &times(&st), now)
         })?;
@@ -1194,7 +1201,7 @@ pub async fn webauthn_finish(
                             users::set_data(c, id, &a, now)?;
                         }
                     }
-                    lockout::record_success(c, &user_id, kind)?;
+                    lockout::record_success(c, &user_id, kind, now)?;
                     transactions::set_user(c, &loaded.tx.id, &user_id)?;
                     session::step_up(c, &sess, kind, &st.config.policy, &times(&st), now)
                 })?;
@@ -1318,7 +1325,14 @@ pub async fn certificate(
             return refused(loaded);
         };
         let Ok(name) = certs.identify(&chain, now) else {
-            tracing::info!(outcome = "failure", factor = "x509", "certificate refused");
+            super::audit(
+                &st,
+                "auth.failed",
+                None,
+                None,
+                serde_json::json!({ "factor": "x509", "reason": "certificate" }),
+                now,
+            )?;
             return refused(loaded);
         };
         let user = st.db.run(|c| {
@@ -1329,11 +1343,8 @@ pub async fn certificate(
             }
         })?;
         let Some(user) = user.filter(|u| !u.disabled) else {
-            tracing::info!(
-                outcome = "failure",
-                factor = "x509",
-                "certificate of no account"
-            );
+            let detail = serde_json::json!({ "factor": "x509", "reason": "no account" });
+            super::audit(&st, "auth.failed", None, None, detail, now)?;
             return refused(loaded);
         };
         let kind = FactorKind::Certificate;
@@ -1342,6 +1353,14 @@ pub async fn certificate(
             .run(|c| session::resume(c, cookie.as_deref(), st.config.session_idle, now))?;
         let (new_cookie, _) = st.db.tx(|c| {
             transactions::set_user(c, &loaded.tx.id, &user.id)?;
+            let detail = serde_json::json!({ "factor": "x509" });
+            let entry = crate::audit::Entry {
+                kind: "auth.succeeded",
+                user_id: Some(&user.id),
+                client_id: None,
+                detail,
+            };
+            crate::audit::append(c, entry, now)?;
             match current.as_ref().filter(|s| s.user_id == user.id) {
                 // Signed in already: the certificate is one more factor.
                 Some(s) => session::step_up(c, s, kind, &st.config.policy, &times(&st), now),
@@ -1356,7 +1375,6 @@ pub async fn certificate(
                 ),
             }
         })?;
-        tracing::info!(outcome = "success", factor = "x509", "login attempt");
         Ok((
             Shown::Next(format!("/interaction/{}", loaded.tx.id)),
             Some(new_cookie),

@@ -98,7 +98,15 @@ async fn handle(
         }
         st.db.tx(|c| {
             sessions::delete(c, &hash)?;
-            tokens::revoke_grants_of_session(c, &session.sid)
+            tokens::revoke_grants_of_session(c, &session.sid)?;
+            let detail = serde_json::json!({ "by": "logout", "client": lr.client_id });
+            let entry = crate::audit::Entry {
+                kind: "session.ended",
+                user_id: Some(&session.user_id),
+                client_id: None,
+                detail,
+            };
+            crate::audit::append(c, entry, now)
         })?;
         tracing::info!("session ended by logout");
         Ok(Outcome::Done(lr))

@@ -478,6 +478,25 @@ fn throttle(state: &AppState, ip: Option<std::net::IpAddr>, now: i64) -> Result<
     Ok(())
 }
 
+/// Appends an audit event in a transaction of its own.
+fn audit(
+    state: &AppState,
+    kind: &str,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), OidcError> {
+    let entry = crate::audit::Entry {
+        kind,
+        user_id,
+        client_id,
+        detail,
+    };
+    state.db.tx(|c| crate::audit::append(c, entry, now))?;
+    Ok(())
+}
+
 /// A CSRF token for forms of a signed-in citizen: bound to the session cookie (which
 /// scripts cannot read) and to the form's purpose.
 fn session_csrf(purpose: &str, session_cookie: &str) -> String {

@@ -86,6 +86,8 @@ pub struct AccountPage<'a> {
     pub passkeys: Vec<(String, String)>,
     /// Whether passkeys can be added (the issuer's host is a domain name).
     pub webauthn: bool,
+    /// The citizen's recent audit events: (time, what, particulars).
+    pub activity: Vec<(String, &'a str, String)>,
     pub sessions: Vec<SessionRow>,
     pub consents: Vec<ConsentRow>,
 }

@@ -3,10 +3,12 @@
 //! day) until the factor succeeds again. An unknown username is locked the same way, so
 //! that the behaviour does not tell whether an account exists.
 
+use crate::audit::{self, Entry};
 use crate::crypto;
 use crate::store::lockouts::{self, Lockout};
 use crate::store::{AnyConnection, StoreResult};
 use authenticators::FactorKind;
+use serde_json::json;
 
 pub const MAX_FAILURES: i32 = 3;
 const FIRST_LOCK: i64 = 60;
@@ -66,7 +68,12 @@ pub fn after_failure(
     (l, locked)
 }
 
-/// Counts a failure; returns `Some(until)` when it locks the factor.
+/// The account a lockout subject stands for, if it is one.
+fn account(subject: &str) -> Option<&str> {
+    (!subject.starts_with("unknown:")).then_some(subject)
+}
+
+/// Counts a failure, audited; returns `Some(until)` when it locks the factor.
 pub fn record_failure(
     conn: &mut AnyConnection,
     subject: &str,
@@ -76,15 +83,51 @@ pub fn record_failure(
     let prev = lockouts::find(conn, subject, factor.name())?;
     let (next, locked) = after_failure(prev, subject, factor, now);
     lockouts::save(conn, &next)?;
+    let user_id = account(subject);
+    let failed = Entry {
+        kind: "auth.failed",
+        user_id,
+        client_id: None,
+        detail: json!({ "factor": factor.name() }),
+    };
+    audit::append(conn, failed, now)?;
+    if let Some(until) = locked {
+        let detail =
+            json!({ "factor": factor.name(), "until": until, "known_account": user_id.is_some() });
+        audit::append(
+            conn,
+            Entry {
+                kind: "factor.locked",
+                user_id,
+                client_id: None,
+                detail,
+            },
+            now,
+        )?;
+    }
     Ok(locked)
 }
 
+/// Clears the counter after a success, audited.
 pub fn record_success(
     conn: &mut AnyConnection,
     subject: &str,
     factor: FactorKind,
+    now: i64,
 ) -> StoreResult<()> {
-    lockouts::clear(conn, subject, factor.name())
+    lockouts::clear(conn, subject, factor.name())?;
+    let detail = json!({ "factor": factor.name() });
+    audit::append(
+        conn,
+        Entry {
+            kind: "auth.succeeded",
+            user_id: account(subject),
+            client_id: None,
+            detail,
+        },
+        now,
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

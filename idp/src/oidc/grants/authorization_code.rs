@@ -76,6 +76,14 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
             Redemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "authorization code replayed; grant revoked");
                 rows::revoke_grant(conn, &grant_id)?;
+                let detail = serde_json::json!({ "credential": "code", "grant": grant_id });
+                let entry = crate::audit::Entry {
+                    kind: "token.replayed",
+                    user_id: None,
+                    client_id: Some(&client.id),
+                    detail,
+                };
+                crate::audit::append(conn, entry, ctx.now)?;
                 return Ok(Err(OidcError::invalid_grant(
                     "the authorization code was already used",
                 )));

@@ -49,6 +49,15 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
             Redemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "refresh token reused; grant revoked");
                 rows::revoke_grant(conn, &grant_id)?;
+                let detail =
+                    serde_json::json!({ "credential": "refresh_token", "grant": grant_id });
+                let entry = crate::audit::Entry {
+                    kind: "token.replayed",
+                    user_id: None,
+                    client_id: Some(&client.id),
+                    detail,
+                };
+                crate::audit::append(conn, entry, ctx.now)?;
                 return Ok(Err(OidcError::invalid_grant(
                     "the refresh token was already used",
                 )));
