@@ -1,0 +1,239 @@
+//! `matcher` command line: prints JSON on stdout; unusable input exits non-zero with a
+//! one-line reason on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use matcher::face::{FaceLocation, FacePipeline, load_image};
+use matcher::models::ModelStore;
+use matcher::search::synthetic_templates;
+use matcher::{Gallery, MatcherError, ModelId, Template};
+
+#[derive(Parser)]
+#[command(
+    name = "matcher",
+    about = "Face and voice templates, comparison and 1:N search"
+)]
+struct Cli {
+    /// Modality; by default chosen from the file extension.
+    #[arg(long, global = true)]
+    modality: Option<Modality>,
+    /// Pad whole-image face crops by this fraction of their size (edge pixels repeated).
+    #[arg(long, global = true, default_value_t = 0.0)]
+    pad: f32,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Modality {
+    Face,
+    Voice,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the embedding of one face image.
+    Embed { file: PathBuf },
+    /// Compare two samples: score, threshold and decision.
+    Compare { a: PathBuf, b: PathBuf },
+    /// Rank a gallery directory (one sub-directory or file per identity) against a probe.
+    Identify {
+        probe: PathBuf,
+        gallery: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+    },
+    /// Time 1:N search over synthetic templates.
+    BenchSearch {
+        #[arg(long, default_value_t = 1_000_000)]
+        templates: usize,
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        #[arg(long, default_value_t = 20)]
+        queries: usize,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+}
+
+struct Engines {
+    face: Option<FacePipeline>,
+    pad: f32,
+}
+
+impl Engines {
+    fn face(&mut self) -> matcher::Result<&FacePipeline> {
+        if self.face.is_none() {
+            self.face = Some(FacePipeline::load(&ModelStore::from_env())?);
+        }
+        self.face.as_ref().ok_or_else(|| MatcherError::Model {
+            name: "face".into(),
+            reason: "not loaded".into(),
+        })
+    }
+
+    fn template(&mut self, path: &Path, modality: Option<Modality>) -> matcher::Result<Template> {
+        match modality.unwrap_or_else(|| modality_of(path)) {
+            Modality::Face => {
+                let img = load_image(path)?;
+                let pad = self.pad;
+                self.face()?
+                    .template(&img, FaceLocation::WholeImage { pad })
+            }
+            Modality::Voice => Err(MatcherError::Audio(format!(
+                "{}: voice is not supported by this build yet",
+                path.display()
+            ))),
+        }
+    }
+}
+
+fn modality_of(path: &Path) -> Modality {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "wav" | "raw" | "flac" => Modality::Voice,
+        _ => Modality::Face,
+    }
+}
+
+fn threshold_for(model: &ModelId) -> f32 {
+    matcher::thresholds::for_model(model).map_or(f32::NAN, |t| t.cosine)
+}
+
+fn files_in(dir: &Path) -> matcher::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| MatcherError::Image(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn run(cli: Cli) -> matcher::Result<Value> {
+    let mut engines = Engines {
+        face: None,
+        pad: cli.pad,
+    };
+    match cli.command {
+        Command::Embed { file } => {
+            let t = engines.template(&file, cli.modality)?;
+            Ok(json!({"model": t.model().to_string(), "dim": t.dim(), "embedding": t.embedding()}))
+        }
+        Command::Compare { a, b } => {
+            let ta = engines.template(&a, cli.modality)?;
+            let tb = engines.template(&b, cli.modality)?;
+            let score = ta.cosine(&tb)?;
+            let threshold = threshold_for(ta.model());
+            Ok(json!({"score": score, "threshold": threshold, "match": score >= threshold}))
+        }
+        Command::Identify {
+            probe,
+            gallery,
+            top,
+        } => {
+            let p = engines.template(&probe, cli.modality)?;
+            let mut g = Gallery::new(p.model().clone(), p.dim());
+            let mut skipped = Vec::new();
+            for entry in files_in(&gallery)? {
+                let (id, samples) = if entry.is_dir() {
+                    let id = entry.file_name().map(|n| n.to_string_lossy().into_owned());
+                    (id, files_in(&entry)?)
+                } else {
+                    let id = entry.file_stem().map(|n| n.to_string_lossy().into_owned());
+                    (id, vec![entry.clone()])
+                };
+                let id = id.unwrap_or_default();
+                for s in samples {
+                    match engines.template(&s, cli.modality) {
+                        Ok(t) => g.add(id.clone(), &t)?,
+                        Err(e) if e.is_unusable_input() => skipped.push(
+                            json!({"file": s.display().to_string(), "reason": e.to_string()}),
+                        ),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            let threshold = threshold_for(p.model());
+            let hits: Vec<Value> = g
+                .top_k(&p, top)?
+                .into_iter()
+                .map(|c| json!({"id": c.id, "score": c.score, "match": c.score >= threshold}))
+                .collect();
+            Ok(
+                json!({"gallery_size": g.len(), "threshold": threshold, "candidates": hits, "skipped": skipped}),
+            )
+        }
+        Command::BenchSearch {
+            templates,
+            dim,
+            queries,
+            top,
+        } => {
+            let model = ModelId::new("synthetic", 1);
+            let start = Instant::now();
+            let mut g = Gallery::with_capacity(model.clone(), dim, templates);
+            // Generate in blocks to keep the temporary templates small.
+            let mut seed = 1u64;
+            while g.len() < templates {
+                let n = (templates - g.len()).min(100_000);
+                for t in synthetic_templates(&model, dim, n, seed) {
+                    g.add(format!("t{}", g.len()), &t)?;
+                }
+                seed += 1;
+            }
+            let build_s = start.elapsed().as_secs_f64();
+            let probes = synthetic_templates(&model, dim, queries, 12345);
+            let mut times = Vec::with_capacity(queries);
+            for p in &probes {
+                let t = Instant::now();
+                let hits = g.top_k(p, top)?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                std::hint::black_box(hits);
+            }
+            times.sort_by(f64::total_cmp);
+            let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
+            let max = times.last().copied().unwrap_or(f64::NAN);
+            Ok(json!({
+                "templates": g.len(), "dim": dim, "top": top, "queries": queries,
+                "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+                "build_seconds": build_s, "search_ms_median": median, "search_ms_max": max,
+                "gallery_bytes": g.len() * dim * 4,
+                "peak_rss_mib": peak_rss_mib(),
+            }))
+        }
+    }
+}
+
+/// Peak resident memory of this process (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            if e.is_unusable_input() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
