@@ -8,7 +8,8 @@ four dims (n, k, nr, nc) and raw little-endian f32.
 
 Usage: dlib_to_safetensors.py MODELS_DIR OUT_DIR
 Writes OUT_DIR/dlib_face_recognition_resnet_model_v1.safetensors and
-OUT_DIR/shape_predictor_5_face_landmarks.safetensors. Needs only numpy.
+OUT_DIR/shape_predictor_5_face_landmarks.safetensors and
+OUT_DIR/mmod_human_face_detector.safetensors. Needs only numpy.
 """
 import json
 import re
@@ -170,7 +171,61 @@ def convert_shape_predictor(src, dst):
     write_safetensors(dst, tensors, {"source": "shape_predictor_5_face_landmarks.dat", "licence": "CC0-1.0"})
 
 
+def convert_mmod(src, dst):
+    d = open(src, "rb").read()
+    r = Reader(d)
+    assert r.int() == 1  # add_loss_layer version
+    assert r.string() == "loss_mmod_"
+    opt_version = r.int()
+    assert opt_version == 1, opt_version
+    win_w, win_h = r.int(), r.int()
+    _false_alarm, _missed, _truth_iou = r.float(), r.float(), r.float()
+    nms_iou, nms_covered = r.float(), r.float()
+    tensors = []
+    convs = affines = 0
+    for m in re.finditer(rb"\x01\x05con_4|\x01\x07bn_con2", d):
+        r = Reader(d, m.start())
+        name = r.string()
+        if name == "con_4":
+            _, params = r.tensor()
+            num_filters, nr, nc, sy, sx, py, px = (r.int() for _ in range(7))
+            nw = params.size - num_filters
+            k = nw // (num_filters * nr * nc)
+            tensors.append((f"conv{convs}.weight", params[:nw].reshape(num_filters, k, nr, nc)))
+            tensors.append((f"conv{convs}.bias", params[nw:]))
+            print(f"mmod conv{convs}: {(num_filters, k, nr, nc)} stride {sy} pad {py}", file=sys.stderr)
+            convs += 1
+        else:
+            _, params = r.tensor()
+            for _ in range(2):  # gamma and beta alias_tensor: version + 4 dims
+                assert r.int() == 1
+                [r.int() for _ in range(4)]
+            _, _means = r.tensor()
+            _, _invstds = r.tensor()
+            _, running_means = r.tensor()
+            _, running_vars = r.tensor()
+            r.int()  # num_updates
+            r.int()  # running_stats_window_size
+            [r.float() for _ in range(4)]  # learning-rate and weight-decay multipliers
+            eps = r.float()
+            # dlib turns a trained bn_con into affine_ at load: w = g / sqrt(var + eps),
+            # b = beta - w * mean.
+            k = params.size // 2
+            g, beta = params[:k], params[k:]
+            w = (g / np.sqrt(running_vars + eps)).astype(np.float32)
+            b = (beta - w * running_means).astype(np.float32)
+            tensors.append((f"affine{affines}.weight", w))
+            tensors.append((f"affine{affines}.bias", b))
+            affines += 1
+    assert convs == 7 and affines == 6, (convs, affines)
+    meta = {"source": "mmod_human_face_detector.dat", "licence": "CC0-1.0", "window_width": win_w,
+            "window_height": win_h, "nms_iou": repr(nms_iou), "nms_percent_covered": repr(nms_covered)}
+    print(meta, file=sys.stderr)
+    write_safetensors(dst, tensors, meta)
+
+
 if __name__ == "__main__":
     src, out = sys.argv[1], sys.argv[2]
     convert_resnet(f"{src}/dlib_face_recognition_resnet_model_v1.dat", f"{out}/dlib_face_recognition_resnet_model_v1.safetensors")
     convert_shape_predictor(f"{src}/shape_predictor_5_face_landmarks.dat", f"{out}/shape_predictor_5_face_landmarks.safetensors")
+    convert_mmod(f"{src}/mmod_human_face_detector.dat", f"{out}/mmod_human_face_detector.safetensors")

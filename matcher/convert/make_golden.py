@@ -18,6 +18,7 @@ models, images, out = sys.argv[1:4]
 detector = dlib.get_frontal_face_detector()
 sp = dlib.shape_predictor(f"{models}/shape_predictor_5_face_landmarks.dat")
 net = dlib.face_recognition_model_v1(f"{models}/dlib_face_recognition_resnet_model_v1.dat")
+cnn = dlib.cnn_face_detection_model_v1(f"{models}/mmod_human_face_detector.dat")
 
 cases = []
 for name in ["obama", "obama2", "biden"]:
@@ -34,7 +35,9 @@ for name in ["obama", "obama2", "biden"]:
     Image.fromarray(chip).save(f"{out}/{name}_chip.png")
     # Embed the chip as stored (exact pixels) and the full pipeline's result.
     chip_desc = net.compute_face_descriptor(np.array(Image.open(f"{out}/{name}_chip.png")))
+    mmod = [[d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), d.confidence] for d in cnn(arr, 0)]
     cases.append({
+        "mmod_detections": mmod,
         "name": name,
         "image": f"{name}.png",
         "chip": f"{name}_chip.png",

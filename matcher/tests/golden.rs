@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use matcher::face::align::{DEFAULT_PADDING, face_chip};
+use matcher::face::detect::FaceDetector;
 use matcher::face::embed::FaceEmbedder;
 use matcher::face::landmarks::{FaceBox, ShapePredictor};
 use matcher::face::load_image;
@@ -112,5 +113,57 @@ fn chip_reproduces_dlib_get_face_chip() {
             case["name"]
         );
         assert!(worst <= 1, "{}: max pixel diff {worst}", case["name"]);
+    }
+}
+
+fn iou(a: &FaceBox, b: &[f64]) -> f64 {
+    let (l, t, r, btm) = (
+        (a.left as f64).max(b[0]),
+        (a.top as f64).max(b[1]),
+        (a.right as f64).min(b[2]),
+        (a.bottom as f64).min(b[3]),
+    );
+    let inter = ((r - l + 1.0).max(0.0)) * ((btm - t + 1.0).max(0.0));
+    let area_b = (b[2] - b[0] + 1.0) * (b[3] - b[1] + 1.0);
+    inter / ((a.width() * a.height()) as f64 + area_b - inter)
+}
+
+#[test]
+fn cnn_detector_finds_dlibs_boxes() {
+    let detector = FaceDetector::load(&ModelStore::from_env()).unwrap();
+    for case in cases() {
+        let img = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let got = detector.detect(&img, false).unwrap();
+        let want: Vec<Vec<f64>> = case["mmod_detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{}: {got:?} vs {want:?}",
+            case["name"]
+        );
+        for (g, w) in got.iter().zip(&want) {
+            let overlap = iou(&g.face_box, w);
+            println!(
+                "{}: {:?} conf {:.3} vs dlib {:?}, IoU {overlap:.3}",
+                case["name"], g.face_box, g.confidence, w
+            );
+            let b = &g.face_box;
+            assert_eq!(
+                [b.left, b.top, b.right, b.bottom],
+                [w[0] as i64, w[1] as i64, w[2] as i64, w[3] as i64],
+                "{}",
+                case["name"]
+            );
+            assert!(
+                (f64::from(g.confidence) - w[4]).abs() < 1e-3,
+                "{}",
+                case["name"]
+            );
+        }
     }
 }

@@ -25,13 +25,13 @@ pub fn model_id() -> ModelId {
 }
 
 /// dlib's frozen batch normalisation: y = x * w + b per channel.
-struct Affine {
+pub(crate) struct Affine {
     weight: Tensor,
     bias: Tensor,
 }
 
 impl Affine {
-    fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
+    pub(crate) fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             weight: vb.get(channels, "weight")?.reshape((1, channels, 1, 1))?,
             bias: vb.get(channels, "bias")?.reshape((1, channels, 1, 1))?,

@@ -1,6 +1,7 @@
 //! Face pipeline: locate -> 5 landmarks -> aligned chip -> quality checks -> embedding.
 
 pub mod align;
+pub mod detect;
 pub mod embed;
 pub mod landmarks;
 
@@ -9,6 +10,7 @@ use image::RgbImage;
 use crate::error::{MatcherError, Result};
 use crate::models::ModelStore;
 use crate::template::Template;
+use detect::FaceDetector;
 use embed::{CHIP_SIZE, FaceEmbedder};
 use landmarks::{FaceBox, Landmarks, ShapePredictor};
 
@@ -21,6 +23,9 @@ pub enum FaceLocation {
     WholeImage { pad: f32 },
     /// A face box found by a detector or given by the caller.
     Box(FaceBox),
+    /// Run the CNN detector; exactly one face must be found. `upsample` doubles the image
+    /// first so that faces of 40-80 px are found too (four times slower).
+    Detect { upsample: bool },
 }
 
 /// Minimum usable face, in pixels across the face box.
@@ -40,6 +45,7 @@ pub struct FaceSample {
 }
 
 pub struct FacePipeline {
+    detector: FaceDetector,
     predictor: ShapePredictor,
     embedder: FaceEmbedder,
 }
@@ -78,9 +84,24 @@ pub fn chip_quality(chip: &RgbImage) -> (f32, f32) {
 impl FacePipeline {
     pub fn load(store: &ModelStore) -> Result<Self> {
         Ok(Self {
+            detector: FaceDetector::load(store)?,
             predictor: ShapePredictor::load(store)?,
             embedder: FaceEmbedder::load(store)?,
         })
+    }
+
+    pub fn detector(&self) -> &FaceDetector {
+        &self.detector
+    }
+
+    /// The one face of the image, or why there is not exactly one.
+    pub fn locate_one(&self, img: &RgbImage, upsample: bool) -> Result<FaceBox> {
+        let faces = self.detector.detect(img, upsample)?;
+        match faces.as_slice() {
+            [] => Err(MatcherError::NoFace),
+            [one] => Ok(one.face_box),
+            many => Err(MatcherError::SeveralFaces(many.len())),
+        }
     }
 
     pub fn predictor(&self) -> &ShapePredictor {
@@ -107,6 +128,10 @@ impl FacePipeline {
                 (std::borrow::Cow::Owned(padded), b)
             }
             FaceLocation::Box(b) => (std::borrow::Cow::Borrowed(img), b),
+            FaceLocation::Detect { upsample } => (
+                std::borrow::Cow::Borrowed(img),
+                self.locate_one(img, upsample)?,
+            ),
         };
         let size = face_box.width().min(face_box.height());
         if size < MIN_FACE_PX {
@@ -153,7 +178,7 @@ impl FacePipeline {
 fn face_box_offset(location: FaceLocation, face_box: &FaceBox) -> i64 {
     match location {
         FaceLocation::WholeImage { .. } => face_box.left,
-        FaceLocation::Box(_) => 0,
+        FaceLocation::Box(_) | FaceLocation::Detect { .. } => 0,
     }
 }
 
