@@ -8,7 +8,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use matcher::face::{FaceLocation, FacePipeline, load_image};
+use matcher::eval::{OperatingPoint, score_pairs};
+use matcher::face::{FaceLocation, FacePipeline, load_image, pad_edges};
 use matcher::models::ModelStore;
 use matcher::search::synthetic_templates;
 use matcher::{Gallery, MatcherError, ModelId, Template};
@@ -22,11 +23,25 @@ struct Cli {
     /// Modality; by default chosen from the file extension.
     #[arg(long, global = true)]
     modality: Option<Modality>,
-    /// Pad whole-image face crops by this fraction of their size (edge pixels repeated).
+    /// How to find the face: run the CNN detector (exactly one face required), or treat
+    /// the whole image as a tight face crop.
+    #[arg(long, global = true, value_enum, default_value_t = FaceMode::Detect)]
+    face: FaceMode,
+    /// Pad images by this fraction of their size first, repeating edge pixels (helps the
+    /// detector and alignment on tight crops).
     #[arg(long, global = true, default_value_t = 0.0)]
     pad: f32,
+    /// Double the image before detection to find faces of 40-80 px.
+    #[arg(long, global = true)]
+    upsample: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FaceMode {
+    Detect,
+    Whole,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +63,16 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         top: usize,
     },
+    /// Error rates over a directory with one sub-directory of samples per person.
+    Eval {
+        dir: PathBuf,
+        /// Write a DET curve (FNMR against FMR, log axes) to this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// False-match rate the threshold is chosen for.
+        #[arg(long, default_value_t = 1e-4)]
+        fmr: f64,
+    },
     /// Time 1:N search over synthetic templates.
     BenchSearch {
         #[arg(long, default_value_t = 1_000_000)]
@@ -63,7 +88,9 @@ enum Command {
 
 struct Engines {
     face: Option<FacePipeline>,
+    face_mode: FaceMode,
     pad: f32,
+    upsample: bool,
 }
 
 impl Engines {
@@ -81,9 +108,17 @@ impl Engines {
         match modality.unwrap_or_else(|| modality_of(path)) {
             Modality::Face => {
                 let img = load_image(path)?;
-                let pad = self.pad;
-                self.face()?
-                    .template(&img, FaceLocation::WholeImage { pad })
+                let (mode, pad, upsample) = (self.face_mode, self.pad, self.upsample);
+                let face = self.face()?;
+                match mode {
+                    FaceMode::Whole => face.template(&img, FaceLocation::WholeImage { pad }),
+                    FaceMode::Detect => {
+                        let side = img.width().max(img.height()) as f32;
+                        let p = (pad.clamp(0.0, 2.0) * side).round() as u32;
+                        let img = if p > 0 { pad_edges(&img, p) } else { img };
+                        face.template(&img, FaceLocation::Detect { upsample })
+                    }
+                }
             }
             Modality::Voice => Err(MatcherError::Audio(format!(
                 "{}: voice is not supported by this build yet",
@@ -121,7 +156,9 @@ fn files_in(dir: &Path) -> matcher::Result<Vec<PathBuf>> {
 fn run(cli: Cli) -> matcher::Result<Value> {
     let mut engines = Engines {
         face: None,
+        face_mode: cli.face,
         pad: cli.pad,
+        upsample: cli.upsample,
     };
     match cli.command {
         Command::Embed { file } => {
@@ -172,6 +209,60 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 json!({"gallery_size": g.len(), "threshold": threshold, "candidates": hits, "skipped": skipped}),
             )
         }
+        Command::Eval { dir, plot, fmr } => {
+            let mut samples: Vec<(String, Template)> = Vec::new();
+            let mut skipped = Vec::new();
+            let mut people = 0;
+            for person in files_in(&dir)?.into_iter().filter(|p| p.is_dir()) {
+                people += 1;
+                let id = person
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                for file in files_in(&person)? {
+                    match engines.template(&file, cli.modality) {
+                        Ok(t) => samples.push((id.clone(), t)),
+                        Err(e) if e.is_unusable_input() => skipped.push(
+                            json!({"file": file.display().to_string(), "reason": e.to_string()}),
+                        ),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            if let Some(first) = samples.first() {
+                let model = first.1.model().clone();
+                if let Some(other) = samples.iter().find(|s| s.1.model() != &model) {
+                    return Err(MatcherError::ModelMismatch(
+                        model.to_string(),
+                        other.1.model().to_string(),
+                    ));
+                }
+            }
+            let scores = score_pairs(&samples, |a, b| a.cosine(b).unwrap_or(f32::NAN));
+            let op = scores.threshold_for_fmr(fmr);
+            let (eer, eer_threshold) = scores.eer();
+            let configured = samples
+                .first()
+                .map(|s| threshold_for(s.1.model()))
+                .filter(|t| t.is_finite())
+                .map(|t| scores.at(t));
+            if let Some(path) = &plot {
+                draw_det(path, &scores.det_curve(), &op)?;
+            }
+            Ok(json!({
+                "model": samples.first().map(|s| s.1.model().to_string()),
+                "people": people, "samples": samples.len(), "skipped": skipped,
+                "genuine_pairs": scores.genuine.len(), "impostor_pairs": scores.impostor.len(),
+                "target_fmr": fmr,
+                "threshold": op.threshold, "fmr": op.fmr, "fnmr": op.fnmr,
+                "false_matches": op.false_matches, "false_non_matches": op.false_non_matches,
+                "fmr_upper_95": op.fmr_upper_95, "fnmr_upper_95": op.fnmr_upper_95,
+                "eer": eer, "eer_threshold": eer_threshold,
+                "at_configured_threshold": configured,
+                "genuine_min": scores.genuine.iter().copied().reduce(f32::min),
+                "impostor_max": scores.impostor.iter().copied().reduce(f32::max),
+            }))
+        }
         Command::BenchSearch {
             templates,
             dim,
@@ -211,6 +302,68 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             }))
         }
     }
+}
+
+/// A DET curve on log axes; zero rates are drawn at the axis floor.
+fn draw_det(path: &Path, curve: &[(f64, f64)], op: &OperatingPoint) -> matcher::Result<()> {
+    use plotters::prelude::*;
+    let err = |e: &dyn std::fmt::Display| MatcherError::Image(format!("{}: {e}", path.display()));
+    let has_font = register_font();
+    let floor = 1e-4;
+    let root = BitMapBackend::new(path, (720, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(60);
+    if has_font {
+        builder.caption("DET curve", ("sans-serif", 24));
+    }
+    let mut chart = builder
+        .build_cartesian_2d((floor..1.0f64).log_scale(), (floor..1.0f64).log_scale())
+        .map_err(|e| err(&e))?;
+    let mut mesh = chart.configure_mesh();
+    if has_font {
+        mesh.x_desc("FMR (false match rate)")
+            .y_desc("FNMR (false non-match rate)");
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(|e| err(&e))?;
+    let clamp = |v: f64| v.max(floor);
+    chart
+        .draw_series(LineSeries::new(
+            curve.iter().map(|&(x, y)| (clamp(x), clamp(y))),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(std::iter::once(Circle::new(
+            (clamp(op.fmr), clamp(op.fnmr)),
+            6,
+            RED.filled(),
+        )))
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Gives plotters a font for its labels: DejaVu Sans from the system, if installed.
+fn register_font() -> bool {
+    const CANDIDATES: [&str; 2] = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    ];
+    CANDIDATES.iter().any(|p| match std::fs::read(p) {
+        Ok(bytes) => plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            Box::leak(bytes.into_boxed_slice()),
+        )
+        .is_ok(),
+        Err(_) => false,
+    })
 }
 
 /// Peak resident memory of this process (Linux), in MiB.

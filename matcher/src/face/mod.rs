@@ -28,6 +28,8 @@ pub enum FaceLocation {
     Detect { upsample: bool },
 }
 
+/// Long side above which detection runs on a reduced copy of the image.
+pub const MAX_DETECT_SIDE: u32 = 1024;
 /// Minimum usable face, in pixels across the face box.
 pub const MIN_FACE_PX: i64 = 40;
 /// Minimum mean brightness of the aligned chip (0-255).
@@ -94,12 +96,32 @@ impl FacePipeline {
         &self.detector
     }
 
-    /// The one face of the image, or why there is not exactly one.
+    /// The one face of the image, or why there is not exactly one. Images whose long side
+    /// exceeds [`MAX_DETECT_SIDE`] are searched at that size (faces of 80 px and more
+    /// there) and the box is scaled back; landmarks then use the full resolution.
     pub fn locate_one(&self, img: &RgbImage, upsample: bool) -> Result<FaceBox> {
-        let faces = self.detector.detect(img, upsample)?;
+        let long_side = img.width().max(img.height());
+        let (faces, scale) = if long_side > MAX_DETECT_SIDE {
+            let scale = f64::from(MAX_DETECT_SIDE) / f64::from(long_side);
+            let w = ((f64::from(img.width()) * scale).round() as u32).max(1);
+            let h = ((f64::from(img.height()) * scale).round() as u32).max(1);
+            let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+            (self.detector.detect(&small, upsample)?, scale)
+        } else {
+            (self.detector.detect(img, upsample)?, 1.0)
+        };
         match faces.as_slice() {
             [] => Err(MatcherError::NoFace),
-            [one] => Ok(one.face_box),
+            [one] => {
+                let b = one.face_box;
+                let up = |v: i64| (v as f64 / scale).round() as i64;
+                Ok(FaceBox {
+                    left: up(b.left),
+                    top: up(b.top),
+                    right: up(b.right),
+                    bottom: up(b.bottom),
+                })
+            }
             many => Err(MatcherError::SeveralFaces(many.len())),
         }
     }
