@@ -8,6 +8,7 @@ pub mod models;
 pub mod search;
 pub mod template;
 pub mod thresholds;
+pub mod voice;
 
 pub use error::{MatcherError, Result};
 pub use search::{Candidate, Gallery};

@@ -12,6 +12,8 @@ use matcher::eval::{OperatingPoint, score_pairs};
 use matcher::face::{FaceLocation, FacePipeline, load_image, pad_edges};
 use matcher::models::ModelStore;
 use matcher::search::synthetic_templates;
+use matcher::voice::VoicePipeline;
+use matcher::voice::audio::read_audio;
 use matcher::{Gallery, MatcherError, ModelId, Template};
 
 #[derive(Parser)]
@@ -88,6 +90,7 @@ enum Command {
 
 struct Engines {
     face: Option<FacePipeline>,
+    voice: Option<VoicePipeline>,
     face_mode: FaceMode,
     pad: f32,
     upsample: bool,
@@ -120,10 +123,19 @@ impl Engines {
                     }
                 }
             }
-            Modality::Voice => Err(MatcherError::Audio(format!(
-                "{}: voice is not supported by this build yet",
-                path.display()
-            ))),
+            Modality::Voice => {
+                let audio = read_audio(path)?;
+                if self.voice.is_none() {
+                    self.voice = Some(VoicePipeline::load(&ModelStore::from_env())?);
+                }
+                match &self.voice {
+                    Some(v) => v.template(&audio),
+                    None => Err(MatcherError::Model {
+                        name: "voice".into(),
+                        reason: "not loaded".into(),
+                    }),
+                }
+            }
         }
     }
 }
@@ -156,6 +168,7 @@ fn files_in(dir: &Path) -> matcher::Result<Vec<PathBuf>> {
 fn run(cli: Cli) -> matcher::Result<Value> {
     let mut engines = Engines {
         face: None,
+        voice: None,
         face_mode: cli.face,
         pad: cli.pad,
         upsample: cli.upsample,
