@@ -4,6 +4,7 @@
 pub mod error;
 pub mod eval;
 pub mod face;
+pub mod liveness;
 pub mod models;
 pub mod search;
 pub mod template;

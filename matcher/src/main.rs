@@ -8,8 +8,9 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use matcher::eval::{OperatingPoint, score_pairs};
+use matcher::eval::{OperatingPoint, score_pairs, upper_bound_95};
 use matcher::face::{FaceLocation, FacePipeline, load_image, pad_edges};
+use matcher::liveness;
 use matcher::models::ModelStore;
 use matcher::search::synthetic_templates;
 use matcher::voice::VoicePipeline;
@@ -74,6 +75,23 @@ enum Command {
         /// False-match rate the threshold is chosen for.
         #[arg(long, default_value_t = 1e-4)]
         fmr: f64,
+    },
+    /// Blink liveness over a directory of video frames (image files, in name order).
+    Liveness { frames: PathBuf },
+    /// Liveness error rates from still photographs: each image becomes a held-up-photo
+    /// attack sequence (APCER) and a sequence with a synthetic blink (BPCER, synthetic).
+    LivenessEval {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 15)]
+        frames: usize,
+    },
+    /// Time face detection + embedding of one image, and voice embedding per 3 s.
+    BenchEmbed {
+        image: PathBuf,
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Time 1:N search over synthetic templates.
     BenchSearch {
@@ -276,6 +294,129 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "impostor_max": scores.impostor.iter().copied().reduce(f32::max),
             }))
         }
+        Command::Liveness { frames } => {
+            if !frames.is_dir() {
+                return Err(MatcherError::Image(format!(
+                    "{}: give a directory of frames (video files are not decoded here; \
+                     e.g. ffmpeg -i video.mp4 frames/%04d.png)",
+                    frames.display()
+                )));
+            }
+            let files = files_in(&frames)?;
+            let face = engines.face()?;
+            let mut openness = Vec::with_capacity(files.len());
+            for f in &files {
+                let img = load_image(f)?;
+                openness.push(face.frame_openness(&img, FaceLocation::Detect { upsample: false })?);
+            }
+            Ok(serde_json::to_value(liveness::analyse(&openness)).unwrap_or(Value::Null))
+        }
+        Command::LivenessEval { dir, frames } => {
+            let face = engines.face()?;
+            let mut images = Vec::new();
+            for entry in files_in(&dir)? {
+                if entry.is_dir() {
+                    images.extend(files_in(&entry)?);
+                } else {
+                    images.push(entry);
+                }
+            }
+            let location = FaceLocation::Detect { upsample: false };
+            let (mut attacks, mut accepted, mut bona_fide, mut rejected) = (0, 0, 0, 0);
+            let mut skipped = Vec::new();
+            for (i, path) in images.iter().enumerate() {
+                let img = load_image(path)?;
+                let img = if cli.pad > 0.0 {
+                    let side = img.width().max(img.height()) as f32;
+                    pad_edges(&img, (cli.pad.clamp(0.0, 2.0) * side).round() as u32)
+                } else {
+                    img
+                };
+                let sample = match face.sample(&img, location) {
+                    Ok(s) => s,
+                    Err(e) if e.is_unusable_input() => {
+                        skipped.push(
+                            json!({"file": path.display().to_string(), "reason": e.to_string()}),
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let seed = i as u64 * 7919 + 1;
+                let score = |seq: &[image::RgbImage]| -> matcher::Result<liveness::LivenessReport> {
+                    let o = seq
+                        .iter()
+                        .map(|f| face.frame_openness(f, location))
+                        .collect::<matcher::Result<Vec<_>>>()?;
+                    Ok(liveness::analyse(&o))
+                };
+                attacks += 1;
+                if score(&liveness::synthetic::still_photo(&img, frames, seed))?.live {
+                    accepted += 1;
+                }
+                let mut blink = liveness::synthetic::still_photo(&img, frames, seed + 1);
+                let shut = liveness::synthetic::close_eyes(&img, &sample.landmarks);
+                let mid = frames / 2;
+                for (k, f) in liveness::synthetic::still_photo(&shut, 2, seed + 2)
+                    .into_iter()
+                    .enumerate()
+                {
+                    if let Some(slot) = blink.get_mut(mid + k) {
+                        *slot = f;
+                    }
+                }
+                bona_fide += 1;
+                if !score(&blink)?.live {
+                    rejected += 1;
+                }
+            }
+            Ok(json!({
+                "frames_per_sequence": frames,
+                "attack_sequences": attacks, "attacks_accepted": accepted,
+                "apcer": accepted as f64 / attacks.max(1) as f64,
+                "apcer_upper_95": upper_bound_95(accepted, attacks),
+                "synthetic_blink_sequences": bona_fide, "synthetic_blinks_rejected": rejected,
+                "bpcer_synthetic": rejected as f64 / bona_fide.max(1) as f64,
+                "skipped": skipped,
+            }))
+        }
+        Command::BenchEmbed { image, audio, runs } => {
+            let start = Instant::now();
+            let face = engines.face()?;
+            let load_s = start.elapsed().as_secs_f64();
+            let img = load_image(&image)?;
+            let mut detect_ms = Vec::new();
+            let mut total_ms = Vec::new();
+            for _ in 0..runs.max(1) {
+                let t = Instant::now();
+                let b = face.locate_one(&img, false)?;
+                detect_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                std::hint::black_box(face.template(&img, FaceLocation::Box(b))?);
+                total_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let mut out = json!({
+                "image": image.display().to_string(),
+                "width": img.width(), "height": img.height(),
+                "face_models_load_s": load_s,
+                "detect_ms_median": median(&mut detect_ms),
+                "detect_landmarks_align_embed_ms_median": median(&mut total_ms),
+            });
+            if let Some(audio) = audio {
+                let a = read_audio(&audio)?;
+                let voice = VoicePipeline::load(&ModelStore::from_env())?;
+                let wav = voice.preprocess(&a)?;
+                let three_s: Vec<f32> = wav.iter().copied().cycle().take(48_000).collect();
+                let mut ms = Vec::new();
+                for _ in 0..runs.max(1) {
+                    let t = Instant::now();
+                    std::hint::black_box(voice.embed_preprocessed(&three_s)?);
+                    ms.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+                out["voice_embed_3s_ms_median"] = json!(median(&mut ms));
+            }
+            out["peak_rss_mib"] = json!(peak_rss_mib());
+            Ok(out)
+        }
         Command::BenchSearch {
             templates,
             dim,
@@ -377,6 +518,11 @@ fn register_font() -> bool {
         .is_ok(),
         Err(_) => false,
     })
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Peak resident memory of this process (Linux), in MiB.

@@ -127,3 +127,25 @@ fn bench_search_prints_figures() {
     assert_eq!(v["templates"], 20000);
     assert!(v["search_ms_median"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn liveness_of_a_held_up_photo_is_refused() {
+    let dir = temp_dir("frames");
+    let img = image::open(fixture("biden.png")).unwrap().to_rgb8();
+    for (i, f) in matcher::liveness::synthetic::still_photo(&img, 10, 3)
+        .iter()
+        .enumerate()
+    {
+        f.save(dir.join(format!("{i:03}.png"))).unwrap();
+    }
+    let (code, v, _) = run(&["liveness", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(v["live"], false);
+    assert_eq!(v["blinks"], 0);
+    assert_eq!(v["frames_with_face"], 10);
+    assert_eq!(v["per_frame"].as_array().unwrap().len(), 10);
+    let (code, _, stderr) = run(&["liveness", fixture("biden.png").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("directory of frames"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -187,6 +187,15 @@ impl FacePipeline {
         })
     }
 
+    /// Eye openness of one video frame for liveness; None when the frame has no usable face.
+    pub fn frame_openness(&self, img: &RgbImage, location: FaceLocation) -> Result<Option<f32>> {
+        match self.sample(img, location) {
+            Ok(s) => Ok(crate::liveness::eye_openness(img, &s.landmarks)),
+            Err(e) if e.is_unusable_input() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn template(&self, img: &RgbImage, location: FaceLocation) -> Result<Template> {
         let sample = self.sample(img, location)?;
         let mut t = self.embedder.embed_chips(&[&sample.chip])?;
