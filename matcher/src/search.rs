@@ -123,7 +123,8 @@ impl Gallery {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_default())
+                // A panic while scoring is a bug: re-raise it rather than lose candidates.
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
         let mut all: Vec<Kept> = parts.into_iter().flatten().collect();
