@@ -49,9 +49,15 @@ fn same_person_scores_above_different_people() {
 #[test]
 fn rejects_an_image_without_a_face() {
     let blank = RgbImage::from_pixel(240, 200, Rgb([128, 120, 110]));
-    let err = pipeline().template(&blank, DETECT).unwrap_err();
+    let p = pipeline();
+    let err = p.template(&blank, DETECT).unwrap_err();
     assert!(matches!(err, MatcherError::NoFace), "{err}");
     assert!(err.is_unusable_input());
+    let tiny = RgbImage::from_pixel(3, 2, Rgb([1, 2, 3]));
+    assert!(matches!(
+        p.template(&tiny, DETECT),
+        Err(MatcherError::NoFace)
+    ));
 }
 
 #[test]

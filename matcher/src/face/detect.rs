@@ -21,6 +21,7 @@ use crate::models::ModelStore;
 
 pub const WEIGHTS_FILE: &str = "mmod_human_face_detector.safetensors";
 const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+const MIN_INPUT_SIDE: u32 = 20;
 const PYRAMID_PADDING: i64 = 10;
 const PYRAMID_OUTER_PADDING: i64 = 11;
 
@@ -391,7 +392,8 @@ impl FaceDetector {
     /// All faces in the image, most confident first. `upsample` doubles the image first,
     /// finding faces down to about 40 px instead of 80 px.
     pub fn detect(&self, img: &RgbImage, upsample: bool) -> Result<Vec<Detection>> {
-        if img.width() < 2 || img.height() < 2 {
+        // Far below the 80 px window, and too small for the stride-8 network's input.
+        if img.width() < MIN_INPUT_SIDE || img.height() < MIN_INPUT_SIDE {
             return Ok(Vec::new());
         }
         let base;
