@@ -47,6 +47,17 @@ for name in ["obama", "obama2", "biden"]:
     })
     print(name, rect, file=sys.stderr)
 
-# dlib's integer landmark positions lose the sub-pixel result; also record the float
-# landmarks through full_object_detection is not exposed, so tests allow 1 px there.
-json.dump({"generator": "dlib " + dlib.__version__, "cases": cases}, open(f"{out}/golden.json", "w"), indent=1)
+# A large face (obama.png enlarged 3x by pixel repetition, which the test repeats exactly):
+# get_face_chip then goes through dlib's pyramid_down<2>.
+large = []
+for name, factor in [("obama", 3), ("biden", 4)]:
+    arr = np.array(Image.open(f"{out}/{name}.png").convert("RGB")).repeat(factor, 0).repeat(factor, 1)
+    dets = detector(arr, 0)
+    assert len(dets) == 1, (name, len(dets))
+    shape = sp(arr, dets[0])
+    chip = dlib.get_face_chip(arr, shape, size=150, padding=0.25)
+    Image.fromarray(chip).save(f"{out}/{name}_x{factor}_chip.png")
+    large.append({"image": f"{name}.png", "repeat": factor, "chip": f"{name}_x{factor}_chip.png",
+                  "landmarks": [[p.x, p.y] for p in shape.parts()]})
+json.dump({"generator": "dlib " + dlib.__version__, "cases": cases, "large_chip_cases": large},
+          open(f"{out}/golden.json", "w"), indent=1)

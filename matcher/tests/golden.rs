@@ -167,3 +167,38 @@ fn cnn_detector_finds_dlibs_boxes() {
         }
     }
 }
+
+#[test]
+fn chip_of_a_large_face_goes_through_dlibs_pyramid() {
+    let text = std::fs::read_to_string(fixtures().join("golden.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let cases = v["large_chip_cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let small = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let k = case["repeat"].as_u64().unwrap() as u32;
+        // Pixel repetition, exactly as numpy's repeat in make_golden.py.
+        let img = image::RgbImage::from_fn(small.width() * k, small.height() * k, |x, y| {
+            *small.get_pixel(x / k, y / k)
+        });
+        let want = load_image(&fixtures().join(case["chip"].as_str().unwrap())).unwrap();
+        let lm: Vec<[i64; 2]> = case["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = floats(p);
+                [p[0] as i64, p[1] as i64]
+            })
+            .collect();
+        let got = face_chip(&img, &lm.try_into().unwrap(), 150, DEFAULT_PADDING);
+        let differ = got
+            .pixels()
+            .zip(want.pixels())
+            .flat_map(|(g, w)| (0..3).map(move |c| (i32::from(g.0[c]) - i32::from(w.0[c])).abs()))
+            .filter(|&d| d > 0)
+            .count();
+        println!("{}: {differ} values differ", case["chip"]);
+        assert_eq!(differ, 0, "{}", case["chip"]);
+    }
+}
