@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use matcher::MatcherError;
 use matcher::models::ModelStore;
-use matcher::voice::VoicePipeline;
 use matcher::voice::audio::{Audio, normalize_volume, read_audio};
 use matcher::voice::features::MelSpectrogram;
+use matcher::voice::{VoicePipeline, preprocess};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -72,19 +72,25 @@ fn encoder_reproduces_resemblyzer_within_1e4() {
 }
 
 #[test]
-#[ignore = "needs models/resemblyzer_ge2e.safetensors: run convert/fetch_voice_model.sh"]
 fn refuses_silence_and_short_speech() {
-    let p = pipeline();
     let silence = Audio {
         samples: vec![0.0; 48_000],
         rate: 16_000,
     };
-    assert!(matches!(p.template(&silence), Err(MatcherError::Silence)));
+    assert!(matches!(preprocess(&silence), Err(MatcherError::Silence)));
     let speech = read_audio(&fixture("librivox_0880.wav")).unwrap();
     let short = Audio {
         samples: speech.samples[16_000..24_000].to_vec(),
         rate: 16_000,
     };
-    let err = p.template(&short).unwrap_err();
+    let err = preprocess(&short).unwrap_err();
     assert!(matches!(err, MatcherError::AudioTooShort { .. }), "{err}");
+    assert!(err.is_unusable_input());
+    // The whole clip (3 s, resampled from 44.1 kHz to check that path too) is accepted.
+    let resampled = Audio {
+        samples: matcher::voice::audio::resample(&speech.samples, 16_000, 44_100),
+        rate: 44_100,
+    };
+    let wav = preprocess(&resampled).unwrap();
+    assert!(wav.len() > 16_000 * 2, "{}", wav.len());
 }

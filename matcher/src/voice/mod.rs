@@ -43,6 +43,28 @@ pub fn partial_slices(n_samples: usize) -> Vec<(usize, usize)> {
     slices
 }
 
+/// Resampling, volume normalisation and silence trimming, with the refusals (silence, too
+/// little speech).
+pub fn preprocess(audio: &Audio) -> Result<Vec<f32>> {
+    let mut wav = audio::resample(&audio.samples, audio.rate, SAMPLE_RATE);
+    if wav.iter().all(|s| s.abs() < 1e-4) {
+        return Err(MatcherError::Silence);
+    }
+    audio::normalize_volume(&mut wav, TARGET_DBFS);
+    let wav = audio::trim_long_silences(&wav);
+    if wav.is_empty() {
+        return Err(MatcherError::Silence);
+    }
+    let seconds = wav.len() as f32 / SAMPLE_RATE as f32;
+    if seconds < MIN_SPEECH_SECONDS {
+        return Err(MatcherError::AudioTooShort {
+            seconds,
+            min: MIN_SPEECH_SECONDS,
+        });
+    }
+    Ok(wav)
+}
+
 impl VoicePipeline {
     pub fn load(store: &ModelStore) -> Result<Self> {
         Ok(Self {
@@ -51,25 +73,9 @@ impl VoicePipeline {
         })
     }
 
-    /// Resampling, volume normalisation and silence trimming, with the refusals.
+    /// See [`preprocess`].
     pub fn preprocess(&self, audio: &Audio) -> Result<Vec<f32>> {
-        let mut wav = audio::resample(&audio.samples, audio.rate, SAMPLE_RATE);
-        if wav.iter().all(|s| s.abs() < 1e-4) {
-            return Err(MatcherError::Silence);
-        }
-        audio::normalize_volume(&mut wav, TARGET_DBFS);
-        let wav = audio::trim_long_silences(&wav);
-        if wav.is_empty() {
-            return Err(MatcherError::Silence);
-        }
-        let seconds = wav.len() as f32 / SAMPLE_RATE as f32;
-        if seconds < MIN_SPEECH_SECONDS {
-            return Err(MatcherError::AudioTooShort {
-                seconds,
-                min: MIN_SPEECH_SECONDS,
-            });
-        }
-        Ok(wav)
+        preprocess(audio)
     }
 
     /// Resemblyzer's `embed_utterance` on an already preprocessed 16 kHz waveform.
