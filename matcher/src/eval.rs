@@ -1,0 +1,214 @@
+//! Verification error rates from labelled scores: FMR/FNMR at a threshold, the threshold
+//! for a target FMR, the equal error rate, and upper confidence bounds so that small
+//! evaluations never claim a rate their pair counts cannot support.
+
+use serde::Serialize;
+
+/// Scores of all genuine (same identity) and impostor (different identity) pairs.
+#[derive(Debug, Clone, Default)]
+pub struct PairScores {
+    pub genuine: Vec<f32>,
+    pub impostor: Vec<f32>,
+}
+
+/// All unordered pairs of `samples` (identity, score function input) scored by `score`.
+pub fn score_pairs<T>(samples: &[(String, T)], mut score: impl FnMut(&T, &T) -> f32) -> PairScores {
+    let mut out = PairScores::default();
+    for i in 0..samples.len() {
+        for j in i + 1..samples.len() {
+            let s = score(&samples[i].1, &samples[j].1);
+            if samples[i].0 == samples[j].0 {
+                out.genuine.push(s);
+            } else {
+                out.impostor.push(s);
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OperatingPoint {
+    pub threshold: f32,
+    /// Impostor pairs accepted (score >= threshold) / impostor pairs.
+    pub fmr: f64,
+    /// Genuine pairs rejected (score < threshold) / genuine pairs.
+    pub fnmr: f64,
+    pub false_matches: usize,
+    pub false_non_matches: usize,
+    /// One-sided 95% upper bounds (Clopper-Pearson) of the two rates.
+    pub fmr_upper_95: f64,
+    pub fnmr_upper_95: f64,
+}
+
+impl PairScores {
+    pub fn at(&self, threshold: f32) -> OperatingPoint {
+        let fm = self.impostor.iter().filter(|&&s| s >= threshold).count();
+        let fnm = self.genuine.iter().filter(|&&s| s < threshold).count();
+        OperatingPoint {
+            threshold,
+            fmr: rate(fm, self.impostor.len()),
+            fnmr: rate(fnm, self.genuine.len()),
+            false_matches: fm,
+            false_non_matches: fnm,
+            fmr_upper_95: upper_bound_95(fm, self.impostor.len()),
+            fnmr_upper_95: upper_bound_95(fnm, self.genuine.len()),
+        }
+    }
+
+    /// The lowest threshold whose observed FMR is at most `target`. When the data has too
+    /// few impostor pairs to observe `target` (fewer than 1/target), this is the lowest
+    /// threshold with no false match at all, and the bound tells what is really supported.
+    pub fn threshold_for_fmr(&self, target: f64) -> OperatingPoint {
+        let mut imp = self.impostor.clone();
+        imp.sort_by(|a, b| b.total_cmp(a));
+        let allowed = (target * imp.len() as f64).floor() as usize;
+        // Accepting the `allowed` highest impostor scores at most: the threshold sits just
+        // above the next one.
+        let threshold = match imp.get(allowed) {
+            Some(&s) => next_up(s),
+            None => f32::NEG_INFINITY,
+        };
+        self.at(threshold)
+    }
+
+    /// Equal error rate: the mean of FMR and FNMR where they are closest.
+    pub fn eer(&self) -> (f64, f32) {
+        let mut candidates: Vec<f32> = self.genuine.iter().chain(&self.impostor).copied().collect();
+        candidates.sort_by(f32::total_cmp);
+        let mut best = (f64::INFINITY, 0.0, f32::NAN);
+        for t in candidates {
+            let p = self.at(t);
+            let gap = (p.fmr - p.fnmr).abs();
+            if gap < best.0 {
+                best = (gap, (p.fmr + p.fnmr) / 2.0, t);
+            }
+        }
+        (best.1, best.2)
+    }
+
+    /// (FMR, FNMR) at every distinct score, for a DET curve.
+    pub fn det_curve(&self) -> Vec<(f64, f64)> {
+        let mut ts: Vec<f32> = self.genuine.iter().chain(&self.impostor).copied().collect();
+        ts.sort_by(f32::total_cmp);
+        ts.dedup();
+        ts.into_iter()
+            .map(|t| {
+                let p = self.at(t);
+                (p.fmr, p.fnmr)
+            })
+            .collect()
+    }
+}
+
+fn next_up(x: f32) -> f32 {
+    if x.is_nan() || x == f32::INFINITY {
+        x
+    } else if x == 0.0 {
+        f32::from_bits(1)
+    } else if x > 0.0 {
+        f32::from_bits(x.to_bits() + 1)
+    } else {
+        f32::from_bits(x.to_bits() - 1)
+    }
+}
+
+fn rate(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        f64::NAN
+    } else {
+        k as f64 / n as f64
+    }
+}
+
+/// One-sided 95% Clopper-Pearson upper bound of a rate with `k` errors in `n` trials
+/// (for k = 0 it is 1 - 0.05^(1/n), about 3/n: the "rule of three").
+pub fn upper_bound_95(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    if k >= n {
+        return 1.0;
+    }
+    // Solve P(X <= k | n, p) = 0.05 for p by bisection.
+    let (mut lo, mut hi) = (k as f64 / n as f64, 1.0f64);
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if binomial_cdf(k, n, mid) > 0.05 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+fn binomial_cdf(k: usize, n: usize, p: f64) -> f64 {
+    if p <= 0.0 {
+        return 1.0;
+    }
+    if p >= 1.0 {
+        return if k >= n { 1.0 } else { 0.0 };
+    }
+    // log of C(n, i) p^i (1-p)^(n-i), accumulated term by term.
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let mut log_term = n as f64 * lq;
+    let mut sum = log_term.exp();
+    for i in 1..=k {
+        log_term += ((n - i + 1) as f64 / i as f64).ln() + lp - lq;
+        sum += log_term.exp();
+    }
+    sum.min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_of_three_for_zero_errors() {
+        let b = upper_bound_95(0, 700);
+        assert!((b - (1.0 - 0.05f64.powf(1.0 / 700.0))).abs() < 1e-9);
+        assert!((b - 3.0 / 700.0).abs() < 2e-4);
+    }
+
+    #[test]
+    fn clopper_pearson_with_errors() {
+        // Known value: 2 errors in 100 -> 0.0615 (one-sided 95%).
+        assert!((upper_bound_95(2, 100) - 0.0615).abs() < 5e-4);
+        assert_eq!(upper_bound_95(5, 5), 1.0);
+    }
+
+    #[test]
+    fn rates_and_thresholds() {
+        let s = PairScores {
+            genuine: vec![0.9, 0.8, 0.7, 0.4],
+            impostor: vec![0.1, 0.2, 0.3, 0.5, 0.6],
+        };
+        let p = s.at(0.5);
+        assert_eq!((p.false_matches, p.false_non_matches), (2, 1));
+        assert!((p.fmr - 0.4).abs() < 1e-12 && (p.fnmr - 0.25).abs() < 1e-12);
+        // Target below 1/5: no impostor may pass; threshold just above 0.6.
+        let q = s.threshold_for_fmr(1e-4);
+        assert_eq!(q.false_matches, 0);
+        assert!(q.threshold > 0.6 && q.threshold < 0.6001);
+        assert_eq!(q.false_non_matches, 1);
+        // Target 0.2 allows one impostor: threshold just above 0.5.
+        let r = s.threshold_for_fmr(0.2);
+        assert_eq!(r.false_matches, 1);
+        let (eer, _) = s.eer();
+        assert!(eer > 0.0 && eer < 0.5);
+    }
+
+    #[test]
+    fn pairs_are_split_by_identity() {
+        let samples = vec![
+            ("a".to_string(), 1.0f32),
+            ("a".to_string(), 2.0),
+            ("b".to_string(), 3.0),
+        ];
+        let s = score_pairs(&samples, |x, y| x * y);
+        assert_eq!(s.genuine, vec![2.0]);
+        assert_eq!(s.impostor, vec![3.0, 6.0]);
+    }
+}

@@ -1,0 +1,226 @@
+//! Face pipeline: locate -> 5 landmarks -> aligned chip -> quality checks -> embedding.
+
+pub mod align;
+pub mod detect;
+pub mod embed;
+pub mod landmarks;
+
+use image::RgbImage;
+
+use crate::error::{MatcherError, Result};
+use crate::models::ModelStore;
+use crate::template::Template;
+use detect::FaceDetector;
+use embed::{CHIP_SIZE, FaceEmbedder};
+use landmarks::{FaceBox, Landmarks, ShapePredictor};
+
+/// Where the face is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaceLocation {
+    /// The image is a tight crop of one face (e.g. an ID photo or a capture page's oval):
+    /// the face box is the whole image, which is first padded by `pad` times its size on
+    /// every side by repeating its border pixels, so the aligned chip has no black edges.
+    WholeImage { pad: f32 },
+    /// A face box found by a detector or given by the caller.
+    Box(FaceBox),
+    /// Run the CNN detector; exactly one face must be found. `upsample` doubles the image
+    /// first so that faces of 40-80 px are found too (four times slower).
+    Detect { upsample: bool },
+}
+
+/// Long side above which detection runs on a reduced copy of the image.
+pub const MAX_DETECT_SIDE: u32 = 1024;
+/// Minimum usable face, in pixels across the face box.
+pub const MIN_FACE_PX: i64 = 40;
+/// Minimum mean brightness of the aligned chip (0-255).
+pub const MIN_BRIGHTNESS: f32 = 40.0;
+/// Minimum variance of the Laplacian of the chip's grey centre: below it the face is too
+/// blurred for the embedding to mean anything.
+pub const MIN_SHARPNESS: f32 = 20.0;
+
+/// What the pipeline produced for one face, kept for liveness and debugging.
+#[derive(Debug, Clone)]
+pub struct FaceSample {
+    pub face_box: FaceBox,
+    pub landmarks: Landmarks,
+    pub chip: RgbImage,
+}
+
+pub struct FacePipeline {
+    detector: FaceDetector,
+    predictor: ShapePredictor,
+    embedder: FaceEmbedder,
+}
+
+/// Pads an image on every side by repeating its edge pixels.
+pub fn pad_edges(img: &RgbImage, pad: u32) -> RgbImage {
+    let (w, h) = (img.width(), img.height());
+    RgbImage::from_fn(w + 2 * pad, h + 2 * pad, |x, y| {
+        let sx = x.saturating_sub(pad).min(w.saturating_sub(1));
+        let sy = y.saturating_sub(pad).min(h.saturating_sub(1));
+        *img.get_pixel(sx, sy)
+    })
+}
+
+/// Mean brightness and variance of the Laplacian over the chip's central half.
+pub fn chip_quality(chip: &RgbImage) -> (f32, f32) {
+    let (w, h) = (chip.width() as usize, chip.height() as usize);
+    let grey: Vec<f32> = chip
+        .pixels()
+        .map(|p| (f32::from(p.0[0]) + f32::from(p.0[1]) + f32::from(p.0[2])) / 3.0)
+        .collect();
+    let mean = grey.iter().sum::<f32>() / grey.len().max(1) as f32;
+    let mut lap = Vec::new();
+    for y in (h / 4).max(1)..(3 * h / 4).min(h.saturating_sub(1)) {
+        for x in (w / 4).max(1)..(3 * w / 4).min(w.saturating_sub(1)) {
+            let i = y * w + x;
+            lap.push(grey[i - 1] + grey[i + 1] + grey[i - w] + grey[i + w] - 4.0 * grey[i]);
+        }
+    }
+    let n = lap.len().max(1) as f32;
+    let m = lap.iter().sum::<f32>() / n;
+    let var = lap.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / n;
+    (mean, var)
+}
+
+impl FacePipeline {
+    pub fn load(store: &ModelStore) -> Result<Self> {
+        Ok(Self {
+            detector: FaceDetector::load(store)?,
+            predictor: ShapePredictor::load(store)?,
+            embedder: FaceEmbedder::load(store)?,
+        })
+    }
+
+    pub fn detector(&self) -> &FaceDetector {
+        &self.detector
+    }
+
+    /// The one face of the image, or why there is not exactly one. Images whose long side
+    /// exceeds [`MAX_DETECT_SIDE`] are searched at that size (faces of 80 px and more
+    /// there) and the box is scaled back; landmarks then use the full resolution.
+    pub fn locate_one(&self, img: &RgbImage, upsample: bool) -> Result<FaceBox> {
+        let long_side = img.width().max(img.height());
+        let (faces, scale) = if long_side > MAX_DETECT_SIDE {
+            let scale = f64::from(MAX_DETECT_SIDE) / f64::from(long_side);
+            let w = ((f64::from(img.width()) * scale).round() as u32).max(1);
+            let h = ((f64::from(img.height()) * scale).round() as u32).max(1);
+            let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+            (self.detector.detect(&small, upsample)?, scale)
+        } else {
+            (self.detector.detect(img, upsample)?, 1.0)
+        };
+        match faces.as_slice() {
+            [] => Err(MatcherError::NoFace),
+            [one] => {
+                let b = one.face_box;
+                let up = |v: i64| (v as f64 / scale).round() as i64;
+                Ok(FaceBox {
+                    left: up(b.left),
+                    top: up(b.top),
+                    right: up(b.right),
+                    bottom: up(b.bottom),
+                })
+            }
+            many => Err(MatcherError::SeveralFaces(many.len())),
+        }
+    }
+
+    pub fn predictor(&self) -> &ShapePredictor {
+        &self.predictor
+    }
+
+    pub fn embedder(&self) -> &FaceEmbedder {
+        &self.embedder
+    }
+
+    /// Landmarks and aligned chip, with the size/brightness/sharpness checks applied.
+    pub fn sample(&self, img: &RgbImage, location: FaceLocation) -> Result<FaceSample> {
+        let (padded, face_box) = match location {
+            FaceLocation::WholeImage { pad } => {
+                let side = img.width().max(img.height()) as f32;
+                let p = (pad.clamp(0.0, 2.0) * side).round() as u32;
+                let padded = pad_edges(img, p);
+                let b = FaceBox {
+                    left: i64::from(p),
+                    top: i64::from(p),
+                    right: i64::from(p + img.width()) - 1,
+                    bottom: i64::from(p + img.height()) - 1,
+                };
+                (std::borrow::Cow::Owned(padded), b)
+            }
+            FaceLocation::Box(b) => (std::borrow::Cow::Borrowed(img), b),
+            FaceLocation::Detect { upsample } => (
+                std::borrow::Cow::Borrowed(img),
+                self.locate_one(img, upsample)?,
+            ),
+        };
+        let size = face_box.width().min(face_box.height());
+        if size < MIN_FACE_PX {
+            return Err(MatcherError::FaceTooSmall {
+                size: size.max(0) as u32,
+                min: MIN_FACE_PX as u32,
+            });
+        }
+        let landmarks = self.predictor.predict(&padded, face_box);
+        let chip = align::face_chip(&padded, &landmarks, CHIP_SIZE, align::DEFAULT_PADDING);
+        let (brightness, sharpness) = chip_quality(&chip);
+        if brightness < MIN_BRIGHTNESS {
+            return Err(MatcherError::TooDark {
+                mean: brightness,
+                min: MIN_BRIGHTNESS,
+            });
+        }
+        if sharpness < MIN_SHARPNESS {
+            return Err(MatcherError::TooBlurred {
+                sharpness,
+                min: MIN_SHARPNESS,
+            });
+        }
+        // Report landmarks in the caller's image coordinates.
+        let shift = face_box_offset(location, &face_box);
+        let landmarks = landmarks.map(|p| [p[0] - shift, p[1] - shift]);
+        Ok(FaceSample {
+            face_box,
+            landmarks,
+            chip,
+        })
+    }
+
+    /// Eye openness of one video frame for liveness; None when the frame has no usable face.
+    pub fn frame_openness(&self, img: &RgbImage, location: FaceLocation) -> Result<Option<f32>> {
+        match self.sample(img, location) {
+            Ok(s) => Ok(crate::liveness::eye_openness(img, &s.landmarks)),
+            Err(e) if e.is_unusable_input() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn template(&self, img: &RgbImage, location: FaceLocation) -> Result<Template> {
+        let sample = self.sample(img, location)?;
+        let mut t = self.embedder.embed_chips(&[&sample.chip])?;
+        t.pop().ok_or_else(|| MatcherError::Model {
+            name: embed::WEIGHTS_FILE.into(),
+            reason: "no output".into(),
+        })
+    }
+}
+
+fn face_box_offset(location: FaceLocation, face_box: &FaceBox) -> i64 {
+    match location {
+        FaceLocation::WholeImage { .. } => face_box.left,
+        FaceLocation::Box(_) | FaceLocation::Detect { .. } => 0,
+    }
+}
+
+/// Reads an image file as RGB.
+pub fn load_image(path: &std::path::Path) -> Result<RgbImage> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| MatcherError::Image(format!("{}: {e}", path.display())))?
+        .with_guessed_format()
+        .map_err(|e| MatcherError::Image(format!("{}: {e}", path.display())))?;
+    let img = reader
+        .decode()
+        .map_err(|e| MatcherError::Image(format!("{}: {e}", path.display())))?;
+    Ok(img.to_rgb8())
+}

@@ -1,0 +1,16 @@
+//! Face and voice biometric templates on CPU with candle: detection, landmarks, alignment,
+//! embedding, comparison and 1:N search. Knows nothing of users, storage or HTTP.
+
+pub mod error;
+pub mod eval;
+pub mod face;
+pub mod liveness;
+pub mod models;
+pub mod search;
+pub mod template;
+pub mod thresholds;
+pub mod voice;
+
+pub use error::{MatcherError, Result};
+pub use search::{Candidate, Gallery};
+pub use template::{ModelId, Template};

@@ -1,0 +1,283 @@
+//! Blink-based liveness: a still photograph held to the camera does not blink.
+//!
+//! dlib's 5 landmarks give the two corners of each eye but no eyelids, so eye openness is
+//! measured from the pixels between the corners: across the eye's centre, perpendicular to
+//! its axis, the share of a 0.6-eye-width profile that is dark is large while iris and pupil
+//! show and drops to the thin lash line when the lid covers them. Each
+//! frame's openness is divided by the sequence's median (the person's own open-eye level);
+//! a blink is a run of 1-8 frames below `CLOSED_RATIO` between frames above `OPEN_RATIO`.
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::face::landmarks::Landmarks;
+
+/// Relative openness under which an eye counts as closed.
+pub const CLOSED_RATIO: f32 = 0.7;
+/// Relative openness above which an eye counts as open again.
+pub const OPEN_RATIO: f32 = 0.85;
+/// Longest closure still counted as a blink (about 0.3 s at 25 fps).
+pub const MAX_BLINK_FRAMES: usize = 8;
+/// Grey-level range below which the eye region counts as featureless (closed, no lashes).
+const MIN_EYE_CONTRAST: f64 = 12.0;
+/// Fewest frames with a face for a decision.
+pub const MIN_FRAMES: usize = 10;
+
+fn grey_at(img: &RgbImage, x: f64, y: f64) -> Option<f64> {
+    let (x0, y0) = (x.floor(), y.floor());
+    if x0 < 0.0
+        || y0 < 0.0
+        || x0 + 1.0 >= f64::from(img.width())
+        || y0 + 1.0 >= f64::from(img.height())
+    {
+        return None;
+    }
+    let (fx, fy) = (x - x0, y - y0);
+    let g = |xx: f64, yy: f64| {
+        let p = img.get_pixel(xx as u32, yy as u32).0;
+        (f64::from(p[0]) + f64::from(p[1]) + f64::from(p[2])) / 3.0
+    };
+    Some(
+        (1.0 - fy) * ((1.0 - fx) * g(x0, y0) + fx * g(x0 + 1.0, y0))
+            + fy * ((1.0 - fx) * g(x0, y0 + 1.0) + fx * g(x0 + 1.0, y0 + 1.0)),
+    )
+}
+
+/// Openness of one eye whose corners are `a` and `b` (None if it leaves the image): the
+/// share of a vertical profile through the eye's centre that is dark. An open eye's iris and
+/// pupil make a tall dark band; a closed lid leaves only the thin lash line.
+fn one_eye(img: &RgbImage, a: [i64; 2], b: [i64; 2]) -> Option<f64> {
+    let (ax, ay, bx, by) = (a[0] as f64, a[1] as f64, b[0] as f64, b[1] as f64);
+    let (cx, cy) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+    let (dx, dy) = (bx - ax, by - ay);
+    let width = dx.hypot(dy);
+    if width < 4.0 {
+        return None;
+    }
+    let (ux, uy) = (dx / width, dy / width);
+    let (vx, vy) = (-uy, ux);
+    let (cols, rows) = (9, 21);
+    let mut profile = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let v = (r as f64 / (rows - 1) as f64 - 0.5) * 0.6 * width;
+        let mut sum = 0.0;
+        for c in 0..cols {
+            let u = (c as f64 / (cols - 1) as f64 - 0.5) * 0.4 * width;
+            sum += grey_at(img, cx + u * ux + v * vx, cy + u * uy + v * vy)?;
+        }
+        profile.push(sum / cols as f64);
+    }
+    let lo = profile.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = profile.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if hi - lo < MIN_EYE_CONTRAST {
+        return Some(0.0);
+    }
+    let mid = (lo + hi) / 2.0;
+    Some(profile.iter().filter(|&&p| p < mid).count() as f64 / rows as f64)
+}
+
+/// Mean openness of both eyes (None when an eye is outside the image).
+pub fn eye_openness(img: &RgbImage, landmarks: &Landmarks) -> Option<f32> {
+    let right = one_eye(img, landmarks[0], landmarks[1])?;
+    let left = one_eye(img, landmarks[2], landmarks[3])?;
+    Some(((right + left) / 2.0) as f32)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FrameScore {
+    pub frame: usize,
+    /// Openness relative to the sequence's median; None when no usable face was found.
+    pub openness: Option<f32>,
+    pub eyes_closed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LivenessReport {
+    pub live: bool,
+    pub blinks: usize,
+    pub frames: usize,
+    pub frames_with_face: usize,
+    pub reason: String,
+    pub per_frame: Vec<FrameScore>,
+}
+
+/// Decides liveness from per-frame eye openness (None = no usable face in that frame).
+pub fn analyse(openness: &[Option<f32>]) -> LivenessReport {
+    let mut seen: Vec<f32> = openness.iter().flatten().copied().collect();
+    seen.sort_by(f32::total_cmp);
+    let median = seen.get(seen.len() / 2).copied().unwrap_or(0.0);
+    let per_frame: Vec<FrameScore> = openness
+        .iter()
+        .enumerate()
+        .map(|(frame, o)| {
+            let rel = o.filter(|_| median > 0.0).map(|o| o / median);
+            FrameScore {
+                frame,
+                openness: rel,
+                eyes_closed: rel.is_some_and(|r| r < CLOSED_RATIO),
+            }
+        })
+        .collect();
+    // Count closed runs bounded by open frames on both sides (frames without a face end a
+    // run without counting as open).
+    let mut blinks = 0;
+    let mut state_open_before = false;
+    let mut closed_run = 0usize;
+    for f in &per_frame {
+        match f.openness {
+            Some(r) if r < CLOSED_RATIO => closed_run += 1,
+            Some(r) if r > OPEN_RATIO => {
+                if state_open_before && (1..=MAX_BLINK_FRAMES).contains(&closed_run) {
+                    blinks += 1;
+                }
+                state_open_before = true;
+                closed_run = 0;
+            }
+            Some(_) => {}
+            None => {
+                state_open_before = false;
+                closed_run = 0;
+            }
+        }
+    }
+    let frames_with_face = seen.len();
+    let (live, reason) = if frames_with_face < MIN_FRAMES {
+        (
+            false,
+            format!("a face was found in {frames_with_face} frames, at least {MIN_FRAMES} needed"),
+        )
+    } else if blinks == 0 {
+        (false, "no blink seen".to_owned())
+    } else {
+        (true, format!("{blinks} blink(s) seen"))
+    };
+    LivenessReport {
+        live,
+        blinks,
+        frames: openness.len(),
+        frames_with_face,
+        reason,
+        per_frame,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(values: &[f32]) -> Vec<Option<f32>> {
+        values.iter().map(|&v| Some(v)).collect()
+    }
+
+    #[test]
+    fn a_constant_sequence_has_no_blink() {
+        let r = analyse(&seq(&[0.3; 30]));
+        assert!(!r.live);
+        assert_eq!(r.blinks, 0);
+    }
+
+    #[test]
+    fn a_dip_between_open_frames_is_a_blink() {
+        let mut v = vec![0.3f32; 30];
+        v[10] = 0.12;
+        v[11] = 0.1;
+        v[20] = 0.15;
+        let r = analyse(&seq(&v));
+        assert_eq!(r.blinks, 2);
+        assert!(r.live);
+        assert!(r.per_frame[11].eyes_closed && !r.per_frame[12].eyes_closed);
+    }
+
+    #[test]
+    fn long_closures_and_missing_faces_do_not_count() {
+        let mut v = vec![0.3f32; 30];
+        for x in v.iter_mut().skip(5).take(12) {
+            *x = 0.1;
+        }
+        assert_eq!(analyse(&seq(&v)).blinks, 0);
+        let mut w = seq(&[0.3; 30]);
+        w[10] = None;
+        w[11] = Some(0.1);
+        assert_eq!(analyse(&w).blinks, 0);
+        let short = analyse(&seq(&[0.3, 0.1, 0.3]));
+        assert!(!short.live);
+    }
+}
+
+/// Presentation-attack material for evaluating liveness without video data: a still
+/// photograph "held to the camera" (small shifts, brightness changes and sensor noise), and
+/// a crude synthetic blink (eye regions painted over with cheek colour and a lash line).
+/// Synthetic blinks test the decision logic only; they are no substitute for real video.
+pub mod synthetic {
+    use image::{Rgb, RgbImage};
+
+    use crate::face::landmarks::Landmarks;
+
+    fn xorshift(state: &mut u64) -> f32 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// `n` frames of one photograph with jitter of up to 3 px, +-8% brightness and noise.
+    pub fn still_photo(img: &RgbImage, n: usize, seed: u64) -> Vec<RgbImage> {
+        let mut s = seed.max(1);
+        (0..n)
+            .map(|_| {
+                let (dx, dy) = (
+                    (xorshift(&mut s) * 7.0) as i64 - 3,
+                    (xorshift(&mut s) * 7.0) as i64 - 3,
+                );
+                let gain = 0.92 + 0.16 * xorshift(&mut s);
+                let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+                RgbImage::from_fn(img.width(), img.height(), |x, y| {
+                    let sx = (i64::from(x) + dx).clamp(0, w - 1) as u32;
+                    let sy = (i64::from(y) + dy).clamp(0, h - 1) as u32;
+                    let p = img.get_pixel(sx, sy).0;
+                    let noise = (xorshift(&mut s) - 0.5) * 6.0;
+                    Rgb(p.map(|v| (f32::from(v) * gain + noise).clamp(0.0, 255.0) as u8))
+                })
+            })
+            .collect()
+    }
+
+    /// The image with both eyes painted shut.
+    pub fn close_eyes(img: &RgbImage, landmarks: &Landmarks) -> RgbImage {
+        let mut out = img.clone();
+        for (a, b) in [(landmarks[0], landmarks[1]), (landmarks[2], landmarks[3])] {
+            let (ax, ay, bx, by) = (a[0] as f64, a[1] as f64, b[0] as f64, b[1] as f64);
+            let (cx, cy) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+            let width = (bx - ax).hypot(by - ay).max(1.0);
+            let (ux, uy) = ((bx - ax) / width, (by - ay) / width);
+            let (vx, vy) = (-uy, ux);
+            // Skin below the eye, on the side away from the eyebrow.
+            let (sx, sy) = if vy > 0.0 {
+                (cx + 0.8 * width * vx, cy + 0.8 * width * vy)
+            } else {
+                (cx - 0.8 * width * vx, cy - 0.8 * width * vy)
+            };
+            let skin = *img.get_pixel(
+                (sx.max(0.0) as u32).min(img.width() - 1),
+                (sy.max(0.0) as u32).min(img.height() - 1),
+            );
+            let r = (width * 0.8).ceil() as i64;
+            for y in (cy as i64 - r)..=(cy as i64 + r) {
+                for x in (cx as i64 - r)..=(cx as i64 + r) {
+                    if x < 0 || y < 0 || x >= i64::from(out.width()) || y >= i64::from(out.height())
+                    {
+                        continue;
+                    }
+                    let (px, py) = (x as f64 - cx, y as f64 - cy);
+                    let (u, v) = (px * ux + py * uy, px * vx + py * vy);
+                    if (u / (0.65 * width)).powi(2) + (v / (0.4 * width)).powi(2) <= 1.0 {
+                        let lash = v.abs() < 1.0 && u.abs() < 0.5 * width;
+                        let c = if lash { Rgb([40, 30, 30]) } else { skin };
+                        out.put_pixel(x as u32, y as u32, c);
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,149 @@
+//! The face pipeline end to end: acceptance, the rejection reasons, and the error rates on
+//! the shared labelled crops (which must be present: this test fails if they are missing).
+
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+use matcher::MatcherError;
+use matcher::eval::score_pairs;
+use matcher::face::landmarks::FaceBox;
+use matcher::face::{FaceLocation, FacePipeline, load_image};
+use matcher::models::ModelStore;
+
+fn fixture(name: &str) -> RgbImage {
+    load_image(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn pipeline() -> FacePipeline {
+    FacePipeline::load(&ModelStore::from_env()).unwrap()
+}
+
+const DETECT: FaceLocation = FaceLocation::Detect { upsample: false };
+// The HOG box dlib found in obama.png (golden.json).
+const OBAMA_BOX: FaceBox = FaceBox {
+    left: 126,
+    top: 46,
+    right: 215,
+    bottom: 136,
+};
+
+#[test]
+fn same_person_scores_above_different_people() {
+    let p = pipeline();
+    let obama = p.template(&fixture("obama.png"), DETECT).unwrap();
+    let obama2 = p.template(&fixture("obama2.png"), DETECT).unwrap();
+    let biden = p.template(&fixture("biden.png"), DETECT).unwrap();
+    let same = obama.cosine(&obama2).unwrap();
+    let diff = obama.cosine(&biden).unwrap();
+    println!("obama/obama2 {same:.4}, obama/biden {diff:.4}");
+    let threshold = matcher::thresholds::FACE_COSINE;
+    assert!(same >= threshold, "{same}");
+    assert!(diff < threshold, "{diff}");
+}
+
+#[test]
+fn rejects_an_image_without_a_face() {
+    let blank = RgbImage::from_pixel(240, 200, Rgb([128, 120, 110]));
+    let p = pipeline();
+    let err = p.template(&blank, DETECT).unwrap_err();
+    assert!(matches!(err, MatcherError::NoFace), "{err}");
+    assert!(err.is_unusable_input());
+    let tiny = RgbImage::from_pixel(3, 2, Rgb([1, 2, 3]));
+    assert!(matches!(
+        p.template(&tiny, DETECT),
+        Err(MatcherError::NoFace)
+    ));
+}
+
+#[test]
+fn rejects_an_image_with_two_faces() {
+    let (a, b) = (fixture("obama.png"), fixture("biden.png"));
+    let mut both = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
+    image::imageops::replace(&mut both, &a, 0, 0);
+    image::imageops::replace(&mut both, &b, i64::from(a.width()), 0);
+    let err = pipeline().template(&both, DETECT).unwrap_err();
+    assert!(matches!(err, MatcherError::SeveralFaces(2)), "{err}");
+}
+
+#[test]
+fn rejects_a_too_small_face() {
+    let tiny = image::imageops::resize(
+        &fixture("obama_chip.png"),
+        30,
+        30,
+        image::imageops::FilterType::Triangle,
+    );
+    let err = pipeline()
+        .template(&tiny, FaceLocation::WholeImage { pad: 0.0 })
+        .unwrap_err();
+    assert!(
+        matches!(err, MatcherError::FaceTooSmall { size: 30, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_dark_and_blurred_faces() {
+    let p = pipeline();
+    let img = fixture("obama.png");
+    assert!(p.template(&img, FaceLocation::Box(OBAMA_BOX)).is_ok());
+    let mut dark = img.clone();
+    for px in dark.pixels_mut() {
+        px.0 = px.0.map(|v| v / 6);
+    }
+    let err = p.template(&dark, FaceLocation::Box(OBAMA_BOX)).unwrap_err();
+    assert!(matches!(err, MatcherError::TooDark { .. }), "{err}");
+    let blurred = image::imageops::blur(&img, 3.0);
+    let err = p
+        .template(&blurred, FaceLocation::Box(OBAMA_BOX))
+        .unwrap_err();
+    assert!(matches!(err, MatcherError::TooBlurred { .. }), "{err}");
+}
+
+fn shared_faces() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faces-labelled");
+    assert!(
+        dir.is_dir(),
+        "shared test data missing: {} (see shared/data/README.md)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn labelled_crops_separate_people() {
+    let p = pipeline();
+    let mut samples = Vec::new();
+    let mut people: Vec<_> = std::fs::read_dir(shared_faces())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    people.sort();
+    for person in people {
+        let id = person.file_name().unwrap().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(&person).unwrap() {
+            let img = load_image(&f.unwrap().path()).unwrap();
+            let t = p
+                .template(&img, FaceLocation::WholeImage { pad: 0.25 })
+                .unwrap();
+            samples.push((id.clone(), t));
+        }
+    }
+    assert_eq!(samples.len(), 40);
+    let scores = score_pairs(&samples, |a, b| a.cosine(b).unwrap());
+    assert_eq!((scores.genuine.len(), scores.impostor.len()), (80, 700));
+    let (eer, _) = scores.eer();
+    let op = scores.threshold_for_fmr(1e-4);
+    println!(
+        "EER {eer:.4}; no false match at {:.4}: FNMR {:.4}",
+        op.threshold, op.fnmr
+    );
+    assert!(eer < 0.05, "EER {eer}");
+    assert_eq!(op.false_matches, 0);
+    assert!(op.fnmr < 0.10, "FNMR {}", op.fnmr);
+}

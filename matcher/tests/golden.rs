@@ -1,0 +1,204 @@
+//! Numerical faithfulness against dlib 20.0.1 (fixtures made by convert/make_golden.py).
+
+use std::path::{Path, PathBuf};
+
+use matcher::face::align::{DEFAULT_PADDING, face_chip};
+use matcher::face::detect::FaceDetector;
+use matcher::face::embed::FaceEmbedder;
+use matcher::face::landmarks::{FaceBox, ShapePredictor};
+use matcher::face::load_image;
+use matcher::models::ModelStore;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn cases() -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures().join("golden.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["cases"].as_array().unwrap().clone()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn face_box(case: &Value) -> FaceBox {
+    let r: Vec<i64> = floats(&case["rect"]).iter().map(|&x| x as i64).collect();
+    FaceBox {
+        left: r[0],
+        top: r[1],
+        right: r[2],
+        bottom: r[3],
+    }
+}
+
+#[test]
+fn resnet_reproduces_dlib_descriptors_within_1e4() {
+    let embedder = FaceEmbedder::load(&ModelStore::from_env()).unwrap();
+    let cases = cases();
+    let chips: Vec<_> = cases
+        .iter()
+        .map(|c| load_image(&fixtures().join(c["chip"].as_str().unwrap())).unwrap())
+        .collect();
+    let refs: Vec<_> = chips.iter().collect();
+    let got = embedder.raw_descriptors(&refs).unwrap();
+    let mut worst = 0f64;
+    for (case, desc) in cases.iter().zip(&got) {
+        let want = floats(&case["chip_embedding"]);
+        assert_eq!(desc.len(), want.len());
+        for (g, w) in desc.iter().zip(&want) {
+            worst = worst.max((f64::from(*g) - w).abs());
+        }
+    }
+    println!("max abs diff vs dlib: {worst:e}");
+    assert!(worst < 1e-4, "max abs diff {worst}");
+}
+
+#[test]
+fn shape_predictor_reproduces_dlib_landmarks() {
+    let sp = ShapePredictor::load(&ModelStore::from_env()).unwrap();
+    for case in cases() {
+        let img = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let got = sp.predict(&img, face_box(&case));
+        let want: Vec<Vec<f64>> = case["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        for (g, w) in got.iter().zip(&want) {
+            // dlib rounds to whole pixels; the same arithmetic gives the same pixels.
+            assert!(
+                g[0] as f64 == w[0] && g[1] as f64 == w[1],
+                "{}: {got:?} vs {want:?}",
+                case["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn chip_reproduces_dlib_get_face_chip() {
+    for case in cases() {
+        let img = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let want = load_image(&fixtures().join(case["chip"].as_str().unwrap())).unwrap();
+        let lm: Vec<[i64; 2]> = case["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = floats(p);
+                [p[0] as i64, p[1] as i64]
+            })
+            .collect();
+        let lm: [[i64; 2]; 5] = lm.try_into().unwrap();
+        let got = face_chip(&img, &lm, 150, DEFAULT_PADDING);
+        let mut worst = 0i32;
+        let mut off = 0usize;
+        for (g, w) in got.pixels().zip(want.pixels()) {
+            for c in 0..3 {
+                let d = (i32::from(g.0[c]) - i32::from(w.0[c])).abs();
+                worst = worst.max(d);
+                off += usize::from(d > 0);
+            }
+        }
+        println!(
+            "{}: max pixel diff {worst}, {off} values differ",
+            case["name"]
+        );
+        assert!(worst <= 1, "{}: max pixel diff {worst}", case["name"]);
+    }
+}
+
+fn iou(a: &FaceBox, b: &[f64]) -> f64 {
+    let (l, t, r, btm) = (
+        (a.left as f64).max(b[0]),
+        (a.top as f64).max(b[1]),
+        (a.right as f64).min(b[2]),
+        (a.bottom as f64).min(b[3]),
+    );
+    let inter = ((r - l + 1.0).max(0.0)) * ((btm - t + 1.0).max(0.0));
+    let area_b = (b[2] - b[0] + 1.0) * (b[3] - b[1] + 1.0);
+    inter / ((a.width() * a.height()) as f64 + area_b - inter)
+}
+
+#[test]
+fn cnn_detector_finds_dlibs_boxes() {
+    let detector = FaceDetector::load(&ModelStore::from_env()).unwrap();
+    for case in cases() {
+        let img = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let got = detector.detect(&img, false).unwrap();
+        let want: Vec<Vec<f64>> = case["mmod_detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{}: {got:?} vs {want:?}",
+            case["name"]
+        );
+        for (g, w) in got.iter().zip(&want) {
+            let overlap = iou(&g.face_box, w);
+            println!(
+                "{}: {:?} conf {:.3} vs dlib {:?}, IoU {overlap:.3}",
+                case["name"], g.face_box, g.confidence, w
+            );
+            let b = &g.face_box;
+            assert_eq!(
+                [b.left, b.top, b.right, b.bottom],
+                [w[0] as i64, w[1] as i64, w[2] as i64, w[3] as i64],
+                "{}",
+                case["name"]
+            );
+            assert!(
+                (f64::from(g.confidence) - w[4]).abs() < 1e-3,
+                "{}",
+                case["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn chip_of_a_large_face_goes_through_dlibs_pyramid() {
+    let text = std::fs::read_to_string(fixtures().join("golden.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let cases = v["large_chip_cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let small = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let k = case["repeat"].as_u64().unwrap() as u32;
+        // Pixel repetition, exactly as numpy's repeat in make_golden.py.
+        let img = image::RgbImage::from_fn(small.width() * k, small.height() * k, |x, y| {
+            *small.get_pixel(x / k, y / k)
+        });
+        let want = load_image(&fixtures().join(case["chip"].as_str().unwrap())).unwrap();
+        let lm: Vec<[i64; 2]> = case["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = floats(p);
+                [p[0] as i64, p[1] as i64]
+            })
+            .collect();
+        let got = face_chip(&img, &lm.try_into().unwrap(), 150, DEFAULT_PADDING);
+        let differ = got
+            .pixels()
+            .zip(want.pixels())
+            .flat_map(|(g, w)| (0..3).map(move |c| (i32::from(g.0[c]) - i32::from(w.0[c])).abs()))
+            .filter(|&d| d > 0)
+            .count();
+        println!("{}: {differ} values differ", case["chip"]);
+        assert_eq!(differ, 0, "{}", case["chip"]);
+    }
+}
