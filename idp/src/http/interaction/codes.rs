@@ -260,23 +260,9 @@ pub async fn factor(
             Ok(r)
         })??;
         if !ok {
-            tracing::info!(outcome = "failure", factor = kind.name(), "step-up attempt");
-            let locked = st
-                .db
-                .tx(|c| lockout::record_failure(c, &user_id, kind, now))?;
-            let why = match locked {
-                Some(until) => {
-                    if let Some(u) = st.db.run(|c| users::find(c, &user_id))? {
-                        notify_locked(
-                            st,
-                            &u,
-                            Lang::choose(&loaded.req.ui_locales, accept.as_deref()),
-                        );
-                    }
-                    Refusal::LockedUntil(until)
-                }
-                None => Refusal::Wrong,
-            };
+            let user = st.db.run(|c| users::find(c, &user_id))?;
+            let lang = Lang::choose(&loaded.req.ui_locales, accept.as_deref());
+            let why = failed_attempt(st, &user_id, user.as_ref(), kind, lang, now)?;
             return Ok((
                 Shown::FactorRefused(Box::new(loaded), offered, kind, why),
                 None,

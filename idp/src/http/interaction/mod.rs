@@ -548,6 +548,35 @@ fn notify_locked(state: &AppState, user: &User, lang: Lang) {
     }
 }
 
+/// Counts a failed check of a factor (audited) and, when that locks the factor, tells the
+/// citizen; returns why the attempt is refused.
+fn failed_attempt(
+    st: &AppState,
+    subject: &str,
+    user: Option<&User>,
+    factor: FactorKind,
+    lang: Lang,
+    now: i64,
+) -> OidcResult<Refusal> {
+    tracing::info!(
+        outcome = "failure",
+        factor = factor.name(),
+        "authentication attempt"
+    );
+    let locked = st
+        .db
+        .tx(|c| lockout::record_failure(c, subject, factor, now))?;
+    Ok(match locked {
+        Some(until) => {
+            if let Some(u) = user {
+                notify_locked(st, u, lang);
+            }
+            Refusal::LockedUntil(until)
+        }
+        None => Refusal::Wrong,
+    })
+}
+
 fn accept_language(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::ACCEPT_LANGUAGE)

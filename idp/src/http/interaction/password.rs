@@ -45,22 +45,8 @@ pub async fn login(
         let user = match user {
             Some(u) if verified && !u.disabled => u,
             other => {
-                tracing::info!(outcome = "failure", factor = "pwd", "login attempt");
-                let locked = st.db.tx(|c| lockout::record_failure(c, &subject, f, now))?;
-                let why = match locked {
-                    Some(until) => {
-                        tracing::warn!(factor = "pwd", "factor locked after repeated failures");
-                        if let Some(u) = &other {
-                            notify_locked(
-                                st,
-                                u,
-                                Lang::choose(&loaded.req.ui_locales, accept.as_deref()),
-                            );
-                        }
-                        Refusal::LockedUntil(until)
-                    }
-                    None => Refusal::Wrong,
-                };
+                let lang = Lang::choose(&loaded.req.ui_locales, accept.as_deref());
+                let why = failed_attempt(st, &subject, other.as_ref(), f, lang, now)?;
                 return Ok((Shown::LoginRefused(Box::new(loaded), username, why), None));
             }
         };

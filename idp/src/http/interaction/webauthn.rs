@@ -170,19 +170,9 @@ pub async fn webauthn_finish(
                 ))
             }
             Err(_) => {
-                tracing::info!(outcome = "failure", factor = "webauthn", "step-up attempt");
-                if st
-                    .db
-                    .tx(|c| lockout::record_failure(c, &user_id, kind, now))?
-                    .is_some()
-                    && let Some(u) = st.db.run(|c| users::find(c, &user_id))?
-                {
-                    notify_locked(
-                        &st,
-                        &u,
-                        Lang::choose(&loaded.req.ui_locales, accept.as_deref()),
-                    );
-                }
+                let user = st.db.run(|c| users::find(c, &user_id))?;
+                let lang = Lang::choose(&loaded.req.ui_locales, accept.as_deref());
+                failed_attempt(&st, &user_id, user.as_ref(), kind, lang, now)?;
                 Err(OidcError::new(
                     ErrorCode::AccessDenied,
                     "the security key or passkey could not be verified",
