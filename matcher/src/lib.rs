@@ -9,6 +9,7 @@ pub mod models;
 pub mod search;
 pub mod template;
 pub mod thresholds;
+pub mod video;
 pub mod voice;
 
 pub use error::{MatcherError, Result};

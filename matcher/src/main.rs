@@ -76,7 +76,8 @@ enum Command {
         #[arg(long, default_value_t = 1e-4)]
         fmr: f64,
     },
-    /// Blink liveness over a directory of video frames (image files, in name order).
+    /// Blink liveness over a directory of video frames (image files, in name order) or a
+    /// YUV4MPEG2 / Motion JPEG video.
     Liveness { frames: PathBuf },
     /// Liveness error rates from still photographs: each image becomes a held-up-photo
     /// attack sequence (APCER) and a sequence with a synthetic blink (BPCER, synthetic).
@@ -295,19 +296,24 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             }))
         }
         Command::Liveness { frames } => {
-            if !frames.is_dir() {
+            let images: Vec<image::RgbImage> = if frames.is_dir() {
+                files_in(&frames)?
+                    .iter()
+                    .map(|f| load_image(f))
+                    .collect::<matcher::Result<_>>()?
+            } else if matcher::video::is_video(&frames) {
+                matcher::video::read_frames(&frames)?
+            } else {
                 return Err(MatcherError::Image(format!(
-                    "{}: give a directory of frames (video files are not decoded here; \
-                     e.g. ffmpeg -i video.mp4 frames/%04d.png)",
+                    "{}: give a directory of frames or a .y4m / .mjpeg video \
+                     (e.g. ffmpeg -i video.mp4 video.y4m)",
                     frames.display()
                 )));
-            }
-            let files = files_in(&frames)?;
+            };
             let face = engines.face()?;
-            let mut openness = Vec::with_capacity(files.len());
-            for f in &files {
-                let img = load_image(f)?;
-                openness.push(face.frame_openness(&img, FaceLocation::Detect { upsample: false })?);
+            let mut openness = Vec::with_capacity(images.len());
+            for img in &images {
+                openness.push(face.frame_openness(img, FaceLocation::Detect { upsample: false })?);
             }
             Ok(serde_json::to_value(liveness::analyse(&openness)).unwrap_or(Value::Null))
         }

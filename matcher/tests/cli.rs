@@ -144,8 +144,18 @@ fn liveness_of_a_held_up_photo_is_refused() {
     assert_eq!(v["blinks"], 0);
     assert_eq!(v["frames_with_face"], 10);
     assert_eq!(v["per_frame"].as_array().unwrap().len(), 10);
+    // The same sequence as a video file (what Chromium's fake camera plays).
+    let frames = matcher::liveness::synthetic::still_photo(&img, 10, 3);
+    let video = dir.join("held-up.y4m");
+    std::fs::write(&video, matcher::video::write_y4m(&frames, 10)).unwrap();
+    let (code, v, _) = run(&["liveness", video.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (v["live"].as_bool(), v["frames_with_face"].as_u64()),
+        (Some(false), Some(10))
+    );
     let (code, _, stderr) = run(&["liveness", fixture("biden.png").to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("directory of frames"), "{stderr}");
+    assert!(stderr.contains("directory of frames or a .y4m"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
