@@ -179,25 +179,22 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     pages::html(200, page.render())
 }
 
-/// Runs a form action of the account page for the signed-in citizen after checking the
-/// form's CSRF token. `action` returns the response to send.
-async fn act<F>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
+/// Runs an action of the signed-in citizen off the executor, after checking the form's
+/// CSRF token. `Ok(Err(..))` is where to send a browser without a session to sign in.
+async fn run_action<T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    form: Params,
     action: F,
-) -> HttpResponse
+) -> OidcResult<Result<T, (String, Option<String>)>>
 where
-    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<Done> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<T> + Send + 'static,
 {
-    let form = match form_params(&req, &body) {
-        Ok(f) => f,
-        Err(e) => return pages::error_page(&req, &[], 400, &e),
-    };
     let now = state.clock.now();
-    let get_access = access(state.clone().into_inner(), &req, now);
+    let get_access = access(state.clone().into_inner(), req, now);
     let st = state.clone().into_inner();
-    let result = blocking(move || {
+    blocking(move || {
         let (sess, cookie) = match get_access()? {
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
@@ -212,7 +209,24 @@ where
         }
         Ok(Ok(action(&st, &sess, &form, now)?))
     })
-    .await;
+    .await
+}
+
+/// A form action of the account page, answered with a page or a redirect.
+async fn act<F>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    action: F,
+) -> HttpResponse
+where
+    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<Done> + Send + 'static,
+{
+    let form = match form_params(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error_page(&req, &[], 400, &e),
+    };
+    let result = run_action(&req, &state, form, action).await;
     let t = pages::lang(&req, &[]).texts();
     match result {
         Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
@@ -480,8 +494,7 @@ pub async fn withdraw_consent(
 
 const WEBAUTHN_REGISTER: &str = "webauthn-register";
 
-/// Runs a JSON action (the WebAuthn ceremonies) for the signed-in citizen after checking
-/// the CSRF token.
+/// An action of the account page's script (the WebAuthn ceremonies), answered in JSON.
 async fn act_json<F>(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -497,30 +510,13 @@ where
         Ok(f) => f,
         Err(e) => return json_failure(&e),
     };
-    let now = state.clock.now();
-    let get_access = access(state.clone().into_inner(), &req, now);
-    let st = state.clone().into_inner();
-    let result = blocking(move || {
-        let Access::Granted(sess, cookie) = get_access()? else {
-            return Err(OidcError::invalid_request(
-                "your session has ended; sign in again",
-            ));
-        };
-        let ok = form
-            .get("csrf")
-            .is_some_and(|t| crypto::constant_time_eq(t, &csrf(&cookie)));
-        if !ok {
-            return Err(OidcError::invalid_request(
-                "the form has expired; reload the page and try again",
-            ));
-        }
-        action(&st, &sess, &form, now)
-    })
-    .await;
-    match result {
-        Ok(v) => HttpResponse::Ok()
+    match run_action(&req, &state, form, action).await {
+        Ok(Ok(v)) => HttpResponse::Ok()
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
             .json(v),
+        Ok(Err(_)) => json_failure(&OidcError::invalid_request(
+            "your session has ended; sign in again",
+        )),
         Err(e) => json_failure(&e),
     }
 }
