@@ -76,93 +76,94 @@ pub async fn send_code(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    on_post(req, state, path, body, move |st, p, now| {
-        let Posted {
-            loaded,
-            form,
-            cookie,
-            accept,
-            ..
-        } = p;
-        let shown: OidcResult<Shown> = (|| {
-            let sess = live_session(st, cookie.as_deref(), now)?;
-            let (kind, factor) = match form.get("factor") {
-                Some("sms") => (
-                    FactorKind::SmsCode,
-                    authenticators::code::OneTimeCode::sms(),
-                ),
-                Some("email") => (
-                    FactorKind::EmailCode,
-                    authenticators::code::OneTimeCode::email(),
-                ),
-                _ => return Err(OidcError::invalid_request("codes go by sms or email")),
-            };
-            let user = st
-                .db
-                .run(|c| users::find(c, &sess.user_id))?
-                .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
-            let (channel, to) = match kind {
-                FactorKind::SmsCode => (crate::notify::Channel::Sms, user.phone.clone()),
-                _ => (crate::notify::Channel::Email, user.email.clone()),
-            };
-            let to = to.ok_or_else(|| {
-                OidcError::invalid_request("the account has no address for this channel")
-            })?;
-            let key = format!("send:{}:{}", kind.name(), user.id);
-            if st
-                .db
-                .tx(|c| crate::store::rate_limits::hit(c, &key, CODE_WINDOW, now))?
-                > CODES_PER_WINDOW
-            {
-                let t = Lang::choose(&loaded.req.ui_locales, accept.as_deref()).texts();
-                return Err(OidcError::new(ErrorCode::SlowDown, t.too_many_codes));
-            }
-            let issued = factor.begin(&(), now);
-            let state_json = serde_json::to_string(&issued.sent).map_err(OidcError::server)?;
-            let id = crypto::random_token();
-            // A new code replaces any earlier one.
-            st.db.tx(|c| {
-                challenges::clear(c, &user.id, &code_purpose(kind))?;
-                challenges::insert(
-                    c,
-                    &id,
-                    &user.id,
-                    &code_purpose(kind),
-                    &state_json,
-                    issued.sent.expires_at,
-                )
-            })?;
-            let t = Lang::choose(&loaded.req.ui_locales, accept.as_deref()).texts();
-            let message = crate::notify::Message {
-                channel,
-                to,
-                subject: t.code_subject.to_string(),
-                body: t.code_body.replace("{code}", &issued.code),
-            };
-            st.notifier.send(&message).map_err(|e| {
-            tracing::error!(error = %e, channel = kind.name(), "a one-time code could not be sent");
-            OidcError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "the code could not be sent; try another method",
-            )
-        })?;
-            crate::http::audit(
-                st,
-                "code.sent",
-                Some(&user.id),
-                None,
-                serde_json::json!({ "factor": kind.name() }),
-                now,
-            )?;
-            Ok(Shown::Next(format!(
-                "/interaction/{}?factor={}&sent=1",
-                loaded.tx.id,
-                kind.name()
-            )))
-        })();
-        shown.map(|s| (s, None))
+    on_post(req, state, path, body, |st, p, now| {
+        send_code_step(st, p, now).map(|shown| (shown, None))
     })
     .await
+}
+
+/// Sends the code and asks for it.
+fn send_code_step(st: &AppState, p: Posted, now: i64) -> OidcResult<Shown> {
+    let Posted {
+        loaded,
+        form,
+        cookie,
+        accept,
+        ..
+    } = p;
+    let sess = live_session(st, cookie.as_deref(), now)?;
+    let (kind, factor) = match form.get("factor") {
+        Some("sms") => (
+            FactorKind::SmsCode,
+            authenticators::code::OneTimeCode::sms(),
+        ),
+        Some("email") => (
+            FactorKind::EmailCode,
+            authenticators::code::OneTimeCode::email(),
+        ),
+        _ => return Err(OidcError::invalid_request("codes go by sms or email")),
+    };
+    let user = st
+        .db
+        .run(|c| users::find(c, &sess.user_id))?
+        .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
+    let (channel, to) = match kind {
+        FactorKind::SmsCode => (crate::notify::Channel::Sms, user.phone.clone()),
+        _ => (crate::notify::Channel::Email, user.email.clone()),
+    };
+    let to = to
+        .ok_or_else(|| OidcError::invalid_request("the account has no address for this channel"))?;
+    let key = format!("send:{}:{}", kind.name(), user.id);
+    if st
+        .db
+        .tx(|c| crate::store::rate_limits::hit(c, &key, CODE_WINDOW, now))?
+        > CODES_PER_WINDOW
+    {
+        let t = Lang::choose(&loaded.req.ui_locales, accept.as_deref()).texts();
+        return Err(OidcError::new(ErrorCode::SlowDown, t.too_many_codes));
+    }
+    let issued = factor.begin(&(), now);
+    let state_json = serde_json::to_string(&issued.sent).map_err(OidcError::server)?;
+    let id = crypto::random_token();
+    // A new code replaces any earlier one.
+    st.db.tx(|c| {
+        challenges::clear(c, &user.id, &code_purpose(kind))?;
+        challenges::insert(
+            c,
+            &id,
+            &user.id,
+            &code_purpose(kind),
+            &state_json,
+            issued.sent.expires_at,
+        )
+    })?;
+    let t = Lang::choose(&loaded.req.ui_locales, accept.as_deref()).texts();
+    let message = crate::notify::Message {
+        channel,
+        to,
+        subject: t.code_subject.to_string(),
+        body: t.code_body.replace("{code}", &issued.code),
+    };
+    st.notifier.send(&message).map_err(|e| {
+        tracing::error!(error = %e, channel = kind.name(), "a one-time code could not be sent");
+        OidcError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the code could not be sent; try another method",
+        )
+    })?;
+    crate::http::audit(
+        st,
+        "code.sent",
+        Some(&user.id),
+        None,
+        serde_json::json!({ "factor": kind.name() }),
+        now,
+    )?;
+    Ok(Shown::Next(format!(
+        "/interaction/{}?factor={}&sent=1",
+        loaded.tx.id,
+        kind.name()
+    )))
 }
 
 /// Checks a recovery code; the used code's row is deleted by the same check.

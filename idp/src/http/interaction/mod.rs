@@ -671,44 +671,46 @@ pub async fn consent(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    on_post(req, state, path, body, move |st, p, now| {
-        let Posted {
-            loaded,
-            form,
-            cookie,
-            ..
-        } = p;
-        let shown: OidcResult<Shown> = (|| {
-            let sess = live_session(st, cookie.as_deref(), now)?;
-            match form.get("decision") {
-                Some("allow") => {
-                    st.db.run(|c| {
-                        consents::record(
-                            c,
-                            &sess.user_id,
-                            &loaded.req.client_id,
-                            &loaded.req.scopes,
-                            now,
-                        )
-                    })?;
-                    proceed(st, loaded, Some(sess), true, now)
-                }
-                Some("deny") => {
-                    st.db.run(|c| transactions::delete(c, &loaded.tx.id))?;
-                    let e = OidcError::new(ErrorCode::AccessDenied, "the user denied the request");
-                    Ok(Shown::Next(error_redirect(
-                        st,
-                        &loaded.req.redirect_uri,
-                        loaded.req.state.as_deref(),
-                        &e,
-                    )))
-                }
-                _ => Err(OidcError::invalid_request("decision must be allow or deny")),
-            }
-        })();
-        shown.map(|s| (s, None))
+    on_post(req, state, path, body, |st, p, now| {
+        consent_step(st, p, now).map(|shown| (shown, None))
     })
     .await
+}
+
+/// Records consent (and goes on) or refuses it.
+fn consent_step(st: &AppState, p: Posted, now: i64) -> OidcResult<Shown> {
+    let Posted {
+        loaded,
+        form,
+        cookie,
+        ..
+    } = p;
+    let sess = live_session(st, cookie.as_deref(), now)?;
+    match form.get("decision") {
+        Some("allow") => {
+            st.db.run(|c| {
+                consents::record(
+                    c,
+                    &sess.user_id,
+                    &loaded.req.client_id,
+                    &loaded.req.scopes,
+                    now,
+                )
+            })?;
+            proceed(st, loaded, Some(sess), true, now)
+        }
+        Some("deny") => {
+            st.db.run(|c| transactions::delete(c, &loaded.tx.id))?;
+            let e = OidcError::new(ErrorCode::AccessDenied, "the user denied the request");
+            Ok(Shown::Next(error_redirect(
+                st,
+                &loaded.req.redirect_uri,
+                loaded.req.state.as_deref(),
+                &e,
+            )))
+        }
+        _ => Err(OidcError::invalid_request("decision must be allow or deny")),
+    }
 }
 
 pub async fn select(
@@ -717,29 +719,33 @@ pub async fn select(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    on_post(req, state, path, body, move |st, p, now| {
-        let Posted {
-            loaded,
-            form,
-            cookie,
-            ..
-        } = p;
-        let shown: OidcResult<Shown> = (|| match form.get("choice") {
-            Some("continue") => {
-                let sess = live_session(st, cookie.as_deref(), now)?;
-                st.db
-                    .run(|c| transactions::set_user(c, &loaded.tx.id, &sess.user_id))?;
-                Ok(Shown::Next(format!("/interaction/{}", loaded.tx.id)))
-            }
-            Some("other") => Ok(Shown::Next(format!(
-                "/interaction/{}?login=1",
-                loaded.tx.id
-            ))),
-            _ => Err(OidcError::invalid_request(
-                "choice must be continue or other",
-            )),
-        })();
-        shown.map(|s| (s, None))
+    on_post(req, state, path, body, |st, p, now| {
+        select_step(st, p, now).map(|shown| (shown, None))
     })
     .await
+}
+
+/// Continues as the signed-in account, or signs in as another.
+fn select_step(st: &AppState, p: Posted, now: i64) -> OidcResult<Shown> {
+    let Posted {
+        loaded,
+        form,
+        cookie,
+        ..
+    } = p;
+    match form.get("choice") {
+        Some("continue") => {
+            let sess = live_session(st, cookie.as_deref(), now)?;
+            st.db
+                .run(|c| transactions::set_user(c, &loaded.tx.id, &sess.user_id))?;
+            Ok(Shown::Next(format!("/interaction/{}", loaded.tx.id)))
+        }
+        Some("other") => Ok(Shown::Next(format!(
+            "/interaction/{}?login=1",
+            loaded.tx.id
+        ))),
+        _ => Err(OidcError::invalid_request(
+            "choice must be continue or other",
+        )),
+    }
 }
