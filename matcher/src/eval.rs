@@ -74,14 +74,13 @@ impl PairScores {
 
     /// Equal error rate: the mean of FMR and FNMR where they are closest.
     pub fn eer(&self) -> (f64, f32) {
-        let mut candidates: Vec<f32> = self.genuine.iter().chain(&self.impostor).copied().collect();
-        candidates.sort_by(f32::total_cmp);
+        let sweep = Sweep::new(self);
         let mut best = (f64::INFINITY, 0.0, f32::NAN);
-        for t in candidates {
-            let p = self.at(t);
-            let gap = (p.fmr - p.fnmr).abs();
+        for &t in &sweep.thresholds {
+            let (fmr, fnmr) = sweep.rates_at(t);
+            let gap = (fmr - fnmr).abs();
             if gap < best.0 {
-                best = (gap, (p.fmr + p.fnmr) / 2.0, t);
+                best = (gap, (fmr + fnmr) / 2.0, t);
             }
         }
         (best.1, best.2)
@@ -89,15 +88,130 @@ impl PairScores {
 
     /// (FMR, FNMR) at every distinct score, for a DET curve.
     pub fn det_curve(&self) -> Vec<(f64, f64)> {
-        let mut ts: Vec<f32> = self.genuine.iter().chain(&self.impostor).copied().collect();
-        ts.sort_by(f32::total_cmp);
-        ts.dedup();
-        ts.into_iter()
-            .map(|t| {
-                let p = self.at(t);
-                (p.fmr, p.fnmr)
-            })
+        let sweep = Sweep::new(self);
+        sweep
+            .thresholds
+            .iter()
+            .map(|&t| sweep.rates_at(t))
             .collect()
+    }
+}
+
+/// Sorted scores, so that the error rates at every candidate threshold cost a binary
+/// search each: a sweep over a few hundred thousand pairs stays fast.
+struct Sweep {
+    genuine: Vec<f32>,
+    impostor: Vec<f32>,
+    /// Every distinct score, ascending.
+    thresholds: Vec<f32>,
+}
+
+impl Sweep {
+    fn new(scores: &PairScores) -> Sweep {
+        let sorted = |v: &[f32]| {
+            let mut v = v.to_vec();
+            v.sort_by(f32::total_cmp);
+            v
+        };
+        let (genuine, impostor) = (sorted(&scores.genuine), sorted(&scores.impostor));
+        let mut thresholds = sorted(&[genuine.as_slice(), impostor.as_slice()].concat());
+        thresholds.dedup();
+        Sweep {
+            genuine,
+            impostor,
+            thresholds,
+        }
+    }
+
+    fn rates_at(&self, t: f32) -> (f64, f64) {
+        let below = |v: &[f32]| v.partition_point(|&s| s < t);
+        let fm = self.impostor.len() - below(&self.impostor);
+        let fnm = below(&self.genuine);
+        (rate(fm, self.impostor.len()), rate(fnm, self.genuine.len()))
+    }
+}
+
+/// Out-of-sample error rates: identities are dealt into `folds` groups; for each group the
+/// threshold is chosen for `target_fmr` on the pairs of the other groups' people only and
+/// applied to the pairs within the group. Rates pool the held-out errors of all groups.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrossValidation {
+    pub folds: usize,
+    pub target_fmr: f64,
+    /// Threshold chosen in each fold.
+    pub thresholds: Vec<f32>,
+    pub genuine_pairs: usize,
+    pub impostor_pairs: usize,
+    pub false_matches: usize,
+    pub false_non_matches: usize,
+    pub fmr: f64,
+    pub fnmr: f64,
+    pub fmr_upper_95: f64,
+    pub fnmr_upper_95: f64,
+}
+
+/// Identity-disjoint `folds`-fold cross-validation of the threshold for `target_fmr`
+/// (identities are dealt round-robin in name order, so the split is reproducible).
+pub fn cross_validate<T>(
+    samples: &[(String, T)],
+    folds: usize,
+    target_fmr: f64,
+    mut score: impl FnMut(&T, &T) -> f32,
+) -> CrossValidation {
+    let folds = folds.max(2);
+    let mut ids: Vec<&str> = samples.iter().map(|s| s.0.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let fold_of: Vec<usize> = samples
+        .iter()
+        .map(|s| ids.binary_search(&s.0.as_str()).unwrap_or(0) % folds)
+        .collect();
+    // train[f]: pairs with neither sample in fold f; test[f]: pairs with both in fold f.
+    let mut train = vec![PairScores::default(); folds];
+    let mut test = vec![PairScores::default(); folds];
+    for i in 0..samples.len() {
+        for j in i + 1..samples.len() {
+            let s = score(&samples[i].1, &samples[j].1);
+            let same = samples[i].0 == samples[j].0;
+            let push = |p: &mut PairScores| {
+                if same {
+                    p.genuine.push(s);
+                } else {
+                    p.impostor.push(s);
+                }
+            };
+            for (f, t) in train.iter_mut().enumerate() {
+                if fold_of[i] != f && fold_of[j] != f {
+                    push(t);
+                }
+            }
+            if fold_of[i] == fold_of[j] {
+                push(&mut test[fold_of[i]]);
+            }
+        }
+    }
+    let (mut thresholds, mut g, mut im, mut fm, mut fnm) = (Vec::new(), 0, 0, 0, 0);
+    for (tr, te) in train.iter().zip(&test) {
+        let t = tr.threshold_for_fmr(target_fmr).threshold;
+        let p = te.at(t);
+        thresholds.push(t);
+        g += te.genuine.len();
+        im += te.impostor.len();
+        fm += p.false_matches;
+        fnm += p.false_non_matches;
+    }
+    CrossValidation {
+        folds,
+        target_fmr,
+        thresholds,
+        genuine_pairs: g,
+        impostor_pairs: im,
+        false_matches: fm,
+        false_non_matches: fnm,
+        fmr: rate(fm, im),
+        fnmr: rate(fnm, g),
+        fmr_upper_95: upper_bound_95(fm, im),
+        fnmr_upper_95: upper_bound_95(fnm, g),
     }
 }
 
@@ -198,6 +312,44 @@ mod tests {
         assert_eq!(r.false_matches, 1);
         let (eer, _) = s.eer();
         assert!(eer > 0.0 && eer < 0.5);
+        // The sorted sweep agrees with counting at every threshold.
+        let curve = s.det_curve();
+        assert_eq!(curve.len(), 9);
+        let mut ts: Vec<f32> = s.genuine.iter().chain(&s.impostor).copied().collect();
+        ts.sort_by(f32::total_cmp);
+        for (t, (fmr, fnmr)) in ts.into_iter().zip(curve) {
+            let p = s.at(t);
+            assert_eq!((p.fmr, p.fnmr), (fmr, fnmr));
+        }
+    }
+
+    #[test]
+    fn cross_validation_holds_identities_out() {
+        // Four people; a and c score high with each other (a look-alike pair), so a
+        // threshold learnt without them lets their impostor pair through on test.
+        let samples: Vec<(String, (char, u8))> = ["a", "a", "b", "b", "c", "c", "d", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), (id.chars().next().unwrap_or('?'), i as u8)))
+            .collect();
+        let score = |x: &(char, u8), y: &(char, u8)| match (x.0, y.0) {
+            (p, q) if p == q => 0.9,
+            ('a', 'c') | ('c', 'a') => 0.95,
+            _ => 0.1,
+        };
+        let cv = cross_validate(&samples, 2, 1e-4, score);
+        // Folds: {a, c} and {b, d}. Fold 0 learns from b, d only (impostor max 0.1).
+        assert_eq!(cv.thresholds.len(), 2);
+        assert!(cv.thresholds[0] > 0.1 && cv.thresholds[0] < 0.11);
+        assert_eq!(cv.genuine_pairs, 4);
+        // a-c impostors (4 pairs) are tested in fold 0, b-d (4 pairs) in fold 1.
+        assert_eq!(cv.impostor_pairs, 8);
+        assert_eq!(cv.false_matches, 4);
+        // Fold 1 learns from a, c, whose look-alike impostors push its threshold above
+        // 0.95: b's and d's genuine pairs (0.9) are rejected.
+        assert!(cv.thresholds[1] > 0.95);
+        assert_eq!(cv.false_non_matches, 2);
+        assert!((cv.fmr - 0.5).abs() < 1e-12);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use matcher::eval::{OperatingPoint, score_pairs, upper_bound_95};
+use matcher::eval::{OperatingPoint, cross_validate, score_pairs, upper_bound_95};
 use matcher::face::{FaceLocation, FacePipeline, load_image, pad_edges};
 use matcher::liveness;
 use matcher::models::ModelStore;
@@ -75,6 +75,12 @@ enum Command {
         /// False-match rate the threshold is chosen for.
         #[arg(long, default_value_t = 1e-4)]
         fmr: f64,
+        /// Also report the rates at this threshold (e.g. one calibrated on other data).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Identity-disjoint cross-validation of the threshold with this many folds.
+        #[arg(long)]
+        folds: Option<usize>,
     },
     /// Blink liveness over a directory of video frames (image files, in name order) or a
     /// YUV4MPEG2 / Motion JPEG video.
@@ -241,7 +247,13 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 json!({"gallery_size": g.len(), "threshold": threshold, "candidates": hits, "skipped": skipped}),
             )
         }
-        Command::Eval { dir, plot, fmr } => {
+        Command::Eval {
+            dir,
+            plot,
+            fmr,
+            threshold,
+            folds,
+        } => {
             let mut samples: Vec<(String, Template)> = Vec::new();
             let mut skipped = Vec::new();
             let mut people = 0;
@@ -281,6 +293,8 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             if let Some(path) = &plot {
                 draw_det(path, &scores.det_curve(), &op)?;
             }
+            let cross_validation = folds
+                .map(|k| cross_validate(&samples, k, fmr, |a, b| a.cosine(b).unwrap_or(f32::NAN)));
             Ok(json!({
                 "model": samples.first().map(|s| s.1.model().to_string()),
                 "people": people, "samples": samples.len(), "skipped": skipped,
@@ -291,6 +305,8 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "fmr_upper_95": op.fmr_upper_95, "fnmr_upper_95": op.fnmr_upper_95,
                 "eer": eer, "eer_threshold": eer_threshold,
                 "at_configured_threshold": configured,
+                "at_given_threshold": threshold.map(|t| scores.at(t)),
+                "cross_validation": cross_validation,
                 "genuine_min": scores.genuine.iter().copied().reduce(f32::min),
                 "impostor_max": scores.impostor.iter().copied().reduce(f32::max),
             }))
@@ -310,11 +326,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                     frames.display()
                 )));
             };
-            let face = engines.face()?;
-            let mut openness = Vec::with_capacity(images.len());
-            for img in &images {
-                openness.push(face.frame_openness(img, FaceLocation::Detect { upsample: false })?);
-            }
+            let openness = engines.face()?.sequence_openness(&images)?;
             Ok(serde_json::to_value(liveness::analyse(&openness)).unwrap_or(Value::Null))
         }
         Command::LivenessEval { dir, frames } => {
@@ -350,11 +362,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 };
                 let seed = i as u64 * 7919 + 1;
                 let score = |seq: &[image::RgbImage]| -> matcher::Result<liveness::LivenessReport> {
-                    let o = seq
-                        .iter()
-                        .map(|f| face.frame_openness(f, location))
-                        .collect::<matcher::Result<Vec<_>>>()?;
-                    Ok(liveness::analyse(&o))
+                    Ok(liveness::analyse(&face.sequence_openness(seq)?))
                 };
                 attacks += 1;
                 if score(&liveness::synthetic::still_photo(&img, frames, seed))?.live {

@@ -33,7 +33,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn embed_prints_model_dim_and_unit_embedding() {
     let (code, v, _) = run(&["embed", fixture("obama.png").to_str().unwrap()]);
     assert_eq!(code, 0);
-    assert_eq!(v["model"], "dlib-resnet-v1@1");
+    assert_eq!(v["model"], "dlib-resnet-v1@2");
     assert_eq!(v["dim"], 128);
     let e: Vec<f64> = v["embedding"]
         .as_array()
@@ -54,7 +54,8 @@ fn compare_decides_with_the_calibrated_threshold() {
     ]);
     assert_eq!(code, 0);
     assert_eq!(v["match"], true);
-    assert!((v["threshold"].as_f64().unwrap() - 0.916).abs() < 1e-6);
+    let calibrated = f64::from(matcher::thresholds::FACE_COSINE);
+    assert!((v["threshold"].as_f64().unwrap() - calibrated).abs() < 1e-6);
     let (_, v, _) = run(&[
         "compare",
         fixture("obama.png").to_str().unwrap(),

@@ -47,6 +47,22 @@ fn same_person_scores_above_different_people() {
 }
 
 #[test]
+fn a_template_is_the_same_for_a_chip_and_its_mirror_image() {
+    // Version 2 templates sum the descriptors of the chip and of its mirror image, so they
+    // cannot tell the two apart; a single descriptor can.
+    let p = pipeline();
+    let chip = p.sample(&fixture("obama.png"), DETECT).unwrap().chip;
+    let mirror = image::imageops::flip_horizontal(&chip);
+    let t = p.embedder().embed_chips(&[&chip, &mirror]).unwrap();
+    assert_eq!(t[0].model().to_string(), "dlib-resnet-v1@2");
+    assert!(t[0].cosine(&t[1]).unwrap() > 0.999_999);
+    let d = p.embedder().raw_descriptors(&[&chip, &mirror]).unwrap();
+    let dot: f32 = d[0].iter().zip(&d[1]).map(|(a, b)| a * b).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!(dot / (norm(&d[0]) * norm(&d[1])) < 0.999);
+}
+
+#[test]
 fn rejects_an_image_without_a_face() {
     let blank = RgbImage::from_pixel(240, 200, Rgb([128, 120, 110]));
     let p = pipeline();

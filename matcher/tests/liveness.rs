@@ -10,11 +10,7 @@ use matcher::models::ModelStore;
 const DETECT: FaceLocation = FaceLocation::Detect { upsample: false };
 
 fn run(p: &FacePipeline, frames: &[image::RgbImage]) -> matcher::liveness::LivenessReport {
-    let openness: Vec<Option<f32>> = frames
-        .iter()
-        .map(|f| p.frame_openness(f, DETECT).unwrap())
-        .collect();
-    analyse(&openness)
+    analyse(&p.sequence_openness(frames).unwrap())
 }
 
 #[test]

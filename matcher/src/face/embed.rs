@@ -20,8 +20,12 @@ pub const CHIP_SIZE: u32 = 150;
 pub const EMBEDDING_DIM: usize = 128;
 const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
 
+/// Version 2: a template is the sum of the descriptors of the chip and of its mirror
+/// image (test-time flip), L2-normalised. Out of sample on the ORL faces it lowers FNMR at
+/// FMR 1e-4 from about 3.0% to 2.3% (EVALUATION.md); version 1 templates (one descriptor)
+/// score on another scale and are refused rather than compared.
 pub fn model_id() -> ModelId {
-    ModelId::new("dlib-resnet-v1", 1)
+    ModelId::new("dlib-resnet-v1", 2)
 }
 
 /// dlib's frozen batch normalisation: y = x * w + b per channel.
@@ -229,11 +233,20 @@ impl FaceEmbedder {
         Ok(self.net.forward(&x)?.to_vec2::<f32>()?)
     }
 
-    /// L2-normalised templates of aligned chips.
+    /// L2-normalised templates of aligned chips: each the sum of the descriptors of the
+    /// chip and of its mirror image, computed in one batch.
     pub fn embed_chips(&self, chips: &[&RgbImage]) -> Result<Vec<Template>> {
-        self.raw_descriptors(chips)?
-            .into_iter()
-            .map(|d| Template::new(model_id(), d))
+        let mirrors: Vec<RgbImage> = chips
+            .iter()
+            .map(|c| image::imageops::flip_horizontal(*c))
+            .collect();
+        let both: Vec<&RgbImage> = chips.iter().copied().chain(&mirrors).collect();
+        let d = self.raw_descriptors(&both)?;
+        let (plain, mirrored) = d.split_at(chips.len());
+        plain
+            .iter()
+            .zip(mirrored)
+            .map(|(a, b)| Template::new(model_id(), a.iter().zip(b).map(|(x, y)| x + y).collect()))
             .collect()
     }
 }
