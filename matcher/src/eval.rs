@@ -12,19 +12,24 @@ pub struct PairScores {
 }
 
 /// All unordered pairs of `samples` (identity, score function input) scored by `score`.
-pub fn score_pairs<T>(samples: &[(String, T)], mut score: impl FnMut(&T, &T) -> f32) -> PairScores {
+pub fn score_pairs<T>(samples: &[(String, T)], score: impl FnMut(&T, &T) -> f32) -> PairScores {
     let mut out = PairScores::default();
+    each_pair(samples, score, |_, _, same, s| out.push(same, s));
+    out
+}
+
+/// Calls `visit(i, j, same identity, score)` for every unordered pair of `samples`.
+fn each_pair<T>(
+    samples: &[(String, T)],
+    mut score: impl FnMut(&T, &T) -> f32,
+    mut visit: impl FnMut(usize, usize, bool, f32),
+) {
     for i in 0..samples.len() {
         for j in i + 1..samples.len() {
             let s = score(&samples[i].1, &samples[j].1);
-            if samples[i].0 == samples[j].0 {
-                out.genuine.push(s);
-            } else {
-                out.impostor.push(s);
-            }
+            visit(i, j, samples[i].0 == samples[j].0, s);
         }
     }
-    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -42,6 +47,14 @@ pub struct OperatingPoint {
 }
 
 impl PairScores {
+    fn push(&mut self, same_identity: bool, score: f32) {
+        if same_identity {
+            self.genuine.push(score);
+        } else {
+            self.impostor.push(score);
+        }
+    }
+
     pub fn at(&self, threshold: f32) -> OperatingPoint {
         let fm = self.impostor.iter().filter(|&&s| s >= threshold).count();
         let fnm = self.genuine.iter().filter(|&&s| s < threshold).count();
@@ -156,7 +169,7 @@ pub fn cross_validate<T>(
     samples: &[(String, T)],
     folds: usize,
     target_fmr: f64,
-    mut score: impl FnMut(&T, &T) -> f32,
+    score: impl FnMut(&T, &T) -> f32,
 ) -> CrossValidation {
     let folds = folds.max(2);
     let mut ids: Vec<&str> = samples.iter().map(|s| s.0.as_str()).collect();
@@ -169,27 +182,16 @@ pub fn cross_validate<T>(
     // train[f]: pairs with neither sample in fold f; test[f]: pairs with both in fold f.
     let mut train = vec![PairScores::default(); folds];
     let mut test = vec![PairScores::default(); folds];
-    for i in 0..samples.len() {
-        for j in i + 1..samples.len() {
-            let s = score(&samples[i].1, &samples[j].1);
-            let same = samples[i].0 == samples[j].0;
-            let push = |p: &mut PairScores| {
-                if same {
-                    p.genuine.push(s);
-                } else {
-                    p.impostor.push(s);
-                }
-            };
-            for (f, t) in train.iter_mut().enumerate() {
-                if fold_of[i] != f && fold_of[j] != f {
-                    push(t);
-                }
-            }
-            if fold_of[i] == fold_of[j] {
-                push(&mut test[fold_of[i]]);
+    each_pair(samples, score, |i, j, same, s| {
+        for (f, t) in train.iter_mut().enumerate() {
+            if fold_of[i] != f && fold_of[j] != f {
+                t.push(same, s);
             }
         }
-    }
+        if fold_of[i] == fold_of[j] {
+            test[fold_of[i]].push(same, s);
+        }
+    });
     let (mut thresholds, mut g, mut im, mut fm, mut fnm) = (Vec::new(), 0, 0, 0, 0);
     for (tr, te) in train.iter().zip(&test) {
         let t = tr.threshold_for_fmr(target_fmr).threshold;

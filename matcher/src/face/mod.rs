@@ -103,14 +103,19 @@ impl FacePipeline {
     /// there) and the box is scaled back; landmarks then use the full resolution.
     pub fn locate_one(&self, img: &RgbImage, upsample: bool) -> Result<FaceBox> {
         let long_side = img.width().max(img.height());
-        let (faces, scale) = if long_side > MAX_DETECT_SIDE {
-            let scale = f64::from(MAX_DETECT_SIDE) / f64::from(long_side);
+        let scale = (f64::from(MAX_DETECT_SIDE) / f64::from(long_side.max(1))).min(1.0);
+        self.locate_scaled(img, scale, upsample)
+    }
+
+    /// The one face of `img` searched at `scale` (at most 1), its box in `img`'s pixels.
+    fn locate_scaled(&self, img: &RgbImage, scale: f64, upsample: bool) -> Result<FaceBox> {
+        let faces = if scale < 1.0 {
             let w = ((f64::from(img.width()) * scale).round() as u32).max(1);
             let h = ((f64::from(img.height()) * scale).round() as u32).max(1);
             let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
-            (self.detector.detect(&small, upsample)?, scale)
+            self.detector.detect(&small, upsample)?
         } else {
-            (self.detector.detect(img, upsample)?, 1.0)
+            self.detector.detect(img, upsample)?
         };
         match faces.as_slice() {
             [] => Err(MatcherError::NoFace),
@@ -239,21 +244,12 @@ impl FacePipeline {
             (y1 - y0) as u32,
         )
         .to_image();
-        let scale = (TRACK_FACE_PX / size as f64).min(1.0);
-        let roi = if scale < 1.0 {
-            let w = ((f64::from(roi.width()) * scale).round() as u32).max(1);
-            let h = ((f64::from(roi.height()) * scale).round() as u32).max(1);
-            image::imageops::resize(&roi, w, h, image::imageops::FilterType::Triangle)
-        } else {
-            roi
-        };
-        let b = self.locate_one(&roi, false)?;
-        let back = |v: i64| (v as f64 / scale).round() as i64;
+        let b = self.locate_scaled(&roi, (TRACK_FACE_PX / size as f64).min(1.0), false)?;
         Ok(FaceBox {
-            left: x0 + back(b.left),
-            top: y0 + back(b.top),
-            right: x0 + back(b.right),
-            bottom: y0 + back(b.bottom),
+            left: x0 + b.left,
+            top: y0 + b.top,
+            right: x0 + b.right,
+            bottom: y0 + b.bottom,
         })
     }
 
