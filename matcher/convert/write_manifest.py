@@ -18,6 +18,9 @@ MODELS = [
      "CC0-1.0", "convert/dlib_to_safetensors.py", True),
     ("resemblyzer_ge2e.safetensors", "PyPI resemblyzer==0.1.4 wheel, resemblyzer/pretrained.pt (Corentin Jemine)",
      "Apache-2.0", "convert/resemblyzer_to_safetensors.py", True),
+    ("mediapipe_iris_landmark.safetensors",
+     "PyPI mediapipe==0.10.14 wheel (cp311 manylinux), mediapipe/modules/iris_landmark/iris_landmark.tflite (Google)",
+     "Apache-2.0", "convert/mediapipe_iris_to_safetensors.py", True),
 ]
 
 d = sys.argv[1]

@@ -342,6 +342,8 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             let location = FaceLocation::Detect { upsample: false };
             let (mut attacks, mut accepted, mut bona_fide, mut rejected) = (0, 0, 0, 0);
             let mut skipped = Vec::new();
+            // Each attack sequence's lowest relative openness: how near it came to a blink.
+            let mut attack_lowest = Vec::new();
             for (i, path) in images.iter().enumerate() {
                 let img = load_image(path)?;
                 let img = if cli.pad > 0.0 {
@@ -365,9 +367,12 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                     Ok(liveness::analyse(&face.sequence_openness(seq)?))
                 };
                 attacks += 1;
-                if score(&liveness::synthetic::still_photo(&img, frames, seed))?.live {
+                let report = score(&liveness::synthetic::still_photo(&img, frames, seed))?;
+                if report.live {
                     accepted += 1;
                 }
+                let lowest = report.per_frame.iter().filter_map(|f| f.openness);
+                attack_lowest.push(lowest.fold(f32::INFINITY, f32::min));
                 let mut blink = liveness::synthetic::still_photo(&img, frames, seed + 1);
                 let shut = liveness::synthetic::close_eyes(&img, &sample.landmarks);
                 let mid = frames / 2;
@@ -384,11 +389,14 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                     rejected += 1;
                 }
             }
+            attack_lowest.sort_by(f32::total_cmp);
+            attack_lowest.truncate(10);
             Ok(json!({
                 "frames_per_sequence": frames,
                 "attack_sequences": attacks, "attacks_accepted": accepted,
                 "apcer": accepted as f64 / attacks.max(1) as f64,
                 "apcer_upper_95": upper_bound_95(accepted, attacks),
+                "attack_lowest_openness": attack_lowest,
                 "synthetic_blink_sequences": bona_fide, "synthetic_blinks_rejected": rejected,
                 "bpcer_synthetic": rejected as f64 / bona_fide.max(1) as f64,
                 "skipped": skipped,
@@ -401,12 +409,17 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             let img = load_image(&image)?;
             let mut detect_ms = Vec::new();
             let mut total_ms = Vec::new();
+            let mut eyes_ms = Vec::new();
             for _ in 0..runs.max(1) {
                 let t = Instant::now();
                 let b = face.locate_one(&img, false)?;
                 detect_ms.push(t.elapsed().as_secs_f64() * 1e3);
                 std::hint::black_box(face.template(&img, FaceLocation::Box(b))?);
                 total_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                let landmarks = face.sample(&img, FaceLocation::Box(b))?.landmarks;
+                let t = Instant::now();
+                std::hint::black_box(face.eye_openness(&img, &landmarks)?);
+                eyes_ms.push(t.elapsed().as_secs_f64() * 1e3);
             }
             let mut out = json!({
                 "image": image.display().to_string(),
@@ -414,6 +427,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "face_models_load_s": load_s,
                 "detect_ms_median": median(&mut detect_ms),
                 "detect_landmarks_align_embed_ms_median": median(&mut total_ms),
+                "eye_crops_and_lids_ms_median": median(&mut eyes_ms),
             });
             if let Some(audio) = audio {
                 let a = read_audio(&audio)?;

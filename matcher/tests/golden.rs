@@ -1,10 +1,12 @@
-//! Numerical faithfulness against dlib 20.0.1 (fixtures made by convert/make_golden.py).
+//! Numerical faithfulness against dlib 20.0.1 (fixtures made by convert/make_golden.py) and
+//! the TFLite runtime running MediaPipe's iris network (convert/make_iris_golden.py).
 
 use std::path::{Path, PathBuf};
 
 use matcher::face::align::{DEFAULT_PADDING, face_chip};
 use matcher::face::detect::FaceDetector;
 use matcher::face::embed::FaceEmbedder;
+use matcher::face::eyes::{EyeLandmarker, eye_crops};
 use matcher::face::landmarks::{FaceBox, ShapePredictor};
 use matcher::face::load_image;
 use matcher::models::ModelStore;
@@ -201,4 +203,48 @@ fn chip_of_a_large_face_goes_through_dlibs_pyramid() {
         println!("{}: {differ} values differ", case["chip"]);
         assert_eq!(differ, 0, "{}", case["chip"]);
     }
+}
+
+#[test]
+fn eye_crops_and_iris_network_reproduce_tflite() {
+    let text = std::fs::read_to_string(fixtures().join("iris_golden.json")).unwrap();
+    let golden: Value = serde_json::from_str(&text).unwrap();
+    let landmarker = EyeLandmarker::load(&ModelStore::from_env()).unwrap();
+    let faces = cases();
+    let (mut worst_pixel, mut worst_out) = (0i32, 0f64);
+    for case in golden["cases"].as_array().unwrap() {
+        let face = faces.iter().find(|f| f["image"] == case["image"]).unwrap();
+        let lm: Vec<f64> = face["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(floats)
+            .collect();
+        let landmarks: [[i64; 2]; 5] =
+            std::array::from_fn(|i| [lm[2 * i] as i64, lm[2 * i + 1] as i64]);
+        let img = load_image(&fixtures().join(case["image"].as_str().unwrap())).unwrap();
+        let crops = eye_crops(&img, &landmarks, 4.0).unwrap();
+        let stored = load_image(&fixtures().join(case["crop"].as_str().unwrap())).unwrap();
+        let ours = &crops[case["eye"].as_u64().unwrap() as usize];
+        for (a, b) in ours.pixels().zip(stored.pixels()) {
+            for c in 0..3 {
+                worst_pixel = worst_pixel.max((i32::from(a.0[c]) - i32::from(b.0[c])).abs());
+            }
+        }
+        // The network on the stored crop, against the TFLite runtime, in crop-side units.
+        let out = landmarker.raw(&[&stored]).unwrap();
+        for (got, key) in [(&out.contour[0], "contour"), (&out.iris[0], "iris")] {
+            let want = floats(&case[key]);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                worst_out = worst_out.max((f64::from(*g) - w).abs() / 64.0);
+            }
+        }
+    }
+    println!("eye crops: max pixel diff {worst_pixel}; iris network: max abs diff {worst_out:e}");
+    assert!(
+        worst_pixel <= 1,
+        "crop differs by {worst_pixel} grey levels"
+    );
+    assert!(worst_out < 1e-4, "max abs diff {worst_out}");
 }

@@ -3,6 +3,7 @@
 pub mod align;
 pub mod detect;
 pub mod embed;
+pub mod eyes;
 pub mod landmarks;
 
 use image::RgbImage;
@@ -12,6 +13,7 @@ use crate::models::ModelStore;
 use crate::template::Template;
 use detect::FaceDetector;
 use embed::{CHIP_SIZE, FaceEmbedder};
+use eyes::EyeLandmarker;
 use landmarks::{FaceBox, Landmarks, ShapePredictor};
 
 /// Where the face is.
@@ -34,6 +36,8 @@ pub const MAX_DETECT_SIDE: u32 = 1024;
 pub const MIN_FACE_PX: i64 = 40;
 /// Face width at which a tracked face is searched for in the next video frame.
 pub const TRACK_FACE_PX: f64 = 120.0;
+/// Narrowest eye (corner to corner, in pixels) whose opening is measured for liveness.
+pub const MIN_EYE_PX: f64 = 4.0;
 /// Minimum mean brightness of the aligned chip (0-255).
 pub const MIN_BRIGHTNESS: f32 = 40.0;
 /// Minimum variance of the Laplacian of the chip's grey centre: below it the face is too
@@ -52,6 +56,7 @@ pub struct FacePipeline {
     detector: FaceDetector,
     predictor: ShapePredictor,
     embedder: FaceEmbedder,
+    eyes: EyeLandmarker,
 }
 
 /// Pads an image on every side by repeating its edge pixels.
@@ -91,6 +96,7 @@ impl FacePipeline {
             detector: FaceDetector::load(store)?,
             predictor: ShapePredictor::load(store)?,
             embedder: FaceEmbedder::load(store)?,
+            eyes: EyeLandmarker::load(store)?,
         })
     }
 
@@ -211,7 +217,7 @@ impl FacePipeline {
             match sample {
                 Ok(s) => {
                     last = Some(s.face_box);
-                    out.push(crate::liveness::eye_openness(img, &s.landmarks));
+                    out.push(self.eye_openness(img, &s.landmarks)?);
                 }
                 Err(e) if e.is_unusable_input() => {
                     last = None;
@@ -221,6 +227,16 @@ impl FacePipeline {
             }
         }
         Ok(out)
+    }
+
+    /// Eyelid opening of a face (mean aspect ratio of its two eyes, see
+    /// [`eyes::aspect_ratio`]), or None when an eye is narrower than [`MIN_EYE_PX`].
+    pub fn eye_openness(&self, img: &RgbImage, landmarks: &Landmarks) -> Result<Option<f32>> {
+        let Some(crops) = eyes::eye_crops(img, landmarks, MIN_EYE_PX) else {
+            return Ok(None);
+        };
+        let contours = self.eyes.contours(&[&crops[0], &crops[1]])?;
+        Ok(eyes::openness(&contours))
     }
 
     /// The one face in the neighbourhood of `near` (half its size on every side).
