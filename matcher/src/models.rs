@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -88,6 +90,16 @@ impl ModelStore {
             });
         }
         Ok(path)
+    }
+
+    /// The weights of `file`, checked against the manifest, memory-mapped for candle on the
+    /// CPU.
+    pub fn var_builder(&self, file: &str) -> Result<VarBuilder<'static>> {
+        let path = self.verified_path(file)?;
+        // SAFETY: the file was just checked against its pinned sha256 and the matcher never
+        // writes to it; a concurrent external modification would be a deployment error.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu)? };
+        Ok(vb)
     }
 }
 

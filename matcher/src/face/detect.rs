@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_core::{Device, Module, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig};
 use image::{Rgb, RgbImage};
 
 use crate::error::{MatcherError, Result};
@@ -293,11 +293,9 @@ fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
 
 impl FaceDetector {
     pub fn load(store: &ModelStore) -> Result<Self> {
-        let path = store.verified_path(WEIGHTS_FILE)?;
-        let meta = safetensors_metadata(&path)?;
+        let vb = store.var_builder(WEIGHTS_FILE)?;
+        let meta = safetensors_metadata(&store.verified_path(WEIGHTS_FILE)?)?;
         let device = Device::Cpu;
-        // SAFETY: checked against its pinned sha256 just above; never written by the matcher.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&path], DType::F32, &device)? };
         let plan: [(usize, usize, usize, usize); 7] = [
             (3, 16, 5, 2),
             (16, 32, 5, 2),

@@ -7,7 +7,7 @@
 //! and zero-pads the smaller one at the end (extra channels, bottom rows, right columns):
 //! reproducing that is what makes the 8 -> 3|4 and 4 -> 1|2 blocks right.
 
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{D, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 use image::RgbImage;
 
@@ -199,14 +199,9 @@ pub struct FaceEmbedder {
 
 impl FaceEmbedder {
     pub fn load(store: &ModelStore) -> Result<Self> {
-        let path = store.verified_path(WEIGHTS_FILE)?;
-        let device = Device::Cpu;
-        // SAFETY: the file was just checked against its pinned sha256 and the matcher never
-        // writes to it; a concurrent external modification would be a deployment error.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &device)? };
         Ok(Self {
-            net: FaceResNet::new(vb)?,
-            device,
+            net: FaceResNet::new(store.var_builder(WEIGHTS_FILE)?)?,
+            device: Device::Cpu,
         })
     }
 

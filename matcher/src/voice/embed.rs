@@ -1,7 +1,7 @@
 //! Resemblyzer's GE2E speaker encoder in candle: 3-layer LSTM (40 -> 256), the last layer's
 //! final hidden state -> Linear 256 -> ReLU -> L2 normalisation, per 160-frame partial.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::rnn::{LSTMConfig, RNN};
 use candle_nn::{LSTM, Linear, Module, VarBuilder};
 
@@ -45,11 +45,7 @@ impl SpeakerEncoder {
     }
 
     pub fn load(store: &ModelStore) -> Result<Self> {
-        let path = store.verified_path(WEIGHTS_FILE)?;
-        let device = Device::Cpu;
-        // SAFETY: checked against its pinned sha256 just above; never written by the matcher.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &device)? };
-        Self::new(vb, device)
+        Self::new(store.var_builder(WEIGHTS_FILE)?, Device::Cpu)
     }
 
     /// L2-normalised embeddings of partials, each PARTIAL_FRAMES x N_MELS.
