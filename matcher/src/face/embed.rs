@@ -11,7 +11,7 @@ use candle_core::{D, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 use image::RgbImage;
 
-use crate::error::{MatcherError, Result};
+use crate::error::Result;
 use crate::models::ModelStore;
 use crate::template::{ModelId, Template};
 
@@ -210,21 +210,9 @@ impl FaceEmbedder {
         if chips.is_empty() {
             return Ok(Vec::new());
         }
-        let side = CHIP_SIZE as usize;
-        let mut data = Vec::with_capacity(chips.len() * 3 * side * side);
-        for chip in chips {
-            if chip.dimensions() != (CHIP_SIZE, CHIP_SIZE) {
-                return Err(MatcherError::Image(format!(
-                    "face chip must be {CHIP_SIZE}x{CHIP_SIZE}, got {}x{}",
-                    chip.width(),
-                    chip.height()
-                )));
-            }
-            for (c, mean) in MEAN_RGB.iter().enumerate() {
-                data.extend(chip.pixels().map(|p| (f32::from(p.0[c]) - mean) / 256.0));
-            }
-        }
-        let x = Tensor::from_vec(data, (chips.len(), 3, side, side), &self.device)?;
+        let x = crate::face::planar_batch(chips, CHIP_SIZE, "face chip", &self.device, |c, v| {
+            (f32::from(v) - MEAN_RGB[c]) / 256.0
+        })?;
         Ok(self.net.forward(&x)?.to_vec2::<f32>()?)
     }
 

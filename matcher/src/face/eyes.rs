@@ -21,7 +21,7 @@ use candle_core::{Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 use image::{Rgb, RgbImage};
 
-use crate::error::{MatcherError, Result};
+use crate::error::Result;
 use crate::face::landmarks::Landmarks;
 use crate::models::ModelStore;
 
@@ -337,21 +337,9 @@ impl EyeLandmarker {
         if crops.is_empty() {
             return Ok(RawOutputs::default());
         }
-        let side = CROP_SIZE as usize;
-        let mut data = Vec::with_capacity(crops.len() * 3 * side * side);
-        for crop in crops {
-            if crop.dimensions() != (CROP_SIZE, CROP_SIZE) {
-                return Err(MatcherError::Image(format!(
-                    "eye crop must be {CROP_SIZE}x{CROP_SIZE}, got {}x{}",
-                    crop.width(),
-                    crop.height()
-                )));
-            }
-            for c in 0..3 {
-                data.extend(crop.pixels().map(|p| f32::from(p.0[c]) / 255.0));
-            }
-        }
-        let x = Tensor::from_vec(data, (crops.len(), 3, side, side), &self.device)?;
+        let x = crate::face::planar_batch(crops, CROP_SIZE, "eye crop", &self.device, |_, v| {
+            f32::from(v) / 255.0
+        })?;
         let (contour, iris) = self.net.forward(&x)?;
         Ok(RawOutputs {
             contour: contour.to_vec2()?,

@@ -286,6 +286,36 @@ fn face_box_offset(location: FaceLocation, face_box: &FaceBox) -> i64 {
     }
 }
 
+/// Square RGB images of `side` pixels as one `(N, 3, side, side)` tensor, each value
+/// `normalise(channel, value)`; `what` names the images in the error for a wrong size.
+pub(crate) fn planar_batch(
+    images: &[&RgbImage],
+    side: u32,
+    what: &str,
+    device: &candle_core::Device,
+    normalise: impl Fn(usize, u8) -> f32,
+) -> Result<candle_core::Tensor> {
+    let n = side as usize;
+    let mut data = Vec::with_capacity(images.len() * 3 * n * n);
+    for img in images {
+        if img.dimensions() != (side, side) {
+            return Err(MatcherError::Image(format!(
+                "{what} must be {side}x{side}, got {}x{}",
+                img.width(),
+                img.height()
+            )));
+        }
+        for c in 0..3 {
+            data.extend(img.pixels().map(|p| normalise(c, p.0[c])));
+        }
+    }
+    Ok(candle_core::Tensor::from_vec(
+        data,
+        (images.len(), 3, n, n),
+        device,
+    )?)
+}
+
 /// Reads an image file as RGB.
 pub fn load_image(path: &std::path::Path) -> Result<RgbImage> {
     let reader = image::ImageReader::open(path)
