@@ -95,9 +95,15 @@ impl ModelStore {
     /// The weights of `file`, checked against the manifest, memory-mapped for candle on the
     /// CPU.
     pub fn var_builder(&self, file: &str) -> Result<VarBuilder<'static>> {
-        let path = self.verified_path(file)?;
-        // SAFETY: the file was just checked against its pinned sha256 and the matcher never
-        // writes to it; a concurrent external modification would be a deployment error.
+        Self::map_verified(&self.verified_path(file)?)
+    }
+
+    /// Memory-maps weights at a path that [`Self::verified_path`] returned, for a caller
+    /// that also reads the file itself.
+    pub(crate) fn map_verified(path: &Path) -> Result<VarBuilder<'static>> {
+        // SAFETY: the file was checked against its pinned sha256 by `verified_path` and the
+        // matcher never writes to it; a concurrent external modification would be a
+        // deployment error.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu)? };
         Ok(vb)
     }

@@ -293,8 +293,9 @@ fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
 
 impl FaceDetector {
     pub fn load(store: &ModelStore) -> Result<Self> {
-        let vb = store.var_builder(WEIGHTS_FILE)?;
-        let meta = safetensors_metadata(&store.verified_path(WEIGHTS_FILE)?)?;
+        let path = store.verified_path(WEIGHTS_FILE)?;
+        let meta = safetensors_metadata(&path)?;
+        let vb = ModelStore::map_verified(&path)?;
         let device = Device::Cpu;
         let plan: [(usize, usize, usize, usize); 7] = [
             (3, 16, 5, 2),
