@@ -233,6 +233,12 @@ fn eye_crops_and_iris_network_reproduce_tflite() {
         }
         // The network on the stored crop, against the TFLite runtime, in crop-side units.
         let out = landmarker.raw(&[&stored]).unwrap();
+        // The contour-only path liveness uses gives the same points.
+        let contour = landmarker.contours(&[&stored]).unwrap();
+        for (i, p) in contour[0].iter().enumerate() {
+            assert_eq!(p[0], out.contour[0][3 * i] / 64.0);
+            assert_eq!(p[1], out.contour[0][3 * i + 1] / 64.0);
+        }
         for (got, key) in [(&out.contour[0], "contour"), (&out.iris[0], "iris")] {
             let want = floats(&case[key]);
             assert_eq!(got.len(), want.len());

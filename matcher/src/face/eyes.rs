@@ -203,24 +203,37 @@ impl IrisNet {
 
     /// `(N, 3, 64, 64)` crops -> contour `(N, 213)` and iris `(N, 15)` coordinates.
     pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = self.shared(x)?;
+        Ok((
+            head(&h, &self.contour_branch, &self.contour_head)?,
+            head(&h, &self.iris_branch, &self.iris_head)?,
+        ))
+    }
+
+    /// The contour head alone (liveness needs no iris points): `(N, 213)`.
+    pub fn contour(&self, x: &Tensor) -> Result<Tensor> {
+        head(&self.shared(x)?, &self.contour_branch, &self.contour_head)
+    }
+
+    /// Stem and the shared blocks 0-9.
+    fn shared(&self, x: &Tensor) -> Result<Tensor> {
         // TensorFlow "same" padding for a 3x3 stride-2 convolution on an even size.
         let x = x.pad_with_zeros(2, 0, 1)?.pad_with_zeros(3, 0, 1)?;
         let mut h = self.stem_act.forward(&self.stem.forward(&x)?)?;
         for b in &self.trunk {
             h = b.forward(&h)?;
         }
-        let head = |blocks: &[Block], conv: &Conv2d| -> Result<Tensor> {
-            let mut y = h.clone();
-            for b in blocks {
-                y = b.forward(&y)?;
-            }
-            Ok(conv.forward(&y)?.flatten_from(1)?)
-        };
-        Ok((
-            head(&self.contour_branch, &self.contour_head)?,
-            head(&self.iris_branch, &self.iris_head)?,
-        ))
+        Ok(h)
     }
+}
+
+/// One branch of blocks and its 2x2 head convolution, flattened to `(N, values)`.
+fn head(shared: &Tensor, blocks: &[Block], conv: &Conv2d) -> Result<Tensor> {
+    let mut y = shared.clone();
+    for b in blocks {
+        y = b.forward(&y)?;
+    }
+    Ok(conv.forward(&y)?.flatten_from(1)?)
 }
 
 /// The 71 contour points of one eye in its crop's frame, in units of the crop side with the
@@ -337,22 +350,28 @@ impl EyeLandmarker {
         if crops.is_empty() {
             return Ok(RawOutputs::default());
         }
-        let x = crate::face::planar_batch(crops, CROP_SIZE, "eye crop", &self.device, |_, v| {
-            f32::from(v) / 255.0
-        })?;
-        let (contour, iris) = self.net.forward(&x)?;
+        let (contour, iris) = self.net.forward(&self.batch(crops)?)?;
         Ok(RawOutputs {
             contour: contour.to_vec2()?,
             iris: iris.to_vec2()?,
         })
     }
 
-    /// Contours of the crops, in units of the crop side.
+    /// The crops as the network's input: values in [0, 1].
+    fn batch(&self, crops: &[&RgbImage]) -> Result<Tensor> {
+        crate::face::planar_batch(crops, CROP_SIZE, "eye crop", &self.device, |_, v| {
+            f32::from(v) / 255.0
+        })
+    }
+
+    /// Contours of the crops, in units of the crop side (the iris head is not run).
     pub fn contours(&self, crops: &[&RgbImage]) -> Result<Vec<EyeContour>> {
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
         let side = CROP_SIZE as f32;
-        Ok(self
-            .raw(crops)?
-            .contour
+        let contour = self.net.contour(&self.batch(crops)?)?.to_vec2::<f32>()?;
+        Ok(contour
             .iter()
             .map(|v| std::array::from_fn(|i| [v[3 * i] / side, v[3 * i + 1] / side]))
             .collect())
