@@ -24,6 +24,21 @@ pub enum FactorKind {
     Voice,
 }
 
+/// Stored by name (`FactorKind::name`), as in configuration.
+impl serde::Serialize for FactorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FactorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        FactorKind::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown factor {name}")))
+    }
+}
+
 /// What kind of evidence a factor is; two factors are independent when their categories
 /// differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -244,7 +244,7 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let issuer = config.issuer.clone();
-    let state = Arc::new(crate::http::AppState::new(config, db, kek)?);
+    let state = Arc::new(crate::service::Service::new(config, db, kek)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod enrollment;
 pub mod http;
 pub mod i18n;
 pub mod keys;
@@ -17,6 +18,7 @@ pub mod notify;
 pub mod oidc;
 pub mod policy;
 pub mod resource;
+pub mod service;
 pub mod store;
 
 /// The current time as Unix seconds. Only the CLI and `Clock` call this; every function

@@ -254,6 +254,31 @@ impl Notifier {
     }
 }
 
+/// Sends a security notice to a citizen: by e-mail, or by SMS when the account has no
+/// e-mail address. A failure is logged (without the message) and does not stop the
+/// operation that caused the notice.
+pub fn tell(
+    svc: &crate::service::Service,
+    user: &crate::store::users::User,
+    subject: &str,
+    body: &str,
+) {
+    let (channel, to) = match (&user.email, &user.phone) {
+        (Some(e), _) => (Channel::Email, e.clone()),
+        (None, Some(p)) => (Channel::Sms, p.clone()),
+        (None, None) => return,
+    };
+    let message = Message {
+        channel,
+        to,
+        subject: subject.to_string(),
+        body: body.to_string(),
+    };
+    if let Err(e) = svc.notifier.send(&message) {
+        tracing::warn!(error = %e, "a security notice could not be sent");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

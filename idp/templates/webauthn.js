@@ -49,6 +49,8 @@
   async function post(url, fields) {
     var res = await fetch(url, { method: 'POST', body: new URLSearchParams(fields), credentials: 'same-origin' });
     var json = await res.json();
+    // A change of sign-in methods may first need a fresh, stronger sign-in.
+    if (res.status === 403 && json.next) { window.location.assign(json.next); throw new Error('step-up'); }
     if (!res.ok) throw new Error(json.error_description || 'failed');
     return json;
   }

@@ -104,6 +104,25 @@ async function backAtClient(page) {
   return JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString());
 }
 
+/**
+ * Answers a step-up page with the code sent by e-mail to `to`, read from the development
+ * outbox: a change of sign-in methods needs the strongest sign-in the account has, and a
+ * password with an e-mail address on file reaches "substantial".
+ */
+async function stepUpByEmail(page, to) {
+  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+  const seen = new Set(idp.outbox().map((m) => m.body));
+  if ((await page.getByRole('button', { name: 'Send the code' }).count()) === 0) {
+    await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
+  }
+  await page.getByRole('button', { name: 'Send the code' }).click();
+  await page.getByLabel('Code from the e-mail').waitFor();
+  const mail = idp.outbox().find((m) => m.to === to && !seen.has(m.body) && /\b\d{6}\b/.test(m.body));
+  assert.ok(mail, 'a code was sent by e-mail');
+  await page.getByLabel('Code from the e-mail').fill(mail.body.match(/\b(\d{6})\b/)[1]);
+  await page.getByRole('button', { name: 'Verify' }).click();
+}
+
 let annaKey;
 
 test('enrolling an authenticator app, then password + code sign-in', async () => {
@@ -113,11 +132,18 @@ test('enrolling an authenticator app, then password + code sign-in', async () =>
   await signIn(page, 'anna');
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   await page.getByRole('button', { name: 'Set up' }).click();
+  // The password alone may not add a factor.
+  await stepUpByEmail(page, 'anna@example.invalid');
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.getByRole('button', { name: 'Set up' }).click();
   await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
   annaKey = (await page.locator('#totp-key').textContent()).trim();
   await page.getByLabel('6-digit code from your authenticator app').fill(totp(annaKey));
   await page.getByRole('button', { name: 'Confirm' }).click();
   await page.getByText('Authenticator app: Active').waitFor();
+  const notices = idp.outbox().filter((m) => m.to === 'anna@example.invalid' && /changed/.test(m.subject));
+  assert.equal(notices.length, 1, 'the citizen is told of the new factor');
+  assert.match(notices[0].body, /authenticator app was set up/);
 
   // A fresh browser signs in to the portal at "substantial": password, then the code.
   await advance(30);
@@ -192,11 +218,16 @@ test('passkey registration, step-up from low to high with only the passkey, remo
   await signIn(page, 'petra');
   await page.getByLabel('Name of the new key').fill('Laptop');
   await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  // The password alone may not add a factor: a code by e-mail first, then add the key.
+  await stepUpByEmail(page, 'petra@example.invalid');
+  await page.getByLabel('Name of the new key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
   await page.getByRole('listitem').filter({ hasText: 'Laptop' }).waitFor();
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
   assert.equal(credentials.length, 1, 'the authenticator holds the new credential');
 
-  // Signed in with a password (low); the portal asks for high: only the passkey is asked.
+  // Signed in with a password and an e-mail code (substantial); the portal asks for high:
+  // only the passkey is asked.
   await page.goto(authorizeUrl('&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fhigh'));
   await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
   assert.equal(await page.getByLabel('Password').count(), 0, 'the password is not asked again');
@@ -204,7 +235,7 @@ test('passkey registration, step-up from low to high with only the passkey, remo
   await page.getByRole('button', { name: 'Allow' }).click();
   const claims = await backAtClient(page);
   assert.equal(claims.acr, 'http://eidas.europa.eu/LoA/high');
-  assert.deepEqual(claims.amr, ['pwd', 'hwk', 'mfa']);
+  assert.deepEqual(claims.amr, ['pwd', 'otp', 'hwk', 'mfa']);
 
   // The key can be removed by its owner.
   await page.goto(`${idp.issuer}/account`);

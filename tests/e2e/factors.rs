@@ -19,8 +19,8 @@ fn base32_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// Signs in on the account page and enrolls an authenticator app; returns its secret.
-pub async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
+/// Signs `b` in on the account page with the password alone; returns the account page.
+pub async fn account_sign_in(s: &TestServer, b: &Browser) -> Page {
     let page = b.follow(&s.issuer, b.get(&s.url("/account")).await).await;
     assert!(
         page.form_action().ends_with("/login"),
@@ -39,6 +39,43 @@ pub async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
         .await;
     let account = b.follow(&s.issuer, signed).await;
     assert!(account.body.contains("Sign-in methods"), "{}", account.body);
+    account
+}
+
+/// A browser signed in on the account page as a change of sign-in methods needs: a
+/// password alone may not add a factor, and the account (password, e-mail and SMS codes)
+/// reaches substantial, so an e-mail code follows. Returns it and the account page.
+pub async fn account_with_step_up(s: &TestServer) -> (Browser, Page) {
+    let b = Browser::new();
+    let account = account_sign_in(s, &b).await;
+    let refused = b
+        .post(
+            &s.url("/account/totp/start"),
+            &[("csrf", &account.hidden("csrf"))],
+        )
+        .await;
+    let step_up = b.follow(&s.issuer, refused).await;
+    assert!(
+        step_up.body.contains("Additional verification"),
+        "a step-up first:\n{}",
+        step_up.body
+    );
+    let account = step_up_by_email(s, &b, step_up).await;
+    assert!(account.body.contains("Sign-in methods"), "{}", account.body);
+    (b, account)
+}
+
+/// Enrolls an authenticator app (in a browser of its own, stepped up as the change
+/// needs), then signs `b` in with the password alone; returns the app's secret.
+pub async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
+    let secret = enroll_totp_in(s).await;
+    account_sign_in(s, b).await;
+    secret
+}
+
+async fn enroll_totp_in(s: &TestServer) -> Vec<u8> {
+    let (b, account) = account_with_step_up(s).await;
+    let b = &b;
     let csrf = account.hidden("csrf");
     let setup = b
         .follow(
@@ -77,6 +114,49 @@ pub async fn enroll_totp(s: &TestServer, b: &Browser) -> Vec<u8> {
         account.body
     );
     secret
+}
+
+/// The bodies of the development outbox's messages.
+fn mail_bodies(s: &TestServer) -> Vec<String> {
+    outbox(s)
+        .iter()
+        .filter_map(|m| m["body"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Answers a step-up page with a code sent by e-mail (read from the development outbox);
+/// returns the page the browser lands on after it.
+pub async fn step_up_by_email(s: &TestServer, b: &Browser, page: Page) -> Page {
+    let tx = page.form_action().split('/').nth(2).unwrap().to_string();
+    let page = b
+        .get(&s.url(&format!("/interaction/{tx}?factor=email")))
+        .await;
+    let before = mail_bodies(s);
+    let sent = b
+        .post(
+            &s.url(&format!("/interaction/{tx}/code")),
+            &[("csrf", &page.hidden("csrf")), ("factor", "email")],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let code = mail_bodies(s)
+        .into_iter()
+        .filter(|m| !before.contains(m))
+        .find_map(|m| idp_e2e::fakes::six_digits(&m))
+        .expect("a code in the outbox");
+    let page = b.get(&s.url(sent.location.as_deref().unwrap())).await;
+    let done = b
+        .post(
+            &format!("{}{}", s.issuer, page.form_action()),
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("factor", "email"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    b.follow(&s.issuer, done).await
 }
 
 const SUBSTANTIAL: &str = "http%3A%2F%2Feidas.europa.eu%2FLoA%2Fsubstantial";
@@ -186,8 +266,9 @@ async fn recovery_codes_work_once(backend: Backend) {
     let s = server_with_client(backend).await;
     let b = Browser::new();
     enroll_totp(&s, &b).await;
-    let account = b.get(&s.url("/account")).await;
-    let codes_page = b
+    // Minting codes is a change too: from a stepped-up browser.
+    let (admin, account) = account_with_step_up(&s).await;
+    let codes_page = admin
         .post(
             &s.url("/account/recovery"),
             &[("csrf", &account.hidden("csrf"))],
@@ -323,8 +404,8 @@ async fn sessions_and_consents_can_be_ended(backend: Backend) {
     let account = laptop.get(&s.url("/account")).await;
     assert_eq!(
         account.body.matches("/account/sessions/end").count(),
-        2,
-        "both sessions listed"
+        3,
+        "all sessions listed (the phone, the laptop, the one that enrolled the app)"
     );
     assert!(account.body.contains("Tax portal"), "the consent is listed");
     let csrf = account.hidden("csrf");

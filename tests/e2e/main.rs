@@ -1,11 +1,12 @@
 //! End-to-end tests: a real `idp` on a random port, driven over HTTP. Every test runs
 //! against SQLite and against PostgreSQL.
 
+mod assurance;
 mod audit;
 mod authorize_errors;
 mod certificates;
 mod cli;
-mod factors;
+pub mod factors;
 pub mod flow;
 mod logout;
 mod pages;

@@ -2,29 +2,27 @@
 //! where they are signed in (each session can be ended), and the services they allowed
 //! (consent can be withdrawn, which revokes what the service holds).
 
-use super::interaction::{
-    CHALLENGE_TTL, enrolled_factors, json_failure, passkeys, start_transaction, totp_context,
-};
+use super::interaction::json_failure;
 use super::pages::{self, AccountPage, ConsentRow, RecoveryCodesPage, SessionRow, TotpSetupPage};
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
 };
 use crate::crypto;
+use crate::enrollment;
+use crate::i18n::Lang;
+use crate::login::flow::{self, Begun, Purpose, enrolled_factors};
 use crate::login::session;
-use crate::oidc::authorize::AuthorizeRequest;
 use crate::oidc::error::{OidcError, OidcResult};
 use crate::oidc::params::Params;
 use crate::policy::{Level, Requirement};
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::users::{self, Credential};
-use crate::store::{challenges, clients, consents, tokens};
+use crate::store::users;
+use crate::store::{clients, consents, tokens};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use authenticators::totp::{self, Totp, TotpCredential};
-use authenticators::{Factor, FactorKind, recovery};
+use authenticators::FactorKind;
+use authenticators::totp;
 use std::sync::Arc;
-
-const PENDING_TOTP: &str = "totp-pending";
 
 fn csrf(cookie: &str) -> String {
     session_csrf("account", cookie)
@@ -39,9 +37,18 @@ enum Access {
     },
 }
 
+/// Which account pages an action needs: viewing and ending sessions or consents need any
+/// sign-in; changing factors needs `flow::change_allowed`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    SignIn,
+    Change,
+}
+
 fn access(
     st: Arc<AppState>,
     req: &HttpRequest,
+    needs: Needs,
     now: i64,
 ) -> impl FnOnce() -> OidcResult<Access> + use<> {
     let cookie = st.read_cookie(req, SESSION_COOKIE);
@@ -50,17 +57,31 @@ fn access(
         let sess = st
             .db
             .run(|c| session::resume(c, cookie.as_deref(), st.config.session_idle, now))?;
-        if let (Some(s), Some(c)) = (sess, cookie) {
-            return Ok(Access::Granted(s, c));
-        }
+        let purpose = match (sess, &cookie) {
+            (Some(s), Some(c)) => match needs {
+                Needs::SignIn => return Ok(Access::Granted(s, c.clone())),
+                Needs::Change => {
+                    match st.db.run(|conn| flow::change_allowed(&st, conn, &s, now))? {
+                        Ok(()) => return Ok(Access::Granted(s, c.clone())),
+                        // A step-up in the same session: only what is missing.
+                        Err(purpose) => purpose,
+                    }
+                }
+            },
+            _ => Purpose::Account {
+                requirement: Requirement {
+                    level: Level::Low,
+                    mandatory: false,
+                },
+                max_age: None,
+            },
+        };
         let new_browser = browser.is_none().then(crypto::random_token);
         let b = browser.or_else(|| new_browser.clone()).unwrap_or_default();
-        let request = AuthorizeRequest::for_account(Requirement {
-            level: Level::Low,
-            mandatory: false,
-        });
-        let tx = start_transaction(&st, &request, &b, now)?;
-        Ok(Access::SignIn { tx, new_browser })
+        match flow::begin(&st, purpose, cookie.as_deref(), &b, now)? {
+            Begun::Interaction(tx) => Ok(Access::SignIn { tx, new_browser }),
+            Begun::Redirect(_) => Err(OidcError::server("an account sign-in needs a transaction")),
+        }
     }
 }
 
@@ -120,7 +141,7 @@ fn account_view(
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
-    let get_access = access(state.clone().into_inner(), &req, now);
+    let get_access = access(state.clone().into_inner(), &req, Needs::SignIn, now);
     let st = state.clone().into_inner();
     let result = blocking(move || {
         let (sess, cookie) = match get_access()? {
@@ -180,20 +201,22 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 }
 
 /// Runs an action of the signed-in citizen off the executor, after checking the form's
-/// CSRF token. `Ok(Err(..))` is where to send a browser without a session to sign in.
+/// CSRF token. `Ok(Err(..))` is where to send a browser to sign in (or step up) first.
 async fn run_action<T, F>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     form: Params,
+    needs: Needs,
     action: F,
 ) -> OidcResult<Result<T, (String, Option<String>)>>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<T> + Send + 'static,
+    F: FnOnce(&AppState, &BrowserSession, &Params, Lang, i64) -> OidcResult<T> + Send + 'static,
 {
     let now = state.clock.now();
-    let get_access = access(state.clone().into_inner(), req, now);
+    let get_access = access(state.clone().into_inner(), req, needs, now);
     let st = state.clone().into_inner();
+    let lang = pages::lang(req, &[]);
     blocking(move || {
         let (sess, cookie) = match get_access()? {
             Access::Granted(s, c) => (s, c),
@@ -207,7 +230,7 @@ where
                 "the form has expired; reload the page and try again",
             ));
         }
-        Ok(Ok(action(&st, &sess, &form, now)?))
+        Ok(Ok(action(&st, &sess, &form, lang, now)?))
     })
     .await
 }
@@ -217,16 +240,17 @@ async fn act<F>(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
+    needs: Needs,
     action: F,
 ) -> HttpResponse
 where
-    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<Done> + Send + 'static,
+    F: FnOnce(&AppState, &BrowserSession, &Params, Lang, i64) -> OidcResult<Done> + Send + 'static,
 {
     let form = match form_params(&req, &body) {
         Ok(f) => f,
         Err(e) => return pages::error_page(&req, &[], 400, &e),
     };
-    let result = run_action(&req, &state, form, action).await;
+    let result = run_action(&req, &state, form, needs, action).await;
     let t = pages::lang(&req, &[]).texts();
     match result {
         Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
@@ -252,53 +276,16 @@ pub async fn totp_start(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, _, now| {
-        st.db.tx(|c| {
-            users::delete_credentials(c, &sess.user_id, PENDING_TOTP)?;
-            let key = crate::keys::user_key::get_or_create(c, &st.kek, &sess.user_id, now)
-                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-            let id = crypto::random_id();
-            let secret = crypto::random_bytes::<{ totp::SECRET_BYTES }>();
-            users::insert_credential(
-                c,
-                &Credential {
-                    data: key.seal(&secret, &totp_context(&id)),
-                    id,
-                    user_id: sess.user_id.clone(),
-                    kind: PENDING_TOTP.into(),
-                    label: None,
-                    created_at: now,
-                    last_used_at: None,
-                    counter: None,
-                },
-            )
-        })?;
+    act(req, state, body, Needs::Change, |st, sess, _, _, now| {
+        enrollment::totp_start(st, &sess.user_id, now)?;
         Ok(Done::To("/account/totp".into()))
     })
     .await
 }
 
-/// The pending authenticator's secret, decrypted.
-fn pending_totp(st: &AppState, user_id: &str) -> OidcResult<Option<(Credential, Vec<u8>)>> {
-    st.db.run(|c| {
-        let Some(cred) = users::credential(c, user_id, PENDING_TOTP)? else {
-            return Ok(Ok(None));
-        };
-        let key = match crate::keys::user_key::existing(c, &st.kek, user_id) {
-            Ok(Some(k)) => k,
-            Ok(None) => return Ok(Ok(None)),
-            Err(e) => return Ok(Err(OidcError::server(e))),
-        };
-        Ok(key
-            .open(&cred.data, &totp_context(&cred.id))
-            .map(|s| Some((cred, s)))
-            .map_err(OidcError::server))
-    })?
-}
-
 async fn totp_setup(req: &HttpRequest, state: &web::Data<AppState>, error: &str) -> HttpResponse {
     let now = state.clock.now();
-    let get_access = access(state.clone().into_inner(), req, now);
+    let get_access = access(state.clone().into_inner(), req, Needs::Change, now);
     let st = state.clone().into_inner();
     let result = blocking(move || {
         let (sess, cookie) = match get_access()? {
@@ -306,7 +293,11 @@ async fn totp_setup(req: &HttpRequest, state: &web::Data<AppState>, error: &str)
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
         let user = st.db.run(|c| users::find(c, &sess.user_id))?;
-        Ok(Ok((cookie, user, pending_totp(&st, &sess.user_id)?)))
+        Ok(Ok((
+            cookie,
+            user,
+            enrollment::totp_pending(&st, &sess.user_id)?,
+        )))
     })
     .await;
     let (cookie, user, pending) = match result {
@@ -345,38 +336,22 @@ pub async fn totp_confirm(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, now| {
-        let Some((cred, secret)) = pending_totp(st, &sess.user_id)? else {
-            return Ok(Done::Back);
-        };
-        let check = Totp.finish(
-            &TotpCredential {
-                secret,
-                last_step: None,
-            },
-            &(),
-            form.get("code").unwrap_or(""),
-            now,
-        );
-        let Ok(v) = check else {
-            return Ok(Done::TotpRetry);
-        };
-        let step = v.updated.and_then(|u| u.last_step).unwrap_or_default();
-        st.db.tx(|c| {
-            users::delete_credentials(c, &sess.user_id, FactorKind::Totp.name())?;
-            users::set_kind(c, &cred.id, FactorKind::Totp.name())?;
-            users::advance_counter(c, &cred.id, step, now)
-        })?;
-        super::audit(
-            st,
-            "factor.enrolled",
-            Some(&sess.user_id),
-            None,
-            serde_json::json!({ "factor": "totp" }),
-            now,
-        )?;
-        Ok(Done::Back)
-    })
+    act(
+        req,
+        state,
+        body,
+        Needs::Change,
+        |st, sess, form, lang, now| {
+            let code = form.get("code").unwrap_or("");
+            if enrollment::totp_confirm(st, &sess.user_id, code, lang, now)? {
+                Ok(Done::Back)
+            } else if enrollment::totp_pending(st, &sess.user_id)?.is_some() {
+                Ok(Done::TotpRetry)
+            } else {
+                Ok(Done::Back)
+            }
+        },
+    )
     .await
 }
 
@@ -385,17 +360,8 @@ pub async fn totp_remove(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, _, now| {
-        st.db
-            .run(|c| users::delete_credentials(c, &sess.user_id, FactorKind::Totp.name()))?;
-        super::audit(
-            st,
-            "factor.removed",
-            Some(&sess.user_id),
-            None,
-            serde_json::json!({ "factor": "totp" }),
-            now,
-        )?;
+    act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
+        enrollment::totp_remove(st, &sess.user_id, lang, now)?;
         Ok(Done::Back)
     })
     .await
@@ -407,36 +373,13 @@ pub async fn recovery_codes(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, _, now| {
-        let codes = recovery::generate(&crypto::random_bytes::<{ recovery::COUNT * 12 }>());
-        st.db.tx(|c| {
-            users::delete_credentials(c, &sess.user_id, FactorKind::RecoveryCode.name())?;
-            for code in &codes {
-                users::insert_credential(
-                    c,
-                    &Credential {
-                        id: crypto::random_id(),
-                        user_id: sess.user_id.clone(),
-                        kind: FactorKind::RecoveryCode.name().into(),
-                        label: None,
-                        data: recovery::hash(&sess.user_id, code).into_bytes(),
-                        created_at: now,
-                        last_used_at: None,
-                        counter: None,
-                    },
-                )?;
-            }
-            Ok(())
-        })?;
-        super::audit(
+    act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
+        Ok(Done::Codes(enrollment::recovery_codes(
             st,
-            "factor.enrolled",
-            Some(&sess.user_id),
-            None,
-            serde_json::json!({ "factor": "recovery" }),
+            &sess.user_id,
+            lang,
             now,
-        )?;
-        Ok(Done::Codes(codes))
+        )?))
     })
     .await
 }
@@ -446,22 +389,21 @@ pub async fn end_session(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, now| {
+    act(req, state, body, Needs::SignIn, |st, sess, form, _, now| {
         let sid = form.require("sid")?.to_string();
         st.db.tx(|c| {
             if sessions::delete_by_sid(c, &sess.user_id, &sid)? {
                 tokens::revoke_grants_of_session(c, &sid)?;
             }
+            let entry = crate::audit::Entry {
+                kind: "session.ended",
+                user_id: Some(&sess.user_id),
+                client_id: None,
+                detail: serde_json::json!({ "by": "account page" }),
+            };
+            crate::audit::append(c, entry, now)?;
             Ok(())
         })?;
-        super::audit(
-            st,
-            "session.ended",
-            Some(&sess.user_id),
-            None,
-            serde_json::json!({ "by": "account page" }),
-            now,
-        )?;
         Ok(Done::Back)
     })
     .await
@@ -472,29 +414,27 @@ pub async fn withdraw_consent(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, now| {
+    act(req, state, body, Needs::SignIn, |st, sess, form, _, now| {
         let client_id = form.require("client_id")?.to_string();
         st.db.tx(|c| {
             consents::revoke(c, &sess.user_id, &client_id)?;
             tokens::revoke_grants_of_user_client(c, &sess.user_id, &client_id)?;
+            let entry = crate::audit::Entry {
+                kind: "consent.withdrawn",
+                user_id: Some(&sess.user_id),
+                client_id: Some(&client_id),
+                detail: serde_json::json!({}),
+            };
+            crate::audit::append(c, entry, now)?;
             Ok(())
         })?;
-        super::audit(
-            st,
-            "consent.withdrawn",
-            Some(&sess.user_id),
-            Some(&client_id),
-            serde_json::json!({}),
-            now,
-        )?;
         Ok(Done::Back)
     })
     .await
 }
 
-const WEBAUTHN_REGISTER: &str = "webauthn-register";
-
-/// An action of the account page's script (the WebAuthn ceremonies), answered in JSON.
+/// An action of the account page's script (the WebAuthn ceremonies), answered in JSON. A
+/// browser that must step up first is told where to go (`next`).
 async fn act_json<F>(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -502,7 +442,7 @@ async fn act_json<F>(
     action: F,
 ) -> HttpResponse
 where
-    F: FnOnce(&AppState, &BrowserSession, &Params, i64) -> OidcResult<serde_json::Value>
+    F: FnOnce(&AppState, &BrowserSession, &Params, Lang, i64) -> OidcResult<serde_json::Value>
         + Send
         + 'static,
 {
@@ -510,13 +450,23 @@ where
         Ok(f) => f,
         Err(e) => return json_failure(&e),
     };
-    match run_action(&req, &state, form, action).await {
+    match run_action(&req, &state, form, Needs::Change, action).await {
         Ok(Ok(v)) => HttpResponse::Ok()
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
             .json(v),
-        Ok(Err(_)) => json_failure(&OidcError::invalid_request(
-            "your session has ended; sign in again",
-        )),
+        Ok(Err((tx, b))) => {
+            let mut res = HttpResponse::Forbidden()
+                .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({
+                    "error": "step_up_required",
+                    "error_description": "confirm it is you with your strongest sign-in method first",
+                    "next": format!("/interaction/{tx}"),
+                }));
+            if let Some(b) = b {
+                let _ = res.add_cookie(&state.cookie(BROWSER_COOKIE, b, None));
+            }
+            res
+        }
         Err(e) => json_failure(&e),
     }
 }
@@ -527,44 +477,12 @@ pub async fn webauthn_begin(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act_json(req, state, body, |st, sess, form, now| {
-        let webauthn = st
-            .webauthn
-            .as_ref()
-            .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
-        let name = form.get("name").unwrap_or("").trim().to_string();
-        if name.is_empty() || name.chars().count() > 64 {
-            return Err(OidcError::invalid_request(
-                "give the key a name of 1 to 64 characters",
-            ));
-        }
+    act_json(req, state, body, |st, sess, form, _, now| {
         let user = st
             .db
             .run(|c| users::find(c, &sess.user_id))?
             .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
-        let existing: Vec<_> = st
-            .db
-            .run(|c| passkeys(c, &user.id))?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        let display = user.name.clone().unwrap_or_else(|| user.username.clone());
-        let challenge = webauthn
-            .begin_registration(&user.id, &user.username, &display, &existing)
-            .map_err(OidcError::server)?;
-        let id = crypto::random_token();
-        let stored = serde_json::json!({ "state": challenge.state, "name": name }).to_string();
-        st.db.run(|c| {
-            challenges::insert(
-                c,
-                &id,
-                &user.id,
-                WEBAUTHN_REGISTER,
-                &stored,
-                now + CHALLENGE_TTL,
-            )
-        })?;
-        Ok(serde_json::json!({ "challenge": id, "options": challenge.options }))
+        enrollment::passkey_begin(st, &user, form.get("name").unwrap_or(""), now)
     })
     .await
 }
@@ -575,64 +493,13 @@ pub async fn webauthn_finish(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act_json(req, state, body, |st, sess, form, now| {
-        let webauthn = st
-            .webauthn
-            .as_ref()
-            .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
-        let stored = st
-            .db
-            .run(|c| {
-                challenges::take(
-                    c,
-                    form.get("challenge").unwrap_or(""),
-                    &sess.user_id,
-                    WEBAUTHN_REGISTER,
-                    now,
-                )
-            })?
-            .ok_or_else(|| OidcError::invalid_request("the challenge has expired; try again"))?;
-        let stored: serde_json::Value = serde_json::from_str(&stored).map_err(OidcError::server)?;
-        let passkey = webauthn
-            .finish_registration(
-                stored["state"].as_str().unwrap_or(""),
-                form.get("credential").unwrap_or(""),
-            )
-            .map_err(|_| {
-                OidcError::invalid_request("the security key or passkey could not be registered")
-            })?;
-        let data = serde_json::to_vec(&passkey).map_err(OidcError::server)?;
-        // The row id is the credential id, so one credential cannot be registered twice,
-        // to this or to another account.
-        let row = Credential {
-            id: format!("wa:{}", authenticators::webauthn::credential_id(&passkey)),
-            user_id: sess.user_id.clone(),
-            kind: FactorKind::WebAuthn.name().into(),
-            label: stored["name"].as_str().map(str::to_string),
-            data,
-            created_at: now,
-            last_used_at: None,
-            counter: None,
-        };
-        let inserted = st.db.run(|c| match users::insert_credential(c, &row) {
-            Ok(()) => Ok(true),
-            Err(crate::store::StoreError::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => Ok(false),
-            Err(e) => Err(e),
-        })?;
-        if !inserted {
-            return Err(OidcError::invalid_request(
-                "this security key or passkey is registered already",
-            ));
-        }
-        super::audit(
+    act_json(req, state, body, |st, sess, form, lang, now| {
+        enrollment::passkey_finish(
             st,
-            "factor.enrolled",
-            Some(&sess.user_id),
-            None,
-            serde_json::json!({ "factor": "webauthn", "name": row.label }),
+            &sess.user_id,
+            form.get("challenge").unwrap_or(""),
+            form.get("credential").unwrap_or(""),
+            lang,
             now,
         )?;
         Ok(serde_json::json!({ "next": "/account" }))
@@ -645,22 +512,15 @@ pub async fn webauthn_remove(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    act(req, state, body, |st, sess, form, now| {
-        let id = form.require("id")?.to_string();
-        if !id.starts_with("wa:") {
-            return Err(OidcError::invalid_request("not a security key"));
-        }
-        st.db
-            .run(|c| users::delete_credential_of(c, &sess.user_id, &id))?;
-        super::audit(
-            st,
-            "factor.removed",
-            Some(&sess.user_id),
-            None,
-            serde_json::json!({ "factor": "webauthn" }),
-            now,
-        )?;
-        Ok(Done::Back)
-    })
+    act(
+        req,
+        state,
+        body,
+        Needs::Change,
+        |st, sess, form, lang, now| {
+            enrollment::passkey_remove(st, &sess.user_id, form.require("id")?, lang, now)?;
+            Ok(Done::Back)
+        },
+    )
     .await
 }

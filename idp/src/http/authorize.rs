@@ -2,10 +2,9 @@
 //! citizen is answered at once; otherwise a login transaction is stored and the browser
 //! goes to the interaction pages.
 
-use super::interaction::{Step, advance, start_transaction};
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, pages, query_params};
 use crate::crypto;
-use crate::login::session;
+use crate::login::flow::{self, Begun, Purpose};
 use crate::oidc::authorize::{self, AuthorizeError};
 use crate::oidc::error::OidcError;
 use crate::oidc::params::Params;
@@ -65,7 +64,7 @@ async fn handle(
             Ok(r) => r,
             Err(AuthorizeError { error, redirect }) => {
                 return Ok(match redirect {
-                    Some(r) => Outcome::Redirect(super::interaction::error_redirect(
+                    Some(r) => Outcome::Redirect(flow::error_redirect(
                         &st,
                         &r.redirect_uri,
                         r.state.as_deref(),
@@ -75,17 +74,19 @@ async fn handle(
                 });
             }
         };
-        let sess =
-            db.run(|c| session::resume(c, session_cookie.as_deref(), st.config.session_idle, now))?;
-        match advance(&st, &request, sess.as_ref(), None, (false, false), now)? {
-            Step::Redirect(url) => Ok(Outcome::Redirect(url)),
-            _ => Ok(Outcome::Interaction(start_transaction(
+        let purpose = Purpose::Authorize(Box::new(request));
+        Ok(
+            match flow::begin(
                 &st,
-                &request,
+                purpose,
+                session_cookie.as_deref(),
                 &browser_for_tx,
                 now,
-            )?)),
-        }
+            )? {
+                Begun::Redirect(url) => Outcome::Redirect(url),
+                Begun::Interaction(tx) => Outcome::Interaction(tx),
+            },
+        )
     })
     .await;
     match outcome {

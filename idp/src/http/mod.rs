@@ -11,115 +11,25 @@ mod pages;
 mod token;
 mod userinfo;
 
-use crate::config::Config;
-use crate::keys::KeySet;
-use crate::keys::kek::Kek;
-use crate::oidc::Provider;
 use crate::oidc::error::{ErrorCode, OidcError};
 use crate::oidc::params::Params;
-use crate::store::Db;
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use authenticators::password::PasswordChecker;
 use std::net::TcpListener;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
 /// Largest request body accepted by any endpoint.
 const MAX_BODY: usize = 64 * 1024;
 
-/// Everything a request handler needs. Shared by all workers.
-pub struct AppState {
-    pub config: Config,
-    pub db: Db,
-    pub provider: Provider,
-    pub kek: Kek,
-    keys: RwLock<Arc<KeySet>>,
-    pub passwords: PasswordChecker,
-    pub notifier: crate::notify::Notifier,
-    /// None when the issuer's host is not a domain name (WebAuthn needs one).
-    pub webauthn: Option<authenticators::webauthn::WebAuthn>,
-    /// Sign-in with X.509 client certificates, when configured.
-    pub certificates: Option<authenticators::certificate::Certificates>,
-    pub clock: crate::Clock,
-    discovery_json: String,
-}
+pub use crate::service::Service as AppState;
 
 impl AppState {
-    pub fn new(config: Config, db: Db, kek: Kek) -> Result<AppState, String> {
-        let now = crate::now();
-        let keys = db
-            .run(|c| {
-                Ok(crate::keys::ensure_active(c, &kek, now)
-                    .and_then(|_| KeySet::load(c, &kek, now)))
-            })
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let provider = Provider {
-            issuer: config.issuer.clone(),
-            id_token_ttl: config.id_token_ttl,
-            code_ttl: config.code_ttl,
-        };
-        let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
-        let notifier = crate::notify::Notifier::new(&config.notify)?;
-        let webauthn =
-            match authenticators::webauthn::WebAuthn::new(&config.issuer, "Identity provider") {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    tracing::warn!(error = %e, "WebAuthn is not available");
-                    None
-                }
-            };
-        let certificates = match &config.x509 {
-            Some(x) => Some(certificates(x)?),
-            None => None,
-        };
-        Ok(AppState {
-            config,
-            db,
-            provider,
-            kek,
-            keys: RwLock::new(Arc::new(keys)),
-            passwords: PasswordChecker::new().map_err(|e| e.to_string())?,
-            notifier,
-            webauthn,
-            certificates,
-            clock: crate::Clock::default(),
-            discovery_json,
-        })
-    }
-
-    pub fn keys(&self) -> Arc<KeySet> {
-        match self.keys.read() {
-            Ok(k) => k.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Re-reads the published keys (another instance or `idp keys rotate` may have changed
-    /// them); returns true when they changed.
-    pub fn reload_keys(&self) -> Result<bool, String> {
-        let now = self.clock.now();
-        let fresh = self
-            .db
-            .run(|c| Ok(KeySet::load(c, &self.kek, now)))
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        if fresh.fingerprint() == self.keys().fingerprint() {
-            return Ok(false);
-        }
-        match self.keys.write() {
-            Ok(mut k) => *k = Arc::new(fresh),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
-        }
-        Ok(true)
-    }
-
     fn cookie_name(&self, base: &str) -> String {
         if self.config.secure_cookies() {
             format!("__Host-{base}")
@@ -149,22 +59,6 @@ impl AppState {
 
 pub const SESSION_COOKIE: &str = "idp_session";
 pub const BROWSER_COOKIE: &str = "idp_browser";
-
-fn certificates(
-    x: &crate::config::X509Config,
-) -> Result<authenticators::certificate::Certificates, String> {
-    let read =
-        |p: &std::path::PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let cas = x.ca_files.iter().map(read).collect::<Result<Vec<_>, _>>()?;
-    let crls = x
-        .crl_files
-        .iter()
-        .map(read)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mapping = authenticators::certificate::Mapping::parse(&x.mapping)
-        .ok_or_else(|| format!("x509.mapping: unknown rule {}", x.mapping))?;
-    authenticators::certificate::Certificates::new(&cas, &crls, mapping).map_err(|e| e.to_string())
-}
 
 /// The client certificate chain a TLS connection presented (leaf first, DER).
 #[derive(Clone)]
@@ -459,42 +353,6 @@ fn client_ip(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
         .and_then(|v| v.rsplit(',').next())
         .and_then(|v| v.trim().parse().ok());
     Some(forwarded.unwrap_or(peer))
-}
-
-/// Counts a credential check from `ip`; refuses once the address made more than the
-/// configured number in the current minute (shared by all instances via the database).
-fn throttle(state: &AppState, ip: Option<std::net::IpAddr>, now: i64) -> Result<(), OidcError> {
-    let Some(ip) = ip else { return Ok(()) };
-    let count = state
-        .db
-        .tx(|c| crate::store::rate_limits::hit(c, &format!("ip:{ip}"), 60, now))?;
-    if count > state.config.attempts_per_minute {
-        tracing::warn!(client = %ip, "rate limit reached for credential checks");
-        return Err(OidcError::new(
-            ErrorCode::SlowDown,
-            "too many sign-in attempts from your network; wait a minute and try again",
-        ));
-    }
-    Ok(())
-}
-
-/// Appends an audit event in a transaction of its own.
-fn audit(
-    state: &AppState,
-    kind: &str,
-    user_id: Option<&str>,
-    client_id: Option<&str>,
-    detail: serde_json::Value,
-    now: i64,
-) -> Result<(), OidcError> {
-    let entry = crate::audit::Entry {
-        kind,
-        user_id,
-        client_id,
-        detail,
-    };
-    state.db.tx(|c| crate::audit::append(c, entry, now))?;
-    Ok(())
 }
 
 /// A CSRF token for forms of a signed-in citizen: bound to the session cookie (which

@@ -3,12 +3,8 @@
 //! day) until the factor succeeds again. An unknown username is locked the same way, so
 //! that the behaviour does not tell whether an account exists.
 
-use crate::audit::{self, Entry};
 use crate::crypto;
-use crate::store::lockouts::{self, Lockout};
-use crate::store::{AnyConnection, StoreResult};
-use authenticators::FactorKind;
-use serde_json::json;
+use crate::store::lockouts::Lockout;
 
 pub const MAX_FAILURES: i32 = 3;
 const FIRST_LOCK: i64 = 60;
@@ -25,33 +21,8 @@ pub fn subject(user_id: Option<&str>, username: &str) -> String {
     }
 }
 
-/// When the factor is locked at `now`, until when.
-pub fn locked_until(
-    conn: &mut AnyConnection,
-    subject: &str,
-    factor: FactorKind,
-    now: i64,
-) -> StoreResult<Option<i64>> {
-    Ok(lockouts::find(conn, subject, factor.name())?
-        .map(|l| l.locked_until)
-        .filter(|until| *until > now))
-}
-
 /// The counter after one more failure; `Some(until)` when this failure locks the factor.
-pub fn after_failure(
-    prev: Option<Lockout>,
-    subject: &str,
-    factor: FactorKind,
-    now: i64,
-) -> (Lockout, Option<i64>) {
-    let mut l = prev.unwrap_or(Lockout {
-        subject: subject.to_string(),
-        factor: factor.name().to_string(),
-        failures: 0,
-        locks: 0,
-        locked_until: 0,
-        updated_at: now,
-    });
+pub fn after_failure(mut l: Lockout, now: i64) -> (Lockout, Option<i64>) {
     if l.failures >= MAX_FAILURES && l.locked_until <= now {
         // The previous lock has run out: a fresh round of attempts.
         l.failures = 0;
@@ -68,87 +39,53 @@ pub fn after_failure(
     (l, locked)
 }
 
+/// The counter after a success: a fresh start, the lock history forgotten.
+pub fn after_success(mut l: Lockout, now: i64) -> Lockout {
+    l.failures = 0;
+    l.locks = 0;
+    l.locked_until = 0;
+    l.updated_at = now;
+    l
+}
+
 /// The account a lockout subject stands for, if it is one.
-fn account(subject: &str) -> Option<&str> {
+pub fn account(subject: &str) -> Option<&str> {
     (!subject.starts_with("unknown:")).then_some(subject)
-}
-
-/// Counts a failure, audited; returns `Some(until)` when it locks the factor.
-pub fn record_failure(
-    conn: &mut AnyConnection,
-    subject: &str,
-    factor: FactorKind,
-    now: i64,
-) -> StoreResult<Option<i64>> {
-    let prev = lockouts::find(conn, subject, factor.name())?;
-    let (next, locked) = after_failure(prev, subject, factor, now);
-    lockouts::save(conn, &next)?;
-    let user_id = account(subject);
-    let failed = Entry {
-        kind: "auth.failed",
-        user_id,
-        client_id: None,
-        detail: json!({ "factor": factor.name() }),
-    };
-    audit::append(conn, failed, now)?;
-    if let Some(until) = locked {
-        let detail =
-            json!({ "factor": factor.name(), "until": until, "known_account": user_id.is_some() });
-        audit::append(
-            conn,
-            Entry {
-                kind: "factor.locked",
-                user_id,
-                client_id: None,
-                detail,
-            },
-            now,
-        )?;
-    }
-    Ok(locked)
-}
-
-/// Clears the counter after a success, audited.
-pub fn record_success(
-    conn: &mut AnyConnection,
-    subject: &str,
-    factor: FactorKind,
-    now: i64,
-) -> StoreResult<()> {
-    lockouts::clear(conn, subject, factor.name())?;
-    let detail = json!({ "factor": factor.name() });
-    audit::append(
-        conn,
-        Entry {
-            kind: "auth.succeeded",
-            user_id: account(subject),
-            client_id: None,
-            detail,
-        },
-        now,
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn fresh() -> Lockout {
+        Lockout {
+            subject: "u".into(),
+            factor: "password".into(),
+            failures: 0,
+            locks: 0,
+            locked_until: 0,
+            updated_at: 0,
+        }
+    }
+
     #[test]
     fn third_failure_locks_and_each_lock_lasts_twice_as_long() {
-        let f = FactorKind::Password;
-        let (l, locked) = after_failure(None, "u", f, 1000);
+        let (l, locked) = after_failure(fresh(), 1000);
         assert_eq!((l.failures, locked), (1, None));
-        let (l, locked) = after_failure(Some(l), "u", f, 1001);
+        let (l, locked) = after_failure(l, 1001);
         assert_eq!(locked, None);
-        let (l, locked) = after_failure(Some(l), "u", f, 1002);
+        let (l, locked) = after_failure(l, 1002);
         assert_eq!(locked, Some(1062));
         // After the lock ends, three more failures lock for two minutes.
-        let (l, _) = after_failure(Some(l), "u", f, 1100);
-        let (l, _) = after_failure(Some(l), "u", f, 1101);
-        let (l, locked) = after_failure(Some(l), "u", f, 1102);
+        let (l, _) = after_failure(l, 1100);
+        let (l, _) = after_failure(l, 1101);
+        let (l, locked) = after_failure(l, 1102);
         assert_eq!(locked, Some(1102 + 120));
         assert_eq!(l.locks, 2);
+        // A success forgets it all.
+        let l = after_success(l, 1200);
+        let (_, locked) = after_failure(after_failure(after_failure(l, 1201).0, 1202).0, 1203);
+        assert_eq!(locked, Some(1203 + 60));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! What an authorization request needs from the citizen, given their browser session:
 //! a login, an account choice, consent, or nothing more. Pure logic; time is a value.
 
+pub mod factors;
+pub mod flow;
 pub mod lockout;
 pub mod session;
 
 use crate::oidc::authorize::{AuthorizeRequest, Prompt};
 use crate::oidc::error::{ErrorCode, OidcError};
-use crate::policy::Policy;
+use crate::policy::{Policy, Requirement};
 use crate::store::sessions::BrowserSession;
 use authenticators::FactorKind;
 
@@ -36,7 +38,36 @@ pub struct Situation<'a> {
     pub now: i64,
 }
 
-pub fn decide(req: &AuthorizeRequest, s: &Situation) -> Next {
+/// What a login asks of the citizen's authentication: from a client's authorization
+/// request, or from the account pages (no client, no consent).
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub prompt: &'a [Prompt],
+    pub max_age: Option<i64>,
+    /// The subject of a valid `id_token_hint`.
+    pub hint_subject: Option<&'a str>,
+    pub requirement: Requirement,
+    /// The scopes that need the citizen's consent.
+    pub scopes: &'a [String],
+}
+
+impl<'a> Ask<'a> {
+    pub fn of_request(req: &'a AuthorizeRequest) -> Ask<'a> {
+        Ask {
+            prompt: &req.prompt,
+            max_age: req.max_age,
+            hint_subject: req.hint_subject.as_deref(),
+            requirement: req.requirement,
+            scopes: &req.scopes,
+        }
+    }
+
+    fn has_prompt(&self, p: Prompt) -> bool {
+        self.prompt.contains(&p)
+    }
+}
+
+pub fn decide(req: &Ask, s: &Situation) -> Next {
     let none = req.has_prompt(Prompt::None);
     let need = |code: ErrorCode, what: &str, interactive: Next| {
         if none {
@@ -67,8 +98,8 @@ pub fn decide(req: &AuthorizeRequest, s: &Situation) -> Next {
                 Next::Login,
             );
         }
-        if let Some(hint) = &req.hint_subject
-            && hint != &session.user_id
+        if let Some(hint) = req.hint_subject
+            && hint != session.user_id
         {
             return need(
                 ErrorCode::LoginRequired,
@@ -150,6 +181,16 @@ mod tests {
         }
     }
 
+    fn ask(
+        prompt: Vec<Prompt>,
+        max_age: Option<i64>,
+        level: Level,
+        mandatory: bool,
+    ) -> Ask<'static> {
+        let r = Box::leak(Box::new(req(prompt, max_age, level, mandatory)));
+        Ask::of_request(r)
+    }
+
     fn session(auth_time: i64) -> BrowserSession {
         BrowserSession {
             id: "h".into(),
@@ -182,10 +223,10 @@ mod tests {
             now: 100,
         };
         assert_eq!(
-            decide(&req(vec![], None, Level::Low, false), &s),
+            decide(&ask(vec![], None, Level::Low, false), &s),
             Next::Login
         );
-        let Next::Fail(e) = decide(&req(vec![Prompt::None], None, Level::Low, false), &s) else {
+        let Next::Fail(e) = decide(&ask(vec![Prompt::None], None, Level::Low, false), &s) else {
             panic!()
         };
         assert_eq!(e.code, ErrorCode::LoginRequired);
@@ -205,15 +246,15 @@ mod tests {
             now: 200,
         };
         assert_eq!(
-            decide(&req(vec![], Some(50), Level::Low, false), &s),
+            decide(&ask(vec![], Some(50), Level::Low, false), &s),
             Next::Login
         );
         assert_eq!(
-            decide(&req(vec![], Some(150), Level::Low, false), &s),
+            decide(&ask(vec![], Some(150), Level::Low, false), &s),
             Next::Issue
         );
         assert_eq!(
-            decide(&req(vec![Prompt::Login], None, Level::Low, false), &s),
+            decide(&ask(vec![Prompt::Login], None, Level::Low, false), &s),
             Next::Login
         );
         let after = Situation {
@@ -222,7 +263,7 @@ mod tests {
         };
         assert_eq!(
             decide(
-                &req(vec![Prompt::Login], Some(0), Level::Low, false),
+                &ask(vec![Prompt::Login], Some(0), Level::Low, false),
                 &after
             ),
             Next::Issue
@@ -242,17 +283,17 @@ mod tests {
             now: 101,
         };
         assert_eq!(
-            decide(&req(vec![], None, Level::Low, false), &s),
+            decide(&ask(vec![], None, Level::Low, false), &s),
             Next::Consent
         );
-        let Next::Fail(e) = decide(&req(vec![Prompt::None], None, Level::Low, false), &s) else {
+        let Next::Fail(e) = decide(&ask(vec![Prompt::None], None, Level::Low, false), &s) else {
             panic!()
         };
         assert_eq!(e.code, ErrorCode::ConsentRequired);
         let c = consented();
         let s = Situation { consented: &c, ..s };
         assert_eq!(
-            decide(&req(vec![Prompt::Consent], None, Level::Low, false), &s),
+            decide(&ask(vec![Prompt::Consent], None, Level::Low, false), &s),
             Next::Consent
         );
         let answered = Situation {
@@ -261,7 +302,7 @@ mod tests {
         };
         assert_eq!(
             decide(
-                &req(vec![Prompt::Consent], None, Level::Low, false),
+                &ask(vec![Prompt::Consent], None, Level::Low, false),
                 &answered
             ),
             Next::Issue
@@ -282,20 +323,20 @@ mod tests {
             now: 101,
         };
         assert_eq!(
-            decide(&req(vec![], None, Level::High, true), &s),
+            decide(&ask(vec![], None, Level::High, true), &s),
             Next::Login
         );
         let after = Situation {
             confirmed_in_transaction: true,
             ..s
         };
-        let Next::Fail(e) = decide(&req(vec![], None, Level::High, true), &after) else {
+        let Next::Fail(e) = decide(&ask(vec![], None, Level::High, true), &after) else {
             panic!()
         };
         assert_eq!(e.code, ErrorCode::UnmetAuthenticationRequirements);
         // Voluntary acr_values give the best achievable level instead.
         assert_eq!(
-            decide(&req(vec![], None, Level::High, false), &after),
+            decide(&ask(vec![], None, Level::High, false), &after),
             Next::Issue
         );
     }
@@ -315,7 +356,7 @@ mod tests {
         };
         assert_eq!(
             decide(
-                &req(vec![Prompt::SelectAccount], None, Level::Low, false),
+                &ask(vec![Prompt::SelectAccount], None, Level::Low, false),
                 &s
             ),
             Next::SelectAccount
@@ -326,7 +367,7 @@ mod tests {
         };
         assert_eq!(
             decide(
-                &req(vec![Prompt::SelectAccount], None, Level::Low, false),
+                &ask(vec![Prompt::SelectAccount], None, Level::Low, false),
                 &after
             ),
             Next::Issue

@@ -25,15 +25,77 @@ pub fn find(conn: &mut AnyConnection, subject: &str, factor: &str) -> StoreResul
         .optional()?)
 }
 
+/// Takes the counter of a subject and factor for the rest of the caller's transaction:
+/// concurrent checks of the same factor wait here until this one commits. The row is
+/// created (all zero) when there is none, so that there is always a row to lock.
+pub fn lock(
+    conn: &mut AnyConnection,
+    subject: &str,
+    factor: &str,
+    now: i64,
+) -> StoreResult<Lockout> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let fresh = Lockout {
+        subject: subject.to_string(),
+        factor: factor.to_string(),
+        failures: 0,
+        locks: 0,
+        locked_until: 0,
+        updated_at: now,
+    };
+    // The first statement writes: on SQLite the transaction holds the write lock from its
+    // start; on PostgreSQL the update takes the row lock.
+    let touch = || {
+        diesel::update(lockouts::table.find((subject, factor)))
+            .set(lockouts::updated_at.eq(lockouts::updated_at))
+    };
+    if touch().execute(conn)? == 0 {
+        // In a savepoint: a concurrent first attempt may insert the same row, and on
+        // PostgreSQL a failed statement would abort the whole transaction.
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(lockouts::table)
+                .values(&fresh)
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => {}
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                touch().execute(conn)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(lockouts::table
+        .find((subject, factor))
+        .select(Lockout::as_select())
+        .first(conn)?)
+}
+
+/// Writes a counter taken with `lock`.
 pub fn save(conn: &mut AnyConnection, l: &Lockout) -> StoreResult<()> {
-    diesel::delete(lockouts::table.find((&l.subject, &l.factor))).execute(conn)?;
-    diesel::insert_into(lockouts::table)
-        .values(l)
+    diesel::update(lockouts::table.find((&l.subject, &l.factor)))
+        .set((
+            lockouts::failures.eq(l.failures),
+            lockouts::locks.eq(l.locks),
+            lockouts::locked_until.eq(l.locked_until),
+            lockouts::updated_at.eq(l.updated_at),
+        ))
         .execute(conn)?;
     Ok(())
 }
 
-pub fn clear(conn: &mut AnyConnection, subject: &str, factor: &str) -> StoreResult<()> {
-    diesel::delete(lockouts::table.find((subject, factor))).execute(conn)?;
-    Ok(())
+/// Lifts every lock of an account (an administrator's unlock); returns how many factors
+/// were locked.
+pub fn clear_all(conn: &mut AnyConnection, subject: &str, now: i64) -> StoreResult<usize> {
+    Ok(diesel::update(
+        lockouts::table
+            .filter(lockouts::subject.eq(subject))
+            .filter(lockouts::locked_until.gt(now)),
+    )
+    .set((
+        lockouts::failures.eq(0),
+        lockouts::locked_until.eq(0),
+        lockouts::updated_at.eq(now),
+    ))
+    .execute(conn)?)
 }

@@ -165,11 +165,31 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `f` in one transaction.
+    /// Runs `f` in one transaction. On SQLite the transaction takes the write lock when it
+    /// begins (`BEGIN IMMEDIATE`): a transaction that first reads and then writes would
+    /// otherwise fail at once with "database is locked" when another writer committed in
+    /// between, instead of waiting its turn. On PostgreSQL, statements that must see one
+    /// another take row locks (see `lockouts::lock`).
     pub fn tx<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
         let mut conn = self.conn()?;
         let conn: &mut AnyConnection = &mut conn;
-        conn.transaction(f)
+        let AnyConnection::Sqlite(sqlite) = conn else {
+            return conn.transaction(f);
+        };
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        type Manager = <AnyConnection as Connection>::TransactionManager;
+        match f(conn) {
+            Ok(value) => {
+                Manager::commit_transaction(conn)?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The original error says more than a failed rollback would.
+                let _ = Manager::rollback_transaction(conn);
+                Err(e)
+            }
+        }
     }
 
     /// Runs `f` on a pooled connection, outside any explicit transaction.

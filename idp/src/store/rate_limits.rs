@@ -18,13 +18,17 @@ pub fn hit(conn: &mut AnyConnection, key: &str, window: i64, now: i64) -> StoreR
         .execute(conn)?;
     if bumped == 0 {
         diesel::delete(rate_limits::table.find(key)).execute(conn)?;
-        let first = diesel::insert_into(rate_limits::table)
-            .values((
-                rate_limits::key.eq(key),
-                rate_limits::window_start.eq(start),
-                rate_limits::count.eq(1),
-            ))
-            .execute(conn);
+        // In a savepoint: on PostgreSQL a failed insert would abort the caller's
+        // transaction.
+        let first = conn.transaction(|c| {
+            diesel::insert_into(rate_limits::table)
+                .values((
+                    rate_limits::key.eq(key),
+                    rate_limits::window_start.eq(start),
+                    rate_limits::count.eq(1),
+                ))
+                .execute(c)
+        });
         match first {
             Ok(_) => return Ok(1),
             // Another instance started the window at the same moment.

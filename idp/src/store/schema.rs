@@ -71,6 +71,7 @@ diesel::table! {
         user_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        stage -> Nullable<Text>,
     }
 }
 

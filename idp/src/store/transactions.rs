@@ -13,12 +13,15 @@ pub struct LoginTransaction {
     /// browser that started it.
     pub browser_hash: String,
     pub csrf: String,
-    /// The validated authorization request, as JSON.
+    /// What the login is for (`login::flow::Purpose`), as JSON.
     pub request: String,
     /// Set once the citizen has authenticated in this transaction.
     pub user_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The step the transaction waits for (`login::flow::Stage`), as JSON; none before
+    /// its first page.
+    pub stage: Option<String>,
 }
 
 pub fn insert(conn: &mut AnyConnection, t: &LoginTransaction) -> StoreResult<()> {
@@ -47,6 +50,13 @@ pub fn find_live(
 pub fn set_user(conn: &mut AnyConnection, id: &str, user_id: &str) -> StoreResult<()> {
     diesel::update(login_transactions::table.find(id))
         .set(login_transactions::user_id.eq(user_id))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_stage(conn: &mut AnyConnection, id: &str, stage: &str) -> StoreResult<()> {
+    diesel::update(login_transactions::table.find(id))
+        .set(login_transactions::stage.eq(stage))
         .execute(conn)?;
     Ok(())
 }

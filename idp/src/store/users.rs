@@ -60,16 +60,17 @@ pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> StoreResult
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
-/// The account with this e-mail address (compared without regard to case; indexed).
-pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> StoreResult<Option<User>> {
+/// The accounts with this e-mail address (compared without regard to case; indexed); at
+/// most two, enough to tell whether it is unique.
+pub fn find_all_by_email(conn: &mut AnyConnection, email: &str) -> StoreResult<Vec<User>> {
     if !super::searchable(email) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     Ok(users::table
         .filter(lower(users::email).eq(email.to_lowercase()))
+        .limit(2)
         .select(User::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?)
 }
 
 pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<User>> {

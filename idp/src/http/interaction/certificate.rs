@@ -1,7 +1,8 @@
-//! Sign-in or step-up with an X.509 client certificate, from the TLS connection or from a
-//! trusted reverse proxy.
+//! The X.509 client certificate of a request: from the TLS connection, or from a trusted
+//! reverse proxy's header.
 
-use super::*;
+use super::AppState;
+use actix_web::HttpRequest;
 
 /// Percent-decoding as reverse proxies escape certificates (`%XX`; `+` is a plus sign).
 pub(super) fn percent_decode(s: &str) -> Option<String> {
@@ -47,90 +48,4 @@ pub(super) fn presented_chain(state: &AppState, req: &HttpRequest) -> Option<Vec
         .map(|c| c.to_vec())
         .collect();
     (!chain.is_empty()).then_some(chain)
-}
-
-/// Sign-in, or step-up, with an X.509 client certificate.
-pub async fn certificate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let chain = presented_chain(&state, &req);
-    on_post(req, state, path, body, move |st, p, now| {
-        let Posted {
-            loaded, cookie, ip, ..
-        } = p;
-
-        crate::http::throttle(st, ip, now)?;
-        let certs = st
-            .certificates
-            .as_ref()
-            .ok_or_else(|| OidcError::invalid_request("certificate sign-in is not configured"))?;
-        let refused = |loaded: Loaded| {
-            Ok((
-                Shown::LoginRefused(Box::new(loaded), String::new(), Refusal::Certificate),
-                None,
-            ))
-        };
-        let Some(chain) = chain else {
-            return refused(loaded);
-        };
-        let Ok(name) = certs.identify(&chain, now) else {
-            crate::http::audit(
-                st,
-                "auth.failed",
-                None,
-                None,
-                serde_json::json!({ "factor": "x509", "reason": "certificate" }),
-                now,
-            )?;
-            return refused(loaded);
-        };
-        let user = st.db.run(|c| {
-            if certs.mapping().is_email() {
-                users::find_by_email(c, &name)
-            } else {
-                users::find_by_username(c, &name)
-            }
-        })?;
-        let Some(user) = user.filter(|u| !u.disabled) else {
-            let detail = serde_json::json!({ "factor": "x509", "reason": "no account" });
-            crate::http::audit(st, "auth.failed", None, None, detail, now)?;
-            return refused(loaded);
-        };
-        let kind = FactorKind::Certificate;
-        let current = st
-            .db
-            .run(|c| session::resume(c, cookie.as_deref(), st.config.session_idle, now))?;
-        let (new_cookie, _) = st.db.tx(|c| {
-            transactions::set_user(c, &loaded.tx.id, &user.id)?;
-            let detail = serde_json::json!({ "factor": "x509" });
-            let entry = crate::audit::Entry {
-                kind: "auth.succeeded",
-                user_id: Some(&user.id),
-                client_id: None,
-                detail,
-            };
-            crate::audit::append(c, entry, now)?;
-            match current.as_ref().filter(|s| s.user_id == user.id) {
-                // Signed in already: the certificate is one more factor.
-                Some(s) => session::step_up(c, s, kind, &st.config.policy, &times(st), now),
-                None => session::start(
-                    c,
-                    cookie.as_deref(),
-                    &user.id,
-                    kind,
-                    &st.config.policy,
-                    &times(st),
-                    now,
-                ),
-            }
-        })?;
-        Ok((
-            Shown::Next(format!("/interaction/{}", loaded.tx.id)),
-            Some(new_cookie),
-        ))
-    })
-    .await
 }

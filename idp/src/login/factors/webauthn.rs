@@ -1,0 +1,94 @@
+//! Passkeys and security keys: the WebAuthn assertion ceremony. The challenge is stored
+//! server-side and taken (single use) inside the check transaction; the keys' signature
+//! counters are updated there too.
+
+use crate::crypto;
+use crate::oidc::error::{OidcError, OidcResult};
+use crate::service::Service;
+use crate::store::users;
+use crate::store::{AnyConnection, StoreResult, challenges};
+use authenticators::webauthn::Passkey;
+use authenticators::{Factor, FactorKind};
+
+const PURPOSE: &str = "webauthn-login";
+
+/// How long a browser has to answer a WebAuthn challenge.
+pub const CHALLENGE_TTL: i64 = 300;
+
+/// The citizen's registered passkeys: (credential row id, passkey).
+pub fn passkeys(c: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<(String, Passkey)>> {
+    Ok(users::credentials_of(c, user_id)?
+        .into_iter()
+        .filter(|r| r.kind == FactorKind::WebAuthn.name())
+        .filter_map(|r| {
+            serde_json::from_slice::<Passkey>(&r.data)
+                .ok()
+                .map(|p| (r.id, p))
+        })
+        .collect())
+}
+
+/// Starts an assertion: (challenge id, options for `navigator.credentials.get`).
+pub fn begin(svc: &Service, user_id: &str, now: i64) -> OidcResult<serde_json::Value> {
+    let webauthn = svc
+        .webauthn
+        .as_ref()
+        .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+    let keys: Vec<Passkey> = svc
+        .db
+        .run(|c| passkeys(c, user_id))?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let challenge = webauthn
+        .begin(&keys, now)
+        .ok_or_else(|| OidcError::invalid_request("no security key or passkey is registered"))?;
+    let id = crypto::random_token();
+    svc.db.run(|c| {
+        challenges::insert(
+            c,
+            &id,
+            user_id,
+            PURPOSE,
+            &challenge.state,
+            now + CHALLENGE_TTL,
+        )
+    })?;
+    Ok(serde_json::json!({ "challenge": id, "options": challenge.options }))
+}
+
+/// Inside the check transaction: true when the assertion answers the (now consumed)
+/// challenge with one of the citizen's keys.
+pub fn verify(
+    svc: &Service,
+    conn: &mut AnyConnection,
+    user_id: &str,
+    challenge_id: &str,
+    credential: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let Some(webauthn) = svc.webauthn.as_ref() else {
+        return Ok(false);
+    };
+    let Some(state) = challenges::take(conn, challenge_id, user_id, PURPOSE, now)? else {
+        return Ok(false);
+    };
+    let rows = passkeys(conn, user_id)?;
+    let keys: Vec<Passkey> = rows.iter().map(|(_, p)| p.clone()).collect();
+    let challenge = Some(authenticators::webauthn::Challenge {
+        options: serde_json::Value::Null,
+        state,
+    });
+    let Ok(v) = webauthn.finish(&keys, &challenge, credential, now) else {
+        return Ok(false);
+    };
+    for ((id, before), after) in rows.iter().zip(&v.updated.unwrap_or_default()) {
+        let (b, a) = (serde_json::to_vec(before), serde_json::to_vec(after));
+        if let (Ok(b), Ok(a)) = (b, a)
+            && a != b
+        {
+            users::set_data(conn, id, &a, now)?;
+        }
+    }
+    Ok(true)
+}

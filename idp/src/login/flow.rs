@@ -1,0 +1,1033 @@
+//! The login transaction as a stored state machine. A transaction holds what the login is
+//! for (`Purpose`), the step it waits for (`Stage`), and the account that authenticated
+//! in it. Every event (a page view, a factor's answer, consent, the account choice) is
+//! checked against the stage, applied, and answered with what comes next (`Answer`): a
+//! page to show, a redirect, or JSON for the page's script. `http/interaction` only parses
+//! the request into an `Event` and renders the `Answer`.
+
+use super::factors::{self, Attempt, Checked, Refusal};
+use super::session::{self, SessionTimes};
+use super::{Ask, Next, Situation, decide};
+use crate::crypto;
+use crate::i18n::Lang;
+use crate::oidc::authorize::AuthorizeRequest;
+use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
+use crate::oidc::grants::authorization_code;
+use crate::policy::{Level, Requirement};
+use crate::service::Service;
+use crate::store::sessions::BrowserSession;
+use crate::store::transactions::{self, LoginTransaction};
+use crate::store::users::{self, User};
+use crate::store::{AnyConnection, StoreResult, clients, consents};
+use authenticators::FactorKind;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// What a login transaction is for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Purpose {
+    /// A client's authorization request: ends with a code or an error at its redirect URI.
+    Authorize(Box<AuthorizeRequest>),
+    /// The citizen's account pages: ends back there. `max_age` asks for factors proven
+    /// that recently (before a change of factors or contact details).
+    Account {
+        requirement: Requirement,
+        max_age: Option<i64>,
+    },
+}
+
+impl Purpose {
+    fn ask(&self) -> Ask<'_> {
+        match self {
+            Purpose::Authorize(req) => Ask::of_request(req),
+            Purpose::Account {
+                requirement,
+                max_age,
+            } => Ask {
+                prompt: &[],
+                max_age: *max_age,
+                hint_subject: None,
+                requirement: *requirement,
+                scopes: &[],
+            },
+        }
+    }
+
+    pub fn ui_locales(&self) -> &[String] {
+        match self {
+            Purpose::Authorize(req) => &req.ui_locales,
+            Purpose::Account { .. } => &[],
+        }
+    }
+}
+
+/// The step a transaction waits for. A form for another step is refused, so that no form
+/// skips a step (the account choice cannot stand in for a required login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    /// The first factor: a password or a certificate.
+    Login,
+    /// The citizen chose to sign in with another account: a login, whatever the session.
+    OtherAccount,
+    /// One more factor, any of these.
+    StepUp(Vec<FactorKind>),
+    SelectAccount,
+    Consent,
+}
+
+/// The answer of the account chooser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Continue,
+    Other,
+}
+
+/// What the browser sent to a transaction.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A view of the current step; `factor` is the one the citizen picked among those
+    /// offered, `sent` that a code was sent for it.
+    Show {
+        factor: Option<FactorKind>,
+        sent: bool,
+    },
+    Password {
+        username: &'a str,
+        password: &'a str,
+    },
+    Code {
+        factor: FactorKind,
+        code: &'a str,
+    },
+    SendCode(FactorKind),
+    WebAuthnBegin,
+    WebAuthnFinish {
+        challenge: &'a str,
+        credential: &'a str,
+    },
+    /// The client certificate chain the connection or a trusted proxy presented.
+    Certificate(Option<Vec<Vec<u8>>>),
+    Consent {
+        allow: bool,
+    },
+    Choose(Choice),
+}
+
+/// Who sent it: the transaction's id, the browser and session cookies, the form's CSRF
+/// token (none for a page view), the client's address and languages.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    pub tx: &'a str,
+    pub browser: Option<&'a str>,
+    pub session: Option<&'a str>,
+    pub csrf: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+    pub accept_language: Option<&'a str>,
+}
+
+/// A page of the login.
+#[derive(Debug)]
+pub enum Screen {
+    Login {
+        username: String,
+        refusal: Option<Refusal>,
+    },
+    Factor {
+        offered: Vec<FactorKind>,
+        chosen: Option<FactorKind>,
+        sent: bool,
+        refusal: Option<Refusal>,
+    },
+    Consent {
+        scopes: Vec<String>,
+    },
+    SelectAccount {
+        display_name: String,
+    },
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    Show(Screen),
+    /// To a client, to the account page, or to this transaction's next page.
+    Redirect(String),
+    /// For the page's script (WebAuthn).
+    Json(serde_json::Value),
+}
+
+/// What the pages around an answer need to know about the transaction.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub tx: String,
+    pub csrf: String,
+    /// The client's name; none for the account pages.
+    pub client_name: Option<String>,
+    pub ui_locales: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Turn {
+    pub view: View,
+    pub answer: Answer,
+    /// A new session cookie value to set.
+    pub session_cookie: Option<String>,
+}
+
+/// Starts a login transaction bound to the browser; returns its id.
+pub fn start(svc: &Service, purpose: &Purpose, browser: &str, now: i64) -> OidcResult<String> {
+    let tx = LoginTransaction {
+        id: crypto::random_token(),
+        browser_hash: crypto::secret_hash(browser),
+        csrf: crypto::random_token(),
+        request: serde_json::to_string(purpose).map_err(OidcError::server)?,
+        user_id: None,
+        created_at: now,
+        expires_at: now + svc.config.login_ttl,
+        stage: None,
+    };
+    svc.db.run(|c| transactions::insert(c, &tx))?;
+    Ok(tx.id)
+}
+
+/// A transaction that exists, is live, and belongs to this browser.
+struct Loaded {
+    tx: LoginTransaction,
+    purpose: Purpose,
+    stage: Option<Stage>,
+    view: View,
+}
+
+fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
+    let tx = svc
+        .db
+        .run(|c| transactions::find_live(c, visit.tx, now))?
+        .ok_or_else(|| {
+            OidcError::invalid_request(
+                "this sign-in has expired or was already completed; start again from the service",
+            )
+        })?;
+    let same_browser = visit
+        .browser
+        .is_some_and(|b| crypto::constant_time_eq(&crypto::secret_hash(b), &tx.browser_hash));
+    if !same_browser {
+        return Err(OidcError::invalid_request(
+            "this sign-in was started in another browser; start again from the service",
+        ));
+    }
+    if let Some(presented) = visit.csrf
+        && !crypto::constant_time_eq(presented, &tx.csrf)
+    {
+        return Err(OidcError::invalid_request(
+            "the form has expired; reload the page and try again",
+        ));
+    }
+    let purpose: Purpose = serde_json::from_str(&tx.request).map_err(OidcError::server)?;
+    let stage = match &tx.stage {
+        Some(s) => Some(serde_json::from_str(s).map_err(OidcError::server)?),
+        None => None,
+    };
+    let client_name = match &purpose {
+        Purpose::Account { .. } => None,
+        Purpose::Authorize(req) => Some(
+            svc.db
+                .run(|c| clients::find(c, &req.client_id))?
+                .map(|c| c.name)
+                .ok_or_else(|| OidcError::invalid_request("the client no longer exists"))?,
+        ),
+    };
+    let view = View {
+        tx: tx.id.clone(),
+        csrf: tx.csrf.clone(),
+        client_name,
+        ui_locales: purpose.ui_locales().to_vec(),
+    };
+    Ok(Loaded {
+        tx,
+        purpose,
+        stage,
+        view,
+    })
+}
+
+fn not_now() -> OidcError {
+    OidcError::invalid_request(
+        "this step of the sign-in is not open now; go back to the service and start again",
+    )
+}
+
+/// Applies one event to a transaction. A form post (`visit.csrf` given) must carry the
+/// transaction's CSRF token.
+pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult<Turn> {
+    let mut l = load(svc, &visit, now)?;
+    if !matches!(event, Event::Show { .. }) && visit.csrf.is_none() {
+        return Err(OidcError::invalid_request("the form's token is missing"));
+    }
+    let session = svc
+        .db
+        .run(|c| session::resume(c, visit.session, svc.config.session_idle, now))?;
+    let lang = Lang::choose(l.purpose.ui_locales(), visit.accept_language);
+    let stage = l.stage.clone();
+    let at = |s: &Stage| stage.as_ref() == Some(s);
+    let offered = |f: FactorKind| matches!(&stage, Some(Stage::StepUp(o)) if o.contains(&f));
+    let first_factor = at(&Stage::Login) || at(&Stage::OtherAccount);
+    let (answer, cookie) = match event {
+        Event::Show { factor, sent } => {
+            let answer = show(svc, &mut l, session.as_ref(), now)?;
+            (with_choice(answer, factor, sent), None)
+        }
+        Event::Password { username, password } if first_factor => {
+            throttle(svc, visit.ip, now)?;
+            password_login(svc, &l, visit.session, username, password, lang, now)?
+        }
+        Event::Certificate(chain) if first_factor || offered(FactorKind::Certificate) => {
+            throttle(svc, visit.ip, now)?;
+            certificate(
+                svc,
+                &l,
+                visit.session,
+                session.as_ref(),
+                chain.as_deref(),
+                now,
+            )?
+        }
+        Event::Code { factor, code } if offered(factor) => {
+            throttle(svc, visit.ip, now)?;
+            let sess = own_session(&l, session)?;
+            let verify = |c: &mut AnyConnection| {
+                Ok(factors::codes::verify(svc, c, &sess.user_id, factor, code, now)?.then_some(()))
+            };
+            match step_up(svc, &l, &sess, factor, lang, now, verify)? {
+                Ok(cookie) => (next_page(&l), Some(cookie)),
+                Err(refusal) => (factor_refused(svc, &sess, factor, refusal)?, None),
+            }
+        }
+        Event::SendCode(factor) if offered(factor) => {
+            let sess = own_session(&l, session)?;
+            let user = account_of(svc, &sess)?;
+            factors::codes::send(svc, &user, factor, lang, now)?;
+            let url = format!("/interaction/{}?factor={}&sent=1", l.tx.id, factor.name());
+            (Answer::Redirect(url), None)
+        }
+        Event::WebAuthnBegin if offered(FactorKind::WebAuthn) => {
+            let sess = own_session(&l, session)?;
+            let options = factors::webauthn::begin(svc, &sess.user_id, now)?;
+            (Answer::Json(options), None)
+        }
+        Event::WebAuthnFinish {
+            challenge,
+            credential,
+        } if offered(FactorKind::WebAuthn) => {
+            throttle(svc, visit.ip, now)?;
+            let sess = own_session(&l, session)?;
+            let verify = |c: &mut AnyConnection| {
+                let ok =
+                    factors::webauthn::verify(svc, c, &sess.user_id, challenge, credential, now)?;
+                Ok(ok.then_some(()))
+            };
+            let kind = FactorKind::WebAuthn;
+            match step_up(svc, &l, &sess, kind, lang, now, verify)? {
+                Ok(cookie) => (
+                    Answer::Json(
+                        serde_json::json!({ "next": format!("/interaction/{}", l.tx.id) }),
+                    ),
+                    Some(cookie),
+                ),
+                Err(Refusal::Locked { .. }) => {
+                    return Err(OidcError::new(
+                        ErrorCode::AccessDenied,
+                        "too many failed attempts; try again later",
+                    ));
+                }
+                Err(_) => {
+                    return Err(OidcError::new(
+                        ErrorCode::AccessDenied,
+                        "the security key or passkey could not be verified",
+                    ));
+                }
+            }
+        }
+        Event::Consent { allow } if at(&Stage::Consent) => {
+            let sess = own_session(&l, session)?;
+            let Purpose::Authorize(req) = &l.purpose else {
+                return Err(not_now());
+            };
+            if !allow {
+                svc.db.run(|c| transactions::delete(c, &l.tx.id))?;
+                let e = OidcError::new(ErrorCode::AccessDenied, "the user denied the request");
+                let url = error_redirect(svc, &req.redirect_uri, req.state.as_deref(), &e);
+                (Answer::Redirect(url), None)
+            } else {
+                svc.db.run(|c| {
+                    consents::record(c, &sess.user_id, &req.client_id, &req.scopes, now)
+                })?;
+                (advance(svc, &mut l, Some(&sess), true, now)?, None)
+            }
+        }
+        Event::Choose(choice) if at(&Stage::SelectAccount) => {
+            let sess = live(session)?;
+            let stage = match choice {
+                Choice::Continue => {
+                    svc.db
+                        .run(|c| transactions::set_user(c, &l.tx.id, &sess.user_id))?;
+                    None
+                }
+                Choice::Other => Some(Stage::OtherAccount),
+            };
+            if let Some(s) = stage {
+                save_stage(svc, &l.tx.id, &s)?;
+            }
+            (next_page(&l), None)
+        }
+        _ => return Err(not_now()),
+    };
+    Ok(Turn {
+        view: l.view,
+        answer,
+        session_cookie: cookie,
+    })
+}
+
+/// The current step's page. After "use another account" it is the login page whatever
+/// the session says, until someone signs in.
+fn show(
+    svc: &Service,
+    l: &mut Loaded,
+    session: Option<&BrowserSession>,
+    now: i64,
+) -> OidcResult<Answer> {
+    if l.stage == Some(Stage::OtherAccount) && l.tx.user_id.is_none() {
+        return Ok(Answer::Show(login_screen(&l.purpose, None)));
+    }
+    advance(svc, l, session, false, now)
+}
+
+fn login_screen(purpose: &Purpose, refusal: Option<Refusal>) -> Screen {
+    let username = match purpose {
+        Purpose::Authorize(req) => req.login_hint.clone().unwrap_or_default(),
+        Purpose::Account { .. } => String::new(),
+    };
+    Screen::Login { username, refusal }
+}
+
+fn with_choice(answer: Answer, factor: Option<FactorKind>, sent: bool) -> Answer {
+    match answer {
+        Answer::Show(Screen::Factor {
+            offered, refusal, ..
+        }) => Answer::Show(Screen::Factor {
+            chosen: factor.filter(|f| offered.contains(f)),
+            sent: sent && factor.is_some(),
+            offered,
+            refusal,
+        }),
+        other => other,
+    }
+}
+
+fn next_page(l: &Loaded) -> Answer {
+    Answer::Redirect(format!("/interaction/{}", l.tx.id))
+}
+
+fn save_stage(svc: &Service, tx: &str, stage: &Stage) -> OidcResult<()> {
+    let json = serde_json::to_string(stage).map_err(OidcError::server)?;
+    svc.db.run(|c| transactions::set_stage(c, tx, &json))?;
+    Ok(())
+}
+
+/// Where an authorization request goes: straight back to the client (nothing is needed
+/// from the citizen, or `prompt=none` cannot be met), or to a new login transaction.
+#[derive(Debug)]
+pub enum Begun {
+    Redirect(String),
+    Interaction(String),
+}
+
+/// Starts the login for `purpose`: answers at once when the browser's session is enough,
+/// otherwise stores a transaction bound to `browser`.
+pub fn begin(
+    svc: &Service,
+    purpose: Purpose,
+    session_cookie: Option<&str>,
+    browser: &str,
+    now: i64,
+) -> OidcResult<Begun> {
+    let session = svc
+        .db
+        .run(|c| session::resume(c, session_cookie, svc.config.session_idle, now))?;
+    match next_step(svc, &purpose, None, session.as_ref(), false, now)? {
+        Step::Done(outcome) => match conclude(svc, &purpose, session.as_ref(), outcome, now)? {
+            Answer::Redirect(url) => Ok(Begun::Redirect(url)),
+            _ => Err(OidcError::server(
+                "a finished login answers with a redirect",
+            )),
+        },
+        Step::Stay(..) => Ok(Begun::Interaction(start(svc, &purpose, browser, now)?)),
+    }
+}
+
+enum Step {
+    /// Wait at this stage, showing this page.
+    Stay(Stage, Screen),
+    /// Nothing more is needed: issue, or fail with this error.
+    Done(Result<(), OidcError>),
+}
+
+/// What the login needs next, given the session and what happened in the transaction.
+fn next_step(
+    svc: &Service,
+    purpose: &Purpose,
+    tx_user: Option<&str>,
+    session: Option<&BrowserSession>,
+    consented_now: bool,
+    now: i64,
+) -> OidcResult<Step> {
+    let ask = purpose.ask();
+    let (consented, enrolled) = match (session, purpose) {
+        (Some(s), Purpose::Authorize(req)) => svc.db.run(|c| {
+            Ok((
+                consents::scopes(c, &s.user_id, &req.client_id)?,
+                sign_in_factors(svc, c, &s.user_id)?,
+            ))
+        })?,
+        (Some(s), Purpose::Account { .. }) => (
+            Vec::new(),
+            svc.db.run(|c| sign_in_factors(svc, c, &s.user_id))?,
+        ),
+        (None, _) => (Vec::new(), Vec::new()),
+    };
+    let confirmed = matches!((tx_user, session), (Some(u), Some(s)) if u == s.user_id);
+    let situation = Situation {
+        session,
+        confirmed_in_transaction: confirmed,
+        consented: &consented,
+        consented_in_transaction: consented_now,
+        policy: &svc.config.policy,
+        enrolled: &enrolled,
+        now,
+    };
+    Ok(match decide(&ask, &situation) {
+        Next::Login => Step::Stay(Stage::Login, login_screen(purpose, None)),
+        Next::StepUp(offered) => Step::Stay(
+            Stage::StepUp(offered.clone()),
+            Screen::Factor {
+                offered,
+                chosen: None,
+                sent: false,
+                refusal: None,
+            },
+        ),
+        Next::SelectAccount => {
+            let display_name = match session {
+                Some(s) => svc
+                    .db
+                    .run(|c| users::find(c, &s.user_id))?
+                    .map(|u| u.name.unwrap_or(u.username))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            Step::Stay(Stage::SelectAccount, Screen::SelectAccount { display_name })
+        }
+        Next::Consent => Step::Stay(
+            Stage::Consent,
+            Screen::Consent {
+                scopes: ask.scopes.to_vec(),
+            },
+        ),
+        Next::Issue => Step::Done(Ok(())),
+        Next::Fail(e) => Step::Done(Err(e)),
+    })
+}
+
+/// Decides what comes next and records it as the stage; when nothing more is needed,
+/// ends the transaction (only the request that deletes it goes on, so a double submit
+/// cannot issue two codes) and redirects.
+fn advance(
+    svc: &Service,
+    l: &mut Loaded,
+    session: Option<&BrowserSession>,
+    consented_now: bool,
+    now: i64,
+) -> OidcResult<Answer> {
+    let tx_user = l.tx.user_id.as_deref();
+    match next_step(svc, &l.purpose, tx_user, session, consented_now, now)? {
+        Step::Stay(stage, screen) => {
+            if l.stage.as_ref() != Some(&stage) {
+                save_stage(svc, &l.tx.id, &stage)?;
+                l.stage = Some(stage);
+            }
+            Ok(Answer::Show(screen))
+        }
+        Step::Done(outcome) => {
+            if !svc.db.run(|c| transactions::delete(c, &l.tx.id))? {
+                return Err(OidcError::invalid_request(
+                    "this sign-in was already completed",
+                ));
+            }
+            conclude(svc, &l.purpose, session, outcome, now)
+        }
+    }
+}
+
+/// The end of a login: a code (or the error) for the client, or back to the account.
+fn conclude(
+    svc: &Service,
+    purpose: &Purpose,
+    session: Option<&BrowserSession>,
+    outcome: Result<(), OidcError>,
+    now: i64,
+) -> OidcResult<Answer> {
+    let req = match (purpose, outcome) {
+        (Purpose::Account { .. }, Ok(())) => return Ok(Answer::Redirect("/account".into())),
+        (Purpose::Account { .. }, Err(e)) => return Err(e),
+        (Purpose::Authorize(req), Err(e)) => {
+            let url = error_redirect(svc, &req.redirect_uri, req.state.as_deref(), &e);
+            return Ok(Answer::Redirect(url));
+        }
+        (Purpose::Authorize(req), Ok(())) => req,
+    };
+    let session = session.ok_or_else(|| OidcError::server("issue without a session"))?;
+    let code = svc
+        .db
+        .tx(|c| authorization_code::issue_code(c, req, session, svc.provider.code_ttl, now))?;
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        pairs.push(("state", s));
+    }
+    Ok(Answer::Redirect(client_redirect(
+        svc,
+        &req.redirect_uri,
+        &pairs,
+    )))
+}
+
+/// The factors a citizen has enrolled, as `enrolled_factors`, plus certificates when
+/// they are configured (anyone may hold a card from a configured CA).
+fn sign_in_factors(
+    svc: &Service,
+    c: &mut AnyConnection,
+    user_id: &str,
+) -> StoreResult<Vec<FactorKind>> {
+    let mut kinds = enrolled_factors(c, user_id)?;
+    if svc.certificates.is_some() && !kinds.contains(&FactorKind::Certificate) {
+        kinds.push(FactorKind::Certificate);
+    }
+    Ok(kinds)
+}
+
+/// The factors a citizen has enrolled: their credentials, and codes by SMS or e-mail to
+/// the contact details on the account.
+pub fn enrolled_factors(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<FactorKind>> {
+    let mut kinds: Vec<FactorKind> = users::credentials_of(conn, user_id)?
+        .iter()
+        .filter_map(|c| FactorKind::parse(&c.kind))
+        .collect();
+    if let Some(u) = users::find(conn, user_id)? {
+        if u.phone.is_some() {
+            kinds.push(FactorKind::SmsCode);
+        }
+        if u.email.is_some() {
+            kinds.push(FactorKind::EmailCode);
+        }
+    }
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
+fn times(svc: &Service) -> SessionTimes {
+    SessionTimes {
+        idle: svc.config.session_idle,
+        max: svc.config.session_max,
+    }
+}
+
+fn live(session: Option<BrowserSession>) -> OidcResult<BrowserSession> {
+    session.ok_or_else(|| {
+        OidcError::invalid_request("your session has ended; start again from the service")
+    })
+}
+
+/// The session for a step-up: live, and of the account this transaction signed in (if
+/// one did).
+fn own_session(l: &Loaded, session: Option<BrowserSession>) -> OidcResult<BrowserSession> {
+    let sess = live(session)?;
+    if l.tx.user_id.as_ref().is_some_and(|u| u != &sess.user_id) {
+        return Err(OidcError::invalid_request(
+            "this sign-in belongs to another account",
+        ));
+    }
+    Ok(sess)
+}
+
+fn account_of(svc: &Service, sess: &BrowserSession) -> OidcResult<User> {
+    svc.db
+        .run(|c| users::find(c, &sess.user_id))?
+        .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))
+}
+
+/// Counts a credential check from `ip`; refuses once the address made more than the
+/// configured number in the current minute (shared by all instances via the database).
+pub fn throttle(svc: &Service, ip: Option<IpAddr>, now: i64) -> OidcResult<()> {
+    let Some(ip) = ip else { return Ok(()) };
+    let count = svc
+        .db
+        .tx(|c| crate::store::rate_limits::hit(c, &format!("ip:{ip}"), 60, now))?;
+    if count > svc.config.attempts_per_minute {
+        tracing::warn!(client = %ip, "rate limit reached for credential checks");
+        return Err(OidcError::new(
+            ErrorCode::SlowDown,
+            "too many sign-in attempts from your network; wait a minute and try again",
+        ));
+    }
+    Ok(())
+}
+
+/// Tells the citizen that a factor of their account was locked.
+fn notify_locked(svc: &Service, user: &User, lang: Lang) {
+    let t = lang.texts();
+    crate::notify::tell(svc, user, t.locked_subject, t.locked_body);
+}
+
+fn password_login(
+    svc: &Service,
+    l: &Loaded,
+    previous_cookie: Option<&str>,
+    username: &str,
+    password: &str,
+    lang: Lang,
+    now: i64,
+) -> OidcResult<(Answer, Option<String>)> {
+    let attempt = factors::password::prepare(svc, username, password, now)?;
+    let subject = attempt.subject();
+    let kind = FactorKind::Password;
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: &subject,
+            factor: kind,
+        };
+        match factors::check(c, a, now, |c| attempt.verify(c, now))? {
+            Checked::Accepted(user) => {
+                transactions::set_user(c, &l.tx.id, &user.id)?;
+                let policy = &svc.config.policy;
+                let (cookie, _) =
+                    session::start(c, previous_cookie, &user.id, kind, policy, &times(svc), now)?;
+                Ok(Ok(cookie))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    match result {
+        Ok(cookie) => {
+            tracing::info!(outcome = "success", factor = kind.name(), "login attempt");
+            Ok((next_page(l), Some(cookie)))
+        }
+        Err(refusal) => {
+            tracing::info!(outcome = "failure", factor = kind.name(), "login attempt");
+            if let (Refusal::Locked { now: true, .. }, Some(u)) = (refusal, &attempt.user) {
+                notify_locked(svc, u, lang);
+            }
+            let mut screen = login_screen(&l.purpose, Some(refusal));
+            if let Screen::Login { username, .. } = &mut screen {
+                *username = attempt.username.clone();
+            }
+            Ok((Answer::Show(screen), None))
+        }
+    }
+}
+
+/// Checks a further factor of the signed-in citizen; on success the session gains it
+/// (a new session id, the same `sid`).
+fn step_up(
+    svc: &Service,
+    l: &Loaded,
+    sess: &BrowserSession,
+    kind: FactorKind,
+    lang: Lang,
+    now: i64,
+    verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
+) -> OidcResult<Result<String, Refusal>> {
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: &sess.user_id,
+            factor: kind,
+        };
+        match factors::check(c, a, now, verify)? {
+            Checked::Accepted(()) => {
+                transactions::set_user(c, &l.tx.id, &sess.user_id)?;
+                let policy = &svc.config.policy;
+                let (cookie, _) = session::step_up(c, sess, kind, policy, &times(svc), now)?;
+                Ok(Ok(cookie))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    tracing::info!(outcome, factor = kind.name(), "step-up attempt");
+    if let Err(Refusal::Locked { now: true, .. }) = result
+        && let Some(u) = svc.db.run(|c| users::find(c, &sess.user_id))?
+    {
+        notify_locked(svc, &u, lang);
+    }
+    Ok(result)
+}
+
+fn factor_refused(
+    svc: &Service,
+    sess: &BrowserSession,
+    factor: FactorKind,
+    refusal: Refusal,
+) -> OidcResult<Answer> {
+    let offered = svc.db.run(|c| sign_in_factors(svc, c, &sess.user_id))?;
+    Ok(Answer::Show(Screen::Factor {
+        offered,
+        chosen: Some(factor),
+        sent: true,
+        refusal: Some(refusal),
+    }))
+}
+
+/// Sign-in, or step-up, with an X.509 client certificate.
+fn certificate(
+    svc: &Service,
+    l: &Loaded,
+    previous_cookie: Option<&str>,
+    session: Option<&BrowserSession>,
+    chain: Option<&[Vec<u8>]>,
+    now: i64,
+) -> OidcResult<(Answer, Option<String>)> {
+    if svc.certificates.is_none() {
+        return Err(OidcError::invalid_request(
+            "certificate sign-in is not configured",
+        ));
+    }
+    let refused = || Answer::Show(login_screen(&l.purpose, Some(Refusal::Certificate)));
+    let Some(name) = factors::certificate::identify(svc, chain, now) else {
+        let detail = serde_json::json!({ "factor": "x509", "reason": "certificate" });
+        audit_failure(svc, detail, now)?;
+        return Ok((refused(), None));
+    };
+    let kind = FactorKind::Certificate;
+    // At a step-up the certificate adds to the session; at a login it starts a new one.
+    let step_up_of = match &l.stage {
+        Some(Stage::StepUp(_)) => session,
+        _ => None,
+    };
+    let result = svc.db.tx(|c| {
+        let Some(user) = factors::certificate::account(svc, c, &name)? else {
+            return Ok(None);
+        };
+        let a = Attempt {
+            subject: &user.id,
+            factor: kind,
+        };
+        let Checked::Accepted(()) = factors::check(c, a, now, |_| Ok(Some(())))? else {
+            return Ok(Some(Err(())));
+        };
+        transactions::set_user(c, &l.tx.id, &user.id)?;
+        let policy = &svc.config.policy;
+        let (cookie, _) = match step_up_of.filter(|s| s.user_id == user.id) {
+            Some(s) => session::step_up(c, s, kind, policy, &times(svc), now)?,
+            None => session::start(c, previous_cookie, &user.id, kind, policy, &times(svc), now)?,
+        };
+        Ok(Some(Ok(cookie)))
+    })?;
+    match result {
+        Some(Ok(cookie)) => Ok((next_page(l), Some(cookie))),
+        Some(Err(())) => Ok((refused(), None)),
+        None => {
+            let detail = serde_json::json!({ "factor": "x509", "reason": "no account" });
+            audit_failure(svc, detail, now)?;
+            Ok((refused(), None))
+        }
+    }
+}
+
+fn audit_failure(svc: &Service, detail: serde_json::Value, now: i64) -> OidcResult<()> {
+    let entry = crate::audit::Entry {
+        kind: "auth.failed",
+        user_id: None,
+        client_id: None,
+        detail,
+    };
+    svc.db.tx(|c| crate::audit::append(c, entry, now))?;
+    Ok(())
+}
+
+pub fn client_redirect(svc: &Service, redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
+    let iss = svc.provider.issuer.as_str();
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in pairs {
+                    q.append_pair(k, v);
+                }
+                q.append_pair("iss", iss);
+            }
+            url.to_string()
+        }
+        // Registered URIs are validated when added; this keeps a bad row from panicking.
+        Err(_) => redirect_uri.to_string(),
+    }
+}
+
+pub fn error_redirect(
+    svc: &Service,
+    redirect_uri: &str,
+    client_state: Option<&str>,
+    e: &OidcError,
+) -> String {
+    let mut pairs = vec![
+        ("error", e.code.as_str()),
+        ("error_description", e.description.as_str()),
+    ];
+    if let Some(s) = client_state {
+        pairs.push(("state", s));
+    }
+    client_redirect(svc, redirect_uri, &pairs)
+}
+
+/// Changing a citizen's factors or contact details needs the highest level their own
+/// factors reach, proven within this many seconds. Certificates do not count towards that
+/// level: anyone may hold a card from a configured CA.
+pub const CHANGE_MAX_AGE: i64 = 300;
+
+/// Whether `session` may change its citizen's factors or contact details now; otherwise
+/// the login (purpose) that would allow it.
+pub fn change_allowed(
+    svc: &Service,
+    conn: &mut AnyConnection,
+    session: &BrowserSession,
+    now: i64,
+) -> StoreResult<Result<(), Purpose>> {
+    let enrolled = enrolled_factors(conn, &session.user_id)?;
+    let policy = &svc.config.policy;
+    let strongest = policy.achieved(&enrolled).unwrap_or(Level::Low);
+    let done = session.factor_list();
+    if policy.satisfies(&done, strongest) && now - session.auth_time <= CHANGE_MAX_AGE {
+        return Ok(Ok(()));
+    }
+    Ok(Err(Purpose::Account {
+        requirement: Requirement {
+            level: strongest,
+            mandatory: true,
+        },
+        max_age: Some(CHANGE_MAX_AGE),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_800_000_000;
+
+    fn visit<'a>(tx: &'a str, csrf: Option<&'a str>) -> Visit<'a> {
+        Visit {
+            tx,
+            browser: Some("browser"),
+            session: None,
+            csrf,
+            ip: None,
+            accept_language: None,
+        }
+    }
+
+    fn account_login(svc: &Service) -> (String, String) {
+        let purpose = Purpose::Account {
+            requirement: Requirement {
+                level: Level::Low,
+                mandatory: false,
+            },
+            max_age: None,
+        };
+        let Begun::Interaction(tx) = begin(svc, purpose, None, "browser", T0).unwrap() else {
+            panic!("no session: a transaction")
+        };
+        let turn = handle(svc, visit(&tx, None), show_event(), T0).unwrap();
+        assert!(matches!(turn.answer, Answer::Show(Screen::Login { .. })));
+        (tx, turn.view.csrf)
+    }
+
+    fn show_event() -> Event<'static> {
+        Event::Show {
+            factor: None,
+            sent: false,
+        }
+    }
+
+    #[test]
+    fn forms_of_other_steps_are_refused() {
+        let (_dir, svc) = crate::service::for_tests();
+        let (tx, csrf) = account_login(&svc);
+        let v = visit(&tx, Some(&csrf));
+        for event in [
+            Event::Choose(Choice::Continue),
+            Event::Consent { allow: true },
+            Event::Code {
+                factor: FactorKind::RecoveryCode,
+                code: "x",
+            },
+            Event::WebAuthnBegin,
+        ] {
+            let e = handle(&svc, v, event, T0).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+        }
+        // A form without the transaction's CSRF token is refused.
+        let password = || Event::Password {
+            username: "anna",
+            password: "correct horse",
+        };
+        assert!(handle(&svc, visit(&tx, Some("forged")), password(), T0).is_err());
+        assert!(handle(&svc, visit(&tx, None), password(), T0).is_err());
+        // The login itself is open, and leads back to the account.
+        let turn = handle(&svc, v, password(), T0).unwrap();
+        let cookie = turn.session_cookie.expect("a session");
+        assert!(
+            matches!(turn.answer, Answer::Redirect(ref u) if u == &format!("/interaction/{tx}"))
+        );
+        let signed_in = Visit {
+            session: Some(&cookie),
+            ..visit(&tx, None)
+        };
+        let turn = handle(&svc, signed_in, show_event(), T0).unwrap();
+        assert!(matches!(turn.answer, Answer::Redirect(ref u) if u == "/account"));
+        // Done: the transaction is gone.
+        assert!(handle(&svc, signed_in, show_event(), T0).is_err());
+    }
+
+    #[test]
+    fn three_wrong_passwords_lock_the_login() {
+        let (_dir, svc) = crate::service::for_tests();
+        let (tx, csrf) = account_login(&svc);
+        let v = visit(&tx, Some(&csrf));
+        let try_password = |password, now| {
+            let turn = handle(
+                &svc,
+                v,
+                Event::Password {
+                    username: "anna",
+                    password,
+                },
+                now,
+            )
+            .unwrap();
+            match turn.answer {
+                Answer::Show(Screen::Login { refusal, .. }) => refusal,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(try_password("wrong", T0), Some(Refusal::Wrong));
+        assert_eq!(try_password("wrong", T0 + 1), Some(Refusal::Wrong));
+        assert_eq!(
+            try_password("wrong", T0 + 2),
+            Some(Refusal::Locked {
+                until: T0 + 62,
+                now: true
+            })
+        );
+        assert!(matches!(
+            try_password("correct horse", T0 + 3),
+            Some(Refusal::Locked { now: false, .. })
+        ));
+    }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE login_transactions DROP COLUMN stage;
