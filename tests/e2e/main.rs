@@ -9,6 +9,7 @@ mod factors;
 pub mod flow;
 mod logout;
 mod pages;
+mod protocol_security;
 mod robustness;
 mod step_up;
 mod token_errors;

@@ -1,0 +1,143 @@
+//! The protocol's security rules, each attempted as an attacker would: claims beyond the
+//! consented scopes, introspection and revocation of another client's tokens, codes
+//! burnt by the wrong client, foreign `id_token_hint`s, client assertions from the
+//! future, guessing client secrets, and the transport (HSTS, slow bodies).
+
+use crate::flow::authorize_url_for;
+use crate::*;
+
+const OTHER_SECRET: &str = "another-client-secret-of-length";
+
+fn add_secret_client(s: &TestServer, id: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--id",
+        id,
+        "--secret",
+        OTHER_SECRET,
+        "--redirect-uri",
+        REDIRECT,
+    ];
+    args.extend_from_slice(extra);
+    s.add_client(&args);
+}
+
+/// Signs `anna` in for `client` and returns the code and the PKCE verifier.
+async fn code_for(
+    s: &TestServer,
+    browser: &Browser,
+    client: &str,
+    extra: &str,
+) -> (String, String) {
+    let (url, verifier) = authorize_url_for(s, client, extra);
+    let back = browser.login(&s.issuer, &url, "anna", PASSWORD).await;
+    let code = query(&back).remove("code").expect("code");
+    (code, verifier)
+}
+
+async fn post_as(
+    s: &TestServer,
+    path: &str,
+    client: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(s.url(path))
+        .basic_auth(client, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn redeem_as(
+    s: &TestServer,
+    client: &str,
+    secret: &str,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    post_as(s, "/token", client, secret, &form).await
+}
+
+fn jwt_payload(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}
+
+async fn userinfo(s: &TestServer, access: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(s.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// A client registered for `openid` only asks for the e-mail address one claim at a
+/// Introspection answers for the token's own client and for registered resource
+/// A code presented by another client, with another redirect URI or without the right
+/// An `id_token_hint` issued to one client is refused at another client's authorization
+/// Guessing a client secret: after ten failures in a minute for one client id the token,
+/// introspection and revocation endpoints answer 429 with Retry-After, even for the right
+/// Client secrets are stored as a keyed hash; a row of the old unsalted SHA-256 form is
+/// The database file, its WAL and shared-memory files, outbox messages and the key file
+/// Writes `head`, then the rest one byte every two seconds; returns what the server
+/// time: neither the ID token nor UserInfo carries it.
+async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "narrow", &["--scope", "openid"]);
+    let claims = r#"{"userinfo":{"email":null,"name":{"essential":true}},"id_token":{"email":null,"email_verified":null}}"#;
+    let extra = format!(
+        "&claims={}",
+        url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
+    );
+    let browser = Browser::new();
+    let (code, verifier) = code_for(&s, &browser, "narrow", &extra).await;
+    let (status, t) = redeem_as(&s, "narrow", OTHER_SECRET, &code, REDIRECT, Some(&verifier)).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["scope"], "openid");
+    let id = jwt_payload(t["id_token"].as_str().unwrap());
+    for c in ["email", "email_verified", "name"] {
+        assert!(id.get(c).is_none(), "ID token releases {c}: {id}");
+    }
+    let info = userinfo(&s, t["access_token"].as_str().unwrap()).await;
+    assert!(info["sub"].is_string(), "{info}");
+    for c in ["email", "email_verified", "name"] {
+        assert!(info.get(c).is_none(), "UserInfo releases {c}: {info}");
+    }
+
+    // The client registered (and consented) for email still gets it.
+    let (code, verifier) = code_for(&s, &browser, "portal", &extra).await;
+    let (status, t) = redeem(&s, &code, &verifier).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        jwt_payload(t["id_token"].as_str().unwrap())["email"],
+        "anna@example.invalid"
+    );
+    assert_eq!(
+        userinfo(&s, t["access_token"].as_str().unwrap()).await["email"],
+        "anna@example.invalid"
+    );
+}
+on_both_databases!(
+    claims_beyond_the_granted_scopes_are_dropped,
+);
