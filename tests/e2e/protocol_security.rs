@@ -138,6 +138,34 @@ async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
         "anna@example.invalid"
     );
 }
+
+/// servers; any other client learns only `active: false`.
+async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    add_secret_client(&s, "api", &["--resource-server"]);
+    let t = tokens(&s, &Browser::new()).await;
+    for token in [&t["access_token"], &t["refresh_token"]] {
+        let token = token.as_str().unwrap();
+        let (status, foreign) = post_as(
+            &s,
+            "/introspect",
+            "other",
+            OTHER_SECRET,
+            &[("token", token)],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(foreign, serde_json::json!({"active": false}), "{foreign}");
+        let (status, rs) =
+            post_as(&s, "/introspect", "api", OTHER_SECRET, &[("token", token)]).await;
+        assert_eq!(status, 200);
+        assert_eq!(rs["active"], true, "{rs}");
+        assert_eq!(rs["client_id"], "portal");
+        assert_eq!(introspect(&s, token).await["active"], true);
+    }
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
+    introspection_is_for_the_owner_and_resource_servers,
 );

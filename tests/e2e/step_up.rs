@@ -51,6 +51,7 @@ async fn rfc9470_round_trip(backend: Backend) {
         API_SECRET,
         "--redirect-uri",
         REDIRECT,
+        "--resource-server",
     ]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let api = format!("http://{}/payments", listener.local_addr().unwrap());
