@@ -165,7 +165,83 @@ async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
         assert_eq!(introspect(&s, token).await["active"], true);
     }
 }
+
+/// PKCE verifier is refused and not used up: its client redeems it afterwards.
+async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    let browser = Browser::new();
+    let (code, verifier) = code_for(&s, &browser, "portal", "").await;
+    let wrong = idp::crypto::random_token();
+    let attempts = [
+        ("other", OTHER_SECRET, REDIRECT, Some(verifier.as_str())),
+        (
+            "portal",
+            SECRET,
+            "https://rp.example/other",
+            Some(verifier.as_str()),
+        ),
+        ("portal", SECRET, REDIRECT, Some(wrong.as_str())),
+        ("portal", SECRET, REDIRECT, None),
+    ];
+    for (client, secret, redirect, v) in attempts {
+        let (status, body) = redeem_as(&s, client, secret, &code, redirect, v).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{client} {redirect} {v:?}: {body}"
+        );
+    }
+    let (status, body) = redeem(&s, &code, &verifier).await;
+    assert_eq!(
+        status, 200,
+        "the rightful client still redeems the code: {body}"
+    );
+
+    // Ten parallel redemptions by the rightful client: exactly one succeeds, while the
+    // wrong client hammers the same code.
+    let (code, verifier) = code_for(&s, &browser, "portal", "").await;
+    let mut tasks = Vec::new();
+    for i in 0..14 {
+        let (code, verifier) = (code.clone(), verifier.clone());
+        let base = s.issuer.clone();
+        tasks.push(tokio::spawn(async move {
+            let (client, secret) = if i % 3 == 2 {
+                ("other", OTHER_SECRET)
+            } else {
+                ("portal", SECRET)
+            };
+            let res = reqwest::Client::new()
+                .post(format!("{base}/token"))
+                .basic_auth(client, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", &verifier),
+                ])
+                .send()
+                .await
+                .expect("token request");
+            (client, res.status().as_u16())
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (client, status) = t.await.unwrap();
+        match status {
+            200 => {
+                assert_eq!(client, "portal");
+                ok += 1
+            }
+            400 => {}
+            other => panic!("{client}: status {other}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one redemption succeeds");
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
+    a_wrongly_presented_code_is_not_consumed,
 );
