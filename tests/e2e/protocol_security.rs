@@ -166,6 +166,42 @@ async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
     }
 }
 
+/// RFC 7009 2.2: another client's token is answered like an unknown one, and stays valid.
+async fn revocation_of_foreign_tokens_is_a_silent_no_op(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    let t = tokens(&s, &Browser::new()).await;
+    let access = t["access_token"].as_str().unwrap();
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let unknown = post_as(
+        &s,
+        "/revoke",
+        "other",
+        OTHER_SECRET,
+        &[("token", "no-such-token")],
+    )
+    .await;
+    assert_eq!(unknown.0, 200);
+    for (token, hint) in [
+        (refresh, "refresh_token"),
+        (access, "access_token"),
+        (refresh, "access_token"),
+        (access, "refresh_token"),
+    ] {
+        let foreign = post_as(
+            &s,
+            "/revoke",
+            "other",
+            OTHER_SECRET,
+            &[("token", token), ("token_type_hint", hint)],
+        )
+        .await;
+        assert_eq!(foreign, unknown, "the answers cannot be told apart");
+    }
+    assert_eq!(introspect(&s, refresh).await["active"], true);
+    assert_eq!(introspect(&s, access).await["active"], true);
+}
+
 /// PKCE verifier is refused and not used up: its client redeems it afterwards.
 async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
     let s = server_with_client(backend).await;
@@ -243,5 +279,6 @@ async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
+    revocation_of_foreign_tokens_is_a_silent_no_op,
     a_wrongly_presented_code_is_not_consumed,
 );
