@@ -276,9 +276,55 @@ async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
     }
     assert_eq!(ok, 1, "exactly one redemption succeeds");
 }
+
+/// request and logout.
+async fn id_token_hint_must_belong_to_the_client(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(
+        &s,
+        "other",
+        &["--post-logout-redirect-uri", "https://rp.example/bye"],
+    );
+    let browser = Browser::new();
+    let t = tokens(&s, &browser).await;
+    let hint = t["id_token"].as_str().unwrap().to_string();
+    let extra = format!("&id_token_hint={hint}");
+
+    let (url, _) = authorize_url_for(&s, "other", &extra);
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    let back = page.location.expect("an error redirected to the client");
+    let q = query(&back);
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("invalid_request"),
+        "{back}"
+    );
+    assert!(back.starts_with(REDIRECT));
+
+    // Its own client may use it.
+    let (url, _) = authorize_url_for(&s, "portal", &extra);
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    if let Some(loc) = &page.location {
+        assert!(!query(loc).contains_key("error"), "{loc}");
+    }
+
+    // Logout at another client's name with this hint.
+    let page = browser
+        .get(&s.url(&format!(
+            "/logout?id_token_hint={hint}&client_id=other&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye"
+        )))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert_eq!(
+        introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
+        true,
+        "the session was not ended"
+    );
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
     revocation_of_foreign_tokens_is_a_silent_no_op,
     a_wrongly_presented_code_is_not_consumed,
+    id_token_hint_must_belong_to_the_client,
 );
