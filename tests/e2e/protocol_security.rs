@@ -321,10 +321,80 @@ async fn id_token_hint_must_belong_to_the_client(backend: Backend) {
         "the session was not ended"
     );
 }
+
+/// A private_key_jwt assertion that is not valid yet, or issued in the future, is refused.
+async fn client_assertions_from_the_future_are_refused(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let kp = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut public = josekit::jwk::KeyPair::to_jwk_public_key(&kp);
+    public.set_key_id("k1");
+    let jwks_path = s.dir.path().join("client-jwks.json");
+    std::fs::write(&jwks_path, format!("{{\"keys\":[{public}]}}")).unwrap();
+    s.add_client(&[
+        "--id",
+        "service",
+        "--jwks-file",
+        jwks_path.to_str().unwrap(),
+        "--redirect-uri",
+        REDIRECT,
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "tax.read",
+    ]);
+    let signer = josekit::jws::ES256
+        .signer_from_der(josekit::jwk::KeyPair::to_der_private_key(&kp))
+        .unwrap();
+    let now = s.state.clock.now();
+    let call = |jti: &str, extra: serde_json::Value| {
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_key_id("k1");
+        let mut payload = serde_json::json!({"iss": "service", "sub": "service",
+            "aud": s.url("/token"), "jti": jti, "exp": now + 120});
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        let a = josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer)
+            .unwrap();
+        let url = s.url("/token");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &a),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        call("a", serde_json::json!({"nbf": now + 86400})).await,
+        401
+    );
+    assert_eq!(call("b", serde_json::json!({"iat": now + 3600})).await, 401);
+    assert_eq!(
+        call("c", serde_json::json!({"iat": now + 30, "nbf": now + 30})).await,
+        200,
+        "within the clock skew"
+    );
+    assert_eq!(
+        call("d", serde_json::json!({"iat": now, "nbf": now - 10})).await,
+        200
+    );
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
     revocation_of_foreign_tokens_is_a_silent_no_op,
     a_wrongly_presented_code_is_not_consumed,
     id_token_hint_must_belong_to_the_client,
+    client_assertions_from_the_future_are_refused,
 );

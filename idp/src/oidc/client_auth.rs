@@ -16,6 +16,8 @@ use serde_json::Value;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest lifetime accepted for a client assertion.
 const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// Clock difference tolerated between a client and us for `iat` and `nbf`.
+const CLOCK_SKEW: i64 = 60;
 
 /// How the client presented itself.
 pub enum Presented {
@@ -178,11 +180,29 @@ fn verify_assertion(
     if exp <= now || exp > now + MAX_ASSERTION_LIFETIME {
         return Err(fail("expired or too long-lived"));
     }
+    check_times(&claims, now).map_err(fail)?;
     let jti = str_claim("jti").ok_or_else(|| fail("no jti"))?;
     if !remember_jti(conn, &client.id, jti, exp)? {
         return Err(fail("jti was used before"));
     }
     Ok(client)
+}
+
+/// `iat` and `nbf` (RFC 7519 4.1.5-6): an assertion made or valid only in the future
+/// (beyond the clock skew) is refused, so that one signed ahead of time cannot be kept
+/// for later. `iat` is optional in RFC 7523 3, but when present it must be a number.
+fn check_times(claims: &serde_json::Map<String, Value>, now: i64) -> Result<(), &'static str> {
+    for (name, why) in [("iat", "issued in the future"), ("nbf", "not yet valid")] {
+        match claims.get(name) {
+            None => {}
+            Some(v) => match v.as_i64() {
+                Some(t) if t <= now + CLOCK_SKEW => {}
+                Some(_) => return Err(why),
+                None => return Err("iat and nbf must be numbers"),
+            },
+        }
+    }
+    Ok(())
 }
 
 /// Verifies a JWS against a client's JWK set (RS256, PS256, ES256).
@@ -245,5 +265,28 @@ fn remember_jti(
         Ok(_) => Ok(true),
         Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn times(v: Value) -> Result<(), &'static str> {
+        check_times(v.as_object().unwrap(), 1000)
+    }
+
+    #[test]
+    fn assertions_from_the_future_are_refused() {
+        assert!(times(json!({})).is_ok());
+        assert!(times(json!({"iat": 1000, "nbf": 1000})).is_ok());
+        assert!(
+            times(json!({"iat": 1060, "nbf": 1060})).is_ok(),
+            "within the skew"
+        );
+        assert_eq!(times(json!({"iat": 1061})), Err("issued in the future"));
+        assert_eq!(times(json!({"nbf": 1000 + 86400})), Err("not yet valid"));
+        assert!(times(json!({"nbf": "soon"})).is_err());
     }
 }
