@@ -390,6 +390,71 @@ async fn client_assertions_from_the_future_are_refused(backend: Backend) {
         200
     );
 }
+
+/// secret, until the minute is over; twenty failures from one address block it as well.
+async fn failed_client_authentication_is_throttled(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    // Start at the beginning of a window, so the minute does not end halfway.
+    let now = s.state.clock.now();
+    s.state.clock.advance(60 - now.rem_euclid(60));
+    let form = [("grant_type", "client_credentials")];
+    for i in 0..10 {
+        let (status, body) = post_as(
+            &s,
+            "/token",
+            "portal",
+            &format!("wrong-secret-{i:02}-xxxxxxx"),
+            &form,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{i}"
+        );
+    }
+    for path in ["/token", "/introspect", "/revoke"] {
+        let res = reqwest::Client::new()
+            .post(s.url(path))
+            .basic_auth("portal", Some(SECRET))
+            .form(&[("grant_type", "client_credentials"), ("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429, "{path}");
+        let wait: i64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+    // Another client from the same address is not blocked yet.
+    let (status, _) = post_as(&s, "/introspect", "other", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200);
+    // A new minute: the right secret works again.
+    s.state.clock.advance(60);
+    let (status, _) = post_as(&s, "/introspect", "portal", SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200);
+
+    // Twenty failures from one address, spread over made-up client ids.
+    for i in 0..20 {
+        let (status, _) = post_as(
+            &s,
+            "/revoke",
+            &format!("guess-{i}"),
+            "wrong-secret-wrong",
+            &[("token", "x")],
+        )
+        .await;
+        assert_eq!(status, 401, "{i}");
+    }
+    let (status, _) = post_as(&s, "/introspect", "other", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 429, "the address is blocked for every client");
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
@@ -397,4 +462,5 @@ on_both_databases!(
     a_wrongly_presented_code_is_not_consumed,
     id_token_hint_must_belong_to_the_client,
     client_assertions_from_the_future_are_refused,
+    failed_client_authentication_is_throttled,
 );
