@@ -43,7 +43,7 @@ async function startApi(config) {
 before(async () => {
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'portal', '--secret', SECRET, '--redirect-uri', REDIRECT]);
-    cli(['client', 'add', '--id', 'api', '--secret', SECRET, '--redirect-uri', REDIRECT]);
+    cli(['client', 'add', '--id', 'api', '--secret', SECRET, '--redirect-uri', REDIRECT, '--resource-server']);
     cli(['user', 'add', '--username', 'maria', '--password-stdin'], PASSWORD);
   }, { testClock: true });
   const apiConfig = await client.discovery(new URL(idp.issuer), 'api', SECRET, undefined, {

@@ -148,6 +148,10 @@ pub struct ClientAddArgs {
     pub access_token_ttl: i64,
     #[arg(long, default_value_t = 8 * 3600)]
     pub refresh_token_ttl: i64,
+    /// The client is a resource server (an API): it may introspect tokens issued to other
+    /// clients. Requires client authentication (a secret or a JWK set).
+    #[arg(long)]
+    pub resource_server: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -340,6 +344,7 @@ fn new_client(
         access_token_ttl: 600,
         refresh_token_ttl: 8 * 3600,
         created_at: now,
+        resource_server: false,
     }
 }
 
@@ -428,6 +433,10 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
             client.risk_level = a.risk_level;
             client.access_token_ttl = a.access_token_ttl.max(1);
             client.refresh_token_ttl = a.refresh_token_ttl.max(1);
+            if a.resource_server && a.public {
+                return Err("a public client cannot be a resource server".into());
+            }
+            client.resource_server = a.resource_server;
             if !db
                 .run(|c| clients::insert(c, &client))
                 .map_err(|e| e.to_string())?
@@ -448,6 +457,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                         "post_logout_redirect_uris": c.post_logout_redirect_uris,
                         "grant_types": c.grant_types, "scopes": c.scopes,
                         "id_token_alg": c.id_token_alg, "risk_level": c.risk_level,
+                        "resource_server": c.resource_server,
                     })
                 })
                 .collect();

@@ -7,9 +7,16 @@
 use crate::policy::Level;
 use serde_json::Value;
 
-/// What an operation needs from the user's authentication.
+/// What an operation needs from the token and the user's authentication.
 #[derive(Debug, Clone, Default)]
 pub struct Needs {
+    /// The clients (token audiences) whose tokens this API serves. A token is accepted
+    /// only when its `aud` or `client_id` is one of them; an empty list accepts no token,
+    /// so that forgetting to say whom an API serves fails closed (a token a citizen gave
+    /// one portal must not be replayable at another portal's API).
+    pub audiences: Vec<String>,
+    /// Scopes the token must all carry (RFC 6750 3.1 `insufficient_scope` otherwise).
+    pub scopes: Vec<String>,
     /// Acceptable `acr` values; eIDAS levels are ordered, so a higher level also passes.
     pub acr_values: Vec<String>,
     /// The authentication must not be older than this many seconds.
@@ -21,6 +28,34 @@ pub enum Verdict {
     Allowed,
     /// Answer 401 with this `WWW-Authenticate` value.
     Challenge(String),
+    /// Answer 403 with this `WWW-Authenticate` value (the token lacks a scope).
+    Forbidden(String),
+}
+
+fn audience_ok(introspection: &Value, audiences: &[String]) -> bool {
+    let listed = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut named = listed(introspection.get("aud"));
+    named.extend(listed(introspection.get("client_id")));
+    named.iter().any(|n| audiences.contains(n))
+}
+
+fn scopes_ok(introspection: &Value, needed: &[String]) -> bool {
+    let have: Vec<&str> = introspection
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(|s| s.split(' ').collect())
+        .unwrap_or_default();
+    needed.iter().all(|n| have.contains(&n.as_str()))
 }
 
 fn acr_satisfies(token_acr: Option<&str>, acceptable: &[String]) -> bool {
@@ -51,6 +86,19 @@ pub fn check(introspection: &Value, needs: &Needs, now: i64) -> Verdict {
             "Bearer error=\"invalid_token\", error_description=\"The access token is not active\""
                 .into(),
         );
+    }
+    if !audience_ok(introspection, &needs.audiences) {
+        return Verdict::Challenge(
+            "Bearer error=\"invalid_token\", error_description=\"The access token was not issued for this service\""
+                .into(),
+        );
+    }
+    if !scopes_ok(introspection, &needs.scopes) {
+        let values: Vec<String> = needs.scopes.iter().map(|a| quote(a)).collect();
+        return Verdict::Forbidden(format!(
+            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks a scope\", scope=\"{}\"",
+            values.join(" ")
+        ));
     }
     let acr = introspection.get("acr").and_then(Value::as_str);
     let auth_time = introspection.get("auth_time").and_then(Value::as_i64);
@@ -102,6 +150,8 @@ mod tests {
 
     fn needs(acr: &[Level], max_age: Option<i64>) -> Needs {
         Needs {
+            audiences: vec!["portal".into()],
+            scopes: vec!["openid".into()],
             acr_values: acr.iter().map(|l| l.acr().to_string()).collect(),
             max_age,
         }
@@ -109,7 +159,7 @@ mod tests {
 
     #[test]
     fn higher_levels_pass_lower_requirements() {
-        let token = json!({"active": true, "acr": Level::High.acr(), "auth_time": 100});
+        let token = json!({"active": true, "client_id": "portal", "aud": "portal", "scope": "openid profile", "acr": Level::High.acr(), "auth_time": 100});
         assert_eq!(
             check(&token, &needs(&[Level::Substantial], None), 200),
             Verdict::Allowed
@@ -118,7 +168,7 @@ mod tests {
 
     #[test]
     fn too_low_or_too_old_gets_the_rfc9470_challenge() {
-        let token = json!({"active": true, "acr": Level::Low.acr(), "auth_time": 100});
+        let token = json!({"active": true, "client_id": "portal", "aud": "portal", "scope": "openid profile", "acr": Level::Low.acr(), "auth_time": 100});
         let Verdict::Challenge(h) = check(&token, &needs(&[Level::Substantial], Some(60)), 1000)
         else {
             panic!()
@@ -130,11 +180,35 @@ mod tests {
             parse_challenge(&h),
             Some((Some(Level::Substantial.acr().to_string()), Some(60)))
         );
-        let fresh = json!({"active": true, "acr": Level::Substantial.acr(), "auth_time": 990});
+        let fresh = json!({"active": true, "client_id": "portal", "aud": "portal", "scope": "openid profile", "acr": Level::Substantial.acr(), "auth_time": 990});
         assert_eq!(
             check(&fresh, &needs(&[Level::Substantial], Some(60)), 1000),
             Verdict::Allowed
         );
+    }
+
+    #[test]
+    fn tokens_of_other_clients_or_without_the_scope_are_refused() {
+        let token = |aud: &str, scope: &str| {
+            json!({"active": true, "client_id": aud, "aud": aud, "scope": scope,
+                   "acr": Level::High.acr(), "auth_time": 100})
+        };
+        let n = needs(&[Level::Substantial], None);
+        assert_eq!(check(&token("portal", "openid"), &n, 200), Verdict::Allowed);
+        let Verdict::Challenge(h) = check(&token("other", "openid"), &n, 200) else {
+            panic!("another client's token")
+        };
+        assert!(h.contains("invalid_token"));
+        let Verdict::Forbidden(h) = check(&token("portal", "profile"), &n, 200) else {
+            panic!("a token without the scope")
+        };
+        assert!(h.contains("insufficient_scope") && h.contains("scope=\"openid\""));
+        // Saying nothing about the audience accepts nothing.
+        let open = Needs::default();
+        assert!(matches!(
+            check(&token("portal", "openid"), &open, 200),
+            Verdict::Challenge(_)
+        ));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod factors;
 pub mod flow;
 mod logout;
 mod pages;
+mod protocol_security;
 mod robustness;
 mod step_up;
 mod token_errors;

@@ -31,12 +31,17 @@ async fn payments(req: HttpRequest, issuer: web::Data<String>) -> HttpResponse {
         .await
         .unwrap();
     let needs = Needs {
+        audiences: vec!["portal".into()],
+        scopes: vec!["openid".into()],
         acr_values: vec![Level::Substantial.acr().to_string()],
         max_age: Some(600),
     };
     match check(&introspection, &needs, idp::now()) {
         Verdict::Allowed => HttpResponse::Ok().body("paid"),
         Verdict::Challenge(h) => HttpResponse::Unauthorized()
+            .insert_header(("www-authenticate", h))
+            .finish(),
+        Verdict::Forbidden(h) => HttpResponse::Forbidden()
             .insert_header(("www-authenticate", h))
             .finish(),
     }
@@ -51,6 +56,7 @@ async fn rfc9470_round_trip(backend: Backend) {
         API_SECRET,
         "--redirect-uri",
         REDIRECT,
+        "--resource-server",
     ]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let api = format!("http://{}/payments", listener.local_addr().unwrap());

@@ -333,6 +333,9 @@ fn json_error(e: &OidcError) -> HttpResponse {
     if e.code == ErrorCode::InvalidClient {
         res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"idp\""));
     }
+    if let Some(seconds) = e.retry_after {
+        res.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
     res.json(serde_json::json!({
         "error": e.code.as_str(),
         "error_description": e.description,

@@ -1,6 +1,6 @@
 //! Token, introspection and revocation endpoints: form posts answered in JSON.
 
-use super::{AppState, blocking, form_params, json_error, no_store_json};
+use super::{AppState, blocking, client_ip, form_params, json_error, no_store_json};
 use crate::oidc::client_auth;
 use crate::oidc::grants::{self, TokenContext};
 use crate::oidc::{
@@ -22,6 +22,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         Err(e) => return json_error(&e),
     };
     let auth = authorization(&req);
+    let address = client_ip(&state, &req).map(|a| a.to_string());
     let st = state.into_inner();
     let now = st.clock.now();
     let result = blocking(move || {
@@ -30,6 +31,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             db: &st.db,
             provider: &st.provider,
             keys: &keys,
+            client_address: address.as_deref(),
             now,
         };
         let response = grants::token(&ctx, &params, auth.as_deref())?;
@@ -48,6 +50,7 @@ fn authenticated_client(
     st: &AppState,
     params: &crate::oidc::params::Params,
     auth: Option<&str>,
+    address: Option<&str>,
     path: &str,
     now: i64,
 ) -> Result<crate::store::clients::Client, crate::oidc::error::OidcError> {
@@ -59,8 +62,7 @@ fn authenticated_client(
         endpoint.as_str(),
         token_endpoint.as_str(),
     ];
-    st.db
-        .run(|c| Ok(client_auth::authenticate(c, &presented, &audiences, now)))?
+    client_auth::authenticate_throttled(&st.db, &presented, &audiences, address, now)
 }
 
 pub async fn introspect(
@@ -73,10 +75,18 @@ pub async fn introspect(
         Err(e) => return json_error(&e),
     };
     let auth = authorization(&req);
+    let address = client_ip(&state, &req).map(|a| a.to_string());
     let st = state.into_inner();
     let now = st.clock.now();
     let result = blocking(move || {
-        let client = authenticated_client(&st, &params, auth.as_deref(), INTROSPECT_PATH, now)?;
+        let client = authenticated_client(
+            &st,
+            &params,
+            auth.as_deref(),
+            address.as_deref(),
+            INTROSPECT_PATH,
+            now,
+        )?;
         st.db.run(|c| {
             Ok(introspection::introspect(
                 c,
@@ -104,10 +114,18 @@ pub async fn revoke(
         Err(e) => return json_error(&e),
     };
     let auth = authorization(&req);
+    let address = client_ip(&state, &req).map(|a| a.to_string());
     let st = state.into_inner();
     let now = st.clock.now();
     let result = blocking(move || {
-        let client = authenticated_client(&st, &params, auth.as_deref(), REVOKE_PATH, now)?;
+        let client = authenticated_client(
+            &st,
+            &params,
+            auth.as_deref(),
+            address.as_deref(),
+            REVOKE_PATH,
+            now,
+        )?;
         st.db.run(|c| Ok(revocation::revoke(c, &client, &params)))?
     })
     .await;

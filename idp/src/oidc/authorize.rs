@@ -289,6 +289,13 @@ fn check_rest(
                         "id_token_hint is not a valid ID token of this provider",
                     )
                 })?;
+            // A hint issued to another client would let that client's token steer this
+            // login (and learn whether the citizen is signed in here).
+            if !super::audience_contains(&claims, &client.id) {
+                return Err(OidcError::invalid_request(
+                    "id_token_hint was not issued to this client",
+                ));
+            }
             claims
                 .get("sub")
                 .and_then(Value::as_str)

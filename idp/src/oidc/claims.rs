@@ -1,5 +1,11 @@
 //! Claims about the citizen released by scope (OIDC Core 5.4) or requested one by one
 //! with the `claims` parameter (OIDC Core 5.5).
+//!
+//! The granted scope is the only source of release: it is what the client is registered
+//! for and what the citizen saw and accepted on the consent page. A claim requested one by
+//! one (`claims.userinfo.*`, `claims.id_token.*`) is released only when a granted scope
+//! covers it; anything beyond is dropped silently, as OIDC Core 5.5 allows for claims the
+//! provider does not release, so that the parameter cannot widen what was consented to.
 
 use crate::store::users::User;
 use serde_json::{Map, Value};
@@ -40,8 +46,10 @@ fn value_of(user: &User, claim: &str) -> Option<Value> {
     }
 }
 
-/// The user's claims for the granted scopes plus the individually requested ones.
-pub fn user_claims(user: &User, scopes: &[&str], requested: &[String]) -> Map<String, Value> {
+/// The user's claims for the granted scopes, and nothing else. Individually requested
+/// claims are not an argument on purpose: a claim a granted scope covers is released
+/// anyway, and one it does not cover is dropped (see the module's first lines).
+pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
     let mut names: Vec<&str> = Vec::new();
     if scopes.contains(&"profile") {
         names.extend(PROFILE);
@@ -49,7 +57,6 @@ pub fn user_claims(user: &User, scopes: &[&str], requested: &[String]) -> Map<St
     if scopes.contains(&"email") {
         names.extend(EMAIL);
     }
-    names.extend(requested.iter().map(String::as_str));
     let mut out = Map::new();
     for n in names {
         if let Some(v) = value_of(user, n) {
@@ -57,4 +64,34 @@ pub fn user_claims(user: &User, scopes: &[&str], requested: &[String]) -> Map<St
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: "u1".into(),
+            username: "anna".into(),
+            email: Some("anna@example.invalid".into()),
+            email_verified: true,
+            name: Some("Anna".into()),
+            disabled: false,
+            created_at: 1,
+            updated_at: 2,
+            phone: None,
+        }
+    }
+
+    #[test]
+    fn only_the_granted_scopes_release_claims() {
+        let c = user_claims(&user(), &["openid"]);
+        assert!(c.is_empty(), "{c:?}");
+        let c = user_claims(&user(), &["openid", "profile"]);
+        assert_eq!(c.get("name"), Some(&Value::from("Anna")));
+        assert!(c.get("email").is_none());
+        let c = user_claims(&user(), &["openid", "email"]);
+        assert_eq!(c.get("email"), Some(&Value::from("anna@example.invalid")));
+    }
 }

@@ -1,12 +1,12 @@
 //! Client authentication at the token, introspection and revocation endpoints:
 //! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523) and `none`.
 
-use super::error::{OidcError, OidcResult};
+use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use crate::crypto;
 use crate::store::clients::{self, AuthMethod, Client};
 use crate::store::schema::client_assertions;
-use crate::store::{AnyConnection, StoreResult};
+use crate::store::{AnyConnection, Db, StoreResult, rate_limits};
 use base64::Engine;
 use diesel::prelude::*;
 use josekit::jwk::JwkSet;
@@ -16,6 +16,17 @@ use serde_json::Value;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest lifetime accepted for a client assertion.
 const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// Clock difference tolerated between a client and us for `iat` and `nbf`.
+const CLOCK_SKEW: i64 = 60;
+
+/// Failed client authentications tolerated per client id, and per client address, in a
+/// window of `FAILURE_WINDOW` seconds; beyond that every authentication is refused with
+/// 429 until the window ends, the right secret included, so that guessing a secret costs
+/// a minute per ten tries. The address limit is higher because several clients may sit
+/// behind one address. Counted in the database, so that all instances share the count.
+pub const FAILURES_PER_CLIENT: i32 = 10;
+pub const FAILURES_PER_ADDRESS: i32 = 20;
+pub const FAILURE_WINDOW: i64 = 60;
 
 /// How the client presented itself.
 pub enum Presented {
@@ -76,6 +87,84 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> OidcResult<Pre
     })
 }
 
+impl Presented {
+    /// The client id the request claims, before anything is verified (for a client
+    /// assertion, its unverified `iss`).
+    fn claimed_id(&self) -> Option<String> {
+        match self {
+            Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::Public { id } => {
+                Some(id.clone())
+            }
+            Presented::Jwt { assertion } => unverified_payload(assertion)
+                .and_then(|p| p.get("iss").and_then(Value::as_str).map(str::to_string)),
+        }
+    }
+}
+
+/// `authenticate`, refused with 429 while the claimed client id or the address (None
+/// when unknown) is over its limit of failures, and counting each failure. The counts
+/// are read before and written after the check (not in one transaction), so a burst of
+/// concurrent guesses can overshoot a limit by at most the number of requests in flight;
+/// counting every attempt up front instead would throttle busy honest clients.
+pub fn authenticate_throttled(
+    db: &Db,
+    presented: &Presented,
+    audiences: &[&str],
+    address: Option<&str>,
+    now: i64,
+) -> OidcResult<Client> {
+    // Hashed: ids and addresses come from outside, and keys must stay short and free of
+    // NUL (PostgreSQL text).
+    let mut keys: Vec<(String, i32)> = Vec::new();
+    if let Some(id) = presented.claimed_id() {
+        keys.push((
+            format!("client-auth:id:{}", crypto::secret_hash(&id)),
+            FAILURES_PER_CLIENT,
+        ));
+    }
+    if let Some(a) = address {
+        keys.push((
+            format!("client-auth:ip:{}", crypto::secret_hash(a)),
+            FAILURES_PER_ADDRESS,
+        ));
+    }
+    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    let counts = db.run(|c| rate_limits::counts(c, &names, FAILURE_WINDOW, now))?;
+    if counts.iter().zip(&keys).any(|(n, (_, limit))| n >= limit) {
+        tracing::warn!("client authentication throttled after repeated failures");
+        return Err(throttled(now));
+    }
+    let result = db.run(|c| Ok(authenticate(c, presented, audiences, now)))?;
+    if let Err(e) = &result
+        && e.code == ErrorCode::InvalidClient
+    {
+        db.tx(|c| {
+            for k in &names {
+                rate_limits::hit(c, k, FAILURE_WINDOW, now)?;
+            }
+            Ok(())
+        })?;
+    }
+    result
+}
+
+fn throttled(now: i64) -> OidcError {
+    OidcError::new(
+        ErrorCode::ClientAuthThrottled,
+        "too many failed client authentications; retry later",
+    )
+    .with_retry_after(FAILURE_WINDOW - now.rem_euclid(FAILURE_WINDOW))
+}
+
+/// The payload of a JWS, not verified.
+fn unverified_payload(jws: &str) -> Option<Value> {
+    let part = jws.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
     let bad = || OidcError::invalid_client("malformed Basic authorization header");
     let raw = base64::engine::general_purpose::STANDARD
@@ -132,15 +221,7 @@ fn verify_assertion(
 ) -> OidcResult<Client> {
     let fail = |why: &str| OidcError::invalid_client(format!("client assertion rejected: {why}"));
     // The issuer is read before the signature is checked, only to find the client's keys.
-    let payload_part = assertion
-        .split('.')
-        .nth(1)
-        .ok_or_else(|| fail("malformed"))?;
-    let unverified: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload_part)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| fail("malformed"))?;
+    let unverified = unverified_payload(assertion).ok_or_else(|| fail("malformed"))?;
     let client_id = unverified
         .get("iss")
         .and_then(Value::as_str)
@@ -178,11 +259,29 @@ fn verify_assertion(
     if exp <= now || exp > now + MAX_ASSERTION_LIFETIME {
         return Err(fail("expired or too long-lived"));
     }
+    check_times(&claims, now).map_err(fail)?;
     let jti = str_claim("jti").ok_or_else(|| fail("no jti"))?;
     if !remember_jti(conn, &client.id, jti, exp)? {
         return Err(fail("jti was used before"));
     }
     Ok(client)
+}
+
+/// `iat` and `nbf` (RFC 7519 4.1.5-6): an assertion made or valid only in the future
+/// (beyond the clock skew) is refused, so that one signed ahead of time cannot be kept
+/// for later. `iat` is optional in RFC 7523 3, but when present it must be a number.
+fn check_times(claims: &serde_json::Map<String, Value>, now: i64) -> Result<(), &'static str> {
+    for (name, why) in [("iat", "issued in the future"), ("nbf", "not yet valid")] {
+        match claims.get(name) {
+            None => {}
+            Some(v) => match v.as_i64() {
+                Some(t) if t <= now + CLOCK_SKEW => {}
+                Some(_) => return Err(why),
+                None => return Err("iat and nbf must be numbers"),
+            },
+        }
+    }
+    Ok(())
 }
 
 /// Verifies a JWS against a client's JWK set (RS256, PS256, ES256).
@@ -245,5 +344,28 @@ fn remember_jti(
         Ok(_) => Ok(true),
         Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn times(v: Value) -> Result<(), &'static str> {
+        check_times(v.as_object().unwrap(), 1000)
+    }
+
+    #[test]
+    fn assertions_from_the_future_are_refused() {
+        assert!(times(json!({})).is_ok());
+        assert!(times(json!({"iat": 1000, "nbf": 1000})).is_ok());
+        assert!(
+            times(json!({"iat": 1060, "nbf": 1060})).is_ok(),
+            "within the skew"
+        );
+        assert_eq!(times(json!({"iat": 1061})), Err("issued in the future"));
+        assert_eq!(times(json!({"nbf": 1000 + 86400})), Err("not yet valid"));
+        assert!(times(json!({"nbf": "soon"})).is_err());
     }
 }

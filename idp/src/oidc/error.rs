@@ -27,6 +27,12 @@ pub enum ErrorCode {
     UnmetAuthenticationRequirements,
     /// Too many attempts from one client address (answered with 429).
     SlowDown,
+    /// Too many failed client authentications for a client id or from an address:
+    /// `invalid_client` with 429 and `Retry-After`. The code stays `invalid_client`
+    /// because RFC 6749 5.2 clients know it and treat it as "do not retry blindly";
+    /// `slow_down` belongs to the device grant (RFC 8628) and generic OAuth libraries
+    /// would not recognise it at the token endpoint.
+    ClientAuthThrottled,
 }
 
 impl ErrorCode {
@@ -34,7 +40,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidRequest => "invalid_request",
-            InvalidClient => "invalid_client",
+            InvalidClient | ClientAuthThrottled => "invalid_client",
             InvalidGrant => "invalid_grant",
             UnauthorizedClient => "unauthorized_client",
             UnsupportedGrantType => "unsupported_grant_type",
@@ -63,7 +69,7 @@ impl ErrorCode {
         match self {
             InvalidClient | InvalidToken => 401,
             InsufficientScope => 403,
-            SlowDown => 429,
+            SlowDown | ClientAuthThrottled => 429,
             ServerError => 500,
             TemporarilyUnavailable => 503,
             _ => 400,
@@ -75,6 +81,8 @@ impl ErrorCode {
 pub struct OidcError {
     pub code: ErrorCode,
     pub description: String,
+    /// Seconds after which the request may be retried (HTTP `Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl OidcError {
@@ -82,7 +90,13 @@ impl OidcError {
         OidcError {
             code,
             description: description.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {

@@ -1,5 +1,8 @@
 //! Token introspection (RFC 7662) for resource servers, which authenticate as
-//! confidential clients.
+//! confidential clients. A client registered as a resource server may introspect any
+//! token; any other client only the tokens issued to it. For a token the caller may not
+//! see, the answer is `{"active": false}`, the same as for an unknown one (RFC 7662 2.2),
+//! so that a client cannot learn about another client's users.
 
 use super::Provider;
 use super::error::{OidcError, OidcResult};
@@ -24,7 +27,8 @@ pub fn introspect(
         ));
     }
     let token = params.require("token")?;
-    if let Some((at, grant)) = active_access_token(conn, token, now)? {
+    let may_see = |grant: &Grant| client.resource_server || grant.client_id == client.id;
+    if let Some((at, grant)) = active_access_token(conn, token, now)?.filter(|(_, g)| may_see(g)) {
         return Ok(describe(
             provider,
             &grant,
@@ -35,7 +39,7 @@ pub fn introspect(
         ));
     }
     let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
-        .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now);
+        .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now && may_see(g));
     if let Some((rt, grant)) = refresh {
         return Ok(describe(
             provider,

@@ -32,8 +32,39 @@ pub const REVOKE_PATH: &str = "/revoke";
 pub const INTROSPECT_PATH: &str = "/introspect";
 pub const LOGOUT_PATH: &str = "/logout";
 
+/// Whether a token's `aud` (a string or an array, RFC 7519 4.1.3) names `client_id`.
+pub fn audience_contains(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    client_id: &str,
+) -> bool {
+    use serde_json::Value;
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(client_id)),
+        _ => false,
+    }
+}
+
 impl Provider {
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::audience_contains;
+    use serde_json::json;
+
+    #[test]
+    fn audience_is_a_string_or_an_array() {
+        let one = json!({"aud": "a"});
+        let many = json!({"aud": ["b", "a"]});
+        let none = json!({"sub": "a"});
+        assert!(audience_contains(one.as_object().unwrap(), "a"));
+        assert!(!audience_contains(one.as_object().unwrap(), "b"));
+        assert!(audience_contains(many.as_object().unwrap(), "a"));
+        assert!(!audience_contains(many.as_object().unwrap(), "c"));
+        assert!(!audience_contains(none.as_object().unwrap(), "a"));
     }
 }

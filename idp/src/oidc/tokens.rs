@@ -2,7 +2,6 @@
 //! signed ID tokens.
 
 use super::Provider;
-use super::authorize::requested_claims;
 use super::claims::user_claims;
 use super::error::OidcResult;
 use crate::crypto;
@@ -100,12 +99,9 @@ pub fn id_token(
     let Some(user) = users::find(conn, user_id)? else {
         return Ok(None);
     };
-    let claims_request: Option<Value> = grant
-        .claims
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok());
-    let requested = requested_claims(claims_request.as_ref(), "id_token");
-    let mut c: Map<String, Value> = user_claims(&user, &scopes, &requested);
+    // `claims.id_token` members are not consulted: only the granted scope releases
+    // claims (see `oidc::claims`); `acr` is asked for through the policy instead.
+    let mut c: Map<String, Value> = user_claims(&user, &scopes);
     c.insert("iss".into(), provider.issuer.clone().into());
     c.insert("sub".into(), user.id.clone().into());
     c.insert("aud".into(), input.client.id.clone().into());

@@ -1,6 +1,5 @@
 //! Bearer access tokens and the UserInfo endpoint (OIDC Core 5.3).
 
-use super::authorize::requested_claims;
 use super::claims::user_claims;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use crate::crypto;
@@ -38,12 +37,9 @@ pub fn userinfo(conn: &mut AnyConnection, token: &str, now: i64) -> OidcResult<M
     }
     let user_id = grant.user_id.as_deref().ok_or_else(invalid)?;
     let user = users::find(conn, user_id)?.ok_or_else(invalid)?;
-    let claims_request: Option<Value> = grant
-        .claims
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok());
-    let requested = requested_claims(claims_request.as_ref(), "userinfo");
-    let mut out = user_claims(&user, &scopes, &requested);
+    // `claims.userinfo` members are not consulted: only the granted scope releases claims
+    // (see `oidc::claims`).
+    let mut out = user_claims(&user, &scopes);
     out.insert("sub".into(), user.id.into());
     Ok(out)
 }

@@ -49,6 +49,9 @@ pub struct Client {
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub created_at: i64,
+    /// A resource server (an API) may introspect tokens issued to other clients; any
+    /// other client only its own (RFC 7662 4: the server decides who may see what).
+    pub resource_server: bool,
 }
 
 impl Client {
@@ -78,6 +81,7 @@ struct ClientRow {
     access_token_ttl: i64,
     refresh_token_ttl: i64,
     created_at: i64,
+    resource_server: bool,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -106,6 +110,7 @@ impl TryFrom<ClientRow> for Client {
             access_token_ttl: r.access_token_ttl,
             refresh_token_ttl: r.refresh_token_ttl,
             created_at: r.created_at,
+            resource_server: r.resource_server,
         })
     }
 }
@@ -127,6 +132,7 @@ impl From<&Client> for ClientRow {
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             created_at: c.created_at,
+            resource_server: c.resource_server,
         }
     }
 }

@@ -16,6 +16,7 @@ diesel::table! {
         access_token_ttl -> BigInt,
         refresh_token_ttl -> BigInt,
         created_at -> BigInt,
+        resource_server -> Bool,
     }
 }
 

@@ -115,16 +115,59 @@ pub enum Redemption<T> {
     Unknown,
 }
 
-/// Marks a code consumed and returns it, exactly once. The update comes first so that
-/// two concurrent redemptions cannot both see it unconsumed.
+pub enum CodeRedemption {
+    /// Used up now: the code and its grant.
+    Redeemed(AuthorizationCode, Grant),
+    /// Not used up, because the presentation does not match its binding; the caller
+    /// tells which part.
+    Refused(AuthorizationCode, Grant),
+    /// Used before: the grant it belongs to, which the caller revokes.
+    Replayed(String),
+    Unknown,
+}
+
+/// What a redemption must match for the code to be used up.
+pub struct CodeBinding<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    /// The S256 transform of the presented verifier, or None when none was presented.
+    pub challenge: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Marks a code consumed and returns it, exactly once, and only when the presentation
+/// matches what it is bound to (client, redirect URI, PKCE, expiry): a code presented
+/// wrongly stays usable by its rightful client. The update with every check in its
+/// condition comes first, so that two concurrent redemptions cannot both see it
+/// unconsumed and the transaction holds the write lock from its first statement.
 pub fn consume_code(
     conn: &mut AnyConnection,
     code_hash: &str,
-) -> StoreResult<Redemption<AuthorizationCode>> {
+    binding: &CodeBinding,
+) -> StoreResult<CodeRedemption> {
+    use diesel::dsl::not;
+    let owned = grants::table
+        .filter(grants::client_id.eq(binding.client_id))
+        .select(grants::id);
+    // With a verifier, the stored challenge must be its transform; without one, there
+    // must be no stored challenge.
+    let pkce = authorization_codes::code_challenge
+        .eq(binding.challenge)
+        .assume_not_null()
+        .or(authorization_codes::code_challenge.is_null().and(
+            binding
+                .challenge
+                .is_none()
+                .into_sql::<diesel::sql_types::Bool>(),
+        ));
     let claimed = diesel::update(
         authorization_codes::table
             .find(code_hash)
-            .filter(authorization_codes::consumed.eq(false)),
+            .filter(not(authorization_codes::consumed))
+            .filter(authorization_codes::expires_at.gt(binding.now))
+            .filter(authorization_codes::redirect_uri.eq(binding.redirect_uri))
+            .filter(authorization_codes::grant_id.eq_any(owned))
+            .filter(pkce),
     )
     .set(authorization_codes::consumed.eq(true))
     .execute(conn)?;
@@ -135,9 +178,10 @@ pub fn consume_code(
         .first(conn)
         .optional()?;
     Ok(match row {
-        None => Redemption::Unknown,
-        Some((code, grant)) if claimed == 1 => Redemption::Fresh(code, grant),
-        Some((code, _)) => Redemption::Replayed(code.grant_id),
+        None => CodeRedemption::Unknown,
+        Some((code, grant)) if claimed == 1 => CodeRedemption::Redeemed(code, grant),
+        Some((code, _)) if code.consumed => CodeRedemption::Replayed(code.grant_id),
+        Some((code, grant)) => CodeRedemption::Refused(code, grant),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The authorization code grant: codes are stored hashed, live `code_ttl` seconds, are
 //! bound to the client, redirect URI and PKCE challenge, and can be redeemed once. A
-//! second redemption revokes everything the first one issued.
+//! second redemption revokes everything the first one issued. A code presented by
+//! another client, with another redirect URI or without the right verifier is refused
+//! without being used up, so that whoever intercepts a code cannot burn it for its client.
 
 use super::{TokenContext, commit_outcome};
 use crate::crypto;
@@ -10,7 +12,7 @@ use crate::oidc::params::Params;
 use crate::oidc::tokens::{self, IdTokenInput, TokenResponse};
 use crate::store::clients::Client;
 use crate::store::sessions::BrowserSession;
-use crate::store::tokens::{self as rows, AuthorizationCode, Grant, Redemption};
+use crate::store::tokens::{self as rows, AuthorizationCode, CodeBinding, CodeRedemption, Grant};
 use crate::store::{AnyConnection, StoreError, StoreResult};
 
 /// Creates the grant and its code for an authorized request; returns the code.
@@ -66,14 +68,22 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
         }
     }
     let code_hash = crypto::secret_hash(code);
+    let challenge = verifier.map(crypto::pkce_s256);
+    let binding = CodeBinding {
+        client_id: &client.id,
+        redirect_uri,
+        challenge: challenge.as_deref(),
+        now: ctx.now,
+    };
     commit_outcome(ctx.db, |conn| {
-        let (code, grant) = match rows::consume_code(conn, &code_hash)? {
-            Redemption::Unknown => {
+        let (code, grant) = match rows::consume_code(conn, &code_hash, &binding)? {
+            CodeRedemption::Unknown => {
                 return Ok(Err(OidcError::invalid_grant(
                     "the authorization code is invalid",
                 )));
             }
-            Redemption::Replayed(grant_id) => {
+            // Any presentation of a used code is a leak (RFC 6749 4.1.2), whoever sends it.
+            CodeRedemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "authorization code replayed; grant revoked");
                 rows::revoke_grant(conn, &grant_id)?;
                 let detail = serde_json::json!({ "credential": "code", "grant": grant_id });
@@ -88,8 +98,16 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
                     "the authorization code was already used",
                 )));
             }
-            Redemption::Fresh(code, grant) => (code, grant),
+            CodeRedemption::Refused(code, grant) => {
+                let why = check(&code, &grant, client, redirect_uri, verifier, ctx.now).err();
+                return Ok(Err(why.unwrap_or_else(|| {
+                    OidcError::invalid_grant("the authorization code is invalid")
+                })));
+            }
+            CodeRedemption::Redeemed(code, grant) => (code, grant),
         };
+        // Checked again in full (the update's condition covers all but the grant's
+        // revocation); the constant-time comparison of the verifier is here.
         if let Err(e) = check(&code, &grant, client, redirect_uri, verifier, ctx.now) {
             return Ok(Err(e));
         }

@@ -17,6 +17,8 @@ pub struct TokenContext<'a> {
     pub db: &'a Db,
     pub provider: &'a Provider,
     pub keys: &'a KeySet,
+    /// The client's network address, for throttling failed client authentication.
+    pub client_address: Option<&'a str>,
     pub now: i64,
 }
 
@@ -30,11 +32,13 @@ pub fn token(
     let presented = client_auth::presented(authorization, params)?;
     let token_endpoint = ctx.provider.endpoint(TOKEN_PATH);
     let audiences = [ctx.provider.issuer.as_str(), token_endpoint.as_str()];
-    let client = ctx.db.run(|c| {
-        Ok(client_auth::authenticate(
-            c, &presented, &audiences, ctx.now,
-        ))
-    })??;
+    let client = client_auth::authenticate_throttled(
+        ctx.db,
+        &presented,
+        &audiences,
+        ctx.client_address,
+        ctx.now,
+    )?;
     let known = ["authorization_code", "refresh_token", "client_credentials"];
     if !known.contains(&grant_type) {
         return Err(OidcError::new(

@@ -1,0 +1,466 @@
+//! The protocol's security rules, each attempted as an attacker would: claims beyond the
+//! consented scopes, introspection and revocation of another client's tokens, codes
+//! burnt by the wrong client, foreign `id_token_hint`s, client assertions from the
+//! future, guessing client secrets, and the transport (HSTS, slow bodies).
+
+use crate::flow::authorize_url_for;
+use crate::*;
+
+const OTHER_SECRET: &str = "another-client-secret-of-length";
+
+fn add_secret_client(s: &TestServer, id: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--id",
+        id,
+        "--secret",
+        OTHER_SECRET,
+        "--redirect-uri",
+        REDIRECT,
+    ];
+    args.extend_from_slice(extra);
+    s.add_client(&args);
+}
+
+/// Signs `anna` in for `client` and returns the code and the PKCE verifier.
+async fn code_for(
+    s: &TestServer,
+    browser: &Browser,
+    client: &str,
+    extra: &str,
+) -> (String, String) {
+    let (url, verifier) = authorize_url_for(s, client, extra);
+    let back = browser.login(&s.issuer, &url, "anna", PASSWORD).await;
+    let code = query(&back).remove("code").expect("code");
+    (code, verifier)
+}
+
+async fn post_as(
+    s: &TestServer,
+    path: &str,
+    client: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(s.url(path))
+        .basic_auth(client, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn redeem_as(
+    s: &TestServer,
+    client: &str,
+    secret: &str,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    post_as(s, "/token", client, secret, &form).await
+}
+
+fn jwt_payload(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}
+
+async fn userinfo(s: &TestServer, access: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(s.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// A client registered for `openid` only asks for the e-mail address one claim at a
+/// Introspection answers for the token's own client and for registered resource
+/// A code presented by another client, with another redirect URI or without the right
+/// An `id_token_hint` issued to one client is refused at another client's authorization
+/// Guessing a client secret: after ten failures in a minute for one client id the token,
+/// introspection and revocation endpoints answer 429 with Retry-After, even for the right
+/// Client secrets are stored as a keyed hash; a row of the old unsalted SHA-256 form is
+/// The database file, its WAL and shared-memory files, outbox messages and the key file
+/// Writes `head`, then the rest one byte every two seconds; returns what the server
+/// time: neither the ID token nor UserInfo carries it.
+async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "narrow", &["--scope", "openid"]);
+    let claims = r#"{"userinfo":{"email":null,"name":{"essential":true}},"id_token":{"email":null,"email_verified":null}}"#;
+    let extra = format!(
+        "&claims={}",
+        url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
+    );
+    let browser = Browser::new();
+    let (code, verifier) = code_for(&s, &browser, "narrow", &extra).await;
+    let (status, t) = redeem_as(&s, "narrow", OTHER_SECRET, &code, REDIRECT, Some(&verifier)).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["scope"], "openid");
+    let id = jwt_payload(t["id_token"].as_str().unwrap());
+    for c in ["email", "email_verified", "name"] {
+        assert!(id.get(c).is_none(), "ID token releases {c}: {id}");
+    }
+    let info = userinfo(&s, t["access_token"].as_str().unwrap()).await;
+    assert!(info["sub"].is_string(), "{info}");
+    for c in ["email", "email_verified", "name"] {
+        assert!(info.get(c).is_none(), "UserInfo releases {c}: {info}");
+    }
+
+    // The client registered (and consented) for email still gets it.
+    let (code, verifier) = code_for(&s, &browser, "portal", &extra).await;
+    let (status, t) = redeem(&s, &code, &verifier).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        jwt_payload(t["id_token"].as_str().unwrap())["email"],
+        "anna@example.invalid"
+    );
+    assert_eq!(
+        userinfo(&s, t["access_token"].as_str().unwrap()).await["email"],
+        "anna@example.invalid"
+    );
+}
+
+/// servers; any other client learns only `active: false`.
+async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    add_secret_client(&s, "api", &["--resource-server"]);
+    let t = tokens(&s, &Browser::new()).await;
+    for token in [&t["access_token"], &t["refresh_token"]] {
+        let token = token.as_str().unwrap();
+        let (status, foreign) = post_as(
+            &s,
+            "/introspect",
+            "other",
+            OTHER_SECRET,
+            &[("token", token)],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(foreign, serde_json::json!({"active": false}), "{foreign}");
+        let (status, rs) =
+            post_as(&s, "/introspect", "api", OTHER_SECRET, &[("token", token)]).await;
+        assert_eq!(status, 200);
+        assert_eq!(rs["active"], true, "{rs}");
+        assert_eq!(rs["client_id"], "portal");
+        assert_eq!(introspect(&s, token).await["active"], true);
+    }
+}
+
+/// RFC 7009 2.2: another client's token is answered like an unknown one, and stays valid.
+async fn revocation_of_foreign_tokens_is_a_silent_no_op(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    let t = tokens(&s, &Browser::new()).await;
+    let access = t["access_token"].as_str().unwrap();
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let unknown = post_as(
+        &s,
+        "/revoke",
+        "other",
+        OTHER_SECRET,
+        &[("token", "no-such-token")],
+    )
+    .await;
+    assert_eq!(unknown.0, 200);
+    for (token, hint) in [
+        (refresh, "refresh_token"),
+        (access, "access_token"),
+        (refresh, "access_token"),
+        (access, "refresh_token"),
+    ] {
+        let foreign = post_as(
+            &s,
+            "/revoke",
+            "other",
+            OTHER_SECRET,
+            &[("token", token), ("token_type_hint", hint)],
+        )
+        .await;
+        assert_eq!(foreign, unknown, "the answers cannot be told apart");
+    }
+    assert_eq!(introspect(&s, refresh).await["active"], true);
+    assert_eq!(introspect(&s, access).await["active"], true);
+}
+
+/// PKCE verifier is refused and not used up: its client redeems it afterwards.
+async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    let browser = Browser::new();
+    let (code, verifier) = code_for(&s, &browser, "portal", "").await;
+    let wrong = idp::crypto::random_token();
+    let attempts = [
+        ("other", OTHER_SECRET, REDIRECT, Some(verifier.as_str())),
+        (
+            "portal",
+            SECRET,
+            "https://rp.example/other",
+            Some(verifier.as_str()),
+        ),
+        ("portal", SECRET, REDIRECT, Some(wrong.as_str())),
+        ("portal", SECRET, REDIRECT, None),
+    ];
+    for (client, secret, redirect, v) in attempts {
+        let (status, body) = redeem_as(&s, client, secret, &code, redirect, v).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{client} {redirect} {v:?}: {body}"
+        );
+    }
+    let (status, body) = redeem(&s, &code, &verifier).await;
+    assert_eq!(
+        status, 200,
+        "the rightful client still redeems the code: {body}"
+    );
+
+    // Ten parallel redemptions by the rightful client: exactly one succeeds, while the
+    // wrong client hammers the same code.
+    let (code, verifier) = code_for(&s, &browser, "portal", "").await;
+    let mut tasks = Vec::new();
+    for i in 0..14 {
+        let (code, verifier) = (code.clone(), verifier.clone());
+        let base = s.issuer.clone();
+        tasks.push(tokio::spawn(async move {
+            let (client, secret) = if i % 3 == 2 {
+                ("other", OTHER_SECRET)
+            } else {
+                ("portal", SECRET)
+            };
+            let res = reqwest::Client::new()
+                .post(format!("{base}/token"))
+                .basic_auth(client, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", &verifier),
+                ])
+                .send()
+                .await
+                .expect("token request");
+            (client, res.status().as_u16())
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (client, status) = t.await.unwrap();
+        match status {
+            200 => {
+                assert_eq!(client, "portal");
+                ok += 1
+            }
+            400 => {}
+            other => panic!("{client}: status {other}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one redemption succeeds");
+}
+
+/// request and logout.
+async fn id_token_hint_must_belong_to_the_client(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(
+        &s,
+        "other",
+        &["--post-logout-redirect-uri", "https://rp.example/bye"],
+    );
+    let browser = Browser::new();
+    let t = tokens(&s, &browser).await;
+    let hint = t["id_token"].as_str().unwrap().to_string();
+    let extra = format!("&id_token_hint={hint}");
+
+    let (url, _) = authorize_url_for(&s, "other", &extra);
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    let back = page.location.expect("an error redirected to the client");
+    let q = query(&back);
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("invalid_request"),
+        "{back}"
+    );
+    assert!(back.starts_with(REDIRECT));
+
+    // Its own client may use it.
+    let (url, _) = authorize_url_for(&s, "portal", &extra);
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    if let Some(loc) = &page.location {
+        assert!(!query(loc).contains_key("error"), "{loc}");
+    }
+
+    // Logout at another client's name with this hint.
+    let page = browser
+        .get(&s.url(&format!(
+            "/logout?id_token_hint={hint}&client_id=other&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye"
+        )))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert_eq!(
+        introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
+        true,
+        "the session was not ended"
+    );
+}
+
+/// A private_key_jwt assertion that is not valid yet, or issued in the future, is refused.
+async fn client_assertions_from_the_future_are_refused(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let kp = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut public = josekit::jwk::KeyPair::to_jwk_public_key(&kp);
+    public.set_key_id("k1");
+    let jwks_path = s.dir.path().join("client-jwks.json");
+    std::fs::write(&jwks_path, format!("{{\"keys\":[{public}]}}")).unwrap();
+    s.add_client(&[
+        "--id",
+        "service",
+        "--jwks-file",
+        jwks_path.to_str().unwrap(),
+        "--redirect-uri",
+        REDIRECT,
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "tax.read",
+    ]);
+    let signer = josekit::jws::ES256
+        .signer_from_der(josekit::jwk::KeyPair::to_der_private_key(&kp))
+        .unwrap();
+    let now = s.state.clock.now();
+    let call = |jti: &str, extra: serde_json::Value| {
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_key_id("k1");
+        let mut payload = serde_json::json!({"iss": "service", "sub": "service",
+            "aud": s.url("/token"), "jti": jti, "exp": now + 120});
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        let a = josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer)
+            .unwrap();
+        let url = s.url("/token");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &a),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        call("a", serde_json::json!({"nbf": now + 86400})).await,
+        401
+    );
+    assert_eq!(call("b", serde_json::json!({"iat": now + 3600})).await, 401);
+    assert_eq!(
+        call("c", serde_json::json!({"iat": now + 30, "nbf": now + 30})).await,
+        200,
+        "within the clock skew"
+    );
+    assert_eq!(
+        call("d", serde_json::json!({"iat": now, "nbf": now - 10})).await,
+        200
+    );
+}
+
+/// secret, until the minute is over; twenty failures from one address block it as well.
+async fn failed_client_authentication_is_throttled(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "other", &[]);
+    // Start at the beginning of a window, so the minute does not end halfway.
+    let now = s.state.clock.now();
+    s.state.clock.advance(60 - now.rem_euclid(60));
+    let form = [("grant_type", "client_credentials")];
+    for i in 0..10 {
+        let (status, body) = post_as(
+            &s,
+            "/token",
+            "portal",
+            &format!("wrong-secret-{i:02}-xxxxxxx"),
+            &form,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{i}"
+        );
+    }
+    for path in ["/token", "/introspect", "/revoke"] {
+        let res = reqwest::Client::new()
+            .post(s.url(path))
+            .basic_auth("portal", Some(SECRET))
+            .form(&[("grant_type", "client_credentials"), ("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429, "{path}");
+        let wait: i64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+    // Another client from the same address is not blocked yet.
+    let (status, _) = post_as(&s, "/introspect", "other", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200);
+    // A new minute: the right secret works again.
+    s.state.clock.advance(60);
+    let (status, _) = post_as(&s, "/introspect", "portal", SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200);
+
+    // Twenty failures from one address, spread over made-up client ids.
+    for i in 0..20 {
+        let (status, _) = post_as(
+            &s,
+            "/revoke",
+            &format!("guess-{i}"),
+            "wrong-secret-wrong",
+            &[("token", "x")],
+        )
+        .await;
+        assert_eq!(status, 401, "{i}");
+    }
+    let (status, _) = post_as(&s, "/introspect", "other", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 429, "the address is blocked for every client");
+}
+on_both_databases!(
+    claims_beyond_the_granted_scopes_are_dropped,
+    introspection_is_for_the_owner_and_resource_servers,
+    revocation_of_foreign_tokens_is_a_silent_no_op,
+    a_wrongly_presented_code_is_not_consumed,
+    id_token_hint_must_belong_to_the_client,
+    client_assertions_from_the_future_are_refused,
+    failed_client_authentication_is_throttled,
+);
