@@ -455,6 +455,63 @@ async fn failed_client_authentication_is_throttled(backend: Backend) {
     let (status, _) = post_as(&s, "/introspect", "other", OTHER_SECRET, &[("token", "x")]).await;
     assert_eq!(status, 429, "the address is blocked for every client");
 }
+
+/// still accepted and re-hashed on its first use; `--generate-secret` makes one.
+async fn client_secrets_are_stored_with_a_keyed_hash(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let stored = |id: &str| {
+        let id = id.to_string();
+        s.state
+            .db
+            .run(move |c| idp::store::clients::find(c, &id))
+            .unwrap()
+            .expect("client")
+            .secret_hash
+            .expect("a secret hash")
+    };
+    let h = stored("portal");
+    assert!(h.starts_with("hmac-sha256$"), "{h}");
+    assert_ne!(h, idp::crypto::secret_hash(SECRET));
+
+    // A client registered before keyed hashes.
+    add_secret_client(&s, "legacy", &[]);
+    let old = idp::crypto::secret_hash(OTHER_SECRET);
+    let (db, old2) = (s.state.db.clone(), old.clone());
+    db.run(move |c| {
+        use diesel::prelude::*;
+        use idp::store::schema::clients;
+        diesel::update(clients::table.find("legacy"))
+            .set(clients::secret_hash.eq(old2))
+            .execute(c)?;
+        Ok(())
+    })
+    .unwrap();
+    let (status, _) = post_as(
+        &s,
+        "/introspect",
+        "legacy",
+        "wrong-secret-wrong-secret",
+        &[("token", "x")],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(stored("legacy"), old, "a failure changes nothing");
+    let (status, _) = post_as(&s, "/introspect", "legacy", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200);
+    let upgraded = stored("legacy");
+    assert!(upgraded.starts_with("hmac-sha256$"), "{upgraded}");
+    let (status, _) = post_as(&s, "/introspect", "legacy", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200, "the re-hashed secret still works");
+
+    s.add_client(&[
+        "--id",
+        "generated",
+        "--generate-secret",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    assert!(stored("generated").starts_with("hmac-sha256$"));
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
@@ -463,4 +520,5 @@ on_both_databases!(
     id_token_hint_must_belong_to_the_client,
     client_assertions_from_the_future_are_refused,
     failed_client_authentication_is_throttled,
+    client_secrets_are_stored_with_a_keyed_hash,
 );
