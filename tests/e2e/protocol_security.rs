@@ -512,6 +512,39 @@ async fn client_secrets_are_stored_with_a_keyed_hash(backend: Backend) {
     ]);
     assert!(stored("generated").starts_with("hmac-sha256$"));
 }
+
+/// HSTS on every response when the issuer is https, none for an http issuer.
+async fn hsts_when_the_issuer_is_https(backend: Backend) {
+    let s = TestServer::start_with(backend, Some("https://id.example.gov")).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/no-such-page",
+        "/token",
+    ] {
+        let res = http.post(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(
+            res.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}: {}",
+            res.status()
+        );
+        let res = http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert!(
+            res.headers().get("strict-transport-security").is_some(),
+            "{path}"
+        );
+    }
+    let dev = TestServer::start(backend).await;
+    let res = http
+        .get(dev.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("strict-transport-security").is_none());
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
@@ -521,4 +554,5 @@ on_both_databases!(
     client_assertions_from_the_future_are_refused,
     failed_client_authentication_is_throttled,
     client_secrets_are_stored_with_a_keyed_hash,
+    hsts_when_the_issuer_is_https,
 );

@@ -365,7 +365,8 @@ fn spawn_housekeeping(state: Arc<AppState>) {
     });
 }
 
-/// A request id and a span per request, security headers on every response. Only the
+/// A request id and a span per request, security headers on every response (HSTS when
+/// the issuer is https, also when TLS ends at a proxy in front of us). Only the
 /// path is logged: query strings can carry tokens (`id_token_hint`).
 async fn request_context(
     req: ServiceRequest,
@@ -374,8 +375,19 @@ async fn request_context(
     let id = crate::crypto::hex(&crate::crypto::random_bytes::<8>());
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
     let started = std::time::Instant::now();
+    // Browsers only honour HSTS over https, and an http issuer (development) must not
+    // pin a host to https.
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|st| st.config.issuer.starts_with("https://"));
     let mut res = next.call(req).instrument(span.clone()).await?;
     let h = res.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }
