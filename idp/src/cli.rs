@@ -203,7 +203,8 @@ fn file_config(common: &Common) -> Result<FileConfig, String> {
 
 fn open(config: &Config) -> Result<(Db, Kek), String> {
     if crate::store::Backend::of_url(&config.database_url) == crate::store::Backend::Sqlite {
-        std::fs::create_dir_all(&config.data_dir)
+        // The database, its WAL and the outbox live here: owner only where created.
+        crate::files::create_private_dir(&config.data_dir)
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     }
     let kek = Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod files;
 pub mod http;
 pub mod i18n;
 pub mod keys;

@@ -545,6 +545,45 @@ async fn hsts_when_the_issuer_is_https(backend: Backend) {
         .unwrap();
     assert!(res.headers().get("strict-transport-security").is_none());
 }
+
+/// are readable by their owner only.
+async fn data_files_are_private(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let s = server_with_client(backend).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // Writes, so that the WAL exists.
+    tokens(&s, &Browser::new()).await;
+    if backend == Backend::Sqlite {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = std::path::PathBuf::from(format!("{}{suffix}", s.database_url));
+            assert!(p.exists(), "{}", p.display());
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+    assert_eq!(mode(&s.kek_file), 0o600);
+    let outbox = s.dir.path().join("outbox-test");
+    let sender = idp::notify::Outbox {
+        dir: outbox.clone(),
+    };
+    idp::notify::Sender::send(
+        &sender,
+        &idp::notify::Message {
+            channel: idp::notify::Channel::Email,
+            to: "anna@example.invalid".into(),
+            subject: "code".into(),
+            body: "123456".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(mode(&outbox), 0o700);
+    for e in std::fs::read_dir(&outbox).unwrap() {
+        assert_eq!(mode(&e.unwrap().path()), 0o600);
+    }
+    // A key file others can read is refused at start.
+    std::fs::set_permissions(&s.kek_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = idp::keys::kek::Kek::load_or_create(&s.kek_file);
+    assert!(refused.is_err());
+}
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
@@ -555,4 +594,5 @@ on_both_databases!(
     failed_client_authentication_is_throttled,
     client_secrets_are_stored_with_a_keyed_hash,
     hsts_when_the_issuer_is_https,
+    data_files_are_private,
 );

@@ -46,6 +46,13 @@ impl Kek {
             let key = crate::crypto::random_bytes::<32>();
             write_private(path, &key).map_err(|e| err(e.to_string()))?;
         }
+        // A key others could read is as good as published: refuse it rather than use it.
+        let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+        if crate::files::readable_by_others(&meta) {
+            return Err(err(
+                "the key file is accessible to group or others; restrict it with chmod 600".into(),
+            ));
+        }
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let key: [u8; 32] = bytes
             .as_slice()
@@ -162,18 +169,10 @@ impl SecretHasher {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(bytes)
+    crate::files::write_new_private(path, bytes)
 }
 
 #[cfg(test)]
@@ -218,5 +217,21 @@ mod tests {
         // The same file gives the same key.
         let again = Kek::load_or_create(&dir.path().join("kek")).unwrap();
         assert_eq!(again.open(&sealed, "kid-1").unwrap(), b"private key");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        Kek::load_or_create(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "created for the owner only");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let Err(e) = Kek::load_or_create(&path) else {
+            panic!("a world-readable key file was loaded")
+        };
+        assert!(e.to_string().contains("chmod 600"), "{e}");
     }
 }
