@@ -112,13 +112,21 @@ pub enum ClientCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "public", "jwks_file"]))]
+#[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "secret_stdin", "generate_secret", "public", "jwks_file"]))]
 pub struct ClientAddArgs {
     #[arg(long)]
     pub id: String,
     /// Client secret (at least 16 characters) for client_secret_basic / client_secret_post.
+    /// Prefer --generate-secret or --secret-stdin: a command line is visible to other
+    /// users of the machine and kept in shell history.
     #[arg(long)]
     pub secret: Option<String>,
+    /// Read the client secret (at least 16 characters) from standard input.
+    #[arg(long)]
+    pub secret_stdin: bool,
+    /// Generate a random client secret and print it once; only its keyed hash is stored.
+    #[arg(long)]
+    pub generate_secret: bool,
     /// A public client (no secret; PKCE required).
     #[arg(long)]
     pub public: bool,
@@ -195,7 +203,8 @@ fn file_config(common: &Common) -> Result<FileConfig, String> {
 
 fn open(config: &Config) -> Result<(Db, Kek), String> {
     if crate::store::Backend::of_url(&config.database_url) == crate::store::Backend::Sqlite {
-        std::fs::create_dir_all(&config.data_dir)
+        // The database, its WAL and the outbox live here: owner only where created.
+        crate::files::create_private_dir(&config.data_dir)
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     }
     let kek = Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?;
@@ -243,7 +252,7 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
     let config = Config::resolve(f)?;
     let (db, kek) = open(&config)?;
     if config.dev {
-        dev_bootstrap(&db, &config)?;
+        dev_bootstrap(&db, &kek, &config)?;
     }
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -261,7 +270,7 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
 }
 
 /// On the first `--dev` start: a demo client and user, and how to try a login.
-fn dev_bootstrap(db: &Db, config: &Config) -> CliResult {
+fn dev_bootstrap(db: &Db, kek: &Kek, config: &Config) -> CliResult {
     let now = crate::now();
     if db
         .run(|c| clients::find(c, "demo"))
@@ -280,7 +289,7 @@ fn dev_bootstrap(db: &Db, config: &Config) -> CliResult {
         "demo",
         "Demo portal",
         AuthMethod::Secret,
-        Some(&secret),
+        Some(kek.client_secrets().hash(&secret)),
         None,
         vec![redirect.clone()],
         vec!["http://127.0.0.1:8081/".into()],
@@ -314,7 +323,7 @@ fn new_client(
     id: &str,
     name: &str,
     auth_method: AuthMethod,
-    secret: Option<&str>,
+    secret_hash: Option<String>,
     jwks: Option<String>,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -332,7 +341,7 @@ fn new_client(
     Client {
         id: id.to_string(),
         name: name.to_string(),
-        secret_hash: secret.map(crypto::secret_hash),
+        secret_hash,
         auth_method,
         jwks,
         redirect_uris,
@@ -369,7 +378,7 @@ fn check_redirect_uri(uri: &str) -> Result<(), String> {
 
 fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
     let config = admin_config(common)?;
-    let (db, _) = open(&config)?;
+    let (db, kek) = open(&config)?;
     let now = crate::now();
     match cmd {
         ClientCommand::Add(a) => {
@@ -384,7 +393,19 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
             for u in a.redirect_uris.iter().chain(&a.post_logout_redirect_uris) {
                 check_redirect_uri(u)?;
             }
-            if let Some(s) = &a.secret
+            let secret = if a.generate_secret {
+                Some(crypto::random_token())
+            } else if a.secret_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut line)
+                    .map_err(|e| format!("reading the secret: {e}"))?;
+                let line = line.strip_suffix('\n').unwrap_or(&line);
+                Some(line.strip_suffix('\r').unwrap_or(line).to_string())
+            } else {
+                a.secret.clone()
+            };
+            if let Some(s) = &secret
                 && s.chars().count() < 16
             {
                 return Err("the client secret must be at least 16 characters".into());
@@ -421,7 +442,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 &a.id,
                 a.name.as_deref().unwrap_or(&a.id),
                 method,
-                a.secret.as_deref(),
+                secret.as_deref().map(|s| kek.client_secrets().hash(s)),
                 jwks,
                 a.redirect_uris,
                 a.post_logout_redirect_uris,
@@ -444,6 +465,12 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 return Err(format!("a client with id {} exists already", client.id));
             }
             println!("client {} added", client.id);
+            if a.generate_secret
+                && let Some(s) = &secret
+            {
+                // Shown this once: only the keyed hash is stored.
+                println!("client_secret: {s}");
+            }
             Ok(())
         }
         ClientCommand::List => {

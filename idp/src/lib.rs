@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod enrollment;
+pub mod files;
 pub mod http;
 pub mod i18n;
 pub mod keys;

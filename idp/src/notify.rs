@@ -31,11 +31,13 @@ pub struct Outbox {
 
 impl Sender for Outbox {
     fn send(&self, message: &Message) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir)
+        // Messages hold one-time codes and contact data: owner only.
+        crate::files::create_private_dir(&self.dir)
             .map_err(|e| format!("outbox {}: {e}", self.dir.display()))?;
         let name = format!("{}-{}.json", crate::now(), crate::crypto::random_id());
         let body = serde_json::to_vec_pretty(message).map_err(|e| e.to_string())?;
-        std::fs::write(self.dir.join(name), body).map_err(|e| format!("outbox: {e}"))
+        crate::files::write_new_private(&self.dir.join(name), &body)
+            .map_err(|e| format!("outbox: {e}"))
     }
 }
 

@@ -41,6 +41,7 @@ impl Service {
             issuer: config.issuer.clone(),
             id_token_ttl: config.id_token_ttl,
             code_ttl: config.code_ttl,
+            client_secrets: kek.client_secrets(),
         };
         let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
         let notifier = crate::notify::Notifier::new(&config.notify)?;

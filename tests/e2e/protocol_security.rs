@@ -93,14 +93,6 @@ async fn userinfo(s: &TestServer, access: &str) -> serde_json::Value {
 }
 
 /// A client registered for `openid` only asks for the e-mail address one claim at a
-/// Introspection answers for the token's own client and for registered resource
-/// A code presented by another client, with another redirect URI or without the right
-/// An `id_token_hint` issued to one client is refused at another client's authorization
-/// Guessing a client secret: after ten failures in a minute for one client id the token,
-/// introspection and revocation endpoints answer 429 with Retry-After, even for the right
-/// Client secrets are stored as a keyed hash; a row of the old unsalted SHA-256 form is
-/// The database file, its WAL and shared-memory files, outbox messages and the key file
-/// Writes `head`, then the rest one byte every two seconds; returns what the server
 /// time: neither the ID token nor UserInfo carries it.
 async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
     let s = server_with_client(backend).await;
@@ -139,6 +131,7 @@ async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
     );
 }
 
+/// Introspection answers for the token's own client and for registered resource
 /// servers; any other client learns only `active: false`.
 async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
     let s = server_with_client(backend).await;
@@ -202,6 +195,7 @@ async fn revocation_of_foreign_tokens_is_a_silent_no_op(backend: Backend) {
     assert_eq!(introspect(&s, access).await["active"], true);
 }
 
+/// A code presented by another client, with another redirect URI or without the right
 /// PKCE verifier is refused and not used up: its client redeems it afterwards.
 async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
     let s = server_with_client(backend).await;
@@ -277,6 +271,7 @@ async fn a_wrongly_presented_code_is_not_consumed(backend: Backend) {
     assert_eq!(ok, 1, "exactly one redemption succeeds");
 }
 
+/// An `id_token_hint` issued to one client is refused at another client's authorization
 /// request and logout.
 async fn id_token_hint_must_belong_to_the_client(backend: Backend) {
     let s = server_with_client(backend).await;
@@ -391,6 +386,8 @@ async fn client_assertions_from_the_future_are_refused(backend: Backend) {
     );
 }
 
+/// Guessing a client secret: after ten failures in a minute for one client id the token,
+/// introspection and revocation endpoints answer 429 with Retry-After, even for the right
 /// secret, until the minute is over; twenty failures from one address block it as well.
 async fn failed_client_authentication_is_throttled(backend: Backend) {
     let s = server_with_client(backend).await;
@@ -455,6 +452,206 @@ async fn failed_client_authentication_is_throttled(backend: Backend) {
     let (status, _) = post_as(&s, "/introspect", "other", OTHER_SECRET, &[("token", "x")]).await;
     assert_eq!(status, 429, "the address is blocked for every client");
 }
+
+/// Client secrets are stored as a keyed hash; a row of the old unsalted SHA-256 form is
+/// still accepted and re-hashed on its first use; `--generate-secret` makes one.
+async fn client_secrets_are_stored_with_a_keyed_hash(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let stored = |id: &str| {
+        let id = id.to_string();
+        s.state
+            .db
+            .run(move |c| idp::store::clients::find(c, &id))
+            .unwrap()
+            .expect("client")
+            .secret_hash
+            .expect("a secret hash")
+    };
+    let h = stored("portal");
+    assert!(h.starts_with("hmac-sha256$"), "{h}");
+    assert_ne!(h, idp::crypto::secret_hash(SECRET));
+
+    // A client registered before keyed hashes.
+    add_secret_client(&s, "legacy", &[]);
+    let old = idp::crypto::secret_hash(OTHER_SECRET);
+    let (db, old2) = (s.state.db.clone(), old.clone());
+    db.run(move |c| {
+        use diesel::prelude::*;
+        use idp::store::schema::clients;
+        diesel::update(clients::table.find("legacy"))
+            .set(clients::secret_hash.eq(old2))
+            .execute(c)?;
+        Ok(())
+    })
+    .unwrap();
+    let (status, _) = post_as(
+        &s,
+        "/introspect",
+        "legacy",
+        "wrong-secret-wrong-secret",
+        &[("token", "x")],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(stored("legacy"), old, "a failure changes nothing");
+    let (status, _) = post_as(&s, "/introspect", "legacy", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200);
+    let upgraded = stored("legacy");
+    assert!(upgraded.starts_with("hmac-sha256$"), "{upgraded}");
+    let (status, _) = post_as(&s, "/introspect", "legacy", OTHER_SECRET, &[("token", "x")]).await;
+    assert_eq!(status, 200, "the re-hashed secret still works");
+
+    s.add_client(&[
+        "--id",
+        "generated",
+        "--generate-secret",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    assert!(stored("generated").starts_with("hmac-sha256$"));
+}
+
+/// HSTS on every response when the issuer is https, none for an http issuer.
+async fn hsts_when_the_issuer_is_https(backend: Backend) {
+    let s = TestServer::start_with(backend, Some("https://id.example.gov")).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/no-such-page",
+        "/token",
+    ] {
+        let res = http.post(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(
+            res.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}: {}",
+            res.status()
+        );
+        let res = http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert!(
+            res.headers().get("strict-transport-security").is_some(),
+            "{path}"
+        );
+    }
+    let dev = TestServer::start(backend).await;
+    let res = http
+        .get(dev.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("strict-transport-security").is_none());
+}
+
+/// The database file, its WAL and shared-memory files, outbox messages and the key file
+/// are readable by their owner only.
+async fn data_files_are_private(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let s = server_with_client(backend).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // Writes, so that the WAL exists.
+    tokens(&s, &Browser::new()).await;
+    if backend == Backend::Sqlite {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = std::path::PathBuf::from(format!("{}{suffix}", s.database_url));
+            assert!(p.exists(), "{}", p.display());
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+    assert_eq!(mode(&s.kek_file), 0o600);
+    let outbox = s.dir.path().join("outbox-test");
+    let sender = idp::notify::Outbox {
+        dir: outbox.clone(),
+    };
+    idp::notify::Sender::send(
+        &sender,
+        &idp::notify::Message {
+            channel: idp::notify::Channel::Email,
+            to: "anna@example.invalid".into(),
+            subject: "code".into(),
+            body: "123456".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(mode(&outbox), 0o700);
+    for e in std::fs::read_dir(&outbox).unwrap() {
+        assert_eq!(mode(&e.unwrap().path()), 0o600);
+    }
+    // A key file others can read is refused at start.
+    std::fs::set_permissions(&s.kek_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = idp::keys::kek::Kek::load_or_create(&s.kek_file);
+    assert!(refused.is_err());
+}
+
+/// Writes `head`, then the rest one byte every two seconds; returns what the server
+/// answered (possibly nothing) and how long until it answered or closed.
+async fn trickle(addr: &str, head: &[u8], rest: &[u8]) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head).await.unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    let writer = tokio::spawn({
+        let rest = rest.to_vec();
+        async move {
+            for b in rest {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if wr.write_all(&[b]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        rd.read_to_end(&mut answer),
+    )
+    .await;
+    let took = started.elapsed();
+    writer.abort();
+    (String::from_utf8_lossy(&answer).into_owned(), took)
+}
+
+/// A body (or a head) trickled one byte every two seconds is cut off within seconds.
+async fn slow_requests_are_cut_off(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let body =
+        b"grant_type=client_credentials&scope=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (answer, took) = trickle(&addr, head.as_bytes(), body).await;
+    assert!(took < std::time::Duration::from_secs(15), "body: {took:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    eprintln!(
+        "trickled body cut off after {took:?}: {:?}",
+        answer.lines().next()
+    );
+
+    let (answer, took) = trickle(
+        &addr,
+        b"POST /token HTTP/1.1\r\n",
+        b"Host: 127.0.0.1xxxxxxxxxxxxxxxxxxxxxx",
+    )
+    .await;
+    assert!(took < std::time::Duration::from_secs(10), "head: {took:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    eprintln!(
+        "trickled head cut off after {took:?}: {:?}",
+        answer.lines().next()
+    );
+}
+
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     introspection_is_for_the_owner_and_resource_servers,
@@ -463,4 +660,8 @@ on_both_databases!(
     id_token_hint_must_belong_to_the_client,
     client_assertions_from_the_future_are_refused,
     failed_client_authentication_is_throttled,
+    client_secrets_are_stored_with_a_keyed_hash,
+    hsts_when_the_issuer_is_https,
+    data_files_are_private,
+    slow_requests_are_cut_off,
 );

@@ -8,6 +8,7 @@ mod discovery;
 mod interaction;
 mod logout;
 mod pages;
+mod timeout;
 mod token;
 mod userinfo;
 
@@ -115,7 +116,11 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
         {
             ext.insert(PeerCertificates(certs.iter().map(|c| c.to_vec()).collect()));
         }
-    });
+    })
+    // The head must arrive within a deadline (408 otherwise); the body has its own in
+    // `request_context`. A client that does not close after the answer is dropped.
+    .client_request_timeout(timeout::HEAD_TIMEOUT)
+    .client_disconnect_timeout(Duration::from_secs(2));
     let mut server = match &state.config.tls {
         Some(tls) => server.listen_rustls_0_23(listener, tls_config(&state, tls)?)?,
         None => server.listen(listener)?,
@@ -258,17 +263,56 @@ fn spawn_housekeeping(state: Arc<AppState>) {
     });
 }
 
-/// A request id and a span per request, security headers on every response. Only the
+/// A request id and a span per request, security headers on every response (HSTS when
+/// the issuer is https, also when TLS ends at a proxy in front of us). Only the
 /// path is logged: query strings can carry tokens (`id_token_hint`).
 async fn request_context(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let id = crate::crypto::hex(&crate::crypto::random_bytes::<8>());
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
     let started = std::time::Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    // Browsers only honour HSTS over https, and an http issuer (development) must not
+    // pin a host to https.
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|st| st.config.issuer.starts_with("https://"));
+    // Only requests that announce a body get the deadline (and its timer).
+    let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let body_expired = if has_body {
+        let (payload, expired) = timeout::limit(actix_web::HttpMessage::take_payload(&mut req));
+        req.set_payload(payload);
+        Some(expired)
+    } else {
+        None
+    };
+    // Handlers' and extractors' errors are already responses here (actix turns them into
+    // responses at the route), so every answer passes below and gets the headers.
+    let mut res = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_into_boxed_body();
+    if body_expired.is_some_and(|e| e.load(std::sync::atomic::Ordering::Relaxed)) {
+        let e = OidcError::invalid_request("the request body was not received in time");
+        let answer = HttpResponse::RequestTimeout()
+            .force_close()
+            .json(serde_json::json!({
+                "error": e.code.as_str(),
+                "error_description": e.description,
+            }));
+        let (request, _) = res.into_parts();
+        res = ServiceResponse::new(request, answer);
+    }
     let h = res.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }

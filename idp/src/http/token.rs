@@ -62,7 +62,14 @@ fn authenticated_client(
         endpoint.as_str(),
         token_endpoint.as_str(),
     ];
-    client_auth::authenticate_throttled(&st.db, &presented, &audiences, address, now)
+    client_auth::authenticate_throttled(
+        &st.db,
+        &st.provider.client_secrets,
+        &presented,
+        &audiences,
+        address,
+        now,
+    )
 }
 
 pub async fn introspect(

@@ -20,13 +20,20 @@ pub enum KekError {
 #[derive(Clone)]
 pub struct Kek {
     cipher: Aes256Gcm,
+    client_secrets: SecretHasher,
 }
 
 impl Kek {
     pub fn from_bytes(key: &[u8; 32]) -> Kek {
         Kek {
             cipher: Aes256Gcm::new(key.into()),
+            client_secrets: SecretHasher(derive(key, "idp client secret hash v1")),
         }
+    }
+
+    /// The keyed hash for client secrets, under a key derived from this one.
+    pub fn client_secrets(&self) -> SecretHasher {
+        self.client_secrets.clone()
     }
 
     /// Loads the key file, creating it when it does not exist.
@@ -38,6 +45,13 @@ impl Kek {
         if !path.exists() {
             let key = crate::crypto::random_bytes::<32>();
             write_private(path, &key).map_err(|e| err(e.to_string()))?;
+        }
+        // A key others could read is as good as published: refuse it rather than use it.
+        let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+        if crate::files::readable_by_others(&meta) {
+            return Err(err(
+                "the key file is accessible to group or others; restrict it with chmod 600".into(),
+            ));
         }
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let key: [u8; 32] = bytes
@@ -85,24 +99,110 @@ impl Kek {
     }
 }
 
+/// A subkey for one purpose: HMAC-SHA256 of the purpose under the key-encryption key
+/// (HKDF-Expand with a single block), so the KEK itself is used only for sealing.
+fn derive(key: &[u8; 32], purpose: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(purpose.as_bytes());
+    mac.update(&[1]);
+    mac.finalize().into_bytes().into()
+}
+
+/// Client secrets at rest: HMAC-SHA256 under a key derived from the KEK, written
+/// `hmac-sha256$<hex>`. A keyed hash and not argon2id: the token endpoint checks a secret
+/// on every request and must stay fast (argon2id would cost tens of milliseconds and
+/// megabytes per request, an easy denial of service); a stolen database alone, without
+/// the key file, still allows no offline guessing of admin-chosen secrets, which is what
+/// the unsalted SHA-256 of before allowed.
+#[derive(Clone)]
+pub struct SecretHasher([u8; 32]);
+
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHasher(..)")
+    }
+}
+
+const SECRET_HASH_PREFIX: &str = "hmac-sha256$";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretCheck {
+    Matches,
+    /// Matches a row of the old unsalted SHA-256 form: the caller stores `hash()` anew.
+    MatchesLegacy,
+    Wrong,
+}
+
+impl SecretHasher {
+    pub fn hash(&self, secret: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(secret.as_bytes());
+        format!(
+            "{SECRET_HASH_PREFIX}{}",
+            crate::crypto::hex(&mac.finalize().into_bytes())
+        )
+    }
+
+    /// Compares in constant time. Rows without the prefix are the unsalted SHA-256 hex
+    /// digests written before keyed hashes; they are accepted so that registered clients
+    /// keep working, and re-hashed on their first successful use (a migration cannot do
+    /// it: the database does not hold the key, and the secret is not known before the
+    /// client presents it).
+    pub fn check(&self, stored: &str, secret: &str) -> SecretCheck {
+        let eq = crate::crypto::constant_time_eq;
+        if stored.starts_with(SECRET_HASH_PREFIX) {
+            if eq(stored, &self.hash(secret)) {
+                SecretCheck::Matches
+            } else {
+                SecretCheck::Wrong
+            }
+        } else if eq(stored, &crate::crypto::secret_hash(secret)) {
+            SecretCheck::MatchesLegacy
+        } else {
+            SecretCheck::Wrong
+        }
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(bytes)
+    crate::files::write_new_private(path, bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_secrets_are_keyed_and_legacy_rows_recognised() {
+        let a = Kek::from_bytes(&[7; 32]).client_secrets();
+        let b = Kek::from_bytes(&[8; 32]).client_secrets();
+        let h = a.hash("s3cret-s3cret-s3cret");
+        assert!(h.starts_with("hmac-sha256$"));
+        assert_ne!(
+            h,
+            b.hash("s3cret-s3cret-s3cret"),
+            "the hash depends on the key"
+        );
+        assert_eq!(a.check(&h, "s3cret-s3cret-s3cret"), SecretCheck::Matches);
+        assert_eq!(a.check(&h, "s3cret-s3cret-s3creT"), SecretCheck::Wrong);
+        assert_eq!(b.check(&h, "s3cret-s3cret-s3cret"), SecretCheck::Wrong);
+        let legacy = crate::crypto::secret_hash("old-secret-old-secret");
+        assert_eq!(
+            a.check(&legacy, "old-secret-old-secret"),
+            SecretCheck::MatchesLegacy
+        );
+        assert_eq!(
+            a.check(&legacy, "old-secret-old-secreT"),
+            SecretCheck::Wrong
+        );
+    }
 
     #[test]
     fn seals_and_opens_and_detects_tampering_or_wrong_context() {
@@ -117,5 +217,21 @@ mod tests {
         // The same file gives the same key.
         let again = Kek::load_or_create(&dir.path().join("kek")).unwrap();
         assert_eq!(again.open(&sealed, "kid-1").unwrap(), b"private key");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        Kek::load_or_create(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "created for the owner only");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let Err(e) = Kek::load_or_create(&path) else {
+            panic!("a world-readable key file was loaded")
+        };
+        assert!(e.to_string().contains("chmod 600"), "{e}");
     }
 }

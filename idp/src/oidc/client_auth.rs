@@ -4,6 +4,7 @@
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use crate::crypto;
+use crate::keys::kek::{SecretCheck, SecretHasher};
 use crate::store::clients::{self, AuthMethod, Client};
 use crate::store::schema::client_assertions;
 use crate::store::{AnyConnection, Db, StoreResult, rate_limits};
@@ -108,6 +109,7 @@ impl Presented {
 /// counting every attempt up front instead would throttle busy honest clients.
 pub fn authenticate_throttled(
     db: &Db,
+    secrets: &SecretHasher,
     presented: &Presented,
     audiences: &[&str],
     address: Option<&str>,
@@ -134,7 +136,7 @@ pub fn authenticate_throttled(
         tracing::warn!("client authentication throttled after repeated failures");
         return Err(throttled(now));
     }
-    let result = db.run(|c| Ok(authenticate(c, presented, audiences, now)))?;
+    let result = db.run(|c| Ok(authenticate(c, secrets, presented, audiences, now)))?;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidClient
     {
@@ -186,6 +188,7 @@ fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
 /// same `invalid_client`, so that a caller learns nothing about which part was wrong.
 pub fn authenticate(
     conn: &mut AnyConnection,
+    secrets: &SecretHasher,
     presented: &Presented,
     audiences: &[&str],
     now: i64,
@@ -194,12 +197,19 @@ pub fn authenticate(
     match presented {
         Presented::Basic { id, secret } | Presented::Post { id, secret } => {
             let client = clients::find(conn, id)?.ok_or_else(fail)?;
-            let ok = client.auth_method == AuthMethod::Secret
-                && client
-                    .secret_hash
-                    .as_deref()
-                    .is_some_and(|h| crypto::constant_time_eq(h, &crypto::secret_hash(secret)));
-            if ok { Ok(client) } else { Err(fail()) }
+            let stored = match (&client.auth_method, client.secret_hash.as_deref()) {
+                (AuthMethod::Secret, Some(h)) => h,
+                _ => return Err(fail()),
+            };
+            match secrets.check(stored, secret) {
+                SecretCheck::Matches => Ok(client),
+                SecretCheck::MatchesLegacy => {
+                    clients::replace_secret_hash(conn, &client.id, stored, &secrets.hash(secret))?;
+                    tracing::info!(client = %client.id, "client secret re-hashed with the keyed hash");
+                    Ok(client)
+                }
+                SecretCheck::Wrong => Err(fail()),
+            }
         }
         Presented::Public { id } => {
             let client = clients::find(conn, id)?.ok_or_else(fail)?;

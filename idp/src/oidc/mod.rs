@@ -22,6 +22,8 @@ pub struct Provider {
     pub issuer: String,
     pub id_token_ttl: i64,
     pub code_ttl: i64,
+    /// Hashes and checks client secrets (keyed: see `SecretHasher`).
+    pub client_secrets: crate::keys::kek::SecretHasher,
 }
 
 pub const AUTHORIZE_PATH: &str = "/authorize";

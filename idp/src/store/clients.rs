@@ -174,3 +174,17 @@ pub fn insert(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
 pub fn remove(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
 }
+
+/// Replaces a client's secret hash, only if it is still `old` (two instances upgrading the
+/// same legacy hash at once write the same value; an administrator's change wins).
+pub fn replace_secret_hash(
+    conn: &mut AnyConnection,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> StoreResult<()> {
+    diesel::update(clients::table.find(id).filter(clients::secret_hash.eq(old)))
+        .set(clients::secret_hash.eq(new))
+        .execute(conn)?;
+    Ok(())
+}

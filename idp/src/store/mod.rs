@@ -68,6 +68,11 @@ impl Backend {
     }
 }
 
+/// The file name in a SQLite database URL.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
 /// Opens connections for the pool, choosing the backend from the URL scheme (diesel's
 /// own multi-connection `establish` tries each backend in turn and hides the real error).
 struct Manager {
@@ -83,7 +88,7 @@ impl r2d2::ManageConnection for Manager {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
             Backend::Sqlite => {
-                let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                let path = sqlite_path(&self.url);
                 let mut conn = SqliteConnection::establish(path)?;
                 // A wait instead of an error on a busy writer, FULL synchronous so a
                 // committed login or token survives a power cut. WAL (for concurrent
@@ -124,8 +129,35 @@ impl Db {
             backend,
         };
         if backend == Backend::Sqlite {
+            let path = std::path::PathBuf::from(sqlite_path(url));
+            // Created here with mode 0600 before SQLite opens it (SQLite would create it
+            // by the umask, often world-readable). SQLite creates the WAL and shared-memory
+            // files with the database file's mode, also when it recreates them later; the
+            // ones that exist now (an older database) are narrowed explicitly.
+            let private = |p: &std::path::Path| {
+                crate::files::ensure_private(p).map_err(|e| {
+                    StoreError::Connect(diesel::ConnectionError::BadConnection(format!(
+                        "{}: {e}",
+                        p.display()
+                    )))
+                })
+            };
+            if !url.starts_with(":memory:") && !url.starts_with("file:") {
+                private(&path)?;
+            }
             let mut first = r2d2::ManageConnection::connect(&manager)?;
             first.batch_execute("PRAGMA journal_mode = WAL;")?;
+            for suffix in ["-wal", "-shm"] {
+                let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+                if side.exists() {
+                    crate::files::restrict(&side).map_err(|e| {
+                        StoreError::Connect(diesel::ConnectionError::BadConnection(format!(
+                            "{}: {e}",
+                            side.display()
+                        )))
+                    })?;
+                }
+            }
         }
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))

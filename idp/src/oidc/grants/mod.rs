@@ -34,6 +34,7 @@ pub fn token(
     let audiences = [ctx.provider.issuer.as_str(), token_endpoint.as_str()];
     let client = client_auth::authenticate_throttled(
         ctx.db,
+        &ctx.provider.client_secrets,
         &presented,
         &audiences,
         ctx.client_address,
