@@ -180,6 +180,11 @@ pub enum UserCommand {
     },
     /// List accounts (JSON).
     List,
+    /// Lift the locks that failed attempts put on an account's sign-in methods.
+    Unlock {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 pub type CliResult = Result<(), String>;
@@ -592,6 +597,19 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
                 .map(|u| serde_json::json!({"sub": u.id, "username": u.username, "email": u.email, "phone": u.phone, "name": u.name, "disabled": u.disabled}))
                 .collect();
             println!("{}", serde_json::Value::from(out));
+            Ok(())
+        }
+        UserCommand::Unlock { username } => {
+            let n = db
+                .tx(|c| {
+                    let Some(user) = users::find_by_username(c, &username)? else {
+                        return Ok(None);
+                    };
+                    crate::login::lockout::unlock(c, &user.id, now).map(Some)
+                })
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("there is no user {username}"))?;
+            println!("user {username}: {n} locked sign-in method(s) unlocked");
             Ok(())
         }
     }

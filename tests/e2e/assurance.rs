@@ -267,7 +267,42 @@ async fn the_account_page_signs_in_through_the_flow(backend: Backend) {
     assert_eq!(r.location.as_deref(), Some("/account"));
 }
 
+/// An administrator lifts a lock that anonymous attempts set (`idp user unlock`).
+async fn an_administrator_can_unlock(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    let (u, _) = authorize_url(&s, "");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let csrf = page.hidden("csrf");
+    let attempt = |password: &'static str| {
+        let (b, action, csrf) = (&b, action.clone(), csrf.clone());
+        async move {
+            b.post(
+                &action,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("username", "anna"),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
+    };
+    for _ in 0..3 {
+        attempt("wrong").await;
+    }
+    let locked = attempt(PASSWORD).await;
+    assert!(locked.body.contains("locked until"), "{}", locked.body);
+    assert!(s.cli(&["user", "unlock", "--username", "nobody"]).is_err());
+    s.cli(&["user", "unlock", "--username", "anna"])
+        .expect("unlock");
+    let ok = attempt(PASSWORD).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+}
+
 on_both_databases!(
+    an_administrator_can_unlock,
     a_password_alone_cannot_change_factors,
     reauthentication_cannot_be_skipped,
     concurrent_guesses_cannot_outrun_the_lock,

@@ -48,6 +48,24 @@ pub fn after_success(mut l: Lockout, now: i64) -> Lockout {
     l
 }
 
+/// Lifts every lock on an account's factors (an administrator's unlock), audited in the
+/// same transaction; returns how many factors were locked.
+pub fn unlock(
+    conn: &mut crate::store::AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> crate::store::StoreResult<usize> {
+    let n = crate::store::lockouts::clear_all(conn, user_id, now)?;
+    let entry = crate::audit::Entry {
+        kind: "factor.unlocked",
+        user_id: Some(user_id),
+        client_id: None,
+        detail: serde_json::json!({ "by": "administrator", "factors": n }),
+    };
+    crate::audit::append(conn, entry, now)?;
+    Ok(n)
+}
+
 /// The account a lockout subject stands for, if it is one.
 pub fn account(subject: &str) -> Option<&str> {
     (!subject.starts_with("unknown:")).then_some(subject)
