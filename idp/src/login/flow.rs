@@ -298,7 +298,7 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
             };
             match step_up(svc, &l, &sess, factor, lang, now, verify)? {
                 Ok(cookie) => (next_page(&l), Some(cookie)),
-                Err(refusal) => (factor_refused(svc, &sess, factor, refusal)?, None),
+                Err(refusal) => (factor_refused(&stage, factor, refusal), None),
             }
         }
         Event::SendCode(factor) if offered(factor) => {
@@ -770,19 +770,18 @@ fn step_up(
     Ok(result)
 }
 
-fn factor_refused(
-    svc: &Service,
-    sess: &BrowserSession,
-    factor: FactorKind,
-    refusal: Refusal,
-) -> OidcResult<Answer> {
-    let offered = svc.db.run(|c| sign_in_factors(svc, c, &sess.user_id))?;
-    Ok(Answer::Show(Screen::Factor {
+/// The step-up page again, with why the factor was refused; the same factors are offered.
+fn factor_refused(stage: &Option<Stage>, factor: FactorKind, refusal: Refusal) -> Answer {
+    let offered = match stage {
+        Some(Stage::StepUp(offered)) => offered.clone(),
+        _ => vec![factor],
+    };
+    Answer::Show(Screen::Factor {
         offered,
         chosen: Some(factor),
         sent: true,
         refusal: Some(refusal),
-    }))
+    })
 }
 
 /// Sign-in, or step-up, with an X.509 client certificate.

@@ -17,14 +17,6 @@ pub struct Lockout {
     pub updated_at: i64,
 }
 
-pub fn find(conn: &mut AnyConnection, subject: &str, factor: &str) -> StoreResult<Option<Lockout>> {
-    Ok(lockouts::table
-        .find((subject, factor))
-        .select(Lockout::as_select())
-        .first(conn)
-        .optional()?)
-}
-
 /// Takes the counter of a subject and factor for the rest of the caller's transaction:
 /// concurrent checks of the same factor wait here until this one commits. The row is
 /// created (all zero) when there is none, so that there is always a row to lock.
