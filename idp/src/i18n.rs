@@ -108,6 +108,15 @@ pub struct Texts {
     pub ev_consent_withdrawn: &'static str,
     pub ev_session_ended: &'static str,
     pub ev_code_sent: &'static str,
+    pub ev_token_replayed: &'static str,
+    pub ev_password_changed: &'static str,
+    pub unlock_intro: &'static str,
+    pub unlock_title: &'static str,
+    pub unlock_factor_intro: &'static str,
+    pub unlocked_notice: &'static str,
+    pub unlocked_subject: &'static str,
+    pub unlocked_body: &'static str,
+    pub ev_self_unlocked: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -143,7 +152,7 @@ static EN: Texts = Texts {
     use_totp: "Use your authenticator app",
     verify: "Verify",
     code_failed: "The code is not correct.",
-    locked: "Too many failed attempts. This method is locked until",
+    locked: "Too many failed attempts. You can try again after {time}.",
     no_method: "Your account has no method that reaches the level this service needs. Set one up in your account.",
     account_title: "Your account",
     methods_title: "Sign-in methods",
@@ -209,6 +218,15 @@ static EN: Texts = Texts {
     ev_consent_withdrawn: "Consent withdrawn",
     ev_session_ended: "Session ended",
     ev_code_sent: "Sign-in code sent",
+    ev_token_replayed: "A service’s access was withdrawn because a used sign-in link came back",
+    ev_password_changed: "Password changed",
+    unlock_intro: "You can unlock your password now by confirming it is you with another of your sign-in methods:",
+    unlock_title: "Unlock your password",
+    unlock_factor_intro: "Confirm it is you with another sign-in method. Your password will then work again.",
+    unlocked_notice: "Your password is unlocked. Sign in again.",
+    unlocked_subject: "Your password was unlocked",
+    unlocked_body: "Your password was unlocked by someone who confirmed your identity with another of your sign-in methods. If this was not you, change your password and contact the help desk.",
+    ev_self_unlocked: "Password unlocked with another sign-in method",
 };
 
 static HU: Texts = Texts {
@@ -244,7 +262,7 @@ static HU: Texts = Texts {
     use_totp: "Hitelesítő alkalmazás használata",
     verify: "Ellenőrzés",
     code_failed: "A kód nem megfelelő.",
-    locked: "Túl sok sikertelen próbálkozás. Ez a módszer zárolva van eddig:",
+    locked: "Túl sok sikertelen próbálkozás. {time} után próbálkozhat újra.",
     no_method: "Fiókjában nincs olyan módszer, amely eléri a szolgáltatás által igényelt szintet. Állítson be egyet a fiókjában.",
     account_title: "Az Ön fiókja",
     methods_title: "Bejelentkezési módszerek",
@@ -310,6 +328,15 @@ static HU: Texts = Texts {
     ev_consent_withdrawn: "Hozzájárulás visszavonva",
     ev_session_ended: "Munkamenet befejezve",
     ev_code_sent: "Bejelentkezési kód elküldve",
+    ev_token_replayed: "Egy szolgáltatás hozzáférését visszavontuk, mert egy már felhasznált bejelentkezési hivatkozást újra beküldtek",
+    ev_password_changed: "Jelszó megváltoztatva",
+    unlock_intro: "Jelszavát most is feloldhatja, ha egy másik bejelentkezési módszerével igazolja magát:",
+    unlock_title: "Jelszó feloldása",
+    unlock_factor_intro: "Igazolja magát egy másik bejelentkezési módszerrel, és jelszava újra használható lesz.",
+    unlocked_notice: "Jelszava zárolását feloldottuk. Jelentkezzen be újra.",
+    unlocked_subject: "Jelszava zárolását feloldották",
+    unlocked_body: "Jelszava zárolását valaki feloldotta, aki egy másik bejelentkezési módszerével igazolta magát. Ha nem Ön volt, változtassa meg jelszavát, és forduljon az ügyfélszolgálathoz.",
+    ev_self_unlocked: "Jelszó feloldva egy másik bejelentkezési módszerrel",
 };
 
 static RU: Texts = Texts {
@@ -345,7 +372,7 @@ static RU: Texts = Texts {
     use_totp: "Использовать приложение-аутентификатор",
     verify: "Подтвердить",
     code_failed: "Неверный код.",
-    locked: "Слишком много неудачных попыток. Этот способ заблокирован до",
+    locked: "Слишком много неудачных попыток. Повторить попытку можно после {time}.",
     no_method: "В вашей учётной записи нет способа входа нужного уровня. Настройте его в учётной записи.",
     account_title: "Ваша учётная запись",
     methods_title: "Способы входа",
@@ -411,22 +438,34 @@ static RU: Texts = Texts {
     ev_consent_withdrawn: "Согласие отозвано",
     ev_session_ended: "Сеанс завершён",
     ev_code_sent: "Отправлен код для входа",
+    ev_token_replayed: "Доступ сервиса отозван: уже использованная ссылка для входа была предъявлена повторно",
+    ev_password_changed: "Пароль изменён",
+    unlock_intro: "Вы можете разблокировать пароль сейчас, подтвердив личность другим способом входа:",
+    unlock_title: "Разблокировка пароля",
+    unlock_factor_intro: "Подтвердите личность другим способом входа, и пароль снова заработает.",
+    unlocked_notice: "Пароль разблокирован. Войдите снова.",
+    unlocked_subject: "Ваш пароль разблокирован",
+    unlocked_body: "Ваш пароль разблокировал человек, подтвердивший личность другим вашим способом входа. Если это были не вы, смените пароль и обратитесь в службу поддержки.",
+    ev_self_unlocked: "Пароль разблокирован другим способом входа",
 };
 
 impl Texts {
     /// How an audit event is shown to the citizen it concerns.
-    pub fn event(&self, kind: &str) -> &'static str {
+    pub fn event(&self, kind: crate::audit::Kind) -> &'static str {
+        use crate::audit::Kind;
         match kind {
-            "auth.succeeded" => self.ev_signed_in,
-            "auth.failed" => self.ev_failed,
-            "factor.locked" => self.ev_locked,
-            "factor.unlocked" => self.ev_unlocked,
-            "factor.enrolled" => self.ev_enrolled,
-            "factor.removed" => self.ev_removed,
-            "consent.withdrawn" => self.ev_consent_withdrawn,
-            "session.ended" => self.ev_session_ended,
-            "code.sent" => self.ev_code_sent,
-            _ => "",
+            Kind::SignedIn => self.ev_signed_in,
+            Kind::SignInFailed => self.ev_failed,
+            Kind::FactorLocked => self.ev_locked,
+            Kind::FactorUnlocked => self.ev_unlocked,
+            Kind::FactorSelfUnlocked => self.ev_self_unlocked,
+            Kind::FactorEnrolled => self.ev_enrolled,
+            Kind::FactorRemoved => self.ev_removed,
+            Kind::ConsentWithdrawn => self.ev_consent_withdrawn,
+            Kind::SessionEnded => self.ev_session_ended,
+            Kind::CodeSent => self.ev_code_sent,
+            Kind::TokenReplayed => self.ev_token_replayed,
+            Kind::PasswordChanged => self.ev_password_changed,
         }
     }
 }
@@ -437,6 +476,18 @@ impl Lang {
             Lang::En => &EN,
             Lang::Hu => &HU,
             Lang::Ru => &RU,
+        }
+    }
+
+    /// A moment as people write it in this language, in UTC (the pages' script shows it
+    /// in the reader's own time zone): "1 December 2026, 20:36 UTC".
+    pub fn datetime(self, t: i64) -> String {
+        let (y, m, d, hh, mm) = civil(t);
+        let month = |names: [&'static str; 12]| names[(m - 1) as usize];
+        match self {
+            Lang::En => format!("{d} {} {y}, {hh:02}:{mm:02} UTC", month(EN_MONTHS)),
+            Lang::Hu => format!("{y}. {} {d}. {hh:02}:{mm:02} UTC", month(HU_MONTHS)),
+            Lang::Ru => format!("{d} {} {y} г., {hh:02}:{mm:02} UTC", month(RU_MONTHS)),
         }
     }
 
@@ -474,9 +525,48 @@ impl Lang {
     }
 }
 
+const EN_MONTHS: [&str; 12] = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+];
+const HU_MONTHS: [&str; 12] = [
+    "január", "február", "március", "április", "május", "június", "július", "augusztus",
+    "szeptember", "október", "november", "december",
+];
+/// In the genitive, as after a day number.
+const RU_MONTHS: [&str; 12] = [
+    "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
+    "октября", "ноября", "декабря",
+];
+
+/// A Unix time as (year, month, day, hour, minute) in UTC (H. Hinnant's days-to-civil).
+pub fn civil(t: i64) -> (i64, i64, i64, i64, i64) {
+    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, secs / 3600, secs % 3600 / 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_are_written_in_each_language() {
+        let t = 1_795_000_000; // 2026-11-18 11:06 UTC
+        assert_eq!(Lang::En.datetime(t), "18 November 2026, 11:06 UTC");
+        assert_eq!(Lang::Hu.datetime(t), "2026. november 18. 11:06 UTC");
+        assert_eq!(Lang::Ru.datetime(t), "18 ноября 2026 г., 11:06 UTC");
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0));
+        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0));
+    }
 
     #[test]
     fn ui_locales_win_then_accept_language_by_quality() {

@@ -24,9 +24,81 @@ pub struct Event {
     pub hash: String,
 }
 
+/// Every kind of event the log holds. The name is what is stored and hashed; it never
+/// changes once released, so that old entries keep verifying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A factor was accepted.
+    SignedIn,
+    /// A factor was refused (wrong, or locked).
+    SignInFailed,
+    /// Too many failures locked a factor.
+    FactorLocked,
+    /// An administrator lifted the locks on an account's factors.
+    FactorUnlocked,
+    /// The citizen lifted a factor's lock by proving another of their factors.
+    FactorSelfUnlocked,
+    FactorEnrolled,
+    FactorRemoved,
+    /// A one-time code was sent by e-mail or SMS.
+    CodeSent,
+    ConsentWithdrawn,
+    SessionEnded,
+    /// A used code or rotated refresh token came back; its grant was revoked.
+    TokenReplayed,
+    /// The citizen's password was changed.
+    PasswordChanged,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 12] = [
+        Kind::SignedIn,
+        Kind::SignInFailed,
+        Kind::FactorLocked,
+        Kind::FactorUnlocked,
+        Kind::FactorSelfUnlocked,
+        Kind::FactorEnrolled,
+        Kind::FactorRemoved,
+        Kind::CodeSent,
+        Kind::ConsentWithdrawn,
+        Kind::SessionEnded,
+        Kind::TokenReplayed,
+        Kind::PasswordChanged,
+    ];
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::SignedIn => "auth.succeeded",
+            Kind::SignInFailed => "auth.failed",
+            Kind::FactorLocked => "factor.locked",
+            Kind::FactorUnlocked => "factor.unlocked",
+            Kind::FactorSelfUnlocked => "factor.self-unlocked",
+            Kind::FactorEnrolled => "factor.enrolled",
+            Kind::FactorRemoved => "factor.removed",
+            Kind::CodeSent => "code.sent",
+            Kind::ConsentWithdrawn => "consent.withdrawn",
+            Kind::SessionEnded => "session.ended",
+            Kind::TokenReplayed => "token.replayed",
+            Kind::PasswordChanged => "password.changed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl Event {
+    /// The event's kind; `None` only for a name this version does not know.
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::parse(&self.kind)
+    }
+}
+
 /// What happened, before it gets its place in the chain.
 pub struct Entry<'a> {
-    pub kind: &'a str,
+    pub kind: Kind,
     pub user_id: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub detail: Value,
@@ -69,12 +141,12 @@ pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<i64> 
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
     let detail = e.detail.to_string();
-    let hash = hash_of(&prev, seq, now, e.kind, e.user_id, e.client_id, &detail);
+    let hash = hash_of(&prev, seq, now, e.kind.name(), e.user_id, e.client_id, &detail);
     diesel::insert_into(audit_events::table)
         .values(Event {
             seq,
             at: now,
-            kind: e.kind.to_string(),
+            kind: e.kind.name().to_string(),
             user_id: e.user_id.map(str::to_string),
             client_id: e.client_id.map(str::to_string),
             detail,
@@ -146,4 +218,21 @@ pub fn verify(conn: &mut AnyConnection) -> StoreResult<Result<i64, String>> {
         )));
     }
     Ok(Ok(head_seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn every_kind_has_its_own_name_and_parses_back() {
+        let mut names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len());
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.name()), Some(k));
+        }
+        assert_eq!(Kind::parse("auth.unknown"), None);
+    }
 }

@@ -38,10 +38,10 @@ impl Change {
         }
     }
 
-    fn audit_kind(self) -> &'static str {
+    fn audit_kind(self) -> crate::audit::Kind {
         match self {
-            Change::TotpRemoved | Change::PasskeyRemoved => "factor.removed",
-            _ => "factor.enrolled",
+            Change::TotpRemoved | Change::PasskeyRemoved => crate::audit::Kind::FactorRemoved,
+            _ => crate::audit::Kind::FactorEnrolled,
         }
     }
 }

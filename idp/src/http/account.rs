@@ -157,7 +157,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
         Ok(Ok(x)) => x,
     };
-    let t = pages::lang(&req, &[]).texts();
+    let lang = pages::lang(&req, &[]);
+    let t = lang.texts();
     let display_name = view
         .user
         .map(|u| u.name.unwrap_or(u.username))
@@ -167,8 +168,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .into_iter()
         .map(|s| SessionRow {
             current: s.id == sess.id,
-            started: pages::utc(s.created_at),
-            last_seen: pages::utc(s.last_seen),
+            started: pages::LocalTime::new(lang, s.created_at),
+            last_seen: pages::LocalTime::new(lang, s.last_seen),
             sid: s.sid,
         })
         .collect();
@@ -182,7 +183,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 .map(str::to_string)
                 .or_else(|| e.client_id.clone())
                 .unwrap_or_default();
-            (pages::utc(e.at), t.event(&e.kind), particulars)
+            (pages::LocalTime::new(lang, e.at), e.kind().map_or("", |k| t.event(k)), particulars)
         })
         .collect();
     let page = AccountPage {
@@ -396,7 +397,7 @@ pub async fn end_session(
                 tokens::revoke_grants_of_session(c, &sid)?;
             }
             let entry = crate::audit::Entry {
-                kind: "session.ended",
+                kind: crate::audit::Kind::SessionEnded,
                 user_id: Some(&sess.user_id),
                 client_id: None,
                 detail: serde_json::json!({ "by": "account page" }),
@@ -420,7 +421,7 @@ pub async fn withdraw_consent(
             consents::revoke(c, &sess.user_id, &client_id)?;
             tokens::revoke_grants_of_user_client(c, &sess.user_id, &client_id)?;
             let entry = crate::audit::Entry {
-                kind: "consent.withdrawn",
+                kind: crate::audit::Kind::ConsentWithdrawn,
                 user_id: Some(&sess.user_id),
                 client_id: Some(&client_id),
                 detail: serde_json::json!({}),

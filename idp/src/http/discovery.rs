@@ -44,9 +44,17 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../templates/idp.css"))
 }
 
-pub async fn webauthn_script() -> HttpResponse {
+fn script(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .content_type("text/javascript; charset=utf-8")
-        .body(include_str!("../../templates/webauthn.js"))
+        .body(body)
+}
+
+pub async fn webauthn_script() -> HttpResponse {
+    script(include_str!("../../templates/webauthn.js"))
+}
+
+pub async fn local_time_script() -> HttpResponse {
+    script(include_str!("../../templates/local-time.js"))
 }

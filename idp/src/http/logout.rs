@@ -101,7 +101,7 @@ async fn handle(
             tokens::revoke_grants_of_session(c, &session.sid)?;
             let detail = serde_json::json!({ "by": "logout", "client": lr.client_id });
             let entry = crate::audit::Entry {
-                kind: "session.ended",
+                kind: crate::audit::Kind::SessionEnded,
                 user_id: Some(&session.user_id),
                 client_id: None,
                 detail,

@@ -40,9 +40,13 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     /// Shown in an alert when not empty.
-    pub error: &'a str,
+    pub error: &'a Message,
     /// Offer sign-in with a client certificate.
     pub certificate: bool,
+    /// The password is locked; it can be unlocked with these factors: (name, link text).
+    pub unlock: Vec<(&'a str, &'a str)>,
+    /// The password was just unlocked.
+    pub unlocked: bool,
 }
 
 #[derive(Template)]
@@ -58,13 +62,15 @@ pub struct FactorPage<'a> {
     pub alternatives: Vec<(&'a str, &'a str)>,
     /// For codes by SMS or e-mail: a code was sent, ask for it.
     pub sent: bool,
-    pub error: &'a str,
+    pub error: &'a Message,
+    /// The factor unlocks the password rather than adding to the session.
+    pub unlock: bool,
 }
 
 pub struct SessionRow {
     pub sid: String,
-    pub started: String,
-    pub last_seen: String,
+    pub started: LocalTime,
+    pub last_seen: LocalTime,
     pub current: bool,
 }
 
@@ -87,7 +93,7 @@ pub struct AccountPage<'a> {
     /// Whether passkeys can be added (the issuer's host is a domain name).
     pub webauthn: bool,
     /// The citizen's recent audit events: (time, what, particulars).
-    pub activity: Vec<(String, &'a str, String)>,
+    pub activity: Vec<(LocalTime, &'a str, String)>,
     pub sessions: Vec<SessionRow>,
     pub consents: Vec<ConsentRow>,
 }
@@ -166,24 +172,62 @@ pub fn error_body(t: &Texts, code: &str, description: &str) -> Result<String, as
     .render()
 }
 
-/// A Unix time as `YYYY-MM-DD HH:MM UTC`.
-pub fn utc(t: i64) -> String {
-    // Days to civil date (H. Hinnant's algorithm).
-    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+/// A moment on a page: written in the page's language in UTC, and marked up so that the
+/// pages' script (`local-time.js`) rewrites it in the reader's own time zone.
+#[derive(Debug, Clone)]
+pub struct LocalTime {
+    /// RFC 3339, for the `datetime` attribute.
+    pub iso: String,
+    pub text: String,
+}
+
+impl LocalTime {
+    pub fn new(lang: Lang, t: i64) -> LocalTime {
+        let (y, m, d, hh, mm) = crate::i18n::civil(t);
+        LocalTime {
+            iso: format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{:02}Z", t.rem_euclid(60)),
+            text: lang.datetime(t),
+        }
+    }
+}
+
+/// As markup: `<time datetime="…">…</time>`. Both parts are made here of digits and month
+/// names only, so templates may print it unescaped (`|safe`).
+impl std::fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<time datetime=\"{}\">{}</time>", self.iso, self.text)
+    }
+}
+
+/// A sentence for an alert, possibly with a moment in it.
+#[derive(Debug, Clone, Default)]
+pub struct Message {
+    pub before: String,
+    pub time: Option<LocalTime>,
+    pub after: String,
+}
+
+impl Message {
+    pub fn plain(text: &str) -> Message {
+        Message {
+            before: text.to_string(),
+            ..Message::default()
+        }
+    }
+
+    /// `template` holds `{time}` where the moment goes.
+    pub fn with_time(template: &str, time: LocalTime) -> Message {
+        let (before, after) = template.split_once("{time}").unwrap_or((template, ""));
+        Message {
+            before: before.to_string(),
+            time: Some(time),
+            after: after.to_string(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.before.is_empty() && self.time.is_none() && self.after.is_empty()
+    }
 }
 
 /// A QR code as an inline SVG (black modules on white, with the standard quiet zone).
@@ -220,10 +264,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
+    fn moments_carry_their_instant_and_a_written_form() {
+        let t = LocalTime::new(Lang::Hu, 1_795_000_000);
+        assert_eq!(t.iso, "2026-11-18T11:06:40Z");
+        assert_eq!(t.text, "2026. november 18. 11:06 UTC");
+        let m = Message::with_time("after {time}.", t);
+        assert_eq!((m.before.as_str(), m.after.as_str()), ("after ", "."));
     }
 
     #[test]

@@ -71,6 +71,13 @@ pub enum Stage {
     OtherAccount,
     /// One more factor, any of these.
     StepUp(Vec<FactorKind>),
+    /// The account's `locked` factor (its password) is locked; any factor of `with`
+    /// lifts the lock. A password may still be tried (it is refused until the lock ends).
+    Unlock {
+        user: String,
+        locked: FactorKind,
+        with: Vec<FactorKind>,
+    },
     SelectAccount,
     Consent,
 }
@@ -90,6 +97,8 @@ pub enum Event<'a> {
     Show {
         factor: Option<FactorKind>,
         sent: bool,
+        /// Coming back after the password was unlocked.
+        unlocked: bool,
     },
     Password {
         username: &'a str,
@@ -131,12 +140,18 @@ pub enum Screen {
     Login {
         username: String,
         refusal: Option<Refusal>,
+        /// The password is locked and these factors can unlock it.
+        unlock: Vec<FactorKind>,
+        /// The password was just unlocked.
+        unlocked: bool,
     },
     Factor {
         offered: Vec<FactorKind>,
         chosen: Option<FactorKind>,
         sent: bool,
         refusal: Option<Refusal>,
+        /// The factor unlocks the password instead of adding to the session.
+        unlock: bool,
     },
     Consent {
         scopes: Vec<String>,
@@ -268,12 +283,20 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
     let lang = Lang::choose(l.purpose.ui_locales(), visit.accept_language);
     let stage = l.stage.clone();
     let at = |s: &Stage| stage.as_ref() == Some(s);
-    let offered = |f: FactorKind| matches!(&stage, Some(Stage::StepUp(o)) if o.contains(&f));
-    let first_factor = at(&Stage::Login) || at(&Stage::OtherAccount);
+    let offered = |f: FactorKind| match &stage {
+        Some(Stage::StepUp(o)) | Some(Stage::Unlock { with: o, .. }) => o.contains(&f),
+        _ => false,
+    };
+    let unlocking = matches!(stage, Some(Stage::Unlock { .. }));
+    let first_factor = at(&Stage::Login) || at(&Stage::OtherAccount) || unlocking;
     let (answer, cookie) = match event {
-        Event::Show { factor, sent } => {
+        Event::Show {
+            factor,
+            sent,
+            unlocked,
+        } => {
             let answer = show(svc, &mut l, session.as_ref(), now)?;
-            (with_choice(answer, factor, sent), None)
+            (with_choice(answer, factor, sent, unlocked), None)
         }
         Event::Password { username, password } if first_factor => {
             throttle(svc, visit.ip, now)?;
@@ -292,25 +315,34 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
         }
         Event::Code { factor, code } if offered(factor) => {
             throttle(svc, visit.ip, now)?;
-            let sess = own_session(&l, session)?;
+            let who = proving(&l, &stage, session)?;
             let verify = |c: &mut AnyConnection| {
-                Ok(factors::codes::verify(svc, c, &sess.user_id, factor, code, now)?.then_some(()))
+                Ok(factors::codes::verify(svc, c, who.user_id(), factor, code, now)?.then_some(()))
             };
-            match step_up(svc, &l, &sess, factor, lang, now, verify)? {
-                Ok(cookie) => (next_page(&l), Some(cookie)),
+            match prove(svc, &l, &who, factor, lang, now, verify)? {
+                Ok(Proved::StepUp(cookie)) => (next_page(&l), Some(cookie)),
+                Ok(Proved::Unlocked { username }) => {
+                    let screen = Screen::Login {
+                        username,
+                        refusal: None,
+                        unlock: Vec::new(),
+                        unlocked: true,
+                    };
+                    (Answer::Show(screen), None)
+                }
                 Err(refusal) => (factor_refused(&stage, factor, refusal), None),
             }
         }
         Event::SendCode(factor) if offered(factor) => {
-            let sess = own_session(&l, session)?;
-            let user = account_of(svc, &sess)?;
+            let who = proving(&l, &stage, session)?;
+            let user = account_of(svc, who.user_id())?;
             factors::codes::send(svc, &user, factor, lang, now)?;
             let url = format!("/interaction/{}?factor={}&sent=1", l.tx.id, factor.name());
             (Answer::Redirect(url), None)
         }
         Event::WebAuthnBegin if offered(FactorKind::WebAuthn) => {
-            let sess = own_session(&l, session)?;
-            let options = factors::webauthn::begin(svc, &sess.user_id, now)?;
+            let who = proving(&l, &stage, session)?;
+            let options = factors::webauthn::begin(svc, who.user_id(), now)?;
             (Answer::Json(options), None)
         }
         Event::WebAuthnFinish {
@@ -318,20 +350,20 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
             credential,
         } if offered(FactorKind::WebAuthn) => {
             throttle(svc, visit.ip, now)?;
-            let sess = own_session(&l, session)?;
+            let who = proving(&l, &stage, session)?;
             let verify = |c: &mut AnyConnection| {
                 let ok =
-                    factors::webauthn::verify(svc, c, &sess.user_id, challenge, credential, now)?;
+                    factors::webauthn::verify(svc, c, who.user_id(), challenge, credential, now)?;
                 Ok(ok.then_some(()))
             };
             let kind = FactorKind::WebAuthn;
-            match step_up(svc, &l, &sess, kind, lang, now, verify)? {
-                Ok(cookie) => (
-                    Answer::Json(
-                        serde_json::json!({ "next": format!("/interaction/{}", l.tx.id) }),
-                    ),
-                    Some(cookie),
-                ),
+            let next = |query: &str| {
+                let url = format!("/interaction/{}{query}", l.tx.id);
+                Answer::Json(serde_json::json!({ "next": url }))
+            };
+            match prove(svc, &l, &who, kind, lang, now, verify)? {
+                Ok(Proved::StepUp(cookie)) => (next(""), Some(cookie)),
+                Ok(Proved::Unlocked { .. }) => (next("?unlocked=1"), None),
                 Err(Refusal::Locked { .. }) => {
                     return Err(OidcError::new(
                         ErrorCode::AccessDenied,
@@ -398,6 +430,15 @@ fn show(
     if l.stage == Some(Stage::OtherAccount) && l.tx.user_id.is_none() {
         return Ok(Answer::Show(login_screen(&l.purpose, None)));
     }
+    if let Some(Stage::Unlock { with, .. }) = &l.stage {
+        return Ok(Answer::Show(Screen::Factor {
+            offered: with.clone(),
+            chosen: None,
+            sent: false,
+            refusal: None,
+            unlock: true,
+        }));
+    }
     advance(svc, l, session, false, now)
 }
 
@@ -406,18 +447,38 @@ fn login_screen(purpose: &Purpose, refusal: Option<Refusal>) -> Screen {
         Purpose::Authorize(req) => req.login_hint.clone().unwrap_or_default(),
         Purpose::Account { .. } => String::new(),
     };
-    Screen::Login { username, refusal }
+    Screen::Login {
+        username,
+        refusal,
+        unlock: Vec::new(),
+        unlocked: false,
+    }
 }
 
-fn with_choice(answer: Answer, factor: Option<FactorKind>, sent: bool) -> Answer {
+fn with_choice(answer: Answer, factor: Option<FactorKind>, sent: bool, unlocked: bool) -> Answer {
     match answer {
         Answer::Show(Screen::Factor {
-            offered, refusal, ..
+            offered,
+            refusal,
+            unlock,
+            ..
         }) => Answer::Show(Screen::Factor {
             chosen: factor.filter(|f| offered.contains(f)),
             sent: sent && factor.is_some(),
             offered,
             refusal,
+            unlock,
+        }),
+        Answer::Show(Screen::Login {
+            username,
+            refusal,
+            unlock,
+            ..
+        }) => Answer::Show(Screen::Login {
+            username,
+            refusal,
+            unlock,
+            unlocked,
         }),
         other => other,
     }
@@ -513,6 +574,7 @@ fn next_step(
                 chosen: None,
                 sent: false,
                 refusal: None,
+                unlock: false,
             },
         ),
         Next::SelectAccount => {
@@ -658,9 +720,9 @@ fn own_session(l: &Loaded, session: Option<BrowserSession>) -> OidcResult<Browse
     Ok(sess)
 }
 
-fn account_of(svc: &Service, sess: &BrowserSession) -> OidcResult<User> {
+fn account_of(svc: &Service, user_id: &str) -> OidcResult<User> {
     svc.db
-        .run(|c| users::find(c, &sess.user_id))?
+        .run(|c| users::find(c, user_id))?
         .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))
 }
 
@@ -725,10 +787,16 @@ fn password_login(
             if let (Refusal::Locked { now: true, .. }, Some(u)) = (refusal, &attempt.user) {
                 notify_locked(svc, u, lang);
             }
-            let mut screen = login_screen(&l.purpose, Some(refusal));
-            if let Screen::Login { username, .. } = &mut screen {
-                *username = attempt.username.clone();
-            }
+            let with = match (refusal, &attempt.user) {
+                (Refusal::Locked { .. }, Some(u)) => offer_unlock(svc, l, &u.id, kind)?,
+                _ => Vec::new(),
+            };
+            let screen = Screen::Login {
+                username: attempt.username.clone(),
+                refusal: Some(refusal),
+                unlock: with,
+                unlocked: false,
+            };
             Ok((Answer::Show(screen), None))
         }
     }
@@ -772,16 +840,156 @@ fn step_up(
 
 /// The step-up page again, with why the factor was refused; the same factors are offered.
 fn factor_refused(stage: &Option<Stage>, factor: FactorKind, refusal: Refusal) -> Answer {
-    let offered = match stage {
-        Some(Stage::StepUp(offered)) => offered.clone(),
-        _ => vec![factor],
+    let (offered, unlock) = match stage {
+        Some(Stage::StepUp(offered)) => (offered.clone(), false),
+        Some(Stage::Unlock { with, .. }) => (with.clone(), true),
+        _ => (vec![factor], false),
     };
     Answer::Show(Screen::Factor {
         offered,
         chosen: Some(factor),
         sent: true,
         refusal: Some(refusal),
+        unlock,
     })
+}
+
+/// Factors that can lift the lock on a password: any the citizen holds that proves
+/// possession of something else (a certificate is not one: anyone may hold a card).
+const UNLOCK_FACTORS: [FactorKind; 5] = [
+    FactorKind::WebAuthn,
+    FactorKind::Totp,
+    FactorKind::SmsCode,
+    FactorKind::EmailCode,
+    FactorKind::RecoveryCode,
+];
+
+/// After `locked` was refused as locked: the factors of the account that can unlock it,
+/// and the transaction waits for one of them (or for the password, once the lock ends).
+fn offer_unlock(
+    svc: &Service,
+    l: &Loaded,
+    user_id: &str,
+    locked: FactorKind,
+) -> OidcResult<Vec<FactorKind>> {
+    let with: Vec<FactorKind> = svc
+        .db
+        .run(|c| enrolled_factors(c, user_id))?
+        .into_iter()
+        .filter(|f| UNLOCK_FACTORS.contains(f) && *f != locked)
+        .collect();
+    if !with.is_empty() {
+        let stage = Stage::Unlock {
+            user: user_id.to_string(),
+            locked,
+            with: with.clone(),
+        };
+        save_stage(svc, &l.tx.id, &stage)?;
+    }
+    Ok(with)
+}
+
+/// Whose factor a step answers: the signed-in citizen's (a step-up), or the account
+/// whose password is locked (an unlock).
+enum Proving {
+    StepUp(BrowserSession),
+    Unlock { user: String, locked: FactorKind },
+}
+
+impl Proving {
+    fn user_id(&self) -> &str {
+        match self {
+            Proving::StepUp(s) => &s.user_id,
+            Proving::Unlock { user, .. } => user,
+        }
+    }
+}
+
+fn proving(
+    l: &Loaded,
+    stage: &Option<Stage>,
+    session: Option<BrowserSession>,
+) -> OidcResult<Proving> {
+    match stage {
+        Some(Stage::Unlock { user, locked, .. }) => Ok(Proving::Unlock {
+            user: user.clone(),
+            locked: *locked,
+        }),
+        _ => Ok(Proving::StepUp(own_session(l, session)?)),
+    }
+}
+
+enum Proved {
+    /// The session gained the factor: its new cookie.
+    StepUp(String),
+    /// The lock is lifted; the citizen signs in again as `username`.
+    Unlocked { username: String },
+}
+
+fn prove(
+    svc: &Service,
+    l: &Loaded,
+    who: &Proving,
+    kind: FactorKind,
+    lang: Lang,
+    now: i64,
+    verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
+) -> OidcResult<Result<Proved, Refusal>> {
+    match who {
+        Proving::StepUp(sess) => {
+            Ok(step_up(svc, l, sess, kind, lang, now, verify)?.map(Proved::StepUp))
+        }
+        Proving::Unlock { user, locked } => unlock(svc, l, user, *locked, kind, lang, now, verify),
+    }
+}
+
+/// Checks `kind` of the account; on success lifts the lock on `locked` and goes back to
+/// the login, all in one transaction, and tells the citizen.
+#[allow(clippy::too_many_arguments)]
+fn unlock(
+    svc: &Service,
+    l: &Loaded,
+    user_id: &str,
+    locked: FactorKind,
+    kind: FactorKind,
+    lang: Lang,
+    now: i64,
+    verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
+) -> OidcResult<Result<Proved, Refusal>> {
+    let login = serde_json::to_string(&Stage::Login).map_err(OidcError::server)?;
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: user_id,
+            factor: kind,
+        };
+        match factors::check(c, a, now, verify)? {
+            Checked::Accepted(()) => {
+                super::lockout::lift(c, user_id, locked, kind, now)?;
+                transactions::set_stage(c, &l.tx.id, &login)?;
+                Ok(Ok(()))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    tracing::info!(outcome, factor = kind.name(), "unlock attempt");
+    let user = svc.db.run(|c| users::find(c, user_id))?;
+    let t = lang.texts();
+    match (result, user) {
+        (Ok(()), Some(u)) => {
+            crate::notify::tell(svc, &u, t.unlocked_subject, t.unlocked_body);
+            Ok(Ok(Proved::Unlocked {
+                username: u.username,
+            }))
+        }
+        (Ok(()), None) => Err(OidcError::invalid_request("the account no longer exists")),
+        (Err(r), user) => {
+            if let (Refusal::Locked { now: true, .. }, Some(u)) = (r, &user) {
+                notify_locked(svc, u, lang);
+            }
+            Ok(Err(r))
+        }
+    }
 }
 
 /// Sign-in, or step-up, with an X.509 client certificate.
@@ -842,7 +1050,7 @@ fn certificate(
 
 fn audit_failure(svc: &Service, detail: serde_json::Value, now: i64) -> OidcResult<()> {
     let entry = crate::audit::Entry {
-        kind: "auth.failed",
+        kind: crate::audit::Kind::SignInFailed,
         user_id: None,
         client_id: None,
         detail,

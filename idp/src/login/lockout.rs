@@ -57,13 +57,34 @@ pub fn unlock(
 ) -> crate::store::StoreResult<usize> {
     let n = crate::store::lockouts::clear_all(conn, user_id, now)?;
     let entry = crate::audit::Entry {
-        kind: "factor.unlocked",
+        kind: crate::audit::Kind::FactorUnlocked,
         user_id: Some(user_id),
         client_id: None,
         detail: serde_json::json!({ "by": "administrator", "factors": n }),
     };
     crate::audit::append(conn, entry, now)?;
     Ok(n)
+}
+
+/// Lifts the lock on one factor of an account because the citizen proved `with` (another
+/// of their factors), audited in the caller's transaction.
+pub fn lift(
+    conn: &mut crate::store::AnyConnection,
+    user_id: &str,
+    factor: authenticators::FactorKind,
+    with: authenticators::FactorKind,
+    now: i64,
+) -> crate::store::StoreResult<()> {
+    let counter = crate::store::lockouts::lock(conn, user_id, factor.name(), now)?;
+    crate::store::lockouts::save(conn, &after_success(counter, now))?;
+    let entry = crate::audit::Entry {
+        kind: crate::audit::Kind::FactorSelfUnlocked,
+        user_id: Some(user_id),
+        client_id: None,
+        detail: serde_json::json!({ "factor": factor.name(), "with": with.name() }),
+    };
+    crate::audit::append(conn, entry, now)?;
+    Ok(())
 }
 
 /// The account a lockout subject stands for, if it is one.

@@ -6,6 +6,8 @@
 //! default risk level, scopes can carry their own, and a request can ask for more with
 //! `acr_values` (voluntary) or an essential `acr` claim (mandatory).
 
+pub mod password;
+
 use authenticators::{Category, FactorKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

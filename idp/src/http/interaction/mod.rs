@@ -2,9 +2,9 @@
 //! a `login::flow::Event`, lets the flow decide, and renders its answer: a page, a
 //! redirect, or JSON for the WebAuthn script.
 
-use super::pages::{self, ConsentPage, FactorPage, LoginPage, SelectAccountPage};
+use super::pages::{self, ConsentPage, FactorPage, LoginPage, Message, SelectAccountPage};
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other};
-use crate::i18n::Texts;
+use crate::i18n::{Lang, Texts};
 use crate::login::factors::Refusal;
 use crate::login::flow::{self, Answer, Choice, Event, Screen, Turn, View, Visit};
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
@@ -92,11 +92,11 @@ async fn page(
         Ok(t) => t,
         Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
     };
-    let t = pages::lang(&req, &turn.view.ui_locales).texts();
+    let lang = pages::lang(&req, &turn.view.ui_locales);
     let mut res = match turn.answer {
         Answer::Redirect(url) => see_other(&url),
         Answer::Json(v) => json_answer(200, v),
-        Answer::Show(screen) => render(t, &turn.view, &state, screen),
+        Answer::Show(screen) => render(lang, &turn.view, &state, screen),
     };
     if let Some(c) = turn.session_cookie {
         let _ = res.add_cookie(&state.cookie(SESSION_COOKIE, c, None));
@@ -123,11 +123,14 @@ async fn json(state: web::Data<AppState>, turn: OidcResult<Turn>) -> HttpRespons
     }
 }
 
-fn refusal_text(t: &Texts, r: Refusal, wrong: &'static str) -> String {
+fn refusal_text(lang: Lang, r: Refusal, wrong: &'static str) -> Message {
+    let t = lang.texts();
     match r {
-        Refusal::Wrong => wrong.to_string(),
-        Refusal::Certificate => t.certificate_failed.to_string(),
-        Refusal::Locked { until, .. } => format!("{} {}.", t.locked, pages::utc(until)),
+        Refusal::Wrong => Message::plain(wrong),
+        Refusal::Certificate => Message::plain(t.certificate_failed),
+        Refusal::Locked { until, .. } => {
+            Message::with_time(t.locked, pages::LocalTime::new(lang, until))
+        }
     }
 }
 
@@ -152,13 +155,26 @@ fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
     }
 }
 
-fn render(t: &Texts, view: &View, state: &AppState, screen: Screen) -> HttpResponse {
+fn render(lang: Lang, view: &View, state: &AppState, screen: Screen) -> HttpResponse {
+    let t = lang.texts();
     let client_name = view.client_name.as_deref().unwrap_or(t.account_title);
-    let status = |error: &str| if error.is_empty() { 200 } else { 401 };
+    let status = |error: &Message| if error.is_empty() { 200 } else { 401 };
+    let labels = |factors: &[FactorKind]| -> Vec<(&'static str, &'static str)> {
+        STEP_UP_FACTORS
+            .into_iter()
+            .filter(|f| factors.contains(f))
+            .map(|f| (f.name(), factor_label(t, f)))
+            .collect()
+    };
     match screen {
-        Screen::Login { username, refusal } => {
+        Screen::Login {
+            username,
+            refusal,
+            unlock,
+            unlocked,
+        } => {
             let error = refusal
-                .map(|r| refusal_text(t, r, t.login_failed))
+                .map(|r| refusal_text(lang, r, t.login_failed))
                 .unwrap_or_default();
             let page = LoginPage {
                 t,
@@ -168,6 +184,8 @@ fn render(t: &Texts, view: &View, state: &AppState, screen: Screen) -> HttpRespo
                 username: &username,
                 error: &error,
                 certificate: state.certificates.is_some(),
+                unlock: labels(&unlock),
+                unlocked,
             };
             pages::html(status(&error), page.render())
         }
@@ -176,6 +194,7 @@ fn render(t: &Texts, view: &View, state: &AppState, screen: Screen) -> HttpRespo
             chosen,
             sent,
             refusal,
+            unlock,
         } => {
             let usable: Vec<FactorKind> = STEP_UP_FACTORS
                 .into_iter()
@@ -192,7 +211,7 @@ fn render(t: &Texts, view: &View, state: &AppState, screen: Screen) -> HttpRespo
                 .map(|f| (f.name(), factor_label(t, *f)))
                 .collect();
             let error = refusal
-                .map(|r| refusal_text(t, r, t.code_failed))
+                .map(|r| refusal_text(lang, r, t.code_failed))
                 .unwrap_or_default();
             let page = FactorPage {
                 t,
@@ -203,6 +222,7 @@ fn render(t: &Texts, view: &View, state: &AppState, screen: Screen) -> HttpRespo
                 alternatives,
                 sent,
                 error: &error,
+                unlock,
             };
             pages::html(status(&error), page.render())
         }
@@ -260,6 +280,7 @@ pub async fn show(
         Ok(Event::Show {
             factor: q.get("factor").and_then(FactorKind::parse),
             sent: q.get("sent") == Some("1"),
+            unlocked: q.get("unlocked") == Some("1"),
         })
     })
     .await;

@@ -173,7 +173,7 @@ pub fn send(svc: &Service, user: &User, kind: FactorKind, lang: Lang, now: i64) 
             issued.sent.expires_at,
         )?;
         let entry = crate::audit::Entry {
-            kind: "code.sent",
+            kind: crate::audit::Kind::CodeSent,
             user_id: Some(&user.id),
             client_id: None,
             detail: serde_json::json!({ "factor": kind.name() }),

@@ -11,7 +11,7 @@ pub mod password;
 pub mod webauthn;
 
 use super::lockout;
-use crate::audit::{self, Entry};
+use crate::audit::{self, Entry, Kind};
 use crate::store::lockouts;
 use crate::store::{AnyConnection, StoreResult};
 use authenticators::FactorKind;
@@ -57,7 +57,7 @@ pub fn check<T>(
     let user_id = lockout::account(attempt.subject);
     if counter.locked_until > now {
         let detail = json!({ "factor": factor, "reason": "locked" });
-        audit::append(conn, entry("auth.failed", user_id, detail), now)?;
+        audit::append(conn, entry(Kind::SignInFailed, user_id, detail), now)?;
         return Ok(Checked::Refused(Refusal::Locked {
             until: counter.locked_until,
             now: false,
@@ -67,7 +67,7 @@ pub fn check<T>(
         Some(proved) => {
             lockouts::save(conn, &lockout::after_success(counter, now))?;
             let detail = json!({ "factor": factor });
-            audit::append(conn, entry("auth.succeeded", user_id, detail), now)?;
+            audit::append(conn, entry(Kind::SignedIn, user_id, detail), now)?;
             Ok(Checked::Accepted(proved))
         }
         None => {
@@ -75,7 +75,7 @@ pub fn check<T>(
             lockouts::save(conn, &counted)?;
             audit::append(
                 conn,
-                entry("auth.failed", user_id, json!({ "factor": factor })),
+                entry(Kind::SignInFailed, user_id, json!({ "factor": factor })),
                 now,
             )?;
             let Some(until) = locked else {
@@ -83,13 +83,13 @@ pub fn check<T>(
             };
             let detail =
                 json!({ "factor": factor, "until": until, "known_account": user_id.is_some() });
-            audit::append(conn, entry("factor.locked", user_id, detail), now)?;
+            audit::append(conn, entry(Kind::FactorLocked, user_id, detail), now)?;
             Ok(Checked::Refused(Refusal::Locked { until, now: true }))
         }
     }
 }
 
-fn entry<'a>(kind: &'a str, user_id: Option<&'a str>, detail: serde_json::Value) -> Entry<'a> {
+fn entry<'a>(kind: Kind, user_id: Option<&'a str>, detail: serde_json::Value) -> Entry<'a> {
     Entry {
         kind,
         user_id,
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(
             events
                 .iter()
-                .filter(|e| e.kind.starts_with("auth."))
+                .filter(|e| matches!(e.kind(), Some(Kind::SignedIn | Kind::SignInFailed)))
                 .count(),
             20,
             "every attempt is audited"

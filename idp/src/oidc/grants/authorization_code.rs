@@ -88,7 +88,7 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
                 rows::revoke_grant(conn, &grant_id)?;
                 let detail = serde_json::json!({ "credential": "code", "grant": grant_id });
                 let entry = crate::audit::Entry {
-                    kind: "token.replayed",
+                    kind: crate::audit::Kind::TokenReplayed,
                     user_id: None,
                     client_id: Some(&client.id),
                     detail,

@@ -52,7 +52,7 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
                 let detail =
                     serde_json::json!({ "credential": "refresh_token", "grant": grant_id });
                 let entry = crate::audit::Entry {
-                    kind: "token.replayed",
+                    kind: crate::audit::Kind::TokenReplayed,
                     user_id: None,
                     client_id: Some(&client.id),
                     detail,
