@@ -117,6 +117,7 @@ pub struct Texts {
     pub unlocked_subject: &'static str,
     pub unlocked_body: &'static str,
     pub ev_self_unlocked: &'static str,
+    pub back_to_sign_in: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -227,6 +228,7 @@ static EN: Texts = Texts {
     unlocked_subject: "Your password was unlocked",
     unlocked_body: "Your password was unlocked by someone who confirmed your identity with another of your sign-in methods. If this was not you, change your password and contact the help desk.",
     ev_self_unlocked: "Password unlocked with another sign-in method",
+    back_to_sign_in: "Back to sign in",
 };
 
 static HU: Texts = Texts {
@@ -337,6 +339,7 @@ static HU: Texts = Texts {
     unlocked_subject: "Jelszava zárolását feloldották",
     unlocked_body: "Jelszava zárolását valaki feloldotta, aki egy másik bejelentkezési módszerével igazolta magát. Ha nem Ön volt, változtassa meg jelszavát, és forduljon az ügyfélszolgálathoz.",
     ev_self_unlocked: "Jelszó feloldva egy másik bejelentkezési módszerrel",
+    back_to_sign_in: "Vissza a bejelentkezéshez",
 };
 
 static RU: Texts = Texts {
@@ -447,6 +450,7 @@ static RU: Texts = Texts {
     unlocked_subject: "Ваш пароль разблокирован",
     unlocked_body: "Ваш пароль разблокировал человек, подтвердивший личность другим вашим способом входа. Если это были не вы, смените пароль и обратитесь в службу поддержки.",
     ev_self_unlocked: "Пароль разблокирован другим способом входа",
+    back_to_sign_in: "Вернуться ко входу",
 };
 
 impl Texts {
@@ -526,17 +530,47 @@ impl Lang {
 }
 
 const EN_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const HU_MONTHS: [&str; 12] = [
-    "január", "február", "március", "április", "május", "június", "július", "augusztus",
-    "szeptember", "október", "november", "december",
+    "január",
+    "február",
+    "március",
+    "április",
+    "május",
+    "június",
+    "július",
+    "augusztus",
+    "szeptember",
+    "október",
+    "november",
+    "december",
 ];
 /// In the genitive, as after a day number.
 const RU_MONTHS: [&str; 12] = [
-    "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-    "октября", "ноября", "декабря",
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
 ];
 
 /// A Unix time as (year, month, day, hour, minute) in UTC (H. Hinnant's days-to-civil).

@@ -69,6 +69,11 @@ function totp(key) {
   return String(bin % 1_000_000).padStart(6, '0');
 }
 
+/** Keeps a picture of the page for people to look at: target/screenshots/NAME.png. */
+async function shot(page, name) {
+  await page.screenshot({ path: new URL(`../../target/screenshots/${name}.png`, import.meta.url).pathname, fullPage: true });
+}
+
 async function newPage() {
   const context = await browser.newContext({ locale: 'en-GB' });
   const page = await context.newPage();
@@ -109,8 +114,8 @@ async function backAtClient(page) {
  * outbox: a change of sign-in methods needs the strongest sign-in the account has, and a
  * password with an e-mail address on file reaches "substantial".
  */
-async function stepUpByEmail(page, to) {
-  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+async function stepUpByEmail(page, to, heading = 'Additional verification') {
+  await page.getByRole('heading', { name: heading }).waitFor();
   const seen = new Set(idp.outbox().map((m) => m.body));
   if ((await page.getByRole('button', { name: 'Send the code' }).count()) === 0) {
     await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
@@ -183,12 +188,29 @@ test('three wrong passwords lock the password and notify the citizen', async () 
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').waitFor();
   }
-  assert.match(await page.getByRole('alert').textContent(), /locked until/);
+  assert.match(await page.getByRole('alert').textContent(), /try again after/);
   await signIn(page, 'lena');
-  assert.match(await page.getByRole('alert').textContent(), /locked until/, 'the right password waits too');
+  assert.match(await page.getByRole('alert').textContent(), /try again after/, 'the right password waits too');
+  // The moment is written in the reader's time zone by the page's script, not in UTC.
+  const until = page.getByRole('alert').locator('time');
+  assert.match(await until.getAttribute('datetime'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.doesNotMatch(await until.textContent(), /UTC/);
+  await shot(page, 'login-locked');
   const mail = idp.outbox().filter((m) => m.to === 'lena@example.invalid');
   assert.equal(mail.length, 1);
   assert.match(mail[0].subject, /locked/);
+  // A code by e-mail unlocks the password at once, and the citizen is told.
+  await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
+  await page.getByRole('heading', { name: 'Unlock your password' }).waitFor();
+  await shot(page, 'unlock');
+  await page.getByRole('link', { name: 'Back to sign in' }).click();
+  await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
+  await stepUpByEmail(page, 'lena@example.invalid', 'Unlock your password');
+  await page.getByRole('status').filter({ hasText: 'Your password is unlocked' }).waitFor();
+  assert.ok(idp.outbox().some((m) => m.to === 'lena@example.invalid' && /unlocked/.test(m.subject)));
+  await signIn(page, 'lena');
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await backAtClient(page);
 });
 
 test('an idle session ends after 15 minutes', async () => {

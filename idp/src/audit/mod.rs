@@ -141,7 +141,15 @@ pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<i64> 
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
     let detail = e.detail.to_string();
-    let hash = hash_of(&prev, seq, now, e.kind.name(), e.user_id, e.client_id, &detail);
+    let hash = hash_of(
+        &prev,
+        seq,
+        now,
+        e.kind.name(),
+        e.user_id,
+        e.client_id,
+        &detail,
+    );
     diesel::insert_into(audit_events::table)
         .values(Event {
             seq,

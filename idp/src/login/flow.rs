@@ -295,7 +295,17 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
             sent,
             unlocked,
         } => {
-            let answer = show(svc, &mut l, session.as_ref(), now)?;
+            let answer = match &stage {
+                // Back from the unlock page to the login, with the unlock still offered.
+                Some(Stage::Unlock { with, .. }) if factor == Some(FactorKind::Password) => {
+                    let mut screen = login_screen(&l.purpose, None);
+                    if let Screen::Login { unlock, .. } = &mut screen {
+                        *unlock = with.clone();
+                    }
+                    Answer::Show(screen)
+                }
+                _ => show(svc, &mut l, session.as_ref(), now)?,
+            };
             (with_choice(answer, factor, sent, unlocked), None)
         }
         Event::Password { username, password } if first_factor => {
@@ -1159,6 +1169,7 @@ mod tests {
         Event::Show {
             factor: None,
             sent: false,
+            unlocked: false,
         }
     }
 
@@ -1236,5 +1247,105 @@ mod tests {
             try_password("correct horse", T0 + 3),
             Some(Refusal::Locked { now: false, .. })
         ));
+    }
+
+    #[test]
+    fn another_factor_unlocks_a_locked_password() {
+        let (_dir, svc) = crate::service::for_tests();
+        let codes = crate::enrollment::recovery_codes(&svc, "u-anna", Lang::En, T0).expect("codes");
+        let (tx, csrf) = account_login(&svc);
+        let v = visit(&tx, Some(&csrf));
+        let password = |username, password, now| {
+            handle(&svc, v, Event::Password { username, password }, now).unwrap()
+        };
+        password("anna", "wrong", T0);
+        password("anna", "wrong", T0 + 1);
+        let Answer::Show(Screen::Login {
+            unlock, refusal, ..
+        }) = password("anna", "wrong", T0 + 2).answer
+        else {
+            panic!("the login page")
+        };
+        assert!(matches!(refusal, Some(Refusal::Locked { .. })));
+        assert_eq!(unlock, [FactorKind::RecoveryCode, FactorKind::EmailCode]);
+        // The page of the transaction is now the unlock page, with the same factors.
+        let Answer::Show(Screen::Factor {
+            offered, unlock, ..
+        }) = handle(&svc, visit(&tx, None), show_event(), T0 + 3)
+            .unwrap()
+            .answer
+        else {
+            panic!("the unlock page")
+        };
+        assert!(unlock);
+        assert_eq!(offered, [FactorKind::RecoveryCode, FactorKind::EmailCode]);
+        let code = |code, now| {
+            let event = Event::Code {
+                factor: FactorKind::RecoveryCode,
+                code,
+            };
+            handle(&svc, v, event, now).unwrap()
+        };
+        // A wrong code is refused and counted like any other factor's.
+        let turn = code("not-a-code", T0 + 4);
+        assert!(matches!(
+            turn.answer,
+            Answer::Show(Screen::Factor {
+                refusal: Some(Refusal::Wrong),
+                unlock: true,
+                ..
+            })
+        ));
+        // A right one lifts the lock, without signing in.
+        let turn = code(&codes[0], T0 + 5);
+        assert!(turn.session_cookie.is_none());
+        assert!(matches!(
+            turn.answer,
+            Answer::Show(Screen::Login { unlocked: true, ref username, .. }) if username == "anna"
+        ));
+        let events = svc
+            .db
+            .run(|c| crate::audit::of_user(c, "u-anna", 5))
+            .unwrap();
+        assert_eq!(
+            events[0].kind(),
+            Some(crate::audit::Kind::FactorSelfUnlocked)
+        );
+        // The same code cannot unlock twice, and the stage is the login again.
+        let again = handle(
+            &svc,
+            v,
+            Event::Code {
+                factor: FactorKind::RecoveryCode,
+                code: &codes[0],
+            },
+            T0 + 6,
+        );
+        assert!(again.is_err());
+        let turn = password("anna", "correct horse", T0 + 7);
+        assert!(turn.session_cookie.is_some(), "{:?}", turn.answer);
+    }
+
+    #[test]
+    fn an_unknown_account_is_offered_no_unlock() {
+        let (_dir, svc) = crate::service::for_tests();
+        let (tx, csrf) = account_login(&svc);
+        let v = visit(&tx, Some(&csrf));
+        let mut last = None;
+        for i in 0..3 {
+            let event = Event::Password {
+                username: "nobody",
+                password: "wrong",
+            };
+            last = Some(handle(&svc, v, event, T0 + i).unwrap().answer);
+        }
+        let Some(Answer::Show(Screen::Login {
+            unlock, refusal, ..
+        })) = last
+        else {
+            panic!("the login page")
+        };
+        assert!(matches!(refusal, Some(Refusal::Locked { .. })));
+        assert!(unlock.is_empty());
     }
 }

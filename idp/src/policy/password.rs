@@ -66,10 +66,16 @@ mod tests {
         assert_eq!(check("12345678", &[]), Err(Weakness::Guessable));
         assert_eq!(check("qwertyuiop", &[]), Err(Weakness::Guessable));
         assert_eq!(
-            check("annakovacs1990", &["annak", "Anna Kovács", "anna.kovacs@example.hu"]),
+            check(
+                "annakovacs1990",
+                &["annak", "Anna Kovács", "anna.kovacs@example.hu"]
+            ),
             Err(Weakness::Guessable)
         );
-        assert_eq!(check(&"x".repeat(MAX_CHARS + 1), &[]), Err(Weakness::TooLong));
+        assert_eq!(
+            check(&"x".repeat(MAX_CHARS + 1), &[]),
+            Err(Weakness::TooLong)
+        );
     }
 
     #[test]
