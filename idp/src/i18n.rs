@@ -118,6 +118,20 @@ pub struct Texts {
     pub unlocked_body: &'static str,
     pub ev_self_unlocked: &'static str,
     pub back_to_sign_in: &'static str,
+    pub change_password: &'static str,
+    pub password_title: &'static str,
+    pub password_intro: &'static str,
+    pub new_password: &'static str,
+    pub new_password_hint: &'static str,
+    pub confirm_password: &'static str,
+    pub change_password_button: &'static str,
+    pub password_too_short: &'static str,
+    pub password_too_long: &'static str,
+    pub password_guessable: &'static str,
+    pub password_mismatch: &'static str,
+    pub password_changed_notice: &'static str,
+    pub there_is_a_problem: &'static str,
+    pub password_section: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -229,6 +243,20 @@ static EN: Texts = Texts {
     unlocked_body: "Your password was unlocked by someone who confirmed your identity with another of your sign-in methods. If this was not you, change your password and contact the help desk.",
     ev_self_unlocked: "Password unlocked with another sign-in method",
     back_to_sign_in: "Back to sign in",
+    change_password: "your password was changed, and every other session of your account was ended",
+    password_title: "Change your password",
+    password_intro: "Choose a password you do not use anywhere else. A few unrelated words make a strong one that is easy to remember. You will stay signed in here; your other sessions will end.",
+    new_password: "New password",
+    new_password_hint: "At least 8 characters.",
+    confirm_password: "Type the new password again",
+    change_password_button: "Change password",
+    password_too_short: "Enter a password of at least 8 characters.",
+    password_too_long: "Enter a password of at most 256 characters.",
+    password_guessable: "This password is too easy to guess: it is common, follows a pattern, or contains your name. Try a few unrelated words.",
+    password_mismatch: "The two passwords are not the same.",
+    password_changed_notice: "Your password has been changed.",
+    there_is_a_problem: "There is a problem",
+    password_section: "Password",
 };
 
 static HU: Texts = Texts {
@@ -340,6 +368,20 @@ static HU: Texts = Texts {
     unlocked_body: "Jelszava zárolását valaki feloldotta, aki egy másik bejelentkezési módszerével igazolta magát. Ha nem Ön volt, változtassa meg jelszavát, és forduljon az ügyfélszolgálathoz.",
     ev_self_unlocked: "Jelszó feloldva egy másik bejelentkezési módszerrel",
     back_to_sign_in: "Vissza a bejelentkezéshez",
+    change_password: "megváltozott a jelszava, és fiókja minden más munkamenetét lezártuk",
+    password_title: "Jelszó megváltoztatása",
+    password_intro: "Olyan jelszót válasszon, amelyet máshol nem használ. Néhány egymáshoz nem kapcsolódó szó erős és könnyen megjegyezhető jelszót ad. Itt bejelentkezve marad, más munkamenetei lezárulnak.",
+    new_password: "Új jelszó",
+    new_password_hint: "Legalább 8 karakter.",
+    confirm_password: "Írja be újra az új jelszót",
+    change_password_button: "Jelszó megváltoztatása",
+    password_too_short: "Legalább 8 karakteres jelszót adjon meg.",
+    password_too_long: "Legfeljebb 256 karakteres jelszót adjon meg.",
+    password_guessable: "Ez a jelszó túl könnyen kitalálható: gyakori, mintát követ, vagy tartalmazza a nevét. Próbáljon néhány egymáshoz nem kapcsolódó szót.",
+    password_mismatch: "A két jelszó nem egyezik.",
+    password_changed_notice: "Jelszavát megváltoztattuk.",
+    there_is_a_problem: "Hiba történt",
+    password_section: "Jelszó",
 };
 
 static RU: Texts = Texts {
@@ -451,6 +493,20 @@ static RU: Texts = Texts {
     unlocked_body: "Ваш пароль разблокировал человек, подтвердивший личность другим вашим способом входа. Если это были не вы, смените пароль и обратитесь в службу поддержки.",
     ev_self_unlocked: "Пароль разблокирован другим способом входа",
     back_to_sign_in: "Вернуться ко входу",
+    change_password: "ваш пароль изменён, и все остальные сеансы вашей учётной записи завершены",
+    password_title: "Смена пароля",
+    password_intro: "Выберите пароль, который вы нигде больше не используете. Несколько не связанных между собой слов дают надёжный и легко запоминающийся пароль. Здесь вы останетесь в системе, остальные сеансы будут завершены.",
+    new_password: "Новый пароль",
+    new_password_hint: "Не менее 8 символов.",
+    confirm_password: "Введите новый пароль ещё раз",
+    change_password_button: "Сменить пароль",
+    password_too_short: "Введите пароль не короче 8 символов.",
+    password_too_long: "Введите пароль не длиннее 256 символов.",
+    password_guessable: "Этот пароль слишком легко угадать: он распространён, следует шаблону или содержит ваше имя. Попробуйте несколько не связанных слов.",
+    password_mismatch: "Пароли не совпадают.",
+    password_changed_notice: "Ваш пароль изменён.",
+    there_is_a_problem: "Возникла проблема",
+    password_section: "Пароль",
 };
 
 impl Texts {

@@ -79,6 +79,22 @@ impl Service {
         }
     }
 
+    /// The bodies of the messages in the development outbox.
+    #[cfg(test)]
+    pub(crate) fn outbox_for_tests(&self) -> Vec<String> {
+        let Some(dir) = &self.config.notify.outbox_dir else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<crate::notify::Message>(&b).ok())
+            .map(|m| m.body)
+            .collect()
+    }
+
     /// Re-reads the published keys (another instance or `idp keys rotate` may have changed
     /// them); returns true when they changed.
     pub fn reload_keys(&self) -> Result<bool, String> {

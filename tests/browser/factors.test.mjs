@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { Idp } from '../../conformance/harness.mjs';
 
@@ -69,9 +71,20 @@ function totp(key) {
   return String(bin % 1_000_000).padStart(6, '0');
 }
 
-/** Keeps a picture of the page for people to look at: target/screenshots/NAME.png. */
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Keeps a picture of the page for people to look at (target/screenshots/NAME.png) and
+ * checks it with axe-core against WCAG 2.2 A and AA: no violation may remain.
+ */
 async function shot(page, name) {
   await page.screenshot({ path: new URL(`../../target/screenshots/${name}.png`, import.meta.url).pathname, fullPage: true });
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `accessibility of ${name}`);
 }
 
 async function newPage() {
@@ -264,6 +277,44 @@ test('passkey registration, step-up from low to high with only the passkey, remo
   await page.getByRole('listitem').filter({ hasText: 'Laptop' }).getByRole('button', { name: 'Remove' }).click();
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   assert.equal(await page.getByRole('listitem').filter({ hasText: 'Laptop' }).count(), 0);
+});
+
+test('changing the password: a fresh step-up, a linked error summary, other sessions end', async () => {
+  const elsewhere = await newPage();
+  await elsewhere.goto(`${idp.issuer}/account`);
+  await signIn(elsewhere, 'petra');
+  await elsewhere.getByRole('heading', { name: 'Your account' }).waitFor();
+  const page = await newPage();
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, 'petra');
+  await page.getByRole('link', { name: 'Change password' }).click();
+  // The password alone may not change the password.
+  await stepUpByEmail(page, 'petra@example.invalid');
+  await page.getByRole('heading', { name: 'Change your password' }).waitFor();
+  await shot(page, 'password');
+  await page.getByLabel('New password', { exact: true }).fill('password1');
+  await page.getByLabel('Type the new password again').fill('password1');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  const summary = page.getByRole('alert');
+  await summary.getByRole('heading', { name: 'There is a problem' }).waitFor();
+  assert.match(await page.title(), /^There is a problem: /);
+  assert.equal(await page.getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true');
+  await shot(page, 'password-error');
+  await summary.getByRole('link').click();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'new-password');
+  const NEW = 'tulip lantern orbit seven';
+  await page.getByLabel('New password', { exact: true }).fill(NEW);
+  await page.getByLabel('Type the new password again').fill(NEW);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('status').filter({ hasText: 'Your password has been changed' }).waitFor();
+  assert.ok(idp.outbox().some((m) => m.to === 'petra@example.invalid' && /your password was changed/.test(m.body)));
+  // The other browser's session has ended; the new password signs in, the old one not.
+  await elsewhere.goto(`${idp.issuer}/account`);
+  await signIn(elsewhere, 'petra');
+  await elsewhere.getByRole('alert').filter({ hasText: 'incorrect' }).waitFor();
+  await elsewhere.getByLabel('Password').fill(NEW);
+  await elsewhere.getByRole('button', { name: 'Sign in' }).click();
+  await elsewhere.getByRole('heading', { name: 'Your account' }).waitFor();
 });
 
 test('pages follow the browser language', async () => {

@@ -1,4 +1,5 @@
-//! Adding and removing a citizen's factors: authenticator apps, recovery codes, passkeys.
+//! Adding and removing a citizen's factors: authenticator apps, recovery codes, passkeys,
+//! and changing the password (`password`).
 //! Every change needs a fresh step-up to the strongest level the citizen's factors reach
 //! (`login::flow::change_allowed`, checked by the caller before it calls in here), is
 //! audited in the transaction that makes it, and is told to the citizen.
@@ -16,6 +17,8 @@ use authenticators::{Factor, FactorKind, recovery};
 use diesel::Connection;
 use serde_json::json;
 
+pub mod password;
+
 const PENDING_TOTP: &str = "totp-pending";
 const WEBAUTHN_REGISTER: &str = "webauthn-register";
 
@@ -27,6 +30,7 @@ pub enum Change {
     RecoveryCodes,
     PasskeyAdded,
     PasskeyRemoved,
+    Password,
 }
 
 impl Change {
@@ -35,12 +39,14 @@ impl Change {
             Change::TotpAdded | Change::TotpRemoved => FactorKind::Totp,
             Change::RecoveryCodes => FactorKind::RecoveryCode,
             Change::PasskeyAdded | Change::PasskeyRemoved => FactorKind::WebAuthn,
+            Change::Password => FactorKind::Password,
         }
     }
 
     fn audit_kind(self) -> crate::audit::Kind {
         match self {
             Change::TotpRemoved | Change::PasskeyRemoved => crate::audit::Kind::FactorRemoved,
+            Change::Password => crate::audit::Kind::PasswordChanged,
             _ => crate::audit::Kind::FactorEnrolled,
         }
     }
@@ -80,6 +86,7 @@ fn notify(svc: &Service, user_id: &str, change: Change, lang: Lang) -> OidcResul
         Change::RecoveryCodes => t.change_recovery,
         Change::PasskeyAdded => t.change_passkey_added,
         Change::PasskeyRemoved => t.change_passkey_removed,
+        Change::Password => t.change_password,
     };
     let body = t.changed_body.replace("{change}", what);
     crate::notify::tell(svc, &user, t.changed_subject, &body);

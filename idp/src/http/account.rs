@@ -3,14 +3,16 @@
 //! (consent can be withdrawn, which revokes what the service holds).
 
 use super::interaction::json_failure;
-use super::pages::{self, AccountPage, ConsentRow, RecoveryCodesPage, SessionRow, TotpSetupPage};
+use super::pages::{
+    self, AccountPage, ConsentRow, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage,
+};
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
 };
 use crate::crypto;
 use crate::enrollment;
 use crate::i18n::Lang;
-use crate::login::flow::{self, Begun, Purpose, enrolled_factors};
+use crate::login::flow::{self, Begun, Purpose, ReturnTo, enrolled_factors};
 use crate::login::session;
 use crate::oidc::error::{OidcError, OidcResult};
 use crate::oidc::params::Params;
@@ -51,6 +53,17 @@ fn access(
     needs: Needs,
     now: i64,
 ) -> impl FnOnce() -> OidcResult<Access> + use<> {
+    access_to(st, req, needs, ReturnTo::Overview, now)
+}
+
+/// As `access`; a sign-in or step-up it needs returns to `back`.
+fn access_to(
+    st: Arc<AppState>,
+    req: &HttpRequest,
+    needs: Needs,
+    back: ReturnTo,
+    now: i64,
+) -> impl FnOnce() -> OidcResult<Access> + use<> {
     let cookie = st.read_cookie(req, SESSION_COOKIE);
     let browser = st.read_cookie(req, BROWSER_COOKIE);
     move || {
@@ -61,7 +74,10 @@ fn access(
             (Some(s), Some(c)) => match needs {
                 Needs::SignIn => return Ok(Access::Granted(s, c.clone())),
                 Needs::Change => {
-                    match st.db.run(|conn| flow::change_allowed(&st, conn, &s, now))? {
+                    match st
+                        .db
+                        .run(|conn| flow::change_allowed(&st, conn, &s, back, now))?
+                    {
                         Ok(()) => return Ok(Access::Granted(s, c.clone())),
                         // A step-up in the same session: only what is missing.
                         Err(purpose) => purpose,
@@ -74,6 +90,7 @@ fn access(
                     mandatory: false,
                 },
                 max_age: None,
+                back,
             },
         };
         let new_browser = browser.is_none().then(crypto::random_token);
@@ -194,6 +211,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         t,
         display_name: &display_name,
         csrf: &csrf(&cookie),
+        changed_password: req.query_string() == "changed=password",
         totp: view.enrolled.contains(&FactorKind::Totp),
         recovery_left: view.recovery_left,
         passkeys: view.passkeys,
@@ -266,6 +284,7 @@ where
             pages::html(200, RecoveryCodesPage { t, codes: &codes }.render())
         }
         Ok(Ok(Done::TotpRetry)) => totp_setup(&req, &state, t.code_failed).await,
+        Ok(Ok(Done::PasswordRetry(why))) => password_form(&req, &state, Some(why)).await,
     }
 }
 
@@ -274,6 +293,69 @@ enum Done {
     To(String),
     Codes(Vec<String>),
     TotpRetry,
+    PasswordRetry(enrollment::password::Refused),
+}
+
+/// The page that changes the password, with why the last try was refused.
+async fn password_form(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    refused: Option<enrollment::password::Refused>,
+) -> HttpResponse {
+    use crate::policy::password::Weakness;
+    use enrollment::password::Refused;
+    let now = state.clock.now();
+    let st = state.clone().into_inner();
+    let get_access = access_to(st, req, Needs::Change, ReturnTo::Password, now);
+    let result = blocking(get_access).await;
+    let cookie = match result {
+        Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
+        Ok(Access::SignIn { tx, new_browser }) => return sign_in(state, &tx, new_browser),
+        Ok(Access::Granted(_, c)) => c,
+    };
+    let t = pages::lang(req, &[]).texts();
+    // Each problem belongs to the field it is about (the error summary links there).
+    let (field, message) = match refused {
+        None => ("", ""),
+        Some(Refused::Weak(Weakness::TooShort)) => ("new-password", t.password_too_short),
+        Some(Refused::Weak(Weakness::TooLong)) => ("new-password", t.password_too_long),
+        Some(Refused::Weak(Weakness::Guessable)) => ("new-password", t.password_guessable),
+        Some(Refused::Mismatch) => ("confirm-password", t.password_mismatch),
+    };
+    let page = PasswordPage {
+        t,
+        csrf: &csrf(&cookie),
+        field,
+        error: message,
+    };
+    pages::html(if refused.is_none() { 200 } else { 400 }, page.render())
+}
+
+pub async fn password_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    password_form(&req, &state, None).await
+}
+
+/// Sets a new password; the other sessions of the account end.
+pub async fn password_change(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(
+        req,
+        state,
+        body,
+        Needs::Change,
+        |st, sess, form, lang, now| {
+            let new = form.get("password").unwrap_or("");
+            let confirm = form.get("confirm").unwrap_or("");
+            match enrollment::password::change(st, sess, new, confirm, lang, now)? {
+                Ok(()) => Ok(Done::To("/account?changed=password".into())),
+                Err(why) => Ok(Done::PasswordRetry(why)),
+            }
+        },
+    )
+    .await
 }
 
 pub async fn totp_start(

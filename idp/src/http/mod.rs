@@ -182,6 +182,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/totp/confirm", post().to(account::totp_confirm))
         .route("/account/totp/remove", post().to(account::totp_remove))
         .route("/account/recovery", post().to(account::recovery_codes))
+        .route("/account/password", get().to(account::password_page))
+        .route("/account/password", post().to(account::password_change))
         .route(
             "/account/webauthn/begin",
             post().to(account::webauthn_begin),

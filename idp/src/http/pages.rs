@@ -86,6 +86,8 @@ pub struct AccountPage<'a> {
     pub t: &'a Texts,
     pub display_name: &'a str,
     pub csrf: &'a str,
+    /// Coming back from a password change.
+    pub changed_password: bool,
     pub totp: bool,
     pub recovery_left: usize,
     /// Registered passkeys: (credential row id, name).
@@ -105,6 +107,16 @@ pub struct TotpSetupPage<'a> {
     pub csrf: &'a str,
     pub qr_svg: &'a str,
     pub key: &'a str,
+    pub error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    /// The id of the field the error is about; empty when there is none.
+    pub field: &'a str,
     pub error: &'a str,
 }
 

@@ -33,7 +33,26 @@ pub enum Purpose {
     Account {
         requirement: Requirement,
         max_age: Option<i64>,
+        #[serde(default)]
+        back: ReturnTo,
     },
+}
+
+/// The account page a login for the account pages returns to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ReturnTo {
+    #[default]
+    Overview,
+    Password,
+}
+
+impl ReturnTo {
+    pub fn path(self) -> &'static str {
+        match self {
+            ReturnTo::Overview => "/account",
+            ReturnTo::Password => "/account/password",
+        }
+    }
 }
 
 impl Purpose {
@@ -43,6 +62,7 @@ impl Purpose {
             Purpose::Account {
                 requirement,
                 max_age,
+                ..
             } => Ask {
                 prompt: &[],
                 max_age: *max_age,
@@ -648,7 +668,9 @@ fn conclude(
     now: i64,
 ) -> OidcResult<Answer> {
     let req = match (purpose, outcome) {
-        (Purpose::Account { .. }, Ok(())) => return Ok(Answer::Redirect("/account".into())),
+        (Purpose::Account { back, .. }, Ok(())) => {
+            return Ok(Answer::Redirect(back.path().into()));
+        }
         (Purpose::Account { .. }, Err(e)) => return Err(e),
         (Purpose::Authorize(req), Err(e)) => {
             let url = error_redirect(svc, &req.redirect_uri, req.state.as_deref(), &e);
@@ -1114,6 +1136,7 @@ pub fn change_allowed(
     svc: &Service,
     conn: &mut AnyConnection,
     session: &BrowserSession,
+    back: ReturnTo,
     now: i64,
 ) -> StoreResult<Result<(), Purpose>> {
     let enrolled = enrolled_factors(conn, &session.user_id)?;
@@ -1129,6 +1152,7 @@ pub fn change_allowed(
             mandatory: true,
         },
         max_age: Some(CHANGE_MAX_AGE),
+        back,
     }))
 }
 
@@ -1156,6 +1180,7 @@ mod tests {
                 mandatory: false,
             },
             max_age: None,
+            back: ReturnTo::Overview,
         };
         let Begun::Interaction(tx) = begin(svc, purpose, None, "browser", T0).unwrap() else {
             panic!("no session: a transaction")

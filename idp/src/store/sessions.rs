@@ -104,3 +104,18 @@ pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<Bro
     diesel::delete(browser_sessions::table.find(id_hash)).execute(conn)?;
     Ok(s)
 }
+
+/// Ends every session of the user but `keep` (an id hash); returns the ended sessions'
+/// public ids.
+pub fn delete_others(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    keep: &str,
+) -> StoreResult<Vec<String>> {
+    let others = browser_sessions::table
+        .filter(browser_sessions::user_id.eq(user_id))
+        .filter(browser_sessions::id.ne(keep));
+    let sids = others.select(browser_sessions::sid).load(conn)?;
+    diesel::delete(others).execute(conn)?;
+    Ok(sids)
+}
