@@ -546,7 +546,7 @@ fn add_user(db: &Db, username: &str, password: &str, contact: Contact, now: i64)
     let cred = Credential {
         id: crypto::random_id(),
         user_id: user.id.clone(),
-        kind: users::PASSWORD.into(),
+        kind: users::PASSWORD,
         label: None,
         data: hash.into_bytes(),
         created_at: now,

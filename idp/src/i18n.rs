@@ -1,4 +1,4 @@
-//! Texts of the citizen-facing pages in English, Hungarian and Russian, and the choice of
+//! Texts of the citizen-facing pages in English, Hungarian, Russian and Kazakh, and the choice of
 //! language from `ui_locales` or the browser's `Accept-Language`.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -6,6 +6,7 @@ pub enum Lang {
     En,
     Hu,
     Ru,
+    Kk,
 }
 
 pub struct Texts {
@@ -131,7 +132,6 @@ pub struct Texts {
     pub password_mismatch: &'static str,
     pub password_changed_notice: &'static str,
     pub there_is_a_problem: &'static str,
-    pub password_section: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -256,7 +256,6 @@ static EN: Texts = Texts {
     password_mismatch: "The two passwords are not the same.",
     password_changed_notice: "Your password has been changed.",
     there_is_a_problem: "There is a problem",
-    password_section: "Password",
 };
 
 static HU: Texts = Texts {
@@ -381,7 +380,6 @@ static HU: Texts = Texts {
     password_mismatch: "A két jelszó nem egyezik.",
     password_changed_notice: "Jelszavát megváltoztattuk.",
     there_is_a_problem: "Hiba történt",
-    password_section: "Jelszó",
 };
 
 static RU: Texts = Texts {
@@ -506,7 +504,130 @@ static RU: Texts = Texts {
     password_mismatch: "Пароли не совпадают.",
     password_changed_notice: "Ваш пароль изменён.",
     there_is_a_problem: "Возникла проблема",
-    password_section: "Пароль",
+};
+
+static KK: Texts = Texts {
+    code: "kk",
+    sign_in_title: "Кіру",
+    signing_in_to: "Сіз мына қызметке кіріп жатырсыз:",
+    username: "Пайдаланушы аты",
+    password: "Құпиясөз",
+    sign_in: "Кіру",
+    login_failed: "Пайдаланушы аты немесе құпиясөз қате.",
+    consent_title: "Қол жеткізуге рұқсат беру",
+    consent_intro: "Бұл қызмет сіз туралы мына ақпаратқа қол жеткізуді сұрайды:",
+    allow: "Рұқсат беру",
+    deny: "Бас тарту",
+    scope_openid: "Осы қызметтегі сіздің идентификаторыңыз",
+    scope_profile: "Атыңыз және пайдаланушы атыңыз",
+    scope_email: "Электрондық пошта мекенжайыңыз",
+    select_title: "Тіркелгіні таңдаңыз",
+    continue_as: "Мына атпен жалғастыру:",
+    use_another: "Басқа тіркелгіні пайдалану",
+    error_title: "Сұрауды орындау мүмкін емес",
+    error_hint: "Өзіңіз келген қызметке оралып, қайталап көріңіз.",
+    logout_title: "Шығу",
+    logout_question: "Жүйеден шыққыңыз келе ме?",
+    logout_button: "Шығу",
+    logged_out: "Сіз жүйеден шықтыңыз.",
+    required: "міндетті",
+    otp_title: "Қосымша тексеру",
+    otp_intro: "Бұл қызметке сенімдірек кіру қажет. Екінші тәсілмен өзіңізді растаңыз.",
+    totp_label: "Аутентификатор қолданбасындағы 6 таңбалы код",
+    recovery_label: "Қалпына келтіру коды",
+    use_recovery: "Оның орнына қалпына келтіру кодын пайдалану",
+    use_totp: "Аутентификатор қолданбасын пайдалану",
+    verify: "Тексеру",
+    code_failed: "Код дұрыс емес.",
+    locked: "Сәтсіз әрекеттер тым көп. {time} кейін қайталап көруге болады.",
+    no_method: "Тіркелгіңізде бұл қызмет талап ететін деңгейге жететін тәсіл жоқ. Оны тіркелгіңізде баптаңыз.",
+    account_title: "Сіздің тіркелгіңіз",
+    methods_title: "Кіру тәсілдері",
+    password_method: "Құпиясөз",
+    totp_method: "Аутентификатор қолданбасы",
+    recovery_method: "Қалпына келтіру кодтары",
+    active: "Қосулы",
+    not_set_up: "Бапталмаған",
+    set_up: "Баптау",
+    remove: "Жою",
+    unused: "пайдаланылмаған",
+    new_codes: "Жаңа қалпына келтіру кодтарын жасау",
+    codes_intro: "Бұл кодтарды қауіпсіз жерде сақтаңыз. Әрқайсысы бір рет жарамды және тек қазір көрсетіледі. Бұрынғы кодтар енді жарамсыз.",
+    back_to_account: "Тіркелгіңізге оралу",
+    sessions_title: "Сіз кірген жерлер",
+    this_session: "осы браузер",
+    signed_in_at: "Кірген уақыты",
+    last_active: "соңғы белсенділік",
+    end_session: "Аяқтау",
+    consents_title: "Сіз рұқсат берген қызметтер",
+    withdraw: "Кері қайтарып алу",
+    none_yet: "Жоқ.",
+    totp_setup_title: "Аутентификатор қолданбасын баптау",
+    totp_setup_intro: "Бұл QR кодты аутентификатор қолданбасымен сканерлеңіз немесе кілтті қолмен енгізіңіз. Содан кейін қолданба көрсеткен кодты енгізіңіз.",
+    qr_alt: "Аутентификатор қолданбасына арналған QR код",
+    manual_key: "Кілт",
+    confirm: "Растау",
+    sign_out: "Шығу",
+    locked_subject: "Тіркелгіңіздің кіру тәсілі бұғатталды",
+    locked_body: "Тіркелгіңізге кіру үшін сәтсіз әрекеттер тым көп болды. Бұл тәсіл біраз уақытқа бұғатталды. Егер бұл сіз болмасаңыз, құпиясөзіңізді өзгертіңіз.",
+    changed_subject: "Кіру тәсілдеріңіз өзгертілді",
+    changed_body: "Тіркелгіңізге кіру тәсілі өзгертілді: {change}. Егер бұл сіз болмасаңыз, дереу қолдау қызметіне хабарласыңыз және тіркелгі бетінде басқа сеанстарыңызды аяқтаңыз.",
+    change_totp_added: "аутентификатор қолданбасы бапталды",
+    change_totp_removed: "аутентификатор қолданбасы жойылды",
+    change_recovery: "жаңа қалпына келтіру кодтары жасалды",
+    change_passkey_added: "қауіпсіздік кілті немесе кіру кілті қосылды",
+    change_passkey_removed: "қауіпсіздік кілті немесе кіру кілті жойылды",
+    webauthn_intro: "Қауіпсіздік кілтімен немесе кіру кілтімен растаңыз.",
+    webauthn_use: "Қауіпсіздік кілтін немесе кіру кілтін пайдалану",
+    webauthn_failed: "Қауіпсіздік кілтін немесе кіру кілтін тексеру мүмкін болмады. Қайталап көріңіз.",
+    passkeys_method: "Қауіпсіздік кілттері және кіру кілттері",
+    passkey_name: "Жаңа кілттің атауы",
+    add_passkey: "Қауіпсіздік кілтін немесе кіру кілтін қосу",
+    certificate_use: "Сертификатпен немесе электрондық жеке куәлікпен кіру",
+    certificate_failed: "Белгілі тіркелгінің жарамды сертификаты ұсынылмады.",
+    use_sms: "Кодты SMS арқылы алу",
+    use_email: "Кодты электрондық пошта арқылы алу",
+    send_code: "Кодты жіберу",
+    send_intro_sms: "Тіркелгіңізге тіркелген ұялы нөмірге код жібереміз.",
+    send_intro_email: "Тіркелгіңізге тіркелген электрондық пошта мекенжайына код жібереміз.",
+    sms_label: "SMS хабардағы код",
+    email_label: "Хаттағы код",
+    code_subject: "Кіруге арналған кодыңыз",
+    code_body: "Кіруге арналған кодыңыз: {code}. Ол 5 минут жарамды. Егер сіз кіруге әрекеттенбесеңіз, бұл хабарды елемеңіз.",
+    too_many_codes: "Жақында тым көп код жіберілді. Бірнеше минут күтіп, қайталап көріңіз.",
+    activity_title: "Соңғы әрекеттер",
+    ev_signed_in: "Кіру",
+    ev_failed: "Сәтсіз кіру әрекеті",
+    ev_locked: "Кіру тәсілі бұғатталды",
+    ev_unlocked: "Қолдау қызметі кіру тәсілдерінің бұғатын алды",
+    ev_enrolled: "Кіру тәсілі қосылды",
+    ev_removed: "Кіру тәсілі жойылды",
+    ev_consent_withdrawn: "Келісім кері қайтарылды",
+    ev_session_ended: "Сеанс аяқталды",
+    ev_code_sent: "Кіру коды жіберілді",
+    ev_token_replayed: "Пайдаланылған кіру сілтемесі қайта ұсынылғандықтан, қызметтің қолжетімділігі кері қайтарылды",
+    ev_password_changed: "Құпиясөз өзгертілді",
+    unlock_intro: "Басқа кіру тәсіліңізбен өзіңізді растап, құпиясөздің бұғатын қазір алуға болады:",
+    unlock_title: "Құпиясөздің бұғатын алу",
+    unlock_factor_intro: "Басқа кіру тәсілімен өзіңізді растаңыз. Сонда құпиясөзіңіз қайта жұмыс істейді.",
+    unlocked_notice: "Құпиясөздің бұғаты алынды. Қайта кіріңіз.",
+    unlocked_subject: "Құпиясөзіңіздің бұғаты алынды",
+    unlocked_body: "Басқа кіру тәсіліңізбен жеке басын растаған адам құпиясөзіңіздің бұғатын алды. Егер бұл сіз болмасаңыз, құпиясөзіңізді өзгертіп, қолдау қызметіне хабарласыңыз.",
+    ev_self_unlocked: "Құпиясөздің бұғаты басқа кіру тәсілімен алынды",
+    back_to_sign_in: "Кіру бетіне оралу",
+    change_password: "құпиясөзіңіз өзгертілді, тіркелгіңіздің қалған барлық сеанстары аяқталды",
+    password_title: "Құпиясөзді өзгерту",
+    password_intro: "Басқа еш жерде пайдаланбайтын құпиясөз таңдаңыз. Бір-біріне қатысы жоқ бірнеше сөз есте сақтауға оңай әрі берік құпиясөз болады. Мұнда жүйеде қаласыз, басқа сеанстарыңыз аяқталады.",
+    new_password: "Жаңа құпиясөз",
+    new_password_hint: "Кемінде 8 таңба.",
+    confirm_password: "Жаңа құпиясөзді қайта енгізіңіз",
+    change_password_button: "Құпиясөзді өзгерту",
+    password_too_short: "Кемінде 8 таңбадан тұратын құпиясөз енгізіңіз.",
+    password_too_long: "Ең көбі 256 таңбадан тұратын құпиясөз енгізіңіз.",
+    password_guessable: "Бұл құпиясөзді табу тым оңай: ол жиі кездеседі, үлгіге сай келеді немесе атыңызды қамтиды. Бір-біріне қатысы жоқ бірнеше сөзді қолданып көріңіз.",
+    password_mismatch: "Екі құпиясөз сәйкес келмейді.",
+    password_changed_notice: "Құпиясөзіңіз өзгертілді.",
+    there_is_a_problem: "Қате бар",
 };
 
 impl Texts {
@@ -536,6 +657,7 @@ impl Lang {
             Lang::En => &EN,
             Lang::Hu => &HU,
             Lang::Ru => &RU,
+            Lang::Kk => &KK,
         }
     }
 
@@ -548,6 +670,7 @@ impl Lang {
             Lang::En => format!("{d} {} {y}, {hh:02}:{mm:02} UTC", month(EN_MONTHS)),
             Lang::Hu => format!("{y}. {} {d}. {hh:02}:{mm:02} UTC", month(HU_MONTHS)),
             Lang::Ru => format!("{d} {} {y} г., {hh:02}:{mm:02} UTC", month(RU_MONTHS)),
+            Lang::Kk => format!("{y} ж. {d} {}, {hh:02}:{mm:02} UTC", month(KK_MONTHS)),
         }
     }
 
@@ -557,6 +680,7 @@ impl Lang {
             "en" => Some(Lang::En),
             "hu" => Some(Lang::Hu),
             "ru" => Some(Lang::Ru),
+            "kk" => Some(Lang::Kk),
             _ => None,
         }
     }
@@ -629,6 +753,21 @@ const RU_MONTHS: [&str; 12] = [
     "декабря",
 ];
 
+const KK_MONTHS: [&str; 12] = [
+    "қаңтар",
+    "ақпан",
+    "наурыз",
+    "сәуір",
+    "мамыр",
+    "маусым",
+    "шілде",
+    "тамыз",
+    "қыркүйек",
+    "қазан",
+    "қараша",
+    "желтоқсан",
+];
+
 /// A Unix time as (year, month, day, hour, minute) in UTC (H. Hinnant's days-to-civil).
 pub fn civil(t: i64) -> (i64, i64, i64, i64, i64) {
     let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
@@ -654,6 +793,7 @@ mod tests {
         assert_eq!(Lang::En.datetime(t), "18 November 2026, 11:06 UTC");
         assert_eq!(Lang::Hu.datetime(t), "2026. november 18. 11:06 UTC");
         assert_eq!(Lang::Ru.datetime(t), "18 ноября 2026 г., 11:06 UTC");
+        assert_eq!(Lang::Kk.datetime(t), "2026 ж. 18 қараша, 11:06 UTC");
         assert_eq!(civil(0), (1970, 1, 1, 0, 0));
         assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0));
     }

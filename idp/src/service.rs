@@ -162,7 +162,7 @@ pub(crate) fn for_tests() -> (tempfile::TempDir, Service) {
     let cred = crate::store::users::Credential {
         id: "c-anna".into(),
         user_id: user.id.clone(),
-        kind: crate::store::users::PASSWORD.into(),
+        kind: crate::store::users::PASSWORD,
         label: None,
         data: authenticators::password::hash("correct horse")
             .expect("hash")

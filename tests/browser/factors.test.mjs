@@ -324,4 +324,10 @@ test('pages follow the browser language', async () => {
   assert.equal(await page.locator('html').getAttribute('lang'), 'hu');
   await page.getByLabel('Jelszó').waitFor();
   await context.close();
+  const kazakh = await browser.newContext({ locale: 'kk-KZ' });
+  const kk = await kazakh.newPage();
+  await kk.goto(authorizeUrl());
+  assert.equal(await kk.locator('html').getAttribute('lang'), 'kk');
+  await kk.getByLabel('Құпиясөз').waitFor();
+  await kazakh.close();
 });

@@ -4,6 +4,7 @@
 
 use crate::factors::{account_sign_in, account_with_step_up, enroll_totp};
 use crate::*;
+use idp::audit::Kind;
 
 fn outbox_subjects(s: &TestServer, to: &str) -> Vec<String> {
     let dir = s.dir.path().join("outbox");
@@ -218,12 +219,13 @@ async fn concurrent_guesses_cannot_outrun_the_lock(backend: Backend) {
     events.reverse();
     let password_events: Vec<&idp::audit::Event> = events
         .iter()
-        .filter(|e| e.kind.starts_with("auth.") && e.detail.contains("\"password\""))
+        .filter(|e| matches!(e.kind(), Some(Kind::SignedIn | Kind::SignInFailed)))
+        .filter(|e| e.detail.contains("\"password\""))
         .collect();
     assert_eq!(password_events.len(), 20, "every attempt is counted");
     let failures_before_success = password_events
         .iter()
-        .take_while(|e| e.kind != "auth.succeeded")
+        .take_while(|e| e.kind() != Some(Kind::SignedIn))
         .count();
     if signed_in == 1 {
         assert!(
@@ -232,15 +234,17 @@ async fn concurrent_guesses_cannot_outrun_the_lock(backend: Backend) {
         );
     } else {
         assert!(
-            password_events.iter().all(|e| e.kind == "auth.failed"),
+            password_events
+                .iter()
+                .all(|e| e.kind() == Some(Kind::SignInFailed)),
             "refused"
         );
-        assert!(events.iter().any(|e| e.kind == "factor.locked"));
+        assert!(events.iter().any(|e| e.kind() == Some(Kind::FactorLocked)));
     }
     // Exactly three failures in a row lock; the rest were refused as locked.
     let counted = password_events
         .iter()
-        .filter(|e| e.kind == "auth.failed" && !e.detail.contains("locked"))
+        .filter(|e| e.kind() == Some(Kind::SignInFailed) && !e.detail.contains("locked"))
         .count();
     if signed_in == 0 {
         assert_eq!(counted, 3, "three counted failures set the lock");

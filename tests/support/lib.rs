@@ -190,7 +190,7 @@ impl TestServer {
         let cred = idp::store::users::Credential {
             id: idp::crypto::random_id(),
             user_id: user.id.clone(),
-            kind: idp::store::users::PASSWORD.into(),
+            kind: idp::store::users::PASSWORD,
             label: None,
             data: hash.into_bytes(),
             created_at: now,

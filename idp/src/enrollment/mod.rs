@@ -10,7 +10,7 @@ use crate::login::factors::codes::totp_context;
 use crate::login::factors::webauthn::{CHALLENGE_TTL, passkeys};
 use crate::oidc::error::{OidcError, OidcResult};
 use crate::service::Service;
-use crate::store::users::{self, Credential, User};
+use crate::store::users::{self, Credential, CredentialKind, User};
 use crate::store::{AnyConnection, StoreError, StoreResult, challenges};
 use authenticators::totp::{self, Totp, TotpCredential};
 use authenticators::{Factor, FactorKind, recovery};
@@ -19,7 +19,6 @@ use serde_json::json;
 
 pub mod password;
 
-const PENDING_TOTP: &str = "totp-pending";
 const WEBAUTHN_REGISTER: &str = "webauthn-register";
 
 /// A change of the citizen's factors, for the audit log and the notice.
@@ -96,7 +95,7 @@ fn notify(svc: &Service, user_id: &str, change: Change, lang: Lang) -> OidcResul
 /// Starts setting up an authenticator app: a new secret, pending until confirmed.
 pub fn totp_start(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
     svc.db.tx(|c| {
-        users::delete_credentials(c, user_id, PENDING_TOTP)?;
+        users::delete_credentials(c, user_id, CredentialKind::TotpPending)?;
         let key = crate::keys::user_key::get_or_create(c, &svc.kek, user_id, now)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id = crypto::random_id();
@@ -107,7 +106,7 @@ pub fn totp_start(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
                 data: key.seal(&secret, &totp_context(&id)),
                 id,
                 user_id: user_id.to_string(),
-                kind: PENDING_TOTP.into(),
+                kind: CredentialKind::TotpPending,
                 label: None,
                 created_at: now,
                 last_used_at: None,
@@ -121,7 +120,7 @@ pub fn totp_start(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
 /// The pending authenticator's secret, decrypted.
 pub fn totp_pending(svc: &Service, user_id: &str) -> OidcResult<Option<(Credential, Vec<u8>)>> {
     svc.db.run(|c| {
-        let Some(cred) = users::credential(c, user_id, PENDING_TOTP)? else {
+        let Some(cred) = users::credential(c, user_id, CredentialKind::TotpPending)? else {
             return Ok(Ok(None));
         };
         let key = match crate::keys::user_key::existing(c, &svc.kek, user_id) {
@@ -157,8 +156,8 @@ pub fn totp_confirm(
     };
     let step = v.updated.and_then(|u| u.last_step).unwrap_or_default();
     svc.db.tx(|c| {
-        users::delete_credentials(c, user_id, FactorKind::Totp.name())?;
-        users::set_kind(c, &cred.id, FactorKind::Totp.name())?;
+        users::delete_credentials(c, user_id, CredentialKind::Totp)?;
+        users::set_kind(c, &cred.id, CredentialKind::Totp)?;
         users::advance_counter(c, &cred.id, step, now)?;
         audit(c, user_id, Change::TotpAdded, None, now)
     })?;
@@ -168,7 +167,7 @@ pub fn totp_confirm(
 
 pub fn totp_remove(svc: &Service, user_id: &str, lang: Lang, now: i64) -> OidcResult<()> {
     let removed = svc.db.tx(|c| {
-        let n = users::delete_credentials(c, user_id, FactorKind::Totp.name())?;
+        let n = users::delete_credentials(c, user_id, CredentialKind::Totp)?;
         if n > 0 {
             audit(c, user_id, Change::TotpRemoved, None, now)?;
         }
@@ -189,14 +188,14 @@ pub fn recovery_codes(
 ) -> OidcResult<Vec<String>> {
     let codes = recovery::generate(&crypto::random_bytes::<{ recovery::COUNT * 12 }>());
     svc.db.tx(|c| {
-        users::delete_credentials(c, user_id, FactorKind::RecoveryCode.name())?;
+        users::delete_credentials(c, user_id, CredentialKind::RecoveryCode)?;
         for code in &codes {
             users::insert_credential(
                 c,
                 &Credential {
                     id: crypto::random_id(),
                     user_id: user_id.to_string(),
-                    kind: FactorKind::RecoveryCode.name().into(),
+                    kind: CredentialKind::RecoveryCode,
                     label: None,
                     data: recovery::hash(user_id, code).into_bytes(),
                     created_at: now,
@@ -282,7 +281,7 @@ pub fn passkey_finish(
     let row = Credential {
         id: format!("wa:{}", authenticators::webauthn::credential_id(&passkey)),
         user_id: user_id.to_string(),
-        kind: FactorKind::WebAuthn.name().into(),
+        kind: CredentialKind::Passkey,
         label: stored["name"].as_str().map(str::to_string),
         data,
         created_at: now,

@@ -55,7 +55,7 @@ pub fn change(
                 &users::Credential {
                     id: crate::crypto::random_id(),
                     user_id: user_id.to_string(),
-                    kind: users::PASSWORD.into(),
+                    kind: users::PASSWORD,
                     label: None,
                     data: hash.into_bytes(),
                     created_at: now,

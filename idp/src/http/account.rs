@@ -143,12 +143,12 @@ fn account_view(
         enrolled: enrolled_factors(c, user_id)?,
         passkeys: credentials
             .iter()
-            .filter(|r| r.kind == FactorKind::WebAuthn.name())
+            .filter(|r| r.kind == users::CredentialKind::Passkey)
             .map(|r| (r.id.clone(), r.label.clone().unwrap_or_default()))
             .collect(),
         recovery_left: credentials
             .iter()
-            .filter(|r| r.kind == FactorKind::RecoveryCode.name())
+            .filter(|r| r.kind == users::CredentialKind::RecoveryCode)
             .count(),
         sessions: sessions::of_user(c, user_id, now)?,
         consents: consented,

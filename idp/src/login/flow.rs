@@ -712,7 +712,7 @@ fn sign_in_factors(
 pub fn enrolled_factors(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<FactorKind>> {
     let mut kinds: Vec<FactorKind> = users::credentials_of(conn, user_id)?
         .iter()
-        .filter_map(|c| FactorKind::parse(&c.kind))
+        .filter_map(|c| c.kind.factor())
         .collect();
     if let Some(u) = users::find(conn, user_id)? {
         if u.phone.is_some() {

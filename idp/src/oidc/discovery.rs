@@ -5,7 +5,7 @@ use super::*;
 use crate::policy::Level;
 use serde_json::{Value, json};
 
-pub const UI_LOCALES: [&str; 3] = ["en", "hu", "ru"];
+pub const UI_LOCALES: [&str; 4] = ["en", "hu", "ru", "kk"];
 
 pub fn metadata(p: &Provider) -> Value {
     let auth_methods = json!([

@@ -67,7 +67,7 @@ mod tests {
         assert_eq!(check("qwertyuiop", &[]), Err(Weakness::Guessable));
         assert_eq!(
             check(
-                "annakovacs1990",
+                "kovacsanna",
                 &["annak", "Anna Kovács", "anna.kovacs@example.hu"]
             ),
             Err(Weakness::Guessable)

@@ -2,6 +2,7 @@
 
 use super::schema::{credentials, users};
 use super::{AnyConnection, StoreResult};
+use authenticators::FactorKind;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -20,12 +21,77 @@ pub struct User {
     pub phone: Option<String>,
 }
 
+/// What a credential row holds; stored by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    /// An argon2id hash (PHC string).
+    Password,
+    /// A TOTP secret, sealed with the citizen's data key; `counter` is the last step used.
+    Totp,
+    /// A TOTP secret waiting for its first code (not yet a factor).
+    TotpPending,
+    /// The hash of one single-use recovery code.
+    RecoveryCode,
+    /// A WebAuthn passkey (webauthn-rs's JSON), with its signature counter.
+    Passkey,
+}
+
+impl CredentialKind {
+    pub const ALL: [CredentialKind; 5] = [
+        CredentialKind::Password,
+        CredentialKind::Totp,
+        CredentialKind::TotpPending,
+        CredentialKind::RecoveryCode,
+        CredentialKind::Passkey,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialKind::Password => "password",
+            CredentialKind::Totp => "totp",
+            CredentialKind::TotpPending => "totp-pending",
+            CredentialKind::RecoveryCode => "recovery",
+            CredentialKind::Passkey => "webauthn",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<CredentialKind> {
+        CredentialKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The factor it lets its holder prove; none while it is pending.
+    pub fn factor(self) -> Option<FactorKind> {
+        match self {
+            CredentialKind::Password => Some(FactorKind::Password),
+            CredentialKind::Totp => Some(FactorKind::Totp),
+            CredentialKind::TotpPending => None,
+            CredentialKind::RecoveryCode => Some(FactorKind::RecoveryCode),
+            CredentialKind::Passkey => Some(FactorKind::WebAuthn),
+        }
+    }
+}
+
+impl TryFrom<String> for CredentialKind {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        CredentialKind::parse(&name).ok_or_else(|| format!("unknown credential kind {name}"))
+    }
+}
+
+impl From<CredentialKind> for String {
+    fn from(k: CredentialKind) -> String {
+        k.name().to_string()
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = credentials)]
 pub struct Credential {
     pub id: String,
     pub user_id: String,
-    pub kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: CredentialKind,
     pub label: Option<String>,
     pub data: Vec<u8>,
     pub created_at: i64,
@@ -34,7 +100,7 @@ pub struct Credential {
     pub counter: Option<i64>,
 }
 
-pub const PASSWORD: &str = "password";
+pub const PASSWORD: CredentialKind = CredentialKind::Password;
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<User>> {
     if !super::searchable(id) {
@@ -93,7 +159,7 @@ pub fn insert_with_password(
         .values(user)
         .execute(conn)?;
     diesel::insert_into(credentials::table)
-        .values(credential)
+        .values(credential.clone())
         .execute(conn)?;
     Ok(true)
 }
@@ -101,11 +167,11 @@ pub fn insert_with_password(
 pub fn credential(
     conn: &mut AnyConnection,
     user_id: &str,
-    kind: &str,
+    kind: CredentialKind,
 ) -> StoreResult<Option<Credential>> {
     Ok(credentials::table
         .filter(credentials::user_id.eq(user_id))
-        .filter(credentials::kind.eq(kind))
+        .filter(credentials::kind.eq(kind.name()))
         .select(Credential::as_select())
         .first(conn)
         .optional()?)
@@ -121,7 +187,7 @@ pub fn credentials_of(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Ve
 
 pub fn insert_credential(conn: &mut AnyConnection, c: &Credential) -> StoreResult<()> {
     diesel::insert_into(credentials::table)
-        .values(c)
+        .values(c.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -130,12 +196,12 @@ pub fn insert_credential(conn: &mut AnyConnection, c: &Credential) -> StoreResul
 pub fn delete_credentials(
     conn: &mut AnyConnection,
     user_id: &str,
-    kind: &str,
+    kind: CredentialKind,
 ) -> StoreResult<usize> {
     Ok(diesel::delete(
         credentials::table
             .filter(credentials::user_id.eq(user_id))
-            .filter(credentials::kind.eq(kind)),
+            .filter(credentials::kind.eq(kind.name())),
     )
     .execute(conn)?)
 }
@@ -193,9 +259,9 @@ pub fn delete_credential_of(
         > 0)
 }
 
-pub fn set_kind(conn: &mut AnyConnection, id: &str, kind: &str) -> StoreResult<()> {
+pub fn set_kind(conn: &mut AnyConnection, id: &str, kind: CredentialKind) -> StoreResult<()> {
     diesel::update(credentials::table.find(id))
-        .set(credentials::kind.eq(kind))
+        .set(credentials::kind.eq(kind.name()))
         .execute(conn)?;
     Ok(())
 }

@@ -57,7 +57,7 @@ fn verify_totp(
     code: &str,
     now: i64,
 ) -> StoreResult<bool> {
-    let Some(cred) = users::credential(c, user_id, FactorKind::Totp.name())? else {
+    let Some(cred) = users::credential(c, user_id, users::CredentialKind::Totp)? else {
         return Ok(false);
     };
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
@@ -114,7 +114,7 @@ fn verify_recovery(
 ) -> StoreResult<bool> {
     let rows: Vec<_> = users::credentials_of(c, user_id)?
         .into_iter()
-        .filter(|r| r.kind == FactorKind::RecoveryCode.name())
+        .filter(|r| r.kind == users::CredentialKind::RecoveryCode)
         .collect();
     let codes = RecoveryCodes {
         user_id: user_id.to_string(),

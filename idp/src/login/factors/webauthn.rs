@@ -7,8 +7,8 @@ use crate::oidc::error::{OidcError, OidcResult};
 use crate::service::Service;
 use crate::store::users;
 use crate::store::{AnyConnection, StoreResult, challenges};
+use authenticators::Factor;
 use authenticators::webauthn::Passkey;
-use authenticators::{Factor, FactorKind};
 
 const PURPOSE: &str = "webauthn-login";
 
@@ -19,7 +19,7 @@ pub const CHALLENGE_TTL: i64 = 300;
 pub fn passkeys(c: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<(String, Passkey)>> {
     Ok(users::credentials_of(c, user_id)?
         .into_iter()
-        .filter(|r| r.kind == FactorKind::WebAuthn.name())
+        .filter(|r| r.kind == users::CredentialKind::Passkey)
         .filter_map(|r| {
             serde_json::from_slice::<Passkey>(&r.data)
                 .ok()
