@@ -92,6 +92,25 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         frames: usize,
     },
+    /// Write a test video (YUV4MPEG2, e.g. for Chromium's fake camera) of a photograph held
+    /// to the camera: centred on a `--width` x `--height` canvas, with jitter and noise, and
+    /// with synthetic blinks (painted-over eyes) at the given frames. Synthetic: it tests
+    /// the decision logic, not real liveness.
+    SynthVideo {
+        image: PathBuf,
+        out: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        fps: u32,
+        #[arg(long, default_value_t = 30)]
+        frames: usize,
+        /// Frames (from 0) whose eyes are shut, e.g. --closed 12,13.
+        #[arg(long, value_delimiter = ',')]
+        closed: Vec<usize>,
+        #[arg(long, default_value_t = 320)]
+        width: u32,
+        #[arg(long, default_value_t = 240)]
+        height: u32,
+    },
     /// Time face detection + embedding of one image, and voice embedding per 3 s.
     BenchEmbed {
         image: PathBuf,
@@ -402,6 +421,30 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "skipped": skipped,
             }))
         }
+        Command::SynthVideo {
+            image,
+            out,
+            fps,
+            frames,
+            closed,
+            width,
+            height,
+        } => {
+            let face = engines.face()?;
+            let img = fit_on_canvas(&load_image(&image)?, width, height);
+            let sample = face.sample(&img, FaceLocation::Detect { upsample: false })?;
+            let shut = matcher::liveness::synthetic::close_eyes(&img, &sample.landmarks);
+            let mut video = matcher::liveness::synthetic::still_photo(&img, frames, 7);
+            let shut_frames = matcher::liveness::synthetic::still_photo(&shut, frames, 11);
+            for &i in closed.iter().filter(|&&i| i < frames) {
+                video[i] = shut_frames[i].clone();
+            }
+            std::fs::write(&out, matcher::video::write_y4m(&video, fps))
+                .map_err(|e| MatcherError::Image(format!("{}: {e}", out.display())))?;
+            Ok(
+                json!({ "frames": frames, "fps": fps, "closed": closed, "width": width, "height": height }),
+            )
+        }
         Command::BenchEmbed { image, audio, runs } => {
             let start = Instant::now();
             let face = engines.face()?;
@@ -576,4 +619,24 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The image scaled to fit `width` x `height` (keeping its proportions), centred on a grey
+/// canvas of that size.
+fn fit_on_canvas(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+    let scale = (f64::from(width) / f64::from(img.width()))
+        .min(f64::from(height) / f64::from(img.height()));
+    let (w, h) = (
+        ((f64::from(img.width()) * scale).round() as u32).max(1),
+        ((f64::from(img.height()) * scale).round() as u32).max(1),
+    );
+    let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]));
+    image::imageops::overlay(
+        &mut canvas,
+        &small,
+        i64::from((width - w) / 2),
+        i64::from((height - h) / 2),
+    );
+    canvas
 }
