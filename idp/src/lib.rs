@@ -6,6 +6,7 @@
 //! `idp` command.
 
 pub mod audit;
+pub mod biometrics;
 pub mod cli;
 pub mod config;
 pub mod crypto;

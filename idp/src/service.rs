@@ -25,6 +25,8 @@ pub struct Service {
     pub certificates: Option<authenticators::certificate::Certificates>,
     pub clock: crate::Clock,
     pub(crate) discovery_json: String,
+    /// The face networks and the bound on concurrent captures.
+    pub biometrics: crate::biometrics::Biometrics,
 }
 
 impl Service {
@@ -69,6 +71,7 @@ impl Service {
             certificates,
             clock: crate::Clock::default(),
             discovery_json,
+            biometrics: crate::biometrics::Biometrics::default(),
         })
     }
 

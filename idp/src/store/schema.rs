@@ -219,6 +219,18 @@ diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
 diesel::joinable!(grants -> clients (client_id));
 
+diesel::table! {
+    biometric_consents (id) {
+        id -> Text,
+        user_id -> Text,
+        modality -> Text,
+        text_version -> Text,
+        purpose -> Text,
+        granted_at -> BigInt,
+        withdrawn_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     users,

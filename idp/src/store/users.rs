@@ -34,15 +34,18 @@ pub enum CredentialKind {
     RecoveryCode,
     /// A WebAuthn passkey (webauthn-rs's JSON), with its signature counter.
     Passkey,
+    /// A face template (the matcher's format), sealed with the citizen's data key.
+    Face,
 }
 
 impl CredentialKind {
-    pub const ALL: [CredentialKind; 5] = [
+    pub const ALL: [CredentialKind; 6] = [
         CredentialKind::Password,
         CredentialKind::Totp,
         CredentialKind::TotpPending,
         CredentialKind::RecoveryCode,
         CredentialKind::Passkey,
+        CredentialKind::Face,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl CredentialKind {
             CredentialKind::TotpPending => "totp-pending",
             CredentialKind::RecoveryCode => "recovery",
             CredentialKind::Passkey => "webauthn",
+            CredentialKind::Face => "face",
         }
     }
 
@@ -67,6 +71,7 @@ impl CredentialKind {
             CredentialKind::TotpPending => None,
             CredentialKind::RecoveryCode => Some(FactorKind::RecoveryCode),
             CredentialKind::Passkey => Some(FactorKind::WebAuthn),
+            CredentialKind::Face => Some(FactorKind::Face),
         }
     }
 }

@@ -1,0 +1,1 @@
+DROP TABLE biometric_consents;
