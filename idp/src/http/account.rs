@@ -183,7 +183,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 .map(str::to_string)
                 .or_else(|| e.client_id.clone())
                 .unwrap_or_default();
-            (pages::LocalTime::new(lang, e.at), e.kind().map_or("", |k| t.event(k)), particulars)
+            (
+                pages::LocalTime::new(lang, e.at),
+                e.kind().map_or("", |k| t.event(k)),
+                particulars,
+            )
         })
         .collect();
     let page = AccountPage {

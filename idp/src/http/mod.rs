@@ -204,7 +204,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/health/ready", get().to(discovery::ready))
         .route("/static/idp.css", get().to(discovery::stylesheet))
         .route("/static/webauthn.js", get().to(discovery::webauthn_script))
-        .route("/static/local-time.js", get().to(discovery::local_time_script))
+        .route(
+            "/static/local-time.js",
+            get().to(discovery::local_time_script),
+        )
         .route("/_test/clock", post().to(test_clock))
         .default_service(web::to(not_found));
 }

@@ -185,7 +185,10 @@ impl LocalTime {
     pub fn new(lang: Lang, t: i64) -> LocalTime {
         let (y, m, d, hh, mm) = crate::i18n::civil(t);
         LocalTime {
-            iso: format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{:02}Z", t.rem_euclid(60)),
+            iso: format!(
+                "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{:02}Z",
+                t.rem_euclid(60)
+            ),
             text: lang.datetime(t),
         }
     }
