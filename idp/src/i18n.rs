@@ -117,6 +117,13 @@ pub struct Texts {
     pub unlocked_subject: &'static str,
     pub unlocked_body: &'static str,
     pub ev_self_unlocked: &'static str,
+    pub ev_account_created: &'static str,
+    pub ev_account_updated: &'static str,
+    pub ev_account_disabled: &'static str,
+    pub ev_account_enabled: &'static str,
+    pub ev_password_set: &'static str,
+    /// Administrative acts that concern no citizen (clients) or no longer exist for them.
+    pub ev_admin_change: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -227,6 +234,12 @@ static EN: Texts = Texts {
     unlocked_subject: "Your password was unlocked",
     unlocked_body: "Your password was unlocked by someone who confirmed your identity with another of your sign-in methods. If this was not you, change your password and contact the help desk.",
     ev_self_unlocked: "Password unlocked with another sign-in method",
+    ev_account_created: "Account created",
+    ev_account_updated: "Account details changed by the help desk",
+    ev_account_disabled: "Account disabled by the help desk",
+    ev_account_enabled: "Account enabled again by the help desk",
+    ev_password_set: "Password set by the help desk",
+    ev_admin_change: "Change made by the help desk",
 };
 
 static HU: Texts = Texts {
@@ -337,6 +350,12 @@ static HU: Texts = Texts {
     unlocked_subject: "Jelszava zárolását feloldották",
     unlocked_body: "Jelszava zárolását valaki feloldotta, aki egy másik bejelentkezési módszerével igazolta magát. Ha nem Ön volt, változtassa meg jelszavát, és forduljon az ügyfélszolgálathoz.",
     ev_self_unlocked: "Jelszó feloldva egy másik bejelentkezési módszerrel",
+    ev_account_created: "Fiók létrehozva",
+    ev_account_updated: "Az ügyfélszolgálat módosította a fiók adatait",
+    ev_account_disabled: "Az ügyfélszolgálat letiltotta a fiókot",
+    ev_account_enabled: "Az ügyfélszolgálat újra engedélyezte a fiókot",
+    ev_password_set: "Az ügyfélszolgálat új jelszót állított be",
+    ev_admin_change: "Az ügyfélszolgálat által végzett módosítás",
 };
 
 static RU: Texts = Texts {
@@ -447,6 +466,12 @@ static RU: Texts = Texts {
     unlocked_subject: "Ваш пароль разблокирован",
     unlocked_body: "Ваш пароль разблокировал человек, подтвердивший личность другим вашим способом входа. Если это были не вы, смените пароль и обратитесь в службу поддержки.",
     ev_self_unlocked: "Пароль разблокирован другим способом входа",
+    ev_account_created: "Учётная запись создана",
+    ev_account_updated: "Служба поддержки изменила данные учётной записи",
+    ev_account_disabled: "Служба поддержки отключила учётную запись",
+    ev_account_enabled: "Служба поддержки снова включила учётную запись",
+    ev_password_set: "Служба поддержки установила новый пароль",
+    ev_admin_change: "Изменение, внесённое службой поддержки",
 };
 
 impl Texts {
@@ -466,6 +491,17 @@ impl Texts {
             Kind::CodeSent => self.ev_code_sent,
             Kind::TokenReplayed => self.ev_token_replayed,
             Kind::PasswordChanged => self.ev_password_changed,
+            Kind::UserCreated => self.ev_account_created,
+            Kind::UserUpdated => self.ev_account_updated,
+            Kind::UserDisabled => self.ev_account_disabled,
+            Kind::UserEnabled => self.ev_account_enabled,
+            Kind::PasswordSet => self.ev_password_set,
+            Kind::UserRemoved
+            | Kind::ClientCreated
+            | Kind::ClientUpdated
+            | Kind::ClientRemoved
+            | Kind::ClientSecretRotated
+            | Kind::KeysRotated => self.ev_admin_change,
         }
     }
 }
@@ -526,17 +562,47 @@ impl Lang {
 }
 
 const EN_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const HU_MONTHS: [&str; 12] = [
-    "január", "február", "március", "április", "május", "június", "július", "augusztus",
-    "szeptember", "október", "november", "december",
+    "január",
+    "február",
+    "március",
+    "április",
+    "május",
+    "június",
+    "július",
+    "augusztus",
+    "szeptember",
+    "október",
+    "november",
+    "december",
 ];
 /// In the genitive, as after a day number.
 const RU_MONTHS: [&str; 12] = [
-    "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-    "октября", "ноября", "декабря",
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
 ];
 
 /// A Unix time as (year, month, day, hour, minute) in UTC (H. Hinnant's days-to-civil).

@@ -104,3 +104,11 @@ pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<Bro
     diesel::delete(browser_sessions::table.find(id_hash)).execute(conn)?;
     Ok(s)
 }
+
+/// Ends every session of a user; returns how many there were.
+pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<usize> {
+    Ok(
+        diesel::delete(browser_sessions::table.filter(browser_sessions::user_id.eq(user_id)))
+            .execute(conn)?,
+    )
+}
