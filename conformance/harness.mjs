@@ -3,7 +3,7 @@
 // login pages the way a person's browser would (forms and redirects, no JavaScript).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,16 +26,17 @@ function freePort() {
 }
 
 export class Idp {
-  constructor(dataDir, issuer, child) {
+  constructor(dataDir, issuer, child, settings) {
     this.dataDir = dataDir;
+    this.settings = settings;
     this.issuer = issuer;
     this.child = child;
     this.log = '';
   }
 
-  /** Runs an `idp` command against this instance's data directory. */
-  static cli(dataDir, args, input) {
-    const r = spawnSync(IDP_BIN, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
+  /** Runs an `idp` command with these settings (`--data-dir DIR`, maybe `--config FILE`). */
+  static cli(settings, args, input) {
+    const r = spawnSync(IDP_BIN, [...settings, ...args], { input, encoding: 'utf8' });
     if (r.status !== 0) {
       throw new Error(`idp ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
     }
@@ -45,21 +46,30 @@ export class Idp {
   /**
    * `setup(cli)` registers clients and users before the server starts. `host` is the
    * issuer's host name (WebAuthn needs a domain such as `localhost`, not an address);
-   * `testClock` enables the development-only clock endpoint.
+   * `testClock` enables the development-only clock endpoint; `config` is the text of a
+   * settings file (TOML) that the commands and the server read.
    */
-  static async start(setup, { host = '127.0.0.1', testClock = false } = {}) {
+  static async start(setup, { host = '127.0.0.1', testClock = false, config } = {}) {
     const dataDir = mkdtempSync(join(tmpdir(), 'idp-test-'));
-    setup((args, input) => Idp.cli(dataDir, args, input));
+    const settings = ['--data-dir', dataDir];
+    if (config !== undefined) {
+      const file = join(dataDir, 'idp.toml');
+      writeFileSync(file, config);
+      settings.push('--config', file);
+    }
+    // Administrative commands refuse an installation that does not exist yet.
+    Idp.cli(settings, ['migrate']);
+    setup((args, input) => Idp.cli(settings, args, input));
     const port = await freePort();
     const issuer = `http://${host}:${port}`;
     const env = { ...process.env, RUST_LOG: 'warn' };
     if (testClock) env.IDP_TEST_CLOCK = '1';
     const child = spawn(
       IDP_BIN,
-      ['--data-dir', dataDir, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', issuer],
+      [...settings, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', issuer],
       { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
-    const idp = new Idp(dataDir, issuer, child);
+    const idp = new Idp(dataDir, issuer, child, settings);
     child.stdout.on('data', (d) => (idp.log += d));
     child.stderr.on('data', (d) => (idp.log += d));
     for (let i = 0; i < 200; i++) {

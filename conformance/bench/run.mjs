@@ -72,7 +72,7 @@ async function scenarios(base, paths) {
 const idp = await Idp.start((cli) => {
   cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', 'https://rp.example/cb',
     '--grant', 'client_credentials', '--scope', 'api']);
-});
+}, { config: '[policy.scopes]\napi = "low"\n' });
 const ours = await scenarios(idp.issuer, { jwks: '/jwks', token: '/token', introspect: '/introspect' });
 await idp.stop();
 

@@ -1,14 +1,18 @@
-//! The `idp` command: serve, migrate, keys, client and user administration. Every
-//! command reads the same settings (flags, `IDP_*` variables, a TOML file).
+//! The `idp` command: serve, migrate, keys, client and user administration, audit. Every
+//! command reads the same settings (flags, `IDP_*` variables, a TOML file). The commands
+//! only parse their arguments and print; what is allowed and what is recorded is decided
+//! by `admin`, the layer the Admin API uses too.
 
+use crate::admin::clients::{self, ClientChanges, Credentials, NewClient, NewSecret};
+use crate::admin::users::{self, NewUser, UserChanges, UserRef};
+use crate::admin::{self, Actor, AdminError, Context};
 use crate::config::{Config, FileConfig};
 use crate::crypto;
-use crate::keys::{self, kek::Kek};
-use crate::store::Db;
-use crate::store::clients::{self, AuthMethod, Client};
-use crate::store::users::{self, Credential, User};
+use crate::keys::kek::Kek;
+use crate::store::{Db, StoreError};
 use clap::{Args, Parser, Subcommand};
-use std::io::Read;
+use serde::Serialize;
+use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +21,14 @@ use std::sync::Arc;
 #[command(
     name = "idp",
     version,
-    about = "OpenID Connect provider for government services"
+    about = "OpenID Connect provider for government services",
+    after_help = "Examples:\n  \
+        idp --data-dir /var/lib/idp migrate\n  \
+        idp --data-dir /var/lib/idp client add --id tax-portal --generate-secret --redirect-uri https://tax.example.gov/cb\n  \
+        echo \"$PASSWORD\" | idp --data-dir /var/lib/idp user add --username maria --password-stdin\n  \
+        idp --data-dir /var/lib/idp serve --issuer https://id.example.gov\n\n\
+        Every command but serve and migrate refuses a data directory or database that does not\n\
+        exist yet, so that a mistyped path cannot start an empty installation."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -45,9 +56,13 @@ pub struct Common {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the provider.
+    /// Run the provider (creates the database and key file on the first start).
+    #[command(after_help = "Examples:\n  \
+        idp serve --issuer https://id.example.gov --listen 0.0.0.0:8080\n  \
+        idp serve --dev          # http://127.0.0.1:8080 with a demo client and user")]
     Serve(ServeArgs),
-    /// Apply pending database migrations and exit.
+    /// Create the database and key file if needed, apply pending migrations, and exit.
+    #[command(after_help = "Example:\n  idp --data-dir /var/lib/idp migrate")]
     Migrate,
     /// Signing keys.
     #[command(subcommand)]
@@ -66,11 +81,15 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Recompute the hash chain; fails if an event was removed or altered.
+    #[command(after_help = "Example:\n  idp audit verify")]
     Verify,
     /// The newest events of one account (JSON).
+    #[command(after_help = "Example:\n  idp audit list --username maria --limit 20")]
     List {
+        /// The account whose events to show.
         #[arg(long)]
         username: String,
+        /// How many events, newest first (at most 10000).
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -93,19 +112,57 @@ pub struct ServeArgs {
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Add new signing keys; the old ones stay published until their tokens expire.
+    #[command(after_help = "Example:\n  idp keys rotate")]
     Rotate,
-    /// List the published signing keys.
+    /// List the published signing keys (JSON).
+    #[command(after_help = "Example:\n  idp keys list")]
     List,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
     /// Register a relying party.
+    #[command(after_help = "Examples:\n  \
+        idp client add --id tax-portal --name \"Tax portal\" --generate-secret \\\n      \
+        --redirect-uri https://tax.example.gov/cb --post-logout-redirect-uri https://tax.example.gov/\n  \
+        idp client add --id mobile-app --public --redirect-uri gov.example.app:/cb\n  \
+        idp client add --id tax-api --jwks-file tax-api.jwks.json --grant client_credentials --scope tax.read\n\n\
+        API scopes (anything but openid, profile, email) must be declared with their risk level\n\
+        in the configuration's [policy.scopes].")]
     Add(Box<ClientAddArgs>),
-    /// List relying parties (JSON).
-    List,
+    /// Change a relying party's settings; what is not given stays as it is.
+    #[command(after_help = "Examples:\n  \
+        idp client update --id tax-portal --redirect-uri https://tax.example.gov/cb \\\n      \
+        --redirect-uri https://tax.example.gov/cb2\n  \
+        idp client update --id tax-portal --risk-level substantial --access-token-ttl 300")]
+    Update(Box<ClientUpdateArgs>),
+    /// Replace a confidential client's secret; the old one stops working at once.
+    #[command(after_help = "Examples:\n  \
+        idp client rotate-secret --id tax-portal        # prints the new secret once\n  \
+        openssl rand -base64 32 | idp client rotate-secret --id tax-portal --secret-stdin")]
+    RotateSecret {
+        /// The client's id.
+        #[arg(long)]
+        id: String,
+        /// Read the new secret (at least 16 characters) from standard input instead of
+        /// generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
     /// Remove a relying party and everything issued to it.
+    #[command(after_help = "Example:\n  idp client remove --id tax-portal")]
     Remove {
+        /// The client's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// List relying parties (JSON).
+    #[command(after_help = "Example:\n  idp client list")]
+    List,
+    /// Show one relying party (JSON).
+    #[command(after_help = "Example:\n  idp client show --id tax-portal")]
+    Show {
+        /// The client's id.
         #[arg(long)]
         id: String,
     },
@@ -114,6 +171,7 @@ pub enum ClientCommand {
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "secret_stdin", "generate_secret", "public", "jwks_file"]))]
 pub struct ClientAddArgs {
+    /// The client_id: 1-64 characters of A-Z a-z 0-9 . _ -
     #[arg(long)]
     pub id: String,
     /// Client secret (at least 16 characters) for client_secret_basic / client_secret_post.
@@ -133,14 +191,18 @@ pub struct ClientAddArgs {
     /// JWK set file of the client's public keys, for private_key_jwt.
     #[arg(long)]
     pub jwks_file: Option<PathBuf>,
-    #[arg(long = "redirect-uri", required = true)]
+    /// Where citizens return after signing in (repeat for several): https, or http on
+    /// 127.0.0.1, [::1] or localhost; no wildcard or fragment.
+    #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
+    /// Where citizens may return after signing out (repeat for several).
     #[arg(long = "post-logout-redirect-uri")]
     pub post_logout_redirect_uris: Vec<String>,
-    /// Scopes the client may request [default: openid profile email].
+    /// A scope the client may request (repeat for several) [default: openid profile email].
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
-    /// Grant types [default: authorization_code refresh_token].
+    /// A grant type: authorization_code, refresh_token, client_credentials (repeat for
+    /// several) [default: authorization_code refresh_token].
     #[arg(long = "grant")]
     pub grants: Vec<String>,
     /// Display name shown to citizens [default: the id].
@@ -152,9 +214,11 @@ pub struct ClientAddArgs {
     /// Default risk level of the client's operations: low, substantial or high.
     #[arg(long, default_value = "low")]
     pub risk_level: String,
-    #[arg(long, default_value_t = 600)]
+    /// Lifetime of access tokens, in seconds (at most a day).
+    #[arg(long, default_value_t = clients::DEFAULT_ACCESS_TOKEN_TTL)]
     pub access_token_ttl: i64,
-    #[arg(long, default_value_t = 8 * 3600)]
+    /// Lifetime of refresh tokens, in seconds (at most a year).
+    #[arg(long, default_value_t = clients::DEFAULT_REFRESH_TOKEN_TTL)]
     pub refresh_token_ttl: i64,
     /// The client is a resource server (an API): it may introspect tokens issued to other
     /// clients. Requires client authentication (a secret or a JWK set).
@@ -162,26 +226,154 @@ pub struct ClientAddArgs {
     pub resource_server: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct ClientUpdateArgs {
+    /// The client's id.
+    #[arg(long)]
+    pub id: String,
+    /// New display name shown to citizens.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the redirect URIs with these (repeat for several).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Replace the post-logout redirect URIs with these (repeat for several).
+    #[arg(
+        long = "post-logout-redirect-uri",
+        conflicts_with = "clear_post_logout_redirect_uris"
+    )]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Remove every post-logout redirect URI.
+    #[arg(long)]
+    pub clear_post_logout_redirect_uris: bool,
+    /// Replace the scopes with these (repeat for several).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Replace the grant types with these (repeat for several).
+    #[arg(long = "grant")]
+    pub grants: Vec<String>,
+    /// ID token signing algorithm: ES256 or RS256.
+    #[arg(long)]
+    pub id_token_alg: Option<String>,
+    /// Default risk level: low, substantial or high.
+    #[arg(long)]
+    pub risk_level: Option<String>,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long)]
+    pub access_token_ttl: Option<i64>,
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Whether the client is a resource server that may introspect others' tokens.
+    #[arg(long, value_name = "true|false")]
+    pub resource_server: Option<bool>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
     /// Create an account; the password is read from standard input.
+    #[command(after_help = "Example:\n  \
+        echo \"$PASSWORD\" | idp user add --username maria --password-stdin \\\n      \
+        --name \"Maria Kovács\" --email maria@example.gov --phone +36301234567\n\n\
+        Passwords need at least 8 characters and must not be easy to guess (common, a\n\
+        pattern, or made of the account's own data); a few unrelated words make a good one.")]
     Add {
+        /// Username: letters, digits and . _ - @ +, beginning with a letter or digit.
         #[arg(long)]
         username: String,
+        /// Read the password from standard input (required: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// E-mail address for one-time codes and security notices.
         #[arg(long)]
         email: Option<String>,
+        /// The e-mail address was verified (relying parties see email_verified: true).
+        #[arg(long, requires = "email")]
+        email_verified: bool,
+        /// Full name shown to relying parties with the profile scope.
         #[arg(long)]
         name: Option<String>,
         /// Mobile number for one-time codes by SMS, in E.164 form (+36301234567).
         #[arg(long)]
         phone: Option<String>,
     },
-    /// List accounts (JSON).
-    List,
+    /// Change an account's name and contact data; what is not given stays as it is.
+    #[command(after_help = "Examples:\n  \
+        idp user update --username maria --email maria.kovacs@example.gov\n  \
+        idp user update --username maria --clear-phone")]
+    Update {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+        /// New full name.
+        #[arg(long, conflicts_with = "clear_name")]
+        name: Option<String>,
+        /// Remove the name.
+        #[arg(long)]
+        clear_name: bool,
+        /// New e-mail address (unverified unless --email-verified true).
+        #[arg(long, conflicts_with = "clear_email")]
+        email: Option<String>,
+        /// Remove the e-mail address.
+        #[arg(long)]
+        clear_email: bool,
+        /// Whether the e-mail address was verified.
+        #[arg(long, value_name = "true|false")]
+        email_verified: Option<bool>,
+        /// New mobile number, E.164 (+36301234567).
+        #[arg(long, conflicts_with = "clear_phone")]
+        phone: Option<String>,
+        /// Remove the mobile number.
+        #[arg(long)]
+        clear_phone: bool,
+    },
+    /// Refuse the account's sign-in: ends its sessions and revokes its tokens.
+    #[command(after_help = "Example:\n  idp user disable --username maria")]
+    Disable {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Allow a disabled account to sign in again.
+    #[command(after_help = "Example:\n  idp user enable --username maria")]
+    Enable {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+    },
     /// Lift the locks that failed attempts put on an account's sign-in methods.
+    #[command(after_help = "Example:\n  idp user unlock --username maria")]
     Unlock {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Set an account's password, read from standard input.
+    #[command(
+        after_help = "Example:\n  echo \"$NEW_PASSWORD\" | idp user set-password --username maria --password-stdin"
+    )]
+    SetPassword {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Remove an account with its sign-in methods, sessions, consents and data key.
+    #[command(after_help = "Example:\n  idp user remove --username maria")]
+    Remove {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+    },
+    /// List accounts (JSON).
+    #[command(after_help = "Example:\n  idp user list")]
+    List,
+    /// Show an account with its sign-in methods, sessions and locks (JSON).
+    #[command(after_help = "Example:\n  idp user show --username maria")]
+    Show {
+        /// The account's username.
         #[arg(long)]
         username: String,
     },
@@ -206,7 +398,8 @@ fn file_config(common: &Common) -> Result<FileConfig, String> {
     Ok(f)
 }
 
-fn open(config: &Config) -> Result<(Db, Kek), String> {
+/// Opens the installation, creating what is missing (`serve`, `migrate`).
+fn open_or_create(config: &Config) -> Result<(Db, Kek), String> {
     if crate::store::Backend::of_url(&config.database_url) == crate::store::Backend::Sqlite {
         // The database, its WAL and the outbox live here: owner only where created.
         crate::files::create_private_dir(&config.data_dir)
@@ -214,6 +407,18 @@ fn open(config: &Config) -> Result<(Db, Kek), String> {
     }
     let kek = Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?;
     let db = Db::open(&config.database_url, config.db_pool_size).map_err(|e| e.to_string())?;
+    Ok((db, kek))
+}
+
+/// Opens an installation that exists: creates nothing.
+fn open_existing(config: &Config) -> Result<(Db, Kek), String> {
+    let hint = "check --data-dir / --database-url (IDP_DATA_DIR, IDP_DATABASE_URL); \
+                `idp migrate` or the first `idp serve` creates a new installation";
+    let db = Db::open_existing(&config.database_url, config.db_pool_size).map_err(|e| match e {
+        StoreError::Missing(_) | StoreError::NoSchema(_) => format!("{e}: {hint}"),
+        e => e.to_string(),
+    })?;
+    let kek = Kek::load(&config.kek_file).map_err(|e| format!("{e}: {hint}"))?;
     Ok((db, kek))
 }
 
@@ -226,13 +431,49 @@ fn admin_config(common: &Common) -> Result<Config, String> {
     Config::resolve(f)
 }
 
+/// The person at the command line, as far as the system tells.
+fn actor() -> Actor {
+    Actor::Cli {
+        os_user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
+    }
+}
+
+fn err(e: AdminError) -> String {
+    e.to_string()
+}
+
+/// A secret from standard input: everything up to the end, without one final line break.
+fn read_stdin(what: &str) -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Type the {what}, then press Enter and Ctrl-D:");
+    }
+    let mut text = String::new();
+    stdin
+        .lock()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("reading the {what}: {e}"))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_string())
+}
+
+fn print_json(value: &impl Serialize, pretty: bool) -> CliResult {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    println!("{}", text.map_err(|e| e.to_string())?);
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Serve(args) => serve(&cli.common, args),
         Command::Migrate => {
             let config = admin_config(&cli.common)?;
             // Opening the database applies the pending migrations.
-            open(&config)?;
+            open_or_create(&config)?;
             println!("database schema is up to date");
             Ok(())
         }
@@ -255,9 +496,13 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
         f.dev = Some(true);
     }
     let config = Config::resolve(f)?;
-    let (db, kek) = open(&config)?;
+    let (db, kek) = open_or_create(&config)?;
     if config.dev {
-        dev_bootstrap(&db, &kek, &config)?;
+        dev_bootstrap(&Context {
+            db: &db,
+            kek: &kek,
+            config: &config,
+        })?;
     }
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -275,42 +520,38 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
 }
 
 /// On the first `--dev` start: a demo client and user, and how to try a login.
-fn dev_bootstrap(db: &Db, kek: &Kek, config: &Config) -> CliResult {
+fn dev_bootstrap(ctx: &Context) -> CliResult {
     let now = crate::now();
-    if db
-        .run(|c| clients::find(c, "demo"))
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
-        println!(
-            "Development mode: demo client and user exist already (see the first start's output)."
-        );
-        return Ok(());
+    match clients::show(ctx, "demo") {
+        Ok(_) => {
+            println!(
+                "Development mode: demo client and user exist already (see the first start's output)."
+            );
+            return Ok(());
+        }
+        Err(AdminError::NotFound { .. }) => {}
+        Err(e) => return Err(e.to_string()),
     }
-    let secret = crypto::random_token();
-    let password = crypto::random_token()[..12].to_string();
     let redirect = "http://127.0.0.1:8081/callback".to_string();
-    let client = new_client(
-        "demo",
-        "Demo portal",
-        AuthMethod::Secret,
-        Some(kek.client_secrets().hash(&secret)),
-        None,
-        vec![redirect.clone()],
-        vec!["http://127.0.0.1:8081/".into()],
-        vec![],
-        vec![],
-        now,
-    );
-    db.run(|c| clients::insert(c, &client))
-        .map_err(|e| e.to_string())?;
-    let contact = Contact {
-        email: Some("demo@example.invalid".into()),
+    let mut client = NewClient::new("demo", Credentials::GenerateSecret, vec![redirect.clone()]);
+    client.name = Some("Demo portal".into());
+    client.post_logout_redirect_uris = vec!["http://127.0.0.1:8081/".into()];
+    let secret = clients::create(ctx, &actor(), client, now)
+        .map_err(err)?
+        .secret
+        .ok_or("the demo client got no secret")?;
+    // 16 random characters of base64url: far beyond what the password policy asks.
+    let password = crypto::random_token()[..16].to_string();
+    let user = NewUser {
+        username: "demo".into(),
+        password: password.clone(),
         name: Some("Demo Citizen".into()),
+        email: Some("demo@example.invalid".into()),
+        email_verified: false,
         phone: Some("+36301234567".into()),
     };
-    add_user(db, "demo", &password, contact, now)?;
-    let issuer = &config.issuer;
+    users::create(ctx, &actor(), user, now).map_err(err)?;
+    let issuer = &ctx.config.issuer;
     println!(
         "\nDevelopment mode: created a demo client and user.\n\
          \n  client_id:     demo\n  client_secret: {secret}\n  redirect_uri:  {redirect}\n  user:          demo / {password}\n\
@@ -323,332 +564,241 @@ fn dev_bootstrap(db: &Db, kek: &Kek, config: &Config) -> CliResult {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn new_client(
-    id: &str,
-    name: &str,
-    auth_method: AuthMethod,
-    secret_hash: Option<String>,
-    jwks: Option<String>,
-    redirect_uris: Vec<String>,
-    post_logout_redirect_uris: Vec<String>,
-    scopes: Vec<String>,
-    grants: Vec<String>,
-    now: i64,
-) -> Client {
-    let or = |v: Vec<String>, d: &[&str]| {
-        if v.is_empty() {
-            d.iter().map(|s| s.to_string()).collect()
-        } else {
-            v
-        }
-    };
-    Client {
-        id: id.to_string(),
-        name: name.to_string(),
-        secret_hash,
-        auth_method,
-        jwks,
-        redirect_uris,
-        post_logout_redirect_uris,
-        grant_types: or(grants, &["authorization_code", "refresh_token"]),
-        scopes: or(scopes, &["openid", "profile", "email"]),
-        id_token_alg: "ES256".into(),
-        risk_level: "low".into(),
-        access_token_ttl: 600,
-        refresh_token_ttl: 8 * 3600,
-        created_at: now,
-        resource_server: false,
-    }
-}
-
-/// Redirect URIs: absolute, no fragment, https unless the host is loopback.
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let u = url::Url::parse(uri).map_err(|e| format!("redirect URI {uri}: {e}"))?;
-    if u.fragment().is_some() {
-        return Err(format!("redirect URI {uri} may not have a fragment"));
-    }
-    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match u.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => Err(format!(
-            "redirect URI {uri} must use https (http only on loopback)"
-        )),
-        // Private-use schemes of native apps (RFC 8252 7.1) contain a dot.
-        s if s.contains('.') => Ok(()),
-        s => Err(format!("redirect URI scheme {s} is not allowed")),
-    }
-}
-
 fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
     let config = admin_config(common)?;
-    let (db, kek) = open(&config)?;
+    let (db, kek) = open_existing(&config)?;
+    let ctx = Context {
+        db: &db,
+        kek: &kek,
+        config: &config,
+    };
     let now = crate::now();
     match cmd {
         ClientCommand::Add(a) => {
-            let id_ok = !a.id.is_empty()
-                && a.id.len() <= 64
-                && a.id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-            if !id_ok {
-                return Err("the client id must be 1-64 characters of A-Z a-z 0-9 . _ -".into());
-            }
-            for u in a.redirect_uris.iter().chain(&a.post_logout_redirect_uris) {
-                check_redirect_uri(u)?;
-            }
-            let secret = if a.generate_secret {
-                Some(crypto::random_token())
+            let credentials = if a.generate_secret {
+                Credentials::GenerateSecret
             } else if a.secret_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut line)
-                    .map_err(|e| format!("reading the secret: {e}"))?;
-                let line = line.strip_suffix('\n').unwrap_or(&line);
-                Some(line.strip_suffix('\r').unwrap_or(line).to_string())
+                Credentials::Secret(read_stdin("client secret")?)
+            } else if let Some(s) = a.secret {
+                Credentials::Secret(s)
+            } else if a.public {
+                Credentials::Public
+            } else if let Some(p) = &a.jwks_file {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Credentials::Jwks(text)
             } else {
-                a.secret.clone()
+                return Err("say how the client authenticates".into());
             };
-            if let Some(s) = &secret
-                && s.chars().count() < 16
-            {
-                return Err("the client secret must be at least 16 characters".into());
-            }
-            let known_grants = ["authorization_code", "refresh_token", "client_credentials"];
-            if let Some(g) = a
-                .grants
-                .iter()
-                .find(|g| !known_grants.contains(&g.as_str()))
-            {
-                return Err(format!("unknown grant type {g}"));
-            }
-            if a.public && a.grants.iter().any(|g| g == "client_credentials") {
-                return Err("a public client cannot use client_credentials".into());
-            }
-            if keys::Alg::parse(&a.id_token_alg).is_none() {
-                return Err("--id-token-alg must be ES256 or RS256".into());
-            }
-            if crate::policy::Level::from_name(&a.risk_level).is_none() {
-                return Err("--risk-level must be low, substantial or high".into());
-            }
-            let (method, jwks) = match &a.jwks_file {
-                Some(p) => {
-                    let text =
-                        std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                    josekit::jwk::JwkSet::from_bytes(text.as_bytes())
-                        .map_err(|e| format!("{}: not a JWK set: {e}", p.display()))?;
-                    (AuthMethod::PrivateKeyJwt, Some(text))
-                }
-                None if a.public => (AuthMethod::None, None),
-                None => (AuthMethod::Secret, None),
+            let new = NewClient {
+                id: a.id,
+                name: a.name,
+                credentials,
+                redirect_uris: a.redirect_uris,
+                post_logout_redirect_uris: a.post_logout_redirect_uris,
+                scopes: a.scopes,
+                grant_types: a.grants,
+                id_token_alg: Some(a.id_token_alg),
+                risk_level: Some(a.risk_level),
+                access_token_ttl: Some(a.access_token_ttl),
+                refresh_token_ttl: Some(a.refresh_token_ttl),
+                resource_server: a.resource_server,
             };
-            let mut client = new_client(
-                &a.id,
-                a.name.as_deref().unwrap_or(&a.id),
-                method,
-                secret.as_deref().map(|s| kek.client_secrets().hash(s)),
-                jwks,
-                a.redirect_uris,
-                a.post_logout_redirect_uris,
-                a.scopes,
-                a.grants,
-                now,
-            );
-            client.id_token_alg = a.id_token_alg;
-            client.risk_level = a.risk_level;
-            client.access_token_ttl = a.access_token_ttl.max(1);
-            client.refresh_token_ttl = a.refresh_token_ttl.max(1);
-            if a.resource_server && a.public {
-                return Err("a public client cannot be a resource server".into());
-            }
-            client.resource_server = a.resource_server;
-            if !db
-                .run(|c| clients::insert(c, &client))
-                .map_err(|e| e.to_string())?
-            {
-                return Err(format!("a client with id {} exists already", client.id));
-            }
-            println!("client {} added", client.id);
-            if a.generate_secret
-                && let Some(s) = &secret
-            {
+            let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
+            println!("client {} added", created.client.id);
+            if let Some(s) = created.secret {
                 // Shown this once: only the keyed hash is stored.
                 println!("client_secret: {s}");
             }
             Ok(())
         }
-        ClientCommand::List => {
-            let list = db.run(clients::list).map_err(|e| e.to_string())?;
-            let out: Vec<_> = list
-                .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "id": c.id, "name": c.name, "auth_method": c.auth_method.as_str(),
-                        "redirect_uris": c.redirect_uris,
-                        "post_logout_redirect_uris": c.post_logout_redirect_uris,
-                        "grant_types": c.grant_types, "scopes": c.scopes,
-                        "id_token_alg": c.id_token_alg, "risk_level": c.risk_level,
-                        "resource_server": c.resource_server,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::Value::from(out));
+        ClientCommand::Update(a) => {
+            let some = |v: Vec<String>| (!v.is_empty()).then_some(v);
+            let post_logout = if a.clear_post_logout_redirect_uris {
+                Some(Vec::new())
+            } else {
+                some(a.post_logout_redirect_uris)
+            };
+            let changes = ClientChanges {
+                name: a.name,
+                redirect_uris: some(a.redirect_uris),
+                post_logout_redirect_uris: post_logout,
+                scopes: some(a.scopes),
+                grant_types: some(a.grants),
+                id_token_alg: a.id_token_alg,
+                risk_level: a.risk_level,
+                access_token_ttl: a.access_token_ttl,
+                refresh_token_ttl: a.refresh_token_ttl,
+                resource_server: a.resource_server,
+            };
+            let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
+            if updated.changed.is_empty() {
+                println!("client {}: nothing to change", a.id);
+            } else {
+                println!("client {} updated: {}", a.id, updated.changed.join(", "));
+            }
+            Ok(())
+        }
+        ClientCommand::RotateSecret { id, secret_stdin } => {
+            let new = if secret_stdin {
+                NewSecret::Given(read_stdin("client secret")?)
+            } else {
+                NewSecret::Generate
+            };
+            let secret = clients::rotate_secret(&ctx, &actor(), &id, new, now).map_err(err)?;
+            println!("client {id}: secret replaced; the old one no longer works");
+            if let Some(s) = secret {
+                println!("client_secret: {s}");
+            }
             Ok(())
         }
         ClientCommand::Remove { id } => {
-            if db
-                .run(|c| clients::remove(c, &id))
-                .map_err(|e| e.to_string())?
-            {
-                println!("client {id} removed");
-                Ok(())
-            } else {
-                Err(format!("no client with id {id}"))
-            }
+            clients::remove(&ctx, &actor(), &id, now).map_err(err)?;
+            println!("client {id} removed");
+            Ok(())
         }
+        ClientCommand::List => print_json(&clients::list(&ctx).map_err(err)?, false),
+        ClientCommand::Show { id } => print_json(&clients::show(&ctx, &id).map_err(err)?, true),
     }
-}
-
-/// How to reach a citizen, and what to call them.
-struct Contact {
-    email: Option<String>,
-    name: Option<String>,
-    phone: Option<String>,
-}
-
-fn add_user(db: &Db, username: &str, password: &str, contact: Contact, now: i64) -> CliResult {
-    let username = username.trim();
-    if username.is_empty() || username.len() > 128 {
-        return Err("the username must be 1-128 characters".into());
-    }
-    if let Some(p) = &contact.phone {
-        let digits = p.strip_prefix('+').unwrap_or("");
-        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "the phone number {p} is not in E.164 form (+ and 8-15 digits)"
-            ));
-        }
-    }
-    let Contact { email, name, phone } = contact;
-    let hash = authenticators::password::hash(password).map_err(|e| e.to_string())?;
-    let user = User {
-        id: crypto::random_id(),
-        username: username.to_string(),
-        email,
-        email_verified: false,
-        name,
-        disabled: false,
-        created_at: now,
-        updated_at: now,
-        phone,
-    };
-    let cred = Credential {
-        id: crypto::random_id(),
-        user_id: user.id.clone(),
-        kind: users::PASSWORD,
-        label: None,
-        data: hash.into_bytes(),
-        created_at: now,
-        last_used_at: None,
-        counter: None,
-    };
-    if !db
-        .tx(|c| users::insert_with_password(c, &user, &cred))
-        .map_err(|e| e.to_string())?
-    {
-        return Err(format!("the username {username} is taken"));
-    }
-    Ok(())
 }
 
 fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
     let config = admin_config(common)?;
-    let (db, _) = open(&config)?;
+    let (db, kek) = open_existing(&config)?;
+    let ctx = Context {
+        db: &db,
+        kek: &kek,
+        config: &config,
+    };
     let now = crate::now();
+    let by = actor();
     match cmd {
         UserCommand::Add {
             username,
             password_stdin: _,
             email,
+            email_verified,
             name,
             phone,
         } => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .map_err(|e| format!("reading the password: {e}"))?;
-            let password = password.strip_suffix('\n').unwrap_or(&password);
-            let password = password.strip_suffix('\r').unwrap_or(password);
-            add_user(
-                &db,
-                &username,
+            let password = read_stdin("password")?;
+            let new = NewUser {
+                username,
                 password,
-                Contact { email, name, phone },
-                now,
-            )?;
-            println!("user {} added", username.trim());
+                name,
+                email,
+                email_verified,
+                phone,
+            };
+            let user = users::create(&ctx, &by, new, now).map_err(err)?;
+            println!("user {} added (sub {})", user.username, user.sub);
             Ok(())
         }
-        UserCommand::List => {
-            let list = db.run(users::list).map_err(|e| e.to_string())?;
-            let out: Vec<_> = list
-                .iter()
-                .map(|u| serde_json::json!({"sub": u.id, "username": u.username, "email": u.email, "phone": u.phone, "name": u.name, "disabled": u.disabled}))
-                .collect();
-            println!("{}", serde_json::Value::from(out));
+        UserCommand::Update {
+            username,
+            name,
+            clear_name,
+            email,
+            clear_email,
+            email_verified,
+            phone,
+            clear_phone,
+        } => {
+            let change = |value: Option<String>, clear: bool| {
+                if clear { Some(None) } else { value.map(Some) }
+            };
+            let changes = UserChanges {
+                name: change(name, clear_name),
+                email: change(email, clear_email),
+                email_verified,
+                phone: change(phone, clear_phone),
+            };
+            let who = UserRef::Username(&username);
+            let updated = users::update(&ctx, &by, who, changes, now).map_err(err)?;
+            if updated.changed.is_empty() {
+                println!("user {username}: nothing to change");
+            } else {
+                println!("user {username} updated: {}", updated.changed.join(", "));
+            }
+            Ok(())
+        }
+        UserCommand::Disable { username } => {
+            let d = users::disable(&ctx, &by, UserRef::Username(&username), now).map_err(err)?;
+            if d.changed {
+                println!(
+                    "user {username} disabled: {} session(s) ended, {} grant(s) revoked",
+                    d.sessions, d.grants
+                );
+            } else {
+                println!("user {username} was disabled already");
+            }
+            Ok(())
+        }
+        UserCommand::Enable { username } => {
+            if users::enable(&ctx, &by, UserRef::Username(&username), now).map_err(err)? {
+                println!("user {username} enabled");
+            } else {
+                println!("user {username} was not disabled");
+            }
             Ok(())
         }
         UserCommand::Unlock { username } => {
-            let n = db
-                .tx(|c| {
-                    let Some(user) = users::find_by_username(c, &username)? else {
-                        return Ok(None);
-                    };
-                    crate::login::lockout::unlock(c, &user.id, now).map(Some)
-                })
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("there is no user {username}"))?;
+            let n = users::unlock(&ctx, &by, UserRef::Username(&username), now).map_err(err)?;
             println!("user {username}: {n} locked sign-in method(s) unlocked");
             Ok(())
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin: _,
+        } => {
+            let password = read_stdin("password")?;
+            users::set_password(&ctx, &by, UserRef::Username(&username), &password, now)
+                .map_err(err)?;
+            println!("user {username}: password set");
+            Ok(())
+        }
+        UserCommand::Remove { username } => {
+            users::remove(&ctx, &by, UserRef::Username(&username), now).map_err(err)?;
+            println!("user {username} removed");
+            Ok(())
+        }
+        UserCommand::List => print_json(&users::list(&ctx).map_err(err)?, false),
+        UserCommand::Show { username } => {
+            let details = users::show(&ctx, UserRef::Username(&username), now).map_err(err)?;
+            print_json(&details, true)
         }
     }
 }
 
 fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
     let config = admin_config(common)?;
-    let (db, kek) = open(&config)?;
+    let (db, kek) = open_existing(&config)?;
+    let ctx = Context {
+        db: &db,
+        kek: &kek,
+        config: &config,
+    };
     let now = crate::now();
     match cmd {
         KeysCommand::Rotate => {
-            // Old keys stay published for the longest ID token lifetime plus clock skew.
-            let publish_for = config.id_token_ttl + 300;
-            let kids = db
-                .tx(|c| Ok(keys::rotate(c, &kek, now, publish_for)))
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            let kids = admin::keys::rotate(&ctx, &actor(), now).map_err(err)?;
             println!("new signing keys: {}", kids.join(" "));
             Ok(())
         }
-        KeysCommand::List => {
-            let rows = db
-                .run(|c| keys::published_rows(c, now))
-                .map_err(|e| e.to_string())?;
-            let out: Vec<_> = rows
-                .iter()
-                .map(|k| serde_json::json!({"kid": k.kid, "alg": k.alg, "active": k.active, "created_at": k.created_at, "retire_at": k.retire_at}))
-                .collect();
-            println!("{}", serde_json::Value::from(out));
-            Ok(())
-        }
+        KeysCommand::List => print_json(&admin::keys::list(&ctx, now).map_err(err)?, false),
     }
 }
 
 fn audit_command(common: &Common, cmd: AuditCommand) -> CliResult {
     let config = admin_config(common)?;
-    let (db, _) = open(&config)?;
+    let (db, kek) = open_existing(&config)?;
+    let ctx = Context {
+        db: &db,
+        kek: &kek,
+        config: &config,
+    };
     match cmd {
-        AuditCommand::Verify => match db.run(crate::audit::verify).map_err(|e| e.to_string())? {
+        AuditCommand::Verify => match admin::audit::verify(&ctx).map_err(err)? {
             Ok(n) => {
                 println!("audit log intact: {n} events");
                 Ok(())
@@ -656,22 +806,9 @@ fn audit_command(common: &Common, cmd: AuditCommand) -> CliResult {
             Err(broken) => Err(format!("audit log broken: {broken}")),
         },
         AuditCommand::List { username, limit } => {
-            let user = db
-                .run(|c| users::find_by_username(c, &username))
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no user {username}"))?;
-            let events = db
-                .run(|c| crate::audit::of_user(c, &user.id, limit.clamp(1, 10_000)))
-                .map_err(|e| e.to_string())?;
-            let out: Vec<_> = events
-                .iter()
-                .map(|e| {
-                    let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
-                    serde_json::json!({"seq": e.seq, "at": e.at, "kind": e.kind, "client_id": e.client_id, "detail": detail})
-                })
-                .collect();
-            println!("{}", serde_json::Value::from(out));
-            Ok(())
+            let events =
+                admin::audit::of_user(&ctx, UserRef::Username(&username), limit).map_err(err)?;
+            print_json(&events, false)
         }
     }
 }

@@ -132,6 +132,13 @@ pub struct Texts {
     pub password_mismatch: &'static str,
     pub password_changed_notice: &'static str,
     pub there_is_a_problem: &'static str,
+    pub ev_account_created: &'static str,
+    pub ev_account_updated: &'static str,
+    pub ev_account_disabled: &'static str,
+    pub ev_account_enabled: &'static str,
+    pub ev_password_set: &'static str,
+    /// Administrative acts that concern no citizen (clients) or no longer exist for them.
+    pub ev_admin_change: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -256,6 +263,12 @@ static EN: Texts = Texts {
     password_mismatch: "The two passwords are not the same.",
     password_changed_notice: "Your password has been changed.",
     there_is_a_problem: "There is a problem",
+    ev_account_created: "Account created",
+    ev_account_updated: "Account details changed by the help desk",
+    ev_account_disabled: "Account disabled by the help desk",
+    ev_account_enabled: "Account enabled again by the help desk",
+    ev_password_set: "Password set by the help desk",
+    ev_admin_change: "Change made by the help desk",
 };
 
 static HU: Texts = Texts {
@@ -380,6 +393,12 @@ static HU: Texts = Texts {
     password_mismatch: "A két jelszó nem egyezik.",
     password_changed_notice: "Jelszavát megváltoztattuk.",
     there_is_a_problem: "Hiba történt",
+    ev_account_created: "Fiók létrehozva",
+    ev_account_updated: "Az ügyfélszolgálat módosította a fiók adatait",
+    ev_account_disabled: "Az ügyfélszolgálat letiltotta a fiókot",
+    ev_account_enabled: "Az ügyfélszolgálat újra engedélyezte a fiókot",
+    ev_password_set: "Az ügyfélszolgálat új jelszót állított be",
+    ev_admin_change: "Az ügyfélszolgálat által végzett módosítás",
 };
 
 static RU: Texts = Texts {
@@ -504,6 +523,12 @@ static RU: Texts = Texts {
     password_mismatch: "Пароли не совпадают.",
     password_changed_notice: "Ваш пароль изменён.",
     there_is_a_problem: "Возникла проблема",
+    ev_account_created: "Учётная запись создана",
+    ev_account_updated: "Служба поддержки изменила данные учётной записи",
+    ev_account_disabled: "Служба поддержки отключила учётную запись",
+    ev_account_enabled: "Служба поддержки снова включила учётную запись",
+    ev_password_set: "Служба поддержки установила новый пароль",
+    ev_admin_change: "Изменение, внесённое службой поддержки",
 };
 
 static KK: Texts = Texts {
@@ -628,6 +653,12 @@ static KK: Texts = Texts {
     password_mismatch: "Екі құпиясөз сәйкес келмейді.",
     password_changed_notice: "Құпиясөзіңіз өзгертілді.",
     there_is_a_problem: "Қате бар",
+    ev_account_created: "Тіркелгі жасалды",
+    ev_account_updated: "Қолдау қызметі тіркелгі деректерін өзгертті",
+    ev_account_disabled: "Қолдау қызметі тіркелгіні өшірді",
+    ev_account_enabled: "Қолдау қызметі тіркелгіні қайта қосты",
+    ev_password_set: "Қолдау қызметі жаңа құпиясөз орнатты",
+    ev_admin_change: "Қолдау қызметі енгізген өзгеріс",
 };
 
 impl Texts {
@@ -647,6 +678,17 @@ impl Texts {
             Kind::CodeSent => self.ev_code_sent,
             Kind::TokenReplayed => self.ev_token_replayed,
             Kind::PasswordChanged => self.ev_password_changed,
+            Kind::UserCreated => self.ev_account_created,
+            Kind::UserUpdated => self.ev_account_updated,
+            Kind::UserDisabled => self.ev_account_disabled,
+            Kind::UserEnabled => self.ev_account_enabled,
+            Kind::PasswordSet => self.ev_password_set,
+            Kind::UserRemoved
+            | Kind::ClientCreated
+            | Kind::ClientUpdated
+            | Kind::ClientRemoved
+            | Kind::ClientSecretRotated
+            | Kind::KeysRotated => self.ev_admin_change,
         }
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Layout: `oidc` is the protocol without HTTP, `login` the decision of what a request
 //! needs from the citizen, `policy` the assurance levels, `store` the database, `keys`
-//! the signing keys and encryption at rest, `http` the actix-web handlers, `cli` the
-//! `idp` command.
+//! the signing keys and encryption at rest, `admin` the administration that the CLI and
+//! the Admin API share, `http` the actix-web handlers, `cli` the `idp` command.
 
+pub mod admin;
 pub mod audit;
 pub mod biometrics;
 pub mod cli;

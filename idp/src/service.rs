@@ -45,7 +45,8 @@ impl Service {
             code_ttl: config.code_ttl,
             client_secrets: kek.client_secrets(),
         };
-        let discovery_json = crate::oidc::discovery::metadata(&provider).to_string();
+        let scopes = crate::oidc::authorize::scopes_supported(&config.policy);
+        let discovery_json = crate::oidc::discovery::metadata(&provider, &scopes).to_string();
         let notifier = crate::notify::Notifier::new(&config.notify)?;
         let webauthn =
             match authenticators::webauthn::WebAuthn::new(&config.issuer, "Identity provider") {

@@ -38,7 +38,11 @@ async fn events_are_chained_and_shown_to_the_citizen(backend: Backend) {
     .await
     .unwrap();
     let kinds: Vec<&str> = events.iter().rev().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["auth.failed", "auth.succeeded"], "{events:?}");
+    assert_eq!(
+        kinds,
+        vec!["user.created", "auth.failed", "auth.succeeded"],
+        "{events:?}"
+    );
     assert!(events.iter().all(|e| !e.detail.contains(PASSWORD)));
     s.cli(&["audit", "verify"]).expect("the chain is intact");
 

@@ -7,7 +7,7 @@ async fn client_and_user_administration(backend: Backend) {
     s.cli(&["migrate"])
         .expect("migrate on an up-to-date database");
     s.add_client(&["--id", "a", "--secret", SECRET, "--redirect-uri", REDIRECT]);
-    let refused: [&[&str]; 7] = [
+    let refused: [&[&str]; 10] = [
         &[
             "client",
             "add",
@@ -70,21 +70,324 @@ async fn client_and_user_administration(backend: Backend) {
             "--redirect-uri",
             REDIRECT,
         ],
+        &[
+            "client",
+            "add",
+            "--id",
+            "b",
+            "--secret",
+            SECRET,
+            "--redirect-uri",
+            "https://*.example.gov/cb",
+        ],
+        &[
+            "client",
+            "add",
+            "--id",
+            "b",
+            "--secret",
+            SECRET,
+            "--redirect-uri",
+            REDIRECT,
+            "--scope",
+            "openid",
+            "--scope",
+            "payments",
+        ],
+        &[
+            "client",
+            "add",
+            "--id",
+            "b",
+            "--secret",
+            SECRET,
+            "--redirect-uri",
+            REDIRECT,
+            "--risk-level",
+            "extreme",
+        ],
     ];
     for args in refused {
         assert!(s.cli(args).is_err(), "{args:?} must be refused");
     }
+    let unknown = s
+        .cli(&[
+            "client",
+            "update",
+            "--id",
+            "a",
+            "--scope",
+            "openid",
+            "--scope",
+            "everything",
+        ])
+        .unwrap_err();
+    assert!(unknown.contains("unknown scope everything"), "{unknown}");
+    let wildcard = s
+        .cli(&[
+            "client",
+            "update",
+            "--id",
+            "a",
+            "--redirect-uri",
+            "https://*.example.gov/cb",
+        ])
+        .unwrap_err();
+    assert!(wildcard.contains("wildcards"), "{wildcard}");
+    s.cli(&[
+        "client",
+        "update",
+        "--id",
+        "a",
+        "--name",
+        "Land registry",
+        "--risk-level",
+        "substantial",
+        "--redirect-uri",
+        REDIRECT,
+        "--redirect-uri",
+        "https://rp.example/cb2",
+    ])
+    .unwrap();
+    s.cli(&["client", "show", "--id", "a"]).unwrap();
+    assert!(s.cli(&["client", "show", "--id", "nobody"]).is_err());
+    let client = read(&s, |c| idp::store::clients::find(c, "a"))
+        .await
+        .unwrap();
+    assert_eq!(client.name, "Land registry");
+    assert_eq!(client.risk_level, "substantial");
+    assert_eq!(client.redirect_uris, [REDIRECT, "https://rp.example/cb2"]);
+
+    // The old secret stops working when it is rotated: the client is authenticated
+    // (and refused the grant) before, and unknown after.
+    let client_credentials = || async {
+        reqwest::Client::new()
+            .post(s.url("/token"))
+            .basic_auth("a", Some(SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(client_credentials().await, 400);
+    s.cli(&["client", "rotate-secret", "--id", "a"]).unwrap();
+    assert_eq!(client_credentials().await, 401);
+
     s.cli(&["client", "list"]).unwrap();
     s.cli(&["client", "remove", "--id", "a"]).unwrap();
     assert!(s.cli(&["client", "remove", "--id", "a"]).is_err());
     s.cli(&["user", "list"]).unwrap();
     s.cli(&["keys", "list"]).unwrap();
+    s.cli(&["keys", "rotate"]).unwrap();
+    let clients = read(&s, idp::store::clients::list).await;
+    assert!(clients.is_empty());
+
+    // Every act is on record, with who did it; the refused ones are not.
+    let events = read(&s, |c| {
+        use diesel::prelude::*;
+        use idp::store::schema::audit_events;
+        Ok(audit_events::table
+            .order(audit_events::seq)
+            .select(idp::audit::Event::as_select())
+            .load(c)?)
+    })
+    .await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "client.created",
+            "client.updated",
+            "client.secret-rotated",
+            "client.removed",
+            "keys.rotated"
+        ]
+    );
+    for e in &events {
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+        assert_eq!(detail["by"]["via"], "cli", "{detail}");
+    }
+    assert_eq!(events[0].client_id.as_deref(), Some("a"));
+    s.cli(&["audit", "verify"]).expect("the chain is intact");
+}
+
+/// Runs a read on the server's database off the async executor.
+async fn read<T: Send + 'static>(
+    s: &TestServer,
+    f: impl FnOnce(&mut idp::store::AnyConnection) -> idp::store::StoreResult<T> + Send + 'static,
+) -> T {
     let db = s.state.db.clone();
-    let clients = tokio::task::spawn_blocking(move || db.run(idp::store::clients::list))
+    tokio::task::spawn_blocking(move || db.run(f))
         .await
         .unwrap()
+        .unwrap()
+}
+
+/// Signs in with a password through the pages; returns the page the form leads to.
+async fn password_attempt(s: &TestServer, browser: &Browser) -> Page {
+    let (url, _) = authorize_url(s, "");
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let csrf = page.hidden("csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("username", "anna"),
+        ("password", PASSWORD),
+    ];
+    browser.post(&action, &form).await
+}
+
+/// An administrator disables an account: its sessions end, its refresh tokens stop
+/// working, it cannot sign in; enabled again, it can. Contact data is validated.
+async fn disabling_a_user_ends_sessions_and_tokens(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let browser = Browser::new();
+    let issued = tokens(&s, &browser).await;
+    let refresh = issued["refresh_token"].as_str().expect("refresh token");
+    let account = browser.get(&s.url("/account")).await;
+    assert!(account.body.contains("Recent activity"), "signed in");
+    s.cli(&["user", "show", "--username", "anna"]).unwrap();
+
+    s.cli(&["user", "disable", "--username", "anna"]).unwrap();
+    let account = browser
+        .follow(&s.issuer, browser.get(&s.url("/account")).await)
+        .await;
+    assert!(!account.body.contains("Recent activity"), "session ended");
+    let (status, body) = post_token(
+        &s,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let refused = password_attempt(&s, &Browser::new()).await;
+    assert_eq!(refused.status, 401, "no redirect to the client");
+    assert!(refused.body.contains("incorrect"), "{}", refused.body);
+
+    s.cli(&["user", "enable", "--username", "anna"]).unwrap();
+    let accepted = password_attempt(&s, &Browser::new()).await;
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+
+    for bad in [
+        ["--email", "not-an-email"],
+        ["--phone", "0630 123 4567"],
+        ["--name", " "],
+    ] {
+        let mut args = vec!["user", "update", "--username", "anna"];
+        args.extend(bad);
+        assert!(s.cli(&args).is_err(), "{args:?} must be refused");
+    }
+    s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--name",
+        "Anna Nagy",
+        "--clear-phone",
+    ])
+    .unwrap();
+    let anna = read(&s, |c| idp::store::users::find_by_username(c, "anna"))
+        .await
         .unwrap();
-    assert!(clients.is_empty());
+    assert_eq!(
+        (anna.name.as_deref(), anna.phone),
+        (Some("Anna Nagy"), None)
+    );
+    let kinds: Vec<String> = read(&s, move |c| idp::audit::of_user(c, &anna.id, 100))
+        .await
+        .into_iter()
+        .rev()
+        .map(|e| e.kind)
+        .filter(|k| k.starts_with("user."))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "user.created",
+            "user.disabled",
+            "user.enabled",
+            "user.updated"
+        ]
+    );
+
+    assert!(s.cli(&["user", "disable", "--username", "nobody"]).is_err());
+    s.cli(&["user", "remove", "--username", "anna"]).unwrap();
+    assert!(s.cli(&["user", "show", "--username", "anna"]).is_err());
+    let refused = password_attempt(&s, &Browser::new()).await;
+    assert_eq!(refused.status, 401, "the account is gone");
+}
+
+/// Every command but `serve` and `migrate` refuses an installation that does not exist:
+/// a mistyped data directory, a missing key file, a PostgreSQL database without the
+/// schema. `migrate` creates it.
+async fn commands_refuse_a_missing_installation(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("typo");
+    let mut settings = vec!["--data-dir".to_string(), dir.to_string_lossy().into_owned()];
+    let mut pg_cleanup = None;
+    if backend == Backend::Postgres {
+        let base = postgres_base_url().unwrap();
+        let name = format!("idp_empty_{}", idp::crypto::random_id());
+        let mut url = url::Url::parse(&base).unwrap();
+        pg_exec(&base, &format!("CREATE DATABASE {name}"));
+        url.set_path(&name);
+        settings.extend(["--database-url".to_string(), url.to_string()]);
+        pg_cleanup = Some((base, name));
+    }
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["idp".to_string()];
+        argv.extend(settings.iter().cloned());
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let cli =
+            <idp::cli::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?;
+        idp::cli::run(cli)
+    };
+    let commands: [&[&str]; 6] = [
+        &["client", "list"],
+        &[
+            "client",
+            "add",
+            "--id",
+            "portal",
+            "--secret",
+            SECRET,
+            "--redirect-uri",
+            REDIRECT,
+        ],
+        &["user", "list"],
+        &["user", "disable", "--username", "anna"],
+        &["keys", "list"],
+        &["audit", "verify"],
+    ];
+    for args in commands {
+        let refused = cli(args).expect_err("refused");
+        let expected = match backend {
+            Backend::Sqlite => "does not exist",
+            Backend::Postgres => "holds no identity provider data",
+        };
+        assert!(refused.contains(expected), "{args:?}: {refused}");
+        assert!(
+            refused.contains("idp migrate"),
+            "says what to do: {refused}"
+        );
+    }
+    assert!(!dir.exists(), "nothing was created");
+    cli(&["migrate"]).expect("migrate creates the installation");
+    cli(&["client", "list"]).expect("now it exists");
+    std::fs::remove_file(dir.join("kek.key")).unwrap();
+    let refused = cli(&["client", "list"]).expect_err("no key file");
+    assert!(refused.contains("kek.key"), "{refused}");
+    if let Some((base, name)) = pg_cleanup {
+        pg_exec(
+            &base,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+    }
 }
 
 /// Outside development mode, cookies are `__Host-` prefixed and Secure.
@@ -123,4 +426,9 @@ async fn production_cookies(backend: Backend) {
     assert_eq!(d["token_endpoint"], "https://id.example.gov/token");
 }
 
-on_both_databases!(client_and_user_administration, production_cookies);
+on_both_databases!(
+    client_and_user_administration,
+    disabling_a_user_ends_sessions_and_tokens,
+    commands_refuse_a_missing_installation,
+    production_cookies
+);

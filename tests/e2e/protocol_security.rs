@@ -325,7 +325,10 @@ async fn client_assertions_from_the_future_are_refused(backend: Backend) {
     public.set_key_id("k1");
     let jwks_path = s.dir.path().join("client-jwks.json");
     std::fs::write(&jwks_path, format!("{{\"keys\":[{public}]}}")).unwrap();
+    let [flag, config] = s.api_scopes_config(&["tax.read"]);
     s.add_client(&[
+        &flag,
+        &config,
         "--id",
         "service",
         "--jwks-file",

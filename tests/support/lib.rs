@@ -164,6 +164,8 @@ impl TestServer {
         );
     }
 
+    /// A user created through the administration layer that `idp user add` uses (the
+    /// command reads the password from standard input, which tests cannot give it).
     pub fn add_user_with(
         &self,
         username: &str,
@@ -171,36 +173,31 @@ impl TestServer {
         email: Option<String>,
         phone: Option<String>,
     ) {
-        // `user add --password-stdin` reads standard input; tests call the same code path
-        // through the library instead of a pipe.
-        let db = Db::open(&self.database_url, 1).expect("db");
-        let now = idp::now();
-        let hash = authenticators_hash(password);
-        let user = idp::store::users::User {
-            id: idp::crypto::random_id(),
+        let new = idp::admin::users::NewUser {
             username: username.into(),
-            email,
-            email_verified: true,
+            password: password.into(),
             name: Some(format!("Citizen {username}")),
-            disabled: false,
-            created_at: now,
-            updated_at: now,
+            email_verified: email.is_some(),
+            email,
             phone,
         };
-        let cred = idp::store::users::Credential {
-            id: idp::crypto::random_id(),
-            user_id: user.id.clone(),
-            kind: idp::store::users::PASSWORD,
-            label: None,
-            data: hash.into_bytes(),
-            created_at: now,
-            last_used_at: None,
-            counter: None,
+        let actor = idp::admin::Actor::Cli {
+            os_user: Some("e2e".into()),
         };
-        assert!(
-            db.tx(|c| idp::store::users::insert_with_password(c, &user, &cred))
-                .expect("insert user")
-        );
+        let ctx = idp::admin::Context::from(&*self.state);
+        idp::admin::users::create(&ctx, &actor, new, idp::now()).expect("user add");
+    }
+
+    /// A settings file declaring API scopes (at risk level low), for commands that
+    /// register clients with them: `--config` and the path.
+    pub fn api_scopes_config(&self, scopes: &[&str]) -> [String; 2] {
+        let mut toml = String::from("[policy.scopes]\n");
+        for s in scopes {
+            toml.push_str(&format!("\"{s}\" = \"low\"\n"));
+        }
+        let path = self.dir.path().join("api-scopes.toml");
+        std::fs::write(&path, toml).expect("config file");
+        ["--config".into(), path.to_string_lossy().into_owned()]
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -210,10 +207,6 @@ impl TestServer {
     pub async fn stop(self) {
         self.handle.stop(false).await;
     }
-}
-
-fn authenticators_hash(password: &str) -> String {
-    authenticators::password::hash(password).expect("hash")
 }
 
 impl Drop for TestServer {
@@ -228,7 +221,8 @@ impl Drop for TestServer {
     }
 }
 
-fn pg_exec(base: &str, sql: &str) {
+/// Runs SQL on the PostgreSQL server at `base` (creating and dropping test databases).
+pub fn pg_exec(base: &str, sql: &str) {
     use diesel::Connection;
     use diesel::connection::SimpleConnection;
     let mut c = diesel::PgConnection::establish(base)

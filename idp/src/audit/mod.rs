@@ -1,7 +1,8 @@
 //! The audit log: append-only and hash-chained. Every sign-in attempt, lockout, enrolment
-//! and removal of a factor, withdrawal of consent, ended session and detected token replay
-//! is an event; `idp audit verify` recomputes the chain, and a citizen sees their own
-//! events on the account page. Events never hold secrets, tokens or biometric data.
+//! and removal of a factor, withdrawal of consent, ended session, detected token replay
+//! and administrative act is an event; `idp audit verify` recomputes the chain, and a
+//! citizen sees their own events on the account page. Events never hold secrets, tokens
+//! or biometric data.
 
 use crate::crypto;
 use crate::store::schema::{audit_events, audit_head};
@@ -48,10 +49,26 @@ pub enum Kind {
     TokenReplayed,
     /// The citizen's password was changed.
     PasswordChanged,
+    /// Administration (the CLI, the Admin API); the detail's `by` says who acted.
+    ClientCreated,
+    ClientUpdated,
+    ClientRemoved,
+    ClientSecretRotated,
+    UserCreated,
+    /// Name, e-mail address or mobile number changed.
+    UserUpdated,
+    /// Sign-in refused, sessions ended, grants revoked.
+    UserDisabled,
+    UserEnabled,
+    UserRemoved,
+    /// An administrator set the citizen's password.
+    PasswordSet,
+    /// New signing keys; the previous ones stopped signing.
+    KeysRotated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 23] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -64,6 +81,17 @@ impl Kind {
         Kind::SessionEnded,
         Kind::TokenReplayed,
         Kind::PasswordChanged,
+        Kind::ClientCreated,
+        Kind::ClientUpdated,
+        Kind::ClientRemoved,
+        Kind::ClientSecretRotated,
+        Kind::UserCreated,
+        Kind::UserUpdated,
+        Kind::UserDisabled,
+        Kind::UserEnabled,
+        Kind::UserRemoved,
+        Kind::PasswordSet,
+        Kind::KeysRotated,
     ];
 
     /// The stored name.
@@ -81,6 +109,17 @@ impl Kind {
             Kind::SessionEnded => "session.ended",
             Kind::TokenReplayed => "token.replayed",
             Kind::PasswordChanged => "password.changed",
+            Kind::ClientCreated => "client.created",
+            Kind::ClientUpdated => "client.updated",
+            Kind::ClientRemoved => "client.removed",
+            Kind::ClientSecretRotated => "client.secret-rotated",
+            Kind::UserCreated => "user.created",
+            Kind::UserUpdated => "user.updated",
+            Kind::UserDisabled => "user.disabled",
+            Kind::UserEnabled => "user.enabled",
+            Kind::UserRemoved => "user.removed",
+            Kind::PasswordSet => "password.set",
+            Kind::KeysRotated => "keys.rotated",
         }
     }
 

@@ -38,13 +38,24 @@ impl Kek {
 
     /// Loads the key file, creating it when it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Kek, KekError> {
+        if !path.exists() {
+            let key = crate::crypto::random_bytes::<32>();
+            write_private(path, &key).map_err(|e| KekError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        Self::load(path)
+    }
+
+    /// Loads a key file that must exist already.
+    pub fn load(path: &Path) -> Result<Kek, KekError> {
         let err = |reason: String| KekError::File {
             path: path.display().to_string(),
             reason,
         };
         if !path.exists() {
-            let key = crate::crypto::random_bytes::<32>();
-            write_private(path, &key).map_err(|e| err(e.to_string()))?;
+            return Err(err("does not exist".into()));
         }
         // A key others could read is as good as published: refuse it rather than use it.
         let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;

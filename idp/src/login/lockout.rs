@@ -48,24 +48,6 @@ pub fn after_success(mut l: Lockout, now: i64) -> Lockout {
     l
 }
 
-/// Lifts every lock on an account's factors (an administrator's unlock), audited in the
-/// same transaction; returns how many factors were locked.
-pub fn unlock(
-    conn: &mut crate::store::AnyConnection,
-    user_id: &str,
-    now: i64,
-) -> crate::store::StoreResult<usize> {
-    let n = crate::store::lockouts::clear_all(conn, user_id, now)?;
-    let entry = crate::audit::Entry {
-        kind: crate::audit::Kind::FactorUnlocked,
-        user_id: Some(user_id),
-        client_id: None,
-        detail: serde_json::json!({ "by": "administrator", "factors": n }),
-    };
-    crate::audit::append(conn, entry, now)?;
-    Ok(n)
-}
-
 /// Lifts the lock on one factor of an account because the citizen proved `with` (another
 /// of their factors), audited in the caller's transaction.
 pub fn lift(

@@ -10,8 +10,22 @@ use crate::store::clients::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Scopes this provider knows; a client may be registered with more (API scopes).
+/// The OpenID Connect scopes this provider releases claims for.
 pub const STANDARD_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// Every scope a client may be registered for: the standard ones and the deployment's API
+/// scopes, which are the scopes its policy gives a risk level (`[policy.scopes]`).
+pub fn scopes_supported(policy: &Policy) -> Vec<String> {
+    let mut all: Vec<String> = STANDARD_SCOPES.iter().map(|s| s.to_string()).collect();
+    let mut api: Vec<String> = policy
+        .declared_scopes()
+        .filter(|s| !STANDARD_SCOPES.contains(s))
+        .map(str::to_string)
+        .collect();
+    api.sort();
+    all.extend(api);
+    all
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Prompt {

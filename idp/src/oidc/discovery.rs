@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 pub const UI_LOCALES: [&str; 4] = ["en", "hu", "ru", "kk"];
 
-pub fn metadata(p: &Provider) -> Value {
+/// `scopes`: what `authorize::scopes_supported` gives for the deployment's policy.
+pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
     let auth_methods = json!([
         "client_secret_basic",
         "client_secret_post",
@@ -24,10 +25,10 @@ pub fn metadata(p: &Provider) -> Value {
         "revocation_endpoint": p.endpoint(REVOKE_PATH),
         "introspection_endpoint": p.endpoint(INTROSPECT_PATH),
         "end_session_endpoint": p.endpoint(LOGOUT_PATH),
-        "scopes_supported": authorize::STANDARD_SCOPES,
+        "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": GrantType::ALL.map(GrantType::name),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": auth_methods,

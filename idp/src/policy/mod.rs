@@ -187,6 +187,11 @@ impl Policy {
         out
     }
 
+    /// The scopes the deployment gives a risk level (its API scopes).
+    pub fn declared_scopes(&self) -> impl Iterator<Item = &str> {
+        self.scopes.keys().map(String::as_str)
+    }
+
     /// The highest risk level among the scopes.
     pub fn scope_level(&self, scopes: &[String]) -> Level {
         scopes

@@ -52,6 +52,23 @@ pub fn check(password: &str, personal: &[&str]) -> Result<(), Weakness> {
     if zxcvbn::zxcvbn(&prefix, &inputs).score() < Score::Three {
         return Err(Weakness::Guessable);
     }
+    // zxcvbn rates any password of three parts at 10^8 guesses at least, however
+    // guessable each part is ("annakovacs1990"): the account's own words count for
+    // nothing, so what remains without them must be unguessable by itself.
+    let lower = prefix.to_lowercase();
+    let mut words: Vec<String> = inputs
+        .iter()
+        .map(|w| w.to_lowercase())
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let mut rest = lower.clone();
+    for w in &words {
+        rest = rest.replace(w.as_str(), " ");
+    }
+    if rest != lower && zxcvbn::zxcvbn(rest.trim(), &[]).score() < Score::Three {
+        return Err(Weakness::Guessable);
+    }
     Ok(())
 }
 
@@ -67,9 +84,13 @@ mod tests {
         assert_eq!(check("qwertyuiop", &[]), Err(Weakness::Guessable));
         assert_eq!(
             check(
-                "kovacsanna",
+                "annakovacs1990",
                 &["annak", "Anna Kovács", "anna.kovacs@example.hu"]
             ),
+            Err(Weakness::Guessable)
+        );
+        assert_eq!(
+            check("maria@example.gov", &["maria", "", "maria@example.gov"]),
             Err(Weakness::Guessable)
         );
         assert_eq!(
@@ -81,6 +102,11 @@ mod tests {
     #[test]
     fn accepts_long_unrelated_words_in_any_script() {
         assert_eq!(check("correct horse battery staple", &["anna"]), Ok(()));
+        // The account's own words are no help, but no harm either.
+        assert_eq!(
+            check("anna correct horse battery staple", &["anna"]),
+            Ok(())
+        );
         assert_eq!(check("тихий вечер над рекой", &[]), Ok(()));
         assert_eq!(check("sárga villamos éjfélkor", &[]), Ok(()));
     }

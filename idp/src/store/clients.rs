@@ -188,3 +188,27 @@ pub fn replace_secret_hash(
         .execute(conn)?;
     Ok(())
 }
+
+/// Replaces every registered setting of a client (not its id or creation time); returns
+/// false when there is no such client.
+pub fn update(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
+    let row = ClientRow::from(client);
+    let changed = diesel::update(clients::table.find(&client.id))
+        .set((
+            clients::name.eq(row.name),
+            clients::secret_hash.eq(row.secret_hash),
+            clients::auth_method.eq(row.auth_method),
+            clients::jwks.eq(row.jwks),
+            clients::redirect_uris.eq(row.redirect_uris),
+            clients::post_logout_redirect_uris.eq(row.post_logout_redirect_uris),
+            clients::grant_types.eq(row.grant_types),
+            clients::scopes.eq(row.scopes),
+            clients::id_token_alg.eq(row.id_token_alg),
+            clients::risk_level.eq(row.risk_level),
+            clients::access_token_ttl.eq(row.access_token_ttl),
+            clients::refresh_token_ttl.eq(row.refresh_token_ttl),
+            clients::resource_server.eq(row.resource_server),
+        ))
+        .execute(conn)?;
+    Ok(changed > 0)
+}

@@ -91,3 +91,18 @@ pub fn clear_all(conn: &mut AnyConnection, subject: &str, now: i64) -> StoreResu
     ))
     .execute(conn)?)
 }
+
+/// The factors of a subject that are locked now.
+pub fn locked(conn: &mut AnyConnection, subject: &str, now: i64) -> StoreResult<Vec<Lockout>> {
+    Ok(lockouts::table
+        .filter(lockouts::subject.eq(subject))
+        .filter(lockouts::locked_until.gt(now))
+        .order(lockouts::factor)
+        .select(Lockout::as_select())
+        .load(conn)?)
+}
+
+/// Forgets every counter of a subject (an account removed).
+pub fn delete_subject(conn: &mut AnyConnection, subject: &str) -> StoreResult<usize> {
+    Ok(diesel::delete(lockouts::table.filter(lockouts::subject.eq(subject))).execute(conn)?)
+}

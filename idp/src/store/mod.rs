@@ -43,6 +43,12 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// `Db::open_existing` was pointed at a SQLite file that is not there.
+    #[error("the database {0} does not exist")]
+    Missing(String),
+    /// `Db::open_existing` found a database without the provider's tables.
+    #[error("the database {0} holds no identity provider data (its schema was never created)")]
+    NoSchema(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -122,8 +128,20 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens the database and brings its schema up to date.
+    /// Opens the database and brings its schema up to date; a SQLite file that does not
+    /// exist yet is created (`serve`, `migrate`).
     pub fn open(url: &str, max_connections: u32) -> StoreResult<Db> {
+        Self::open_with(url, max_connections, false)
+    }
+
+    /// Opens a database that exists already and holds the provider's schema, then applies
+    /// the pending migrations. Refuses a missing SQLite file (instead of creating an empty
+    /// one, as a mistyped path would) and a database whose schema was never created.
+    pub fn open_existing(url: &str, max_connections: u32) -> StoreResult<Db> {
+        Self::open_with(url, max_connections, true)
+    }
+
+    fn open_with(url: &str, max_connections: u32, existing: bool) -> StoreResult<Db> {
         let backend = Backend::of_url(url);
         let manager = Manager {
             url: url.to_string(),
@@ -144,6 +162,9 @@ impl Db {
                 })
             };
             if !url.starts_with(":memory:") && !url.starts_with("file:") {
+                if existing && !path.is_file() {
+                    return Err(StoreError::Missing(path.display().to_string()));
+                }
                 private(&path)?;
             }
             let mut first = r2d2::ManageConnection::connect(&manager)?;
@@ -165,8 +186,36 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let db = Db { pool, backend };
+        if existing && !db.has_schema()? {
+            return Err(StoreError::NoSchema(redacted(url)));
+        }
         db.migrate()?;
         Ok(db)
+    }
+
+    /// Whether the migrations have run on this database at least once.
+    fn has_schema(&self) -> StoreResult<bool> {
+        use diesel::sql_types::BigInt;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn()?;
+        let count = match &mut *conn {
+            AnyConnection::Sqlite(c) => diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM sqlite_master \
+                 WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+            )
+            .get_result::<Count>(c)?,
+            AnyConnection::Postgresql(c) => diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() \
+                 AND table_name = '__diesel_schema_migrations'",
+            )
+            .get_result::<Count>(c)?,
+        };
+        Ok(count.n > 0)
     }
 
     pub fn backend(&self) -> Backend {
@@ -204,17 +253,29 @@ impl Db {
     /// between, instead of waiting its turn. On PostgreSQL, statements that must see one
     /// another take row locks (see `lockouts::lock`).
     pub fn tx<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        self.try_tx(f)
+    }
+
+    /// `tx` for callers with an error type of their own (a refused administrative change):
+    /// any `Err` rolls the transaction back.
+    pub fn try_tx<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        type Manager = <AnyConnection as Connection>::TransactionManager;
         let mut conn = self.conn()?;
         let conn: &mut AnyConnection = &mut conn;
-        let AnyConnection::Sqlite(sqlite) = conn else {
-            return conn.transaction(f);
+        let begun = match conn {
+            AnyConnection::Sqlite(sqlite) => {
+                AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+            }
+            AnyConnection::Postgresql(_) => Manager::begin_transaction(conn),
         };
-        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-        type Manager = <AnyConnection as Connection>::TransactionManager;
+        begun.map_err(StoreError::from)?;
         match f(conn) {
             Ok(value) => {
-                Manager::commit_transaction(conn)?;
+                Manager::commit_transaction(conn).map_err(StoreError::from)?;
                 Ok(value)
             }
             Err(e) => {
@@ -229,6 +290,17 @@ impl Db {
     pub fn run<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         f(&mut conn)
+    }
+}
+
+/// A database URL fit for a message: without a password.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

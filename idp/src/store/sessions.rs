@@ -119,3 +119,11 @@ pub fn delete_others(
     diesel::delete(others).execute(conn)?;
     Ok(sids)
 }
+
+/// Ends every session of a user; returns how many there were.
+pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<usize> {
+    Ok(
+        diesel::delete(browser_sessions::table.filter(browser_sessions::user_id.eq(user_id)))
+            .execute(conn)?,
+    )
+}

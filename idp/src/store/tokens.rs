@@ -250,3 +250,15 @@ pub fn rotate_refresh_token(
         Some((t, _)) => Redemption::Replayed(t.grant_id),
     })
 }
+
+/// Revokes every grant of a user that is not revoked yet (an account disabled): its
+/// refresh tokens and stored access tokens stop working. Returns how many were live.
+pub fn revoke_grants_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<usize> {
+    Ok(diesel::update(
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::revoked.eq(false)),
+    )
+    .set(grants::revoked.eq(true))
+    .execute(conn)?)
+}

@@ -65,3 +65,11 @@ pub fn set_stage(conn: &mut AnyConnection, id: &str, stage: &str) -> StoreResult
 pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(login_transactions::table.find(id)).execute(conn)? > 0)
 }
+
+/// Ends the logins in progress of a user (an account disabled or removed).
+pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<usize> {
+    Ok(
+        diesel::delete(login_transactions::table.filter(login_transactions::user_id.eq(user_id)))
+            .execute(conn)?,
+    )
+}

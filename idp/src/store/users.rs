@@ -277,3 +277,36 @@ pub fn touch_credential(conn: &mut AnyConnection, id: &str, now: i64) -> StoreRe
         .execute(conn)?;
     Ok(())
 }
+
+/// Writes a user's name and contact data (and `updated_at`); false when there is no such
+/// user.
+pub fn update_profile(conn: &mut AnyConnection, user: &User) -> StoreResult<bool> {
+    Ok(diesel::update(users::table.find(&user.id))
+        .set((
+            users::name.eq(&user.name),
+            users::email.eq(&user.email),
+            users::email_verified.eq(user.email_verified),
+            users::phone.eq(&user.phone),
+            users::updated_at.eq(user.updated_at),
+        ))
+        .execute(conn)?
+        > 0)
+}
+
+pub fn set_disabled(
+    conn: &mut AnyConnection,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> StoreResult<bool> {
+    Ok(diesel::update(users::table.find(id))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+        .execute(conn)?
+        > 0)
+}
+
+/// Removes an account; its credentials, sessions, consents, grants, challenges and data
+/// key go with it (foreign keys).
+pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(users::table.find(id)).execute(conn)? > 0)
+}

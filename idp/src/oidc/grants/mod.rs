@@ -8,7 +8,7 @@ use super::client_auth;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use super::tokens::TokenResponse;
-use super::{Provider, TOKEN_PATH};
+use super::{GrantType, Provider, TOKEN_PATH};
 use crate::keys::KeySet;
 use crate::store::Db;
 
@@ -40,23 +40,22 @@ pub fn token(
         ctx.client_address,
         ctx.now,
     )?;
-    let known = ["authorization_code", "refresh_token", "client_credentials"];
-    if !known.contains(&grant_type) {
+    let Some(grant) = GrantType::parse(grant_type) else {
         return Err(OidcError::new(
             ErrorCode::UnsupportedGrantType,
             "the grant type is not supported",
         ));
-    }
+    };
     if !client.allows_grant(grant_type) {
         return Err(OidcError::new(
             ErrorCode::UnauthorizedClient,
             "the client may not use this grant type",
         ));
     }
-    match grant_type {
-        "authorization_code" => authorization_code::redeem(ctx, &client, params),
-        "refresh_token" => refresh_token::refresh(ctx, &client, params),
-        _ => client_credentials::grant(ctx, &client, params),
+    match grant {
+        GrantType::AuthorizationCode => authorization_code::redeem(ctx, &client, params),
+        GrantType::RefreshToken => refresh_token::refresh(ctx, &client, params),
+        GrantType::ClientCredentials => client_credentials::grant(ctx, &client, params),
     }
 }
 

@@ -1,0 +1,975 @@
+//! Relying parties: register, change, rotate the secret, remove, list, show.
+//!
+//! Redirect URIs (and post-logout redirect URIs) are absolute, matched exactly, and use
+//! https; plain http only on a loopback host (`127.0.0.1`, `[::1]`, `localhost`) and
+//! private-use schemes with a dot (`gov.example.app:/cb`), both for native apps (RFC 8252
+//! 7.1, 7.3). No wildcard, fragment or user information. Scopes are those the provider
+//! supports (`oidc::authorize::scopes_supported`), grant types those the token endpoint
+//! implements.
+
+use super::{
+    Actor, AdminError, AdminResult, Context, Resource, Subject, display_text, invalid, record,
+};
+use crate::audit::Kind;
+use crate::crypto;
+use crate::keys::Alg;
+use crate::oidc::GrantType;
+use crate::oidc::authorize::{STANDARD_SCOPES, scopes_supported};
+use crate::policy::Level;
+use crate::store::clients::{self as store, AuthMethod, Client};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+pub const MIN_SECRET_CHARS: usize = 16;
+const MAX_SECRET_CHARS: usize = 512;
+const MAX_ID_LEN: usize = 64;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_URI_LEN: usize = 2000;
+pub const DEFAULT_GRANTS: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 600;
+pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 8 * 3600;
+const MAX_ACCESS_TOKEN_TTL: i64 = 24 * 3600;
+const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 24 * 3600;
+
+/// How a new client proves its identity at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A secret the administrator chose (`client_secret_basic` / `client_secret_post`).
+    Secret(String),
+    /// A random secret made here, returned once; only its keyed hash is stored.
+    GenerateSecret,
+    /// A public client (`none`): PKCE is then required.
+    Public,
+    /// `private_key_jwt` with the client's public keys (a JWK set, JSON).
+    Jwks(String),
+}
+
+/// A client to register. Empty lists and `None` take the defaults.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: String,
+    /// Shown to citizens [default: the id].
+    pub name: Option<String>,
+    pub credentials: Credentials,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// [default: openid profile email]
+    pub scopes: Vec<String>,
+    /// [default: authorization_code refresh_token]
+    pub grant_types: Vec<String>,
+    /// ES256 or RS256 [default: ES256].
+    pub id_token_alg: Option<String>,
+    /// low, substantial or high [default: low].
+    pub risk_level: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    /// May introspect tokens issued to other clients (an API).
+    pub resource_server: bool,
+}
+
+impl NewClient {
+    /// A client with every default, to be adjusted.
+    pub fn new(id: &str, credentials: Credentials, redirect_uris: Vec<String>) -> NewClient {
+        NewClient {
+            id: id.to_string(),
+            name: None,
+            credentials,
+            redirect_uris,
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            grant_types: Vec::new(),
+            id_token_alg: None,
+            risk_level: None,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            resource_server: false,
+        }
+    }
+}
+
+/// Changes to a registered client; `None` leaves a setting as it is, a list replaces the
+/// registered one.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub id_token_alg: Option<String>,
+    pub risk_level: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub resource_server: Option<bool>,
+}
+
+/// A new client's secret.
+#[derive(Debug, Clone)]
+pub enum NewSecret {
+    Generate,
+    Given(String),
+}
+
+/// A client as administrators see it: everything but the secret's hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientView {
+    pub id: String,
+    pub name: String,
+    pub auth_method: &'static str,
+    pub has_secret: bool,
+    /// The public keys for `private_key_jwt`.
+    pub jwks: Option<Value>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub id_token_alg: String,
+    pub risk_level: String,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub resource_server: bool,
+    pub created_at: i64,
+}
+
+impl From<&Client> for ClientView {
+    fn from(c: &Client) -> ClientView {
+        ClientView {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            auth_method: c.auth_method.as_str(),
+            has_secret: c.secret_hash.is_some(),
+            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            grant_types: c.grant_types.clone(),
+            scopes: c.scopes.clone(),
+            id_token_alg: c.id_token_alg.clone(),
+            risk_level: c.risk_level.clone(),
+            access_token_ttl: c.access_token_ttl,
+            refresh_token_ttl: c.refresh_token_ttl,
+            resource_server: c.resource_server,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A registered client, and its secret when it was generated (shown this once).
+#[derive(Debug)]
+pub struct Created {
+    pub client: ClientView,
+    pub secret: Option<String>,
+}
+
+/// A changed client and the names of the settings that changed (none: nothing written).
+#[derive(Debug)]
+pub struct Updated {
+    pub client: ClientView,
+    pub changed: Vec<&'static str>,
+}
+
+pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminResult<Created> {
+    let id = client_id(&new.id)?;
+    let name = match &new.name {
+        Some(n) => display_text("name", n, MAX_NAME_CHARS)?,
+        None => id.clone(),
+    };
+    let generated = matches!(new.credentials, Credentials::GenerateSecret);
+    let (auth_method, secret, jwks) = match new.credentials {
+        Credentials::Secret(s) => (AuthMethod::Secret, Some(secret(s)?), None),
+        Credentials::GenerateSecret => (AuthMethod::Secret, Some(crypto::random_token()), None),
+        Credentials::Public => (AuthMethod::None, None, None),
+        Credentials::Jwks(j) => (AuthMethod::PrivateKeyJwt, None, Some(jwk_set(&j)?)),
+    };
+    let scopes = if new.scopes.is_empty() {
+        STANDARD_SCOPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        scopes(ctx, &new.scopes)?
+    };
+    let grant_types = if new.grant_types.is_empty() {
+        DEFAULT_GRANTS
+            .iter()
+            .map(|g| g.name().to_string())
+            .collect()
+    } else {
+        grant_types(&new.grant_types)?
+    };
+    let client = Client {
+        id,
+        name,
+        secret_hash: secret.as_deref().map(|s| ctx.kek.client_secrets().hash(s)),
+        auth_method,
+        jwks,
+        redirect_uris: redirect_uris("redirect_uris", &new.redirect_uris)?,
+        post_logout_redirect_uris: redirect_uris(
+            "post_logout_redirect_uris",
+            &new.post_logout_redirect_uris,
+        )?,
+        grant_types,
+        scopes,
+        id_token_alg: id_token_alg(new.id_token_alg.as_deref().unwrap_or("ES256"))?,
+        risk_level: risk_level(new.risk_level.as_deref().unwrap_or("low"))?,
+        access_token_ttl: ttl(
+            "access_token_ttl",
+            new.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
+            MAX_ACCESS_TOKEN_TTL,
+        )?,
+        refresh_token_ttl: ttl(
+            "refresh_token_ttl",
+            new.refresh_token_ttl.unwrap_or(DEFAULT_REFRESH_TOKEN_TTL),
+            MAX_REFRESH_TOKEN_TTL,
+        )?,
+        created_at: now,
+        resource_server: new.resource_server,
+    };
+    consistent(&client)?;
+    ctx.db.try_tx(|c| {
+        if !store::insert(c, &client)? {
+            return Err(AdminError::Conflict {
+                resource: Resource::Client,
+                id: client.id.clone(),
+            });
+        }
+        let detail = json!({
+            "name": client.name,
+            "auth_method": client.auth_method.as_str(),
+            "redirect_uris": client.redirect_uris,
+            "post_logout_redirect_uris": client.post_logout_redirect_uris,
+            "grant_types": client.grant_types,
+            "scopes": client.scopes,
+            "id_token_alg": client.id_token_alg,
+            "risk_level": client.risk_level,
+            "resource_server": client.resource_server,
+        });
+        record(
+            c,
+            actor,
+            Kind::ClientCreated,
+            Subject::Client(&client.id),
+            detail,
+            now,
+        )?;
+        Ok(())
+    })?;
+    Ok(Created {
+        client: ClientView::from(&client),
+        secret: secret.filter(|_| generated),
+    })
+}
+
+pub fn update(
+    ctx: &Context,
+    actor: &Actor,
+    id: &str,
+    changes: ClientChanges,
+    now: i64,
+) -> AdminResult<Updated> {
+    // Every given value is checked before the transaction; the combination after it is
+    // read, inside.
+    let name = changes
+        .name
+        .as_deref()
+        .map(|n| display_text("name", n, MAX_NAME_CHARS))
+        .transpose()?;
+    let redirects = changes
+        .redirect_uris
+        .as_deref()
+        .map(|u| redirect_uris("redirect_uris", u))
+        .transpose()?;
+    let post_logout = changes
+        .post_logout_redirect_uris
+        .as_deref()
+        .map(|u| redirect_uris("post_logout_redirect_uris", u))
+        .transpose()?;
+    let scopes = changes
+        .scopes
+        .as_deref()
+        .map(|s| {
+            if s.is_empty() {
+                Err(invalid("scopes", "at least one scope is needed"))
+            } else {
+                scopes(ctx, s)
+            }
+        })
+        .transpose()?;
+    let grants = changes
+        .grant_types
+        .as_deref()
+        .map(grant_types)
+        .transpose()?;
+    let alg = changes
+        .id_token_alg
+        .as_deref()
+        .map(id_token_alg)
+        .transpose()?;
+    let level = changes.risk_level.as_deref().map(risk_level).transpose()?;
+    let access = changes
+        .access_token_ttl
+        .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
+        .transpose()?;
+    let refresh = changes
+        .refresh_token_ttl
+        .map(|t| ttl("refresh_token_ttl", t, MAX_REFRESH_TOKEN_TTL))
+        .transpose()?;
+    ctx.db.try_tx(|c| {
+        let mut client = found(store::find(c, id)?, id)?;
+        let mut changed: Map<String, Value> = Map::new();
+        macro_rules! apply {
+            ($field:ident, $new:expr) => {
+                if let Some(v) = $new
+                    && client.$field != v
+                {
+                    changed.insert(stringify!($field).into(), json!(v));
+                    client.$field = v;
+                }
+            };
+        }
+        apply!(name, name);
+        apply!(redirect_uris, redirects);
+        apply!(post_logout_redirect_uris, post_logout);
+        apply!(scopes, scopes);
+        apply!(grant_types, grants);
+        apply!(id_token_alg, alg);
+        apply!(risk_level, level);
+        apply!(access_token_ttl, access);
+        apply!(refresh_token_ttl, refresh);
+        apply!(resource_server, changes.resource_server);
+        let names: Vec<&'static str> = FIELDS
+            .iter()
+            .copied()
+            .filter(|f| changed.contains_key(*f))
+            .collect();
+        if names.is_empty() {
+            return Ok(Updated {
+                client: ClientView::from(&client),
+                changed: names,
+            });
+        }
+        consistent(&client)?;
+        store::update(c, &client)?;
+        let detail = json!({ "changed": changed });
+        record(
+            c,
+            actor,
+            Kind::ClientUpdated,
+            Subject::Client(&client.id),
+            detail,
+            now,
+        )?;
+        Ok(Updated {
+            client: ClientView::from(&client),
+            changed: names,
+        })
+    })
+}
+
+/// The settings `update` can change, as `ClientView` names them.
+const FIELDS: [&str; 10] = [
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scopes",
+    "grant_types",
+    "id_token_alg",
+    "risk_level",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "resource_server",
+];
+
+/// Replaces a confidential client's secret; the old one stops working at once. Returns
+/// the new secret when it was generated (shown this once).
+pub fn rotate_secret(
+    ctx: &Context,
+    actor: &Actor,
+    id: &str,
+    new: NewSecret,
+    now: i64,
+) -> AdminResult<Option<String>> {
+    let (value, generated) = match new {
+        NewSecret::Generate => (crypto::random_token(), true),
+        NewSecret::Given(s) => (secret(s)?, false),
+    };
+    let hash = ctx.kek.client_secrets().hash(&value);
+    ctx.db.try_tx(|c| {
+        let mut client = found(store::find(c, id)?, id)?;
+        if client.auth_method != AuthMethod::Secret {
+            return Err(invalid(
+                "secret",
+                format!(
+                    "client {id} authenticates with {}, not a secret",
+                    client.auth_method.as_str()
+                ),
+            ));
+        }
+        client.secret_hash = Some(hash);
+        store::update(c, &client)?;
+        record(
+            c,
+            actor,
+            Kind::ClientSecretRotated,
+            Subject::Client(id),
+            json!({}),
+            now,
+        )?;
+        Ok(())
+    })?;
+    Ok(generated.then_some(value))
+}
+
+/// Removes a client and everything issued to it (grants, tokens, consents).
+pub fn remove(ctx: &Context, actor: &Actor, id: &str, now: i64) -> AdminResult<()> {
+    ctx.db.try_tx(|c| {
+        let client = found(store::find(c, id)?, id)?;
+        store::remove(c, &client.id)?;
+        let detail = json!({ "name": client.name });
+        record(
+            c,
+            actor,
+            Kind::ClientRemoved,
+            Subject::Client(id),
+            detail,
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+pub fn list(ctx: &Context) -> AdminResult<Vec<ClientView>> {
+    let all = ctx.db.run(store::list)?;
+    Ok(all.iter().map(ClientView::from).collect())
+}
+
+pub fn show(ctx: &Context, id: &str) -> AdminResult<ClientView> {
+    let client = found(ctx.db.run(|c| store::find(c, id))?, id)?;
+    Ok(ClientView::from(&client))
+}
+
+fn found(client: Option<Client>, id: &str) -> AdminResult<Client> {
+    client.ok_or_else(|| AdminError::NotFound {
+        resource: Resource::Client,
+        id: id.to_string(),
+    })
+}
+
+fn client_id(id: &str) -> AdminResult<String> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !ok {
+        return Err(invalid(
+            "id",
+            format!("1-{MAX_ID_LEN} characters of A-Z a-z 0-9 . _ -"),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+fn secret(s: String) -> AdminResult<String> {
+    let n = s.chars().count();
+    if n < MIN_SECRET_CHARS {
+        return Err(invalid(
+            "secret",
+            format!("at least {MIN_SECRET_CHARS} characters"),
+        ));
+    }
+    if n > MAX_SECRET_CHARS {
+        return Err(invalid(
+            "secret",
+            format!("at most {MAX_SECRET_CHARS} characters"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(invalid("secret", "may not contain control characters"));
+    }
+    Ok(s)
+}
+
+/// A JWK set of public keys, as given.
+fn jwk_set(text: &str) -> AdminResult<String> {
+    let set = josekit::jwk::JwkSet::from_bytes(text.as_bytes())
+        .map_err(|e| invalid("jwks", format!("not a JWK set: {e}")))?;
+    if set.keys().is_empty() {
+        return Err(invalid("jwks", "the JWK set has no key"));
+    }
+    // Private parts: "d" (EC, RSA, OKP), the RSA primes, "k" (symmetric keys).
+    let private = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    if set
+        .keys()
+        .iter()
+        .any(|k| private.iter().any(|p| k.parameter(p).is_some()))
+    {
+        return Err(invalid(
+            "jwks",
+            "the JWK set holds a private or symmetric key; register only public keys",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// Checks one redirect URI (see the module's first lines).
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_URI_LEN {
+        return Err(format!("longer than {MAX_URI_LEN} characters"));
+    }
+    if uri.contains('*') {
+        return Err("wildcards are not allowed; register each URI exactly".into());
+    }
+    let u = url::Url::parse(uri).map_err(|e| format!("not an absolute URI: {e}"))?;
+    if u.fragment().is_some() {
+        return Err("may not have a fragment".into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("may not contain user information".into());
+    }
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("must use https (plain http only on 127.0.0.1, [::1] or localhost)".into()),
+        // Private-use schemes of native apps are reverse domain names (RFC 8252 7.1).
+        s if s.contains('.') => Ok(()),
+        s => Err(format!("the scheme {s} is not allowed")),
+    }
+}
+
+fn redirect_uris(field: &'static str, uris: &[String]) -> AdminResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for u in uris {
+        check_redirect_uri(u).map_err(|reason| invalid(field, format!("{u}: {reason}")))?;
+        if !out.contains(u) {
+            out.push(u.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn scopes(ctx: &Context, scopes: &[String]) -> AdminResult<Vec<String>> {
+    let supported = scopes_supported(&ctx.config.policy);
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes {
+        if !supported.contains(s) {
+            return Err(invalid(
+                "scopes",
+                format!(
+                    "unknown scope {s} (supported: {}; API scopes are declared with their risk level in [policy.scopes])",
+                    supported.join(" ")
+                ),
+            ));
+        }
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn grant_types(grants: &[String]) -> AdminResult<Vec<String>> {
+    if grants.is_empty() {
+        return Err(invalid("grant_types", "at least one grant type is needed"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for g in grants {
+        let Some(grant) = GrantType::parse(g) else {
+            let known: Vec<&str> = GrantType::ALL.iter().map(|g| g.name()).collect();
+            return Err(invalid(
+                "grant_types",
+                format!("unknown grant type {g} (supported: {})", known.join(" ")),
+            ));
+        };
+        let name = grant.name().to_string();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn id_token_alg(alg: &str) -> AdminResult<String> {
+    Alg::parse(alg)
+        .map(|a| a.as_str().to_string())
+        .ok_or_else(|| {
+            let known: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
+            invalid(
+                "id_token_alg",
+                format!("{alg} is not one of {}", known.join(" ")),
+            )
+        })
+}
+
+fn risk_level(level: &str) -> AdminResult<String> {
+    Level::from_name(level)
+        .map(|l| l.name().to_string())
+        .ok_or_else(|| {
+            let known: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
+            invalid(
+                "risk_level",
+                format!("{level} is not one of {}", known.join(" ")),
+            )
+        })
+}
+
+fn ttl(field: &'static str, seconds: i64, max: i64) -> AdminResult<i64> {
+    if !(1..=max).contains(&seconds) {
+        return Err(invalid(field, format!("between 1 and {max} seconds")));
+    }
+    Ok(seconds)
+}
+
+/// The rules that concern several settings together, checked on the client as it would
+/// be stored.
+fn consistent(c: &Client) -> AdminResult<()> {
+    let has = |g: GrantType| c.allows_grant(g.name());
+    if c.is_public() && has(GrantType::ClientCredentials) {
+        return Err(invalid(
+            "grant_types",
+            "a public client cannot use client_credentials",
+        ));
+    }
+    if c.is_public() && c.resource_server {
+        return Err(invalid(
+            "resource_server",
+            "a public client cannot be a resource server (it cannot authenticate)",
+        ));
+    }
+    if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) {
+        return Err(invalid(
+            "grant_types",
+            "refresh_token needs authorization_code",
+        ));
+    }
+    if has(GrantType::AuthorizationCode) {
+        if c.redirect_uris.is_empty() {
+            return Err(invalid(
+                "redirect_uris",
+                "a client that signs citizens in (authorization_code) needs a redirect URI",
+            ));
+        }
+        if !c.scopes.iter().any(|s| s == "openid") {
+            return Err(invalid(
+                "scopes",
+                "a client that signs citizens in (authorization_code) needs the openid scope",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::keys::kek::SecretCheck;
+    use crate::service::for_tests;
+
+    const CB: &str = "https://portal.example.gov/cb";
+
+    fn portal() -> NewClient {
+        NewClient::new(
+            "portal",
+            Credentials::Secret("a-client-secret-of-good-length".into()),
+            vec![CB.into()],
+        )
+    }
+
+    #[test]
+    fn redirect_uris_are_exact_https_or_loopback() {
+        for ok in [
+            CB,
+            "http://127.0.0.1:8081/callback",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+            "gov.example.app:/oauth2redirect",
+            "https://portal.example.gov/cb?tenant=1",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "https://*.example.gov/cb",
+            "https://portal.example.gov/*",
+            "https://portal.example.gov/cb#x",
+            "https://portal.example.gov/cb#",
+            "https://user:pw@portal.example.gov/cb",
+            "https://user@portal.example.gov/cb",
+            "http://portal.example.gov/cb",
+            "http://localhost.example.gov/cb",
+            "/cb",
+            "portal.example.gov/cb",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn create_writes_the_client_and_its_entry_together() {
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        let before = events(&svc.db).len();
+        let mut new = portal();
+        new.name = Some("Tax portal".into());
+        new.scopes = vec!["openid".into(), "email".into(), "openid".into()];
+        let created = create(&ctx, &cli(), new, T0).expect("created");
+        assert_eq!(created.secret, None, "a given secret is not echoed");
+        assert_eq!(created.client.scopes, vec!["openid", "email"]);
+        assert_eq!(show(&ctx, "portal").unwrap(), created.client);
+        let all = events(&svc.db);
+        assert_eq!(all.len(), before + 1);
+        let e = all.last().unwrap();
+        assert_eq!(e.kind(), Some(Kind::ClientCreated));
+        assert_eq!(e.client_id.as_deref(), Some("portal"));
+        assert_eq!(e.at, T0);
+        let d = detail(e);
+        assert_eq!(d["by"], json!({"via": "cli", "os_user": "operator"}));
+        assert_eq!(d["name"], "Tax portal");
+        assert!(!e.detail.contains("a-client-secret"), "{}", e.detail);
+        // The secret is stored as its keyed hash and checks.
+        let stored = svc.db.run(|c| store::find(c, "portal")).unwrap().unwrap();
+        let hash = stored.secret_hash.unwrap();
+        assert_eq!(
+            svc.kek
+                .client_secrets()
+                .check(&hash, "a-client-secret-of-good-length"),
+            SecretCheck::Matches
+        );
+        // The same id again is a conflict, and writes nothing.
+        let again = create(&ctx, &cli(), portal(), T0 + 1);
+        assert!(
+            matches!(
+                again,
+                Err(AdminError::Conflict {
+                    resource: Resource::Client,
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
+        assert_eq!(events(&svc.db).len(), before + 1);
+    }
+
+    #[test]
+    fn invalid_clients_are_refused_without_an_entry() {
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        let before = events(&svc.db).len();
+        type Change = fn(&mut NewClient);
+        let cases: Vec<(&str, Change)> = vec![
+            ("redirect_uris", |c| {
+                c.redirect_uris = vec!["https://*.example.gov/cb".into()]
+            }),
+            ("redirect_uris", |c| c.redirect_uris = vec![]),
+            ("post_logout_redirect_uris", |c| {
+                c.post_logout_redirect_uris = vec!["http://rp.example/bye".into()]
+            }),
+            ("scopes", |c| {
+                c.scopes = vec!["openid".into(), "payments".into()]
+            }),
+            ("scopes", |c| c.scopes = vec!["email".into()]),
+            ("grant_types", |c| c.grant_types = vec!["password".into()]),
+            ("grant_types", |c| {
+                c.grant_types = vec!["refresh_token".into()]
+            }),
+            ("risk_level", |c| c.risk_level = Some("extreme".into())),
+            ("id_token_alg", |c| c.id_token_alg = Some("HS256".into())),
+            ("access_token_ttl", |c| c.access_token_ttl = Some(0)),
+            ("id", |c| c.id = "a b".into()),
+            ("name", |c| c.name = Some("  ".into())),
+            ("secret", |c| {
+                c.credentials = Credentials::Secret("short".into())
+            }),
+            ("jwks", |c| c.credentials = Credentials::Jwks("{}".into())),
+            ("grant_types", |c| {
+                c.credentials = Credentials::Public;
+                c.grant_types = vec!["client_credentials".into()];
+            }),
+            ("resource_server", |c| {
+                c.credentials = Credentials::Public;
+                c.resource_server = true;
+            }),
+        ];
+        for (field, change) in cases {
+            let mut new = portal();
+            change(&mut new);
+            match create(&ctx, &cli(), new.clone(), T0) {
+                Err(AdminError::Invalid { field: f, reason }) => {
+                    assert_eq!(f, field, "{new:?}: {reason}")
+                }
+                other => panic!("{new:?} must be refused on {field}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            events(&svc.db).len(),
+            before,
+            "a refused change writes no entry"
+        );
+        assert!(list(&ctx).unwrap().is_empty());
+    }
+
+    #[test]
+    fn api_scopes_are_those_the_policy_declares() {
+        let (_dir, mut svc) = for_tests();
+        let policy = crate::policy::PolicyConfig {
+            scopes: [("tax.read".to_string(), "low".to_string())].into(),
+            ..Default::default()
+        };
+        svc.config.policy = crate::policy::Policy::from_config(&policy).unwrap();
+        let ctx = Context::from(&svc);
+        let mut new = NewClient::new("service", Credentials::GenerateSecret, vec![]);
+        new.grant_types = vec!["client_credentials".into()];
+        new.scopes = vec!["tax.read".into()];
+        let created = create(&ctx, &cli(), new, T0).expect("a declared API scope");
+        assert_eq!(created.client.scopes, vec!["tax.read"]);
+        let secret = created.secret.expect("a generated secret is returned once");
+        assert!(secret.len() >= MIN_SECRET_CHARS);
+        let mut new = NewClient::new("other", Credentials::GenerateSecret, vec![]);
+        new.grant_types = vec!["client_credentials".into()];
+        new.scopes = vec!["tax.write".into()];
+        let refused = create(&ctx, &cli(), new, T0);
+        assert!(
+            matches!(refused, Err(AdminError::Invalid { field: "scopes", ref reason }) if reason.contains("tax.write")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn update_changes_what_is_given_and_records_it() {
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        create(&ctx, &cli(), portal(), T0).unwrap();
+        let before = events(&svc.db).len();
+        let changes = ClientChanges {
+            redirect_uris: Some(vec![CB.into(), "https://portal.example.gov/cb2".into()]),
+            risk_level: Some("substantial".into()),
+            name: Some("Tax portal".into()),
+            ..Default::default()
+        };
+        let updated = update(&ctx, &cli(), "portal", changes, T0 + 10).unwrap();
+        assert_eq!(updated.changed, vec!["name", "redirect_uris", "risk_level"]);
+        assert_eq!(updated.client.risk_level, "substantial");
+        let stored = show(&ctx, "portal").unwrap();
+        assert_eq!(stored, updated.client);
+        assert_eq!(stored.scopes, vec!["openid", "profile", "email"], "kept");
+        let all = events(&svc.db);
+        assert_eq!(all.len(), before + 1);
+        let e = all.last().unwrap();
+        assert_eq!(e.kind(), Some(Kind::ClientUpdated));
+        let d = detail(e);
+        assert_eq!(d["changed"]["risk_level"], "substantial");
+        assert!(d["changed"].get("scopes").is_none());
+
+        // Nothing different: nothing written.
+        let same = ClientChanges {
+            risk_level: Some("substantial".into()),
+            ..Default::default()
+        };
+        assert!(
+            update(&ctx, &cli(), "portal", same, T0 + 11)
+                .unwrap()
+                .changed
+                .is_empty()
+        );
+        // Refused: a wildcard, an unknown scope, a combination that does not hold.
+        for bad in [
+            ClientChanges {
+                redirect_uris: Some(vec!["https://*.example.gov/cb".into()]),
+                ..Default::default()
+            },
+            ClientChanges {
+                scopes: Some(vec!["openid".into(), "everything".into()]),
+                ..Default::default()
+            },
+            ClientChanges {
+                scopes: Some(vec!["profile".into()]),
+                ..Default::default()
+            },
+            ClientChanges {
+                redirect_uris: Some(vec![]),
+                ..Default::default()
+            },
+        ] {
+            let r = update(&ctx, &cli(), "portal", bad.clone(), T0 + 12);
+            assert!(
+                matches!(r, Err(AdminError::Invalid { .. })),
+                "{bad:?}: {r:?}"
+            );
+        }
+        assert_eq!(events(&svc.db).len(), before + 1);
+        assert_eq!(show(&ctx, "portal").unwrap(), updated.client);
+        let missing = update(&ctx, &cli(), "nobody", ClientChanges::default(), T0);
+        assert!(
+            matches!(missing, Err(AdminError::NotFound { .. })),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn rotating_the_secret_replaces_it_and_removing_records_it() {
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        create(&ctx, &cli(), portal(), T0).unwrap();
+        let secret = rotate_secret(&ctx, &cli(), "portal", NewSecret::Generate, T0 + 1)
+            .unwrap()
+            .expect("the generated secret");
+        let hash = svc
+            .db
+            .run(|c| store::find(c, "portal"))
+            .unwrap()
+            .unwrap()
+            .secret_hash
+            .unwrap();
+        let hasher = svc.kek.client_secrets();
+        assert_eq!(hasher.check(&hash, &secret), SecretCheck::Matches);
+        assert_eq!(
+            hasher.check(&hash, "a-client-secret-of-good-length"),
+            SecretCheck::Wrong
+        );
+        let given = rotate_secret(
+            &ctx,
+            &cli(),
+            "portal",
+            NewSecret::Given("another-secret-of-good-length".into()),
+            T0 + 2,
+        )
+        .unwrap();
+        assert_eq!(given, None);
+
+        let mut public = NewClient::new("app", Credentials::Public, vec![CB.into()]);
+        public.name = Some("App".into());
+        create(&ctx, &cli(), public, T0).unwrap();
+        let refused = rotate_secret(&ctx, &cli(), "app", NewSecret::Generate, T0 + 3);
+        assert!(matches!(
+            refused,
+            Err(AdminError::Invalid {
+                field: "secret",
+                ..
+            })
+        ));
+
+        remove(&ctx, &cli(), "portal", T0 + 4).unwrap();
+        assert!(matches!(
+            remove(&ctx, &cli(), "portal", T0 + 5),
+            Err(AdminError::NotFound { .. })
+        ));
+        let kinds = kinds(&svc.db);
+        let tail = &kinds[kinds.len() - 4..];
+        assert_eq!(
+            tail,
+            [
+                Kind::ClientSecretRotated,
+                Kind::ClientSecretRotated,
+                Kind::ClientCreated,
+                Kind::ClientRemoved
+            ]
+        );
+        assert_eq!(
+            list(&ctx)
+                .unwrap()
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["app"]
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! The provider's signing keys: rotate, list.
+
+use super::{Actor, AdminResult, Context, Subject, record};
+use crate::audit::Kind;
+use serde::Serialize;
+use serde_json::json;
+
+/// Clock skew allowed to relying parties that check an ID token after its key retired.
+const SKEW: i64 = 300;
+
+/// A published signing key (never its private part).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyView {
+    pub kid: String,
+    pub alg: String,
+    pub active: bool,
+    pub created_at: i64,
+    pub retire_at: Option<i64>,
+}
+
+/// Adds a new active key for every algorithm. The previous keys stop signing now and stay
+/// published for the longest ID token lifetime plus clock skew. Returns the new key ids.
+pub fn rotate(ctx: &Context, actor: &Actor, now: i64) -> AdminResult<Vec<String>> {
+    let publish_for = ctx.config.id_token_ttl + SKEW;
+    ctx.db.try_tx(|c| {
+        let kids = crate::keys::rotate(c, ctx.kek, now, publish_for)?;
+        let detail = json!({ "kids": kids, "old_keys_published_for": publish_for });
+        record(c, actor, Kind::KeysRotated, Subject::Provider, detail, now)?;
+        Ok(kids)
+    })
+}
+
+pub fn list(ctx: &Context, now: i64) -> AdminResult<Vec<KeyView>> {
+    let rows = ctx.db.run(|c| crate::keys::published_rows(c, now))?;
+    Ok(rows
+        .into_iter()
+        .map(|k| KeyView {
+            kid: k.kid,
+            alg: k.alg,
+            active: k.active,
+            created_at: k.created_at,
+            retire_at: k.retire_at,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn rotation_adds_keys_and_is_recorded() {
+        let (_dir, svc) = crate::service::for_tests();
+        let ctx = Context::from(&svc);
+        let now = crate::now();
+        let before = list(&ctx, now).unwrap();
+        let kids = rotate(&ctx, &cli(), now).unwrap();
+        assert_eq!(kids.len(), crate::keys::Alg::ALL.len());
+        let after = list(&ctx, now).unwrap();
+        for kid in &kids {
+            assert!(after.iter().any(|k| &k.kid == kid && k.active));
+        }
+        for old in &before {
+            let k = after
+                .iter()
+                .find(|k| k.kid == old.kid)
+                .expect("still published");
+            assert!(!k.active);
+        }
+        let e = events(&svc.db).pop().unwrap();
+        assert_eq!(e.kind(), Some(Kind::KeysRotated));
+        assert_eq!(detail(&e)["kids"], json!(kids));
+    }
+}
