@@ -49,6 +49,10 @@ pub enum Kind {
     TokenReplayed,
     /// The citizen's password was changed.
     PasswordChanged,
+    /// The citizen agreed to keep a biometric template (which text, for what).
+    BiometricConsentGiven,
+    /// The citizen withdrew it; the template was destroyed in the same transaction.
+    BiometricConsentWithdrawn,
     /// Administration (the CLI, the Admin API); the detail's `by` says who acted.
     ClientCreated,
     ClientUpdated,
@@ -68,7 +72,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 25] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -81,6 +85,8 @@ impl Kind {
         Kind::SessionEnded,
         Kind::TokenReplayed,
         Kind::PasswordChanged,
+        Kind::BiometricConsentGiven,
+        Kind::BiometricConsentWithdrawn,
         Kind::ClientCreated,
         Kind::ClientUpdated,
         Kind::ClientRemoved,
@@ -109,6 +115,8 @@ impl Kind {
             Kind::SessionEnded => "session.ended",
             Kind::TokenReplayed => "token.replayed",
             Kind::PasswordChanged => "password.changed",
+            Kind::BiometricConsentGiven => "biometric.consent-given",
+            Kind::BiometricConsentWithdrawn => "biometric.consent-withdrawn",
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",
             Kind::ClientRemoved => "client.removed",

@@ -17,6 +17,7 @@ use authenticators::{Factor, FactorKind, recovery};
 use diesel::Connection;
 use serde_json::json;
 
+pub mod biometric;
 pub mod password;
 
 const WEBAUTHN_REGISTER: &str = "webauthn-register";
@@ -30,6 +31,8 @@ pub enum Change {
     PasskeyAdded,
     PasskeyRemoved,
     Password,
+    FaceAdded,
+    FaceRemoved,
 }
 
 impl Change {
@@ -39,12 +42,15 @@ impl Change {
             Change::RecoveryCodes => FactorKind::RecoveryCode,
             Change::PasskeyAdded | Change::PasskeyRemoved => FactorKind::WebAuthn,
             Change::Password => FactorKind::Password,
+            Change::FaceAdded | Change::FaceRemoved => FactorKind::Face,
         }
     }
 
     fn audit_kind(self) -> crate::audit::Kind {
         match self {
-            Change::TotpRemoved | Change::PasskeyRemoved => crate::audit::Kind::FactorRemoved,
+            Change::TotpRemoved | Change::PasskeyRemoved | Change::FaceRemoved => {
+                crate::audit::Kind::FactorRemoved
+            }
             Change::Password => crate::audit::Kind::PasswordChanged,
             _ => crate::audit::Kind::FactorEnrolled,
         }
@@ -86,6 +92,8 @@ fn notify(svc: &Service, user_id: &str, change: Change, lang: Lang) -> OidcResul
         Change::PasskeyAdded => t.change_passkey_added,
         Change::PasskeyRemoved => t.change_passkey_removed,
         Change::Password => t.change_password,
+        Change::FaceAdded => t.change_face_added,
+        Change::FaceRemoved => t.change_face_removed,
     };
     let body = t.changed_body.replace("{change}", what);
     crate::notify::tell(svc, &user, t.changed_subject, &body);

@@ -4,7 +4,8 @@
 
 use super::interaction::json_failure;
 use super::pages::{
-    self, AccountPage, ConsentRow, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage,
+    self, AccountPage, ConsentRow, FacePage, PasswordPage, RecoveryCodesPage, SessionRow,
+    TotpSetupPage,
 };
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
@@ -213,6 +214,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         csrf: &csrf(&cookie),
         changed_password: req.query_string() == "changed=password",
         totp: view.enrolled.contains(&FactorKind::Totp),
+        face: view.enrolled.contains(&FactorKind::Face),
         recovery_left: view.recovery_left,
         passkeys: view.passkeys,
         webauthn: state.webauthn.is_some(),
@@ -285,6 +287,7 @@ where
         }
         Ok(Ok(Done::TotpRetry)) => totp_setup(&req, &state, t.code_failed).await,
         Ok(Ok(Done::PasswordRetry(why))) => password_form(&req, &state, Some(why)).await,
+        Ok(Ok(Done::FaceConsentMissing)) => face_form(&req, &state, true).await,
     }
 }
 
@@ -294,6 +297,7 @@ enum Done {
     Codes(Vec<String>),
     TotpRetry,
     PasswordRetry(enrollment::password::Refused),
+    FaceConsentMissing,
 }
 
 /// The page that changes the password, with why the last try was refused.
@@ -537,6 +541,21 @@ where
         Ok(f) => f,
         Err(e) => return json_failure(&e),
     };
+    act_json_on(req, state, form, action).await
+}
+
+/// As `act_json`, for a request whose fields were read already.
+async fn act_json_on<F>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Params,
+    action: F,
+) -> HttpResponse
+where
+    F: FnOnce(&AppState, &BrowserSession, &Params, Lang, i64) -> OidcResult<serde_json::Value>
+        + Send
+        + 'static,
+{
     match run_action(&req, &state, form, Needs::Change, action).await {
         Ok(Ok(v)) => HttpResponse::Ok()
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -609,5 +628,110 @@ pub async fn webauthn_remove(
             Ok(Done::Back)
         },
     )
+    .await
+}
+
+/// The face sign-in page of the account: what is kept and why, and the consent to it;
+/// once agreed, the capture.
+pub async fn face_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    face_form(&req, &state, false).await
+}
+
+async fn face_form(req: &HttpRequest, state: &web::Data<AppState>, missing: bool) -> HttpResponse {
+    let now = state.clock.now();
+    let st = state.clone().into_inner();
+    let get_access = access_to(st.clone(), req, Needs::Change, ReturnTo::Face, now);
+    let result = blocking(move || {
+        let (sess, cookie) = match get_access()? {
+            Access::Granted(s, c) => (s, c),
+            Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
+        };
+        let consent = enrollment::biometric::consent_of(&st, &sess.user_id)?;
+        Ok(Ok((cookie, consent)))
+    })
+    .await;
+    let (cookie, consent) = match result {
+        Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
+        Ok(Err((tx, b))) => return sign_in(state, &tx, b),
+        Ok(Ok(x)) => x,
+    };
+    let lang = pages::lang(req, &[]);
+    let t = lang.texts();
+    let page = FacePage {
+        t,
+        csrf: &csrf(&cookie),
+        agreed: consent.map(|c| pages::LocalTime::new(lang, c.granted_at)),
+        missing,
+        messages: &pages::face_messages(t),
+    };
+    pages::html(if missing { 400 } else { 200 }, page.render())
+}
+
+/// Records the consent (the box must be ticked), then shows the capture.
+pub async fn face_agree(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(req, state, body, Needs::Change, |st, sess, form, _, now| {
+        if form.get("agree") != Some("yes") {
+            return Ok(Done::FaceConsentMissing);
+        }
+        enrollment::biometric::agree(st, &sess.user_id, now)?;
+        Ok(Done::To("/account/face".into()))
+    })
+    .await
+}
+
+pub async fn face_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act_json(req, state, body, |st, sess, _, _, now| {
+        let (challenge, cue) = enrollment::biometric::begin(st, &sess.user_id, now)?;
+        Ok(serde_json::json!({ "challenge": challenge, "cue": cue }))
+    })
+    .await
+}
+
+pub async fn face_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (capture, frames) = match super::interaction::Capture::read(&body) {
+        Ok(c) => c,
+        Err(e) => return json_failure(&e),
+    };
+    let mut form = Params::default();
+    form.insert("csrf", &capture.csrf);
+    act_json_on(req, state, form, move |st, sess, _, lang, now| {
+        let result = enrollment::biometric::finish(
+            st,
+            &sess.user_id,
+            &capture.challenge,
+            &frames,
+            lang,
+            now,
+        )?;
+        Ok(match result {
+            Ok(()) => serde_json::json!({ "next": "/account?changed=face" }),
+            Err(r) => serde_json::json!({ "refused": flow::FaceAnswer::Refused(r) }),
+        })
+    })
+    .await
+}
+
+/// Withdraws the consent; the template is destroyed at once.
+pub async fn face_remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
+        enrollment::biometric::withdraw(st, &sess.user_id, lang, now)?;
+        Ok(Done::Back)
+    })
     .await
 }

@@ -55,6 +55,10 @@ pub async fn webauthn_script() -> HttpResponse {
     script(include_str!("../../templates/webauthn.js"))
 }
 
+pub async fn face_script() -> HttpResponse {
+    script(include_str!("../../templates/face.js"))
+}
+
 pub async fn local_time_script() -> HttpResponse {
     script(include_str!("../../templates/local-time.js"))
 }

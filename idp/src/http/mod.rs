@@ -25,8 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
-/// Largest request body accepted by any endpoint.
+/// Largest request body accepted by any endpoint but the face capture's.
 const MAX_BODY: usize = 64 * 1024;
+/// A face capture: 30 frames of 640x480 JPEG, as base64 in JSON.
+const MAX_CAPTURE: usize = 6 * 1024 * 1024;
 
 pub use crate::service::Service as AppState;
 
@@ -173,6 +175,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/interaction/{tx}/webauthn/finish",
             post().to(interaction::webauthn_finish),
         )
+        .route(
+            "/interaction/{tx}/face/begin",
+            post().to(interaction::face_begin),
+        )
+        .service(
+            web::resource("/interaction/{tx}/face/finish")
+                .app_data(web::PayloadConfig::new(MAX_CAPTURE))
+                .route(post().to(interaction::face_finish)),
+        )
         .route("/interaction/{tx}/consent", post().to(interaction::consent))
         .route("/interaction/{tx}/select", post().to(interaction::select));
     // The citizen's account.
@@ -182,6 +193,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/totp/confirm", post().to(account::totp_confirm))
         .route("/account/totp/remove", post().to(account::totp_remove))
         .route("/account/recovery", post().to(account::recovery_codes))
+        .route("/account/face", get().to(account::face_page))
+        .route("/account/face/agree", post().to(account::face_agree))
+        .route("/account/face/begin", post().to(account::face_begin))
+        .service(
+            web::resource("/account/face/finish")
+                .app_data(web::PayloadConfig::new(MAX_CAPTURE))
+                .route(post().to(account::face_finish)),
+        )
+        .route("/account/face/remove", post().to(account::face_remove))
         .route("/account/password", get().to(account::password_page))
         .route("/account/password", post().to(account::password_change))
         .route(
@@ -210,6 +230,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/static/local-time.js",
             get().to(discovery::local_time_script),
         )
+        .route("/static/face.js", get().to(discovery::face_script))
         .route("/_test/clock", post().to(test_clock))
         .default_service(web::to(not_found));
 }

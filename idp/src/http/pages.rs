@@ -65,6 +65,8 @@ pub struct FactorPage<'a> {
     pub error: &'a Message,
     /// The factor unlocks the password rather than adding to the session.
     pub unlock: bool,
+    /// For the face: `face_messages`.
+    pub messages: &'a str,
 }
 
 pub struct SessionRow {
@@ -89,6 +91,7 @@ pub struct AccountPage<'a> {
     /// Coming back from a password change.
     pub changed_password: bool,
     pub totp: bool,
+    pub face: bool,
     pub recovery_left: usize,
     /// Registered passkeys: (credential row id, name).
     pub passkeys: Vec<(String, String)>,
@@ -118,6 +121,42 @@ pub struct PasswordPage<'a> {
     /// The id of the field the error is about; empty when there is none.
     pub field: &'a str,
     pub error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "face.html")]
+pub struct FacePage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    /// When the citizen agreed; none: the consent is asked first.
+    pub agreed: Option<LocalTime>,
+    /// The consent form came back without its box ticked.
+    pub missing: bool,
+    /// For the capture script: `face_messages`.
+    pub messages: &'a str,
+}
+
+/// What the capture script shows for each answer (`flow::FaceAnswer::code`) and for the
+/// browser's own problems, as a JSON object.
+pub fn face_messages(t: &Texts) -> String {
+    serde_json::json!({
+        "no_camera": t.face_no_camera,
+        "denied": t.face_denied,
+        "unreadable": t.face_unreadable,
+        "no_face": t.face_no_face,
+        "several_faces": t.face_several,
+        "too_small": t.face_too_small,
+        "too_dark": t.face_too_dark,
+        "too_blurred": t.face_too_blurred,
+        "no_blink": t.face_no_blink,
+        "no_match": t.face_no_match,
+        "busy": t.face_busy,
+        "locked": t.face_locked,
+        "hold": t.face_hold_still,
+        "blink": t.face_blink_now,
+        "checking": t.face_checking,
+    })
+    .to_string()
 }
 
 #[derive(Template)]

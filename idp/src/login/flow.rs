@@ -44,6 +44,7 @@ pub enum ReturnTo {
     #[default]
     Overview,
     Password,
+    Face,
 }
 
 impl ReturnTo {
@@ -51,6 +52,7 @@ impl ReturnTo {
         match self {
             ReturnTo::Overview => "/account",
             ReturnTo::Password => "/account/password",
+            ReturnTo::Face => "/account/face",
         }
     }
 }
@@ -109,6 +111,41 @@ pub enum Choice {
     Other,
 }
 
+/// Why a face capture was not accepted, as the capture page's script is told (it shows
+/// the matching message).
+#[derive(Debug, Clone, Copy)]
+pub enum FaceAnswer {
+    Unusable(authenticators::face::Unusable),
+    Refused(authenticators::face::Refusal),
+    Locked,
+}
+
+impl FaceAnswer {
+    pub fn code(self) -> &'static str {
+        use authenticators::face::{Refusal as R, Unusable as U};
+        match self {
+            FaceAnswer::Unusable(u) | FaceAnswer::Refused(R::Unusable(u)) => match u {
+                U::Unreadable => "unreadable",
+                U::NoFace => "no_face",
+                U::SeveralFaces => "several_faces",
+                U::TooSmall => "too_small",
+                U::TooDark => "too_dark",
+                U::TooBlurred => "too_blurred",
+            },
+            // Not blinking and blinking at the wrong moment read the same to the citizen.
+            FaceAnswer::Refused(R::NoBlink | R::NotOnCue) => "no_blink",
+            FaceAnswer::Refused(R::NoMatch) => "no_match",
+            FaceAnswer::Locked => "locked",
+        }
+    }
+}
+
+impl Serialize for FaceAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 /// What the browser sent to a transaction.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -136,6 +173,12 @@ pub enum Event<'a> {
     },
     /// The client certificate chain the connection or a trusted proxy presented.
     Certificate(Option<Vec<Vec<u8>>>),
+    /// The face capture page asks for its challenge, and sends the frames filmed for it.
+    FaceBegin,
+    FaceFinish {
+        challenge: &'a str,
+        frames: &'a [Vec<u8>],
+    },
     Consent {
         allow: bool,
     },
@@ -405,6 +448,33 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                         ErrorCode::AccessDenied,
                         "the security key or passkey could not be verified",
                     ));
+                }
+            }
+        }
+        Event::FaceBegin if offered(FactorKind::Face) => {
+            let who = proving(&l, &stage, session)?;
+            (Answer::Json(factors::face::begin(svc, who.user_id(), now)?), None)
+        }
+        Event::FaceFinish { challenge, frames } if offered(FactorKind::Face) => {
+            throttle(svc, visit.ip, now)?;
+            let who = proving(&l, &stage, session)?;
+            let prepared = factors::face::prepare(svc, who.user_id(), challenge, frames, now)?;
+            let refused = |why: FaceAnswer| Answer::Json(serde_json::json!({ "refused": why }));
+            if let Some(u) = prepared.unusable() {
+                (refused(FaceAnswer::Unusable(u)), None)
+            } else {
+                let verify = |c: &mut AnyConnection| prepared.verify(svc, c, who.user_id(), now);
+                match prove(svc, &l, &who, FactorKind::Face, lang, now, verify)? {
+                    Ok(Proved::StepUp(cookie)) => {
+                        let next = format!("/interaction/{}", l.tx.id);
+                        (Answer::Json(serde_json::json!({ "next": next })), Some(cookie))
+                    }
+                    Ok(Proved::Unlocked { .. }) => {
+                        let next = format!("/interaction/{}?unlocked=1", l.tx.id);
+                        (Answer::Json(serde_json::json!({ "next": next })), None)
+                    }
+                    Err(Refusal::Locked { .. }) => (refused(FaceAnswer::Locked), None),
+                    Err(_) => (refused(FaceAnswer::Refused(prepared.refusal())), None),
                 }
             }
         }

@@ -135,8 +135,9 @@ fn refusal_text(lang: Lang, r: Refusal, wrong: &'static str) -> Message {
 }
 
 /// Factors that have a step-up page, in the order they are offered.
-const STEP_UP_FACTORS: [FactorKind; 6] = [
+const STEP_UP_FACTORS: [FactorKind; 7] = [
     FactorKind::WebAuthn,
+    FactorKind::Face,
     FactorKind::Certificate,
     FactorKind::Totp,
     FactorKind::SmsCode,
@@ -151,6 +152,7 @@ fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
         FactorKind::SmsCode => t.use_sms,
         FactorKind::EmailCode => t.use_email,
         FactorKind::RecoveryCode => t.use_recovery,
+        FactorKind::Face => t.use_face,
         _ => t.use_totp,
     }
 }
@@ -223,6 +225,7 @@ fn render(lang: Lang, view: &View, state: &AppState, screen: Screen) -> HttpResp
                 sent,
                 error: &error,
                 unlock,
+                messages: &pages::face_messages(t),
             };
             pages::html(status(&error), page.render())
         }
@@ -413,4 +416,72 @@ pub async fn select(
     })
     .await;
     page(req, state, turn).await
+}
+
+pub async fn face_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |_| {
+        Ok(Event::FaceBegin)
+    })
+    .await;
+    json(state, turn).await
+}
+
+/// A face capture as the page sends it: the frames as base64 JPEG, PNG or WebP.
+#[derive(serde::Deserialize)]
+pub struct Capture {
+    pub csrf: String,
+    pub challenge: String,
+    pub frames: Vec<String>,
+}
+
+impl Capture {
+    /// Parses the JSON body and decodes its frames (a `data:` URL prefix is allowed).
+    pub fn read(body: &[u8]) -> OidcResult<(Capture, Vec<Vec<u8>>)> {
+        use base64::Engine;
+        let unreadable = || OidcError::invalid_request("the capture could not be read");
+        let capture: Capture = serde_json::from_slice(body).map_err(|_| unreadable())?;
+        if capture.frames.len() > authenticators::face::MAX_FRAMES {
+            return Err(unreadable());
+        }
+        let frames = capture
+            .frames
+            .iter()
+            .map(|f| {
+                let b64 = f.split_once("base64,").map_or(f.as_str(), |(_, b)| b);
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| unreadable())
+            })
+            .collect::<OidcResult<Vec<_>>>()?;
+        Ok((capture, frames))
+    }
+}
+
+pub async fn face_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (capture, frames) = match Capture::read(&body) {
+        Ok(c) => c,
+        Err(e) => return json_failure(&e),
+    };
+    let request = Request::read(&req, &state, path.into_inner());
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let turn = blocking(move || {
+        let event = Event::FaceFinish {
+            challenge: &capture.challenge,
+            frames: &frames,
+        };
+        flow::handle(&st, request.visit(Some(&capture.csrf)), event, now)
+    })
+    .await;
+    json(state, turn).await
 }

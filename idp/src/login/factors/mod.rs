@@ -7,6 +7,7 @@
 
 pub mod certificate;
 pub mod codes;
+pub mod face;
 pub mod password;
 pub mod webauthn;
 

@@ -1,0 +1,152 @@
+//! Enrolling the face for sign-in. Nothing is captured before the citizen has read what is
+//! kept, why, where, for how long and for which services, and agreed (the consent is
+//! recorded with the version of the text, its purpose and time). The capture must be live
+//! (`biometrics::analyse`); only the template is kept, sealed under the citizen's data key,
+//! never the frames. Withdrawing the consent destroys the template at once. Every step is
+//! audited in the transaction that makes it, and told to the citizen.
+
+use super::{Change, notify};
+use crate::audit::{self, Entry, Kind};
+use crate::biometrics::{self, CapturePurpose};
+use crate::crypto;
+use crate::i18n::Lang;
+use crate::oidc::error::{OidcError, OidcResult};
+use crate::service::Service;
+use crate::store::biometric_consents::{self, BiometricConsent};
+use crate::store::users::{self, Credential, CredentialKind};
+use crate::store::{AnyConnection, StoreResult};
+use authenticators::FactorKind;
+use authenticators::face::{Cue, Refusal};
+use serde_json::json;
+
+/// The version of the consent text (`Texts::face_consent_*`); a new text gets a new one.
+pub const CONSENT_VERSION: &str = "face-1";
+/// What the template may be used for.
+pub const PURPOSE: &str = "sign-in";
+const MODALITY: FactorKind = FactorKind::Face;
+
+fn entry(kind: Kind, user_id: &str, detail: serde_json::Value) -> Entry<'_> {
+    Entry {
+        kind,
+        user_id: Some(user_id),
+        client_id: None,
+        detail,
+    }
+}
+
+/// The consent in force, if any.
+pub fn consent_of(svc: &Service, user_id: &str) -> OidcResult<Option<BiometricConsent>> {
+    Ok(svc
+        .db
+        .run(|c| biometric_consents::active(c, user_id, MODALITY.name()))?)
+}
+
+/// Records the citizen's agreement to the current text (once; agreeing again changes
+/// nothing).
+pub fn agree(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
+    svc.db.tx(|c| {
+        if biometric_consents::active(c, user_id, MODALITY.name())?.is_some() {
+            return Ok(());
+        }
+        biometric_consents::insert(
+            c,
+            &BiometricConsent {
+                id: crypto::random_id(),
+                user_id: user_id.into(),
+                modality: MODALITY.name().into(),
+                text_version: CONSENT_VERSION.into(),
+                purpose: PURPOSE.into(),
+                granted_at: now,
+                withdrawn_at: None,
+            },
+        )?;
+        let detail = json!({ "factor": MODALITY.name(), "text": CONSENT_VERSION, "purpose": PURPOSE });
+        audit::append(c, entry(Kind::BiometricConsentGiven, user_id, detail), now)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn no_consent() -> OidcError {
+    OidcError::invalid_request("agree to the use of your face first")
+}
+
+/// Starts a capture for enrolment: the blink cue the page shows.
+pub fn begin(svc: &Service, user_id: &str, now: i64) -> OidcResult<(String, Cue)> {
+    consent_of(svc, user_id)?.ok_or_else(no_consent)?;
+    biometrics::begin(svc, user_id, CapturePurpose::Enrol, now)
+}
+
+/// Enrols the face of a live capture; it replaces an earlier template.
+pub fn finish(
+    svc: &Service,
+    user_id: &str,
+    challenge: &str,
+    frames: &[Vec<u8>],
+    lang: Lang,
+    now: i64,
+) -> OidcResult<Result<(), Refusal>> {
+    consent_of(svc, user_id)?.ok_or_else(no_consent)?;
+    let issued = biometrics::cue_of(svc, user_id, challenge, CapturePurpose::Enrol, now)?
+        .ok_or_else(expired)?;
+    // The networks run before the transaction, which then only stores.
+    let analysed = biometrics::analyse(svc, frames, &issued.cue)?;
+    let stored = svc.db.tx(|c| {
+        if !biometrics::take(c, user_id, challenge, CapturePurpose::Enrol, &issued, now)? {
+            return Ok(None);
+        }
+        let template = match analysed {
+            Ok(t) => t,
+            Err(r) => return Ok(Some(Err(r))),
+        };
+        users::delete_credentials(c, user_id, CredentialKind::Face)?;
+        let id = crypto::random_id();
+        let sealed = biometrics::seal(svc, c, user_id, &id, &template, now)?;
+        users::insert_credential(
+            c,
+            &Credential {
+                id,
+                user_id: user_id.into(),
+                kind: CredentialKind::Face,
+                label: Some(template.model().to_string()),
+                data: sealed,
+                created_at: now,
+                last_used_at: None,
+                counter: None,
+            },
+        )?;
+        let detail = json!({ "factor": MODALITY.name(), "model": template.model().to_string() });
+        audit::append(c, entry(Kind::FactorEnrolled, user_id, detail), now)?;
+        Ok(Some(Ok(())))
+    })?;
+    let result = stored.ok_or_else(expired)?;
+    if result.is_ok() {
+        notify(svc, user_id, Change::FaceAdded, lang)?;
+    }
+    Ok(result)
+}
+
+fn expired() -> OidcError {
+    OidcError::invalid_request("this capture has expired or was already used; start again")
+}
+
+/// Withdraws the consent: the template is destroyed in the same transaction, and the face
+/// no longer counts for any sign-in.
+pub fn withdraw(svc: &Service, user_id: &str, lang: Lang, now: i64) -> OidcResult<()> {
+    let had = svc.db.tx(|c| withdraw_in(c, user_id, now))?;
+    if had {
+        notify(svc, user_id, Change::FaceRemoved, lang)?;
+    }
+    Ok(())
+}
+
+fn withdraw_in(c: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<bool> {
+    let templates = users::delete_credentials(c, user_id, CredentialKind::Face)?;
+    let consents = biometric_consents::withdraw(c, user_id, MODALITY.name(), now)?;
+    if templates + consents == 0 {
+        return Ok(false);
+    }
+    let detail = json!({ "factor": MODALITY.name(), "templates_destroyed": templates });
+    audit::append(c, entry(Kind::BiometricConsentWithdrawn, user_id, detail), now)?;
+    Ok(true)
+}
