@@ -52,7 +52,7 @@
         method: 'POST', credentials: 'same-origin', body: new URLSearchParams({ csrf: csrf }),
       }));
       var cue = begun.cue;
-      var w = 640;
+      var w = Math.min(640, video.videoWidth || 640);
       var h = Math.round(w * (video.videoHeight || 480) / (video.videoWidth || 640));
       var canvas = document.createElement('canvas');
       canvas.width = w;

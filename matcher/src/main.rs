@@ -110,6 +110,9 @@ enum Command {
         width: u32,
         #[arg(long, default_value_t = 240)]
         height: u32,
+        /// Also write each frame as DIR/N.png.
+        #[arg(long)]
+        frames_dir: Option<PathBuf>,
     },
     /// Time face detection + embedding of one image, and voice embedding per 3 s.
     BenchEmbed {
@@ -429,6 +432,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             closed,
             width,
             height,
+            frames_dir,
         } => {
             let face = engines.face()?;
             let img = fit_on_canvas(&load_image(&image)?, width, height);
@@ -441,6 +445,13 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             }
             std::fs::write(&out, matcher::video::write_y4m(&video, fps))
                 .map_err(|e| MatcherError::Image(format!("{}: {e}", out.display())))?;
+            if let Some(dir) = frames_dir {
+                for (i, f) in video.iter().enumerate() {
+                    let path = dir.join(format!("{i}.png"));
+                    f.save(&path)
+                        .map_err(|e| MatcherError::Image(format!("{}: {e}", path.display())))?;
+                }
+            }
             Ok(
                 json!({ "frames": frames, "fps": fps, "closed": closed, "width": width, "height": height }),
             )

@@ -60,7 +60,8 @@ pub fn agree(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
                 withdrawn_at: None,
             },
         )?;
-        let detail = json!({ "factor": MODALITY.name(), "text": CONSENT_VERSION, "purpose": PURPOSE });
+        let detail =
+            json!({ "factor": MODALITY.name(), "text": CONSENT_VERSION, "purpose": PURPOSE });
         audit::append(c, entry(Kind::BiometricConsentGiven, user_id, detail), now)?;
         Ok(())
     })?;
@@ -147,6 +148,10 @@ fn withdraw_in(c: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<bo
         return Ok(false);
     }
     let detail = json!({ "factor": MODALITY.name(), "templates_destroyed": templates });
-    audit::append(c, entry(Kind::BiometricConsentWithdrawn, user_id, detail), now)?;
+    audit::append(
+        c,
+        entry(Kind::BiometricConsentWithdrawn, user_id, detail),
+        now,
+    )?;
     Ok(true)
 }

@@ -453,7 +453,10 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
         }
         Event::FaceBegin if offered(FactorKind::Face) => {
             let who = proving(&l, &stage, session)?;
-            (Answer::Json(factors::face::begin(svc, who.user_id(), now)?), None)
+            (
+                Answer::Json(factors::face::begin(svc, who.user_id(), now)?),
+                None,
+            )
         }
         Event::FaceFinish { challenge, frames } if offered(FactorKind::Face) => {
             throttle(svc, visit.ip, now)?;
@@ -467,7 +470,10 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                 match prove(svc, &l, &who, FactorKind::Face, lang, now, verify)? {
                     Ok(Proved::StepUp(cookie)) => {
                         let next = format!("/interaction/{}", l.tx.id);
-                        (Answer::Json(serde_json::json!({ "next": next })), Some(cookie))
+                        (
+                            Answer::Json(serde_json::json!({ "next": next })),
+                            Some(cookie),
+                        )
                     }
                     Ok(Proved::Unlocked { .. }) => {
                         let next = format!("/interaction/{}?unlocked=1", l.tx.id);
