@@ -155,3 +155,115 @@ fn withdraw_in(c: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<bo
     )?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::biometric_consents;
+    use matcher::face::{FaceLocation, FacePipeline, load_image};
+    use matcher::liveness::synthetic;
+
+    const T0: i64 = 1_800_000_000;
+
+    /// A photograph held to the camera for `cue`, its eyes shut just inside the window, as
+    /// PNG frames.
+    fn capture(cue: &Cue) -> Vec<Vec<u8>> {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../matcher/tests/fixtures");
+        let img = load_image(&dir.join("obama.png")).unwrap();
+        let pipeline = FacePipeline::load(&matcher::models::ModelStore::from_env()).unwrap();
+        let sample = pipeline
+            .sample(&img, FaceLocation::Detect { upsample: false })
+            .unwrap();
+        let shut = synthetic::close_eyes(&img, &sample.landmarks);
+        let blink = (cue.from_ms / cue.interval_ms) as usize + 2;
+        (0..cue.frames)
+            .map(|i| {
+                let frame = if i == blink || i == blink + 1 {
+                    &shut
+                } else {
+                    &img
+                };
+                let mut png = std::io::Cursor::new(Vec::new());
+                frame.write_to(&mut png, image::ImageFormat::Png).unwrap();
+                png.into_inner()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn enrolment_needs_consent_seals_the_template_and_withdrawal_destroys_it() {
+        let (_dir, svc) = crate::service::for_tests();
+        assert!(
+            begin(&svc, "u-anna", T0).is_err(),
+            "no capture before consent"
+        );
+        agree(&svc, "u-anna", T0).unwrap();
+        let (challenge, cue) = begin(&svc, "u-anna", T0).unwrap();
+        let frames = capture(&cue);
+        // Sent sooner than the capture can take: not filmed live.
+        let early = finish(&svc, "u-anna", &challenge, &frames, Lang::En, T0);
+        assert!(early.is_err());
+        let (challenge, cue) = begin(&svc, "u-anna", T0).unwrap();
+        let frames = capture(&cue);
+        let done = finish(&svc, "u-anna", &challenge, &frames, Lang::En, T0 + 3).unwrap();
+        assert_eq!(done, Ok(()));
+        // Single use.
+        assert!(finish(&svc, "u-anna", &challenge, &frames, Lang::En, T0 + 4).is_err());
+
+        let cred = svc
+            .db
+            .run(|c| users::credential(c, "u-anna", CredentialKind::Face))
+            .unwrap()
+            .expect("a template");
+        let template = svc
+            .db
+            .run(|c| biometrics::open(&svc, c, "u-anna", &cred.id, &cred.data))
+            .unwrap()
+            .expect("its owner's key opens it");
+        let plain = template.to_bytes();
+        assert!(
+            !cred
+                .data
+                .windows(16)
+                .any(|w| plain.windows(16).any(|p| p == w)),
+            "the stored bytes are ciphertext"
+        );
+        // Another citizen's data key (any other key) cannot open it.
+        let foreign = crate::keys::kek::Kek::from_bytes(&crypto::random_bytes::<32>());
+        assert!(
+            foreign
+                .open(&cred.data, &format!("face-template:{}", cred.id))
+                .is_err()
+        );
+
+        withdraw(&svc, "u-anna", Lang::En, T0 + 5).unwrap();
+        let left = svc
+            .db
+            .run(|c| users::credential(c, "u-anna", CredentialKind::Face))
+            .unwrap();
+        assert!(left.is_none(), "the template is destroyed");
+        let consents = svc
+            .db
+            .run(|c| biometric_consents::of_user(c, "u-anna"))
+            .unwrap();
+        assert_eq!(consents.len(), 1);
+        assert_eq!(consents[0].withdrawn_at, Some(T0 + 5));
+        assert_eq!(consents[0].text_version, CONSENT_VERSION);
+        let kinds: Vec<_> = svc
+            .db
+            .run(|c| crate::audit::of_user(c, "u-anna", 10))
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.kind())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::BiometricConsentWithdrawn,
+                Kind::FactorEnrolled,
+                Kind::BiometricConsentGiven
+            ]
+        );
+    }
+}
