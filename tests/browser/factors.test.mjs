@@ -27,7 +27,7 @@ before(async () => {
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'portal', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--name', 'Land registry']);
-    for (const user of ['anna', 'lena', 'petra']) {
+    for (const user of ['anna', 'lena', 'petra', 'nora']) {
       cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`], PASSWORD);
     }
   }, { host: 'localhost', testClock: true });
@@ -315,6 +315,31 @@ test('changing the password: a fresh step-up, a linked error summary, other sess
   await elsewhere.getByLabel('Password').fill(NEW);
   await elsewhere.getByRole('button', { name: 'Sign in' }).click();
   await elsewhere.getByRole('heading', { name: 'Your account' }).waitFor();
+});
+
+test('changing the e-mail address: step-up, a code to the new address, the old one told', async () => {
+  const page = await newPage();
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, 'nora');
+  await page.getByRole('link', { name: 'Change (E-mail address)' }).click();
+  await stepUpByEmail(page, 'nora@example.invalid');
+  await page.getByRole('heading', { name: 'Change your e-mail address' }).waitFor();
+  await page.getByLabel('New e-mail address').fill('not-an-email');
+  await page.getByRole('button', { name: 'Send the code' }).click();
+  await page.getByRole('heading', { name: 'There is a problem' }).waitFor();
+  await shot(page, 'contact-error');
+  await page.getByLabel('New e-mail address').fill('nora@new.example');
+  await page.getByRole('button', { name: 'Send the code' }).click();
+  await page.getByText('We sent a code to nora@new.example').waitFor();
+  const mail = idp.outbox().find((m) => m.to === 'nora@new.example');
+  assert.ok(mail, 'the code goes to the new address');
+  assert.ok(!idp.outbox().some((m) => m.to === 'nora@example.invalid' && /changed/.test(m.subject)), 'nothing changed yet');
+  await page.getByLabel('Code').fill(mail.body.match(/\b(\d{6})\b/)[1]);
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('status').filter({ hasText: 'Your contact details have been changed' }).waitFor();
+  assert.match(await page.getByRole('listitem').filter({ hasText: 'E-mail address:' }).textContent(), /nora@new\.example/);
+  assert.ok(idp.outbox().some((m) => m.to === 'nora@example.invalid' && /changed/.test(m.subject)), 'the old address is told');
+  await shot(page, 'account');
 });
 
 test('pages follow the browser language', async () => {

@@ -53,6 +53,9 @@ pub enum Kind {
     BiometricConsentGiven,
     /// The citizen withdrew it; the template was destroyed in the same transaction.
     BiometricConsentWithdrawn,
+    /// The citizen changed their e-mail address or mobile number (after a code sent to
+    /// the new one came back).
+    ContactChanged,
     /// Administration (the CLI, the Admin API); the detail's `by` says who acted.
     ClientCreated,
     ClientUpdated,
@@ -72,7 +75,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 26] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -87,6 +90,7 @@ impl Kind {
         Kind::PasswordChanged,
         Kind::BiometricConsentGiven,
         Kind::BiometricConsentWithdrawn,
+        Kind::ContactChanged,
         Kind::ClientCreated,
         Kind::ClientUpdated,
         Kind::ClientRemoved,
@@ -117,6 +121,7 @@ impl Kind {
             Kind::PasswordChanged => "password.changed",
             Kind::BiometricConsentGiven => "biometric.consent-given",
             Kind::BiometricConsentWithdrawn => "biometric.consent-withdrawn",
+            Kind::ContactChanged => "contact.changed",
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",
             Kind::ClientRemoved => "client.removed",

@@ -18,6 +18,7 @@ use diesel::Connection;
 use serde_json::json;
 
 pub mod biometric;
+pub mod contact;
 pub mod password;
 
 const WEBAUTHN_REGISTER: &str = "webauthn-register";

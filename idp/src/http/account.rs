@@ -4,14 +4,15 @@
 
 use super::interaction::json_failure;
 use super::pages::{
-    self, AccountPage, ConsentRow, FacePage, PasswordPage, RecoveryCodesPage, SessionRow,
-    TotpSetupPage,
+    self, AccountPage, ConsentRow, ContactPage, FacePage, PasswordPage, RecoveryCodesPage,
+    SessionRow, TotpSetupPage,
 };
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
 };
 use crate::crypto;
 use crate::enrollment;
+use crate::enrollment::contact::Contact;
 use crate::i18n::Lang;
 use crate::login::flow::{self, Begun, Purpose, ReturnTo, enrolled_factors};
 use crate::login::session;
@@ -177,6 +178,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let lang = pages::lang(&req, &[]);
     let t = lang.texts();
+    let (email, phone) = view
+        .user
+        .as_ref()
+        .map(|u| (u.email.clone(), u.phone.clone()))
+        .unwrap_or_default();
     let display_name = view
         .user
         .map(|u| u.name.unwrap_or(u.username))
@@ -212,7 +218,13 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         t,
         display_name: &display_name,
         csrf: &csrf(&cookie),
-        changed_password: req.query_string() == "changed=password",
+        changed: match req.query_string() {
+            "changed=password" => t.password_changed_notice,
+            "changed=contact" => t.contact_changed_notice,
+            _ => "",
+        },
+        email,
+        phone,
         totp: view.enrolled.contains(&FactorKind::Totp),
         face: view.enrolled.contains(&FactorKind::Face),
         recovery_left: view.recovery_left,
@@ -288,6 +300,7 @@ where
         Ok(Ok(Done::TotpRetry)) => totp_setup(&req, &state, t.code_failed).await,
         Ok(Ok(Done::PasswordRetry(why))) => password_form(&req, &state, Some(why)).await,
         Ok(Ok(Done::FaceConsentMissing)) => face_form(&req, &state, true).await,
+        Ok(Ok(Done::Contact(step))) => contact_form(&req, &state, step).await,
     }
 }
 
@@ -298,6 +311,7 @@ enum Done {
     TotpRetry,
     PasswordRetry(enrollment::password::Refused),
     FaceConsentMissing,
+    Contact(ContactStep),
 }
 
 /// The page that changes the password, with why the last try was refused.
@@ -733,5 +747,131 @@ pub async fn face_remove(
         enrollment::biometric::withdraw(st, &sess.user_id, lang, now)?;
         Ok(Done::Back)
     })
+    .await
+}
+
+/// The page that changes the e-mail address (`?what=email`) or mobile number.
+pub async fn contact_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let what = Params::parse(req.query_string().as_bytes())
+        .ok()
+        .and_then(|q| q.get("what").and_then(Contact::parse))
+        .unwrap_or(Contact::Email);
+    contact_form(
+        &req,
+        &state,
+        ContactStep::Ask {
+            what,
+            invalid: false,
+        },
+    )
+    .await
+}
+
+/// Where a change of contact details stands.
+enum ContactStep {
+    /// Ask for the new address (again, when the last one was not one).
+    Ask { what: Contact, invalid: bool },
+    /// Ask for the code sent to `to` (again, after a wrong one).
+    Code { to: String, wrong: bool },
+}
+
+async fn contact_form(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    step: ContactStep,
+) -> HttpResponse {
+    let now = state.clock.now();
+    let st = state.clone().into_inner();
+    let get_access = access_to(st, req, Needs::Change, ReturnTo::Contact, now);
+    let cookie = match blocking(get_access).await {
+        Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
+        Ok(Access::SignIn { tx, new_browser }) => return sign_in(state, &tx, new_browser),
+        Ok(Access::Granted(_, c)) => c,
+    };
+    let t = pages::lang(req, &[]).texts();
+    let (what, to, error) = match &step {
+        ContactStep::Ask { what, invalid } => {
+            let error = match (invalid, what) {
+                (false, _) => "",
+                (true, Contact::Email) => t.contact_invalid_email,
+                (true, Contact::Phone) => t.contact_invalid_phone,
+            };
+            (Some(*what), String::new(), error)
+        }
+        ContactStep::Code { to, wrong } => {
+            (None, to.clone(), if *wrong { t.code_failed } else { "" })
+        }
+    };
+    let page = ContactPage {
+        t,
+        csrf: &csrf(&cookie),
+        what: what.map(Contact::name).unwrap_or(""),
+        intro: &t.contact_code_intro.replace("{to}", &to),
+        error,
+    };
+    pages::html(if error.is_empty() { 200 } else { 400 }, page.render())
+}
+
+/// Sends a code to the new address.
+pub async fn contact_start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(
+        req,
+        state,
+        body,
+        Needs::Change,
+        |st, sess, form, lang, now| {
+            let what = form
+                .get("what")
+                .and_then(Contact::parse)
+                .ok_or_else(|| OidcError::invalid_request("what must be email or phone"))?;
+            let value = form.get("value").unwrap_or("");
+            Ok(
+                match enrollment::contact::start(st, &sess.user_id, what, value, lang, now)? {
+                    Ok(p) => Done::Contact(ContactStep::Code {
+                        to: p.to,
+                        wrong: false,
+                    }),
+                    Err(_) => Done::Contact(ContactStep::Ask {
+                        what,
+                        invalid: true,
+                    }),
+                },
+            )
+        },
+    )
+    .await
+}
+
+/// Makes the change when the code sent to the new address comes back.
+pub async fn contact_confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(
+        req,
+        state,
+        body,
+        Needs::Change,
+        |st, sess, form, lang, now| {
+            let code = form.get("code").unwrap_or("");
+            Ok(
+                match enrollment::contact::confirm(st, &sess.user_id, code, lang, now)? {
+                    Ok(_) => Done::To("/account?changed=contact".into()),
+                    Err(_) => match enrollment::contact::pending(st, &sess.user_id, now)? {
+                        Some(p) => Done::Contact(ContactStep::Code {
+                            to: p.to,
+                            wrong: true,
+                        }),
+                        None => Done::To("/account/contact".into()),
+                    },
+                },
+            )
+        },
+    )
     .await
 }

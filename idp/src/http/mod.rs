@@ -202,6 +202,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(account::face_finish)),
         )
         .route("/account/face/remove", post().to(account::face_remove))
+        .route("/account/contact", get().to(account::contact_page))
+        .route("/account/contact", post().to(account::contact_start))
+        .route(
+            "/account/contact/confirm",
+            post().to(account::contact_confirm),
+        )
         .route("/account/password", get().to(account::password_page))
         .route("/account/password", post().to(account::password_change))
         .route(

@@ -88,8 +88,10 @@ pub struct AccountPage<'a> {
     pub t: &'a Texts,
     pub display_name: &'a str,
     pub csrf: &'a str,
-    /// Coming back from a password change.
-    pub changed_password: bool,
+    /// What was just changed (a password, contact details), for the success notice.
+    pub changed: &'a str,
+    pub email: Option<String>,
+    pub phone: Option<String>,
     pub totp: bool,
     pub face: bool,
     pub recovery_left: usize,
@@ -120,6 +122,18 @@ pub struct PasswordPage<'a> {
     pub csrf: &'a str,
     /// The id of the field the error is about; empty when there is none.
     pub field: &'a str,
+    pub error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+pub struct ContactPage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    /// `email` or `phone` while asking for the new one; empty while asking for the code.
+    pub what: &'a str,
+    /// Where the code went (asking for it).
+    pub intro: &'a str,
     pub error: &'a str,
 }
 

@@ -45,6 +45,7 @@ pub enum ReturnTo {
     Overview,
     Password,
     Face,
+    Contact,
 }
 
 impl ReturnTo {
@@ -53,6 +54,7 @@ impl ReturnTo {
             ReturnTo::Overview => "/account",
             ReturnTo::Password => "/account/password",
             ReturnTo::Face => "/account/face",
+            ReturnTo::Contact => "/account/contact",
         }
     }
 }

@@ -1,0 +1,304 @@
+//! Changing the e-mail address or the mobile number. Like a change of factors it needs a
+//! fresh step-up to the citizen's strongest level (the caller checks it). The new address
+//! must show that it reaches the citizen: a code is sent there, and the change is made only
+//! when the code comes back, on the one factor-check path (counted, locked, audited); the
+//! old address is then told, so that a change the citizen did not make does not go
+//! unnoticed.
+
+use crate::audit::{self, Entry, Kind};
+use crate::i18n::Lang;
+use crate::login::factors::{self, Attempt, Checked, Refusal};
+use crate::notify::{self, Channel, Message};
+use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
+use crate::service::Service;
+use crate::store::users::{self, User};
+use crate::store::{challenges, rate_limits};
+use authenticators::Factor;
+use authenticators::FactorKind;
+use authenticators::code::{OneTimeCode, SentCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const PURPOSE: &str = "contact-change";
+/// At most this many codes to new addresses per account in `WINDOW` seconds.
+const PER_WINDOW: i32 = 3;
+const WINDOW: i64 = 600;
+
+/// Which contact detail changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Contact {
+    Email,
+    Phone,
+}
+
+impl Contact {
+    pub fn parse(s: &str) -> Option<Contact> {
+        match s {
+            "email" => Some(Contact::Email),
+            "phone" => Some(Contact::Phone),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Contact::Email => "email",
+            Contact::Phone => "phone",
+        }
+    }
+
+    /// The code factor that proves the new address.
+    fn factor(self) -> FactorKind {
+        match self {
+            Contact::Email => FactorKind::EmailCode,
+            Contact::Phone => FactorKind::SmsCode,
+        }
+    }
+}
+
+/// A change waiting for its code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    pub contact: Contact,
+    pub to: String,
+    sent: SentCode,
+}
+
+/// Why a change was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not an e-mail address, or not a mobile number in E.164 form.
+    Invalid,
+    /// The code was wrong or has run out.
+    Code(Refusal),
+}
+
+/// Sends a code to the new address; the change waits for it.
+pub fn start(
+    svc: &Service,
+    user_id: &str,
+    contact: Contact,
+    value: &str,
+    lang: Lang,
+    now: i64,
+) -> OidcResult<Result<Pending, Refused>> {
+    let checked = match contact {
+        Contact::Email => crate::admin::users::email(value),
+        Contact::Phone => crate::admin::users::phone(value),
+    };
+    let Ok(to) = checked else {
+        return Ok(Err(Refused::Invalid));
+    };
+    let t = lang.texts();
+    let key = format!("contact:{user_id}");
+    if svc.db.tx(|c| rate_limits::hit(c, &key, WINDOW, now))? > PER_WINDOW {
+        return Err(OidcError::new(ErrorCode::SlowDown, t.too_many_codes));
+    }
+    let factor = match contact {
+        Contact::Email => OneTimeCode::email(),
+        Contact::Phone => OneTimeCode::sms(),
+    };
+    let issued = factor.begin(&(), now);
+    let pending = Pending {
+        contact,
+        to: to.clone(),
+        sent: issued.sent,
+    };
+    let state = serde_json::to_string(&pending).map_err(OidcError::server)?;
+    svc.db.tx(|c| {
+        challenges::clear(c, user_id, PURPOSE)?;
+        challenges::insert(
+            c,
+            &crate::crypto::random_token(),
+            user_id,
+            PURPOSE,
+            &state,
+            pending.sent.expires_at,
+        )?;
+        let detail = json!({ "factor": contact.factor().name(), "purpose": PURPOSE });
+        audit::append(c, entry(Kind::CodeSent, user_id, detail), now)
+    })?;
+    let message = Message {
+        channel: match contact {
+            Contact::Email => Channel::Email,
+            Contact::Phone => Channel::Sms,
+        },
+        to,
+        subject: t.contact_code_subject.into(),
+        body: t.contact_code_body.replace("{code}", &issued.code),
+    };
+    svc.notifier.send(&message).map_err(|e| {
+        tracing::error!(error = %e, "a code to a new address could not be sent");
+        OidcError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the code could not be sent; try again later",
+        )
+    })?;
+    Ok(Ok(pending))
+}
+
+/// The change waiting for its code, if any.
+pub fn pending(svc: &Service, user_id: &str, now: i64) -> OidcResult<Option<Pending>> {
+    let state = svc
+        .db
+        .run(|c| challenges::latest(c, user_id, PURPOSE, now))?;
+    Ok(state.and_then(|(_, s)| serde_json::from_str(&s).ok()))
+}
+
+fn entry<'a>(kind: Kind, user_id: &'a str, detail: serde_json::Value) -> Entry<'a> {
+    Entry {
+        kind,
+        user_id: Some(user_id),
+        client_id: None,
+        detail,
+    }
+}
+
+/// Makes the change if `code` is the one sent to the new address; the old address (or
+/// number) is told.
+pub fn confirm(
+    svc: &Service,
+    user_id: &str,
+    code: &str,
+    lang: Lang,
+    now: i64,
+) -> OidcResult<Result<Contact, Refused>> {
+    let Some(pending) = pending(svc, user_id, now)? else {
+        return Ok(Err(Refused::Code(Refusal::Wrong)));
+    };
+    let contact = pending.contact;
+    let result = svc.db.tx(|c| {
+        let attempt = Attempt {
+            subject: user_id,
+            factor: contact.factor(),
+        };
+        let verify = |c: &mut crate::store::AnyConnection| {
+            let Some((id, state)) = challenges::latest(c, user_id, PURPOSE, now)? else {
+                return Ok(None);
+            };
+            let Ok(p) = serde_json::from_str::<Pending>(&state) else {
+                return Ok(None);
+            };
+            if authenticators::code::check(&p.sent, code, now).is_err() {
+                return Ok(None);
+            }
+            Ok(challenges::take(c, &id, user_id, PURPOSE, now)?.map(|_| p))
+        };
+        match factors::check(c, attempt, now, verify)? {
+            Checked::Accepted(p) => {
+                let Some(before) = users::find(c, user_id)? else {
+                    return Ok(Ok(None));
+                };
+                let mut after = before.clone();
+                match p.contact {
+                    Contact::Email => {
+                        after.email = Some(p.to.clone());
+                        after.email_verified = true;
+                    }
+                    Contact::Phone => after.phone = Some(p.to.clone()),
+                }
+                after.updated_at = now;
+                users::update_profile(c, &after)?;
+                // The addresses are personal data: the log says what changed, not to what.
+                let detail = json!({ "changed": p.contact.name(), "by": "citizen" });
+                audit::append(c, entry(Kind::ContactChanged, user_id, detail), now)?;
+                Ok(Ok(Some((before, p))))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    match result {
+        Ok(Some((before, p))) => {
+            tell_old_address(svc, &before, &p, lang);
+            Ok(Ok(p.contact))
+        }
+        Ok(None) => Err(OidcError::invalid_request("the account no longer exists")),
+        Err(r) => Ok(Err(Refused::Code(r))),
+    }
+}
+
+/// Tells the citizen, at the address that was on the account before.
+fn tell_old_address(svc: &Service, before: &User, p: &Pending, lang: Lang) {
+    let t = lang.texts();
+    let body = t.changed_body.replace("{change}", t.change_contact);
+    let mut old = before.clone();
+    // The notice goes where the old detail pointed, when there was one.
+    if p.contact == Contact::Phone && before.phone.is_some() {
+        old.email = None;
+    }
+    notify::tell(svc, &old, t.changed_subject, &body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_800_000_000;
+
+    /// The code in the one message sent to `to`.
+    fn code_sent_to(svc: &Service, to: &str) -> String {
+        let dir = svc.config.notify.outbox_dir.clone().unwrap();
+        let body = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                serde_json::from_slice::<Message>(&std::fs::read(e.ok()?.path()).ok()?).ok()
+            })
+            .find(|m| m.to == to)
+            .expect("a message")
+            .body;
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_new_address_counts_only_once_its_code_comes_back() {
+        let (_dir, svc) = crate::service::for_tests();
+        let invalid = start(&svc, "u-anna", Contact::Email, "not-an-email", Lang::En, T0);
+        assert!(matches!(invalid, Ok(Err(Refused::Invalid))));
+        let p = start(
+            &svc,
+            "u-anna",
+            Contact::Email,
+            "anna@new.example",
+            Lang::En,
+            T0,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.to, "anna@new.example");
+        let code = code_sent_to(&svc, "anna@new.example");
+        // Nothing changes until the code comes back; a wrong one is counted.
+        let user = |svc: &Service| svc.db.run(|c| users::find(c, "u-anna")).unwrap().unwrap();
+        assert_eq!(user(&svc).email.as_deref(), Some("anna@example.invalid"));
+        let wrong = confirm(&svc, "u-anna", "000000", Lang::En, T0 + 1).unwrap();
+        assert_eq!(wrong, Err(Refused::Code(Refusal::Wrong)));
+        assert_eq!(
+            confirm(&svc, "u-anna", &code, Lang::En, T0 + 2).unwrap(),
+            Ok(Contact::Email)
+        );
+        assert_eq!(user(&svc).email.as_deref(), Some("anna@new.example"));
+        // Single use; and the old address was told.
+        assert!(
+            confirm(&svc, "u-anna", &code, Lang::En, T0 + 3)
+                .unwrap()
+                .is_err()
+        );
+        let dir = svc.config.notify.outbox_dir.clone().unwrap();
+        let told = std::fs::read_dir(dir).unwrap().any(|e| {
+            let m: Message =
+                serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+            m.to == "anna@example.invalid" && m.subject.contains("changed")
+        });
+        assert!(told, "the old address is told");
+        let kinds: Vec<_> = svc
+            .db
+            .run(|c| crate::audit::of_user(c, "u-anna", 1))
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.kind())
+            .collect();
+        assert_eq!(kinds, [Kind::ContactChanged]);
+    }
+}
