@@ -8,11 +8,12 @@ use crate::crypto;
 use crate::keys::user_key;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::service::Service;
-use crate::store::{AnyConnection, StoreResult, challenges};
+use crate::store::{AnyConnection, StoreResult, captures};
 use authenticators::face::{Cue, FaceEngine, Refusal, Unusable};
+use matcher::Gallery;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// A capture must arrive within this many seconds of its challenge.
 pub const CAPTURE_TTL: i64 = 120;
@@ -23,7 +24,11 @@ pub const MAX_CONCURRENT: usize = 2;
 pub struct Biometrics {
     engine: OnceLock<Result<Arc<FaceEngine>, String>>,
     busy: AtomicUsize,
+    /// The 1:N gallery and the database state it was built from.
+    index: RwLock<Option<(IndexVersion, Arc<Gallery>)>>,
 }
+
+type IndexVersion = (i64, Option<i64>, Option<String>);
 
 /// A slot of the matcher, given back when dropped.
 pub struct Slot<'a>(&'a AtomicUsize);
@@ -97,7 +102,7 @@ impl CapturePurpose {
 /// A new capture challenge with a blink asked for at a random moment; its id and cue.
 pub fn begin(
     svc: &Service,
-    user_id: &str,
+    holder: &str,
     purpose: CapturePurpose,
     now: i64,
 ) -> OidcResult<(String, Cue)> {
@@ -110,11 +115,10 @@ pub fn begin(
     let id = crypto::random_token();
     let state = serde_json::to_string(&issued).map_err(OidcError::server)?;
     svc.db.tx(|c| {
-        challenges::clear(c, user_id, purpose.challenge())?;
-        challenges::insert(
+        captures::replace(
             c,
             &id,
-            user_id,
+            holder,
             purpose.challenge(),
             &state,
             now + CAPTURE_TTL,
@@ -126,14 +130,14 @@ pub fn begin(
 /// The cue of a live challenge, without using it up.
 pub fn cue_of(
     svc: &Service,
-    user_id: &str,
+    holder: &str,
     challenge: &str,
     purpose: CapturePurpose,
     now: i64,
 ) -> OidcResult<Option<Issued>> {
     let state = svc
         .db
-        .run(|c| challenges::peek(c, challenge, user_id, purpose.challenge(), now))?;
+        .run(|c| captures::peek(c, challenge, holder, purpose.challenge(), now))?;
     Ok(state.and_then(|s| serde_json::from_str(&s).ok()))
 }
 
@@ -142,13 +146,13 @@ pub fn cue_of(
 /// capture sent sooner was not filmed live).
 pub fn take(
     conn: &mut AnyConnection,
-    user_id: &str,
+    holder: &str,
     challenge: &str,
     purpose: CapturePurpose,
     analysed: &Issued,
     now: i64,
 ) -> StoreResult<bool> {
-    let Some(state) = challenges::take(conn, challenge, user_id, purpose.challenge(), now)? else {
+    let Some(state) = captures::take(conn, challenge, holder, purpose.challenge(), now)? else {
         return Ok(false);
     };
     let Ok(issued) = serde_json::from_str::<Issued>(&state) else {
@@ -215,4 +219,67 @@ pub fn open(
         .open(sealed, &context(credential_id))
         .ok()
         .and_then(|b| matcher::Template::from_bytes(&b).ok()))
+}
+
+/// 1:N identification over the face templates of every citizen who enrolled (enrolment
+/// needs consent; withdrawal deletes the template). The gallery lives in memory and is
+/// rebuilt when the set of templates in the database changed, so every instance follows
+/// additions and withdrawals made through any other. The best candidate must reach the
+/// calibrated threshold and lead the second by `identify_margin`.
+pub fn identify(svc: &Service, live: &matcher::Template) -> OidcResult<Option<String>> {
+    let gallery = gallery(svc)?;
+    if gallery.is_empty() {
+        return Ok(None);
+    }
+    let top = gallery.top_k(live, 2).map_err(OidcError::server)?;
+    let threshold = matcher::thresholds::for_model(gallery.model())
+        .ok_or_else(|| OidcError::server("no threshold for the gallery's model"))?;
+    let Some(best) = top.first() else {
+        return Ok(None);
+    };
+    let margin = top
+        .get(1)
+        .map_or(f32::INFINITY, |second| best.score - second.score);
+    let found = best.score >= threshold.cosine && margin >= svc.config.biometrics.identify_margin;
+    Ok(found.then(|| best.id.clone()))
+}
+
+fn gallery(svc: &Service) -> OidcResult<Arc<Gallery>> {
+    let version = svc
+        .db
+        .run(|c| crate::store::users::kind_version(c, crate::store::users::CredentialKind::Face))?;
+    let cached = svc.biometrics.index.read().ok().and_then(|g| g.clone());
+    if let Some((v, g)) = cached
+        && v == version
+    {
+        return Ok(g);
+    }
+    let rows = svc.db.run(|c| {
+        let creds =
+            crate::store::users::credentials_of_kind(c, crate::store::users::CredentialKind::Face)?;
+        let mut out = Vec::with_capacity(creds.len());
+        for cred in creds {
+            if let Some(t) = open(svc, c, &cred.user_id, &cred.id, &cred.data)? {
+                out.push((cred.user_id, t));
+            }
+        }
+        Ok(out)
+    })?;
+    // The current model's gallery; templates of an older one are left out.
+    let model = matcher::face::embed::model_id();
+    let dim = rows
+        .iter()
+        .find(|(_, t)| *t.model() == model)
+        .map_or(0, |(_, t)| t.dim());
+    let mut gallery = Gallery::new(model, dim);
+    for (user, t) in &rows {
+        if gallery.add(user.clone(), t).is_err() {
+            tracing::warn!("a face template of another model is not in the 1:N index");
+        }
+    }
+    let gallery = Arc::new(gallery);
+    if let Ok(mut slot) = svc.biometrics.index.write() {
+        *slot = Some((version, gallery.clone()));
+    }
+    Ok(gallery)
 }

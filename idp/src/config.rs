@@ -31,6 +31,33 @@ pub struct FileConfig {
     pub attempts_per_minute: Option<i32>,
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
+    pub biometrics: Option<BiometricsConfig>,
+}
+
+/// Biometric sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BiometricsConfig {
+    /// "Sign in with your face" without a username: 1:N identification over the templates
+    /// of the citizens who enrolled (and so consented). Off unless a deployment turns it on.
+    #[serde(default)]
+    pub identify: bool,
+    /// The best candidate must score at least this much more than the second best.
+    #[serde(default = "default_identify_margin")]
+    pub identify_margin: f32,
+}
+
+fn default_identify_margin() -> f32 {
+    0.03
+}
+
+impl Default for BiometricsConfig {
+    fn default() -> Self {
+        BiometricsConfig {
+            identify: false,
+            identify_margin: default_identify_margin(),
+        }
+    }
 }
 
 /// TLS terminated by `idp` itself.
@@ -98,6 +125,7 @@ pub struct Config {
     pub attempts_per_minute: i32,
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
+    pub biometrics: BiometricsConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -161,6 +189,7 @@ impl Config {
             attempts_per_minute: f.attempts_per_minute.unwrap_or(30).max(1),
             tls: f.tls,
             x509: f.x509,
+            biometrics: f.biometrics.unwrap_or_default(),
         })
     }
 

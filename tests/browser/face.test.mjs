@@ -57,7 +57,7 @@ before(async () => {
     cli(['client', 'add', '--id', 'portal', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--name', 'Land registry']);
     cli(['user', 'add', '--username', 'olga', '--password-stdin', '--email', 'olga@example.invalid'], PASSWORD);
-  }, { host: 'localhost' });
+  }, { host: 'localhost', config: '[biometrics]\nidentify = true\n' });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -137,9 +137,12 @@ function authorizeUrl(extra = '') {
   return `${idp.issuer}/authorize?client_id=portal&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s1${extra}`;
 }
 
-async function idTokenAt(page) {
-  await page.waitForURL(/^https:\/\/rp\.example\/cb/, SLOW);
-  const code = new URL(page.url()).searchParams.get('code');
+/** Does `action`, which ends at the client's redirect URI, and redeems the code sent there. */
+async function idTokenAfter(page, action) {
+  const callback = page.waitForRequest(/^https:\/\/rp\.example\/cb/, SLOW);
+  await action();
+  const code = new URL((await callback).url()).searchParams.get('code');
+  assert.ok(code, 'a code for the client');
   const res = await fetch(`${idp.issuer}/token`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`portal:${SECRET}`).toString('base64')}` },
@@ -182,20 +185,35 @@ test('the face: consent first, enrolment with a blink on cue, step-up, refusals,
   await signIn(same);
   await same.getByRole('heading', { name: 'Additional verification' }).waitFor();
   await same.getByRole('button', { name: 'Start' }).click();
-  await same.getByRole('button', { name: 'Allow' }).click(SLOW);
-  const claims = await idTokenAt(same);
+  const claims = await idTokenAfter(same, () => same.getByRole('button', { name: 'Allow' }).click(SLOW));
   assert.ok(claims.amr.includes('face'), `amr ${claims.amr}`);
   assert.equal(claims.acr, 'http://eidas.europa.eu/LoA/substantial');
+
+  // Without a username (1:N, switched on in this deployment): the face alone signs her in.
+  const noName = await newPage(faces.same);
+  await noName.goto(authorizeUrl());
+  await noName.getByRole('heading', { name: 'Sign in with your face' }).waitFor();
+  await shot(noName, 'login-face');
+  const alone = await idTokenAfter(noName, () => noName.getByRole('button', { name: 'Start' }).click());
+  assert.equal(alone.sub, claims.sub, 'the same citizen');
+  assert.deepEqual(alone.amr, ['face']);
+  // Another man is nobody here.
+  const stranger = await newPage(faces.other);
+  await stranger.goto(authorizeUrl());
+  await stranger.getByRole('button', { name: 'Start' }).click();
+  await stranger.getByRole('alert').filter({ hasText: 'We could not confirm it is you' }).waitFor(SLOW);
 
   // Another man, blinking on cue, is not her; a photograph held to the camera does not blink.
   const other = await newPage(faces.other);
   await other.goto(authorizeUrl(`&acr_values=${SUBSTANTIAL}&prompt=login`));
   await signIn(other);
+  await other.getByRole('heading', { name: 'Additional verification' }).waitFor();
   await other.getByRole('button', { name: 'Start' }).click();
   await other.getByRole('alert').filter({ hasText: 'We could not confirm it is you' }).waitFor(SLOW);
   const photo = await newPage();
   await photo.goto(authorizeUrl(`&acr_values=${SUBSTANTIAL}&prompt=login`));
   await signIn(photo);
+  await photo.getByRole('heading', { name: 'Additional verification' }).waitFor();
   await photo.getByRole('button', { name: 'Start' }).click();
   await photo.getByRole('alert').filter({ hasText: 'We did not see you blink' }).waitFor(SLOW);
   await shot(photo, 'face-refused');
@@ -211,4 +229,9 @@ test('the face: consent first, enrolment with a blink on cue, step-up, refusals,
   await after.getByRole('heading', { name: 'Additional verification' }).waitFor();
   assert.equal(await after.getByRole('button', { name: 'Start' }).count(), 0);
   assert.equal(await after.getByRole('link', { name: 'Use your face' }).count(), 0);
+  // ... and the 1:N index of this instance no longer finds her.
+  const gone = await newPage(faces.same);
+  await gone.goto(authorizeUrl());
+  await gone.getByRole('button', { name: 'Start' }).click();
+  await gone.getByRole('alert').filter({ hasText: 'We could not confirm it is you' }).waitFor(SLOW);
 });

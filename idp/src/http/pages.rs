@@ -47,6 +47,9 @@ pub struct LoginPage<'a> {
     pub unlock: Vec<(&'a str, &'a str)>,
     /// The password was just unlocked.
     pub unlocked: bool,
+    /// Offer sign-in with the face alone (1:N), with the capture's messages.
+    pub face: bool,
+    pub messages: &'a str,
 }
 
 #[derive(Template)]

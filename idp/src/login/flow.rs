@@ -453,6 +453,16 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                 }
             }
         }
+        Event::FaceBegin if first_factor && svc.config.biometrics.identify => {
+            let holder = factors::face::holder_of_transaction(&l.tx.id);
+            (Answer::Json(factors::face::begin(svc, &holder, now)?), None)
+        }
+        Event::FaceFinish { challenge, frames }
+            if first_factor && svc.config.biometrics.identify =>
+        {
+            throttle(svc, visit.ip, now)?;
+            face_identify(svc, &l, visit.session, challenge, frames, lang, now)?
+        }
         Event::FaceBegin if offered(FactorKind::Face) => {
             let who = proving(&l, &stage, session)?;
             (
@@ -909,6 +919,69 @@ fn password_login(
             };
             Ok((Answer::Show(screen), None))
         }
+    }
+}
+
+/// Sign-in with the face alone, 1:N: whoever the live face clearly is signs in (one factor:
+/// the level it reaches is the policy's for the face).
+fn face_identify(
+    svc: &Service,
+    l: &Loaded,
+    previous_cookie: Option<&str>,
+    challenge: &str,
+    frames: &[Vec<u8>],
+    lang: Lang,
+    now: i64,
+) -> OidcResult<(Answer, Option<String>)> {
+    let holder = factors::face::holder_of_transaction(&l.tx.id);
+    let prepared = factors::face::prepare(svc, &holder, challenge, frames, now)?;
+    let refused = |why: FaceAnswer| Answer::Json(serde_json::json!({ "refused": why }));
+    if let Some(u) = prepared.unusable() {
+        return Ok((refused(FaceAnswer::Unusable(u)), None));
+    }
+    let Some(user_id) = prepared.identify(svc)? else {
+        // Nobody to count the failure against: the address's throttle bounds the tries.
+        let detail = serde_json::json!({ "factor": "face", "reason": "not identified" });
+        audit_failure(svc, detail, now)?;
+        return Ok((refused(FaceAnswer::Refused(prepared.refusal())), None));
+    };
+    let kind = FactorKind::Face;
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: &user_id,
+            factor: kind,
+        };
+        match factors::check(c, a, now, |c| prepared.take_identified(c, &holder, now))? {
+            Checked::Accepted(()) => {
+                transactions::set_user(c, &l.tx.id, &user_id)?;
+                let policy = &svc.config.policy;
+                let (cookie, _) =
+                    session::start(c, previous_cookie, &user_id, kind, policy, &times(svc), now)?;
+                Ok(Ok(cookie))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    tracing::info!(
+        outcome = if result.is_ok() { "success" } else { "failure" },
+        factor = "face",
+        "1:N sign-in"
+    );
+    match result {
+        Ok(cookie) => {
+            let next = format!("/interaction/{}", l.tx.id);
+            Ok((
+                Answer::Json(serde_json::json!({ "next": next })),
+                Some(cookie),
+            ))
+        }
+        Err(Refusal::Locked { now: just, .. }) => {
+            if just && let Some(u) = svc.db.run(|c| users::find(c, &user_id))? {
+                notify_locked(svc, &u, lang);
+            }
+            Ok((refused(FaceAnswer::Locked), None))
+        }
+        Err(_) => Ok((refused(FaceAnswer::Refused(prepared.refusal())), None)),
     }
 }
 

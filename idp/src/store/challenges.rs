@@ -49,27 +49,6 @@ pub fn take(
         .map(|(s, _)| s))
 }
 
-/// The state of a live challenge, left in place (`take` consumes it).
-pub fn peek(
-    conn: &mut AnyConnection,
-    id: &str,
-    user_id: &str,
-    purpose: &str,
-    now: i64,
-) -> StoreResult<Option<String>> {
-    if !super::searchable(id) {
-        return Ok(None);
-    }
-    Ok(challenges::table
-        .find(id)
-        .filter(challenges::user_id.eq(user_id))
-        .filter(challenges::purpose.eq(purpose))
-        .filter(challenges::expires_at.gt(now))
-        .select(challenges::state)
-        .first(conn)
-        .optional()?)
-}
-
 /// The live challenge of this user and purpose (the newest, should there be several):
 /// (id, state).
 pub fn latest(

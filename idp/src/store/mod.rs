@@ -3,6 +3,7 @@
 //! connection; only connection set-up and migrations know which backend is in use.
 
 pub mod biometric_consents;
+pub mod captures;
 pub mod challenges;
 pub mod clients;
 pub mod consents;

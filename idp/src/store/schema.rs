@@ -231,6 +231,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    capture_challenges (id) {
+        id -> Text,
+        holder -> Text,
+        purpose -> Text,
+        state -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     users,

@@ -310,3 +310,29 @@ pub fn set_disabled(
 pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(users::table.find(id)).execute(conn)? > 0)
 }
+
+/// Every credential of one kind (the face templates for the 1:N index).
+pub fn credentials_of_kind(
+    conn: &mut AnyConnection,
+    kind: CredentialKind,
+) -> StoreResult<Vec<Credential>> {
+    Ok(credentials::table
+        .filter(credentials::kind.eq(kind.name()))
+        .order(credentials::id)
+        .select(Credential::as_select())
+        .load(conn)?)
+}
+
+/// A value that changes whenever a credential of `kind` is added or removed: how many
+/// there are, and the newest's creation time and id.
+pub fn kind_version(
+    conn: &mut AnyConnection,
+    kind: CredentialKind,
+) -> StoreResult<(i64, Option<i64>, Option<String>)> {
+    use diesel::dsl::{count_star, max};
+    let of_kind = credentials::table.filter(credentials::kind.eq(kind.name()));
+    let n: i64 = of_kind.select(count_star()).first(conn)?;
+    let newest: Option<i64> = of_kind.select(max(credentials::created_at)).first(conn)?;
+    let last_id: Option<String> = of_kind.select(max(credentials::id)).first(conn)?;
+    Ok((n, newest, last_id))
+}

@@ -1,1 +1,2 @@
+DROP TABLE capture_challenges;
 DROP TABLE biometric_consents;

@@ -11,3 +11,15 @@ CREATE TABLE biometric_consents (
     withdrawn_at BIGINT
 );
 CREATE INDEX biometric_consents_user ON biometric_consents(user_id, modality);
+
+-- A face capture asked for and not yet answered: its cue, single use. Held by an account
+-- (enrolment, step-up) or by a login transaction (sign-in without a username), so not tied
+-- to the users table.
+CREATE TABLE capture_challenges (
+    id TEXT PRIMARY KEY NOT NULL,
+    holder TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    state TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX capture_challenges_holder ON capture_challenges(holder, purpose);

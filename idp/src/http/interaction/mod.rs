@@ -188,6 +188,8 @@ fn render(lang: Lang, view: &View, state: &AppState, screen: Screen) -> HttpResp
                 certificate: state.certificates.is_some(),
                 unlock: labels(&unlock),
                 unlocked,
+                face: state.config.biometrics.identify,
+                messages: &pages::face_messages(t),
             };
             pages::html(status(&error), page.render())
         }

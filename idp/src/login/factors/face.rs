@@ -1,7 +1,10 @@
-//! The face as a sign-in factor (1:1, for the account that is signing in). The capture is
-//! analysed before the check's transaction (it takes a while); inside it, the challenge is
-//! used up (single use, timed) and the live template compared with the enrolled one, so
-//! the attempt is counted, locked and audited like every other factor's.
+//! The face as a sign-in factor: 1:1 for the account that is signing in (a step-up), or
+//! 1:N to find who is in front of the camera (sign-in without a username, where a
+//! deployment allows it). The capture is analysed before the check's transaction (it takes
+//! a while); inside it, the challenge is used up (single use, timed) and, 1:1, the live
+//! template compared with the enrolled one, so the attempt is counted, locked and audited
+//! like every other factor's. A challenge belongs to its `holder`: the account, or for a
+//! 1:N sign-in the login transaction (`holder_of_transaction`).
 
 use crate::biometrics::{self, CapturePurpose, Issued};
 use crate::oidc::error::{OidcError, OidcResult};
@@ -10,9 +13,14 @@ use crate::store::users::{self, CredentialKind};
 use crate::store::{AnyConnection, StoreResult};
 use authenticators::face::{FaceEngine, Refusal, Unusable};
 
+/// Who holds the challenge of a 1:N sign-in: the login transaction.
+pub fn holder_of_transaction(tx: &str) -> String {
+    format!("transaction:{tx}")
+}
+
 /// A new capture challenge: what the page needs to film it.
-pub fn begin(svc: &Service, user_id: &str, now: i64) -> OidcResult<serde_json::Value> {
-    let (challenge, cue) = biometrics::begin(svc, user_id, CapturePurpose::SignIn, now)?;
+pub fn begin(svc: &Service, holder: &str, now: i64) -> OidcResult<serde_json::Value> {
+    let (challenge, cue) = biometrics::begin(svc, holder, CapturePurpose::SignIn, now)?;
     Ok(serde_json::json!({ "challenge": challenge, "cue": cue }))
 }
 
@@ -26,12 +34,12 @@ pub struct Prepared {
 /// Analyses a capture answering `challenge`.
 pub fn prepare(
     svc: &Service,
-    user_id: &str,
+    holder: &str,
     challenge: &str,
     frames: &[Vec<u8>],
     now: i64,
 ) -> OidcResult<Prepared> {
-    let issued = biometrics::cue_of(svc, user_id, challenge, CapturePurpose::SignIn, now)?
+    let issued = biometrics::cue_of(svc, holder, challenge, CapturePurpose::SignIn, now)?
         .ok_or_else(|| {
             OidcError::invalid_request("this capture has expired or was already used; start again")
         })?;
@@ -60,7 +68,28 @@ impl Prepared {
         }
     }
 
-    /// The check itself, in the factor check's transaction.
+    /// 1:N: the account whose enrolled face this live one is, if exactly one clearly is.
+    pub fn identify(&self, svc: &Service) -> OidcResult<Option<String>> {
+        match &self.live {
+            Ok(live) => biometrics::identify(svc, live),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// 1:N, in the factor check's transaction (the account was found by `identify`): the
+    /// challenge is used up; the capture was live.
+    pub fn take_identified(
+        &self,
+        conn: &mut AnyConnection,
+        holder: &str,
+        now: i64,
+    ) -> StoreResult<Option<()>> {
+        let purpose = CapturePurpose::SignIn;
+        let taken = biometrics::take(conn, holder, &self.challenge, purpose, &self.issued, now)?;
+        Ok((taken && self.live.is_ok()).then_some(()))
+    }
+
+    /// 1:1, the check itself, in the factor check's transaction.
     pub fn verify(
         &self,
         svc: &Service,
