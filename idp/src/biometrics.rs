@@ -283,3 +283,75 @@ fn gallery(svc: &Service) -> OidcResult<Arc<Gallery>> {
     }
     Ok(gallery)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::users::{self, Credential, CredentialKind};
+    use matcher::face::{FaceLocation, FacePipeline, load_image};
+
+    const T0: i64 = 1_800_000_000;
+
+    fn template(photo: &str) -> matcher::Template {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../matcher/tests/fixtures");
+        let p = FacePipeline::load(&matcher::models::ModelStore::from_env()).unwrap();
+        p.template(
+            &load_image(&dir.join(photo)).unwrap(),
+            FaceLocation::Detect { upsample: false },
+        )
+        .unwrap()
+    }
+
+    /// A second instance on the same database and key.
+    fn second_instance(first: &Service) -> Service {
+        let file = crate::config::FileConfig {
+            data_dir: Some(first.config.data_dir.clone()),
+            issuer: Some(first.config.issuer.clone()),
+            database_url: Some(first.config.database_url.clone()),
+            dev: Some(true),
+            ..Default::default()
+        };
+        let config = crate::config::Config::resolve(file).unwrap();
+        let db = crate::store::Db::open(&config.database_url, 4).unwrap();
+        Service::new(config, db, crate::keys::kek::Kek::from_bytes(&[7; 32])).unwrap()
+    }
+
+    fn enrol(svc: &Service, user_id: &str, t: &matcher::Template) {
+        svc.db
+            .tx(|c| {
+                let id = crypto::random_id();
+                let data = seal(svc, c, user_id, &id, t, T0)?;
+                users::insert_credential(
+                    c,
+                    &Credential {
+                        id,
+                        user_id: user_id.into(),
+                        kind: CredentialKind::Face,
+                        label: None,
+                        data,
+                        created_at: T0,
+                        last_used_at: None,
+                        counter: None,
+                    },
+                )
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn every_instance_follows_enrolments_and_withdrawals_in_its_index() {
+        let (_dir, a) = crate::service::for_tests();
+        let b = second_instance(&a);
+        let enrolled = template("obama.png");
+        let probe = template("obama2.png");
+        assert_eq!(identify(&b, &probe).unwrap(), None, "nobody enrolled yet");
+        enrol(&a, "u-anna", &enrolled);
+        assert_eq!(identify(&b, &probe).unwrap().as_deref(), Some("u-anna"));
+        // Another man is nobody.
+        assert_eq!(identify(&b, &template("biden.png")).unwrap(), None);
+        // Withdrawn on the first instance: the second's index drops her at once.
+        crate::enrollment::biometric::withdraw(&a, "u-anna", crate::i18n::Lang::En, T0).unwrap();
+        assert_eq!(identify(&b, &probe).unwrap(), None);
+    }
+}
