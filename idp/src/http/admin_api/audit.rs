@@ -45,6 +45,7 @@ pub struct RotatedKeys {
 
 /// Searches the audit log, oldest first, a page at a time.
 #[utoipa::path(
+    operation_id = "searchAudit",
     get,
     path = "/admin/api/v1/audit",
     tag = "audit",
@@ -73,6 +74,7 @@ pub(super) async fn search(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 /// Recomputes the hash chain of the whole log.
 #[utoipa::path(
+    operation_id = "verifyAudit",
     get,
     path = "/admin/api/v1/audit/verify",
     tag = "audit",
@@ -99,6 +101,7 @@ pub(super) async fn verify(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 /// The published signing keys.
 #[utoipa::path(
+    operation_id = "listKeys",
     get,
     path = "/admin/api/v1/keys",
     tag = "keys",
@@ -114,6 +117,7 @@ pub(super) async fn list_keys(req: HttpRequest, state: web::Data<AppState>) -> H
 /// Adds a new active key for every algorithm; the previous keys stop signing and stay
 /// published for the longest ID token lifetime.
 #[utoipa::path(
+    operation_id = "rotateKeys",
     post,
     path = "/admin/api/v1/keys/rotate",
     tag = "keys",

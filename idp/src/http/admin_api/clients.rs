@@ -96,6 +96,7 @@ pub struct RotatedSecret {
 
 /// Every registered client.
 #[utoipa::path(
+    operation_id = "listClients",
     get,
     path = "/admin/api/v1/clients",
     tag = "clients",
@@ -111,6 +112,7 @@ pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 
 /// Registers a client.
 #[utoipa::path(
+    operation_id = "createClient",
     post,
     path = "/admin/api/v1/clients",
     tag = "clients",
@@ -189,6 +191,7 @@ pub(super) async fn create(
 
 /// One client.
 #[utoipa::path(
+    operation_id = "showClient",
     get,
     path = "/admin/api/v1/clients/{id}",
     tag = "clients",
@@ -208,6 +211,7 @@ pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 
 /// Changes a client's settings.
 #[utoipa::path(
+    operation_id = "updateClient",
     patch,
     path = "/admin/api/v1/clients/{id}",
     tag = "clients",
@@ -250,6 +254,7 @@ pub(super) async fn update(
 
 /// Removes a client and everything issued to it.
 #[utoipa::path(
+    operation_id = "removeClient",
     delete,
     path = "/admin/api/v1/clients/{id}",
     tag = "clients",
@@ -270,6 +275,7 @@ pub(super) async fn remove(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 /// Replaces a confidential client's secret; the old one stops working at once.
 #[utoipa::path(
+    operation_id = "rotateClientSecret",
     post,
     path = "/admin/api/v1/clients/{id}/secret",
     tag = "clients",

@@ -63,15 +63,76 @@ pub const BASE: &str = "/admin/api/v1";
 )]
 pub struct ApiDoc;
 
+/// Adds the bearer scheme, the refusals every protected operation can answer (401, 403)
+/// and a description to every response that has none.
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let protected = !path.ends_with("/openapi.json");
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut op.responses.responses;
+                if protected {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        problem(
+                            "No valid access token, or one from a sign-in below level high \
+                             (WWW-Authenticate: Bearer, RFC 9470 insufficient_user_authentication)",
+                        )
+                    });
+                    responses.entry("403".into()).or_insert_with(|| {
+                        problem("The token lacks the admin scope, or the role does not allow this")
+                    });
+                }
+                for (status, r) in responses.iter_mut() {
+                    if let RefOr::T(r) = r
+                        && r.description.is_empty()
+                    {
+                        r.description = describe(status).to_string();
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "204" => "No content",
+        "400" => "Invalid input (problem details name the field)",
+        "404" => "Not found",
+        "409" => "Exists already",
+        _ => "See the problem details",
     }
 }
 
@@ -120,6 +181,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The OpenAPI 3.1 document of this API (needs no token).
 #[utoipa::path(
     get,
+    operation_id = "openapi",
     path = "/admin/api/v1/openapi.json",
     tag = "meta",
     security(()),
@@ -393,4 +455,36 @@ fn query<T: DeserializeOwned>(q: &str) -> AdminResult<T> {
 /// The `{id}` of the path.
 fn path_id(req: &HttpRequest) -> String {
     req.match_info().get("id").unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_is_named_and_documents_its_refusals() {
+        let doc: Value = serde_json::from_str(&openapi_document()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
+        let mut ids = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            assert!(path.starts_with(BASE), "{path}");
+            for (method, op) in item.as_object().unwrap() {
+                ids.push(op["operationId"].as_str().unwrap().to_string());
+                let responses = op["responses"].as_object().unwrap();
+                assert!(
+                    responses.values().all(|r| r["description"] != ""),
+                    "{method} {path}"
+                );
+                if !path.ends_with("/openapi.json") {
+                    for status in ["401", "403"] {
+                        assert!(responses.contains_key(status), "{method} {path} {status}");
+                    }
+                }
+            }
+        }
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "operation ids are unique");
+    }
 }

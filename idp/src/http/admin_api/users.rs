@@ -37,6 +37,7 @@ pub struct UnlockedUser {
 
 /// Searches accounts (at most 200).
 #[utoipa::path(
+    operation_id = "searchUsers",
     get,
     path = "/admin/api/v1/users",
     tag = "users",
@@ -57,6 +58,7 @@ pub(super) async fn search(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 /// One account with its sign-in methods, sessions and locks.
 #[utoipa::path(
+    operation_id = "showUser",
     get,
     path = "/admin/api/v1/users/{id}",
     tag = "users",
@@ -76,6 +78,7 @@ pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 
 /// Refuses the account's sign-in: ends its sessions and revokes its tokens.
 #[utoipa::path(
+    operation_id = "disableUser",
     post,
     path = "/admin/api/v1/users/{id}/disable",
     tag = "users",
@@ -100,6 +103,7 @@ pub(super) async fn disable(req: HttpRequest, state: web::Data<AppState>) -> Htt
 
 /// Allows a disabled account to sign in again.
 #[utoipa::path(
+    operation_id = "enableUser",
     post,
     path = "/admin/api/v1/users/{id}/enable",
     tag = "users",
@@ -120,6 +124,7 @@ pub(super) async fn enable(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 /// Lifts the locks that failed attempts put on the account's sign-in methods.
 #[utoipa::path(
+    operation_id = "unlockUser",
     post,
     path = "/admin/api/v1/users/{id}/unlock",
     tag = "users",
@@ -140,6 +145,7 @@ pub(super) async fn unlock(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 /// Removes the account and everything of it (the audit log keeps its entries).
 #[utoipa::path(
+    operation_id = "removeUser",
     delete,
     path = "/admin/api/v1/users/{id}",
     tag = "users",
