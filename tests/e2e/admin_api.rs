@@ -178,6 +178,9 @@ async fn authorisation(backend: Backend) {
     for name in ["anna", "clara"] {
         let t = token_for(&s, name, "openid admin", Some(HIGH)).await;
         is_problem(&api(&s, "GET", "/clients", Some(&t), None).await, 403);
+        let new = json!({ "id": "nope", "redirect_uris": ["https://nope.example/cb"] });
+        is_problem(&api(&s, "POST", "/clients", Some(&t), Some(new)).await, 403);
+        is_problem(&api(&s, "GET", "/audit", Some(&t), None).await, 403);
     }
 
     // An auditor reads, but changes nothing.
@@ -337,6 +340,9 @@ async fn administration_is_audited(backend: Backend) {
     assert_eq!(a.status, 200);
     assert_eq!(a.body["username"], "anna");
     assert!(a.body["factors"].is_array());
+    assert_eq!(a.body["roles"], json!([]));
+    let a = api(&s, "GET", &format!("/users/{root_id}"), t, None).await;
+    assert_eq!(a.body["roles"], json!(["administrator"]));
     let a = api(&s, "POST", &format!("/users/{anna}/disable"), t, None).await;
     assert_eq!(
         (a.status, &a.body["changed"]),
@@ -511,3 +517,43 @@ on_both_databases!(
     administration_is_audited,
     openapi_describes_every_route
 );
+
+/// Asking for the admin scope makes the sign-in require level high: a password does not
+/// get an authorization code.
+async fn the_admin_scope_requires_high(backend: Backend) {
+    let s = server_with_client(backend).await;
+    s.cli(&[
+        "client", "update", "--id", "portal", "--scope", "openid", "--scope", "admin",
+    ])
+    .expect("client update");
+    let verifier = idp::crypto::random_token();
+    let url = s.url(&format!(
+        "/authorize?client_id=portal&response_type=code&scope=openid%20admin&redirect_uri={}&state=st&nonce=n&code_challenge={}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        idp::crypto::pkce_s256(&verifier),
+    ));
+    let b = Browser::new();
+    let page = b.follow(&s.issuer, b.get(&url).await).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let next = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let after = b.follow(&s.issuer, next).await;
+    let location = after.location.clone().expect("back to the client");
+    let q = query(&location);
+    assert!(!q.contains_key("code"), "{location}");
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("unmet_authentication_requirements"),
+        "{location}"
+    );
+}
+
+on_both_databases!(the_admin_scope_requires_high);

@@ -129,6 +129,8 @@ pub struct UserDetails {
     pub factors: Vec<FactorView>,
     pub sessions: Vec<SessionView>,
     pub locked: Vec<LockView>,
+    /// Administrative roles (administrator, clerk, auditor).
+    pub roles: Vec<String>,
 }
 
 /// What disabling an account ended.
@@ -470,11 +472,13 @@ pub fn show(ctx: &Context, who: UserRef, now: i64) -> AdminResult<UserDetails> {
                     locked_until: l.locked_until,
                 })
                 .collect();
+            let roles = crate::store::admin_roles::of_user(c, &user.id)?;
             Ok(UserDetails {
                 user: UserView::from(&user),
                 factors,
                 sessions,
                 locked,
+                roles,
             })
         })())
     })?
