@@ -557,3 +557,61 @@ async fn the_admin_scope_requires_high(backend: Backend) {
 }
 
 on_both_databases!(the_admin_scope_requires_high);
+
+/// Malformed input is refused with a problem detail, never a server error.
+async fn garbage_is_a_client_error(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "admin", Some(HIGH)).await;
+    let client = reqwest::Client::new();
+    let bodies: [&[u8]; 8] = [
+        b"{",
+        b"[]",
+        b"null",
+        b"\xff\xfe",
+        br#"{"id": "x", "redirect_uris": "https://x.example/cb"}"#,
+        br#"{"id": "x", "access_token_ttl": 1e300}"#,
+        br#"{"id": "x", "redirect_uris": ["https://x.example/cb"], "unknown": 1}"#,
+        br#"{"id": "\u0000", "redirect_uris": ["https://x.example/cb"]}"#,
+    ];
+    for path in ["/clients", "/clients/portal/secret"] {
+        for b in bodies {
+            let res = client
+                .post(s.url(&format!("{API}{path}")))
+                .bearer_auth(&root)
+                .header("content-type", "application/json")
+                .body(b.to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status().as_u16(),
+                400,
+                "{path} {:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+    }
+    for path in [
+        "/audit?limit=abc",
+        "/audit?after=99999999999999999999999",
+        "/audit?from=10&until=5",
+        "/users?q=%FF",
+        "/users/%00",
+        "/clients/..%2F..",
+    ] {
+        let a = api(&s, "GET", path, Some(&root), None).await;
+        assert!(a.status < 500, "{path}: {}", a.status);
+        if a.status >= 400 {
+            assert_eq!(a.content_type, "application/problem+json", "{path}");
+        }
+    }
+    let res = client
+        .get(s.url(&format!("{API}/clients")))
+        .header("authorization", "Bearer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+on_both_databases!(garbage_is_a_client_error);
