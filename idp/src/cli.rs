@@ -377,6 +377,31 @@ pub enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Give an account an administrative role for the Admin API.
+    #[command(
+        after_help = "Example:\n  idp user grant-role --username maria --role administrator\n\n\
+        administrator: everything; auditor: reads only; clerk: the registration queue.\n\
+        The Admin API also needs an access token with the admin scope from a sign-in at\n\
+        level high."
+    )]
+    GrantRole {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+        /// administrator, clerk or auditor.
+        #[arg(long)]
+        role: admin::roles::Role,
+    },
+    /// Take an administrative role away from an account.
+    #[command(after_help = "Example:\n  idp user revoke-role --username maria --role auditor")]
+    RevokeRole {
+        /// The account's username.
+        #[arg(long)]
+        username: String,
+        /// administrator, clerk or auditor.
+        #[arg(long)]
+        role: admin::roles::Role,
+    },
 }
 
 pub type CliResult = Result<(), String>;
@@ -766,6 +791,20 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
         UserCommand::Show { username } => {
             let details = users::show(&ctx, UserRef::Username(&username), now).map_err(err)?;
             print_json(&details, true)
+        }
+        UserCommand::GrantRole { username, role } => {
+            let who = UserRef::Username(&username);
+            let changed = admin::roles::grant(&ctx, &by, who, role, now).map_err(err)?;
+            let what = if changed { "granted" } else { "held already" };
+            println!("user {username}: role {} {what}", role.name());
+            Ok(())
+        }
+        UserCommand::RevokeRole { username, role } => {
+            let who = UserRef::Username(&username);
+            let changed = admin::roles::revoke(&ctx, &by, who, role, now).map_err(err)?;
+            let what = if changed { "revoked" } else { "was not held" };
+            println!("user {username}: role {} {what}", role.name());
+            Ok(())
         }
     }
 }

@@ -971,7 +971,9 @@ impl Texts {
             | Kind::ClientUpdated
             | Kind::ClientRemoved
             | Kind::ClientSecretRotated
-            | Kind::KeysRotated => self.ev_admin_change,
+            | Kind::KeysRotated
+            | Kind::RoleGranted
+            | Kind::RoleRevoked => self.ev_admin_change,
         }
     }
 }

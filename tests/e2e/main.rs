@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `idp` on a random port, driven over HTTP. Every test runs
 //! against SQLite and against PostgreSQL.
 
+mod admin_api;
 mod assurance;
 mod audit;
 mod authorize_errors;

@@ -111,13 +111,14 @@ pub enum NewSecret {
 }
 
 /// A client as administrators see it: everything but the secret's hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ClientView {
     pub id: String,
     pub name: String,
     pub auth_method: &'static str,
     pub has_secret: bool,
     /// The public keys for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,

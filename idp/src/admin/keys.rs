@@ -9,7 +9,7 @@ use serde_json::json;
 const SKEW: i64 = 300;
 
 /// A published signing key (never its private part).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub kid: String,
     pub alg: String,

@@ -63,7 +63,7 @@ pub struct UserChanges {
 }
 
 /// An account as administrators see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub sub: String,
     pub username: String,
@@ -93,7 +93,7 @@ impl From<&User> for UserView {
 }
 
 /// One sign-in method of an account (never its secret data).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FactorView {
     pub id: String,
     pub kind: String,
@@ -103,10 +103,11 @@ pub struct FactorView {
 }
 
 /// A live browser session of an account.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub sid: String,
     pub acr: String,
+    #[schema(value_type = Vec<String>)]
     pub amr: Value,
     pub auth_time: i64,
     pub created_at: i64,
@@ -115,19 +116,21 @@ pub struct SessionView {
 }
 
 /// A factor locked by failed attempts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LockView {
     pub factor: String,
     pub locked_until: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UserDetails {
     #[serde(flatten)]
     pub user: UserView,
     pub factors: Vec<FactorView>,
     pub sessions: Vec<SessionView>,
     pub locked: Vec<LockView>,
+    /// Administrative roles (administrator, clerk, auditor).
+    pub roles: Vec<String>,
 }
 
 /// What disabling an account ended.
@@ -402,6 +405,34 @@ pub fn remove(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResu
     })
 }
 
+/// The most accounts a search returns.
+pub const MAX_SEARCH: usize = 200;
+
+/// Accounts whose username, name or e-mail address contains `q` (ignoring case), at most
+/// `MAX_SEARCH`; every account (as many) when `q` is empty.
+pub fn search(ctx: &Context, q: &str) -> AdminResult<Vec<UserView>> {
+    let q = q.trim().to_lowercase();
+    if q.chars().count() > MAX_USERNAME_CHARS {
+        return Err(invalid(
+            "q",
+            format!("at most {MAX_USERNAME_CHARS} characters"),
+        ));
+    }
+    let all = ctx.db.run(store::list)?;
+    let hit = |u: &User| {
+        [Some(&u.username), u.name.as_ref(), u.email.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|v| v.to_lowercase().contains(&q))
+    };
+    Ok(all
+        .iter()
+        .filter(|u| hit(u))
+        .take(MAX_SEARCH)
+        .map(UserView::from)
+        .collect())
+}
+
 pub fn list(ctx: &Context) -> AdminResult<Vec<UserView>> {
     let all = ctx.db.run(store::list)?;
     Ok(all.iter().map(UserView::from).collect())
@@ -441,11 +472,13 @@ pub fn show(ctx: &Context, who: UserRef, now: i64) -> AdminResult<UserDetails> {
                     locked_until: l.locked_until,
                 })
                 .collect();
+            let roles = crate::store::admin_roles::of_user(c, &user.id)?;
             Ok(UserDetails {
                 user: UserView::from(&user),
                 factors,
                 sessions,
                 locked,
+                roles,
             })
         })())
     })?

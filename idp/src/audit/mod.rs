@@ -72,10 +72,14 @@ pub enum Kind {
     PasswordSet,
     /// New signing keys; the previous ones stopped signing.
     KeysRotated,
+    /// An account was given an administrative role (administrator, clerk, auditor).
+    RoleGranted,
+    /// An account's administrative role was taken away.
+    RoleRevoked,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 28] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -102,6 +106,8 @@ impl Kind {
         Kind::UserRemoved,
         Kind::PasswordSet,
         Kind::KeysRotated,
+        Kind::RoleGranted,
+        Kind::RoleRevoked,
     ];
 
     /// The stored name.
@@ -133,6 +139,8 @@ impl Kind {
             Kind::UserRemoved => "user.removed",
             Kind::PasswordSet => "password.set",
             Kind::KeysRotated => "keys.rotated",
+            Kind::RoleGranted => "role.granted",
+            Kind::RoleRevoked => "role.revoked",
         }
     }
 
@@ -225,6 +233,43 @@ pub fn of_user(conn: &mut AnyConnection, user_id: &str, limit: i64) -> StoreResu
     Ok(audit_events::table
         .filter(audit_events::user_id.eq(user_id))
         .order(audit_events::seq.desc())
+        .limit(limit)
+        .select(Event::as_select())
+        .load(conn)?)
+}
+
+/// Which events a search returns: every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub user_id: Option<String>,
+    pub kind: Option<String>,
+    /// At or after (Unix seconds).
+    pub from: Option<i64>,
+    /// Before (Unix seconds).
+    pub until: Option<i64>,
+    /// Only events with a greater sequence number (paging).
+    pub after_seq: Option<i64>,
+}
+
+/// Events matching the filter, oldest first, at most `limit`.
+pub fn search(conn: &mut AnyConnection, f: &Filter, limit: i64) -> StoreResult<Vec<Event>> {
+    let mut q = audit_events::table.into_boxed();
+    if let Some(u) = &f.user_id {
+        q = q.filter(audit_events::user_id.eq(u.clone()));
+    }
+    if let Some(k) = &f.kind {
+        q = q.filter(audit_events::kind.eq(k.clone()));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(audit_events::at.ge(t));
+    }
+    if let Some(t) = f.until {
+        q = q.filter(audit_events::at.lt(t));
+    }
+    if let Some(s) = f.after_seq {
+        q = q.filter(audit_events::seq.gt(s));
+    }
+    Ok(q.order(audit_events::seq)
         .limit(limit)
         .select(Event::as_select())
         .load(conn)?)

@@ -3,6 +3,7 @@
 //! thread, and render the outcome.
 
 mod account;
+pub mod admin_api;
 mod authorize;
 mod discovery;
 mod interaction;
@@ -227,6 +228,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/account/consents/revoke",
             post().to(account::withdraw_consent),
         );
+    admin_api::routes(cfg);
     // Operations and static files.
     cfg.route("/health/live", get().to(discovery::live))
         .route("/health/ready", get().to(discovery::ready))

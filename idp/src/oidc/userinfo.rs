@@ -3,9 +3,9 @@
 use super::claims::user_claims;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use crate::crypto;
-use crate::store::AnyConnection;
 use crate::store::tokens::{self, AccessToken, Grant};
 use crate::store::users;
+use crate::store::{AnyConnection, StoreResult};
 use serde_json::{Map, Value};
 
 /// The access token and its grant when the token is usable at `now`.
@@ -13,7 +13,7 @@ pub fn active_access_token(
     conn: &mut AnyConnection,
     token: &str,
     now: i64,
-) -> OidcResult<Option<(AccessToken, Grant)>> {
+) -> StoreResult<Option<(AccessToken, Grant)>> {
     Ok(
         tokens::find_access_token(conn, &crypto::secret_hash(token))?
             .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now),

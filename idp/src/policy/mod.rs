@@ -48,6 +48,10 @@ impl Level {
     }
 }
 
+/// The scope of access tokens for the Admin API: built in, at risk level `high`, which a
+/// deployment's policy may not lower.
+pub const ADMIN_SCOPE: &str = "admin";
+
 /// The policy section of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +91,7 @@ impl Default for Policy {
         Policy {
             substantial,
             high,
-            scopes: HashMap::new(),
+            scopes: HashMap::from([(ADMIN_SCOPE.to_string(), Level::High)]),
         }
     }
 }
@@ -117,6 +121,11 @@ impl Policy {
         for (scope, level) in &c.scopes {
             let l = Level::from_name(level)
                 .ok_or_else(|| format!("scope {scope}: unknown risk level {level}"))?;
+            if scope == ADMIN_SCOPE && l != Level::High {
+                return Err(format!(
+                    "scope {ADMIN_SCOPE}: the Admin API's scope is always at risk level high"
+                ));
+            }
             p.scopes.insert(scope.clone(), l);
         }
         Ok(p)
@@ -301,6 +310,24 @@ mod tests {
             p.helpful(&[Password, Totp], &[Password, Totp], Level::Substantial),
             vec![]
         );
+    }
+
+    #[test]
+    fn the_admin_scope_is_built_in_at_high() {
+        let p = Policy::default();
+        assert_eq!(p.scope_level(&[ADMIN_SCOPE.to_string()]), Level::High);
+        assert!(p.declared_scopes().any(|s| s == ADMIN_SCOPE));
+        let lowered = PolicyConfig {
+            scopes: [(ADMIN_SCOPE.to_string(), "low".to_string())].into(),
+            ..PolicyConfig::default()
+        };
+        assert!(Policy::from_config(&lowered).is_err());
+        let configured = PolicyConfig {
+            scopes: [("payments".to_string(), "substantial".to_string())].into(),
+            ..PolicyConfig::default()
+        };
+        let p = Policy::from_config(&configured).unwrap();
+        assert_eq!(p.scope_level(&[ADMIN_SCOPE.to_string()]), Level::High);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `postgres://` URL). Every query is written once against diesel's multi-backend
 //! connection; only connection set-up and migrations know which backend is in use.
 
+pub mod admin_roles;
 pub mod biometric_consents;
 pub mod captures;
 pub mod challenges;

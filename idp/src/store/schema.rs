@@ -241,6 +241,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_roles (user_id, role) {
+        user_id -> Text,
+        role -> Text,
+        granted_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     users,
@@ -260,4 +268,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     audit_events,
     audit_head,
+    admin_roles,
 );

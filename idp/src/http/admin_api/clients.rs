@@ -1,0 +1,306 @@
+//! `/clients`: relying parties.
+
+use super::{AppState, Reply, body, call, json, ok, path_id};
+use crate::admin::clients::{self, ClientChanges, ClientView, Credentials, NewClient, NewSecret};
+use crate::admin::invalid;
+use crate::admin::roles::Access;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A client to register. Lists left out take the defaults.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    /// 1-64 characters of A-Z a-z 0-9 . _ -
+    pub id: String,
+    /// Shown to citizens [default: the id].
+    pub name: Option<String>,
+    /// `client_secret` (a secret: `secret` if given, otherwise generated and returned
+    /// once), `none` (a public client, PKCE required) or `private_key_jwt` (give `jwks`)
+    /// [default: client_secret].
+    pub auth_method: Option<String>,
+    /// At least 16 characters; only for `client_secret`.
+    pub secret: Option<String>,
+    /// The client's public keys (a JWK set), for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// [default: openid profile email]
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// [default: authorization_code refresh_token]
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// ES256 or RS256 [default: ES256].
+    pub id_token_alg: Option<String>,
+    /// low, substantial or high [default: low].
+    pub risk_level: Option<String>,
+    /// Seconds [default: 600].
+    pub access_token_ttl: Option<i64>,
+    /// Seconds [default: 28800].
+    pub refresh_token_ttl: Option<i64>,
+    /// May introspect tokens issued to other clients (an API).
+    #[serde(default)]
+    pub resource_server: bool,
+}
+
+/// Changes to a client: what is left out stays as it is; a list replaces the registered one.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub id_token_alg: Option<String>,
+    pub risk_level: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub resource_server: Option<bool>,
+}
+
+/// A registered client, and its secret when it was generated (shown this once).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedClient {
+    pub client: ClientView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// A changed client and the settings that changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpdatedClient {
+    pub client: ClientView,
+    pub changed: Vec<String>,
+}
+
+/// A new secret: the given one, or (when left out) a generated one.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    pub secret: Option<String>,
+}
+
+/// The new secret when it was generated (shown this once).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RotatedSecret {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Every registered client.
+#[utoipa::path(
+    operation_id = "listClients",
+    get,
+    path = "/admin/api/v1/clients",
+    tag = "clients",
+    responses(
+        (status = 200, body = Vec<ClientView>),
+        (status = 401, body = super::Problem, content_type = "application/problem+json"),
+        (status = 403, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    call(&req, &state, Access::Read, |c| ok(clients::list(&c.ctx)?)).await
+}
+
+/// Registers a client.
+#[utoipa::path(
+    operation_id = "createClient",
+    post,
+    path = "/admin/api/v1/clients",
+    tag = "clients",
+    request_body = CreateClient,
+    responses(
+        (status = 201, body = CreatedClient),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 401, body = super::Problem, content_type = "application/problem+json"),
+        (status = 403, body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> HttpResponse {
+    call(&req, &state, Access::Change, move |c| {
+        let b: CreateClient = body(&bytes)?;
+        let credentials = match (
+            b.auth_method.as_deref().unwrap_or("client_secret"),
+            b.secret,
+            b.jwks,
+        ) {
+            (_, Some(_), Some(_)) => {
+                return Err(invalid("jwks", "give a secret or a JWK set, not both"));
+            }
+            ("client_secret", Some(s), None) => Credentials::Secret(s),
+            ("client_secret", None, None) => Credentials::GenerateSecret,
+            ("none", None, None) => Credentials::Public,
+            ("private_key_jwt", None, Some(j)) => Credentials::Jwks(j.to_string()),
+            ("private_key_jwt", None, None) => {
+                return Err(invalid(
+                    "jwks",
+                    "private_key_jwt needs the client's JWK set",
+                ));
+            }
+            ("none" | "private_key_jwt", Some(_), None) => {
+                return Err(invalid("secret", "a secret only goes with client_secret"));
+            }
+            ("client_secret" | "none", None, Some(_)) => {
+                return Err(invalid("jwks", "a JWK set only goes with private_key_jwt"));
+            }
+            (other, _, _) => {
+                return Err(invalid(
+                    "auth_method",
+                    format!("{other} is not one of client_secret none private_key_jwt"),
+                ));
+            }
+        };
+        let new = NewClient {
+            id: b.id,
+            name: b.name,
+            credentials,
+            redirect_uris: b.redirect_uris,
+            post_logout_redirect_uris: b.post_logout_redirect_uris,
+            scopes: b.scopes,
+            grant_types: b.grant_types,
+            id_token_alg: b.id_token_alg,
+            risk_level: b.risk_level,
+            access_token_ttl: b.access_token_ttl,
+            refresh_token_ttl: b.refresh_token_ttl,
+            resource_server: b.resource_server,
+        };
+        let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
+        json(
+            StatusCode::CREATED,
+            CreatedClient {
+                client: created.client,
+                secret: created.secret,
+            },
+        )
+    })
+    .await
+}
+
+/// One client.
+#[utoipa::path(
+    operation_id = "showClient",
+    get,
+    path = "/admin/api/v1/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id")),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Read, move |c| {
+        ok(clients::show(&c.ctx, &id)?)
+    })
+    .await
+}
+
+/// Changes a client's settings.
+#[utoipa::path(
+    operation_id = "updateClient",
+    patch,
+    path = "/admin/api/v1/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id")),
+    request_body = ClientPatch,
+    responses(
+        (status = 200, body = UpdatedClient),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let p: ClientPatch = body(&bytes)?;
+        let changes = ClientChanges {
+            name: p.name,
+            redirect_uris: p.redirect_uris,
+            post_logout_redirect_uris: p.post_logout_redirect_uris,
+            scopes: p.scopes,
+            grant_types: p.grant_types,
+            id_token_alg: p.id_token_alg,
+            risk_level: p.risk_level,
+            access_token_ttl: p.access_token_ttl,
+            refresh_token_ttl: p.refresh_token_ttl,
+            resource_server: p.resource_server,
+        };
+        let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
+        ok(UpdatedClient {
+            client: u.client,
+            changed: u.changed.iter().map(|s| s.to_string()).collect(),
+        })
+    })
+    .await
+}
+
+/// Removes a client and everything issued to it.
+#[utoipa::path(
+    operation_id = "removeClient",
+    delete,
+    path = "/admin/api/v1/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn remove(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        clients::remove(&c.ctx, &c.principal.actor(), &id, c.now)?;
+        Ok(Reply::NoContent)
+    })
+    .await
+}
+
+/// Replaces a confidential client's secret; the old one stops working at once.
+#[utoipa::path(
+    operation_id = "rotateClientSecret",
+    post,
+    path = "/admin/api/v1/clients/{id}/secret",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id")),
+    request_body(content = Option<RotateSecret>, description = "Leave out for a generated secret"),
+    responses(
+        (status = 200, body = RotatedSecret),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn rotate_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let b: RotateSecret = body(&bytes)?;
+        let new = match b.secret {
+            Some(s) => NewSecret::Given(s),
+            None => NewSecret::Generate,
+        };
+        let secret = clients::rotate_secret(&c.ctx, &c.principal.actor(), &id, new, c.now)?;
+        ok(RotatedSecret { secret })
+    })
+    .await
+}

@@ -1,0 +1,165 @@
+//! `/users`: citizens' accounts.
+
+use super::{AppState, Reply, call, ok, path_id, query};
+use crate::admin::roles::Access;
+use crate::admin::users::{self, UserDetails, UserRef, UserView};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Part of a username, name or e-mail address (any case); all accounts when left out.
+    pub q: Option<String>,
+}
+
+/// What disabling an account ended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisabledUser {
+    /// False when the account was disabled already.
+    pub changed: bool,
+    pub sessions_ended: usize,
+    pub grants_revoked: usize,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnabledUser {
+    /// False when the account was not disabled.
+    pub changed: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnlockedUser {
+    /// How many sign-in methods were locked.
+    pub unlocked: usize,
+}
+
+/// Searches accounts (at most 200).
+#[utoipa::path(
+    operation_id = "searchUsers",
+    get,
+    path = "/admin/api/v1/users",
+    tag = "users",
+    params(UserQuery),
+    responses(
+        (status = 200, body = Vec<UserView>),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn search(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let q = req.query_string().to_string();
+    call(&req, &state, Access::Read, move |c| {
+        let q: UserQuery = query(&q)?;
+        ok(users::search(&c.ctx, q.q.as_deref().unwrap_or(""))?)
+    })
+    .await
+}
+
+/// One account with its sign-in methods, sessions and locks.
+#[utoipa::path(
+    operation_id = "showUser",
+    get,
+    path = "/admin/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    responses(
+        (status = 200, body = UserDetails),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Read, move |c| {
+        ok(users::show(&c.ctx, UserRef::Id(&id), c.now)?)
+    })
+    .await
+}
+
+/// Refuses the account's sign-in: ends its sessions and revokes its tokens.
+#[utoipa::path(
+    operation_id = "disableUser",
+    post,
+    path = "/admin/api/v1/users/{id}/disable",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    responses(
+        (status = 200, body = DisabledUser),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn disable(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let d = users::disable(&c.ctx, &c.principal.actor(), UserRef::Id(&id), c.now)?;
+        ok(DisabledUser {
+            changed: d.changed,
+            sessions_ended: d.sessions,
+            grants_revoked: d.grants,
+        })
+    })
+    .await
+}
+
+/// Allows a disabled account to sign in again.
+#[utoipa::path(
+    operation_id = "enableUser",
+    post,
+    path = "/admin/api/v1/users/{id}/enable",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    responses(
+        (status = 200, body = EnabledUser),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn enable(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let changed = users::enable(&c.ctx, &c.principal.actor(), UserRef::Id(&id), c.now)?;
+        ok(EnabledUser { changed })
+    })
+    .await
+}
+
+/// Lifts the locks that failed attempts put on the account's sign-in methods.
+#[utoipa::path(
+    operation_id = "unlockUser",
+    post,
+    path = "/admin/api/v1/users/{id}/unlock",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    responses(
+        (status = 200, body = UnlockedUser),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn unlock(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let unlocked = users::unlock(&c.ctx, &c.principal.actor(), UserRef::Id(&id), c.now)?;
+        ok(UnlockedUser { unlocked })
+    })
+    .await
+}
+
+/// Removes the account and everything of it (the audit log keeps its entries).
+#[utoipa::path(
+    operation_id = "removeUser",
+    delete,
+    path = "/admin/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn remove(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        users::remove(&c.ctx, &c.principal.actor(), UserRef::Id(&id), c.now)?;
+        Ok(Reply::NoContent)
+    })
+    .await
+}

@@ -1,0 +1,617 @@
+//! The Admin API: bearer tokens with scope `admin` from a sign-in at `high` and an
+//! administrative role, problem details, every change audited with who made it, and the
+//! OpenAPI document that describes every route.
+
+use crate::*;
+use idp::policy::Level;
+use serde_json::{Value, json};
+
+const API: &str = "/admin/api/v1";
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+/// An access token for the account `username`, issued under a new grant to the client
+/// `admin-console` as the token endpoint issues one after a sign-in that reached `acr`
+/// (the library's own issuing function; a passkey sign-in in the browser tests).
+async fn token_for(s: &TestServer, username: &str, scope: &str, acr: Option<&str>) -> String {
+    let state = s.state.clone();
+    let (username, scope, acr) = (
+        username.to_string(),
+        scope.to_string(),
+        acr.map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let now = state.clock.now();
+        state
+            .db
+            .tx(|c| {
+                let user = idp::store::users::find_by_username(c, &username)?.expect("user");
+                let grant = idp::store::tokens::Grant {
+                    id: idp::crypto::random_id(),
+                    client_id: "admin-console".into(),
+                    user_id: Some(user.id),
+                    scope: scope.clone(),
+                    sid: None,
+                    acr,
+                    amr: r#"["hwk","pwd","mfa"]"#.into(),
+                    auth_time: Some(now),
+                    claims: None,
+                    revoked: false,
+                    created_at: now,
+                };
+                idp::store::tokens::insert_grant(c, &grant)?;
+                idp::oidc::tokens::issue_access_token(c, &grant, &scope, 600, now)
+            })
+            .expect("token issued")
+    })
+    .await
+    .expect("join")
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    challenge: String,
+    body: Value,
+}
+
+async fn api(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = reqwest::Client::new().request(method, s.url(&format!("{API}{path}")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("admin API request");
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (content_type, challenge) = (header("content-type"), header("www-authenticate"));
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    Answer {
+        status,
+        content_type,
+        challenge,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+fn is_problem(a: &Answer, status: u16) {
+    assert_eq!(a.status, status, "{:?}", a.body);
+    assert_eq!(a.content_type, "application/problem+json", "{:?}", a.body);
+    assert_eq!(a.body["status"], status);
+    assert!(
+        a.body["type"].is_string() && a.body["title"].is_string() && a.body["detail"].is_string()
+    );
+}
+
+fn user_id(s: &TestServer, username: &str) -> String {
+    let ctx = idp::admin::Context::from(&*s.state);
+    idp::admin::users::show(
+        &ctx,
+        idp::admin::users::UserRef::Username(username),
+        idp::now(),
+    )
+    .expect("user")
+    .user
+    .sub
+}
+
+async fn server(backend: Backend) -> TestServer {
+    let s = server_with_client(backend).await;
+    // The console the administrators sign in to: registered for the built-in admin scope.
+    s.add_client(&[
+        "--id",
+        "admin-console",
+        "--public",
+        "--redirect-uri",
+        "https://admin.example.gov/cb",
+        "--scope",
+        "openid",
+        "--scope",
+        "admin",
+    ]);
+    for (name, role) in [
+        ("root", "administrator"),
+        ("audrey", "auditor"),
+        ("clara", "clerk"),
+    ] {
+        s.add_user(name, PASSWORD);
+        s.cli(&["user", "grant-role", "--username", name, "--role", role])
+            .expect("grant-role");
+    }
+    s
+}
+
+async fn authorisation(backend: Backend) {
+    let s = server(backend).await;
+    // No token, or one the provider did not issue.
+    let a = api(&s, "GET", "/clients", None, None).await;
+    is_problem(&a, 401);
+    assert!(a.challenge.starts_with("Bearer"), "{}", a.challenge);
+    let a = api(&s, "GET", "/clients", Some("not-a-token"), None).await;
+    is_problem(&a, 401);
+    assert!(
+        a.challenge.contains("error=\"invalid_token\""),
+        "{}",
+        a.challenge
+    );
+
+    // A real token from a password sign-in at the token endpoint, without the admin scope.
+    let t = tokens(&s, &Browser::new()).await;
+    let a = api(&s, "GET", "/clients", t["access_token"].as_str(), None).await;
+    is_problem(&a, 403);
+    assert!(
+        a.challenge.contains("insufficient_scope"),
+        "{}",
+        a.challenge
+    );
+    // An administrator's token without the admin scope.
+    let t = token_for(&s, "root", "openid", Some(HIGH)).await;
+    is_problem(&api(&s, "GET", "/clients", Some(&t), None).await, 403);
+
+    // The admin scope, but a sign-in below high: RFC 9470 step-up challenge.
+    let t = token_for(&s, "root", "openid admin", Some(Level::Substantial.acr())).await;
+    let a = api(&s, "GET", "/clients", Some(&t), None).await;
+    is_problem(&a, 401);
+    assert!(
+        a.challenge
+            .contains("error=\"insufficient_user_authentication\"")
+            && a.challenge.contains(&format!("acr_values=\"{HIGH}\"")),
+        "{}",
+        a.challenge
+    );
+
+    // A citizen without a role, and a clerk: refused.
+    for name in ["anna", "clara"] {
+        let t = token_for(&s, name, "openid admin", Some(HIGH)).await;
+        is_problem(&api(&s, "GET", "/clients", Some(&t), None).await, 403);
+        let new = json!({ "id": "nope", "redirect_uris": ["https://nope.example/cb"] });
+        is_problem(&api(&s, "POST", "/clients", Some(&t), Some(new)).await, 403);
+        is_problem(&api(&s, "GET", "/audit", Some(&t), None).await, 403);
+    }
+
+    // An auditor reads, but changes nothing.
+    let auditor = token_for(&s, "audrey", "admin", Some(HIGH)).await;
+    assert_eq!(
+        api(&s, "GET", "/clients", Some(&auditor), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api(&s, "GET", "/audit", Some(&auditor), None).await.status,
+        200
+    );
+    assert_eq!(
+        api(&s, "GET", "/audit/verify", Some(&auditor), None)
+            .await
+            .status,
+        200
+    );
+    let new = json!({ "id": "nope", "redirect_uris": ["https://nope.example/cb"] });
+    is_problem(
+        &api(&s, "POST", "/clients", Some(&auditor), Some(new)).await,
+        403,
+    );
+    is_problem(
+        &api(&s, "POST", "/keys/rotate", Some(&auditor), None).await,
+        403,
+    );
+    let anna = user_id(&s, "anna");
+    is_problem(
+        &api(
+            &s,
+            "POST",
+            &format!("/users/{anna}/disable"),
+            Some(&auditor),
+            None,
+        )
+        .await,
+        403,
+    );
+
+    // Taking the role away takes effect on the next request.
+    s.cli(&[
+        "user",
+        "revoke-role",
+        "--username",
+        "audrey",
+        "--role",
+        "auditor",
+    ])
+    .expect("revoke-role");
+    is_problem(&api(&s, "GET", "/clients", Some(&auditor), None).await, 403);
+
+    // A revoked grant's token no longer works.
+    let root = token_for(&s, "root", "admin", Some(HIGH)).await;
+    assert_eq!(
+        api(&s, "GET", "/users", Some(&root), None).await.status,
+        200
+    );
+    let root_id = user_id(&s, "root");
+    let ctx = idp::admin::Context::from(&*s.state);
+    idp::admin::users::disable(
+        &ctx,
+        &idp::admin::Actor::Cli { os_user: None },
+        idp::admin::users::UserRef::Id(&root_id),
+        idp::now(),
+    )
+    .unwrap();
+    is_problem(&api(&s, "GET", "/users", Some(&root), None).await, 401);
+}
+
+async fn administration_is_audited(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let root_id = user_id(&s, "root");
+    let t = Some(root.as_str());
+
+    // Clients: create, validation errors, show, change, rotate the secret, remove.
+    let new = json!({
+        "id": "tax-portal",
+        "name": "Tax portal",
+        "redirect_uris": ["https://tax.example.gov/cb"],
+        "risk_level": "substantial",
+    });
+    let a = api(&s, "POST", "/clients", t, Some(new.clone())).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    assert_eq!(a.body["client"]["id"], "tax-portal");
+    assert_eq!(a.body["client"]["risk_level"], "substantial");
+    assert!(a.body["secret"].as_str().is_some_and(|s| s.len() >= 16));
+    is_problem(&api(&s, "POST", "/clients", t, Some(new)).await, 409);
+    let wildcard = json!({ "id": "w", "redirect_uris": ["https://*.example.gov/cb"] });
+    let a = api(&s, "POST", "/clients", t, Some(wildcard)).await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "redirect_uris");
+    let scope = json!({ "id": "w", "redirect_uris": ["https://w.example/cb"], "scopes": ["openid", "nonsense"] });
+    let a = api(&s, "POST", "/clients", t, Some(scope)).await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "scopes");
+    let a = api(&s, "POST", "/clients", t, Some(json!({ "id": 7 }))).await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "body");
+    let a = api(
+        &s,
+        "PATCH",
+        "/clients/tax-portal",
+        t,
+        Some(json!({ "access_token_ttl": -1 })),
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "access_token_ttl");
+    is_problem(&api(&s, "GET", "/clients/none-such", t, None).await, 404);
+    is_problem(&api(&s, "GET", "/no-such-resource", t, None).await, 404);
+    is_problem(&api(&s, "PUT", "/clients", t, None).await, 405);
+
+    let a = api(&s, "GET", "/clients/tax-portal", t, None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["name"], "Tax portal");
+    let change =
+        json!({ "redirect_uris": ["https://tax.example.gov/cb2"], "scopes": ["openid", "admin"] });
+    let a = api(&s, "PATCH", "/clients/tax-portal", t, Some(change)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["changed"], json!(["redirect_uris", "scopes"]));
+    let a = api(&s, "POST", "/clients/tax-portal/secret", t, None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert!(a.body["secret"].is_string());
+    let a = api(&s, "GET", "/clients", t, None).await;
+    assert!(
+        a.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "tax-portal")
+    );
+    assert_eq!(
+        api(&s, "DELETE", "/clients/tax-portal", t, None)
+            .await
+            .status,
+        204
+    );
+    is_problem(&api(&s, "GET", "/clients/tax-portal", t, None).await, 404);
+
+    // Users: search, show, disable, enable, unlock, remove.
+    let a = api(&s, "GET", "/users?q=ANN", t, None).await;
+    assert_eq!(a.status, 200);
+    let found: Vec<&str> = a
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["anna"]);
+    let anna = user_id(&s, "anna");
+    let a = api(&s, "GET", &format!("/users/{anna}"), t, None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["username"], "anna");
+    assert!(a.body["factors"].is_array());
+    assert_eq!(a.body["roles"], json!([]));
+    let a = api(&s, "GET", &format!("/users/{root_id}"), t, None).await;
+    assert_eq!(a.body["roles"], json!(["administrator"]));
+    let a = api(&s, "POST", &format!("/users/{anna}/disable"), t, None).await;
+    assert_eq!(
+        (a.status, &a.body["changed"]),
+        (200, &json!(true)),
+        "{:?}",
+        a.body
+    );
+    let a = api(&s, "POST", &format!("/users/{anna}/enable"), t, None).await;
+    assert_eq!((a.status, &a.body["changed"]), (200, &json!(true)));
+    let a = api(&s, "POST", &format!("/users/{anna}/unlock"), t, None).await;
+    assert_eq!((a.status, &a.body["unlocked"]), (200, &json!(0)));
+    is_problem(&api(&s, "GET", "/users/nobody", t, None).await, 404);
+    is_problem(&api(&s, "GET", "/users?bogus=1", t, None).await, 400);
+    let clara = user_id(&s, "clara");
+    assert_eq!(
+        api(&s, "DELETE", &format!("/users/{clara}"), t, None)
+            .await
+            .status,
+        204
+    );
+
+    // Keys.
+    let a = api(&s, "POST", "/keys/rotate", t, None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let kids = a.body["kids"].clone();
+    let a = api(&s, "GET", "/keys", t, None).await;
+    assert!(
+        a.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kids[0] && k["active"] == true)
+    );
+
+    // Every change is in the log, by this administrator through the API; pages chain.
+    let a = api(&s, "GET", "/audit?kind=role.granted&limit=2", t, None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["events"].as_array().unwrap().len(), 2);
+    let after = a.body["next_after"].as_i64().expect("a next page");
+    let a = api(
+        &s,
+        "GET",
+        &format!("/audit?kind=role.granted&after={after}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(a.body["events"].as_array().unwrap().len(), 1);
+    assert!(a.body["next_after"].is_null());
+    assert_eq!(a.body["events"][0]["detail"]["by"]["via"], "cli");
+
+    let start = idp::now() - 3600;
+    let a = api(
+        &s,
+        "GET",
+        &format!("/audit?from={start}&limit=1000"),
+        t,
+        None,
+    )
+    .await;
+    let by_api: Vec<(String, Option<String>)> = a.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["by"] == json!({ "via": "admin_api", "user_id": root_id }))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["client_id"]
+                    .as_str()
+                    .or(e["user_id"].as_str())
+                    .map(str::to_string),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Option<String>)> = [
+        ("client.created", Some("tax-portal")),
+        ("client.updated", Some("tax-portal")),
+        ("client.secret-rotated", Some("tax-portal")),
+        ("client.removed", Some("tax-portal")),
+        ("user.disabled", Some(anna.as_str())),
+        ("user.enabled", Some(anna.as_str())),
+        ("factor.unlocked", Some(anna.as_str())),
+        ("user.removed", Some(clara.as_str())),
+        ("keys.rotated", None),
+    ]
+    .iter()
+    .map(|(k, s)| (k.to_string(), s.map(str::to_string)))
+    .collect();
+    assert_eq!(by_api, expected);
+    let a = api(
+        &s,
+        "GET",
+        &format!("/audit?user={anna}&kind=user.disabled"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(a.body["events"].as_array().unwrap().len(), 1);
+    is_problem(&api(&s, "GET", "/audit?kind=no.such", t, None).await, 400);
+    is_problem(&api(&s, "GET", "/audit?limit=0", t, None).await, 400);
+    is_problem(&api(&s, "GET", "/audit?from=abc", t, None).await, 400);
+    let a = api(&s, "GET", "/audit/verify", t, None).await;
+    assert_eq!(a.body["intact"], true, "{:?}", a.body);
+    s.cli(&["audit", "verify"]).expect("the chain is intact");
+}
+
+async fn openapi_describes_every_route(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let res = reqwest::get(s.url(&format!("{API}/openapi.json")))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let doc: Value = serde_json::from_str(&res.text().await.unwrap()).expect("JSON");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        doc["openapi"]
+    );
+    let served = [
+        ("get", "/clients"),
+        ("post", "/clients"),
+        ("get", "/clients/{id}"),
+        ("patch", "/clients/{id}"),
+        ("delete", "/clients/{id}"),
+        ("post", "/clients/{id}/secret"),
+        ("get", "/users"),
+        ("get", "/users/{id}"),
+        ("delete", "/users/{id}"),
+        ("post", "/users/{id}/disable"),
+        ("post", "/users/{id}/enable"),
+        ("post", "/users/{id}/unlock"),
+        ("get", "/audit"),
+        ("get", "/audit/verify"),
+        ("get", "/keys"),
+        ("post", "/keys/rotate"),
+        ("get", "/openapi.json"),
+    ];
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        served.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (method, path) in served {
+        let op = &doc["paths"][format!("{API}{path}")][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(op["responses"].is_object(), "{method} {path}");
+        // And it is served: without a token, the answer is 401, not 404 or 405.
+        if path != "/openapi.json" {
+            let a = api(
+                &s,
+                &method.to_uppercase(),
+                &path.replace("{id}", "x"),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(a.status, 401, "{method} {path}");
+        }
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+on_both_databases!(
+    authorisation,
+    administration_is_audited,
+    openapi_describes_every_route
+);
+
+/// Asking for the admin scope makes the sign-in require level high: a password does not
+/// get an authorization code.
+async fn the_admin_scope_requires_high(backend: Backend) {
+    let s = server_with_client(backend).await;
+    s.cli(&[
+        "client", "update", "--id", "portal", "--scope", "openid", "--scope", "admin",
+    ])
+    .expect("client update");
+    let verifier = idp::crypto::random_token();
+    let url = s.url(&format!(
+        "/authorize?client_id=portal&response_type=code&scope=openid%20admin&redirect_uri={}&state=st&nonce=n&code_challenge={}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        idp::crypto::pkce_s256(&verifier),
+    ));
+    let b = Browser::new();
+    let page = b.follow(&s.issuer, b.get(&url).await).await;
+    let action = format!("{}{}", s.issuer, page.form_action());
+    let next = b
+        .post(
+            &action,
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let after = b.follow(&s.issuer, next).await;
+    let location = after.location.clone().expect("back to the client");
+    let q = query(&location);
+    assert!(!q.contains_key("code"), "{location}");
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("unmet_authentication_requirements"),
+        "{location}"
+    );
+}
+
+on_both_databases!(the_admin_scope_requires_high);
+
+/// Malformed input is refused with a problem detail, never a server error.
+async fn garbage_is_a_client_error(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "admin", Some(HIGH)).await;
+    let client = reqwest::Client::new();
+    let bodies: [&[u8]; 8] = [
+        b"{",
+        b"[]",
+        b"null",
+        b"\xff\xfe",
+        br#"{"id": "x", "redirect_uris": "https://x.example/cb"}"#,
+        br#"{"id": "x", "access_token_ttl": 1e300}"#,
+        br#"{"id": "x", "redirect_uris": ["https://x.example/cb"], "unknown": 1}"#,
+        br#"{"id": "\u0000", "redirect_uris": ["https://x.example/cb"]}"#,
+    ];
+    for path in ["/clients", "/clients/portal/secret"] {
+        for b in bodies {
+            let res = client
+                .post(s.url(&format!("{API}{path}")))
+                .bearer_auth(&root)
+                .header("content-type", "application/json")
+                .body(b.to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status().as_u16(),
+                400,
+                "{path} {:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+    }
+    for path in [
+        "/audit?limit=abc",
+        "/audit?after=99999999999999999999999",
+        "/audit?from=10&until=5",
+        "/users?q=%FF",
+        "/users/%00",
+        "/clients/..%2F..",
+    ] {
+        let a = api(&s, "GET", path, Some(&root), None).await;
+        assert!(a.status < 500, "{path}: {}", a.status);
+        if a.status >= 400 {
+            assert_eq!(a.content_type, "application/problem+json", "{path}");
+        }
+    }
+    let res = client
+        .get(s.url(&format!("{API}/clients")))
+        .header("authorization", "Bearer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+on_both_databases!(garbage_is_a_client_error);
