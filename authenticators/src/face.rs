@@ -183,42 +183,14 @@ fn unusable(e: &MatcherError) -> Option<Unusable> {
     })
 }
 
-/// Blinks (runs of closed-eye frames between open ones) that start inside the cue's
-/// window, and those that start outside it.
+/// Blinks that start inside the cue's window, and those that start outside it.
 fn blinks_on_cue(report: &LivenessReport, cue: &Cue) -> (usize, usize) {
-    let (mut on, mut off) = (0, 0);
-    let mut run_start: Option<usize> = None;
-    let mut open_before = false;
-    for f in &report.per_frame {
-        match f.openness {
-            Some(r) if r < liveness::CLOSED_RATIO => {
-                if run_start.is_none() {
-                    run_start = Some(f.frame);
-                }
-            }
-            Some(r) if r > liveness::OPEN_RATIO => {
-                if let (true, Some(start)) = (open_before, run_start) {
-                    let len = f.frame - start;
-                    if (1..=liveness::MAX_BLINK_FRAMES).contains(&len) {
-                        let at = start as u32 * cue.interval_ms;
-                        if (cue.from_ms..=cue.until_ms).contains(&at) {
-                            on += 1;
-                        } else {
-                            off += 1;
-                        }
-                    }
-                }
-                open_before = true;
-                run_start = None;
-            }
-            Some(_) => {}
-            None => {
-                open_before = false;
-                run_start = None;
-            }
-        }
-    }
-    (on, off)
+    let on = report
+        .blink_starts
+        .iter()
+        .filter(|&&start| (cue.from_ms..=cue.until_ms).contains(&(start as u32 * cue.interval_ms)))
+        .count();
+    (on, report.blink_starts.len() - on)
 }
 
 #[cfg(test)]

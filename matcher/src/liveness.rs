@@ -35,6 +35,8 @@ pub struct FrameScore {
 pub struct LivenessReport {
     pub live: bool,
     pub blinks: usize,
+    /// The first closed-eye frame of each blink, in order.
+    pub blink_starts: Vec<usize>,
     pub frames: usize,
     pub frames_with_face: usize,
     pub reason: String,
@@ -62,15 +64,21 @@ pub fn analyse(openness: &[Option<f32>]) -> LivenessReport {
         .collect();
     // Count closed runs bounded by open frames on both sides (frames without a face end a
     // run without counting as open).
-    let mut blinks = 0;
+    let mut blink_starts = Vec::new();
     let mut state_open_before = false;
     let mut closed_run = 0usize;
+    let mut run_start = 0usize;
     for f in &per_frame {
         match f.openness {
-            Some(r) if r < CLOSED_RATIO => closed_run += 1,
+            Some(r) if r < CLOSED_RATIO => {
+                if closed_run == 0 {
+                    run_start = f.frame;
+                }
+                closed_run += 1;
+            }
             Some(r) if r > OPEN_RATIO => {
                 if state_open_before && (1..=MAX_BLINK_FRAMES).contains(&closed_run) {
-                    blinks += 1;
+                    blink_starts.push(run_start);
                 }
                 state_open_before = true;
                 closed_run = 0;
@@ -82,6 +90,7 @@ pub fn analyse(openness: &[Option<f32>]) -> LivenessReport {
             }
         }
     }
+    let blinks = blink_starts.len();
     let frames_with_face = openness.iter().flatten().count();
     let (live, reason) = if frames_with_face < MIN_FRAMES {
         (
@@ -96,6 +105,7 @@ pub fn analyse(openness: &[Option<f32>]) -> LivenessReport {
     LivenessReport {
         live,
         blinks,
+        blink_starts,
         frames: openness.len(),
         frames_with_face,
         reason,
@@ -126,6 +136,7 @@ mod tests {
         v[20] = 0.15;
         let r = analyse(&seq(&v));
         assert_eq!(r.blinks, 2);
+        assert_eq!(r.blink_starts, [10, 20]);
         assert!(r.live);
         assert!(r.per_frame[11].eyes_closed && !r.per_frame[12].eyes_closed);
     }
