@@ -83,9 +83,9 @@ impl Service {
         }
     }
 
-    /// The bodies of the messages in the development outbox.
+    /// The messages in the development outbox.
     #[cfg(test)]
-    pub(crate) fn outbox_for_tests(&self) -> Vec<String> {
+    pub(crate) fn outbox_for_tests(&self) -> Vec<crate::notify::Message> {
         let Some(dir) = &self.config.notify.outbox_dir else {
             return Vec::new();
         };
@@ -95,7 +95,6 @@ impl Service {
         entries
             .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
             .filter_map(|b| serde_json::from_slice::<crate::notify::Message>(&b).ok())
-            .map(|m| m.body)
             .collect()
     }
 

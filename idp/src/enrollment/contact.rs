@@ -237,12 +237,9 @@ mod tests {
 
     /// The code in the one message sent to `to`.
     fn code_sent_to(svc: &Service, to: &str) -> String {
-        let dir = svc.config.notify.outbox_dir.clone().unwrap();
-        let body = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| {
-                serde_json::from_slice::<Message>(&std::fs::read(e.ok()?.path()).ok()?).ok()
-            })
+        let body = svc
+            .outbox_for_tests()
+            .into_iter()
             .find(|m| m.to == to)
             .expect("a message")
             .body;
@@ -285,12 +282,10 @@ mod tests {
                 .unwrap()
                 .is_err()
         );
-        let dir = svc.config.notify.outbox_dir.clone().unwrap();
-        let told = std::fs::read_dir(dir).unwrap().any(|e| {
-            let m: Message =
-                serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
-            m.to == "anna@example.invalid" && m.subject.contains("changed")
-        });
+        let told = svc
+            .outbox_for_tests()
+            .iter()
+            .any(|m| m.to == "anna@example.invalid" && m.subject.contains("changed"));
         assert!(told, "the old address is told");
         let kinds: Vec<_> = svc
             .db

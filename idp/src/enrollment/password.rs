@@ -122,7 +122,8 @@ mod tests {
         assert_eq!(events[0].kind(), Some(crate::audit::Kind::PasswordChanged));
         let mail = svc.outbox_for_tests();
         assert!(
-            mail.iter().any(|m| m.contains("your password was changed")),
+            mail.iter()
+                .any(|m| m.body.contains("your password was changed")),
             "{mail:?}"
         );
     }
