@@ -5,6 +5,7 @@
 
 pub mod certificate;
 pub mod code;
+pub mod document;
 pub mod face;
 pub mod password;
 pub mod recovery;

@@ -37,3 +37,8 @@ pub const FACE_COSINE: f32 = 0.9434;
 /// 0.82809), rounded up; FNMR there is 23%. Voice is a weak factor: no threshold on this
 /// data reaches FMR 1e-4 with a usable FNMR (EVALUATION.md).
 pub const VOICE_COSINE: f32 = 0.829;
+
+/// dlib ResNet v1 cosine threshold between the portrait of an identity document, as a
+/// phone photographs it, and a live capture (registration). Not yet calibrated: equal to
+/// the live-to-live threshold until `matcher eval-document` has measured it.
+pub const DOCUMENT_COSINE: f32 = FACE_COSINE;
