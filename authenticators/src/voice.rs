@@ -304,6 +304,20 @@ mod tests {
     }
 
     #[test]
+    fn only_the_first_seconds_of_speech_make_the_template() {
+        // The recording said twice: same level, same pauses in its first seconds, so with
+        // the cap both give the very same template; without it the second has more speech.
+        let once = VoiceEngine::decode(&narrator(870)).unwrap();
+        let twice = Audio {
+            samples: [once.samples.as_slice(), once.samples.as_slice()].concat(),
+            rate: once.rate,
+        };
+        let a = engine().template(&once).unwrap().unwrap();
+        let b = engine().template(&twice).unwrap().unwrap();
+        assert_eq!(a.embedding(), b.embedding());
+    }
+
+    #[test]
     fn voice_never_signs_in_alone() {
         assert!(!crate::FactorKind::Voice.may_stand_alone());
         assert!(crate::FactorKind::Face.may_stand_alone());
