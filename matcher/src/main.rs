@@ -134,8 +134,8 @@ enum Command {
     },
     /// Time a whole face-capture decision as the face factor makes it: decoding the frames
     /// (sent as JPEG, quality 85), each frame's face and eyelids, the blink analysis and the
-    /// template of the most open-eyed frame. CPU time of the whole process (10 ms steps) and
-    /// of the main thread per stage (all of it with `RAYON_NUM_THREADS=1`).
+    /// template of the most open-eyed frame. CPU time of the whole process, from its tick
+    /// counts (10 ms steps) and summed over its threads' nanosecond counts, also per stage.
     BenchCapture {
         /// A video (.y4m, .mjpeg) or a directory of frames.
         frames: PathBuf,
@@ -150,6 +150,9 @@ enum Command {
         inputs: Vec<PathBuf>,
         #[arg(long, default_value_t = 10)]
         every: usize,
+        /// Also list each face: both boxes, BlazeFace's keypoints, both sets of landmarks.
+        #[arg(long)]
+        details: bool,
     },
     /// Time 1:N search over synthetic templates.
     BenchSearch {
@@ -262,11 +265,11 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
         .collect::<matcher::Result<Vec<_>>>()?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let mut stages: [Vec<f64>; 6] = Default::default();
-    let (mut wall, mut cpu, mut thread_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut wall, mut cpu, mut threads_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = Value::Null;
     for _ in 0..runs.max(1) {
         let cpu_start = process_cpu_s();
-        let thread_start = thread_cpu_time();
+        let threads_start = threads_cpu_time();
         let start = Instant::now();
         let decoded = jpegs
             .iter()
@@ -276,17 +279,17 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
                     .map_err(|e| MatcherError::Image(e.to_string()))
             })
             .collect::<matcher::Result<Vec<_>>>()?;
-        let decode = thread_cpu_time().saturating_sub(thread_start);
+        let decode = threads_cpu_time().saturating_sub(threads_start);
         let mut times = matcher::face::CaptureTimes::default();
-        let faces = face.capture_faces_timed(&decoded, &mut times, &thread_cpu_time)?;
-        let t = thread_cpu_time();
+        let faces = face.capture_faces_timed(&decoded, &mut times, &threads_cpu_time)?;
+        let t = threads_cpu_time();
         let openness: Vec<Option<f32>> = faces
             .iter()
             .map(|f| f.as_ref().ok().and_then(|f| f.openness))
             .collect();
         let report = liveness::analyse(&openness);
-        let analyse = thread_cpu_time().saturating_sub(t);
-        let t = thread_cpu_time();
+        let analyse = threads_cpu_time().saturating_sub(t);
+        let t = threads_cpu_time();
         let best = openness
             .iter()
             .enumerate()
@@ -296,10 +299,10 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
         if let Some(f) = best {
             std::hint::black_box(face.embedder().embed_chips(&[&f.sample.chip])?);
         }
-        let embed = thread_cpu_time().saturating_sub(t);
+        let embed = threads_cpu_time().saturating_sub(t);
         wall.push(ms(start.elapsed()));
         cpu.push((process_cpu_s() - cpu_start) * 1e3);
-        thread_cpu.push(ms(thread_cpu_time().saturating_sub(thread_start)));
+        threads_cpu.push(ms(threads_cpu_time().saturating_sub(threads_start)));
         for (v, d) in stages.iter_mut().zip([
             decode,
             times.detect,
@@ -322,10 +325,10 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
         "threads": candle_core::utils::get_num_threads(),
         "decision": last,
         "cpu_ms_median": median(&mut cpu.clone()), "cpu_ms_worst": worst(&cpu),
-        "main_thread_cpu_ms_median": median(&mut thread_cpu.clone()),
-        "main_thread_cpu_ms_worst": worst(&thread_cpu),
+        "threads_cpu_ms_median": median(&mut threads_cpu.clone()),
+        "threads_cpu_ms_worst": worst(&threads_cpu),
         "wall_ms_median": median(&mut wall.clone()), "wall_ms_worst": worst(&wall),
-        "stage_main_thread_cpu_ms_median": {
+        "stage_cpu_ms_median": {
             "decode_jpeg": median(decode),
             "detect_blazeface": median(detect),
             "landmarks_align_quality": median(landmarks),
@@ -339,7 +342,7 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
 fn box_fit(
     face: &FacePipeline,
     inputs: &[PathBuf],
-    every: usize,
+    (every, details): (usize, bool),
     pad: f32,
     upsample: bool,
 ) -> matcher::Result<Value> {
@@ -363,6 +366,7 @@ fn box_fit(
     let (mut shift_x, mut shift_y, mut side, mut landmark_error) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut frames_seen, mut skipped) = (0usize, 0usize);
+    let mut faces = Vec::new();
     for file in &files {
         let frames = if matcher::video::is_video(file) {
             matcher::video::read_frames(file)?
@@ -422,6 +426,14 @@ fn box_fit(
                 .map(|(p, q)| ((p[0] - q[0]) as f64).hypot((p[1] - q[1]) as f64))
                 .fold(0.0, f64::max);
             landmark_error.push(worst / eye_distance);
+            if details {
+                faces.push(json!({
+                    "file": file.display().to_string(),
+                    "blazeface": [d.xmin, d.ymin, d.xmax, d.ymax], "keypoints": d.keypoints,
+                    "mmod": [m.left, m.top, m.right, m.bottom], "mmod_landmarks": a,
+                    "landmarks": b,
+                }));
+            }
         }
     }
     let quartiles = |v: &mut Vec<f64>| -> Value {
@@ -441,16 +453,23 @@ fn box_fit(
         },
         "compiled": {"side": BOX_SIDE, "shift_x": BOX_SHIFT_X, "shift_y": BOX_SHIFT_Y},
         "landmark_error_over_eye_distance": quartiles(&mut landmark_error),
+        "faces": faces,
     }))
 }
 
-/// CPU time of the calling thread (nanoseconds, from /proc/thread-self/schedstat); zero
-/// where that file cannot be read.
-fn thread_cpu_time() -> std::time::Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(std::time::Duration::ZERO, std::time::Duration::from_nanos)
+/// CPU time of all of this process's threads (nanoseconds, summed over
+/// /proc/self/task/*/schedstat: candle runs some operations on a rayon worker even with one
+/// thread); zero where /proc cannot be read.
+fn threads_cpu_time() -> std::time::Duration {
+    let ns: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
+    std::time::Duration::from_nanos(ns)
 }
 
 /// CPU time of the whole process (all threads), from /proc (in USER_HZ = 100 ticks).
@@ -762,10 +781,14 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             Ok(out)
         }
         Command::BenchCapture { frames, runs } => bench_capture(engines.face()?, &frames, runs),
-        Command::BoxFit { inputs, every } => box_fit(
+        Command::BoxFit {
+            inputs,
+            every,
+            details,
+        } => box_fit(
             engines.face()?,
             &inputs,
-            every.max(1),
+            (every.max(1), details),
             cli.pad,
             cli.upsample,
         ),

@@ -5,7 +5,7 @@
 //! a copy in and out of NCHW per layer, grouped convolutions one group at a time) spent most
 //! of their time moving data.
 
-use candle_core::{Module, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Module, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::Result;
@@ -55,74 +55,85 @@ impl Module for PatchConv {
     }
 }
 
-/// A 3x3 depthwise convolution, stride 1 or 2, TensorFlow "same" padding, as shifted
-/// multiply-adds.
+/// A 3x3 depthwise convolution, stride 1 or 2, TensorFlow "same" padding (stride 1: one row
+/// and column on every side; stride 2 on an even size: one after the map only), as one pass
+/// over each plane: candle has no depthwise kernel (its grouped convolution runs one group at
+/// a time), and nine shifted multiply-adds cost eighteen passes over the map.
 pub(crate) struct Depthwise3x3 {
-    /// `(9, C, 1, 1, 1)`: the kernel tap (row-major), then the channel.
-    taps: Tensor,
-    bias: Tensor,
+    /// Per channel: 9 taps (row-major) then the bias.
+    weights: Vec<f32>,
     pub(crate) stride: usize,
 }
 
 impl Depthwise3x3 {
     pub(crate) fn new(channels: usize, stride: usize, vb: VarBuilder) -> Result<Self> {
-        let w = vb.get((channels, 1, 3, 3), "weight")?;
-        let taps = w
-            .reshape((channels, 9))?
-            .t()?
-            .contiguous()?
-            .reshape((9, channels, 1, 1, 1))?;
-        let bias = vb.get(channels, "bias")?.reshape((channels, 1, 1, 1))?;
-        Ok(Self { taps, bias, stride })
+        let w = vb
+            .get((channels, 1, 3, 3), "weight")?
+            .reshape((channels, 9))?;
+        let b = vb.get(channels, "bias")?.reshape((channels, 1))?;
+        let weights = Tensor::cat(&[w, b], 1)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Self { weights, stride })
     }
 }
 
 impl Module for Depthwise3x3 {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (c, n, h, w) = x.dims4()?;
-        let mut out = self.bias.clone();
-        if self.stride == 1 {
-            let padded = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
-            for dy in 0..3 {
-                for dx in 0..3 {
-                    let shifted = padded.narrow(2, dy, h)?.narrow(3, dx, w)?;
-                    out = shifted
-                        .broadcast_mul(&self.taps.get(3 * dy + dx)?)?
-                        .broadcast_add(&out)?;
+        x.apply_op1_no_bwd(self)
+    }
+}
+
+impl CustomOp1 for Depthwise3x3 {
+    fn name(&self) -> &'static str {
+        "depthwise3x3"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (c, n, h, w) = layout.shape().dims4()?;
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("depthwise3x3: f32 maps only");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("depthwise3x3: contiguous maps only");
+        };
+        let data = &data[start..end];
+        if self.weights.len() != c * 10 || (self.stride == 2 && (h % 2 != 0 || w % 2 != 0)) {
+            candle_core::bail!(
+                "depthwise3x3: {c} channels, {h}x{w}, stride {}",
+                self.stride
+            );
+        }
+        let s = self.stride;
+        let (oh, ow) = (h / s, w / s);
+        // Rows and columns of the zero-padded plane: stride 1 pads one before, stride 2 none.
+        let before = usize::from(s == 1);
+        let (ph, pw) = (h + 2, w + 2);
+        let mut padded = vec![0f32; ph * pw];
+        let mut out = vec![0f32; c * n * oh * ow];
+        for (plane, dst) in out.chunks_exact_mut(oh * ow).enumerate() {
+            let src = &data[plane * h * w..(plane + 1) * h * w];
+            for (y, row) in src.chunks_exact(w).enumerate() {
+                let at = (y + before) * pw + before;
+                padded[at..at + w].copy_from_slice(row);
+            }
+            let k = &self.weights[(plane / n) * 10..(plane / n) * 10 + 10];
+            for (oy, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
+                dst_row.fill(k[9]);
+                for dy in 0..3 {
+                    let src_row = &padded[(oy * s + dy) * pw..(oy * s + dy + 1) * pw];
+                    for dx in 0..3 {
+                        let tap = k[3 * dy + dx];
+                        for (ox, o) in dst_row.iter_mut().enumerate() {
+                            *o += tap * src_row[ox * s + dx];
+                        }
+                    }
                 }
             }
-            return Ok(out);
         }
-        // Stride 2 on an even size: "same" pads one row and column after the map only.
-        // Output (i, j) reads padded rows 2i + dy and columns 2j + dx: split the padded map
-        // into its four (row, column) parity phases once, then each tap is a plain shift.
-        let (oh, ow) = (h / 2, w / 2);
-        let padded = x
-            .pad_with_zeros(2, 0, 2)?
-            .pad_with_zeros(3, 0, 2)?
-            .reshape((c, n, oh + 1, 2, ow + 1, 2))?;
-        let mut phases = Vec::with_capacity(4);
-        for ry in 0..2 {
-            for rx in 0..2 {
-                phases.push(
-                    padded
-                        .narrow(3, ry, 1)?
-                        .narrow(5, rx, 1)?
-                        .contiguous()?
-                        .reshape((c, n, oh + 1, ow + 1))?,
-                );
-            }
-        }
-        for dy in 0..3 {
-            for dx in 0..3 {
-                let phase = &phases[2 * (dy % 2) + dx % 2];
-                let shifted = phase.narrow(2, dy / 2, oh)?.narrow(3, dx / 2, ow)?;
-                out = shifted
-                    .broadcast_mul(&self.taps.get(3 * dy + dx)?)?
-                    .broadcast_add(&out)?;
-            }
-        }
-        Ok(out)
+        Ok((CpuStorage::F32(out), Shape::from((c, n, oh, ow))))
     }
 }
 
