@@ -137,22 +137,52 @@ impl CustomOp1 for Depthwise3x3 {
     }
 }
 
-/// PReLU with one slope per channel.
+/// PReLU with one slope per channel, in one pass over the map.
 pub(crate) struct Prelu {
-    /// `(C, 1, 1, 1)`.
-    alpha: Tensor,
+    alpha: Vec<f32>,
 }
 
 impl Prelu {
     pub(crate) fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
-        let alpha = vb.get(channels, "alpha")?.reshape((channels, 1, 1, 1))?;
-        Ok(Self { alpha })
+        Ok(Self {
+            alpha: vb.get(channels, "alpha")?.to_vec1::<f32>()?,
+        })
     }
 }
 
 impl Module for Prelu {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.relu()? + x.minimum(0f32)?.broadcast_mul(&self.alpha)?
+        x.apply_op1_no_bwd(self)
+    }
+}
+
+impl CustomOp1 for Prelu {
+    fn name(&self) -> &'static str {
+        "prelu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("prelu: f32 maps only");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("prelu: contiguous maps only");
+        };
+        let c = layout.shape().dims().first().copied().unwrap_or(0);
+        if c != self.alpha.len() || c == 0 {
+            candle_core::bail!("prelu: {c} channels, {} slopes", self.alpha.len());
+        }
+        let data = &data[start..end];
+        let per_channel = data.len() / c;
+        let mut out = Vec::with_capacity(data.len());
+        for (plane, &a) in data.chunks_exact(per_channel).zip(&self.alpha) {
+            out.extend(plane.iter().map(|&v| if v < 0.0 { a * v } else { v }));
+        }
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 }
 
@@ -204,6 +234,18 @@ mod tests {
             let got = back(conv.forward(&cnhw).unwrap());
             assert!(close(&got, &want) < 1e-5, "patch conv k={k}");
         }
+        let alpha = vb.get_with_hints(c, "a.alpha", RANDN).unwrap();
+        let prelu = Prelu::new(c, vb.pp("a")).unwrap();
+        let want = (x.relu().unwrap()
+            + x.minimum(0f32)
+                .unwrap()
+                .broadcast_mul(&alpha.reshape((1, c, 1, 1)).unwrap())
+                .unwrap())
+        .unwrap();
+        assert!(
+            close(&back(prelu.forward(&cnhw).unwrap()), &want) < 1e-6,
+            "prelu"
+        );
         for stride in [1usize, 2] {
             let w = vb
                 .get_with_hints((c, 1, 3, 3), &format!("d{stride}.weight"), RANDN)
