@@ -21,12 +21,12 @@
 //! Internally the network keeps activations channel-major, `(C, N, H, W)` (see `layers.rs`).
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 use image::{Rgb, RgbImage};
 
 use crate::error::{MatcherError, Result};
 use crate::face::landmarks::FaceBox;
-use crate::face::layers::{Depthwise3x3, PatchConv, pad_channels};
+use crate::face::layers::{Depthwise3x3, PatchConv, StemConv, pad_channels};
 use crate::models::ModelStore;
 
 pub const WEIGHTS_FILE: &str = "mediapipe_face_detection_short_range.safetensors";
@@ -380,7 +380,7 @@ const FIRST_HEAD_AFTER: usize = 10;
 
 /// The BlazeFace short-range network.
 pub struct BlazeFace {
-    stem: Conv2d,
+    stem: StemConv,
     blocks: Vec<Block>,
     classifier_16: PatchConv,
     regressor_16: PatchConv,
@@ -393,16 +393,7 @@ impl BlazeFace {
     /// and `conv2d_{k+1}`; the heads are named after their map's stride in TFLite's export
     /// (`classificator_8`/`regressor_8` on the 16x16 map, `_16` on the 8x8 map).
     pub fn new(vb: VarBuilder) -> Result<Self> {
-        let stem = candle_nn::conv2d(
-            3,
-            24,
-            5,
-            Conv2dConfig {
-                stride: 2,
-                ..Default::default()
-            },
-            vb.pp("conv2d"),
-        )?;
+        let stem = StemConv::new(3, 24, 5, vb.pp("conv2d"))?;
         let mut blocks = Vec::with_capacity(BLOCKS.len());
         for (k, &(cin, cout, stride)) in BLOCKS.iter().enumerate() {
             let depthwise_name = match k {
@@ -433,12 +424,7 @@ impl BlazeFace {
         let n = x.dim(0)?;
         // TensorFlow "same" padding of a 5x5 stride-2 convolution on 128: 1 before, 2 after.
         let x = x.pad_with_zeros(2, 1, 2)?.pad_with_zeros(3, 1, 2)?;
-        let mut h = self
-            .stem
-            .forward(&x)?
-            .relu()?
-            .transpose(0, 1)?
-            .contiguous()?;
+        let mut h = self.stem.forward(&x)?.relu()?;
         let mut map16 = None;
         for (k, block) in self.blocks.iter().enumerate() {
             h = block.forward(&h)?;

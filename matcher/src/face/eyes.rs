@@ -18,12 +18,12 @@
 //! depthwise layer is plain `depthwise_conv2d`).
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 use image::{Rgb, RgbImage};
 
 use crate::error::Result;
 use crate::face::landmarks::Landmarks;
-use crate::face::layers::{Depthwise3x3, PatchConv, Prelu, pad_channels};
+use crate::face::layers::{Depthwise3x3, PatchConv, Prelu, StemConv, pad_channels};
 use crate::models::ModelStore;
 
 pub const WEIGHTS_FILE: &str = "mediapipe_iris_landmark.safetensors";
@@ -86,7 +86,7 @@ impl Module for Block {
 
 /// The iris landmark network. Activations are channel-major, `(C, N, H, W)` (`layers.rs`).
 pub struct IrisNet {
-    stem: Conv2d,
+    stem: StemConv,
     stem_act: Prelu,
     trunk: Vec<Block>,
     contour_branch: Vec<Block>,
@@ -97,16 +97,7 @@ pub struct IrisNet {
 
 impl IrisNet {
     pub fn new(vb: VarBuilder) -> Result<Self> {
-        let stem = candle_nn::conv2d(
-            3,
-            64,
-            3,
-            Conv2dConfig {
-                stride: 2,
-                ..Default::default()
-            },
-            vb.pp("conv2d"),
-        )?;
+        let stem = StemConv::new(3, 64, 3, vb.pp("conv2d"))?;
         let stem_act = Prelu::new(64, vb.pp("p_re_lu"))?;
         let mut trunk = Vec::new();
         for k in 0..10 {
@@ -155,7 +146,7 @@ impl IrisNet {
     fn shared(&self, x: &Tensor) -> Result<Tensor> {
         // TensorFlow "same" padding for a 3x3 stride-2 convolution on an even size.
         let x = x.pad_with_zeros(2, 0, 1)?.pad_with_zeros(3, 0, 1)?;
-        let stem = self.stem.forward(&x)?.transpose(0, 1)?.contiguous()?;
+        let stem = self.stem.forward(&x)?;
         let mut h = self.stem_act.forward(&stem)?;
         for b in &self.trunk {
             h = b.forward(&h)?;

@@ -55,6 +55,58 @@ impl Module for PatchConv {
     }
 }
 
+/// A k x k stride-2 convolution of an NCHW input already padded as the network wants it, to
+/// a channel-major output: the patches are gathered row by row into one `(C * k * k, N * OH *
+/// OW)` matrix and multiplied once. candle's convolution gathers them element by element and
+/// its NCHW result would need a transpose.
+pub(crate) struct StemConv {
+    /// `(out, in * k * k)`, inputs ordered channel, row, column.
+    weight: Tensor,
+    /// `(out, 1)`.
+    bias: Tensor,
+    k: usize,
+}
+
+impl StemConv {
+    pub(crate) fn new(cin: usize, cout: usize, k: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            weight: vb
+                .get((cout, cin, k, k), "weight")?
+                .reshape((cout, cin * k * k))?,
+            bias: vb.get(cout, "bias")?.reshape((cout, 1))?,
+            k,
+        })
+    }
+}
+
+impl Module for StemConv {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        let k = self.k;
+        let (oh, ow) = ((h - k) / 2 + 1, (w - k) / 2 + 1);
+        let data = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut patches: Vec<f32> = Vec::with_capacity(c * k * k * n * oh * ow);
+        for ci in 0..c {
+            for ky in 0..k {
+                for kx in 0..k {
+                    for ni in 0..n {
+                        let plane = &data[(ni * c + ci) * h * w..(ni * c + ci + 1) * h * w];
+                        for oy in 0..oh {
+                            let row = &plane[(2 * oy + ky) * w..(2 * oy + ky + 1) * w];
+                            patches.extend(row[kx..].iter().step_by(2).take(ow));
+                        }
+                    }
+                }
+            }
+        }
+        let patches = Tensor::from_vec(patches, (c * k * k, n * oh * ow), x.device())?;
+        self.weight
+            .matmul(&patches)?
+            .broadcast_add(&self.bias)?
+            .reshape(((), n, oh, ow))
+    }
+}
+
 /// A 3x3 depthwise convolution, stride 1 or 2, TensorFlow "same" padding (stride 1: one row
 /// and column on every side; stride 2 on an even size: one after the map only), as one pass
 /// over each plane: candle has no depthwise kernel (its grouped convolution runs one group at
@@ -126,8 +178,17 @@ impl CustomOp1 for Depthwise3x3 {
                     let src_row = &padded[(oy * s + dy) * pw..(oy * s + dy + 1) * pw];
                     for dx in 0..3 {
                         let tap = k[3 * dy + dx];
-                        for (ox, o) in dst_row.iter_mut().enumerate() {
-                            *o += tap * src_row[ox * s + dx];
+                        // Slices of the exact length let the compiler drop the bounds checks
+                        // and vectorise the stride-1 case.
+                        if s == 1 {
+                            for (o, &v) in dst_row.iter_mut().zip(&src_row[dx..dx + ow]) {
+                                *o += tap * v;
+                            }
+                        } else {
+                            let src = src_row[dx..].iter().step_by(s);
+                            for (o, &v) in dst_row.iter_mut().zip(src) {
+                                *o += tap * v;
+                            }
                         }
                     }
                 }
@@ -233,6 +294,26 @@ mod tests {
                 .unwrap();
             let got = back(conv.forward(&cnhw).unwrap());
             assert!(close(&got, &want) < 1e-5, "patch conv k={k}");
+        }
+        for k in [3usize, 5] {
+            let w = vb
+                .get_with_hints((o, c, k, k), &format!("s{k}.weight"), RANDN)
+                .unwrap();
+            let b = vb.get_with_hints(o, &format!("s{k}.bias"), RANDN).unwrap();
+            let stem = StemConv::new(c, o, k, vb.pp(format!("s{k}"))).unwrap();
+            let padded = x
+                .pad_with_zeros(2, 1, 2)
+                .unwrap()
+                .pad_with_zeros(3, 1, 2)
+                .unwrap();
+            let want = padded
+                .conv2d(&w, 0, 2, 1, 1)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, o, 1, 1)).unwrap())
+                .unwrap();
+            let got = back(stem.forward(&padded).unwrap());
+            assert_eq!(got.dims(), want.dims());
+            assert!(close(&got, &want) < 1e-4, "stem k={k}");
         }
         let alpha = vb.get_with_hints(c, "a.alpha", RANDN).unwrap();
         let prelu = Prelu::new(c, vb.pp("a")).unwrap();
