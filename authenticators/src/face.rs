@@ -7,7 +7,7 @@
 //! (verification). Knows nothing of HTTP or storage.
 
 use image::RgbImage;
-use matcher::face::{FaceLocation, FacePipeline};
+use matcher::face::FacePipeline;
 use matcher::liveness::{self, LivenessReport};
 use matcher::{MatcherError, Template, thresholds};
 
@@ -110,15 +110,18 @@ impl FaceEngine {
         if frames.len() != cue.frames || frames.is_empty() {
             return Ok(Err(Refusal::Unusable(Unusable::Unreadable)));
         }
-        // The first frame says what is wrong with the picture, if anything is.
-        let detect = FaceLocation::Detect { upsample: false };
-        if let Err(e) = self.pipeline.sample(&frames[0], detect) {
-            return match unusable(&e) {
-                Some(u) => Ok(Err(Refusal::Unusable(u))),
-                None => Err(e),
-            };
+        // Every frame is searched whole by the fast frame detector; the first frame says what
+        // is wrong with the picture, if anything is.
+        let faces = self.pipeline.capture_faces(frames)?;
+        if let Some(Err(e)) = faces.first() {
+            return Ok(Err(Refusal::Unusable(
+                unusable(e).unwrap_or(Unusable::NoFace),
+            )));
         }
-        let openness = self.pipeline.sequence_openness(frames)?;
+        let openness: Vec<Option<f32>> = faces
+            .iter()
+            .map(|f| f.as_ref().ok().and_then(|f| f.openness))
+            .collect();
         let report = liveness::analyse(&openness);
         let (on, off) = blinks_on_cue(&report, cue);
         if !report.live {
@@ -132,21 +135,26 @@ impl FaceEngine {
         if on == 0 || off > 1 {
             return Ok(Err(Refusal::NotOnCue));
         }
+        // The template comes from the frame where the eyes are most open, from the face the
+        // liveness analysis already found there.
         let best = openness
             .iter()
             .enumerate()
             .filter_map(|(i, o)| o.map(|o| (i, o)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(0, |(i, _)| i);
-        let template = match self.pipeline.template(&frames[best], detect) {
-            Ok(t) => t,
-            Err(e) => {
-                return match unusable(&e) {
-                    Some(u) => Ok(Err(Refusal::Unusable(u))),
-                    None => Err(e),
-                };
-            }
+            .map(|(i, _)| i);
+        let Some(Ok(face)) = best.and_then(|i| faces.get(i)) else {
+            return Ok(Err(Refusal::Unusable(Unusable::NoFace)));
         };
+        let template = self
+            .pipeline
+            .embedder()
+            .embed_chips(&[&face.sample.chip])?
+            .pop()
+            .ok_or_else(|| MatcherError::Model {
+                name: matcher::face::embed::WEIGHTS_FILE.into(),
+                reason: "no output".into(),
+            })?;
         Ok(Ok(Live {
             template,
             frame: best,
@@ -219,7 +227,7 @@ fn blinks_on_cue(report: &LivenessReport, cue: &Cue) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use matcher::face::load_image;
+    use matcher::face::{FaceLocation, load_image};
     use matcher::liveness::synthetic;
     use std::path::Path;
     use std::sync::OnceLock;

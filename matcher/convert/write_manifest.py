@@ -21,6 +21,10 @@ MODELS = [
     ("mediapipe_iris_landmark.safetensors",
      "PyPI mediapipe==0.10.14 wheel (cp311 manylinux), mediapipe/modules/iris_landmark/iris_landmark.tflite (Google)",
      "Apache-2.0", "convert/mediapipe_iris_to_safetensors.py", True),
+    ("mediapipe_face_detection_short_range.safetensors",
+     "PyPI mediapipe==0.10.14 wheel (cp311 manylinux), "
+     "mediapipe/modules/face_detection/face_detection_short_range.tflite (Google)",
+     "Apache-2.0", "convert/mediapipe_blazeface_to_safetensors.py", True),
 ]
 
 d = sys.argv[1]

@@ -39,6 +39,10 @@ struct Cli {
     /// Double the image before detection to find faces of 40-80 px.
     #[arg(long, global = true)]
     upsample: bool,
+    /// Face detector of `--face detect`: dlib's MMOD CNN (still photographs) or BlazeFace (the
+    /// detector of capture frames).
+    #[arg(long, global = true, value_enum, default_value_t = Detector::Mmod)]
+    detector: Detector,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +51,12 @@ struct Cli {
 enum FaceMode {
     Detect,
     Whole,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Detector {
+    Mmod,
+    Blazeface,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,6 +139,28 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Time a whole face-capture decision as the face factor makes it: decoding the frames
+    /// (sent as JPEG, quality 85), each frame's face and eyelids, the blink analysis and the
+    /// template of the most open-eyed frame. CPU time of the whole process, from its tick
+    /// counts (10 ms steps) and summed over its threads' nanosecond counts, also per stage.
+    BenchCapture {
+        /// A video (.y4m, .mjpeg) or a directory of frames.
+        frames: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Fit the mapping from BlazeFace's box to the box dlib's shape predictor expects (MMOD's)
+    /// on images (directories are searched recursively) and videos (every `--every`th frame);
+    /// print the fitted constants, and how far the landmarks from the compiled mapping's box
+    /// are from those from MMOD's box.
+    BoxFit {
+        inputs: Vec<PathBuf>,
+        #[arg(long, default_value_t = 10)]
+        every: usize,
+        /// Also list each face: both boxes, BlazeFace's keypoints, both sets of landmarks.
+        #[arg(long)]
+        details: bool,
+    },
     /// Time 1:N search over synthetic templates.
     BenchSearch {
         #[arg(long, default_value_t = 1_000_000)]
@@ -148,6 +180,7 @@ struct Engines {
     face_mode: FaceMode,
     pad: f32,
     upsample: bool,
+    detector: Detector,
 }
 
 impl Engines {
@@ -166,6 +199,10 @@ impl Engines {
             Modality::Face => {
                 let img = load_image(path)?;
                 let (mode, pad, upsample) = (self.face_mode, self.pad, self.upsample);
+                let detect = match self.detector {
+                    Detector::Mmod => FaceLocation::Detect { upsample },
+                    Detector::Blazeface => FaceLocation::Frame,
+                };
                 let face = self.face()?;
                 match mode {
                     FaceMode::Whole => face.template(&img, FaceLocation::WholeImage { pad }),
@@ -173,7 +210,7 @@ impl Engines {
                         let side = img.width().max(img.height()) as f32;
                         let p = (pad.clamp(0.0, 2.0) * side).round() as u32;
                         let img = if p > 0 { pad_edges(&img, p) } else { img };
-                        face.template(&img, FaceLocation::Detect { upsample })
+                        face.template(&img, detect)
                     }
                 }
             }
@@ -203,6 +240,257 @@ fn modality_of(path: &Path) -> Modality {
     match ext.as_str() {
         "wav" | "raw" | "flac" => Modality::Voice,
         _ => Modality::Face,
+    }
+}
+
+/// The frames of a video, or the images of a directory in name order.
+fn read_frames(path: &Path) -> matcher::Result<Vec<image::RgbImage>> {
+    if path.is_dir() {
+        files_in(path)?.iter().map(|f| load_image(f)).collect()
+    } else if matcher::video::is_video(path) {
+        matcher::video::read_frames(path)
+    } else {
+        Err(MatcherError::Image(format!(
+            "{}: give a directory of frames or a .y4m / .mjpeg video \
+             (e.g. ffmpeg -i video.mp4 video.y4m)",
+            path.display()
+        )))
+    }
+}
+
+fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Result<Value> {
+    let frames = read_frames(path)?;
+    let jpegs = frames
+        .iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+                .encode_image(f)
+                .map(|_| out)
+                .map_err(|e| MatcherError::Image(e.to_string()))
+        })
+        .collect::<matcher::Result<Vec<_>>>()?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let mut stages: [Vec<f64>; 6] = Default::default();
+    let (mut wall, mut cpu, mut threads_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last = Value::Null;
+    for _ in 0..runs.max(1) {
+        let cpu_start = process_cpu_s();
+        let threads_start = threads_cpu_time();
+        let start = Instant::now();
+        let decoded = jpegs
+            .iter()
+            .map(|j| {
+                image::load_from_memory_with_format(j, image::ImageFormat::Jpeg)
+                    .map(|i| i.to_rgb8())
+                    .map_err(|e| MatcherError::Image(e.to_string()))
+            })
+            .collect::<matcher::Result<Vec<_>>>()?;
+        let decode = threads_cpu_time().saturating_sub(threads_start);
+        let mut times = matcher::face::CaptureTimes::default();
+        let faces = face.capture_faces_timed(&decoded, &mut times, &threads_cpu_time)?;
+        let t = threads_cpu_time();
+        let openness: Vec<Option<f32>> = faces
+            .iter()
+            .map(|f| f.as_ref().ok().and_then(|f| f.openness))
+            .collect();
+        let report = liveness::analyse(&openness);
+        let analyse = threads_cpu_time().saturating_sub(t);
+        let t = threads_cpu_time();
+        let best = openness
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.map(|o| (i, o)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .and_then(|(i, _)| faces.get(i)?.as_ref().ok());
+        if let Some(f) = best {
+            std::hint::black_box(face.embedder().embed_chips(&[&f.sample.chip])?);
+        }
+        let embed = threads_cpu_time().saturating_sub(t);
+        wall.push(ms(start.elapsed()));
+        cpu.push((process_cpu_s() - cpu_start) * 1e3);
+        threads_cpu.push(ms(threads_cpu_time().saturating_sub(threads_start)));
+        for (v, d) in stages.iter_mut().zip([
+            decode,
+            times.detect,
+            times.landmarks_align,
+            times.eyes,
+            analyse,
+            embed,
+        ]) {
+            v.push(ms(d));
+        }
+        last = json!({"live": report.live, "blinks": report.blinks,
+                      "frames_with_face": report.frames_with_face});
+    }
+    let worst = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);
+    let [decode, detect, landmarks, eyes, analyse, embed] = &mut stages;
+    Ok(json!({
+        "frames": frames.len(),
+        "width": frames.first().map(|f| f.width()), "height": frames.first().map(|f| f.height()),
+        "runs": runs.max(1),
+        "threads": candle_core::utils::get_num_threads(),
+        "decision": last,
+        "cpu_ms_median": median(&mut cpu.clone()), "cpu_ms_worst": worst(&cpu),
+        "threads_cpu_ms_median": median(&mut threads_cpu.clone()),
+        "threads_cpu_ms_worst": worst(&threads_cpu),
+        "wall_ms_median": median(&mut wall.clone()), "wall_ms_worst": worst(&wall),
+        "stage_cpu_ms_median": {
+            "decode_jpeg": median(decode),
+            "detect_blazeface": median(detect),
+            "landmarks_align_quality": median(landmarks),
+            "eye_crops_and_lids": median(eyes),
+            "blink_analysis": median(analyse),
+            "embed_best_frame": median(embed),
+        },
+    }))
+}
+
+fn box_fit(
+    face: &FacePipeline,
+    inputs: &[PathBuf],
+    (every, details): (usize, bool),
+    pad: f32,
+    upsample: bool,
+) -> matcher::Result<Value> {
+    use matcher::face::blazeface::{BOX_SHIFT_X, BOX_SHIFT_Y, BOX_SIDE};
+    fn collect(path: &Path, out: &mut Vec<PathBuf>) -> matcher::Result<()> {
+        if path.is_dir() {
+            for p in files_in(path)? {
+                collect(&p, out)?;
+            }
+        } else {
+            out.push(path.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for input in inputs {
+        collect(input, &mut files)?;
+    }
+    // Per face: MMOD's centre offset and side in units of BlazeFace's box side, and the
+    // largest landmark distance between the two boxes' landmarks over the eye distance.
+    let (mut shift_x, mut shift_y, mut side, mut landmark_error) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut frames_seen, mut skipped) = (0usize, 0usize);
+    let mut faces = Vec::new();
+    for file in &files {
+        let frames = if matcher::video::is_video(file) {
+            matcher::video::read_frames(file)?
+                .into_iter()
+                .step_by(every)
+                .collect()
+        } else {
+            match load_image(file) {
+                Ok(img) => vec![img],
+                Err(_) => continue,
+            }
+        };
+        for img in frames {
+            frames_seen += 1;
+            let img = if pad > 0.0 {
+                let long = img.width().max(img.height()) as f32;
+                pad_edges(&img, (pad.clamp(0.0, 2.0) * long).round() as u32)
+            } else {
+                img
+            };
+            let mmod = face.locate_one(&img, upsample);
+            let found = face.frame_detector().detect(&[&img])?;
+            let (Ok(m), [d]) = (mmod, found.first().map_or(&[][..], |f| f.as_slice())) else {
+                skipped += 1;
+                continue;
+            };
+            let s = ((d.xmax - d.xmin) + (d.ymax - d.ymin)) as f64 / 2.0;
+            let (bx, by) = (
+                f64::from(d.xmin + d.xmax) / 2.0,
+                f64::from(d.ymin + d.ymax) / 2.0,
+            );
+            let (mx, my) = (
+                (m.left + m.right) as f64 / 2.0,
+                (m.top + m.bottom) as f64 / 2.0,
+            );
+            // Not the same face.
+            if (mx - bx).hypot(my - by) > 0.5 * s {
+                skipped += 1;
+                continue;
+            }
+            shift_x.push((mx - bx) / s);
+            shift_y.push((my - by) / s);
+            side.push(m.width() as f64 / s);
+            let a = face.predictor().predict(&img, m);
+            let b = face.predictor().predict(&img, d.face_box());
+            let eye = |l: &matcher::face::landmarks::Landmarks, i: usize, j: usize| {
+                [
+                    (l[i][0] + l[j][0]) as f64 / 2.0,
+                    (l[i][1] + l[j][1]) as f64 / 2.0,
+                ]
+            };
+            let (e1, e2) = (eye(&a, 0, 1), eye(&a, 2, 3));
+            let eye_distance = (e1[0] - e2[0]).hypot(e1[1] - e2[1]).max(1.0);
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(p, q)| ((p[0] - q[0]) as f64).hypot((p[1] - q[1]) as f64))
+                .fold(0.0, f64::max);
+            landmark_error.push(worst / eye_distance);
+            if details {
+                faces.push(json!({
+                    "file": file.display().to_string(),
+                    "blazeface": [d.xmin, d.ymin, d.xmax, d.ymax], "keypoints": d.keypoints,
+                    "mmod": [m.left, m.top, m.right, m.bottom], "mmod_landmarks": a,
+                    "landmarks": b,
+                }));
+            }
+        }
+    }
+    let quartiles = |v: &mut Vec<f64>| -> Value {
+        v.sort_by(f64::total_cmp);
+        let q = |f: f64| {
+            v.get(((v.len() as f64 - 1.0) * f).round() as usize)
+                .copied()
+        };
+        json!({"q25": q(0.25), "median": q(0.5), "q75": q(0.75), "p95": q(0.95), "max": q(1.0)})
+    };
+    Ok(json!({
+        "frames": frames_seen, "faces_used": side.len(), "skipped": skipped,
+        "fitted": {
+            "side": quartiles(&mut side),
+            "shift_x": quartiles(&mut shift_x),
+            "shift_y": quartiles(&mut shift_y),
+        },
+        "compiled": {"side": BOX_SIDE, "shift_x": BOX_SHIFT_X, "shift_y": BOX_SHIFT_Y},
+        "landmark_error_over_eye_distance": quartiles(&mut landmark_error),
+        "faces": faces,
+    }))
+}
+
+/// CPU time of all of this process's threads (nanoseconds, summed over
+/// /proc/self/task/*/schedstat: candle runs some operations on a rayon worker even with one
+/// thread); zero where /proc cannot be read.
+fn threads_cpu_time() -> std::time::Duration {
+    let ns: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
+    std::time::Duration::from_nanos(ns)
+}
+
+/// CPU time of the whole process (all threads), from /proc (in USER_HZ = 100 ticks).
+fn process_cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
     }
 }
 
@@ -254,6 +542,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
         face_mode: cli.face,
         pad: cli.pad,
         upsample: cli.upsample,
+        detector: cli.detector,
     };
     match cli.command {
         Command::Embed { file } => {
@@ -368,20 +657,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             }))
         }
         Command::Liveness { frames } => {
-            let images: Vec<image::RgbImage> = if frames.is_dir() {
-                files_in(&frames)?
-                    .iter()
-                    .map(|f| load_image(f))
-                    .collect::<matcher::Result<_>>()?
-            } else if matcher::video::is_video(&frames) {
-                matcher::video::read_frames(&frames)?
-            } else {
-                return Err(MatcherError::Image(format!(
-                    "{}: give a directory of frames or a .y4m / .mjpeg video \
-                     (e.g. ffmpeg -i video.mp4 video.y4m)",
-                    frames.display()
-                )));
-            };
+            let images = read_frames(&frames)?;
             let openness = engines.face()?.sequence_openness(&images)?;
             Ok(serde_json::to_value(liveness::analyse(&openness)).unwrap_or(Value::Null))
         }
@@ -492,19 +768,35 @@ fn run(cli: Cli) -> matcher::Result<Value> {
         }
         Command::BenchEmbed { image, audio, runs } => {
             let start = Instant::now();
+            let detector = engines.detector;
             let face = engines.face()?;
             let load_s = start.elapsed().as_secs_f64();
             let img = load_image(&image)?;
             let mut detect_ms = Vec::new();
             let mut total_ms = Vec::new();
             let mut eyes_ms = Vec::new();
+            let (mut detect_cpu, mut total_cpu) = (Vec::new(), Vec::new());
+            let cpu_ms = |from: std::time::Duration| {
+                threads_cpu_time().saturating_sub(from).as_secs_f64() * 1e3
+            };
+            // A frame's landmarks come from BlazeFace's box the way a capture's do.
+            let location = |b| match detector {
+                Detector::Mmod => FaceLocation::Box(b),
+                Detector::Blazeface => FaceLocation::FrameBox(b),
+            };
             for _ in 0..runs.max(1) {
                 let t = Instant::now();
-                let b = face.locate_one(&img, false)?;
+                let cpu = threads_cpu_time();
+                let b = match detector {
+                    Detector::Mmod => face.locate_one(&img, false)?,
+                    Detector::Blazeface => face.locate_in_frame(&img)?,
+                };
                 detect_ms.push(t.elapsed().as_secs_f64() * 1e3);
-                std::hint::black_box(face.template(&img, FaceLocation::Box(b))?);
+                detect_cpu.push(cpu_ms(cpu));
+                std::hint::black_box(face.template(&img, location(b))?);
                 total_ms.push(t.elapsed().as_secs_f64() * 1e3);
-                let landmarks = face.sample(&img, FaceLocation::Box(b))?.landmarks;
+                total_cpu.push(cpu_ms(cpu));
+                let landmarks = face.sample(&img, location(b))?.landmarks;
                 let t = Instant::now();
                 std::hint::black_box(face.eye_openness(&img, &landmarks)?);
                 eyes_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -512,9 +804,12 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             let mut out = json!({
                 "image": image.display().to_string(),
                 "width": img.width(), "height": img.height(),
+                "detector": if detector == Detector::Mmod { "mmod" } else { "blazeface" },
                 "face_models_load_s": load_s,
                 "detect_ms_median": median(&mut detect_ms),
                 "detect_landmarks_align_embed_ms_median": median(&mut total_ms),
+                "detect_cpu_ms_median": median(&mut detect_cpu),
+                "detect_landmarks_align_embed_cpu_ms_median": median(&mut total_cpu),
                 "eye_crops_and_lids_ms_median": median(&mut eyes_ms),
             });
             if let Some(audio) = audio {
@@ -533,6 +828,18 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             out["peak_rss_mib"] = json!(peak_rss_mib());
             Ok(out)
         }
+        Command::BenchCapture { frames, runs } => bench_capture(engines.face()?, &frames, runs),
+        Command::BoxFit {
+            inputs,
+            every,
+            details,
+        } => box_fit(
+            engines.face()?,
+            &inputs,
+            (every.max(1), details),
+            cli.pad,
+            cli.upsample,
+        ),
         Command::BenchSearch {
             templates,
             dim,

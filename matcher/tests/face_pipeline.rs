@@ -163,3 +163,52 @@ fn labelled_crops_separate_people() {
     assert_eq!(op.false_matches, 0);
     assert!(op.fnmr < 0.10, "FNMR {}", op.fnmr);
 }
+
+/// A capture frame's face, found by BlazeFace and its box mapped onto MMOD's, gives nearly the
+/// landmarks and the template that MMOD's box gives, so templates and the threshold stay
+/// valid; two faces in a frame are refused.
+#[test]
+fn frame_detector_path_agrees_with_mmod() {
+    let p = pipeline();
+    for name in [
+        "obama.png",
+        "obama2.png",
+        "biden.png",
+        "capture_one_face.png",
+    ] {
+        let img = fixture(name);
+        let frame = p.sample(&img, FaceLocation::Frame).unwrap();
+        let still = p.sample(&img, DETECT).unwrap();
+        let eyes = |l: &[[i64; 2]; 5]| {
+            let (a, b) = (
+                [
+                    (l[0][0] + l[1][0]) as f64 / 2.0,
+                    (l[0][1] + l[1][1]) as f64 / 2.0,
+                ],
+                [
+                    (l[2][0] + l[3][0]) as f64 / 2.0,
+                    (l[2][1] + l[3][1]) as f64 / 2.0,
+                ],
+            );
+            (a[0] - b[0]).hypot(a[1] - b[1])
+        };
+        let worst = frame
+            .landmarks
+            .iter()
+            .zip(&still.landmarks)
+            .map(|(a, b)| ((a[0] - b[0]) as f64).hypot((a[1] - b[1]) as f64))
+            .fold(0.0, f64::max);
+        let relative = worst / eyes(&still.landmarks);
+        let t_frame = p.template(&img, FaceLocation::Frame).unwrap();
+        let t_still = p.template(&img, DETECT).unwrap();
+        let cosine = t_frame.cosine(&t_still).unwrap();
+        println!("{name}: landmarks {relative:.3} of the eye distance apart, cosine {cosine:.4}");
+        assert!(relative < 0.08, "{name}: landmarks {relative} apart");
+        assert!(cosine > 0.995, "{name}: cosine {cosine}");
+    }
+    let two = fixture("capture_two_faces.png");
+    assert!(matches!(
+        p.sample(&two, FaceLocation::Frame),
+        Err(MatcherError::SeveralFaces(2))
+    ));
+}

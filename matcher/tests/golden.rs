@@ -1,9 +1,12 @@
-//! Numerical faithfulness against dlib 20.0.1 (fixtures made by convert/make_golden.py) and
-//! the TFLite runtime running MediaPipe's iris network (convert/make_iris_golden.py).
+//! Numerical faithfulness against dlib 20.0.1 (fixtures made by convert/make_golden.py), the
+//! TFLite runtime running MediaPipe's iris network (convert/make_iris_golden.py), and the TFLite
+//! runtime and MediaPipe itself running the short-range face detector
+//! (convert/make_blazeface_golden.py).
 
 use std::path::{Path, PathBuf};
 
 use matcher::face::align::{DEFAULT_PADDING, face_chip};
+use matcher::face::blazeface::{FrameDetector, Letterbox};
 use matcher::face::detect::FaceDetector;
 use matcher::face::embed::FaceEmbedder;
 use matcher::face::eyes::{EyeLandmarker, eye_crops};
@@ -253,4 +256,89 @@ fn eye_crops_and_iris_network_reproduce_tflite() {
         "crop differs by {worst_pixel} grey levels"
     );
     assert!(worst_out < 1e-4, "max abs diff {worst_out}");
+}
+
+#[test]
+fn blazeface_reproduces_tflite_and_mediapipe() {
+    let text = std::fs::read_to_string(fixtures().join("blazeface_golden.json")).unwrap();
+    let golden: Value = serde_json::from_str(&text).unwrap();
+    let detector = FrameDetector::load(&ModelStore::from_env()).unwrap();
+    let (mut worst_pixel, mut worst_logit, mut worst_reg) = (0i32, 0f64, 0f64);
+    let (mut worst_box, mut worst_score) = (0f64, 0f64);
+    for case in golden["cases"].as_array().unwrap() {
+        let name = case["image"].as_str().unwrap();
+        let img = load_image(&fixtures().join(name)).unwrap();
+        // Pre-processing: our letterboxed input against OpenCV's, in grey levels.
+        let stored = load_image(&fixtures().join(case["input"].as_str().unwrap())).unwrap();
+        let ours = Letterbox::of(img.width(), img.height()).input(&img);
+        let mut case_worst = 0;
+        for (a, b) in ours.pixels().zip(stored.pixels()) {
+            for c in 0..3 {
+                case_worst = case_worst.max((i32::from(a.0[c]) - i32::from(b.0[c])).abs());
+            }
+        }
+        // A 640x480 frame samples whole pixels: identical. Elsewhere OpenCV rounds positions
+        // halfway between its 1/32-pixel grid points either way (see `Letterbox::input`).
+        if img.width().max(img.height()).is_multiple_of(128) {
+            assert_eq!(case_worst, 0, "{name}: letterboxed input differs");
+        }
+        worst_pixel = worst_pixel.max(case_worst);
+        // The network on OpenCV's input against the TFLite runtime: every logit (relative to its
+        // size where it exceeds 1), and the 16 regression values of the best anchors in units
+        // of the input side.
+        let raw = detector.raw(&[&stored]).unwrap();
+        let (logits, regressors) = &raw[0];
+        let want = floats(&case["logits"]);
+        assert_eq!(logits.len(), want.len());
+        // Far-off anchors reach logits of -600: relative error there, absolute near 0.
+        for (g, w) in logits.iter().zip(&want) {
+            worst_logit = worst_logit.max((f64::from(*g) - w).abs() / w.abs().max(1.0));
+        }
+        for top in case["top"].as_array().unwrap() {
+            let i = top["anchor"].as_u64().unwrap() as usize;
+            for (g, w) in regressors[16 * i..16 * i + 16]
+                .iter()
+                .zip(floats(&top["regressors"]))
+            {
+                worst_reg = worst_reg.max((f64::from(*g) - w).abs() / 128.0);
+            }
+        }
+        // Anchors, decoding, weighted NMS and letterbox removal against MediaPipe's own face
+        // detection on the image, relative to the image size.
+        let found = detector.detect(&[&img]).unwrap().remove(0);
+        let want = case["mediapipe"].as_array().unwrap();
+        assert_eq!(found.len(), want.len(), "{name}: {found:?}");
+        let (w, h) = (f64::from(img.width()), f64::from(img.height()));
+        for (d, m) in found.iter().zip(want) {
+            let b = floats(&m["box"]);
+            let ours = [
+                f64::from(d.xmin) / w,
+                f64::from(d.ymin) / h,
+                f64::from(d.xmax - d.xmin) / w,
+                f64::from(d.ymax - d.ymin) / h,
+            ];
+            let mut diffs: Vec<f64> = ours.iter().zip(&b).map(|(o, m)| (o - m).abs()).collect();
+            for (k, p) in m["keypoints"].as_array().unwrap().iter().enumerate() {
+                let p = floats(p);
+                diffs.push((f64::from(d.keypoints[k][0]) / w - p[0]).abs());
+                diffs.push((f64::from(d.keypoints[k][1]) / h - p[1]).abs());
+            }
+            worst_box = diffs.into_iter().fold(worst_box, f64::max);
+            worst_score =
+                worst_score.max((f64::from(d.score) - m["score"].as_f64().unwrap()).abs());
+        }
+    }
+    println!(
+        "blazeface: input max pixel diff {worst_pixel}; logits max diff {worst_logit:e}, \
+         regressors {worst_reg:e} of the input side; detections vs MediaPipe: box and \
+         keypoints {worst_box:e} of the image size, score {worst_score:e}"
+    );
+    assert!(
+        worst_pixel <= 3,
+        "input differs by {worst_pixel} grey levels"
+    );
+    assert!(worst_logit < 1e-4, "logit diff {worst_logit}");
+    assert!(worst_reg < 1e-5, "regressor diff {worst_reg}");
+    assert!(worst_box < 1e-3, "box diff {worst_box}");
+    assert!(worst_score < 1e-3, "score diff {worst_score}");
 }

@@ -18,11 +18,12 @@
 //! depthwise layer is plain `depthwise_conv2d`).
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 use image::{Rgb, RgbImage};
 
 use crate::error::Result;
 use crate::face::landmarks::Landmarks;
+use crate::face::layers::{Depthwise3x3, PatchConv, Prelu, StemConv, pad_channels};
 use crate::models::ModelStore;
 
 pub const WEIGHTS_FILE: &str = "mediapipe_iris_landmark.safetensors";
@@ -36,79 +37,12 @@ pub const CROP_SCALE: f64 = 2.3;
 pub const CONTOUR_POINTS: usize = 71;
 const IRIS_POINTS: usize = 5;
 
-struct Prelu {
-    alpha: Tensor,
-}
-
-impl Prelu {
-    fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
-        let alpha = vb.get(channels, "alpha")?.reshape((1, channels, 1, 1))?;
-        Ok(Self { alpha })
-    }
-}
-
-impl Module for Prelu {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.relu()? + x.minimum(0f32)?.broadcast_mul(&self.alpha)?
-    }
-}
-
-fn conv(
-    vb: &VarBuilder,
-    name: &str,
-    (cin, cout, k): (usize, usize, usize),
-    stride: usize,
-) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        stride,
-        ..Default::default()
-    };
-    Ok(candle_nn::conv2d(cin, cout, k, cfg, vb.pp(name))?)
-}
-
-/// A 3x3 depthwise convolution with padding 1, as nine shifted multiply-adds: candle runs
-/// a grouped convolution as one convolution per group, which is about 30 times slower
-/// here. (A direct loop over the planes measured no faster than this.)
-struct Depthwise3x3 {
-    /// `(9, 1, C, 1, 1)`: the kernel tap (row-major) then the channel.
-    taps: Tensor,
-    bias: Tensor,
-}
-
-impl Depthwise3x3 {
-    fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
-        let w = vb.get((channels, 1, 3, 3), "weight")?;
-        let taps = w
-            .reshape((channels, 9))?
-            .t()?
-            .reshape((9, 1, channels, 1, 1))?;
-        let bias = vb.get(channels, "bias")?.reshape((1, channels, 1, 1))?;
-        Ok(Self { taps, bias })
-    }
-}
-
-impl Module for Depthwise3x3 {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, _, h, w) = x.dims4()?;
-        let padded = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
-        let mut out = self.bias.clone();
-        for dy in 0..3 {
-            for dx in 0..3 {
-                let shifted = padded.narrow(2, dy, h)?.narrow(3, dx, w)?;
-                out = shifted
-                    .broadcast_mul(&self.taps.get(3 * dy + dx)?)?
-                    .broadcast_add(&out)?;
-            }
-        }
-        Ok(out)
-    }
-}
-
 struct Block {
-    expand: Conv2d,
+    /// 1x1, or 2x2 with stride 2 when the block halves the resolution.
+    expand: PatchConv,
     act1: Prelu,
     depthwise: Depthwise3x3,
-    project: Conv2d,
+    project: PatchConv,
     act2: Prelu,
     halves: bool,
     pad_channels: usize,
@@ -123,17 +57,12 @@ impl Block {
             0 => "depthwise_conv2d".to_owned(),
             _ => format!("depthwise_conv2d_{k}"),
         };
-        let (kernel, stride) = if halves { (2, 2) } else { (1, 1) };
+        let kernel = if halves { 2 } else { 1 };
         Ok(Self {
-            expand: conv(
-                vb,
-                &format!("conv2d_{}", 2 * k + 1),
-                (cin, mid, kernel),
-                stride,
-            )?,
+            expand: PatchConv::new(cin, mid, kernel, vb.pp(format!("conv2d_{}", 2 * k + 1)))?,
             act1: Prelu::new(mid, vb.pp(format!("p_re_lu_{}", 2 * k + 1)))?,
-            depthwise: Depthwise3x3::new(mid, vb.pp(depthwise_name))?,
-            project: conv(vb, &format!("conv2d_{}", 2 * k + 2), (mid, cout, 1), 1)?,
+            depthwise: Depthwise3x3::new(mid, 1, vb.pp(depthwise_name))?,
+            project: PatchConv::new(mid, cout, 1, vb.pp(format!("conv2d_{}", 2 * k + 2)))?,
             act2: Prelu::new(cout, vb.pp(format!("p_re_lu_{}", 2 * k + 2)))?,
             halves,
             pad_channels: cout - cin,
@@ -145,32 +74,30 @@ impl Module for Block {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.act1.forward(&self.expand.forward(x)?)?;
         let h = self.project.forward(&self.depthwise.forward(&h)?)?;
-        let mut skip = if self.halves {
+        let skip = if self.halves {
             x.max_pool2d(2)?
         } else {
             x.clone()
         };
-        if self.pad_channels > 0 {
-            skip = skip.pad_with_zeros(1, 0, self.pad_channels)?;
-        }
-        self.act2.forward(&(h + skip)?)
+        self.act2
+            .forward(&(h + pad_channels(skip, self.pad_channels)?)?)
     }
 }
 
-/// The iris landmark network.
+/// The iris landmark network. Activations are channel-major, `(C, N, H, W)` (`layers.rs`).
 pub struct IrisNet {
-    stem: Conv2d,
+    stem: StemConv,
     stem_act: Prelu,
     trunk: Vec<Block>,
     contour_branch: Vec<Block>,
-    contour_head: Conv2d,
+    contour_head: PatchConv,
     iris_branch: Vec<Block>,
-    iris_head: Conv2d,
+    iris_head: PatchConv,
 }
 
 impl IrisNet {
     pub fn new(vb: VarBuilder) -> Result<Self> {
-        let stem = conv(&vb, "conv2d", (3, 64, 3), 2)?;
+        let stem = StemConv::new(3, 64, 3, vb.pp("conv2d"))?;
         let stem_act = Prelu::new(64, vb.pp("p_re_lu"))?;
         let mut trunk = Vec::new();
         for k in 0..10 {
@@ -190,14 +117,14 @@ impl IrisNet {
             stem_act,
             trunk,
             contour_branch: branch(10)?,
-            contour_head: conv(
-                &vb,
-                "conv_eyes_contours_and_brows",
-                (128, 3 * CONTOUR_POINTS, 2),
-                1,
+            contour_head: PatchConv::new(
+                128,
+                3 * CONTOUR_POINTS,
+                2,
+                vb.pp("conv_eyes_contours_and_brows"),
             )?,
             iris_branch: branch(18)?,
-            iris_head: conv(&vb, "conv_iris", (128, 3 * IRIS_POINTS, 2), 1)?,
+            iris_head: PatchConv::new(128, 3 * IRIS_POINTS, 2, vb.pp("conv_iris"))?,
         })
     }
 
@@ -215,11 +142,12 @@ impl IrisNet {
         head(&self.shared(x)?, &self.contour_branch, &self.contour_head)
     }
 
-    /// Stem and the shared blocks 0-9.
+    /// Stem and the shared blocks 0-9, channel-major.
     fn shared(&self, x: &Tensor) -> Result<Tensor> {
         // TensorFlow "same" padding for a 3x3 stride-2 convolution on an even size.
         let x = x.pad_with_zeros(2, 0, 1)?.pad_with_zeros(3, 0, 1)?;
-        let mut h = self.stem_act.forward(&self.stem.forward(&x)?)?;
+        let stem = self.stem.forward(&x)?;
+        let mut h = self.stem_act.forward(&stem)?;
         for b in &self.trunk {
             h = b.forward(&h)?;
         }
@@ -227,13 +155,13 @@ impl IrisNet {
     }
 }
 
-/// One branch of blocks and its 2x2 head convolution, flattened to `(N, values)`.
-fn head(shared: &Tensor, blocks: &[Block], conv: &Conv2d) -> Result<Tensor> {
+/// One branch of blocks and its 2x2 head convolution on the 2x2 map: `(N, values)`.
+fn head(shared: &Tensor, blocks: &[Block], conv: &PatchConv) -> Result<Tensor> {
     let mut y = shared.clone();
     for b in blocks {
         y = b.forward(&y)?;
     }
-    Ok(conv.forward(&y)?.flatten_from(1)?)
+    Ok(conv.flat(&y)?.t()?.contiguous()?)
 }
 
 /// The 71 contour points of one eye in its crop's frame, in units of the crop side with the

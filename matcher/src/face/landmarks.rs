@@ -111,6 +111,32 @@ impl ShapePredictor {
         Ok(sp)
     }
 
+    /// The mean of the landmarks predicted for boxes with `rect`'s centre and `scales` times
+    /// its size, rounded to whole pixels.
+    pub fn predict_mean(&self, img: &RgbImage, rect: FaceBox, scales: &[f64]) -> Landmarks {
+        let (cx, cy) = (
+            (rect.left + rect.right) as f64 / 2.0,
+            (rect.top + rect.bottom) as f64 / 2.0,
+        );
+        let mut sum = [[0f64; 2]; NUM_POINTS];
+        for &k in scales {
+            let half_w = (rect.right - rect.left) as f64 * k / 2.0;
+            let half_h = (rect.bottom - rect.top) as f64 * k / 2.0;
+            let b = FaceBox {
+                left: round_px(cx - half_w),
+                top: round_px(cy - half_h),
+                right: round_px(cx + half_w),
+                bottom: round_px(cy + half_h),
+            };
+            for (s, p) in sum.iter_mut().zip(self.predict(img, b)) {
+                s[0] += p[0] as f64;
+                s[1] += p[1] as f64;
+            }
+        }
+        let n = scales.len().max(1) as f64;
+        sum.map(|p| [round_px(p[0] / n), round_px(p[1] / n)])
+    }
+
     /// Landmarks of the face in `rect`, in image pixels, rounded like dlib.
     pub fn predict(&self, img: &RgbImage, rect: FaceBox) -> Landmarks {
         let shape = self.predict_normalised(img, rect);
