@@ -143,7 +143,7 @@ impl FaceEngine {
             .filter_map(|(i, o)| o.map(|o| (i, o)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i);
-        let Some(Ok(face)) = best.and_then(|i| faces.get(i)) else {
+        let (Some(best), Some(Ok(face))) = (best, best.and_then(|i| faces.get(i))) else {
             return Ok(Err(Refusal::Unusable(Unusable::NoFace)));
         };
         let template = self

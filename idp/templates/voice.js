@@ -103,7 +103,6 @@
         method: 'POST', credentials: 'same-origin', body: new URLSearchParams({ csrf: csrf }),
       }));
       phrase.textContent = begun.phrase;
-      phrase.setAttribute('aria-label', msgs.read + ' ' + begun.phrase);
       prompt.textContent = msgs.recording;
       var rec = await record(stream, SECONDS);
       stream.getTracks().forEach(function (t) { t.stop(); });

@@ -11,6 +11,8 @@ export const ROOT = new URL('../..', import.meta.url).pathname;
 export const TARGET = process.env.CARGO_TARGET_DIR || join(ROOT, 'target');
 export const MATCHER = join(TARGET, 'debug', 'matcher');
 export const FIXTURES = join(ROOT, 'matcher', 'tests', 'fixtures');
+/** The shared labelled test data beside the repository. */
+export const SHARED = join(ROOT, '..', 'shared', 'data');
 export const PASSWORD = 'a long and correct password';
 /** A capture is analysed on the server; unoptimised test builds take several seconds. */
 export const SLOW = { timeout: 120_000 };
@@ -63,12 +65,13 @@ export async function stepUpByEmail(idp, page, to, heading = 'Additional verific
 }
 
 /**
- * Open-eyed and shut-eyed frames of a fixture photograph, 480x640, as data URLs, made by
- * `matcher synth-video` in a new folder under `work`.
+ * Open-eyed and shut-eyed frames of a photograph (a fixture's name, or a path), 480x640,
+ * as data URLs, made by `matcher synth-video` in a new folder under `work`.
  */
 export function framesOf(work, photo, name) {
   const dir = mkdtempSync(join(work, `${name}-`));
-  execFileSync(MATCHER, ['synth-video', join(FIXTURES, photo), join(dir, 'v.y4m'), '--frames', '2',
+  const source = photo.startsWith('/') ? photo : join(FIXTURES, photo);
+  execFileSync(MATCHER, ['synth-video', source, join(dir, 'v.y4m'), '--frames', '2',
     '--closed', '1', '--width', '480', '--height', '640', '--frames-dir', dir]);
   const url = (f) => `data:image/png;base64,${readFileSync(join(dir, f)).toString('base64')}`;
   return { open: url('0.png'), shut: url('1.png') };

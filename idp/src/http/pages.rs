@@ -312,7 +312,6 @@ pub fn voice_messages(t: &Texts) -> String {
         "no_match": t.voice_no_match,
         "busy": t.face_busy,
         "locked": t.face_locked,
-        "read": t.voice_read,
         "recording": t.voice_recording,
         "checking": t.face_checking,
     })
