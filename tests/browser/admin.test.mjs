@@ -1,0 +1,355 @@
+// The Admin UI in headless Chromium against the real binary: an administrator signs in at
+// level high (password, a code by e-mail, then a passkey on Chromium's virtual
+// authenticator), registers a client (after an error shown next to its field), makes an
+// API scope require high, rotates the signing keys, works the registration queue, and
+// finds each of these in the audit log; an auditor sees everything and can change nothing;
+// the bearer token stays in memory and goes only to the Admin API. Every main page is
+// kept as a screenshot and checked with axe-core, also on a phone-sized screen.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { Idp } from '../../conformance/harness.mjs';
+
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const PASSWORD = 'a long and correct password';
+const CONFIG = `[policy.scopes]
+"tax.read" = "low"
+`;
+
+let idp;
+let browser;
+
+before(async () => {
+  idp = await Idp.start((cli) => {
+    for (const [user, role] of [['root', 'administrator'], ['audrey', 'auditor'], ['clara', 'clerk'], ['rosa', 'administrator']]) {
+      cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`,
+        '--name', `${user[0].toUpperCase()}${user.slice(1)} Example`], PASSWORD);
+      cli(['user', 'grant-role', '--username', user, '--role', role]);
+    }
+  }, { host: 'localhost', testClock: true, config: CONFIG });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await idp?.stop();
+});
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Keeps a picture of the page (target/screenshots/NAME.png) and checks WCAG 2.2 AA. */
+async function shot(page, name) {
+  await page.screenshot({ path: new URL(`../../target/screenshots/${name}.png`, import.meta.url).pathname, fullPage: true });
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `accessibility of ${name}`);
+}
+
+/**
+ * A browser of one administrator, with a virtual passkey authenticator; records every
+ * request that carried a bearer token and the access tokens the token endpoint issued.
+ */
+async function adminBrowser(options = {}) {
+  const context = await browser.newContext({ locale: 'en-GB', ...options });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const bearer = [];
+  const issued = [];
+  page.on('request', (r) => {
+    const auth = r.headers().authorization;
+    if (auth) bearer.push({ url: r.url(), auth });
+  });
+  page.on('response', async (r) => {
+    if (r.url() === `${idp.issuer}/token` && r.ok()) {
+      const body = await r.json().catch(() => null);
+      if (body?.access_token) issued.push(body.access_token);
+    }
+  });
+  page.on('pageerror', (e) => console.error(`page error: ${e.stack || e}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.error(`browser: ${m.text()}`);
+  });
+  return { context, page, bearer, issued };
+}
+
+/** Runs a test's steps; on failure keeps a picture of where the page was. */
+async function withPicture(page, name, steps) {
+  try {
+    await steps();
+  } catch (e) {
+    await page.screenshot({ path: new URL(`../../target/screenshots/${name}-failed.png`, import.meta.url).pathname, fullPage: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Answers "Additional verification" with the code the development outbox received. */
+async function stepUpByEmail(page, to) {
+  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+  const seen = new Set(idp.outbox().map((m) => m.body));
+  if ((await page.getByRole('button', { name: 'Send the code' }).count()) === 0) {
+    await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
+  }
+  await page.getByRole('button', { name: 'Send the code' }).click();
+  await page.getByLabel('Code from the e-mail').waitFor();
+  const mail = idp.outbox().find((m) => m.to === to && !seen.has(m.body) && /\b\d{6}\b/.test(m.body));
+  assert.ok(mail, 'a code was sent by e-mail');
+  await page.getByLabel('Code from the e-mail').fill(mail.body.match(/\b(\d{6})\b/)[1]);
+  await page.getByRole('button', { name: 'Verify' }).click();
+}
+
+/**
+ * Enrols a passkey on the account page (password, then a code by e-mail: a new factor
+ * needs the strongest sign-in the account has), then opens the console, which asks the
+ * provider for level high: only the passkey is still missing.
+ */
+async function signInToConsole(page, username) {
+  await page.goto(`${idp.issuer}/account`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Name of the new key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  await stepUpByEmail(page, `${username}@example.invalid`);
+  await page.getByLabel('Name of the new key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  await page.getByRole('listitem').filter({ hasText: 'Laptop' }).waitFor();
+
+  await page.goto(`${idp.issuer}/admin/`);
+  await page.waitForURL(/\/interaction\//);
+  const authorize = new URL(page.url());
+  assert.equal(authorize.pathname.startsWith('/interaction/'), true);
+  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+  assert.equal(await page.getByLabel('Password').count(), 0, 'the password is not asked again');
+  await page.getByRole('button', { name: 'Use security key or passkey' }).click();
+  // The console is a client like any other: the administrator consents once.
+  const allow = page.getByRole('button', { name: 'Allow' });
+  await Promise.race([allow.waitFor().then(() => allow.click()), page.waitForURL(`${idp.issuer}/admin/**`)]);
+  await page.waitForURL((u) => u.pathname.startsWith('/admin/') && u.pathname !== '/admin/callback');
+}
+
+/** The audit view filtered by one kind of event: the rows' text. */
+async function auditRows(page, kind) {
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+  await page.getByLabel('Kind of event').selectOption(kind);
+  await page.getByRole('button', { name: 'Show events' }).click();
+  const table = page.getByRole('table');
+  await table.waitFor();
+  return table.locator('tbody tr').allTextContents();
+}
+
+let started;
+
+test('an administrator signs in at high and administers clients, policy, keys and the queue', async (t) => {
+  started = Date.now();
+  const { context, page, bearer, issued } = await adminBrowser();
+  await withPicture(page, 'admin-root', async () => {
+    await signInToConsole(page, 'root');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    assert.match(await page.title(), /^Overview – Admin console$/);
+    // The chart is drawn by Chart.js on a canvas, with the same figures as a table.
+    await page.locator('canvas[role=img]').or(page.getByText('does not offer sign-in statistics')).waitFor();
+    const hasChart = (await page.locator('canvas[role=img]').count()) === 1;
+    await shot(page, 'admin-overview');
+
+    // The token is in memory only, and went only to the Admin API.
+    assert.equal(issued.length, 1, 'one access token was issued to the console');
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    assert.ok(!stored.includes(issued[0]), 'the access token is not in web storage');
+    const cookies = await context.cookies();
+    assert.ok(!cookies.some((c) => c.value.includes(issued[0])), 'nor in a cookie');
+    assert.ok(bearer.length > 0);
+    for (const r of bearer) {
+      assert.ok(r.url.startsWith(`${idp.issuer}/admin/api/v1/`), `bearer token sent to ${r.url}`);
+    }
+
+    // Clients: an invalid redirect URI is refused, and the API's words stand by the field.
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('cell', { name: /admin-console/ }).or(page.getByRole('rowheader', { name: /admin-console/ })).waitFor();
+    await shot(page, 'admin-clients');
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByLabel('Client ID').fill('tax-portal');
+    await page.getByLabel('Name', { exact: true }).fill('Tax portal');
+    await page.getByLabel('Redirect URIs', { exact: true }).fill('http://tax.example.gov/cb');
+    await page.getByRole('checkbox', { name: 'tax.read' }).check();
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
+    await summary.waitFor();
+    assert.match(await page.title(), /^Error: /);
+    const field = page.getByLabel('Redirect URIs', { exact: true });
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    const message = await page.locator('#client-redirect-uris-error').textContent();
+    assert.match(message, /Redirect URIs: .*http/, 'the problem detail is shown next to the field');
+    await shot(page, 'admin-client-error');
+    await summary.getByRole('link').click();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'client-redirect-uris');
+    await field.fill('https://tax.example.gov/cb');
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByRole('heading', { name: 'Client registered' }).waitFor();
+    const secret = (await page.locator('#client-secret').textContent()).trim();
+    assert.ok(secret.length >= 16, 'the generated secret is shown once');
+    await shot(page, 'admin-client-created');
+    await page.getByRole('link', { name: 'See the client’s settings' }).click();
+    await page.getByRole('heading', { name: /tax-portal/ }).waitFor();
+    await shot(page, 'admin-client');
+
+    // Policy: the API scope tax.read now needs level high.
+    await page.getByRole('link', { name: 'Policy' }).click();
+    const policyHeading = page.getByRole('heading', { name: 'Policy', level: 1 });
+    await policyHeading.waitFor();
+    const hasPolicy = (await page.getByRole('button', { name: 'Change the policy' }).count()) === 1;
+    if (hasPolicy) {
+      await shot(page, 'admin-policy');
+      await page.getByRole('button', { name: 'Change the policy' }).click();
+      await page.getByLabel('Level for tax.read').selectOption('high');
+      await shot(page, 'admin-policy-edit');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByText('The policy was saved.').waitFor();
+      const row = page.getByRole('row').filter({ hasText: 'tax.read' });
+      assert.match(await row.textContent(), /High/);
+    }
+
+    // Keys: rotation, confirmed first.
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.getByRole('heading', { name: 'Signing keys', level: 1 }).waitFor();
+    const before = await page.getByText('Signing', { exact: true }).count();
+    await page.getByRole('button', { name: 'Rotate the keys' }).click();
+    await page.getByRole('heading', { name: 'Rotate the signing keys?' }).waitFor();
+    await page.getByRole('button', { name: 'Rotate the keys' }).click();
+    await page.getByText(/New keys are signing/).waitFor();
+    const rotated = (await page.getByText(/New keys are signing/).textContent()).match(/signing: (.*)\./)[1].split(', ');
+    assert.equal(await page.getByText('Signing', { exact: true }).count(), before, 'as many keys sign as before');
+    await shot(page, 'admin-keys');
+
+    // Accounts: search, one account's methods, sessions and roles.
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByLabel('Search accounts').fill('audrey');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'audrey' }).click();
+    await page.getByRole('heading', { name: /audrey/ }).waitFor();
+    assert.match(await page.getByRole('row').filter({ hasText: 'Roles' }).or(page.locator('.govuk-summary-list__row', { hasText: 'Roles' })).first().textContent(), /Auditor/);
+    await shot(page, 'admin-user');
+
+    // The registration queue.
+    await page.getByRole('link', { name: 'Registrations' }).click();
+    await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+    await shot(page, 'admin-registrations');
+    const hasQueue = (await page.getByText('does not offer the registration queue').count()) === 0;
+
+    // Each action is in the audit log, made by this administrator through the API.
+    const created = await auditRows(page, 'client.created');
+    assert.ok(created.some((r) => /tax-portal/.test(r) && /administrator/.test(r)), created.join('\n'));
+    const keys = await auditRows(page, 'keys.rotated');
+    assert.ok(keys.some((r) => rotated.every((kid) => r.includes(kid))), keys.join('\n'));
+    await shot(page, 'admin-audit');
+    await page.getByRole('button', { name: 'Check the hash chain' }).click();
+    await page.getByText(/The log is intact/).waitFor();
+
+    // A phone-sized screen: the menu folds behind a button.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('heading', { name: 'Clients', level: 1 }).waitFor();
+    await shot(page, 'admin-clients-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    // Every text in Hungarian, Russian and Kazakh too.
+    for (const [lang, heading] of [['Magyar', 'Kliensek'], ['Русский', 'Клиенты'], ['Қазақша', 'Клиенттер']]) {
+      await page.getByRole('link', { name: lang }).click();
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    }
+    assert.equal(await page.locator('html').getAttribute('lang'), 'kk');
+    await shot(page, 'admin-clients-kk');
+    await page.getByRole('link', { name: 'English' }).click();
+
+    t.diagnostic(`chart: ${hasChart}, policy: ${hasPolicy}, queue: ${hasQueue}`);
+    globalThis.adminFeatures = { hasChart, hasPolicy, hasQueue };
+  });
+  await context.close();
+});
+
+test('an auditor sees every view and can change nothing', async () => {
+  const { context, page } = await adminBrowser();
+  await withPicture(page, 'admin-auditor', async () => {
+    await signInToConsole(page, 'audrey');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    for (const name of ['Clients', 'Accounts', 'Audit log', 'Signing keys', 'Policy']) {
+      assert.equal(await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name }).count(), 1, name);
+    }
+    // The queue is for clerks and administrators.
+    assert.equal(await page.getByRole('link', { name: 'Registrations' }).count(), 0);
+
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('link', { name: 'tax-portal' }).click();
+    await page.getByRole('heading', { name: /tax-portal/ }).waitFor();
+    for (const name of ['Change settings', 'Replace the secret', 'Remove client']) {
+      assert.equal(await page.getByRole('button', { name }).count() + await page.getByRole('link', { name }).count(), 0, name);
+    }
+    await shot(page, 'admin-client-auditor');
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.getByRole('table').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Rotate the keys' }).count(), 0);
+    await page.getByRole('link', { name: 'Policy' }).click();
+    await page.getByRole('heading', { name: 'Policy', level: 1 }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Change the policy' }).count(), 0);
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('link', { name: 'root' }).click();
+    await page.getByRole('heading', { name: /root/ }).waitFor();
+    for (const name of ['Disable account', 'Remove account', 'Reset', 'End session']) {
+      assert.equal(await page.getByRole('button', { name }).count(), 0, name);
+    }
+    // A change typed in by address is refused by the page, and would be by the API.
+    await page.goto(`${idp.issuer}/admin/clients/new`);
+    await page.getByRole('heading', { name: 'You cannot see this page' }).waitFor();
+  });
+  await context.close();
+});
+
+test('a clerk sees only the registration queue', async () => {
+  const { context, page } = await adminBrowser();
+  await withPicture(page, 'admin-clerk', async () => {
+    await signInToConsole(page, 'clara');
+    const queue = globalThis.adminFeatures?.hasQueue;
+    if (queue) {
+      await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+      assert.equal(await page.getByRole('link', { name: 'Clients' }).count(), 0);
+    } else {
+      // Without the queue on the server, a clerk has nothing to do here.
+      await page.getByRole('heading', { name: 'You have no administrative role' }).waitFor();
+    }
+  });
+  await context.close();
+});
+
+test('an expired token sends the administrator through the provider again', async (t) => {
+  const { context, page } = await adminBrowser();
+  await withPicture(page, 'admin-expiry', async () => {
+    await signInToConsole(page, 'rosa');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    // Past the access token's 15 minutes and the session's idle time: the next call is
+    // refused and the console asks the provider for a new sign-in.
+    await idp.advanceClock(16 * 60);
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.waitForURL(/\/interaction\//);
+    await page.getByLabel('Password').waitFor();
+    t.diagnostic(`admin browser tests took ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+  await context.close();
+});
+
