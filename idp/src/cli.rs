@@ -12,7 +12,7 @@ use crate::keys::kek::Kek;
 use crate::store::{Db, StoreError};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,9 +80,35 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Recompute the hash chain; fails if an event was removed or altered.
+    /// Seal the pending events, then recompute the hash chain and check every signed
+    /// checkpoint; fails naming the first event that was altered, removed or moved.
     #[command(after_help = "Example:\n  idp audit verify")]
     Verify,
+    /// Write the log as JSON lines (events and signed checkpoints, ending at a checkpoint).
+    #[command(after_help = "Examples:\n  \
+        idp audit export > audit.jsonl\n  \
+        idp audit export --from 1767225600 --until 1769904000 > january.jsonl")]
+    Export {
+        /// Events appended at or after this time (Unix seconds).
+        #[arg(long)]
+        from: Option<i64>,
+        /// Events appended before this time (Unix seconds).
+        #[arg(long)]
+        until: Option<i64>,
+    },
+    /// The public keys that sign checkpoints, as a JWK set (also served at /audit/keys).
+    #[command(after_help = "Example:\n  idp audit keys > audit-keys.json")]
+    Keys,
+    /// Verify an export offline against the published checkpoint keys; needs no database.
+    #[command(after_help = "Example:\n  \
+        idp audit verify-export audit.jsonl --keys audit-keys.json")]
+    VerifyExport {
+        /// The export (JSON lines), `-` for standard input.
+        file: PathBuf,
+        /// The JWK set of the audit keys (from `idp audit keys` or GET /audit/keys).
+        #[arg(long)]
+        keys: PathBuf,
+    },
     /// The newest events of one account (JSON).
     #[command(after_help = "Example:\n  idp audit list --username maria --limit 20")]
     List {
@@ -840,6 +866,10 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
 }
 
 fn audit_command(common: &Common, cmd: AuditCommand) -> CliResult {
+    // Verifying an export needs no installation.
+    if let AuditCommand::VerifyExport { file, keys } = &cmd {
+        return verify_export(file, keys);
+    }
     let config = admin_config(common)?;
     let (db, kek) = open_existing(&config)?;
     let ctx = Context {
@@ -847,18 +877,64 @@ fn audit_command(common: &Common, cmd: AuditCommand) -> CliResult {
         kek: &kek,
         config: &config,
     };
+    let now = crate::now();
     match cmd {
-        AuditCommand::Verify => match admin::audit::verify(&ctx).map_err(err)? {
-            Ok(n) => {
-                println!("audit log intact: {n} events");
-                Ok(())
+        AuditCommand::Verify => {
+            admin::audit::seal(&ctx, now).map_err(err)?;
+            match admin::audit::verify(&ctx).map_err(err)? {
+                Ok(v) => {
+                    println!(
+                        "audit log intact: {} events, {} signed checkpoints",
+                        v.events, v.checkpoints
+                    );
+                    Ok(())
+                }
+                Err(broken) => Err(format!("audit log broken: {broken}")),
             }
-            Err(broken) => Err(format!("audit log broken: {broken}")),
-        },
+        }
+        AuditCommand::Export { from, until } => {
+            admin::audit::seal(&ctx, now).map_err(err)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut sink = |line: &crate::audit::export::Line| {
+                serde_json::to_writer(&mut out, line)?;
+                out.write_all(b"\n")
+            };
+            let range = crate::audit::export::Range { from, until };
+            admin::audit::export(&ctx, range, &mut sink)
+                .map_err(err)?
+                .map_err(|e| format!("writing the export: {e}"))?;
+            out.flush().map_err(|e| format!("writing the export: {e}"))
+        }
+        AuditCommand::Keys => print_json(&admin::audit::keys(&ctx).map_err(err)?, true),
+        AuditCommand::VerifyExport { file, keys } => verify_export(&file, &keys),
         AuditCommand::List { username, limit } => {
             let events =
                 admin::audit::of_user(&ctx, UserRef::Username(&username), limit).map_err(err)?;
             print_json(&events, false)
         }
+    }
+}
+
+fn verify_export(file: &std::path::Path, keys: &std::path::Path) -> CliResult {
+    let read = |p: &std::path::Path| -> Result<String, String> {
+        if p == std::path::Path::new("-") {
+            std::io::read_to_string(std::io::stdin()).map_err(|e| format!("standard input: {e}"))
+        } else {
+            std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+        }
+    };
+    let jwks: serde_json::Value = serde_json::from_str(&read(keys)?)
+        .map_err(|e| format!("{}: not a JWK set: {e}", keys.display()))?;
+    let keys = crate::audit::checkpoint::PublishedKeys::from_jwks(&jwks)
+        .map_err(|e| format!("{}: {e}", keys.display()))?;
+    match crate::audit::export::verify(&read(file)?, &keys) {
+        Ok(v) => {
+            println!(
+                "export intact: events {} to {}, {} signed checkpoints",
+                v.first, v.last, v.checkpoints
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("export broken: {e}")),
     }
 }

@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
     pub biometrics: Option<BiometricsConfig>,
+    /// A signed checkpoint of the audit chain at most this often (seconds) while events
+    /// come in.
+    pub audit_checkpoint_seconds: Option<i64>,
 }
 
 /// Biometric sign-in.
@@ -126,6 +129,7 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
     pub biometrics: BiometricsConfig,
+    pub audit_checkpoint_seconds: i64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -190,6 +194,7 @@ impl Config {
             tls: f.tls,
             x509: f.x509,
             biometrics: f.biometrics.unwrap_or_default(),
+            audit_checkpoint_seconds: f.audit_checkpoint_seconds.unwrap_or(10).max(0),
         })
     }
 

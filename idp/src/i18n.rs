@@ -972,6 +972,7 @@ impl Texts {
             | Kind::ClientRemoved
             | Kind::ClientSecretRotated
             | Kind::KeysRotated
+            | Kind::KeyRetired
             | Kind::RoleGranted
             | Kind::RoleRevoked => self.ev_admin_change,
         }

@@ -477,8 +477,12 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("post", "/users/{id}/unlock"),
         ("get", "/audit"),
         ("get", "/audit/verify"),
+        ("get", "/audit/export"),
+        ("get", "/audit/checkpoints"),
+        ("get", "/audit/stats"),
         ("get", "/keys"),
         ("post", "/keys/rotate"),
+        ("post", "/keys/{id}/retire"),
         ("get", "/openapi.json"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
@@ -615,3 +619,167 @@ async fn garbage_is_a_client_error(backend: Backend) {
 }
 
 on_both_databases!(garbage_is_a_client_error);
+
+/// GET with a bearer token; the body as text.
+async fn get_text(s: &TestServer, path: &str, token: &str) -> (u16, String, String) {
+    let res = reqwest::Client::new()
+        .get(s.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (status, ct, res.text().await.unwrap_or_default())
+}
+
+/// The audit log leaves the provider as JSON lines that a third party verifies with the
+/// published checkpoint keys alone; one changed line is named. Checkpoints and sign-in
+/// statistics are there for auditors, not for clerks.
+async fn the_audit_export_verifies_offline(backend: Backend) {
+    let s = server(backend).await;
+    let b = Browser::new();
+    tokens(&s, &b).await;
+    // Seals what is pending and signs a checkpoint at once.
+    s.cli(&["audit", "verify"]).expect("intact");
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    let (status, ct, export) = get_text(&s, &format!("{API}/audit/export"), &auditor).await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(ct, "application/x-ndjson");
+    assert!(export.lines().count() > 5, "{export}");
+    let keys = reqwest::get(s.url("/audit/keys")).await.unwrap();
+    assert_eq!(keys.status(), 200);
+    let keys = keys.text().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (export_file, keys_file) = (dir.path().join("audit.jsonl"), dir.path().join("keys.json"));
+    std::fs::write(&export_file, &export).unwrap();
+    std::fs::write(&keys_file, &keys).unwrap();
+    let verify = |file: &std::path::Path| {
+        s.cli(&[
+            "audit",
+            "verify-export",
+            file.to_str().unwrap(),
+            "--keys",
+            keys_file.to_str().unwrap(),
+        ])
+    };
+    verify(&export_file).expect("the export verifies");
+    // The third event's detail changed on the way.
+    let mut lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let third = lines
+        .iter_mut()
+        .find(|l| l["type"] == "event" && l["seq"] == 3)
+        .unwrap();
+    third["detail"] = json!("{\"by\":{\"via\":\"cli\"}}");
+    let altered: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&export_file, altered).unwrap();
+    let refused = verify(&export_file).unwrap_err();
+    assert!(refused.contains("event 3 was altered"), "{refused}");
+
+    let a = api(
+        &s,
+        "GET",
+        "/audit/checkpoints?limit=5",
+        Some(&auditor),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert!(a.body[0]["jws"].as_str().unwrap().split('.').count() == 3);
+    let public = reqwest::get(s.url("/audit/checkpoint"))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(public["seq"], a.body[0]["seq"]);
+
+    let now = idp::now();
+    let path = format!(
+        "/audit/stats?from={}&until={}&bucket=60",
+        now - 600,
+        now + 60
+    );
+    let a = api(&s, "GET", &path, Some(&auditor), None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let buckets = a.body["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 11);
+    let succeeded: i64 = buckets
+        .iter()
+        .map(|b| b["succeeded"].as_i64().unwrap())
+        .sum();
+    assert_eq!(succeeded, 1, "one password sign-in");
+    let a = api(
+        &s,
+        "GET",
+        "/audit/stats?from=10&until=5",
+        Some(&auditor),
+        None,
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "until");
+
+    let clerk = token_for(&s, "clara", "openid admin", Some(HIGH)).await;
+    let (status, _, _) = get_text(&s, &format!("{API}/audit/export"), &clerk).await;
+    assert_eq!(status, 403);
+}
+
+on_both_databases!(the_audit_export_verifies_offline);
+
+/// A key rotated out can be withdrawn at once (it leaked); the key that signs cannot.
+async fn a_retired_key_is_no_longer_published(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let old: Vec<String> = api(&s, "GET", "/keys", Some(&root), None)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    let a = api(
+        &s,
+        "POST",
+        &format!("/keys/{}/retire", old[0]),
+        Some(&root),
+        None,
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "kid");
+    assert_eq!(
+        api(&s, "POST", "/keys/rotate", Some(&root), None)
+            .await
+            .status,
+        200
+    );
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    let path = format!("/keys/{}/retire", old[0]);
+    is_problem(&api(&s, "POST", &path, Some(&auditor), None).await, 403);
+    let a = api(&s, "POST", &path, Some(&root), None).await;
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    let jwks = reqwest::get(s.url("/jwks"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!jwks.contains(&old[0]), "{jwks}");
+    assert!(
+        jwks.contains(&old[1]),
+        "the other old key is still published"
+    );
+    is_problem(&api(&s, "POST", &path, Some(&root), None).await, 404);
+}
+
+on_both_databases!(a_retired_key_is_no_longer_published);

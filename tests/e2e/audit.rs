@@ -44,6 +44,14 @@ async fn events_are_chained_and_shown_to_the_citizen(backend: Backend) {
         "{events:?}"
     );
     assert!(events.iter().all(|e| !e.detail.contains(PASSWORD)));
+    // Sign-in attempts say where they came from.
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.kind.starts_with("auth."))
+            .all(|e| e.ip.as_deref() == Some("127.0.0.1")),
+        "{events:?}"
+    );
     s.cli(&["audit", "verify"]).expect("the chain is intact");
 
     let account = b.get(&s.url("/account")).await;

@@ -1,6 +1,7 @@
-//! The provider's signing keys: rotate, list.
+//! The provider's signing keys: rotate, retire, list. Rotating also gives the audit log a
+//! new checkpoint key (the old ones stay published).
 
-use super::{Actor, AdminResult, Context, Subject, record};
+use super::{Actor, AdminError, AdminResult, Context, Resource, Subject, invalid, record};
 use crate::audit::Kind;
 use serde::Serialize;
 use serde_json::json;
@@ -24,9 +25,42 @@ pub fn rotate(ctx: &Context, actor: &Actor, now: i64) -> AdminResult<Vec<String>
     let publish_for = ctx.config.id_token_ttl + SKEW;
     ctx.db.try_tx(|c| {
         let kids = crate::keys::rotate(c, ctx.kek, now, publish_for)?;
-        let detail = json!({ "kids": kids, "old_keys_published_for": publish_for });
+        let audit_kid = crate::audit::checkpoint::rotate(c, ctx.kek, now)?;
+        let detail = json!({
+            "kids": kids,
+            "old_keys_published_for": publish_for,
+            "audit_kid": audit_kid,
+        });
         record(c, actor, Kind::KeysRotated, Subject::Provider, detail, now)?;
         Ok(kids)
+    })
+}
+
+/// Withdraws a key that was rotated out before its time (say it leaked): it is no longer
+/// published, so tokens it signed stop verifying at once. The active key cannot be
+/// retired this way; rotate first.
+pub fn retire(ctx: &Context, actor: &Actor, kid: &str, now: i64) -> AdminResult<()> {
+    ctx.db.try_tx(|c| {
+        let published = crate::keys::published_rows(c, now)?;
+        match published.iter().find(|k| k.kid == kid) {
+            None => {
+                return Err(AdminError::NotFound {
+                    resource: Resource::Key,
+                    id: kid.to_string(),
+                });
+            }
+            Some(k) if k.active => {
+                return Err(invalid(
+                    "kid",
+                    "this key signs now; rotate the keys first, then retire it",
+                ));
+            }
+            Some(_) => {}
+        }
+        crate::store::keys::withdraw(c, kid, now)?;
+        let detail = json!({ "kid": kid });
+        record(c, actor, Kind::KeyRetired, Subject::Provider, detail, now)?;
+        Ok(())
     })
 }
 

@@ -27,8 +27,11 @@ use serde_json::{Value, json};
 pub enum Actor {
     /// The `idp` command on the server, run by this operating-system user (when known).
     Cli { os_user: Option<String> },
-    /// An administrator signed in to the Admin API, by account id.
-    Admin { user_id: String },
+    /// An administrator signed in to the Admin API, by account id, from this address.
+    Admin {
+        user_id: String,
+        ip: Option<std::net::IpAddr>,
+    },
 }
 
 impl Actor {
@@ -36,7 +39,7 @@ impl Actor {
     pub fn to_json(&self) -> Value {
         match self {
             Actor::Cli { os_user } => json!({ "via": "cli", "os_user": os_user }),
-            Actor::Admin { user_id } => json!({ "via": "admin_api", "user_id": user_id }),
+            Actor::Admin { user_id, .. } => json!({ "via": "admin_api", "user_id": user_id }),
         }
     }
 }
@@ -66,6 +69,7 @@ impl<'a> From<&'a Service> for Context<'a> {
 pub enum Resource {
     Client,
     User,
+    Key,
 }
 
 impl std::fmt::Display for Resource {
@@ -73,6 +77,7 @@ impl std::fmt::Display for Resource {
         f.write_str(match self {
             Resource::Client => "client",
             Resource::User => "user",
+            Resource::Key => "signing key",
         })
     }
 }
@@ -126,7 +131,11 @@ pub(crate) fn record(
         client_id,
         detail,
     };
-    crate::audit::append(conn, entry, now)
+    let ip = match actor {
+        Actor::Admin { ip, .. } => *ip,
+        Actor::Cli { .. } => None,
+    };
+    crate::audit::append_from(conn, entry, ip, now)
 }
 
 /// Whom an audit entry is about.
@@ -173,7 +182,7 @@ pub(crate) mod testing {
     pub fn events(db: &Db) -> Vec<Event> {
         db.run(|c| {
             Ok(audit_events::table
-                .order(audit_events::seq)
+                .order(audit_events::id)
                 .select(Event::as_select())
                 .load(c)?)
         })

@@ -142,6 +142,8 @@ fn roles_of(
 pub struct Principal {
     pub user_id: String,
     pub roles: Vec<Role>,
+    /// The client address the request came from (set by the caller, for the audit log).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Principal {
@@ -157,6 +159,7 @@ impl Principal {
     pub fn actor(&self) -> Actor {
         Actor::Admin {
             user_id: self.user_id.clone(),
+            ip: self.ip,
         }
     }
 }
@@ -202,6 +205,7 @@ pub fn authorize(
             let principal = Principal {
                 roles: roles_of(c, &user_id)?,
                 user_id,
+                ip: None,
             };
             if !principal.may(access) {
                 return Ok(Err(Refusal::Forbidden));
@@ -314,7 +318,8 @@ mod tests {
         assert_eq!(
             p.actor(),
             Actor::Admin {
-                user_id: id.clone()
+                user_id: id.clone(),
+                ip: None,
             }
         );
         assert_eq!(
@@ -352,6 +357,7 @@ mod tests {
         let p = Principal {
             user_id: "u".into(),
             roles: vec![Role::Clerk],
+            ip: None,
         };
         assert!(!p.may(Access::Read) && !p.may(Access::Change));
     }

@@ -930,6 +930,7 @@ mod tests {
         assert_eq!(show(&ctx, who, T0 + 1).unwrap().locked.len(), 1);
         let admin = Actor::Admin {
             user_id: "u-admin".into(),
+            ip: Some([192, 0, 2, 7].into()),
         };
         assert_eq!(unlock(&ctx, &admin, who, T0 + 1).unwrap(), 1);
         assert!(show(&ctx, who, T0 + 2).unwrap().locked.is_empty());
@@ -939,6 +940,7 @@ mod tests {
             detail(&e)["by"],
             json!({"via": "admin_api", "user_id": "u-admin"})
         );
+        assert_eq!(e.ip.as_deref(), Some("192.0.2.7"), "from where");
 
         remove(&ctx, &cli(), who, T0 + 3).unwrap();
         assert!(matches!(
@@ -955,9 +957,8 @@ mod tests {
         assert!(list(&ctx).unwrap().is_empty());
         let counters = svc.db.run(|c| lockouts::locked(c, "u-anna", 0)).unwrap();
         assert!(counters.is_empty(), "the lock counters go with the account");
-        assert_eq!(
-            svc.db.run(crate::audit::verify).unwrap(),
-            Ok(events(&svc.db).len() as i64)
-        );
+        crate::audit::seal_pending(&svc.db, &svc.kek, "https://id.example", 0, T0 + 5).unwrap();
+        let verified = svc.db.run(crate::audit::chain::verify).unwrap().unwrap();
+        assert_eq!(verified.events, events(&svc.db).len() as i64);
     }
 }

@@ -1,28 +1,53 @@
-//! The audit log: append-only and hash-chained. Every sign-in attempt, lockout, enrolment
-//! and removal of a factor, withdrawal of consent, ended session, detected token replay
-//! and administrative act is an event; `idp audit verify` recomputes the chain, and a
-//! citizen sees their own events on the account page. Events never hold secrets, tokens
-//! or biometric data.
+//! The audit log: append-only, hash-chained and signed. Every sign-in attempt, lockout,
+//! enrolment and removal of a factor, withdrawal of consent, ended session, detected token
+//! replay and administrative act is an event; a citizen sees their own events on the
+//! account page. Events never hold secrets, tokens or biometric data.
+//!
+//! A request appends its event in its own transaction with nothing shared (`append`); a
+//! sealer gives pending events their place in the chain (`chain::seal`) and signs a
+//! checkpoint of the chain's head now and then (`checkpoint`). `chain::verify` names the
+//! first event that was altered, removed or moved; `export` writes the log as JSON lines
+//! that a third party verifies against the published checkpoint keys.
 
-use crate::crypto;
-use crate::store::schema::{audit_events, audit_head};
-use crate::store::{AnyConnection, StoreError, StoreResult};
+pub mod chain;
+pub mod checkpoint;
+pub mod export;
+
+use crate::store::schema::audit_events;
+use crate::store::{AnyConnection, StoreResult};
 use diesel::prelude::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+/// An event as stored. `seq`, `prev_hash` and `hash` are empty until it is sealed.
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
 #[diesel(table_name = audit_events)]
 pub struct Event {
-    pub seq: i64,
+    /// Row id, in the order events were appended on one instance; pages of searches.
+    pub id: i64,
+    /// Place in the chain.
+    pub seq: Option<i64>,
     pub at: i64,
     pub kind: String,
     pub user_id: Option<String>,
     pub client_id: Option<String>,
+    /// The client address the act came from, when it came over the network.
+    pub ip: Option<String>,
     /// JSON object with the event's particulars.
     pub detail: String,
-    pub prev_hash: String,
-    pub hash: String,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewEvent<'a> {
+    at: i64,
+    kind: &'a str,
+    user_id: Option<&'a str>,
+    client_id: Option<&'a str>,
+    ip: Option<String>,
+    detail: String,
 }
 
 /// Every kind of event the log holds. The name is what is stored and hashed; it never
@@ -72,6 +97,8 @@ pub enum Kind {
     PasswordSet,
     /// New signing keys; the previous ones stopped signing.
     KeysRotated,
+    /// A signing key that no longer signed was withdrawn before its time.
+    KeyRetired,
     /// An account was given an administrative role (administrator, clerk, auditor).
     RoleGranted,
     /// An account's administrative role was taken away.
@@ -79,7 +106,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 28] = [
+    pub const ALL: [Kind; 29] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -106,6 +133,7 @@ impl Kind {
         Kind::UserRemoved,
         Kind::PasswordSet,
         Kind::KeysRotated,
+        Kind::KeyRetired,
         Kind::RoleGranted,
         Kind::RoleRevoked,
     ];
@@ -139,6 +167,7 @@ impl Kind {
             Kind::UserRemoved => "user.removed",
             Kind::PasswordSet => "password.set",
             Kind::KeysRotated => "keys.rotated",
+            Kind::KeyRetired => "key.retired",
             Kind::RoleGranted => "role.granted",
             Kind::RoleRevoked => "role.revoked",
         }
@@ -164,75 +193,110 @@ pub struct Entry<'a> {
     pub detail: Value,
 }
 
-fn hash_of(
-    prev: &str,
-    seq: i64,
-    at: i64,
-    kind: &str,
-    user: Option<&str>,
-    client: Option<&str>,
-    detail: &str,
-) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        prev,
-        &seq.to_string(),
-        &at.to_string(),
-        kind,
-        user.unwrap_or(""),
-        client.unwrap_or(""),
-        detail,
-    ] {
-        // Length-prefixed, so that no two different events hash the same input.
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    crypto::hex(&h.finalize())
+/// Appends an event in the caller's transaction (so it is on record exactly when the act
+/// is) and returns its row id. Nothing shared is written: concurrent appends do not wait
+/// for one another; the sealer chains them later.
+pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<i64> {
+    append_from(conn, e, None, now)
 }
 
-/// Appends an event. Runs in the caller's transaction; the first statement takes the
-/// head's lock, so concurrent appends line up.
-pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<i64> {
-    diesel::update(audit_head::table.find(1))
-        .set(audit_head::seq.eq(audit_head::seq + 1))
-        .execute(conn)?;
-    let (seq, prev): (i64, String) = audit_head::table
-        .find(1)
-        .select((audit_head::seq, audit_head::hash))
-        .first(conn)?;
-    let detail = e.detail.to_string();
-    let hash = hash_of(
-        &prev,
-        seq,
-        now,
-        e.kind.name(),
-        e.user_id,
-        e.client_id,
-        &detail,
-    );
-    diesel::insert_into(audit_events::table)
-        .values(Event {
-            seq,
+/// `append`, noting the client address the act came from.
+pub fn append_from(
+    conn: &mut AnyConnection,
+    e: Entry,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> StoreResult<i64> {
+    Ok(diesel::insert_into(audit_events::table)
+        .values(NewEvent {
             at: now,
-            kind: e.kind.name().to_string(),
-            user_id: e.user_id.map(str::to_string),
-            client_id: e.client_id.map(str::to_string),
-            detail,
-            prev_hash: prev,
-            hash: hash.clone(),
+            kind: e.kind.name(),
+            user_id: e.user_id,
+            client_id: e.client_id,
+            ip: ip.map(|a| a.to_string()),
+            detail: e.detail.to_string(),
         })
-        .execute(conn)?;
-    diesel::update(audit_head::table.find(1))
-        .set(audit_head::hash.eq(hash))
-        .execute(conn)?;
-    Ok(seq)
+        .returning(audit_events::id)
+        .get_result(conn)?)
+}
+
+/// Seals pending events, a batch per transaction, until none is left; signs a checkpoint
+/// when the last is older than `checkpoint_every` seconds. Returns what the rounds did.
+pub fn seal_pending(
+    db: &crate::store::Db,
+    kek: &crate::keys::kek::Kek,
+    issuer: &str,
+    checkpoint_every: i64,
+    now: i64,
+) -> StoreResult<chain::Sealed> {
+    let mut total = chain::Sealed::default();
+    loop {
+        let round = db.tx(|c| chain::seal(c, kek, issuer, checkpoint_every, now))?;
+        total.events += round.events;
+        total.checkpoint = round.checkpoint.or(total.checkpoint);
+        if round.events < chain::BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// How many events of each of `kinds` fell into each `bucket`-second interval from
+/// `from` to `until`: `(interval index, kind, count)`, intervals without events left out.
+pub fn counts(
+    conn: &mut AnyConnection,
+    kinds: &[Kind],
+    from: i64,
+    until: i64,
+    bucket: i64,
+) -> StoreResult<Vec<(i64, Kind, i64)>> {
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        b: i64,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    // The names are this module's own constants, never input.
+    let names: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.name())).collect();
+    let sql = |p: [&str; 4]| {
+        format!(
+            "SELECT (at - {}) / {} AS b, kind, COUNT(*) AS n FROM audit_events \
+             WHERE at >= {} AND at < {} AND kind IN ({}) GROUP BY 1, 2",
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            names.join(", ")
+        )
+    };
+    let rows: Vec<Row> = match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql(["?", "?", "?", "?"]))
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(bucket)
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(until)
+            .load(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(sql(["$1", "$2", "$3", "$4"]))
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(bucket)
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(until)
+            .load(c)?,
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.b, Kind::parse(&r.kind)?, r.n)))
+        .collect())
 }
 
 /// The newest events of one citizen.
 pub fn of_user(conn: &mut AnyConnection, user_id: &str, limit: i64) -> StoreResult<Vec<Event>> {
     Ok(audit_events::table
         .filter(audit_events::user_id.eq(user_id))
-        .order(audit_events::seq.desc())
+        .order(audit_events::id.desc())
         .limit(limit)
         .select(Event::as_select())
         .load(conn)?)
@@ -247,11 +311,11 @@ pub struct Filter {
     pub from: Option<i64>,
     /// Before (Unix seconds).
     pub until: Option<i64>,
-    /// Only events with a greater sequence number (paging).
-    pub after_seq: Option<i64>,
+    /// Only events with a greater row id (paging).
+    pub after_id: Option<i64>,
 }
 
-/// Events matching the filter, oldest first, at most `limit`.
+/// Events matching the filter, in the order they were appended, at most `limit`.
 pub fn search(conn: &mut AnyConnection, f: &Filter, limit: i64) -> StoreResult<Vec<Event>> {
     let mut q = audit_events::table.into_boxed();
     if let Some(u) = &f.user_id {
@@ -266,67 +330,20 @@ pub fn search(conn: &mut AnyConnection, f: &Filter, limit: i64) -> StoreResult<V
     if let Some(t) = f.until {
         q = q.filter(audit_events::at.lt(t));
     }
-    if let Some(s) = f.after_seq {
-        q = q.filter(audit_events::seq.gt(s));
+    if let Some(s) = f.after_id {
+        q = q.filter(audit_events::id.gt(s));
     }
-    Ok(q.order(audit_events::seq)
+    Ok(q.order(audit_events::id)
         .limit(limit)
         .select(Event::as_select())
         .load(conn)?)
 }
 
-/// Recomputes the whole chain; returns the number of events, or where it breaks.
-pub fn verify(conn: &mut AnyConnection) -> StoreResult<Result<i64, String>> {
-    let mut prev = "0".repeat(64);
-    let mut expected_seq = 1;
-    let mut after = 0i64;
-    loop {
-        let batch: Vec<Event> = audit_events::table
-            .filter(audit_events::seq.gt(after))
-            .order(audit_events::seq)
-            .limit(1000)
-            .select(Event::as_select())
-            .load(conn)?;
-        if batch.is_empty() {
-            break;
-        }
-        for e in &batch {
-            if e.seq != expected_seq {
-                return Ok(Err(format!("event {expected_seq} is missing")));
-            }
-            let h = hash_of(
-                &prev,
-                e.seq,
-                e.at,
-                &e.kind,
-                e.user_id.as_deref(),
-                e.client_id.as_deref(),
-                &e.detail,
-            );
-            if e.prev_hash != prev || e.hash != h {
-                return Ok(Err(format!("event {} was altered", e.seq)));
-            }
-            prev = h;
-            expected_seq += 1;
-            after = e.seq;
-        }
-    }
-    let (head_seq, head_hash): (i64, String) = audit_head::table
-        .find(1)
-        .select((audit_head::seq, audit_head::hash))
-        .first(conn)
-        .map_err(StoreError::from)?;
-    if head_seq != expected_seq - 1 || head_hash != prev {
-        return Ok(Err(format!(
-            "the log ends at event {}, its head says {head_seq}",
-            expected_seq - 1
-        )));
-    }
-    Ok(Ok(head_seq))
-}
+#[cfg(test)]
+mod tests;
 
 #[cfg(test)]
-mod tests {
+mod kind_tests {
     use super::Kind;
 
     #[test]

@@ -171,6 +171,7 @@ pub fn confirm(
         let attempt = Attempt {
             subject: user_id,
             factor: contact.factor(),
+            ip: None,
         };
         let verify = |c: &mut crate::store::AnyConnection| {
             let Some((id, state)) = challenges::latest(c, user_id, PURPOSE, now)? else {

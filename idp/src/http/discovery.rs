@@ -19,6 +19,41 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         .body(state.keys().jwks_json().to_string())
 }
 
+/// The public keys that sign the audit log's checkpoints, retired ones included, for
+/// anyone verifying an export (`idp audit verify-export`).
+pub async fn audit_keys(state: web::Data<AppState>) -> HttpResponse {
+    let svc = state.into_inner();
+    let found = blocking(move || {
+        crate::admin::audit::keys(&crate::admin::Context::from(&*svc))
+            .map_err(crate::oidc::error::OidcError::server)
+    })
+    .await;
+    match found {
+        Ok(jwks) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+            .content_type("application/jwk-set+json")
+            .json(jwks),
+        Err(e) => super::json_error(&e),
+    }
+}
+
+/// The newest signed checkpoint of the audit chain (its place, hash and JWS), so that a
+/// third party can record the log's head as it goes and later hold the provider to it.
+pub async fn audit_checkpoint(state: web::Data<AppState>) -> HttpResponse {
+    let svc = state.into_inner();
+    let found = blocking(move || {
+        crate::admin::audit::checkpoints(&crate::admin::Context::from(&*svc), 1)
+            .map_err(crate::oidc::error::OidcError::server)
+    })
+    .await;
+    match found {
+        Ok(list) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .json(list.first()),
+        Err(e) => super::json_error(&e),
+    }
+}
+
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
 }

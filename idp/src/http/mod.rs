@@ -134,6 +134,7 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
         server = server.workers(w.max(1));
     }
     let server = server.run();
+    spawn_audit_sealer(state.clone());
     spawn_housekeeping(state);
     Ok(server)
 }
@@ -150,6 +151,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         get().to(discovery::openid_configuration),
     )
     .route(JWKS_PATH, get().to(discovery::jwks))
+    .route("/audit/keys", get().to(discovery::audit_keys))
+    .route("/audit/checkpoint", get().to(discovery::audit_checkpoint))
     .route(AUTHORIZE_PATH, get().to(authorize::get))
     .route(AUTHORIZE_PATH, post().to(authorize::post))
     .route(TOKEN_PATH, post().to(token::token))
@@ -272,6 +275,33 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         404,
         &OidcError::invalid_request("there is no such page"),
     )
+}
+
+/// Every second: give the audit events appended since their place in the hash chain, and
+/// sign a checkpoint of it when the last is older than the configured interval. Every
+/// instance runs one; they take turns on the chain's head.
+fn spawn_audit_sealer(state: Arc<AppState>) {
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            let _ = tokio::task::spawn_blocking(move || {
+                let now = state.clock.now();
+                let every = state.config.audit_checkpoint_seconds;
+                let issuer = &state.config.issuer;
+                if let Err(e) =
+                    crate::audit::seal_pending(&state.db, &state.kek, issuer, every, now)
+                {
+                    tracing::warn!(error = %e, "sealing audit events failed");
+                }
+            })
+            .await;
+        }
+    });
 }
 
 /// Every minute: pick up key changes made elsewhere and purge expired rows.

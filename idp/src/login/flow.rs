@@ -275,6 +275,8 @@ struct Loaded {
     purpose: Purpose,
     stage: Option<Stage>,
     view: View,
+    /// The client address of the request (for the audit log).
+    ip: Option<IpAddr>,
 }
 
 fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
@@ -326,6 +328,7 @@ fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
         purpose,
         stage,
         view,
+        ip: visit.ip,
     })
 }
 
@@ -885,6 +888,7 @@ fn password_login(
         let a = Attempt {
             subject: &subject,
             factor: kind,
+            ip: l.ip,
         };
         match factors::check(c, a, now, |c| attempt.verify(c, now))? {
             Checked::Accepted(user) => {
@@ -942,7 +946,7 @@ fn face_identify(
     let Some(user_id) = prepared.identify(svc)? else {
         // Nobody to count the failure against: the address's throttle bounds the tries.
         let detail = serde_json::json!({ "factor": "face", "reason": "not identified" });
-        audit_failure(svc, detail, now)?;
+        audit_failure(svc, detail, l.ip, now)?;
         return Ok((refused(FaceAnswer::Refused(prepared.refusal())), None));
     };
     let kind = FactorKind::Face;
@@ -950,6 +954,7 @@ fn face_identify(
         let a = Attempt {
             subject: &user_id,
             factor: kind,
+            ip: l.ip,
         };
         match factors::check(c, a, now, |c| prepared.take_identified(c, &holder, now))? {
             Checked::Accepted(()) => {
@@ -1000,6 +1005,7 @@ fn step_up(
         let a = Attempt {
             subject: &sess.user_id,
             factor: kind,
+            ip: l.ip,
         };
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
@@ -1144,6 +1150,7 @@ fn unlock(
         let a = Attempt {
             subject: user_id,
             factor: kind,
+            ip: l.ip,
         };
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
@@ -1192,7 +1199,7 @@ fn certificate(
     let refused = || Answer::Show(login_screen(&l.purpose, Some(Refusal::Certificate)));
     let Some(name) = factors::certificate::identify(svc, chain, now) else {
         let detail = serde_json::json!({ "factor": "x509", "reason": "certificate" });
-        audit_failure(svc, detail, now)?;
+        audit_failure(svc, detail, l.ip, now)?;
         return Ok((refused(), None));
     };
     let kind = FactorKind::Certificate;
@@ -1208,6 +1215,7 @@ fn certificate(
         let a = Attempt {
             subject: &user.id,
             factor: kind,
+            ip: l.ip,
         };
         let Checked::Accepted(()) = factors::check(c, a, now, |_| Ok(Some(())))? else {
             return Ok(Some(Err(())));
@@ -1225,20 +1233,26 @@ fn certificate(
         Some(Err(())) => Ok((refused(), None)),
         None => {
             let detail = serde_json::json!({ "factor": "x509", "reason": "no account" });
-            audit_failure(svc, detail, now)?;
+            audit_failure(svc, detail, l.ip, now)?;
             Ok((refused(), None))
         }
     }
 }
 
-fn audit_failure(svc: &Service, detail: serde_json::Value, now: i64) -> OidcResult<()> {
+fn audit_failure(
+    svc: &Service,
+    detail: serde_json::Value,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> OidcResult<()> {
     let entry = crate::audit::Entry {
         kind: crate::audit::Kind::SignInFailed,
         user_id: None,
         client_id: None,
         detail,
     };
-    svc.db.tx(|c| crate::audit::append(c, entry, now))?;
+    svc.db
+        .tx(|c| crate::audit::append_from(c, entry, ip, now))?;
     Ok(())
 }
 

@@ -52,3 +52,17 @@ pub fn retire_active(conn: &mut AnyConnection, alg: &str, retire_at: i64) -> Sto
     ))
     .execute(conn)?)
 }
+
+/// Stops publishing a key that no longer signs (it was rotated out): from `now` on, tokens
+/// it signed no longer verify. Returns false when there is no such inactive, published key.
+pub fn withdraw(conn: &mut AnyConnection, kid: &str, now: i64) -> StoreResult<bool> {
+    Ok(diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::active.eq(false))
+            .filter(signing_keys::retire_at.gt(now)),
+    )
+    .set(signing_keys::retire_at.eq(now))
+    .execute(conn)?
+        > 0)
+}

@@ -193,15 +193,37 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (seq) {
-        seq -> BigInt,
+    audit_events (id) {
+        id -> BigInt,
+        seq -> Nullable<BigInt>,
         at -> BigInt,
         kind -> Text,
         user_id -> Nullable<Text>,
         client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
         detail -> Text,
-        prev_hash -> Text,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (seq) {
+        seq -> BigInt,
         hash -> Text,
+        at -> BigInt,
+        kid -> Text,
+        jws -> Text,
+    }
+}
+
+diesel::table! {
+    audit_keys (kid) {
+        kid -> Text,
+        public_jwk -> Text,
+        private_key -> Binary,
+        created_at -> BigInt,
+        active -> Bool,
     }
 }
 
@@ -268,5 +290,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     audit_events,
     audit_head,
+    audit_checkpoints,
+    audit_keys,
     admin_roles,
 );

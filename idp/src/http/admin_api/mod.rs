@@ -47,8 +47,12 @@ pub const BASE: &str = "/admin/api/v1";
         users::remove,
         audit::search,
         audit::verify,
+        audit::export,
+        audit::checkpoints,
+        audit::stats,
         audit::list_keys,
         audit::rotate_keys,
+        audit::retire_key,
         openapi_json,
     ),
     components(schemas(Problem)),
@@ -172,8 +176,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/users/{id}/unlock").route(post().to(users::unlock)))
             .service(resource("/audit").route(get().to(audit::search)))
             .service(resource("/audit/verify").route(get().to(audit::verify)))
+            .service(resource("/audit/export").route(get().to(audit::export)))
+            .service(resource("/audit/checkpoints").route(get().to(audit::checkpoints)))
+            .service(resource("/audit/stats").route(get().to(audit::stats)))
             .service(resource("/keys").route(get().to(audit::list_keys)))
             .service(resource("/keys/rotate").route(post().to(audit::rotate_keys)))
+            .service(resource("/keys/{id}/retire").route(post().to(audit::retire_key)))
             .default_service(web::to(not_found)),
     );
 }
@@ -365,6 +373,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 /// What a successful operation answers.
 enum Reply {
     Json(StatusCode, Value),
+    /// A body of this content type.
+    Text(&'static str, Vec<u8>),
     NoContent,
 }
 
@@ -397,13 +407,15 @@ async fn call(
     let Some(token) = bearer(req) else {
         return no_token();
     };
+    let ip = super::client_ip(state, req);
     let state = state.clone().into_inner();
     let answer = web::block(move || -> AdminResult<Result<Reply, Refusal>> {
         let ctx = Context::from(&*state);
         let now = state.clock.now();
         match roles::authorize(&ctx, &token, access, now)? {
             Err(r) => Ok(Err(r)),
-            Ok(principal) => {
+            Ok(mut principal) => {
+                principal.ip = ip;
                 let call = Call {
                     ctx,
                     state: &state,
@@ -428,6 +440,10 @@ async fn call(
         Ok(Ok(Ok(Reply::NoContent))) => HttpResponse::NoContent()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
+        Ok(Ok(Ok(Reply::Text(content_type, body)))) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type(content_type)
+            .body(body),
         Ok(Ok(Ok(Reply::Json(status, v)))) => HttpResponse::build(status)
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(v),

@@ -25,6 +25,8 @@ pub struct Attempt<'a> {
     /// (`lockout::subject`).
     pub subject: &'a str,
     pub factor: FactorKind,
+    /// The client address the attempt came from (for the audit log).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// Why a factor was refused.
@@ -54,11 +56,12 @@ pub fn check<T>(
     verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<T>>,
 ) -> StoreResult<Checked<T>> {
     let factor = attempt.factor.name();
+    let ip = attempt.ip;
     let counter = lockouts::lock(conn, attempt.subject, factor, now)?;
     let user_id = lockout::account(attempt.subject);
     if counter.locked_until > now {
         let detail = json!({ "factor": factor, "reason": "locked" });
-        audit::append(conn, entry(Kind::SignInFailed, user_id, detail), now)?;
+        audit::append_from(conn, entry(Kind::SignInFailed, user_id, detail), ip, now)?;
         return Ok(Checked::Refused(Refusal::Locked {
             until: counter.locked_until,
             now: false,
@@ -68,15 +71,16 @@ pub fn check<T>(
         Some(proved) => {
             lockouts::save(conn, &lockout::after_success(counter, now))?;
             let detail = json!({ "factor": factor });
-            audit::append(conn, entry(Kind::SignedIn, user_id, detail), now)?;
+            audit::append_from(conn, entry(Kind::SignedIn, user_id, detail), ip, now)?;
             Ok(Checked::Accepted(proved))
         }
         None => {
             let (counted, locked) = lockout::after_failure(counter, now);
             lockouts::save(conn, &counted)?;
-            audit::append(
+            audit::append_from(
                 conn,
                 entry(Kind::SignInFailed, user_id, json!({ "factor": factor })),
+                ip,
                 now,
             )?;
             let Some(until) = locked else {
@@ -84,7 +88,7 @@ pub fn check<T>(
             };
             let detail =
                 json!({ "factor": factor, "until": until, "known_account": user_id.is_some() });
-            audit::append(conn, entry(Kind::FactorLocked, user_id, detail), now)?;
+            audit::append_from(conn, entry(Kind::FactorLocked, user_id, detail), ip, now)?;
             Ok(Checked::Refused(Refusal::Locked { until, now: true }))
         }
     }
@@ -110,6 +114,7 @@ mod tests {
         let a = Attempt {
             subject: "u-anna",
             factor: FactorKind::Totp,
+            ip: None,
         };
         db.tx(|c| check(c, a, now, |_| Ok(right.then_some(()))))
             .expect("check")
