@@ -165,10 +165,12 @@ function Frame({ session, current, children }) {
   return (
     <>
       <Header session={session} current={current} />
-      <div class="govuk-width-container">
-        <main class="govuk-main-wrapper" id="main-content" tabIndex={-1}>
-          {children}
-        </main>
+      <div class="app-main">
+        <div class="govuk-width-container">
+          <main class="govuk-main-wrapper" id="main-content" tabIndex={-1}>
+            {children}
+          </main>
+        </div>
       </div>
       <Footer session={session} />
     </>

@@ -63,11 +63,12 @@ function Account({ id }) {
   return <Link href={`/admin/users/${seg(id)}`}>{name || id}</Link>;
 }
 
-function By({ by }) {
-  if (!by) return '–';
-  if (by.via === 'admin_api') return <>{t('audit.byAdmin')} <Account id={by.user_id} /></>;
+function By({ by, ip }) {
+  const from = ip ? <span class="app-detail-key"> {t('audit.fromAddress', { ip })}</span> : null;
+  if (!by) return from || '–';
+  if (by.via === 'admin_api') return <>{t('audit.byAdmin')} <Account id={by.user_id} />{from}</>;
   if (by.via === 'cli') return by.os_user ? t('audit.byCliUser', { user: by.os_user }) : t('audit.byCli');
-  return by.via || '–';
+  return <>{by.via || '–'}{from}</>;
 }
 
 function Detail({ detail }) {
@@ -97,7 +98,12 @@ function Verify() {
     <>
       <Button type="button" variant="secondary" onClick={run} disabled={state?.busy}>{t('audit.verify')}</Button>
       {state?.result && (state.result.intact
-        ? <Banner success title={t('audit.verifyTitle')}><Heading>{t('audit.intact', { count: number(state.result.events) })}</Heading></Banner>
+        ? (
+          <Banner success title={t('audit.verifyTitle')}>
+            <Heading>{t('audit.intact', { count: number(state.result.events), checkpoints: number(state.result.checkpoints ?? 0) })}</Heading>
+            {state.result.pending > 0 && <p class="govuk-body">{t('audit.pending', { count: number(state.result.pending) })}</p>}
+          </Banner>
+        )
         : <Banner title={t('audit.verifyTitle')}><Heading>{t('audit.broken', { problem: state.result.problem })}</Heading></Banner>)}
       {state?.error && <p class="govuk-error-message" role="alert">{state.error}</p>}
     </>
@@ -133,7 +139,7 @@ function Export({ from, until }) {
 function Checkpoints() {
   const list = useLoad(async () => {
     try {
-      return await get('/audit/checkpoints');
+      return await get('/audit/checkpoints', { limit: 10 });
     } catch (e) {
       if (e instanceof ApiError && e.status === 404 && !e.field) return { unavailable: true };
       throw e;
@@ -146,12 +152,15 @@ function Checkpoints() {
       <Loading state={list}>
         {(data) => {
           if (data.unavailable) return <p class="govuk-body">{t('audit.checkpointsUnavailable')}</p>;
-          const items = Array.isArray(data) ? data : data.items || data.checkpoints || [];
-          if (!items.length) return <p class="govuk-body">{t('audit.noCheckpoints')}</p>;
-          const keys = Object.keys(items[0]);
           return (
-            <Table caption={t('audit.checkpoints')} head={keys}
-              rows={items.map((c) => keys.map((k) => (k === 'at' || k.endsWith('_at') ? dateTime(c[k]) : <code class="app-wrap">{typeof c[k] === 'object' ? JSON.stringify(c[k]) : String(c[k])}</code>)))} />
+            <Table caption={t('audit.newestCheckpoints')} empty={t('audit.noCheckpoints')}
+              head={[t('audit.upTo'), t('audit.signedAt'), t('keys.kid'), t('audit.hash')]}
+              rows={data.map((c) => [
+                number(c.seq),
+                dateTime(c.at),
+                <code class="app-nowrap">{c.kid}</code>,
+                <code class="app-wrap" title={c.hash}>{c.hash.slice(0, 16)}…</code>,
+              ])} />
           );
         }}
       </Loading>
@@ -206,7 +215,7 @@ export function AuditLog() {
       <PageHeading>{t('audit.title')}</PageHeading>
       <form onSubmit={search} class="app-filter" aria-label={t('audit.filter')}>
         <div class="app-filter__fields">
-          <TextInput id={FIELDS.user} label={t('audit.accountHint')} value={form.user}
+          <TextInput id={FIELDS.user} label={t('users.id')} value={form.user}
             onInput={set('user')} error={fieldError(errors, 'user')} spellcheck={false} />
           <Select id={FIELDS.kind} label={t('audit.kind')} value={form.kind} onChange={set('kind')} error={fieldError(errors, 'kind')}
             options={[['', t('audit.anyKind')], ...KINDS.map((k) => [k, `${label('kind', k)} (${k})`])]} />
@@ -229,7 +238,7 @@ export function AuditLog() {
                 <span title={e.kind}>{label('kind', e.kind)}</span>,
                 <Account id={e.user_id} />,
                 e.client_id ? <Link href={`/admin/clients/${seg(e.client_id)}`}>{e.client_id}</Link> : '–',
-                <By by={e.detail?.by} />,
+                <By by={e.detail?.by} ip={e.ip} />,
                 <Detail detail={e.detail} />,
               ])}
             />
