@@ -18,7 +18,16 @@ export class ApiError extends Error {
   }
 }
 
-function reauthenticate() {
+const REAUTH = 'admin-console.reauthenticated';
+
+/**
+ * Signs in again and comes back here. A refusal right after a fresh sign-in would only
+ * loop through the provider: then the refusal is shown instead.
+ */
+function reauthenticate(problem) {
+  const last = Number(sessionStorage.getItem(REAUTH) || 0);
+  if (problem && Date.now() - last < 30_000) throw new ApiError(401, problem);
+  sessionStorage.setItem(REAUTH, String(Date.now()));
   return signIn(location.pathname + location.search, currentLang());
 }
 
@@ -60,7 +69,7 @@ export async function api(method, path, { query, body, as = 'json' } = {}) {
   if (res.status === 401) {
     const error = challenge(res);
     if (error === 'insufficient_user_authentication' || error === 'invalid_token' || error === null) {
-      return reauthenticate();
+      return reauthenticate(await res.json().catch(() => ({ title: 'Unauthorized' })));
     }
   }
   if (!res.ok) {

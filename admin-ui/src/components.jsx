@@ -291,6 +291,7 @@ export function Table({ caption, head, rows, numeric = [], empty }) {
 export function problemText(e) {
   if (!(e instanceof ApiError)) return t('error.unexpected');
   if (e.status === 0) return t('error.network');
+  if (e.status === 401) return t('error.unauthorized');
   if (e.status === 403) return t('error.forbidden');
   if (e.status === 404) return e.problem?.detail ? `${t('error.notFound')} (${e.problem.detail})` : t('error.notFound');
   if (e.status >= 500) return t('error.server');

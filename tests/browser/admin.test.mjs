@@ -235,7 +235,9 @@ test('an administrator signs in at high and administers clients, policy, keys an
     // Keys: rotation, confirmed first.
     await page.getByRole('link', { name: 'Signing keys' }).click();
     await page.getByRole('heading', { name: 'Signing keys', level: 1 }).waitFor();
+    await page.getByRole('table', { name: 'Published keys' }).waitFor();
     const before = await page.getByText('Signing', { exact: true }).count();
+    assert.ok(before >= 1);
     await page.getByRole('button', { name: 'Rotate the keys' }).click();
     await page.getByRole('heading', { name: 'Rotate the signing keys?' }).waitFor();
     await page.getByRole('button', { name: 'Rotate the keys' }).click();
