@@ -119,9 +119,11 @@ export function ClientShow({ params }) {
             ]} />
             {session.change && !asking && (
               <ButtonGroup>
-                <Link href={`/admin/clients/${seg(c.id)}/edit`} class="govuk-button govuk-button--secondary" role="button" draggable="false">
-                  {t('clients.change')}
-                </Link>
+                {!builtIn && (
+                  <Link href={`/admin/clients/${seg(c.id)}/edit`} class="govuk-button govuk-button--secondary" role="button" draggable="false">
+                    {t('clients.change')}
+                  </Link>
+                )}
                 {c.auth_method === 'client_secret' && (
                   <Button type="button" variant="secondary" onClick={() => setAsking('secret')}>{t('clients.rotateSecret')}</Button>
                 )}
