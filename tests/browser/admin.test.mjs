@@ -35,6 +35,7 @@ before(async () => {
         '--name', `${user[0].toUpperCase()}${user.slice(1)} Example`], PASSWORD);
       cli(['user', 'grant-role', '--username', user, '--role', role]);
     }
+    cli(['user', 'add', '--username', 'dora', '--password-stdin', '--email', 'dora@example.invalid'], PASSWORD);
   }, { host: 'localhost', testClock: true, config: CONFIG });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 });
@@ -262,6 +263,18 @@ test('an administrator signs in at high and administers clients, policy, keys an
     await page.getByRole('heading', { name: /audrey/ }).waitFor();
     assert.match(await page.getByRole('row').filter({ hasText: 'Roles' }).or(page.locator('.govuk-summary-list__row', { hasText: 'Roles' })).first().textContent(), /Auditor/);
     await shot(page, 'admin-user');
+    // Disabling an account is confirmed first, and can be undone.
+    await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Accounts' }).click();
+    await page.getByLabel('Search accounts').fill('dora');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'dora' }).click();
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    await page.getByRole('heading', { name: 'Disable dora?' }).waitFor();
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    await page.getByText(/The account was disabled: 0 sessions ended/).waitFor();
+    await page.locator('.govuk-summary-list__row', { hasText: 'Status' }).getByText('Disabled').waitFor();
+    await page.getByRole('button', { name: 'Enable account' }).click();
+    await page.getByText('The account was enabled.').waitFor();
 
     // The registration queue.
     await page.getByRole('link', { name: 'Registrations' }).click();
@@ -272,6 +285,8 @@ test('an administrator signs in at high and administers clients, policy, keys an
     // Each action is in the audit log, made by this administrator through the API.
     const created = await auditRows(page, 'client.created');
     assert.ok(created.some((r) => /tax-portal/.test(r) && /administrator/.test(r)), created.join('\n'));
+    const disabled = await auditRows(page, 'user.disabled');
+    assert.ok(disabled.some((r) => /dora/.test(r) && /administrator root/.test(r)), disabled.join('\n'));
     const keys = await auditRows(page, 'keys.rotated');
     assert.ok(keys.some((r) => rotated.every((kid) => r.includes(kid))), keys.join('\n'));
     const retirement = await auditRows(page, 'key.retired');
