@@ -72,6 +72,8 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Live {
     pub template: Template,
+    /// The frame the template was made from (the eyes most open).
+    pub frame: usize,
     pub blinks_on_cue: usize,
     pub blinks_off_cue: usize,
 }
@@ -88,23 +90,14 @@ impl FaceEngine {
         })
     }
 
+    /// The networks, for checks of other pictures (a document's portrait).
+    pub fn pipeline(&self) -> &FacePipeline {
+        &self.pipeline
+    }
+
     /// Decodes one frame as sent by a browser (JPEG, PNG or WebP).
     pub fn decode(bytes: &[u8]) -> Result<RgbImage, Unusable> {
-        let format = image::guess_format(bytes).map_err(|_| Unusable::Unreadable)?;
-        if !matches!(
-            format,
-            image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP
-        ) {
-            return Err(Unusable::Unreadable);
-        }
-        let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(MAX_FRAME_SIDE);
-        limits.max_image_height = Some(MAX_FRAME_SIDE);
-        limits.max_alloc = Some(64 << 20);
-        reader.limits(limits);
-        let img = reader.decode().map_err(|_| Unusable::Unreadable)?;
-        Ok(img.to_rgb8())
+        decode_limited(bytes, MAX_FRAME_SIDE)
     }
 
     /// Decides whether `frames` show one live face that blinked on `cue`; if so, its
@@ -156,6 +149,7 @@ impl FaceEngine {
         };
         Ok(Ok(Live {
             template,
+            frame: best,
             blinks_on_cue: on,
             blinks_off_cue: off,
         }))
@@ -171,7 +165,36 @@ impl FaceEngine {
     }
 }
 
-fn unusable(e: &MatcherError) -> Option<Unusable> {
+/// Decodes a JPEG, PNG or WebP picture whose sides are at most `max_side`.
+pub(crate) fn decode_limited(bytes: &[u8], max_side: u32) -> Result<RgbImage, Unusable> {
+    let format = image::guess_format(bytes).map_err(|_| Unusable::Unreadable)?;
+    if !matches!(
+        format,
+        image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP
+    ) {
+        return Err(Unusable::Unreadable);
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(max_side);
+    limits.max_image_height = Some(max_side);
+    limits.max_alloc = Some(160 << 20);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|_| Unusable::Unreadable)?;
+    Ok(img.to_rgb8())
+}
+
+/// A picture as a JPEG for people to look at (a clerk checking a registration): decoded
+/// and encoded again, so that nothing but the pixels is kept (no location or camera data).
+pub fn to_jpeg(img: &RgbImage) -> Result<Vec<u8>, MatcherError> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(img)
+        .map_err(|e| MatcherError::Image(e.to_string()))?;
+    Ok(out)
+}
+
+pub(crate) fn unusable(e: &MatcherError) -> Option<Unusable> {
     Some(match e {
         MatcherError::NoFace => Unusable::NoFace,
         MatcherError::SeveralFaces(_) => Unusable::SeveralFaces,

@@ -5,10 +5,12 @@
 
 pub mod certificate;
 pub mod code;
+pub mod document;
 pub mod face;
 pub mod password;
 pub mod recovery;
 pub mod totp;
+pub mod voice;
 pub mod webauthn;
 
 /// Every kind of factor the provider knows, whether or not it is implemented yet.
@@ -94,6 +96,13 @@ impl FactorKind {
             FactorKind::Face => "face",
             FactorKind::Voice => "vbm",
         }
+    }
+
+    /// Whether the factor may be the only one of a sign-in. Voice may not: a voice is
+    /// heard and recorded in public, synthetic speech imitates it, and its threshold is set
+    /// for a false-match rate of 1% (see `voice`), so it only adds to another factor.
+    pub fn may_stand_alone(self) -> bool {
+        !matches!(self, FactorKind::Voice)
     }
 
     pub fn category(self) -> Category {

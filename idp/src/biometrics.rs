@@ -88,6 +88,8 @@ pub struct Issued {
 pub enum CapturePurpose {
     Enrol,
     SignIn,
+    /// The live face of a registration, compared with the document's portrait.
+    Register,
 }
 
 impl CapturePurpose {
@@ -95,6 +97,7 @@ impl CapturePurpose {
         match self {
             CapturePurpose::Enrol => "face-enrol",
             CapturePurpose::SignIn => "face-sign-in",
+            CapturePurpose::Register => "face-register",
         }
     }
 }
@@ -162,6 +165,13 @@ pub fn take(
     Ok(issued.cue == analysed.cue && issued.issued_at == analysed.issued_at && long_enough)
 }
 
+/// A live capture: the template and the frame it was made from.
+pub struct Capture {
+    pub template: matcher::Template,
+    /// The frame with the eyes most open, as decoded.
+    pub frame: image::RgbImage,
+}
+
 /// Decodes the frames and decides liveness, off the caller's transaction (it takes a
 /// while); the live face's template, or why not.
 pub fn analyse(
@@ -169,6 +179,15 @@ pub fn analyse(
     frames: &[Vec<u8>],
     cue: &Cue,
 ) -> OidcResult<Result<matcher::Template, Refusal>> {
+    Ok(analyse_capture(svc, frames, cue)?.map(|c| c.template))
+}
+
+/// `analyse`, keeping the frame the template came from (for a clerk to look at).
+pub fn analyse_capture(
+    svc: &Service,
+    frames: &[Vec<u8>],
+    cue: &Cue,
+) -> OidcResult<Result<Capture, Refusal>> {
     if frames.len() != cue.frames {
         return Ok(Err(Refusal::Unusable(Unusable::Unreadable)));
     }
@@ -181,7 +200,42 @@ pub fn analyse(
     }
     let (engine, _slot) = svc.biometrics.face()?;
     let live = engine.live(&images, cue).map_err(OidcError::server)?;
-    Ok(live.map(|l| l.template))
+    Ok(live.map(|l| Capture {
+        template: l.template,
+        frame: images.swap_remove(l.frame.min(images.len() - 1)),
+    }))
+}
+
+/// Seals bytes of the citizen's biometric data (a template, a picture) under their data
+/// key (created on first use), bound to `context`.
+pub fn seal_bytes(
+    svc: &Service,
+    conn: &mut AnyConnection,
+    user_id: &str,
+    context: &str,
+    bytes: &[u8],
+    now: i64,
+) -> StoreResult<Vec<u8>> {
+    let key = user_key::get_or_create(conn, &svc.kek, user_id, now)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    Ok(key.seal(bytes, context))
+}
+
+/// Opens what `seal_bytes` sealed; `None` if it cannot be opened (another key or context,
+/// altered bytes, a key deleted).
+pub fn open_bytes(
+    svc: &Service,
+    conn: &mut AnyConnection,
+    user_id: &str,
+    context: &str,
+    sealed: &[u8],
+) -> StoreResult<Option<Vec<u8>>> {
+    let Some(key) = user_key::existing(conn, &svc.kek, user_id)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    Ok(key.open(sealed, context).ok())
 }
 
 fn context(credential_id: &str) -> String {
@@ -197,9 +251,14 @@ pub fn seal(
     template: &matcher::Template,
     now: i64,
 ) -> StoreResult<Vec<u8>> {
-    let key = user_key::get_or_create(conn, &svc.kek, user_id, now)
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-    Ok(key.seal(&template.to_bytes(), &context(credential_id)))
+    seal_bytes(
+        svc,
+        conn,
+        user_id,
+        &context(credential_id),
+        &template.to_bytes(),
+        now,
+    )
 }
 
 /// Opens a sealed template; `None` if it cannot be opened (another key, altered bytes).
@@ -210,15 +269,10 @@ pub fn open(
     credential_id: &str,
     sealed: &[u8],
 ) -> StoreResult<Option<matcher::Template>> {
-    let Some(key) = user_key::existing(conn, &svc.kek, user_id)
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?
-    else {
-        return Ok(None);
-    };
-    Ok(key
-        .open(sealed, &context(credential_id))
-        .ok()
-        .and_then(|b| matcher::Template::from_bytes(&b).ok()))
+    Ok(
+        open_bytes(svc, conn, user_id, &context(credential_id), sealed)?
+            .and_then(|b| matcher::Template::from_bytes(&b).ok()),
+    )
 }
 
 /// 1:N identification over the face templates of every citizen who enrolled (enrolment
@@ -282,6 +336,69 @@ fn gallery(svc: &Service) -> OidcResult<Arc<Gallery>> {
         *slot = Some((version, gallery.clone()));
     }
     Ok(gallery)
+}
+
+/// Pictures for the tests: captures and document photos made from the matcher's fixtures.
+#[cfg(test)]
+pub(crate) mod testing {
+    use authenticators::face::Cue;
+    use matcher::face::{FaceLocation, FacePipeline, load_image};
+    use matcher::liveness::synthetic;
+
+    fn fixture(photo: &str) -> image::RgbImage {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../matcher/tests/fixtures");
+        load_image(&dir.join(photo)).expect("fixture")
+    }
+
+    fn png(img: &image::RgbImage) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("png");
+        out.into_inner()
+    }
+
+    /// A photograph of `photo` held to the camera for `cue`, its eyes shut just inside the
+    /// window (a synthetic blink), as PNG frames.
+    pub fn capture(photo: &str, cue: &Cue) -> Vec<Vec<u8>> {
+        let img = fixture(photo);
+        let pipeline = FacePipeline::load(&matcher::models::ModelStore::from_env()).unwrap();
+        let sample = pipeline
+            .sample(&img, FaceLocation::Detect { upsample: false })
+            .unwrap();
+        let shut = synthetic::close_eyes(&img, &sample.landmarks);
+        let blink = (cue.from_ms / cue.interval_ms) as usize + 2;
+        let (open, shut) = (png(&img), png(&shut));
+        (0..cue.frames)
+            .map(|i| {
+                if i == blink || i == blink + 1 {
+                    shut.clone()
+                } else {
+                    open.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// A synthetic identity document: a pale card with bars for its printed lines and the
+    /// portrait `photo` on its left, photographed straight on (a JPEG).
+    pub fn document_photo(photo: &str) -> Vec<u8> {
+        let portrait = fixture(photo);
+        let (w, h) = (300, 300 * portrait.height() / portrait.width().max(1));
+        let portrait =
+            image::imageops::resize(&portrait, w, h, image::imageops::FilterType::Triangle);
+        let mut card =
+            image::RgbImage::from_pixel(1000, 100 + h.max(400), image::Rgb([236, 228, 210]));
+        image::imageops::overlay(&mut card, &portrait, 50, 60);
+        for line in 0..6 {
+            for y in 0..14 {
+                for x in 420..900 - line * 40 {
+                    card.put_pixel(x, 90 + line * 50 + y, image::Rgb([70, 70, 90]));
+                }
+            }
+        }
+        authenticators::face::to_jpeg(&card).expect("jpeg")
+    }
 }
 
 #[cfg(test)]

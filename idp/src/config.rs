@@ -48,6 +48,31 @@ pub struct BiometricsConfig {
     /// The best candidate must score at least this much more than the second best.
     #[serde(default = "default_identify_margin")]
     pub identify_margin: f32,
+    /// How a citizen's face becomes a sign-in factor.
+    #[serde(default)]
+    pub enrolment: Enrolment,
+    /// Biometric enrolment of citizens younger than this (by the birth date on their
+    /// document) needs a guardian's recorded consent.
+    #[serde(default = "default_adult_age")]
+    pub adult_age: u32,
+}
+
+/// How a citizen's face becomes a sign-in factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enrolment {
+    /// A registration with an identity document, approved by a clerk (online, or in
+    /// person at a service centre).
+    #[default]
+    Registration,
+    /// On the account page, after a fresh step-up, without a document or a clerk: the
+    /// face is then a convenience factor of an account proven otherwise.
+    #[serde(rename = "self")]
+    SelfService,
+}
+
+fn default_adult_age() -> u32 {
+    18
 }
 
 fn default_identify_margin() -> f32 {
@@ -59,6 +84,8 @@ impl Default for BiometricsConfig {
         BiometricsConfig {
             identify: false,
             identify_margin: default_identify_margin(),
+            enrolment: Enrolment::default(),
+            adult_age: default_adult_age(),
         }
     }
 }

@@ -138,15 +138,24 @@ fn certificates(
 /// unit tests (no HTTP), with one account `anna` whose password is `correct horse`.
 #[cfg(test)]
 pub(crate) fn for_tests() -> (tempfile::TempDir, Service) {
+    for_tests_with(|_| {})
+}
+
+/// `for_tests` with settings of the test's own.
+#[cfg(test)]
+pub(crate) fn for_tests_with(
+    settings: impl FnOnce(&mut crate::config::FileConfig),
+) -> (tempfile::TempDir, Service) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = dir.path().join("idp.sqlite").to_string_lossy().into_owned();
-    let file = crate::config::FileConfig {
+    let mut file = crate::config::FileConfig {
         data_dir: Some(dir.path().to_path_buf()),
         issuer: Some("http://127.0.0.1:8080".into()),
         database_url: Some(url.clone()),
         dev: Some(true),
         ..Default::default()
     };
+    settings(&mut file);
     let config = Config::resolve(file).expect("config");
     let db = Db::open(&url, 8).expect("database");
     let svc = Service::new(config, db, Kek::from_bytes(&[7; 32])).expect("service");

@@ -161,6 +161,18 @@ pub struct CrossValidation {
     pub fnmr: f64,
     pub fmr_upper_95: f64,
     pub fnmr_upper_95: f64,
+    /// Each group's own figures: how far the pooled rates hide a group that fares badly.
+    pub per_fold: Vec<FoldResult>,
+}
+
+/// One group of a cross-validation: the threshold learnt without its people, and the
+/// error rates of its people's pairs at that threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoldResult {
+    pub identities: usize,
+    pub genuine_pairs: usize,
+    pub impostor_pairs: usize,
+    pub held_out: OperatingPoint,
 }
 
 /// Identity-disjoint `folds`-fold cross-validation of the threshold for `target_fmr`
@@ -193,7 +205,8 @@ pub fn cross_validate<T>(
         }
     });
     let (mut thresholds, mut g, mut im, mut fm, mut fnm) = (Vec::new(), 0, 0, 0, 0);
-    for (tr, te) in train.iter().zip(&test) {
+    let mut per_fold = Vec::with_capacity(folds);
+    for (f, (tr, te)) in train.iter().zip(&test).enumerate() {
         let t = tr.threshold_for_fmr(target_fmr).threshold;
         let p = te.at(t);
         thresholds.push(t);
@@ -201,6 +214,12 @@ pub fn cross_validate<T>(
         im += te.impostor.len();
         fm += p.false_matches;
         fnm += p.false_non_matches;
+        per_fold.push(FoldResult {
+            identities: (0..ids.len()).filter(|i| i % folds == f).count(),
+            genuine_pairs: te.genuine.len(),
+            impostor_pairs: te.impostor.len(),
+            held_out: p,
+        });
     }
     CrossValidation {
         folds,
@@ -214,7 +233,125 @@ pub fn cross_validate<T>(
         fnmr: rate(fnm, g),
         fmr_upper_95: upper_bound_95(fm, im),
         fnmr_upper_95: upper_bound_95(fnm, g),
+        per_fold,
     }
+}
+
+/// How often synthetic speech tuned toward a person is accepted as that person.
+///
+/// The attacker holds one recording of each target (the target's first real sample) and a
+/// set of synthetic voices (`synthetic`: voice id, utterance). For each target with at least
+/// two real samples the attacker picks the voice whose utterances score highest, on
+/// average, against that recording, then presents every utterance of that voice; each is
+/// compared with each of the target's *other* real samples, so the recording used for
+/// tuning is never scored. The rate counts accepted (utterance, sample) comparisons; trials
+/// of one target are not independent, so `targets_fooled` is the figure to read beside it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpoofAcceptance {
+    pub threshold: f32,
+    pub targets: usize,
+    /// Targets for which at least one comparison was accepted.
+    pub targets_fooled: usize,
+    pub attempts: usize,
+    pub accepted: usize,
+    pub rate: f64,
+    pub rate_upper_95: f64,
+    /// Every synthetic utterance against every real sample, without tuning.
+    pub untuned_attempts: usize,
+    pub untuned_accepted: usize,
+    pub untuned_rate: f64,
+    pub per_target: Vec<SpoofTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpoofTarget {
+    pub id: String,
+    /// The synthetic voice the attacker chose, and its mean score against the recording.
+    pub voice: String,
+    pub tuning_score: f32,
+    pub attempts: usize,
+    pub accepted: usize,
+    pub best_score: f32,
+}
+
+/// See [`SpoofAcceptance`]. Samples of one id are taken in the order given.
+pub fn spoof_acceptance<T>(
+    real: &[(String, T)],
+    synthetic: &[(String, T)],
+    threshold: f32,
+    mut score: impl FnMut(&T, &T) -> f32,
+) -> SpoofAcceptance {
+    let (people, voices) = (by_identity(real), by_identity(synthetic));
+    let (mut untuned_attempts, mut untuned_accepted) = (0, 0);
+    for (_, utterances) in &voices {
+        for u in utterances {
+            for (_, samples) in &people {
+                for s in samples {
+                    untuned_attempts += 1;
+                    untuned_accepted += usize::from(score(u, s) >= threshold);
+                }
+            }
+        }
+    }
+    let mut per_target = Vec::new();
+    for (id, samples) in people.iter().filter(|p| p.1.len() >= 2) {
+        let recording = samples[0];
+        let mut best: Option<(&str, &[&T], f32)> = None;
+        for (voice, utterances) in &voices {
+            let mean = utterances.iter().map(|u| score(u, recording)).sum::<f32>()
+                / utterances.len().max(1) as f32;
+            if best.is_none_or(|b| mean > b.2) {
+                best = Some((voice, utterances, mean));
+            }
+        }
+        let Some((voice, utterances, tuning_score)) = best else {
+            continue;
+        };
+        let (mut attempts, mut accepted, mut best_score) = (0, 0, f32::NEG_INFINITY);
+        for u in utterances {
+            for s in &samples[1..] {
+                let sc = score(u, s);
+                attempts += 1;
+                accepted += usize::from(sc >= threshold);
+                best_score = best_score.max(sc);
+            }
+        }
+        per_target.push(SpoofTarget {
+            id: id.clone(),
+            voice: voice.to_string(),
+            tuning_score,
+            attempts,
+            accepted,
+            best_score,
+        });
+    }
+    let attempts = per_target.iter().map(|t| t.attempts).sum();
+    let accepted = per_target.iter().map(|t| t.accepted).sum();
+    SpoofAcceptance {
+        threshold,
+        targets: per_target.len(),
+        targets_fooled: per_target.iter().filter(|t| t.accepted > 0).count(),
+        attempts,
+        accepted,
+        rate: rate(accepted, attempts),
+        rate_upper_95: upper_bound_95(accepted, attempts),
+        untuned_attempts,
+        untuned_accepted,
+        untuned_rate: rate(untuned_accepted, untuned_attempts),
+        per_target,
+    }
+}
+
+/// Samples grouped by identity, identities and samples in the order first seen.
+fn by_identity<T>(samples: &[(String, T)]) -> Vec<(String, Vec<&T>)> {
+    let mut groups: Vec<(String, Vec<&T>)> = Vec::new();
+    for (id, sample) in samples {
+        match groups.iter_mut().find(|g| g.0 == *id) {
+            Some(g) => g.1.push(sample),
+            None => groups.push((id.clone(), vec![sample])),
+        }
+    }
+    groups
 }
 
 fn next_up(x: f32) -> f32 {
@@ -352,6 +489,64 @@ mod tests {
         assert!(cv.thresholds[1] > 0.95);
         assert_eq!(cv.false_non_matches, 2);
         assert!((cv.fmr - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn folds_report_their_own_rates() {
+        let samples: Vec<(String, f32)> = ["a", "a", "b", "b", "c", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), i as f32))
+            .collect();
+        // Same person 0.9, different people 0.2: no fold makes an error.
+        let score = |x: &f32, y: &f32| {
+            if (*x as usize) / 2 == (*y as usize) / 2 {
+                0.9
+            } else {
+                0.2
+            }
+        };
+        let cv = cross_validate(&samples, 3, 1e-4, score);
+        assert_eq!(cv.per_fold.len(), 3);
+        for f in &cv.per_fold {
+            assert_eq!((f.identities, f.genuine_pairs, f.impostor_pairs), (1, 1, 0));
+            assert_eq!(f.held_out.false_non_matches, 0);
+        }
+    }
+
+    #[test]
+    fn spoofing_picks_the_closest_voice_and_never_scores_the_tuning_recording() {
+        // Real: a0 (the attacker's recording), a1, a2; b0, b1. Synthetic voices x and y.
+        let real: Vec<(String, &str)> = [("a", "a0"), ("a", "a1"), ("a", "a2"), ("b", "b0")]
+            .iter()
+            .chain(&[("b", "b1")])
+            .map(|(i, s)| (i.to_string(), *s))
+            .collect();
+        let synthetic: Vec<(String, &str)> = [("x", "x1"), ("x", "x2"), ("y", "y1")]
+            .iter()
+            .map(|(i, s)| (i.to_string(), *s))
+            .collect();
+        let score = |u: &&str, s: &&str| match (*u, *s) {
+            // y sounds like a's recording a0 (and would pass on it), but not like a1/a2.
+            ("y1", "a0") => 0.99,
+            ("y1", _) => 0.5,
+            ("x1" | "x2", "a0") => 0.7,
+            ("x1", "a1") => 0.95,
+            ("x1" | "x2", "b0") => 0.8,
+            ("x2", "b1") => 0.85,
+            _ => 0.1,
+        };
+        let r = spoof_acceptance(&real, &synthetic, 0.9, score);
+        assert_eq!(r.targets, 2);
+        let a = &r.per_target[0];
+        assert_eq!((a.voice.as_str(), a.attempts, a.accepted), ("y", 2, 0));
+        let b = &r.per_target[1];
+        assert_eq!((b.voice.as_str(), b.attempts, b.accepted), ("x", 2, 0));
+        assert_eq!((r.accepted, r.targets_fooled), (0, 0));
+        // Untuned, x1 against a1 (0.95) and y1 against a0 (0.99) pass.
+        assert_eq!((r.untuned_attempts, r.untuned_accepted), (15, 2));
+        let lower = spoof_acceptance(&real, &synthetic, 0.8, score);
+        assert_eq!((lower.accepted, lower.targets_fooled), (1, 1));
     }
 
     #[test]

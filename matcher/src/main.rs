@@ -8,7 +8,9 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use matcher::eval::{OperatingPoint, cross_validate, score_pairs, upper_bound_95};
+use matcher::eval::{
+    OperatingPoint, cross_validate, score_pairs, spoof_acceptance, upper_bound_95,
+};
 use matcher::face::{FaceLocation, FacePipeline, load_image, pad_edges};
 use matcher::liveness;
 use matcher::models::ModelStore;
@@ -81,6 +83,11 @@ enum Command {
         /// Identity-disjoint cross-validation of the threshold with this many folds.
         #[arg(long)]
         folds: Option<usize>,
+        /// Synthetic speech (one sub-directory per synthetic voice): how often a voice
+        /// tuned toward each person is accepted as that person (at `--threshold`, or the
+        /// configured threshold).
+        #[arg(long)]
+        attacks: Option<PathBuf>,
     },
     /// Blink liveness over a directory of video frames (image files, in name order) or a
     /// YUV4MPEG2 / Motion JPEG video.
@@ -212,6 +219,34 @@ fn files_in(dir: &Path) -> matcher::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Templates of a directory with one sub-directory of samples per identity; unusable
+/// samples are listed in `skipped`. Returns the number of identities and the templates.
+fn labelled_templates(
+    engines: &mut Engines,
+    dir: &Path,
+    modality: Option<Modality>,
+    skipped: &mut Vec<Value>,
+) -> matcher::Result<(usize, Vec<(String, Template)>)> {
+    let mut samples = Vec::new();
+    let mut people = 0;
+    for person in files_in(dir)?.into_iter().filter(|p| p.is_dir()) {
+        people += 1;
+        let id = person
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for file in files_in(&person)? {
+            match engines.template(&file, modality) {
+                Ok(t) => samples.push((id.clone(), t)),
+                Err(e) if e.is_unusable_input() => skipped
+                    .push(json!({"file": file.display().to_string(), "reason": e.to_string()})),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok((people, samples))
+}
+
 fn run(cli: Cli) -> matcher::Result<Value> {
     let mut engines = Engines {
         face: None,
@@ -275,26 +310,11 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             fmr,
             threshold,
             folds,
+            attacks,
         } => {
-            let mut samples: Vec<(String, Template)> = Vec::new();
             let mut skipped = Vec::new();
-            let mut people = 0;
-            for person in files_in(&dir)?.into_iter().filter(|p| p.is_dir()) {
-                people += 1;
-                let id = person
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                for file in files_in(&person)? {
-                    match engines.template(&file, cli.modality) {
-                        Ok(t) => samples.push((id.clone(), t)),
-                        Err(e) if e.is_unusable_input() => skipped.push(
-                            json!({"file": file.display().to_string(), "reason": e.to_string()}),
-                        ),
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
+            let (people, samples) =
+                labelled_templates(&mut engines, &dir, cli.modality, &mut skipped)?;
             if let Some(first) = samples.first() {
                 let model = first.1.model().clone();
                 if let Some(other) = samples.iter().find(|s| s.1.model() != &model) {
@@ -317,6 +337,19 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             }
             let cross_validation = folds
                 .map(|k| cross_validate(&samples, k, fmr, |a, b| a.cosine(b).unwrap_or(f32::NAN)));
+            let spoof = match &attacks {
+                Some(attack_dir) => {
+                    let (_, synthetic) =
+                        labelled_templates(&mut engines, attack_dir, cli.modality, &mut skipped)?;
+                    let at = threshold
+                        .or_else(|| samples.first().map(|s| threshold_for(s.1.model())))
+                        .unwrap_or(f32::NAN);
+                    Some(spoof_acceptance(&samples, &synthetic, at, |a, b| {
+                        a.cosine(b).unwrap_or(f32::NAN)
+                    }))
+                }
+                None => None,
+            };
             Ok(json!({
                 "model": samples.first().map(|s| s.1.model().to_string()),
                 "people": people, "samples": samples.len(), "skipped": skipped,
@@ -329,6 +362,7 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "at_configured_threshold": configured,
                 "at_given_threshold": threshold.map(|t| scores.at(t)),
                 "cross_validation": cross_validation,
+                "spoof": spoof,
                 "genuine_min": scores.genuine.iter().copied().reduce(f32::min),
                 "impostor_max": scores.impostor.iter().copied().reduce(f32::max),
             }))

@@ -12,44 +12,30 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Idp } from '../../conformance/harness.mjs';
+import {
+  CHROMIUM_FLAGS, FIXTURES, MATCHER, PASSWORD, SLOW, framesOf, playPerson, shot,
+  signIn as signInAs, stepUpByEmail,
+} from './support.mjs';
 
-const root = new URL('../..', import.meta.url).pathname;
-const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
-const MATCHER = join(targetDir, 'debug', 'matcher');
-const FIXTURES = join(root, 'matcher', 'tests', 'fixtures');
 const REDIRECT = 'https://rp.example/cb';
-const PASSWORD = 'a long and correct password';
 const SECRET = 'browser-test-secret-0123';
 const SUBSTANTIAL = encodeURIComponent('http://eidas.europa.eu/LoA/substantial');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-// A capture is analysed on the server; unoptimised test builds take several seconds.
-const SLOW = { timeout: 120_000 };
 
 let idp;
 let browser;
 let work;
 const faces = {};
 
-/** Open-eyed and shut-eyed frames of a photograph, 480x640, as data URLs. */
-function framesOf(photo, name) {
-  const dir = mkdtempSync(join(work, `${name}-`));
-  execFileSync(MATCHER, ['synth-video', join(FIXTURES, photo), join(dir, 'v.y4m'), '--frames', '2',
-    '--closed', '1', '--width', '480', '--height', '640', '--frames-dir', dir]);
-  const url = (f) => `data:image/png;base64,${readFileSync(join(dir, f)).toString('base64')}`;
-  return { open: url('0.png'), shut: url('1.png') };
-}
-
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'idp-face-'));
-  faces.enrolled = framesOf('obama.png', 'enrolled');
-  faces.same = framesOf('obama2.png', 'same');
-  faces.other = framesOf('biden.png', 'other');
+  faces.enrolled = framesOf(work, 'obama.png', 'enrolled');
+  faces.same = framesOf(work, 'obama2.png', 'same');
+  faces.other = framesOf(work, 'biden.png', 'other');
   const still = join(work, 'still.y4m');
   execFileSync(MATCHER, ['synth-video', join(FIXTURES, 'obama2.png'), still, '--frames', '30',
     '--width', '480', '--height', '640']);
@@ -57,11 +43,10 @@ before(async () => {
     cli(['client', 'add', '--id', 'portal', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--name', 'Land registry']);
     cli(['user', 'add', '--username', 'olga', '--password-stdin', '--email', 'olga@example.invalid'], PASSWORD);
-  }, { host: 'localhost', config: '[biometrics]\nidentify = true\n' });
+  }, { host: 'localhost', config: '[biometrics]\nidentify = true\nenrolment = "self"\n' });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    args: [...CHROMIUM_FLAGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
       `--use-file-for-fake-video-capture=${still}`],
   });
 });
@@ -79,59 +64,12 @@ after(async () => {
 async function newPage(person) {
   const context = await browser.newContext({ locale: 'en-GB' });
   await context.route('https://rp.example/**', (route) => route.fulfill({ status: 200, body: 'relying party' }));
-  if (person) {
-    await context.addInitScript(({ open, shut }) => {
-      const canvas = document.createElement('canvas');
-      canvas.width = 480;
-      canvas.height = 640;
-      const ctx = canvas.getContext('2d');
-      const eyes = { open: new Image(), shut: new Image() };
-      eyes.open.src = open;
-      eyes.shut.src = shut;
-      let shutFrom = Infinity;
-      let asked = false;
-      setInterval(() => {
-        const prompt = document.getElementById('face-prompt');
-        const blinkNow = prompt && prompt.closest('.blink');
-        if (blinkNow && !asked) { asked = true; shutFrom = performance.now() + 300; }
-        if (!blinkNow && prompt && prompt.textContent === '') asked = false;
-        const t = performance.now();
-        const img = t >= shutFrom && t < shutFrom + 200 ? eyes.shut : eyes.open;
-        if (img.complete) ctx.drawImage(img, 0, 0, 480, 640);
-      }, 20);
-      navigator.mediaDevices.getUserMedia = async () => canvas.captureStream(30);
-    }, person);
-  }
+  if (person) await playPerson(context, person);
   return context.newPage();
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(targetDir, 'screenshots', `${name}.png`), fullPage: true });
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const r = await globalThis.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `accessibility of ${name}`);
-}
-
-async function signIn(page) {
-  await page.getByLabel('Username').fill('olga');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function codeByEmail(page) {
-  const seen = new Set(idp.outbox().map((m) => m.body));
-  if ((await page.getByRole('button', { name: 'Send the code' }).count()) === 0) {
-    await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
-  }
-  await page.getByRole('button', { name: 'Send the code' }).click();
-  await page.getByLabel('Code from the e-mail').waitFor();
-  const mail = idp.outbox().find((m) => m.to === 'olga@example.invalid' && !seen.has(m.body) && /\b\d{6}\b/.test(m.body));
-  await page.getByLabel('Code from the e-mail').fill(mail.body.match(/\b(\d{6})\b/)[1]);
-  await page.getByRole('button', { name: 'Verify' }).click();
-}
+const signIn = (page) => signInAs(page, 'olga');
+const codeByEmail = (page) => stepUpByEmail(idp, page, 'olga@example.invalid');
 
 function authorizeUrl(extra = '') {
   return `${idp.issuer}/authorize?client_id=portal&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s1${extra}`;

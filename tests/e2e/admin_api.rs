@@ -483,6 +483,11 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("get", "/keys"),
         ("post", "/keys/rotate"),
         ("post", "/keys/{id}/retire"),
+        ("get", "/registrations"),
+        ("get", "/registrations/{id}"),
+        ("get", "/registrations/{id}/images/{which}"),
+        ("post", "/registrations/{id}/approve"),
+        ("post", "/registrations/{id}/reject"),
         ("get", "/openapi.json"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
@@ -502,7 +507,7 @@ async fn openapi_describes_every_route(backend: Backend) {
             let a = api(
                 &s,
                 &method.to_uppercase(),
-                &path.replace("{id}", "x"),
+                &path.replace("{id}", "x").replace("{which}", "face"),
                 None,
                 None,
             )
@@ -783,3 +788,61 @@ async fn a_retired_key_is_no_longer_published(backend: Backend) {
 }
 
 on_both_databases!(a_retired_key_is_no_longer_published);
+
+/// The registration queue is the clerks' (and administrators'); an auditor does not see
+/// citizens' document photos. Bad input is a problem detail naming the field.
+async fn the_registration_queue_is_for_clerks(backend: Backend) {
+    let s = server(backend).await;
+    let clerk = token_for(&s, "clara", "openid admin", Some(HIGH)).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    for t in [&clerk, &root] {
+        let a = api(&s, "GET", "/registrations?state=pending", Some(t), None).await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        assert_eq!(a.body["items"], json!([]));
+    }
+    is_problem(
+        &api(&s, "GET", "/registrations", Some(&auditor), None).await,
+        403,
+    );
+    let a = api(&s, "GET", "/registrations?state=draft", Some(&clerk), None).await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "state");
+    is_problem(
+        &api(&s, "GET", "/registrations/nope", Some(&clerk), None).await,
+        404,
+    );
+    let a = api(
+        &s,
+        "GET",
+        "/registrations/nope/images/passport",
+        Some(&clerk),
+        None,
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "which");
+    is_problem(
+        &api(
+            &s,
+            "POST",
+            "/registrations/nope/approve",
+            Some(&clerk),
+            None,
+        )
+        .await,
+        404,
+    );
+    let a = api(
+        &s,
+        "POST",
+        "/registrations/nope/reject",
+        Some(&clerk),
+        Some(json!({ "why": "x" })),
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "body");
+}
+
+on_both_databases!(the_registration_queue_is_for_clerks);

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod console;
 pub mod keys;
+pub mod registrations;
 pub mod roles;
 pub mod users;
 
@@ -35,6 +36,14 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The client address the act came from, if over the network.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Actor::Admin { ip, .. } => *ip,
+            Actor::Cli { .. } => None,
+        }
+    }
+
     /// The `by` of an audit entry.
     pub fn to_json(&self) -> Value {
         match self {
@@ -70,6 +79,7 @@ pub enum Resource {
     Client,
     User,
     Key,
+    Registration,
 }
 
 impl std::fmt::Display for Resource {
@@ -78,6 +88,7 @@ impl std::fmt::Display for Resource {
             Resource::Client => "client",
             Resource::User => "user",
             Resource::Key => "signing key",
+            Resource::Registration => "registration",
         })
     }
 }
@@ -131,11 +142,7 @@ pub(crate) fn record(
         client_id,
         detail,
     };
-    let ip = match actor {
-        Actor::Admin { ip, .. } => *ip,
-        Actor::Cli { .. } => None,
-    };
-    crate::audit::append_from(conn, entry, ip, now)
+    crate::audit::append_from(conn, entry, actor.ip(), now)
 }
 
 /// Whom an audit entry is about.

@@ -57,6 +57,9 @@ pub enum Access {
     Read,
     /// Clients, users, keys: change.
     Change,
+    /// The registration queue and service-centre enrolment: a clerk's work (and an
+    /// administrator's), not an auditor's.
+    Clerical,
 }
 
 /// Gives an account a role; false when it held the role already (nothing written).
@@ -151,7 +154,7 @@ impl Principal {
         self.roles.iter().any(|r| match r {
             Role::Administrator => true,
             Role::Auditor => access == Access::Read,
-            Role::Clerk => false,
+            Role::Clerk => access == Access::Clerical,
         })
     }
 
@@ -353,12 +356,18 @@ mod tests {
     }
 
     #[test]
-    fn a_clerk_may_use_none_of_these_resources() {
+    fn a_clerk_works_only_the_registration_queue_and_an_auditor_only_reads() {
         let p = Principal {
             user_id: "u".into(),
             roles: vec![Role::Clerk],
             ip: None,
         };
         assert!(!p.may(Access::Read) && !p.may(Access::Change));
+        assert!(p.may(Access::Clerical));
+        let auditor = Principal {
+            roles: vec![Role::Auditor],
+            ..p
+        };
+        assert!(auditor.may(Access::Read) && !auditor.may(Access::Clerical));
     }
 }

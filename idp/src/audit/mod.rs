@@ -81,6 +81,19 @@ pub enum Kind {
     /// The citizen changed their e-mail address or mobile number (after a code sent to
     /// the new one came back).
     ContactChanged,
+    /// A registration for face sign-in with a document waits for a clerk.
+    RegistrationSubmitted,
+    /// A live capture did not match the document's portrait.
+    RegistrationFailed,
+    /// The citizen cancelled a registration (or withdrew their consent); its pictures
+    /// and templates were destroyed.
+    RegistrationWithdrawn,
+    /// A clerk approved a registration: the face became a sign-in factor.
+    RegistrationApproved,
+    /// A clerk rejected a registration, with a reason.
+    RegistrationRejected,
+    /// A clerk looked at a registration's document photo or live frame.
+    RegistrationEvidenceViewed,
     /// Administration (the CLI, the Admin API); the detail's `by` says who acted.
     ClientCreated,
     ClientUpdated,
@@ -106,7 +119,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 35] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -122,6 +135,12 @@ impl Kind {
         Kind::BiometricConsentGiven,
         Kind::BiometricConsentWithdrawn,
         Kind::ContactChanged,
+        Kind::RegistrationSubmitted,
+        Kind::RegistrationFailed,
+        Kind::RegistrationWithdrawn,
+        Kind::RegistrationApproved,
+        Kind::RegistrationRejected,
+        Kind::RegistrationEvidenceViewed,
         Kind::ClientCreated,
         Kind::ClientUpdated,
         Kind::ClientRemoved,
@@ -156,6 +175,12 @@ impl Kind {
             Kind::BiometricConsentGiven => "biometric.consent-given",
             Kind::BiometricConsentWithdrawn => "biometric.consent-withdrawn",
             Kind::ContactChanged => "contact.changed",
+            Kind::RegistrationSubmitted => "registration.submitted",
+            Kind::RegistrationFailed => "registration.failed",
+            Kind::RegistrationWithdrawn => "registration.withdrawn",
+            Kind::RegistrationApproved => "registration.approved",
+            Kind::RegistrationRejected => "registration.rejected",
+            Kind::RegistrationEvidenceViewed => "registration.evidence-viewed",
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",
             Kind::ClientRemoved => "client.removed",

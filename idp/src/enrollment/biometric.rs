@@ -8,6 +8,7 @@
 use super::{Change, notify};
 use crate::audit::{self, Entry, Kind};
 use crate::biometrics::{self, CapturePurpose};
+use crate::config::Enrolment;
 use crate::crypto;
 use crate::i18n::Lang;
 use crate::oidc::error::{OidcError, OidcResult};
@@ -21,6 +22,17 @@ use serde_json::json;
 
 /// The version of the consent text (`Texts::face_consent_*`); a new text gets a new one.
 pub const CONSENT_VERSION: &str = "face-1";
+/// The version of the text for registrations, which keep pictures until a clerk decides
+/// (`Texts::reg_what`).
+pub const REGISTRATION_CONSENT_VERSION: &str = "face-registration-1";
+
+/// The text the citizen reads in this deployment.
+fn consent_version(svc: &Service) -> &'static str {
+    match svc.config.biometrics.enrolment {
+        Enrolment::SelfService => CONSENT_VERSION,
+        Enrolment::Registration => REGISTRATION_CONSENT_VERSION,
+    }
+}
 /// What the template may be used for.
 pub const PURPOSE: &str = "sign-in";
 const MODALITY: FactorKind = FactorKind::Face;
@@ -54,26 +66,89 @@ pub fn agree(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
                 id: crypto::random_id(),
                 user_id: user_id.into(),
                 modality: MODALITY.name().into(),
-                text_version: CONSENT_VERSION.into(),
+                text_version: consent_version(svc).into(),
                 purpose: PURPOSE.into(),
                 granted_at: now,
                 withdrawn_at: None,
             },
         )?;
-        let detail =
-            json!({ "factor": MODALITY.name(), "text": CONSENT_VERSION, "purpose": PURPOSE });
+        let detail = json!({
+            "factor": MODALITY.name(),
+            "text": consent_version(svc),
+            "purpose": PURPOSE,
+        });
         audit::append(c, entry(Kind::BiometricConsentGiven, user_id, detail), now)?;
         Ok(())
     })?;
     Ok(())
 }
 
-fn no_consent() -> OidcError {
+pub(crate) fn no_consent() -> OidcError {
     OidcError::invalid_request("agree to the use of your face first")
+}
+
+/// What the citizen's face page asks of them now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaceStep {
+    /// To read what is kept and agree.
+    Consent,
+    /// A capture that enrols the face (a deployment without registrations).
+    Capture { agreed_at: i64 },
+    /// Their identity document (registration); a rejected registration's date and reason.
+    Document { rejected: Option<(i64, String)> },
+    /// The live capture compared with the document.
+    RegisterCapture,
+    /// Their registration waits for a clerk.
+    Pending { since: i64 },
+    /// The face is a sign-in factor.
+    Enrolled { since: i64 },
+}
+
+pub fn step(svc: &Service, user_id: &str) -> OidcResult<FaceStep> {
+    use super::registration::Standing;
+    let Some(consent) = consent_of(svc, user_id)? else {
+        return Ok(FaceStep::Consent);
+    };
+    if svc.config.biometrics.enrolment == Enrolment::SelfService {
+        return Ok(FaceStep::Capture {
+            agreed_at: consent.granted_at,
+        });
+    }
+    let enrolled = svc
+        .db
+        .run(|c| users::credential(c, user_id, CredentialKind::Face))?;
+    Ok(
+        match (super::registration::standing(svc, user_id)?, enrolled) {
+            (Standing::Pending { submitted_at }, _) => FaceStep::Pending {
+                since: submitted_at,
+            },
+            (Standing::Draft { .. }, _) => FaceStep::RegisterCapture,
+            (_, Some(cred)) => FaceStep::Enrolled {
+                since: cred.created_at,
+            },
+            (Standing::Rejected { decided_at, reason }, None) => FaceStep::Document {
+                rejected: Some((decided_at, reason)),
+            },
+            (_, None) => FaceStep::Document { rejected: None },
+        },
+    )
+}
+
+/// Where a deployment enrols faces through registrations with a document, the account
+/// page cannot enrol one directly.
+fn self_service(svc: &Service) -> OidcResult<()> {
+    if svc.config.biometrics.enrolment == Enrolment::SelfService {
+        Ok(())
+    } else {
+        Err(OidcError::invalid_request(
+            "your face is registered with your identity document here",
+        ))
+    }
 }
 
 /// Starts a capture for enrolment: the blink cue the page shows.
 pub fn begin(svc: &Service, user_id: &str, now: i64) -> OidcResult<(String, Cue)> {
+    self_service(svc)?;
     consent_of(svc, user_id)?.ok_or_else(no_consent)?;
     biometrics::begin(svc, user_id, CapturePurpose::Enrol, now)
 }
@@ -87,6 +162,7 @@ pub fn finish(
     lang: Lang,
     now: i64,
 ) -> OidcResult<Result<(), Refusal>> {
+    self_service(svc)?;
     consent_of(svc, user_id)?.ok_or_else(no_consent)?;
     let issued = biometrics::cue_of(svc, user_id, challenge, CapturePurpose::Enrol, now)?
         .ok_or_else(expired)?;
@@ -127,7 +203,7 @@ pub fn finish(
     Ok(result)
 }
 
-fn expired() -> OidcError {
+pub(crate) fn expired() -> OidcError {
     OidcError::invalid_request("this capture has expired or was already used; start again")
 }
 
@@ -142,10 +218,12 @@ pub fn withdraw(svc: &Service, user_id: &str, lang: Lang, now: i64) -> OidcResul
 }
 
 fn withdraw_in(c: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<bool> {
+    // A registration in progress goes with the consent, its pictures first.
+    let cancelled = super::registration::cancel_in(c, user_id, now)?;
     let templates = users::delete_credentials(c, user_id, CredentialKind::Face)?;
     let consents = biometric_consents::withdraw(c, user_id, MODALITY.name(), now)?;
     if templates + consents == 0 {
-        return Ok(false);
+        return Ok(cancelled);
     }
     let detail = json!({ "factor": MODALITY.name(), "templates_destroyed": templates });
     audit::append(
@@ -159,41 +237,23 @@ fn withdraw_in(c: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::biometrics::testing::capture as filmed;
     use crate::store::biometric_consents;
-    use matcher::face::{FaceLocation, FacePipeline, load_image};
-    use matcher::liveness::synthetic;
 
     const T0: i64 = 1_800_000_000;
 
-    /// A photograph held to the camera for `cue`, its eyes shut just inside the window, as
-    /// PNG frames.
     fn capture(cue: &Cue) -> Vec<Vec<u8>> {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../matcher/tests/fixtures");
-        let img = load_image(&dir.join("obama.png")).unwrap();
-        let pipeline = FacePipeline::load(&matcher::models::ModelStore::from_env()).unwrap();
-        let sample = pipeline
-            .sample(&img, FaceLocation::Detect { upsample: false })
-            .unwrap();
-        let shut = synthetic::close_eyes(&img, &sample.landmarks);
-        let blink = (cue.from_ms / cue.interval_ms) as usize + 2;
-        (0..cue.frames)
-            .map(|i| {
-                let frame = if i == blink || i == blink + 1 {
-                    &shut
-                } else {
-                    &img
-                };
-                let mut png = std::io::Cursor::new(Vec::new());
-                frame.write_to(&mut png, image::ImageFormat::Png).unwrap();
-                png.into_inner()
-            })
-            .collect()
+        filmed("obama.png", cue)
     }
 
     #[test]
     fn enrolment_needs_consent_seals_the_template_and_withdrawal_destroys_it() {
-        let (_dir, svc) = crate::service::for_tests();
+        let (_dir, svc) = crate::service::for_tests_with(|f| {
+            f.biometrics = Some(crate::config::BiometricsConfig {
+                enrolment: Enrolment::SelfService,
+                ..Default::default()
+            });
+        });
         assert!(
             begin(&svc, "u-anna", T0).is_err(),
             "no capture before consent"

@@ -20,6 +20,7 @@ use serde_json::json;
 pub mod biometric;
 pub mod contact;
 pub mod password;
+pub mod registration;
 
 const WEBAUTHN_REGISTER: &str = "webauthn-register";
 

@@ -4,15 +4,17 @@
 
 use super::interaction::json_failure;
 use super::pages::{
-    self, AccountPage, ConsentRow, ContactPage, FacePage, PasswordPage, RecoveryCodesPage,
-    SessionRow, TotpSetupPage,
+    self, AccountPage, ConsentRow, ContactPage, DocumentValues, FaceDocumentPage, FacePage,
+    Message, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage,
 };
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
 };
 use crate::crypto;
 use crate::enrollment;
+use crate::enrollment::biometric::FaceStep;
 use crate::enrollment::contact::Contact;
+use crate::enrollment::registration::{DocumentForm, DocumentRefused};
 use crate::i18n::Lang;
 use crate::login::flow::{self, Begun, Purpose, ReturnTo, enrolled_factors};
 use crate::login::session;
@@ -25,6 +27,7 @@ use crate::store::{clients, consents, tokens};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use authenticators::FactorKind;
+use authenticators::document::Date;
 use authenticators::totp;
 use std::sync::Arc;
 
@@ -660,25 +663,312 @@ async fn face_form(req: &HttpRequest, state: &web::Data<AppState>, missing: bool
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
-        let consent = enrollment::biometric::consent_of(&st, &sess.user_id)?;
-        Ok(Ok((cookie, consent)))
+        let step = enrollment::biometric::step(&st, &sess.user_id)?;
+        let agreed = enrollment::biometric::consent_of(&st, &sess.user_id)?.map(|c| c.granted_at);
+        Ok(Ok((cookie, step, agreed)))
     })
     .await;
-    let (cookie, consent) = match result {
+    let (cookie, step, agreed) = match result {
         Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
         Ok(Err((tx, b))) => return sign_in(state, &tx, b),
         Ok(Ok(x)) => x,
     };
     let lang = pages::lang(req, &[]);
     let t = lang.texts();
-    let page = FacePage {
-        t,
-        csrf: &csrf(&cookie),
-        agreed: consent.map(|c| pages::LocalTime::new(lang, c.granted_at)),
-        missing,
-        messages: &pages::face_messages(t),
+    let csrf = csrf(&cookie);
+    let mismatch =
+        Params::parse(req.query_string().as_bytes()).is_ok_and(|q| q.get("mismatch") == Some("1"));
+    let (begin, finish) = match step {
+        FaceStep::RegisterCapture => (
+            "/account/face/register/begin",
+            "/account/face/register/finish",
+        ),
+        _ => ("/account/face/begin", "/account/face/finish"),
+    };
+    let page = match step {
+        FaceStep::Document { rejected } => {
+            let rejected = rejected.map(|(at, reason)| {
+                Message::with_time(
+                    &t.reg_rejected.replace("{reason}", &reason),
+                    pages::LocalTime::new(lang, at),
+                )
+            });
+            return document_page(
+                t,
+                &csrf,
+                Vec::new(),
+                &DocumentValues::default(),
+                rejected,
+                mismatch,
+            );
+        }
+        step => FacePage {
+            t,
+            csrf: &csrf,
+            consent: step == FaceStep::Consent,
+            registration: st_registration(state),
+            agreed: agreed.map(|at| pages::LocalTime::new(lang, at)),
+            missing,
+            pending: match step {
+                FaceStep::Pending { since } => Some(Message::with_time(
+                    t.reg_pending_body,
+                    pages::LocalTime::new(lang, since),
+                )),
+                _ => None,
+            },
+            enrolled: match step {
+                FaceStep::Enrolled { since } => Some(pages::LocalTime::new(lang, since)),
+                _ => None,
+            },
+            begin,
+            finish,
+            messages: &pages::face_messages(t),
+        },
     };
     pages::html(if missing { 400 } else { 200 }, page.render())
+}
+
+fn st_registration(state: &AppState) -> bool {
+    state.config.biometrics.enrolment == crate::config::Enrolment::Registration
+}
+
+fn document_page(
+    t: &crate::i18n::Texts,
+    csrf: &str,
+    errors: Vec<(&'static str, String)>,
+    values: &DocumentValues,
+    rejected: Option<Message>,
+    mismatch: bool,
+) -> HttpResponse {
+    let status = if errors.is_empty() { 200 } else { 400 };
+    let page = FaceDocumentPage {
+        t,
+        csrf,
+        errors,
+        values,
+        rejected,
+        mismatch,
+    };
+    pages::html(status, page.render())
+}
+
+/// The most a document photo may weigh.
+pub const MAX_DOCUMENT: usize = 12 * 1024 * 1024;
+
+/// Reads a `multipart/form-data` body: its text fields as form parameters (with their
+/// usual checks), and the content of the file field `file`.
+async fn multipart(
+    req: &HttpRequest,
+    body: web::Bytes,
+    file: &str,
+) -> OidcResult<(Params, Vec<u8>)> {
+    let bad = || OidcError::invalid_request("the form could not be read; try again");
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| bad())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut text = url::form_urlencoded::Serializer::new(String::new());
+    let mut content = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|_| bad())? {
+        let name = field.name().unwrap_or("").to_string();
+        let data = field.bytes().await.map_err(|_| bad())?;
+        if name == file {
+            content = data.to_vec();
+        } else {
+            text.append_pair(&name, std::str::from_utf8(&data).map_err(|_| bad())?);
+        }
+    }
+    Ok((Params::parse(text.finish().as_bytes())?, content))
+}
+
+/// A date typed as day, month and year (`{name}-day`, ...); none unless all three make one.
+fn typed_date(form: &Params, name: &str) -> (Option<Date>, [String; 3]) {
+    let part = |p: &str| {
+        form.get(&format!("{name}-{p}"))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let parts = [part("day"), part("month"), part("year")];
+    let date = match (parts[0].parse(), parts[1].parse(), parts[2].parse()) {
+        (Ok(d), Ok(m), Ok(y)) if parts[2].len() == 4 => Date::new(y, m, d),
+        _ => None,
+    };
+    (date, parts)
+}
+
+/// The document step of a registration: details and a photo.
+pub async fn face_document(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, photo) = match multipart(&req, body, "photo").await {
+        Ok(x) => x,
+        Err(e) => return pages::error_page(&req, &[], 400, &e),
+    };
+    let result = run_action(
+        &req,
+        &state,
+        form,
+        Needs::Change,
+        move |st, sess, form, lang, now| {
+            let (expires, expires_parts) = typed_date(form, "expires");
+            let (born, born_parts) = typed_date(form, "born");
+            let values = DocumentValues {
+                kind: form.get("kind").unwrap_or("").to_string(),
+                number: form.get("number").unwrap_or("").to_string(),
+                country: form.get("country").unwrap_or("").to_string(),
+                expires: expires_parts,
+                born: born_parts,
+                mrz: form.get("mrz").unwrap_or("").to_string(),
+            };
+            let doc = DocumentForm {
+                kind: &values.kind,
+                number: &values.number,
+                country: &values.country,
+                expires,
+                born,
+                mrz: &values.mrz,
+            };
+            let refused = enrollment::registration::submit_document(
+                st,
+                &sess.user_id,
+                &doc,
+                &photo,
+                lang,
+                now,
+            )?;
+            Ok((refused.err(), values))
+        },
+    )
+    .await;
+    let lang = pages::lang(&req, &[]);
+    let t = lang.texts();
+    match result {
+        Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
+        Ok(Err((tx, b))) => sign_in(&state, &tx, b),
+        Ok(Ok((None, _))) => see_other("/account/face"),
+        Ok(Ok((Some(refused), values))) => {
+            let cookie = state.read_cookie(&req, SESSION_COOKIE).unwrap_or_default();
+            let errors = document_errors(
+                t,
+                &refused,
+                !values.mrz.trim().is_empty(),
+                state.config.biometrics.adult_age,
+            );
+            document_page(t, &csrf(&cookie), errors, &values, None, false)
+        }
+    }
+}
+
+/// Each refusal as the field it is about and what to do, in the form's order.
+fn document_errors(
+    t: &crate::i18n::Texts,
+    refused: &DocumentRefused,
+    mrz_given: bool,
+    adult_age: u32,
+) -> Vec<(&'static str, String)> {
+    use authenticators::document::Problem;
+    use authenticators::face::Unusable;
+    match refused {
+        DocumentRefused::Details(problems) => problems
+            .iter()
+            .map(|p| match p {
+                Problem::Kind => ("kind-passport", t.reg_err_kind),
+                Problem::Number => ("number", t.reg_err_number),
+                Problem::Country => ("country", t.reg_err_country),
+                Problem::Expires => ("expires-day", t.reg_err_expires),
+                Problem::Expired if mrz_given => ("mrz", t.reg_err_expired),
+                Problem::Expired => ("expires-day", t.reg_err_expired),
+                Problem::Born => ("born-day", t.reg_err_born),
+                Problem::MrzUnreadable => ("mrz", t.reg_err_mrz_unreadable),
+                Problem::MrzCheckDigit => ("mrz", t.reg_err_mrz_check),
+            })
+            .map(|(f, m)| (f, m.to_string()))
+            .collect(),
+        DocumentRefused::Photo(u) => vec![(
+            "photo",
+            match u {
+                Unusable::Unreadable => t.reg_err_photo_unreadable,
+                Unusable::NoFace | Unusable::SeveralFaces => t.reg_err_photo_no_face,
+                Unusable::TooSmall => t.reg_err_photo_small,
+                Unusable::TooDark => t.reg_err_photo_dark,
+                Unusable::TooBlurred => t.reg_err_photo_blurred,
+            }
+            .to_string(),
+        )],
+        DocumentRefused::Minor => vec![(
+            "born-day",
+            t.reg_err_minor.replace("{age}", &adult_age.to_string()),
+        )],
+    }
+}
+
+pub async fn face_register_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act_json(req, state, body, |st, sess, _, _, now| {
+        let (challenge, cue) = enrollment::registration::begin_capture(st, &sess.user_id, now)?;
+        Ok(serde_json::json!({ "challenge": challenge, "cue": cue }))
+    })
+    .await
+}
+
+pub async fn face_register_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    use enrollment::registration::CaptureRefused;
+    let (capture, frames) = match super::interaction::Capture::read(&body) {
+        Ok(c) => c,
+        Err(e) => return json_failure(&e),
+    };
+    let mut form = Params::default();
+    form.insert("csrf", &capture.csrf);
+    act_json_on(req, state, form, move |st, sess, _, lang, now| {
+        let result = enrollment::registration::finish_capture(
+            st,
+            &sess.user_id,
+            &capture.challenge,
+            &frames,
+            lang,
+            now,
+        )?;
+        Ok(match result {
+            Ok(()) => serde_json::json!({ "next": "/account/face" }),
+            Err(CaptureRefused::Face(r)) => {
+                serde_json::json!({ "refused": flow::FaceAnswer::Refused(r) })
+            }
+            Err(CaptureRefused::Mismatch { left }) if left > 0 => {
+                serde_json::json!({ "refused": "mismatch" })
+            }
+            Err(CaptureRefused::Mismatch { .. }) => {
+                serde_json::json!({ "next": "/account/face?mismatch=1" })
+            }
+        })
+    })
+    .await
+}
+
+/// The citizen cancels their registration; its pictures are deleted at once.
+pub async fn face_register_cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(req, state, body, Needs::Change, |st, sess, _, _, now| {
+        enrollment::registration::cancel(st, &sess.user_id, now)?;
+        Ok(Done::To("/account/face".into()))
+    })
+    .await
 }
 
 /// Records the consent (the box must be ticked), then shows the capture.

@@ -207,6 +207,24 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(account::face_finish)),
         )
         .route("/account/face/remove", post().to(account::face_remove))
+        .service(
+            web::resource("/account/face/document")
+                .app_data(web::PayloadConfig::new(account::MAX_DOCUMENT))
+                .route(post().to(account::face_document)),
+        )
+        .route(
+            "/account/face/register/begin",
+            post().to(account::face_register_begin),
+        )
+        .service(
+            web::resource("/account/face/register/finish")
+                .app_data(web::PayloadConfig::new(MAX_CAPTURE))
+                .route(post().to(account::face_register_finish)),
+        )
+        .route(
+            "/account/face/register/cancel",
+            post().to(account::face_register_cancel),
+        )
         .route("/account/contact", get().to(account::contact_page))
         .route("/account/contact", post().to(account::contact_start))
         .route(

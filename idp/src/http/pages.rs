@@ -145,12 +145,99 @@ pub struct ContactPage<'a> {
 pub struct FacePage<'a> {
     pub t: &'a Texts,
     pub csrf: &'a str,
-    /// When the citizen agreed; none: the consent is asked first.
+    /// The consent is asked first.
+    pub consent: bool,
+    /// The deployment registers faces with an identity document and a clerk.
+    pub registration: bool,
+    /// When the citizen agreed.
     pub agreed: Option<LocalTime>,
     /// The consent form came back without its box ticked.
     pub missing: bool,
+    /// The registration waits for a clerk, since then.
+    pub pending: Option<Message>,
+    /// The face is a sign-in factor, since then.
+    pub enrolled: Option<LocalTime>,
+    /// The capture's endpoints.
+    pub begin: &'a str,
+    pub finish: &'a str,
     /// For the capture script: `face_messages`.
     pub messages: &'a str,
+}
+
+/// The document step of a registration for face sign-in.
+#[derive(Template)]
+#[template(path = "face_document.html")]
+pub struct FaceDocumentPage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    /// Each problem with the id of the field it is about, in the form's order.
+    pub errors: Vec<(&'static str, String)>,
+    /// What the citizen typed, to fill the form again.
+    pub values: &'a DocumentValues,
+    /// The last registration was rejected: when, and the clerk's words.
+    pub rejected: Option<Message>,
+    /// The live face did not match the document three times.
+    pub mismatch: bool,
+}
+
+/// The document form's fields as typed.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentValues {
+    pub kind: String,
+    pub number: String,
+    pub country: String,
+    pub expires: [String; 3],
+    pub born: [String; 3],
+    pub mrz: String,
+}
+
+impl<'a> FaceDocumentPage<'a> {
+    /// The kinds of document: value and label.
+    pub fn kinds(&self) -> Vec<(&'static str, &'a str)> {
+        let t = self.t;
+        vec![
+            ("passport", t.reg_kind_passport),
+            ("id_card", t.reg_kind_id_card),
+            ("residence_permit", t.reg_kind_residence_permit),
+        ]
+    }
+
+    /// The two dates: name, id of the first input, legend, hint, and the parts as typed.
+    pub fn dates(
+        &self,
+    ) -> Vec<(
+        &'static str,
+        &'static str,
+        &'a str,
+        &'a str,
+        &'a [String; 3],
+    )> {
+        let t = self.t;
+        vec![
+            (
+                "expires",
+                "expires-day",
+                t.reg_expires_legend,
+                t.reg_date_hint,
+                &self.values.expires,
+            ),
+            (
+                "born",
+                "born-day",
+                t.reg_born_legend,
+                t.reg_born_hint,
+                &self.values.born,
+            ),
+        ]
+    }
+
+    /// The error about field `id`, if any.
+    pub fn error_of(&self, id: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == id)
+            .map(|(_, m)| m.as_str())
+    }
 }
 
 /// What the capture script shows for each answer (`flow::FaceAnswer::code`) and for the
@@ -172,6 +259,7 @@ pub fn face_messages(t: &Texts) -> String {
         "hold": t.face_hold_still,
         "blink": t.face_blink_now,
         "checking": t.face_checking,
+        "mismatch": t.reg_mismatch,
     })
     .to_string()
 }

@@ -11,6 +11,7 @@ pub mod consents;
 pub mod keys;
 pub mod lockouts;
 pub mod rate_limits;
+pub mod registrations;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
@@ -322,6 +323,7 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
         .execute(conn)?;
     n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
         .execute(conn)?;
+    n += crate::store::registrations::purge_drafts(conn, now)?;
     n += diesel::delete(
         browser_sessions::table.filter(
             browser_sessions::expires_at

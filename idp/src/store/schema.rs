@@ -236,6 +236,8 @@ diesel::table! {
 }
 
 diesel::joinable!(credentials -> users (user_id));
+diesel::joinable!(registrations -> users (user_id));
+diesel::joinable!(registration_evidence -> registrations (registration_id));
 diesel::joinable!(access_tokens -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
@@ -260,6 +262,34 @@ diesel::table! {
         purpose -> Text,
         state -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    registrations (id) {
+        id -> Text,
+        user_id -> Text,
+        channel -> Text,
+        state -> Text,
+        document -> Text,
+        match_score -> Nullable<Float>,
+        attempts -> Integer,
+        locale -> Text,
+        created_at -> BigInt,
+        submitted_at -> Nullable<BigInt>,
+        decided_at -> Nullable<BigInt>,
+        decided_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    registration_evidence (registration_id) {
+        registration_id -> Text,
+        document_template -> Binary,
+        document_image -> Binary,
+        live_template -> Nullable<Binary>,
+        face_image -> Nullable<Binary>,
     }
 }
 
@@ -293,4 +323,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_checkpoints,
     audit_keys,
     admin_roles,
+    registrations,
+    registration_evidence,
 );

@@ -34,9 +34,30 @@ pub fn read_audio(path: &Path) -> Result<Audio> {
             rate: SAMPLE_RATE,
         });
     }
-    let mut reader = hound::WavReader::open(path).map_err(|e| bad(&e))?;
+    let file = std::fs::File::open(path).map_err(|e| bad(&e))?;
+    decode_wav(std::io::BufReader::new(file), f32::INFINITY).map_err(|e| match e {
+        MatcherError::Audio(reason) => bad(&reason),
+        other => other,
+    })
+}
+
+/// Decodes a WAV stream: integer PCM of 8 to 32 bits or 32-bit float, any rate, channels
+/// averaged. Refuses a stream longer than `max_seconds` (from its header, before reading the
+/// samples), so that a caller bounds its work on input it does not trust.
+pub fn decode_wav<R: std::io::Read>(input: R, max_seconds: f32) -> Result<Audio> {
+    let bad = |e: &dyn std::fmt::Display| MatcherError::Audio(e.to_string());
+    let mut reader = hound::WavReader::new(input).map_err(|e| bad(&e))?;
     let spec = reader.spec();
-    let channels = usize::from(spec.channels.max(1));
+    if spec.sample_rate == 0 || spec.channels == 0 {
+        return Err(bad(&"no sample rate or no channel"));
+    }
+    let seconds = reader.duration() as f32 / spec.sample_rate as f32;
+    if seconds > max_seconds {
+        return Err(bad(&format_args!(
+            "{seconds:.1} s long, at most {max_seconds:.1} s accepted"
+        )));
+    }
+    let channels = usize::from(spec.channels);
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader
             .samples::<f32>()
@@ -59,6 +80,28 @@ pub fn read_audio(path: &Path) -> Result<Audio> {
         samples,
         rate: spec.sample_rate,
     })
+}
+
+/// Level in dBFS of the loudest 30 ms of `samples` (at `rate`): how loud the speech is
+/// before any normalisation, to tell silence and a far-away talker apart from speech.
+pub fn loudest_window_dbfs(samples: &[f32], rate: u32) -> f32 {
+    let window = (rate as usize * 3 / 100).max(1);
+    samples
+        .chunks(window)
+        .map(|w| {
+            let ms = w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32;
+            10.0 * ms.max(1e-12).log10()
+        })
+        .fold(-120.0, f32::max)
+}
+
+/// Share of samples at full scale (within 0.1% of it): a clipped recording has flat tops
+/// whose harmonics change the voice's spectrum.
+pub fn clipped_fraction(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.iter().filter(|s| s.abs() >= 0.999).count() as f32 / samples.len() as f32
 }
 
 /// Band-limited resampling with a Hann-windowed sinc (16 zero crossings each side).
@@ -209,6 +252,51 @@ mod tests {
         let before = loud.clone();
         normalize_volume(&mut loud, -30.0);
         assert_eq!(loud, before);
+    }
+
+    fn wav_bytes(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        for &s in samples {
+            w.write_sample(s).unwrap();
+        }
+        w.finalize().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn wav_streams_are_decoded_to_mono_and_bounded_in_length() {
+        // Stereo: left 0.5, right -0.25 full scale -> mono 0.125.
+        let stereo: Vec<i16> = (0..2000).flat_map(|_| [16384, -8192]).collect();
+        let a = decode_wav(std::io::Cursor::new(wav_bytes(&stereo, 8000, 2)), 1.0).unwrap();
+        assert_eq!((a.samples.len(), a.rate), (2000, 8000));
+        assert!((a.samples[10] - 0.125).abs() < 1e-6);
+        // 0.25 s at 8 kHz is refused when at most 0.2 s is accepted.
+        assert!(matches!(
+            decode_wav(std::io::Cursor::new(wav_bytes(&stereo, 8000, 2)), 0.2),
+            Err(MatcherError::Audio(_))
+        ));
+        assert!(decode_wav(std::io::Cursor::new(b"RIFF....WAVEfmt ".to_vec()), 1.0).is_err());
+    }
+
+    #[test]
+    fn levels_and_clipping() {
+        let x = tone(300.0, 16_000, 0.5, 0.1);
+        // A sine of amplitude 0.1 has an RMS of 0.0707: -23 dBFS.
+        assert!((loudest_window_dbfs(&x, 16_000) + 23.0).abs() < 0.2);
+        assert_eq!(loudest_window_dbfs(&[0.0; 1000], 16_000), -120.0);
+        assert_eq!(clipped_fraction(&x), 0.0);
+        let clipped: Vec<f32> = tone(300.0, 16_000, 0.5, 3.0)
+            .iter()
+            .map(|s| s.clamp(-1.0, 1.0))
+            .collect();
+        assert!(clipped_fraction(&clipped) > 0.5);
     }
 
     #[test]

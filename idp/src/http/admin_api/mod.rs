@@ -6,6 +6,7 @@
 
 mod audit;
 mod clients;
+mod registrations;
 mod users;
 
 use super::AppState;
@@ -30,7 +31,8 @@ pub const BASE: &str = "/admin/api/v1";
         description = "Administration of relying parties, accounts, signing keys and the audit log. \
             Every call needs a bearer access token issued by this provider with the `admin` \
             scope, for a sign-in at `http://eidas.europa.eu/LoA/high`, whose subject holds the \
-            role `administrator` (everything) or `auditor` (GET only)."
+            role `administrator` (everything), `auditor` (GET only, not the registration \
+            queue) or `clerk` (the registration queue only)."
     ),
     paths(
         clients::list,
@@ -53,6 +55,11 @@ pub const BASE: &str = "/admin/api/v1";
         audit::list_keys,
         audit::rotate_keys,
         audit::retire_key,
+        registrations::list,
+        registrations::show,
+        registrations::image,
+        registrations::approve,
+        registrations::reject,
         openapi_json,
     ),
     components(schemas(Problem)),
@@ -63,6 +70,7 @@ pub const BASE: &str = "/admin/api/v1";
         (name = "users", description = "Citizens' accounts"),
         (name = "audit", description = "The audit log"),
         (name = "keys", description = "Signing keys"),
+        (name = "registrations", description = "Registrations for face sign-in, for clerks"),
     )
 )]
 pub struct ApiDoc;
@@ -182,6 +190,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/keys").route(get().to(audit::list_keys)))
             .service(resource("/keys/rotate").route(post().to(audit::rotate_keys)))
             .service(resource("/keys/{id}/retire").route(post().to(audit::retire_key)))
+            .service(resource("/registrations").route(get().to(registrations::list)))
+            .service(resource("/registrations/{id}").route(get().to(registrations::show)))
+            .service(
+                resource("/registrations/{id}/images/{which}")
+                    .route(get().to(registrations::image)),
+            )
+            .service(
+                resource("/registrations/{id}/approve").route(post().to(registrations::approve)),
+            )
+            .service(resource("/registrations/{id}/reject").route(post().to(registrations::reject)))
             .default_service(web::to(not_found)),
     );
 }

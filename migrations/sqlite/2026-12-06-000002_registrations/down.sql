@@ -1,0 +1,2 @@
+DROP TABLE registration_evidence;
+DROP TABLE registrations;
