@@ -64,8 +64,10 @@ export function dateTime(seconds) {
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(seconds * 1000));
 }
 
-export function date(seconds) {
-  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' }).format(new Date(seconds * 1000));
+/** A day; `utc` for a calendar date (a document's expiry), which has no time zone. */
+export function date(seconds, { utc = false } = {}) {
+  const options = { dateStyle: 'medium', ...(utc ? { timeZone: 'UTC' } : {}) };
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(seconds * 1000));
 }
 
 export function number(n, options) {

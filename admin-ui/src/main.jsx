@@ -34,7 +34,7 @@ async function findRoles(sub) {
     await get('/registrations', { state: 'pending' });
     return new Set(['clerk']);
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) return new Set();
+    if (e instanceof ApiError && e.status === 403) return new Set();
     throw e;
   }
 }

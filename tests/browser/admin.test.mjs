@@ -1,23 +1,24 @@
 // The Admin UI in headless Chromium against the real binary: an administrator signs in at
 // level high (password, a code by e-mail, then a passkey on Chromium's virtual
 // authenticator), registers a client (after an error shown next to its field), makes an
-// API scope require high, rotates the signing keys, works the registration queue, and
-// finds each of these in the audit log; an auditor sees everything and can change nothing;
-// the bearer token stays in memory and goes only to the Admin API. Every main page is
-// kept as a screenshot and checked with axe-core, also on a phone-sized screen.
+// API scope require high, rotates and retires signing keys, approves a citizen's
+// registration after looking at the document and face, and finds each of these in the
+// audit log; an auditor sees everything and can change nothing; a clerk sees only the
+// queue and rejects with a reason; the bearer token stays in memory and goes only to the
+// Admin API. Every main page is kept as a screenshot and checked with axe-core, also on a
+// phone-sized screen.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Idp } from '../../conformance/harness.mjs';
+import {
+  CHROMIUM_FLAGS, FIXTURES, PASSWORD, SLOW, TARGET, framesOf, playPerson, shot, signIn, stepUpByEmail,
+} from './support.mjs';
 
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const PASSWORD = 'a long and correct password';
 // A checkpoint of the audit chain every second, so that the audit view has one to show.
 const CONFIG = `audit_checkpoint_seconds = 1
 
@@ -27,15 +28,22 @@ const CONFIG = `audit_checkpoint_seconds = 1
 
 let idp;
 let browser;
+let work;
+let live;
 
 before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'idp-admin-'));
+  live = framesOf(work, 'obama.png', 'live');
   idp = await Idp.start((cli) => {
+    const add = (user, name) => cli(['user', 'add', '--username', user, '--password-stdin',
+      '--email', `${user}@example.invalid`, '--name', name], PASSWORD);
     for (const [user, role] of [['root', 'administrator'], ['audrey', 'auditor'], ['clara', 'clerk'], ['rosa', 'administrator']]) {
-      cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`,
-        '--name', `${user[0].toUpperCase()}${user.slice(1)} Example`], PASSWORD);
+      add(user, `${user[0].toUpperCase()}${user.slice(1)} Example`);
       cli(['user', 'grant-role', '--username', user, '--role', role]);
     }
-    cli(['user', 'add', '--username', 'dora', '--password-stdin', '--email', 'dora@example.invalid'], PASSWORD);
+    for (const [user, name] of [['dora', 'Dora Example'], ['maria', 'Maria Kovács'], ['nina', 'Nina Petrova']]) {
+      add(user, name);
+    }
   }, { host: 'localhost', testClock: true, config: CONFIG });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 });
@@ -43,19 +51,59 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await idp?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** A photo of an identity document whose portrait is `photo`, drawn by the page (JPEG). */
+async function documentPhoto(page, photo) {
+  const portrait = `data:image/png;base64,${readFileSync(join(FIXTURES, photo)).toString('base64')}`;
+  const url = await page.evaluate(async (src) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = 1000;
+    canvas.height = 640;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#ece4d2';
+    ctx.fillRect(0, 0, 1000, 640);
+    ctx.drawImage(img, 50, 60, 300, Math.round(300 * img.height / img.width));
+    ctx.fillStyle = '#46465a';
+    for (let line = 0; line < 6; line++) ctx.fillRect(420, 90 + line * 50, 480 - line * 40, 14);
+    return canvas.toDataURL('image/jpeg', 0.9);
+  }, portrait);
+  return { name: 'document.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(url.split(',')[1], 'base64') };
+}
 
-/** Keeps a picture of the page (target/screenshots/NAME.png) and checks WCAG 2.2 AA. */
-async function shot(page, name) {
-  await page.screenshot({ path: new URL(`../../target/screenshots/${name}.png`, import.meta.url).pathname, fullPage: true });
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const r = await globalThis.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `accessibility of ${name}`);
+/**
+ * A citizen registers for face sign-in online: consent, the identity document, a live
+ * capture (a photograph that blinks when asked); the registration then waits for a clerk.
+ */
+async function registerCitizen(user) {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  await playPerson(context, live);
+  const page = await context.newPage();
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, user);
+  await page.getByRole('listitem').filter({ hasText: /^Face:/ }).getByRole('link', { name: 'Set up' }).click();
+  await stepUpByEmail(idp, page, `${user}@example.invalid`);
+  await page.getByLabel('I agree that a template of my face is kept').check();
+  await page.getByRole('button', { name: 'Agree and continue' }).click();
+  await page.getByLabel('Identity card').check();
+  await page.getByLabel('Document number').fill('AB 123456');
+  await page.getByLabel('Issuing country').fill('HUN');
+  for (const [legend, [d, m, y]] of [['Expiry date', [27, 3, 2031]], ['Date of birth', [4, 8, 1961]]]) {
+    const group = page.getByRole('group', { name: legend });
+    await group.getByLabel('Day').fill(String(d));
+    await group.getByLabel('Month').fill(String(m));
+    await group.getByLabel('Year').fill(String(y));
+  }
+  await page.getByLabel('Photo of the page with your portrait').setInputFiles(await documentPhoto(page, 'obama2.png'));
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByText('Now your face').waitFor(SLOW);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('heading', { name: 'Your registration is being checked' }).waitFor(SLOW);
+  await context.close();
 }
 
 /**
@@ -97,24 +145,9 @@ async function withPicture(page, name, steps) {
   try {
     await steps();
   } catch (e) {
-    await page.screenshot({ path: new URL(`../../target/screenshots/${name}-failed.png`, import.meta.url).pathname, fullPage: true }).catch(() => {});
+    await page.screenshot({ path: join(TARGET, 'screenshots', `${name}-failed.png`), fullPage: true }).catch(() => {});
     throw e;
   }
-}
-
-/** Answers "Additional verification" with the code the development outbox received. */
-async function stepUpByEmail(page, to) {
-  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
-  const seen = new Set(idp.outbox().map((m) => m.body));
-  if ((await page.getByRole('button', { name: 'Send the code' }).count()) === 0) {
-    await page.getByRole('link', { name: 'Get a code by e-mail' }).click();
-  }
-  await page.getByRole('button', { name: 'Send the code' }).click();
-  await page.getByLabel('Code from the e-mail').waitFor();
-  const mail = idp.outbox().find((m) => m.to === to && !seen.has(m.body) && /\b\d{6}\b/.test(m.body));
-  assert.ok(mail, 'a code was sent by e-mail');
-  await page.getByLabel('Code from the e-mail').fill(mail.body.match(/\b(\d{6})\b/)[1]);
-  await page.getByRole('button', { name: 'Verify' }).click();
 }
 
 /**
@@ -124,12 +157,10 @@ async function stepUpByEmail(page, to) {
  */
 async function signInToConsole(page, username) {
   await page.goto(`${idp.issuer}/account`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, username);
   await page.getByLabel('Name of the new key').fill('Laptop');
   await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
-  await stepUpByEmail(page, `${username}@example.invalid`);
+  await stepUpByEmail(idp, page, `${username}@example.invalid`);
   await page.getByLabel('Name of the new key').fill('Laptop');
   await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
   await page.getByRole('listitem').filter({ hasText: 'Laptop' }).waitFor();
@@ -160,8 +191,9 @@ async function auditRows(page, kind) {
 
 let started;
 
-test('an administrator signs in at high and administers clients, policy, keys and the queue', async (t) => {
+test('an administrator signs in at high and administers clients, policy, keys and the queue', SLOW, async (t) => {
   started = Date.now();
+  await registerCitizen('maria');
   const { context, page, bearer, issued } = await adminBrowser();
   await withPicture(page, 'admin-root', async () => {
     await signInToConsole(page, 'root');
@@ -276,15 +308,34 @@ test('an administrator signs in at high and administers clients, policy, keys an
     await page.getByRole('button', { name: 'Enable account' }).click();
     await page.getByText('The account was enabled.').waitFor();
 
-    // The registration queue.
+    // The registration queue: the clerk's view of the document and the live face, then
+    // the approval.
     await page.getByRole('link', { name: 'Registrations' }).click();
     await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Maria Kovács' }).waitFor();
     await shot(page, 'admin-registrations');
-    const hasQueue = (await page.getByText('does not offer the registration queue').count()) === 0;
+    await page.getByRole('link', { name: 'Maria Kovács' }).click();
+    for (const name of ['Identity document of Maria Kovács', 'Live face capture of Maria Kovács']) {
+      const img = page.getByRole('img', { name });
+      await img.waitFor();
+      await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    }
+    assert.match(await page.locator('.govuk-summary-list__row', { hasText: 'Face match' }).textContent(), /Matches/);
+    await shot(page, 'admin-registration');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('The registration of Maria Kovács was approved.').waitFor();
+    await page.getByRole('link', { name: 'Approved' }).click();
+    await page.getByRole('link', { name: 'Maria Kovács' }).click();
+    await page.locator('.govuk-summary-list__row', { hasText: 'Pictures' }).getByText('Deleted at the decision').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
 
     // Each action is in the audit log, made by this administrator through the API.
     const created = await auditRows(page, 'client.created');
     assert.ok(created.some((r) => /tax-portal/.test(r) && /administrator/.test(r)), created.join('\n'));
+    const approvals = await auditRows(page, 'registration.approved');
+    assert.ok(approvals.some((r) => /maria/.test(r) && /administrator root/.test(r)), approvals.join('\n'));
+    const looks = await auditRows(page, 'registration.evidence-viewed');
+    assert.equal(looks.filter((r) => /maria/.test(r)).length, 2, 'each picture seen is on record');
     const disabled = await auditRows(page, 'user.disabled');
     assert.ok(disabled.some((r) => /dora/.test(r) && /administrator root/.test(r)), disabled.join('\n'));
     const keys = await auditRows(page, 'keys.rotated');
@@ -322,8 +373,7 @@ test('an administrator signs in at high and administers clients, policy, keys an
     await shot(page, 'admin-clients-kk');
     await page.getByRole('link', { name: 'English' }).click();
 
-    t.diagnostic(`policy: ${hasPolicy}, queue: ${hasQueue}`);
-    globalThis.adminFeatures = { hasPolicy, hasQueue };
+    t.diagnostic(`policy: ${hasPolicy}`);
   });
   await context.close();
 });
@@ -372,18 +422,30 @@ test('an auditor sees every view and can change nothing', async () => {
   await context.close();
 });
 
-test('a clerk sees only the registration queue', async () => {
+test('a clerk sees only the registration queue, and rejects with a reason', SLOW, async () => {
+  await registerCitizen('nina');
   const { context, page } = await adminBrowser();
   await withPicture(page, 'admin-clerk', async () => {
     await signInToConsole(page, 'clara');
-    const queue = globalThis.adminFeatures?.hasQueue;
-    if (queue) {
-      await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
-      assert.equal(await page.getByRole('link', { name: 'Clients' }).count(), 0);
-    } else {
-      // Without the queue on the server, a clerk has nothing to do here.
-      await page.getByRole('heading', { name: 'You have no administrative role' }).waitFor();
-    }
+    await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+    const menu = page.getByRole('navigation', { name: 'Menu' });
+    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Registrations']);
+    await page.getByRole('link', { name: 'Nina Petrova' }).click();
+    await page.getByRole('img', { name: 'Live face capture of Nina Petrova' }).waitFor();
+    await page.getByRole('button', { name: 'Reject' }).click();
+    // A reason is needed: it is what the citizen is told.
+    await page.getByRole('button', { name: 'Reject' }).click();
+    const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
+    await summary.getByRole('link', { name: 'Enter the reason for rejecting' }).waitFor();
+    assert.equal(await page.getByLabel('Reason for rejecting').getAttribute('aria-invalid'), 'true');
+    await shot(page, 'admin-registration-reject');
+    await page.getByLabel('Reason for rejecting').fill('The document photo is blurred');
+    await page.getByRole('button', { name: 'Reject' }).click();
+    await page.getByText('The registration of Nina Petrova was rejected.').waitFor();
+    assert.ok(idp.outbox().some((m) => m.to === 'nina@example.invalid' && /The document photo is blurred/.test(m.body)));
+    // Nothing else is open to a clerk.
+    await page.goto(`${idp.issuer}/admin/clients`);
+    await page.getByRole('heading', { name: 'You cannot see this page' }).waitFor();
   });
   await context.close();
 });

@@ -2,7 +2,7 @@
 // export a period as NDJSON; the signed checkpoints.
 
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, get, seg } from '../api.js';
+import { api, get, seg } from '../api.js';
 import {
   Banner, Button, ButtonGroup, ErrorSummary, Heading, Link, Loading, PageHeading, Select, Table,
   TextInput, fieldError, formErrors, problemText, useLoad, usePage,
@@ -125,7 +125,7 @@ function Export({ from, until }) {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (e) {
-      setError(e instanceof ApiError && e.status === 404 && !e.field ? t('audit.exportUnavailable') : problemText(e));
+      setError(problemText(e));
     }
   };
   return (
@@ -137,21 +137,13 @@ function Export({ from, until }) {
 }
 
 function Checkpoints() {
-  const list = useLoad(async () => {
-    try {
-      return await get('/audit/checkpoints', { limit: 10 });
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && !e.field) return { unavailable: true };
-      throw e;
-    }
-  }, []);
+  const list = useLoad(() => get('/audit/checkpoints', { limit: 10 }), []);
   return (
     <>
       <h2 class="govuk-heading-m">{t('audit.checkpoints')}</h2>
       <p class="govuk-body">{t('audit.checkpointsHint')}</p>
       <Loading state={list}>
         {(data) => {
-          if (data.unavailable) return <p class="govuk-body">{t('audit.checkpointsUnavailable')}</p>;
           return (
             <Table caption={t('audit.newestCheckpoints')} empty={t('audit.noCheckpoints')}
               head={[t('audit.upTo'), t('audit.signedAt'), t('keys.kid'), t('audit.hash')]}

@@ -2,7 +2,7 @@
 // a table for people who do not see the chart), from /audit/stats.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get } from '../api.js';
+import { get } from '../api.js';
 import { Link, Loading, PageHeading, Table, useLoad, usePage } from '../components.jsx';
 import { currentLang, number, t } from '../i18n.js';
 import { useSession } from '../session.js';
@@ -106,12 +106,7 @@ export function Overview() {
   const stats = useLoad(async () => {
     // Whole buckets, so that the newest bar is the current hour or day.
     const until = Math.ceil(Date.now() / 1000 / bucket) * bucket;
-    try {
-      return await get('/audit/stats', { from: until - seconds, until, bucket });
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && !e.field) return { unavailable: true };
-      throw e;
-    }
+    return get('/audit/stats', { from: until - seconds, until, bucket });
   }, [period]);
   return (
     <>
@@ -127,9 +122,7 @@ export function Overview() {
         ))}
       </ul>
       <Loading state={stats}>
-        {(data) => (data.unavailable
-          ? <p class="govuk-body">{t('stats.unavailable')}</p>
-          : <SignInChart buckets={data.buckets} bucket={bucket} />)}
+        {(data) => <SignInChart buckets={data.buckets} bucket={bucket} />}
       </Loading>
       <h2 class="govuk-heading-m">{t('overview.shortcuts')}</h2>
       <ul class="govuk-list">

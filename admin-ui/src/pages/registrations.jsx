@@ -3,7 +3,7 @@
 // the document checks and the face match score; approve, or reject with a reason.
 
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, get, post, seg } from '../api.js';
+import { api, get, post, seg } from '../api.js';
 import {
   BackLink, Banner, Button, ButtonGroup, ErrorSummary, Heading, Link, Loading, PageHeading, SummaryList, Table,
   Tag, Textarea, WarningText, fieldError, formErrors, setFlash, useFlash, useLoad, usePage,
@@ -11,14 +11,21 @@ import {
 import { date, dateTime, label, number, t } from '../i18n.js';
 import { navigate, queryParams } from '../router.js';
 
-const STATES = ['pending', 'approved', 'rejected'];
+/** A `YYYY-MM-DD` day in the reader's language. */
+function isoDate(day) {
+  const ms = day ? Date.parse(`${day}T00:00:00Z`) : NaN;
+  return Number.isNaN(ms) ? '–' : date(ms / 1000, { utc: true });
+}
+
+const STATES = ['pending', 'approved', 'rejected', 'withdrawn'];
 
 function StateTag({ state }) {
-  const colour = { pending: 'blue', approved: 'green', rejected: 'red' }[state];
+  const colour = { pending: 'blue', approved: 'green', rejected: 'red', withdrawn: 'grey' }[state];
   return <Tag colour={colour}>{label('state', state)}</Tag>;
 }
 
 function Score({ r }) {
+  if (r.match_score === null || r.match_score === undefined) return '–';
   const passes = r.match_score >= r.match_threshold;
   return (
     <>
@@ -28,23 +35,11 @@ function Score({ r }) {
   );
 }
 
-/** Shown when the server does not offer the queue yet. */
-function unavailable(e) {
-  return e instanceof ApiError && e.status === 404 && !e.field && /no such resource/.test(e.problem?.detail || '');
-}
-
 export function RegistrationList() {
   const flash = useFlash();
   const [state, setState] = useState(() => (STATES.includes(queryParams().state) ? queryParams().state : 'pending'));
   usePage(t('reg.title'));
-  const list = useLoad(async () => {
-    try {
-      return await get('/registrations', { state });
-    } catch (e) {
-      if (unavailable(e)) return { unavailable: true };
-      throw e;
-    }
-  }, [state]);
+  const list = useLoad(() => get('/registrations', { state }), [state]);
   const choose = (e, s) => {
     e.preventDefault();
     history.replaceState(null, '', `?state=${s}`);
@@ -64,22 +59,20 @@ export function RegistrationList() {
         ))}
       </ul>
       <Loading state={list}>
-        {(data) => (data.unavailable
-          ? <p class="govuk-body">{t('reg.unavailable')}</p>
-          : (
+        {(data) => (
             <Table
               caption={t('reg.caption', { state: label('state', state), count: data.items.length })}
               head={[t('field.name'), t('reg.submitted'), t('reg.channel'), t('reg.document'), t('reg.score')]}
               empty={t('reg.none')}
               rows={data.items.map((r) => [
                 <Link href={`/admin/registrations/${seg(r.id)}`}>{r.name || r.username}</Link>,
-                dateTime(r.submitted_at),
+                r.submitted_at ? dateTime(r.submitted_at) : '–',
                 label('channel', r.channel),
                 label('doc', r.document?.kind),
                 <Score r={r} />,
               ])}
             />
-          ))}
+        )}
       </Loading>
     </>
   );
@@ -156,11 +149,13 @@ export function RegistrationShow({ params }) {
               [t('reg.state'), <StateTag state={r.state} />],
               [t('field.username'), r.username],
               [t('reg.channel'), label('channel', r.channel)],
-              [t('reg.submitted'), dateTime(r.submitted_at)],
+              [t('reg.submitted'), r.submitted_at ? dateTime(r.submitted_at) : '–'],
               [t('reg.document'), `${label('doc', r.document?.kind)}, ${r.document?.number} (${r.document?.country})`],
-              [t('reg.expires'), r.document?.expires ? date(Date.parse(`${r.document.expires}T00:00:00Z`) / 1000) : '–'],
+              [t('reg.born'), isoDate(r.document?.born)],
+              [t('reg.expires'), isoDate(r.document?.expires)],
               [t('reg.mrz'), r.document?.mrz_checked ? <Tag colour="green">{t('reg.mrzOk')}</Tag> : <Tag colour="red">{t('reg.mrzNot')}</Tag>],
               [t('reg.score'), <><Score r={r} /> <span class="govuk-hint app-inline-hint">{t('reg.threshold', { threshold: number(r.match_threshold, { maximumFractionDigits: 3 }) })}</span></>],
+              r.state !== 'pending' && [t('reg.pictures'), r.images ? t('reg.picturesKept') : t('reg.picturesGone')],
               r.decided_at && [t('reg.decided'), `${dateTime(r.decided_at)}${r.decided_by ? ` (${r.decided_by})` : ''}`],
               r.reason && [t('field.reason'), r.reason],
             ]} />
@@ -168,11 +163,14 @@ export function RegistrationShow({ params }) {
               <>
                 <h2 class="govuk-heading-m">{t('reg.compare')}</h2>
                 <p class="govuk-body">{t('reg.compareHint')}</p>
-                <div class="app-captures">
-                  <Picture id={r.id} which="document" alt={t('reg.documentImage', { name })} />
-                  <Picture id={r.id} which="face" alt={t('reg.faceImage', { name })} />
-                </div>
-                {r.match_score < r.match_threshold && <WarningText>{t('reg.lowScore')}</WarningText>}
+                {r.images && (
+                  <div class="app-captures">
+                    <Picture id={r.id} which="document" alt={t('reg.documentImage', { name })} />
+                    <Picture id={r.id} which="face" alt={t('reg.faceImage', { name })} />
+                  </div>
+                )}
+                <p class="govuk-body-s">{t('reg.viewsAudited')}</p>
+                {(r.match_score ?? 0) < r.match_threshold && <WarningText>{t('reg.lowScore')}</WarningText>}
                 {!r.document?.mrz_checked && <WarningText>{t('reg.mrzWarn')}</WarningText>}
                 {!rejecting && (
                   <ButtonGroup>
