@@ -102,4 +102,19 @@ mod tests {
             "the page loads its script and stylesheet: {html}"
         );
     }
+
+    #[test]
+    fn the_audit_view_names_every_kind_of_event() {
+        // The app's dictionary; tests/browser/admin-build checks the other languages.
+        let texts = include_str!("../../../admin-ui/src/messages.js");
+        let missing: Vec<&str> = crate::audit::Kind::ALL
+            .iter()
+            .map(|k| k.name())
+            .filter(|name| !texts.contains(&format!("'kind.{name}'")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "admin-ui/src/messages.js lacks {missing:?}"
+        );
+    }
 }
