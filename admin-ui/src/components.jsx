@@ -258,13 +258,14 @@ export function SummaryList({ rows }) {
 
 /**
  * A table with a caption; on narrow screens it scrolls sideways inside its own focusable
- * region rather than making the page wider.
+ * region rather than making the page wider. A `wide` table keeps room for its columns
+ * there instead of squeezing them into tall rows.
  */
-export function Table({ caption, head, rows, numeric = [], empty }) {
+export function Table({ caption, head, rows, numeric = [], empty, wide = false }) {
   if (!rows.length && empty) return <p class="govuk-body">{empty}</p>;
   return (
     <div class="app-table-scroll" tabIndex={0} role="region" aria-label={caption}>
-      <table class="govuk-table">
+      <table class={`govuk-table${wide ? ' app-table--wide' : ''}`}>
         <caption class="govuk-table__caption govuk-table__caption--m">{caption}</caption>
         <thead class="govuk-table__head">
           <tr class="govuk-table__row">

@@ -71,16 +71,32 @@ function By({ by, ip }) {
   return <>{by.via || '–'}{from}</>;
 }
 
-function Detail({ detail }) {
-  if (!detail || typeof detail !== 'object') return '–';
-  const entries = Object.entries(detail).filter(([k]) => k !== 'by');
-  if (!entries.length) return '–';
+function DetailList({ entries }) {
   return (
     <ul class="govuk-list app-detail">
       {entries.map(([k, v]) => (
         <li key={k}><span class="app-detail-key">{k}:</span> {typeof v === 'object' ? JSON.stringify(v) : String(v)}</li>
       ))}
     </ul>
+  );
+}
+
+/** An event's details: the first few at once, the rest behind "more" to keep rows short. */
+function Detail({ detail }) {
+  if (!detail || typeof detail !== 'object') return '–';
+  const entries = Object.entries(detail).filter(([k]) => k !== 'by');
+  if (!entries.length) return '–';
+  if (entries.length <= 3) return <DetailList entries={entries} />;
+  return (
+    <>
+      <DetailList entries={entries.slice(0, 2)} />
+      <details class="govuk-details app-detail-more">
+        <summary class="govuk-details__summary">
+          <span class="govuk-details__summary-text">{t('audit.more', { count: entries.length - 2 })}</span>
+        </summary>
+        <div class="govuk-details__text"><DetailList entries={entries.slice(2)} /></div>
+      </details>
+    </>
   );
 }
 
@@ -145,7 +161,7 @@ function Checkpoints() {
       <Loading state={list}>
         {(data) => {
           return (
-            <Table caption={t('audit.newestCheckpoints')} empty={t('audit.noCheckpoints')}
+            <Table caption={t('audit.newestCheckpoints')} wide empty={t('audit.noCheckpoints')}
               head={[t('audit.upTo'), t('audit.signedAt'), t('keys.kid'), t('audit.hash')]}
               rows={data.map((c) => [
                 number(c.seq),
@@ -222,7 +238,7 @@ export function AuditLog() {
         {(p) => (
           <>
             <Table
-              caption={t('audit.events', { count: p.events.length })}
+              caption={t('audit.events', { count: p.events.length })} wide
               head={[t('audit.when'), t('audit.kind'), t('audit.account'), t('audit.client'), t('audit.by'), t('audit.detail')]}
               empty={t('audit.none')}
               rows={p.events.map((e) => [

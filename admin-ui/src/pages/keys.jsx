@@ -51,7 +51,7 @@ export function Keys() {
       <Loading state={keys}>
         {(list) => (
           <Table
-            caption={t('keys.caption')}
+            caption={t('keys.caption')} wide
             head={[t('keys.kid'), t('keys.alg'), t('keys.state'), t('keys.created'), t('keys.until'),
               ...(session.change ? [t('common.action')] : [])]}
             empty={t('keys.none')}

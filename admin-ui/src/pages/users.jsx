@@ -138,7 +138,7 @@ export function UserShow({ params }) {
               )}
 
             <Table
-              caption={t('users.factors')}
+              caption={t('users.factors')} wide
               head={[t('users.factor'), t('users.label'), t('users.added'), t('users.lastUsed'), ...(session.change ? [t('common.action')] : [])]}
               empty={t('users.noFactors')}
               rows={factors.map((f) => [
@@ -160,7 +160,7 @@ export function UserShow({ params }) {
             />
 
             <Table
-              caption={t('users.sessions')}
+              caption={t('users.sessions')} wide
               head={[t('users.level'), t('users.signedIn'), t('users.lastSeen'), t('users.expires'), ...(session.change ? [t('common.action')] : [])]}
               empty={t('users.noSessions')}
               rows={sessions.map((s, i) => [
