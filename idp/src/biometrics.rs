@@ -8,8 +8,10 @@ use crate::crypto;
 use crate::keys::user_key;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::service::Service;
+use crate::store::users::CredentialKind;
 use crate::store::{AnyConnection, StoreResult, captures};
 use authenticators::face::{Cue, FaceEngine, Refusal, Unusable};
+use authenticators::voice::VoiceEngine;
 use matcher::Gallery;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,12 +19,15 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 /// A capture must arrive within this many seconds of its challenge.
 pub const CAPTURE_TTL: i64 = 120;
+/// The largest voice recording accepted.
+pub const MAX_RECORDING_BYTES: usize = authenticators::voice::MAX_BYTES;
 /// Captures analysed at once, per instance.
 pub const MAX_CONCURRENT: usize = 2;
 
 #[derive(Default)]
 pub struct Biometrics {
     engine: OnceLock<Result<Arc<FaceEngine>, String>>,
+    voice: OnceLock<Result<Arc<VoiceEngine>, String>>,
     busy: AtomicUsize,
     /// The 1:N gallery and the database state it was built from.
     index: RwLock<Option<(IndexVersion, Arc<Gallery>)>>,
@@ -43,21 +48,22 @@ impl Biometrics {
     /// The face networks (loaded on first use, from `MATCHER_MODELS_DIR` or the source
     /// tree's `matcher/models`), with a free slot to run them; `503` when none is free.
     pub fn face(&self) -> OidcResult<(Arc<FaceEngine>, Slot<'_>)> {
-        let engine = self
-            .engine
-            .get_or_init(|| {
-                FaceEngine::load(&matcher::models::ModelStore::from_env())
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|e| {
-                tracing::error!(error = %e, "the face networks cannot be loaded");
-                OidcError::new(
-                    ErrorCode::TemporarilyUnavailable,
-                    "sign-in with the face is not available now",
-                )
-            })?;
+        let engine = loaded(&self.engine, "face", || {
+            FaceEngine::load(&matcher::models::ModelStore::from_env())
+        })?;
+        Ok((engine, self.slot()?))
+    }
+
+    /// The speaker encoder, as `face`.
+    pub fn voice(&self) -> OidcResult<(Arc<VoiceEngine>, Slot<'_>)> {
+        let engine = loaded(&self.voice, "voice", || {
+            VoiceEngine::load(&matcher::models::ModelStore::from_env())
+        })?;
+        Ok((engine, self.slot()?))
+    }
+
+    /// One of the `MAX_CONCURRENT` slots of the matcher, face and voice alike.
+    fn slot(&self) -> OidcResult<Slot<'_>> {
         let taken = self
             .busy
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -67,13 +73,30 @@ impl Biometrics {
         if !taken {
             let mut e = OidcError::new(
                 ErrorCode::TemporarilyUnavailable,
-                "many people are using face sign-in right now; try again in a few seconds",
+                "many people are using biometric sign-in right now; try again in a few seconds",
             );
             e.retry_after = Some(5);
             return Err(e);
         }
-        Ok((engine, Slot(&self.busy)))
+        Ok(Slot(&self.busy))
     }
+}
+
+/// An engine loaded once; an engine that cannot be loaded makes its factor unavailable.
+fn loaded<E>(
+    cell: &OnceLock<Result<Arc<E>, String>>,
+    what: &str,
+    load: impl FnOnce() -> Result<E, matcher::MatcherError>,
+) -> OidcResult<Arc<E>> {
+    cell.get_or_init(|| load().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| {
+            tracing::error!(error = %e, modality = what, "the matcher's networks cannot be loaded");
+            OidcError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "biometric sign-in is not available now",
+            )
+        })
 }
 
 /// What a capture was asked for: stored with its challenge.
@@ -90,6 +113,8 @@ pub enum CapturePurpose {
     SignIn,
     /// The live face of a registration, compared with the document's portrait.
     Register,
+    VoiceEnrol,
+    VoiceSignIn,
 }
 
 impl CapturePurpose {
@@ -98,6 +123,8 @@ impl CapturePurpose {
             CapturePurpose::Enrol => "face-enrol",
             CapturePurpose::SignIn => "face-sign-in",
             CapturePurpose::Register => "face-register",
+            CapturePurpose::VoiceEnrol => "voice-enrol",
+            CapturePurpose::VoiceSignIn => "voice-sign-in",
         }
     }
 }
@@ -163,6 +190,86 @@ pub fn take(
     };
     let long_enough = now - issued.issued_at >= i64::from(issued.cue.duration_ms() / 1000) - 1;
     Ok(issued.cue == analysed.cue && issued.issued_at == analysed.issued_at && long_enough)
+}
+
+/// What a voice recording was asked for: digits to read aloud, chosen at random. (No
+/// recogniser checks what was said; the digits give the citizen something natural to say
+/// for the 3 s the threshold was calibrated on.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phrase {
+    pub digits: String,
+    pub issued_at: i64,
+}
+
+/// Digits read aloud in a recording.
+const PHRASE_DIGITS: usize = 6;
+
+/// A new voice challenge: its id and the digits to read.
+pub fn begin_voice(
+    svc: &Service,
+    holder: &str,
+    purpose: CapturePurpose,
+    now: i64,
+) -> OidcResult<(String, Phrase)> {
+    let digits: Vec<String> = crypto::random_bytes::<PHRASE_DIGITS>()
+        .iter()
+        .map(|b| (b % 10).to_string())
+        .collect();
+    let phrase = Phrase {
+        digits: digits.join(" "),
+        issued_at: now,
+    };
+    let id = crypto::random_token();
+    let state = serde_json::to_string(&phrase).map_err(OidcError::server)?;
+    svc.db.tx(|c| {
+        captures::replace(
+            c,
+            &id,
+            holder,
+            purpose.challenge(),
+            &state,
+            now + CAPTURE_TTL,
+        )
+    })?;
+    Ok((id, phrase))
+}
+
+/// Uses up a voice challenge in the caller's transaction: true when it was live.
+pub fn take_voice(
+    conn: &mut AnyConnection,
+    holder: &str,
+    challenge: &str,
+    purpose: CapturePurpose,
+    now: i64,
+) -> StoreResult<bool> {
+    Ok(captures::take(conn, challenge, holder, purpose.challenge(), now)?.is_some())
+}
+
+/// Whether a voice challenge is live (it stays so).
+pub fn voice_challenge_live(
+    svc: &Service,
+    holder: &str,
+    challenge: &str,
+    purpose: CapturePurpose,
+    now: i64,
+) -> OidcResult<bool> {
+    Ok(svc
+        .db
+        .run(|c| captures::peek(c, challenge, holder, purpose.challenge(), now))?
+        .is_some())
+}
+
+/// Decodes a recording and makes its template, off the caller's transaction.
+pub fn analyse_voice(
+    svc: &Service,
+    wav: &[u8],
+) -> OidcResult<Result<matcher::Template, authenticators::voice::Unusable>> {
+    let audio = match VoiceEngine::decode(wav) {
+        Ok(a) => a,
+        Err(u) => return Ok(Err(u)),
+    };
+    let (engine, _slot) = svc.biometrics.voice()?;
+    engine.template(&audio).map_err(OidcError::server)
 }
 
 /// A live capture: the template and the frame it was made from.
@@ -238,41 +345,35 @@ pub fn open_bytes(
     Ok(key.open(sealed, context).ok())
 }
 
-fn context(credential_id: &str) -> String {
-    format!("face-template:{credential_id}")
+fn context(kind: CredentialKind, credential_id: &str) -> String {
+    format!("{}-template:{credential_id}", kind.name())
 }
 
-/// A template sealed under the citizen's data key (created on first use).
+/// A template of credential `kind` (face or voice) sealed under the citizen's data key
+/// (created on first use), bound to its credential.
 pub fn seal(
     svc: &Service,
     conn: &mut AnyConnection,
     user_id: &str,
+    kind: CredentialKind,
     credential_id: &str,
     template: &matcher::Template,
     now: i64,
 ) -> StoreResult<Vec<u8>> {
-    seal_bytes(
-        svc,
-        conn,
-        user_id,
-        &context(credential_id),
-        &template.to_bytes(),
-        now,
-    )
+    let ctx = context(kind, credential_id);
+    seal_bytes(svc, conn, user_id, &ctx, &template.to_bytes(), now)
 }
 
-/// Opens a sealed template; `None` if it cannot be opened (another key, altered bytes).
+/// Opens a sealed template credential; `None` if it cannot be opened (another key,
+/// altered bytes).
 pub fn open(
     svc: &Service,
     conn: &mut AnyConnection,
-    user_id: &str,
-    credential_id: &str,
-    sealed: &[u8],
+    cred: &crate::store::users::Credential,
 ) -> StoreResult<Option<matcher::Template>> {
-    Ok(
-        open_bytes(svc, conn, user_id, &context(credential_id), sealed)?
-            .and_then(|b| matcher::Template::from_bytes(&b).ok()),
-    )
+    let ctx = context(cred.kind, &cred.id);
+    Ok(open_bytes(svc, conn, &cred.user_id, &ctx, &cred.data)?
+        .and_then(|b| matcher::Template::from_bytes(&b).ok()))
 }
 
 /// 1:N identification over the face templates of every citizen who enrolled (enrolment
@@ -313,7 +414,7 @@ fn gallery(svc: &Service) -> OidcResult<Arc<Gallery>> {
             crate::store::users::credentials_of_kind(c, crate::store::users::CredentialKind::Face)?;
         let mut out = Vec::with_capacity(creds.len());
         for cred in creds {
-            if let Some(t) = open(svc, c, &cred.user_id, &cred.id, &cred.data)? {
+            if let Some(t) = open(svc, c, &cred)? {
                 out.push((cred.user_id, t));
             }
         }
@@ -438,7 +539,7 @@ mod tests {
         svc.db
             .tx(|c| {
                 let id = crypto::random_id();
-                let data = seal(svc, c, user_id, &id, t, T0)?;
+                let data = seal(svc, c, user_id, CredentialKind::Face, &id, t, T0)?;
                 users::insert_credential(
                     c,
                     &Credential {

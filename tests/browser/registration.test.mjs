@@ -176,7 +176,7 @@ async function api(token, method, path, body) {
   return { status: res.status, type, body: type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer()) };
 }
 
-test('online registration: document, live face, a clerk approves; rejected with a reason; a minor is sent to a service centre', SLOW, async () => {
+test('online registration: document, live face, a clerk approves; rejected with a reason; a minor is sent to a service centre', { timeout: 600_000 }, async () => {
   const page = await newPage(live);
   await facePage(page, 'vera');
   await page.getByText('a photo of your identity document and one picture from the camera').waitFor();

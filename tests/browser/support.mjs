@@ -98,6 +98,8 @@ export async function playPerson(context, person) {
       const img = t >= shutFrom && t < shutFrom + 200 ? eyes.shut : eyes.open;
       if (img.complete) ctx.drawImage(img, 0, 0, 480, 640);
     }, 20);
-    navigator.mediaDevices.getUserMedia = async () => canvas.captureStream(30);
+    // The camera is the person; a microphone (the voice) is Chromium's own.
+    const own = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (c) => (c && c.video ? canvas.captureStream(30) : own(c));
   }, person);
 }

@@ -258,7 +258,15 @@ pub fn approve(svc: &Service, actor: &Actor, id: &str, now: i64) -> AdminResult<
             .ok_or_else(|| invalid("state", "the registration's live capture cannot be read"))?;
         users::delete_credentials(c, &r.user_id, CredentialKind::Face)?;
         let credential = crypto::random_id();
-        let sealed = biometrics::seal(svc, c, &r.user_id, &credential, &template, now)?;
+        let sealed = biometrics::seal(
+            svc,
+            c,
+            &r.user_id,
+            CredentialKind::Face,
+            &credential,
+            &template,
+            now,
+        )?;
         users::insert_credential(
             c,
             &Credential {

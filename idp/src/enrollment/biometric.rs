@@ -48,16 +48,36 @@ fn entry(kind: Kind, user_id: &str, detail: serde_json::Value) -> Entry<'_> {
 
 /// The consent in force, if any.
 pub fn consent_of(svc: &Service, user_id: &str) -> OidcResult<Option<BiometricConsent>> {
+    consent_for(svc, user_id, MODALITY)
+}
+
+/// The consent in force for a modality (face or voice), if any.
+pub(crate) fn consent_for(
+    svc: &Service,
+    user_id: &str,
+    modality: FactorKind,
+) -> OidcResult<Option<BiometricConsent>> {
     Ok(svc
         .db
-        .run(|c| biometric_consents::active(c, user_id, MODALITY.name()))?)
+        .run(|c| biometric_consents::active(c, user_id, modality.name()))?)
 }
 
 /// Records the citizen's agreement to the current text (once; agreeing again changes
 /// nothing).
 pub fn agree(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
+    agree_to(svc, user_id, MODALITY, consent_version(svc), now)
+}
+
+/// Records the agreement to text `version` about `modality`, audited.
+pub(crate) fn agree_to(
+    svc: &Service,
+    user_id: &str,
+    modality: FactorKind,
+    version: &str,
+    now: i64,
+) -> OidcResult<()> {
     svc.db.tx(|c| {
-        if biometric_consents::active(c, user_id, MODALITY.name())?.is_some() {
+        if biometric_consents::active(c, user_id, modality.name())?.is_some() {
             return Ok(());
         }
         biometric_consents::insert(
@@ -65,22 +85,41 @@ pub fn agree(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
             &BiometricConsent {
                 id: crypto::random_id(),
                 user_id: user_id.into(),
-                modality: MODALITY.name().into(),
-                text_version: consent_version(svc).into(),
+                modality: modality.name().into(),
+                text_version: version.into(),
                 purpose: PURPOSE.into(),
                 granted_at: now,
                 withdrawn_at: None,
             },
         )?;
-        let detail = json!({
-            "factor": MODALITY.name(),
-            "text": consent_version(svc),
-            "purpose": PURPOSE,
-        });
+        let detail = json!({ "factor": modality.name(), "text": version, "purpose": PURPOSE });
         audit::append(c, entry(Kind::BiometricConsentGiven, user_id, detail), now)?;
         Ok(())
     })?;
     Ok(())
+}
+
+/// Withdraws the consent to `modality` and destroys its templates, in the caller's
+/// transaction; audited when there was anything. Returns whether there was.
+pub(crate) fn withdraw_consent_in(
+    c: &mut AnyConnection,
+    user_id: &str,
+    modality: FactorKind,
+    templates: CredentialKind,
+    now: i64,
+) -> StoreResult<bool> {
+    let destroyed = users::delete_credentials(c, user_id, templates)?;
+    let consents = biometric_consents::withdraw(c, user_id, modality.name(), now)?;
+    if destroyed + consents == 0 {
+        return Ok(false);
+    }
+    let detail = json!({ "factor": modality.name(), "templates_destroyed": destroyed });
+    audit::append(
+        c,
+        entry(Kind::BiometricConsentWithdrawn, user_id, detail),
+        now,
+    )?;
+    Ok(true)
 }
 
 pub(crate) fn no_consent() -> OidcError {
@@ -178,7 +217,7 @@ pub fn finish(
         };
         users::delete_credentials(c, user_id, CredentialKind::Face)?;
         let id = crypto::random_id();
-        let sealed = biometrics::seal(svc, c, user_id, &id, &template, now)?;
+        let sealed = biometrics::seal(svc, c, user_id, CredentialKind::Face, &id, &template, now)?;
         users::insert_credential(
             c,
             &Credential {
@@ -220,18 +259,8 @@ pub fn withdraw(svc: &Service, user_id: &str, lang: Lang, now: i64) -> OidcResul
 fn withdraw_in(c: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<bool> {
     // A registration in progress goes with the consent, its pictures first.
     let cancelled = super::registration::cancel_in(c, user_id, now)?;
-    let templates = users::delete_credentials(c, user_id, CredentialKind::Face)?;
-    let consents = biometric_consents::withdraw(c, user_id, MODALITY.name(), now)?;
-    if templates + consents == 0 {
-        return Ok(cancelled);
-    }
-    let detail = json!({ "factor": MODALITY.name(), "templates_destroyed": templates });
-    audit::append(
-        c,
-        entry(Kind::BiometricConsentWithdrawn, user_id, detail),
-        now,
-    )?;
-    Ok(true)
+    let withdrawn = withdraw_consent_in(c, user_id, MODALITY, CredentialKind::Face, now)?;
+    Ok(cancelled || withdrawn)
 }
 
 #[cfg(test)]
@@ -278,7 +307,7 @@ mod tests {
             .expect("a template");
         let template = svc
             .db
-            .run(|c| biometrics::open(&svc, c, "u-anna", &cred.id, &cred.data))
+            .run(|c| biometrics::open(&svc, c, &cred))
             .unwrap()
             .expect("its owner's key opens it");
         let plain = template.to_bytes();

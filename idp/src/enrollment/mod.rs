@@ -21,6 +21,7 @@ pub mod biometric;
 pub mod contact;
 pub mod password;
 pub mod registration;
+pub mod voice;
 
 const WEBAUTHN_REGISTER: &str = "webauthn-register";
 
@@ -35,6 +36,8 @@ pub enum Change {
     Password,
     FaceAdded,
     FaceRemoved,
+    VoiceAdded,
+    VoiceRemoved,
 }
 
 impl Change {
@@ -45,14 +48,16 @@ impl Change {
             Change::PasskeyAdded | Change::PasskeyRemoved => FactorKind::WebAuthn,
             Change::Password => FactorKind::Password,
             Change::FaceAdded | Change::FaceRemoved => FactorKind::Face,
+            Change::VoiceAdded | Change::VoiceRemoved => FactorKind::Voice,
         }
     }
 
     fn audit_kind(self) -> crate::audit::Kind {
         match self {
-            Change::TotpRemoved | Change::PasskeyRemoved | Change::FaceRemoved => {
-                crate::audit::Kind::FactorRemoved
-            }
+            Change::TotpRemoved
+            | Change::PasskeyRemoved
+            | Change::FaceRemoved
+            | Change::VoiceRemoved => crate::audit::Kind::FactorRemoved,
             Change::Password => crate::audit::Kind::PasswordChanged,
             _ => crate::audit::Kind::FactorEnrolled,
         }
@@ -96,6 +101,8 @@ fn notify(svc: &Service, user_id: &str, change: Change, lang: Lang) -> OidcResul
         Change::Password => t.change_password,
         Change::FaceAdded => t.change_face_added,
         Change::FaceRemoved => t.change_face_removed,
+        Change::VoiceAdded => t.change_voice_added,
+        Change::VoiceRemoved => t.change_voice_removed,
     };
     let body = t.changed_body.replace("{change}", what);
     crate::notify::tell(svc, &user, t.changed_subject, &body);

@@ -507,7 +507,7 @@ mod tests {
         let cred = face(&svc).expect("a face factor");
         let enrolled = svc
             .db
-            .run(|c| crate::biometrics::open(&svc, c, "u-anna", &cred.id, &cred.data))
+            .run(|c| crate::biometrics::open(&svc, c, &cred))
             .unwrap();
         assert!(enrolled.is_some(), "sealed under her key");
         let evidence = svc.db.run(|c| registrations::evidence(c, &id)).unwrap();

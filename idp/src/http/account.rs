@@ -5,7 +5,7 @@
 use super::interaction::json_failure;
 use super::pages::{
     self, AccountPage, ConsentRow, ContactPage, DocumentValues, FaceDocumentPage, FacePage,
-    Message, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage,
+    Message, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage, VoicePage,
 };
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
@@ -230,6 +230,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         phone,
         totp: view.enrolled.contains(&FactorKind::Totp),
         face: view.enrolled.contains(&FactorKind::Face),
+        voice: view.enrolled.contains(&FactorKind::Voice),
         recovery_left: view.recovery_left,
         passkeys: view.passkeys,
         webauthn: state.webauthn.is_some(),
@@ -303,6 +304,7 @@ where
         Ok(Ok(Done::TotpRetry)) => totp_setup(&req, &state, t.code_failed).await,
         Ok(Ok(Done::PasswordRetry(why))) => password_form(&req, &state, Some(why)).await,
         Ok(Ok(Done::FaceConsentMissing)) => face_form(&req, &state, true).await,
+        Ok(Ok(Done::VoiceConsentMissing)) => voice_form(&req, &state, true).await,
         Ok(Ok(Done::Contact(step))) => contact_form(&req, &state, step).await,
     }
 }
@@ -314,6 +316,7 @@ enum Done {
     TotpRetry,
     PasswordRetry(enrollment::password::Refused),
     FaceConsentMissing,
+    VoiceConsentMissing,
     Contact(ContactStep),
 }
 
@@ -1035,6 +1038,108 @@ pub async fn face_remove(
 ) -> HttpResponse {
     act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
         enrollment::biometric::withdraw(st, &sess.user_id, lang, now)?;
+        Ok(Done::Back)
+    })
+    .await
+}
+
+/// The voice page of the account: what is kept and why, the consent, then the recording.
+pub async fn voice_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    voice_form(&req, &state, false).await
+}
+
+async fn voice_form(req: &HttpRequest, state: &web::Data<AppState>, missing: bool) -> HttpResponse {
+    let now = state.clock.now();
+    let st = state.clone().into_inner();
+    let get_access = access_to(st.clone(), req, Needs::Change, ReturnTo::Voice, now);
+    let result = blocking(move || {
+        let (sess, cookie) = match get_access()? {
+            Access::Granted(s, c) => (s, c),
+            Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
+        };
+        let consent = enrollment::voice::consent_of(&st, &sess.user_id)?;
+        let enrolled = st
+            .db
+            .run(|c| users::credential(c, &sess.user_id, users::CredentialKind::Voice))?;
+        Ok(Ok((cookie, consent, enrolled)))
+    })
+    .await;
+    let (cookie, consent, enrolled) = match result {
+        Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
+        Ok(Err((tx, b))) => return sign_in(state, &tx, b),
+        Ok(Ok(x)) => x,
+    };
+    let lang = pages::lang(req, &[]);
+    let t = lang.texts();
+    let page = VoicePage {
+        t,
+        csrf: &csrf(&cookie),
+        agreed: consent.map(|c| pages::LocalTime::new(lang, c.granted_at)),
+        enrolled: enrolled.map(|c| pages::LocalTime::new(lang, c.created_at)),
+        missing,
+        voice_messages: &pages::voice_messages(t),
+    };
+    pages::html(if missing { 400 } else { 200 }, page.render())
+}
+
+/// Records the consent to the voice (the box must be ticked), then shows the recording.
+pub async fn voice_agree(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(req, state, body, Needs::Change, |st, sess, form, _, now| {
+        if form.get("agree") != Some("yes") {
+            return Ok(Done::VoiceConsentMissing);
+        }
+        enrollment::voice::agree(st, &sess.user_id, now)?;
+        Ok(Done::To("/account/voice".into()))
+    })
+    .await
+}
+
+pub async fn voice_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act_json(req, state, body, |st, sess, _, _, now| {
+        let (challenge, phrase) = enrollment::voice::begin(st, &sess.user_id, now)?;
+        Ok(serde_json::json!({ "challenge": challenge, "phrase": phrase }))
+    })
+    .await
+}
+
+pub async fn voice_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (recording, audio) = match super::interaction::Recording::read(&body) {
+        Ok(r) => r,
+        Err(e) => return json_failure(&e),
+    };
+    let mut form = Params::default();
+    form.insert("csrf", &recording.csrf);
+    act_json_on(req, state, form, move |st, sess, _, lang, now| {
+        let result =
+            enrollment::voice::finish(st, &sess.user_id, &recording.challenge, &audio, lang, now)?;
+        Ok(match result {
+            Ok(()) => serde_json::json!({ "next": "/account?changed=voice" }),
+            Err(u) => serde_json::json!({ "refused": flow::VoiceAnswer::Unusable(u) }),
+        })
+    })
+    .await
+}
+
+/// Withdraws the consent to the voice; the template is destroyed at once.
+pub async fn voice_remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
+        enrollment::voice::withdraw(st, &sess.user_id, lang, now)?;
         Ok(Done::Back)
     })
     .await

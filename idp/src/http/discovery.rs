@@ -94,6 +94,10 @@ pub async fn face_script() -> HttpResponse {
     script(include_str!("../../templates/face.js"))
 }
 
+pub async fn voice_script() -> HttpResponse {
+    script(include_str!("../../templates/voice.js"))
+}
+
 pub async fn local_time_script() -> HttpResponse {
     script(include_str!("../../templates/local-time.js"))
 }

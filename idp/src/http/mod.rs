@@ -31,6 +31,8 @@ use tracing::Instrument;
 const MAX_BODY: usize = 64 * 1024;
 /// A face capture: 30 frames of 640x480 JPEG, as base64 in JSON.
 const MAX_CAPTURE: usize = 6 * 1024 * 1024;
+/// A voice recording: a WAV file in base64, with the form around it.
+const MAX_RECORDING: usize = crate::biometrics::MAX_RECORDING_BYTES * 4 / 3 + 4096;
 
 pub use crate::service::Service as AppState;
 
@@ -189,6 +191,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(MAX_CAPTURE))
                 .route(post().to(interaction::face_finish)),
         )
+        .route(
+            "/interaction/{tx}/voice/begin",
+            post().to(interaction::voice_begin),
+        )
+        .service(
+            web::resource("/interaction/{tx}/voice/finish")
+                .app_data(web::PayloadConfig::new(MAX_RECORDING))
+                .route(post().to(interaction::voice_finish)),
+        )
         .route("/interaction/{tx}/consent", post().to(interaction::consent))
         .route("/interaction/{tx}/select", post().to(interaction::select));
     // The citizen's account.
@@ -207,6 +218,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(account::face_finish)),
         )
         .route("/account/face/remove", post().to(account::face_remove))
+        .route("/account/voice", get().to(account::voice_page))
+        .route("/account/voice/agree", post().to(account::voice_agree))
+        .route("/account/voice/begin", post().to(account::voice_begin))
+        .service(
+            web::resource("/account/voice/finish")
+                .app_data(web::PayloadConfig::new(MAX_RECORDING))
+                .route(post().to(account::voice_finish)),
+        )
+        .route("/account/voice/remove", post().to(account::voice_remove))
         .service(
             web::resource("/account/face/document")
                 .app_data(web::PayloadConfig::new(account::MAX_DOCUMENT))
@@ -262,6 +282,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             get().to(discovery::local_time_script),
         )
         .route("/static/face.js", get().to(discovery::face_script))
+        .route("/static/voice.js", get().to(discovery::voice_script))
         .route("/_test/clock", post().to(test_clock))
         .default_service(web::to(not_found));
 }

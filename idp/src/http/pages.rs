@@ -70,6 +70,23 @@ pub struct FactorPage<'a> {
     pub unlock: bool,
     /// For the face: `face_messages`.
     pub messages: &'a str,
+    /// For the voice: `voice_messages`.
+    pub voice_messages: &'a str,
+}
+
+/// The voice page of the account: what is kept and why, the consent, the recording.
+#[derive(Template)]
+#[template(path = "voice.html")]
+pub struct VoicePage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    /// When the citizen agreed; none: the consent is asked first.
+    pub agreed: Option<LocalTime>,
+    /// The voice is enrolled, since then.
+    pub enrolled: Option<LocalTime>,
+    /// The consent form came back without its box ticked.
+    pub missing: bool,
+    pub voice_messages: &'a str,
 }
 
 pub struct SessionRow {
@@ -97,6 +114,7 @@ pub struct AccountPage<'a> {
     pub phone: Option<String>,
     pub totp: bool,
     pub face: bool,
+    pub voice: bool,
     pub recovery_left: usize,
     /// Registered passkeys: (credential row id, name).
     pub passkeys: Vec<(String, String)>,
@@ -260,6 +278,27 @@ pub fn face_messages(t: &Texts) -> String {
         "blink": t.face_blink_now,
         "checking": t.face_checking,
         "mismatch": t.reg_mismatch,
+    })
+    .to_string()
+}
+
+/// What the recording script shows for each answer (`flow::VoiceAnswer::code`) and for
+/// the browser's own problems, as a JSON object.
+pub fn voice_messages(t: &Texts) -> String {
+    serde_json::json!({
+        "no_microphone": t.voice_no_microphone,
+        "denied": t.voice_denied,
+        "unreadable": t.face_unreadable,
+        "no_speech": t.voice_no_speech,
+        "too_short": t.voice_too_short,
+        "too_quiet": t.voice_too_quiet,
+        "clipped": t.voice_clipped,
+        "no_match": t.voice_no_match,
+        "busy": t.face_busy,
+        "locked": t.face_locked,
+        "read": t.voice_read,
+        "recording": t.voice_recording,
+        "checking": t.face_checking,
     })
     .to_string()
 }

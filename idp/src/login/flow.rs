@@ -45,6 +45,7 @@ pub enum ReturnTo {
     Overview,
     Password,
     Face,
+    Voice,
     Contact,
 }
 
@@ -54,6 +55,7 @@ impl ReturnTo {
             ReturnTo::Overview => "/account",
             ReturnTo::Password => "/account/password",
             ReturnTo::Face => "/account/face",
+            ReturnTo::Voice => "/account/voice",
             ReturnTo::Contact => "/account/contact",
         }
     }
@@ -148,6 +150,35 @@ impl Serialize for FaceAnswer {
     }
 }
 
+/// Why a voice recording was not accepted, as the recording page's script is told.
+#[derive(Debug, Clone, Copy)]
+pub enum VoiceAnswer {
+    Unusable(authenticators::voice::Unusable),
+    NoMatch,
+    Locked,
+}
+
+impl VoiceAnswer {
+    pub fn code(self) -> &'static str {
+        use authenticators::voice::Unusable as U;
+        match self {
+            VoiceAnswer::Unusable(U::Unreadable) => "unreadable",
+            VoiceAnswer::Unusable(U::NoSpeech) => "no_speech",
+            VoiceAnswer::Unusable(U::TooShort) => "too_short",
+            VoiceAnswer::Unusable(U::TooQuiet) => "too_quiet",
+            VoiceAnswer::Unusable(U::Clipped) => "clipped",
+            VoiceAnswer::NoMatch => "no_match",
+            VoiceAnswer::Locked => "locked",
+        }
+    }
+}
+
+impl Serialize for VoiceAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 /// What the browser sent to a transaction.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -180,6 +211,12 @@ pub enum Event<'a> {
     FaceFinish {
         challenge: &'a str,
         frames: &'a [Vec<u8>],
+    },
+    /// The voice recording page asks for its digits, and sends the recording (WAV).
+    VoiceBegin,
+    VoiceFinish {
+        challenge: &'a str,
+        audio: &'a [u8],
     },
     Consent {
         allow: bool,
@@ -496,6 +533,39 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                     }
                     Err(Refusal::Locked { .. }) => (refused(FaceAnswer::Locked), None),
                     Err(_) => (refused(FaceAnswer::Refused(prepared.refusal())), None),
+                }
+            }
+        }
+        Event::VoiceBegin if offered(FactorKind::Voice) => {
+            let who = proving(&l, &stage, session)?;
+            (
+                Answer::Json(factors::voice::begin(svc, who.user_id(), now)?),
+                None,
+            )
+        }
+        Event::VoiceFinish { challenge, audio } if offered(FactorKind::Voice) => {
+            throttle(svc, visit.ip, now)?;
+            let who = proving(&l, &stage, session)?;
+            let prepared = factors::voice::prepare(svc, who.user_id(), challenge, audio, now)?;
+            let refused = |why: VoiceAnswer| Answer::Json(serde_json::json!({ "refused": why }));
+            if let Some(u) = prepared.unusable() {
+                (refused(VoiceAnswer::Unusable(u)), None)
+            } else {
+                let verify = |c: &mut AnyConnection| prepared.verify(svc, c, who.user_id(), now);
+                match prove(svc, &l, &who, FactorKind::Voice, lang, now, verify)? {
+                    Ok(Proved::StepUp(cookie)) => {
+                        let next = format!("/interaction/{}", l.tx.id);
+                        (
+                            Answer::Json(serde_json::json!({ "next": next })),
+                            Some(cookie),
+                        )
+                    }
+                    Ok(Proved::Unlocked { .. }) => {
+                        let next = format!("/interaction/{}?unlocked=1", l.tx.id);
+                        (Answer::Json(serde_json::json!({ "next": next })), None)
+                    }
+                    Err(Refusal::Locked { .. }) => (refused(VoiceAnswer::Locked), None),
+                    Err(_) => (refused(VoiceAnswer::NoMatch), None),
                 }
             }
         }

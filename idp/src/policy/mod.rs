@@ -104,10 +104,17 @@ impl Policy {
                     if combo.is_empty() {
                         return Err("an empty factor combination".to_string());
                     }
-                    combo
+                    let kinds = combo
                         .iter()
                         .map(|n| FactorKind::parse(n).ok_or_else(|| format!("unknown factor {n}")))
-                        .collect()
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if !kinds.iter().any(|k| k.may_stand_alone()) {
+                        return Err(format!(
+                            "{}: voice only adds to a factor that may stand alone",
+                            combo.join(" + ")
+                        ));
+                    }
+                    Ok(kinds)
                 })
                 .collect()
         };
@@ -133,7 +140,8 @@ impl Policy {
 
     pub fn satisfies(&self, done: &[FactorKind], level: Level) -> bool {
         match level {
-            Level::Low => !done.is_empty(),
+            // Voice only adds to another factor.
+            Level::Low => done.iter().any(|f| f.may_stand_alone()),
             // A higher level satisfies a lower one.
             Level::Substantial => {
                 self.satisfies(done, Level::High)
@@ -166,7 +174,13 @@ impl Policy {
             return Vec::new();
         }
         let targets: Vec<&Vec<FactorKind>> = match target {
-            Level::Low => return enrolled.to_vec(),
+            Level::Low => {
+                return enrolled
+                    .iter()
+                    .copied()
+                    .filter(|f| f.may_stand_alone())
+                    .collect();
+            }
             Level::Substantial => self.substantial.iter().chain(self.high.iter()).collect(),
             Level::High => self.high.iter().collect(),
         };
@@ -248,6 +262,32 @@ mod tests {
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn voice_reaches_nothing_alone_and_adds_to_another_factor() {
+        let p = Policy::default();
+        assert_eq!(p.achieved(&[Voice]), None);
+        assert_eq!(p.achieved(&[Password, Voice]), Some(Level::Substantial));
+        // Face and voice are both inherence: not two independent kinds by default.
+        assert_eq!(p.achieved(&[Face, Voice]), Some(Level::Low));
+        assert_eq!(
+            p.helpful(&[], &[Voice, Password], Level::Low),
+            vec![Password]
+        );
+        let only_voice = PolicyConfig {
+            substantial: Some(vec![v(&["voice"])]),
+            ..Default::default()
+        };
+        let e = Policy::from_config(&only_voice).unwrap_err();
+        assert!(e.contains("voice only adds"), "{e}");
+        // A deployment may accept face and voice together (KAÜ-style biometrics).
+        let both = PolicyConfig {
+            substantial: Some(vec![v(&["face", "voice"])]),
+            ..Default::default()
+        };
+        let p = Policy::from_config(&both).unwrap();
+        assert_eq!(p.achieved(&[Face, Voice]), Some(Level::Substantial));
     }
 
     #[test]

@@ -36,16 +36,19 @@ pub enum CredentialKind {
     Passkey,
     /// A face template (the matcher's format), sealed with the citizen's data key.
     Face,
+    /// A voice template, sealed likewise.
+    Voice,
 }
 
 impl CredentialKind {
-    pub const ALL: [CredentialKind; 6] = [
+    pub const ALL: [CredentialKind; 7] = [
         CredentialKind::Password,
         CredentialKind::Totp,
         CredentialKind::TotpPending,
         CredentialKind::RecoveryCode,
         CredentialKind::Passkey,
         CredentialKind::Face,
+        CredentialKind::Voice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl CredentialKind {
             CredentialKind::RecoveryCode => "recovery",
             CredentialKind::Passkey => "webauthn",
             CredentialKind::Face => "face",
+            CredentialKind::Voice => "voice",
         }
     }
 
@@ -72,6 +76,7 @@ impl CredentialKind {
             CredentialKind::RecoveryCode => Some(FactorKind::RecoveryCode),
             CredentialKind::Passkey => Some(FactorKind::WebAuthn),
             CredentialKind::Face => Some(FactorKind::Face),
+            CredentialKind::Voice => Some(FactorKind::Voice),
         }
     }
 }

@@ -135,9 +135,10 @@ fn refusal_text(lang: Lang, r: Refusal, wrong: &'static str) -> Message {
 }
 
 /// Factors that have a step-up page, in the order they are offered.
-const STEP_UP_FACTORS: [FactorKind; 7] = [
+const STEP_UP_FACTORS: [FactorKind; 8] = [
     FactorKind::WebAuthn,
     FactorKind::Face,
+    FactorKind::Voice,
     FactorKind::Certificate,
     FactorKind::Totp,
     FactorKind::SmsCode,
@@ -153,6 +154,7 @@ fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
         FactorKind::EmailCode => t.use_email,
         FactorKind::RecoveryCode => t.use_recovery,
         FactorKind::Face => t.use_face,
+        FactorKind::Voice => t.use_voice,
         _ => t.use_totp,
     }
 }
@@ -228,6 +230,7 @@ fn render(lang: Lang, view: &View, state: &AppState, screen: Screen) -> HttpResp
                 error: &error,
                 unlock,
                 messages: &pages::face_messages(t),
+                voice_messages: &pages::voice_messages(t),
             };
             pages::html(status(&error), page.render())
         }
@@ -483,6 +486,68 @@ pub async fn face_finish(
             frames: &frames,
         };
         flow::handle(&st, request.visit(Some(&capture.csrf)), event, now)
+    })
+    .await;
+    json(state, turn).await
+}
+
+pub async fn voice_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |_| {
+        Ok(Event::VoiceBegin)
+    })
+    .await;
+    json(state, turn).await
+}
+
+/// A voice recording as the page sends it: a WAV file in base64.
+#[derive(serde::Deserialize)]
+pub struct Recording {
+    pub csrf: String,
+    pub challenge: String,
+    pub audio: String,
+}
+
+impl Recording {
+    /// Parses the JSON body and decodes its audio (a `data:` URL prefix is allowed).
+    pub fn read(body: &[u8]) -> OidcResult<(Recording, Vec<u8>)> {
+        use base64::Engine;
+        let unreadable = || OidcError::invalid_request("the recording could not be read");
+        let r: Recording = serde_json::from_slice(body).map_err(|_| unreadable())?;
+        let b64 = r
+            .audio
+            .split_once("base64,")
+            .map_or(r.audio.as_str(), |(_, b)| b);
+        let audio = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| unreadable())?;
+        Ok((r, audio))
+    }
+}
+
+pub async fn voice_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (recording, audio) = match Recording::read(&body) {
+        Ok(r) => r,
+        Err(e) => return json_failure(&e),
+    };
+    let request = Request::read(&req, &state, path.into_inner());
+    let st = state.clone().into_inner();
+    let now = state.clock.now();
+    let turn = blocking(move || {
+        let event = Event::VoiceFinish {
+            challenge: &recording.challenge,
+            audio: &audio,
+        };
+        flow::handle(&st, request.visit(Some(&recording.csrf)), event, now)
     })
     .await;
     json(state, turn).await

@@ -107,7 +107,7 @@ impl Prepared {
         let Some(cred) = users::credential(conn, user_id, CredentialKind::Face)? else {
             return Ok(None);
         };
-        let Some(enrolled) = biometrics::open(svc, conn, user_id, &cred.id, &cred.data)? else {
+        let Some(enrolled) = biometrics::open(svc, conn, &cred)? else {
             return Ok(None);
         };
         let Ok((same, _score)) = FaceEngine::matches(live, &enrolled) else {

@@ -9,6 +9,7 @@ pub mod certificate;
 pub mod codes;
 pub mod face;
 pub mod password;
+pub mod voice;
 pub mod webauthn;
 
 use super::lockout;
