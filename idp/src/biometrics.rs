@@ -41,6 +41,7 @@ pub struct Slot<'a>(&'a AtomicUsize);
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::get().matcher_busy.dec();
     }
 }
 
@@ -78,6 +79,7 @@ impl Biometrics {
             e.retry_after = Some(5);
             return Err(e);
         }
+        crate::metrics::get().matcher_busy.inc();
         Ok(Slot(&self.busy))
     }
 }

@@ -548,11 +548,7 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
     }
     let config = Config::resolve(f)?;
     let (db, kek) = open_or_create(&config)?;
-    let ctx = Context {
-        db: &db,
-        kek: &kek,
-        config: &config,
-    };
+    let ctx = Context::new(&db, &kek, &config)?;
     // The Admin UI signs in with its own client, which must match this issuer.
     match crate::admin::console::ensure(&ctx, &actor(), crate::now()).map_err(err)? {
         crate::admin::console::Ensured::Created => {
@@ -575,9 +571,14 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let server = crate::http::start(state, listener).map_err(|e| e.to_string())?;
+        let server = crate::http::start(state.clone(), listener).map_err(|e| e.to_string())?;
         tracing::info!(issuer = %issuer, "idp is serving");
-        server.await.map_err(|e| e.to_string())
+        let served = server.await.map_err(|e| e.to_string());
+        // Let a round of sealing in progress finish before the process ends.
+        tokio::task::spawn_blocking(move || state.stop_background())
+            .await
+            .map_err(|e| e.to_string())?;
+        served
     })
 }
 
@@ -629,11 +630,7 @@ fn dev_bootstrap(ctx: &Context) -> CliResult {
 fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
     let config = admin_config(common)?;
     let (db, kek) = open_existing(&config)?;
-    let ctx = Context {
-        db: &db,
-        kek: &kek,
-        config: &config,
-    };
+    let ctx = Context::new(&db, &kek, &config)?;
     let now = crate::now();
     match cmd {
         ClientCommand::Add(a) => {
@@ -727,11 +724,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
 fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
     let config = admin_config(common)?;
     let (db, kek) = open_existing(&config)?;
-    let ctx = Context {
-        db: &db,
-        kek: &kek,
-        config: &config,
-    };
+    let ctx = Context::new(&db, &kek, &config)?;
     let now = crate::now();
     let by = actor();
     match cmd {
@@ -849,11 +842,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
 fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
     let config = admin_config(common)?;
     let (db, kek) = open_existing(&config)?;
-    let ctx = Context {
-        db: &db,
-        kek: &kek,
-        config: &config,
-    };
+    let ctx = Context::new(&db, &kek, &config)?;
     let now = crate::now();
     match cmd {
         KeysCommand::Rotate => {
@@ -872,11 +861,7 @@ fn audit_command(common: &Common, cmd: AuditCommand) -> CliResult {
     }
     let config = admin_config(common)?;
     let (db, kek) = open_existing(&config)?;
-    let ctx = Context {
-        db: &db,
-        kek: &kek,
-        config: &config,
-    };
+    let ctx = Context::new(&db, &kek, &config)?;
     let now = crate::now();
     match cmd {
         AuditCommand::Verify => {

@@ -265,6 +265,11 @@ pub fn tell(
     subject: &str,
     body: &str,
 ) {
+    tell_via(&svc.notifier, user, subject, body)
+}
+
+/// `tell`, through a given notifier (the command line has no running service).
+pub fn tell_via(notifier: &Notifier, user: &crate::store::users::User, subject: &str, body: &str) {
     let (channel, to) = match (&user.email, &user.phone) {
         (Some(e), _) => (Channel::Email, e.clone()),
         (None, Some(p)) => (Channel::Sms, p.clone()),
@@ -276,7 +281,7 @@ pub fn tell(
         subject: subject.to_string(),
         body: body.to_string(),
     };
-    if let Err(e) = svc.notifier.send(&message) {
+    if let Err(e) = notifier.send(&message) {
         tracing::warn!(error = %e, "a security notice could not be sent");
     }
 }

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::keys::KeySet;
 use crate::keys::kek::Kek;
 use crate::oidc::Provider;
+use crate::policy::settings::{Rules, Settings};
 use crate::store::Db;
 use authenticators::password::PasswordChecker;
 use std::sync::{Arc, RwLock};
@@ -18,15 +19,27 @@ pub struct Service {
     pub kek: Kek,
     keys: RwLock<Arc<KeySet>>,
     pub passwords: PasswordChecker,
-    pub notifier: crate::notify::Notifier,
+    pub notifier: Arc<crate::notify::Notifier>,
     /// None when the issuer's host is not a domain name (WebAuthn needs one).
     pub webauthn: Option<authenticators::webauthn::WebAuthn>,
     /// Sign-in with X.509 client certificates, when configured.
     pub certificates: Option<authenticators::certificate::Certificates>,
     pub clock: crate::Clock,
-    pub(crate) discovery_json: String,
+    /// The policy in force (the configuration's, or the one an administrator stored) and
+    /// the discovery document that lists its scopes, with the stored version they came from.
+    rules: RwLock<Arc<Active>>,
     /// The face networks and the bound on concurrent captures.
     pub biometrics: crate::biometrics::Biometrics,
+    /// Set when the background work (sealing, housekeeping) must stop; held while a round
+    /// of it runs, so that stopping waits for the round in progress.
+    pub(crate) background: Background,
+}
+
+/// The background loops' stop switch.
+#[derive(Default)]
+pub(crate) struct Background {
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
+    pub(crate) running: std::sync::Mutex<()>,
 }
 
 impl Service {
@@ -45,8 +58,9 @@ impl Service {
             code_ttl: config.code_ttl,
             client_secrets: kek.client_secrets(),
         };
-        let scopes = crate::oidc::authorize::scopes_supported(&config.policy);
-        let discovery_json = crate::oidc::discovery::metadata(&provider, &scopes).to_string();
+        let rules = db
+            .run(|c| active_rules(c, &config, &provider))
+            .map_err(|e| e.to_string())??;
         let notifier = crate::notify::Notifier::new(&config.notify)?;
         let webauthn =
             match authenticators::webauthn::WebAuthn::new(&config.issuer, "Identity provider") {
@@ -67,13 +81,94 @@ impl Service {
             kek,
             keys: RwLock::new(Arc::new(keys)),
             passwords: PasswordChecker::new().map_err(|e| e.to_string())?,
-            notifier,
+            notifier: Arc::new(notifier),
             webauthn,
             certificates,
             clock: crate::Clock::default(),
-            discovery_json,
+            rules: RwLock::new(Arc::new(rules)),
             biometrics: crate::biometrics::Biometrics::default(),
+            background: Background::default(),
         })
+    }
+
+    /// Stops the background loops and waits for a round in progress to end (a test's
+    /// server before its database goes away).
+    pub fn stop_background(&self) {
+        self.background
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(self.background.running.lock());
+    }
+
+    /// Runs one round of background work, unless stopping.
+    pub(crate) fn in_background(&self, work: impl FnOnce()) {
+        let _round = match self.background.running.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !self
+            .background
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            work();
+        }
+    }
+
+    /// Whether this instance can serve: the database answers, and the signing keys it
+    /// holds can sign (their private parts were opened with the key-encryption key).
+    /// `Err` names what is missing.
+    pub fn ready(&self) -> Result<(), &'static str> {
+        if let Err(e) = self.db.ping() {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            return Err("database");
+        }
+        let keys = self.keys();
+        for alg in crate::keys::Alg::ALL {
+            if let Err(e) = keys.sign(alg, &serde_json::Map::new()) {
+                tracing::warn!(error = %e, alg = alg.as_str(), "readiness: no usable signing key");
+                return Err("keys");
+            }
+        }
+        Ok(())
+    }
+
+    /// The policy in force.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.active().rules.clone()
+    }
+
+    /// The discovery document, for the policy in force.
+    pub fn discovery_json(&self) -> Arc<String> {
+        self.active().discovery_json.clone()
+    }
+
+    fn active(&self) -> Arc<Active> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Picks up a policy stored by an administrator (here or on another instance);
+    /// returns true when it changed.
+    pub fn reload_rules(&self) -> Result<bool, String> {
+        let stored = self
+            .db
+            .run(|c| crate::store::settings::version(c, POLICY))
+            .map_err(|e| e.to_string())?;
+        if stored == self.active().version {
+            return Ok(false);
+        }
+        let fresh = self
+            .db
+            .run(|c| active_rules(c, &self.config, &self.provider))
+            .map_err(|e| e.to_string())??;
+        match self.rules.write() {
+            Ok(mut r) => *r = Arc::new(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
+        }
+        Ok(true)
     }
 
     pub fn keys(&self) -> Arc<KeySet> {
@@ -116,6 +211,58 @@ impl Service {
         }
         Ok(true)
     }
+}
+
+/// The policy in force as stored (or configured), for the command line.
+pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
+    let provider = Provider {
+        issuer: config.issuer.clone(),
+        id_token_ttl: config.id_token_ttl,
+        code_ttl: config.code_ttl,
+        client_secrets: crate::keys::kek::Kek::from_bytes(&[0; 32]).client_secrets(),
+    };
+    let active = db
+        .run(|c| active_rules(c, config, &provider))
+        .map_err(|e| e.to_string())??;
+    Ok(active.rules)
+}
+
+/// The name the policy is stored under.
+pub const POLICY: &str = "policy";
+
+/// The policy in force and what depends on it.
+struct Active {
+    rules: Arc<Rules>,
+    discovery_json: Arc<String>,
+    /// The stored version it came from; none: the configuration file's.
+    version: Option<i64>,
+}
+
+/// The stored policy if an administrator stored one, else the configuration's.
+fn active_rules(
+    c: &mut crate::store::AnyConnection,
+    config: &Config,
+    provider: &Provider,
+) -> crate::store::StoreResult<Result<Active, String>> {
+    let stored = crate::store::settings::get(c, POLICY)?;
+    let settings = match &stored {
+        Some((json, _)) => match serde_json::from_str::<Settings>(json) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(format!("the stored policy cannot be read: {e}"))),
+        },
+        None => Settings::from_config(&config.policy, config.session_idle, config.session_max),
+    };
+    let rules = match settings.compile() {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(format!("policy: {}: {}", e.field, e.reason))),
+    };
+    let scopes = crate::oidc::authorize::scopes_supported(&rules.policy);
+    let discovery_json = crate::oidc::discovery::metadata(provider, &scopes).to_string();
+    Ok(Ok(Active {
+        rules: Arc::new(rules),
+        discovery_json: Arc::new(discovery_json),
+        version: stored.map(|(_, v)| v),
+    }))
 }
 
 fn certificates(

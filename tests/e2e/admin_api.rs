@@ -475,6 +475,11 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("post", "/users/{id}/disable"),
         ("post", "/users/{id}/enable"),
         ("post", "/users/{id}/unlock"),
+        ("post", "/users/{id}/sessions/end"),
+        ("delete", "/users/{id}/factors/{factor}"),
+        ("delete", "/sessions/{id}"),
+        ("get", "/policy"),
+        ("put", "/policy"),
         ("get", "/audit"),
         ("get", "/audit/verify"),
         ("get", "/audit/export"),
@@ -507,7 +512,10 @@ async fn openapi_describes_every_route(backend: Backend) {
             let a = api(
                 &s,
                 &method.to_uppercase(),
-                &path.replace("{id}", "x").replace("{which}", "face"),
+                &path
+                    .replace("{id}", "x")
+                    .replace("{which}", "face")
+                    .replace("{factor}", "f"),
                 None,
                 None,
             )
@@ -846,3 +854,186 @@ async fn the_registration_queue_is_for_clerks(backend: Backend) {
 }
 
 on_both_databases!(the_registration_queue_is_for_clerks);
+
+/// The policy is read by auditors and changed by administrators: a new scope level shows
+/// in discovery at once, a new lockout rule applies to the next attempts, and a policy
+/// that cannot be is refused naming its part.
+async fn the_policy_is_changed_over_the_api(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    let a = api(&s, "GET", "/policy", Some(&auditor), None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["scopes"]["admin"], "high");
+    assert_eq!(a.body["lockout"]["attempts"], 3);
+    let mut policy = a.body.clone();
+    is_problem(
+        &api(&s, "PUT", "/policy", Some(&auditor), Some(policy.clone())).await,
+        403,
+    );
+
+    let mut bad = policy.clone();
+    bad["lockout"]["attempts"] = json!(0);
+    let a = api(&s, "PUT", "/policy", Some(&root), Some(bad)).await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "lockout");
+    let mut bad = policy.clone();
+    bad["levels"]["substantial"] = json!([["voice"]]);
+    let a = api(&s, "PUT", "/policy", Some(&root), Some(bad)).await;
+    assert_eq!(a.body["field"], "levels");
+
+    policy["scopes"]["payments"] = json!("high");
+    policy["lockout"]["attempts"] = json!(5);
+    let a = api(&s, "PUT", "/policy", Some(&root), Some(policy.clone())).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let discovery: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        discovery["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("payments")),
+        "{discovery}"
+    );
+    // The command line follows the stored policy: a client may be given the new scope.
+    s.add_client(&[
+        "--id",
+        "bank",
+        "--generate-secret",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "payments",
+    ]);
+    // Three wrong passwords no longer lock: five do.
+    let b = Browser::new();
+    for _ in 0..3 {
+        let (u, _) = authorize_url(&s, "");
+        let page = b.follow(&s.issuer, b.get(&u).await).await;
+        let action = format!("{}{}", s.issuer, page.form_action());
+        let form = [
+            ("csrf", page.hidden("csrf")),
+            ("username", "anna".into()),
+            ("password", "wrong".into()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(&action, &form).await;
+    }
+    let anna = user_id(&s, "anna");
+    let a = api(&s, "GET", &format!("/users/{anna}"), Some(&auditor), None).await;
+    assert_eq!(a.body["locked"], json!([]), "{:?}", a.body);
+    let events = api(
+        &s,
+        "GET",
+        "/audit?kind=policy.changed",
+        Some(&auditor),
+        None,
+    )
+    .await;
+    let by = &events.body["events"][0]["detail"]["by"];
+    assert_eq!(by["user_id"], user_id(&s, "root"));
+}
+
+on_both_databases!(the_policy_is_changed_over_the_api);
+
+/// An administrator ends a citizen's session (its tokens stop working) and removes a lost
+/// sign-in method (the citizen is told); the password is not removed that way.
+async fn sessions_and_factors_are_ended_over_the_api(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let b = Browser::new();
+    crate::factors::enroll_totp(&s, &b).await;
+    let t = tokens(&s, &Browser::new()).await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let url = s.url("/userinfo");
+    let userinfo = |token: String| {
+        let url = url.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(userinfo(access.clone()).await, 200);
+    let anna = user_id(&s, "anna");
+    let details = api(&s, "GET", &format!("/users/{anna}"), Some(&root), None).await;
+    let sessions = details.body["sessions"].as_array().unwrap().clone();
+    assert!(sessions.len() >= 2, "{sessions:?}");
+    for session in &sessions {
+        let sid = session["sid"].as_str().unwrap();
+        let a = api(&s, "DELETE", &format!("/sessions/{sid}"), Some(&root), None).await;
+        assert_eq!(a.status, 204, "{:?}", a.body);
+    }
+    assert_eq!(
+        userinfo(access).await,
+        401,
+        "the session's tokens are revoked"
+    );
+    is_problem(
+        &api(&s, "DELETE", "/sessions/gone", Some(&root), None).await,
+        404,
+    );
+    let a = api(
+        &s,
+        "POST",
+        &format!("/users/{anna}/sessions/end"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(a.body["ended"], 0);
+
+    let factors = details.body["factors"].as_array().unwrap();
+    let id_of = |kind: &str| {
+        factors
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let a = api(
+        &s,
+        "DELETE",
+        &format!("/users/{anna}/factors/{}", id_of("password")),
+        Some(&root),
+        None,
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "factor");
+    let totp = id_of("totp");
+    let path = format!("/users/{anna}/factors/{totp}");
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    is_problem(&api(&s, "DELETE", &path, Some(&auditor), None).await, 403);
+    assert_eq!(
+        api(&s, "DELETE", &path, Some(&root), None).await.status,
+        204
+    );
+    is_problem(&api(&s, "DELETE", &path, Some(&root), None).await, 404);
+    let after = api(&s, "GET", &format!("/users/{anna}"), Some(&root), None).await;
+    assert!(
+        after.body["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["kind"] != "totp")
+    );
+    let outbox = std::fs::read_dir(s.dir.path().join("outbox")).unwrap();
+    let told = outbox
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .any(|m| {
+            m.contains("anna@example.invalid") && m.contains("the help desk removed one of your")
+        });
+    assert!(told, "the citizen is told");
+}
+
+on_both_databases!(sessions_and_factors_are_ended_over_the_api);

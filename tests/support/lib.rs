@@ -45,7 +45,6 @@ pub struct TestServer {
     pub kek_file: PathBuf,
     pub dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
-    pg_cleanup: Option<(String, String)>,
 }
 
 impl TestServer {
@@ -67,19 +66,17 @@ impl TestServer {
         adjust: impl FnOnce(&mut FileConfig, (u16, &std::path::Path)),
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg_cleanup) = match backend {
-            Backend::Sqlite => (
-                dir.path().join("idp.sqlite").to_string_lossy().into_owned(),
-                None,
-            ),
+        let database_url = match backend {
+            Backend::Sqlite => dir.path().join("idp.sqlite").to_string_lossy().into_owned(),
             Backend::Postgres => {
                 let base = postgres_base_url()
                     .expect("IDP_TEST_DATABASE_URL must be set for PostgreSQL tests");
-                let name = format!("idp_test_{}", idp::crypto::random_id());
+                drop_stale_databases(&base);
+                let name = format!("idp_test_{}_{}", idp::now(), idp::crypto::random_id());
                 pg_exec(&base, &format!("CREATE DATABASE {name}"));
                 let mut url = url::Url::parse(&base).expect("IDP_TEST_DATABASE_URL is a URL");
                 url.set_path(&name);
-                (url.to_string(), Some((base, name)))
+                url.to_string()
             }
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -128,7 +125,6 @@ impl TestServer {
             kek_file,
             dir,
             handle,
-            pg_cleanup,
         }
     }
 
@@ -211,12 +207,48 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some((base, name)) = self.pg_cleanup.take() {
-            // The pool may still hold connections: force them out.
-            pg_exec(
-                &base,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+        // No background round may be talking to the database, or be inside the database
+        // library when the process exits. The database itself is left for a later run to
+        // drop (`drop_stale_databases`): dropping it now would break the pool's connections
+        // and set the pool reconnecting while the process exits.
+        self.state.stop_background();
+    }
+}
+
+/// How old a test database must be before a later test run drops it.
+const STALE_SECONDS: i64 = 3600;
+
+/// Drops the test databases (`idp_test_<created>_<random>`) left by runs more than
+/// `STALE_SECONDS` ago.
+fn drop_stale_databases(base: &str) {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let Ok(mut c) = diesel::PgConnection::establish(base) else {
+        return;
+    };
+    let names: Vec<Name> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'idp\\_test\\_%'")
+            .load(&mut c)
+            .unwrap_or_default();
+    let now = idp::now();
+    for n in names {
+        let created = n
+            .datname
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(0);
+        if now - created > STALE_SECONDS {
+            use diesel::connection::SimpleConnection;
+            // Another test process may be dropping it at the same moment: either wins.
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                n.datname
+            ));
         }
     }
 }

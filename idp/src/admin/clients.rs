@@ -548,7 +548,7 @@ fn redirect_uris(field: &'static str, uris: &[String]) -> AdminResult<Vec<String
 }
 
 fn scopes(ctx: &Context, scopes: &[String]) -> AdminResult<Vec<String>> {
-    let supported = scopes_supported(&ctx.config.policy);
+    let supported = scopes_supported(&ctx.rules.policy);
     let mut out: Vec<String> = Vec::new();
     for s in scopes {
         if !supported.contains(s) {
@@ -811,12 +811,12 @@ mod tests {
 
     #[test]
     fn api_scopes_are_those_the_policy_declares() {
-        let (_dir, mut svc) = for_tests();
-        let policy = crate::policy::PolicyConfig {
-            scopes: [("tax.read".to_string(), "low".to_string())].into(),
-            ..Default::default()
-        };
-        svc.config.policy = crate::policy::Policy::from_config(&policy).unwrap();
+        let (_dir, svc) = crate::service::for_tests_with(|f| {
+            f.policy = Some(crate::policy::PolicyConfig {
+                scopes: [("tax.read".to_string(), "low".to_string())].into(),
+                ..Default::default()
+            });
+        });
         let ctx = Context::from(&svc);
         let mut new = NewClient::new("service", Credentials::GenerateSecret, vec![]);
         new.grant_types = vec!["client_credentials".into()];

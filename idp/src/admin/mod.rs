@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod console;
 pub mod keys;
+pub mod policy;
 pub mod registrations;
 pub mod roles;
 pub mod users;
@@ -54,13 +55,31 @@ impl Actor {
 }
 
 /// What the operations need of the provider.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Context<'a> {
     pub db: &'a Db,
     /// Hashes client secrets.
     pub kek: &'a Kek,
-    /// The deployment's policy: which API scopes exist.
     pub config: &'a Config,
+    /// The policy in force: which API scopes exist.
+    pub rules: std::sync::Arc<crate::policy::settings::Rules>,
+    /// Tells citizens of changes made to their sign-in methods.
+    pub notifier: std::sync::Arc<crate::notify::Notifier>,
+}
+
+impl<'a> Context<'a> {
+    /// For the command line: the policy in force as stored (or configured).
+    pub fn new(db: &'a Db, kek: &'a Kek, config: &'a Config) -> Result<Context<'a>, String> {
+        let rules = crate::service::stored_rules(db, config)?;
+        let notifier = std::sync::Arc::new(crate::notify::Notifier::new(&config.notify)?);
+        Ok(Context {
+            db,
+            kek,
+            config,
+            rules,
+            notifier,
+        })
+    }
 }
 
 impl<'a> From<&'a Service> for Context<'a> {
@@ -69,6 +88,8 @@ impl<'a> From<&'a Service> for Context<'a> {
             db: &svc.db,
             kek: &svc.kek,
             config: &svc.config,
+            rules: svc.rules(),
+            notifier: svc.notifier.clone(),
         }
     }
 }
@@ -80,6 +101,8 @@ pub enum Resource {
     User,
     Key,
     Registration,
+    Session,
+    Factor,
 }
 
 impl std::fmt::Display for Resource {
@@ -89,6 +112,8 @@ impl std::fmt::Display for Resource {
             Resource::User => "user",
             Resource::Key => "signing key",
             Resource::Registration => "registration",
+            Resource::Session => "session",
+            Resource::Factor => "sign-in method",
         })
     }
 }

@@ -331,6 +331,99 @@ pub fn enable(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResu
     })
 }
 
+/// Ends every sign-in session of the account and revokes the tokens issued in them;
+/// returns how many sessions there were.
+pub fn end_sessions(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResult<usize> {
+    ctx.db.try_tx(|c| {
+        let user = find(c, who)?;
+        let mut ended = 0;
+        for s in sessions::of_user(c, &user.id, now)? {
+            ended += end(c, actor, &user.id, &s.sid, now)? as usize;
+        }
+        Ok(ended)
+    })
+}
+
+/// Ends one sign-in session (by its `sid`) and revokes the tokens issued in it.
+pub fn end_session(ctx: &Context, actor: &Actor, sid: &str, now: i64) -> AdminResult<()> {
+    ctx.db.try_tx(|c| {
+        let user_id = sessions::owner_of_sid(c, sid)?.ok_or_else(|| AdminError::NotFound {
+            resource: super::Resource::Session,
+            id: sid.to_string(),
+        })?;
+        end(c, actor, &user_id, sid, now)?;
+        Ok(())
+    })
+}
+
+fn end(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> crate::store::StoreResult<bool> {
+    if !sessions::delete_by_sid(c, user_id, sid)? {
+        return Ok(false);
+    }
+    let grants = tokens::revoke_grants_of_session(c, sid)?;
+    let detail = json!({ "sid": sid, "grants_revoked": grants });
+    record(
+        c,
+        actor,
+        Kind::SessionEnded,
+        Subject::User(user_id),
+        detail,
+        now,
+    )?;
+    Ok(true)
+}
+
+/// Removes one sign-in method of the account (a lost key, an authenticator app on a stolen
+/// phone, a face template to enrol again); the citizen is told. The password cannot be
+/// removed this way (set a new one).
+pub fn reset_factor(
+    ctx: &Context,
+    actor: &Actor,
+    who: UserRef,
+    credential_id: &str,
+    now: i64,
+) -> AdminResult<()> {
+    let user = ctx.db.try_tx(|c| {
+        let user = find(c, who)?;
+        let cred = store::credentials_of(c, &user.id)?
+            .into_iter()
+            .find(|k| k.id == credential_id)
+            .ok_or_else(|| AdminError::NotFound {
+                resource: super::Resource::Factor,
+                id: credential_id.to_string(),
+            })?;
+        if cred.kind == PASSWORD {
+            return Err(invalid(
+                "factor",
+                "the password is not removed; set a new one instead",
+            ));
+        }
+        store::delete_credential(c, &cred.id)?;
+        let detail = json!({ "factor": cred.kind.name(), "credential": cred.id });
+        record(
+            c,
+            actor,
+            Kind::FactorRemoved,
+            Subject::User(&user.id),
+            detail,
+            now,
+        )?;
+        Ok(user)
+    })?;
+    let t = crate::i18n::Lang::En.texts();
+    let body = t
+        .changed_body
+        .replace("{change}", t.change_reset_by_help_desk);
+    crate::notify::tell_via(&ctx.notifier, &user, t.changed_subject, &body);
+    Ok(())
+}
+
 /// Lifts the locks that failed attempts put on the account's sign-in methods; returns
 /// how many were locked.
 pub fn unlock(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResult<usize> {
@@ -389,9 +482,7 @@ pub fn set_password(
 pub fn remove(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResult<()> {
     ctx.db.try_tx(|c| {
         let user = find(c, who)?;
-        transactions::delete_of_user(c, &user.id)?;
-        lockouts::delete_subject(c, &user.id)?;
-        store::delete(c, &user.id)?;
+        store::delete_account(c, &user.id)?;
         let detail = json!({ "username": user.username });
         record(
             c,
@@ -914,12 +1005,15 @@ mod tests {
             svc.db
                 .tx(|c| {
                     let l = lockouts::lock(c, "u-anna", "password", now)?;
+                    let rule = crate::login::lockout::LockoutRule::DEFAULT;
                     let (l, _) = crate::login::lockout::after_failure(
                         crate::login::lockout::after_failure(
-                            crate::login::lockout::after_failure(l, now).0,
+                            crate::login::lockout::after_failure(l, rule, now).0,
+                            rule,
                             now,
                         )
                         .0,
+                        rule,
                         now,
                     );
                     lockouts::save(c, &l)

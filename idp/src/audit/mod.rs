@@ -112,6 +112,8 @@ pub enum Kind {
     KeysRotated,
     /// A signing key that no longer signed was withdrawn before its time.
     KeyRetired,
+    /// The policy (levels, scopes, lockout, sessions) was changed.
+    PolicyChanged,
     /// An account was given an administrative role (administrator, clerk, auditor).
     RoleGranted,
     /// An account's administrative role was taken away.
@@ -119,7 +121,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 35] = [
+    pub const ALL: [Kind; 36] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -153,6 +155,7 @@ impl Kind {
         Kind::PasswordSet,
         Kind::KeysRotated,
         Kind::KeyRetired,
+        Kind::PolicyChanged,
         Kind::RoleGranted,
         Kind::RoleRevoked,
     ];
@@ -193,6 +196,7 @@ impl Kind {
             Kind::PasswordSet => "password.set",
             Kind::KeysRotated => "keys.rotated",
             Kind::KeyRetired => "key.retired",
+            Kind::PolicyChanged => "policy.changed",
             Kind::RoleGranted => "role.granted",
             Kind::RoleRevoked => "role.revoked",
         }

@@ -172,6 +172,8 @@ pub fn confirm(
             subject: user_id,
             factor: contact.factor(),
             ip: None,
+            client_id: None,
+            rule: svc.rules().lockout,
         };
         let verify = |c: &mut crate::store::AnyConnection| {
             let Some((id, state)) = challenges::latest(c, user_id, PURPOSE, now)? else {

@@ -179,7 +179,8 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(check(&recording(920), T0 + 20), Some(()));
-        let policy = &svc.config.policy;
+        let rules = svc.rules();
+        let policy = &rules.policy;
         assert_eq!(policy.achieved(&[FactorKind::Voice]), None);
         assert_eq!(
             policy.achieved(&[FactorKind::Password, FactorKind::Voice]),

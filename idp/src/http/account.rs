@@ -4,8 +4,8 @@
 
 use super::interaction::json_failure;
 use super::pages::{
-    self, AccountPage, ConsentRow, ContactPage, DocumentValues, FaceDocumentPage, FacePage,
-    Message, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage, VoicePage,
+    self, AccountPage, ConsentRow, ContactPage, DataPage, DocumentValues, FaceDocumentPage,
+    FacePage, Message, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage, VoicePage,
 };
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
@@ -74,7 +74,7 @@ fn access_to(
     move || {
         let sess = st
             .db
-            .run(|c| session::resume(c, cookie.as_deref(), st.config.session_idle, now))?;
+            .run(|c| session::resume(c, cookie.as_deref(), st.rules().sessions.idle, now))?;
         let purpose = match (sess, &cookie) {
             (Some(s), Some(c)) => match needs {
                 Needs::SignIn => return Ok(Access::Granted(s, c.clone())),
@@ -305,6 +305,13 @@ where
         Ok(Ok(Done::PasswordRetry(why))) => password_form(&req, &state, Some(why)).await,
         Ok(Ok(Done::FaceConsentMissing)) => face_form(&req, &state, true).await,
         Ok(Ok(Done::VoiceConsentMissing)) => voice_form(&req, &state, true).await,
+        Ok(Ok(Done::CloseNotConfirmed)) => data_form(&req, &state, true).await,
+        Ok(Ok(Done::Closed)) => {
+            let page = pages::notice_page(t, t.closed_subject, t.closed_page);
+            let mut res = pages::html(200, page);
+            let _ = res.add_removal_cookie(&state.cookie(SESSION_COOKIE, String::new(), None));
+            res
+        }
         Ok(Ok(Done::Contact(step))) => contact_form(&req, &state, step).await,
     }
 }
@@ -317,6 +324,9 @@ enum Done {
     PasswordRetry(enrollment::password::Refused),
     FaceConsentMissing,
     VoiceConsentMissing,
+    CloseNotConfirmed,
+    /// The account is gone.
+    Closed,
     Contact(ContactStep),
 }
 
@@ -1142,6 +1152,134 @@ pub async fn voice_remove(
         enrollment::voice::withdraw(st, &sess.user_id, lang, now)?;
         Ok(Done::Back)
     })
+    .await
+}
+
+/// The citizen's data: the biometric data kept, consents and uses; download; closing.
+pub async fn data_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    data_form(&req, &state, false).await
+}
+
+async fn data_form(req: &HttpRequest, state: &web::Data<AppState>, missing: bool) -> HttpResponse {
+    let now = state.clock.now();
+    let st = state.clone().into_inner();
+    let get_access = access(st.clone(), req, Needs::SignIn, now);
+    let result = blocking(move || {
+        let (sess, cookie) = match get_access()? {
+            Access::Granted(s, c) => (s, c),
+            Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
+        };
+        Ok(Ok((
+            cookie,
+            crate::privacy::biometrics(&st, &sess.user_id)?,
+        )))
+    })
+    .await;
+    let (cookie, overview) = match result {
+        Err(e) => return pages::error_page(req, &[], e.code.status(), &e),
+        Ok(Err((tx, b))) => return sign_in(state, &tx, b),
+        Ok(Ok(x)) => x,
+    };
+    let lang = pages::lang(req, &[]);
+    let t = lang.texts();
+    let factor = |name: &str| match name {
+        "voice" => t.voice_method,
+        _ => t.face_method,
+    };
+    let at = |time: i64| pages::LocalTime::new(lang, time);
+    let mut kept: Vec<Message> = overview
+        .templates
+        .iter()
+        .map(|(f, since)| {
+            Message::with_time(&t.bio_template.replace("{factor}", factor(f)), at(*since))
+        })
+        .collect();
+    if let Some(since) = overview.pictures_since {
+        kept.push(Message::with_time(t.bio_pictures, at(since)));
+    }
+    let consents = overview
+        .consents
+        .iter()
+        .map(|c| {
+            let text = t
+                .bio_consent_row
+                .replace("{factor}", factor(&c.modality))
+                .replace("{version}", &c.text_version);
+            (
+                Message::with_time(&text, at(c.granted_at)),
+                c.withdrawn_at.map(at),
+            )
+        })
+        .collect();
+    let uses = overview
+        .uses
+        .iter()
+        .map(|u| {
+            let service = u.service.as_deref().unwrap_or(t.bio_use_account);
+            let what = t
+                .bio_use_row
+                .replace("{factor}", factor(&u.factor))
+                .replace("{service}", service);
+            (at(u.at), what, u.accepted)
+        })
+        .collect();
+    let page = DataPage {
+        t,
+        csrf: &csrf(&cookie),
+        kept,
+        consents,
+        uses,
+        missing,
+    };
+    pages::html(if missing { 400 } else { 200 }, page.render())
+}
+
+/// All the citizen's data as a JSON download (after a fresh step-up, as it is all of it).
+pub async fn data_export(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let st = state.clone().into_inner();
+    let get_access = access(st.clone(), &req, Needs::Change, now);
+    let result = blocking(move || {
+        let (sess, _) = match get_access()? {
+            Access::Granted(s, c) => (s, c),
+            Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
+        };
+        Ok(Ok(crate::privacy::export(&st, &sess.user_id, now)?))
+    })
+    .await;
+    match result {
+        Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
+        Ok(Err((tx, b))) => sign_in(&state, &tx, b),
+        Ok(Ok(data)) => HttpResponse::Ok()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                actix_web::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"my-data.json\"",
+            ))
+            .content_type("application/json")
+            .body(serde_json::to_string_pretty(&data).unwrap_or_default()),
+    }
+}
+
+/// Closes the account (the box must be ticked), after a fresh step-up.
+pub async fn close_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    act(
+        req,
+        state,
+        body,
+        Needs::Change,
+        |st, sess, form, lang, now| {
+            if form.get("confirm") != Some("yes") {
+                return Ok(Done::CloseNotConfirmed);
+            }
+            crate::privacy::close_account(st, &sess.user_id, lang, now)?;
+            Ok(Done::Closed)
+        },
+    )
     .await
 }
 

@@ -59,7 +59,7 @@ async fn handle(
             redirect,
             &keys,
             &st.provider.issuer,
-            &st.config.policy,
+            &st.rules().policy,
         ) {
             Ok(r) => r,
             Err(AuthorizeError { error, redirect }) => {

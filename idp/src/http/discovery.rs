@@ -9,7 +9,7 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .content_type("application/json")
-        .body(state.discovery_json.clone())
+        .body(state.discovery_json().to_string())
 }
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
@@ -58,18 +58,31 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
 }
 
+/// Ready when the database answers and the signing keys can sign.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.db.clone();
-    match blocking(move || Ok(db.ping())).await {
+    let svc = state.into_inner();
+    match blocking(move || Ok(svc.ready())).await {
         Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "unavailable", "reason": "database" }))
-        }
+        Ok(Err(reason)) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "unavailable", "reason": reason })),
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({ "status": "unavailable", "reason": "busy" })),
     }
+}
+
+/// Prometheus metrics, for the addresses that may scrape them (loopback and the trusted
+/// proxies): others get "not found", as for any page that is not theirs.
+pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let allowed =
+        peer.is_some_and(|ip| ip.is_loopback() || state.config.trusted_proxies.contains(&ip));
+    if !allowed {
+        return super::not_found(req).await;
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::get().render())
 }
 
 pub async fn stylesheet() -> HttpResponse {

@@ -218,6 +218,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(account::face_finish)),
         )
         .route("/account/face/remove", post().to(account::face_remove))
+        .route("/account/data", get().to(account::data_page))
+        .route("/account/data/export", get().to(account::data_export))
+        .route("/account/close", post().to(account::close_account))
         .route("/account/voice", get().to(account::voice_page))
         .route("/account/voice/agree", post().to(account::voice_agree))
         .route("/account/voice/begin", post().to(account::voice_begin))
@@ -275,6 +278,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     // Operations and static files.
     cfg.route("/health/live", get().to(discovery::live))
         .route("/health/ready", get().to(discovery::ready))
+        .route("/metrics", get().to(discovery::metrics))
         .route("/static/idp.css", get().to(discovery::stylesheet))
         .route("/static/webauthn.js", get().to(discovery::webauthn_script))
         .route(
@@ -316,9 +320,10 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     )
 }
 
-/// Every second: give the audit events appended since their place in the hash chain, and
-/// sign a checkpoint of it when the last is older than the configured interval. Every
-/// instance runs one; they take turns on the chain's head.
+/// Every second: pick up a policy changed through another instance; give the audit events
+/// appended since their place in the hash chain, and sign a checkpoint of it when the last
+/// is older than the configured interval. Every instance runs one; they take turns on the
+/// chain's head.
 fn spawn_audit_sealer(state: Arc<AppState>) {
     let weak = Arc::downgrade(&state);
     drop(state);
@@ -329,14 +334,19 @@ fn spawn_audit_sealer(state: Arc<AppState>) {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             let _ = tokio::task::spawn_blocking(move || {
-                let now = state.clock.now();
-                let every = state.config.audit_checkpoint_seconds;
-                let issuer = &state.config.issuer;
-                if let Err(e) =
-                    crate::audit::seal_pending(&state.db, &state.kek, issuer, every, now)
-                {
-                    tracing::warn!(error = %e, "sealing audit events failed");
-                }
+                state.in_background(|| {
+                    if let Err(e) = state.reload_rules() {
+                        tracing::warn!(error = %e, "reloading the policy failed");
+                    }
+                    let now = state.clock.now();
+                    let every = state.config.audit_checkpoint_seconds;
+                    let issuer = &state.config.issuer;
+                    let sealed =
+                        crate::audit::seal_pending(&state.db, &state.kek, issuer, every, now);
+                    if let Err(e) = sealed {
+                        tracing::warn!(error = %e, "sealing audit events failed");
+                    }
+                })
             })
             .await;
         }
@@ -354,15 +364,17 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = state.reload_keys() {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
-                }
-                let now = state.clock.now();
-                match state.db.run(|c| crate::store::purge_expired(c, now)) {
-                    Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
-                }
+                state.in_background(|| {
+                    if let Err(e) = state.reload_keys() {
+                        tracing::warn!(error = %e, "reloading signing keys failed");
+                    }
+                    let now = state.clock.now();
+                    match state.db.run(|c| crate::store::purge_expired(c, now)) {
+                        Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+                    }
+                })
             })
             .await;
         }
@@ -396,6 +408,7 @@ async fn request_context(
     };
     // Handlers' and extractors' errors are already responses here (actix turns them into
     // responses at the route), so every answer passes below and gets the headers.
+    let method = req.method().to_string();
     let mut res = next
         .call(req)
         .instrument(span.clone())
@@ -432,6 +445,13 @@ async fn request_context(
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let status = res.status().as_u16();
+    let route = res.request().match_pattern();
+    crate::metrics::get().request(
+        &method,
+        route.as_deref().unwrap_or("unmatched"),
+        status,
+        started.elapsed().as_secs_f64(),
+    );
     span.in_scope(|| {
         tracing::info!(
             status,

@@ -182,6 +182,22 @@ pub struct FacePage<'a> {
     pub messages: &'a str,
 }
 
+/// The citizen's data: biometric data kept, consents, uses; download; closing the account.
+#[derive(Template)]
+#[template(path = "data.html")]
+pub struct DataPage<'a> {
+    pub t: &'a Texts,
+    pub csrf: &'a str,
+    /// What biometric data is kept (templates, registration pictures), with since when.
+    pub kept: Vec<Message>,
+    /// Each consent, and when it was withdrawn.
+    pub consents: Vec<(Message, Option<LocalTime>)>,
+    /// Uses: when, which factor for which service, whether accepted.
+    pub uses: Vec<(LocalTime, String, bool)>,
+    /// The closing form came back without its box ticked.
+    pub missing: bool,
+}
+
 /// The document step of a registration for face sign-in.
 #[derive(Template)]
 #[template(path = "face_document.html")]
@@ -356,6 +372,19 @@ pub fn error_page(
 ) -> HttpResponse {
     let t = lang(req, ui_locales).texts();
     html(status, error_body(t, e.code.as_str(), &e.description))
+}
+
+/// A page that only tells something that happened.
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage<'a> {
+    t: &'a Texts,
+    title: &'a str,
+    text: &'a str,
+}
+
+pub fn notice_page(t: &Texts, title: &str, text: &str) -> Result<String, askama::Error> {
+    NoticePage { t, title, text }.render()
 }
 
 pub fn error_body(t: &Texts, code: &str, description: &str) -> Result<String, askama::Error> {

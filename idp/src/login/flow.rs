@@ -316,6 +316,16 @@ struct Loaded {
     ip: Option<IpAddr>,
 }
 
+impl Loaded {
+    /// The service the citizen signs in to; none for the account pages.
+    fn client_id(&self) -> Option<&str> {
+        match &self.purpose {
+            Purpose::Authorize(req) => Some(&req.client_id),
+            Purpose::Account { .. } => None,
+        }
+    }
+}
+
 fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
     let tx = svc
         .db
@@ -384,7 +394,7 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
     }
     let session = svc
         .db
-        .run(|c| session::resume(c, visit.session, svc.config.session_idle, now))?;
+        .run(|c| session::resume(c, visit.session, svc.rules().sessions.idle, now))?;
     let lang = Lang::choose(l.purpose.ui_locales(), visit.accept_language);
     let stage = l.stage.clone();
     let at = |s: &Stage| stage.as_ref() == Some(s);
@@ -704,7 +714,7 @@ pub fn begin(
 ) -> OidcResult<Begun> {
     let session = svc
         .db
-        .run(|c| session::resume(c, session_cookie, svc.config.session_idle, now))?;
+        .run(|c| session::resume(c, session_cookie, svc.rules().sessions.idle, now))?;
     match next_step(svc, &purpose, None, session.as_ref(), false, now)? {
         Step::Done(outcome) => match conclude(svc, &purpose, session.as_ref(), outcome, now)? {
             Answer::Redirect(url) => Ok(Begun::Redirect(url)),
@@ -747,12 +757,13 @@ fn next_step(
         (None, _) => (Vec::new(), Vec::new()),
     };
     let confirmed = matches!((tx_user, session), (Some(u), Some(s)) if u == s.user_id);
+    let rules = svc.rules();
     let situation = Situation {
         session,
         confirmed_in_transaction: confirmed,
         consented: &consented,
         consented_in_transaction: consented_now,
-        policy: &svc.config.policy,
+        policy: &rules.policy,
         enrolled: &enrolled,
         now,
     };
@@ -889,10 +900,7 @@ pub fn enrolled_factors(conn: &mut AnyConnection, user_id: &str) -> StoreResult<
 }
 
 fn times(svc: &Service) -> SessionTimes {
-    SessionTimes {
-        idle: svc.config.session_idle,
-        max: svc.config.session_max,
-    }
+    svc.rules().sessions
 }
 
 fn live(session: Option<BrowserSession>) -> OidcResult<BrowserSession> {
@@ -959,11 +967,14 @@ fn password_login(
             subject: &subject,
             factor: kind,
             ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
         };
         match factors::check(c, a, now, |c| attempt.verify(c, now))? {
             Checked::Accepted(user) => {
                 transactions::set_user(c, &l.tx.id, &user.id)?;
-                let policy = &svc.config.policy;
+                let rules = svc.rules();
+                let policy = &rules.policy;
                 let (cookie, _) =
                     session::start(c, previous_cookie, &user.id, kind, policy, &times(svc), now)?;
                 Ok(Ok(cookie))
@@ -1025,11 +1036,14 @@ fn face_identify(
             subject: &user_id,
             factor: kind,
             ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
         };
         match factors::check(c, a, now, |c| prepared.take_identified(c, &holder, now))? {
             Checked::Accepted(()) => {
                 transactions::set_user(c, &l.tx.id, &user_id)?;
-                let policy = &svc.config.policy;
+                let rules = svc.rules();
+                let policy = &rules.policy;
                 let (cookie, _) =
                     session::start(c, previous_cookie, &user_id, kind, policy, &times(svc), now)?;
                 Ok(Ok(cookie))
@@ -1076,11 +1090,14 @@ fn step_up(
             subject: &sess.user_id,
             factor: kind,
             ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
         };
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
                 transactions::set_user(c, &l.tx.id, &sess.user_id)?;
-                let policy = &svc.config.policy;
+                let rules = svc.rules();
+                let policy = &rules.policy;
                 let (cookie, _) = session::step_up(c, sess, kind, policy, &times(svc), now)?;
                 Ok(Ok(cookie))
             }
@@ -1221,6 +1238,8 @@ fn unlock(
             subject: user_id,
             factor: kind,
             ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
         };
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
@@ -1286,12 +1305,15 @@ fn certificate(
             subject: &user.id,
             factor: kind,
             ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
         };
         let Checked::Accepted(()) = factors::check(c, a, now, |_| Ok(Some(())))? else {
             return Ok(Some(Err(())));
         };
         transactions::set_user(c, &l.tx.id, &user.id)?;
-        let policy = &svc.config.policy;
+        let rules = svc.rules();
+        let policy = &rules.policy;
         let (cookie, _) = match step_up_of.filter(|s| s.user_id == user.id) {
             Some(s) => session::step_up(c, s, kind, policy, &times(svc), now)?,
             None => session::start(c, previous_cookie, &user.id, kind, policy, &times(svc), now)?,
@@ -1375,7 +1397,8 @@ pub fn change_allowed(
     now: i64,
 ) -> StoreResult<Result<(), Purpose>> {
     let enrolled = enrolled_factors(conn, &session.user_id)?;
-    let policy = &svc.config.policy;
+    let rules = svc.rules();
+    let policy = &rules.policy;
     let strongest = policy.achieved(&enrolled).unwrap_or(Level::Low);
     let done = session.factor_list();
     if policy.satisfies(&done, strongest) && now - session.auth_time <= CHANGE_MAX_AGE {

@@ -1,14 +1,28 @@
-//! Lockout: after three failed attempts of a factor, the account's use of that factor is
-//! locked for a period that doubles with every lock (one minute, two, four, ... at most a
-//! day) until the factor succeeds again. An unknown username is locked the same way, so
+//! Lockout: after three failed attempts of a factor (by default; the policy says), the
+//! account's use of that factor is locked for a period that doubles with every lock (one
+//! minute, two, four, ... at most a day) until the factor succeeds again. An unknown username is locked the same way, so
 //! that the behaviour does not tell whether an account exists.
 
 use crate::crypto;
 use crate::store::lockouts::Lockout;
 
-pub const MAX_FAILURES: i32 = 3;
-const FIRST_LOCK: i64 = 60;
 const LONGEST_LOCK: i64 = 24 * 3600;
+
+/// How many failures lock a factor, and for how long the first lock lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutRule {
+    pub max_failures: i32,
+    /// Seconds; each further lock doubles it.
+    pub first_lock: i64,
+}
+
+impl LockoutRule {
+    /// Three failures, then a minute (the security specification's rule).
+    pub const DEFAULT: LockoutRule = LockoutRule {
+        max_failures: 3,
+        first_lock: 60,
+    };
+}
 
 /// The key lockouts are kept under: the account id, or a hash of an unknown username.
 pub fn subject(user_id: Option<&str>, username: &str) -> String {
@@ -22,16 +36,16 @@ pub fn subject(user_id: Option<&str>, username: &str) -> String {
 }
 
 /// The counter after one more failure; `Some(until)` when this failure locks the factor.
-pub fn after_failure(mut l: Lockout, now: i64) -> (Lockout, Option<i64>) {
-    if l.failures >= MAX_FAILURES && l.locked_until <= now {
+pub fn after_failure(mut l: Lockout, rule: LockoutRule, now: i64) -> (Lockout, Option<i64>) {
+    if l.failures >= rule.max_failures && l.locked_until <= now {
         // The previous lock has run out: a fresh round of attempts.
         l.failures = 0;
     }
     l.failures += 1;
     l.updated_at = now;
     let mut locked = None;
-    if l.failures >= MAX_FAILURES {
-        let period = (FIRST_LOCK << l.locks.min(20)).min(LONGEST_LOCK);
+    if l.failures >= rule.max_failures {
+        let period = (rule.first_lock << l.locks.min(20)).min(LONGEST_LOCK);
         l.locks += 1;
         l.locked_until = now + period;
         locked = Some(l.locked_until);
@@ -78,6 +92,8 @@ pub fn account(subject: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    const R: LockoutRule = LockoutRule::DEFAULT;
+
     fn fresh() -> Lockout {
         Lockout {
             subject: "u".into(),
@@ -91,21 +107,25 @@ mod tests {
 
     #[test]
     fn third_failure_locks_and_each_lock_lasts_twice_as_long() {
-        let (l, locked) = after_failure(fresh(), 1000);
+        let (l, locked) = after_failure(fresh(), R, 1000);
         assert_eq!((l.failures, locked), (1, None));
-        let (l, locked) = after_failure(l, 1001);
+        let (l, locked) = after_failure(l, R, 1001);
         assert_eq!(locked, None);
-        let (l, locked) = after_failure(l, 1002);
+        let (l, locked) = after_failure(l, R, 1002);
         assert_eq!(locked, Some(1062));
         // After the lock ends, three more failures lock for two minutes.
-        let (l, _) = after_failure(l, 1100);
-        let (l, _) = after_failure(l, 1101);
-        let (l, locked) = after_failure(l, 1102);
+        let (l, _) = after_failure(l, R, 1100);
+        let (l, _) = after_failure(l, R, 1101);
+        let (l, locked) = after_failure(l, R, 1102);
         assert_eq!(locked, Some(1102 + 120));
         assert_eq!(l.locks, 2);
         // A success forgets it all.
         let l = after_success(l, 1200);
-        let (_, locked) = after_failure(after_failure(after_failure(l, 1201).0, 1202).0, 1203);
+        let (_, locked) = after_failure(
+            after_failure(after_failure(l, R, 1201).0, R, 1202).0,
+            R,
+            1203,
+        );
         assert_eq!(locked, Some(1203 + 60));
     }
 

@@ -9,6 +9,7 @@ use crate::store::sessions::{self, BrowserSession};
 use crate::store::{AnyConnection, StoreResult};
 use authenticators::FactorKind;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionTimes {
     pub idle: i64,
     pub max: i64,

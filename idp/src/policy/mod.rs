@@ -7,6 +7,7 @@
 //! `acr_values` (voluntary) or an essential `acr` claim (mandatory).
 
 pub mod password;
+pub mod settings;
 
 use authenticators::{Category, FactorKind};
 use serde::{Deserialize, Serialize};

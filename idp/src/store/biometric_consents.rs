@@ -4,7 +4,7 @@ use super::schema::biometric_consents;
 use super::{AnyConnection, StoreResult};
 use diesel::prelude::*;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq, serde::Serialize)]
 #[diesel(table_name = biometric_consents)]
 pub struct BiometricConsent {
     pub id: String,

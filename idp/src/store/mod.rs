@@ -14,6 +14,7 @@ pub mod rate_limits;
 pub mod registrations;
 pub mod schema;
 pub mod sessions;
+pub mod settings;
 pub mod tokens;
 pub mod transactions;
 pub mod user_keys;

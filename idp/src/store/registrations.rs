@@ -223,6 +223,16 @@ pub fn latest_of(
         .optional()?)
 }
 
+/// The citizen's registrations but drafts, newest first.
+pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<Registration>> {
+    Ok(registrations::table
+        .filter(registrations::user_id.eq(user_id))
+        .filter(registrations::state.ne(State::Draft.name()))
+        .order(registrations::created_at.desc())
+        .select(Registration::as_select())
+        .load(conn)?)
+}
+
 /// Registrations in `state` (all but drafts when none is given), oldest submission first,
 /// at most `limit`.
 pub fn list(

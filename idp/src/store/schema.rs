@@ -294,6 +294,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+        version -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     admin_roles (user_id, role) {
         user_id -> Text,
         role -> Text,
@@ -325,4 +334,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_roles,
     registrations,
     registration_evidence,
+    settings,
 );

@@ -84,6 +84,18 @@ pub fn of_user(
         .load(conn)?)
 }
 
+/// Whose session `sid` is, if it exists.
+pub fn owner_of_sid(conn: &mut AnyConnection, sid: &str) -> StoreResult<Option<String>> {
+    if !super::searchable(sid) {
+        return Ok(None);
+    }
+    Ok(browser_sessions::table
+        .filter(browser_sessions::sid.eq(sid))
+        .select(browser_sessions::user_id)
+        .first(conn)
+        .optional()?)
+}
+
 /// Ends one of the user's sessions by its public id; false when there is none.
 pub fn delete_by_sid(conn: &mut AnyConnection, user_id: &str, sid: &str) -> StoreResult<bool> {
     Ok(diesel::delete(

@@ -316,6 +316,15 @@ pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(users::table.find(id)).execute(conn)? > 0)
 }
 
+/// Deletes an account and everything of it: what cascades from the account row (its
+/// credentials, data key, sessions, grants, consents, registrations) and what is kept
+/// under its id elsewhere (login transactions, lock counters).
+pub fn delete_account(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    super::transactions::delete_of_user(conn, id)?;
+    super::lockouts::delete_subject(conn, id)?;
+    delete(conn, id)
+}
+
 /// Every credential of one kind (the face templates for the 1:N index).
 pub fn credentials_of_kind(
     conn: &mut AnyConnection,

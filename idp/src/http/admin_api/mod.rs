@@ -6,6 +6,7 @@
 
 mod audit;
 mod clients;
+mod policy;
 mod registrations;
 mod users;
 
@@ -47,6 +48,11 @@ pub const BASE: &str = "/admin/api/v1";
         users::enable,
         users::unlock,
         users::remove,
+        users::end_sessions,
+        users::end_session,
+        users::reset_factor,
+        policy::get,
+        policy::put,
         audit::search,
         audit::verify,
         audit::export,
@@ -71,6 +77,7 @@ pub const BASE: &str = "/admin/api/v1";
         (name = "audit", description = "The audit log"),
         (name = "keys", description = "Signing keys"),
         (name = "registrations", description = "Registrations for face sign-in, for clerks"),
+        (name = "policy", description = "Assurance levels, scope risk levels, lockout, sessions"),
     )
 )]
 pub struct ApiDoc;
@@ -156,7 +163,7 @@ pub fn openapi_document() -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use web::{delete, get, patch, post};
+    use web::{delete, get, patch, post, put};
     let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
     cfg.service(
         web::scope(BASE)
@@ -182,6 +189,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/users/{id}/disable").route(post().to(users::disable)))
             .service(resource("/users/{id}/enable").route(post().to(users::enable)))
             .service(resource("/users/{id}/unlock").route(post().to(users::unlock)))
+            .service(resource("/users/{id}/sessions/end").route(post().to(users::end_sessions)))
+            .service(
+                resource("/users/{id}/factors/{factor}").route(delete().to(users::reset_factor)),
+            )
+            .service(resource("/sessions/{id}").route(delete().to(users::end_session)))
+            .service(
+                resource("/policy")
+                    .route(get().to(policy::get))
+                    .route(put().to(policy::put)),
+            )
             .service(resource("/audit").route(get().to(audit::search)))
             .service(resource("/audit/verify").route(get().to(audit::verify)))
             .service(resource("/audit/export").route(get().to(audit::export)))

@@ -163,3 +163,79 @@ pub(super) async fn remove(req: HttpRequest, state: web::Data<AppState>) -> Http
     })
     .await
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EndedSessions {
+    /// How many sign-in sessions were ended.
+    pub ended: usize,
+}
+
+/// Ends every sign-in session of the account and revokes the tokens issued in them.
+#[utoipa::path(
+    operation_id = "endUserSessions",
+    post,
+    path = "/admin/api/v1/users/{id}/sessions/end",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    responses(
+        (status = 200, body = EndedSessions),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn end_sessions(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let ended = users::end_sessions(&c.ctx, &c.principal.actor(), UserRef::Id(&id), c.now)?;
+        ok(EndedSessions { ended })
+    })
+    .await
+}
+
+/// Ends one sign-in session (by its `sid`) and revokes the tokens issued in it.
+#[utoipa::path(
+    operation_id = "endSession",
+    delete,
+    path = "/admin/api/v1/sessions/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The session's sid")),
+    responses(
+        (status = 204),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn end_session(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let sid = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        users::end_session(&c.ctx, &c.principal.actor(), &sid, c.now)?;
+        Ok(Reply::NoContent)
+    })
+    .await
+}
+
+/// Removes one sign-in method of the account (a lost key, a stolen phone's authenticator
+/// app, a face template to enrol again); the citizen is told. Not the password.
+#[utoipa::path(
+    operation_id = "resetUserFactor",
+    delete,
+    path = "/admin/api/v1/users/{id}/factors/{factor}",
+    tag = "users",
+    params(
+        ("id" = String, Path, description = "The account id (sub)"),
+        ("factor" = String, Path, description = "The sign-in method's id (`factors[].id`)"),
+    ),
+    responses(
+        (status = 204),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn reset_factor(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let id = path_id(&req);
+    let factor = req.match_info().get("factor").unwrap_or("").to_string();
+    call(&req, &state, Access::Change, move |c| {
+        let actor = c.principal.actor();
+        users::reset_factor(&c.ctx, &actor, UserRef::Id(&id), &factor, c.now)?;
+        Ok(Reply::NoContent)
+    })
+    .await
+}

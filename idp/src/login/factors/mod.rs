@@ -12,7 +12,7 @@ pub mod password;
 pub mod voice;
 pub mod webauthn;
 
-use super::lockout;
+use super::lockout::{self, LockoutRule};
 use crate::audit::{self, Entry, Kind};
 use crate::store::lockouts;
 use crate::store::{AnyConnection, StoreResult};
@@ -28,6 +28,11 @@ pub struct Attempt<'a> {
     pub factor: FactorKind,
     /// The client address the attempt came from (for the audit log).
     pub ip: Option<std::net::IpAddr>,
+    /// The service the citizen is signing in to, if any (for the audit log: the citizen
+    /// sees which service used which of their factors).
+    pub client_id: Option<&'a str>,
+    /// How many failures lock the factor, and for how long (the policy's).
+    pub rule: LockoutRule,
 }
 
 /// Why a factor was refused.
@@ -58,11 +63,18 @@ pub fn check<T>(
 ) -> StoreResult<Checked<T>> {
     let factor = attempt.factor.name();
     let ip = attempt.ip;
+    let client = attempt.client_id;
     let counter = lockouts::lock(conn, attempt.subject, factor, now)?;
     let user_id = lockout::account(attempt.subject);
     if counter.locked_until > now {
+        crate::metrics::get().factor_check(factor, crate::metrics::Outcome::Refused);
         let detail = json!({ "factor": factor, "reason": "locked" });
-        audit::append_from(conn, entry(Kind::SignInFailed, user_id, detail), ip, now)?;
+        audit::append_from(
+            conn,
+            entry(Kind::SignInFailed, user_id, client, detail),
+            ip,
+            now,
+        )?;
         return Ok(Checked::Refused(Refusal::Locked {
             until: counter.locked_until,
             now: false,
@@ -70,36 +82,59 @@ pub fn check<T>(
     }
     match verify(conn)? {
         Some(proved) => {
+            crate::metrics::get().factor_check(factor, crate::metrics::Outcome::Accepted);
             lockouts::save(conn, &lockout::after_success(counter, now))?;
             let detail = json!({ "factor": factor });
-            audit::append_from(conn, entry(Kind::SignedIn, user_id, detail), ip, now)?;
+            audit::append_from(
+                conn,
+                entry(Kind::SignedIn, user_id, client, detail),
+                ip,
+                now,
+            )?;
             Ok(Checked::Accepted(proved))
         }
         None => {
-            let (counted, locked) = lockout::after_failure(counter, now);
+            let (counted, locked) = lockout::after_failure(counter, attempt.rule, now);
             lockouts::save(conn, &counted)?;
             audit::append_from(
                 conn,
-                entry(Kind::SignInFailed, user_id, json!({ "factor": factor })),
+                entry(
+                    Kind::SignInFailed,
+                    user_id,
+                    client,
+                    json!({ "factor": factor }),
+                ),
                 ip,
                 now,
             )?;
             let Some(until) = locked else {
+                crate::metrics::get().factor_check(factor, crate::metrics::Outcome::Refused);
                 return Ok(Checked::Refused(Refusal::Wrong));
             };
+            crate::metrics::get().factor_check(factor, crate::metrics::Outcome::Locked);
             let detail =
                 json!({ "factor": factor, "until": until, "known_account": user_id.is_some() });
-            audit::append_from(conn, entry(Kind::FactorLocked, user_id, detail), ip, now)?;
+            audit::append_from(
+                conn,
+                entry(Kind::FactorLocked, user_id, client, detail),
+                ip,
+                now,
+            )?;
             Ok(Checked::Refused(Refusal::Locked { until, now: true }))
         }
     }
 }
 
-fn entry<'a>(kind: Kind, user_id: Option<&'a str>, detail: serde_json::Value) -> Entry<'a> {
+fn entry<'a>(
+    kind: Kind,
+    user_id: Option<&'a str>,
+    client_id: Option<&'a str>,
+    detail: serde_json::Value,
+) -> Entry<'a> {
     Entry {
         kind,
         user_id,
-        client_id: None,
+        client_id,
         detail,
     }
 }
@@ -116,6 +151,8 @@ mod tests {
             subject: "u-anna",
             factor: FactorKind::Totp,
             ip: None,
+            client_id: None,
+            rule: LockoutRule::DEFAULT,
         };
         db.tx(|c| check(c, a, now, |_| Ok(right.then_some(()))))
             .expect("check")
