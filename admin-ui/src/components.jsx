@@ -305,6 +305,14 @@ export function problemText(e) {
  */
 export function formErrors(e, fieldIds = {}) {
   if (e instanceof ApiError && e.field) {
+    // A detail that starts with a part's name ("first_lock_seconds: 1 to 3600") points
+    // at that part of the field.
+    const part = (e.problem.detail || '').match(/^([A-Za-z_]+):/)?.[1];
+    if (part && fieldIds[`${e.field}.${part}`]) {
+      const key = `${e.field}.${part}`;
+      const rest = e.problem.detail.slice(part.length + 1).trim();
+      return { [key]: { id: fieldIds[key], text: `${label('field', key)}: ${rest}` } };
+    }
     const known = Object.keys(fieldIds)
       .filter((f) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`))
       .sort((a, b) => b.length - a.length)[0];

@@ -12,14 +12,17 @@ import { duration, label, t } from '../i18n.js';
 import { useSession } from '../session.js';
 
 const LEVELS = ['low', 'substantial', 'high'];
+// The Admin API's own scope: always high, not for editing here.
+const ADMIN_SCOPE = 'admin';
 const FACTORS = ['password', 'totp', 'recovery', 'webauthn', 'x509', 'sms', 'email', 'face', 'voice'];
 const FIELDS = {
   'levels.substantial': 'policy-substantial',
   'levels.high': 'policy-high',
   levels: 'policy-substantial',
-  scopes: 'policy-scope-name-0',
+  'levels.low': 'policy-substantial',
+  scopes: 'policy-scopes',
   'lockout.attempts': 'policy-attempts',
-  'lockout.seconds': 'policy-lock-seconds',
+  'lockout.first_lock_seconds': 'policy-lock-seconds',
   lockout: 'policy-attempts',
   'sessions.idle_seconds': 'policy-idle',
   'sessions.max_seconds': 'policy-max',
@@ -43,7 +46,7 @@ function View({ policy }) {
       <h2 class="govuk-heading-m">{t('policy.limits')}</h2>
       <SummaryList rows={[
         [t('field.lockout.attempts'), policy.lockout?.attempts],
-        [t('field.lockout.seconds'), duration(policy.lockout?.seconds)],
+        [t('field.lockout.first_lock_seconds'), duration(policy.lockout?.first_lock_seconds)],
         [t('field.sessions.idle_seconds'), duration(policy.sessions?.idle_seconds)],
         [t('field.sessions.max_seconds'), duration(policy.sessions?.max_seconds)],
       ]} />
@@ -51,6 +54,7 @@ function View({ policy }) {
   );
 }
 
+const rowsFor = (text) => Math.max(3, lines(text).length + 1);
 const toText = (combos) => (combos || []).map((c) => c.join(' + ')).join('\n');
 const fromText = (text) => lines(text).map((l) => l.split(/[+,\s]+/).map((f) => f.trim().toLowerCase()).filter(Boolean));
 
@@ -60,7 +64,7 @@ function Edit({ policy, onSaved, onCancel }) {
     high: toText(policy.levels?.high),
     scopes: Object.entries(policy.scopes || {}).map(([name, level]) => ({ name, level })),
     attempts: String(policy.lockout?.attempts ?? ''),
-    lockSeconds: String(policy.lockout?.seconds ?? ''),
+    lockSeconds: String(policy.lockout?.first_lock_seconds ?? ''),
     idle: String(policy.sessions?.idle_seconds ?? ''),
     max: String(policy.sessions?.max_seconds ?? ''),
   }));
@@ -75,7 +79,7 @@ function Edit({ policy, onSaved, onCancel }) {
     e.preventDefault();
     const local = {};
     for (const [k, id, field] of [['attempts', FIELDS['lockout.attempts'], 'lockout.attempts'],
-      ['lockSeconds', FIELDS['lockout.seconds'], 'lockout.seconds'], ['idle', FIELDS['sessions.idle_seconds'], 'sessions.idle_seconds'],
+      ['lockSeconds', FIELDS['lockout.first_lock_seconds'], 'lockout.first_lock_seconds'], ['idle', FIELDS['sessions.idle_seconds'], 'sessions.idle_seconds'],
       ['max', FIELDS['sessions.max_seconds'], 'sessions.max_seconds']]) {
       if (!/^\d+$/.test(form[k].trim())) local[field] = { id, text: `${t(`field.${field}`)}: ${t('common.wholeNumber')}` };
     }
@@ -86,7 +90,7 @@ function Edit({ policy, onSaved, onCancel }) {
     const body = {
       levels: { substantial: fromText(form.substantial), high: fromText(form.high) },
       scopes: Object.fromEntries(form.scopes.filter((s) => s.name.trim()).map((s) => [s.name.trim(), s.level])),
-      lockout: { attempts: Number(form.attempts), seconds: Number(form.lockSeconds) },
+      lockout: { attempts: Number(form.attempts), first_lock_seconds: Number(form.lockSeconds) },
       sessions: { idle_seconds: Number(form.idle), max_seconds: Number(form.max) },
     };
     setBusy(true);
@@ -109,26 +113,32 @@ function Edit({ policy, onSaved, onCancel }) {
         <div class="govuk-grid-row"><div class="govuk-grid-column-two-thirds">
           <h2 class="govuk-heading-m">{t('policy.levels')}</h2>
           <Textarea id={FIELDS['levels.substantial']} label={label('level', 'substantial')} hint={hint} value={form.substantial}
-            onInput={set('substantial')} error={err('levels.substantial') || err('levels') || err('body')} spellcheck={false} />
+            onInput={set('substantial')} error={err('levels.substantial') || err('levels') || err('body')} spellcheck={false}
+            rows={rowsFor(form.substantial)} />
           <Textarea id={FIELDS['levels.high']} label={label('level', 'high')} hint={hint} value={form.high}
-            onInput={set('high')} error={err('levels.high')} spellcheck={false} />
+            onInput={set('high')} error={err('levels.high')} spellcheck={false} rows={rowsFor(form.high)} />
         </div></div>
-        <fieldset class="govuk-fieldset" aria-describedby={err('scopes') ? 'policy-scopes-error' : undefined}>
+        <fieldset class="govuk-fieldset" id="policy-scopes" tabIndex={-1} aria-describedby={err('scopes') ? 'policy-scopes-error' : undefined}>
           <legend class="govuk-fieldset__legend govuk-fieldset__legend--m"><h2 class="govuk-fieldset__heading">{t('policy.scopes')}</h2></legend>
           <div class="govuk-hint">{t('policy.scopesHint')}</div>
           {err('scopes') && <p id="policy-scopes-error" class="govuk-error-message"><span class="govuk-visually-hidden">{t('error.prefix')}</span> {err('scopes')}</p>}
-          {form.scopes.map((s, i) => (
+          <p class="govuk-body">{t('policy.adminScope')}</p>
+          {form.scopes.map((s, i) => (s.name === ADMIN_SCOPE ? null : (() => {
+            // Numbered as the administrator sees them, without the fixed admin scope.
+            const n = form.scopes.slice(0, i + 1).filter((x) => x.name !== ADMIN_SCOPE).length;
+            return (
             <div class="app-scope-row" key={i}>
-              <TextInput id={`policy-scope-name-${i}`} label={t('policy.scopeN', { n: i + 1 })} value={s.name}
+              <TextInput id={`policy-scope-name-${i}`} label={t('policy.scopeN', { n })} value={s.name}
                 onInput={setScope(i, 'name')} width="20" spellcheck={false} />
-              <Select id={`policy-scope-level-${i}`} label={t('policy.levelOf', { scope: s.name || t('policy.scopeN', { n: i + 1 }) })}
+              <Select id={`policy-scope-level-${i}`} label={t('policy.levelOf', { scope: s.name || t('policy.scopeN', { n }) })}
                 value={s.level} onChange={setScope(i, 'level')} options={LEVELS.map((l) => [l, label('level', l)])} />
               <Button type="button" variant="secondary" class="govuk-button govuk-button--secondary app-button-small"
                 onClick={() => setForm({ ...form, scopes: form.scopes.filter((_, j) => j !== i) })}>
-                {t('common.remove')}<span class="govuk-visually-hidden"> {s.name || t('policy.scopeN', { n: i + 1 })}</span>
+                {t('common.remove')}<span class="govuk-visually-hidden"> {s.name || t('policy.scopeN', { n })}</span>
               </Button>
             </div>
-          ))}
+            );
+          })()))}
           <Button type="button" variant="secondary" onClick={() => setForm({ ...form, scopes: [...form.scopes, { name: '', level: 'low' }] })}>
             {t('policy.addScope')}
           </Button>
@@ -136,8 +146,8 @@ function Edit({ policy, onSaved, onCancel }) {
         <h2 class="govuk-heading-m">{t('policy.limits')}</h2>
         <TextInput id={FIELDS['lockout.attempts']} label={t('field.lockout.attempts')} value={form.attempts} onInput={set('attempts')}
           error={err('lockout.attempts') || err('lockout')} inputMode="numeric" width="3" />
-        <TextInput id={FIELDS['lockout.seconds']} label={t('field.lockout.seconds')} hint={t('common.seconds')} value={form.lockSeconds}
-          onInput={set('lockSeconds')} error={err('lockout.seconds')} inputMode="numeric" width="5" />
+        <TextInput id={FIELDS['lockout.first_lock_seconds']} label={t('field.lockout.first_lock_seconds')} hint={t('common.seconds')}
+          value={form.lockSeconds} onInput={set('lockSeconds')} error={err('lockout.first_lock_seconds')} inputMode="numeric" width="5" />
         <TextInput id={FIELDS['sessions.idle_seconds']} label={t('field.sessions.idle_seconds')} hint={t('common.seconds')} value={form.idle}
           onInput={set('idle')} error={err('sessions.idle_seconds') || err('sessions')} inputMode="numeric" width="5" />
         <TextInput id={FIELDS['sessions.max_seconds']} label={t('field.sessions.max_seconds')} hint={t('common.seconds')} value={form.max}

@@ -177,7 +177,7 @@ export function UserShow({ params }) {
               ])}
             />
             {session.change && sessions.length > 1 && (
-              <Button type="button" variant="secondary" onClick={() => act(() => post(`${base}/sessions/end`), () => t('users.sessionsEnded'))}>
+              <Button type="button" variant="secondary" onClick={() => act(() => post(`${base}/sessions/end`), (r) => t('users.sessionsEnded', { count: r.ended }))}>
                 {t('users.endAll')}
               </Button>
             )}
