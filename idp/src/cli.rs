@@ -548,8 +548,19 @@ fn serve(common: &Common, args: ServeArgs) -> CliResult {
     }
     let config = Config::resolve(f)?;
     let (db, kek) = open_or_create(&config)?;
+    let ctx = Context::new(&db, &kek, &config)?;
+    // The Admin UI signs in with its own client, which must match this issuer.
+    match crate::admin::console::ensure(&ctx, &actor(), crate::now()).map_err(err)? {
+        crate::admin::console::Ensured::Created => {
+            tracing::info!("created the admin console's client")
+        }
+        crate::admin::console::Ensured::Repaired(what) => {
+            tracing::warn!(settings = ?what, "put back the admin console's client settings")
+        }
+        crate::admin::console::Ensured::Unchanged => {}
+    }
     if config.dev {
-        dev_bootstrap(&Context::new(&db, &kek, &config)?)?;
+        dev_bootstrap(&ctx)?;
     }
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

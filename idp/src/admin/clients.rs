@@ -421,6 +421,7 @@ pub fn rotate_secret(
 pub fn remove(ctx: &Context, actor: &Actor, id: &str, now: i64) -> AdminResult<()> {
     ctx.db.try_tx(|c| {
         let client = found(store::find(c, id)?, id)?;
+        super::console::refuse_removal(&ClientView::from(&client))?;
         store::remove(c, &client.id)?;
         let detail = json!({ "name": client.name });
         record(

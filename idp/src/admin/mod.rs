@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod console;
 pub mod keys;
 pub mod policy;
 pub mod registrations;

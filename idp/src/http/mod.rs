@@ -4,6 +4,7 @@
 
 mod account;
 pub mod admin_api;
+mod admin_ui;
 mod authorize;
 mod discovery;
 mod interaction;
@@ -273,6 +274,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             post().to(account::withdraw_consent),
         );
     admin_api::routes(cfg);
+    admin_ui::routes(cfg);
     // Operations and static files.
     cfg.route("/health/live", get().to(discovery::live))
         .route("/health/ready", get().to(discovery::ready))

@@ -1,0 +1,351 @@
+// Relying parties: the list, one client's settings, registering and changing a client,
+// replacing its secret, removing it. The admin console's own client is built in.
+
+import { useState } from 'preact/hooks';
+import { del, get, patch, post, seg } from '../api.js';
+import { metadata } from '../auth.js';
+import {
+  BackLink, Banner, Button, ButtonGroup, Checkbox, Checkboxes, Confirm, ErrorSummary, Heading, Link, Loading,
+  PageHeading, Radios, SummaryList, Table, Tag, TextInput, Textarea, WarningText, fieldError, formErrors, lines,
+  setFlash, useFlash, useLoad, usePage,
+} from '../components.jsx';
+import { dateTime, duration, label, t } from '../i18n.js';
+import { navigate } from '../router.js';
+import { useSession } from '../session.js';
+
+const CONSOLE = 'admin-console';
+const GRANTS = ['authorization_code', 'refresh_token', 'client_credentials'];
+const LEVELS = ['low', 'substantial', 'high'];
+
+export function ClientList() {
+  usePage(t('clients.title'));
+  const session = useSession();
+  const flash = useFlash();
+  const clients = useLoad(() => get('/clients'), []);
+  return (
+    <>
+      {flash && <Banner success><Heading>{flash}</Heading></Banner>}
+      <PageHeading>{t('clients.title')}</PageHeading>
+      {session.change && (
+        <Link href="/admin/clients/new" class="govuk-button" role="button" draggable="false">{t('clients.create')}</Link>
+      )}
+      <Loading state={clients}>
+        {(list) => (
+          <Table
+            caption={t('clients.caption', { count: list.length })}
+            head={[t('field.id'), t('field.name'), t('field.auth_method'), t('field.risk_level')]}
+            empty={t('clients.none')}
+            rows={list.map((c) => [
+              <><Link href={`/admin/clients/${seg(c.id)}`}>{c.id}</Link>{c.id === CONSOLE && <> <Tag colour="grey">{t('clients.builtIn')}</Tag></>}</>,
+              c.name,
+              label('auth', c.auth_method),
+              label('level', c.risk_level),
+            ])}
+          />
+        )}
+      </Loading>
+    </>
+  );
+}
+
+function Secret({ secret }) {
+  return (
+    <>
+      <p class="govuk-body">{t('clients.secretOnce')}</p>
+      <p class="govuk-body"><code class="app-secret" id="client-secret">{secret}</code></p>
+    </>
+  );
+}
+
+export function ClientShow({ params }) {
+  const session = useSession();
+  const flash = useFlash();
+  const [asking, setAsking] = useState(null);
+  const [notice, setNotice] = useState(flash);
+  const [error, setError] = useState(null);
+  const client = useLoad(() => get(`/clients/${seg(params.id)}`), [params.id]);
+  usePage(params.id, Boolean(error));
+  const builtIn = params.id === CONSOLE && client.data?.auth_method === 'none';
+
+  const rotate = async () => {
+    setAsking(null);
+    try {
+      const r = await post(`/clients/${seg(params.id)}/secret`, {});
+      setNotice({ text: t('clients.secretReplaced'), secret: r.secret });
+      setError(null);
+    } catch (e) {
+      setError(formErrors(e));
+    }
+  };
+  const remove = async () => {
+    setAsking(null);
+    try {
+      await del(`/clients/${seg(params.id)}`);
+      setFlash(t('clients.removed', { id: params.id }));
+      navigate('/admin/clients');
+    } catch (e) {
+      setError(formErrors(e));
+    }
+  };
+  return (
+    <>
+      <BackLink href="/admin/clients">{t('clients.title')}</BackLink>
+      {notice && (
+        <Banner success>
+          <Heading>{notice.text || notice}</Heading>
+          {notice.secret && <Secret secret={notice.secret} />}
+        </Banner>
+      )}
+      <ErrorSummary errors={error} />
+      <PageHeading caption={t('clients.one')}>{params.id}</PageHeading>
+      <Loading state={client}>
+        {(c) => (
+          <>
+            {builtIn && <p class="govuk-inset-text">{t('clients.consoleNote')}</p>}
+            <SummaryList rows={[
+              [t('field.name'), c.name],
+              [t('field.auth_method'), label('auth', c.auth_method)],
+              [t('field.redirect_uris'), <List items={c.redirect_uris} />],
+              [t('field.post_logout_redirect_uris'), <List items={c.post_logout_redirect_uris} />],
+              [t('field.scopes'), c.scopes.join(' ')],
+              [t('field.grant_types'), c.grant_types.map((g) => label('grant', g)).join(', ')],
+              [t('field.risk_level'), label('level', c.risk_level)],
+              [t('field.id_token_alg'), c.id_token_alg],
+              [t('field.access_token_ttl'), duration(c.access_token_ttl)],
+              [t('field.refresh_token_ttl'), duration(c.refresh_token_ttl)],
+              [t('field.resource_server'), c.resource_server ? t('common.yes') : t('common.no')],
+              c.jwks && [t('field.jwks'), <pre class="app-pre">{JSON.stringify(c.jwks, null, 2)}</pre>],
+              [t('clients.created'), dateTime(c.created_at)],
+            ]} />
+            {session.change && !asking && (
+              <ButtonGroup>
+                {!builtIn && (
+                  <Link href={`/admin/clients/${seg(c.id)}/edit`} class="govuk-button govuk-button--secondary" role="button" draggable="false">
+                    {t('clients.change')}
+                  </Link>
+                )}
+                {c.auth_method === 'client_secret' && (
+                  <Button type="button" variant="secondary" onClick={() => setAsking('secret')}>{t('clients.rotateSecret')}</Button>
+                )}
+                {!builtIn && <Button type="button" variant="warning" onClick={() => setAsking('remove')}>{t('clients.remove')}</Button>}
+              </ButtonGroup>
+            )}
+            {asking === 'secret' && (
+              <Confirm question={t('clients.rotateSecretQ', { id: c.id })} confirm={t('clients.rotateSecret')}
+                warning={t('clients.rotateSecretWarn')} onConfirm={rotate} onCancel={() => setAsking(null)} />
+            )}
+            {asking === 'remove' && (
+              <Confirm question={t('clients.removeQ', { id: c.id })} confirm={t('clients.remove')}
+                warning={t('clients.removeWarn')} onConfirm={remove} onCancel={() => setAsking(null)} />
+            )}
+          </>
+        )}
+      </Loading>
+    </>
+  );
+}
+
+function List({ items }) {
+  if (!items?.length) return '–';
+  return <ul class="govuk-list">{items.map((i) => <li key={i}>{i}</li>)}</ul>;
+}
+
+// The API's field names, and the inputs that show their errors.
+const FIELDS = {
+  id: 'client-id',
+  name: 'client-name',
+  auth_method: 'client-auth',
+  secret: 'client-auth',
+  jwks: 'client-jwks',
+  redirect_uris: 'client-redirect-uris',
+  post_logout_redirect_uris: 'client-post-logout',
+  scopes: 'client-scopes',
+  grant_types: 'client-grants',
+  id_token_alg: 'client-alg',
+  risk_level: 'client-level',
+  access_token_ttl: 'client-access-ttl',
+  refresh_token_ttl: 'client-refresh-ttl',
+  resource_server: 'client-resource-server',
+};
+
+function blank() {
+  return {
+    id: '', name: '', auth_method: 'client_secret', jwks: '', redirect_uris: '', post_logout_redirect_uris: '',
+    scopes: ['openid', 'profile', 'email'], grant_types: ['authorization_code', 'refresh_token'],
+    id_token_alg: 'ES256', risk_level: 'low', access_token_ttl: '600', refresh_token_ttl: '28800', resource_server: false,
+  };
+}
+
+function fromClient(c) {
+  return {
+    id: c.id, name: c.name, auth_method: c.auth_method, jwks: c.jwks ? JSON.stringify(c.jwks, null, 2) : '',
+    redirect_uris: c.redirect_uris.join('\n'), post_logout_redirect_uris: c.post_logout_redirect_uris.join('\n'),
+    scopes: c.scopes, grant_types: c.grant_types, id_token_alg: c.id_token_alg, risk_level: c.risk_level,
+    access_token_ttl: String(c.access_token_ttl), refresh_token_ttl: String(c.refresh_token_ttl),
+    resource_server: c.resource_server,
+  };
+}
+
+/** The settings both a new client and a change send. */
+function settings(form) {
+  return {
+    name: form.name.trim() || undefined,
+    redirect_uris: lines(form.redirect_uris),
+    post_logout_redirect_uris: lines(form.post_logout_redirect_uris),
+    scopes: form.scopes,
+    grant_types: form.grant_types,
+    id_token_alg: form.id_token_alg,
+    risk_level: form.risk_level,
+    access_token_ttl: Number(form.access_token_ttl),
+    refresh_token_ttl: Number(form.refresh_token_ttl),
+    resource_server: form.resource_server,
+  };
+}
+
+/** The request body: everything for a new client, only what changed for a PATCH. */
+function body(form, original) {
+  const now = settings(form);
+  if (!original) {
+    const b = { id: form.id.trim(), auth_method: form.auth_method, ...now };
+    if (form.auth_method === 'private_key_jwt') b.jwks = JSON.parse(form.jwks);
+    return b;
+  }
+  const before = settings(fromClient(original));
+  return Object.fromEntries(Object.entries(now).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(before[k])));
+}
+
+export function ClientForm({ params }) {
+  const editing = Boolean(params.id);
+  const original = useLoad(() => (editing ? get(`/clients/${seg(params.id)}`) : Promise.resolve(null)), [params.id]);
+  const scopes = useLoad(() => metadata().then((m) => m.scopes_supported || []), []);
+  return (
+    <Loading state={original}>
+      {(c) => (
+        <Loading state={scopes}>
+          {(known) => <ClientFormBody original={c} knownScopes={known} />}
+        </Loading>
+      )}
+    </Loading>
+  );
+}
+
+function ClientFormBody({ original, knownScopes }) {
+  const [form, setForm] = useState(() => (original ? fromClient(original) : blank()));
+  const [errors, setErrors] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [created, setCreated] = useState(null);
+  const title = original ? t('clients.changeTitle', { id: original.id }) : t('clients.create');
+  usePage(created ? t('clients.createdTitle') : title, Boolean(errors));
+  const set = (k) => (v) => setForm({ ...form, [k]: v });
+  const err = (k) => fieldError(errors, k);
+
+  if (created) {
+    return (
+      <div class="govuk-grid-row">
+        <div class="govuk-grid-column-two-thirds">
+          <div class="govuk-panel govuk-panel--confirmation">
+            <h1 class="govuk-panel__title" id="page-heading" tabIndex={-1}>{t('clients.createdTitle')}</h1>
+            <div class="govuk-panel__body">{created.client.id}</div>
+          </div>
+          {created.secret && (
+            <>
+              <WarningText>{t('clients.secretOnce')}</WarningText>
+              <p class="govuk-body">{t('field.secret')}: <code class="app-secret" id="client-secret">{created.secret}</code></p>
+            </>
+          )}
+          <p class="govuk-body"><Link href={`/admin/clients/${seg(created.client.id)}`}>{t('clients.viewCreated')}</Link></p>
+        </div>
+      </div>
+    );
+  }
+
+  const submit = async (e) => {
+    e.preventDefault();
+    if (!original && form.auth_method === 'private_key_jwt') {
+      try {
+        JSON.parse(form.jwks);
+      } catch {
+        setErrors({ jwks: { id: FIELDS.jwks, text: `${t('field.jwks')}: ${t('clients.jwksNotJson')}` } });
+        return;
+      }
+    }
+    const local = {};
+    for (const k of ['access_token_ttl', 'refresh_token_ttl']) {
+      if (!/^\d+$/.test(form[k].trim())) local[k] = { id: FIELDS[k], text: `${t(`field.${k}`)}: ${t('common.wholeSeconds')}` };
+    }
+    if (Object.keys(local).length) {
+      setErrors(local);
+      return;
+    }
+    const b = body(form, original);
+    if (original && !Object.keys(b).length) {
+      setFlash(t('clients.nothingChanged'));
+      navigate(`/admin/clients/${seg(original.id)}`);
+      return;
+    }
+    setBusy(true);
+    try {
+      if (original) {
+        await patch(`/clients/${seg(original.id)}`, b);
+        setFlash(t('clients.changed'));
+        navigate(`/admin/clients/${seg(original.id)}`);
+      } else {
+        setCreated(await post('/clients', b));
+      }
+    } catch (ex) {
+      setErrors(formErrors(ex, FIELDS));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const scopeOptions = [...new Set([...knownScopes, ...form.scopes])].map((s) => [s, s]);
+  return (
+    <div class="govuk-grid-row">
+      <div class="govuk-grid-column-two-thirds">
+        <BackLink href={original ? `/admin/clients/${seg(original.id)}` : '/admin/clients'} />
+        <ErrorSummary errors={errors} />
+        <PageHeading>{title}</PageHeading>
+        <form onSubmit={submit} noValidate>
+          {!original && (
+            <TextInput id={FIELDS.id} label={t('field.id')} hint={t('clients.idHint')} value={form.id}
+              onInput={set('id')} error={err('id')} width="20" autocomplete="off" spellcheck={false} />
+          )}
+          <TextInput id={FIELDS.name} label={t('field.name')} hint={t('clients.nameHint')} value={form.name}
+            onInput={set('name')} error={err('name')} />
+          {!original && (
+            <Radios id={FIELDS.auth_method} legend={t('field.auth_method')} value={form.auth_method}
+              onChange={set('auth_method')} error={err('auth_method') || err('secret')}
+              options={['client_secret', 'none', 'private_key_jwt'].map((m) => [m, label('auth', m), t(`auth.hint.${m}`)])} />
+          )}
+          {!original && form.auth_method === 'private_key_jwt' && (
+            <Textarea id={FIELDS.jwks} label={t('field.jwks')} hint={t('clients.jwksHint')} value={form.jwks}
+              onInput={set('jwks')} error={err('jwks')} rows={6} spellcheck={false} />
+          )}
+          <Textarea id={FIELDS.redirect_uris} label={t('field.redirect_uris')} hint={t('clients.urisHint')}
+            value={form.redirect_uris} onInput={set('redirect_uris')} error={err('redirect_uris')} spellcheck={false} />
+          <Textarea id={FIELDS.post_logout_redirect_uris} label={t('field.post_logout_redirect_uris')} hint={t('clients.urisHint')}
+            value={form.post_logout_redirect_uris} onInput={set('post_logout_redirect_uris')}
+            error={err('post_logout_redirect_uris')} spellcheck={false} />
+          <Checkboxes id={FIELDS.scopes} legend={t('field.scopes')} values={form.scopes} onChange={set('scopes')}
+            error={err('scopes')} options={scopeOptions} />
+          <Checkboxes id={FIELDS.grant_types} legend={t('field.grant_types')} values={form.grant_types}
+            onChange={set('grant_types')} error={err('grant_types')} options={GRANTS.map((g) => [g, label('grant', g)])} />
+          <Radios id={FIELDS.risk_level} legend={t('field.risk_level')} hint={t('clients.levelHint')} value={form.risk_level}
+            onChange={set('risk_level')} error={err('risk_level')} inline options={LEVELS.map((l) => [l, label('level', l)])} />
+          <Radios id={FIELDS.id_token_alg} legend={t('field.id_token_alg')} hint={t('clients.algHint')} value={form.id_token_alg}
+            onChange={set('id_token_alg')} error={err('id_token_alg')} inline options={[['ES256', 'ES256'], ['RS256', 'RS256']]} />
+          <TextInput id={FIELDS.access_token_ttl} label={t('field.access_token_ttl')} hint={t('common.seconds')}
+            value={form.access_token_ttl} onInput={set('access_token_ttl')} error={err('access_token_ttl')}
+            inputMode="numeric" width="5" />
+          <TextInput id={FIELDS.refresh_token_ttl} label={t('field.refresh_token_ttl')} hint={t('common.seconds')}
+            value={form.refresh_token_ttl} onInput={set('refresh_token_ttl')} error={err('refresh_token_ttl')}
+            inputMode="numeric" width="5" />
+          <Checkbox id={FIELDS.resource_server} label={t('field.resource_server')} hint={t('clients.resourceHint')}
+            checked={form.resource_server} onChange={set('resource_server')} />
+          <Button disabled={busy}>{original ? t('common.save') : t('clients.create')}</Button>
+        </form>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,498 @@
+// The Admin UI in headless Chromium against the real binary: an administrator signs in at
+// level high (password, a code by e-mail, then a passkey on Chromium's virtual
+// authenticator), registers a client (after an error shown next to its field), makes an
+// API scope require high, rotates and retires signing keys, approves a citizen's
+// registration after looking at the document and face, and finds each of these in the
+// audit log; an auditor sees everything and can change nothing; a clerk sees only the
+// queue and rejects with a reason; the bearer token stays in memory and goes only to the
+// Admin API. Every main page is kept as a screenshot and checked with axe-core, also on a
+// phone-sized screen.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { Idp } from '../../conformance/harness.mjs';
+import {
+  CHROMIUM_FLAGS, FIXTURES, PASSWORD, SLOW, TARGET, framesOf, playPerson, shot, signIn, stepUpByEmail,
+} from './support.mjs';
+
+// A checkpoint of the audit chain every second, so that the audit view has one to show.
+const CONFIG = `audit_checkpoint_seconds = 1
+
+[policy.scopes]
+"tax.read" = "low"
+`;
+
+let idp;
+let browser;
+let work;
+let live;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'idp-admin-'));
+  live = framesOf(work, 'obama.png', 'live');
+  idp = await Idp.start((cli) => {
+    const add = (user, name) => cli(['user', 'add', '--username', user, '--password-stdin',
+      '--email', `${user}@example.invalid`, '--name', name], PASSWORD);
+    for (const [user, role] of [['root', 'administrator'], ['audrey', 'auditor'], ['clara', 'clerk'], ['rosa', 'administrator']]) {
+      add(user, `${user[0].toUpperCase()}${user.slice(1)} Example`);
+      cli(['user', 'grant-role', '--username', user, '--role', role]);
+    }
+    for (const [user, name] of [['dora', 'Dora Example'], ['maria', 'Maria Kovács'], ['nina', 'Nina Petrova']]) {
+      add(user, name);
+    }
+  }, { host: 'localhost', testClock: true, config: CONFIG });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await idp?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** A photo of an identity document whose portrait is `photo`, drawn by the page (JPEG). */
+async function documentPhoto(page, photo) {
+  const portrait = `data:image/png;base64,${readFileSync(join(FIXTURES, photo)).toString('base64')}`;
+  const url = await page.evaluate(async (src) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = 1000;
+    canvas.height = 640;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#ece4d2';
+    ctx.fillRect(0, 0, 1000, 640);
+    ctx.drawImage(img, 50, 60, 300, Math.round(300 * img.height / img.width));
+    ctx.fillStyle = '#46465a';
+    for (let line = 0; line < 6; line++) ctx.fillRect(420, 90 + line * 50, 480 - line * 40, 14);
+    return canvas.toDataURL('image/jpeg', 0.9);
+  }, portrait);
+  return { name: 'document.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(url.split(',')[1], 'base64') };
+}
+
+/**
+ * A citizen registers for face sign-in online: consent, the identity document, a live
+ * capture (a photograph that blinks when asked); the registration then waits for a clerk.
+ */
+async function registerCitizen(user) {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  await playPerson(context, live);
+  const page = await context.newPage();
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, user);
+  await page.getByRole('listitem').filter({ hasText: /^Face:/ }).getByRole('link', { name: 'Set up' }).click();
+  await stepUpByEmail(idp, page, `${user}@example.invalid`);
+  await page.getByLabel('I agree that a template of my face is kept').check();
+  await page.getByRole('button', { name: 'Agree and continue' }).click();
+  await page.getByLabel('Identity card').check();
+  await page.getByLabel('Document number').fill('AB 123456');
+  await page.getByLabel('Issuing country').fill('HUN');
+  for (const [legend, [d, m, y]] of [['Expiry date', [27, 3, 2031]], ['Date of birth', [4, 8, 1961]]]) {
+    const group = page.getByRole('group', { name: legend });
+    await group.getByLabel('Day').fill(String(d));
+    await group.getByLabel('Month').fill(String(m));
+    await group.getByLabel('Year').fill(String(y));
+  }
+  await page.getByLabel('Photo of the page with your portrait').setInputFiles(await documentPhoto(page, 'obama2.png'));
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByText('Now your face').waitFor(SLOW);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('heading', { name: 'Your registration is being checked' }).waitFor(SLOW);
+  await context.close();
+}
+
+/**
+ * A browser of one administrator, with a virtual passkey authenticator; records every
+ * request that carried a bearer token and the access tokens the token endpoint issued.
+ */
+async function adminBrowser(options = {}) {
+  const context = await browser.newContext({ locale: 'en-GB', ...options });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const bearer = [];
+  const issued = [];
+  page.on('request', (r) => {
+    const auth = r.headers().authorization;
+    if (auth) bearer.push({ url: r.url(), auth });
+  });
+  page.on('response', async (r) => {
+    if (r.url() === `${idp.issuer}/token` && r.ok()) {
+      const body = await r.json().catch(() => null);
+      if (body?.access_token) issued.push(body.access_token);
+    }
+  });
+  page.on('pageerror', (e) => console.error(`page error: ${e.stack || e}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.error(`browser: ${m.text()}`);
+  });
+  return { context, page, bearer, issued };
+}
+
+/** Runs a test's steps; on failure keeps a picture of where the page was. */
+async function withPicture(page, name, steps) {
+  try {
+    await steps();
+  } catch (e) {
+    await page.screenshot({ path: join(TARGET, 'screenshots', `${name}-failed.png`), fullPage: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Enrols a passkey on the account page (password, then a code by e-mail: a new factor
+ * needs the strongest sign-in the account has), then opens the console, which asks the
+ * provider for level high: only the passkey is still missing.
+ */
+async function signInToConsole(page, username) {
+  await page.goto(`${idp.issuer}/account`);
+  await signIn(page, username);
+  await page.getByLabel('Name of the new key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  await stepUpByEmail(idp, page, `${username}@example.invalid`);
+  await page.getByLabel('Name of the new key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  await page.getByRole('listitem').filter({ hasText: 'Laptop' }).waitFor();
+
+  await page.goto(`${idp.issuer}/admin/`);
+  await page.waitForURL(/\/interaction\//);
+  await page.getByRole('heading', { name: 'Additional verification' }).waitFor();
+  assert.equal(await page.getByLabel('Password').count(), 0, 'the password is not asked again');
+  await page.getByRole('button', { name: 'Use security key or passkey' }).click();
+  // The console is a client like any other: the administrator consents once.
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/admin/') && u.pathname !== '/admin/callback');
+}
+
+/** The audit view filtered by one kind of event: the rows' text. */
+async function auditRows(page, kind) {
+  await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+  await page.getByLabel('Kind of event').selectOption(kind);
+  await page.getByRole('button', { name: 'Show events' }).click();
+  const table = page.getByRole('table', { name: /^Events/ });
+  await table.waitFor();
+  return table.locator('tbody tr').allTextContents();
+}
+
+let started;
+
+test('an administrator signs in at high and administers clients, policy, keys and the queue', SLOW, async () => {
+  started = Date.now();
+  await registerCitizen('maria');
+  const { context, page, bearer, issued } = await adminBrowser();
+  await withPicture(page, 'admin-root', async () => {
+    await signInToConsole(page, 'root');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    assert.match(await page.title(), /^Overview – Admin console$/);
+    // The chart is drawn by Chart.js on a canvas, with the same figures as a table; the
+    // sign-in steps just taken are counted.
+    await page.locator('canvas[role=img]').waitFor();
+    const summary0 = await page.getByText(/^In this period:/).textContent();
+    assert.match(summary0, /: [1-9]\d* sign-ins succeeded/, summary0);
+    await page.getByText('Show the figures as a table').click();
+    assert.ok(await page.getByRole('table', { name: 'Sign-ins over time' }).locator('tbody tr').count() >= 24);
+    await shot(page, 'admin-overview');
+
+    // The token is in memory only, and went only to the Admin API.
+    assert.equal(issued.length, 1, 'one access token was issued to the console');
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    assert.ok(!stored.includes(issued[0]), 'the access token is not in web storage');
+    const cookies = await context.cookies();
+    assert.ok(!cookies.some((c) => c.value.includes(issued[0])), 'nor in a cookie');
+    assert.ok(bearer.length > 0);
+    for (const r of bearer) {
+      assert.ok(r.url.startsWith(`${idp.issuer}/admin/api/v1/`), `bearer token sent to ${r.url}`);
+    }
+
+    // Clients: an invalid redirect URI is refused, and the API's words stand by the field.
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('cell', { name: /admin-console/ }).or(page.getByRole('rowheader', { name: /admin-console/ })).waitFor();
+    await shot(page, 'admin-clients');
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByLabel('Client ID').fill('tax-portal');
+    await page.getByLabel('Name', { exact: true }).fill('Tax portal');
+    await page.getByLabel('Redirect URIs', { exact: true }).fill('http://tax.example.gov/cb');
+    await page.getByRole('checkbox', { name: 'tax.read' }).check();
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
+    await summary.waitFor();
+    assert.match(await page.title(), /^Error: /);
+    const field = page.getByLabel('Redirect URIs', { exact: true });
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    const message = await page.locator('#client-redirect-uris-error').textContent();
+    assert.match(message, /Redirect URIs: .*http/, 'the problem detail is shown next to the field');
+    await shot(page, 'admin-client-error');
+    await summary.getByRole('link').click();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'client-redirect-uris');
+    await field.fill('https://tax.example.gov/cb');
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByRole('heading', { name: 'Client registered' }).waitFor();
+    const secret = (await page.locator('#client-secret').textContent()).trim();
+    assert.ok(secret.length >= 16, 'the generated secret is shown once');
+    await shot(page, 'admin-client-created');
+    await page.getByRole('link', { name: 'See the client’s settings' }).click();
+    await page.getByRole('heading', { name: /tax-portal/ }).waitFor();
+    await shot(page, 'admin-client');
+
+    // Policy: the API scope tax.read now needs level high.
+    await page.getByRole('link', { name: 'Policy' }).click();
+    await page.getByRole('heading', { name: 'Policy', level: 1 }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'tax.read' }).waitFor();
+    await shot(page, 'admin-policy');
+    await page.getByRole('button', { name: 'Change the policy' }).click();
+    await page.getByLabel('Level for tax.read').selectOption('high');
+    // A value the API refuses: its words stand next to the input they are about.
+    await page.getByLabel('Failed attempts before a lock').fill('11');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('alert').filter({ hasText: 'There is a problem' }).waitFor();
+    assert.match(await page.locator('#policy-attempts-error').textContent(), /Failed attempts before a lock: 1 to 10/);
+    assert.equal(await page.getByLabel('Failed attempts before a lock').getAttribute('aria-invalid'), 'true');
+    await shot(page, 'admin-policy-error');
+    await page.getByLabel('Failed attempts before a lock').fill('3');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('The policy was saved.').waitFor();
+    assert.match(await page.getByRole('row').filter({ hasText: 'tax.read' }).textContent(), /High/);
+    // In force: the discovery document still lists the scope, and a client asking for
+    // it now needs a sign-in at high (checked by the provider's own tests).
+    const policy = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json();
+    assert.ok(policy.scopes_supported.includes('tax.read'));
+
+    // Keys: rotation, confirmed first.
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.getByRole('heading', { name: 'Signing keys', level: 1 }).waitFor();
+    await page.getByRole('table', { name: 'Published keys' }).waitFor();
+    const before = await page.getByText('Signing', { exact: true }).count();
+    assert.ok(before >= 1);
+    await page.getByRole('button', { name: 'Rotate the keys' }).click();
+    await page.getByRole('heading', { name: 'Rotate the signing keys?' }).waitFor();
+    await page.getByRole('button', { name: 'Rotate the keys' }).click();
+    await page.getByText(/New keys are signing/).waitFor();
+    const rotated = (await page.getByText(/New keys are signing/).textContent()).match(/signing: (.*)\./)[1].split(', ');
+    assert.equal(await page.getByText('Signing', { exact: true }).count(), before, 'as many keys sign as before');
+    await shot(page, 'admin-keys');
+    // A key rotated out can be withdrawn before its time.
+    const retiring = page.getByRole('row').filter({ hasText: 'Published only' }).first();
+    const retired = (await retiring.locator('code').textContent()).trim();
+    await retiring.getByRole('button', { name: /Retire/ }).click();
+    await page.getByRole('heading', { name: `Retire the key ${retired}?` }).waitFor();
+    await page.getByRole('button', { name: 'Retire', exact: true }).click();
+    await page.getByText(`The key ${retired} was retired.`).waitFor();
+    assert.equal(await page.getByRole('row').filter({ hasText: retired }).count(), 0);
+
+    // Accounts: search, one account's methods, sessions and roles.
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByLabel('Search accounts').fill('audrey');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'audrey' }).click();
+    await page.getByRole('heading', { name: /audrey/ }).waitFor();
+    assert.match(await page.getByRole('row').filter({ hasText: 'Roles' }).or(page.locator('.govuk-summary-list__row', { hasText: 'Roles' })).first().textContent(), /Auditor/);
+    await shot(page, 'admin-user');
+    // Disabling an account is confirmed first, and can be undone.
+    await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Accounts' }).click();
+    await page.getByLabel('Search accounts').fill('dora');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'dora' }).click();
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    await page.getByRole('heading', { name: 'Disable dora?' }).waitFor();
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    await page.getByText(/The account was disabled: 0 sessions ended/).waitFor();
+    await page.locator('.govuk-summary-list__row', { hasText: 'Status' }).getByText('Disabled').waitFor();
+    await page.getByRole('button', { name: 'Enable account' }).click();
+    await page.getByText('The account was enabled.').waitFor();
+
+    // The registration queue: the clerk's view of the document and the live face, then
+    // the approval.
+    await page.getByRole('link', { name: 'Registrations' }).click();
+    await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Maria Kovács' }).waitFor();
+    await shot(page, 'admin-registrations');
+    await page.getByRole('link', { name: 'Maria Kovács' }).click();
+    for (const name of ['Identity document of Maria Kovács', 'Live face capture of Maria Kovács']) {
+      const img = page.getByRole('img', { name });
+      await img.waitFor();
+      await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    }
+    assert.match(await page.locator('.govuk-summary-list__row', { hasText: 'Face match' }).textContent(), /Matches/);
+    await shot(page, 'admin-registration');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('The registration of Maria Kovács was approved.').waitFor();
+    await page.getByRole('link', { name: 'Approved' }).click();
+    await page.getByRole('link', { name: 'Maria Kovács' }).click();
+    await page.locator('.govuk-summary-list__row', { hasText: 'Pictures' }).getByText('Deleted at the decision').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
+
+    // Her account: the face is now a sign-in method; the administrator ends her session
+    // and resets the face (she is told).
+    await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Accounts' }).click();
+    await page.getByLabel('Search accounts').fill('maria');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'maria' }).click();
+    const sessions = page.getByRole('table', { name: 'Sessions' });
+    await sessions.waitFor();
+    const open = await sessions.locator('tbody tr').count();
+    assert.ok(open >= 1, 'her registration left a session open');
+    await sessions.getByRole('button', { name: /End session/ }).first().click();
+    await page.getByText('The session was ended.').waitFor();
+    assert.equal(await page.getByRole('table', { name: 'Sessions' }).locator('tbody tr').count(), open - 1);
+    const face = page.getByRole('table', { name: 'Sign-in methods' }).getByRole('row').filter({ hasText: 'Face' });
+    await face.getByRole('button', { name: /Reset/ }).click();
+    await page.getByRole('heading', { name: 'Reset Face?' }).waitFor();
+    await page.getByRole('button', { name: 'Reset', exact: true }).click();
+    await page.getByText('Face was reset.').waitFor();
+    assert.equal(await page.getByRole('table', { name: 'Sign-in methods' }).getByRole('row').filter({ hasText: 'Face' }).count(), 0);
+    await shot(page, 'admin-user-maria');
+
+    // Each action is in the audit log, made by this administrator through the API.
+    const created = await auditRows(page, 'client.created');
+    assert.ok(created.some((r) => /tax-portal/.test(r) && /administrator/.test(r)), created.join('\n'));
+    const approvals = await auditRows(page, 'registration.approved');
+    assert.ok(approvals.some((r) => /maria/.test(r) && /administrator root/.test(r)), approvals.join('\n'));
+    const looks = await auditRows(page, 'registration.evidence-viewed');
+    assert.equal(looks.filter((r) => /maria/.test(r)).length, 2, 'each picture seen is on record');
+    const policyChanged = await auditRows(page, 'policy.changed');
+    assert.ok(policyChanged.some((r) => /administrator root/.test(r)), policyChanged.join('\n'));
+    const ended = await auditRows(page, 'session.ended');
+    assert.ok(ended.some((r) => /maria/.test(r)), ended.join('\n'));
+    const removed = await auditRows(page, 'factor.removed');
+    assert.ok(removed.some((r) => /maria/.test(r) && /administrator root/.test(r)), removed.join('\n'));
+    const disabled = await auditRows(page, 'user.disabled');
+    assert.ok(disabled.some((r) => /dora/.test(r) && /administrator root/.test(r)), disabled.join('\n'));
+    const keys = await auditRows(page, 'keys.rotated');
+    assert.ok(keys.some((r) => rotated.every((kid) => r.includes(kid))), keys.join('\n'));
+    const retirement = await auditRows(page, 'key.retired');
+    assert.ok(retirement.some((r) => r.includes(retired)), retirement.join('\n'));
+    const checkpoints = page.getByRole('table', { name: 'The newest checkpoints' });
+    assert.ok(await checkpoints.locator('tbody tr').count() >= 1, 'a signed checkpoint is listed');
+    await shot(page, 'admin-audit');
+    await page.getByRole('button', { name: 'Check the hash chain' }).click();
+    await page.getByText(/The log is intact: \d+ events and [1-9]\d* signed checkpoints checked/).waitFor();
+    // The export is the chain as JSON lines, events and checkpoints.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export these events (NDJSON)' }).click(),
+    ]);
+    const lines = readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.type === 'event' && l.kind === 'client.created' && l.client_id === 'tax-portal'));
+    assert.equal(lines.at(-1).type, 'checkpoint', 'an export ends at a checkpoint');
+
+    // A phone-sized screen: the menu folds behind a button.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('heading', { name: 'Clients', level: 1 }).waitFor();
+    await shot(page, 'admin-clients-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    // Every text in Hungarian, Russian and Kazakh too.
+    for (const [lang, heading] of [['Magyar', 'Kliensek'], ['Русский', 'Клиенты'], ['Қазақша', 'Клиенттер']]) {
+      await page.getByRole('link', { name: lang }).click();
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    }
+    assert.equal(await page.locator('html').getAttribute('lang'), 'kk');
+    await shot(page, 'admin-clients-kk');
+    await page.getByRole('link', { name: 'English' }).click();
+
+  });
+  await context.close();
+});
+
+test('an auditor sees every view and can change nothing', async () => {
+  const { context, page } = await adminBrowser();
+  await withPicture(page, 'admin-auditor', async () => {
+    await signInToConsole(page, 'audrey');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    for (const name of ['Clients', 'Accounts', 'Audit log', 'Signing keys', 'Policy']) {
+      assert.equal(await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name }).count(), 1, name);
+    }
+    // The queue is for clerks and administrators.
+    assert.equal(await page.getByRole('link', { name: 'Registrations' }).count(), 0);
+
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('link', { name: 'demo' }).click();
+    await page.getByRole('heading', { name: /demo/ }).waitFor();
+    for (const name of ['Change settings', 'Replace the secret', 'Remove client']) {
+      assert.equal(await page.getByRole('button', { name }).count() + await page.getByRole('link', { name }).count(), 0, name);
+    }
+    await shot(page, 'admin-client-auditor');
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.getByRole('table').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Rotate the keys' }).count(), 0);
+    await page.getByRole('link', { name: 'Policy' }).click();
+    await page.getByRole('heading', { name: 'Policy', level: 1 }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Change the policy' }).count(), 0);
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('link', { name: 'root' }).click();
+    await page.getByRole('heading', { name: /root/ }).waitFor();
+    for (const name of ['Disable account', 'Remove account', 'Reset', 'End session']) {
+      assert.equal(await page.getByRole('button', { name }).count(), 0, name);
+    }
+    // A change typed in by address is refused by the page, and would be by the API.
+    await page.goto(`${idp.issuer}/admin/clients/new`);
+    await page.getByRole('heading', { name: 'You cannot see this page' }).waitFor();
+
+    // Signing out ends the provider's session too.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'You have signed out' }).waitFor();
+    await shot(page, 'admin-signed-out');
+    await page.goto(`${idp.issuer}/account`);
+    await page.getByLabel('Password').waitFor();
+  });
+  await context.close();
+});
+
+test('a clerk sees only the registration queue, and rejects with a reason', SLOW, async () => {
+  await registerCitizen('nina');
+  const { context, page } = await adminBrowser();
+  await withPicture(page, 'admin-clerk', async () => {
+    await signInToConsole(page, 'clara');
+    await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+    const menu = page.getByRole('navigation', { name: 'Menu' });
+    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Registrations']);
+    await page.getByRole('link', { name: 'Nina Petrova' }).click();
+    await page.getByRole('img', { name: 'Live face capture of Nina Petrova' }).waitFor();
+    await page.getByRole('button', { name: 'Reject' }).click();
+    // A reason is needed: it is what the citizen is told.
+    await page.getByRole('button', { name: 'Reject' }).click();
+    const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
+    await summary.getByRole('link', { name: 'Enter the reason for rejecting' }).waitFor();
+    assert.equal(await page.getByLabel('Reason for rejecting').getAttribute('aria-invalid'), 'true');
+    await shot(page, 'admin-registration-reject');
+    await page.getByLabel('Reason for rejecting').fill('The document photo is blurred');
+    await page.getByRole('button', { name: 'Reject' }).click();
+    await page.getByText('The registration of Nina Petrova was rejected.').waitFor();
+    assert.ok(idp.outbox().some((m) => m.to === 'nina@example.invalid' && /The document photo is blurred/.test(m.body)));
+    // Nothing else is open to a clerk.
+    await page.goto(`${idp.issuer}/admin/clients`);
+    await page.getByRole('heading', { name: 'You cannot see this page' }).waitFor();
+  });
+  await context.close();
+});
+
+test('an expired token sends the administrator through the provider again', async (t) => {
+  const { context, page } = await adminBrowser();
+  await withPicture(page, 'admin-expiry', async () => {
+    await signInToConsole(page, 'rosa');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    // Past the access token's 15 minutes and the session's idle time: the next call is
+    // refused and the console asks the provider for a new sign-in.
+    await idp.advanceClock(16 * 60);
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.waitForURL(/\/interaction\//);
+    await page.getByLabel('Password').waitFor();
+    t.diagnostic(`admin browser tests took ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+  await context.close();
+});
+
