@@ -19,6 +19,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 /// A capture must arrive within this many seconds of its challenge.
 pub const CAPTURE_TTL: i64 = 120;
+/// Most frames of one face capture.
+pub const MAX_FRAMES: usize = authenticators::face::MAX_FRAMES;
 /// The largest voice recording accepted.
 pub const MAX_RECORDING_BYTES: usize = authenticators::voice::MAX_BYTES;
 /// Captures analysed at once, per instance.
@@ -117,6 +119,10 @@ pub enum CapturePurpose {
     Register,
     VoiceEnrol,
     VoiceSignIn,
+    /// A face filmed by a clerk's camera at a service centre.
+    ServiceCentre,
+    /// A voice recorded at a service centre.
+    ServiceCentreVoice,
 }
 
 impl CapturePurpose {
@@ -127,6 +133,8 @@ impl CapturePurpose {
             CapturePurpose::Register => "face-register",
             CapturePurpose::VoiceEnrol => "voice-enrol",
             CapturePurpose::VoiceSignIn => "voice-sign-in",
+            CapturePurpose::ServiceCentre => "face-service-centre",
+            CapturePurpose::ServiceCentreVoice => "voice-service-centre",
         }
     }
 }

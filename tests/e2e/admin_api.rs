@@ -470,6 +470,9 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("delete", "/clients/{id}"),
         ("post", "/clients/{id}/secret"),
         ("get", "/users"),
+        ("post", "/users"),
+        ("patch", "/users/{id}"),
+        ("get", "/me"),
         ("get", "/users/{id}"),
         ("delete", "/users/{id}"),
         ("post", "/users/{id}/disable"),
@@ -480,6 +483,10 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("delete", "/sessions/{id}"),
         ("get", "/policy"),
         ("put", "/policy"),
+        ("post", "/users/{id}/enrolment/face/begin"),
+        ("post", "/users/{id}/enrolment/face"),
+        ("post", "/users/{id}/enrolment/voice/begin"),
+        ("post", "/users/{id}/enrolment/voice"),
         ("get", "/audit"),
         ("get", "/audit/verify"),
         ("get", "/audit/export"),
@@ -1037,3 +1044,76 @@ async fn sessions_and_factors_are_ended_over_the_api(backend: Backend) {
 }
 
 on_both_databases!(sessions_and_factors_are_ended_over_the_api);
+
+/// Accounts are created and changed over the API by the same rules as on the command line;
+/// anyone with a role learns who they are and what they may do.
+async fn users_are_created_and_changed_over_the_api(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let new = |password: &str| {
+        json!({ "username": "bea", "password": password, "email": "bea@example.invalid",
+                "name": "Bea Example" })
+    };
+    let a = api(&s, "POST", "/users", Some(&root), Some(new("password"))).await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "password");
+    let a = api(&s, "POST", "/users", Some(&root), Some(new(PASSWORD))).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let sub = a.body["sub"].as_str().unwrap().to_string();
+    is_problem(
+        &api(&s, "POST", "/users", Some(&root), Some(new(PASSWORD))).await,
+        409,
+    );
+    let a = api(
+        &s,
+        "PATCH",
+        &format!("/users/{sub}"),
+        Some(&root),
+        Some(json!({ "email": null, "phone": "+36301112233" })),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["email"], Value::Null);
+    assert_eq!(a.body["phone"], "+36301112233");
+    let a = api(
+        &s,
+        "PATCH",
+        &format!("/users/{sub}"),
+        Some(&root),
+        Some(json!({ "phone": "0630" })),
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "phone");
+    let clerk = token_for(&s, "clara", "openid admin", Some(HIGH)).await;
+    is_problem(
+        &api(&s, "POST", "/users", Some(&clerk), Some(new(PASSWORD))).await,
+        403,
+    );
+    let me = api(&s, "GET", "/me", Some(&clerk), None).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert_eq!(
+        (me.body["username"].clone(), me.body["roles"].clone()),
+        (json!("clara"), json!(["clerk"]))
+    );
+    // Service-centre enrolment is a clerk's: the auditor may not start it.
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    let path = format!("/users/{sub}/enrolment/face/begin");
+    is_problem(&api(&s, "POST", &path, Some(&auditor), None).await, 403);
+    let a = api(&s, "POST", &path, Some(&clerk), None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert!(a.body["cue"]["frames"].as_u64().unwrap() > 0);
+    let a = api(
+        &s,
+        "POST",
+        &format!("/users/{sub}/enrolment/face"),
+        Some(&clerk),
+        Some(json!({ "document": {}, "consent": false, "guardian": null,
+                     "challenge": a.body["challenge"], "frames": [] })),
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "consent");
+}
+
+on_both_databases!(users_are_created_and_changed_over_the_api);

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod clients;
 pub mod console;
+pub mod enrolment;
 pub mod keys;
 pub mod policy;
 pub mod registrations;

@@ -60,6 +60,8 @@ pub enum Access {
     /// The registration queue and service-centre enrolment: a clerk's work (and an
     /// administrator's), not an auditor's.
     Clerical,
+    /// One's own account and roles: any role.
+    Own,
 }
 
 /// Gives an account a role; false when it held the role already (nothing written).
@@ -152,6 +154,7 @@ pub struct Principal {
 impl Principal {
     pub fn may(&self, access: Access) -> bool {
         self.roles.iter().any(|r| match r {
+            _ if access == Access::Own => true,
             Role::Administrator => true,
             Role::Auditor => access == Access::Read,
             Role::Clerk => access == Access::Clerical,

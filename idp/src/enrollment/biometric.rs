@@ -90,6 +90,7 @@ pub(crate) fn agree_to(
                 purpose: PURPOSE.into(),
                 granted_at: now,
                 withdrawn_at: None,
+                circumstances: None,
             },
         )?;
         let detail = json!({ "factor": modality.name(), "text": version, "purpose": PURPOSE });

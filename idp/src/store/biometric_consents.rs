@@ -16,6 +16,8 @@ pub struct BiometricConsent {
     pub purpose: String,
     pub granted_at: i64,
     pub withdrawn_at: Option<i64>,
+    /// JSON: given in person before a clerk (`witness`), a guardian's consent for a minor.
+    pub circumstances: Option<String>,
 }
 
 pub fn insert(conn: &mut AnyConnection, c: &BiometricConsent) -> StoreResult<()> {

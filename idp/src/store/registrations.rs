@@ -152,6 +152,14 @@ pub fn insert(conn: &mut AnyConnection, r: &Registration, e: &Evidence) -> Store
     Ok(())
 }
 
+/// A registration decided as it was made (in person at a service centre): no evidence.
+pub fn insert_decided(conn: &mut AnyConnection, r: &Registration) -> StoreResult<()> {
+    diesel::insert_into(registrations::table)
+        .values(r.clone())
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn evidence(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Evidence>> {
     Ok(registration_evidence::table
         .find(id)

@@ -252,6 +252,7 @@ diesel::table! {
         purpose -> Text,
         granted_at -> BigInt,
         withdrawn_at -> Nullable<BigInt>,
+        circumstances -> Nullable<Text>,
     }
 }
 

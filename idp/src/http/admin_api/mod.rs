@@ -6,6 +6,7 @@
 
 mod audit;
 mod clients;
+mod enrolment;
 mod policy;
 mod registrations;
 mod users;
@@ -48,11 +49,18 @@ pub const BASE: &str = "/admin/api/v1";
         users::enable,
         users::unlock,
         users::remove,
+        users::create,
+        users::update,
+        users::me,
         users::end_sessions,
         users::end_session,
         users::reset_factor,
         policy::get,
         policy::put,
+        enrolment::begin_face,
+        enrolment::enrol_face,
+        enrolment::begin_voice,
+        enrolment::enrol_voice,
         audit::search,
         audit::verify,
         audit::export,
@@ -78,6 +86,7 @@ pub const BASE: &str = "/admin/api/v1";
         (name = "keys", description = "Signing keys"),
         (name = "registrations", description = "Registrations for face sign-in, for clerks"),
         (name = "policy", description = "Assurance levels, scope risk levels, lockout, sessions"),
+        (name = "enrolment", description = "Service-centre enrolment of a citizen present in person, for clerks"),
     )
 )]
 pub struct ApiDoc;
@@ -180,10 +189,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(delete().to(clients::remove)),
             )
             .service(resource("/clients/{id}/secret").route(post().to(clients::rotate_secret)))
-            .service(resource("/users").route(get().to(users::search)))
+            .service(
+                resource("/users")
+                    .route(get().to(users::search))
+                    .route(post().to(users::create)),
+            )
+            .service(resource("/me").route(get().to(users::me)))
             .service(
                 resource("/users/{id}")
                     .route(get().to(users::show))
+                    .route(patch().to(users::update))
                     .route(delete().to(users::remove)),
             )
             .service(resource("/users/{id}/disable").route(post().to(users::disable)))
@@ -194,6 +209,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource("/users/{id}/factors/{factor}").route(delete().to(users::reset_factor)),
             )
             .service(resource("/sessions/{id}").route(delete().to(users::end_session)))
+            .service(
+                resource("/users/{id}/enrolment/face/begin")
+                    .route(post().to(enrolment::begin_face)),
+            )
+            .service(
+                resource("/users/{id}/enrolment/face")
+                    .app_data(web::PayloadConfig::new(super::MAX_CAPTURE))
+                    .route(post().to(enrolment::enrol_face)),
+            )
+            .service(
+                resource("/users/{id}/enrolment/voice/begin")
+                    .route(post().to(enrolment::begin_voice)),
+            )
+            .service(
+                resource("/users/{id}/enrolment/voice")
+                    .app_data(web::PayloadConfig::new(super::MAX_RECORDING))
+                    .route(post().to(enrolment::enrol_voice)),
+            )
             .service(
                 resource("/policy")
                     .route(get().to(policy::get))

@@ -239,3 +239,168 @@ pub(super) async fn reset_factor(req: HttpRequest, state: web::Data<AppState>) -
     })
     .await
 }
+
+/// An account to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// 1-64 characters: letters, digits and . _ - @
+    pub username: String,
+    /// At least 8 characters, not guessable (NIST SP 800-63B).
+    pub password: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// The address was verified (by a clerk, say).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// E.164, for one-time codes by SMS.
+    pub phone: Option<String>,
+}
+
+/// `null` removes a value, a value replaces it, leaving it out keeps it.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to an account's name and contact data.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// `null` removes it; a new address is unverified unless `email_verified` says so.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpdatedUser {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// The fields that changed.
+    pub changed: Vec<String>,
+}
+
+/// Creates an account (the password follows the policy).
+#[utoipa::path(
+    operation_id = "createUser",
+    post,
+    path = "/admin/api/v1/users",
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, body = UserView),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> HttpResponse {
+    call(&req, &state, Access::Change, move |c| {
+        let u: CreateUser = super::body(&bytes)?;
+        let new = users::NewUser {
+            username: u.username,
+            password: u.password,
+            name: u.name,
+            email: u.email,
+            email_verified: u.email_verified,
+            phone: u.phone,
+        };
+        let created = users::create(&c.ctx, &c.principal.actor(), new, c.now)?;
+        super::json(actix_web::http::StatusCode::CREATED, created)
+    })
+    .await
+}
+
+/// Changes an account's name or contact data.
+#[utoipa::path(
+    operation_id = "updateUser",
+    patch,
+    path = "/admin/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, body = UpdatedUser),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Change, move |c| {
+        let p: UserPatch = super::body(&bytes)?;
+        let changes = users::UserChanges {
+            name: p.name,
+            email: p.email,
+            email_verified: p.email_verified,
+            phone: p.phone,
+        };
+        let u = users::update(
+            &c.ctx,
+            &c.principal.actor(),
+            UserRef::Id(&id),
+            changes,
+            c.now,
+        )?;
+        ok(UpdatedUser {
+            user: u.user,
+            changed: u.changed.iter().map(|s| s.to_string()).collect(),
+        })
+    })
+    .await
+}
+
+/// Who the token's holder is: their account and roles (for the admin UI).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub sub: String,
+    pub username: String,
+    /// `administrator`, `clerk`, `auditor`.
+    pub roles: Vec<String>,
+}
+
+/// The token holder's own account and roles.
+#[utoipa::path(
+    operation_id = "me",
+    get,
+    path = "/admin/api/v1/me",
+    tag = "users",
+    responses((status = 200, body = Me))
+)]
+pub(super) async fn me(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    call(&req, &state, Access::Own, move |c| {
+        let who = UserRef::Id(&c.principal.user_id);
+        let details = users::show(&c.ctx, who, c.now)?;
+        ok(Me {
+            sub: details.user.sub,
+            username: details.user.username,
+            roles: c
+                .principal
+                .roles
+                .iter()
+                .map(|r| r.name().to_string())
+                .collect(),
+        })
+    })
+    .await
+}

@@ -1,0 +1,1 @@
+ALTER TABLE biometric_consents DROP COLUMN circumstances;
