@@ -13,6 +13,7 @@ use crate::store::{AnyConnection, StoreResult, captures};
 use authenticators::face::{Cue, FaceEngine, Refusal, Unusable};
 use authenticators::voice::VoiceEngine;
 use matcher::Gallery;
+use matcher::cancellable::Transform;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -30,12 +31,18 @@ pub const MAX_CONCURRENT: usize = 2;
 pub struct Biometrics {
     engine: OnceLock<Result<Arc<FaceEngine>, String>>,
     voice: OnceLock<Result<Arc<VoiceEngine>, String>>,
+    /// The template transforms by generation and dimension, made once.
+    transforms: std::sync::Mutex<std::collections::HashMap<(u32, usize), Arc<Transform>>>,
     busy: AtomicUsize,
-    /// The 1:N gallery and the database state it was built from.
-    index: RwLock<Option<(IndexVersion, Arc<Gallery>)>>,
+    /// The 1:N galleries (one per transform generation) and the database state they were
+    /// built from.
+    index: RwLock<Option<(IndexVersion, Arc<Galleries>)>>,
 }
 
 type IndexVersion = (i64, Option<i64>, Option<String>);
+
+/// Protected templates, one gallery per transform generation.
+type Galleries = Vec<(u32, Gallery)>;
 
 /// A slot of the matcher, given back when dropped.
 pub struct Slot<'a>(&'a AtomicUsize);
@@ -359,8 +366,84 @@ fn context(kind: CredentialKind, credential_id: &str) -> String {
     format!("{}-template:{credential_id}", kind.name())
 }
 
-/// A template of credential `kind` (face or voice) sealed under the citizen's data key
-/// (created on first use), bound to its credential.
+/// A stored template: protected by the secret orthogonal transform of its generation
+/// (cancellable templates, ISO/IEC 24745). Generation 0 is a template stored before
+/// templates were protected.
+#[derive(Debug, Clone)]
+pub struct Protected {
+    pub template: matcher::Template,
+    pub generation: u32,
+}
+
+/// The setting that holds the transform generation new templates are protected with.
+const TRANSFORM: &str = "biometric-transform";
+/// What precedes a protected template inside its sealed bytes (then the generation).
+const PROTECTED_MAGIC: &[u8; 3] = b"CT1";
+
+/// The generation new templates are protected with (1 until renewed).
+pub fn current_generation(conn: &mut AnyConnection) -> StoreResult<u32> {
+    let stored = crate::store::settings::get(conn, TRANSFORM)?;
+    Ok(stored
+        .and_then(|(v, _)| serde_json::from_str::<serde_json::Value>(&v).ok())
+        .and_then(|v| v["generation"].as_u64())
+        .map_or(1, |g| g as u32))
+}
+
+/// The transform of a generation for templates of `dim` dimensions.
+fn transform(svc: &Service, generation: u32, dim: usize) -> Arc<Transform> {
+    let mut cache = match svc.biometrics.transforms.lock() {
+        Ok(c) => c,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    cache
+        .entry((generation, dim))
+        .or_insert_with(|| {
+            Arc::new(Transform::from_secret(
+                &svc.kek.biometric_secret(generation),
+                dim,
+            ))
+        })
+        .clone()
+}
+
+/// A live template as the stored ones of `generation` are: transformed the same way.
+pub fn protect(
+    svc: &Service,
+    generation: u32,
+    live: &matcher::Template,
+) -> Result<matcher::Template, matcher::MatcherError> {
+    if generation == 0 {
+        return Ok(live.clone());
+    }
+    transform(svc, generation, live.dim()).apply(live)
+}
+
+fn protected_bytes(generation: u32, t: &matcher::Template) -> Vec<u8> {
+    let mut out = PROTECTED_MAGIC.to_vec();
+    out.extend_from_slice(&generation.to_be_bytes());
+    out.extend_from_slice(&t.to_bytes());
+    out
+}
+
+fn read_protected(bytes: &[u8]) -> Option<Protected> {
+    match bytes.strip_prefix(PROTECTED_MAGIC) {
+        Some(rest) if rest.len() > 4 => {
+            let (g, t) = rest.split_at(4);
+            Some(Protected {
+                generation: u32::from_be_bytes(g.try_into().ok()?),
+                template: matcher::Template::from_bytes(t).ok()?,
+            })
+        }
+        Some(_) => None,
+        None => Some(Protected {
+            generation: 0,
+            template: matcher::Template::from_bytes(bytes).ok()?,
+        }),
+    }
+}
+
+/// A template of credential `kind` (face or voice), protected by the current transform
+/// and sealed under the citizen's data key (created on first use), bound to its credential.
 pub fn seal(
     svc: &Service,
     conn: &mut AnyConnection,
@@ -370,8 +453,12 @@ pub fn seal(
     template: &matcher::Template,
     now: i64,
 ) -> StoreResult<Vec<u8>> {
+    let generation = current_generation(conn)?;
+    let protected = protect(svc, generation, template)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let ctx = context(kind, credential_id);
-    seal_bytes(svc, conn, user_id, &ctx, &template.to_bytes(), now)
+    let bytes = protected_bytes(generation, &protected);
+    seal_bytes(svc, conn, user_id, &ctx, &bytes, now)
 }
 
 /// Opens a sealed template credential; `None` if it cannot be opened (another key,
@@ -380,10 +467,77 @@ pub fn open(
     svc: &Service,
     conn: &mut AnyConnection,
     cred: &crate::store::users::Credential,
-) -> StoreResult<Option<matcher::Template>> {
+) -> StoreResult<Option<Protected>> {
     let ctx = context(cred.kind, &cred.id);
-    Ok(open_bytes(svc, conn, &cred.user_id, &ctx, &cred.data)?
-        .and_then(|b| matcher::Template::from_bytes(&b).ok()))
+    Ok(open_bytes(svc, conn, &cred.user_id, &ctx, &cred.data)?.and_then(|b| read_protected(&b)))
+}
+
+/// Compares a live template with a stored one (protecting the live one as the stored one
+/// is), at the model's calibrated threshold.
+pub fn compare(
+    svc: &Service,
+    live: &matcher::Template,
+    enrolled: &Protected,
+) -> Result<(bool, f32), matcher::MatcherError> {
+    let live = protect(svc, enrolled.generation, live)?;
+    let score = live.cosine(&enrolled.template)?;
+    let threshold = matcher::thresholds::for_model(enrolled.template.model()).ok_or_else(|| {
+        matcher::MatcherError::InvalidTemplate("no threshold for this model".into())
+    })?;
+    Ok((score >= threshold.cosine, score))
+}
+
+/// Renews the transform (a leaked gallery becomes unlinkable to the new one): every face
+/// and voice template is moved to a new generation, a batch per transaction. Returns the
+/// new generation and how many templates moved.
+pub fn renew_transform(svc: &Service, now: i64) -> StoreResult<(u32, usize)> {
+    let generation = svc.db.tx(|c| {
+        let next = current_generation(c)? + 1;
+        crate::store::settings::put(
+            c,
+            TRANSFORM,
+            &serde_json::json!({ "generation": next }).to_string(),
+            now,
+        )?;
+        Ok(next)
+    })?;
+    let mut moved = 0;
+    for kind in [CredentialKind::Face, CredentialKind::Voice] {
+        let ids: Vec<String> = svc.db.run(|c| {
+            Ok(crate::store::users::credentials_of_kind(c, kind)?
+                .into_iter()
+                .map(|k| k.id)
+                .collect())
+        })?;
+        for batch in ids.chunks(200) {
+            moved += svc.db.tx(|c| {
+                let mut n = 0;
+                for id in batch {
+                    let Some(cred) = crate::store::users::credential_by_id(c, id)? else {
+                        continue;
+                    };
+                    let Some(p) = open(svc, c, &cred)? else {
+                        continue;
+                    };
+                    if p.generation == generation {
+                        continue;
+                    }
+                    let raw = if p.generation == 0 {
+                        p.template
+                    } else {
+                        transform(svc, p.generation, p.template.dim())
+                            .invert(&p.template)
+                            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?
+                    };
+                    let data = seal(svc, c, &cred.user_id, kind, &cred.id, &raw, now)?;
+                    crate::store::users::replace_data(c, &cred.id, &data)?;
+                    n += 1;
+                }
+                Ok(n)
+            })?;
+        }
+    }
+    Ok((generation, moved))
 }
 
 /// 1:N identification over the face templates of every citizen who enrolled (enrolment
@@ -392,16 +546,18 @@ pub fn open(
 /// additions and withdrawals made through any other. The best candidate must reach the
 /// calibrated threshold and lead the second by `identify_margin`.
 pub fn identify(svc: &Service, live: &matcher::Template) -> OidcResult<Option<String>> {
-    let gallery = gallery(svc)?;
-    if gallery.is_empty() {
-        return Ok(None);
+    let galleries = galleries(svc)?;
+    let mut top = Vec::new();
+    for (generation, gallery) in galleries.iter().filter(|(_, g)| !g.is_empty()) {
+        let probe = protect(svc, *generation, live).map_err(OidcError::server)?;
+        top.extend(gallery.top_k(&probe, 2).map_err(OidcError::server)?);
     }
-    let top = gallery.top_k(live, 2).map_err(OidcError::server)?;
-    let threshold = matcher::thresholds::for_model(gallery.model())
-        .ok_or_else(|| OidcError::server("no threshold for the gallery's model"))?;
+    top.sort_by(|a, b| b.score.total_cmp(&a.score));
     let Some(best) = top.first() else {
         return Ok(None);
     };
+    let threshold = matcher::thresholds::for_model(live.model())
+        .ok_or_else(|| OidcError::server("no threshold for the live template's model"))?;
     let margin = top
         .get(1)
         .map_or(f32::INFINITY, |second| best.score - second.score);
@@ -409,10 +565,10 @@ pub fn identify(svc: &Service, live: &matcher::Template) -> OidcResult<Option<St
     Ok(found.then(|| best.id.clone()))
 }
 
-fn gallery(svc: &Service) -> OidcResult<Arc<Gallery>> {
+fn galleries(svc: &Service) -> OidcResult<Arc<Galleries>> {
     let version = svc
         .db
-        .run(|c| crate::store::users::kind_version(c, crate::store::users::CredentialKind::Face))?;
+        .run(|c| crate::store::users::kind_version(c, CredentialKind::Face))?;
     let cached = svc.biometrics.index.read().ok().and_then(|g| g.clone());
     if let Some((v, g)) = cached
         && v == version
@@ -420,36 +576,42 @@ fn gallery(svc: &Service) -> OidcResult<Arc<Gallery>> {
         return Ok(g);
     }
     let rows = svc.db.run(|c| {
-        let creds =
-            crate::store::users::credentials_of_kind(c, crate::store::users::CredentialKind::Face)?;
+        let creds = crate::store::users::credentials_of_kind(c, CredentialKind::Face)?;
         let mut out = Vec::with_capacity(creds.len());
         for cred in creds {
-            if let Some(t) = open(svc, c, &cred)? {
-                out.push((cred.user_id, t));
+            if let Some(p) = open(svc, c, &cred)? {
+                out.push((cred.user_id, p));
             }
         }
         Ok(out)
     })?;
-    // The current model's gallery; templates of an older one are left out.
+    // The current model's templates, a gallery per generation; an older model's are left
+    // out.
     let model = matcher::face::embed::model_id();
-    let dim = rows
-        .iter()
-        .find(|(_, t)| *t.model() == model)
-        .map_or(0, |(_, t)| t.dim());
-    let mut gallery = Gallery::new(model, dim);
-    for (user, t) in &rows {
-        if gallery.add(user.clone(), t).is_err() {
+    let mut galleries: Galleries = Vec::new();
+    for (user, p) in &rows {
+        if *p.template.model() != model {
             tracing::warn!("a face template of another model is not in the 1:N index");
+            continue;
+        }
+        let i = match galleries.iter().position(|(g, _)| *g == p.generation) {
+            Some(i) => i,
+            None => {
+                galleries.push((p.generation, Gallery::new(model.clone(), p.template.dim())));
+                galleries.len() - 1
+            }
+        };
+        if galleries[i].1.add(user.clone(), &p.template).is_err() {
+            tracing::warn!("a face template of another dimension is not in the 1:N index");
         }
     }
-    let gallery = Arc::new(gallery);
+    let galleries = Arc::new(galleries);
     if let Ok(mut slot) = svc.biometrics.index.write() {
-        *slot = Some((version, gallery.clone()));
+        *slot = Some((version, galleries.clone()));
     }
-    Ok(gallery)
+    Ok(galleries)
 }
 
-/// Pictures for the tests: captures and document photos made from the matcher's fixtures.
 #[cfg(test)]
 pub(crate) mod testing {
     use authenticators::face::Cue;
@@ -565,6 +727,50 @@ mod tests {
                 )
             })
             .unwrap();
+    }
+
+    /// Cancellable templates: what is stored is the transformed template; scores are
+    /// those of the raw templates; renewing the transform moves every template, after
+    /// which 1:1 and 1:N still work and the new stored template is unlinkable to the old.
+    #[test]
+    fn templates_are_stored_transformed_and_the_transform_renews() {
+        let (_dir, svc) = crate::service::for_tests();
+        let enrolled = template("obama.png");
+        let probe = template("obama2.png");
+        enrol(&svc, "u-anna", &enrolled);
+        let stored = |svc: &Service| {
+            svc.db
+                .run(|c| {
+                    let cred = crate::store::users::credential(c, "u-anna", CredentialKind::Face)?
+                        .expect("a face");
+                    open(svc, c, &cred)
+                })
+                .unwrap()
+                .expect("opens")
+        };
+        let first = stored(&svc);
+        assert_eq!(first.generation, 1);
+        let raw = enrolled.cosine(&probe).unwrap();
+        assert!(
+            enrolled.cosine(&first.template).unwrap() < 0.5,
+            "the stored template is not the raw one"
+        );
+        let (same, score) = compare(&svc, &probe, &first).unwrap();
+        assert!(same && (score - raw).abs() < 1e-5, "{score} vs {raw}");
+        assert_eq!(identify(&svc, &probe).unwrap().as_deref(), Some("u-anna"));
+
+        let (generation, moved) = renew_transform(&svc, T0 + 1).unwrap();
+        assert_eq!((generation, moved), (2, 1));
+        let second = stored(&svc);
+        assert_eq!(second.generation, 2);
+        assert!(
+            first.template.cosine(&second.template).unwrap().abs() < 0.4,
+            "a gallery leaked before the renewal does not match the new one"
+        );
+        let (same, score) = compare(&svc, &probe, &second).unwrap();
+        assert!(same && (score - raw).abs() < 1e-5);
+        assert_eq!(identify(&svc, &probe).unwrap().as_deref(), Some("u-anna"));
+        assert_eq!(identify(&svc, &template("biden.png")).unwrap(), None);
     }
 
     #[test]

@@ -143,6 +143,11 @@ pub enum KeysCommand {
     /// List the published signing keys (JSON).
     #[command(after_help = "Example:\n  idp keys list")]
     List,
+    /// Renew the secret transform of the face and voice templates (cancellable
+    /// templates): all of them move to a new one, so that a copy of the old ones is
+    /// unlinkable to what is stored. Scores and sign-ins are unchanged.
+    #[command(after_help = "Example:\n  idp keys renew-biometric-transform")]
+    RenewBiometricTransform,
 }
 
 #[derive(Subcommand, Debug)]
@@ -851,6 +856,13 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
             Ok(())
         }
         KeysCommand::List => print_json(&admin::keys::list(&ctx, now).map_err(err)?, false),
+        KeysCommand::RenewBiometricTransform => {
+            let svc = crate::service::Service::new(config.clone(), db.clone(), kek.clone())?;
+            let (generation, moved) =
+                admin::keys::renew_transform(&svc, &actor(), now).map_err(err)?;
+            println!("biometric templates: transform generation {generation}, {moved} moved");
+            Ok(())
+        }
     }
 }
 

@@ -1495,6 +1495,7 @@ impl Texts {
             | Kind::KeysRotated
             | Kind::KeyRetired
             | Kind::PolicyChanged
+            | Kind::BiometricTransformRenewed
             | Kind::RoleGranted
             | Kind::RoleRevoked => self.ev_admin_change,
         }

@@ -1,6 +1,7 @@
 //! Face and voice biometric templates on CPU with candle: detection, landmarks, alignment,
 //! embedding, comparison and 1:N search. Knows nothing of users, storage or HTTP.
 
+pub mod cancellable;
 pub mod error;
 pub mod eval;
 pub mod face;

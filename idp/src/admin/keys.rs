@@ -64,6 +64,30 @@ pub fn retire(ctx: &Context, actor: &Actor, kid: &str, now: i64) -> AdminResult<
     })
 }
 
+/// Renews the secret transform of the biometric templates (cancellable templates): every
+/// face and voice template moves to a new generation, so that a gallery copied before no
+/// longer matches what is stored. Returns the new generation and how many templates moved.
+/// The templates move a batch per transaction; the act is audited when they all have.
+pub fn renew_transform(
+    svc: &crate::service::Service,
+    actor: &Actor,
+    now: i64,
+) -> AdminResult<(u32, usize)> {
+    let (generation, moved) = crate::biometrics::renew_transform(svc, now)?;
+    svc.db.tx(|c| {
+        let detail = json!({ "generation": generation, "templates": moved });
+        record(
+            c,
+            actor,
+            Kind::BiometricTransformRenewed,
+            Subject::Provider,
+            detail,
+            now,
+        )
+    })?;
+    Ok((generation, moved))
+}
+
 pub fn list(ctx: &Context, now: i64) -> AdminResult<Vec<KeyView>> {
     let rows = ctx.db.run(|c| crate::keys::published_rows(c, now))?;
     Ok(rows
@@ -105,5 +129,15 @@ mod tests {
         let e = events(&svc.db).pop().unwrap();
         assert_eq!(e.kind(), Some(Kind::KeysRotated));
         assert_eq!(detail(&e)["kids"], json!(kids));
+    }
+
+    #[test]
+    fn renewing_the_biometric_transform_is_recorded() {
+        let (_dir, svc) = crate::service::for_tests();
+        let (generation, moved) = renew_transform(&svc, &cli(), T0).unwrap();
+        assert_eq!((generation, moved), (2, 0));
+        let e = events(&svc.db).pop().unwrap();
+        assert_eq!(e.kind(), Some(Kind::BiometricTransformRenewed));
+        assert_eq!(detail(&e)["generation"], 2);
     }
 }

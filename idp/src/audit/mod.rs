@@ -114,6 +114,8 @@ pub enum Kind {
     KeyRetired,
     /// The policy (levels, scopes, lockout, sessions) was changed.
     PolicyChanged,
+    /// The secret transform of the biometric templates was renewed; they all moved.
+    BiometricTransformRenewed,
     /// An account was given an administrative role (administrator, clerk, auditor).
     RoleGranted,
     /// An account's administrative role was taken away.
@@ -121,7 +123,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 36] = [
+    pub const ALL: [Kind; 37] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -156,6 +158,7 @@ impl Kind {
         Kind::KeysRotated,
         Kind::KeyRetired,
         Kind::PolicyChanged,
+        Kind::BiometricTransformRenewed,
         Kind::RoleGranted,
         Kind::RoleRevoked,
     ];
@@ -197,6 +200,7 @@ impl Kind {
             Kind::KeysRotated => "keys.rotated",
             Kind::KeyRetired => "key.retired",
             Kind::PolicyChanged => "policy.changed",
+            Kind::BiometricTransformRenewed => "biometrics.transform-renewed",
             Kind::RoleGranted => "role.granted",
             Kind::RoleRevoked => "role.revoked",
         }

@@ -311,7 +311,8 @@ mod tests {
             .run(|c| biometrics::open(&svc, c, &cred))
             .unwrap()
             .expect("its owner's key opens it");
-        let plain = template.to_bytes();
+        assert_eq!(template.generation, 1, "stored protected by the transform");
+        let plain = template.template.to_bytes();
         assert!(
             !cred
                 .data

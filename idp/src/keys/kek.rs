@@ -21,6 +21,8 @@ pub enum KekError {
 pub struct Kek {
     cipher: Aes256Gcm,
     client_secrets: SecretHasher,
+    /// The root of the secrets of the biometric template transforms.
+    biometric_root: [u8; 32],
 }
 
 impl Kek {
@@ -28,12 +30,20 @@ impl Kek {
         Kek {
             cipher: Aes256Gcm::new(key.into()),
             client_secrets: SecretHasher(derive(key, "idp client secret hash v1")),
+            biometric_root: derive(key, "idp biometric transform v1"),
         }
     }
 
     /// The keyed hash for client secrets, under a key derived from this one.
     pub fn client_secrets(&self) -> SecretHasher {
         self.client_secrets.clone()
+    }
+
+    /// The secret of generation `n` of the biometric template transform (cancellable
+    /// templates): each generation's is derived from this key, so the key provider holds
+    /// them all and nothing else does.
+    pub fn biometric_secret(&self, generation: u32) -> [u8; 32] {
+        derive(&self.biometric_root, &format!("generation {generation}"))
     }
 
     /// Loads the key file, creating it when it does not exist.

@@ -325,6 +325,22 @@ pub fn delete_account(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     delete(conn, id)
 }
 
+pub fn credential_by_id(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Credential>> {
+    Ok(credentials::table
+        .find(id)
+        .select(Credential::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Replaces a credential's stored data (a template moved to a new transform).
+pub fn replace_data(conn: &mut AnyConnection, id: &str, data: &[u8]) -> StoreResult<()> {
+    diesel::update(credentials::table.find(id))
+        .set(credentials::data.eq(data))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Every credential of one kind (the face templates for the 1:N index).
 pub fn credentials_of_kind(
     conn: &mut AnyConnection,

@@ -11,7 +11,7 @@ use crate::oidc::error::{OidcError, OidcResult};
 use crate::service::Service;
 use crate::store::users::{self, CredentialKind};
 use crate::store::{AnyConnection, StoreResult};
-use authenticators::face::{FaceEngine, Refusal, Unusable};
+use authenticators::face::{Refusal, Unusable};
 
 /// Who holds the challenge of a 1:N sign-in: the login transaction.
 pub fn holder_of_transaction(tx: &str) -> String {
@@ -110,7 +110,7 @@ impl Prepared {
         let Some(enrolled) = biometrics::open(svc, conn, &cred)? else {
             return Ok(None);
         };
-        let Ok((same, _score)) = FaceEngine::matches(live, &enrolled) else {
+        let Ok((same, _score)) = biometrics::compare(svc, live, &enrolled) else {
             return Ok(None);
         };
         if same {

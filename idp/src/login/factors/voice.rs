@@ -9,7 +9,7 @@ use crate::oidc::error::{OidcError, OidcResult};
 use crate::service::Service;
 use crate::store::users::{self, CredentialKind};
 use crate::store::{AnyConnection, StoreResult};
-use authenticators::voice::{Unusable, VoiceEngine};
+use authenticators::voice::Unusable;
 
 /// A new recording challenge: the digits the page asks the citizen to read.
 pub fn begin(svc: &Service, holder: &str, now: i64) -> OidcResult<serde_json::Value> {
@@ -74,7 +74,7 @@ impl Prepared {
         let Some(enrolled) = biometrics::open(svc, conn, &cred)? else {
             return Ok(None);
         };
-        let Ok((same, _score)) = VoiceEngine::matches(live, &enrolled) else {
+        let Ok((same, _score)) = biometrics::compare(svc, live, &enrolled) else {
             return Ok(None);
         };
         if same {
