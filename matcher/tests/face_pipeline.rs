@@ -162,6 +162,29 @@ fn labelled_crops_separate_people() {
     assert!(eer < 0.05, "EER {eer}");
     assert_eq!(op.false_matches, 0);
     assert!(op.fnmr < 0.10, "FNMR {}", op.fnmr);
+
+    // Cancellable templates: the same 780 pairs scored after a secret orthogonal transform
+    // give the same scores, so the same decisions at every threshold.
+    let q = matcher::cancellable::Transform::from_secret(b"a deployment's secret", 128);
+    let protected: Vec<_> = samples
+        .iter()
+        .map(|(id, t)| (id.clone(), q.apply(t).unwrap()))
+        .collect();
+    let after = score_pairs(&protected, |a, b| a.cosine(b).unwrap());
+    let moved = scores
+        .genuine
+        .iter()
+        .zip(&after.genuine)
+        .chain(scores.impostor.iter().zip(&after.impostor))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!("cosines move by at most {moved:e} under the transform");
+    assert!(moved < 1e-5, "{moved}");
+    let op_after = after.threshold_for_fmr(1e-4);
+    assert_eq!(
+        (op_after.false_matches, op_after.false_non_matches),
+        (op.false_matches, op.false_non_matches)
+    );
 }
 
 /// A capture frame's face, found by BlazeFace and its box mapped onto MMOD's, gives nearly the
