@@ -298,6 +298,8 @@ pub struct Texts {
     pub close_confirm_required: &'static str,
     pub close_button: &'static str,
     pub closed_page: &'static str,
+    pub ev_tokens_issued: &'static str,
+    pub ev_consent_given: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -587,6 +589,8 @@ static EN: Texts = Texts {
     close_confirm_required: "Tick the box to confirm, or go back to your account.",
     close_button: "Close my account",
     closed_page: "Your account was closed and your data deleted.",
+    ev_tokens_issued: "A service received your details",
+    ev_consent_given: "You allowed a service to use your details",
 };
 
 static HU: Texts = Texts {
@@ -876,6 +880,8 @@ static HU: Texts = Texts {
     close_confirm_required: "A megerősítéshez jelölje be a négyzetet, vagy térjen vissza a fiókjához.",
     close_button: "Fiókom megszüntetése",
     closed_page: "Fiókját megszüntettük, adatait töröltük.",
+    ev_tokens_issued: "Egy szolgáltatás megkapta az adatait",
+    ev_consent_given: "Engedélyezte egy szolgáltatásnak az adatai használatát",
 };
 
 static RU: Texts = Texts {
@@ -1165,6 +1171,8 @@ static RU: Texts = Texts {
     close_confirm_required: "Отметьте поле для подтверждения или вернитесь к учётной записи.",
     close_button: "Закрыть мою учётную запись",
     closed_page: "Ваша учётная запись закрыта, данные удалены.",
+    ev_tokens_issued: "Сервис получил ваши данные",
+    ev_consent_given: "Вы разрешили сервису использовать ваши данные",
 };
 
 static KK: Texts = Texts {
@@ -1454,6 +1462,8 @@ static KK: Texts = Texts {
     close_confirm_required: "Растау үшін белгіні қойыңыз немесе есептік жазбаға оралыңыз.",
     close_button: "Есептік жазбамды жабу",
     closed_page: "Есептік жазбаңыз жабылды, деректеріңіз жойылды.",
+    ev_tokens_issued: "Қызмет деректеріңізді алды",
+    ev_consent_given: "Қызметке деректеріңізді пайдалануға рұқсат бердіңіз",
 };
 
 impl Texts {
@@ -1472,6 +1482,8 @@ impl Texts {
             Kind::SessionEnded => self.ev_session_ended,
             Kind::CodeSent => self.ev_code_sent,
             Kind::TokenReplayed => self.ev_token_replayed,
+            Kind::TokensIssued => self.ev_tokens_issued,
+            Kind::ConsentGiven => self.ev_consent_given,
             Kind::PasswordChanged => self.ev_password_changed,
             Kind::BiometricConsentGiven => self.ev_face_consent,
             Kind::BiometricConsentWithdrawn => self.ev_face_withdrawn,

@@ -72,6 +72,10 @@ pub enum Kind {
     SessionEnded,
     /// A used code or rotated refresh token came back; its grant was revoked.
     TokenReplayed,
+    /// Tokens about a citizen were issued to a client (a code redeemed, a refresh).
+    TokensIssued,
+    /// The citizen allowed a service the scopes it asked for.
+    ConsentGiven,
     /// The citizen's password was changed.
     PasswordChanged,
     /// The citizen agreed to keep a biometric template (which text, for what).
@@ -123,7 +127,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 37] = [
+    pub const ALL: [Kind; 39] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -135,6 +139,8 @@ impl Kind {
         Kind::ConsentWithdrawn,
         Kind::SessionEnded,
         Kind::TokenReplayed,
+        Kind::TokensIssued,
+        Kind::ConsentGiven,
         Kind::PasswordChanged,
         Kind::BiometricConsentGiven,
         Kind::BiometricConsentWithdrawn,
@@ -177,6 +183,8 @@ impl Kind {
             Kind::ConsentWithdrawn => "consent.withdrawn",
             Kind::SessionEnded => "session.ended",
             Kind::TokenReplayed => "token.replayed",
+            Kind::TokensIssued => "token.issued",
+            Kind::ConsentGiven => "consent.given",
             Kind::PasswordChanged => "password.changed",
             Kind::BiometricConsentGiven => "biometric.consent-given",
             Kind::BiometricConsentWithdrawn => "biometric.consent-withdrawn",

@@ -590,8 +590,16 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                 let url = error_redirect(svc, &req.redirect_uri, req.state.as_deref(), &e);
                 (Answer::Redirect(url), None)
             } else {
-                svc.db.run(|c| {
-                    consents::record(c, &sess.user_id, &req.client_id, &req.scopes, now)
+                svc.db.tx(|c| {
+                    consents::record(c, &sess.user_id, &req.client_id, &req.scopes, now)?;
+                    let entry = crate::audit::Entry {
+                        kind: crate::audit::Kind::ConsentGiven,
+                        user_id: Some(&sess.user_id),
+                        client_id: Some(&req.client_id),
+                        detail: serde_json::json!({ "scopes": req.scopes }),
+                    };
+                    crate::audit::append_from(c, entry, l.ip, now)?;
+                    Ok(())
                 })?;
                 (advance(svc, &mut l, Some(&sess), true, now)?, None)
             }

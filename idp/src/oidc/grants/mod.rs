@@ -67,3 +67,26 @@ fn commit_outcome<T>(
 ) -> OidcResult<T> {
     db.tx(f)?
 }
+
+/// Records, in the issuing transaction, that tokens about a citizen went to a client
+/// (the citizen sees which service received their details, and when).
+fn audit_issued(
+    conn: &mut crate::store::AnyConnection,
+    client: &crate::store::clients::Client,
+    grant: &crate::store::tokens::Grant,
+    via: &str,
+    scope: &str,
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
+    let Some(user_id) = grant.user_id.as_deref() else {
+        return Ok(());
+    };
+    let entry = crate::audit::Entry {
+        kind: crate::audit::Kind::TokensIssued,
+        user_id: Some(user_id),
+        client_id: Some(&client.id),
+        detail: serde_json::json!({ "grant_type": via, "grant": grant.id, "scope": scope }),
+    };
+    crate::audit::append(conn, entry, now)?;
+    Ok(())
+}
