@@ -216,7 +216,7 @@ pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     path = "/admin/api/v1/clients/{id}",
     tag = "clients",
     params(("id" = String, Path, description = "The client id")),
-    request_body = ClientPatch,
+    request_body(content = Option<ClientPatch>, description = "Only the settings to change; left out, nothing changes"),
     responses(
         (status = 200, body = UpdatedClient),
         (status = 400, body = super::Problem, content_type = "application/problem+json"),
@@ -261,6 +261,7 @@ pub(super) async fn update(
     params(("id" = String, Path, description = "The client id")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, description = "The admin console's own client cannot be removed", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, body = super::Problem, content_type = "application/problem+json"),
     )
 )]

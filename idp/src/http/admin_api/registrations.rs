@@ -79,10 +79,11 @@ pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     tag = "registrations",
     params(
         ("id" = String, Path, description = "The registration id"),
-        ("which" = String, Path, description = "`document` or `face`"),
+        ("which" = Picture, Path, description = "`document` or `face`"),
     ),
     responses(
         (status = 200, description = "The picture", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
         (status = 404, body = super::Problem, content_type = "application/problem+json"),
     )
 )]
