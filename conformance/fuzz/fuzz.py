@@ -169,9 +169,9 @@ def set_up(idp):
                 "--email", f"{name}@example.invalid", "--name", name.title(),
                 stdin=secrets.token_urlsafe(18) + "\n")
     idp.cli("user", "grant-role", "--username", "bence", "--role", "auditor")
-    idp.cli("client", "add", "--id", "tax-portal", "--generate-secret", "--name", "Tax portal",
-            "--redirect-uri", "https://tax.example.invalid/cb",
-            "--post-logout-redirect-uri", "https://tax.example.invalid/")
+    idp.cli("client", "add", "--id", "benefits-portal", "--generate-secret", "--name", "Benefits",
+            "--redirect-uri", "https://benefits.example.invalid/cb",
+            "--post-logout-redirect-uri", "https://benefits.example.invalid/")
     idp.cli("client", "add", "--id", "tax-app", "--public",
             "--redirect-uri", "gov.example.app:/cb")
     return password

@@ -11,8 +11,10 @@ use serde::Deserialize;
 #[into_params(parameter_in = Query)]
 pub struct RegistrationQuery {
     /// `pending`, `approved`, `rejected` or `withdrawn`; all of them when left out.
+    #[param(pattern = "^(pending|approved|rejected|withdrawn)$")]
     pub state: Option<String>,
     /// At most this many, oldest submission first, 1-500 [default: 100].
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
