@@ -1117,3 +1117,126 @@ async fn users_are_created_and_changed_over_the_api(backend: Backend) {
 }
 
 on_both_databases!(users_are_created_and_changed_over_the_api);
+
+/// Whether the OpenAPI document lists `status` among the answers of `method path`.
+fn documents(doc: &Value, method: &str, path: &str, status: u16) -> bool {
+    doc["paths"][format!("{API}{path}")][method]["responses"]
+        .get(status.to_string())
+        .is_some()
+}
+
+/// What the schema-driven fuzzer (`conformance/fuzz/run`) found: a server error on an
+/// interval overflowing 64 bits, 405 answers without `Allow`, answers the document did not
+/// list, and a request body documented as required that is not.
+async fn answers_are_as_documented(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "admin", Some(HIGH)).await;
+    let doc: Value = reqwest::get(s.url(&format!("{API}/openapi.json")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // `until - from` beyond 64 bits is refused, not a panic; the widest span that fits works.
+    let a = api(
+        &s,
+        "GET",
+        "/audit/stats?from=-41709763555459&until=9223372036854775806&bucket=8388609",
+        Some(&root),
+        None,
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "until");
+    let widest = format!(
+        "/audit/stats?from=0&until={}&bucket={}",
+        i64::MAX,
+        i64::MAX / 1000 + 1
+    );
+    let a = api(&s, "GET", &widest, Some(&root), None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["buckets"].as_array().map(Vec::len), Some(1000));
+
+    // A method a resource does not have: 405 naming those it has (RFC 9110 15.5.6), which
+    // are the ones the document describes, before any token is looked at.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        let concrete = path
+            .trim_start_matches(API)
+            .replace("{which}", "face")
+            .replace(['{', '}'], "");
+        let res = reqwest::Client::new()
+            .request(reqwest::Method::TRACE, s.url(&format!("{API}{concrete}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 405, "TRACE {path}");
+        let allow = res
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("TRACE {path}: no Allow header"));
+        let mut allowed: Vec<String> = allow.split(',').map(|m| m.trim().to_string()).collect();
+        allowed.sort();
+        assert_eq!(allowed, documented, "{path}");
+    }
+
+    // The console's own client cannot be removed: 400, as documented.
+    let a = api(&s, "DELETE", "/clients/admin-console", Some(&root), None).await;
+    is_problem(&a, 400);
+    assert!(documents(&doc, "delete", "/clients/{id}", 400));
+
+    // A picture other than `document` or `face`: 400, as documented, and the document
+    // names the two.
+    let a = api(
+        &s,
+        "GET",
+        "/registrations/x/images/selfie",
+        Some(&root),
+        None,
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "which");
+    assert!(documents(
+        &doc,
+        "get",
+        "/registrations/{id}/images/{which}",
+        400
+    ));
+    let which =
+        doc["paths"][format!("{API}/registrations/{{id}}/images/{{which}}")]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "which")
+            .cloned()
+            .expect("which");
+    let schema = match which["schema"]["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .cloned()
+            .expect("$ref"),
+        None => which["schema"].clone(),
+    };
+    assert_eq!(schema["enum"], json!(["document", "face"]));
+
+    // A PATCH without a body changes nothing; the document does not require one.
+    let a = api(&s, "PATCH", "/clients/portal", Some(&root), None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["changed"], json!([]));
+    let body = &doc["paths"][format!("{API}/clients/{{id}}")]["patch"]["requestBody"];
+    assert!(
+        body.is_object() && body["required"] != json!(true),
+        "{body}"
+    );
+}
+
+on_both_databases!(answers_are_as_documented);

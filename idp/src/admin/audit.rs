@@ -211,7 +211,12 @@ pub fn stats(ctx: &Context, from: i64, until: i64, bucket: i64) -> AdminResult<S
     if until <= from {
         return Err(invalid("until", "must be after from"));
     }
-    let n = (until - from + bucket - 1) / bucket;
+    // The database computes `at - from` for the events in range, so the span has to fit
+    // in 64 bits as well.
+    let Some(span) = until.checked_sub(from) else {
+        return Err(invalid("until", "too far after from"));
+    };
+    let n = span / bucket + i64::from(span % bucket != 0);
     if n > MAX_BUCKETS {
         return Err(invalid(
             "bucket",

@@ -141,7 +141,8 @@ pub fn show(svc: &Service, id: &str) -> AdminResult<RegistrationView> {
 }
 
 /// Which picture of a registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Picture {
     /// The photo of the identity document.
     Document,

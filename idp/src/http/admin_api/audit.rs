@@ -23,6 +23,7 @@ pub struct AuditQuery {
     /// The previous page's `next_after`.
     pub after: Option<i64>,
     /// Events per page, 1-1000 [default: 100].
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -59,6 +60,7 @@ pub struct ExportQuery {
 #[into_params(parameter_in = Query)]
 pub struct CheckpointQuery {
     /// How many, newest first, 1-1000 [default: 100].
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -71,6 +73,7 @@ pub struct StatsQuery {
     /// End (Unix seconds), after `from`.
     pub until: i64,
     /// Interval length in seconds, at least 60, at most 1000 intervals [default: 3600].
+    #[param(minimum = 60)]
     pub bucket: Option<i64>,
 }
 

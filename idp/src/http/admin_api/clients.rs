@@ -14,12 +14,14 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
     /// 1-64 characters of A-Z a-z 0-9 . _ -
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
     /// Shown to citizens [default: the id].
     pub name: Option<String>,
     /// `client_secret` (a secret: `secret` if given, otherwise generated and returned
     /// once), `none` (a public client, PKCE required) or `private_key_jwt` (give `jwks`)
     /// [default: client_secret].
+    #[schema(pattern = "^(client_secret|none|private_key_jwt)$")]
     pub auth_method: Option<String>,
     /// At least 16 characters; only for `client_secret`.
     pub secret: Option<String>,
@@ -37,12 +39,16 @@ pub struct CreateClient {
     #[serde(default)]
     pub grant_types: Vec<String>,
     /// ES256 or RS256 [default: ES256].
+    #[schema(pattern = "^(ES256|RS256)$")]
     pub id_token_alg: Option<String>,
     /// low, substantial or high [default: low].
+    #[schema(pattern = "^(low|substantial|high)$")]
     pub risk_level: Option<String>,
-    /// Seconds [default: 600].
+    /// Seconds, at most a day [default: 600].
+    #[schema(minimum = 1, maximum = 86400)]
     pub access_token_ttl: Option<i64>,
-    /// Seconds [default: 28800].
+    /// Seconds, at most a year [default: 28800].
+    #[schema(minimum = 1, maximum = 31536000)]
     pub refresh_token_ttl: Option<i64>,
     /// May introspect tokens issued to other clients (an API).
     #[serde(default)]
@@ -58,9 +64,13 @@ pub struct ClientPatch {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub grant_types: Option<Vec<String>>,
+    #[schema(pattern = "^(ES256|RS256)$")]
     pub id_token_alg: Option<String>,
+    #[schema(pattern = "^(low|substantial|high)$")]
     pub risk_level: Option<String>,
+    #[schema(minimum = 1, maximum = 86400)]
     pub access_token_ttl: Option<i64>,
+    #[schema(minimum = 1, maximum = 31536000)]
     pub refresh_token_ttl: Option<i64>,
     pub resource_server: Option<bool>,
 }
@@ -116,7 +126,12 @@ pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     post,
     path = "/admin/api/v1/clients",
     tag = "clients",
-    request_body = CreateClient,
+    request_body(content = CreateClient, example = json!({
+        "id": "tax-portal",
+        "name": "Tax portal",
+        "redirect_uris": ["https://tax.example.gov/oidc/callback"],
+        "post_logout_redirect_uris": ["https://tax.example.gov/"]
+    })),
     responses(
         (status = 201, body = CreatedClient),
         (status = 400, body = super::Problem, content_type = "application/problem+json"),
@@ -216,7 +231,7 @@ pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     path = "/admin/api/v1/clients/{id}",
     tag = "clients",
     params(("id" = String, Path, description = "The client id")),
-    request_body = ClientPatch,
+    request_body(content = Option<ClientPatch>, description = "Only the settings to change; left out, nothing changes"),
     responses(
         (status = 200, body = UpdatedClient),
         (status = 400, body = super::Problem, content_type = "application/problem+json"),
@@ -261,6 +276,7 @@ pub(super) async fn update(
     params(("id" = String, Path, description = "The client id")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, description = "The admin console's own client cannot be removed", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, body = super::Problem, content_type = "application/problem+json"),
     )
 )]

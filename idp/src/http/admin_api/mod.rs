@@ -76,7 +76,7 @@ pub const BASE: &str = "/admin/api/v1";
         registrations::reject,
         openapi_json,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, crate::admin::registrations::Picture)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
@@ -173,83 +173,95 @@ pub fn openapi_document() -> String {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, patch, post, put};
-    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    // `allow` lists the resource's methods for the 405 answer to any other (RFC 9110 15.5.6).
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path).default_service(web::to(move || method_not_allowed(allow)))
+    };
     cfg.service(
         web::scope(BASE)
-            .service(resource("/openapi.json").route(get().to(openapi_json)))
+            .service(resource("/openapi.json", "GET").route(get().to(openapi_json)))
             .service(
-                resource("/clients")
+                resource("/clients", "GET, POST")
                     .route(get().to(clients::list))
                     .route(post().to(clients::create)),
             )
             .service(
-                resource("/clients/{id}")
+                resource("/clients/{id}", "GET, PATCH, DELETE")
                     .route(get().to(clients::show))
                     .route(patch().to(clients::update))
                     .route(delete().to(clients::remove)),
             )
-            .service(resource("/clients/{id}/secret").route(post().to(clients::rotate_secret)))
             .service(
-                resource("/users")
+                resource("/clients/{id}/secret", "POST").route(post().to(clients::rotate_secret)),
+            )
+            .service(
+                resource("/users", "GET, POST")
                     .route(get().to(users::search))
                     .route(post().to(users::create)),
             )
-            .service(resource("/me").route(get().to(users::me)))
+            .service(resource("/me", "GET").route(get().to(users::me)))
             .service(
-                resource("/users/{id}")
+                resource("/users/{id}", "GET, PATCH, DELETE")
                     .route(get().to(users::show))
                     .route(patch().to(users::update))
                     .route(delete().to(users::remove)),
             )
-            .service(resource("/users/{id}/disable").route(post().to(users::disable)))
-            .service(resource("/users/{id}/enable").route(post().to(users::enable)))
-            .service(resource("/users/{id}/unlock").route(post().to(users::unlock)))
-            .service(resource("/users/{id}/sessions/end").route(post().to(users::end_sessions)))
+            .service(resource("/users/{id}/disable", "POST").route(post().to(users::disable)))
+            .service(resource("/users/{id}/enable", "POST").route(post().to(users::enable)))
+            .service(resource("/users/{id}/unlock", "POST").route(post().to(users::unlock)))
             .service(
-                resource("/users/{id}/factors/{factor}").route(delete().to(users::reset_factor)),
+                resource("/users/{id}/sessions/end", "POST").route(post().to(users::end_sessions)),
             )
-            .service(resource("/sessions/{id}").route(delete().to(users::end_session)))
             .service(
-                resource("/users/{id}/enrolment/face/begin")
+                resource("/users/{id}/factors/{factor}", "DELETE")
+                    .route(delete().to(users::reset_factor)),
+            )
+            .service(resource("/sessions/{id}", "DELETE").route(delete().to(users::end_session)))
+            .service(
+                resource("/users/{id}/enrolment/face/begin", "POST")
                     .route(post().to(enrolment::begin_face)),
             )
             .service(
-                resource("/users/{id}/enrolment/face")
+                resource("/users/{id}/enrolment/face", "POST")
                     .app_data(web::PayloadConfig::new(super::MAX_CAPTURE))
                     .route(post().to(enrolment::enrol_face)),
             )
             .service(
-                resource("/users/{id}/enrolment/voice/begin")
+                resource("/users/{id}/enrolment/voice/begin", "POST")
                     .route(post().to(enrolment::begin_voice)),
             )
             .service(
-                resource("/users/{id}/enrolment/voice")
+                resource("/users/{id}/enrolment/voice", "POST")
                     .app_data(web::PayloadConfig::new(super::MAX_RECORDING))
                     .route(post().to(enrolment::enrol_voice)),
             )
             .service(
-                resource("/policy")
+                resource("/policy", "GET, PUT")
                     .route(get().to(policy::get))
                     .route(put().to(policy::put)),
             )
-            .service(resource("/audit").route(get().to(audit::search)))
-            .service(resource("/audit/verify").route(get().to(audit::verify)))
-            .service(resource("/audit/export").route(get().to(audit::export)))
-            .service(resource("/audit/checkpoints").route(get().to(audit::checkpoints)))
-            .service(resource("/audit/stats").route(get().to(audit::stats)))
-            .service(resource("/keys").route(get().to(audit::list_keys)))
-            .service(resource("/keys/rotate").route(post().to(audit::rotate_keys)))
-            .service(resource("/keys/{id}/retire").route(post().to(audit::retire_key)))
-            .service(resource("/registrations").route(get().to(registrations::list)))
-            .service(resource("/registrations/{id}").route(get().to(registrations::show)))
+            .service(resource("/audit", "GET").route(get().to(audit::search)))
+            .service(resource("/audit/verify", "GET").route(get().to(audit::verify)))
+            .service(resource("/audit/export", "GET").route(get().to(audit::export)))
+            .service(resource("/audit/checkpoints", "GET").route(get().to(audit::checkpoints)))
+            .service(resource("/audit/stats", "GET").route(get().to(audit::stats)))
+            .service(resource("/keys", "GET").route(get().to(audit::list_keys)))
+            .service(resource("/keys/rotate", "POST").route(post().to(audit::rotate_keys)))
+            .service(resource("/keys/{id}/retire", "POST").route(post().to(audit::retire_key)))
+            .service(resource("/registrations", "GET").route(get().to(registrations::list)))
+            .service(resource("/registrations/{id}", "GET").route(get().to(registrations::show)))
             .service(
-                resource("/registrations/{id}/images/{which}")
+                resource("/registrations/{id}/images/{which}", "GET")
                     .route(get().to(registrations::image)),
             )
             .service(
-                resource("/registrations/{id}/approve").route(post().to(registrations::approve)),
+                resource("/registrations/{id}/approve", "POST")
+                    .route(post().to(registrations::approve)),
             )
-            .service(resource("/registrations/{id}/reject").route(post().to(registrations::reject)))
+            .service(
+                resource("/registrations/{id}/reject", "POST")
+                    .route(post().to(registrations::reject)),
+            )
             .default_service(web::to(not_found)),
     );
 }
@@ -279,14 +291,17 @@ async fn not_found() -> HttpResponse {
     )
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    problem(
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut res = problem(
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
         "Method not allowed",
         "this resource does not support the method",
         None,
-    )
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    res
 }
 
 /// An RFC 9457 problem detail.
@@ -496,13 +511,18 @@ async fn call(
     })
     .await;
     match answer {
-        Err(_) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "Service unavailable",
-            "the server is too busy, try again",
-            None,
-        ),
+        // The blocking pool queues work rather than refusing it: this is the operation
+        // having panicked, a fault of the server, not a busy one.
+        Err(_) => {
+            tracing::error!("admin API operation panicked");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server",
+                "Server error",
+                "the operation failed on the server",
+                None,
+            )
+        }
         Ok(Err(e)) => admin_error(&e),
         Ok(Ok(Err(r))) => refusal(&r),
         Ok(Ok(Ok(Reply::NoContent))) => HttpResponse::NoContent()

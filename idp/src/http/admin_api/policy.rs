@@ -25,7 +25,15 @@ pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     put,
     path = "/admin/api/v1/policy",
     tag = "policy",
-    request_body = Settings,
+    request_body(content = Settings, example = json!({
+        "levels": {
+            "substantial": [["password", "totp"], ["password", "recovery"]],
+            "high": [["password", "webauthn"], ["password", "x509"]]
+        },
+        "scopes": { "tax.read": "low", "payments": "high" },
+        "lockout": { "attempts": 3, "first_lock_seconds": 60 },
+        "sessions": { "idle_seconds": 900, "max_seconds": 43200 }
+    })),
     responses(
         (status = 200, body = Settings),
         (status = 400, body = super::Problem, content_type = "application/problem+json"),

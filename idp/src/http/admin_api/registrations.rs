@@ -11,8 +11,10 @@ use serde::Deserialize;
 #[into_params(parameter_in = Query)]
 pub struct RegistrationQuery {
     /// `pending`, `approved`, `rejected` or `withdrawn`; all of them when left out.
+    #[param(pattern = "^(pending|approved|rejected|withdrawn)$")]
     pub state: Option<String>,
     /// At most this many, oldest submission first, 1-500 [default: 100].
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -79,10 +81,11 @@ pub(super) async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     tag = "registrations",
     params(
         ("id" = String, Path, description = "The registration id"),
-        ("which" = String, Path, description = "`document` or `face`"),
+        ("which" = Picture, Path, description = "`document` or `face`"),
     ),
     responses(
         (status = 200, description = "The picture", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
         (status = 404, body = super::Problem, content_type = "application/problem+json"),
     )
 )]
