@@ -18,6 +18,7 @@ import { AuditLog } from './pages/audit.jsx';
 import { Keys } from './pages/keys.jsx';
 import { Policy } from './pages/policy.jsx';
 import { RegistrationList, RegistrationShow } from './pages/registrations.jsx';
+import { ServiceCentre } from './pages/counter.jsx';
 
 /**
  * The signed-in person's account and roles, as the API knows them (`GET /me`). Someone
@@ -58,11 +59,13 @@ const ROUTES = [
   ['/admin/policy', { page: Policy, nav: 'policy', need: 'read' }],
   ['/admin/registrations', { page: RegistrationList, nav: 'registrations', need: 'queue' }],
   ['/admin/registrations/:id', { page: RegistrationShow, nav: 'registrations', need: 'queue' }],
+  ['/admin/service-centre', { page: ServiceCentre, nav: 'counter', need: 'queue' }],
 ];
 
 const NAV = [
   ['overview', '/admin/', 'read'],
   ['registrations', '/admin/registrations', 'queue'],
+  ['counter', '/admin/service-centre', 'queue'],
   ['clients', '/admin/clients', 'read'],
   ['users', '/admin/users', 'read'],
   ['audit', '/admin/audit', 'read'],
