@@ -182,6 +182,42 @@ export function Select({ id, label: text, hint, error, value, onChange, options 
   );
 }
 
+/**
+ * A date as day, month and year (GOV.UK date input); `value` is {day, month, year} as
+ * typed. Its error links to the day.
+ */
+export function DateInput({ id, legend, hint, error, value, onInput }) {
+  const parts = [['day', 2], ['month', 2], ['year', 4]];
+  return (
+    <div class={`govuk-form-group${error ? ' govuk-form-group--error' : ''}`}>
+      <fieldset class="govuk-fieldset" role="group" aria-describedby={describedBy(id, hint, error)}>
+        <legend class="govuk-fieldset__legend govuk-fieldset__legend--s">{legend}</legend>
+        {hint && <div id={`${id}-hint`} class="govuk-hint">{hint}</div>}
+        <ErrorMessage id={`${id}-error`} text={error} />
+        <div class="govuk-date-input" id={id}>
+          {parts.map(([part, width]) => (
+            <div class="govuk-date-input__item" key={part}>
+              <div class="govuk-form-group">
+                <label class="govuk-label govuk-date-input__label" for={`${id}-${part}`}>{t(`date.${part}`)}</label>
+                <input
+                  class={`govuk-input govuk-date-input__input govuk-input--width-${width}${error ? ' govuk-input--error' : ''}`}
+                  id={`${id}-${part}`}
+                  name={`${id}-${part}`}
+                  type="text"
+                  inputMode="numeric"
+                  autoComplete="off"
+                  value={value[part]}
+                  onInput={(e) => onInput({ ...value, [part]: e.currentTarget.value })}
+                />
+              </div>
+            </div>
+          ))}
+        </div>
+      </fieldset>
+    </div>
+  );
+}
+
 /** Radios or checkboxes in a fieldset; the first input carries the group's id. */
 function Choices({ kind, id, legend, hint, error, options, checked, onChange, small = true, inline }) {
   const cls = `govuk-${kind}${small ? ` govuk-${kind}--small` : ''}${inline ? ` govuk-${kind}--inline` : ''}`;
@@ -226,13 +262,16 @@ export function Checkboxes({ values, onChange, ...rest }) {
   return <Choices kind="checkboxes" checked={(v) => values.includes(v)} onChange={toggle} {...rest} />;
 }
 
-export function Checkbox({ id, label: text, checked, onChange, hint }) {
+/** One checkbox; with `error`, the message stands above it (a question's answer). */
+export function Checkbox({ id, label: text, checked, onChange, hint, error, small = true }) {
   return (
-    <div class="govuk-form-group">
-      <div class="govuk-checkboxes govuk-checkboxes--small">
+    <div class={`govuk-form-group${error ? ' govuk-form-group--error' : ''}`}>
+      <ErrorMessage id={`${id}-error`} text={error} />
+      <div class={`govuk-checkboxes${small ? ' govuk-checkboxes--small' : ''}`}>
         <div class="govuk-checkboxes__item">
           <input class="govuk-checkboxes__input" id={id} name={id} type="checkbox" checked={checked}
-            onChange={(e) => onChange(e.currentTarget.checked)} aria-describedby={hint ? `${id}-hint` : undefined} />
+            onChange={(e) => onChange(e.currentTarget.checked)} aria-describedby={describedBy(id, hint, error)}
+            aria-invalid={error ? 'true' : undefined} />
           <label class="govuk-label govuk-checkboxes__label" for={id}>{text}</label>
           {hint && <div id={`${id}-hint`} class="govuk-hint govuk-checkboxes__hint">{hint}</div>}
         </div>

@@ -5,7 +5,7 @@ import './styles.scss';
 import './app.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, seg } from './api.js';
+import { ApiError, get } from './api.js';
 import { SignInError, completeSignIn, signIn, signOut, who } from './auth.js';
 import { Button, Link, PageHeading, problemText } from './components.jsx';
 import { LANGS, currentLang, onLangChange, setLang, t } from './i18n.js';
@@ -18,31 +18,27 @@ import { AuditLog } from './pages/audit.jsx';
 import { Keys } from './pages/keys.jsx';
 import { Policy } from './pages/policy.jsx';
 import { RegistrationList, RegistrationShow } from './pages/registrations.jsx';
+import { ServiceCentre } from './pages/counter.jsx';
 
 /**
- * The roles of the signed-in person. An administrator's or auditor's own account record
- * lists them; a clerk may not read accounts but may read the registration queue.
+ * The signed-in person's account and roles, as the API knows them (`GET /me`). Someone
+ * without a role is refused: then the console has nothing to offer.
  */
-async function findRoles(sub) {
+async function findMe() {
   try {
-    const details = await get(`/users/${seg(sub)}`);
-    return new Set(details.roles || []);
+    const me = await get('/me');
+    return { username: me.username, roles: new Set(me.roles || []) };
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 403) throw e;
-  }
-  try {
-    await get('/registrations', { state: 'pending' });
-    return new Set(['clerk']);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 403) return new Set();
+    if (e instanceof ApiError && e.status === 403) return { username: null, roles: new Set() };
     throw e;
   }
 }
 
-function sessionFor(claims, roles) {
+function sessionFor(claims, { username, roles }) {
   const admin = roles.has('administrator');
   return {
     claims,
+    username,
     roles,
     read: admin || roles.has('auditor'),
     change: admin,
@@ -63,11 +59,13 @@ const ROUTES = [
   ['/admin/policy', { page: Policy, nav: 'policy', need: 'read' }],
   ['/admin/registrations', { page: RegistrationList, nav: 'registrations', need: 'queue' }],
   ['/admin/registrations/:id', { page: RegistrationShow, nav: 'registrations', need: 'queue' }],
+  ['/admin/service-centre', { page: ServiceCentre, nav: 'counter', need: 'queue' }],
 ];
 
 const NAV = [
   ['overview', '/admin/', 'read'],
   ['registrations', '/admin/registrations', 'queue'],
+  ['counter', '/admin/service-centre', 'queue'],
   ['clients', '/admin/clients', 'read'],
   ['users', '/admin/users', 'read'],
   ['audit', '/admin/audit', 'read'],
@@ -143,7 +141,7 @@ function Header({ session, current }) {
 }
 
 function Footer({ session }) {
-  const name = session?.claims?.name || session?.claims?.sub;
+  const name = session?.claims?.name || session?.username || session?.claims?.sub;
   return (
     <footer class="app-footer">
       <div class="govuk-width-container">
@@ -233,7 +231,7 @@ function App() {
       }
       try {
         const claims = who();
-        setPhase({ name: 'ready', session: sessionFor(claims, await findRoles(claims.sub)) });
+        setPhase({ name: 'ready', session: sessionFor(claims, await findMe()) });
       } catch (e) {
         setPhase({ name: 'failed', error: e });
       }

@@ -4,9 +4,11 @@
 // API scope require high, rotates and retires signing keys, approves a citizen's
 // registration after looking at the document and face, and finds each of these in the
 // audit log; an auditor sees everything and can change nothing; a clerk sees only the
-// queue and rejects with a reason; the bearer token stays in memory and goes only to the
-// Admin API. Every main page is kept as a screenshot and checked with axe-core, also on a
-// phone-sized screen.
+// queue and the service centre, rejects with a reason, and at the counter, on a tablet,
+// enrols a citizen's face filmed blinking on the server's cue and her voice, and a
+// minor's face only with a guardian's consent, after which the citizen steps up with the
+// face; the bearer token stays in memory and goes only to the Admin API. Every main page
+// is kept as a screenshot and checked with axe-core, also on a phone-sized screen.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,9 @@ import {
 } from './support.mjs';
 
 // A checkpoint of the audit chain every second, so that the audit view has one to show.
+/** The voice of the citizen enrolled at the counter: a LibriVox reader (pocketsphinx-testdata). */
+const READER = '/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav';
+
 const CONFIG = `audit_checkpoint_seconds = 1
 
 [policy.scopes]
@@ -30,6 +35,8 @@ let idp;
 let browser;
 let work;
 let live;
+/** Account ids (sub) of the citizens enrolled at the service centre. */
+const subs = {};
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'idp-admin-'));
@@ -37,13 +44,16 @@ before(async () => {
   idp = await Idp.start((cli) => {
     const add = (user, name) => cli(['user', 'add', '--username', user, '--password-stdin',
       '--email', `${user}@example.invalid`, '--name', name], PASSWORD);
-    for (const [user, role] of [['root', 'administrator'], ['audrey', 'auditor'], ['clara', 'clerk'], ['rosa', 'administrator']]) {
+    for (const [user, role] of [['root', 'administrator'], ['audrey', 'auditor'], ['clara', 'clerk'], ['rosa', 'administrator'],
+      ['cecil', 'clerk']]) {
       add(user, `${user[0].toUpperCase()}${user.slice(1)} Example`);
       cli(['user', 'grant-role', '--username', user, '--role', role]);
     }
-    for (const [user, name] of [['dora', 'Dora Example'], ['maria', 'Maria Kovács'], ['nina', 'Nina Petrova']]) {
+    for (const [user, name] of [['dora', 'Dora Example'], ['maria', 'Maria Kovács'], ['nina', 'Nina Petrova'],
+      ['ilona', 'Ilona Szabó'], ['timur', 'Timur Example']]) {
       add(user, name);
     }
+    for (const user of ['ilona', 'timur']) subs[user] = JSON.parse(cli(['user', 'show', '--username', user])).sub;
   }, { host: 'localhost', testClock: true, config: CONFIG });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 });
@@ -110,8 +120,10 @@ async function registerCitizen(user) {
  * A browser of one administrator, with a virtual passkey authenticator; records every
  * request that carried a bearer token and the access tokens the token endpoint issued.
  */
-async function adminBrowser(options = {}) {
-  const context = await browser.newContext({ locale: 'en-GB', ...options });
+async function adminBrowser({ person, from = browser, ...options } = {}) {
+  const context = await from.newContext({ locale: 'en-GB', ...options });
+  // The camera of a clerk at the service centre films this person.
+  if (person) await playPerson(context, person);
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
@@ -228,7 +240,7 @@ test('an administrator signs in at high and administers clients, policy, keys an
     await page.getByRole('button', { name: 'Register a client' }).click();
     const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
     await summary.waitFor();
-    assert.match(await page.title(), /^Error: /);
+    await page.waitForFunction(() => document.title.startsWith('Error: '));
     const field = page.getByLabel('Redirect URIs', { exact: true });
     assert.equal(await field.getAttribute('aria-invalid'), 'true');
     const message = await page.locator('#client-redirect-uris-error').textContent();
@@ -289,7 +301,8 @@ test('an administrator signs in at high and administers clients, policy, keys an
     await page.getByRole('heading', { name: `Retire the key ${retired}?` }).waitFor();
     await page.getByRole('button', { name: 'Retire', exact: true }).click();
     await page.getByText(`The key ${retired} was retired.`).waitFor();
-    assert.equal(await page.getByRole('row').filter({ hasText: retired }).count(), 0);
+    // The list is loaded again after the news: the key leaves it.
+    await page.getByRole('row').filter({ hasText: retired }).waitFor({ state: 'detached' });
 
     // Accounts: search, one account's methods, sessions and roles.
     await page.getByRole('link', { name: 'Accounts' }).click();
@@ -345,13 +358,15 @@ test('an administrator signs in at high and administers clients, policy, keys an
     assert.ok(open >= 1, 'her registration left a session open');
     await sessions.getByRole('button', { name: /End session/ }).first().click();
     await page.getByText('The session was ended.').waitFor();
+    // The account is loaded again after the news: one row fewer.
+    await page.getByRole('table', { name: 'Sessions' }).locator('tbody tr').nth(open - 1).waitFor({ state: 'detached' });
     assert.equal(await page.getByRole('table', { name: 'Sessions' }).locator('tbody tr').count(), open - 1);
     const face = page.getByRole('table', { name: 'Sign-in methods' }).getByRole('row').filter({ hasText: 'Face' });
     await face.getByRole('button', { name: /Reset/ }).click();
     await page.getByRole('heading', { name: 'Reset Face?' }).waitFor();
     await page.getByRole('button', { name: 'Reset', exact: true }).click();
     await page.getByText('Face was reset.').waitFor();
-    assert.equal(await page.getByRole('table', { name: 'Sign-in methods' }).getByRole('row').filter({ hasText: 'Face' }).count(), 0);
+    await page.getByRole('table', { name: 'Sign-in methods' }).getByRole('row').filter({ hasText: 'Face' }).waitFor({ state: 'detached' });
     await shot(page, 'admin-user-maria');
 
     // Each action is in the audit log, made by this administrator through the API.
@@ -459,7 +474,7 @@ test('a clerk sees only the registration queue, and rejects with a reason', SLOW
     await signInToConsole(page, 'clara');
     await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
     const menu = page.getByRole('navigation', { name: 'Menu' });
-    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Registrations']);
+    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Registrations', 'Service centre']);
     await page.getByRole('link', { name: 'Nina Petrova' }).click();
     await page.getByRole('img', { name: 'Live face capture of Nina Petrova' }).waitFor();
     await page.getByRole('button', { name: 'Reject' }).click();
@@ -478,6 +493,165 @@ test('a clerk sees only the registration queue, and rejects with a reason', SLOW
     await page.getByRole('heading', { name: 'You cannot see this page' }).waitFor();
   });
   await context.close();
+});
+
+/** Records a document at the counter as the clerk reads it: dates as [day, month, year]. */
+async function recordDocument(page, { kind, number, country, expires, born }) {
+  await page.getByLabel(kind, { exact: true }).check();
+  await page.getByLabel('Document number').fill(number);
+  await page.getByLabel('Issuing country').fill(country);
+  for (const [legend, [d, m, y]] of [['Expiry date', expires], ['Date of birth', born]]) {
+    const group = page.getByRole('group', { name: legend });
+    await group.getByLabel('Day').fill(String(d));
+    await group.getByLabel('Month').fill(String(m));
+    await group.getByLabel('Year').fill(String(y));
+  }
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+/**
+ * Films the citizen at the counter: the camera's picture first, then the capture, during
+ * which the page shows "Blink now" when the server's cue says so (the person on camera
+ * blinks then); ends when the server has enrolled the face.
+ */
+async function filmFace(page, name) {
+  await page.getByRole('heading', { name: 'Film the citizen’s face' }).waitFor();
+  await page.getByRole('button', { name: 'Turn on the camera' }).click();
+  await page.waitForFunction(() => document.querySelector('#face-capture video')?.videoWidth > 0);
+  await shot(page, name);
+  await page.getByRole('button', { name: 'Start filming' }).click();
+  await page.locator('.app-capture-area.blink').getByText('Blink now').waitFor();
+  // A picture only: axe-core's run would hold up the frames being filmed.
+  await page.screenshot({ path: join(TARGET, 'screenshots', `${name}-blink.png`) });
+  await page.getByRole('heading', { name: 'Also enrol the voice?' }).waitFor(SLOW);
+}
+
+test('a clerk enrols faces and a voice at the service centre, a minor only with a guardian', SLOW, async (t) => {
+  const began = Date.now();
+  // The microphone at the counter plays a reader of Debian's pocketsphinx-testdata.
+  const counter = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [...CHROMIUM_FLAGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${READER}`],
+  });
+  t.after(() => counter.close());
+  const tablet = { viewport: { width: 820, height: 1180 }, hasTouch: true };
+  const { context, page } = await adminBrowser({ person: live, from: counter, ...tablet });
+  await withPicture(page, 'admin-counter', async () => {
+    await signInToConsole(page, 'cecil');
+    await page.getByRole('heading', { name: 'Registrations', level: 1 }).waitFor();
+    await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Service centre' }).click();
+    await page.getByRole('heading', { name: 'Which citizen is at the counter?' }).waitFor();
+    await shot(page, 'admin-counter-find');
+
+    // An ID that is nobody's is refused next to the field; a clerk may not search accounts.
+    await page.getByLabel('Account ID').fill('0'.repeat(32));
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#counter-account-error').getByText('No account has this ID').waitFor();
+    await page.waitForFunction(() => document.title.startsWith('Error: '));
+    assert.equal(await page.getByLabel('Account ID').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Account ID').fill(subs.ilona);
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // The consent comes first: nothing is recorded without it.
+    await page.getByRole('heading', { name: 'Does the citizen agree?' }).waitFor();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#counter-consent-error').getByText('Tick the box once the citizen has agreed').waitFor();
+    await shot(page, 'admin-counter-consent');
+    // The citizen reads it in her own language.
+    await page.getByRole('link', { name: 'Magyar' }).click();
+    await page.getByRole('heading', { name: 'Hozzájárul az ügyfél?' }).waitFor();
+    await shot(page, 'admin-counter-consent-hu');
+    await page.getByRole('link', { name: 'English' }).click();
+    await page.getByLabel('The citizen has read or heard this text and agrees').check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // The document: the server refuses an expired one, next to its expiry date.
+    await page.getByRole('heading', { name: 'The citizen’s identity document' }).waitFor();
+    const adult = { kind: 'Passport', number: 'HU 1234567', country: 'HUN', expires: [1, 2, 2020], born: [4, 8, 1961] };
+    await recordDocument(page, adult);
+    await page.locator('#counter-expires-error').getByText('The document has expired').waitFor();
+    await shot(page, 'admin-counter-document-error');
+    await recordDocument(page, { ...adult, expires: [27, 3, 2031] });
+
+    await filmFace(page, 'admin-counter-face');
+    await page.getByText(`The face of ${subs.ilona} was enrolled.`).waitFor();
+    await shot(page, 'admin-counter-face-done');
+
+    // Her voice too: its own consent, then the digits the server chose, read aloud.
+    await page.getByRole('button', { name: 'Enrol the voice' }).click();
+    await page.getByRole('heading', { name: 'Record the citizen’s voice' }).waitFor();
+    await page.getByRole('button', { name: 'Start recording' }).click();
+    await page.locator('#counter-voice-consent-error').getByText('Tick the box once the citizen has agreed').waitFor();
+    await shot(page, 'admin-counter-voice');
+    await page.getByLabel('The citizen has read or heard this text and agrees').check();
+    await page.getByRole('button', { name: 'Start recording' }).click();
+    await page.getByText('Recording… the citizen reads the digits now').waitFor();
+    assert.match(await page.locator('#voice-phrase').textContent(), /^\d( \d){5}$/);
+    // A picture only: axe-core's run would hold up the recording.
+    await page.screenshot({ path: join(TARGET, 'screenshots', 'admin-counter-voice-digits.png') });
+    await page.getByRole('heading', { name: 'Enrolment finished' }).waitFor(SLOW);
+    const summary = await page.locator('.govuk-summary-list').textContent();
+    assert.match(summary, /FaceEnrolled now/);
+    assert.match(summary, /VoiceEnrolled now/);
+    await shot(page, 'admin-counter-done');
+    assert.ok(idp.outbox().some((m) => m.to === 'ilona@example.invalid'), 'the citizen is told');
+
+    // A child: the server finds her under age from the document and asks for a guardian.
+    await page.getByRole('button', { name: 'Enrol another citizen' }).click();
+    await page.getByLabel('Account ID').fill(subs.timur);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('The citizen has read or heard this text and agrees').check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const year = new Date().getUTCFullYear();
+    await recordDocument(page, { kind: 'Identity card', number: 'KZ0123456', country: 'KAZ', expires: [1, 9, year + 5], born: [1, 3, year - 12] });
+    await page.getByRole('heading', { name: 'The parent’s or guardian’s consent' }).waitFor();
+    const refusal = page.locator('#counter-guardian-name-error');
+    assert.match(await refusal.textContent(), /The citizen is under 18/);
+    await page.getByRole('alert').filter({ hasText: 'There is a problem' }).waitFor();
+    await shot(page, 'admin-counter-guardian');
+    await page.getByLabel('Full name of the parent or guardian').fill('Aigerim Example');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#counter-guardian-relation-error').waitFor();
+    await page.getByLabel('Parent', { exact: true }).check();
+    await page.getByLabel('Number of their identity document').fill('N12345678');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await filmFace(page, 'admin-counter-face-minor');
+    await page.getByRole('button', { name: 'Finish' }).click();
+    await page.getByRole('heading', { name: 'Enrolment finished' }).waitFor();
+    assert.match(await page.locator('.govuk-summary-list').textContent(), /VoiceNot enrolled/);
+
+    // Each enrolment is a registration approved at the service centre: her face and voice,
+    // his face.
+    await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Registrations' }).click();
+    await page.getByRole('link', { name: 'Approved' }).click();
+    await page.getByRole('table', { name: /^Approved registrations/ }).waitFor();
+    for (const [name, count] of [['Ilona Szabó', 2], ['Timur Example', 1]]) {
+      const rows = await page.getByRole('row').filter({ hasText: name }).allTextContents();
+      assert.equal(rows.length, count, name);
+      assert.ok(rows.every((r) => /Service centre/.test(r)), rows.join('\n'));
+    }
+  });
+  await context.close();
+
+  // The citizen now steps up with the face the clerk enrolled.
+  const citizen = await browser.newContext({ locale: 'en-GB' });
+  await playPerson(citizen, live);
+  await citizen.route('http://127.0.0.1:8081/**', (route) => route.fulfill({ status: 200, body: 'demo portal' }));
+  const own = await citizen.newPage();
+  await withPicture(own, 'admin-counter-citizen', async () => {
+    const substantial = encodeURIComponent('http://eidas.europa.eu/LoA/substantial');
+    await own.goto(`${idp.issuer}/authorize?client_id=demo&response_type=code&scope=openid`
+      + `&redirect_uri=${encodeURIComponent('http://127.0.0.1:8081/callback')}&state=s1&acr_values=${substantial}`);
+    await signIn(own, 'ilona');
+    await own.getByRole('heading', { name: 'Additional verification' }).waitFor();
+    const useFace = own.getByRole('link', { name: 'Use your face' });
+    if (await useFace.count()) await useFace.click();
+    await own.getByRole('button', { name: 'Start' }).click();
+    await own.getByRole('button', { name: 'Allow' }).waitFor(SLOW);
+  });
+  await citizen.close();
+  t.diagnostic(`the service-centre test took ${Math.round((Date.now() - began) / 1000)} s`);
 });
 
 test('an expired token sends the administrator through the provider again', async (t) => {
