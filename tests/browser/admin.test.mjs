@@ -544,13 +544,14 @@ test('a clerk enrols faces and a voice at the service centre, a minor only with 
     await page.getByRole('heading', { name: 'Which citizen is at the counter?' }).waitFor();
     await shot(page, 'admin-counter-find');
 
-    // An ID that is nobody's is refused next to the field; a clerk may not search accounts.
-    await page.getByLabel('Account ID').fill('0'.repeat(32));
+    // An ID that is nobody's is refused next to the field; the clerk finds the citizen by
+    // her exact username (a clerk may not search accounts).
+    await page.getByLabel('Username or account ID').fill('0'.repeat(32));
     await page.getByRole('button', { name: 'Continue' }).click();
-    await page.locator('#counter-account-error').getByText('No account has this ID').waitFor();
+    await page.locator('#counter-account-error').getByText('No account has this username or ID').waitFor();
     await page.waitForFunction(() => document.title.startsWith('Error: '));
-    assert.equal(await page.getByLabel('Account ID').getAttribute('aria-invalid'), 'true');
-    await page.getByLabel('Account ID').fill(subs.ilona);
+    assert.equal(await page.getByLabel('Username or account ID').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Username or account ID').fill('ilona');
     await page.getByRole('button', { name: 'Continue' }).click();
 
     // The consent comes first: nothing is recorded without it.
@@ -575,7 +576,7 @@ test('a clerk enrols faces and a voice at the service centre, a minor only with 
     await recordDocument(page, { ...adult, expires: [27, 3, 2031] });
 
     await filmFace(page, 'admin-counter-face');
-    await page.getByText(`The face of ${subs.ilona} was enrolled.`).waitFor();
+    await page.getByText('The face of Ilona Szabó (ilona) was enrolled.').waitFor();
     await shot(page, 'admin-counter-face-done');
 
     // Her voice too: its own consent, then the digits the server chose, read aloud.
@@ -599,7 +600,7 @@ test('a clerk enrols faces and a voice at the service centre, a minor only with 
 
     // A child: the server finds her under age from the document and asks for a guardian.
     await page.getByRole('button', { name: 'Enrol another citizen' }).click();
-    await page.getByLabel('Account ID').fill(subs.timur);
+    await page.getByLabel('Username or account ID').fill(subs.timur);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('The citizen has read or heard this text and agrees').check();
     await page.getByRole('button', { name: 'Continue' }).click();

@@ -473,6 +473,8 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("post", "/users"),
         ("patch", "/users/{id}"),
         ("get", "/me"),
+        ("get", "/users/lookup"),
+        ("post", "/users/{id}/enrolment/check"),
         ("get", "/users/{id}"),
         ("delete", "/users/{id}"),
         ("post", "/users/{id}/disable"),
@@ -1240,3 +1242,86 @@ async fn answers_are_as_documented(backend: Backend) {
 }
 
 on_both_databases!(answers_are_as_documented);
+
+/// A clerk at the counter finds the citizen by username or account ID and has what they recorded checked
+/// before anything is filmed; nothing is written by the check.
+async fn a_clerk_finds_the_citizen_and_checks_the_record(backend: Backend) {
+    let s = server(backend).await;
+    let clerk = token_for(&s, "clara", "openid admin", Some(HIGH)).await;
+    let a = api(&s, "GET", "/users/lookup?account=anna", Some(&clerk), None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["name"], "Citizen anna");
+    let sub = a.body["sub"].as_str().unwrap().to_string();
+    let by_id = api(
+        &s,
+        "GET",
+        &format!("/users/lookup?account={sub}"),
+        Some(&clerk),
+        None,
+    )
+    .await;
+    assert_eq!(by_id.body, a.body);
+    is_problem(
+        &api(
+            &s,
+            "GET",
+            "/users/lookup?account=nobody",
+            Some(&clerk),
+            None,
+        )
+        .await,
+        404,
+    );
+    let auditor = token_for(&s, "audrey", "openid admin", Some(HIGH)).await;
+    is_problem(
+        &api(
+            &s,
+            "GET",
+            "/users/lookup?account=anna",
+            Some(&auditor),
+            None,
+        )
+        .await,
+        403,
+    );
+    let path = format!("/users/{sub}/enrolment/check");
+    let record = |born: &str, guardian: Value| {
+        json!({ "document": { "kind": "id_card", "number": "AB123456", "country": "HUN",
+                              "expires": "2031-03-27", "born": born },
+                "consent": true, "guardian": guardian })
+    };
+    let a = api(
+        &s,
+        "POST",
+        &path,
+        Some(&clerk),
+        Some(record("1970-01-01", Value::Null)),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    let year = 2026 - 10;
+    let a = api(
+        &s,
+        "POST",
+        &path,
+        Some(&clerk),
+        Some(record(&format!("{year}-01-01"), Value::Null)),
+    )
+    .await;
+    is_problem(&a, 400);
+    assert_eq!(a.body["field"], "guardian");
+    let guardian = json!({ "name": "Maria", "relation": "parent", "document_number": "HU1" });
+    let a = api(
+        &s,
+        "POST",
+        &path,
+        Some(&clerk),
+        Some(record(&format!("{year}-01-01"), guardian)),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    let before = api(&s, "GET", "/registrations", Some(&clerk), None).await;
+    assert_eq!(before.body["items"], json!([]), "a check writes nothing");
+}
+
+on_both_databases!(a_clerk_finds_the_citizen_and_checks_the_record);

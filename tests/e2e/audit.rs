@@ -40,7 +40,13 @@ async fn events_are_chained_and_shown_to_the_citizen(backend: Backend) {
     let kinds: Vec<&str> = events.iter().rev().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        vec!["user.created", "auth.failed", "auth.succeeded"],
+        vec![
+            "user.created",
+            "auth.failed",
+            "auth.succeeded",
+            "consent.given",
+            "token.issued"
+        ],
         "{events:?}"
     );
     assert!(events.iter().all(|e| !e.detail.contains(PASSWORD)));

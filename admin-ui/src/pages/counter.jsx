@@ -14,7 +14,6 @@ import {
 } from '../components.jsx';
 import { currentLang, label, t } from '../i18n.js';
 import { queryParams } from '../router.js';
-import { useSession } from '../session.js';
 import { film, openCamera, openMicrophone, record, stop } from '../capture.js';
 
 const EMPTY_DATE = { day: '', month: '', year: '' };
@@ -76,17 +75,13 @@ function recorded(form, consent) {
 }
 
 /**
- * Has the server check what was recorded, before anything is filmed: sent without a
- * capture, the enrolment is refused at the first thing it does not accept, in the order
- * account, consent, document, guardian, and only then the capture. A refusal of the empty
- * challenge therefore means that everything recorded was accepted. Resolves to the
- * refusal, or null.
+ * Has the server check what was recorded (the account, the consent, the document, a
+ * minor's guardian) before anything is filmed. Resolves to the refusal, or null.
  */
 async function check(sub, body) {
   try {
-    await post(`/users/${seg(sub)}/enrolment/face`, { ...body, challenge: '', frames: [] });
+    await post(`/users/${seg(sub)}/enrolment/check`, body);
   } catch (e) {
-    if (e instanceof ApiError && e.status === 400 && e.field === 'challenge') return null;
     return e;
   }
   return null;
@@ -115,10 +110,10 @@ function guardianErrors(detail) {
 }
 
 /** Where a refusal of the server belongs: the step to show and the errors on it. */
-function refusal(e, here, admin) {
+function refusal(e, here) {
   if (!(e instanceof ApiError)) return { step: here, errors: { _: { text: () => t('error.unexpected') } } };
   if (e.status === 404) {
-    return { step: 'find', errors: { account: { id: ID.account, text: () => t(admin ? 'counter.accountUnknownAdmin' : 'counter.accountUnknown') } } };
+    return { step: 'find', errors: { account: { id: ID.account, text: () => t('counter.accountUnknownAdmin') } } };
   }
   const detail = e.problem?.detail || '';
   switch (e.status === 400 ? e.field : null) {
@@ -298,9 +293,6 @@ function VoiceCapture({ sub, body, error, ready, onStart, onDone, onRefused }) {
 }
 
 export function ServiceCentre() {
-  const session = useSession();
-  // Those who may read accounts find the citizen by username too, and see their name.
-  const admin = session.read;
   const [form, setForm] = useState(() => fresh(queryParams().user || ''));
   const [step, setStep] = useState('find');
   const [errors, setErrors] = useState(null);
@@ -337,7 +329,7 @@ export function ServiceCentre() {
     setStep(next);
   };
   const refused = (e, here = step) => {
-    const r = refusal(e, here, admin);
+    const r = refusal(e, here);
     if (r.minor) set({ minor: true });
     go(r.step, r.errors);
   };
@@ -357,25 +349,11 @@ export function ServiceCentre() {
     e.preventDefault();
     const q = form.query.trim();
     if (!q) {
-      setErrors({ account: { id: ID.account, text: () => t(admin ? 'counter.accountMissingAdmin' : 'counter.accountMissing') } });
+      setErrors({ account: { id: ID.account, text: () => t('counter.accountMissingAdmin') } });
       return;
     }
     checked(async () => {
-      let account;
-      if (admin) {
-        account = await get(`/users/${seg(q)}`).catch(async (err) => {
-          if (!(err instanceof ApiError && err.status === 404)) throw err;
-          const found = (await get('/users', { q })).find((u) => u.username.toLowerCase() === q.toLowerCase());
-          if (!found) throw err;
-          return found;
-        });
-      } else {
-        // A clerk may not read accounts: the server's check of the (not yet given)
-        // consent tells whether the account exists.
-        const r = await check(q, recorded(fresh(), false));
-        if (r && !(r instanceof ApiError && r.status === 400 && r.field === 'consent')) throw r;
-        account = { sub: q };
-      }
+      const account = await get('/users/lookup', { account: q });
       setForm((f) => ({ ...fresh(q), account: { sub: account.sub, username: account.username, name: account.name } }));
       go('consent');
     });
@@ -445,8 +423,8 @@ export function ServiceCentre() {
     body = (
       <form onSubmit={find} noValidate>
         <p class="govuk-body">{t('counter.intro')}</p>
-        <TextInput id={ID.account} label={t(admin ? 'counter.accountOrUsername' : 'counter.account')}
-          hint={t(admin ? 'counter.accountHintAdmin' : 'counter.accountHint')} value={form.query}
+        <TextInput id={ID.account} label={t('counter.accountOrUsername')}
+          hint={t('counter.accountHintAdmin')} value={form.query}
           onInput={(v) => set({ query: v })} error={errorOf('account')} autoComplete="off" spellcheck={false} />
         <Button disabled={busy}>{t('counter.continue')}</Button>
       </form>

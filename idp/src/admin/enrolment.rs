@@ -180,6 +180,20 @@ fn recorded(
     Ok((details(&doc), circumstances))
 }
 
+/// Checks what the clerk recorded (the account, the consent, the document, a minor's
+/// guardian) before anything is filmed; nothing is written.
+pub fn check(
+    svc: &Service,
+    actor: &Actor,
+    who: UserRef,
+    form: &InPerson,
+    now: i64,
+) -> AdminResult<()> {
+    svc.db.run(|c| Ok(find(c, who)))??;
+    recorded(svc, actor, form, now)?;
+    Ok(())
+}
+
 /// Enrols the face of the citizen at the counter from a live capture.
 pub fn enrol_face(
     svc: &Service,

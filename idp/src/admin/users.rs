@@ -496,6 +496,37 @@ pub fn remove(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResu
     })
 }
 
+/// An account as a clerk at a service centre finds it: enough to compare with the
+/// citizen's document.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Found {
+    pub sub: String,
+    pub username: String,
+    pub name: Option<String>,
+}
+
+/// The account of exactly this username, or else of this account ID (a clerk looks up the
+/// citizen at the counter).
+pub fn lookup(ctx: &Context, account: &str) -> AdminResult<Found> {
+    let account = account.trim();
+    ctx.db.run(|c| {
+        let user = match store::find_by_username(c, account)? {
+            Some(u) => Some(u),
+            None => store::find(c, account)?,
+        };
+        Ok(user
+            .map(|u| Found {
+                sub: u.id,
+                username: u.username,
+                name: u.name,
+            })
+            .ok_or_else(|| AdminError::NotFound {
+                resource: Resource::User,
+                id: account.to_string(),
+            }))
+    })?
+}
+
 /// The most accounts a search returns.
 pub const MAX_SEARCH: usize = 200;
 

@@ -176,3 +176,54 @@ pub(super) async fn enrol_voice(
     })
     .await
 }
+
+/// What the clerk recorded, checked before anything is filmed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentCheck {
+    pub document: SeenDocument,
+    /// The citizen read the consent text and agreed, before the clerk.
+    pub consent: bool,
+    /// For a citizen under the deployment's adult age.
+    pub guardian: Option<Guardian>,
+}
+
+/// Checks the account, the consent, the document and (for a minor) the guardian, before
+/// the capture; nothing is written.
+#[utoipa::path(
+    operation_id = "checkEnrolment",
+    post,
+    path = "/admin/api/v1/users/{id}/enrolment/check",
+    tag = "enrolment",
+    params(("id" = String, Path, description = "The account id (sub)")),
+    request_body = EnrolmentCheck,
+    responses(
+        (status = 204),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn check(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> HttpResponse {
+    let id = path_id(&req);
+    call(&req, &state, Access::Clerical, move |c| {
+        let f: EnrolmentCheck = body(&bytes)?;
+        let form = InPerson {
+            document: f.document,
+            consent: f.consent,
+            guardian: f.guardian,
+        };
+        enrolment::check(
+            c.state,
+            &c.principal.actor(),
+            UserRef::Id(&id),
+            &form,
+            c.now,
+        )?;
+        Ok(super::Reply::NoContent)
+    })
+    .await
+}

@@ -52,11 +52,13 @@ pub const BASE: &str = "/admin/api/v1";
         users::create,
         users::update,
         users::me,
+        users::lookup,
         users::end_sessions,
         users::end_session,
         users::reset_factor,
         policy::get,
         policy::put,
+        enrolment::check,
         enrolment::begin_face,
         enrolment::enrol_face,
         enrolment::begin_voice,
@@ -200,6 +202,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(post().to(users::create)),
             )
             .service(resource("/me", "GET").route(get().to(users::me)))
+            .service(resource("/users/lookup", "GET").route(get().to(users::lookup)))
             .service(
                 resource("/users/{id}", "GET, PATCH, DELETE")
                     .route(get().to(users::show))
@@ -217,6 +220,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(delete().to(users::reset_factor)),
             )
             .service(resource("/sessions/{id}", "DELETE").route(delete().to(users::end_session)))
+            .service(
+                resource("/users/{id}/enrolment/check", "POST").route(post().to(enrolment::check)),
+            )
             .service(
                 resource("/users/{id}/enrolment/face/begin", "POST")
                     .route(post().to(enrolment::begin_face)),

@@ -404,3 +404,34 @@ pub(super) async fn me(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     })
     .await
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct Lookup {
+    /// The exact username, or the account ID.
+    pub account: String,
+}
+
+/// The account of exactly this username or account ID: how a clerk finds the citizen at the counter
+/// (a clerk may not search or read accounts).
+#[utoipa::path(
+    operation_id = "lookupUser",
+    get,
+    path = "/admin/api/v1/users/lookup",
+    tag = "users",
+    params(Lookup),
+    responses(
+        (status = 200, body = users::Found),
+        (status = 400, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn lookup(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let q = req.query_string().to_string();
+    call(&req, &state, Access::Clerical, move |c| {
+        let l: Lookup = query(&q)?;
+        ok(users::lookup(&c.ctx, &l.account)?)
+    })
+    .await
+}

@@ -162,7 +162,7 @@ fn issue(
     grant: &Grant,
     nonce: Option<&str>,
 ) -> Result<OidcResult<TokenResponse>, StoreError> {
-    super::audit_issued(conn, client, grant, "authorization_code", &grant.scope, ctx.now)?;
+    super::audit_issued(ctx, conn, client, grant, "authorization_code", &grant.scope)?;
     let access =
         tokens::issue_access_token(conn, grant, &grant.scope, client.access_token_ttl, ctx.now)?;
     let refresh = if client.allows_grant("refresh_token") {

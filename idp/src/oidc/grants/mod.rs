@@ -71,12 +71,12 @@ fn commit_outcome<T>(
 /// Records, in the issuing transaction, that tokens about a citizen went to a client
 /// (the citizen sees which service received their details, and when).
 fn audit_issued(
+    ctx: &TokenContext,
     conn: &mut crate::store::AnyConnection,
     client: &crate::store::clients::Client,
     grant: &crate::store::tokens::Grant,
     via: &str,
     scope: &str,
-    now: i64,
 ) -> Result<(), crate::store::StoreError> {
     let Some(user_id) = grant.user_id.as_deref() else {
         return Ok(());
@@ -87,6 +87,7 @@ fn audit_issued(
         client_id: Some(&client.id),
         detail: serde_json::json!({ "grant_type": via, "grant": grant.id, "scope": scope }),
     };
-    crate::audit::append(conn, entry, now)?;
+    let ip = ctx.client_address.and_then(|a| a.parse().ok());
+    crate::audit::append_from(conn, entry, ip, ctx.now)?;
     Ok(())
 }

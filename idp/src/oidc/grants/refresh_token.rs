@@ -64,7 +64,7 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
             }
             Redemption::Unknown => return Ok(Err(invalid())),
         };
-        super::audit_issued(conn, client, &grant, "refresh_token", &scope, ctx.now)?;
+        super::audit_issued(ctx, conn, client, &grant, "refresh_token", &scope)?;
         let access =
             tokens::issue_access_token(conn, &grant, &scope, client.access_token_ttl, ctx.now)?;
         // The new refresh token keeps the original scope so that a narrower access token
