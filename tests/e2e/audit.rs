@@ -84,7 +84,7 @@ async fn events_are_chained_and_shown_to_the_citizen(backend: Backend) {
     tokio::task::spawn_blocking(move || {
         let sql = "UPDATE audit_events SET detail = '{\"factor\":\"totp\"}' WHERE seq = 1";
         if url.starts_with("postgres") {
-            let mut c = <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
+            let mut c = idp::store::connect_postgres(&url).unwrap();
             c.batch_execute(sql).unwrap();
         } else {
             let mut c = <diesel::SqliteConnection as diesel::Connection>::establish(&url).unwrap();

@@ -227,7 +227,7 @@ fn drop_stale_databases(base: &str) {
         #[diesel(sql_type = diesel::sql_types::Text)]
         datname: String,
     }
-    let Ok(mut c) = diesel::PgConnection::establish(base) else {
+    let Ok(mut c) = idp::store::connect_postgres(base) else {
         return;
     };
     let names: Vec<Name> =
@@ -255,9 +255,8 @@ fn drop_stale_databases(base: &str) {
 
 /// Runs SQL on the PostgreSQL server at `base` (creating and dropping test databases).
 pub fn pg_exec(base: &str, sql: &str) {
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
-    let mut c = diesel::PgConnection::establish(base)
+    let mut c = idp::store::connect_postgres(base)
         .unwrap_or_else(|e| panic!("PostgreSQL at IDP_TEST_DATABASE_URL is not reachable: {e}"));
     c.batch_execute(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));

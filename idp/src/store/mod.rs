@@ -84,6 +84,14 @@ fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 
+/// A connection to PostgreSQL. OpenSSL, which libpq loads, is initialised first without
+/// its exit-time clean-up: run at exit while a pool's thread is still connecting, that
+/// clean-up crashes the process (openssl/openssl#6214). The first initialisation decides.
+pub fn connect_postgres(url: &str) -> diesel::ConnectionResult<PgConnection> {
+    openssl::init();
+    PgConnection::establish(url)
+}
+
 /// Opens connections for the pool, choosing the backend from the URL scheme (diesel's
 /// own multi-connection `establish` tries each backend in turn and hides the real error).
 struct Manager {
@@ -97,7 +105,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, diesel::ConnectionError> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
+            Backend::Postgres => connect_postgres(&self.url).map(AnyConnection::Postgresql),
             Backend::Sqlite => {
                 let path = sqlite_path(&self.url);
                 let mut conn = SqliteConnection::establish(path)?;
