@@ -34,15 +34,24 @@ pub struct Biometrics {
     /// The template transforms by generation and dimension, made once.
     transforms: std::sync::Mutex<std::collections::HashMap<(u32, usize), Arc<Transform>>>,
     busy: AtomicUsize,
-    /// The 1:N galleries (one per transform generation) and the database state they were
-    /// built from.
-    index: RwLock<Option<(IndexVersion, Arc<Galleries>)>>,
+    /// The 1:N index of face templates.
+    index: RwLock<Index>,
 }
 
-type IndexVersion = (i64, Option<i64>, Option<String>);
+/// What the 1:N index was brought up to date with: the face credentials' count, newest
+/// creation time and largest id, and the transform generation.
+type IndexVersion = ((i64, Option<i64>, Option<String>), u32);
 
-/// Protected templates, one gallery per transform generation.
-type Galleries = Vec<(u32, Gallery)>;
+/// The 1:N index: protected face templates, a gallery per transform generation, each
+/// entry under its credential's id. Kept up to date incrementally: templates added since
+/// are opened and added, those destroyed are dropped; a renewed transform rebuilds it.
+#[derive(Default)]
+struct Index {
+    version: Option<IndexVersion>,
+    /// Credential id to its citizen.
+    members: std::collections::HashMap<String, String>,
+    galleries: Vec<(u32, Gallery)>,
+}
 
 /// A slot of the matcher, given back when dropped.
 pub struct Slot<'a>(&'a AtomicUsize);
@@ -541,14 +550,14 @@ pub fn renew_transform(svc: &Service, now: i64) -> StoreResult<(u32, usize)> {
 }
 
 /// 1:N identification over the face templates of every citizen who enrolled (enrolment
-/// needs consent; withdrawal deletes the template). The gallery lives in memory and is
-/// rebuilt when the set of templates in the database changed, so every instance follows
-/// additions and withdrawals made through any other. The best candidate must reach the
+/// needs consent; withdrawal deletes the template). The index lives in memory and is
+/// brought up to date whenever the set of templates in the database changed, so every
+/// instance follows additions and withdrawals made through any other. The best candidate must reach the
 /// calibrated threshold and lead the second by `identify_margin`.
 pub fn identify(svc: &Service, live: &matcher::Template) -> OidcResult<Option<String>> {
-    let galleries = galleries(svc)?;
+    let index = index(svc)?;
     let mut top = Vec::new();
-    for (generation, gallery) in galleries.iter().filter(|(_, g)| !g.is_empty()) {
+    for (generation, gallery) in index.galleries.iter().filter(|(_, g)| !g.is_empty()) {
         let probe = protect(svc, *generation, live).map_err(OidcError::server)?;
         top.extend(gallery.top_k(&probe, 2).map_err(OidcError::server)?);
     }
@@ -562,25 +571,74 @@ pub fn identify(svc: &Service, live: &matcher::Template) -> OidcResult<Option<St
         .get(1)
         .map_or(f32::INFINITY, |second| best.score - second.score);
     let found = best.score >= threshold.cosine && margin >= svc.config.biometrics.identify_margin;
-    Ok(found.then(|| best.id.clone()))
+    Ok(found
+        .then(|| index.members.get(&best.id).cloned())
+        .flatten())
 }
 
-fn galleries(svc: &Service) -> OidcResult<Arc<Galleries>> {
-    let version = svc
-        .db
-        .run(|c| crate::store::users::kind_version(c, CredentialKind::Face))?;
-    let cached = svc.biometrics.index.read().ok().and_then(|g| g.clone());
-    if let Some((v, g)) = cached
-        && v == version
-    {
-        return Ok(g);
+/// The 1:N index, brought up to date with the database first if templates were added or
+/// destroyed through any instance since.
+fn index(svc: &Service) -> OidcResult<std::sync::RwLockReadGuard<'_, Index>> {
+    let version = svc.db.run(|c| {
+        Ok((
+            crate::store::users::kind_version(c, CredentialKind::Face)?,
+            current_generation(c)?,
+        ))
+    })?;
+    fn poisoned<T>(_: T) -> OidcError {
+        OidcError::server("the 1:N index is unusable after a panic")
     }
+    {
+        let index = svc.biometrics.index.read().map_err(poisoned)?;
+        if index.version.as_ref() == Some(&version) {
+            return Ok(index);
+        }
+    }
+    {
+        let mut index = svc.biometrics.index.write().map_err(poisoned)?;
+        if index.version.as_ref() != Some(&version) {
+            update(svc, &mut index, version)?;
+        }
+    }
+    svc.biometrics.index.read().map_err(poisoned)
+}
+
+fn update(svc: &Service, index: &mut Index, version: IndexVersion) -> OidcResult<()> {
+    if index.version.as_ref().map(|v| v.1) != Some(version.1) {
+        // A renewed transform re-sealed every template: start again.
+        *index = Index::default();
+    }
+    let ids: std::collections::HashSet<String> = svc
+        .db
+        .run(|c| crate::store::users::credential_ids_of_kind(c, CredentialKind::Face))?
+        .into_iter()
+        .collect();
+    let before = index.members.len();
+    index.members.retain(|cred, _| ids.contains(cred));
+    if index.members.len() < before {
+        let members = &index.members;
+        for (_, gallery) in &mut index.galleries {
+            gallery.retain(|cred| members.contains_key(cred));
+        }
+    }
+    let added: Vec<&String> = ids
+        .iter()
+        .filter(|id| !index.members.contains_key(*id))
+        .collect();
     let rows = svc.db.run(|c| {
-        let creds = crate::store::users::credentials_of_kind(c, CredentialKind::Face)?;
+        let creds = if index.members.is_empty() {
+            crate::store::users::credentials_of_kind(c, CredentialKind::Face)?
+        } else {
+            let mut creds = Vec::with_capacity(added.len());
+            for id in &added {
+                creds.extend(crate::store::users::credential_by_id(c, id)?);
+            }
+            creds
+        };
         let mut out = Vec::with_capacity(creds.len());
         for cred in creds {
             if let Some(p) = open(svc, c, &cred)? {
-                out.push((cred.user_id, p));
+                out.push((cred, p));
             }
         }
         Ok(out)
@@ -588,28 +646,31 @@ fn galleries(svc: &Service) -> OidcResult<Arc<Galleries>> {
     // The current model's templates, a gallery per generation; an older model's are left
     // out.
     let model = matcher::face::embed::model_id();
-    let mut galleries: Galleries = Vec::new();
-    for (user, p) in &rows {
+    for (cred, p) in rows {
         if *p.template.model() != model {
             tracing::warn!("a face template of another model is not in the 1:N index");
             continue;
         }
-        let i = match galleries.iter().position(|(g, _)| *g == p.generation) {
+        let i = match index.galleries.iter().position(|(g, _)| *g == p.generation) {
             Some(i) => i,
             None => {
-                galleries.push((p.generation, Gallery::new(model.clone(), p.template.dim())));
-                galleries.len() - 1
+                let gallery = Gallery::new(model.clone(), p.template.dim());
+                index.galleries.push((p.generation, gallery));
+                index.galleries.len() - 1
             }
         };
-        if galleries[i].1.add(user.clone(), &p.template).is_err() {
+        if index.galleries[i]
+            .1
+            .add(cred.id.clone(), &p.template)
+            .is_err()
+        {
             tracing::warn!("a face template of another dimension is not in the 1:N index");
+            continue;
         }
+        index.members.insert(cred.id, cred.user_id);
     }
-    let galleries = Arc::new(galleries);
-    if let Ok(mut slot) = svc.biometrics.index.write() {
-        *slot = Some((version, galleries.clone()));
-    }
-    Ok(galleries)
+    index.version = Some(version);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -784,8 +845,44 @@ mod tests {
         assert_eq!(identify(&b, &probe).unwrap().as_deref(), Some("u-anna"));
         // Another man is nobody.
         assert_eq!(identify(&b, &template("biden.png")).unwrap(), None);
-        // Withdrawn on the first instance: the second's index drops her at once.
+        // A second citizen joins the index without a rebuild.
+        a.db.tx(|c| {
+            let joe = users::User {
+                id: "u-joe".into(),
+                username: "joe".into(),
+                email: None,
+                email_verified: false,
+                name: None,
+                disabled: false,
+                created_at: T0,
+                updated_at: T0,
+                phone: None,
+            };
+            let password = Credential {
+                id: "c-joe".into(),
+                user_id: joe.id.clone(),
+                kind: users::PASSWORD,
+                label: None,
+                data: b"unused".to_vec(),
+                created_at: T0,
+                last_used_at: None,
+                counter: None,
+            };
+            users::insert_with_password(c, &joe, &password)
+        })
+        .unwrap();
+        enrol(&a, "u-joe", &template("biden.png"));
+        assert_eq!(
+            identify(&b, &template("biden.png")).unwrap().as_deref(),
+            Some("u-joe")
+        );
+        // Withdrawn on the first instance: the second's index drops her at once and keeps
+        // him.
         crate::enrollment::biometric::withdraw(&a, "u-anna", crate::i18n::Lang::En, T0).unwrap();
         assert_eq!(identify(&b, &probe).unwrap(), None);
+        assert_eq!(
+            identify(&b, &template("biden.png")).unwrap().as_deref(),
+            Some("u-joe")
+        );
     }
 }

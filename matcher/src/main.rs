@@ -874,7 +874,8 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "templates": g.len(), "dim": dim, "top": top, "queries": queries,
                 "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
                 "build_seconds": build_s, "search_ms_median": median, "search_ms_max": max,
-                "gallery_bytes": g.len() * dim * 4,
+                // f32 rows, 8-bit codes, and a scale and an L1 norm per row.
+                "gallery_bytes": g.len() * (dim * 5 + 8),
                 "peak_rss_mib": peak_rss_mib(),
             }))
         }

@@ -353,6 +353,17 @@ pub fn credentials_of_kind(
         .load(conn)?)
 }
 
+/// The ids of every credential of `kind`.
+pub fn credential_ids_of_kind(
+    conn: &mut AnyConnection,
+    kind: CredentialKind,
+) -> StoreResult<Vec<String>> {
+    Ok(credentials::table
+        .filter(credentials::kind.eq(kind.name()))
+        .select(credentials::id)
+        .load(conn)?)
+}
+
 /// A value that changes whenever a credential of `kind` is added or removed: how many
 /// there are, and the newest's creation time and id.
 pub fn kind_version(
