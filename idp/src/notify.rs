@@ -256,6 +256,17 @@ impl Notifier {
     }
 }
 
+/// The language a citizen last signed in with (English when unknown): notices that other
+/// people's acts cause, such as the help desk's, are written in it.
+pub fn language_of(
+    conn: &mut crate::store::AnyConnection,
+    user_id: &str,
+) -> crate::store::StoreResult<crate::i18n::Lang> {
+    Ok(crate::store::users::language(conn, user_id)?
+        .and_then(|l| crate::i18n::Lang::from_tag(&l))
+        .unwrap_or(crate::i18n::Lang::En))
+}
+
 /// Sends a security notice to a citizen: by e-mail, or by SMS when the account has no
 /// e-mail address. A failure is logged (without the message) and does not stop the
 /// operation that caused the notice.

@@ -159,6 +159,7 @@ pub fn export(svc: &Service, user_id: &str, now: i64) -> OidcResult<Value> {
                 "email_verified": user.email_verified,
                 "phone": user.phone,
                 "created_at": user.created_at,
+                "language": users::language(c, user_id)?,
             },
             "sign_in_methods": factors,
             "sessions": sessions,

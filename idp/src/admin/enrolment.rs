@@ -13,7 +13,6 @@ use crate::audit::{self, Entry, Kind};
 use crate::biometrics::{self, CapturePurpose};
 use crate::crypto;
 use crate::enrollment::registration::{DocumentForm, details, read_document};
-use crate::i18n::Lang;
 use crate::service::Service;
 use crate::store::biometric_consents::{self, BiometricConsent};
 use crate::store::registrations::{self, Channel, Registration, State};
@@ -239,7 +238,11 @@ pub fn enrol_face(
         )?;
         Ok(r)
     })?;
-    let t = Lang::En.texts();
+    // In the language the citizen last signed in with.
+    let t = svc
+        .db
+        .run(|c| crate::notify::language_of(c, &user.id))?
+        .texts();
     crate::enrollment::registration::tell(
         svc,
         &user.id,
@@ -294,7 +297,10 @@ pub fn enrol_voice(
         )?;
         Ok(r)
     })?;
-    let t = Lang::En.texts();
+    let t = svc
+        .db
+        .run(|c| crate::notify::language_of(c, &user.id))?
+        .texts();
     let body = t.changed_body.replace("{change}", t.change_voice_added);
     crate::enrollment::registration::tell(svc, &user.id, t.changed_subject, &body).ok();
     Ok(enrolled)
@@ -356,7 +362,7 @@ fn store(
         document,
         match_score: None,
         attempts: 0,
-        locale: Lang::En.texts().code.into(),
+        locale: crate::notify::language_of(c, user_id)?.texts().code.into(),
         created_at: now,
         submitted_at: Some(now),
         decided_at: Some(now),

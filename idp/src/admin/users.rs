@@ -389,7 +389,7 @@ pub fn reset_factor(
     credential_id: &str,
     now: i64,
 ) -> AdminResult<()> {
-    let user = ctx.db.try_tx(|c| {
+    let (user, lang) = ctx.db.try_tx(|c| {
         let user = find(c, who)?;
         let cred = store::credentials_of(c, &user.id)?
             .into_iter()
@@ -414,9 +414,10 @@ pub fn reset_factor(
             detail,
             now,
         )?;
-        Ok(user)
+        // The notice in the language the citizen last signed in with.
+        Ok((user.clone(), crate::notify::language_of(c, &user.id)?))
     })?;
-    let t = crate::i18n::Lang::En.texts();
+    let t = lang.texts();
     let body = t
         .changed_body
         .replace("{change}", t.change_reset_by_help_desk);
@@ -1025,6 +1026,40 @@ mod tests {
         assert_eq!(kinds(&svc.db)[before..], [Kind::PasswordSet]);
         let missing = set_password(&ctx, &cli(), UserRef::Username("nobody"), STRONG, T0);
         assert!(matches!(missing, Err(AdminError::NotFound { .. })));
+    }
+
+    /// The help desk's act is told in the language the citizen last signed in with.
+    #[test]
+    fn a_factor_reset_is_told_in_the_citizens_language() {
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        let id = svc
+            .db
+            .tx(|c| {
+                store::set_language(c, "u-anna", "hu", T0)?;
+                let totp = Credential {
+                    id: "c-totp".into(),
+                    user_id: "u-anna".into(),
+                    kind: store::CredentialKind::Totp,
+                    label: None,
+                    data: Vec::new(),
+                    created_at: T0,
+                    last_used_at: None,
+                    counter: None,
+                };
+                store::insert_credential(c, &totp)?;
+                Ok(totp.id)
+            })
+            .unwrap();
+        reset_factor(&ctx, &cli(), UserRef::Username("anna"), &id, T0 + 1).unwrap();
+        let hu = crate::i18n::Lang::Hu.texts();
+        let told = svc.outbox_for_tests();
+        assert!(
+            told.iter().any(|m| m.to == "anna@example.invalid"
+                && m.subject == hu.changed_subject
+                && m.body.contains(hu.change_reset_by_help_desk)),
+            "{told:?}"
+        );
     }
 
     #[test]

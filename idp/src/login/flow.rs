@@ -435,6 +435,7 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                 visit.session,
                 session.as_ref(),
                 chain.as_deref(),
+                lang,
                 now,
             )?
         }
@@ -981,6 +982,7 @@ fn password_login(
         match factors::check(c, a, now, |c| attempt.verify(c, now))? {
             Checked::Accepted(user) => {
                 transactions::set_user(c, &l.tx.id, &user.id)?;
+                users::set_language(c, &user.id, lang.texts().code, now)?;
                 let rules = svc.rules();
                 let policy = &rules.policy;
                 let (cookie, _) =
@@ -1050,6 +1052,7 @@ fn face_identify(
         match factors::check(c, a, now, |c| prepared.take_identified(c, &holder, now))? {
             Checked::Accepted(()) => {
                 transactions::set_user(c, &l.tx.id, &user_id)?;
+                users::set_language(c, &user_id, lang.texts().code, now)?;
                 let rules = svc.rules();
                 let policy = &rules.policy;
                 let (cookie, _) =
@@ -1286,6 +1289,7 @@ fn certificate(
     previous_cookie: Option<&str>,
     session: Option<&BrowserSession>,
     chain: Option<&[Vec<u8>]>,
+    lang: Lang,
     now: i64,
 ) -> OidcResult<(Answer, Option<String>)> {
     if svc.certificates.is_none() {
@@ -1320,6 +1324,7 @@ fn certificate(
             return Ok(Some(Err(())));
         };
         transactions::set_user(c, &l.tx.id, &user.id)?;
+        users::set_language(c, &user.id, lang.texts().code, now)?;
         let rules = svc.rules();
         let policy = &rules.policy;
         let (cookie, _) = match step_up_of.filter(|s| s.user_id == user.id) {
@@ -1538,6 +1543,36 @@ mod tests {
             try_password("correct horse", T0 + 3),
             Some(Refusal::Locked { now: false, .. })
         ));
+    }
+
+    /// The language of a sign-in is remembered for notices that others' acts cause.
+    #[test]
+    fn the_language_of_a_sign_in_is_remembered() {
+        let (_dir, svc) = crate::service::for_tests();
+        let language = || svc.db.run(|c| users::language(c, "u-anna")).unwrap();
+        assert_eq!(language(), None);
+        let (tx, csrf) = account_login(&svc);
+        let v = Visit {
+            accept_language: Some("hu-HU,hu;q=0.9,en;q=0.5"),
+            ..visit(&tx, Some(&csrf))
+        };
+        let event = Event::Password {
+            username: "anna",
+            password: "wrong",
+        };
+        handle(&svc, v, event, T0).unwrap();
+        assert_eq!(language(), None, "not by a failed attempt");
+        let event = Event::Password {
+            username: "anna",
+            password: "correct horse",
+        };
+        assert!(
+            handle(&svc, v, event, T0 + 1)
+                .unwrap()
+                .session_cookie
+                .is_some()
+        );
+        assert_eq!(language().as_deref(), Some("hu"));
     }
 
     #[test]

@@ -295,6 +295,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_languages (user_id) {
+        user_id -> Text,
+        lang -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     settings (name) {
         name -> Text,
         value -> Text,
@@ -336,4 +344,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     registration_evidence,
     settings,
+    user_languages,
 );

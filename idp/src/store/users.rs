@@ -353,6 +353,47 @@ pub fn credentials_of_kind(
         .load(conn)?)
 }
 
+/// The language (a code such as `hu`) the citizen last signed in with.
+pub fn language(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Option<String>> {
+    use super::schema::user_languages;
+    Ok(user_languages::table
+        .find(user_id)
+        .select(user_languages::lang)
+        .first(conn)
+        .optional()?)
+}
+
+/// Remembers the language the citizen signed in with (written only when it changed).
+pub fn set_language(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    lang: &str,
+    now: i64,
+) -> StoreResult<()> {
+    use super::schema::user_languages;
+    match language(conn, user_id)? {
+        Some(l) if l == lang => {}
+        Some(_) => {
+            diesel::update(user_languages::table.find(user_id))
+                .set((
+                    user_languages::lang.eq(lang),
+                    user_languages::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(user_languages::table)
+                .values((
+                    user_languages::user_id.eq(user_id),
+                    user_languages::lang.eq(lang),
+                    user_languages::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
 /// The ids of every credential of `kind`.
 pub fn credential_ids_of_kind(
     conn: &mut AnyConnection,
