@@ -317,7 +317,7 @@ test('changing the password: a fresh step-up, a linked error summary, other sess
   await elsewhere.getByRole('heading', { name: 'Your account' }).waitFor();
 });
 
-test('changing the e-mail address: step-up, a code to the new address, the old one told', async () => {
+test('changing the e-mail address and the name: step-up, a code to the new address, the old one told', async () => {
   const page = await newPage();
   await page.goto(`${idp.issuer}/account`);
   await signIn(page, 'nora');
@@ -339,6 +339,24 @@ test('changing the e-mail address: step-up, a code to the new address, the old o
   await page.getByRole('status').filter({ hasText: 'Your contact details have been changed' }).waitFor();
   assert.match(await page.getByRole('listitem').filter({ hasText: 'E-mail address:' }).textContent(), /nora@new\.example/);
   assert.ok(idp.outbox().some((m) => m.to === 'nora@example.invalid' && /changed/.test(m.subject)), 'the old address is told');
+
+  // Her name, corrected: confirmed by a code to her own (now new) address.
+  await page.getByRole('link', { name: 'Change (Name)' }).click();
+  await page.getByRole('heading', { name: 'Correct your name' }).waitFor();
+  await page.getByRole('button', { name: 'Send the code' }).click();
+  await page.getByRole('link', { name: 'Enter your name, at most 200 characters.' }).waitFor();
+  assert.equal(await page.getByLabel('Your full name').getAttribute('aria-invalid'), 'true');
+  await shot(page, 'name-error');
+  await page.getByLabel('Your full name').fill('Nóra Kovács');
+  await page.getByRole('button', { name: 'Send the code' }).click();
+  await page.getByText('We sent a code to nora@new.example').waitFor();
+  await page.getByRole('heading', { name: 'Correct your name' }).waitFor();
+  const nameMail = idp.outbox().filter((m) => m.to === 'nora@new.example' && /name/.test(m.subject)).pop();
+  assert.ok(nameMail, 'the code goes to her address');
+  await page.getByLabel('Code').fill(nameMail.body.match(/\b(\d{6})\b/)[1]);
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('status').filter({ hasText: 'Your name has been corrected' }).waitFor();
+  assert.match(await page.getByRole('listitem').filter({ hasText: 'Name:' }).textContent(), /Nóra Kovács/);
   await shot(page, 'account');
 });
 

@@ -674,6 +674,12 @@ pub fn email(e: &str) -> AdminResult<String> {
     Ok(e.to_string())
 }
 
+/// A person's name as the account shows it: not empty, no control characters, at most
+/// `MAX_NAME_CHARS`.
+pub fn name(n: &str) -> AdminResult<String> {
+    display_text("name", n, MAX_NAME_CHARS)
+}
+
 /// E.164: a plus sign, then a country code that does not begin with 0, 8 to 15 digits in
 /// all.
 pub fn phone(p: &str) -> AdminResult<String> {

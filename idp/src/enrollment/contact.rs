@@ -1,9 +1,10 @@
-//! Changing the e-mail address or the mobile number. Like a change of factors it needs a
-//! fresh step-up to the citizen's strongest level (the caller checks it). The new address
-//! must show that it reaches the citizen: a code is sent there, and the change is made only
-//! when the code comes back, on the one factor-check path (counted, locked, audited); the
-//! old address is then told, so that a change the citizen did not make does not go
-//! unnoticed.
+//! Changing the e-mail address, the mobile number or the name. Like a change of factors it
+//! needs a fresh step-up to the citizen's strongest level (the caller checks it). A new
+//! address must show that it reaches the citizen: a code is sent there; a corrected name is
+//! confirmed by a code sent to the citizen's own address. The change is made only when the
+//! code comes back, on the one factor-check path (counted, locked, audited); the citizen is
+//! then told at the address that was on the account before, so that a change they did not
+//! make does not go unnoticed.
 
 use crate::audit::{self, Entry, Kind};
 use crate::i18n::Lang;
@@ -24,11 +25,13 @@ const PURPOSE: &str = "contact-change";
 const PER_WINDOW: i32 = 3;
 const WINDOW: i64 = 600;
 
-/// Which contact detail changes.
+/// Which detail changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Contact {
     Email,
     Phone,
+    /// The name the account shows and gives to services (the `name` claim).
+    Name,
 }
 
 impl Contact {
@@ -36,6 +39,7 @@ impl Contact {
         match s {
             "email" => Some(Contact::Email),
             "phone" => Some(Contact::Phone),
+            "name" => Some(Contact::Name),
             _ => None,
         }
     }
@@ -44,14 +48,7 @@ impl Contact {
         match self {
             Contact::Email => "email",
             Contact::Phone => "phone",
-        }
-    }
-
-    /// The code factor that proves the new address.
-    fn factor(self) -> FactorKind {
-        match self {
-            Contact::Email => FactorKind::EmailCode,
-            Contact::Phone => FactorKind::SmsCode,
+            Contact::Name => "name",
         }
     }
 }
@@ -60,20 +57,42 @@ impl Contact {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pending {
     pub contact: Contact,
+    /// Where the code went: the new address, or for a name the citizen's own.
     pub to: String,
+    /// The corrected name (a change of name only).
+    #[serde(default)]
+    new_name: Option<String>,
+    /// The code went by SMS.
+    #[serde(default)]
+    by_sms: bool,
     sent: SentCode,
+}
+
+impl Pending {
+    /// The code factor that confirms the change.
+    fn factor(&self) -> FactorKind {
+        if self.by_sms {
+            FactorKind::SmsCode
+        } else {
+            FactorKind::EmailCode
+        }
+    }
 }
 
 /// Why a change was not made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// Not an e-mail address, or not a mobile number in E.164 form.
+    /// Not an e-mail address, not a mobile number in E.164 form, or an empty or overlong
+    /// name.
     Invalid,
+    /// A name cannot be confirmed: the account has no address to send a code to.
+    NoAddress,
     /// The code was wrong or has run out.
     Code(Refusal),
 }
 
-/// Sends a code to the new address; the change waits for it.
+/// Sends a code to the new address (for a name, to the citizen's own); the change waits
+/// for it.
 pub fn start(
     svc: &Service,
     user_id: &str,
@@ -82,26 +101,48 @@ pub fn start(
     lang: Lang,
     now: i64,
 ) -> OidcResult<Result<Pending, Refused>> {
-    let checked = match contact {
-        Contact::Email => crate::admin::users::email(value),
-        Contact::Phone => crate::admin::users::phone(value),
-    };
-    let Ok(to) = checked else {
-        return Ok(Err(Refused::Invalid));
+    let (to, new_name, by_sms) = match contact {
+        Contact::Email | Contact::Phone => {
+            let checked = match contact {
+                Contact::Email => crate::admin::users::email(value),
+                _ => crate::admin::users::phone(value),
+            };
+            let Ok(to) = checked else {
+                return Ok(Err(Refused::Invalid));
+            };
+            (to, None, contact == Contact::Phone)
+        }
+        Contact::Name => {
+            let Ok(name) = crate::admin::users::name(value) else {
+                return Ok(Err(Refused::Invalid));
+            };
+            let user = svc
+                .db
+                .run(|c| users::find(c, user_id))?
+                .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
+            match (user.email, user.phone) {
+                (Some(e), _) => (e, Some(name), false),
+                (None, Some(p)) => (p, Some(name), true),
+                (None, None) => return Ok(Err(Refused::NoAddress)),
+            }
+        }
     };
     let t = lang.texts();
     let key = format!("contact:{user_id}");
     if svc.db.tx(|c| rate_limits::hit(c, &key, WINDOW, now))? > PER_WINDOW {
         return Err(OidcError::new(ErrorCode::SlowDown, t.too_many_codes));
     }
-    let factor = match contact {
-        Contact::Email => OneTimeCode::email(),
-        Contact::Phone => OneTimeCode::sms(),
+    let factor = if by_sms {
+        OneTimeCode::sms()
+    } else {
+        OneTimeCode::email()
     };
     let issued = factor.begin(&(), now);
     let pending = Pending {
         contact,
         to: to.clone(),
+        new_name,
+        by_sms,
         sent: issued.sent,
     };
     let state = serde_json::to_string(&pending).map_err(OidcError::server)?;
@@ -115,17 +156,18 @@ pub fn start(
             &state,
             pending.sent.expires_at,
         )?;
-        let detail = json!({ "factor": contact.factor().name(), "purpose": PURPOSE });
+        let detail = json!({ "factor": pending.factor().name(), "purpose": PURPOSE });
         audit::append(c, entry(Kind::CodeSent, user_id, detail), now)
     })?;
+    let (subject, body) = match contact {
+        Contact::Name => (t.name_code_subject, t.name_code_body),
+        _ => (t.contact_code_subject, t.contact_code_body),
+    };
     let message = Message {
-        channel: match contact {
-            Contact::Email => Channel::Email,
-            Contact::Phone => Channel::Sms,
-        },
+        channel: if by_sms { Channel::Sms } else { Channel::Email },
         to,
-        subject: t.contact_code_subject.into(),
-        body: t.contact_code_body.replace("{code}", &issued.code),
+        subject: subject.into(),
+        body: body.replace("{code}", &issued.code),
     };
     svc.notifier.send(&message).map_err(|e| {
         tracing::error!(error = %e, "a code to a new address could not be sent");
@@ -154,8 +196,8 @@ fn entry<'a>(kind: Kind, user_id: &'a str, detail: serde_json::Value) -> Entry<'
     }
 }
 
-/// Makes the change if `code` is the one sent to the new address; the old address (or
-/// number) is told.
+/// Makes the change if `code` is the one sent; the citizen is told at the address (or
+/// number) that was on the account before.
 pub fn confirm(
     svc: &Service,
     user_id: &str,
@@ -166,11 +208,10 @@ pub fn confirm(
     let Some(pending) = pending(svc, user_id, now)? else {
         return Ok(Err(Refused::Code(Refusal::Wrong)));
     };
-    let contact = pending.contact;
     let result = svc.db.tx(|c| {
         let attempt = Attempt {
             subject: user_id,
-            factor: contact.factor(),
+            factor: pending.factor(),
             ip: None,
             client_id: None,
             rule: svc.rules().lockout,
@@ -199,6 +240,7 @@ pub fn confirm(
                         after.email_verified = true;
                     }
                     Contact::Phone => after.phone = Some(p.to.clone()),
+                    Contact::Name => after.name = p.new_name.clone(),
                 }
                 after.updated_at = now;
                 users::update_profile(c, &after)?;
@@ -223,7 +265,11 @@ pub fn confirm(
 /// Tells the citizen, at the address that was on the account before.
 fn tell_old_address(svc: &Service, before: &User, p: &Pending, lang: Lang) {
     let t = lang.texts();
-    let body = t.changed_body.replace("{change}", t.change_contact);
+    let change = match p.contact {
+        Contact::Name => t.change_name,
+        _ => t.change_contact,
+    };
+    let body = t.changed_body.replace("{change}", change);
     let mut old = before.clone();
     // The notice goes where the old detail pointed, when there was one.
     if p.contact == Contact::Phone && before.phone.is_some() {
@@ -298,5 +344,76 @@ mod tests {
             .filter_map(|e| e.kind())
             .collect();
         assert_eq!(kinds, [Kind::ContactChanged]);
+    }
+
+    /// A corrected name is confirmed by a code to the citizen's own address.
+    #[test]
+    fn a_corrected_name_counts_only_once_the_code_to_the_citizen_comes_back() {
+        let (_dir, svc) = crate::service::for_tests();
+        for bad in ["", "   ", "Anna\u{7}", &"x".repeat(201)] {
+            let r = start(&svc, "u-anna", Contact::Name, bad, Lang::En, T0);
+            assert!(matches!(r, Ok(Err(Refused::Invalid))), "{bad:?}");
+        }
+        let p = start(&svc, "u-anna", Contact::Name, " Anna Kovács ", Lang::Hu, T0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.to, "anna@example.invalid");
+        let mail = svc
+            .outbox_for_tests()
+            .into_iter()
+            .find(|m| m.to == "anna@example.invalid")
+            .expect("a code");
+        assert_eq!(mail.subject, Lang::Hu.texts().name_code_subject);
+        let code = code_sent_to(&svc, "anna@example.invalid");
+        let name = |svc: &Service| {
+            svc.db
+                .run(|c| users::find(c, "u-anna"))
+                .unwrap()
+                .unwrap()
+                .name
+        };
+        assert_eq!(name(&svc), None);
+        let wrong = confirm(&svc, "u-anna", "000000", Lang::Hu, T0 + 1).unwrap();
+        assert_eq!(wrong, Err(Refused::Code(Refusal::Wrong)));
+        assert_eq!(name(&svc), None);
+        assert_eq!(
+            confirm(&svc, "u-anna", &code, Lang::Hu, T0 + 2).unwrap(),
+            Ok(Contact::Name)
+        );
+        assert_eq!(name(&svc).as_deref(), Some("Anna Kovács"));
+        let told = svc.outbox_for_tests().iter().any(|m| {
+            m.to == "anna@example.invalid" && m.body.contains(Lang::Hu.texts().change_name)
+        });
+        assert!(told, "the citizen is told");
+        let events = svc
+            .db
+            .run(|c| crate::audit::of_user(c, "u-anna", 1))
+            .unwrap();
+        assert_eq!(events[0].kind(), Some(Kind::ContactChanged));
+        assert!(
+            events[0].detail.contains("\"name\""),
+            "{}",
+            events[0].detail
+        );
+        assert!(
+            !events[0].detail.contains("Kovács"),
+            "the log keeps no personal data"
+        );
+    }
+
+    #[test]
+    fn a_name_cannot_be_confirmed_without_an_address() {
+        let (_dir, svc) = crate::service::for_tests();
+        svc.db
+            .tx(|c| {
+                let mut u = users::find(c, "u-anna")?.unwrap();
+                u.email = None;
+                u.phone = None;
+                users::update_profile(c, &u)
+            })
+            .unwrap();
+        let r = start(&svc, "u-anna", Contact::Name, "Anna", Lang::En, T0);
+        assert!(matches!(r, Ok(Err(Refused::NoAddress))));
+        assert!(svc.outbox_for_tests().is_empty());
     }
 }

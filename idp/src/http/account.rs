@@ -186,6 +186,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .as_ref()
         .map(|u| (u.email.clone(), u.phone.clone()))
         .unwrap_or_default();
+    let name = view.user.as_ref().and_then(|u| u.name.clone());
     let display_name = view
         .user
         .map(|u| u.name.unwrap_or(u.username))
@@ -224,8 +225,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         changed: match req.query_string() {
             "changed=password" => t.password_changed_notice,
             "changed=contact" => t.contact_changed_notice,
+            "changed=name" => t.name_changed_notice,
             _ => "",
         },
+        name,
         email,
         phone,
         totp: view.enrolled.contains(&FactorKind::Totp),
@@ -1294,7 +1297,7 @@ pub async fn contact_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         &state,
         ContactStep::Ask {
             what,
-            invalid: false,
+            refused: None,
         },
     )
     .await
@@ -1302,10 +1305,17 @@ pub async fn contact_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 
 /// Where a change of contact details stands.
 enum ContactStep {
-    /// Ask for the new address (again, when the last one was not one).
-    Ask { what: Contact, invalid: bool },
+    /// Ask for the new address or name (again, when the last was refused).
+    Ask {
+        what: Contact,
+        refused: Option<enrollment::contact::Refused>,
+    },
     /// Ask for the code sent to `to` (again, after a wrong one).
-    Code { to: String, wrong: bool },
+    Code {
+        what: Contact,
+        to: String,
+        wrong: bool,
+    },
 }
 
 async fn contact_form(
@@ -1322,22 +1332,34 @@ async fn contact_form(
         Ok(Access::Granted(_, c)) => c,
     };
     let t = pages::lang(req, &[]).texts();
+    let changing = match &step {
+        ContactStep::Ask { what, .. } | ContactStep::Code { what, .. } => *what,
+    };
+    let title = match changing {
+        Contact::Email => t.contact_email_title,
+        Contact::Phone => t.contact_phone_title,
+        Contact::Name => t.name_title,
+    };
     let (what, to, error) = match &step {
-        ContactStep::Ask { what, invalid } => {
-            let error = match (invalid, what) {
-                (false, _) => "",
-                (true, Contact::Email) => t.contact_invalid_email,
-                (true, Contact::Phone) => t.contact_invalid_phone,
+        ContactStep::Ask { what, refused } => {
+            use enrollment::contact::Refused;
+            let error = match (refused, what) {
+                (None, _) => "",
+                (Some(Refused::NoAddress), _) => t.name_no_address,
+                (Some(_), Contact::Email) => t.contact_invalid_email,
+                (Some(_), Contact::Phone) => t.contact_invalid_phone,
+                (Some(_), Contact::Name) => t.name_invalid,
             };
             (Some(*what), String::new(), error)
         }
-        ContactStep::Code { to, wrong } => {
+        ContactStep::Code { to, wrong, .. } => {
             (None, to.clone(), if *wrong { t.code_failed } else { "" })
         }
     };
     let page = ContactPage {
         t,
         csrf: &csrf(&cookie),
+        title,
         what: what.map(Contact::name).unwrap_or(""),
         intro: &t.contact_code_intro.replace("{to}", &to),
         error,
@@ -1360,17 +1382,18 @@ pub async fn contact_start(
             let what = form
                 .get("what")
                 .and_then(Contact::parse)
-                .ok_or_else(|| OidcError::invalid_request("what must be email or phone"))?;
+                .ok_or_else(|| OidcError::invalid_request("what must be email, phone or name"))?;
             let value = form.get("value").unwrap_or("");
             Ok(
                 match enrollment::contact::start(st, &sess.user_id, what, value, lang, now)? {
                     Ok(p) => Done::Contact(ContactStep::Code {
+                        what: p.contact,
                         to: p.to,
                         wrong: false,
                     }),
-                    Err(_) => Done::Contact(ContactStep::Ask {
+                    Err(refused) => Done::Contact(ContactStep::Ask {
                         what,
-                        invalid: true,
+                        refused: Some(refused),
                     }),
                 },
             )
@@ -1394,9 +1417,11 @@ pub async fn contact_confirm(
             let code = form.get("code").unwrap_or("");
             Ok(
                 match enrollment::contact::confirm(st, &sess.user_id, code, lang, now)? {
+                    Ok(Contact::Name) => Done::To("/account?changed=name".into()),
                     Ok(_) => Done::To("/account?changed=contact".into()),
                     Err(_) => match enrollment::contact::pending(st, &sess.user_id, now)? {
                         Some(p) => Done::Contact(ContactStep::Code {
+                            what: p.contact,
                             to: p.to,
                             wrong: true,
                         }),

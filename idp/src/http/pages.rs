@@ -110,6 +110,7 @@ pub struct AccountPage<'a> {
     pub csrf: &'a str,
     /// What was just changed (a password, contact details), for the success notice.
     pub changed: &'a str,
+    pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub totp: bool,
@@ -151,7 +152,9 @@ pub struct PasswordPage<'a> {
 pub struct ContactPage<'a> {
     pub t: &'a Texts,
     pub csrf: &'a str,
-    /// `email` or `phone` while asking for the new one; empty while asking for the code.
+    pub title: &'a str,
+    /// `email`, `phone` or `name` while asking for the new one; empty while asking for the
+    /// code.
     pub what: &'a str,
     /// Where the code went (asking for it).
     pub intro: &'a str,
