@@ -131,12 +131,13 @@ impl std::error::Error for OidcError {}
 
 impl From<crate::store::StoreError> for OidcError {
     fn from(e: crate::store::StoreError) -> Self {
-        if matches!(e, crate::store::StoreError::Pool(_)) {
-            tracing::error!(error = %e, "database unavailable");
+        if e.is_transient() {
+            tracing::warn!(error = %e, "database busy or unavailable");
             return Self::new(
                 ErrorCode::TemporarilyUnavailable,
-                "the service is temporarily unavailable",
-            );
+                "the service is temporarily unavailable; retry shortly",
+            )
+            .with_retry_after(1);
         }
         Self::server(e)
     }

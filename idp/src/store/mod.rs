@@ -57,6 +57,37 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// A failure that passes, after which the request may be retried: no connection free
+    /// in time, the database restarting or unreachable, SQLite busy past its timeout, a
+    /// PostgreSQL serialization failure or deadlock. Answered `503` with `Retry-After`.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match self {
+            StoreError::Pool(_) | StoreError::Connect(_) => true,
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    Kind::SerializationFailure | Kind::ClosedConnection | Kind::UnableToSendCommand
+                ) || {
+                    let m = info.message();
+                    [
+                        "database is locked",
+                        "database table is locked",
+                        "deadlock detected",
+                        "terminating connection",
+                        "the database system is",
+                        "server closed the connection",
+                    ]
+                    .iter()
+                    .any(|t| m.contains(t))
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Whether a key that came from outside can be looked up at all: PostgreSQL text cannot
 /// hold NUL, so such a key matches nothing instead of failing the query.
 pub(crate) fn searchable(key: &str) -> bool {
@@ -342,4 +373,33 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
     )
     .execute(conn)?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite busy past its timeout is a passing failure: `503` with `Retry-After`, not a
+    /// server error.
+    #[test]
+    fn a_busy_database_is_transient_and_answered_503() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.sqlite");
+        let path = path.to_str().unwrap();
+        let mut holder = SqliteConnection::establish(path).unwrap();
+        holder
+            .batch_execute("CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let mut other = SqliteConnection::establish(path).unwrap();
+        other.batch_execute("PRAGMA busy_timeout = 0;").unwrap();
+        let e = StoreError::from(other.batch_execute("BEGIN IMMEDIATE;").unwrap_err());
+        assert!(e.is_transient(), "{e}");
+        let answer = crate::oidc::error::OidcError::from(e);
+        assert_eq!(answer.code.status(), 503);
+        assert_eq!(answer.retry_after, Some(1));
+        // A real fault stays a server error.
+        let e = StoreError::from(other.batch_execute("SELECT * FROM nowhere;").unwrap_err());
+        assert!(!e.is_transient(), "{e}");
+        assert_eq!(crate::oidc::error::OidcError::from(e).code.status(), 500);
+    }
 }

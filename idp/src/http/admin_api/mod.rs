@@ -376,6 +376,21 @@ fn admin_error(e: &AdminError) -> HttpResponse {
             &e.to_string(),
             None,
         ),
+        AdminError::Store(s) if s.is_transient() => {
+            tracing::warn!(error = %e, "admin API operation met a busy database");
+            let mut res = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+                "the database is busy; nothing was changed; retry shortly",
+                None,
+            );
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("1"),
+            );
+            res
+        }
         AdminError::Store(_) | AdminError::Keys(_) => {
             tracing::error!(error = %e, "admin API operation failed");
             problem(
