@@ -8,6 +8,7 @@ pub mod captures;
 pub mod challenges;
 pub mod clients;
 pub mod consents;
+pub mod group_sync;
 pub mod keys;
 pub mod lockouts;
 pub mod rate_limits;
@@ -53,6 +54,9 @@ pub enum StoreError {
     /// `Db::open_existing` found a database without the provider's tables.
     #[error("the database {0} holds no identity provider data (its schema was never created)")]
     NoSchema(String),
+    /// The write-ahead log could not be synced to disk after a commit.
+    #[error("the database log could not be written to disk: {0}")]
+    Sync(std::io::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -140,11 +144,13 @@ impl r2d2::ManageConnection for Manager {
             Backend::Sqlite => {
                 let path = sqlite_path(&self.url);
                 let mut conn = SqliteConnection::establish(path)?;
-                // A wait instead of an error on a busy writer, FULL synchronous so a
-                // committed login or token survives a power cut. WAL (for concurrent
+                // A wait instead of an error on a busy writer. NORMAL synchronous: a
+                // commit does not wait for the disk inside the write lock; `Db` waits for
+                // it afterwards, many commits sharing one fsync (`group_sync`), so that
+                // a committed login or token survives a power cut. WAL (for concurrent
                 // readers) is persistent and set once in `Db::open`.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -168,6 +174,8 @@ impl r2d2::ManageConnection for Manager {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// SQLite in a file: the shared fsync of its log after commits.
+    sync: Option<std::sync::Arc<group_sync::GroupSync>>,
 }
 
 impl Db {
@@ -190,6 +198,7 @@ impl Db {
             url: url.to_string(),
             backend,
         };
+        let mut sync = None;
         if backend == Backend::Sqlite {
             let path = std::path::PathBuf::from(sqlite_path(url));
             // Created here with mode 0600 before SQLite opens it (SQLite would create it
@@ -209,6 +218,7 @@ impl Db {
                     return Err(StoreError::Missing(path.display().to_string()));
                 }
                 private(&path)?;
+                sync = Some(std::sync::Arc::new(group_sync::GroupSync::new(&path)));
             }
             let mut first = r2d2::ManageConnection::connect(&manager)?;
             first.batch_execute("PRAGMA journal_mode = WAL;")?;
@@ -228,7 +238,11 @@ impl Db {
             .max_size(max_connections.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            sync,
+        };
         if existing && !db.has_schema()? {
             return Err(StoreError::NoSchema(redacted(url)));
         }
@@ -319,6 +333,7 @@ impl Db {
         match f(conn) {
             Ok(value) => {
                 Manager::commit_transaction(conn).map_err(StoreError::from)?;
+                self.durable()?;
                 Ok(value)
             }
             Err(e) => {
@@ -329,10 +344,40 @@ impl Db {
         }
     }
 
-    /// Runs `f` on a pooled connection, outside any explicit transaction.
+    /// Runs `f` on a pooled connection, outside any explicit transaction. What it wrote is
+    /// on disk when it returns.
     pub fn run<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        if self.sync.is_none() {
+            return f(&mut conn);
+        }
+        let before = total_changes(&mut conn)?;
+        let result = f(&mut conn);
+        if total_changes(&mut conn)? != before {
+            self.durable()?;
+        }
+        result
+    }
+
+    /// Waits until the commits made so far are on disk (SQLite in a file; PostgreSQL's
+    /// commit is durable when it returns).
+    fn durable(&self) -> StoreResult<()> {
+        match &self.sync {
+            Some(s) => s.wait_durable().map_err(StoreError::Sync),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Rows this SQLite connection has changed since it was opened.
+fn total_changes(conn: &mut AnyConnection) -> StoreResult<i64> {
+    use diesel::sql_types::BigInt;
+    match conn {
+        AnyConnection::Sqlite(c) => Ok(diesel::select(diesel::dsl::sql::<BigInt>(
+            "total_changes()",
+        ))
+        .get_result(c)?),
+        AnyConnection::Postgresql(_) => Ok(0),
     }
 }
 
