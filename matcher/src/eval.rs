@@ -47,7 +47,12 @@ pub struct OperatingPoint {
 }
 
 impl PairScores {
+    /// Adds one pair's score; a NaN score means "not a pair" and is left out (a
+    /// cross-capture evaluation scores only document-to-live pairs this way).
     fn push(&mut self, same_identity: bool, score: f32) {
+        if score.is_nan() {
+            return;
+        }
         if same_identity {
             self.genuine.push(score);
         } else {
@@ -547,6 +552,29 @@ mod tests {
         assert_eq!((r.untuned_attempts, r.untuned_accepted), (15, 2));
         let lower = spoof_acceptance(&real, &synthetic, 0.8, score);
         assert_eq!((lower.accepted, lower.targets_fooled), (1, 1));
+    }
+
+    #[test]
+    fn pairs_scored_nan_are_not_pairs() {
+        // Samples of two kinds; only pairs of different kinds are scored.
+        let samples: Vec<(String, (bool, f32))> = [("a", true), ("a", false), ("b", false)]
+            .iter()
+            .enumerate()
+            .map(|(i, (id, doc))| (id.to_string(), (*doc, i as f32)))
+            .collect();
+        let score = |x: &(bool, f32), y: &(bool, f32)| {
+            if x.0 == y.0 {
+                f32::NAN
+            } else {
+                0.5 + x.1 + y.1
+            }
+        };
+        let s = score_pairs(&samples, score);
+        assert_eq!(s.genuine, vec![1.5]);
+        assert_eq!(s.impostor, vec![2.5]);
+        let cv = cross_validate(&samples, 2, 1e-4, score);
+        assert_eq!(cv.genuine_pairs + cv.impostor_pairs, 1);
+        assert!(cv.thresholds.iter().all(|t| !t.is_nan()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! embedding, comparison and 1:N search. Knows nothing of users, storage or HTTP.
 
 pub mod cancellable;
+pub mod document_sim;
 pub mod error;
 pub mod eval;
 pub mod face;

@@ -8,10 +8,11 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
+use matcher::document_sim;
 use matcher::eval::{
     OperatingPoint, cross_validate, score_pairs, spoof_acceptance, upper_bound_95,
 };
-use matcher::face::{FaceLocation, FacePipeline, load_image, pad_edges};
+use matcher::face::{FaceLocation, FacePipeline, FaceSample, load_image, pad_edges};
 use matcher::liveness;
 use matcher::models::ModelStore;
 use matcher::search::synthetic_templates;
@@ -98,6 +99,29 @@ enum Command {
         /// configured threshold).
         #[arg(long)]
         attacks: Option<PathBuf>,
+    },
+    /// Cross-capture error rates, identity document against live face: every image of a
+    /// directory with one sub-directory per person becomes a synthetic "document portrait as
+    /// a phone photographs it" (`document_sim`: print contrast and colour cast, reduced to a
+    /// face box of 100-130 px, rotation and perspective, blur, sensor noise, JPEG), and the
+    /// document version of each image is scored against the original of every other image.
+    EvalDocument {
+        dir: PathBuf,
+        /// False-match rate the threshold is chosen for.
+        #[arg(long, default_value_t = 1e-4)]
+        fmr: f64,
+        /// Also report the rates at this threshold.
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Identity-disjoint cross-validation of the threshold with this many folds.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Base seed of the degradations (each image's own seed also depends on its name).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write each document version here (PERSON/FILE.png), to look at.
+        #[arg(long)]
+        save: Option<PathBuf>,
     },
     /// Blink liveness over a directory of video frames (image files, in name order) or a
     /// YUV4MPEG2 / Motion JPEG video.
@@ -194,25 +218,45 @@ impl Engines {
         })
     }
 
+    /// The face sample of an image, located as the command-line options say.
+    fn face_sample(&mut self, img: &image::RgbImage) -> matcher::Result<FaceSample> {
+        let (mode, pad, upsample) = (self.face_mode, self.pad, self.upsample);
+        let detect = match self.detector {
+            Detector::Mmod => FaceLocation::Detect { upsample },
+            Detector::Blazeface => FaceLocation::Frame,
+        };
+        let face = self.face()?;
+        match mode {
+            FaceMode::Whole => face.sample(img, FaceLocation::WholeImage { pad }),
+            FaceMode::Detect => {
+                let side = img.width().max(img.height()) as f32;
+                let p = (pad.clamp(0.0, 2.0) * side).round() as u32;
+                if p > 0 {
+                    face.sample(&pad_edges(img, p), detect)
+                } else {
+                    face.sample(img, detect)
+                }
+            }
+        }
+    }
+
+    fn face_template(&mut self, sample: &FaceSample) -> matcher::Result<Template> {
+        self.face()?
+            .embedder()
+            .embed_chips(&[&sample.chip])?
+            .pop()
+            .ok_or_else(|| MatcherError::Model {
+                name: "face".into(),
+                reason: "no output".into(),
+            })
+    }
+
     fn template(&mut self, path: &Path, modality: Option<Modality>) -> matcher::Result<Template> {
         match modality.unwrap_or_else(|| modality_of(path)) {
             Modality::Face => {
                 let img = load_image(path)?;
-                let (mode, pad, upsample) = (self.face_mode, self.pad, self.upsample);
-                let detect = match self.detector {
-                    Detector::Mmod => FaceLocation::Detect { upsample },
-                    Detector::Blazeface => FaceLocation::Frame,
-                };
-                let face = self.face()?;
-                match mode {
-                    FaceMode::Whole => face.template(&img, FaceLocation::WholeImage { pad }),
-                    FaceMode::Detect => {
-                        let side = img.width().max(img.height()) as f32;
-                        let p = (pad.clamp(0.0, 2.0) * side).round() as u32;
-                        let img = if p > 0 { pad_edges(&img, p) } else { img };
-                        face.template(&img, detect)
-                    }
-                }
+                let sample = self.face_sample(&img)?;
+                self.face_template(&sample)
             }
             Modality::Voice => {
                 let audio = read_audio(path)?;
@@ -535,6 +579,159 @@ fn labelled_templates(
     Ok((people, samples))
 }
 
+/// One image of `eval-document`: which one, and the template of its live (original) and of
+/// its document version.
+enum Capture {
+    Live(usize, Template),
+    Document(usize, Template),
+}
+
+impl Capture {
+    fn parts(&self) -> (bool, usize, &Template) {
+        match self {
+            Capture::Live(i, t) => (false, *i, t),
+            Capture::Document(i, t) => (true, *i, t),
+        }
+    }
+}
+
+/// Document version of image A against the live image B: scored only when one is a document
+/// and the other live, and A is not B (NaN otherwise: not a pair).
+fn cross_capture_score(a: &Capture, b: &Capture) -> f32 {
+    let ((a_doc, a_image, a), (b_doc, b_image, b)) = (a.parts(), b.parts());
+    if a_doc == b_doc || a_image == b_image {
+        f32::NAN
+    } else {
+        a.cosine(b).unwrap_or(f32::NAN)
+    }
+}
+
+fn eval_document(
+    engines: &mut Engines,
+    dir: &Path,
+    fmr: f64,
+    threshold: Option<f32>,
+    folds: Option<usize>,
+    seed: u64,
+    save: Option<&Path>,
+) -> matcher::Result<Value> {
+    let mut captures: Vec<(String, Capture)> = Vec::new();
+    let mut lives: Vec<(String, Template)> = Vec::new();
+    let (mut people, mut images, mut skipped) = (0, 0, Vec::new());
+    let (mut scales, mut doc_box_heights) = (Vec::new(), Vec::new());
+    for person in files_in(dir)?.into_iter().filter(|p| p.is_dir()) {
+        people += 1;
+        let id = person
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for file in files_in(&person)? {
+            let name = format!(
+                "{id}/{}",
+                file.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            );
+            let mut skip = |side: &str, e: MatcherError| -> matcher::Result<()> {
+                if e.is_unusable_input() {
+                    skipped.push(json!({"file": file.display().to_string(), "side": side,
+                                        "reason": e.to_string()}));
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            };
+            let img = match load_image(&file) {
+                Ok(img) => img,
+                Err(e) => {
+                    skip("live", e)?;
+                    continue;
+                }
+            };
+            let live = match engines.face_sample(&img) {
+                Ok(s) => s,
+                Err(e) => {
+                    skip("live", e)?;
+                    continue;
+                }
+            };
+            let face_height = live.face_box.height() as f32;
+            let degradation =
+                document_sim::Degradation::draw(face_height, document_sim::seed_of(&name, seed));
+            let doc_img =
+                document_sim::degrade(&img, &degradation, document_sim::seed_of(&name, seed))?;
+            if let Some(out) = save {
+                let path = out.join(&name).with_extension("png");
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| MatcherError::Image(format!("{}: {e}", parent.display())))?;
+                }
+                doc_img
+                    .save(&path)
+                    .map_err(|e| MatcherError::Image(format!("{}: {e}", path.display())))?;
+            }
+            let doc = match engines.face_sample(&doc_img) {
+                Ok(s) => s,
+                Err(e) => {
+                    skip("document", e)?;
+                    continue;
+                }
+            };
+            scales.push(f64::from(degradation.scale));
+            doc_box_heights.push(doc.face_box.height() as f64);
+            let live_t = engines.face_template(&live)?;
+            let doc_t = engines.face_template(&doc)?;
+            lives.push((id.clone(), live_t.clone()));
+            captures.push((id.clone(), Capture::Live(images, live_t)));
+            captures.push((id.clone(), Capture::Document(images, doc_t)));
+            images += 1;
+        }
+    }
+    let scores = score_pairs(&captures, cross_capture_score);
+    let op = scores.threshold_for_fmr(fmr);
+    let (eer, eer_threshold) = scores.eer();
+    // FMR `fmr` is observable only with at least 1/fmr impostor pairs; below that the
+    // threshold is the lowest with no false match, and its 95% bound says what it supports.
+    let observable = scores.impostor.len() as f64 * fmr >= 1.0;
+    let cross_validation = folds.map(|k| cross_validate(&captures, k, fmr, cross_capture_score));
+    let live_scores = score_pairs(&lives, |a, b| a.cosine(b).unwrap_or(f32::NAN));
+    let live_op = live_scores.threshold_for_fmr(fmr);
+    let quartiles = |v: &mut Vec<f64>| -> Value {
+        v.sort_by(f64::total_cmp);
+        let q = |f: f64| {
+            v.get(((v.len() as f64 - 1.0) * f).round() as usize)
+                .copied()
+        };
+        json!({"min": q(0.0), "q25": q(0.25), "median": q(0.5), "q75": q(0.75), "max": q(1.0)})
+    };
+    let mut genuine: Vec<f64> = scores.genuine.iter().map(|&s| f64::from(s)).collect();
+    Ok(json!({
+        "model": lives.first().map(|s| s.1.model().to_string()),
+        "people": people, "images_used": images, "skipped": skipped,
+        "document_scale": quartiles(&mut scales),
+        "document_face_box_px": quartiles(&mut doc_box_heights),
+        "pairs": "document version of image A against the live image B, A != B (both directions)",
+        "genuine_pairs": scores.genuine.len(), "impostor_pairs": scores.impostor.len(),
+        "target_fmr": fmr,
+        "target_fmr_observable": observable,
+        "threshold": op.threshold, "fmr": op.fmr, "fnmr": op.fnmr,
+        "false_matches": op.false_matches, "false_non_matches": op.false_non_matches,
+        "fmr_upper_95": op.fmr_upper_95, "fnmr_upper_95": op.fnmr_upper_95,
+        "eer": eer, "eer_threshold": eer_threshold,
+        "at_document_threshold": scores.at(matcher::thresholds::DOCUMENT_COSINE),
+        "at_face_threshold": scores.at(matcher::thresholds::FACE_COSINE),
+        "at_given_threshold": threshold.map(|t| scores.at(t)),
+        "cross_validation": cross_validation,
+        "genuine_scores": quartiles(&mut genuine),
+        "impostor_max": scores.impostor.iter().copied().reduce(f32::max),
+        "live_to_live": {
+            "genuine_pairs": live_scores.genuine.len(), "impostor_pairs": live_scores.impostor.len(),
+            "threshold": live_op.threshold, "fnmr": live_op.fnmr,
+            "false_matches": live_op.false_matches, "eer": live_scores.eer().0,
+        },
+    }))
+}
+
 fn run(cli: Cli) -> matcher::Result<Value> {
     let mut engines = Engines {
         face: None,
@@ -656,6 +853,22 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 "impostor_max": scores.impostor.iter().copied().reduce(f32::max),
             }))
         }
+        Command::EvalDocument {
+            dir,
+            fmr,
+            threshold,
+            folds,
+            seed,
+            save,
+        } => eval_document(
+            &mut engines,
+            &dir,
+            fmr,
+            threshold,
+            folds,
+            seed,
+            save.as_deref(),
+        ),
         Command::Liveness { frames } => {
             let images = read_frames(&frames)?;
             let openness = engines.face()?.sequence_openness(&images)?;
