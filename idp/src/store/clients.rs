@@ -141,11 +141,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
     if !super::searchable(id) {
         return Ok(None);
     }
-    clients::table
-        .find(id)
-        .select(ClientRow::as_select())
-        .first(conn)
-        .optional()?
+    super::unique(clients::table.find(id).select(ClientRow::as_select()), conn)?
         .map(Client::try_from)
         .transpose()
 }

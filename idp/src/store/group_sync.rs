@@ -103,5 +103,4 @@ mod tests {
         let s = sync.state.lock().unwrap();
         assert_eq!((s.taken, s.durable), (320, 320));
     }
-
 }

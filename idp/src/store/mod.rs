@@ -92,6 +92,16 @@ impl StoreError {
     }
 }
 
+/// The row a lookup by a unique key finds, if any. Diesel's `first` adds `LIMIT ?`, and
+/// SQLite recompiles a statement each time a bound LIMIT is bound again (the value could
+/// change the query plan): a full parse of the query on every token request.
+pub(crate) fn unique<'a, Q, T>(query: Q, conn: &mut AnyConnection) -> StoreResult<Option<T>>
+where
+    Q: RunQueryDsl<AnyConnection> + diesel::query_dsl::LoadQuery<'a, AnyConnection, T>,
+{
+    Ok(query.load(conn)?.into_iter().next())
+}
+
 /// Whether a key that came from outside can be looked up at all: PostgreSQL text cannot
 /// hold NUL, so such a key matches nothing instead of failing the query.
 pub(crate) fn searchable(key: &str) -> bool {
@@ -236,6 +246,9 @@ impl Db {
         }
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
+            // A query on every checkout finds a PostgreSQL connection that a restart broke;
+            // a SQLite connection cannot break, and the query would cost every request.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let db = Db {
@@ -351,9 +364,9 @@ impl Db {
         if self.sync.is_none() {
             return f(&mut conn);
         }
-        let before = total_changes(&mut conn)?;
+        let before = changes_so_far(&mut conn)?;
         let result = f(&mut conn);
-        if total_changes(&mut conn)? != before {
+        if changes_so_far(&mut conn)? != before {
             self.durable()?;
         }
         result
@@ -369,14 +382,16 @@ impl Db {
     }
 }
 
-/// Rows this SQLite connection has changed since it was opened.
-fn total_changes(conn: &mut AnyConnection) -> StoreResult<i64> {
-    use diesel::sql_types::BigInt;
+diesel::define_sql_function! {
+    /// SQLite's count of the rows a connection has changed since it was opened.
+    fn total_changes() -> diesel::sql_types::BigInt;
+}
+
+/// Rows this SQLite connection has changed since it was opened (a typed call, so that the
+/// statement is prepared once per connection and cached).
+fn changes_so_far(conn: &mut AnyConnection) -> StoreResult<i64> {
     match conn {
-        AnyConnection::Sqlite(c) => Ok(diesel::select(diesel::dsl::sql::<BigInt>(
-            "total_changes()",
-        ))
-        .get_result(c)?),
+        AnyConnection::Sqlite(c) => Ok(diesel::select(total_changes()).get_result(c)?),
         AnyConnection::Postgresql(_) => Ok(0),
     }
 }

@@ -40,7 +40,8 @@ pub fn hit(conn: &mut AnyConnection, key: &str, window: i64, now: i64) -> StoreR
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(this_window.select(rate_limits::count).first(conn)?)
+    super::unique(this_window.select(rate_limits::count), conn)?
+        .ok_or(super::StoreError::Query(diesel::result::Error::NotFound))
 }
 
 /// The counts so far in the current window of `window` seconds for each of `keys` (0 for

@@ -43,11 +43,12 @@ pub fn find_live(
     id_hash: &str,
     now: i64,
 ) -> StoreResult<Option<BrowserSession>> {
-    let s: Option<BrowserSession> = browser_sessions::table
-        .find(id_hash)
-        .select(BrowserSession::as_select())
-        .first(conn)
-        .optional()?;
+    let s: Option<BrowserSession> = super::unique(
+        browser_sessions::table
+            .find(id_hash)
+            .select(BrowserSession::as_select()),
+        conn,
+    )?;
     Ok(s.filter(|s| s.is_live(now)))
 }
 
@@ -108,11 +109,12 @@ pub fn delete_by_sid(conn: &mut AnyConnection, user_id: &str, sid: &str) -> Stor
 }
 
 pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<BrowserSession>> {
-    let s = browser_sessions::table
-        .find(id_hash)
-        .select(BrowserSession::as_select())
-        .first(conn)
-        .optional()?;
+    let s = super::unique(
+        browser_sessions::table
+            .find(id_hash)
+            .select(BrowserSession::as_select()),
+        conn,
+    )?;
     diesel::delete(browser_sessions::table.find(id_hash)).execute(conn)?;
     Ok(s)
 }

@@ -171,12 +171,13 @@ pub fn consume_code(
     )
     .set(authorization_codes::consumed.eq(true))
     .execute(conn)?;
-    let row: Option<(AuthorizationCode, Grant)> = authorization_codes::table
-        .inner_join(grants::table)
-        .filter(authorization_codes::code_hash.eq(code_hash))
-        .select((AuthorizationCode::as_select(), Grant::as_select()))
-        .first(conn)
-        .optional()?;
+    let row: Option<(AuthorizationCode, Grant)> = super::unique(
+        authorization_codes::table
+            .inner_join(grants::table)
+            .filter(authorization_codes::code_hash.eq(code_hash))
+            .select((AuthorizationCode::as_select(), Grant::as_select())),
+        conn,
+    )?;
     Ok(match row {
         None => CodeRedemption::Unknown,
         Some((code, grant)) if claimed == 1 => CodeRedemption::Redeemed(code, grant),
@@ -197,12 +198,13 @@ pub fn find_access_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> StoreResult<Option<(AccessToken, Grant)>> {
-    Ok(access_tokens::table
-        .inner_join(grants::table)
-        .filter(access_tokens::token_hash.eq(token_hash))
-        .select((AccessToken::as_select(), Grant::as_select()))
-        .first(conn)
-        .optional()?)
+    super::unique(
+        access_tokens::table
+            .inner_join(grants::table)
+            .filter(access_tokens::token_hash.eq(token_hash))
+            .select((AccessToken::as_select(), Grant::as_select())),
+        conn,
+    )
 }
 
 pub fn revoke_access_token(conn: &mut AnyConnection, token_hash: &str) -> StoreResult<()> {
@@ -223,12 +225,13 @@ pub fn find_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> StoreResult<Option<(RefreshToken, Grant)>> {
-    Ok(refresh_tokens::table
-        .inner_join(grants::table)
-        .filter(refresh_tokens::token_hash.eq(token_hash))
-        .select((RefreshToken::as_select(), Grant::as_select()))
-        .first(conn)
-        .optional()?)
+    super::unique(
+        refresh_tokens::table
+            .inner_join(grants::table)
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select((RefreshToken::as_select(), Grant::as_select())),
+        conn,
+    )
 }
 
 /// Marks a refresh token rotated and returns it, exactly once; a token that was already

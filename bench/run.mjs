@@ -1,0 +1,267 @@
+// Load benchmark, side by side: the release `idp` (SQLite in a directory on disk, every
+// token committed and on disk before it is returned) and node-oidc-provider (its default
+// in-memory adapter: nothing written anywhere), started with an equivalent configuration,
+// loaded one after the other by the same load generator (autocannon) over loopback, in
+// several interleaved rounds (the order alternates each round). Prints, per endpoint, the
+// median over the rounds of requests per second and of the p50/p99 latencies, and idp's
+// throughput as a multiple of the peer's; then the memory of both processes. With
+// BENCH_WRITE=1 the same report goes to bench/RESULTS.md. Use `bench/run`, which builds
+// what it needs first.
+//
+// Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS per endpoint and round (5),
+// BENCH_CONNECTIONS (32), BENCH_WRITE (0).
+
+import autocannon from 'autocannon';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const target = process.env.CARGO_TARGET_DIR || join(root, 'target');
+process.env.IDP_BIN ||= join(target, 'release', 'idp');
+// The data directory on the project's disk, not a RAM-backed /tmp: fsync must be real.
+process.env.TMPDIR = join(target, 'bench-tmp');
+mkdirSync(process.env.TMPDIR, { recursive: true });
+const { Idp, UserAgent } = await import('../conformance/harness.mjs');
+
+const SECRET = 'bench-secret-0123456789abcdef';
+const REDIRECT = 'https://rp.example/cb';
+const PASSWORD = 'bench password of good length';
+const rounds = Number(process.env.BENCH_ROUNDS || 3);
+const seconds = Number(process.env.BENCH_SECONDS || 5);
+const connections = Number(process.env.BENCH_CONNECTIONS || 32);
+const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
+const form = 'application/x-www-form-urlencoded';
+const tokenHeaders = { authorization: basic, 'content-type': form };
+
+function freePort() {
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Resident and peak resident memory of a process, in MiB. */
+function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field) => Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))[1]);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: 'POST', headers: tokenHeaders, body });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Refresh tokens of `n` sign-ins through idp's pages (password, consent, code, token). */
+async function idpRefreshTokens(idp, n) {
+  const tokens = [];
+  for (let i = 0; i < n; i++) {
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const url = new URL(`${idp.issuer}/authorize`);
+    url.search = new URLSearchParams({
+      client_id: 'bench', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT,
+      state: `s${i}`, nonce: `n${i}`, code_challenge: challenge, code_challenge_method: 'S256',
+    });
+    const back = await new UserAgent(idp.issuer).signIn(url.href, 'citizen', PASSWORD);
+    const code = new URL(back).searchParams.get('code');
+    const t = await post(`${idp.issuer}/token`, new URLSearchParams({
+      grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier,
+    }));
+    tokens.push(t.refresh_token);
+  }
+  return tokens;
+}
+
+/** autocannon over one endpoint. */
+async function load(url, opts = {}) {
+  const r = await autocannon({ url, connections, duration: seconds, ...opts });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+  };
+}
+
+/**
+ * Refresh-token rotation: each of the connections follows its own chain, sending the
+ * token the last answer returned (autocannon prepares a connection's next request before
+ * the answer arrives, so it cannot follow a chain). Plain HTTP/1.1 keep-alive requests.
+ */
+async function rotation(base, path, tokens) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const latencies = [];
+  let errors = 0;
+  const deadline = Date.now() + seconds * 1000;
+  const send = (token) => new Promise((ok) => {
+    const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}`;
+    const req = http.request(`${base}${path}`, {
+      method: 'POST', agent,
+      headers: { ...tokenHeaders, 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => ok({ status: res.statusCode, text }));
+    });
+    req.on('error', () => ok({ status: 0, text: '' }));
+    req.end(body);
+  });
+  await Promise.all(tokens.map(async (first) => {
+    let token = first;
+    while (Date.now() < deadline) {
+      const t0 = process.hrtime.bigint();
+      const { status, text } = await send(token);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (status !== 200) {
+        if (process.env.BENCH_DEBUG) console.error(status, text);
+        errors++;
+        break;
+      }
+      token = JSON.parse(text).refresh_token;
+    }
+  }));
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
+  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), errors };
+}
+
+const scenarios = {
+  discovery: (s) => load(`${s.base}/.well-known/openid-configuration`),
+  jwks: (s) => load(`${s.base}${s.paths.jwks}`),
+  'token: client_credentials': (s) => load(`${s.base}${s.paths.token}`, {
+    method: 'POST', headers: tokenHeaders, body: 'grant_type=client_credentials&scope=api',
+  }),
+  'token: refresh rotation': async (s) => rotation(s.base, s.paths.token, await s.refreshTokens(connections)),
+  introspection: async (s) => {
+    // A token issued just now (the peer's adapter forgets older ones under load).
+    const { access_token: token } = await post(`${s.base}${s.paths.token}`, 'grant_type=client_credentials&scope=api');
+    return load(`${s.base}${s.paths.introspect}`, {
+      method: 'POST', headers: tokenHeaders, body: `token=${encodeURIComponent(token)}`,
+    });
+  },
+};
+
+// idp: a client like the peer's, a citizen to sign in, the `api` scope at level low.
+const idp = await Idp.start((cli) => {
+  cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', REDIRECT,
+    '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'client_credentials',
+    '--scope', 'openid', '--scope', 'api']);
+  cli(['user', 'add', '--username', 'citizen', '--password-stdin'], `${PASSWORD}\n`);
+  // All sign-ins come from 127.0.0.1: the per-address limit of attempts is raised.
+}, { config: 'attempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n' });
+const idpIdle = memory(idp.child.pid);
+const port = await freePort();
+const needed = connections * rounds;
+const peerProc = spawn(process.execPath, [join(here, 'peer.mjs'), String(port), SECRET],
+  { stdio: ['pipe', 'pipe', 'inherit'] });
+let peerOut = '';
+peerProc.stdout.on('data', (d) => (peerOut += d));
+/** The next line the peer prints that contains `marker`. */
+async function peerLine(marker) {
+  for (;;) {
+    const at = peerOut.indexOf('\n');
+    if (at >= 0) {
+      const line = peerOut.slice(0, at);
+      peerOut = peerOut.slice(at + 1);
+      if (line.includes(marker)) return line;
+      continue;
+    }
+    await once(peerProc.stdout, 'data');
+  }
+}
+await peerLine('ready');
+const peerIdle = memory(peerProc.pid);
+const idpRefresh = await idpRefreshTokens(idp, needed);
+
+const sides = {
+  idp: {
+    base: idp.issuer, pid: idp.child.pid,
+    paths: { jwks: '/jwks', token: '/token', introspect: '/introspect' },
+    refreshTokens: async (n) => idpRefresh.splice(0, n),
+  },
+  peer: {
+    base: `http://127.0.0.1:${port}`, pid: peerProc.pid,
+    paths: { jwks: '/jwks', token: '/token', introspect: '/token/introspection' },
+    refreshTokens: async (n) => {
+      peerProc.stdin.write(`mint ${n}\n`);
+      return JSON.parse(await peerLine('refresh_tokens')).refresh_tokens;
+    },
+  },
+};
+
+const results = { idp: {}, peer: {} };
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? ['idp', 'peer'] : ['peer', 'idp'];
+  for (const [name, run] of Object.entries(scenarios)) {
+    for (const side of order) {
+      const r = await run(sides[side]);
+      (results[side][name] ??= []).push(r);
+      process.stderr.write(`round ${round + 1} ${side} ${name}: ${r.rps.toFixed(0)} req/s\n`);
+    }
+  }
+}
+const idpLoaded = memory(idp.child.pid);
+const peerLoaded = memory(peerProc.pid);
+peerProc.kill('SIGTERM');
+await idp.stop();
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary = (runs) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50: median(runs.map((r) => r.p50)),
+  p99: median(runs.map((r) => r.p99)),
+  errors: runs.reduce((n, r) => n + r.errors, 0),
+});
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const rows = Object.keys(scenarios).map((name) => {
+  const a = summary(results.idp[name]);
+  const b = summary(results.peer[name]);
+  return `| ${name} | ${fmt(a.rps)} | ${a.p50} / ${a.p99} | ${a.errors} | ${fmt(b.rps)} | ${b.p50} / ${b.p99} | ${b.errors} | **${(a.rps / b.rps).toFixed(2)}** |`;
+});
+const version = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout.trim();
+const peerVersion = JSON.parse(readFileSync(join(here, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
+const cannonVersion = JSON.parse(readFileSync(join(here, 'node_modules/autocannon/package.json'), 'utf8')).version;
+const mib = (m) => `${m.rss.toFixed(0)} MiB`;
+const report = `# Benchmark results
+
+Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; the load generator shares the cores with the server under load.
+
+- ${version(process.env.IDP_BIN, ['--version'])}, release build, SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync), ES256 signing, opaque access and refresh tokens in the database.
+- node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does. Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
+- autocannon ${cannonVersion} (refresh-token rotation: the same number of keep-alive connections from Node.js's own HTTP client, each following its chain of tokens): ${connections} connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
+
+| endpoint | idp req/s | idp p50 / p99 ms | idp errors | peer req/s | peer p50 / p99 ms | peer errors | idp / peer |
+|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Memory (resident): idp ${mib(idpIdle)} idle after start, ${mib(idpLoaded)} after the load (peak ${idpLoaded.peak.toFixed(0)} MiB), biometric models not loaded; node-oidc-provider ${mib(peerIdle)} idle, ${mib(peerLoaded)} after the load (peak ${peerLoaded.peak.toFixed(0)} MiB).
+`;
+console.log(report);
+if (process.env.BENCH_WRITE === '1') {
+  const file = join(here, 'RESULTS.md');
+  let rest = '';
+  try {
+    // Keep the hand-written analysis below the generated part.
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf('\n## Where the time goes');
+    if (at >= 0) rest = old.slice(at);
+  } catch {
+    // first run
+  }
+  writeFileSync(file, report + rest);
+}
