@@ -86,6 +86,36 @@ export class Idp {
     throw new Error(`idp did not become ready: ${idp.log}`);
   }
 
+  /** Kills the server at once (SIGKILL: no shutdown, nothing flushed by it). */
+  async kill() {
+    const done = new Promise((ok) => this.child.on('exit', ok));
+    this.child.kill('SIGKILL');
+    await done;
+  }
+
+  /** Starts the server again on the same data, port and settings. */
+  async restart() {
+    const { port } = new URL(this.issuer);
+    const child = spawn(
+      IDP_BIN,
+      [...this.settings, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', this.issuer],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+    );
+    this.child = child;
+    child.stdout.on('data', (d) => (this.log += d));
+    child.stderr.on('data', (d) => (this.log += d));
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) throw new Error(`idp exited: ${this.log}`);
+      try {
+        if ((await fetch(`${this.issuer}/health/ready`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`idp did not become ready again: ${this.log}`);
+  }
+
   /** Moves the server's clock forward (needs `testClock`). */
   async advanceClock(seconds) {
     const r = await fetch(`${this.issuer}/_test/clock?advance=${seconds}`, { method: 'POST' });

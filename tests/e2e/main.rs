@@ -26,7 +26,15 @@ pub const REDIRECT: &str = "https://rp.example/cb";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub async fn server_with_client(backend: Backend) -> TestServer {
-    let s = TestServer::start(backend).await;
+    server_with_client_configured(backend, |_| {}).await
+}
+
+/// `server_with_client` with settings adjusted first.
+pub async fn server_with_client_configured(
+    backend: Backend,
+    adjust: impl FnOnce(&mut idp::config::FileConfig),
+) -> TestServer {
+    let s = TestServer::start_configured(backend, None, |f, _| adjust(f)).await;
     s.add_client(&[
         "--id",
         "portal",

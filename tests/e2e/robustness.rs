@@ -136,19 +136,7 @@ async fn fifty_clients_at_once_on_each_endpoint(backend: Backend) {
     const N: usize = 50;
     // Every client comes from 127.0.0.1: the per-address limit of sign-in attempts is
     // raised above the fifty sign-ins (it is tested on its own).
-    let s = TestServer::start_configured(backend, None, |f, _| {
-        f.attempts_per_minute = Some(1000);
-    })
-    .await;
-    s.add_client(&[
-        "--id",
-        "portal",
-        "--secret",
-        SECRET,
-        "--redirect-uri",
-        REDIRECT,
-    ]);
-    s.add_user("anna", PASSWORD);
+    let s = server_with_client_configured(backend, |f| f.attempts_per_minute = Some(1000)).await;
     let s = Arc::new(s);
     let tokens = at_once(N, |_| {
         let s = s.clone();
