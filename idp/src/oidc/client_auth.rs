@@ -131,12 +131,15 @@ pub fn authenticate_throttled(
         ));
     }
     let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-    let counts = db.run(|c| rate_limits::counts(c, &names, FAILURE_WINDOW, now))?;
-    if counts.iter().zip(&keys).any(|(n, (_, limit))| n >= limit) {
-        tracing::warn!("client authentication throttled after repeated failures");
-        return Err(throttled(now));
-    }
-    let result = db.run(|c| Ok(authenticate(c, secrets, presented, audiences, now)))?;
+    // The counts and the check on one connection.
+    let result = db.run(|c| {
+        let counts = rate_limits::counts(c, &names, FAILURE_WINDOW, now)?;
+        if counts.iter().zip(&keys).any(|(n, (_, limit))| n >= limit) {
+            tracing::warn!("client authentication throttled after repeated failures");
+            return Ok(Err(throttled(now)));
+        }
+        Ok(authenticate(c, secrets, presented, audiences, now))
+    })?;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidClient
     {
