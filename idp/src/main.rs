@@ -1,6 +1,19 @@
 use clap::Parser;
 
+/// Large allocations (argon2id's 19 MiB per password check, a capture's frames) get pages
+/// of their own that go back to the system when freed. glibc would otherwise raise its
+/// threshold after the first such free and serve the next ones from the heap, which keeps
+/// them resident for good: an idle server held every password check's memory.
+fn return_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    return_large_allocations();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
