@@ -9,7 +9,8 @@
 // what it needs first.
 //
 // Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS per endpoint and round (5),
-// BENCH_CONNECTIONS (32), BENCH_WRITE (0).
+// BENCH_CONNECTIONS (32), BENCH_WRITE (0), BENCH_DATABASE_URL (idp on this PostgreSQL
+// database, which must exist and be empty, instead of SQLite).
 
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
@@ -163,7 +164,10 @@ const idp = await Idp.start((cli) => {
     '--scope', 'openid', '--scope', 'api']);
   cli(['user', 'add', '--username', 'citizen', '--password-stdin'], `${PASSWORD}\n`);
   // All sign-ins come from 127.0.0.1: the per-address limit of attempts is raised.
-}, { config: 'attempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n' });
+}, {
+  config: `${process.env.BENCH_DATABASE_URL ? `database_url = "${process.env.BENCH_DATABASE_URL}"\n` : ''}`
+    + 'attempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n',
+});
 const idpIdle = memory(idp.child.pid);
 const port = await freePort();
 const needed = connections * rounds;
@@ -241,7 +245,7 @@ const report = `# Benchmark results
 
 Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; the load generator shares the cores with the server under load.
 
-- ${version(process.env.IDP_BIN, ['--version'])}, release build, SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync), ES256 signing, opaque access and refresh tokens in the database.
+- ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database.
 - node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does. Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
 - autocannon ${cannonVersion} (refresh-token rotation: the same number of keep-alive connections from Node.js's own HTTP client, each following its chain of tokens): ${connections} connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
 
