@@ -14,11 +14,9 @@
 
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +28,7 @@ process.env.IDP_BIN ||= join(target, 'release', 'idp');
 // The data directory on the project's disk, not a RAM-backed /tmp: fsync must be real.
 process.env.TMPDIR = join(target, 'bench-tmp');
 mkdirSync(process.env.TMPDIR, { recursive: true });
-const { Idp, UserAgent } = await import('../conformance/harness.mjs');
+const { Idp, authorizationCode, freePort } = await import('../conformance/harness.mjs');
 
 const SECRET = 'bench-secret-0123456789abcdef';
 const REDIRECT = 'https://rp.example/cb';
@@ -41,16 +39,6 @@ const connections = Number(process.env.BENCH_CONNECTIONS || 32);
 const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
 const form = 'application/x-www-form-urlencoded';
 const tokenHeaders = { authorization: basic, 'content-type': form };
-
-function freePort() {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 /** Resident and peak resident memory of a process, in MiB. */
 function memory(pid) {
@@ -70,15 +58,7 @@ async function post(url, body) {
 async function idpRefreshTokens(idp, n) {
   const tokens = [];
   for (let i = 0; i < n; i++) {
-    const verifier = randomBytes(32).toString('base64url');
-    const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const url = new URL(`${idp.issuer}/authorize`);
-    url.search = new URLSearchParams({
-      client_id: 'bench', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT,
-      state: `s${i}`, nonce: `n${i}`, code_challenge: challenge, code_challenge_method: 'S256',
-    });
-    const back = await new UserAgent(idp.issuer).signIn(url.href, 'citizen', PASSWORD);
-    const code = new URL(back).searchParams.get('code');
+    const { code, verifier } = await authorizationCode(idp, { clientId: 'bench', redirectUri: REDIRECT }, 'citizen', PASSWORD);
     const t = await post(`${idp.issuer}/token`, new URLSearchParams({
       grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier,
     }));

@@ -6,8 +6,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { Idp, UserAgent } from './harness.mjs';
+import { Idp, authorizationCode } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
 const SECRET = 'crash-test-secret-0123456789';
@@ -37,16 +36,7 @@ async function token(form) {
   return { status: res.status, body: await res.json().catch(() => ({})) };
 }
 
-async function code() {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(`${idp.issuer}/authorize`);
-  url.search = new URLSearchParams({
-    client_id: 'rp', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 's', nonce: 'n',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-  });
-  const back = await new UserAgent(idp.issuer).signIn(url.href, 'maria', PASSWORD);
-  return { code: new URL(back).searchParams.get('code'), verifier };
-}
+const code = () => authorizationCode(idp, { clientId: 'rp', redirectUri: REDIRECT }, 'maria', PASSWORD);
 
 const redeem = (c) => token({ grant_type: 'authorization_code', code: c.code, redirect_uri: REDIRECT, code_verifier: c.verifier });
 

@@ -3,6 +3,7 @@
 // login pages the way a person's browser would (forms and redirects, no JavaScript).
 
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 export const IDP_BIN = process.env.IDP_BIN || join(targetDir, 'debug', 'idp');
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.unref();
@@ -26,11 +27,12 @@ function freePort() {
 }
 
 export class Idp {
-  constructor(dataDir, issuer, child, settings) {
+  constructor(dataDir, issuer, settings, env) {
     this.dataDir = dataDir;
     this.settings = settings;
     this.issuer = issuer;
-    this.child = child;
+    this.env = env;
+    this.child = null;
     this.log = '';
   }
 
@@ -64,42 +66,18 @@ export class Idp {
     const issuer = `http://${host}:${port}`;
     const env = { ...process.env, RUST_LOG: 'warn' };
     if (testClock) env.IDP_TEST_CLOCK = '1';
-    const child = spawn(
-      IDP_BIN,
-      [...settings, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', issuer],
-      { stdio: ['ignore', 'pipe', 'pipe'], env },
-    );
-    const idp = new Idp(dataDir, issuer, child, settings);
-    child.stdout.on('data', (d) => (idp.log += d));
-    child.stderr.on('data', (d) => (idp.log += d));
-    for (let i = 0; i < 200; i++) {
-      if (child.exitCode !== null) throw new Error(`idp exited: ${idp.log}`);
-      try {
-        const r = await fetch(`${issuer}/health/ready`);
-        if (r.ok) return idp;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill('SIGKILL');
-    throw new Error(`idp did not become ready: ${idp.log}`);
+    const idp = new Idp(dataDir, issuer, settings, env);
+    await idp.serve();
+    return idp;
   }
 
-  /** Kills the server at once (SIGKILL: no shutdown, nothing flushed by it). */
-  async kill() {
-    const done = new Promise((ok) => this.child.on('exit', ok));
-    this.child.kill('SIGKILL');
-    await done;
-  }
-
-  /** Starts the server again on the same data, port and settings. */
-  async restart() {
+  /** Starts `idp serve` on the issuer's port and waits until it is ready. */
+  async serve() {
     const { port } = new URL(this.issuer);
     const child = spawn(
       IDP_BIN,
       [...this.settings, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', this.issuer],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: this.env },
     );
     this.child = child;
     child.stdout.on('data', (d) => (this.log += d));
@@ -113,7 +91,20 @@ export class Idp {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`idp did not become ready again: ${this.log}`);
+    child.kill('SIGKILL');
+    throw new Error(`idp did not become ready: ${this.log}`);
+  }
+
+  /** Kills the server at once (SIGKILL: no shutdown, nothing flushed by it). */
+  async kill() {
+    const done = new Promise((ok) => this.child.on('exit', ok));
+    this.child.kill('SIGKILL');
+    await done;
+  }
+
+  /** Starts the server again on the same data, port and settings. */
+  restart() {
+    return this.serve();
   }
 
   /** Moves the server's clock forward (needs `testClock`). */
@@ -137,6 +128,21 @@ export class Idp {
     rmSync(this.dataDir, { recursive: true, force: true });
     return code;
   }
+}
+
+/**
+ * Signs `username` in through the pages for `clientId` (authorization code flow with PKCE)
+ * and returns the code and its verifier.
+ */
+export async function authorizationCode(idp, { clientId, redirectUri, scope = 'openid' }, username, password) {
+  const verifier = randomBytes(32).toString('base64url');
+  const url = new URL(`${idp.issuer}/authorize`);
+  url.search = new URLSearchParams({
+    client_id: clientId, response_type: 'code', scope, redirect_uri: redirectUri, state: 's', nonce: 'n',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+  });
+  const back = await new UserAgent(idp.issuer).signIn(url.href, username, password);
+  return { code: new URL(back).searchParams.get('code'), verifier };
 }
 
 /** A browser stand-in: keeps cookies, follows redirects inside the provider, fills forms. */

@@ -102,16 +102,14 @@ pub fn start(
     now: i64,
 ) -> OidcResult<Result<Pending, Refused>> {
     let (to, new_name, by_sms) = match contact {
-        Contact::Email | Contact::Phone => {
-            let checked = match contact {
-                Contact::Email => crate::admin::users::email(value),
-                _ => crate::admin::users::phone(value),
-            };
-            let Ok(to) = checked else {
-                return Ok(Err(Refused::Invalid));
-            };
-            (to, None, contact == Contact::Phone)
-        }
+        Contact::Email => match crate::admin::users::email(value) {
+            Ok(to) => (to, None, false),
+            Err(_) => return Ok(Err(Refused::Invalid)),
+        },
+        Contact::Phone => match crate::admin::users::phone(value) {
+            Ok(to) => (to, None, true),
+            Err(_) => return Ok(Err(Refused::Invalid)),
+        },
         Contact::Name => {
             let Ok(name) = crate::admin::users::name(value) else {
                 return Ok(Err(Refused::Invalid));
