@@ -1,6 +1,8 @@
 // node-oidc-provider, configured like the idp under test: ES256 signing, one confidential
 // client with client_credentials, authorization_code and refresh_token (rotated on every
-// use, as idp does), introspection on; its default in-memory adapter.
+// use, as idp does), introspection on; a second client `bench-jwt` whose client_credentials
+// access tokens are JWTs (RFC 9068, through the resource-indicators feature, as the peer
+// issues them); its default in-memory adapter.
 //
 // Usage: node peer.mjs PORT SECRET
 // Prints "ready" when it listens. For each line "mint N" on its standard input it prints
@@ -25,6 +27,14 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     scope: 'openid offline_access api',
     id_token_signed_response_alg: 'ES256',
+  }, {
+    client_id: 'bench-jwt',
+    client_secret: secret,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    scope: 'api',
+    id_token_signed_response_alg: 'ES256',
   }],
   jwks: { keys: [jwk] },
   scopes: ['openid', 'offline_access', 'api'],
@@ -34,6 +44,14 @@ const provider = new Provider(issuer, {
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: (ctx, client) => (client.clientId === 'bench-jwt' ? 'urn:bench:api' : undefined),
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'api', audience: 'urn:bench:api', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } },
+      }),
+    },
   },
 });
 

@@ -39,6 +39,10 @@ const connections = Number(process.env.BENCH_CONNECTIONS || 32);
 const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
 const form = 'application/x-www-form-urlencoded';
 const tokenHeaders = { authorization: basic, 'content-type': form };
+// The client whose access tokens are JWTs (RFC 9068) on both sides.
+const jwtHeaders = {
+  authorization: `Basic ${Buffer.from(`bench-jwt:${SECRET}`).toString('base64')}`, 'content-type': form,
+};
 
 /** Resident and peak resident memory of a process, in MiB. */
 function memory(pid) {
@@ -47,8 +51,8 @@ function memory(pid) {
   return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
 }
 
-async function post(url, body) {
-  const res = await fetch(url, { method: 'POST', headers: tokenHeaders, body });
+async function post(url, body, headers = tokenHeaders) {
+  const res = await fetch(url, { method: 'POST', headers, body });
   const json = await res.json();
   if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -135,6 +139,17 @@ const scenarios = {
       method: 'POST', headers: tokenHeaders, body: `token=${encodeURIComponent(token)}`,
     });
   },
+  'token: client_credentials, JWT': (s) => load(`${s.base}${s.paths.token}`, {
+    method: 'POST', headers: jwtHeaders, body: 'grant_type=client_credentials&scope=api',
+  }),
+  // The peer answers unsupported_token_type for its JWTs: its side introspects an opaque one.
+  'introspection of a JWT (peer: opaque)': async (s) => {
+    const headers = s.introspectsJwt ? jwtHeaders : tokenHeaders;
+    const { access_token: token } = await post(`${s.base}${s.paths.token}`, 'grant_type=client_credentials&scope=api', headers);
+    return load(`${s.base}${s.paths.introspect}`, {
+      method: 'POST', headers, body: `token=${encodeURIComponent(token)}`,
+    });
+  },
 };
 
 // idp: a client like the peer's, a citizen to sign in, the `api` scope at level low.
@@ -142,6 +157,8 @@ const idp = await Idp.start((cli) => {
   cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', REDIRECT,
     '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'client_credentials',
     '--scope', 'openid', '--scope', 'api']);
+  cli(['client', 'add', '--id', 'bench-jwt', '--secret', SECRET, '--redirect-uri', REDIRECT,
+    '--grant', 'client_credentials', '--scope', 'api', '--access-token-format', 'jwt']);
   cli(['user', 'add', '--username', 'citizen', '--password-stdin'], `${PASSWORD}\n`);
   // All sign-ins come from 127.0.0.1: the per-address limit of attempts is raised.
 }, {
@@ -176,6 +193,7 @@ const sides = {
   idp: {
     base: idp.issuer, pid: idp.child.pid,
     paths: { jwks: '/jwks', token: '/token', introspect: '/introspect' },
+    introspectsJwt: true,
     refreshTokens: async (n) => idpRefresh.splice(0, n),
   },
   peer: {
@@ -225,8 +243,8 @@ const report = `# Benchmark results
 
 Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; the load generator shares the cores with the server under load.
 
-- ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database.
-- node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does. Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
+- ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database; the client \`bench-jwt\` takes JWT access tokens (RFC 9068: nothing written to issue one, nothing read to introspect one).
+- node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does; \`bench-jwt\` gets JWT access tokens through its resource-indicators feature (it refuses to introspect them, so its introspection row is of an opaque token). Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
 - autocannon ${cannonVersion} (refresh-token rotation: the same number of keep-alive connections from Node.js's own HTTP client, each following its chain of tokens): ${connections} connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
 
 | endpoint | idp req/s | idp p50 / p99 ms | idp errors | peer req/s | peer p50 / p99 ms | peer errors | idp / peer |

@@ -255,6 +255,18 @@ pub struct ClientAddArgs {
     /// clients. Requires client authentication (a secret or a JWK set).
     #[arg(long)]
     pub resource_server: bool,
+    /// Access tokens as stored references (revoked at once) or as signed JWTs (RFC 9068:
+    /// checked without a database read, revoked within a second).
+    #[arg(long, default_value = "opaque", value_name = "opaque|jwt")]
+    pub access_token_format: String,
+    /// The `sub` citizens have at this client: one of its own per sector (pairwise, so
+    /// that portals cannot correlate citizens) or the account id (public).
+    #[arg(long, default_value = "pairwise", value_name = "pairwise|public")]
+    pub subject_type: String,
+    /// The sector of pairwise subjects, a host name [default: the redirect URIs' host];
+    /// needed when the redirect URIs are on several hosts.
+    #[arg(long)]
+    pub sector_identifier: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +310,14 @@ pub struct ClientUpdateArgs {
     /// Whether the client is a resource server that may introspect others' tokens.
     #[arg(long, value_name = "true|false")]
     pub resource_server: Option<bool>,
+    #[arg(long, value_name = "opaque|jwt")]
+    pub access_token_format: Option<String>,
+    /// Changes the `sub` of every citizen at this client.
+    #[arg(long, value_name = "pairwise|public")]
+    pub subject_type: Option<String>,
+    /// Changes the pairwise `sub` of every citizen at this client.
+    #[arg(long)]
+    pub sector_identifier: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -667,6 +687,9 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 access_token_ttl: Some(a.access_token_ttl),
                 refresh_token_ttl: Some(a.refresh_token_ttl),
                 resource_server: a.resource_server,
+                access_token_format: Some(a.access_token_format),
+                subject_type: Some(a.subject_type),
+                sector_identifier: a.sector_identifier,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -694,6 +717,9 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 access_token_ttl: a.access_token_ttl,
                 refresh_token_ttl: a.refresh_token_ttl,
                 resource_server: a.resource_server,
+                access_token_format: a.access_token_format,
+                subject_type: a.subject_type,
+                sector_identifier: a.sector_identifier,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

@@ -188,6 +188,7 @@ pub fn close_account(
     let t = lang.texts();
     crate::notify::tell(svc, &user, t.closed_subject, t.closed_body);
     svc.db.tx(|c| {
+        crate::store::tokens::revoke_grants_of_user(c, user_id, now)?;
         users::delete_account(c, user_id)?;
         let entry = Entry {
             kind: Kind::UserRemoved,

@@ -33,6 +33,8 @@ pub struct Service {
     /// Set when the background work (sealing, housekeeping) must stop; held while a round
     /// of it runs, so that stopping waits for the round in progress.
     pub(crate) background: Background,
+    /// Revoked JWT access tokens, as last read from the database.
+    pub denials: crate::oidc::access_jwt::DenyList,
 }
 
 /// The background loops' stop switch.
@@ -52,11 +54,14 @@ impl Service {
             })
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        let denials = crate::oidc::access_jwt::DenyList::default();
+        denials.sync(&db, now).map_err(|e| e.to_string())?;
         let provider = Provider {
             issuer: config.issuer.clone(),
             id_token_ttl: config.id_token_ttl,
             code_ttl: config.code_ttl,
             client_secrets: kek.client_secrets(),
+            pairwise: kek.pairwise(),
         };
         let rules = db
             .run(|c| active_rules(c, &config, &provider))
@@ -88,6 +93,7 @@ impl Service {
             rules: RwLock::new(Arc::new(rules)),
             biometrics: crate::biometrics::Biometrics::default(),
             background: Background::default(),
+            denials,
         })
     }
 
@@ -171,6 +177,16 @@ impl Service {
         Ok(true)
     }
 
+    /// Checks bearer access tokens of both formats.
+    pub fn bearer(&self) -> crate::oidc::bearer::Checker<'_> {
+        crate::oidc::bearer::Checker {
+            db: &self.db,
+            keys: self.keys(),
+            denials: &self.denials,
+            issuer: &self.provider.issuer,
+        }
+    }
+
     pub fn keys(&self) -> Arc<KeySet> {
         match self.keys.read() {
             Ok(k) => k.clone(),
@@ -220,6 +236,7 @@ pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
         id_token_ttl: config.id_token_ttl,
         code_ttl: config.code_ttl,
         client_secrets: crate::keys::kek::Kek::from_bytes(&[0; 32]).client_secrets(),
+        pairwise: crate::keys::kek::Kek::from_bytes(&[0; 32]).pairwise(),
     };
     let active = db
         .run(|c| active_rules(c, config, &provider))

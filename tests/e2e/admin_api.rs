@@ -37,6 +37,7 @@ async fn token_for(s: &TestServer, username: &str, scope: &str, acr: Option<&str
                     claims: None,
                     revoked: false,
                     created_at: now,
+                    subject: None,
                 };
                 idp::store::tokens::insert_grant(c, &grant)?;
                 idp::oidc::tokens::issue_access_token(c, &grant, &scope, 600, now)

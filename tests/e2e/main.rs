@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `idp` on a random port, driven over HTTP. Every test runs
 //! against SQLite and against PostgreSQL.
 
+mod access_tokens;
 mod admin_api;
 mod assurance;
 mod audit;
@@ -16,6 +17,7 @@ mod privacy;
 mod protocol_security;
 mod robustness;
 mod step_up;
+mod subjects;
 mod token_errors;
 
 pub use idp_e2e::*;

@@ -114,6 +114,9 @@ export function ClientShow({ params }) {
               [t('field.access_token_ttl'), duration(c.access_token_ttl)],
               [t('field.refresh_token_ttl'), duration(c.refresh_token_ttl)],
               [t('field.resource_server'), c.resource_server ? t('common.yes') : t('common.no')],
+              [t('field.access_token_format'), t(`format.${c.access_token_format}`)],
+              [t('field.subject_type'), t(`subjects.${c.subject_type}`)],
+              [t('field.sector_identifier'), c.sector_identifier || '—'],
               c.jwks && [t('field.jwks'), <pre class="app-pre">{JSON.stringify(c.jwks, null, 2)}</pre>],
               [t('clients.created'), dateTime(c.created_at)],
             ]} />
@@ -166,6 +169,9 @@ const FIELDS = {
   access_token_ttl: 'client-access-ttl',
   refresh_token_ttl: 'client-refresh-ttl',
   resource_server: 'client-resource-server',
+  access_token_format: 'client-token-format',
+  subject_type: 'client-subject-type',
+  sector_identifier: 'client-sector',
 };
 
 function blank() {
@@ -173,6 +179,7 @@ function blank() {
     id: '', name: '', auth_method: 'client_secret', jwks: '', redirect_uris: '', post_logout_redirect_uris: '',
     scopes: ['openid', 'profile', 'email'], grant_types: ['authorization_code', 'refresh_token'],
     id_token_alg: 'ES256', risk_level: 'low', access_token_ttl: '600', refresh_token_ttl: '28800', resource_server: false,
+    access_token_format: 'opaque', subject_type: 'pairwise', sector_identifier: '',
   };
 }
 
@@ -182,7 +189,8 @@ function fromClient(c) {
     redirect_uris: c.redirect_uris.join('\n'), post_logout_redirect_uris: c.post_logout_redirect_uris.join('\n'),
     scopes: c.scopes, grant_types: c.grant_types, id_token_alg: c.id_token_alg, risk_level: c.risk_level,
     access_token_ttl: String(c.access_token_ttl), refresh_token_ttl: String(c.refresh_token_ttl),
-    resource_server: c.resource_server,
+    resource_server: c.resource_server, access_token_format: c.access_token_format,
+    subject_type: c.subject_type, sector_identifier: c.sector_identifier || '',
   };
 }
 
@@ -199,6 +207,9 @@ function settings(form) {
     access_token_ttl: Number(form.access_token_ttl),
     refresh_token_ttl: Number(form.refresh_token_ttl),
     resource_server: form.resource_server,
+    access_token_format: form.access_token_format,
+    subject_type: form.subject_type,
+    sector_identifier: form.sector_identifier.trim() || undefined,
   };
 }
 
@@ -335,6 +346,14 @@ function ClientFormBody({ original, knownScopes }) {
             onChange={set('risk_level')} error={err('risk_level')} inline options={LEVELS.map((l) => [l, label('level', l)])} />
           <Radios id={FIELDS.id_token_alg} legend={t('field.id_token_alg')} hint={t('clients.algHint')} value={form.id_token_alg}
             onChange={set('id_token_alg')} error={err('id_token_alg')} inline options={[['ES256', 'ES256'], ['RS256', 'RS256']]} />
+          <Radios id={FIELDS.subject_type} legend={t('field.subject_type')} hint={t('clients.subjectHint')}
+            value={form.subject_type} onChange={set('subject_type')} error={err('subject_type')}
+            options={['pairwise', 'public'].map((v) => [v, t(`subjects.${v}`)])} />
+          <TextInput id={FIELDS.sector_identifier} label={t('field.sector_identifier')} hint={t('clients.sectorHint')}
+            value={form.sector_identifier} onInput={set('sector_identifier')} error={err('sector_identifier')} />
+          <Radios id={FIELDS.access_token_format} legend={t('field.access_token_format')} hint={t('clients.formatHint')}
+            value={form.access_token_format} onChange={set('access_token_format')} error={err('access_token_format')}
+            options={['opaque', 'jwt'].map((f) => [f, t(`format.${f}`)])} />
           <TextInput id={FIELDS.access_token_ttl} label={t('field.access_token_ttl')} hint={t('common.seconds')}
             value={form.access_token_ttl} onInput={set('access_token_ttl')} error={err('access_token_ttl')}
             inputMode="numeric" width="5" />

@@ -16,7 +16,8 @@ use crate::keys::Alg;
 use crate::oidc::GrantType;
 use crate::oidc::authorize::{STANDARD_SCOPES, scopes_supported};
 use crate::policy::Level;
-use crate::store::clients::{self as store, AuthMethod, Client};
+use crate::store::clients::{self as store, AccessTokenFormat, AuthMethod, Client, SubjectType};
+use crate::store::denials::{self, Denied};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -28,7 +29,7 @@ const MAX_URI_LEN: usize = 2000;
 pub const DEFAULT_GRANTS: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType::RefreshToken];
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 600;
 pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 8 * 3600;
-const MAX_ACCESS_TOKEN_TTL: i64 = 24 * 3600;
+const MAX_ACCESS_TOKEN_TTL: i64 = denials::LONGEST_ACCESS_TOKEN_TTL;
 const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 24 * 3600;
 
 /// How a new client proves its identity at the token endpoint.
@@ -65,6 +66,12 @@ pub struct NewClient {
     pub refresh_token_ttl: Option<i64>,
     /// May introspect tokens issued to other clients (an API).
     pub resource_server: bool,
+    /// opaque or jwt (RFC 9068) [default: opaque].
+    pub access_token_format: Option<String>,
+    /// public or pairwise (OIDC Core 8) [default: pairwise].
+    pub subject_type: Option<String>,
+    /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
+    pub sector_identifier: Option<String>,
 }
 
 impl NewClient {
@@ -83,6 +90,9 @@ impl NewClient {
             access_token_ttl: None,
             refresh_token_ttl: None,
             resource_server: false,
+            access_token_format: None,
+            subject_type: None,
+            sector_identifier: None,
         }
     }
 }
@@ -101,6 +111,11 @@ pub struct ClientChanges {
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub resource_server: Option<bool>,
+    pub access_token_format: Option<String>,
+    /// Changing it changes the `sub` of every citizen at this client.
+    pub subject_type: Option<String>,
+    /// Changing it changes the pairwise `sub` of every citizen at this client.
+    pub sector_identifier: Option<String>,
 }
 
 /// A new client's secret.
@@ -129,6 +144,13 @@ pub struct ClientView {
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub resource_server: bool,
+    /// `opaque` (stored, revoked at once) or `jwt` (RFC 9068: checked without a database
+    /// read, revoked within a second).
+    pub access_token_format: &'static str,
+    /// `public` (the account id) or `pairwise` (one `sub` per sector, OIDC Core 8.1).
+    pub subject_type: &'static str,
+    /// The sector of pairwise subjects.
+    pub sector_identifier: Option<String>,
     pub created_at: i64,
 }
 
@@ -149,6 +171,9 @@ impl From<&Client> for ClientView {
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             resource_server: c.resource_server,
+            access_token_format: c.access_token_format.as_str(),
+            subject_type: c.subject_type.as_str(),
+            sector_identifier: c.sector_identifier.clone(),
             created_at: c.created_at,
         }
     }
@@ -194,7 +219,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
     } else {
         grant_types(&new.grant_types)?
     };
-    let client = Client {
+    let mut client = Client {
         id,
         name,
         secret_hash: secret.as_deref().map(|s| ctx.kek.client_secrets().hash(s)),
@@ -221,7 +246,17 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
         )?,
         created_at: now,
         resource_server: new.resource_server,
+        access_token_format: access_token_format(
+            new.access_token_format.as_deref().unwrap_or("opaque"),
+        )?,
+        subject_type: subject_type(new.subject_type.as_deref().unwrap_or("pairwise"))?,
+        sector_identifier: new
+            .sector_identifier
+            .as_deref()
+            .map(sector_identifier)
+            .transpose()?,
     };
+    fix_sector(&mut client)?;
     consistent(&client)?;
     ctx.db.try_tx(|c| {
         if !store::insert(c, &client)? {
@@ -240,6 +275,9 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
             "id_token_alg": client.id_token_alg,
             "risk_level": client.risk_level,
             "resource_server": client.resource_server,
+            "access_token_format": client.access_token_format,
+            "subject_type": client.subject_type,
+            "sector_identifier": client.sector_identifier,
         });
         record(
             c,
@@ -303,6 +341,21 @@ pub fn update(
         .map(id_token_alg)
         .transpose()?;
     let level = changes.risk_level.as_deref().map(risk_level).transpose()?;
+    let format = changes
+        .access_token_format
+        .as_deref()
+        .map(access_token_format)
+        .transpose()?;
+    let subjects = changes
+        .subject_type
+        .as_deref()
+        .map(subject_type)
+        .transpose()?;
+    let sector = changes
+        .sector_identifier
+        .as_deref()
+        .map(|s| sector_identifier(s).map(Some))
+        .transpose()?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -334,6 +387,14 @@ pub fn update(
         apply!(access_token_ttl, access);
         apply!(refresh_token_ttl, refresh);
         apply!(resource_server, changes.resource_server);
+        apply!(access_token_format, format);
+        apply!(subject_type, subjects);
+        apply!(sector_identifier, sector);
+        let sector_before = client.sector_identifier.clone();
+        fix_sector(&mut client)?;
+        if client.sector_identifier != sector_before {
+            changed.insert("sector_identifier".into(), json!(client.sector_identifier));
+        }
         let names: Vec<&'static str> = FIELDS
             .iter()
             .copied()
@@ -364,7 +425,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 13] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -375,6 +436,9 @@ const FIELDS: [&str; 10] = [
     "access_token_ttl",
     "refresh_token_ttl",
     "resource_server",
+    "access_token_format",
+    "subject_type",
+    "sector_identifier",
 ];
 
 /// Replaces a confidential client's secret; the old one stops working at once. Returns
@@ -417,12 +481,15 @@ pub fn rotate_secret(
     Ok(generated.then_some(value))
 }
 
-/// Removes a client and everything issued to it (grants, tokens, consents).
+/// Removes a client and everything issued to it (grants, tokens, consents); its JWT
+/// access tokens are denied.
 pub fn remove(ctx: &Context, actor: &Actor, id: &str, now: i64) -> AdminResult<()> {
     ctx.db.try_tx(|c| {
         let client = found(store::find(c, id)?, id)?;
         super::console::refuse_removal(&ClientView::from(&client))?;
         store::remove(c, &client.id)?;
+        let until = now + denials::LONGEST_ACCESS_TOKEN_TTL;
+        denials::insert(c, Denied::Client(&client.id), until, now)?;
         let detail = json!({ "name": client.name });
         record(
             c,
@@ -598,6 +665,61 @@ fn id_token_alg(alg: &str) -> AdminResult<String> {
                 format!("{alg} is not one of {}", known.join(" ")),
             )
         })
+}
+
+fn access_token_format(format: &str) -> AdminResult<AccessTokenFormat> {
+    AccessTokenFormat::parse(format).ok_or_else(|| {
+        let known: Vec<&str> = AccessTokenFormat::ALL.iter().map(|f| f.as_str()).collect();
+        invalid(
+            "access_token_format",
+            format!("{format} is not one of {}", known.join(" ")),
+        )
+    })
+}
+
+fn subject_type(t: &str) -> AdminResult<SubjectType> {
+    SubjectType::parse(t).ok_or_else(|| {
+        let known: Vec<&str> = SubjectType::ALL.iter().map(|f| f.as_str()).collect();
+        invalid(
+            "subject_type",
+            format!("{t} is not one of {}", known.join(" ")),
+        )
+    })
+}
+
+/// A sector identifier is a host name (OIDC Core 8.1 takes the host of a URI).
+fn sector_identifier(s: &str) -> AdminResult<String> {
+    let host = s.trim().to_ascii_lowercase();
+    let parsed = url::Url::parse(&format!("https://{host}/")).ok();
+    if host.is_empty() || parsed.as_ref().and_then(|u| u.host_str()) != Some(host.as_str()) {
+        return Err(invalid(
+            "sector_identifier",
+            format!("{s} is not a host name (such as tax.example.gov)"),
+        ));
+    }
+    Ok(host)
+}
+
+/// A pairwise client's sector, once it can be told: given, or the one host of its
+/// redirect URIs. Kept from then on, so that citizens' `sub` stays put when redirect URIs
+/// change; redirect URIs on several hosts need it given.
+fn fix_sector(c: &mut Client) -> AdminResult<()> {
+    if c.subject_type != SubjectType::Pairwise || c.sector_identifier.is_some() {
+        return Ok(());
+    }
+    if c.redirect_uris.is_empty() {
+        return Ok(());
+    }
+    match crate::oidc::subject::sector_of(&c.redirect_uris) {
+        Some(sector) => {
+            c.sector_identifier = Some(sector);
+            Ok(())
+        }
+        None => Err(invalid(
+            "sector_identifier",
+            "the redirect URIs are on several hosts: give the sector (a host name) whose citizens share pairwise identifiers",
+        )),
+    }
 }
 
 fn risk_level(level: &str) -> AdminResult<String> {

@@ -183,42 +183,39 @@ pub enum Refusal {
     Forbidden,
 }
 
-/// Checks a bearer token for an operation (see the module's first lines).
+/// Checks a bearer token (either format, `oidc::bearer`) for an operation (see the
+/// module's first lines).
 pub fn authorize(
     ctx: &Context,
+    bearer: &crate::oidc::bearer::Checker,
     token: &str,
     access: Access,
     now: i64,
 ) -> AdminResult<Result<Principal, Refusal>> {
-    ctx.db
-        .run(|c| {
-            let Some((at, grant)) = crate::oidc::userinfo::active_access_token(c, token, now)?
-            else {
-                return Ok(Err(Refusal::InvalidToken));
-            };
-            if !at.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
-                return Ok(Err(Refusal::InsufficientScope));
-            }
-            let Some(user_id) = grant.user_id else {
-                return Ok(Err(Refusal::InsufficientScope));
-            };
-            let level = grant.acr.as_deref().and_then(Level::from_acr);
-            if level != Some(Level::High) {
-                return Ok(Err(Refusal::InsufficientAssurance {
-                    required: Level::High.acr(),
-                }));
-            }
-            let principal = Principal {
-                roles: roles_of(c, &user_id)?,
-                user_id,
-                ip: None,
-            };
-            if !principal.may(access) {
-                return Ok(Err(Refusal::Forbidden));
-            }
-            Ok(Ok(principal))
-        })
-        .map_err(Into::into)
+    let Some(at) = bearer.check(token, now)? else {
+        return Ok(Err(Refusal::InvalidToken));
+    };
+    if !at.has_scope(ADMIN_SCOPE) {
+        return Ok(Err(Refusal::InsufficientScope));
+    }
+    let Some(user_id) = bearer.user_id(&at)? else {
+        return Ok(Err(Refusal::InsufficientScope));
+    };
+    let level = at.acr.as_deref().and_then(Level::from_acr);
+    if level != Some(Level::High) {
+        return Ok(Err(Refusal::InsufficientAssurance {
+            required: Level::High.acr(),
+        }));
+    }
+    let principal = Principal {
+        roles: ctx.db.run(|c| roles_of(c, &user_id))?,
+        user_id,
+        ip: None,
+    };
+    if !principal.may(access) {
+        return Ok(Err(Refusal::Forbidden));
+    }
+    Ok(Ok(principal))
 }
 
 /// A role named by an administrator.
@@ -269,6 +266,7 @@ mod tests {
             claims: None,
             revoked: false,
             created_at: T0,
+            subject: None,
         };
         svc.db
             .tx(|c| {
@@ -316,11 +314,13 @@ mod tests {
         let high = token(&svc, &id, "openid admin", Level::High);
         // No role yet.
         assert_eq!(
-            authorize(&ctx, &high, Access::Read, now).unwrap(),
+            authorize(&ctx, &svc.bearer(), &high, Access::Read, now).unwrap(),
             Err(Refusal::Forbidden)
         );
         grant(&ctx, &cli(), UserRef::Id(&id), Role::Auditor, T0).unwrap();
-        let p = authorize(&ctx, &high, Access::Read, now).unwrap().unwrap();
+        let p = authorize(&ctx, &svc.bearer(), &high, Access::Read, now)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             p.actor(),
             Actor::Admin {
@@ -329,31 +329,35 @@ mod tests {
             }
         );
         assert_eq!(
-            authorize(&ctx, &high, Access::Change, now).unwrap(),
+            authorize(&ctx, &svc.bearer(), &high, Access::Change, now).unwrap(),
             Err(Refusal::Forbidden)
         );
         grant(&ctx, &cli(), UserRef::Id(&id), Role::Administrator, T0).unwrap();
-        assert!(authorize(&ctx, &high, Access::Change, now).unwrap().is_ok());
+        assert!(
+            authorize(&ctx, &svc.bearer(), &high, Access::Change, now)
+                .unwrap()
+                .is_ok()
+        );
 
         let substantial = token(&svc, &id, "admin", Level::Substantial);
         assert_eq!(
-            authorize(&ctx, &substantial, Access::Read, now).unwrap(),
+            authorize(&ctx, &svc.bearer(), &substantial, Access::Read, now).unwrap(),
             Err(Refusal::InsufficientAssurance {
                 required: Level::High.acr()
             })
         );
         let no_scope = token(&svc, &id, "openid", Level::High);
         assert_eq!(
-            authorize(&ctx, &no_scope, Access::Read, now).unwrap(),
+            authorize(&ctx, &svc.bearer(), &no_scope, Access::Read, now).unwrap(),
             Err(Refusal::InsufficientScope)
         );
         assert_eq!(
-            authorize(&ctx, "junk", Access::Read, now).unwrap(),
+            authorize(&ctx, &svc.bearer(), "junk", Access::Read, now).unwrap(),
             Err(Refusal::InvalidToken)
         );
         // Expired.
         assert_eq!(
-            authorize(&ctx, &high, Access::Read, T0 + 601).unwrap(),
+            authorize(&ctx, &svc.bearer(), &high, Access::Read, T0 + 601).unwrap(),
             Err(Refusal::InvalidToken)
         );
     }

@@ -293,7 +293,7 @@ pub fn disable(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminRes
         store::set_disabled(c, &user.id, true, now)?;
         let sessions = sessions::delete_of_user(c, &user.id)?;
         transactions::delete_of_user(c, &user.id)?;
-        let grants = tokens::revoke_grants_of_user(c, &user.id)?;
+        let grants = tokens::revoke_grants_of_user(c, &user.id, now)?;
         let detail = json!({ "sessions_ended": sessions, "grants_revoked": grants });
         record(
             c,
@@ -366,7 +366,7 @@ fn end(
     if !sessions::delete_by_sid(c, user_id, sid)? {
         return Ok(false);
     }
-    let grants = tokens::revoke_grants_of_session(c, sid)?;
+    let grants = tokens::revoke_grants_of_session(c, sid, now)?;
     let detail = json!({ "sid": sid, "grants_revoked": grants });
     record(
         c,
@@ -483,6 +483,7 @@ pub fn set_password(
 pub fn remove(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResult<()> {
     ctx.db.try_tx(|c| {
         let user = find(c, who)?;
+        tokens::revoke_grants_of_user(c, &user.id, now)?;
         store::delete_account(c, &user.id)?;
         let detail = json!({ "username": user.username });
         record(
@@ -957,6 +958,7 @@ mod tests {
             claims: None,
             revoked: false,
             created_at: T0,
+            subject: None,
         };
         svc.db.tx(|c| tokens::insert_grant(c, &grant)).unwrap();
         let who = UserRef::Username("anna");

@@ -65,7 +65,7 @@ pub fn change(
             )?,
         }
         for sid in sessions::delete_others(c, user_id, &session.id)? {
-            tokens::revoke_grants_of_session(c, &sid)?;
+            tokens::revoke_grants_of_session(c, &sid, now)?;
         }
         audit(c, user_id, Change::Password, None, now)
     })?;

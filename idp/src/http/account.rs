@@ -517,7 +517,7 @@ pub async fn end_session(
         let sid = form.require("sid")?.to_string();
         st.db.tx(|c| {
             if sessions::delete_by_sid(c, &sess.user_id, &sid)? {
-                tokens::revoke_grants_of_session(c, &sid)?;
+                tokens::revoke_grants_of_session(c, &sid, now)?;
             }
             let entry = crate::audit::Entry {
                 kind: crate::audit::Kind::SessionEnded,
@@ -542,7 +542,7 @@ pub async fn withdraw_consent(
         let client_id = form.require("client_id")?.to_string();
         st.db.tx(|c| {
             consents::revoke(c, &sess.user_id, &client_id)?;
-            tokens::revoke_grants_of_user_client(c, &sess.user_id, &client_id)?;
+            tokens::revoke_grants_of_user_client(c, &sess.user_id, &client_id, now)?;
             let entry = crate::audit::Entry {
                 kind: crate::audit::Kind::ConsentWithdrawn,
                 user_id: Some(&sess.user_id),

@@ -91,14 +91,15 @@ async fn handle(
         let Some(session) = st.db.run(|c| sessions::find_live(c, &hash, now))? else {
             return Ok(Outcome::Done(lr));
         };
-        let hinted = lr.hint_sid.as_deref() == Some(session.sid.as_str())
-            || (lr.hint_sid.is_none() && lr.hint_sub.as_deref() == Some(session.user_id.as_str()));
+        let hinted = st
+            .db
+            .run(|c| lr.hints_at(c, &st.provider.pairwise, &session))?;
         if !(confirmed || hinted) {
             return Ok(Outcome::Ask(lr));
         }
         st.db.tx(|c| {
             sessions::delete(c, &hash)?;
-            tokens::revoke_grants_of_session(c, &session.sid)?;
+            tokens::revoke_grants_of_session(c, &session.sid, now)?;
             let detail = serde_json::json!({ "by": "logout", "client": lr.client_id });
             let entry = crate::audit::Entry {
                 kind: crate::audit::Kind::SessionEnded,

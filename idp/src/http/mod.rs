@@ -136,7 +136,7 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
         server = server.workers(w.max(1));
     }
     let server = server.run();
-    spawn_audit_sealer(state.clone());
+    spawn_every_second(state.clone());
     spawn_housekeeping(state);
     Ok(server)
 }
@@ -320,11 +320,12 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     )
 }
 
-/// Every second: pick up a policy changed through another instance; give the audit events
+/// Every second: pick up a policy changed through another instance and the JWT access
+/// tokens revoked through any instance; give the audit events
 /// appended since their place in the hash chain, and sign a checkpoint of it when the last
 /// is older than the configured interval. Every instance runs one; they take turns on the
 /// chain's head.
-fn spawn_audit_sealer(state: Arc<AppState>) {
+fn spawn_every_second(state: Arc<AppState>) {
     let weak = Arc::downgrade(&state);
     drop(state);
     tokio::spawn(async move {
@@ -339,6 +340,9 @@ fn spawn_audit_sealer(state: Arc<AppState>) {
                         tracing::warn!(error = %e, "reloading the policy failed");
                     }
                     let now = state.clock.now();
+                    if let Err(e) = state.denials.sync(&state.db, now) {
+                        tracing::warn!(error = %e, "reading revoked JWT access tokens failed");
+                    }
                     let every = state.config.audit_checkpoint_seconds;
                     let issuer = &state.config.issuer;
                     let sealed =

@@ -94,15 +94,7 @@ pub async fn introspect(
             INTROSPECT_PATH,
             now,
         )?;
-        st.db.run(|c| {
-            Ok(introspection::introspect(
-                c,
-                &st.provider,
-                &client,
-                &params,
-                now,
-            ))
-        })?
+        introspection::introspect(&st.bearer(), &st.provider, &client, &params, now)
     })
     .await;
     match result {
@@ -133,7 +125,7 @@ pub async fn revoke(
             REVOKE_PATH,
             now,
         )?;
-        st.db.run(|c| Ok(revocation::revoke(c, &client, &params)))?
+        revocation::revoke(&st.bearer(), &client, &params, now)
     })
     .await;
     match result {

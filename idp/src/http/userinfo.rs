@@ -59,7 +59,7 @@ async fn answer(
     };
     let st = state.into_inner();
     let now = st.clock.now();
-    match blocking(move || st.db.run(|c| Ok(userinfo::userinfo(c, &token, now)))?).await {
+    match blocking(move || userinfo::userinfo(&st.bearer(), &token, now)).await {
         Ok(claims) => no_store_json(serde_json::Value::Object(claims).to_string()),
         Err(e) => bearer_error(&e),
     }

@@ -21,6 +21,7 @@ pub enum KekError {
 pub struct Kek {
     cipher: Aes256Gcm,
     client_secrets: SecretHasher,
+    pairwise: crate::oidc::subject::PairwiseKey,
     /// The root of the secrets of the biometric template transforms.
     biometric_root: [u8; 32],
 }
@@ -30,6 +31,7 @@ impl Kek {
         Kek {
             cipher: Aes256Gcm::new(key.into()),
             client_secrets: SecretHasher(derive(key, "idp client secret hash v1")),
+            pairwise: crate::oidc::subject::PairwiseKey(derive(key, "idp pairwise subject v1")),
             biometric_root: derive(key, "idp biometric transform v1"),
         }
     }
@@ -37,6 +39,13 @@ impl Kek {
     /// The keyed hash for client secrets, under a key derived from this one.
     pub fn client_secrets(&self) -> SecretHasher {
         self.client_secrets.clone()
+    }
+
+    /// The key of pairwise subject identifiers (`oidc::subject`). Derived from this key
+    /// like the client secrets' hash key: replacing the key-encryption key must carry both
+    /// over, or every pairwise `sub` and every client secret would change.
+    pub fn pairwise(&self) -> crate::oidc::subject::PairwiseKey {
+        self.pairwise.clone()
     }
 
     /// The secret of generation `n` of the biometric template transform (cancellable

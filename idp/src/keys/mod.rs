@@ -127,9 +127,19 @@ impl KeySet {
 
     /// Signs `claims` as a compact JWS with the active key of `alg`.
     pub fn sign(&self, alg: Alg, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        self.sign_typed(alg, "JWT", claims)
+    }
+
+    /// `sign` with the header's `typ` (RFC 8725 3.11: each kind of JWT its own type).
+    pub fn sign_typed(
+        &self,
+        alg: Alg,
+        typ: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<String, KeyError> {
         let key = self.active(alg)?;
         let mut header = JwsHeader::new();
-        header.set_token_type("JWT");
+        header.set_token_type(typ);
         header.set_key_id(&key.kid);
         let payload =
             serde_json::to_vec(claims).map_err(|e| josekit::JoseError::InvalidJson(e.into()))?;
@@ -143,7 +153,13 @@ impl KeySet {
     /// Verifies a JWS signed by one of the published keys (selected by `kid`) and returns
     /// its claims. Expiry is the caller's business.
     pub fn verify(&self, token: &str) -> Option<Map<String, Value>> {
-        let (payload, _header) = josekit::jws::deserialize_compact_with_selector(token, |h| {
+        self.verify_typed(token, None)
+    }
+
+    /// `verify`, and when `typ` is given, the header's `typ` must be it (compared without
+    /// case and without an `application/` prefix, RFC 7515 4.1.9).
+    pub fn verify_typed(&self, token: &str, typ: Option<&str>) -> Option<Map<String, Value>> {
+        let (payload, header) = josekit::jws::deserialize_compact_with_selector(token, |h| {
             Ok(h.key_id().and_then(|kid| {
                 self.keys
                     .iter()
@@ -152,6 +168,16 @@ impl KeySet {
             }))
         })
         .ok()?;
+        if let Some(wanted) = typ {
+            let got = header.token_type()?;
+            let got = got
+                .strip_prefix("application/")
+                .or_else(|| got.strip_prefix("APPLICATION/"))
+                .unwrap_or(got);
+            if !got.eq_ignore_ascii_case(wanted) {
+                return None;
+            }
+        }
         serde_json::from_slice(&payload).ok()
     }
 }

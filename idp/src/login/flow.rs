@@ -13,6 +13,7 @@ use crate::i18n::Lang;
 use crate::oidc::authorize::AuthorizeRequest;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::oidc::grants::authorization_code;
+use crate::oidc::subject;
 use crate::policy::{Level, Requirement};
 use crate::service::Service;
 use crate::store::sessions::BrowserSession;
@@ -752,23 +753,32 @@ fn next_step(
     now: i64,
 ) -> OidcResult<Step> {
     let ask = purpose.ask();
-    let (consented, enrolled) = match (session, purpose) {
+    let (consented, enrolled, subject) = match (session, purpose) {
         (Some(s), Purpose::Authorize(req)) => svc.db.run(|c| {
+            // Only an id_token_hint needs the session's `sub` as this client sees it.
+            let subject = match &req.hint_subject {
+                Some(_) => clients::find(c, &req.client_id)?
+                    .map(|client| subject::of(&svc.provider.pairwise, &client, &s.user_id)),
+                None => None,
+            };
             Ok((
                 consents::scopes(c, &s.user_id, &req.client_id)?,
                 sign_in_factors(svc, c, &s.user_id)?,
+                subject,
             ))
         })?,
         (Some(s), Purpose::Account { .. }) => (
             Vec::new(),
             svc.db.run(|c| sign_in_factors(svc, c, &s.user_id))?,
+            None,
         ),
-        (None, _) => (Vec::new(), Vec::new()),
+        (None, _) => (Vec::new(), Vec::new(), None),
     };
     let confirmed = matches!((tx_user, session), (Some(u), Some(s)) if u == s.user_id);
     let rules = svc.rules();
     let situation = Situation {
         session,
+        subject: subject.as_deref(),
         confirmed_in_transaction: confirmed,
         consented: &consented,
         consented_in_transaction: consented_now,
@@ -862,7 +872,7 @@ fn conclude(
     let session = session.ok_or_else(|| OidcError::server("issue without a session"))?;
     let code = svc
         .db
-        .tx(|c| authorization_code::issue_code(c, req, session, svc.provider.code_ttl, now))?;
+        .tx(|c| authorization_code::issue_code(c, &svc.provider, req, session, now))?;
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = &req.state {
         pairs.push(("state", s));

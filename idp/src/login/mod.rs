@@ -26,6 +26,9 @@ pub enum Next {
 /// What the login transaction knows about the session it runs in.
 pub struct Situation<'a> {
     pub session: Option<&'a BrowserSession>,
+    /// The session's `sub` as the requesting client sees it (`oidc::subject`), when an
+    /// `id_token_hint` is to be compared with it.
+    pub subject: Option<&'a str>,
     /// The citizen authenticated, or chose the account, within this transaction.
     pub confirmed_in_transaction: bool,
     /// Scopes the citizen has consented to for this client.
@@ -99,7 +102,7 @@ pub fn decide(req: &Ask, s: &Situation) -> Next {
             );
         }
         if let Some(hint) = req.hint_subject
-            && hint != session.user_id
+            && Some(hint) != s.subject
         {
             return need(
                 ErrorCode::LoginRequired,
@@ -215,6 +218,7 @@ mod tests {
     fn no_session_needs_login_or_fails_with_prompt_none() {
         let s = Situation {
             session: None,
+            subject: None,
             confirmed_in_transaction: false,
             consented: &[],
             consented_in_transaction: false,
@@ -238,6 +242,7 @@ mod tests {
         let c = consented();
         let s = Situation {
             session: Some(&sess),
+            subject: None,
             confirmed_in_transaction: false,
             consented: &c,
             consented_in_transaction: false,
@@ -275,6 +280,7 @@ mod tests {
         let sess = session(100);
         let s = Situation {
             session: Some(&sess),
+            subject: None,
             confirmed_in_transaction: false,
             consented: &[],
             consented_in_transaction: false,
@@ -315,6 +321,7 @@ mod tests {
         let c = consented();
         let s = Situation {
             session: Some(&sess),
+            subject: None,
             confirmed_in_transaction: false,
             consented: &c,
             consented_in_transaction: false,
@@ -347,6 +354,7 @@ mod tests {
         let c = consented();
         let s = Situation {
             session: Some(&sess),
+            subject: None,
             confirmed_in_transaction: false,
             consented: &c,
             consented_in_transaction: false,

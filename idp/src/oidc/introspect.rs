@@ -2,20 +2,21 @@
 //! confidential clients. A client registered as a resource server may introspect any
 //! token; any other client only the tokens issued to it. For a token the caller may not
 //! see, the answer is `{"active": false}`, the same as for an unknown one (RFC 7662 2.2),
-//! so that a client cannot learn about another client's users.
+//! so that a client cannot learn about another client's users. A JWT access token is
+//! answered without a database read (`oidc::access_jwt`).
 
 use super::Provider;
+use super::access_jwt;
+use super::bearer::{Bearer, Checker, opaque_rows};
 use super::error::{OidcError, OidcResult};
 use super::params::Params;
-use super::userinfo::active_access_token;
 use crate::crypto;
-use crate::store::AnyConnection;
 use crate::store::clients::Client;
-use crate::store::tokens::{self, Grant};
+use crate::store::tokens;
 use serde_json::{Map, Value, json};
 
 pub fn introspect(
-    conn: &mut AnyConnection,
+    bearer: &Checker,
     provider: &Provider,
     client: &Client,
     params: &Params,
@@ -27,67 +28,62 @@ pub fn introspect(
         ));
     }
     let token = params.require("token")?;
-    let may_see = |grant: &Grant| client.resource_server || grant.client_id == client.id;
-    if let Some((at, grant)) = active_access_token(conn, token, now)?.filter(|(_, g)| may_see(g)) {
-        return Ok(describe(
-            provider,
-            &grant,
-            &at.scope,
-            "Bearer",
-            at.created_at,
-            at.expires_at,
-        ));
+    let may_see = |issued_to: &str| client.resource_server || issued_to == client.id;
+    if access_jwt::looks_like_jwt(token) {
+        return Ok(match bearer.jwt(token, now) {
+            Some(v) if may_see(&v.client_id) => describe(provider, &Bearer::from_jwt(v), "Bearer"),
+            _ => json!({ "active": false }),
+        });
     }
-    let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
-        .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now && may_see(g));
-    if let Some((rt, grant)) = refresh {
-        return Ok(describe(
-            provider,
-            &grant,
-            &rt.scope,
-            "refresh_token",
-            rt.created_at,
-            rt.expires_at,
-        ));
-    }
-    Ok(json!({ "active": false }))
+    let found = bearer.db.run(|conn| {
+        if let Some((at, grant)) = opaque_rows(conn, token, now)? {
+            return Ok(Some((
+                Bearer::from_grant(grant, at.scope, at.created_at, at.expires_at),
+                "Bearer",
+            )));
+        }
+        let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
+            .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now);
+        Ok(refresh.map(|(rt, grant)| {
+            (
+                Bearer::from_grant(grant, rt.scope, rt.created_at, rt.expires_at),
+                "refresh_token",
+            )
+        }))
+    })?;
+    Ok(match found {
+        Some((b, kind)) if may_see(&b.client_id) => describe(provider, &b, kind),
+        _ => json!({ "active": false }),
+    })
 }
 
-fn describe(
-    provider: &Provider,
-    grant: &Grant,
-    scope: &str,
-    token_type: &str,
-    iat: i64,
-    exp: i64,
-) -> Value {
+fn describe(provider: &Provider, b: &Bearer, token_type: &str) -> Value {
     let mut m = Map::new();
     m.insert("active".into(), true.into());
-    m.insert("scope".into(), scope.into());
-    m.insert("client_id".into(), grant.client_id.clone().into());
+    m.insert("scope".into(), b.scope.clone().into());
+    m.insert("client_id".into(), b.client_id.clone().into());
     m.insert(
         "sub".into(),
-        grant
-            .user_id
+        b.subject
             .clone()
-            .unwrap_or_else(|| grant.client_id.clone())
+            .unwrap_or_else(|| b.client_id.clone())
             .into(),
     );
-    m.insert("aud".into(), grant.client_id.clone().into());
+    m.insert("aud".into(), b.client_id.clone().into());
     m.insert("iss".into(), provider.issuer.clone().into());
     m.insert("token_type".into(), token_type.into());
-    m.insert("iat".into(), iat.into());
-    m.insert("exp".into(), exp.into());
-    if let Some(acr) = &grant.acr {
+    m.insert("iat".into(), b.iat.into());
+    m.insert("exp".into(), b.exp.into());
+    if let Some(acr) = &b.acr {
         m.insert("acr".into(), acr.clone().into());
     }
-    if let Some(t) = grant.auth_time {
+    if let Some(t) = b.auth_time {
         m.insert("auth_time".into(), t.into());
     }
-    if grant.user_id.is_some() {
-        m.insert("amr".into(), grant.amr_list().into());
+    if b.subject.is_some() {
+        m.insert("amr".into(), b.amr.clone().into());
     }
-    if let Some(sid) = &grant.sid {
+    if let Some(sid) = &b.sid {
         m.insert("sid".into(), sid.clone().into());
     }
     Value::Object(m)

@@ -18,6 +18,26 @@ pub struct LogoutRequest {
     pub ui_locales: Vec<String>,
 }
 
+impl LogoutRequest {
+    /// Whether the hint names the browser's session: by its `sid`, or (a hint without
+    /// one) by its person's `sub` as the hint's client sees it (`subject`).
+    pub fn hints_at(
+        &self,
+        conn: &mut crate::store::AnyConnection,
+        pairwise: &super::subject::PairwiseKey,
+        session: &crate::store::sessions::BrowserSession,
+    ) -> crate::store::StoreResult<bool> {
+        if let Some(sid) = &self.hint_sid {
+            return Ok(*sid == session.sid);
+        }
+        let (Some(sub), Some(client_id)) = (&self.hint_sub, &self.client_id) else {
+            return Ok(false);
+        };
+        Ok(crate::store::clients::find(conn, client_id)?
+            .is_some_and(|c| super::subject::of(pairwise, &c, &session.user_id) == *sub))
+    }
+}
+
 pub fn validate<E>(
     params: &Params,
     keys: &KeySet,

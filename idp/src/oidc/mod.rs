@@ -2,7 +2,9 @@
 //! and errors. Nothing here knows about HTTP; handlers in `http` call these functions
 //! with parsed parameters and the current time, and turn the results into responses.
 
+pub mod access_jwt;
 pub mod authorize;
+pub mod bearer;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
@@ -12,6 +14,7 @@ pub mod introspect;
 pub mod logout;
 pub mod params;
 pub mod revoke;
+pub mod subject;
 pub mod tokens;
 pub mod userinfo;
 
@@ -24,6 +27,8 @@ pub struct Provider {
     pub code_ttl: i64,
     /// Hashes and checks client secrets (keyed: see `SecretHasher`).
     pub client_secrets: crate::keys::kek::SecretHasher,
+    /// Keys pairwise subject identifiers (`subject`).
+    pub pairwise: subject::PairwiseKey,
 }
 
 /// The grant types the token endpoint implements.

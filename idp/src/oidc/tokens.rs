@@ -1,12 +1,13 @@
-//! Issuing tokens under a grant: opaque access and refresh tokens (stored hashed) and
-//! signed ID tokens.
+//! Issuing tokens under a grant: access tokens in the client's format (opaque and stored
+//! hashed, or JWTs that are not stored), opaque refresh tokens (stored hashed) and signed
+//! ID tokens.
 
 use super::Provider;
 use super::claims::user_claims;
 use super::error::OidcResult;
 use crate::crypto;
 use crate::keys::{Alg, KeySet};
-use crate::store::clients::Client;
+use crate::store::clients::{AccessTokenFormat, Client};
 use crate::store::tokens::{self, AccessToken, Grant, RefreshToken};
 use crate::store::users;
 use crate::store::{AnyConnection, StoreResult};
@@ -24,6 +25,31 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+/// An access token for `client` under `grant`, in the client's format: an opaque one is
+/// stored (in the caller's transaction), a JWT only signed.
+pub fn access_token(
+    conn: &mut AnyConnection,
+    keys: &KeySet,
+    issuer: &str,
+    client: &Client,
+    grant: &Grant,
+    scope: &str,
+    now: i64,
+) -> StoreResult<OidcResult<String>> {
+    Ok(match client.access_token_format {
+        AccessTokenFormat::Opaque => Ok(issue_access_token(
+            conn,
+            grant,
+            scope,
+            client.access_token_ttl,
+            now,
+        )?),
+        AccessTokenFormat::Jwt => {
+            super::access_jwt::issue(keys, issuer, client, grant, scope, now).map_err(Into::into)
+        }
+    })
 }
 
 pub fn issue_access_token(
@@ -103,7 +129,7 @@ pub fn id_token(
     // claims (see `oidc::claims`); `acr` is asked for through the policy instead.
     let mut c: Map<String, Value> = user_claims(&user, &scopes);
     c.insert("iss".into(), provider.issuer.clone().into());
-    c.insert("sub".into(), user.id.clone().into());
+    c.insert("sub".into(), grant.subject().unwrap_or(&user.id).into());
     c.insert("aud".into(), input.client.id.clone().into());
     c.insert("azp".into(), input.client.id.clone().into());
     c.insert("iat".into(), now.into());

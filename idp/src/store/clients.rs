@@ -33,6 +33,61 @@ impl AuthMethod {
     }
 }
 
+/// What the client's access tokens are (per client; RFC 9068 for `Jwt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenFormat {
+    /// A random reference, stored hashed: every use reads the database, and revocation
+    /// takes effect at once.
+    #[default]
+    Opaque,
+    /// A signed JWT (`at+jwt`, RFC 9068): checked without a database read; revoking one
+    /// reaches every instance within a second (`oidc::access_jwt`).
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    pub const ALL: [AccessTokenFormat; 2] = [AccessTokenFormat::Opaque, AccessTokenFormat::Jwt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::Opaque => "opaque",
+            AccessTokenFormat::Jwt => "jwt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Which `sub` the client sees for a person (OIDC Core 8, `oidc::subject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    /// The account id, the same at every client (and for clients registered before
+    /// subject types existed).
+    #[default]
+    Public,
+    /// A value of its own per sector: portals cannot correlate citizens through it.
+    Pairwise,
+}
+
+impl SubjectType {
+    pub const ALL: [SubjectType; 2] = [SubjectType::Public, SubjectType::Pairwise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Public => "public",
+            SubjectType::Pairwise => "pairwise",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Client {
     pub id: String,
@@ -52,6 +107,10 @@ pub struct Client {
     /// A resource server (an API) may introspect tokens issued to other clients; any
     /// other client only its own (RFC 7662 4: the server decides who may see what).
     pub resource_server: bool,
+    pub access_token_format: AccessTokenFormat,
+    pub subject_type: SubjectType,
+    /// The sector of pairwise subjects (a host name), fixed at registration.
+    pub sector_identifier: Option<String>,
 }
 
 impl Client {
@@ -82,6 +141,18 @@ struct ClientRow {
     refresh_token_ttl: i64,
     created_at: i64,
     resource_server: bool,
+    /// `Options` as JSON.
+    options: String,
+}
+
+/// The settings kept in the `options` column; a missing member takes its default.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Options {
+    access_token_format: AccessTokenFormat,
+    subject_type: SubjectType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sector_identifier: Option<String>,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -95,8 +166,13 @@ fn list_to_json(v: &[String]) -> String {
 impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
     fn try_from(r: ClientRow) -> StoreResult<Client> {
+        let options: Options = serde_json::from_str(&r.options)
+            .map_err(|e| StoreError::Corrupt(format!("client options: {e}")))?;
         Ok(Client {
             auth_method: AuthMethod::parse(&r.auth_method)?,
+            access_token_format: options.access_token_format,
+            subject_type: options.subject_type,
+            sector_identifier: options.sector_identifier,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -133,6 +209,12 @@ impl From<&Client> for ClientRow {
             refresh_token_ttl: c.refresh_token_ttl,
             created_at: c.created_at,
             resource_server: c.resource_server,
+            options: serde_json::to_string(&Options {
+                access_token_format: c.access_token_format,
+                subject_type: c.subject_type,
+                sector_identifier: c.sector_identifier.clone(),
+            })
+            .unwrap_or_else(|_| unreachable!("options serialise")),
         }
     }
 }
@@ -204,6 +286,7 @@ pub fn update(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
             clients::access_token_ttl.eq(row.access_token_ttl),
             clients::refresh_token_ttl.eq(row.refresh_token_ttl),
             clients::resource_server.eq(row.resource_server),
+            clients::options.eq(row.options),
         ))
         .execute(conn)?;
     Ok(changed > 0)

@@ -8,6 +8,7 @@ pub mod captures;
 pub mod challenges;
 pub mod clients;
 pub mod consents;
+pub mod denials;
 pub mod group_sync;
 pub mod keys;
 pub mod lockouts;
@@ -424,6 +425,7 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
     n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
         .execute(conn)?;
     n += crate::store::registrations::purge_drafts(conn, now)?;
+    n += denials::purge(conn, now)?;
     n += diesel::delete(
         browser_sessions::table.filter(
             browser_sessions::expires_at

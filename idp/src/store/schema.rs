@@ -17,6 +17,7 @@ diesel::table! {
         refresh_token_ttl -> BigInt,
         created_at -> BigInt,
         resource_server -> Bool,
+        options -> Text,
     }
 }
 
@@ -89,6 +90,7 @@ diesel::table! {
         claims -> Nullable<Text>,
         revoked -> Bool,
         created_at -> BigInt,
+        subject -> Nullable<Text>,
     }
 }
 
@@ -346,3 +348,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     user_languages,
 );
+
+diesel::table! {
+    token_denials (id) {
+        id -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}

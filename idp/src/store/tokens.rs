@@ -3,7 +3,7 @@
 //! token, a logout) is one statement. Bearer secrets are stored only as hashes.
 
 use super::schema::{access_tokens, authorization_codes, grants, refresh_tokens};
-use super::{AnyConnection, StoreResult};
+use super::{AnyConnection, StoreResult, denials};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -23,11 +23,20 @@ pub struct Grant {
     pub claims: Option<String>,
     pub revoked: bool,
     pub created_at: i64,
+    /// The person's `sub` as the client sees it (`oidc::subject`), fixed when the grant
+    /// was made; none for `client_credentials` (and for grants made before subjects were
+    /// kept, whose clients are all `public`).
+    pub subject: Option<String>,
 }
 
 impl Grant {
     pub fn amr_list(&self) -> Vec<String> {
         serde_json::from_str(&self.amr).unwrap_or_default()
+    }
+
+    /// The `sub` of the person behind the grant, as its client sees it.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref().or(self.user_id.as_deref())
     }
 }
 
@@ -71,18 +80,29 @@ pub fn insert_grant(conn: &mut AnyConnection, g: &Grant) -> StoreResult<()> {
     Ok(())
 }
 
-pub fn revoke_grant(conn: &mut AnyConnection, grant_id: &str) -> StoreResult<()> {
-    diesel::update(grants::table.find(grant_id))
-        .set(grants::revoked.eq(true))
-        .execute(conn)?;
+pub fn find_grant(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Grant>> {
+    super::unique(grants::table.find(id).select(Grant::as_select()), conn)
+}
+
+/// Revokes a grant: its refresh tokens and stored access tokens stop working at once, its
+/// JWT access tokens as soon as each instance has read the denial (within a second).
+pub fn revoke_grant(conn: &mut AnyConnection, grant_id: &str, now: i64) -> StoreResult<()> {
+    revoke_grants(conn, vec![grant_id.to_string()], now)?;
     Ok(())
 }
 
 /// Revokes what was issued in a browser session that is ending (RP-initiated logout).
-pub fn revoke_grants_of_session(conn: &mut AnyConnection, sid: &str) -> StoreResult<usize> {
-    Ok(diesel::update(grants::table.filter(grants::sid.eq(sid)))
-        .set(grants::revoked.eq(true))
-        .execute(conn)?)
+pub fn revoke_grants_of_session(
+    conn: &mut AnyConnection,
+    sid: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    let ids = grants::table
+        .filter(grants::sid.eq(sid))
+        .filter(grants::revoked.eq(false))
+        .select(grants::id)
+        .load(conn)?;
+    revoke_grants(conn, ids, now)
 }
 
 /// Revokes everything a client holds for a user (consent withdrawn).
@@ -90,14 +110,49 @@ pub fn revoke_grants_of_user_client(
     conn: &mut AnyConnection,
     user_id: &str,
     client_id: &str,
+    now: i64,
 ) -> StoreResult<usize> {
-    Ok(diesel::update(
-        grants::table
-            .filter(grants::user_id.eq(user_id))
-            .filter(grants::client_id.eq(client_id)),
-    )
-    .set(grants::revoked.eq(true))
-    .execute(conn)?)
+    let ids = grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::client_id.eq(client_id))
+        .filter(grants::revoked.eq(false))
+        .select(grants::id)
+        .load(conn)?;
+    revoke_grants(conn, ids, now)
+}
+
+/// Revokes every grant of a user that is not revoked yet (an account disabled): its
+/// refresh tokens and access tokens stop working. Returns how many were live.
+pub fn revoke_grants_of_user(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    let ids = grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::revoked.eq(false))
+        .select(grants::id)
+        .load(conn)?;
+    revoke_grants(conn, ids, now)
+}
+
+/// Marks the grants revoked and denies their JWT access tokens; returns how many.
+fn revoke_grants(conn: &mut AnyConnection, ids: Vec<String>, now: i64) -> StoreResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(grants::table.filter(grants::id.eq_any(&ids)))
+        .set(grants::revoked.eq(true))
+        .execute(conn)?;
+    for id in &ids {
+        denials::insert(
+            conn,
+            denials::Denied::Grant(id),
+            now + denials::LONGEST_ACCESS_TOKEN_TTL,
+            now,
+        )?;
+    }
+    Ok(ids.len())
 }
 
 pub fn insert_code(conn: &mut AnyConnection, c: &AuthorizationCode) -> StoreResult<()> {
@@ -109,7 +164,7 @@ pub fn insert_code(conn: &mut AnyConnection, c: &AuthorizationCode) -> StoreResu
 
 pub enum Redemption<T> {
     /// First use: the credential and its grant.
-    Fresh(T, Grant),
+    Fresh(T, Box<Grant>),
     /// Used before: the grant it belongs to, which the caller revokes.
     Replayed(String),
     Unknown,
@@ -249,19 +304,7 @@ pub fn rotate_refresh_token(
     .execute(conn)?;
     Ok(match find_refresh_token(conn, token_hash)? {
         None => Redemption::Unknown,
-        Some((t, grant)) if claimed == 1 => Redemption::Fresh(t, grant),
+        Some((t, grant)) if claimed == 1 => Redemption::Fresh(t, Box::new(grant)),
         Some((t, _)) => Redemption::Replayed(t.grant_id),
     })
-}
-
-/// Revokes every grant of a user that is not revoked yet (an account disabled): its
-/// refresh tokens and stored access tokens stop working. Returns how many were live.
-pub fn revoke_grants_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<usize> {
-    Ok(diesel::update(
-        grants::table
-            .filter(grants::user_id.eq(user_id))
-            .filter(grants::revoked.eq(false)),
-    )
-    .set(grants::revoked.eq(true))
-    .execute(conn)?)
 }

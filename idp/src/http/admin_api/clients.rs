@@ -53,6 +53,15 @@ pub struct CreateClient {
     /// May introspect tokens issued to other clients (an API).
     #[serde(default)]
     pub resource_server: bool,
+    /// Access tokens as stored references or as signed JWTs (RFC 9068) [default: opaque].
+    #[schema(pattern = "^(opaque|jwt)$")]
+    pub access_token_format: Option<String>,
+    /// The `sub` citizens have at this client: the account id (public) or one of its own
+    /// per sector (pairwise, OIDC Core 8.1) [default: pairwise].
+    #[schema(pattern = "^(public|pairwise)$")]
+    pub subject_type: Option<String>,
+    /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
+    pub sector_identifier: Option<String>,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -73,6 +82,12 @@ pub struct ClientPatch {
     #[schema(minimum = 1, maximum = 31536000)]
     pub refresh_token_ttl: Option<i64>,
     pub resource_server: Option<bool>,
+    #[schema(pattern = "^(opaque|jwt)$")]
+    pub access_token_format: Option<String>,
+    /// Changing it changes every citizen's `sub` at this client.
+    #[schema(pattern = "^(public|pairwise)$")]
+    pub subject_type: Option<String>,
+    pub sector_identifier: Option<String>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -191,6 +206,9 @@ pub(super) async fn create(
             access_token_ttl: b.access_token_ttl,
             refresh_token_ttl: b.refresh_token_ttl,
             resource_server: b.resource_server,
+            access_token_format: b.access_token_format,
+            subject_type: b.subject_type,
+            sector_identifier: b.sector_identifier,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -257,6 +275,9 @@ pub(super) async fn update(
             access_token_ttl: p.access_token_ttl,
             refresh_token_ttl: p.refresh_token_ttl,
             resource_server: p.resource_server,
+            access_token_format: p.access_token_format,
+            subject_type: p.subject_type,
+            sector_identifier: p.sector_identifier,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {

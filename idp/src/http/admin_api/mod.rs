@@ -516,7 +516,7 @@ async fn call(
     let answer = web::block(move || -> AdminResult<Result<Reply, Refusal>> {
         let ctx = Context::from(&*state);
         let now = state.clock.now();
-        match roles::authorize(&ctx, &token, access, now)? {
+        match roles::authorize(&ctx, &state.bearer(), &token, access, now)? {
             Err(r) => Ok(Err(r)),
             Ok(mut principal) => {
                 principal.ip = ip;

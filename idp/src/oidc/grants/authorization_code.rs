@@ -18,11 +18,14 @@ use crate::store::{AnyConnection, StoreError, StoreResult};
 /// Creates the grant and its code for an authorized request; returns the code.
 pub fn issue_code(
     conn: &mut AnyConnection,
+    provider: &crate::oidc::Provider,
     req: &AuthorizeRequest,
     session: &BrowserSession,
-    code_ttl: i64,
     now: i64,
 ) -> StoreResult<String> {
+    // The `sub` the client will see, fixed for the life of the grant.
+    let subject = crate::store::clients::find(conn, &req.client_id)?
+        .map(|client| crate::oidc::subject::of(&provider.pairwise, &client, &session.user_id));
     let grant = Grant {
         id: crypto::random_id(),
         client_id: req.client_id.clone(),
@@ -35,6 +38,7 @@ pub fn issue_code(
         claims: req.claims.as_ref().map(|c| c.to_string()),
         revoked: false,
         created_at: now,
+        subject,
     };
     rows::insert_grant(conn, &grant)?;
     let code = crypto::random_token();
@@ -47,7 +51,7 @@ pub fn issue_code(
             code_challenge: req.code_challenge.clone(),
             nonce: req.nonce.clone(),
             consumed: false,
-            expires_at: now + code_ttl,
+            expires_at: now + provider.code_ttl,
         },
     )?;
     Ok(code)
@@ -85,7 +89,7 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
             // Any presentation of a used code is a leak (RFC 6749 4.1.2), whoever sends it.
             CodeRedemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "authorization code replayed; grant revoked");
-                rows::revoke_grant(conn, &grant_id)?;
+                rows::revoke_grant(conn, &grant_id, ctx.now)?;
                 let detail = serde_json::json!({ "credential": "code", "grant": grant_id });
                 let entry = crate::audit::Entry {
                     kind: crate::audit::Kind::TokenReplayed,
@@ -163,8 +167,12 @@ fn issue(
     nonce: Option<&str>,
 ) -> Result<OidcResult<TokenResponse>, StoreError> {
     super::audit_issued(ctx, conn, client, grant, "authorization_code", &grant.scope)?;
+    let issuer = &ctx.provider.issuer;
     let access =
-        tokens::issue_access_token(conn, grant, &grant.scope, client.access_token_ttl, ctx.now)?;
+        match tokens::access_token(conn, ctx.keys, issuer, client, grant, &grant.scope, ctx.now)? {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
     let refresh = if client.allows_grant("refresh_token") {
         Some(tokens::issue_refresh_token(
             conn,

@@ -1,12 +1,14 @@
 //! The client credentials grant: a confidential client acting on its own behalf. The
-//! access token has no user, and neither an ID token nor a refresh token is issued.
+//! access token has no user, and neither an ID token nor a refresh token is issued. With
+//! JWT access tokens nothing is written.
 
 use super::TokenContext;
 use crate::crypto;
+use crate::oidc::access_jwt;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::oidc::params::{Params, space_list};
 use crate::oidc::tokens::{self, TokenResponse};
-use crate::store::clients::Client;
+use crate::store::clients::{AccessTokenFormat, Client};
 use crate::store::tokens::{self as rows, Grant};
 
 pub fn grant(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult<TokenResponse> {
@@ -46,11 +48,23 @@ pub fn grant(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult
         claims: None,
         revoked: false,
         created_at: ctx.now,
+        subject: None,
     };
-    let access = ctx.db.tx(|conn| {
-        rows::insert_grant(conn, &grant)?;
-        tokens::issue_access_token(conn, &grant, &scope, client.access_token_ttl, ctx.now)
-    })?;
+    // A JWT needs no row: the grant is only what the token says.
+    let access = match client.access_token_format {
+        AccessTokenFormat::Jwt => access_jwt::issue(
+            ctx.keys,
+            &ctx.provider.issuer,
+            client,
+            &grant,
+            &scope,
+            ctx.now,
+        )?,
+        AccessTokenFormat::Opaque => ctx.db.tx(|conn| {
+            rows::insert_grant(conn, &grant)?;
+            tokens::issue_access_token(conn, &grant, &scope, client.access_token_ttl, ctx.now)
+        })?,
+    };
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",

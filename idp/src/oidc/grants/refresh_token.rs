@@ -45,10 +45,10 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
 
     commit_outcome(ctx.db, |conn| {
         let grant = match rows::rotate_refresh_token(conn, &hash)? {
-            Redemption::Fresh(_, grant) => grant,
+            Redemption::Fresh(_, grant) => *grant,
             Redemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "refresh token reused; grant revoked");
-                rows::revoke_grant(conn, &grant_id)?;
+                rows::revoke_grant(conn, &grant_id, ctx.now)?;
                 let detail =
                     serde_json::json!({ "credential": "refresh_token", "grant": grant_id });
                 let entry = crate::audit::Entry {
@@ -65,8 +65,12 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
             Redemption::Unknown => return Ok(Err(invalid())),
         };
         super::audit_issued(ctx, conn, client, &grant, "refresh_token", &scope)?;
+        let issuer = &ctx.provider.issuer;
         let access =
-            tokens::issue_access_token(conn, &grant, &scope, client.access_token_ttl, ctx.now)?;
+            match tokens::access_token(conn, ctx.keys, issuer, client, &grant, &scope, ctx.now)? {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
         // The new refresh token keeps the original scope so that a narrower access token
         // now does not narrow later refreshes.
         let refresh = tokens::issue_refresh_token(

@@ -1,0 +1,138 @@
+//! Bearer access tokens presented to the provider (UserInfo, introspection, the Admin
+//! API): an opaque reference is looked up in the database, a JWT (RFC 9068,
+//! `oidc::access_jwt`) is checked by its signature, expiry and the deny list without a
+//! database read. Both answer the same `Bearer`, so that every caller decides alike.
+
+use super::access_jwt::{self, DenyList, Verified};
+use crate::crypto;
+use crate::keys::KeySet;
+use crate::store::tokens::{self, AccessToken, Grant};
+use crate::store::{AnyConnection, Db, StoreResult};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A usable access token: who it was issued to, for whom, with what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bearer {
+    pub client_id: String,
+    /// The person's account, when the token says it (an opaque token's grant); a JWT names
+    /// only its grant (`Checker::user_id`).
+    pub user_id: Option<String>,
+    /// The person's `sub` as the client sees it; none for a client acting on its own.
+    pub subject: Option<String>,
+    pub grant_id: Option<String>,
+    pub scope: String,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    pub auth_time: Option<i64>,
+    pub sid: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl Bearer {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
+
+    /// A token stored under `grant` with these scope and times.
+    pub fn from_grant(grant: Grant, scope: String, iat: i64, exp: i64) -> Bearer {
+        Bearer {
+            amr: grant.amr_list(),
+            subject: grant.subject().map(str::to_string),
+            grant_id: Some(grant.id),
+            client_id: grant.client_id,
+            user_id: grant.user_id,
+            scope,
+            acr: grant.acr,
+            auth_time: grant.auth_time,
+            sid: grant.sid,
+            iat,
+            exp,
+        }
+    }
+
+    pub fn from_jwt(v: Verified) -> Bearer {
+        let c = &v.claims;
+        let text = |name: &str| c.get(name).and_then(Value::as_str).map(str::to_string);
+        Bearer {
+            user_id: None,
+            // Only a person's token names a grant; a client's own has its id as `sub`.
+            subject: v.grant_id.as_ref().and(text("sub")),
+            grant_id: v.grant_id.clone(),
+            scope: text("scope").unwrap_or_default(),
+            acr: text("acr"),
+            amr: c
+                .get("amr")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            auth_time: c.get("auth_time").and_then(Value::as_i64),
+            sid: text("sid"),
+            iat: c.get("iat").and_then(Value::as_i64).unwrap_or(v.exp),
+            exp: v.exp,
+            client_id: v.client_id,
+        }
+    }
+}
+
+/// Checks bearer tokens of both formats.
+pub struct Checker<'a> {
+    pub db: &'a Db,
+    pub keys: Arc<KeySet>,
+    pub denials: &'a DenyList,
+    pub issuer: &'a str,
+}
+
+impl Checker<'_> {
+    /// The token when it is usable at `now`; none when it is unknown, expired or revoked.
+    pub fn check(&self, token: &str, now: i64) -> StoreResult<Option<Bearer>> {
+        if access_jwt::looks_like_jwt(token) {
+            return Ok(self.jwt(token, now).map(Bearer::from_jwt));
+        }
+        self.db.run(|c| opaque(c, token, now))
+    }
+
+    /// The account behind a person's token: an opaque token's grant says it; a JWT's
+    /// grant is read (a revoked grant has no one behind it).
+    pub fn user_id(&self, bearer: &Bearer) -> StoreResult<Option<String>> {
+        if bearer.user_id.is_some() {
+            return Ok(bearer.user_id.clone());
+        }
+        let Some(grant_id) = &bearer.grant_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .db
+            .run(|c| tokens::find_grant(c, grant_id))?
+            .filter(|g| !g.revoked)
+            .and_then(|g| g.user_id))
+    }
+
+    /// A JWT access token of ours that is usable at `now`.
+    pub fn jwt(&self, token: &str, now: i64) -> Option<Verified> {
+        access_jwt::verify(&self.keys, self.issuer, token).filter(|v| self.denials.admits(v, now))
+    }
+}
+
+/// An opaque access token that is usable at `now`, and its grant.
+pub fn opaque_rows(
+    conn: &mut AnyConnection,
+    token: &str,
+    now: i64,
+) -> StoreResult<Option<(AccessToken, Grant)>> {
+    Ok(
+        tokens::find_access_token(conn, &crypto::secret_hash(token))?
+            .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now),
+    )
+}
+
+fn opaque(conn: &mut AnyConnection, token: &str, now: i64) -> StoreResult<Option<Bearer>> {
+    Ok(opaque_rows(conn, token, now)?
+        .map(|(at, g)| Bearer::from_grant(g, at.scope, at.created_at, at.expires_at)))
+}

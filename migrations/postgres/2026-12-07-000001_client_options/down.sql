@@ -1,0 +1,3 @@
+DROP TABLE token_denials;
+ALTER TABLE grants DROP COLUMN subject;
+ALTER TABLE clients DROP COLUMN options;
