@@ -1,7 +1,8 @@
 // Conformance checks run by openid-client (OpenID Certified) against a live idp:
 // discovery, authorization code flow with PKCE and nonce, ID token validation (signature
 // against the JWKS, with non-repudiation checks on), UserInfo, refresh, introspection,
-// revocation, RP-initiated logout, and the error a relying party sees for prompt=none.
+// revocation, RP-initiated logout, the error a relying party sees for prompt=none, pushed
+// authorization requests (RFC 9126) and JWT access tokens (RFC 9068).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,8 @@ before(async () => {
         '--post-logout-redirect-uri', 'https://rp.example/bye', '--id-token-alg', alg]);
     }
     cli(['client', 'add', '--id', 'rp-public', '--public', '--redirect-uri', REDIRECT]);
+    cli(['client', 'add', '--id', 'rp-par', '--secret', SECRET, '--redirect-uri', REDIRECT,
+      '--require-par', '--access-token-format', 'jwt']);
     cli(['user', 'add', '--username', 'maria', '--password-stdin', '--email', 'maria@example.invalid',
       '--name', 'Maria Kovács'], `${PASSWORD}\n`);
   });
@@ -155,4 +158,38 @@ test('prompt=none without a session comes back as login_required', async () => {
     client.authorizationCodeGrant(config, new URL(back), { expectedState: state }),
     (e) => e.error === 'login_required',
   );
+});
+
+test('a pushed authorization request (RFC 9126), required of its client, and a JWT access token', async () => {
+  const config = await configure('rp-par', 'ES256');
+  const m = config.serverMetadata();
+  assert.equal(m.pushed_authorization_request_endpoint, `${idp.issuer}/par`);
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  const params = {
+    redirect_uri: REDIRECT, scope: 'openid profile', nonce, state,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  };
+  // Without pushing, this client's request is refused, back at the client.
+  const ua = new UserAgent(idp.issuer);
+  const plain = client.buildAuthorizationUrl(config, params);
+  const refused = new URL((await ua.follow(await ua.request(plain.href))).location);
+  assert.equal(refused.searchParams.get('error'), 'invalid_request');
+  const url = await client.buildAuthorizationUrlWithPAR(config, params);
+  assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+  const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
+  const tokens = await client.authorizationCodeGrant(config, back, {
+    pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
+  });
+  assert.equal(tokens.claims().preferred_username, 'maria');
+  // The access token is a JWT (RFC 9068) that UserInfo accepts.
+  const [header] = tokens.access_token.split('.').slice(0, 1).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
+  assert.equal(header.typ, 'at+jwt');
+  const info = await client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub);
+  assert.equal(info.preferred_username, 'maria');
+  // The request_uri was used up.
+  const again = await ua.follow(await ua.request(url.href));
+  assert.equal(again.status, 400);
+  assert.match(again.body, /invalid_request_uri|request_uri/);
 });

@@ -267,6 +267,9 @@ pub struct ClientAddArgs {
     /// needed when the redirect URIs are on several hosts.
     #[arg(long)]
     pub sector_identifier: Option<String>,
+    /// The client must push its authorization requests (RFC 9126) to /par.
+    #[arg(long)]
+    pub require_par: bool,
 }
 
 #[derive(Args, Debug)]
@@ -318,6 +321,9 @@ pub struct ClientUpdateArgs {
     /// Changes the pairwise `sub` of every citizen at this client.
     #[arg(long)]
     pub sector_identifier: Option<String>,
+    /// Whether the client must push its authorization requests (RFC 9126).
+    #[arg(long, value_name = "true|false")]
+    pub require_par: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -690,6 +696,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 access_token_format: Some(a.access_token_format),
                 subject_type: Some(a.subject_type),
                 sector_identifier: a.sector_identifier,
+                require_pushed_authorization_requests: a.require_par,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -720,6 +727,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 access_token_format: a.access_token_format,
                 subject_type: a.subject_type,
                 sector_identifier: a.sector_identifier,
+                require_pushed_authorization_requests: a.require_par,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

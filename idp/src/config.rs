@@ -35,6 +35,8 @@ pub struct FileConfig {
     /// A signed checkpoint of the audit chain at most this often (seconds) while events
     /// come in.
     pub audit_checkpoint_seconds: Option<i64>,
+    /// Every client must push its authorization requests (RFC 9126) [default: false].
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Biometric sign-in.
@@ -157,6 +159,7 @@ pub struct Config {
     pub x509: Option<X509Config>,
     pub biometrics: BiometricsConfig,
     pub audit_checkpoint_seconds: i64,
+    pub require_pushed_authorization_requests: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -222,6 +225,9 @@ impl Config {
             x509: f.x509,
             biometrics: f.biometrics.unwrap_or_default(),
             audit_checkpoint_seconds: f.audit_checkpoint_seconds.unwrap_or(10).max(0),
+            require_pushed_authorization_requests: f
+                .require_pushed_authorization_requests
+                .unwrap_or(false),
         })
     }
 

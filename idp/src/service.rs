@@ -62,6 +62,7 @@ impl Service {
             code_ttl: config.code_ttl,
             client_secrets: kek.client_secrets(),
             pairwise: kek.pairwise(),
+            require_pushed_requests: config.require_pushed_authorization_requests,
         };
         let rules = db
             .run(|c| active_rules(c, &config, &provider))
@@ -237,6 +238,7 @@ pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
         code_ttl: config.code_ttl,
         client_secrets: crate::keys::kek::Kek::from_bytes(&[0; 32]).client_secrets(),
         pairwise: crate::keys::kek::Kek::from_bytes(&[0; 32]).pairwise(),
+        require_pushed_requests: config.require_pushed_authorization_requests,
     };
     let active = db
         .run(|c| active_rules(c, config, &provider))

@@ -13,6 +13,7 @@ pub mod flow;
 mod logout;
 mod operations;
 mod pages;
+mod par;
 mod privacy;
 mod protocol_security;
 mod robustness;

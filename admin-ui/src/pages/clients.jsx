@@ -117,6 +117,7 @@ export function ClientShow({ params }) {
               [t('field.access_token_format'), t(`format.${c.access_token_format}`)],
               [t('field.subject_type'), t(`subjects.${c.subject_type}`)],
               [t('field.sector_identifier'), c.sector_identifier || '—'],
+              [t('field.require_par'), c.require_pushed_authorization_requests ? t('common.yes') : t('common.no')],
               c.jwks && [t('field.jwks'), <pre class="app-pre">{JSON.stringify(c.jwks, null, 2)}</pre>],
               [t('clients.created'), dateTime(c.created_at)],
             ]} />
@@ -172,6 +173,7 @@ const FIELDS = {
   access_token_format: 'client-token-format',
   subject_type: 'client-subject-type',
   sector_identifier: 'client-sector',
+  require_pushed_authorization_requests: 'client-require-par',
 };
 
 function blank() {
@@ -180,6 +182,7 @@ function blank() {
     scopes: ['openid', 'profile', 'email'], grant_types: ['authorization_code', 'refresh_token'],
     id_token_alg: 'ES256', risk_level: 'low', access_token_ttl: '600', refresh_token_ttl: '28800', resource_server: false,
     access_token_format: 'opaque', subject_type: 'pairwise', sector_identifier: '',
+    require_pushed_authorization_requests: false,
   };
 }
 
@@ -191,6 +194,7 @@ function fromClient(c) {
     access_token_ttl: String(c.access_token_ttl), refresh_token_ttl: String(c.refresh_token_ttl),
     resource_server: c.resource_server, access_token_format: c.access_token_format,
     subject_type: c.subject_type, sector_identifier: c.sector_identifier || '',
+    require_pushed_authorization_requests: c.require_pushed_authorization_requests,
   };
 }
 
@@ -210,6 +214,7 @@ function settings(form) {
     access_token_format: form.access_token_format,
     subject_type: form.subject_type,
     sector_identifier: form.sector_identifier.trim() || undefined,
+    require_pushed_authorization_requests: form.require_pushed_authorization_requests,
   };
 }
 
@@ -362,6 +367,9 @@ function ClientFormBody({ original, knownScopes }) {
             inputMode="numeric" width="5" />
           <Checkbox id={FIELDS.resource_server} label={t('field.resource_server')} hint={t('clients.resourceHint')}
             checked={form.resource_server} onChange={set('resource_server')} />
+          <Checkbox id={FIELDS.require_pushed_authorization_requests} label={t('field.require_par')}
+            hint={t('clients.parHint')} checked={form.require_pushed_authorization_requests}
+            onChange={set('require_pushed_authorization_requests')} />
           <Button disabled={busy}>{original ? t('common.save') : t('clients.create')}</Button>
         </form>
       </div>

@@ -72,6 +72,8 @@ pub struct NewClient {
     pub subject_type: Option<String>,
     /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
     pub sector_identifier: Option<String>,
+    /// Authorization requests must be pushed (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl NewClient {
@@ -93,6 +95,7 @@ impl NewClient {
             access_token_format: None,
             subject_type: None,
             sector_identifier: None,
+            require_pushed_authorization_requests: false,
         }
     }
 }
@@ -116,6 +119,7 @@ pub struct ClientChanges {
     pub subject_type: Option<String>,
     /// Changing it changes the pairwise `sub` of every citizen at this client.
     pub sector_identifier: Option<String>,
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A new client's secret.
@@ -151,6 +155,8 @@ pub struct ClientView {
     pub subject_type: &'static str,
     /// The sector of pairwise subjects.
     pub sector_identifier: Option<String>,
+    /// Authorization requests must be pushed (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
     pub created_at: i64,
 }
 
@@ -174,6 +180,7 @@ impl From<&Client> for ClientView {
             access_token_format: c.access_token_format.as_str(),
             subject_type: c.subject_type.as_str(),
             sector_identifier: c.sector_identifier.clone(),
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             created_at: c.created_at,
         }
     }
@@ -255,6 +262,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
             .as_deref()
             .map(sector_identifier)
             .transpose()?,
+        require_pushed_authorization_requests: new.require_pushed_authorization_requests,
     };
     fix_sector(&mut client)?;
     consistent(&client)?;
@@ -278,6 +286,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
             "access_token_format": client.access_token_format,
             "subject_type": client.subject_type,
             "sector_identifier": client.sector_identifier,
+            "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         });
         record(
             c,
@@ -390,6 +399,10 @@ pub fn update(
         apply!(access_token_format, format);
         apply!(subject_type, subjects);
         apply!(sector_identifier, sector);
+        apply!(
+            require_pushed_authorization_requests,
+            changes.require_pushed_authorization_requests
+        );
         let sector_before = client.sector_identifier.clone();
         fix_sector(&mut client)?;
         if client.sector_identifier != sector_before {
@@ -425,7 +438,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -439,6 +452,7 @@ const FIELDS: [&str; 13] = [
     "access_token_format",
     "subject_type",
     "sector_identifier",
+    "require_pushed_authorization_requests",
 ];
 
 /// Replaces a confidential client's secret; the old one stops working at once. Returns

@@ -7,6 +7,7 @@ use crate::crypto;
 use crate::login::flow::{self, Begun, Purpose};
 use crate::oidc::authorize::{self, AuthorizeError};
 use crate::oidc::error::OidcError;
+use crate::oidc::par;
 use crate::oidc::params::Params;
 use crate::store::clients;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -48,6 +49,10 @@ async fn handle(
     let outcome = blocking(move || {
         let db = &st.db;
         let keys = st.keys();
+        let (params, pushed) = match par::resolve(db, params, now) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::Page(e)),
+        };
         let checked = db.run(|c| authorize::check_client(&params, |id| clients::find(c, id)))?;
         let (client, redirect) = match checked {
             Ok(x) => x,
@@ -58,8 +63,9 @@ async fn handle(
             &client,
             redirect,
             &keys,
-            &st.provider.issuer,
+            &st.provider,
             &st.rules().policy,
+            pushed,
         ) {
             Ok(r) => r,
             Err(AuthorizeError { error, redirect }) => {

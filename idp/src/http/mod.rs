@@ -143,7 +143,7 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
 
 fn routes(cfg: &mut web::ServiceConfig) {
     use crate::oidc::{
-        AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, REVOKE_PATH, TOKEN_PATH,
+        AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, REVOKE_PATH, TOKEN_PATH,
         USERINFO_PATH,
     };
     use web::{get, post};
@@ -160,6 +160,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(TOKEN_PATH, post().to(token::token))
     .route(INTROSPECT_PATH, post().to(token::introspect))
     .route(REVOKE_PATH, post().to(token::revoke))
+    .route(PAR_PATH, post().to(token::par))
     .route(USERINFO_PATH, get().to(userinfo::get))
     .route(USERINFO_PATH, post().to(userinfo::post))
     .route(LOGOUT_PATH, get().to(logout::get))

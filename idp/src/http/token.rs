@@ -1,10 +1,12 @@
-//! Token, introspection and revocation endpoints: form posts answered in JSON.
+//! Token, introspection, revocation and pushed-authorization-request endpoints: form
+//! posts from authenticated clients, answered in JSON.
 
 use super::{AppState, blocking, client_ip, form_params, json_error, no_store_json};
 use crate::oidc::client_auth;
 use crate::oidc::grants::{self, TokenContext};
 use crate::oidc::{
-    INTROSPECT_PATH, REVOKE_PATH, introspect as introspection, revoke as revocation,
+    INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, introspect as introspection, par as pushed,
+    revoke as revocation,
 };
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -132,6 +134,48 @@ pub async fn revoke(
         Ok(()) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// Pushed authorization requests (RFC 9126): `201 Created` with the `request_uri`.
+pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let params = match form_params(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return json_error(&e),
+    };
+    let auth = authorization(&req);
+    let address = client_ip(&state, &req).map(|a| a.to_string());
+    let st = state.into_inner();
+    let now = st.clock.now();
+    let result = blocking(move || {
+        let client = authenticated_client(
+            &st,
+            &params,
+            auth.as_deref(),
+            address.as_deref(),
+            PAR_PATH,
+            now,
+        )?;
+        let keys = st.keys();
+        let rules = st.rules();
+        let pushed = pushed::push(
+            &st.db,
+            &st.provider,
+            &keys,
+            &rules.policy,
+            &client,
+            &params,
+            now,
+        )?;
+        serde_json::to_string(&pushed).map_err(crate::oidc::error::OidcError::server)
+    })
+    .await;
+    match result {
+        Ok(body) => HttpResponse::Created()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("application/json")
+            .body(body),
         Err(e) => json_error(&e),
     }
 }

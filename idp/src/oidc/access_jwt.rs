@@ -213,6 +213,7 @@ mod tests {
             access_token_format: format,
             subject_type: SubjectType::Public,
             sector_identifier: None,
+            require_pushed_authorization_requests: false,
         }
     }
 

@@ -165,15 +165,27 @@ pub fn check_client<E>(
 }
 
 /// Second stage: everything else, with errors that may be redirected to the client.
+/// `pushed`: the parameters came from a pushed request (`par`).
 pub fn validate(
     params: &Params,
     client: &Client,
     redirect: ClientRedirect,
     keys: &KeySet,
-    issuer: &str,
+    provider: &super::Provider,
     policy: &Policy,
+    pushed: bool,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
-    check_rest(params, client, keys, issuer, policy)
+    let must_push =
+        provider.require_pushed_requests || client.require_pushed_authorization_requests;
+    if must_push && !pushed {
+        return Err(AuthorizeError {
+            error: OidcError::invalid_request(
+                "this client must push its authorization requests (RFC 9126) to the PAR endpoint",
+            ),
+            redirect: Some(redirect),
+        });
+    }
+    check_rest(params, client, keys, &provider.issuer, policy)
         .map(|mut req| {
             req.redirect_uri = redirect.redirect_uri.clone();
             req.state = redirect.state.clone();

@@ -25,6 +25,8 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "revocation_endpoint": p.endpoint(REVOKE_PATH),
         "introspection_endpoint": p.endpoint(INTROSPECT_PATH),
         "end_session_endpoint": p.endpoint(LOGOUT_PATH),
+        "pushed_authorization_request_endpoint": p.endpoint(PAR_PATH),
+        "require_pushed_authorization_requests": p.require_pushed_requests,
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

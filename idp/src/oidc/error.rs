@@ -20,6 +20,8 @@ pub enum ErrorCode {
     ConsentRequired,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// The `request_uri` is unknown, expired, used or another client's (OIDC Core 3.1.2.6).
+    InvalidRequestUri,
     RegistrationNotSupported,
     InvalidToken,
     InsufficientScope,
@@ -54,6 +56,7 @@ impl ErrorCode {
             ConsentRequired => "consent_required",
             RequestNotSupported => "request_not_supported",
             RequestUriNotSupported => "request_uri_not_supported",
+            InvalidRequestUri => "invalid_request_uri",
             RegistrationNotSupported => "registration_not_supported",
             InvalidToken => "invalid_token",
             InsufficientScope => "insufficient_scope",

@@ -12,6 +12,7 @@ pub mod error;
 pub mod grants;
 pub mod introspect;
 pub mod logout;
+pub mod par;
 pub mod params;
 pub mod revoke;
 pub mod subject;
@@ -29,6 +30,8 @@ pub struct Provider {
     pub client_secrets: crate::keys::kek::SecretHasher,
     /// Keys pairwise subject identifiers (`subject`).
     pub pairwise: subject::PairwiseKey,
+    /// Every client must push its authorization requests (`par`).
+    pub require_pushed_requests: bool,
 }
 
 /// The grant types the token endpoint implements.
@@ -67,6 +70,7 @@ pub const JWKS_PATH: &str = "/jwks";
 pub const REVOKE_PATH: &str = "/revoke";
 pub const INTROSPECT_PATH: &str = "/introspect";
 pub const LOGOUT_PATH: &str = "/logout";
+pub const PAR_PATH: &str = "/par";
 
 /// Whether a token's `aud` (a string or an array, RFC 7519 4.1.3) names `client_id`.
 pub fn audience_contains(

@@ -62,6 +62,15 @@ impl Params {
     pub fn insert(&mut self, key: &str, value: &str) {
         self.0.insert(key.to_string(), value.to_string());
     }
+
+    /// The parameters form-urlencoded, as `parse` reads them back.
+    pub fn encode(&self) -> String {
+        let mut pairs: Vec<(&String, &String)> = self.0.iter().collect();
+        pairs.sort();
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
 }
 
 fn truncate(s: &str) -> String {

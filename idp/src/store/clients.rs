@@ -111,6 +111,8 @@ pub struct Client {
     pub subject_type: SubjectType,
     /// The sector of pairwise subjects (a host name), fixed at registration.
     pub sector_identifier: Option<String>,
+    /// Authorization requests must be pushed (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Client {
@@ -153,6 +155,8 @@ struct Options {
     subject_type: SubjectType,
     #[serde(skip_serializing_if = "Option::is_none")]
     sector_identifier: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    require_pushed_authorization_requests: bool,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -173,6 +177,7 @@ impl TryFrom<ClientRow> for Client {
             access_token_format: options.access_token_format,
             subject_type: options.subject_type,
             sector_identifier: options.sector_identifier,
+            require_pushed_authorization_requests: options.require_pushed_authorization_requests,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -213,6 +218,7 @@ impl From<&Client> for ClientRow {
                 access_token_format: c.access_token_format,
                 subject_type: c.subject_type,
                 sector_identifier: c.sector_identifier.clone(),
+                require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }

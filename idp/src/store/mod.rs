@@ -12,6 +12,7 @@ pub mod denials;
 pub mod group_sync;
 pub mod keys;
 pub mod lockouts;
+pub mod pushed_requests;
 pub mod rate_limits;
 pub mod registrations;
 pub mod schema;
@@ -426,6 +427,7 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
         .execute(conn)?;
     n += crate::store::registrations::purge_drafts(conn, now)?;
     n += denials::purge(conn, now)?;
+    n += crate::store::pushed_requests::purge(conn, now)?;
     n += diesel::delete(
         browser_sessions::table.filter(
             browser_sessions::expires_at

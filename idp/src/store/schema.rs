@@ -356,3 +356,12 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    pushed_requests (id) {
+        id -> Text,
+        client_id -> Text,
+        params -> Text,
+        expires_at -> BigInt,
+    }
+}

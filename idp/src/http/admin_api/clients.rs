@@ -62,6 +62,9 @@ pub struct CreateClient {
     pub subject_type: Option<String>,
     /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
     pub sector_identifier: Option<String>,
+    /// Authorization requests must be pushed (RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -88,6 +91,7 @@ pub struct ClientPatch {
     #[schema(pattern = "^(public|pairwise)$")]
     pub subject_type: Option<String>,
     pub sector_identifier: Option<String>,
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -209,6 +213,7 @@ pub(super) async fn create(
             access_token_format: b.access_token_format,
             subject_type: b.subject_type,
             sector_identifier: b.sector_identifier,
+            require_pushed_authorization_requests: b.require_pushed_authorization_requests,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -278,6 +283,7 @@ pub(super) async fn update(
             access_token_format: p.access_token_format,
             subject_type: p.subject_type,
             sector_identifier: p.sector_identifier,
+            require_pushed_authorization_requests: p.require_pushed_authorization_requests,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {
