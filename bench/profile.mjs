@@ -1,9 +1,11 @@
 // Where the token endpoint's time goes, as instruction counts (valgrind's callgrind counts
 // instructions, which stay the same on a noisy shared machine, unlike seconds). Starts the
 // release `idp` under callgrind with instrumentation off, switches it on once the server is
-// ready, sends PROFILE_REQUESTS (default 500) client_credentials requests one after the
+// ready, sends PROFILE_REQUESTS (default 500) requests of PROFILE_SCENARIO one after the
 // other, switches it off, and prints the functions with the largest inclusive counts per
-// request. Use `bench/profile`, which builds first.
+// request. Scenarios: client_credentials (the default; opaque tokens, stored),
+// client_credentials_jwt (RFC 9068 access tokens, nothing stored), introspect (of an opaque
+// token), introspect_jwt (of a JWT access token). Use `bench/profile`, which builds first.
 
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -31,17 +33,25 @@ const { Idp } = await import('../conformance/harness.mjs');
 
 const SECRET = 'bench-secret-0123456789abcdef';
 const requests = Number(process.env.PROFILE_REQUESTS || 500);
+const scenario = process.env.PROFILE_SCENARIO || 'client_credentials';
+const jwt = scenario.endsWith('_jwt');
 const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
 
 const idp = await Idp.start((cli) => {
   cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', 'https://rp.example/cb',
-    '--grant', 'client_credentials', '--scope', 'api']);
+    '--grant', 'client_credentials', '--scope', 'api', '--access-token-format', jwt ? 'jwt' : 'opaque']);
 }, { config: '[policy.scopes]\napi = "low"\n' });
-const token = () => fetch(`${idp.issuer}/token`, {
+const post = (path, body) => fetch(`${idp.issuer}${path}`, {
   method: 'POST',
   headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-  body: 'grant_type=client_credentials&scope=api',
+  body,
 });
+const issue = () => post('/token', 'grant_type=client_credentials&scope=api');
+let token = issue;
+if (scenario.startsWith('introspect')) {
+  const { access_token: t } = await (await issue()).json();
+  token = () => post('/introspect', `token=${encodeURIComponent(t)}`);
+}
 // Warm up (first-use initialisation is not what a request costs).
 for (let i = 0; i < 20; i++) await (await token()).text();
 const control = (on) => {
@@ -51,7 +61,7 @@ const control = (on) => {
 control('on');
 for (let i = 0; i < requests; i++) {
   const res = await token();
-  if (res.status !== 200) throw new Error(`token: ${res.status}`);
+  if (res.status !== 200) throw new Error(`${scenario}: ${res.status}`);
   await res.text();
 }
 control('off');
@@ -62,7 +72,7 @@ const annotate = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshol
 });
 const lines = annotate.stdout.split('\n');
 const total = Number((lines.find((l) => / PROGRAM TOTALS/.test(l)) || '0').trim().split(/\s+/)[0].replace(/,/g, ''));
-console.log(`${requests} client_credentials requests: ${(total / requests / 1000).toFixed(0)} k instructions per request (all threads)\n`);
+console.log(`${requests} ${scenario} requests: ${(total / requests / 1000).toFixed(0)} k instructions per request (all threads)\n`);
 console.log('inclusive instructions per request, largest first:');
 for (const l of lines) {
   const m = l.match(/^\s*([\d,]+) \(\s*([\d.]+)%\)\s+(\S.*)$/);

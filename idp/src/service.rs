@@ -35,6 +35,8 @@ pub struct Service {
     pub(crate) background: Background,
     /// Revoked JWT access tokens, as last read from the database.
     pub denials: crate::oidc::access_jwt::DenyList,
+    /// JWT access tokens whose signature was checked here.
+    pub verified: crate::oidc::access_jwt::Verifications,
 }
 
 /// The background loops' stop switch.
@@ -95,6 +97,7 @@ impl Service {
             biometrics: crate::biometrics::Biometrics::default(),
             background: Background::default(),
             denials,
+            verified: Default::default(),
         })
     }
 
@@ -184,6 +187,7 @@ impl Service {
             db: &self.db,
             keys: self.keys(),
             denials: &self.denials,
+            verified: &self.verified,
             issuer: &self.provider.issuer,
         }
     }
@@ -226,6 +230,7 @@ impl Service {
             Ok(mut k) => *k = Arc::new(fresh),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
         }
+        self.verified.forget();
         Ok(true)
     }
 }

@@ -3,7 +3,7 @@
 //! `oidc::access_jwt`) is checked by its signature, expiry and the deny list without a
 //! database read. Both answer the same `Bearer`, so that every caller decides alike.
 
-use super::access_jwt::{self, DenyList, Verified};
+use super::access_jwt::{self, DenyList, Verifications, Verified};
 use crate::crypto;
 use crate::keys::KeySet;
 use crate::store::tokens::{self, AccessToken, Grant};
@@ -52,7 +52,7 @@ impl Bearer {
         }
     }
 
-    pub fn from_jwt(v: Verified) -> Bearer {
+    pub fn from_jwt(v: &Verified) -> Bearer {
         let c = &v.claims;
         let text = |name: &str| c.get(name).and_then(Value::as_str).map(str::to_string);
         Bearer {
@@ -76,7 +76,7 @@ impl Bearer {
             sid: text("sid"),
             iat: c.get("iat").and_then(Value::as_i64).unwrap_or(v.exp),
             exp: v.exp,
-            client_id: v.client_id,
+            client_id: v.client_id.clone(),
         }
     }
 }
@@ -86,6 +86,7 @@ pub struct Checker<'a> {
     pub db: &'a Db,
     pub keys: Arc<KeySet>,
     pub denials: &'a DenyList,
+    pub verified: &'a Verifications,
     pub issuer: &'a str,
 }
 
@@ -93,7 +94,7 @@ impl Checker<'_> {
     /// The token when it is usable at `now`; none when it is unknown, expired or revoked.
     pub fn check(&self, token: &str, now: i64) -> StoreResult<Option<Bearer>> {
         if access_jwt::looks_like_jwt(token) {
-            return Ok(self.jwt(token, now).map(Bearer::from_jwt));
+            return Ok(self.jwt(token, now).map(|v| Bearer::from_jwt(&v)));
         }
         self.db.run(|c| opaque(c, token, now))
     }
@@ -115,8 +116,10 @@ impl Checker<'_> {
     }
 
     /// A JWT access token of ours that is usable at `now`.
-    pub fn jwt(&self, token: &str, now: i64) -> Option<Verified> {
-        access_jwt::verify(&self.keys, self.issuer, token).filter(|v| self.denials.admits(v, now))
+    pub fn jwt(&self, token: &str, now: i64) -> Option<Arc<Verified>> {
+        self.verified
+            .verify(&self.keys, self.issuer, token)
+            .filter(|v| self.denials.admits(v, now))
     }
 }
 

@@ -31,7 +31,7 @@ pub fn introspect(
     let may_see = |issued_to: &str| client.resource_server || issued_to == client.id;
     if access_jwt::looks_like_jwt(token) {
         return Ok(match bearer.jwt(token, now) {
-            Some(v) if may_see(&v.client_id) => describe(provider, &Bearer::from_jwt(v), "Bearer"),
+            Some(v) if may_see(&v.client_id) => describe(provider, &Bearer::from_jwt(&v), "Bearer"),
             _ => json!({ "active": false }),
         });
     }
