@@ -27,13 +27,40 @@ export function freePort() {
 }
 
 export class Idp {
-  constructor(dataDir, issuer, settings, env) {
+  /** `port`: where it listens, when not on the issuer's port (behind a proxy). */
+  constructor(dataDir, issuer, settings, env, port) {
     this.dataDir = dataDir;
     this.settings = settings;
     this.issuer = issuer;
     this.env = env;
+    this.port = port ?? Number(new URL(issuer).port);
+    this.base = `http://127.0.0.1:${this.port}`;
     this.child = null;
     this.log = '';
+  }
+
+  /**
+   * `start` with the issuer at `issuer` while the process listens on a port of its own (a
+   * load balancer in front answers for the issuer); `another()` adds a second process on
+   * the same settings and database.
+   */
+  static async startBehind(issuer, setup, config) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'idp-test-'));
+    const file = join(dataDir, 'idp.toml');
+    writeFileSync(file, config);
+    const settings = ['--data-dir', dataDir, '--config', file];
+    Idp.cli(settings, ['migrate']);
+    setup((args, input) => Idp.cli(settings, args, input));
+    const idp = new Idp(dataDir, issuer, settings, { ...process.env, RUST_LOG: 'warn' }, await freePort());
+    await idp.serve();
+    return idp;
+  }
+
+  /** Another process of the same installation (settings, key file, database). */
+  async another() {
+    const idp = new Idp(this.dataDir, this.issuer, this.settings, this.env, await freePort());
+    await idp.serve();
+    return idp;
   }
 
   /** Runs an `idp` command with these settings (`--data-dir DIR`, maybe `--config FILE`). */
@@ -73,10 +100,9 @@ export class Idp {
 
   /** Starts `idp serve` on the issuer's port and waits until it is ready. */
   async serve() {
-    const { port } = new URL(this.issuer);
     const child = spawn(
       IDP_BIN,
-      [...this.settings, 'serve', '--dev', '--listen', `127.0.0.1:${port}`, '--issuer', this.issuer],
+      [...this.settings, 'serve', '--dev', '--listen', `127.0.0.1:${this.port}`, '--issuer', this.issuer],
       { stdio: ['ignore', 'pipe', 'pipe'], env: this.env },
     );
     this.child = child;
@@ -85,7 +111,7 @@ export class Idp {
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`idp exited: ${this.log}`);
       try {
-        if ((await fetch(`${this.issuer}/health/ready`)).ok) return;
+        if ((await fetch(`${this.base}/health/ready`)).ok) return;
       } catch {
         // not listening yet
       }
@@ -120,13 +146,18 @@ export class Idp {
     return readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
   }
 
-  /** Stops the server with SIGTERM (graceful shutdown) and returns its exit code. */
+  /** `terminate`, then removes the data directory. */
   async stop() {
-    const done = new Promise((ok) => this.child.on('exit', (code, signal) => ok(code ?? signal)));
-    this.child.kill('SIGTERM');
-    const code = await done;
+    const code = await this.terminate();
     rmSync(this.dataDir, { recursive: true, force: true });
     return code;
+  }
+
+  /** Stops the process with SIGTERM (graceful shutdown), keeping its data; its exit code. */
+  async terminate() {
+    const done = new Promise((ok) => this.child.on('exit', (code, signal) => ok(code ?? signal)));
+    this.child.kill('SIGTERM');
+    return done;
   }
 }
 

@@ -208,8 +208,10 @@ async fn client_and_user_administration(backend: Backend) {
     let events = read(&s, |c| {
         use diesel::prelude::*;
         use idp::store::schema::audit_events;
+        // In the order they were appended: the newest may not have their place in the chain
+        // (`seq`) yet, which the sealer gives them within a second.
         Ok(audit_events::table
-            .order(audit_events::seq)
+            .order(audit_events::id)
             .select(idp::audit::Event::as_select())
             .load(c)?)
     })
