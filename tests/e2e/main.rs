@@ -16,6 +16,7 @@ mod pages;
 mod par;
 mod privacy;
 mod protocol_security;
+mod response_modes;
 mod robustness;
 mod step_up;
 mod subjects;

@@ -102,7 +102,7 @@ fn access_to(
         let b = browser.or_else(|| new_browser.clone()).unwrap_or_default();
         match flow::begin(&st, purpose, cookie.as_deref(), &b, now)? {
             Begun::Interaction(tx) => Ok(Access::SignIn { tx, new_browser }),
-            Begun::Redirect(_) => Err(OidcError::server("an account sign-in needs a transaction")),
+            Begun::ToClient(_) => Err(OidcError::server("an account sign-in needs a transaction")),
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, pages, query_params};
 use crate::crypto;
 use crate::login::flow::{self, Begun, Purpose};
-use crate::oidc::authorize::{self, AuthorizeError};
+use crate::oidc::authorize::{self, AuthorizeError, ClientResponse};
 use crate::oidc::error::OidcError;
 use crate::oidc::par;
 use crate::oidc::params::Params;
@@ -24,7 +24,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
 
 enum Outcome {
     Page(OidcError),
-    Redirect(String),
+    ToClient(ClientResponse),
     Interaction(String),
 }
 
@@ -70,12 +70,7 @@ async fn handle(
             Ok(r) => r,
             Err(AuthorizeError { error, redirect }) => {
                 return Ok(match redirect {
-                    Some(r) => Outcome::Redirect(flow::error_redirect(
-                        &st,
-                        &r.redirect_uri,
-                        r.state.as_deref(),
-                        &error,
-                    )),
+                    Some(r) => Outcome::ToClient(flow::error_response(&st, &r, &error)),
                     None => Outcome::Page(error),
                 });
             }
@@ -89,14 +84,14 @@ async fn handle(
                 &browser_for_tx,
                 now,
             )? {
-                Begun::Redirect(url) => Outcome::Redirect(url),
+                Begun::ToClient(r) => Outcome::ToClient(r),
                 Begun::Interaction(tx) => Outcome::Interaction(tx),
             },
         )
     })
     .await;
     match outcome {
-        Ok(Outcome::Redirect(url)) => super::see_other(&url),
+        Ok(Outcome::ToClient(r)) => pages::to_client(&req, &ui_locales, &r),
         Ok(Outcome::Interaction(tx)) => {
             let mut res = super::see_other(&format!("/interaction/{tx}"));
             if existing_browser.is_none() {

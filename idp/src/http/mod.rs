@@ -286,6 +286,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/static/local-time.js",
             get().to(discovery::local_time_script),
         )
+        .route(
+            "/static/form-post.js",
+            get().to(discovery::form_post_script),
+        )
         .route("/static/face.js", get().to(discovery::face_script))
         .route("/static/voice.js", get().to(discovery::voice_script))
         .route("/_test/clock", post().to(test_clock))

@@ -2,6 +2,7 @@
 //! nobody.
 
 use crate::i18n::{Lang, Texts};
+use crate::oidc::authorize::{ClientResponse, ResponseMode};
 use crate::oidc::error::OidcError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
@@ -383,6 +384,31 @@ struct NoticePage<'a> {
     t: &'a Texts,
     title: &'a str,
     text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    t: &'a Texts,
+    redirect_uri: &'a str,
+    params: &'a [(String, String)],
+}
+
+/// The authorization response as the client asked for it: a redirect with the response in
+/// the query, or (form_post) a page whose form the browser posts to the redirect URI.
+pub fn to_client(req: &HttpRequest, ui_locales: &[String], r: &ClientResponse) -> HttpResponse {
+    match r.mode {
+        ResponseMode::Query => super::see_other(&r.location()),
+        ResponseMode::FormPost => {
+            let t = lang(req, ui_locales).texts();
+            let page = FormPostPage {
+                t,
+                redirect_uri: &r.redirect_uri,
+                params: &r.params,
+            };
+            html(200, page.render())
+        }
+    }
 }
 
 pub fn notice_page(t: &Texts, title: &str, text: &str) -> Result<String, askama::Error> {

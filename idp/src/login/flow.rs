@@ -10,7 +10,7 @@ use super::session::{self, SessionTimes};
 use super::{Ask, Next, Situation, decide};
 use crate::crypto;
 use crate::i18n::Lang;
-use crate::oidc::authorize::AuthorizeRequest;
+use crate::oidc::authorize::{AuthorizeRequest, ClientRedirect, ClientResponse};
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::oidc::grants::authorization_code;
 use crate::oidc::subject;
@@ -267,8 +267,10 @@ pub enum Screen {
 #[derive(Debug)]
 pub enum Answer {
     Show(Screen),
-    /// To a client, to the account page, or to this transaction's next page.
+    /// To the account page, or to this transaction's next page.
     Redirect(String),
+    /// The authorization response, to the client.
+    ToClient(ClientResponse),
     /// For the page's script (WebAuthn).
     Json(serde_json::Value),
 }
@@ -589,8 +591,10 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
             if !allow {
                 svc.db.run(|c| transactions::delete(c, &l.tx.id))?;
                 let e = OidcError::new(ErrorCode::AccessDenied, "the user denied the request");
-                let url = error_redirect(svc, &req.redirect_uri, req.state.as_deref(), &e);
-                (Answer::Redirect(url), None)
+                (
+                    Answer::ToClient(error_response(svc, &req.to_client(), &e)),
+                    None,
+                )
             } else {
                 svc.db.tx(|c| {
                     consents::record(c, &sess.user_id, &req.client_id, &req.scopes, now)?;
@@ -709,7 +713,7 @@ fn save_stage(svc: &Service, tx: &str, stage: &Stage) -> OidcResult<()> {
 /// from the citizen, or `prompt=none` cannot be met), or to a new login transaction.
 #[derive(Debug)]
 pub enum Begun {
-    Redirect(String),
+    ToClient(ClientResponse),
     Interaction(String),
 }
 
@@ -727,7 +731,7 @@ pub fn begin(
         .run(|c| session::resume(c, session_cookie, svc.rules().sessions.idle, now))?;
     match next_step(svc, &purpose, None, session.as_ref(), false, now)? {
         Step::Done(outcome) => match conclude(svc, &purpose, session.as_ref(), outcome, now)? {
-            Answer::Redirect(url) => Ok(Begun::Redirect(url)),
+            Answer::ToClient(r) => Ok(Begun::ToClient(r)),
             _ => Err(OidcError::server(
                 "a finished login answers with a redirect",
             )),
@@ -864,8 +868,7 @@ fn conclude(
         }
         (Purpose::Account { .. }, Err(e)) => return Err(e),
         (Purpose::Authorize(req), Err(e)) => {
-            let url = error_redirect(svc, &req.redirect_uri, req.state.as_deref(), &e);
-            return Ok(Answer::Redirect(url));
+            return Ok(Answer::ToClient(error_response(svc, &req.to_client(), &e)));
         }
         (Purpose::Authorize(req), Ok(())) => req,
     };
@@ -873,14 +876,10 @@ fn conclude(
     let code = svc
         .db
         .tx(|c| authorization_code::issue_code(c, &svc.provider, req, session, now))?;
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &req.state {
-        pairs.push(("state", s));
-    }
-    Ok(Answer::Redirect(client_redirect(
+    Ok(Answer::ToClient(client_response(
         svc,
-        &req.redirect_uri,
-        &pairs,
+        &req.to_client(),
+        &[("code", code.as_str())],
     )))
 }
 
@@ -1371,38 +1370,36 @@ fn audit_failure(
     Ok(())
 }
 
-pub fn client_redirect(svc: &Service, redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
-    let iss = svc.provider.issuer.as_str();
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            {
-                let mut q = url.query_pairs_mut();
-                for (k, v) in pairs {
-                    q.append_pair(k, v);
-                }
-                q.append_pair("iss", iss);
-            }
-            url.to_string()
-        }
-        // Registered URIs are validated when added; this keeps a bad row from panicking.
-        Err(_) => redirect_uri.to_string(),
+/// The authorization response to `to`, with the issuer (RFC 9207) and the state added.
+pub fn client_response(
+    svc: &Service,
+    to: &ClientRedirect,
+    pairs: &[(&str, &str)],
+) -> ClientResponse {
+    let mut params: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(s) = &to.state {
+        params.push(("state".into(), s.clone()));
+    }
+    params.push(("iss".into(), svc.provider.issuer.clone()));
+    ClientResponse {
+        redirect_uri: to.redirect_uri.clone(),
+        params,
+        mode: to.mode,
     }
 }
 
-pub fn error_redirect(
-    svc: &Service,
-    redirect_uri: &str,
-    client_state: Option<&str>,
-    e: &OidcError,
-) -> String {
-    let mut pairs = vec![
-        ("error", e.code.as_str()),
-        ("error_description", e.description.as_str()),
-    ];
-    if let Some(s) = client_state {
-        pairs.push(("state", s));
-    }
-    client_redirect(svc, redirect_uri, &pairs)
+pub fn error_response(svc: &Service, to: &ClientRedirect, e: &OidcError) -> ClientResponse {
+    client_response(
+        svc,
+        to,
+        &[
+            ("error", e.code.as_str()),
+            ("error_description", e.description.as_str()),
+        ],
+    )
 }
 
 /// Changing a citizen's factors or contact details needs the highest level their own

@@ -68,6 +68,56 @@ pub struct AuthorizeRequest {
     /// The `claims` request parameter, parsed.
     pub claims: Option<Value>,
     pub requirement: Requirement,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+}
+
+/// How the authorization response reaches the client: in the redirect URI's query, or
+/// posted by the browser as a form (OAuth 2.0 Form Post Response Mode), which keeps the
+/// code out of the address bar, browser history and `Referer` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    pub const ALL: [ResponseMode; 2] = [ResponseMode::Query, ResponseMode::FormPost];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResponseMode> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+/// An authorization response (a code, or an error) on its way to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientResponse {
+    pub redirect_uri: String,
+    pub params: Vec<(String, String)>,
+    pub mode: ResponseMode,
+}
+
+impl ClientResponse {
+    /// The redirect URI with the parameters added to its query (the `query` mode).
+    pub fn location(&self) -> String {
+        match url::Url::parse(&self.redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut().extend_pairs(&self.params);
+                url.to_string()
+            }
+            // Registered URIs are validated when added; this keeps a bad row from panicking.
+            Err(_) => self.redirect_uri.clone(),
+        }
+    }
 }
 
 /// The pseudo-client of the citizen's own account pages: a login for them is an
@@ -92,6 +142,7 @@ impl AuthorizeRequest {
             acr_values: Vec::new(),
             claims: None,
             requirement,
+            response_mode: ResponseMode::Query,
         }
     }
 
@@ -106,6 +157,15 @@ impl AuthorizeRequest {
     pub fn scope_string(&self) -> String {
         self.scopes.join(" ")
     }
+
+    /// Where the answer goes.
+    pub fn to_client(&self) -> ClientRedirect {
+        ClientRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            state: self.state.clone(),
+            mode: self.response_mode,
+        }
+    }
 }
 
 /// Where an error may be sent back to the client.
@@ -113,6 +173,8 @@ impl AuthorizeRequest {
 pub struct ClientRedirect {
     pub redirect_uri: String,
     pub state: Option<String>,
+    /// The requested mode when it is one of ours, else `query`.
+    pub mode: ResponseMode,
 }
 
 #[derive(Debug)]
@@ -160,6 +222,10 @@ pub fn check_client<E>(
     let redirect = ClientRedirect {
         redirect_uri: redirect_uri.to_string(),
         state: params.get("state").map(str::to_string),
+        mode: params
+            .get("response_mode")
+            .and_then(ResponseMode::parse)
+            .unwrap_or_default(),
     };
     Ok(Ok((client, redirect)))
 }
@@ -189,6 +255,7 @@ pub fn validate(
         .map(|mut req| {
             req.redirect_uri = redirect.redirect_uri.clone();
             req.state = redirect.state.clone();
+            req.response_mode = redirect.mode;
             req
         })
         .map_err(|error| AuthorizeError {
@@ -233,10 +300,10 @@ fn check_rest(
         }
     }
     if let Some(mode) = params.get("response_mode")
-        && mode != "query"
+        && ResponseMode::parse(mode).is_none()
     {
         return Err(OidcError::invalid_request(
-            "only response_mode=query is supported",
+            "response_mode must be query or form_post",
         ));
     }
     if !client.allows_grant("authorization_code") {
@@ -350,6 +417,7 @@ fn check_rest(
         acr_values,
         claims,
         requirement,
+        response_mode: ResponseMode::Query,
     })
 }
 

@@ -29,7 +29,7 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "require_pushed_authorization_requests": p.require_pushed_requests,
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": GrantType::ALL.map(GrantType::name),
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],

@@ -95,6 +95,7 @@ async fn page(
     let lang = pages::lang(&req, &turn.view.ui_locales);
     let mut res = match turn.answer {
         Answer::Redirect(url) => see_other(&url),
+        Answer::ToClient(r) => pages::to_client(&req, &turn.view.ui_locales, &r),
         Answer::Json(v) => json_answer(200, v),
         Answer::Show(screen) => render(lang, &turn.view, &state, screen),
     };
