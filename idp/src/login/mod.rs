@@ -181,6 +181,7 @@ mod tests {
             acr_values: vec![],
             claims: None,
             requirement: Requirement { level, mandatory },
+            response_mode: Default::default(),
         }
     }
 
