@@ -15,7 +15,7 @@ export const FIXTURES = join(ROOT, 'matcher', 'tests', 'fixtures');
 export const SHARED = join(ROOT, '..', 'shared', 'data');
 export const PASSWORD = 'a long and correct password';
 /** A capture is analysed on the server; unoptimised test builds take several seconds. */
-export const SLOW = { timeout: 120_000 };
+export const SLOW = { timeout: 180_000 };
 
 /** Headless, sandbox off (root in CI), and none of Chromium's own calls to the network. */
 export const CHROMIUM_FLAGS = [

@@ -10,6 +10,21 @@ async fn logout_asks_without_a_hint(backend: Backend) {
     let page = b.get(&s.url("/logout?client_id=portal&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&state=s1")).await;
     assert_eq!(page.status, 200);
     assert!(page.form_action().ends_with("/logout/confirm"));
+    // The question names the account and the service that asked, with a way back.
+    assert!(
+        page.body
+            .contains("You are signed in as <strong>Citizen anna</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("requested by <strong>Tax portal</strong>")
+    );
+    assert!(
+        page.body
+            .contains("<a href=\"/account\">No, stay signed in</a>")
+    );
     // Still signed in until confirmed.
     assert_eq!(
         introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
@@ -72,5 +87,35 @@ async fn logout_redirect_must_be_registered(backend: Backend) {
 
 on_both_databases!(
     logout_asks_without_a_hint,
-    logout_redirect_must_be_registered
+    logout_redirect_must_be_registered,
+    signing_out_at_the_provider_leads_on
 );
+
+/// Signing out at the provider itself: no service named, and the last page leads on.
+async fn signing_out_at_the_provider_leads_on(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    tokens(&s, &b).await;
+    let page = b.get(&s.url("/logout")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("requested by"), "{}", page.body);
+    let done = b
+        .post(
+            &s.url("/logout/confirm"),
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("pending", &page.hidden("pending")),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    assert!(
+        done.body.contains("You have been signed out."),
+        "{}",
+        done.body
+    );
+    assert!(
+        done.body
+            .contains("<a href=\"/account\">Go to your account</a>")
+    );
+}

@@ -1,14 +1,12 @@
-//! RP-Initiated Logout 1.0. With an `id_token_hint` for the current session the citizen
-//! is signed out at once; otherwise they are asked first, so that a third-party page
-//! cannot sign them out. Ending a session revokes the grants issued in it.
+//! RP-Initiated Logout 1.0 over HTTP: the pages and the session cookie; what is decided
+//! is `login::logout`'s.
 
 use super::pages::{self, LogoutPage};
 use super::{AppState, SESSION_COOKIE, blocking, form_params, query_params, see_other};
 use crate::crypto;
+use crate::login::logout::{self, Ending};
 use crate::oidc::error::OidcError;
-use crate::oidc::logout::{self, LogoutRequest};
 use crate::oidc::params::Params;
-use crate::store::{clients, sessions, tokens};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -57,11 +55,6 @@ fn csrf_for(session_cookie: &str) -> String {
     super::session_csrf("logout", session_cookie)
 }
 
-enum Outcome {
-    Done(LogoutRequest),
-    Ask(LogoutRequest),
-}
-
 async fn handle(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -77,46 +70,17 @@ async fn handle(
     let st = state.clone().into_inner();
     let cookie_for_block = cookie.clone();
     let now = state.clock.now();
-    let outcome = blocking(move || {
-        let keys = st.keys();
-        let lr = st.db.run(|c| {
-            logout::validate(&params, &keys, &st.provider.issuer, |id| {
-                clients::find(c, id)
-            })
-        })??;
-        let Some(cookie) = cookie_for_block else {
-            return Ok(Outcome::Done(lr));
-        };
-        let hash = crypto::secret_hash(&cookie);
-        let Some(session) = st.db.run(|c| sessions::find_live(c, &hash, now))? else {
-            return Ok(Outcome::Done(lr));
-        };
-        let hinted = st
-            .db
-            .run(|c| lr.hints_at(c, &st.provider.pairwise, &session))?;
-        if !(confirmed || hinted) {
-            return Ok(Outcome::Ask(lr));
-        }
-        st.db.tx(|c| {
-            sessions::delete(c, &hash)?;
-            tokens::revoke_grants_of_session(c, &session.sid, now)?;
-            let detail = serde_json::json!({ "by": "logout", "client": lr.client_id });
-            let entry = crate::audit::Entry {
-                kind: crate::audit::Kind::SessionEnded,
-                user_id: Some(&session.user_id),
-                client_id: None,
-                detail,
-            };
-            crate::audit::append(c, entry, now)
-        })?;
-        tracing::info!("session ended by logout");
-        Ok(Outcome::Done(lr))
-    })
-    .await;
-    match outcome {
+    let ending =
+        blocking(move || logout::end(&st, &params, cookie_for_block.as_deref(), confirmed, now))
+            .await;
+    match ending {
         Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
-        Ok(Outcome::Ask(lr)) => {
-            let t = pages::lang(&req, &lr.ui_locales).texts();
+        Ok(Ending::Ask {
+            request,
+            account,
+            service,
+        }) => {
+            let t = pages::lang(&req, &request.ui_locales).texts();
             let csrf = cookie.as_deref().map(csrf_for).unwrap_or_default();
             pages::html(
                 200,
@@ -125,12 +89,14 @@ async fn handle(
                     done: false,
                     csrf: &csrf,
                     pending: &raw,
+                    account: &account,
+                    service: service.as_deref(),
                 }
                 .render(),
             )
         }
-        Ok(Outcome::Done(lr)) => {
-            let mut res = match &lr.redirect {
+        Ok(Ending::Done(request)) => {
+            let mut res = match &request.redirect {
                 Some((uri, client_state)) => {
                     let mut url = url::Url::parse(uri).ok();
                     if let (Some(u), Some(s)) = (url.as_mut(), client_state) {
@@ -139,7 +105,7 @@ async fn handle(
                     see_other(&url.map(|u| u.to_string()).unwrap_or_else(|| uri.clone()))
                 }
                 None => {
-                    let t = pages::lang(&req, &lr.ui_locales).texts();
+                    let t = pages::lang(&req, &request.ui_locales).texts();
                     pages::html(
                         200,
                         LogoutPage {
@@ -147,6 +113,8 @@ async fn handle(
                             done: true,
                             csrf: "",
                             pending: "",
+                            account: "",
+                            service: None,
                         }
                         .render(),
                     )

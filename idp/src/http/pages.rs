@@ -364,6 +364,9 @@ pub struct LogoutPage<'a> {
     pub done: bool,
     pub csrf: &'a str,
     pub pending: &'a str,
+    /// Who is signed in, and which service asked (the question names both).
+    pub account: &'a str,
+    pub service: Option<&'a str>,
 }
 
 /// A readable page for an error that cannot be sent back to a client.

@@ -3,11 +3,14 @@
 
 use super::{AppState, blocking, client_ip, form_params, json_error, no_store_json};
 use crate::oidc::client_auth;
+use crate::oidc::error::{OidcError, OidcResult};
 use crate::oidc::grants::{self, TokenContext};
+use crate::oidc::params::Params;
 use crate::oidc::{
     INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, introspect as introspection, par as pushed,
     revoke as revocation,
 };
+use crate::store::clients::Client;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -37,7 +40,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             now,
         };
         let response = grants::token(&ctx, &params, auth.as_deref())?;
-        serde_json::to_string(&response).map_err(crate::oidc::error::OidcError::server)
+        serde_json::to_string(&response).map_err(OidcError::server)
     })
     .await;
     match result {
@@ -50,12 +53,12 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 /// as the token endpoint, with the endpoint's own URL as an accepted audience).
 fn authenticated_client(
     st: &AppState,
-    params: &crate::oidc::params::Params,
+    params: &Params,
     auth: Option<&str>,
     address: Option<&str>,
     path: &str,
     now: i64,
-) -> Result<crate::store::clients::Client, crate::oidc::error::OidcError> {
+) -> OidcResult<Client> {
     let presented = client_auth::presented(auth, params)?;
     let endpoint = st.provider.endpoint(path);
     let token_endpoint = st.provider.endpoint(crate::oidc::TOKEN_PATH);
@@ -74,30 +77,42 @@ fn authenticated_client(
     )
 }
 
+/// Runs `op` on a blocking thread for the client that authenticated at `path` (the
+/// introspection, revocation and PAR endpoints), with the request's parameters.
+async fn for_client<T: Send + 'static>(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    body: &web::Bytes,
+    path: &'static str,
+    op: impl FnOnce(&AppState, &Client, &Params, i64) -> OidcResult<T> + Send + 'static,
+) -> OidcResult<T> {
+    let params = form_params(req, body)?;
+    let auth = authorization(req);
+    let address = client_ip(&state, req).map(|a| a.to_string());
+    let st = state.into_inner();
+    let now = st.clock.now();
+    blocking(move || {
+        let client =
+            authenticated_client(&st, &params, auth.as_deref(), address.as_deref(), path, now)?;
+        op(&st, &client, &params, now)
+    })
+    .await
+}
+
 pub async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = match form_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => return json_error(&e),
-    };
-    let auth = authorization(&req);
-    let address = client_ip(&state, &req).map(|a| a.to_string());
-    let st = state.into_inner();
-    let now = st.clock.now();
-    let result = blocking(move || {
-        let client = authenticated_client(
-            &st,
-            &params,
-            auth.as_deref(),
-            address.as_deref(),
-            INTROSPECT_PATH,
-            now,
-        )?;
-        introspection::introspect(&st.bearer(), &st.provider, &client, &params, now)
-    })
+    let result = for_client(
+        &req,
+        state,
+        &body,
+        INTROSPECT_PATH,
+        |st, client, params, now| {
+            introspection::introspect(&st.bearer(), &st.provider, client, params, now)
+        },
+    )
     .await;
     match result {
         Ok(v) => no_store_json(v.to_string()),
@@ -110,25 +125,13 @@ pub async fn revoke(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = match form_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => return json_error(&e),
-    };
-    let auth = authorization(&req);
-    let address = client_ip(&state, &req).map(|a| a.to_string());
-    let st = state.into_inner();
-    let now = st.clock.now();
-    let result = blocking(move || {
-        let client = authenticated_client(
-            &st,
-            &params,
-            auth.as_deref(),
-            address.as_deref(),
-            REVOKE_PATH,
-            now,
-        )?;
-        revocation::revoke(&st.bearer(), &client, &params, now)
-    })
+    let result = for_client(
+        &req,
+        state,
+        &body,
+        REVOKE_PATH,
+        |st, client, params, now| revocation::revoke(&st.bearer(), client, params, now),
+    )
     .await;
     match result {
         Ok(()) => HttpResponse::Ok()
@@ -140,35 +143,19 @@ pub async fn revoke(
 
 /// Pushed authorization requests (RFC 9126): `201 Created` with the `request_uri`.
 pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let params = match form_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => return json_error(&e),
-    };
-    let auth = authorization(&req);
-    let address = client_ip(&state, &req).map(|a| a.to_string());
-    let st = state.into_inner();
-    let now = st.clock.now();
-    let result = blocking(move || {
-        let client = authenticated_client(
-            &st,
-            &params,
-            auth.as_deref(),
-            address.as_deref(),
-            PAR_PATH,
-            now,
-        )?;
-        let keys = st.keys();
+    let result = for_client(&req, state, &body, PAR_PATH, |st, client, params, now| {
         let rules = st.rules();
+        let keys = st.keys();
         let pushed = pushed::push(
             &st.db,
             &st.provider,
             &keys,
             &rules.policy,
-            &client,
-            &params,
+            client,
+            params,
             now,
         )?;
-        serde_json::to_string(&pushed).map_err(crate::oidc::error::OidcError::server)
+        serde_json::to_string(&pushed).map_err(OidcError::server)
     })
     .await;
     match result {

@@ -4,6 +4,7 @@
 pub mod factors;
 pub mod flow;
 pub mod lockout;
+pub mod logout;
 pub mod session;
 
 use crate::oidc::authorize::{AuthorizeRequest, Prompt};

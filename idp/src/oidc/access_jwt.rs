@@ -61,16 +61,7 @@ pub fn issue(
         Some(user) => {
             c.insert("sub".into(), grant.subject().unwrap_or(user).into());
             c.insert("grant_id".into(), grant.id.clone().into());
-            if let Some(t) = grant.auth_time {
-                c.insert("auth_time".into(), t.into());
-            }
-            if let Some(acr) = &grant.acr {
-                c.insert("acr".into(), acr.clone().into());
-            }
-            c.insert("amr".into(), grant.amr_list().into());
-            if let Some(sid) = &grant.sid {
-                c.insert("sid".into(), sid.clone().into());
-            }
+            super::tokens::authentication_claims(&mut c, grant);
         }
         None => {
             c.insert("sub".into(), client.id.clone().into());

@@ -98,6 +98,21 @@ pub fn issue_refresh_token(
     Ok(token)
 }
 
+/// How the person behind `grant` signed in: `auth_time`, `acr`, `amr` and the session's
+/// `sid`, as ID tokens and JWT access tokens carry them.
+pub fn authentication_claims(c: &mut Map<String, Value>, grant: &Grant) {
+    if let Some(t) = grant.auth_time {
+        c.insert("auth_time".into(), t.into());
+    }
+    if let Some(acr) = &grant.acr {
+        c.insert("acr".into(), acr.clone().into());
+    }
+    c.insert("amr".into(), grant.amr_list().into());
+    if let Some(sid) = &grant.sid {
+        c.insert("sid".into(), sid.clone().into());
+    }
+}
+
 pub struct IdTokenInput<'a> {
     pub client: &'a Client,
     pub grant: &'a Grant,
@@ -134,19 +149,10 @@ pub fn id_token(
     c.insert("azp".into(), input.client.id.clone().into());
     c.insert("iat".into(), now.into());
     c.insert("exp".into(), (now + provider.id_token_ttl).into());
-    if let Some(t) = grant.auth_time {
-        c.insert("auth_time".into(), t.into());
-    }
     if let Some(n) = input.nonce {
         c.insert("nonce".into(), n.into());
     }
-    if let Some(acr) = &grant.acr {
-        c.insert("acr".into(), acr.clone().into());
-    }
-    c.insert("amr".into(), grant.amr_list().into());
-    if let Some(sid) = &grant.sid {
-        c.insert("sid".into(), sid.clone().into());
-    }
+    authentication_claims(&mut c, grant);
     c.insert(
         "at_hash".into(),
         crypto::left_half_hash(input.access_token).into(),
