@@ -358,6 +358,17 @@ test('changing the e-mail address and the name: step-up, a code to the new addre
   await page.getByRole('status').filter({ hasText: 'Your name has been corrected' }).waitFor();
   assert.match(await page.getByRole('listitem').filter({ hasText: 'Name:' }).textContent(), /Nóra Kovács/);
   await shot(page, 'account');
+
+  // Signing out asks first, naming her, and the last page leads back to her account.
+  await page.goto(`${idp.issuer}/logout?client_id=portal`);
+  await page.getByText('You are signed in as Nóra Kovács.').waitFor();
+  await page.getByText('The sign-out was requested by').waitFor();
+  await shot(page, 'logout');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('status').filter({ hasText: 'You have been signed out.' }).waitFor();
+  await shot(page, 'logout-done');
+  await page.getByRole('link', { name: 'Go to your account' }).click();
+  await page.getByLabel('Password').waitFor();
 });
 
 test('pages follow the browser language', async () => {
