@@ -192,6 +192,32 @@ async fn jwt_access_tokens(backend: Backend) {
     assert_eq!(userinfo(&s, access).await, 401);
     let (_, intro) = form(&s, "/introspect", portal, &[("token", access)]).await;
     assert_eq!(intro["active"], false);
+
+    // The same grant revoked by eight requests at once: each is answered 200, and the
+    // grant's JWT is denied (the denial is written once, whoever comes first).
+    let t = tokens(&s, &browser).await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let revocations: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, refresh) = (s.url("/revoke"), refresh.clone());
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .basic_auth("portal", Some(SECRET))
+                    .form(&[("token", refresh.as_str())])
+                    .send()
+                    .await
+                    .expect("revoke")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for r in revocations {
+        assert_eq!(r.await.unwrap(), 200);
+    }
+    assert_eq!(userinfo(&s, &access).await, 401);
 }
 
 on_both_databases!(jwt_access_tokens);

@@ -39,35 +39,37 @@ pub fn insert(
     expires_at: i64,
     now: i64,
 ) -> StoreResult<()> {
+    use diesel::result::{DatabaseErrorKind, Error};
     let key = denied.key();
     let id = key.as_str();
-    let known: Option<i64> = super::unique(
-        token_denials::table
-            .find(id)
-            .select(token_denials::expires_at),
-        conn,
-    )?;
-    match known {
-        Some(e) if e >= expires_at => {}
-        Some(_) => {
-            diesel::update(token_denials::table.find(id))
-                .set((
-                    token_denials::expires_at.eq(expires_at),
-                    token_denials::created_at.eq(now),
-                ))
-                .execute(conn)?;
+    // In a savepoint: on PostgreSQL a failed insert would abort the caller's transaction.
+    let first = conn.transaction(|c| {
+        diesel::insert_into(token_denials::table)
+            .values((
+                token_denials::id.eq(id),
+                token_denials::expires_at.eq(expires_at),
+                token_denials::created_at.eq(now),
+            ))
+            .execute(c)
+    });
+    match first {
+        Ok(_) => Ok(()),
+        // Denied before (or at this moment by another transaction): keep the later expiry.
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            diesel::update(
+                token_denials::table
+                    .find(id)
+                    .filter(token_denials::expires_at.lt(expires_at)),
+            )
+            .set((
+                token_denials::expires_at.eq(expires_at),
+                token_denials::created_at.eq(now),
+            ))
+            .execute(conn)?;
+            Ok(())
         }
-        None => {
-            diesel::insert_into(token_denials::table)
-                .values((
-                    token_denials::id.eq(id),
-                    token_denials::expires_at.eq(expires_at),
-                    token_denials::created_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// The denials recorded at or after `since` and still in force at `now`.
