@@ -2,11 +2,11 @@
 // token load (client_credentials from sixteen clients at once, while codes are redeemed
 // and refresh tokens rotated), then started again on the same data. Every token a client
 // received before the kill is still valid, no code or refresh token that was used can be
-// used again, and the audit log's chain still verifies.
+// used again, and the audit log's chain still verifies. On SQLite and on PostgreSQL.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Idp, authorizationCode } from './harness.mjs';
+import { Idp, authorizationCode, postgresDatabase } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
 const SECRET = 'crash-test-secret-0123456789';
@@ -14,18 +14,16 @@ const PASSWORD = 'a long and correct password';
 const basic = `Basic ${Buffer.from(`rp:${SECRET}`).toString('base64')}`;
 let idp;
 
-before(async () => {
-  idp = await Idp.start((cli) => {
+/** A server on SQLite (`database` none) or on this PostgreSQL database. */
+function start(database) {
+  const url = database ? `database_url = "${database.url}"\n` : '';
+  return Idp.start((cli) => {
     cli(['client', 'add', '--id', 'rp', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'client_credentials',
       '--scope', 'openid', '--scope', 'api']);
     cli(['user', 'add', '--username', 'maria', '--password-stdin'], `${PASSWORD}\n`);
-  }, { config: '[policy.scopes]\napi = "low"\n' });
-});
-
-after(async () => {
-  await idp.stop();
-});
+  }, { config: `${url}[policy.scopes]\napi = "low"\n` });
+}
 
 async function token(form) {
   const res = await fetch(`${idp.issuer}/token`, {
@@ -40,7 +38,20 @@ const code = () => authorizationCode(idp, { clientId: 'rp', redirectUri: REDIREC
 
 const redeem = (c) => token({ grant_type: 'authorization_code', code: c.code, redirect_uri: REDIRECT, code_verifier: c.verifier });
 
-test('tokens received before a SIGKILL stay valid, and nothing used can be used again', async (t) => {
+for (const backend of ['sqlite', 'postgres']) {
+  test(`tokens received before a SIGKILL stay valid, and nothing used can be used again (${backend})`, async (t) => {
+    const database = backend === 'postgres' ? postgresDatabase('idp_crash') : null;
+    idp = await start(database);
+    try {
+      await killedUnderLoad(t);
+    } finally {
+      await idp.stop();
+      database?.drop();
+    }
+  });
+}
+
+async function killedUnderLoad(t) {
   // Codes and refresh tokens to use during the load.
   const codes = [];
   for (let i = 0; i < 6; i++) codes.push(await code());
@@ -112,4 +123,4 @@ test('tokens received before a SIGKILL stay valid, and nothing used can be used 
   // The audit log survived whole.
   const verified = Idp.cli(idp.settings, ['audit', 'verify']);
   assert.match(verified, /intact|verified|ok/i, verified);
-});
+}

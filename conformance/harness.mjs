@@ -14,6 +14,23 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 export const IDP_BIN = process.env.IDP_BIN || join(targetDir, 'debug', 'idp');
 
+/**
+ * A new, empty PostgreSQL database on the test server (IDP_TEST_DATABASE_URL, else the
+ * local one): its URL, and `drop()` for afterwards.
+ */
+export function postgresDatabase(prefix) {
+  const base = process.env.IDP_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
+  const psql = (sql) => {
+    const r = spawnSync('psql', [base, '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+  };
+  psql(`CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return { url: url.href, drop: () => psql(`DROP DATABASE IF EXISTS ${name}`) };
+}
+
 export function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();

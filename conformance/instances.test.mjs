@@ -9,24 +9,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import * as client from 'openid-client';
-import { Idp, UserAgent, freePort } from './harness.mjs';
+import { Idp, UserAgent, freePort, postgresDatabase } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
 const SECRET = 'instances-secret-0123456789';
 const PASSWORD = 'a long and correct password';
-const base = process.env.IDP_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-const database = `idp_instances_${process.pid}_${Date.now()}`;
-const url = new URL(base);
-url.pathname = `/${database}`;
-
-function psql(sql) {
-  const r = spawnSync('psql', [base, '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
-}
-
 /** Round robin over the backends that are in; counts what each served. */
 class Balancer {
   constructor() {
@@ -74,11 +63,12 @@ const balancer = new Balancer();
 let a;
 let b;
 let issuer;
+let database;
 
 before(async () => {
-  psql(`CREATE DATABASE ${database}`);
+  database = postgresDatabase('idp_instances');
   issuer = await balancer.listen();
-  const config = `database_url = "${url.href}"\nattempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n`;
+  const config = `database_url = "${database.url}"\nattempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n`;
   a = await Idp.startBehind(issuer, (cli) => {
     cli(['client', 'add', '--id', 'rp', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--post-logout-redirect-uri', 'https://rp.example/bye']);
@@ -95,7 +85,7 @@ after(async () => {
   balancer.server?.close();
   await b?.terminate();
   await a?.stop();
-  psql(`DROP DATABASE IF EXISTS ${database}`);
+  database?.drop();
 });
 
 const apiAuth = `Basic ${Buffer.from(`api:${SECRET}`).toString('base64')}`;
