@@ -1235,6 +1235,16 @@ async fn answers_are_as_documented(backend: Backend) {
     let a = api(&s, "PATCH", "/clients/portal", Some(&root), None).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.body["changed"], json!([]));
+    // A body of white space alone is not JSON: refused, not taken for no body.
+    let res = reqwest::Client::new()
+        .patch(s.url(&format!("{API}/clients/portal")))
+        .bearer_auth(&root)
+        .header("content-type", "application/json")
+        .body("\n ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
     let body = &doc["paths"][format!("{API}/clients/{{id}}")]["patch"]["requestBody"];
     assert!(
         body.is_object() && body["required"] != json!(true),

@@ -561,11 +561,9 @@ async fn call(
 
 /// A JSON request body; an empty body is `{}`.
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> AdminResult<T> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
+    // No body at all is an empty object; anything else must be JSON (white space alone is
+    // not, and is refused like any other malformed body).
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
     serde_json::from_slice(bytes)
         .map_err(|e| crate::admin::invalid("body", format!("not the expected JSON: {e}")))
 }
