@@ -371,27 +371,34 @@ pub fn set_language(
     now: i64,
 ) -> StoreResult<()> {
     use super::schema::user_languages;
-    match language(conn, user_id)? {
-        Some(l) if l == lang => {}
-        Some(_) => {
-            diesel::update(user_languages::table.find(user_id))
-                .set((
-                    user_languages::lang.eq(lang),
-                    user_languages::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-        None => {
-            diesel::insert_into(user_languages::table)
-                .values((
-                    user_languages::user_id.eq(user_id),
-                    user_languages::lang.eq(lang),
-                    user_languages::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
+    use diesel::result::{DatabaseErrorKind, Error};
+    if language(conn, user_id)?.as_deref() == Some(lang) {
+        return Ok(());
     }
-    Ok(())
+    let changed = diesel::update(user_languages::table.find(user_id))
+        .set((
+            user_languages::lang.eq(lang),
+            user_languages::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if changed > 0 {
+        return Ok(());
+    }
+    // In a savepoint: a sign-in at the same moment may insert the row first (on
+    // PostgreSQL a failed insert would abort the caller's transaction); its language stands.
+    let first = conn.transaction(|c| {
+        diesel::insert_into(user_languages::table)
+            .values((
+                user_languages::user_id.eq(user_id),
+                user_languages::lang.eq(lang),
+                user_languages::updated_at.eq(now),
+            ))
+            .execute(c)
+    });
+    match first {
+        Ok(_) | Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The ids of every credential of `kind`.
