@@ -400,10 +400,11 @@ pub fn current_generation(conn: &mut AnyConnection) -> StoreResult<u32> {
 
 /// The transform of a generation for templates of `dim` dimensions.
 fn transform(svc: &Service, generation: u32, dim: usize) -> Arc<Transform> {
-    let mut cache = match svc.biometrics.transforms.lock() {
-        Ok(c) => c,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut cache = svc
+        .biometrics
+        .transforms
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     cache
         .entry((generation, dim))
         .or_insert_with(|| {

@@ -9,7 +9,7 @@ use crate::oidc::Provider;
 use crate::policy::settings::{Rules, Settings};
 use crate::store::Db;
 use authenticators::password::PasswordChecker;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Everything a request handler needs. Shared by all workers.
 pub struct Service {
@@ -112,10 +112,11 @@ impl Service {
 
     /// Runs one round of background work, unless stopping.
     pub(crate) fn in_background(&self, work: impl FnOnce()) {
-        let _round = match self.background.running.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let _round = self
+            .background
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if !self
             .background
             .stopping
@@ -154,10 +155,10 @@ impl Service {
     }
 
     fn active(&self) -> Arc<Active> {
-        match self.rules.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.rules
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Picks up a policy stored by an administrator (here or on another instance);
@@ -174,10 +175,7 @@ impl Service {
             .db
             .run(|c| active_rules(c, &self.config, &self.provider))
             .map_err(|e| e.to_string())??;
-        match self.rules.write() {
-            Ok(mut r) => *r = Arc::new(fresh),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
-        }
+        *self.rules.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         Ok(true)
     }
 
@@ -193,10 +191,10 @@ impl Service {
     }
 
     pub fn keys(&self) -> Arc<KeySet> {
-        match self.keys.read() {
-            Ok(k) => k.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The messages in the development outbox.
@@ -226,10 +224,7 @@ impl Service {
         if fresh.fingerprint() == self.keys().fingerprint() {
             return Ok(false);
         }
-        match self.keys.write() {
-            Ok(mut k) => *k = Arc::new(fresh),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
-        }
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         self.verified.forget();
         Ok(true)
     }

@@ -8,14 +8,6 @@ use serde_json::Value;
 
 const API_SECRET: &str = "an-api-client-secret-of-good-length";
 
-fn jwt_part(token: &str, i: usize) -> Value {
-    let part = token.split('.').nth(i).expect("JWT part");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("JSON")
-}
-
 async fn form(
     s: &TestServer,
     path: &str,
@@ -31,17 +23,6 @@ async fn form(
         .expect("request");
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn userinfo(s: &TestServer, token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(s.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-        .as_u16()
 }
 
 fn rows(s: &TestServer, table: &str) -> i64 {
@@ -180,8 +161,8 @@ async fn jwt_access_tokens(backend: Backend) {
         "{claims}"
     );
     assert_eq!(claims["sub"], jwt_part(id_token, 1)["sub"]);
-    assert_eq!(userinfo(&s, access).await, 200);
-    assert_eq!(userinfo(&s, id_token).await, 401);
+    assert_eq!(userinfo(&s, access).await.0, 200);
+    assert_eq!(userinfo(&s, id_token).await.0, 401);
     let (_, intro) = form(&s, "/introspect", portal, &[("token", access)]).await;
     assert_eq!(intro["active"], true);
     assert_eq!(intro["acr"], claims["acr"]);
@@ -189,7 +170,7 @@ async fn jwt_access_tokens(backend: Backend) {
     let refresh = t["refresh_token"].as_str().unwrap();
     let (status, _) = form(&s, "/revoke", portal, &[("token", refresh)]).await;
     assert_eq!(status, 200);
-    assert_eq!(userinfo(&s, access).await, 401);
+    assert_eq!(userinfo(&s, access).await.0, 401);
     let (_, intro) = form(&s, "/introspect", portal, &[("token", access)]).await;
     assert_eq!(intro["active"], false);
 
@@ -217,7 +198,7 @@ async fn jwt_access_tokens(backend: Backend) {
     for r in revocations {
         assert_eq!(r.await.unwrap(), 200);
     }
-    assert_eq!(userinfo(&s, &access).await, 401);
+    assert_eq!(userinfo(&s, &access).await.0, 401);
 }
 
 on_both_databases!(jwt_access_tokens);

@@ -159,13 +159,7 @@ async fn reauthentication_cannot_be_skipped(backend: Backend) {
 }
 
 fn id_token_claims(tokens: &serde_json::Value) -> serde_json::Value {
-    use base64::Engine;
-    let jwt = tokens["id_token"].as_str().unwrap();
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    jwt_payload(tokens["id_token"].as_str().unwrap())
 }
 
 /// Finding 3: 20 simultaneous sign-ins, 19 with a wrong password and one with the right

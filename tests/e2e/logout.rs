@@ -3,6 +3,16 @@
 
 use crate::*;
 
+/// Answers the question page "Sign out".
+async fn confirm(s: &TestServer, b: &Browser, question: &Page) -> Page {
+    let form = [
+        ("csrf", question.hidden("csrf")),
+        ("pending", question.hidden("pending")),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(&s.url("/logout/confirm"), &form).await
+}
+
 async fn logout_asks_without_a_hint(backend: Backend) {
     let s = server_with_client(backend).await;
     let b = Browser::new();
@@ -30,15 +40,7 @@ async fn logout_asks_without_a_hint(backend: Backend) {
         introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
         true
     );
-    let done = b
-        .post(
-            &s.url("/logout/confirm"),
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("pending", &page.hidden("pending")),
-            ],
-        )
-        .await;
+    let done = confirm(&s, &b, &page).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(
         done.location.as_deref(),
@@ -99,15 +101,7 @@ async fn signing_out_at_the_provider_leads_on(backend: Backend) {
     let page = b.get(&s.url("/logout")).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("requested by"), "{}", page.body);
-    let done = b
-        .post(
-            &s.url("/logout/confirm"),
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("pending", &page.hidden("pending")),
-            ],
-        )
-        .await;
+    let done = confirm(&s, &b, &page).await;
     assert_eq!(done.status, 200);
     assert!(
         done.body.contains("You have been signed out."),

@@ -101,6 +101,33 @@ pub async fn post_token(s: &TestServer, form: &[(&str, &str)]) -> (u16, serde_js
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// Part `i` of a compact JWT (0: header, 1: claims), decoded; nothing verified.
+pub fn jwt_part(jwt: &str, i: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(i).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// The claims of a compact JWT, decoded; nothing verified.
+pub fn jwt_payload(jwt: &str) -> serde_json::Value {
+    jwt_part(jwt, 1)
+}
+
+/// UserInfo with a bearer token: its status and body.
+pub async fn userinfo(s: &TestServer, token: &str) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .get(s.url("/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("userinfo");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 pub async fn introspect(s: &TestServer, token: &str) -> serde_json::Value {
     reqwest::Client::new()
         .post(s.url("/introspect"))

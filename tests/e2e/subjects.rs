@@ -4,16 +4,7 @@
 //! `id_token_hint` with a pairwise `sub` still finds its citizen.
 
 use crate::*;
-use base64::Engine;
 use serde_json::Value;
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("JSON")
-}
 
 /// Signs in at `client` (secret `SECRET`) and redeems the code; the token response.
 async fn sign_in(s: &TestServer, browser: &Browser, client: &str, redirect: &str) -> Value {
@@ -40,19 +31,6 @@ async fn sign_in(s: &TestServer, browser: &Browser, client: &str, redirect: &str
         .expect("token");
     assert_eq!(res.status(), 200);
     res.json().await.expect("json")
-}
-
-async fn userinfo_sub(s: &TestServer, token: &str) -> Value {
-    let info: Value = reqwest::Client::new()
-        .get(s.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo")
-        .json()
-        .await
-        .expect("json");
-    info["sub"].clone()
 }
 
 async fn pairwise_and_public_subjects(backend: Backend) {
@@ -109,9 +87,13 @@ async fn pairwise_and_public_subjects(backend: Backend) {
         ("legacy", "https://legacy.example/cb"),
     ] {
         let t = sign_in(&s, &browser, client, redirect).await;
-        let sub = payload(t["id_token"].as_str().unwrap())["sub"].clone();
+        let sub = jwt_payload(t["id_token"].as_str().unwrap())["sub"].clone();
         let access = t["access_token"].as_str().unwrap();
-        assert_eq!(userinfo_sub(&s, access).await, sub, "{client}: UserInfo");
+        assert_eq!(
+            userinfo(&s, access).await.1["sub"],
+            sub,
+            "{client}: UserInfo"
+        );
         let intro: Value = reqwest::Client::new()
             .post(s.url("/introspect"))
             .basic_auth(client, Some(SECRET))
@@ -124,7 +106,7 @@ async fn pairwise_and_public_subjects(backend: Backend) {
             .unwrap();
         assert_eq!(intro["sub"], sub, "{client}: introspection");
         if client == "other" {
-            assert_eq!(payload(access)["sub"], sub, "the JWT access token");
+            assert_eq!(jwt_payload(access)["sub"], sub, "the JWT access token");
         }
         // The hint of this client's ID token names the signed-in citizen: no login asked.
         let hint = t["id_token"].as_str().unwrap();

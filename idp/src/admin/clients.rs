@@ -502,7 +502,7 @@ pub fn remove(ctx: &Context, actor: &Actor, id: &str, now: i64) -> AdminResult<(
         let client = found(store::find(c, id)?, id)?;
         super::console::refuse_removal(&ClientView::from(&client))?;
         store::remove(c, &client.id)?;
-        let until = now + denials::LONGEST_ACCESS_TOKEN_TTL;
+        let until = denials::outliving_tokens(now);
         denials::insert(c, Denied::Client(&client.id), until, now)?;
         let detail = json!({ "name": client.name });
         record(
@@ -669,36 +669,38 @@ fn grant_types(grants: &[String]) -> AdminResult<Vec<String>> {
     Ok(out)
 }
 
-fn id_token_alg(alg: &str) -> AdminResult<String> {
-    Alg::parse(alg)
-        .map(|a| a.as_str().to_string())
+/// `value` as one of `known`, matched by name; otherwise why not, naming them all.
+fn one_of<T: Copy>(
+    field: &'static str,
+    value: &str,
+    known: &[T],
+    name: fn(T) -> &'static str,
+) -> AdminResult<T> {
+    known
+        .iter()
+        .copied()
+        .find(|k| name(*k) == value)
         .ok_or_else(|| {
-            let known: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
-            invalid(
-                "id_token_alg",
-                format!("{alg} is not one of {}", known.join(" ")),
-            )
+            let names: Vec<&str> = known.iter().map(|k| name(*k)).collect();
+            invalid(field, format!("{value} is not one of {}", names.join(" ")))
         })
 }
 
+fn id_token_alg(alg: &str) -> AdminResult<String> {
+    one_of("id_token_alg", alg, &Alg::ALL, Alg::as_str).map(|a| a.as_str().to_string())
+}
+
 fn access_token_format(format: &str) -> AdminResult<AccessTokenFormat> {
-    AccessTokenFormat::parse(format).ok_or_else(|| {
-        let known: Vec<&str> = AccessTokenFormat::ALL.iter().map(|f| f.as_str()).collect();
-        invalid(
-            "access_token_format",
-            format!("{format} is not one of {}", known.join(" ")),
-        )
-    })
+    one_of(
+        "access_token_format",
+        format,
+        &AccessTokenFormat::ALL,
+        AccessTokenFormat::as_str,
+    )
 }
 
 fn subject_type(t: &str) -> AdminResult<SubjectType> {
-    SubjectType::parse(t).ok_or_else(|| {
-        let known: Vec<&str> = SubjectType::ALL.iter().map(|f| f.as_str()).collect();
-        invalid(
-            "subject_type",
-            format!("{t} is not one of {}", known.join(" ")),
-        )
-    })
+    one_of("subject_type", t, &SubjectType::ALL, SubjectType::as_str)
 }
 
 /// A sector identifier is a host name (OIDC Core 8.1 takes the host of a URI).
@@ -737,15 +739,7 @@ fn fix_sector(c: &mut Client) -> AdminResult<()> {
 }
 
 fn risk_level(level: &str) -> AdminResult<String> {
-    Level::from_name(level)
-        .map(|l| l.name().to_string())
-        .ok_or_else(|| {
-            let known: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
-            invalid(
-                "risk_level",
-                format!("{level} is not one of {}", known.join(" ")),
-            )
-        })
+    one_of("risk_level", level, &Level::ALL, Level::name).map(|l| l.name().to_string())
 }
 
 fn ttl(field: &'static str, seconds: i64, max: i64) -> AdminResult<i64> {

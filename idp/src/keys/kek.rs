@@ -132,12 +132,7 @@ impl Kek {
 /// A subkey for one purpose: HMAC-SHA256 of the purpose under the key-encryption key
 /// (HKDF-Expand with a single block), so the KEK itself is used only for sealing.
 fn derive(key: &[u8; 32], purpose: &str) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(purpose.as_bytes());
-    mac.update(&[1]);
-    mac.finalize().into_bytes().into()
+    crate::crypto::hmac_sha256(key, &[purpose.as_bytes(), &[1]])
 }
 
 /// Client secrets at rest: HMAC-SHA256 under a key derived from the KEK, written
@@ -167,14 +162,8 @@ pub enum SecretCheck {
 
 impl SecretHasher {
     pub fn hash(&self, secret: &str) -> String {
-        use hmac::{Hmac, Mac};
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(secret.as_bytes());
-        format!(
-            "{SECRET_HASH_PREFIX}{}",
-            crate::crypto::hex(&mac.finalize().into_bytes())
-        )
+        let mac = crate::crypto::hmac_sha256(&self.0, &[secret.as_bytes()]);
+        format!("{SECRET_HASH_PREFIX}{}", crate::crypto::hex(&mac))
     }
 
     /// Compares in constant time. Rows without the prefix are the unsalted SHA-256 hex

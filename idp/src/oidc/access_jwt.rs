@@ -21,7 +21,7 @@ use crate::store::tokens::Grant;
 use crate::store::{Db, StoreResult};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock};
 
 /// The JOSE `typ` of these tokens (RFC 9068 2.1).
 pub const TYP: &str = "at+jwt";
@@ -118,14 +118,16 @@ impl Verifications {
         token: &str,
     ) -> Option<std::sync::Arc<Verified>> {
         let id = crypto::sha256(token.as_bytes());
-        if let Some(v) = self.read().get(&id) {
+        if let Some(v) = self
+            .known
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+        {
             return Some(v.clone());
         }
         let v = std::sync::Arc::new(verify(keys, issuer, token)?);
-        let mut known = match self.known.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= REMEMBERED {
             known.clear();
         }
@@ -135,17 +137,10 @@ impl Verifications {
 
     /// Forgets every verified token (the signing keys changed).
     pub fn forget(&self) {
-        match self.known.write() {
-            Ok(mut g) => g.clear(),
-            Err(poisoned) => poisoned.into_inner().clear(),
-        }
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 32], std::sync::Arc<Verified>>> {
-        match self.known.read() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.known
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -168,21 +163,30 @@ struct Inner {
     synced_at: Option<i64>,
 }
 
+impl Inner {
+    /// Records a denial; one known already keeps the later expiry.
+    fn deny(&mut self, key: String, until: i64) {
+        let e = self.denied.entry(key).or_insert(until);
+        *e = (*e).max(until);
+    }
+}
+
 impl DenyList {
     /// Reads the denials recorded since the last look (all of them the first time), and
     /// forgets the lapsed ones. Returns how many were read.
     pub fn sync(&self, db: &Db, now: i64) -> StoreResult<usize> {
-        let since = self.read().synced_at.map_or(i64::MIN, |t| t - SYNC_OVERLAP);
+        let since = self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .synced_at
+            .map_or(i64::MIN, |t| t - SYNC_OVERLAP);
         let fresh = db.run(|c| denials::recorded_since(c, since, now))?;
         let n = fresh.len();
-        let mut inner = match self.inner.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         inner.denied.retain(|_, until| *until > now);
         for (key, until) in fresh {
-            let e = inner.denied.entry(key).or_insert(until);
-            *e = (*e).max(until);
+            inner.deny(key, until);
         }
         inner.synced_at = Some(now);
         Ok(n)
@@ -190,12 +194,8 @@ impl DenyList {
 
     /// Learns a denial this instance just committed, without waiting for the next look.
     pub fn note(&self, denied: Denied, until: i64) {
-        let mut inner = match self.inner.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let e = inner.denied.entry(denied.key()).or_insert(until);
-        *e = (*e).max(until);
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        inner.deny(denied.key(), until);
     }
 
     /// Whether `token` is usable at `now`: not expired, and neither it, its grant nor its
@@ -204,7 +204,7 @@ impl DenyList {
         if token.exp <= now {
             return false;
         }
-        let inner = self.read();
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         if inner.denied.is_empty() {
             return true;
         }
@@ -218,13 +218,6 @@ impl DenyList {
         !named
             .iter()
             .any(|k| inner.denied.get(k).is_some_and(|until| *until > now))
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        match self.inner.read() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
     }
 }
 

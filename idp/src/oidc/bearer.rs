@@ -6,7 +6,7 @@
 use super::access_jwt::{self, DenyList, Verifications, Verified};
 use crate::crypto;
 use crate::keys::KeySet;
-use crate::store::tokens::{self, AccessToken, Grant};
+use crate::store::tokens::{self, Grant};
 use crate::store::{AnyConnection, Db, StoreResult};
 use serde_json::Value;
 use std::sync::Arc;
@@ -123,19 +123,11 @@ impl Checker<'_> {
     }
 }
 
-/// An opaque access token that is usable at `now`, and its grant.
-pub fn opaque_rows(
-    conn: &mut AnyConnection,
-    token: &str,
-    now: i64,
-) -> StoreResult<Option<(AccessToken, Grant)>> {
+/// An opaque access token that is usable at `now`.
+pub fn opaque(conn: &mut AnyConnection, token: &str, now: i64) -> StoreResult<Option<Bearer>> {
     Ok(
         tokens::find_access_token(conn, &crypto::secret_hash(token))?
-            .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now),
+            .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now)
+            .map(|(at, g)| Bearer::from_grant(g, at.scope, at.created_at, at.expires_at)),
     )
-}
-
-fn opaque(conn: &mut AnyConnection, token: &str, now: i64) -> StoreResult<Option<Bearer>> {
-    Ok(opaque_rows(conn, token, now)?
-        .map(|(at, g)| Bearer::from_grant(g, at.scope, at.created_at, at.expires_at)))
 }

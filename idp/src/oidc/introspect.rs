@@ -7,7 +7,7 @@
 
 use super::Provider;
 use super::access_jwt;
-use super::bearer::{Bearer, Checker, opaque_rows};
+use super::bearer::{self, Bearer, Checker};
 use super::error::{OidcError, OidcResult};
 use super::params::Params;
 use crate::crypto;
@@ -36,11 +36,8 @@ pub fn introspect(
         });
     }
     let found = bearer.db.run(|conn| {
-        if let Some((at, grant)) = opaque_rows(conn, token, now)? {
-            return Ok(Some((
-                Bearer::from_grant(grant, at.scope, at.created_at, at.expires_at),
-                "Bearer",
-            )));
+        if let Some(b) = bearer::opaque(conn, token, now)? {
+            return Ok(Some((b, "Bearer")));
         }
         let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
             .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now);

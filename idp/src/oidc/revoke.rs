@@ -57,7 +57,7 @@ pub fn revoke(bearer: &Checker, client: &Client, params: &Params, now: i64) -> O
     if let Some(g) = revoked_grant {
         bearer.denials.note(
             Denied::Grant(&g),
-            now + crate::store::denials::LONGEST_ACCESS_TOKEN_TTL,
+            crate::store::denials::outliving_tokens(now),
         );
     }
     Ok(())

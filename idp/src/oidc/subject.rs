@@ -13,9 +13,8 @@
 //! The subject is computed once, when a grant is made, and kept with the grant, so that
 //! every token of the grant (ID token, access token, UserInfo, introspection) says the same.
 
+use crate::crypto;
 use crate::store::clients::{Client, SubjectType};
-use base64::Engine;
-use hmac::{Hmac, Mac};
 
 /// The key of pairwise subjects.
 #[derive(Clone)]
@@ -29,12 +28,8 @@ impl std::fmt::Debug for PairwiseKey {
 
 impl PairwiseKey {
     fn subject(&self, sector: &str, user_id: &str) -> String {
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(sector.as_bytes());
-        mac.update(&[0]);
-        mac.update(user_id.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        let mac = crypto::hmac_sha256(&self.0, &[sector.as_bytes(), &[0], user_id.as_bytes()]);
+        crypto::b64url(&mac)
     }
 }
 

@@ -55,10 +55,6 @@ impl AccessTokenFormat {
             AccessTokenFormat::Jwt => "jwt",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s)
-    }
 }
 
 /// Which `sub` the client sees for a person (OIDC Core 8, `oidc::subject`).
@@ -81,10 +77,6 @@ impl SubjectType {
             SubjectType::Public => "public",
             SubjectType::Pairwise => "pairwise",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 

@@ -9,6 +9,11 @@ use diesel::prelude::*;
 /// of a grant or a client lasts that long, by when every token it denies has expired.
 pub const LONGEST_ACCESS_TOKEN_TTL: i64 = 24 * 3600;
 
+/// Until when a denial of a grant or a client, made at `now`, must last.
+pub fn outliving_tokens(now: i64) -> i64 {
+    now + LONGEST_ACCESS_TOKEN_TTL
+}
+
 /// What a denial names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denied<'a> {

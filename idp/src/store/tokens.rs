@@ -148,7 +148,7 @@ fn revoke_grants(conn: &mut AnyConnection, ids: Vec<String>, now: i64) -> StoreR
         denials::insert(
             conn,
             denials::Denied::Grant(id),
-            now + denials::LONGEST_ACCESS_TOKEN_TTL,
+            denials::outliving_tokens(now),
             now,
         )?;
     }
