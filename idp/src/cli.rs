@@ -59,7 +59,7 @@ pub enum Command {
     /// Run the provider (creates the database and key file on the first start).
     #[command(after_help = "Examples:\n  \
         idp serve --issuer https://id.example.gov --listen 0.0.0.0:8080\n  \
-        idp serve --dev          # http://127.0.0.1:8080 with a demo client and user")]
+        idp serve --dev          # http://localhost:8080 with a demo client and user")]
     Serve(ServeArgs),
     /// Create the database and key file if needed, apply pending migrations, and exit.
     #[command(after_help = "Example:\n  idp --data-dir /var/lib/idp migrate")]
@@ -126,7 +126,8 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "IDP_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Public issuer URL [default: http://LISTEN, allowed only with --dev].
+    /// Public issuer URL [default: http://localhost:PORT when listening on loopback, else
+    /// http://LISTEN; plain http is allowed only with --dev].
     #[arg(long, env = "IDP_ISSUER")]
     pub issuer: Option<String>,
     /// Development mode: creates a demo client and user on first start, and allows plain
@@ -626,10 +627,11 @@ fn dev_bootstrap(ctx: &Context) -> CliResult {
         Err(AdminError::NotFound { .. }) => {}
         Err(e) => return Err(e.to_string()),
     }
-    let redirect = "http://127.0.0.1:8081/callback".to_string();
+    let issuer = &ctx.config.issuer;
+    let redirect = format!("{issuer}{}", crate::http::DEV_CALLBACK_PATH);
     let mut client = NewClient::new("demo", Credentials::GenerateSecret, vec![redirect.clone()]);
     client.name = Some("Demo portal".into());
-    client.post_logout_redirect_uris = vec!["http://127.0.0.1:8081/".into()];
+    client.post_logout_redirect_uris = vec![redirect.clone()];
     let secret = clients::create(ctx, &actor(), client, now)
         .map_err(err)?
         .secret
@@ -645,15 +647,17 @@ fn dev_bootstrap(ctx: &Context) -> CliResult {
         phone: Some("+36301234567".into()),
     };
     users::create(ctx, &actor(), user, now).map_err(err)?;
-    let issuer = &ctx.config.issuer;
+    let encoded: String = url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect();
     println!(
         "\nDevelopment mode: created a demo client and user.\n\
          \n  client_id:     demo\n  client_secret: {secret}\n  redirect_uri:  {redirect}\n  user:          demo / {password}\n\
          \nTry a login: open this in a browser and sign in as demo:\n\
-         \n  {issuer}/authorize?client_id=demo&response_type=code&scope=openid%20profile%20email&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&state=xyz&nonce=n-0S6\n\
-         \nThe browser lands on {redirect}?code=...; exchange the code within 60 seconds:\n\
+         \n  {issuer}/authorize?client_id=demo&response_type=code&scope=openid%20profile%20email&redirect_uri={encoded}&state=xyz&nonce=n-0S6\n\
+         \nThe browser lands on the development callback page, which shows the code and exchanges\n\
+         it at the token endpoint with the client secret above (within 60 seconds). By hand:\n\
          \n  curl -s -u demo:{secret} -d grant_type=authorization_code -d redirect_uri={redirect} -d code=CODE {issuer}/token\n\
-         \nDiscovery: {issuer}/.well-known/openid-configuration\n"
+         \nForgot the demo password? echo NEW-PASSWORD | idp user set-password --username demo --password-stdin\n\
+         Discovery: {issuer}/.well-known/openid-configuration\n"
     );
     Ok(())
 }

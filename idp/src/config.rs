@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub audit_checkpoint_seconds: Option<i64>,
     /// Every client must push its authorization requests (RFC 9126) [default: false].
     pub require_pushed_authorization_requests: Option<bool>,
+    /// The operator's name, logo, colour and links on the citizen's pages.
+    pub theme: Option<crate::theme::ThemeConfig>,
 }
 
 /// Biometric sign-in.
@@ -160,6 +162,7 @@ pub struct Config {
     pub biometrics: BiometricsConfig,
     pub audit_checkpoint_seconds: i64,
     pub require_pushed_authorization_requests: bool,
+    pub theme: crate::theme::Theme,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -174,9 +177,14 @@ impl Config {
             None => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
         };
         let dev = f.dev.unwrap_or(false);
+        // In development on a loopback address the issuer is named `localhost`: WebAuthn
+        // needs a domain name, and browsers treat localhost as a secure context.
         let issuer = f
             .issuer
-            .unwrap_or_else(|| format!("http://{listen}"))
+            .unwrap_or_else(|| match listen.ip().is_loopback() {
+                true => format!("http://localhost:{}", listen.port()),
+                false => format!("http://{listen}"),
+            })
             .trim_end_matches('/')
             .to_string();
         let url = url::Url::parse(&issuer).map_err(|e| format!("issuer {issuer}: {e}"))?;
@@ -228,6 +236,7 @@ impl Config {
             require_pushed_authorization_requests: f
                 .require_pushed_authorization_requests
                 .unwrap_or(false),
+            theme: crate::theme::Theme::from_config(f.theme.unwrap_or_default())?,
         })
     }
 
@@ -260,7 +269,7 @@ mod tests {
             ..f.clone()
         };
         let c = Config::resolve(dev).unwrap();
-        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.issuer, "http://localhost:8080");
         assert!(!c.secure_cookies());
         let https = FileConfig {
             issuer: Some("https://id.example.gov/".into()),

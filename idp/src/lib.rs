@@ -25,6 +25,7 @@ pub mod privacy;
 pub mod resource;
 pub mod service;
 pub mod store;
+pub mod theme;
 
 /// The current time as Unix seconds. Only the CLI and `Clock` call this; every function
 /// below the HTTP layer takes the time as an argument.

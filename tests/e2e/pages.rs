@@ -177,4 +177,172 @@ async fn key_rotation(backend: Backend) {
     assert!(rows.iter().all(|k| k.kid != before));
 }
 
-on_both_databases!(localised_login_page, health_and_discovery, key_rotation);
+/// The language switcher: the choice is remembered in a cookie and wins over the
+/// service's `ui_locales` and the browser's language, on sign-in and account pages alike;
+/// it only sends the browser back to a path of this server.
+async fn the_chosen_language_is_kept(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    let (u, _) = authorize_url(&s, "&ui_locales=hu");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(page.body.contains("<html lang=\"hu\">"));
+    // Each language is offered in its own name, linking back to this very page.
+    let tx_path = page
+        .body
+        .split("action=\"")
+        .nth(1)
+        .and_then(|r| r.split("/login\"").next())
+        .expect("the login form")
+        .to_string();
+    let kk_link = format!(
+        "/language?to=kk&#38;back={}",
+        url::form_urlencoded::byte_serialize(tx_path.as_bytes()).collect::<String>()
+    );
+    assert!(page.body.contains(&kk_link), "{}", page.body);
+    assert!(
+        page.body
+            .contains("lang=\"kk\" hreflang=\"kk\">Қазақша</a>")
+    );
+    assert!(
+        page.body
+            .contains("<span aria-current=\"true\" lang=\"hu\">Magyar</span>")
+    );
+
+    let switched = b.get(&s.url(&kk_link.replace("&#38;", "&"))).await;
+    assert_eq!(switched.status, 303);
+    assert_eq!(switched.location.as_deref(), Some(tx_path.as_str()));
+    let page = b.get(&s.url(&tx_path)).await;
+    assert!(page.body.contains("<html lang=\"kk\">"), "{}", page.body);
+    // A later sign-in asking for Hungarian stays in Kazakh.
+    let (u, _) = authorize_url(&s, "&ui_locales=hu");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(page.body.contains("<html lang=\"kk\">"));
+
+    // Elsewhere than a path of this server, or an unknown language: refused.
+    for bad in [
+        "/language?to=kk&back=%2F%2Fevil.example%2F",
+        "/language?to=kk&back=https%3A%2F%2Fevil.example%2F",
+        "/language?to=xx&back=%2Faccount",
+        "/language?to=kk",
+    ] {
+        let page = b.get(&s.url(bad)).await;
+        assert_eq!(page.status, 400, "{bad}");
+        assert!(page.location.is_none());
+    }
+}
+
+/// Error pages tell a person the cause and one next step in their language, give the
+/// request's id as the support reference, and keep the OAuth details folded away.
+async fn error_pages_for_people(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .get(s.url("/no/such/page"))
+        .header("accept-language", "hu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("<h1>Az oldal nem található</h1>"), "{body}");
+    assert!(body.contains(&format!("<strong class=\"reference\">{id}</strong>")));
+    assert!(body.contains("<details>") && body.contains("invalid_request"));
+
+    // A sign-in page visited again after it ended: the sign-in is over, start again.
+    let b = Browser::new();
+    let page = b.get(&s.url("/interaction/not-a-transaction")).await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("<h1>This sign-in has ended</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("sign in again"));
+
+    // A service's broken request.
+    let page = b.get(&s.url("/authorize?client_id=nobody")).await;
+    assert!(
+        page.body.contains("request cannot be completed"),
+        "{}",
+        page.body
+    );
+}
+
+/// The operator's name, colour, logo and footer links frame every page.
+async fn the_operators_theme(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.svg");
+    std::fs::write(
+        &logo,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>",
+    )
+    .unwrap();
+    let s = server_with_client_configured(backend, |f| {
+        f.theme = Some(idp::theme::ThemeConfig {
+            name: Some("Gov Sign-in".into()),
+            names: [("hu".to_string(), "Kormányzati belépés".to_string())].into(),
+            logo_file: Some(logo.clone()),
+            colour: Some("#0b3d91".into()),
+            help_url: Some("https://gov.example/help".into()),
+            privacy_url: Some("https://gov.example/privacy".into()),
+            accessibility_url: None,
+        })
+    })
+    .await;
+    let b = Browser::new();
+    let (u, _) = authorize_url(&s, "&ui_locales=hu");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(
+        page.body.contains(
+            "<img src=\"/static/logo\" alt=\"\" class=\"logo\">Kormányzati belépés</span>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("– Kormányzati belépés</title>"));
+    assert!(
+        page.body
+            .contains("<link rel=\"stylesheet\" href=\"/static/theme.css\">")
+    );
+    assert!(
+        page.body
+            .contains("<a href=\"https://gov.example/help\">Súgó</a>")
+    );
+    assert!(
+        page.body
+            .contains("<a href=\"https://gov.example/privacy\">Adatvédelem</a>")
+    );
+    assert!(
+        !page.body.contains("Akadálymentességi"),
+        "no statement configured"
+    );
+    let http = reqwest::Client::new();
+    let css = http.get(s.url("/static/theme.css")).send().await.unwrap();
+    assert_eq!(css.text().await.unwrap(), ":root { --brand: #0b3d91; }\n");
+    let res = http.get(s.url("/static/logo")).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+
+    // Without a theme: the texts' own name, and no theme files.
+    let plain = server_with_client(backend).await;
+    let page = b.get(&plain.url("/no/such/page")).await;
+    assert!(page.body.contains("Sign-in service</span>"));
+    assert!(!page.body.contains("theme.css") && !page.body.contains("<footer"));
+    assert_eq!(b.get(&plain.url("/static/theme.css")).await.status, 404);
+    assert_eq!(b.get(&plain.url("/static/logo")).await.status, 404);
+}
+
+on_both_databases!(
+    localised_login_page,
+    health_and_discovery,
+    key_rotation,
+    the_chosen_language_is_kept,
+    error_pages_for_people,
+    the_operators_theme
+);

@@ -18,7 +18,7 @@ use crate::enrollment::registration::{DocumentForm, DocumentRefused};
 use crate::i18n::Lang;
 use crate::login::flow::{self, Begun, Purpose, ReturnTo, enrolled_factors};
 use crate::login::session;
-use crate::oidc::error::{OidcError, OidcResult};
+use crate::oidc::error::{OidcError, OidcResult, Situation};
 use crate::oidc::params::Params;
 use crate::policy::{Level, Requirement};
 use crate::store::sessions::{self, BrowserSession};
@@ -180,7 +180,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(Ok(x)) => x,
     };
     let lang = pages::lang(&req, &[]);
-    let t = lang.texts();
+    let t = &pages::chrome(&req, lang);
     let (email, phone) = view
         .user
         .as_ref()
@@ -226,6 +226,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             "changed=password" => t.password_changed_notice,
             "changed=contact" => t.contact_changed_notice,
             "changed=name" => t.name_changed_notice,
+            "changed=recovery" => t.recovery_saved_notice,
             _ => "",
         },
         name,
@@ -272,7 +273,8 @@ where
         if !ok {
             return Err(OidcError::invalid_request(
                 "the form has expired; reload the page and try again",
-            ));
+            )
+            .told_as(Situation::FormExpired));
         }
         Ok(Ok(action(&st, &sess, &form, lang, now)?))
     })
@@ -295,7 +297,7 @@ where
         Err(e) => return pages::error_page(&req, &[], 400, &e),
     };
     let result = run_action(&req, &state, form, needs, action).await;
-    let t = pages::lang(&req, &[]).texts();
+    let t = &pages::chrome(&req, pages::lang(&req, &[]));
     match result {
         Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
         Ok(Err((tx, b))) => sign_in(&state, &tx, b),
@@ -350,7 +352,7 @@ async fn password_form(
         Ok(Access::SignIn { tx, new_browser }) => return sign_in(state, &tx, new_browser),
         Ok(Access::Granted(_, c)) => c,
     };
-    let t = pages::lang(req, &[]).texts();
+    let t = &pages::chrome(req, pages::lang(req, &[]));
     // Each problem belongs to the field it is about (the error summary links there).
     let (field, message) = match refused {
         None => ("", ""),
@@ -438,11 +440,12 @@ async fn totp_setup(req: &HttpRequest, state: &web::Data<AppState>, error: &str)
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| state.provider.issuer.clone());
     let uri = totp::otpauth_uri(&issuer_label, &account, &secret);
-    let t = pages::lang(req, &[]).texts();
+    let t = &pages::chrome(req, pages::lang(req, &[]));
     let page = TotpSetupPage {
         t,
         csrf: &csrf(&cookie),
         qr_svg: &pages::qr_svg(&uri).unwrap_or_default(),
+        uri: &uri,
         key: &totp::base32(&secret),
         error,
     };
@@ -690,7 +693,7 @@ async fn face_form(req: &HttpRequest, state: &web::Data<AppState>, missing: bool
         Ok(Ok(x)) => x,
     };
     let lang = pages::lang(req, &[]);
-    let t = lang.texts();
+    let t = &pages::chrome(req, lang);
     let csrf = csrf(&cookie);
     let mismatch =
         Params::parse(req.query_string().as_bytes()).is_ok_and(|q| q.get("mismatch") == Some("1"));
@@ -749,7 +752,7 @@ fn st_registration(state: &AppState) -> bool {
 }
 
 fn document_page(
-    t: &crate::i18n::Texts,
+    t: &pages::Chrome,
     csrf: &str,
     errors: Vec<(&'static str, String)>,
     values: &DocumentValues,
@@ -864,7 +867,7 @@ pub async fn face_document(
     )
     .await;
     let lang = pages::lang(&req, &[]);
-    let t = lang.texts();
+    let t = &pages::chrome(&req, lang);
     match result {
         Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
         Ok(Err((tx, b))) => sign_in(&state, &tx, b),
@@ -1083,7 +1086,7 @@ async fn voice_form(req: &HttpRequest, state: &web::Data<AppState>, missing: boo
         Ok(Ok(x)) => x,
     };
     let lang = pages::lang(req, &[]);
-    let t = lang.texts();
+    let t = &pages::chrome(req, lang);
     let page = VoicePage {
         t,
         csrf: &csrf(&cookie),
@@ -1184,7 +1187,7 @@ async fn data_form(req: &HttpRequest, state: &web::Data<AppState>, missing: bool
         Ok(Ok(x)) => x,
     };
     let lang = pages::lang(req, &[]);
-    let t = lang.texts();
+    let t = &pages::chrome(req, lang);
     let factor = |name: &str| match name {
         "voice" => t.voice_method,
         _ => t.face_method,
@@ -1331,7 +1334,7 @@ async fn contact_form(
         Ok(Access::SignIn { tx, new_browser }) => return sign_in(state, &tx, new_browser),
         Ok(Access::Granted(_, c)) => c,
     };
-    let t = pages::lang(req, &[]).texts();
+    let t = &pages::chrome(req, pages::lang(req, &[]));
     let changing = match &step {
         ContactStep::Ask { what, .. } | ContactStep::Code { what, .. } => *what,
     };

@@ -115,6 +115,14 @@ pub async fn form_post_script() -> HttpResponse {
     script(include_str!("../../templates/form-post.js"))
 }
 
+pub async fn dev_callback_script() -> HttpResponse {
+    script(include_str!("../../templates/dev-callback.js"))
+}
+
+pub async fn account_script() -> HttpResponse {
+    script(include_str!("../../templates/account.js"))
+}
+
 pub async fn local_time_script() -> HttpResponse {
     script(include_str!("../../templates/local-time.js"))
 }

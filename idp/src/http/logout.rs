@@ -43,7 +43,8 @@ pub async fn confirm(
             &req,
             &[],
             400,
-            &OidcError::invalid_request("the form has expired; sign out again"),
+            &OidcError::invalid_request("the form has expired; sign out again")
+                .told_as(crate::oidc::error::Situation::FormExpired),
         );
     }
     let raw = form.get("pending").unwrap_or("").to_string();
@@ -80,7 +81,7 @@ async fn handle(
             account,
             service,
         }) => {
-            let t = pages::lang(&req, &request.ui_locales).texts();
+            let t = &pages::chrome(&req, pages::lang(&req, &request.ui_locales));
             let csrf = cookie.as_deref().map(csrf_for).unwrap_or_default();
             pages::html(
                 200,
@@ -105,7 +106,7 @@ async fn handle(
                     see_other(&url.map(|u| u.to_string()).unwrap_or_else(|| uri.clone()))
                 }
                 None => {
-                    let t = pages::lang(&req, &request.ui_locales).texts();
+                    let t = &pages::chrome(&req, pages::lang(&req, &request.ui_locales));
                     pages::html(
                         200,
                         LogoutPage {

@@ -10,6 +10,7 @@ mod discovery;
 mod interaction;
 mod logout;
 mod pages;
+mod theme;
 mod timeout;
 mod token;
 mod userinfo;
@@ -64,8 +65,17 @@ impl AppState {
     }
 }
 
+/// In development mode, a page standing for a relying party's callback.
+pub const DEV_CALLBACK_PATH: &str = "/dev/callback";
+
 pub const SESSION_COOKIE: &str = "idp_session";
 pub const BROWSER_COOKIE: &str = "idp_browser";
+/// The language the citizen chose with the pages' language switcher.
+pub const LANG_COOKIE: &str = "idp_lang";
+
+/// The id of the request being answered (also sent as `X-Request-Id`).
+#[derive(Clone)]
+pub struct RequestId(pub String);
 
 /// The client certificate chain a TLS connection presented (leaf first, DER).
 #[derive(Clone)]
@@ -281,6 +291,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/health/ready", get().to(discovery::ready))
         .route("/metrics", get().to(discovery::metrics))
         .route("/static/idp.css", get().to(discovery::stylesheet))
+        .route("/static/theme.css", get().to(theme::stylesheet))
+        .route("/static/logo", get().to(theme::logo))
+        .route("/static/account.js", get().to(discovery::account_script))
+        .route("/language", get().to(theme::switch))
+        .route(DEV_CALLBACK_PATH, get().to(dev_callback))
+        .route(
+            "/static/dev-callback.js",
+            get().to(discovery::dev_callback_script),
+        )
         .route("/static/webauthn.js", get().to(discovery::webauthn_script))
         .route(
             "/static/local-time.js",
@@ -316,12 +335,26 @@ async fn test_clock(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     }
 }
 
+/// The development callback page, which shows the authorization response and exchanges
+/// the code from the browser; only in development mode.
+async fn dev_callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !state.config.dev {
+        return not_found(req).await;
+    }
+    let t = pages::chrome(&req, pages::lang(&req, &[]));
+    pages::html(
+        200,
+        askama::Template::render(&pages::DevCallbackPage { t: &t }),
+    )
+}
+
 async fn not_found(req: HttpRequest) -> HttpResponse {
     pages::error_page(
         &req,
         &[],
         404,
-        &OidcError::invalid_request("there is no such page"),
+        &OidcError::invalid_request("there is no such page")
+            .told_as(crate::oidc::error::Situation::NotFound),
     )
 }
 
@@ -399,6 +432,7 @@ async fn request_context(
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let id = crate::crypto::hex(&crate::crypto::random_bytes::<8>());
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(id.clone()));
     let started = std::time::Instant::now();
     // Browsers only honour HSTS over https, and an http issuer (development) must not
     // pin a host to https.

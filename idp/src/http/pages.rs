@@ -1,21 +1,149 @@
 //! Server-rendered pages for people: localised, accessible, never cached, and framed by
 //! nobody.
 
+use super::{AppState, LANG_COOKIE, RequestId};
 use crate::i18n::{Lang, Texts};
 use crate::oidc::authorize::{ClientResponse, ResponseMode};
 use crate::oidc::error::OidcError;
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
+/// The page's language: the one the citizen chose with the language switcher (a
+/// cookie), else the service's `ui_locales`, else the browser's `Accept-Language`.
 pub fn lang(req: &HttpRequest, ui_locales: &[String]) -> Lang {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    Lang::choose(ui_locales, accept)
+    let chosen = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|st| st.read_cookie(req, LANG_COOKIE))
+        .and_then(|v| Lang::from_tag(&v));
+    chosen.unwrap_or_else(|| {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        Lang::choose(ui_locales, accept)
+    })
+}
+
+/// What frames every page: its texts (a `Chrome` reads as the `Texts` it holds), and for
+/// this request the operator's header with the language switcher, and the footer.
+pub struct Chrome {
+    texts: &'static Texts,
+    pub lang: Lang,
+    /// The operator's name in the header.
+    pub operator: String,
+    /// A logo is served at `/static/logo`.
+    pub logo: bool,
+    /// A colour is configured: `/static/theme.css` sets it.
+    pub themed: bool,
+    pub languages: Vec<LanguageLink>,
+    /// The footer's links: (text, address).
+    pub links: Vec<(&'static str, String)>,
+    /// The request's id, which error pages give as the support reference.
+    pub reference: String,
+}
+
+/// One language in the switcher.
+pub struct LanguageLink {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// Sets the language and comes back to this page.
+    pub href: String,
+    pub current: bool,
+}
+
+impl std::ops::Deref for Chrome {
+    type Target = Texts;
+    fn deref(&self) -> &Texts {
+        self.texts
+    }
+}
+
+/// The frame of the page answering `req`, in `lang`.
+pub fn chrome(req: &HttpRequest, lang: Lang) -> Chrome {
+    let t = lang.texts();
+    let state = req.app_data::<web::Data<AppState>>();
+    let theme = state.map(|s| &s.config.theme);
+    let back = here(req);
+    let languages = Lang::ALL
+        .into_iter()
+        .map(|l| LanguageLink {
+            code: l.texts().code,
+            name: l.native_name(),
+            href: format!(
+                "/language?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("to", l.texts().code)
+                    .append_pair("back", &back)
+                    .finish()
+            ),
+            current: l == lang,
+        })
+        .collect();
+    let links = theme
+        .map(|th| {
+            [
+                (t.help_link, &th.help_url),
+                (t.privacy_link, &th.privacy_url),
+                (t.accessibility_link, &th.accessibility_url),
+            ]
+            .into_iter()
+            .filter_map(|(text, url)| url.clone().map(|u| (text, u)))
+            .collect()
+        })
+        .unwrap_or_default();
+    Chrome {
+        texts: t,
+        lang,
+        operator: theme
+            .and_then(|th| th.name(lang))
+            .unwrap_or(t.service_name)
+            .to_string(),
+        logo: theme.is_some_and(|th| th.logo.is_some()),
+        themed: theme.is_some_and(|th| th.colour.is_some()),
+        languages,
+        links,
+        reference: req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The page to come back to after switching language: this one when it was asked for
+/// with GET, else the page whose form was sent.
+fn here(req: &HttpRequest) -> String {
+    let path = req.path();
+    if req.method() == Method::GET {
+        return req
+            .uri()
+            .path_and_query()
+            .map_or(path, |p| p.as_str())
+            .to_string();
+    }
+    let mut parts = path.split('/').skip(1);
+    match (parts.next(), parts.next()) {
+        (Some("interaction"), Some(tx)) => format!("/interaction/{tx}"),
+        (
+            Some("account"),
+            Some(page @ ("totp" | "face" | "voice" | "data" | "contact" | "password")),
+        ) => {
+            format!("/account/{page}")
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+/// Where the language switcher may send the browser back to: a path on this server.
+pub fn safe_back(back: &str) -> Option<&str> {
+    let ok = back.starts_with('/')
+        && !back.starts_with("//")
+        && !back.contains('\\')
+        && !back.chars().any(char::is_control);
+    ok.then_some(back)
 }
 
 pub fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
@@ -35,7 +163,7 @@ pub fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub client_name: &'a str,
     pub tx: &'a str,
     pub csrf: &'a str,
@@ -56,7 +184,7 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "factor.html")]
 pub struct FactorPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub client_name: &'a str,
     pub tx: &'a str,
     pub csrf: &'a str,
@@ -79,7 +207,7 @@ pub struct FactorPage<'a> {
 #[derive(Template)]
 #[template(path = "voice.html")]
 pub struct VoicePage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     /// When the citizen agreed; none: the consent is asked first.
     pub agreed: Option<LocalTime>,
@@ -106,7 +234,7 @@ pub struct ConsentRow {
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub display_name: &'a str,
     pub csrf: &'a str,
     /// What was just changed (a password, contact details), for the success notice.
@@ -131,17 +259,31 @@ pub struct AccountPage<'a> {
 #[derive(Template)]
 #[template(path = "totp_setup.html")]
 pub struct TotpSetupPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     pub qr_svg: &'a str,
+    /// The `otpauth://` address, which an app on the same phone opens.
+    pub uri: &'a str,
     pub key: &'a str,
     pub error: &'a str,
+}
+
+impl TotpSetupPage<'_> {
+    /// The key in groups of four, easier to read out and type.
+    pub fn key_groups(&self) -> String {
+        let chars: Vec<char> = self.key.chars().collect();
+        chars
+            .chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 #[derive(Template)]
 #[template(path = "password.html")]
 pub struct PasswordPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     /// The id of the field the error is about; empty when there is none.
     pub field: &'a str,
@@ -151,7 +293,7 @@ pub struct PasswordPage<'a> {
 #[derive(Template)]
 #[template(path = "contact.html")]
 pub struct ContactPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     pub title: &'a str,
     /// `email`, `phone` or `name` while asking for the new one; empty while asking for the
@@ -165,7 +307,7 @@ pub struct ContactPage<'a> {
 #[derive(Template)]
 #[template(path = "face.html")]
 pub struct FacePage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     /// The consent is asked first.
     pub consent: bool,
@@ -190,7 +332,7 @@ pub struct FacePage<'a> {
 #[derive(Template)]
 #[template(path = "data.html")]
 pub struct DataPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     /// What biometric data is kept (templates, registration pictures), with since when.
     pub kept: Vec<Message>,
@@ -206,7 +348,7 @@ pub struct DataPage<'a> {
 #[derive(Template)]
 #[template(path = "face_document.html")]
 pub struct FaceDocumentPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub csrf: &'a str,
     /// Each problem with the id of the field it is about, in the form's order.
     pub errors: Vec<(&'static str, String)>,
@@ -325,14 +467,31 @@ pub fn voice_messages(t: &Texts) -> String {
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodesPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub codes: &'a [String],
+}
+
+impl RecoveryCodesPage<'_> {
+    /// The codes as a text file, for the download link (a `data:` address).
+    pub fn download(&self) -> String {
+        let mut text = format!("{}\n\n", self.t.recovery_method);
+        for c in self.codes {
+            text.push_str(c);
+            text.push('\n');
+        }
+        format!(
+            "data:text/plain;charset=utf-8,{}",
+            url::form_urlencoded::byte_serialize(text.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        )
+    }
 }
 
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub client_name: &'a str,
     pub tx: &'a str,
     pub csrf: &'a str,
@@ -342,7 +501,7 @@ pub struct ConsentPage<'a> {
 #[derive(Template)]
 #[template(path = "select_account.html")]
 pub struct SelectAccountPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub client_name: &'a str,
     pub tx: &'a str,
     pub csrf: &'a str,
@@ -352,7 +511,10 @@ pub struct SelectAccountPage<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    t: &'a Texts,
+    t: &'a Chrome,
+    title: &'a str,
+    cause: &'a str,
+    next: &'a str,
     code: &'a str,
     description: &'a str,
 }
@@ -360,7 +522,7 @@ struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
-    pub t: &'a Texts,
+    pub t: &'a Chrome,
     pub done: bool,
     pub csrf: &'a str,
     pub pending: &'a str,
@@ -376,23 +538,30 @@ pub fn error_page(
     status: u16,
     e: &OidcError,
 ) -> HttpResponse {
-    let t = lang(req, ui_locales).texts();
-    html(status, error_body(t, e.code.as_str(), &e.description))
+    let t = chrome(req, lang(req, ui_locales));
+    html(status, error_body(&t, e))
 }
 
 /// A page that only tells something that happened.
 #[derive(Template)]
 #[template(path = "notice.html")]
 struct NoticePage<'a> {
-    t: &'a Texts,
+    t: &'a Chrome,
     title: &'a str,
     text: &'a str,
+}
+
+/// The development callback page (`--dev` only).
+#[derive(Template)]
+#[template(path = "dev_callback.html")]
+pub struct DevCallbackPage<'a> {
+    pub t: &'a Chrome,
 }
 
 #[derive(Template)]
 #[template(path = "form_post.html")]
 struct FormPostPage<'a> {
-    t: &'a Texts,
+    t: &'a Chrome,
     redirect_uri: &'a str,
     params: &'a [(String, String)],
 }
@@ -403,9 +572,9 @@ pub fn to_client(req: &HttpRequest, ui_locales: &[String], r: &ClientResponse) -
     match r.mode {
         ResponseMode::Query => super::see_other(&r.location()),
         ResponseMode::FormPost => {
-            let t = lang(req, ui_locales).texts();
+            let t = chrome(req, lang(req, ui_locales));
             let page = FormPostPage {
-                t,
+                t: &t,
                 redirect_uri: &r.redirect_uri,
                 params: &r.params,
             };
@@ -414,15 +583,19 @@ pub fn to_client(req: &HttpRequest, ui_locales: &[String], r: &ClientResponse) -
     }
 }
 
-pub fn notice_page(t: &Texts, title: &str, text: &str) -> Result<String, askama::Error> {
+pub fn notice_page(t: &Chrome, title: &str, text: &str) -> Result<String, askama::Error> {
     NoticePage { t, title, text }.render()
 }
 
-pub fn error_body(t: &Texts, code: &str, description: &str) -> Result<String, askama::Error> {
+pub fn error_body(t: &Chrome, e: &OidcError) -> Result<String, askama::Error> {
+    let (title, cause, next) = t.situation(e.situation());
     ErrorPage {
         t,
-        code,
-        description,
+        title,
+        cause,
+        next,
+        code: e.code.as_str(),
+        description: &e.description,
     }
     .render()
 }

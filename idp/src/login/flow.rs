@@ -337,6 +337,7 @@ fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
             OidcError::invalid_request(
                 "this sign-in has expired or was already completed; start again from the service",
             )
+            .told_as(crate::oidc::error::Situation::SignInOver)
         })?;
     let same_browser = visit
         .browser
@@ -344,14 +345,16 @@ fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
     if !same_browser {
         return Err(OidcError::invalid_request(
             "this sign-in was started in another browser; start again from the service",
-        ));
+        )
+        .told_as(crate::oidc::error::Situation::SignInOver));
     }
     if let Some(presented) = visit.csrf
         && !crypto::constant_time_eq(presented, &tx.csrf)
     {
         return Err(OidcError::invalid_request(
             "the form has expired; reload the page and try again",
-        ));
+        )
+        .told_as(crate::oidc::error::Situation::FormExpired));
     }
     let purpose: Purpose = serde_json::from_str(&tx.request).map_err(OidcError::server)?;
     let stage = match &tx.stage {

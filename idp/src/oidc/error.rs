@@ -86,6 +86,29 @@ pub struct OidcError {
     pub description: String,
     /// Seconds after which the request may be retried (HTTP `Retry-After`).
     pub retry_after: Option<i64>,
+    /// What a person is told when the error reaches them as a page, when the code alone
+    /// does not say it.
+    situation: Option<Situation>,
+}
+
+/// What went wrong, as a person who meets the error on a page needs to know it: each has
+/// a plain cause and one next step in every language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Situation {
+    /// No page at that address.
+    NotFound,
+    /// The sign-in expired, was finished already, or was started in another browser.
+    SignInOver,
+    /// A form was sent too late or twice.
+    FormExpired,
+    /// The service that sent the person asked for something that cannot be done.
+    ServiceRequest,
+    /// Too many attempts from the person's connection.
+    TooMany,
+    /// The account has no factor that reaches the level the service needs.
+    NoMethod,
+    /// The provider cannot answer now.
+    Unavailable,
 }
 
 impl OidcError {
@@ -94,7 +117,24 @@ impl OidcError {
             code,
             description: description.into(),
             retry_after: None,
+            situation: None,
         }
+    }
+
+    /// The same error, told to a person as `situation`.
+    pub fn told_as(mut self, situation: Situation) -> Self {
+        self.situation = Some(situation);
+        self
+    }
+
+    /// What a person is told: the situation given, else the one the code implies.
+    pub fn situation(&self) -> Situation {
+        use ErrorCode::*;
+        self.situation.unwrap_or(match self.code {
+            SlowDown | ClientAuthThrottled => Situation::TooMany,
+            ServerError | TemporarilyUnavailable => Situation::Unavailable,
+            _ => Situation::ServiceRequest,
+        })
     }
 
     pub fn with_retry_after(mut self, seconds: i64) -> Self {

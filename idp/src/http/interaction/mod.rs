@@ -7,7 +7,7 @@ use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see
 use crate::i18n::{Lang, Texts};
 use crate::login::factors::Refusal;
 use crate::login::flow::{self, Answer, Choice, Event, Screen, Turn, View, Visit};
-use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
+use crate::oidc::error::{ErrorCode, OidcError, OidcResult, Situation};
 use crate::oidc::params::Params;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -97,7 +97,7 @@ async fn page(
         Answer::Redirect(url) => see_other(&url),
         Answer::ToClient(r) => pages::to_client(&req, &turn.view.ui_locales, &r),
         Answer::Json(v) => json_answer(200, v),
-        Answer::Show(screen) => render(lang, &turn.view, &state, screen),
+        Answer::Show(screen) => render(&pages::chrome(&req, lang), &turn.view, &state, screen),
     };
     if let Some(c) = turn.session_cookie {
         let _ = res.add_cookie(&state.cookie(SESSION_COOKIE, c, None));
@@ -160,8 +160,8 @@ fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
     }
 }
 
-fn render(lang: Lang, view: &View, state: &AppState, screen: Screen) -> HttpResponse {
-    let t = lang.texts();
+fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> HttpResponse {
+    let lang = t.lang;
     let client_name = view.client_name.as_deref().unwrap_or(t.account_title);
     let status = |error: &Message| if error.is_empty() { 200 } else { 401 };
     let labels = |factors: &[FactorKind]| -> Vec<(&'static str, &'static str)> {
@@ -208,7 +208,12 @@ fn render(lang: Lang, view: &View, state: &AppState, screen: Screen) -> HttpResp
                 .filter(|f| offered.contains(f))
                 .collect();
             let Some(first) = usable.first() else {
-                let body = pages::error_body(t, ErrorCode::AccessDenied.as_str(), t.no_method);
+                let e = OidcError::new(
+                    ErrorCode::AccessDenied,
+                    "no enrolled factor reaches the level",
+                )
+                .told_as(Situation::NoMethod);
+                let body = pages::error_body(t, &e);
                 return pages::html(403, body);
             };
             let factor = chosen.filter(|f| usable.contains(f)).unwrap_or(*first);
