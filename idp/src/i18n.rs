@@ -350,6 +350,25 @@ pub struct Texts {
     pub codes_warning: &'static str,
     pub recovery_saved_notice: &'static str,
     pub no_method_title: &'static str,
+    pub sms_code_name: &'static str,
+    pub email_code_name: &'static str,
+    pub certificate_name: &'static str,
+    pub session_unknown_device: &'static str,
+    pub session_address: &'static str,
+    pub session_services: &'static str,
+    pub cancel: &'static str,
+    pub confirm_end_session: &'static str,
+    pub confirm_end_this_session: &'static str,
+    pub confirm_withdraw: &'static str,
+    pub confirm_withdraw_hint: &'static str,
+    pub confirm_remove_totp: &'static str,
+    pub confirm_remove_passkey: &'static str,
+    pub confirm_remove_factor_hint: &'static str,
+    pub session_ended_notice: &'static str,
+    pub consent_withdrawn_notice: &'static str,
+    pub totp_removed_notice: &'static str,
+    pub passkey_removed_notice: &'static str,
+    pub signed_out_title: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -690,6 +709,25 @@ static EN: Texts = Texts {
     codes_warning: "Each code works once. You will not see these codes again, so save them now.",
     recovery_saved_notice: "Your new recovery codes are ready to use.",
     no_method_title: "You need a stronger way to sign in",
+    sms_code_name: "Code by text message",
+    email_code_name: "Code by e-mail",
+    certificate_name: "Certificate or ID card",
+    session_unknown_device: "Unknown browser",
+    session_address: "IP address",
+    session_services: "Signed in to",
+    cancel: "Cancel",
+    confirm_end_session: "End the session on {what}?",
+    confirm_end_this_session: "You will be signed out of this browser.",
+    confirm_withdraw: "Withdraw your permission for {what}?",
+    confirm_withdraw_hint: "The service will no longer receive your information and is signed out. It will ask again the next time you use it.",
+    confirm_remove_totp: "Remove the authenticator app?",
+    confirm_remove_passkey: "Remove the security key or passkey “{what}”?",
+    confirm_remove_factor_hint: "You will no longer be able to sign in with it. We will tell you by e-mail.",
+    session_ended_notice: "The session was ended.",
+    consent_withdrawn_notice: "Your permission was withdrawn.",
+    totp_removed_notice: "The authenticator app was removed.",
+    passkey_removed_notice: "The security key or passkey was removed.",
+    signed_out_title: "You have been signed out",
 };
 
 static HU: Texts = Texts {
@@ -1030,6 +1068,25 @@ static HU: Texts = Texts {
     codes_warning: "Minden kód csak egyszer használható. Ezeket a kódokat többé nem fogja látni, ezért most mentse el őket.",
     recovery_saved_notice: "Az új helyreállító kódjai használhatók.",
     no_method_title: "Erősebb bejelentkezési módra van szükség",
+    sms_code_name: "SMS-ben kapott kód",
+    email_code_name: "E-mailben kapott kód",
+    certificate_name: "Tanúsítvány vagy személyi igazolvány",
+    session_unknown_device: "Ismeretlen böngésző",
+    session_address: "IP-cím",
+    session_services: "Bejelentkezve ide",
+    cancel: "Mégse",
+    confirm_end_session: "Lezárja a munkamenetet ezen: {what}?",
+    confirm_end_this_session: "Ebből a böngészőből kijelentkezik.",
+    confirm_withdraw: "Visszavonja a(z) {what} számára adott engedélyét?",
+    confirm_withdraw_hint: "A szolgáltatás többé nem kapja meg az adatait, és kijelentkezteti. Legközelebb újra engedélyt kér.",
+    confirm_remove_totp: "Eltávolítja a hitelesítő alkalmazást?",
+    confirm_remove_passkey: "Eltávolítja a(z) „{what}” biztonsági kulcsot vagy azonosítókulcsot?",
+    confirm_remove_factor_hint: "Ezzel többé nem tud bejelentkezni. E-mailben értesítjük.",
+    session_ended_notice: "A munkamenet lezárult.",
+    consent_withdrawn_notice: "Engedélyét visszavonta.",
+    totp_removed_notice: "A hitelesítő alkalmazást eltávolította.",
+    passkey_removed_notice: "A biztonsági kulcsot vagy azonosítókulcsot eltávolította.",
+    signed_out_title: "Kijelentkezett",
 };
 
 static RU: Texts = Texts {
@@ -1370,6 +1427,25 @@ static RU: Texts = Texts {
     codes_warning: "Каждый код действует один раз. Больше вы эти коды не увидите, поэтому сохраните их сейчас.",
     recovery_saved_notice: "Новые коды восстановления готовы к использованию.",
     no_method_title: "Нужен более надёжный способ входа",
+    sms_code_name: "Код в SMS",
+    email_code_name: "Код по электронной почте",
+    certificate_name: "Сертификат или удостоверение личности",
+    session_unknown_device: "Неизвестный браузер",
+    session_address: "IP-адрес",
+    session_services: "Выполнен вход в",
+    cancel: "Отмена",
+    confirm_end_session: "Завершить сеанс на устройстве {what}?",
+    confirm_end_this_session: "Вы выйдете из этого браузера.",
+    confirm_withdraw: "Отозвать разрешение для сервиса {what}?",
+    confirm_withdraw_hint: "Сервис больше не будет получать ваши данные, и вход в него будет завершён. В следующий раз он снова запросит разрешение.",
+    confirm_remove_totp: "Удалить приложение-аутентификатор?",
+    confirm_remove_passkey: "Удалить ключ безопасности или ключ доступа «{what}»?",
+    confirm_remove_factor_hint: "Вы больше не сможете входить с его помощью. Мы сообщим вам об этом по электронной почте.",
+    session_ended_notice: "Сеанс завершён.",
+    consent_withdrawn_notice: "Разрешение отозвано.",
+    totp_removed_notice: "Приложение-аутентификатор удалено.",
+    passkey_removed_notice: "Ключ безопасности или ключ доступа удалён.",
+    signed_out_title: "Вы вышли из системы",
 };
 
 static KK: Texts = Texts {
@@ -1710,6 +1786,25 @@ static KK: Texts = Texts {
     codes_warning: "Әр код бір рет қана жарамды. Бұл кодтарды қайта көрмейсіз, сондықтан оларды қазір сақтаңыз.",
     recovery_saved_notice: "Жаңа қалпына келтіру кодтарыңыз пайдалануға дайын.",
     no_method_title: "Кірудің сенімдірек тәсілі қажет",
+    sms_code_name: "SMS арқылы код",
+    email_code_name: "Электрондық пошта арқылы код",
+    certificate_name: "Сертификат немесе жеке куәлік",
+    session_unknown_device: "Белгісіз браузер",
+    session_address: "IP мекенжайы",
+    session_services: "Кірген қызметтер",
+    cancel: "Бас тарту",
+    confirm_end_session: "{what} құрылғысындағы сеансты аяқтау керек пе?",
+    confirm_end_this_session: "Осы браузерден шығасыз.",
+    confirm_withdraw: "{what} қызметіне берген рұқсатыңызды кері қайтарып алу керек пе?",
+    confirm_withdraw_hint: "Қызмет бұдан былай деректеріңізді алмайды және одан шығасыз. Келесі жолы ол рұқсатты қайта сұрайды.",
+    confirm_remove_totp: "Аутентификатор қолданбасын жою керек пе?",
+    confirm_remove_passkey: "«{what}» қауіпсіздік кілтін немесе кіру кілтін жою керек пе?",
+    confirm_remove_factor_hint: "Бұдан былай онымен кіре алмайсыз. Бұл туралы электрондық пошта арқылы хабарлаймыз.",
+    session_ended_notice: "Сеанс аяқталды.",
+    consent_withdrawn_notice: "Рұқсатыңыз кері қайтарылды.",
+    totp_removed_notice: "Аутентификатор қолданбасы жойылды.",
+    passkey_removed_notice: "Қауіпсіздік кілті немесе кіру кілті жойылды.",
+    signed_out_title: "Сіз жүйеден шықтыңыз",
 };
 
 impl Texts {
@@ -1761,6 +1856,22 @@ impl Texts {
 }
 
 impl Texts {
+    /// A sign-in method's name, as the account page and activity list show it.
+    pub fn factor_name(&self, f: authenticators::FactorKind) -> &'static str {
+        use authenticators::FactorKind::*;
+        match f {
+            Password => self.password_method,
+            Totp => self.totp_method,
+            RecoveryCode => self.recovery_method,
+            WebAuthn => self.passkeys_method,
+            Certificate => self.certificate_name,
+            SmsCode => self.sms_code_name,
+            EmailCode => self.email_code_name,
+            Face => self.face_method,
+            Voice => self.voice_method,
+        }
+    }
+
     /// What a person is told about an error: title, cause and the next step.
     pub fn situation(
         &self,

@@ -155,7 +155,7 @@ test('enrolling an authenticator app, then password + code sign-in', async () =>
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   await page.getByRole('button', { name: 'Set up' }).click();
   await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
-  annaKey = (await page.locator('#totp-key').textContent()).trim();
+  annaKey = (await page.locator('#totp-key').textContent()).replace(/\s/g, '');
   await page.getByLabel('6-digit code from your authenticator app').fill(totp(annaKey));
   await page.getByRole('button', { name: 'Confirm' }).click();
   await page.getByText('Authenticator app: Active').waitFor();
@@ -274,8 +274,12 @@ test('passkey registration, step-up from low to high with only the passkey, remo
 
   // The key can be removed by its owner.
   await page.goto(`${idp.issuer}/account`);
-  await page.getByRole('listitem').filter({ hasText: 'Laptop' }).getByRole('button', { name: 'Remove' }).click();
+  await page.getByRole('listitem').filter({ hasText: 'Laptop' }).getByRole('link', { name: 'Remove' }).click();
+  await page.getByRole('heading', { name: 'Remove the security key or passkey “Laptop”?' }).waitFor();
+  await shot(page, 'confirm-remove-passkey');
+  await page.getByRole('button', { name: 'Remove' }).click();
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.getByText('The security key or passkey was removed.').waitFor();
   assert.equal(await page.getByRole('listitem').filter({ hasText: 'Laptop' }).count(), 0);
 });
 

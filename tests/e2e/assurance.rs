@@ -76,7 +76,12 @@ async fn a_password_alone_cannot_change_factors(backend: Backend) {
             &[("csrf", &account.hidden("csrf"))],
         )
         .await;
-    assert_eq!(r.location.as_deref(), Some("/account"), "{}", r.body);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/account?changed=totp-removed"),
+        "{}",
+        r.body
+    );
     let notices: Vec<String> = outbox_subjects(&s, "anna@example.invalid")
         .into_iter()
         .filter(|m| m.contains("changed"))
@@ -249,7 +254,7 @@ async fn the_account_page_signs_in_through_the_flow(backend: Backend) {
     let account = account_sign_in(&s, &b).await;
     assert!(account.body.contains("Your account"));
     // Ending a session is not a change of factors: no step-up.
-    let sid_marker = "name=\"sid\" value=\"";
+    let sid_marker = "action=end-session&amp;sid=";
     let start = account.body.find(sid_marker).unwrap() + sid_marker.len();
     let sid = &account.body[start..start + account.body[start..].find('"').unwrap()];
     let r = b
@@ -258,7 +263,11 @@ async fn the_account_page_signs_in_through_the_flow(backend: Backend) {
             &[("csrf", &account.hidden("csrf")), ("sid", sid)],
         )
         .await;
-    assert_eq!(r.location.as_deref(), Some("/account"));
+    // It was this browser's own session: signed out, the cookie removed.
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("You have been signed out"));
+    let again = b.get(&s.url("/account")).await;
+    assert_eq!(again.status, 303, "signed out: to a sign-in");
 }
 
 /// An administrator lifts a lock that anonymous attempts set (`idp user unlock`).

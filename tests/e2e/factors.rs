@@ -88,7 +88,8 @@ async fn enroll_totp_in(s: &TestServer) -> Vec<u8> {
     let key = {
         let start = setup.body.find("id=\"totp-key\">").unwrap() + "id=\"totp-key\">".len();
         let end = setup.body[start..].find('<').unwrap() + start;
-        setup.body[start..end].to_string()
+        // Shown in groups of four.
+        setup.body[start..end].replace(' ', "")
     };
     let secret = base32_decode(&key);
     // A wrong first code does not activate it.
@@ -406,39 +407,74 @@ async fn sessions_and_consents_can_be_ended(backend: Backend) {
     let laptop = Browser::new();
     enroll_totp(&s, &laptop).await;
     let account = laptop.get(&s.url("/account")).await;
+    let ends: Vec<String> = account
+        .body
+        .split("href=\"/account/confirm?action=end-session&amp;sid=")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().to_string())
+        .collect();
     assert_eq!(
-        account.body.matches("/account/sessions/end").count(),
+        ends.len(),
         3,
         "all sessions listed (the phone, the laptop, the one that enrolled the app)"
     );
-    assert!(account.body.contains("Tax portal"), "the consent is listed");
-    let csrf = account.hidden("csrf");
-
-    // End the other sessions (the phone's among them): the phone's silent sign-in fails
-    // and its tokens are revoked.
-    let others: Vec<String> = account
+    // Each names the browser and system it was signed in from, and the services used.
+    assert!(
+        account.body.contains("Unknown browser"),
+        "reqwest names no browser"
+    );
+    assert!(account.body.contains("IP address: 127.0.0.1"));
+    assert!(account.body.contains("Signed in to: Tax portal"));
+    let consent = account
         .body
-        .split("<li>")
-        .filter(|b| b.contains("name=\"sid\"") && !b.contains("this browser"))
-        .map(|block| {
-            Page {
-                status: 200,
-                location: None,
-                body: block.to_string(),
-            }
-            .hidden("sid")
-        })
-        .collect();
-    assert_eq!(others.len(), 2);
-    for sid in &others {
+        .split("Tax portal</strong>: ")
+        .nth(1)
+        .unwrap_or("");
+    assert!(
+        consent.starts_with(
+            "Your identifier in this service; Your name and username; Your e-mail address"
+        ),
+        "the consent is listed in words: {consent}"
+    );
+
+    // End the other sessions (the phone's among them), each after a confirmation page:
+    // the phone's silent sign-in fails and its tokens are revoked.
+    let mut ended = 0;
+    for sid in &ends {
+        let confirm = laptop
+            .get(&s.url(&format!("/account/confirm?action=end-session&sid={sid}")))
+            .await;
+        assert_eq!(confirm.status, 200);
+        assert!(
+            confirm.body.contains("End the session on Unknown browser?"),
+            "{}",
+            confirm.body
+        );
+        if confirm
+            .body
+            .contains("You will be signed out of this browser.")
+        {
+            continue;
+        }
         let res = laptop
             .post(
-                &s.url("/account/sessions/end"),
-                &[("csrf", &csrf), ("sid", sid)],
+                &s.url(&confirm.form_action()),
+                &[
+                    ("csrf", &confirm.hidden("csrf")),
+                    ("sid", &confirm.hidden("sid")),
+                ],
             )
             .await;
-        assert_eq!(res.location.as_deref(), Some("/account"));
+        assert_eq!(
+            res.location.as_deref(),
+            Some("/account?changed=session-ended")
+        );
+        ended += 1;
     }
+    assert_eq!(ended, 2);
+    let account = laptop.get(&s.url("/account?changed=session-ended")).await;
+    assert!(account.body.contains("The session was ended."));
+    let csrf = account.hidden("csrf");
     assert_eq!(
         introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
         false
@@ -469,13 +505,26 @@ async fn sessions_and_consents_can_be_ended(backend: Backend) {
             &[("csrf", &csrf), ("client_id", "portal")],
         )
         .await;
-    assert_eq!(res.location.as_deref(), Some("/account"));
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/account?changed=consent-withdrawn")
+    );
     assert_eq!(
         introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
         false
     );
-    let account = laptop.get(&s.url("/account")).await;
-    assert!(!account.body.contains("Tax portal"));
+    let account = laptop
+        .get(&s.url("/account?changed=consent-withdrawn"))
+        .await;
+    assert!(account.body.contains("Your permission was withdrawn."));
+    assert!(
+        !account.body.contains("Tax portal</strong>:"),
+        "no consent left"
+    );
+    assert!(
+        account.body.contains("(Tax portal)"),
+        "the activity names the service"
+    );
 }
 
 async fn attempts_are_rate_limited_per_address(backend: Backend) {

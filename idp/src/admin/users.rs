@@ -930,6 +930,7 @@ mod tests {
             idle_expires_at: T0 + 900,
             expires_at: T0 + 3600,
             factors: "[\"password\"]".into(),
+            device: None,
         };
         svc.db.tx(|c| sessions::insert(c, &session)).unwrap();
     }

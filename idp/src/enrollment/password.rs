@@ -93,6 +93,7 @@ mod tests {
             idle_expires_at: T0 + 900,
             expires_at: T0 + 3600,
             factors: "[\"password\"]".into(),
+            device: None,
         };
         svc.db.run(|c| sessions::insert(c, &s)).unwrap();
         s

@@ -122,8 +122,12 @@ struct AccountView {
     passkeys: Vec<(String, String)>,
     recovery_left: usize,
     sessions: Vec<BrowserSession>,
+    /// (sid, client id) of each grant the sessions hold.
+    session_clients: Vec<(String, String)>,
     consents: Vec<ConsentRow>,
     events: Vec<crate::audit::Event>,
+    /// The names of the services the page mentions, by client id.
+    client_names: std::collections::HashMap<String, String>,
 }
 
 fn account_view(
@@ -132,17 +136,29 @@ fn account_view(
     now: i64,
 ) -> crate::store::StoreResult<AccountView> {
     let credentials = users::credentials_of(c, user_id)?;
-    let mut consented = Vec::new();
-    for (client_id, scopes) in consents::of_user(c, user_id)? {
-        let client_name = clients::find(c, &client_id)?
-            .map(|c| c.name)
-            .unwrap_or_else(|| client_id.clone());
-        consented.push(ConsentRow {
-            client_id,
-            client_name,
-            scopes,
-        });
+    let consents = consents::of_user(c, user_id)?;
+    let session_clients = tokens::clients_of_sessions(c, user_id)?;
+    let events = crate::audit::of_user(c, user_id, 20)?;
+    let mut client_names = std::collections::HashMap::new();
+    let mentioned = consents
+        .iter()
+        .map(|(id, _)| id.clone())
+        .chain(session_clients.iter().map(|(_, id)| id.clone()))
+        .chain(events.iter().filter_map(|e| e.client_id.clone()));
+    for id in mentioned {
+        if let std::collections::hash_map::Entry::Vacant(slot) = client_names.entry(id) {
+            let id = slot.key().clone();
+            slot.insert(clients::find(c, &id)?.map_or(id, |c| c.name));
+        }
     }
+    let consented = consents
+        .into_iter()
+        .map(|(client_id, scopes)| ConsentRow {
+            client_name: client_names[&client_id].clone(),
+            client_id,
+            scopes,
+        })
+        .collect();
     Ok(AccountView {
         user: users::find(c, user_id)?,
         enrolled: enrolled_factors(c, user_id)?,
@@ -156,8 +172,10 @@ fn account_view(
             .filter(|r| r.kind == users::CredentialKind::RecoveryCode)
             .count(),
         sessions: sessions::of_user(c, user_id, now)?,
+        session_clients,
         consents: consented,
-        events: crate::audit::of_user(c, user_id, 20)?,
+        events,
+        client_names,
     })
 }
 
@@ -194,11 +212,28 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let sessions = view
         .sessions
         .into_iter()
-        .map(|s| SessionRow {
-            current: s.id == sess.id,
-            started: pages::LocalTime::new(lang, s.created_at),
-            last_seen: pages::LocalTime::new(lang, s.last_seen),
-            sid: s.sid,
+        .map(|s| {
+            let device = session::Device::of_session(&s);
+            let mut services: Vec<&str> = Vec::new();
+            for (sid, client) in &view.session_clients {
+                let name = view.client_names[client].as_str();
+                if *sid == s.sid && !services.contains(&name) {
+                    services.push(name);
+                }
+            }
+            SessionRow {
+                current: s.id == sess.id,
+                started: pages::LocalTime::new(lang, s.created_at),
+                last_seen: pages::LocalTime::new(lang, s.last_seen),
+                device: match (device.browser, device.system) {
+                    (Some(b), Some(os)) => format!("{b}, {os}"),
+                    (Some(one), None) | (None, Some(one)) => one,
+                    (None, None) => t.session_unknown_device.to_string(),
+                },
+                address: device.address,
+                services: services.join(", "),
+                sid: s.sid,
+            }
         })
         .collect();
     let activity = view
@@ -208,8 +243,12 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
             let particulars = detail["factor"]
                 .as_str()
-                .map(str::to_string)
-                .or_else(|| e.client_id.clone())
+                .and_then(FactorKind::parse)
+                .map(|f| t.factor_name(f).to_string())
+                .or_else(|| {
+                    let id = e.client_id.as_ref()?;
+                    view.client_names.get(id).cloned()
+                })
                 .unwrap_or_default();
             (
                 pages::LocalTime::new(lang, e.at),
@@ -227,6 +266,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             "changed=contact" => t.contact_changed_notice,
             "changed=name" => t.name_changed_notice,
             "changed=recovery" => t.recovery_saved_notice,
+            "changed=session-ended" => t.session_ended_notice,
+            "changed=consent-withdrawn" => t.consent_withdrawn_notice,
+            "changed=totp-removed" => t.totp_removed_notice,
+            "changed=passkey-removed" => t.passkey_removed_notice,
             _ => "",
         },
         name,
@@ -317,6 +360,12 @@ where
             let _ = res.add_removal_cookie(&state.cookie(SESSION_COOKIE, String::new(), None));
             res
         }
+        Ok(Ok(Done::SignedOut)) => {
+            let page = pages::notice_page(t, t.signed_out_title, t.session_ended_notice);
+            let mut res = pages::html(200, page);
+            let _ = res.add_removal_cookie(&state.cookie(SESSION_COOKIE, String::new(), None));
+            res
+        }
         Ok(Ok(Done::Contact(step))) => contact_form(&req, &state, step).await,
     }
 }
@@ -332,6 +381,8 @@ enum Done {
     CloseNotConfirmed,
     /// The account is gone.
     Closed,
+    /// The citizen ended the session of this browser.
+    SignedOut,
     Contact(ContactStep),
 }
 
@@ -489,7 +540,7 @@ pub async fn totp_remove(
 ) -> HttpResponse {
     act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
         enrollment::totp_remove(st, &sess.user_id, lang, now)?;
-        Ok(Done::Back)
+        Ok(Done::To("/account?changed=totp-removed".into()))
     })
     .await
 }
@@ -509,6 +560,134 @@ pub async fn recovery_codes(
         )?))
     })
     .await
+}
+
+/// What the confirmation page asks before an act that cannot be undone.
+enum Confirm {
+    EndSession { sid: String },
+    Withdraw { client_id: String },
+    RemoveTotp,
+    RemovePasskey { id: String },
+}
+
+impl Confirm {
+    fn parse(q: &Params) -> Option<Confirm> {
+        let arg = |name: &str| q.get(name).map(str::to_string);
+        Some(match q.get("action")? {
+            "end-session" => Confirm::EndSession { sid: arg("sid")? },
+            "withdraw" => Confirm::Withdraw {
+                client_id: arg("client_id")?,
+            },
+            "remove-totp" => Confirm::RemoveTotp,
+            "remove-passkey" => Confirm::RemovePasskey { id: arg("id")? },
+            _ => return None,
+        })
+    }
+}
+
+/// `GET /account/confirm?action=…`: asks before ending a session, withdrawing a consent
+/// or removing a sign-in method, naming what it is about; the form it shows does it.
+pub async fn confirm_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let query = Params::parse(req.query_string().as_bytes()).ok();
+    let Some(what) = query.as_ref().and_then(Confirm::parse) else {
+        let e = OidcError::invalid_request("unknown confirmation");
+        return pages::error_page(&req, &[], 400, &e);
+    };
+    let get_access = access(state.clone().into_inner(), &req, Needs::SignIn, now);
+    let st = state.clone().into_inner();
+    let result = blocking(move || {
+        let (sess, cookie) = match get_access()? {
+            Access::Granted(s, c) => (s, c),
+            Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
+        };
+        let view = st.db.run(|c| account_view(c, &sess.user_id, now))?;
+        Ok(Ok((sess, cookie, view)))
+    })
+    .await;
+    let (sess, cookie, view) = match result {
+        Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
+        Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
+        Ok(Ok(x)) => x,
+    };
+    let t = &pages::chrome(&req, pages::lang(&req, &[]));
+    let gone = || {
+        let e = OidcError::invalid_request("there is no such item on this account")
+            .told_as(Situation::NotFound);
+        pages::error_page(&req, &[], 404, &e)
+    };
+    let fill = |template: &str, what: &str| template.replace("{what}", what);
+    let (question, hint, action, field, button) = match &what {
+        Confirm::EndSession { sid } => {
+            let Some(s) = view.sessions.iter().find(|s| &s.sid == sid) else {
+                return gone();
+            };
+            let device = session::Device::of_session(s);
+            let name = match (device.browser, device.system) {
+                (Some(b), Some(os)) => format!("{b}, {os}"),
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => t.session_unknown_device.to_string(),
+            };
+            let hint = if s.sid == sess.sid {
+                t.confirm_end_this_session
+            } else {
+                ""
+            };
+            (
+                fill(t.confirm_end_session, &name),
+                hint,
+                "/account/sessions/end",
+                Some(("sid", sid.clone())),
+                t.end_session,
+            )
+        }
+        Confirm::Withdraw { client_id } => {
+            let Some(c) = view.consents.iter().find(|c| &c.client_id == client_id) else {
+                return gone();
+            };
+            (
+                fill(t.confirm_withdraw, &c.client_name),
+                t.confirm_withdraw_hint,
+                "/account/consents/revoke",
+                Some(("client_id", client_id.clone())),
+                t.withdraw,
+            )
+        }
+        Confirm::RemoveTotp => {
+            if !view.enrolled.contains(&FactorKind::Totp) {
+                return gone();
+            }
+            (
+                t.confirm_remove_totp.to_string(),
+                t.confirm_remove_factor_hint,
+                "/account/totp/remove",
+                None,
+                t.remove,
+            )
+        }
+        Confirm::RemovePasskey { id } => {
+            let Some((_, name)) = view.passkeys.iter().find(|(i, _)| i == id) else {
+                return gone();
+            };
+            (
+                fill(t.confirm_remove_passkey, name),
+                t.confirm_remove_factor_hint,
+                "/account/webauthn/remove",
+                Some(("id", id.clone())),
+                t.remove,
+            )
+        }
+    };
+    let page = pages::ConfirmPage {
+        t,
+        csrf: &csrf(&cookie),
+        question: &question,
+        hint,
+        action,
+        field,
+        button,
+    };
+    pages::html(200, page.render())
 }
 
 pub async fn end_session(
@@ -531,7 +710,10 @@ pub async fn end_session(
             crate::audit::append(c, entry, now)?;
             Ok(())
         })?;
-        Ok(Done::Back)
+        Ok(match sid == sess.sid {
+            true => Done::SignedOut,
+            false => Done::To("/account?changed=session-ended".into()),
+        })
     })
     .await
 }
@@ -555,7 +737,7 @@ pub async fn withdraw_consent(
             crate::audit::append(c, entry, now)?;
             Ok(())
         })?;
-        Ok(Done::Back)
+        Ok(Done::To("/account?changed=consent-withdrawn".into()))
     })
     .await
 }
@@ -661,7 +843,7 @@ pub async fn webauthn_remove(
         Needs::Change,
         |st, sess, form, lang, now| {
             enrollment::passkey_remove(st, &sess.user_id, form.require("id")?, lang, now)?;
-            Ok(Done::Back)
+            Ok(Done::To("/account?changed=passkey-removed".into()))
         },
     )
     .await

@@ -279,6 +279,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/account/webauthn/remove",
             post().to(account::webauthn_remove),
         )
+        .route("/account/confirm", get().to(account::confirm_page))
         .route("/account/sessions/end", post().to(account::end_session))
         .route(
             "/account/consents/revoke",

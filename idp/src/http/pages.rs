@@ -223,6 +223,11 @@ pub struct SessionRow {
     pub started: LocalTime,
     pub last_seen: LocalTime,
     pub current: bool,
+    /// "Chrome, Android", or the texts' "unknown browser".
+    pub device: String,
+    pub address: Option<String>,
+    /// The services this session signed in to, by name.
+    pub services: String,
 }
 
 pub struct ConsentRow {
@@ -551,6 +556,21 @@ struct NoticePage<'a> {
     text: &'a str,
 }
 
+/// Asks before an act that cannot be undone (GOV.UK: a warning button and a way back).
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage<'a> {
+    pub t: &'a Chrome,
+    pub csrf: &'a str,
+    pub question: &'a str,
+    /// What follows from it; may be empty.
+    pub hint: &'a str,
+    /// Where the form goes, and the field naming the item.
+    pub action: &'a str,
+    pub field: Option<(&'static str, String)>,
+    pub button: &'a str,
+}
+
 /// The development callback page (`--dev` only).
 #[derive(Template)]
 #[template(path = "dev_callback.html")]
@@ -678,6 +698,21 @@ pub fn qr_svg(text: &str) -> Option<String> {
     Some(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\" aria-hidden=\"true\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
     ))
+}
+
+impl AccountPage<'_> {
+    /// What a consent lets the service see, in words.
+    pub fn scopes_of(&self, c: &ConsentRow) -> String {
+        let mut scopes: Vec<&str> = c.scopes.split_whitespace().collect();
+        // The identifier first, then the standard claims, then the services' own scopes.
+        let rank = |s: &&str| ["openid", "profile", "email"].iter().position(|o| o == s);
+        scopes.sort_by_key(|s| rank(s).unwrap_or(usize::MAX));
+        scopes
+            .into_iter()
+            .map(|s| describe_scope(self.t, s))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// What a scope means, in the citizen's language.

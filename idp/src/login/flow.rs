@@ -235,6 +235,7 @@ pub struct Visit<'a> {
     pub csrf: Option<&'a str>,
     pub ip: Option<IpAddr>,
     pub accept_language: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
 /// A page of the login.
@@ -317,6 +318,8 @@ struct Loaded {
     view: View,
     /// The client address of the request (for the audit log).
     ip: Option<IpAddr>,
+    /// Where a session started now is signed in.
+    device: session::Device,
 }
 
 impl Loaded {
@@ -382,6 +385,7 @@ fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
         stage,
         view,
         ip: visit.ip,
+        device: session::Device::of(visit.user_agent, visit.ip),
     })
 }
 
@@ -997,8 +1001,16 @@ fn password_login(
                 users::set_language(c, &user.id, lang.texts().code, now)?;
                 let rules = svc.rules();
                 let policy = &rules.policy;
-                let (cookie, _) =
-                    session::start(c, previous_cookie, &user.id, kind, policy, &times(svc), now)?;
+                let (cookie, _) = session::start(
+                    c,
+                    previous_cookie,
+                    &user.id,
+                    kind,
+                    policy,
+                    &times(svc),
+                    &l.device,
+                    now,
+                )?;
                 Ok(Ok(cookie))
             }
             Checked::Refused(r) => Ok(Err(r)),
@@ -1067,8 +1079,16 @@ fn face_identify(
                 users::set_language(c, &user_id, lang.texts().code, now)?;
                 let rules = svc.rules();
                 let policy = &rules.policy;
-                let (cookie, _) =
-                    session::start(c, previous_cookie, &user_id, kind, policy, &times(svc), now)?;
+                let (cookie, _) = session::start(
+                    c,
+                    previous_cookie,
+                    &user_id,
+                    kind,
+                    policy,
+                    &times(svc),
+                    &l.device,
+                    now,
+                )?;
                 Ok(Ok(cookie))
             }
             Checked::Refused(r) => Ok(Err(r)),
@@ -1341,7 +1361,16 @@ fn certificate(
         let policy = &rules.policy;
         let (cookie, _) = match step_up_of.filter(|s| s.user_id == user.id) {
             Some(s) => session::step_up(c, s, kind, policy, &times(svc), now)?,
-            None => session::start(c, previous_cookie, &user.id, kind, policy, &times(svc), now)?,
+            None => session::start(
+                c,
+                previous_cookie,
+                &user.id,
+                kind,
+                policy,
+                &times(svc),
+                &l.device,
+                now,
+            )?,
         };
         Ok(Some(Ok(cookie)))
     })?;
@@ -1451,6 +1480,7 @@ mod tests {
             csrf,
             ip: None,
             accept_language: None,
+            user_agent: None,
         }
     }
 

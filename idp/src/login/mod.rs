@@ -209,6 +209,7 @@ mod tests {
             idle_expires_at: auth_time + 900,
             expires_at: auth_time + 3600,
             factors: r#"["password"]"#.into(),
+            device: None,
         }
     }
 

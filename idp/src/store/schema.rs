@@ -61,6 +61,7 @@ diesel::table! {
         idle_expires_at -> BigInt,
         expires_at -> BigInt,
         factors -> Text,
+        device -> Nullable<Text>,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct BrowserSession {
     pub expires_at: i64,
     /// JSON array of the factor names completed in this session.
     pub factors: String,
+    /// Where it was signed in (`login::session::Device` as JSON).
+    pub device: Option<String>,
 }
 
 impl BrowserSession {

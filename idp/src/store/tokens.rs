@@ -105,6 +105,25 @@ pub fn revoke_grants_of_session(
     revoke_grants(conn, ids, now)
 }
 
+/// The services a user's sessions signed in to: (sid, client id) of each grant still in
+/// force, oldest first.
+pub fn clients_of_sessions(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> StoreResult<Vec<(String, String)>> {
+    let rows: Vec<(Option<String>, String)> = grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::revoked.eq(false))
+        .filter(grants::sid.is_not_null())
+        .order(grants::created_at.asc())
+        .select((grants::sid, grants::client_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(sid, client)| sid.map(|s| (s, client)))
+        .collect())
+}
+
 /// Revokes everything a client holds for a user (consent withdrawn).
 pub fn revoke_grants_of_user_client(
     conn: &mut AnyConnection,

@@ -23,6 +23,7 @@ struct Request {
     session: Option<String>,
     ip: Option<std::net::IpAddr>,
     accept: Option<String>,
+    agent: Option<String>,
 }
 
 impl Request {
@@ -37,6 +38,11 @@ impl Request {
                 .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         }
     }
 
@@ -48,6 +54,7 @@ impl Request {
             csrf,
             ip: self.ip,
             accept_language: self.accept.as_deref(),
+            user_agent: self.agent.as_deref(),
         }
     }
 }
