@@ -369,6 +369,16 @@ pub struct Texts {
     pub totp_removed_notice: &'static str,
     pub passkey_removed_notice: &'static str,
     pub signed_out_title: &'static str,
+    pub forgot_link: &'static str,
+    pub forgot_title: &'static str,
+    pub forgot_intro: &'static str,
+    pub forgot_none: &'static str,
+    pub continue_button: &'static str,
+    pub recover_intro: &'static str,
+    pub reset_title: &'static str,
+    pub reset_intro: &'static str,
+    pub reset_button: &'static str,
+    pub password_reset_notice: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -728,6 +738,16 @@ static EN: Texts = Texts {
     totp_removed_notice: "The authenticator app was removed.",
     passkey_removed_notice: "The security key or passkey was removed.",
     signed_out_title: "You have been signed out",
+    forgot_link: "Forgot your password?",
+    forgot_title: "Reset your password",
+    forgot_intro: "Enter your username. You will prove it is you with another sign-in method you have set up, then choose a new password.",
+    forgot_none: "This account cannot be recovered online: it has no other sign-in method set up. Contact the help desk or visit a service centre with your identity document.",
+    continue_button: "Continue",
+    recover_intro: "Prove it is you with one of these methods. Then you can choose a new password.",
+    reset_title: "Choose a new password",
+    reset_intro: "It is you. Choose a new password; you will be signed out everywhere else.",
+    reset_button: "Set the new password",
+    password_reset_notice: "Your new password is set. Sign in with it.",
 };
 
 static HU: Texts = Texts {
@@ -1087,6 +1107,16 @@ static HU: Texts = Texts {
     totp_removed_notice: "A hitelesítő alkalmazást eltávolította.",
     passkey_removed_notice: "A biztonsági kulcsot vagy azonosítókulcsot eltávolította.",
     signed_out_title: "Kijelentkezett",
+    forgot_link: "Elfelejtette a jelszavát?",
+    forgot_title: "Új jelszó beállítása",
+    forgot_intro: "Adja meg a felhasználónevét. Egy másik, már beállított bejelentkezési módjával igazolja, hogy Ön az, majd új jelszót választ.",
+    forgot_none: "Ez a fiók online nem állítható helyre: nincs más bejelentkezési módja. Forduljon az ügyfélszolgálathoz, vagy keressen fel egy ügyfélszolgálati pontot a személyazonosító okmányával.",
+    continue_button: "Tovább",
+    recover_intro: "Igazolja egy alábbi módszerrel, hogy Ön az. Ezután új jelszót választhat.",
+    reset_title: "Válasszon új jelszót",
+    reset_intro: "Igazolta magát. Válasszon új jelszót; minden más helyen kijelentkeztetjük.",
+    reset_button: "Új jelszó beállítása",
+    password_reset_notice: "Új jelszava be van állítva. Jelentkezzen be vele.",
 };
 
 static RU: Texts = Texts {
@@ -1446,6 +1476,16 @@ static RU: Texts = Texts {
     totp_removed_notice: "Приложение-аутентификатор удалено.",
     passkey_removed_notice: "Ключ безопасности или ключ доступа удалён.",
     signed_out_title: "Вы вышли из системы",
+    forgot_link: "Забыли пароль?",
+    forgot_title: "Восстановление пароля",
+    forgot_intro: "Введите имя пользователя. Вы подтвердите свою личность другим уже настроенным способом входа, а затем выберете новый пароль.",
+    forgot_none: "Эту учётную запись нельзя восстановить онлайн: другие способы входа не настроены. Обратитесь в службу поддержки или в центр обслуживания с документом, удостоверяющим личность.",
+    continue_button: "Продолжить",
+    recover_intro: "Подтвердите, что это вы, одним из этих способов. Затем вы сможете выбрать новый пароль.",
+    reset_title: "Выберите новый пароль",
+    reset_intro: "Личность подтверждена. Выберите новый пароль; на всех остальных устройствах вход будет завершён.",
+    reset_button: "Установить новый пароль",
+    password_reset_notice: "Новый пароль установлен. Войдите с ним.",
 };
 
 static KK: Texts = Texts {
@@ -1805,6 +1845,16 @@ static KK: Texts = Texts {
     totp_removed_notice: "Аутентификатор қолданбасы жойылды.",
     passkey_removed_notice: "Қауіпсіздік кілті немесе кіру кілті жойылды.",
     signed_out_title: "Сіз жүйеден шықтыңыз",
+    forgot_link: "Құпиясөзді ұмыттыңыз ба?",
+    forgot_title: "Құпиясөзді қалпына келтіру",
+    forgot_intro: "Пайдаланушы атыңызды енгізіңіз. Бұрын бапталған басқа кіру тәсілімен өзіңіз екеніңізді растайсыз, содан кейін жаңа құпиясөз таңдайсыз.",
+    forgot_none: "Бұл тіркелгіні онлайн қалпына келтіру мүмкін емес: басқа кіру тәсілі бапталмаған. Қолдау қызметіне хабарласыңыз немесе жеке басыңызды куәландыратын құжатпен қызмет көрсету орталығына барыңыз.",
+    continue_button: "Жалғастыру",
+    recover_intro: "Осы тәсілдердің бірімен өзіңіз екеніңізді растаңыз. Содан кейін жаңа құпиясөз таңдай аласыз.",
+    reset_title: "Жаңа құпиясөз таңдаңыз",
+    reset_intro: "Өзіңіз екеніңіз расталды. Жаңа құпиясөз таңдаңыз; барлық басқа жерлерде жүйеден шығасыз.",
+    reset_button: "Жаңа құпиясөзді орнату",
+    password_reset_notice: "Жаңа құпиясөзіңіз орнатылды. Онымен кіріңіз.",
 };
 
 impl Texts {

@@ -37,7 +37,7 @@ before(async () => {
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'portal', '--secret', 'pages-test-secret-0123', '--redirect-uri', REDIRECT,
       '--name', 'Land registry']);
-    for (const user of ['iris', 'oleg']) {
+    for (const user of ['iris', 'oleg', 'rita']) {
       cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`], PASSWORD);
     }
   }, { host: 'localhost', config });
@@ -211,6 +211,42 @@ test('the authenticator app and recovery codes on a phone', async () => {
   assert.equal(await computer.getByRole('link', { name: 'Open in an authenticator app on this phone' }).isVisible(), false);
   await shot(computer, 'totp-setup-computer-en');
   await computer.context().close();
+});
+
+test('a forgotten password: proved by a code by e-mail, a new one chosen, signed in with it', async () => {
+  const page = await newPage({ ...PHONE, locale: 'en-GB' });
+  await page.goto(authorizeUrl());
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await page.getByRole('heading', { name: 'Reset your password' }).waitFor();
+  await shot(page, 'forgot-phone-en');
+  // An account without any other way in is told where to go instead.
+  await page.getByLabel('Username').fill('nobody-here');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByText('This account cannot be recovered online').waitFor();
+  await page.getByLabel('Username').fill('rita');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await stepUpByEmail(idp, page, 'rita@example.invalid', 'Reset your password');
+  await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+  // A guessable password is refused with the GOV.UK error pattern.
+  await page.getByLabel('New password', { exact: true }).fill('password1');
+  await page.getByLabel('Type the new password again').fill('password1');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await page.getByRole('heading', { name: 'There is a problem' }).waitFor();
+  assert.match(await page.title(), /^There is a problem: /);
+  assert.equal(await page.getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true');
+  await shot(page, 'reset-refused-phone-en');
+  const fresh = 'quiet river under old bridges';
+  await page.getByLabel('New password', { exact: true }).fill(fresh);
+  await page.getByLabel('Type the new password again').fill(fresh);
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await page.getByText('Your new password is set. Sign in with it.').waitFor();
+  assert.ok(idp.outbox().some((m) => m.to === 'rita@example.invalid' && /password was changed/.test(m.body)),
+    'the citizen is told');
+  await page.getByLabel('Password', { exact: true }).fill(fresh);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/^https:\/\/rp\.example\/cb/);
+  await page.context().close();
 });
 
 test('the development walkthrough ends on a page that exchanges the code', async () => {

@@ -591,7 +591,109 @@ on_both_databases!(
     recovery_codes_work_once,
     lockout_after_three_failures,
     sessions_and_consents_can_be_ended,
+    a_forgotten_password_is_reset,
 );
+
+/// "Forgot your password?": the citizen proves it is them with a code by e-mail on the one
+/// check path, then sets a new password once (eight at once: one is taken), every session
+/// ends, and the new password signs in.
+async fn a_forgotten_password_is_reset(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let elsewhere = Browser::new();
+    let t = tokens(&s, &elsewhere).await;
+    let b = Browser::new();
+    let (u, verifier) = authorize_url(&s, "");
+    let login = b.follow(&s.issuer, b.get(&u).await).await;
+    let tx = login.form_action().split('/').nth(2).unwrap().to_string();
+    assert!(login.body.contains(&format!("/interaction/{tx}?forgot=1")));
+    let forgot = b.get(&s.url(&format!("/interaction/{tx}?forgot=1"))).await;
+    assert!(
+        forgot.body.contains("Reset your password"),
+        "{}",
+        forgot.body
+    );
+    let offered = b
+        .post(
+            &s.url(&forgot.form_action()),
+            &[("csrf", &forgot.hidden("csrf")), ("username", "anna")],
+        )
+        .await;
+    assert_eq!(offered.status, 200, "{}", offered.body);
+    let proved = step_up_by_email(&s, &b, offered).await;
+    assert!(
+        proved.body.contains("Choose a new password"),
+        "{}",
+        proved.body
+    );
+    assert!(
+        b.get(&s.url("/account")).await.status == 303,
+        "proving signs nobody in"
+    );
+
+    let action = s.url(&proved.form_action());
+    let csrf = proved.hidden("csrf");
+    // The same browser (its cookies shared) sends the form eight times at once.
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let (b, action, csrf) = (b.clone(), action.clone(), csrf.clone());
+            tokio::spawn(async move {
+                let password = format!("a fresh passphrase number {i}");
+                let form = [
+                    ("csrf", csrf.as_str()),
+                    ("password", password.as_str()),
+                    ("confirm", password.as_str()),
+                ];
+                (password.clone(), b.post(&action, &form).await)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for a in attempts {
+        results.push(a.await.expect("task"));
+    }
+    let set: Vec<&(String, Page)> = results
+        .iter()
+        .filter(|(_, p)| p.body.contains("Your new password is set."))
+        .collect();
+    assert_eq!(set.len(), 1, "one reset of eight");
+    assert!(results.iter().all(|(_, p)| p.status < 500));
+    let fresh = set[0].0.clone();
+
+    // Every session of the account ended with what it was given; the old password is gone.
+    assert_eq!(
+        introspect(&s, t["refresh_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    let action = format!("{}{}", s.issuer, set[0].1.form_action());
+    let csrf = set[0].1.hidden("csrf");
+    let old = b
+        .post(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(old.status, 401);
+    let new = b
+        .post(
+            &action,
+            &[("csrf", &csrf), ("username", "anna"), ("password", &fresh)],
+        )
+        .await;
+    let back = b.follow(&s.issuer, new).await;
+    let code = query(back.location.as_deref().expect("back at the client"))
+        .remove("code")
+        .expect("a code");
+    assert_eq!(redeem(&s, &code, &verifier).await.0, 200);
+    assert!(
+        mail_bodies(&s)
+            .iter()
+            .any(|m| m.contains("your password was changed"))
+    );
+}
 
 /// One-time codes by e-mail (through a real SMTP exchange) and by SMS (through an HTTP
 /// gateway): a code works once, a wrong one counts toward lockout, and sending is limited

@@ -256,6 +256,7 @@ pub fn pg_exec(base: &str, sql: &str) {
 }
 
 /// A browser stand-in: keeps cookies, does not follow redirects by itself.
+#[derive(Clone)]
 pub struct Browser {
     pub http: reqwest::Client,
 }

@@ -10,7 +10,7 @@ use crate::oidc::error::{OidcError, OidcResult};
 use crate::policy::password::{self, Weakness};
 use crate::service::Service;
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::{tokens, users};
+use crate::store::{AnyConnection, StoreResult, tokens, users};
 
 /// Why a new password was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,43 @@ pub fn change(
     lang: Lang,
     now: i64,
 ) -> OidcResult<Result<(), Refused>> {
-    let user_id = session.user_id.as_str();
+    let keep = Some(session.id.as_str());
+    let set = set(svc, &session.user_id, keep, new, confirm, lang, now, |_| {
+        Ok(true)
+    })?;
+    Ok(set.map(|_| ()))
+}
+
+/// Sets a new password for a citizen who forgot theirs and was proved by another factor
+/// (`login::flow`'s recovery, which is that step-up); every session of the account ends.
+/// `claim` takes the permission to do it, once, in the same transaction (false: it was
+/// used already). Returns the username to sign in with.
+pub fn reset(
+    svc: &Service,
+    user_id: &str,
+    new: &str,
+    confirm: &str,
+    lang: Lang,
+    now: i64,
+    claim: impl FnOnce(&mut AnyConnection) -> StoreResult<bool>,
+) -> OidcResult<Result<String, Refused>> {
+    set(svc, user_id, None, new, confirm, lang, now, claim)
+}
+
+/// Replaces the password hash, clears the failures counted against the old one, ends the
+/// account's sessions but `keep` with what was issued in them, audits the change in the
+/// same transaction and tells the citizen.
+#[allow(clippy::too_many_arguments)]
+fn set(
+    svc: &Service,
+    user_id: &str,
+    keep: Option<&str>,
+    new: &str,
+    confirm: &str,
+    lang: Lang,
+    now: i64,
+    claim: impl FnOnce(&mut AnyConnection) -> StoreResult<bool>,
+) -> OidcResult<Result<String, Refused>> {
     let user = svc
         .db
         .run(|c| users::find(c, user_id))?
@@ -47,7 +83,13 @@ pub fn change(
     }
     // Hashing takes a while: before the transaction, so that it holds no lock meanwhile.
     let hash = authenticators::password::hash(new).map_err(OidcError::server)?;
-    svc.db.tx(|c| {
+    svc.db.try_tx(|c| {
+        if !claim(c)? {
+            return Err(
+                OidcError::invalid_request("the new password was set already")
+                    .told_as(crate::oidc::error::Situation::FormExpired),
+            );
+        }
         match users::credential(c, user_id, users::PASSWORD)? {
             Some(cred) => users::set_data(c, &cred.id, hash.as_bytes(), now)?,
             None => users::insert_credential(
@@ -64,13 +106,18 @@ pub fn change(
                 },
             )?,
         }
-        for sid in sessions::delete_others(c, user_id, &session.id)? {
+        // Failures counted against the old password do not hold the new one back.
+        let name = authenticators::FactorKind::Password.name();
+        let counter = crate::store::lockouts::lock(c, user_id, name, now)?;
+        crate::store::lockouts::save(c, &crate::login::lockout::after_success(counter, now))?;
+        // No session id is empty: without one to keep, every session ends.
+        for sid in sessions::delete_others(c, user_id, keep.unwrap_or(""))? {
             tokens::revoke_grants_of_session(c, &sid, now)?;
         }
-        audit(c, user_id, Change::Password, None, now)
+        Ok(audit(c, user_id, Change::Password, None, now)?)
     })?;
     notify(svc, user_id, Change::Password, lang)?;
-    Ok(Ok(()))
+    Ok(Ok(user.username))
 }
 
 #[cfg(test)]

@@ -392,8 +392,6 @@ async fn password_form(
     state: &web::Data<AppState>,
     refused: Option<enrollment::password::Refused>,
 ) -> HttpResponse {
-    use crate::policy::password::Weakness;
-    use enrollment::password::Refused;
     let now = state.clock.now();
     let st = state.clone().into_inner();
     let get_access = access_to(st, req, Needs::Change, ReturnTo::Password, now);
@@ -405,18 +403,14 @@ async fn password_form(
     };
     let t = &pages::chrome(req, pages::lang(req, &[]));
     // Each problem belongs to the field it is about (the error summary links there).
-    let (field, message) = match refused {
-        None => ("", ""),
-        Some(Refused::Weak(Weakness::TooShort)) => ("new-password", t.password_too_short),
-        Some(Refused::Weak(Weakness::TooLong)) => ("new-password", t.password_too_long),
-        Some(Refused::Weak(Weakness::Guessable)) => ("new-password", t.password_guessable),
-        Some(Refused::Mismatch) => ("confirm-password", t.password_mismatch),
-    };
+    let (field, message) = pages::password_problem(t, refused);
     let page = PasswordPage {
         t,
         csrf: &csrf(&cookie),
         field,
         error: message,
+        action: "/account/password",
+        recovery: false,
     };
     pages::html(if refused.is_none() { 200 } else { 400 }, page.render())
 }

@@ -180,6 +180,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/interaction/{tx}", get().to(interaction::show))
         .route("/interaction/{tx}/login", post().to(interaction::login))
         .route("/interaction/{tx}/factor", post().to(interaction::factor))
+        .route("/interaction/{tx}/forgot", post().to(interaction::forgot))
+        .route(
+            "/interaction/{tx}/password",
+            post().to(interaction::new_password),
+        )
         .route("/interaction/{tx}/code", post().to(interaction::send_code))
         .route(
             "/interaction/{tx}/certificate",

@@ -174,8 +174,8 @@ pub struct LoginPage<'a> {
     pub certificate: bool,
     /// The password is locked; it can be unlocked with these factors: (name, link text).
     pub unlock: Vec<(&'a str, &'a str)>,
-    /// The password was just unlocked.
-    pub unlocked: bool,
+    /// A notice above the form (the password was unlocked, or reset); may be empty.
+    pub notice: &'a str,
     /// Offer sign-in with the face alone (1:N), with the capture's messages.
     pub face: bool,
     pub messages: &'a str,
@@ -197,6 +197,8 @@ pub struct FactorPage<'a> {
     pub error: &'a Message,
     /// The factor unlocks the password rather than adding to the session.
     pub unlock: bool,
+    /// The factor proves a citizen who forgot their password.
+    pub recover: bool,
     /// For the face: `face_messages`.
     pub messages: &'a str,
     /// For the voice: `voice_messages`.
@@ -293,6 +295,40 @@ pub struct PasswordPage<'a> {
     /// The id of the field the error is about; empty when there is none.
     pub field: &'a str,
     pub error: &'a str,
+    /// Where the form goes.
+    pub action: &'a str,
+    /// A new password after forgetting the old one (else a change on the account page).
+    pub recovery: bool,
+}
+
+/// Why a new password was refused, as (the id of the field it is about, the message);
+/// both empty when it was not.
+pub fn password_problem(
+    t: &Texts,
+    refused: Option<crate::enrollment::password::Refused>,
+) -> (&'static str, &'static str) {
+    use crate::enrollment::password::Refused;
+    use crate::policy::password::Weakness;
+    match refused {
+        None => ("", ""),
+        Some(Refused::Weak(Weakness::TooShort)) => ("new-password", t.password_too_short),
+        Some(Refused::Weak(Weakness::TooLong)) => ("new-password", t.password_too_long),
+        Some(Refused::Weak(Weakness::Guessable)) => ("new-password", t.password_guessable),
+        Some(Refused::Mismatch) => ("confirm-password", t.password_mismatch),
+    }
+}
+
+/// "Forgot your password?": which account.
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage<'a> {
+    pub t: &'a Chrome,
+    pub client_name: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    /// No online recovery for that account.
+    pub none: bool,
 }
 
 #[derive(Template)]

@@ -105,8 +105,38 @@ pub enum Stage {
         locked: FactorKind,
         with: Vec<FactorKind>,
     },
+    /// The citizen forgot the password of `user`: any factor of `with` proves them.
+    Recover {
+        user: String,
+        with: Vec<FactorKind>,
+    },
+    /// A factor proved the citizen: a new password for `user` until `until`.
+    NewPassword {
+        user: String,
+        until: i64,
+    },
     SelectAccount,
     Consent,
+}
+
+/// What a factor page proves the citizen for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorMode {
+    /// One more factor for the session.
+    StepUp,
+    /// Lifting the lock on the password.
+    Unlock,
+    /// Setting a new password after forgetting it.
+    Recover,
+}
+
+/// A notice at the top of the login page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginNotice {
+    /// The password's lock was lifted.
+    Unlocked,
+    /// A new password was set; sign in with it.
+    PasswordReset,
 }
 
 /// The answer of the account chooser.
@@ -190,6 +220,17 @@ pub enum Event<'a> {
         sent: bool,
         /// Coming back after the password was unlocked.
         unlocked: bool,
+        /// The citizen follows "Forgot your password?".
+        forgot: bool,
+    },
+    /// The account whose password the citizen forgot.
+    Forgot {
+        username: &'a str,
+    },
+    /// The new password after a recovery, typed twice.
+    NewPassword {
+        password: &'a str,
+        confirm: &'a str,
     },
     Password {
         username: &'a str,
@@ -246,16 +287,24 @@ pub enum Screen {
         refusal: Option<Refusal>,
         /// The password is locked and these factors can unlock it.
         unlock: Vec<FactorKind>,
-        /// The password was just unlocked.
-        unlocked: bool,
+        notice: Option<LoginNotice>,
     },
     Factor {
         offered: Vec<FactorKind>,
         chosen: Option<FactorKind>,
         sent: bool,
         refusal: Option<Refusal>,
-        /// The factor unlocks the password instead of adding to the session.
-        unlock: bool,
+        mode: FactorMode,
+    },
+    /// Which account's password was forgotten; `none`: that account has no factor that can
+    /// prove the citizen online (the help desk or a service centre can).
+    Forgot {
+        username: String,
+        none: bool,
+    },
+    /// The new password, with why the last one was not taken.
+    NewPassword {
+        refused: Option<crate::enrollment::password::Refused>,
     },
     Consent {
         scopes: Vec<String>,
@@ -409,18 +458,31 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
     let stage = l.stage.clone();
     let at = |s: &Stage| stage.as_ref() == Some(s);
     let offered = |f: FactorKind| match &stage {
-        Some(Stage::StepUp(o)) | Some(Stage::Unlock { with: o, .. }) => o.contains(&f),
+        Some(Stage::StepUp(o))
+        | Some(Stage::Unlock { with: o, .. })
+        | Some(Stage::Recover { with: o, .. }) => o.contains(&f),
         _ => false,
     };
-    let unlocking = matches!(stage, Some(Stage::Unlock { .. }));
-    let first_factor = at(&Stage::Login) || at(&Stage::OtherAccount) || unlocking;
+    // The password (or a certificate) may be given instead of proving an unlock or a
+    // recovery: the citizen remembered it.
+    let first_factor = at(&Stage::Login)
+        || at(&Stage::OtherAccount)
+        || matches!(
+            stage,
+            Some(Stage::Unlock { .. }) | Some(Stage::Recover { .. })
+        );
     let (answer, cookie) = match event {
         Event::Show {
             factor,
             sent,
             unlocked,
+            forgot,
         } => {
             let answer = match &stage {
+                _ if forgot && first_factor => Answer::Show(Screen::Forgot {
+                    username: String::new(),
+                    none: false,
+                }),
                 // Back from the unlock page to the login, with the unlock still offered.
                 Some(Stage::Unlock { with, .. }) if factor == Some(FactorKind::Password) => {
                     let mut screen = login_screen(&l.purpose, None);
@@ -429,9 +491,52 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                     }
                     Answer::Show(screen)
                 }
+                Some(Stage::Recover { .. }) if factor == Some(FactorKind::Password) => {
+                    Answer::Show(login_screen(&l.purpose, None))
+                }
                 _ => show(svc, &mut l, session.as_ref(), now)?,
             };
             (with_choice(answer, factor, sent, unlocked), None)
+        }
+        Event::Forgot { username } if first_factor => {
+            throttle(svc, visit.ip, now)?;
+            (recovery(svc, &l, username)?, None)
+        }
+        Event::NewPassword { password, confirm } => {
+            let Some(Stage::NewPassword { user, until }) = &stage else {
+                return Err(not_now());
+            };
+            if now > *until {
+                save_stage(svc, &l.tx.id, &Stage::Login)?;
+                return Err(OidcError::invalid_request(
+                    "the time to set a new password ran out; start again",
+                )
+                .told_as(crate::oidc::error::Situation::FormExpired));
+            }
+            // The permission serves once: taken in the transaction that sets the password.
+            let from = l.tx.stage.clone().unwrap_or_default();
+            let to = serde_json::to_string(&Stage::Login).map_err(OidcError::server)?;
+            let claim =
+                |c: &mut AnyConnection| transactions::replace_stage(c, &l.tx.id, &from, &to);
+            let reset =
+                crate::enrollment::password::reset(svc, user, password, confirm, lang, now, claim)?;
+            match reset {
+                Ok(username) => {
+                    let screen = Screen::Login {
+                        username,
+                        refusal: None,
+                        unlock: Vec::new(),
+                        notice: Some(LoginNotice::PasswordReset),
+                    };
+                    (Answer::Show(screen), None)
+                }
+                Err(refused) => (
+                    Answer::Show(Screen::NewPassword {
+                        refused: Some(refused),
+                    }),
+                    None,
+                ),
+            }
         }
         Event::Password { username, password } if first_factor => {
             throttle(svc, visit.ip, now)?;
@@ -462,10 +567,11 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                         username,
                         refusal: None,
                         unlock: Vec::new(),
-                        unlocked: true,
+                        notice: Some(LoginNotice::Unlocked),
                     };
                     (Answer::Show(screen), None)
                 }
+                Ok(Proved::Recovered) => (next_page(&l), None),
                 Err(refusal) => (factor_refused(&stage, factor, refusal), None),
             }
         }
@@ -500,6 +606,7 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
             match prove(svc, &l, &who, kind, lang, now, verify)? {
                 Ok(Proved::StepUp(cookie)) => (next(""), Some(cookie)),
                 Ok(Proved::Unlocked { .. }) => (next("?unlocked=1"), None),
+                Ok(Proved::Recovered) => (next(""), None),
                 Err(Refusal::Locked { .. }) => {
                     return Err(OidcError::new(
                         ErrorCode::AccessDenied,
@@ -552,6 +659,10 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                         let next = format!("/interaction/{}?unlocked=1", l.tx.id);
                         (Answer::Json(serde_json::json!({ "next": next })), None)
                     }
+                    Ok(Proved::Recovered) => {
+                        let next = format!("/interaction/{}", l.tx.id);
+                        (Answer::Json(serde_json::json!({ "next": next })), None)
+                    }
                     Err(Refusal::Locked { .. }) => (refused(FaceAnswer::Locked), None),
                     Err(_) => (refused(FaceAnswer::Refused(prepared.refusal())), None),
                 }
@@ -583,6 +694,10 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                     }
                     Ok(Proved::Unlocked { .. }) => {
                         let next = format!("/interaction/{}?unlocked=1", l.tx.id);
+                        (Answer::Json(serde_json::json!({ "next": next })), None)
+                    }
+                    Ok(Proved::Recovered) => {
+                        let next = format!("/interaction/{}", l.tx.id);
                         (Answer::Json(serde_json::json!({ "next": next })), None)
                     }
                     Err(Refusal::Locked { .. }) => (refused(VoiceAnswer::Locked), None),
@@ -652,14 +767,24 @@ fn show(
     if l.stage == Some(Stage::OtherAccount) && l.tx.user_id.is_none() {
         return Ok(Answer::Show(login_screen(&l.purpose, None)));
     }
-    if let Some(Stage::Unlock { with, .. }) = &l.stage {
-        return Ok(Answer::Show(Screen::Factor {
-            offered: with.clone(),
-            chosen: None,
-            sent: false,
-            refusal: None,
-            unlock: true,
-        }));
+    match &l.stage {
+        Some(Stage::Unlock { with, .. }) | Some(Stage::Recover { with, .. }) => {
+            let mode = match &l.stage {
+                Some(Stage::Recover { .. }) => FactorMode::Recover,
+                _ => FactorMode::Unlock,
+            };
+            return Ok(Answer::Show(Screen::Factor {
+                offered: with.clone(),
+                chosen: None,
+                sent: false,
+                refusal: None,
+                mode,
+            }));
+        }
+        Some(Stage::NewPassword { .. }) => {
+            return Ok(Answer::Show(Screen::NewPassword { refused: None }));
+        }
+        _ => {}
     }
     advance(svc, l, session, false, now)
 }
@@ -673,7 +798,7 @@ fn login_screen(purpose: &Purpose, refusal: Option<Refusal>) -> Screen {
         username,
         refusal,
         unlock: Vec::new(),
-        unlocked: false,
+        notice: None,
     }
 }
 
@@ -682,25 +807,29 @@ fn with_choice(answer: Answer, factor: Option<FactorKind>, sent: bool, unlocked:
         Answer::Show(Screen::Factor {
             offered,
             refusal,
-            unlock,
+            mode,
             ..
         }) => Answer::Show(Screen::Factor {
             chosen: factor.filter(|f| offered.contains(f)),
             sent: sent && factor.is_some(),
             offered,
             refusal,
-            unlock,
+            mode,
         }),
         Answer::Show(Screen::Login {
             username,
             refusal,
             unlock,
-            ..
+            notice,
         }) => Answer::Show(Screen::Login {
             username,
             refusal,
             unlock,
-            unlocked,
+            notice: if unlocked {
+                Some(LoginNotice::Unlocked)
+            } else {
+                notice
+            },
         }),
         other => other,
     }
@@ -806,7 +935,7 @@ fn next_step(
                 chosen: None,
                 sent: false,
                 refusal: None,
-                unlock: false,
+                mode: FactorMode::StepUp,
             },
         ),
         Next::SelectAccount => {
@@ -1034,7 +1163,7 @@ fn password_login(
                 username: attempt.username.clone(),
                 refusal: Some(refusal),
                 unlock: with,
-                unlocked: false,
+                notice: None,
             };
             Ok((Answer::Show(screen), None))
         }
@@ -1159,17 +1288,18 @@ fn step_up(
 
 /// The step-up page again, with why the factor was refused; the same factors are offered.
 fn factor_refused(stage: &Option<Stage>, factor: FactorKind, refusal: Refusal) -> Answer {
-    let (offered, unlock) = match stage {
-        Some(Stage::StepUp(offered)) => (offered.clone(), false),
-        Some(Stage::Unlock { with, .. }) => (with.clone(), true),
-        _ => (vec![factor], false),
+    let (offered, mode) = match stage {
+        Some(Stage::StepUp(offered)) => (offered.clone(), FactorMode::StepUp),
+        Some(Stage::Unlock { with, .. }) => (with.clone(), FactorMode::Unlock),
+        Some(Stage::Recover { with, .. }) => (with.clone(), FactorMode::Recover),
+        _ => (vec![factor], FactorMode::StepUp),
     };
     Answer::Show(Screen::Factor {
         offered,
         chosen: Some(factor),
         sent: true,
         refusal: Some(refusal),
-        unlock,
+        mode,
     })
 }
 
@@ -1208,18 +1338,73 @@ fn offer_unlock(
     Ok(with)
 }
 
-/// Whose factor a step answers: the signed-in citizen's (a step-up), or the account
-/// whose password is locked (an unlock).
+/// Factors that prove a citizen who forgot their password: the strongest kind the account
+/// holds (a passkey, else an authenticator app, else a code by text message or e-mail), and
+/// recovery codes, which are kept for exactly this.
+fn recovery_factors(enrolled: &[FactorKind]) -> Vec<FactorKind> {
+    use FactorKind::*;
+    let tiers: [&[FactorKind]; 3] = [&[WebAuthn], &[Totp], &[SmsCode, EmailCode]];
+    let mut with: Vec<FactorKind> = tiers
+        .iter()
+        .map(|tier| {
+            tier.iter()
+                .copied()
+                .filter(|f| enrolled.contains(f))
+                .collect::<Vec<_>>()
+        })
+        .find(|found| !found.is_empty())
+        .unwrap_or_default();
+    if enrolled.contains(&RecoveryCode) {
+        with.push(RecoveryCode);
+    }
+    with
+}
+
+/// "Forgot your password?" for `username`: the transaction waits for one of the account's
+/// recovery factors. An account without one (or no such account) is told to ask the help
+/// desk, in the same words.
+fn recovery(svc: &Service, l: &Loaded, username: &str) -> OidcResult<Answer> {
+    let username = username.trim();
+    let user = svc.db.run(|c| users::find_by_username(c, username))?;
+    let with = match &user {
+        Some(u) if !u.disabled => recovery_factors(&svc.db.run(|c| enrolled_factors(c, &u.id))?),
+        _ => Vec::new(),
+    };
+    match user {
+        Some(u) if !with.is_empty() => {
+            let stage = Stage::Recover {
+                user: u.id,
+                with: with.clone(),
+            };
+            save_stage(svc, &l.tx.id, &stage)?;
+            Ok(Answer::Show(Screen::Factor {
+                offered: with,
+                chosen: None,
+                sent: false,
+                refusal: None,
+                mode: FactorMode::Recover,
+            }))
+        }
+        _ => Ok(Answer::Show(Screen::Forgot {
+            username: username.to_string(),
+            none: true,
+        })),
+    }
+}
+
+/// Whose factor a step answers: the signed-in citizen's (a step-up), the account whose
+/// password is locked (an unlock), or the account whose password was forgotten.
 enum Proving {
     StepUp(BrowserSession),
     Unlock { user: String, locked: FactorKind },
+    Recover { user: String },
 }
 
 impl Proving {
     fn user_id(&self) -> &str {
         match self {
             Proving::StepUp(s) => &s.user_id,
-            Proving::Unlock { user, .. } => user,
+            Proving::Unlock { user, .. } | Proving::Recover { user } => user,
         }
     }
 }
@@ -1234,6 +1419,7 @@ fn proving(
             user: user.clone(),
             locked: *locked,
         }),
+        Some(Stage::Recover { user, .. }) => Ok(Proving::Recover { user: user.clone() }),
         _ => Ok(Proving::StepUp(own_session(l, session)?)),
     }
 }
@@ -1243,6 +1429,8 @@ enum Proved {
     StepUp(String),
     /// The lock is lifted; the citizen signs in again as `username`.
     Unlocked { username: String },
+    /// The citizen who forgot their password is proved: a new one may be set.
+    Recovered,
 }
 
 fn prove(
@@ -1259,7 +1447,53 @@ fn prove(
             Ok(step_up(svc, l, sess, kind, lang, now, verify)?.map(Proved::StepUp))
         }
         Proving::Unlock { user, locked } => unlock(svc, l, user, *locked, kind, lang, now, verify),
+        Proving::Recover { user } => recover(svc, l, user, kind, lang, now, verify),
     }
+}
+
+/// How long the citizen has to choose a new password once a factor proved them.
+const NEW_PASSWORD_SECONDS: i64 = 10 * 60;
+
+/// Checks `kind` of the account whose password was forgotten, on the one check path; on
+/// success the transaction waits for the new password, in the same transaction.
+fn recover(
+    svc: &Service,
+    l: &Loaded,
+    user_id: &str,
+    kind: FactorKind,
+    lang: Lang,
+    now: i64,
+    verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
+) -> OidcResult<Result<Proved, Refusal>> {
+    let next = Stage::NewPassword {
+        user: user_id.to_string(),
+        until: now + NEW_PASSWORD_SECONDS,
+    };
+    let next = serde_json::to_string(&next).map_err(OidcError::server)?;
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: user_id,
+            factor: kind,
+            ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
+        };
+        match factors::check(c, a, now, verify)? {
+            Checked::Accepted(()) => {
+                transactions::set_stage(c, &l.tx.id, &next)?;
+                Ok(Ok(Proved::Recovered))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    tracing::info!(outcome, factor = kind.name(), "password recovery attempt");
+    if let Err(Refusal::Locked { now: true, .. }) = result
+        && let Some(u) = svc.db.run(|c| users::find(c, user_id))?
+    {
+        notify_locked(svc, &u, lang);
+    }
+    Ok(result)
 }
 
 /// Checks `kind` of the account; on success lifts the lock on `locked` and goes back to
@@ -1506,6 +1740,7 @@ mod tests {
             factor: None,
             sent: false,
             unlocked: false,
+            forgot: false,
         }
     }
 
@@ -1616,6 +1851,137 @@ mod tests {
     }
 
     #[test]
+    fn a_forgotten_password_is_reset_after_the_strongest_factor() {
+        let (_dir, svc) = crate::service::for_tests();
+        let codes = crate::enrollment::recovery_codes(&svc, "u-anna", Lang::En, T0).expect("codes");
+        let (tx, csrf) = account_login(&svc);
+        let v = visit(&tx, Some(&csrf));
+        let go = |event, now| handle(&svc, v, event, now);
+        // The new password cannot be given before a factor proved the citizen.
+        let early = Event::NewPassword {
+            password: "a brand new passphrase",
+            confirm: "a brand new passphrase",
+        };
+        assert!(go(early, T0).is_err());
+        // Three wrong guesses lock the password; the recovery lifts that with the new one.
+        for _ in 0..3 {
+            let wrong = Event::Password {
+                username: "anna",
+                password: "wrong",
+            };
+            assert!(go(wrong, T0).unwrap().session_cookie.is_none());
+        }
+        // An unknown account and one without recovery factors read alike.
+        let Answer::Show(Screen::Forgot { none: true, .. }) =
+            go(Event::Forgot { username: "nobody" }, T0).unwrap().answer
+        else {
+            panic!("no online recovery")
+        };
+        // Anna has an e-mail address and recovery codes: those are offered.
+        let Answer::Show(Screen::Factor { offered, mode, .. }) =
+            go(Event::Forgot { username: "anna" }, T0).unwrap().answer
+        else {
+            panic!("the recovery factors")
+        };
+        assert_eq!(mode, FactorMode::Recover);
+        assert_eq!(offered, [FactorKind::EmailCode, FactorKind::RecoveryCode]);
+        // A wrong code is refused on the one check path; a right one asks for the password.
+        let code = |code, now| {
+            let event = Event::Code {
+                factor: FactorKind::RecoveryCode,
+                code,
+            };
+            go(event, now).unwrap()
+        };
+        assert!(matches!(
+            code("not-a-code", T0 + 1).answer,
+            Answer::Show(Screen::Factor {
+                refusal: Some(Refusal::Wrong),
+                mode: FactorMode::Recover,
+                ..
+            })
+        ));
+        let proved = code(&codes[0], T0 + 2);
+        assert!(proved.session_cookie.is_none(), "proving does not sign in");
+        let shown = handle(&svc, visit(&tx, None), show_event(), T0 + 3).unwrap();
+        assert!(matches!(
+            shown.answer,
+            Answer::Show(Screen::NewPassword { refused: None })
+        ));
+        // A weak or mistyped one is refused; a good one is set and the login comes back.
+        let weak = Event::NewPassword {
+            password: "password",
+            confirm: "password",
+        };
+        assert!(matches!(
+            go(weak, T0 + 4).unwrap().answer,
+            Answer::Show(Screen::NewPassword { refused: Some(_) })
+        ));
+        // Four at once: the permission serves exactly one of them.
+        let choices = [
+            "a brand new passphrase",
+            "another fresh passphrase",
+            "a third long passphrase",
+            "yet one more passphrase",
+        ];
+        let shared = &svc;
+        let results: Vec<OidcResult<Turn>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = choices
+                .iter()
+                .map(|p| {
+                    scope.spawn(move || {
+                        let set = Event::NewPassword {
+                            password: p,
+                            confirm: p,
+                        };
+                        handle(shared, v, set, T0 + 5)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let set: Vec<usize> = (0..4)
+            .filter(|i| {
+                matches!(&results[*i], Ok(Turn { answer: Answer::Show(Screen::Login { notice: Some(LoginNotice::PasswordReset), username, .. }), .. }) if username == "anna")
+            })
+            .collect();
+        assert_eq!(set.len(), 1, "exactly one reset: {results:?}");
+        assert!(results.iter().filter(|r| r.is_err()).count() == 3);
+        let fresh = choices[set[0]];
+        // Only once: the stage is the login again.
+        let again = Event::NewPassword {
+            password: "another new passphrase",
+            confirm: "another new passphrase",
+        };
+        assert!(go(again, T0 + 6).is_err());
+        let old = Event::Password {
+            username: "anna",
+            password: "correct horse",
+        };
+        assert!(go(old, T0 + 7).unwrap().session_cookie.is_none());
+        let new = Event::Password {
+            username: "anna",
+            password: fresh,
+        };
+        assert!(go(new, T0 + 8).unwrap().session_cookie.is_some());
+    }
+
+    #[test]
+    fn a_passkey_holder_recovers_with_the_passkey_or_a_recovery_code() {
+        use FactorKind::*;
+        assert_eq!(
+            recovery_factors(&[Password, WebAuthn, Totp, EmailCode, RecoveryCode]),
+            [WebAuthn, RecoveryCode]
+        );
+        assert_eq!(recovery_factors(&[Password, Totp, SmsCode]), [Totp]);
+        assert_eq!(
+            recovery_factors(&[Password, SmsCode, EmailCode]),
+            [SmsCode, EmailCode]
+        );
+        assert!(recovery_factors(&[Password, Face, Certificate]).is_empty());
+    }
+
+    #[test]
     fn another_factor_unlocks_a_locked_password() {
         let (_dir, svc) = crate::service::for_tests();
         let codes = crate::enrollment::recovery_codes(&svc, "u-anna", Lang::En, T0).expect("codes");
@@ -1635,15 +2001,14 @@ mod tests {
         assert!(matches!(refusal, Some(Refusal::Locked { .. })));
         assert_eq!(unlock, [FactorKind::RecoveryCode, FactorKind::EmailCode]);
         // The page of the transaction is now the unlock page, with the same factors.
-        let Answer::Show(Screen::Factor {
-            offered, unlock, ..
-        }) = handle(&svc, visit(&tx, None), show_event(), T0 + 3)
-            .unwrap()
-            .answer
+        let Answer::Show(Screen::Factor { offered, mode, .. }) =
+            handle(&svc, visit(&tx, None), show_event(), T0 + 3)
+                .unwrap()
+                .answer
         else {
             panic!("the unlock page")
         };
-        assert!(unlock);
+        assert_eq!(mode, FactorMode::Unlock);
         assert_eq!(offered, [FactorKind::RecoveryCode, FactorKind::EmailCode]);
         let code = |code, now| {
             let event = Event::Code {
@@ -1658,7 +2023,7 @@ mod tests {
             turn.answer,
             Answer::Show(Screen::Factor {
                 refusal: Some(Refusal::Wrong),
-                unlock: true,
+                mode: FactorMode::Unlock,
                 ..
             })
         ));
@@ -1667,7 +2032,7 @@ mod tests {
         assert!(turn.session_cookie.is_none());
         assert!(matches!(
             turn.answer,
-            Answer::Show(Screen::Login { unlocked: true, ref username, .. }) if username == "anna"
+            Answer::Show(Screen::Login { notice: Some(LoginNotice::Unlocked), ref username, .. }) if username == "anna"
         ));
         let events = svc
             .db

@@ -61,6 +61,24 @@ pub fn set_stage(conn: &mut AnyConnection, id: &str, stage: &str) -> StoreResult
     Ok(())
 }
 
+/// Moves a transaction from stage `from` to `to`; false when it was no longer at `from`
+/// (another request moved it first), so that a stage serves once.
+pub fn replace_stage(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> StoreResult<bool> {
+    let n = diesel::update(
+        login_transactions::table
+            .find(id)
+            .filter(login_transactions::stage.eq(from)),
+    )
+    .set(login_transactions::stage.eq(to))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Ends a transaction; returns false when it was already gone (a double submit).
 pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(login_transactions::table.find(id)).execute(conn)? > 0)

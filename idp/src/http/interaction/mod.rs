@@ -6,7 +6,9 @@ use super::pages::{self, ConsentPage, FactorPage, LoginPage, Message, SelectAcco
 use super::{AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other};
 use crate::i18n::{Lang, Texts};
 use crate::login::factors::Refusal;
-use crate::login::flow::{self, Answer, Choice, Event, Screen, Turn, View, Visit};
+use crate::login::flow::{
+    self, Answer, Choice, Event, FactorMode, LoginNotice, Screen, Turn, View, Visit,
+};
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult, Situation};
 use crate::oidc::params::Params;
 use actix_web::http::header;
@@ -183,7 +185,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             username,
             refusal,
             unlock,
-            unlocked,
+            notice,
         } => {
             let error = refusal
                 .map(|r| refusal_text(lang, r, t.login_failed))
@@ -197,7 +199,11 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
                 error: &error,
                 certificate: state.certificates.is_some(),
                 unlock: labels(&unlock),
-                unlocked,
+                notice: match notice {
+                    Some(LoginNotice::Unlocked) => t.unlocked_notice,
+                    Some(LoginNotice::PasswordReset) => t.password_reset_notice,
+                    None => "",
+                },
                 face: state.config.biometrics.identify,
                 messages: &pages::face_messages(t),
             };
@@ -208,7 +214,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             chosen,
             sent,
             refusal,
-            unlock,
+            mode,
         } => {
             let usable: Vec<FactorKind> = STEP_UP_FACTORS
                 .into_iter()
@@ -241,7 +247,8 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
                 alternatives,
                 sent,
                 error: &error,
-                unlock,
+                unlock: mode == FactorMode::Unlock,
+                recover: mode == FactorMode::Recover,
                 messages: &pages::face_messages(t),
                 voice_messages: &pages::voice_messages(t),
             };
@@ -256,6 +263,30 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
                 scopes: scopes.iter().map(|s| pages::describe_scope(t, s)).collect(),
             };
             pages::html(200, page.render())
+        }
+        Screen::Forgot { username, none } => {
+            let page = pages::ForgotPage {
+                t,
+                client_name,
+                tx: &view.tx,
+                csrf: &view.csrf,
+                username: &username,
+                none,
+            };
+            pages::html(if none { 404 } else { 200 }, page.render())
+        }
+        Screen::NewPassword { refused } => {
+            let (field, error) = pages::password_problem(t, refused);
+            let action = format!("/interaction/{}/password", view.tx);
+            let page = pages::PasswordPage {
+                t,
+                csrf: &view.csrf,
+                field,
+                error,
+                action: &action,
+                recovery: true,
+            };
+            pages::html(if error.is_empty() { 200 } else { 400 }, page.render())
         }
         Screen::SelectAccount { display_name } => {
             let page = SelectAccountPage {
@@ -302,6 +333,7 @@ pub async fn show(
             factor: q.get("factor").and_then(FactorKind::parse),
             sent: q.get("sent") == Some("1"),
             unlocked: q.get("unlocked") == Some("1"),
+            forgot: q.get("forgot") == Some("1"),
         })
     })
     .await;
@@ -318,6 +350,39 @@ pub async fn login(
         Ok(Event::Password {
             username: f.get("username").unwrap_or(""),
             password: f.get("password").unwrap_or(""),
+        })
+    })
+    .await;
+    page(req, state, turn).await
+}
+
+/// "Forgot your password?": the account's username.
+pub async fn forgot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |f| {
+        Ok(Event::Forgot {
+            username: f.get("username").unwrap_or(""),
+        })
+    })
+    .await;
+    page(req, state, turn).await
+}
+
+/// The new password after a recovery.
+pub async fn new_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |f| {
+        Ok(Event::NewPassword {
+            password: f.get("password").unwrap_or(""),
+            confirm: f.get("confirm").unwrap_or(""),
         })
     })
     .await;
