@@ -52,10 +52,75 @@ impl WebAuthn {
             .webauthn
             .start_passkey_registration(handle, username, display_name, Some(exclude))
             .map_err(|_| FactorError::Malformed)?;
+        let mut options = serde_json::to_value(ccr).map_err(|_| FactorError::Malformed)?;
+        // A passkey the authenticator can keep (discoverable) signs in without a username;
+        // "preferred" leaves security keys with little room free to decline.
+        if let Some(selection) = options["publicKey"]["authenticatorSelection"].as_object_mut() {
+            selection.insert("residentKey".into(), "preferred".into());
+        }
         Ok(Challenge {
-            options: serde_json::to_value(ccr).map_err(|_| FactorError::Malformed)?,
+            options,
             state: serde_json::to_string(&state).map_err(|_| FactorError::Malformed)?,
         })
+    }
+
+    /// Starts a sign-in with whichever passkey the browser holds for this site: no
+    /// username first (discoverable credentials). A button starts it, so the request is
+    /// modal, not the browser's autofill.
+    pub fn begin_discoverable(&self) -> Result<Challenge, FactorError> {
+        let (rcr, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|_| FactorError::Malformed)?;
+        let mut options = serde_json::to_value(rcr).map_err(|_| FactorError::Malformed)?;
+        if let Some(o) = options.as_object_mut() {
+            o.remove("mediation");
+        }
+        Ok(Challenge {
+            options,
+            state: serde_json::to_string(&state).map_err(|_| FactorError::Malformed)?,
+        })
+    }
+
+    /// The account a discoverable answer names by its user handle (the account id, as
+    /// registered), unchecked: `finish_discoverable` proves it.
+    pub fn identify(&self, response: &str) -> Option<String> {
+        let answer: PublicKeyCredential = serde_json::from_str(response).ok()?;
+        let (handle, _) = self
+            .webauthn
+            .identify_discoverable_authentication(&answer)
+            .ok()?;
+        Some(handle.simple().to_string())
+    }
+
+    /// Checks a discoverable answer against the passkeys of the account it named; returns
+    /// them with the signature counter moved on.
+    pub fn finish_discoverable(
+        &self,
+        state: &str,
+        response: &str,
+        keys: &[Passkey],
+    ) -> Result<Verified<Vec<Passkey>>, FactorError> {
+        let state: DiscoverableAuthentication =
+            serde_json::from_str(state).map_err(|_| FactorError::Malformed)?;
+        let answer: PublicKeyCredential =
+            serde_json::from_str(response).map_err(|_| FactorError::Malformed)?;
+        let (_, id) = self
+            .webauthn
+            .identify_discoverable_authentication(&answer)
+            .map_err(|_| FactorError::Malformed)?;
+        let key = keys
+            .iter()
+            .find(|k| {
+                let known: &[u8] = k.cred_id().as_ref();
+                known == id
+            })
+            .ok_or(FactorError::Mismatch)?;
+        let result = self
+            .webauthn
+            .finish_discoverable_authentication_v2(&answer, state, key)
+            .map_err(|_| FactorError::Mismatch)?;
+        checked(keys, &result)
     }
 
     /// Checks the browser's answer to a registration; returns the new passkey.
@@ -119,21 +184,29 @@ impl Factor for WebAuthn {
             .webauthn
             .finish_passkey_authentication(&answer, &state)
             .map_err(|_| FactorError::Mismatch)?;
-        if !result.user_verified() {
-            return Err(FactorError::Mismatch);
-        }
-        let mut updated = credential.clone();
-        for p in updated.iter_mut() {
-            // A counter that did not move forward marks a cloned authenticator.
-            if p.update_credential(&result) == Some(false) && result.counter() > 0 {
-                return Err(FactorError::Replayed);
-            }
-        }
-        Ok(Verified {
-            updated: Some(updated),
-            kind: FactorKind::WebAuthn,
-        })
+        checked(credential, &result)
     }
+}
+
+/// A verified assertion: the user was verified, and the key's counter moved on.
+fn checked(
+    keys: &[Passkey],
+    result: &AuthenticationResult,
+) -> Result<Verified<Vec<Passkey>>, FactorError> {
+    if !result.user_verified() {
+        return Err(FactorError::Mismatch);
+    }
+    let mut updated = keys.to_vec();
+    for p in updated.iter_mut() {
+        // A counter that did not move forward marks a cloned authenticator.
+        if p.update_credential(result) == Some(false) && result.counter() > 0 {
+            return Err(FactorError::Replayed);
+        }
+    }
+    Ok(Verified {
+        updated: Some(updated),
+        kind: FactorKind::WebAuthn,
+    })
 }
 
 #[cfg(test)]
@@ -152,7 +225,21 @@ mod tests {
             c.options["publicKey"]["authenticatorSelection"]["userVerification"],
             "required"
         );
+        assert_eq!(
+            c.options["publicKey"]["authenticatorSelection"]["residentKey"],
+            "preferred"
+        );
         assert!(w.finish_registration(&c.state, "{}").is_err());
         assert!(w.begin(&vec![], 0).is_none());
+        // Without a username: no credentials listed, a modal request.
+        let d = w.begin_discoverable().unwrap();
+        assert!(d.options.get("mediation").is_none());
+        assert!(
+            d.options["publicKey"]["allowCredentials"]
+                .as_array()
+                .is_none_or(|a| a.is_empty())
+        );
+        assert!(w.identify("{}").is_none());
+        assert!(w.finish_discoverable(&d.state, "{}", &[]).is_err());
     }
 }

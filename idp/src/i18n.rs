@@ -379,6 +379,11 @@ pub struct Texts {
     pub reset_intro: &'static str,
     pub reset_button: &'static str,
     pub password_reset_notice: &'static str,
+    pub older_activity: &'static str,
+    pub newest_activity: &'static str,
+    pub passkey_sign_in_title: &'static str,
+    pub passkey_sign_in_intro: &'static str,
+    pub passkey_sign_in: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -748,6 +753,11 @@ static EN: Texts = Texts {
     reset_intro: "It is you. Choose a new password; you will be signed out everywhere else.",
     reset_button: "Set the new password",
     password_reset_notice: "Your new password is set. Sign in with it.",
+    older_activity: "Older activity",
+    newest_activity: "Latest activity",
+    passkey_sign_in_title: "Or use a passkey",
+    passkey_sign_in_intro: "If this device or a security key holds a passkey for your account, you need no username or password.",
+    passkey_sign_in: "Sign in with a passkey",
 };
 
 static HU: Texts = Texts {
@@ -1117,6 +1127,11 @@ static HU: Texts = Texts {
     reset_intro: "Igazolta magát. Válasszon új jelszót; minden más helyen kijelentkeztetjük.",
     reset_button: "Új jelszó beállítása",
     password_reset_notice: "Új jelszava be van állítva. Jelentkezzen be vele.",
+    older_activity: "Korábbi események",
+    newest_activity: "Legutóbbi események",
+    passkey_sign_in_title: "Vagy használjon azonosítókulcsot",
+    passkey_sign_in_intro: "Ha ezen az eszközön vagy egy biztonsági kulcson van azonosítókulcs a fiókjához, nincs szükség felhasználónévre és jelszóra.",
+    passkey_sign_in: "Bejelentkezés azonosítókulccsal",
 };
 
 static RU: Texts = Texts {
@@ -1486,6 +1501,11 @@ static RU: Texts = Texts {
     reset_intro: "Личность подтверждена. Выберите новый пароль; на всех остальных устройствах вход будет завершён.",
     reset_button: "Установить новый пароль",
     password_reset_notice: "Новый пароль установлен. Войдите с ним.",
+    older_activity: "Более ранние события",
+    newest_activity: "Последние события",
+    passkey_sign_in_title: "Или используйте ключ доступа",
+    passkey_sign_in_intro: "Если на этом устройстве или ключе безопасности есть ключ доступа к вашей учётной записи, имя пользователя и пароль не нужны.",
+    passkey_sign_in: "Войти с ключом доступа",
 };
 
 static KK: Texts = Texts {
@@ -1855,6 +1875,11 @@ static KK: Texts = Texts {
     reset_intro: "Өзіңіз екеніңіз расталды. Жаңа құпиясөз таңдаңыз; барлық басқа жерлерде жүйеден шығасыз.",
     reset_button: "Жаңа құпиясөзді орнату",
     password_reset_notice: "Жаңа құпиясөзіңіз орнатылды. Онымен кіріңіз.",
+    older_activity: "Ертерек оқиғалар",
+    newest_activity: "Соңғы оқиғалар",
+    passkey_sign_in_title: "Немесе кіру кілтін пайдаланыңыз",
+    passkey_sign_in_intro: "Осы құрылғыда немесе қауіпсіздік кілтінде тіркелгіңізге арналған кіру кілті болса, пайдаланушы аты мен құпиясөз қажет емес.",
+    passkey_sign_in: "Кіру кілтімен кіру",
 };
 
 impl Texts {

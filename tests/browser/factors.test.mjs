@@ -102,7 +102,7 @@ function authorizeUrl(extra = '') {
 async function signIn(page, username) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** Waits for the redirect to the client and redeems the code; returns the ID token claims. */
@@ -198,7 +198,7 @@ test('three wrong passwords lock the password and notify the citizen', async () 
   for (let i = 0; i < 3; i++) {
     await page.getByLabel('Username').fill('lena');
     await page.getByLabel('Password').fill('wrong password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
   }
   assert.match(await page.getByRole('alert').textContent(), /try again after/);
@@ -272,6 +272,29 @@ test('passkey registration, step-up from low to high with only the passkey, remo
   assert.equal(claims.acr, 'http://eidas.europa.eu/LoA/high');
   assert.deepEqual(claims.amr, ['pwd', 'otp', 'hwk', 'mfa']);
 
+  // The passkey is discoverable: in another browser holding it, a sign-in needs neither
+  // username nor password.
+  assert.equal(credentials[0].isResidentCredential, true, 'a discoverable passkey');
+  // Copied as it is now: a copy with an older signature counter is refused as a clone.
+  const [current] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  const fresh = await newPage();
+  const freshCdp = await fresh.context().newCDPSession(fresh);
+  await freshCdp.send('WebAuthn.enable');
+  const other = await freshCdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  await freshCdp.send('WebAuthn.addCredential', { authenticatorId: other.authenticatorId, credential: current });
+  await fresh.goto(authorizeUrl('&prompt=consent'));
+  await shot(fresh, 'login-with-passkey');
+  await fresh.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await fresh.getByRole('button', { name: 'Allow' }).click();
+  const passkeyOnly = await backAtClient(fresh);
+  assert.deepEqual(passkeyOnly.amr, ['hwk']);
+  await fresh.context().close();
+
   // The key can be removed by its owner.
   await page.goto(`${idp.issuer}/account`);
   await page.getByRole('listitem').filter({ hasText: 'Laptop' }).getByRole('link', { name: 'Remove' }).click();
@@ -317,7 +340,7 @@ test('changing the password: a fresh step-up, a linked error summary, other sess
   await signIn(elsewhere, 'petra');
   await elsewhere.getByRole('alert').filter({ hasText: 'incorrect' }).waitFor();
   await elsewhere.getByLabel('Password').fill(NEW);
-  await elsewhere.getByRole('button', { name: 'Sign in' }).click();
+  await elsewhere.getByRole('button', { name: 'Sign in', exact: true }).click();
   await elsewhere.getByRole('heading', { name: 'Your account' }).waitFor();
 });
 

@@ -81,7 +81,7 @@ test('a phone in Hungarian: the operator frame, switching to Russian, kept on th
   assert.equal(await footer.getByRole('link', { name: 'Súgó' }).getAttribute('href'), 'https://gov.example/help');
   await footer.getByRole('link', { name: 'Akadálymentességi nyilatkozat' }).waitFor();
   // Phones first: the main button fills the width of the form.
-  const button = await page.getByRole('button', { name: 'Bejelentkezés' }).boundingBox();
+  const button = await page.getByRole('button', { name: 'Bejelentkezés', exact: true }).boundingBox();
   const field = await page.getByLabel('Jelszó').boundingBox();
   assert.ok(Math.abs(button.width - field.width) < 2, `button ${button.width}px, field ${field.width}px`);
   await tapTargets(page);
@@ -96,7 +96,7 @@ test('a phone in Hungarian: the operator frame, switching to Russian, kept on th
   await shot(page, 'frame-login-phone-ru');
   await page.getByLabel('Имя пользователя').fill('iris');
   await page.getByLabel('Пароль').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Войти' }).click();
+  await page.getByRole('button', { name: 'Войти', exact: true }).click();
   await page.getByRole('button', { name: 'Разрешить' }).click();
   await page.waitForURL(/^https:\/\/rp\.example\/cb/);
 
@@ -243,7 +243,7 @@ test('a forgotten password: proved by a code by e-mail, a new one chosen, signed
   assert.ok(idp.outbox().some((m) => m.to === 'rita@example.invalid' && /password was changed/.test(m.body)),
     'the citizen is told');
   await page.getByLabel('Password', { exact: true }).fill(fresh);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/^https:\/\/rp\.example\/cb/);
   await page.context().close();

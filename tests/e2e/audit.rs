@@ -62,7 +62,7 @@ async fn events_are_chained_and_shown_to_the_citizen(backend: Backend) {
 
     let account = b.get(&s.url("/account")).await;
     assert!(account.body.contains("Recent activity"));
-    assert!(account.body.contains("Failed sign-in attempt (password)"));
+    assert!(account.body.contains("Failed sign-in attempt (Password)"));
 
     // The replayed code is on record for the client; altering any event breaks the chain.
     let db = s.state.db.clone();

@@ -338,7 +338,56 @@ async fn the_operators_theme(backend: Backend) {
     assert_eq!(b.get(&plain.url("/static/logo")).await.status, 404);
 }
 
+/// The account page shows the latest twenty events and pages back through older ones.
+async fn account_activity_pages(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    tokens(&s, &b).await;
+    let anna = s
+        .state
+        .db
+        .run(|c| idp::store::users::find_by_username(c, "anna"))
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = s.state.clock.now();
+    for _ in 0..30 {
+        s.state
+            .db
+            .run(|c| {
+                let e = idp::audit::Entry {
+                    kind: idp::audit::Kind::SessionEnded,
+                    user_id: Some(&anna),
+                    client_id: None,
+                    detail: serde_json::json!({}),
+                };
+                idp::audit::append(c, e, now)
+            })
+            .unwrap();
+    }
+    let items = |p: &Page| {
+        let list = p.body.split("<ul class=\"activity\">").nth(1).unwrap();
+        list.split("</ul>").next().unwrap().matches("<li>").count()
+    };
+    let first = b.get(&s.url("/account")).await;
+    assert_eq!(items(&first), 20);
+    assert!(!first.body.contains("Latest activity"));
+    let marker = "href=\"/account?before=";
+    let start = first.body.find(marker).expect("a link to older events") + marker.len();
+    let before = &first.body[start..start + first.body[start..].find('#').unwrap()];
+    let second = b.get(&s.url(&format!("/account?before={before}"))).await;
+    assert_eq!(second.status, 200);
+    let older = items(&second);
+    assert!(older >= 10, "the rest: {older}");
+    assert!(second.body.contains("Latest activity"));
+    // Nothing is shown twice: the second page starts below the first.
+    assert!(!second.body.contains(marker) || older == 20);
+    // Nonsense paging is the first page.
+    assert_eq!(items(&b.get(&s.url("/account?before=x")).await), 20);
+}
+
 on_both_databases!(
+    account_activity_pages,
     localised_login_page,
     health_and_discovery,
     key_rotation,

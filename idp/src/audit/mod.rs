@@ -335,9 +335,23 @@ pub fn counts(
 
 /// The newest events of one citizen.
 pub fn of_user(conn: &mut AnyConnection, user_id: &str, limit: i64) -> StoreResult<Vec<Event>> {
-    Ok(audit_events::table
+    page_of_user(conn, user_id, None, limit)
+}
+
+/// As `of_user`, from the events older than row `before` (the next page back).
+pub fn page_of_user(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<Event>> {
+    let mut q = audit_events::table
         .filter(audit_events::user_id.eq(user_id))
-        .order(audit_events::id.desc())
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(audit_events::id.lt(b));
+    }
+    Ok(q.order(audit_events::id.desc())
         .limit(limit)
         .select(Event::as_select())
         .load(conn)?)

@@ -130,15 +130,20 @@ struct AccountView {
     client_names: std::collections::HashMap<String, String>,
 }
 
+/// Activity events on one page of the account page.
+const ACTIVITY_PAGE: i64 = 20;
+
 fn account_view(
     c: &mut crate::store::AnyConnection,
     user_id: &str,
+    activity_before: Option<i64>,
     now: i64,
 ) -> crate::store::StoreResult<AccountView> {
     let credentials = users::credentials_of(c, user_id)?;
     let consents = consents::of_user(c, user_id)?;
     let session_clients = tokens::clients_of_sessions(c, user_id)?;
-    let events = crate::audit::of_user(c, user_id, 20)?;
+    // One more than shown: whether there is an older page.
+    let events = crate::audit::page_of_user(c, user_id, activity_before, ACTIVITY_PAGE + 1)?;
     let mut client_names = std::collections::HashMap::new();
     let mentioned = consents
         .iter()
@@ -181,6 +186,8 @@ fn account_view(
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
+    let query = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
+    let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
     let get_access = access(state.clone().into_inner(), &req, Needs::SignIn, now);
     let st = state.clone().into_inner();
     let result = blocking(move || {
@@ -188,15 +195,19 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
-        let view = st.db.run(|c| account_view(c, &sess.user_id, now))?;
+        let view = st.db.run(|c| account_view(c, &sess.user_id, before, now))?;
         Ok(Ok((sess, cookie, view)))
     })
     .await;
-    let (sess, cookie, view) = match result {
+    let (sess, cookie, mut view) = match result {
         Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
         Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
         Ok(Ok(x)) => x,
     };
+    let older = (view.events.len() as i64 > ACTIVITY_PAGE).then(|| {
+        view.events.truncate(ACTIVITY_PAGE as usize);
+        view.events.last().map_or(0, |e| e.id)
+    });
     let lang = pages::lang(&req, &[]);
     let t = &pages::chrome(&req, lang);
     let (email, phone) = view
@@ -261,15 +272,15 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         t,
         display_name: &display_name,
         csrf: &csrf(&cookie),
-        changed: match req.query_string() {
-            "changed=password" => t.password_changed_notice,
-            "changed=contact" => t.contact_changed_notice,
-            "changed=name" => t.name_changed_notice,
-            "changed=recovery" => t.recovery_saved_notice,
-            "changed=session-ended" => t.session_ended_notice,
-            "changed=consent-withdrawn" => t.consent_withdrawn_notice,
-            "changed=totp-removed" => t.totp_removed_notice,
-            "changed=passkey-removed" => t.passkey_removed_notice,
+        changed: match query.get("changed").unwrap_or("") {
+            "password" => t.password_changed_notice,
+            "contact" => t.contact_changed_notice,
+            "name" => t.name_changed_notice,
+            "recovery" => t.recovery_saved_notice,
+            "session-ended" => t.session_ended_notice,
+            "consent-withdrawn" => t.consent_withdrawn_notice,
+            "totp-removed" => t.totp_removed_notice,
+            "passkey-removed" => t.passkey_removed_notice,
             _ => "",
         },
         name,
@@ -282,6 +293,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         passkeys: view.passkeys,
         webauthn: state.webauthn.is_some(),
         activity,
+        older_activity: older,
+        paged: before.is_some(),
         sessions,
         consents: view.consents,
     };
@@ -595,7 +608,7 @@ pub async fn confirm_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
-        let view = st.db.run(|c| account_view(c, &sess.user_id, now))?;
+        let view = st.db.run(|c| account_view(c, &sess.user_id, None, now))?;
         Ok(Ok((sess, cookie, view)))
     })
     .await;

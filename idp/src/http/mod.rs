@@ -199,6 +199,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
             post().to(interaction::webauthn_finish),
         )
         .route(
+            "/interaction/{tx}/passkey/begin",
+            post().to(interaction::passkey_begin),
+        )
+        .route(
+            "/interaction/{tx}/passkey/finish",
+            post().to(interaction::passkey_finish),
+        )
+        .route(
             "/interaction/{tx}/face/begin",
             post().to(interaction::face_begin),
         )

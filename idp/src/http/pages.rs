@@ -168,10 +168,14 @@ pub struct LoginPage<'a> {
     pub tx: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
-    /// Shown in an alert when not empty.
+    /// Shown in an error summary when not empty.
     pub error: &'a Message,
+    /// The id of the field the error is about (`password`), or empty (a certificate).
+    pub error_field: &'a str,
     /// Offer sign-in with a client certificate.
     pub certificate: bool,
+    /// Offer sign-in with a passkey, no username first.
+    pub passkey: bool,
     /// The password is locked; it can be unlocked with these factors: (name, link text).
     pub unlock: Vec<(&'a str, &'a str)>,
     /// A notice above the form (the password was unlocked, or reset); may be empty.
@@ -259,6 +263,10 @@ pub struct AccountPage<'a> {
     pub webauthn: bool,
     /// The citizen's recent audit events: (time, what, particulars).
     pub activity: Vec<(LocalTime, &'a str, String)>,
+    /// There are older events: the row id to page back from.
+    pub older_activity: Option<i64>,
+    /// This is an older page of the activity.
+    pub paged: bool,
     pub sessions: Vec<SessionRow>,
     pub consents: Vec<ConsentRow>,
 }

@@ -248,6 +248,12 @@ pub enum Event<'a> {
     },
     /// The client certificate chain the connection or a trusted proxy presented.
     Certificate(Option<Vec<Vec<u8>>>),
+    /// Sign-in with a passkey and no username: the options, then the browser's answer.
+    PasskeyBegin,
+    PasskeyFinish {
+        challenge: &'a str,
+        credential: &'a str,
+    },
     /// The face capture page asks for its challenge, and sends the frames filmed for it.
     FaceBegin,
     FaceFinish {
@@ -621,8 +627,20 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                 }
             }
         }
+        Event::PasskeyBegin if first_factor && svc.webauthn.is_some() => {
+            let holder = factors::holder_of_transaction(&l.tx.id);
+            let options = factors::webauthn::begin_discoverable(svc, &holder, now)?;
+            (Answer::Json(options), None)
+        }
+        Event::PasskeyFinish {
+            challenge,
+            credential,
+        } if first_factor && svc.webauthn.is_some() => {
+            throttle(svc, visit.ip, now)?;
+            passkey_login(svc, &l, visit.session, challenge, credential, lang, now)?
+        }
         Event::FaceBegin if first_factor && svc.config.biometrics.identify => {
-            let holder = factors::face::holder_of_transaction(&l.tx.id);
+            let holder = factors::holder_of_transaction(&l.tx.id);
             (Answer::Json(factors::face::begin(svc, &holder, now)?), None)
         }
         Event::FaceFinish { challenge, frames }
@@ -1170,6 +1188,89 @@ fn password_login(
     }
 }
 
+/// Sign-in with a passkey alone, no username: the account its user handle names, proved by
+/// its signature on the one check path (counted and locked like any factor of that
+/// account); a new session with that factor. An answer naming nobody is audited against
+/// the address, which the throttle bounds.
+fn passkey_login(
+    svc: &Service,
+    l: &Loaded,
+    previous_cookie: Option<&str>,
+    challenge: &str,
+    credential: &str,
+    lang: Lang,
+    now: i64,
+) -> OidcResult<(Answer, Option<String>)> {
+    let holder = factors::holder_of_transaction(&l.tx.id);
+    let refused = || {
+        OidcError::new(
+            ErrorCode::AccessDenied,
+            "the security key or passkey could not be verified",
+        )
+    };
+    let Some(user_id) = factors::webauthn::identify(svc, credential)? else {
+        let detail = serde_json::json!({ "factor": "webauthn", "reason": "not identified" });
+        audit_failure(svc, detail, l.ip, now)?;
+        return Err(refused());
+    };
+    let kind = FactorKind::WebAuthn;
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: &user_id,
+            factor: kind,
+            ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
+        };
+        let verify = |c: &mut AnyConnection| {
+            let ok = factors::webauthn::verify_discoverable(
+                svc, c, &holder, &user_id, challenge, credential, now,
+            )?;
+            Ok(ok.then_some(()))
+        };
+        match factors::check(c, a, now, verify)? {
+            Checked::Accepted(()) => {
+                transactions::set_user(c, &l.tx.id, &user_id)?;
+                users::set_language(c, &user_id, lang.texts().code, now)?;
+                let rules = svc.rules();
+                let (cookie, _) = session::start(
+                    c,
+                    previous_cookie,
+                    &user_id,
+                    kind,
+                    &rules.policy,
+                    &times(svc),
+                    &l.device,
+                    now,
+                )?;
+                Ok(Ok(cookie))
+            }
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    tracing::info!(outcome, factor = "webauthn", "passkey sign-in");
+    match result {
+        Ok(cookie) => {
+            let next = format!("/interaction/{}", l.tx.id);
+            Ok((
+                Answer::Json(serde_json::json!({ "next": next })),
+                Some(cookie),
+            ))
+        }
+        Err(Refusal::Locked { now: just, .. }) => {
+            if just && let Some(u) = svc.db.run(|c| users::find(c, &user_id))? {
+                notify_locked(svc, &u, lang);
+            }
+            Err(OidcError::new(
+                ErrorCode::AccessDenied,
+                "too many failed attempts; try again later",
+            ))
+        }
+        Err(_) => Err(refused()),
+    }
+}
+
 /// Sign-in with the face alone, 1:N: whoever the live face clearly is signs in (one factor:
 /// the level it reaches is the policy's for the face).
 fn face_identify(
@@ -1181,7 +1282,7 @@ fn face_identify(
     lang: Lang,
     now: i64,
 ) -> OidcResult<(Answer, Option<String>)> {
-    let holder = factors::face::holder_of_transaction(&l.tx.id);
+    let holder = factors::holder_of_transaction(&l.tx.id);
     let prepared = factors::face::prepare(svc, &holder, challenge, frames, now)?;
     let refused = |why: FaceAnswer| Answer::Json(serde_json::json!({ "refused": why }));
     if let Some(u) = prepared.unusable() {

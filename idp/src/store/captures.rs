@@ -1,4 +1,6 @@
-//! Face captures asked for and not yet answered (`biometrics`): single use, timed.
+//! Challenges held by a login transaction or an account rather than tied to the users
+//! table: face captures asked for and not yet answered (`biometrics`), and passkey sign-ins
+//! without a username. Single use, timed.
 
 use super::schema::capture_challenges;
 use super::{AnyConnection, StoreResult};

@@ -197,7 +197,12 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
                 csrf: &view.csrf,
                 username: &username,
                 error: &error,
+                error_field: match refusal {
+                    Some(Refusal::Certificate) | None => "",
+                    Some(_) => "password",
+                },
                 certificate: state.certificates.is_some(),
+                passkey: state.webauthn.is_some(),
                 unlock: labels(&unlock),
                 notice: match notice {
                     Some(LoginNotice::Unlocked) => t.unlocked_notice,
@@ -457,6 +462,37 @@ pub async fn webauthn_finish(
 ) -> HttpResponse {
     let turn = run(&req, &state, path.into_inner(), Some(&body), |f| {
         Ok(Event::WebAuthnFinish {
+            challenge: f.get("challenge").unwrap_or(""),
+            credential: f.get("credential").unwrap_or(""),
+        })
+    })
+    .await;
+    json(state, turn).await
+}
+
+/// Sign-in with a passkey and no username: the options for the browser.
+pub async fn passkey_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |_| {
+        Ok(Event::PasskeyBegin)
+    })
+    .await;
+    json(state, turn).await
+}
+
+/// Sign-in with a passkey and no username: the browser's answer.
+pub async fn passkey_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |f| {
+        Ok(Event::PasskeyFinish {
             challenge: f.get("challenge").unwrap_or(""),
             credential: f.get("credential").unwrap_or(""),
         })

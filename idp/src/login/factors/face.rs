@@ -13,11 +13,6 @@ use crate::store::users::{self, CredentialKind};
 use crate::store::{AnyConnection, StoreResult};
 use authenticators::face::{Refusal, Unusable};
 
-/// Who holds the challenge of a 1:N sign-in: the login transaction.
-pub fn holder_of_transaction(tx: &str) -> String {
-    format!("transaction:{tx}")
-}
-
 /// A new capture challenge: what the page needs to film it.
 pub fn begin(svc: &Service, holder: &str, now: i64) -> OidcResult<serde_json::Value> {
     let (challenge, cue) = biometrics::begin(svc, holder, CapturePurpose::SignIn, now)?;

@@ -12,6 +12,12 @@ pub mod password;
 pub mod voice;
 pub mod webauthn;
 
+/// Who holds the challenge of a sign-in that names the account only by its answer (the
+/// face 1:N, a passkey without a username): the login transaction.
+pub fn holder_of_transaction(tx: &str) -> String {
+    format!("transaction:{tx}")
+}
+
 use super::lockout::{self, LockoutRule};
 use crate::audit::{self, Entry, Kind};
 use crate::store::lockouts;
@@ -141,6 +147,7 @@ fn entry<'a>(
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use crate::store::Db;
 
