@@ -384,6 +384,10 @@ pub struct Texts {
     pub passkey_sign_in_title: &'static str,
     pub passkey_sign_in_intro: &'static str,
     pub passkey_sign_in: &'static str,
+    pub cancel_back_to: &'static str,
+    pub confirm_remove_face: &'static str,
+    pub confirm_remove_voice: &'static str,
+    pub confirm_remove_biometric_hint: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -758,6 +762,10 @@ static EN: Texts = Texts {
     passkey_sign_in_title: "Or use a passkey",
     passkey_sign_in_intro: "If this device or a security key holds a passkey for your account, you need no username or password.",
     passkey_sign_in: "Sign in with a passkey",
+    cancel_back_to: "Cancel and go back to",
+    confirm_remove_face: "Withdraw your consent and delete your face data?",
+    confirm_remove_voice: "Withdraw your consent and delete your voice data?",
+    confirm_remove_biometric_hint: "The template is destroyed and you can no longer sign in with it. We will tell you by e-mail.",
 };
 
 static HU: Texts = Texts {
@@ -1132,6 +1140,10 @@ static HU: Texts = Texts {
     passkey_sign_in_title: "Vagy használjon azonosítókulcsot",
     passkey_sign_in_intro: "Ha ezen az eszközön vagy egy biztonsági kulcson van azonosítókulcs a fiókjához, nincs szükség felhasználónévre és jelszóra.",
     passkey_sign_in: "Bejelentkezés azonosítókulccsal",
+    cancel_back_to: "Mégse, vissza ide:",
+    confirm_remove_face: "Visszavonja a hozzájárulását, és törli az arcadatait?",
+    confirm_remove_voice: "Visszavonja a hozzájárulását, és törli a hangadatait?",
+    confirm_remove_biometric_hint: "A mintát megsemmisítjük, és többé nem jelentkezhet be vele. E-mailben értesítjük.",
 };
 
 static RU: Texts = Texts {
@@ -1506,6 +1518,10 @@ static RU: Texts = Texts {
     passkey_sign_in_title: "Или используйте ключ доступа",
     passkey_sign_in_intro: "Если на этом устройстве или ключе безопасности есть ключ доступа к вашей учётной записи, имя пользователя и пароль не нужны.",
     passkey_sign_in: "Войти с ключом доступа",
+    cancel_back_to: "Отменить и вернуться в сервис",
+    confirm_remove_face: "Отозвать согласие и удалить данные вашего лица?",
+    confirm_remove_voice: "Отозвать согласие и удалить данные вашего голоса?",
+    confirm_remove_biometric_hint: "Шаблон будет уничтожен, и вы больше не сможете входить с его помощью. Мы сообщим вам об этом по электронной почте.",
 };
 
 static KK: Texts = Texts {
@@ -1880,6 +1896,10 @@ static KK: Texts = Texts {
     passkey_sign_in_title: "Немесе кіру кілтін пайдаланыңыз",
     passkey_sign_in_intro: "Осы құрылғыда немесе қауіпсіздік кілтінде тіркелгіңізге арналған кіру кілті болса, пайдаланушы аты мен құпиясөз қажет емес.",
     passkey_sign_in: "Кіру кілтімен кіру",
+    cancel_back_to: "Бас тартып, қызметке оралу:",
+    confirm_remove_face: "Келісіміңізді кері қайтарып, бет деректеріңізді жою керек пе?",
+    confirm_remove_voice: "Келісіміңізді кері қайтарып, дауыс деректеріңізді жою керек пе?",
+    confirm_remove_biometric_hint: "Үлгі жойылады және бұдан былай онымен кіре алмайсыз. Бұл туралы электрондық пошта арқылы хабарлаймыз.",
 };
 
 impl Texts {

@@ -639,12 +639,11 @@ test('a clerk enrols faces and a voice at the service centre, a minor only with 
   // The citizen now steps up with the face the clerk enrolled.
   const citizen = await browser.newContext({ locale: 'en-GB' });
   await playPerson(citizen, live);
-  await citizen.route('http://127.0.0.1:8081/**', (route) => route.fulfill({ status: 200, body: 'demo portal' }));
   const own = await citizen.newPage();
   await withPicture(own, 'admin-counter-citizen', async () => {
     const substantial = encodeURIComponent('http://eidas.europa.eu/LoA/substantial');
     await own.goto(`${idp.issuer}/authorize?client_id=demo&response_type=code&scope=openid`
-      + `&redirect_uri=${encodeURIComponent('http://127.0.0.1:8081/callback')}&state=s1&acr_values=${substantial}`);
+      + `&redirect_uri=${encodeURIComponent(`${idp.issuer}/dev/callback`)}&state=s1&acr_values=${substantial}`);
     await signIn(own, 'ilona');
     await own.getByRole('heading', { name: 'Additional verification' }).waitFor();
     const useFace = own.getByRole('link', { name: 'Use your face' });

@@ -161,7 +161,9 @@ test('the face: consent first, enrolment with a blink on cue, step-up, refusals,
 
   // Withdrawing the consent destroys the template: the face is no longer offered.
   await page.goto(`${idp.issuer}/account`);
-  await faceRow(page).getByRole('button', { name: 'Withdraw consent and delete' }).click();
+  await faceRow(page).getByRole('link', { name: /^Withdraw consent and delete/ }).click();
+  await page.getByRole('heading', { name: 'Withdraw your consent and delete your face data?' }).waitFor();
+  await page.getByRole('button', { name: 'Withdraw consent and delete' }).click();
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   assert.match(await faceRow(page).textContent(), /Not set up/);
   const after = await newPage(faces.same);

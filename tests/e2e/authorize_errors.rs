@@ -281,10 +281,40 @@ async fn authorize_by_post(backend: Backend) {
     );
 }
 
+/// The way back: the sign-in page's cancel button returns the browser to the service with
+/// `access_denied` and its `state`, once, and only with the form's token.
+async fn the_citizen_can_go_back_to_the_service(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let (u, _) = authorize_url(&s, "");
+    let b = Browser::new();
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(
+        page.body.contains("Cancel and go back to Tax portal"),
+        "{}",
+        page.body
+    );
+    let tx = page.form_action().split('/').nth(2).unwrap().to_string();
+    let cancel = s.url(&format!("/interaction/{tx}/cancel"));
+    let forged = b.post(&cancel, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 400);
+    let back = b.post(&cancel, &[("csrf", &page.hidden("csrf"))]).await;
+    assert_eq!(back.status, 303);
+    let q = query(back.location.as_deref().unwrap());
+    assert!(back.location.as_deref().unwrap().starts_with(REDIRECT));
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "st-1");
+    let again = b.post(&cancel, &[("csrf", &page.hidden("csrf"))]).await;
+    assert_eq!(again.status, 400, "the sign-in is over");
+    // The account pages' sign-in has no service to go back to.
+    let account = b.follow(&s.issuer, b.get(&s.url("/account")).await).await;
+    assert!(!account.body.contains("way-back"));
+}
+
 on_both_databases!(
     page_errors,
     redirected_errors,
     prompts_and_sessions,
     transaction_is_bound_to_its_browser,
-    authorize_by_post
+    authorize_by_post,
+    the_citizen_can_go_back_to_the_service
 );

@@ -575,6 +575,8 @@ enum Confirm {
     Withdraw { client_id: String },
     RemoveTotp,
     RemovePasskey { id: String },
+    RemoveFace,
+    RemoveVoice,
 }
 
 impl Confirm {
@@ -587,6 +589,8 @@ impl Confirm {
             },
             "remove-totp" => Confirm::RemoveTotp,
             "remove-passkey" => Confirm::RemovePasskey { id: arg("id")? },
+            "remove-face" => Confirm::RemoveFace,
+            "remove-voice" => Confirm::RemoveVoice,
             _ => return None,
         })
     }
@@ -670,6 +674,30 @@ pub async fn confirm_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
                 "/account/totp/remove",
                 None,
                 t.remove,
+            )
+        }
+        Confirm::RemoveFace | Confirm::RemoveVoice => {
+            let (factor, question, action) = match what {
+                Confirm::RemoveFace => (
+                    FactorKind::Face,
+                    t.confirm_remove_face,
+                    "/account/face/remove",
+                ),
+                _ => (
+                    FactorKind::Voice,
+                    t.confirm_remove_voice,
+                    "/account/voice/remove",
+                ),
+            };
+            if !view.enrolled.contains(&factor) {
+                return gone();
+            }
+            (
+                question.to_string(),
+                t.confirm_remove_biometric_hint,
+                action,
+                None,
+                t.face_remove,
             )
         }
         Confirm::RemovePasskey { id } => {

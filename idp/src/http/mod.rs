@@ -181,6 +181,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/interaction/{tx}/login", post().to(interaction::login))
         .route("/interaction/{tx}/factor", post().to(interaction::factor))
         .route("/interaction/{tx}/forgot", post().to(interaction::forgot))
+        .route("/interaction/{tx}/cancel", post().to(interaction::cancel))
         .route(
             "/interaction/{tx}/password",
             post().to(interaction::new_password),

@@ -165,6 +165,8 @@ pub fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
 pub struct LoginPage<'a> {
     pub t: &'a Chrome,
     pub client_name: &'a str,
+    /// Signing in to a service (not the account pages): offer the way back to it.
+    pub service: bool,
     pub tx: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
@@ -190,6 +192,8 @@ pub struct LoginPage<'a> {
 pub struct FactorPage<'a> {
     pub t: &'a Chrome,
     pub client_name: &'a str,
+    /// Signing in to a service (not the account pages): offer the way back to it.
+    pub service: bool,
     pub tx: &'a str,
     pub csrf: &'a str,
     /// `webauthn`, `totp` or `recovery`.
@@ -332,6 +336,8 @@ pub fn password_problem(
 pub struct ForgotPage<'a> {
     pub t: &'a Chrome,
     pub client_name: &'a str,
+    /// Signing in to a service (not the account pages): offer the way back to it.
+    pub service: bool,
     pub tx: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
@@ -552,6 +558,8 @@ pub struct ConsentPage<'a> {
 pub struct SelectAccountPage<'a> {
     pub t: &'a Chrome,
     pub client_name: &'a str,
+    /// Signing in to a service (not the account pages): offer the way back to it.
+    pub service: bool,
     pub tx: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,

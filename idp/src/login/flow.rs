@@ -270,6 +270,8 @@ pub enum Event<'a> {
         allow: bool,
     },
     Choose(Choice),
+    /// The citizen gives up and goes back to the service, which hears `access_denied`.
+    Cancel,
 }
 
 /// Who sent it: the transaction's id, the browser and session cookies, the form's CSRF
@@ -749,6 +751,17 @@ pub fn handle(svc: &Service, visit: Visit, event: Event, now: i64) -> OidcResult
                 })?;
                 (advance(svc, &mut l, Some(&sess), true, now)?, None)
             }
+        }
+        Event::Cancel => {
+            let Purpose::Authorize(req) = &l.purpose else {
+                return Err(not_now());
+            };
+            svc.db.run(|c| transactions::delete(c, &l.tx.id))?;
+            let e = OidcError::new(ErrorCode::AccessDenied, "the user cancelled the sign-in");
+            (
+                Answer::ToClient(error_response(svc, &req.to_client(), &e)),
+                None,
+            )
         }
         Event::Choose(choice) if at(&Stage::SelectAccount) => {
             let sess = live(session)?;

@@ -172,6 +172,7 @@ fn factor_label(t: &Texts, f: FactorKind) -> &'static str {
 fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> HttpResponse {
     let lang = t.lang;
     let client_name = view.client_name.as_deref().unwrap_or(t.account_title);
+    let service = view.client_name.is_some();
     let status = |error: &Message| if error.is_empty() { 200 } else { 401 };
     let labels = |factors: &[FactorKind]| -> Vec<(&'static str, &'static str)> {
         STEP_UP_FACTORS
@@ -193,6 +194,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             let page = LoginPage {
                 t,
                 client_name,
+                service,
                 tx: &view.tx,
                 csrf: &view.csrf,
                 username: &username,
@@ -246,6 +248,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             let page = FactorPage {
                 t,
                 client_name,
+                service,
                 tx: &view.tx,
                 csrf: &view.csrf,
                 factor: factor.name(),
@@ -273,6 +276,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             let page = pages::ForgotPage {
                 t,
                 client_name,
+                service,
                 tx: &view.tx,
                 csrf: &view.csrf,
                 username: &username,
@@ -297,6 +301,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             let page = SelectAccountPage {
                 t,
                 client_name,
+                service,
                 tx: &view.tx,
                 csrf: &view.csrf,
                 username: &display_name,
@@ -468,6 +473,20 @@ pub async fn webauthn_finish(
     })
     .await;
     json(state, turn).await
+}
+
+/// The citizen goes back to the service without signing in.
+pub async fn cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let turn = run(&req, &state, path.into_inner(), Some(&body), |_| {
+        Ok(Event::Cancel)
+    })
+    .await;
+    page(req, state, turn).await
 }
 
 /// Sign-in with a passkey and no username: the options for the browser.
