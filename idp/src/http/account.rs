@@ -184,11 +184,16 @@ fn account_view(
     })
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let now = state.clock.now();
-    let query = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
-    let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
-    let get_access = access(state.clone().into_inner(), &req, Needs::SignIn, now);
+/// The signed-in citizen's session, account cookie and what the account page shows (with
+/// the activity from row `before` back); else the page to answer with (a sign-in first, or
+/// an error).
+async fn signed_in_view(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    before: Option<i64>,
+    now: i64,
+) -> Result<(BrowserSession, String, AccountView), HttpResponse> {
+    let get_access = access(state.clone().into_inner(), req, Needs::SignIn, now);
     let st = state.clone().into_inner();
     let result = blocking(move || {
         let (sess, cookie) = match get_access()? {
@@ -199,10 +204,20 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(Ok((sess, cookie, view)))
     })
     .await;
-    let (sess, cookie, mut view) = match result {
-        Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
-        Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
-        Ok(Ok(x)) => x,
+    match result {
+        Err(e) => Err(pages::error_page(req, &[], e.code.status(), &e)),
+        Ok(Err((tx, b))) => Err(sign_in(state, &tx, b)),
+        Ok(Ok(x)) => Ok(x),
+    }
+}
+
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let query = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
+    let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
+    let (sess, cookie, mut view) = match signed_in_view(&req, &state, before, now).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let older = (view.events.len() as i64 > ACTIVITY_PAGE).then(|| {
         view.events.truncate(ACTIVITY_PAGE as usize);
@@ -236,11 +251,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 current: s.id == sess.id,
                 started: pages::LocalTime::new(lang, s.created_at),
                 last_seen: pages::LocalTime::new(lang, s.last_seen),
-                device: match (device.browser, device.system) {
-                    (Some(b), Some(os)) => format!("{b}, {os}"),
-                    (Some(one), None) | (None, Some(one)) => one,
-                    (None, None) => t.session_unknown_device.to_string(),
-                },
+                device: device.name(t.session_unknown_device),
                 address: device.address,
                 services: services.join(", "),
                 sid: s.sid,
@@ -605,21 +616,9 @@ pub async fn confirm_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         let e = OidcError::invalid_request("unknown confirmation");
         return pages::error_page(&req, &[], 400, &e);
     };
-    let get_access = access(state.clone().into_inner(), &req, Needs::SignIn, now);
-    let st = state.clone().into_inner();
-    let result = blocking(move || {
-        let (sess, cookie) = match get_access()? {
-            Access::Granted(s, c) => (s, c),
-            Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
-        };
-        let view = st.db.run(|c| account_view(c, &sess.user_id, None, now))?;
-        Ok(Ok((sess, cookie, view)))
-    })
-    .await;
-    let (sess, cookie, view) = match result {
-        Err(e) => return pages::error_page(&req, &[], e.code.status(), &e),
-        Ok(Err((tx, b))) => return sign_in(&state, &tx, b),
-        Ok(Ok(x)) => x,
+    let (sess, cookie, view) = match signed_in_view(&req, &state, None, now).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let t = &pages::chrome(&req, pages::lang(&req, &[]));
     let gone = || {
@@ -633,12 +632,7 @@ pub async fn confirm_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             let Some(s) = view.sessions.iter().find(|s| &s.sid == sid) else {
                 return gone();
             };
-            let device = session::Device::of_session(s);
-            let name = match (device.browser, device.system) {
-                (Some(b), Some(os)) => format!("{b}, {os}"),
-                (Some(one), None) | (None, Some(one)) => one,
-                (None, None) => t.session_unknown_device.to_string(),
-            };
+            let name = session::Device::of_session(s).name(t.session_unknown_device);
             let hint = if s.sid == sess.sid {
                 t.confirm_end_this_session
             } else {

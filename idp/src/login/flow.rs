@@ -1156,23 +1156,16 @@ fn password_login(
             rule: svc.rules().lockout,
         };
         match factors::check(c, a, now, |c| attempt.verify(c, now))? {
-            Checked::Accepted(user) => {
-                transactions::set_user(c, &l.tx.id, &user.id)?;
-                users::set_language(c, &user.id, lang.texts().code, now)?;
-                let rules = svc.rules();
-                let policy = &rules.policy;
-                let (cookie, _) = session::start(
-                    c,
-                    previous_cookie,
-                    &user.id,
-                    kind,
-                    policy,
-                    &times(svc),
-                    &l.device,
-                    now,
-                )?;
-                Ok(Ok(cookie))
-            }
+            Checked::Accepted(user) => Ok(Ok(signed_in(
+                c,
+                svc,
+                l,
+                previous_cookie,
+                &user.id,
+                kind,
+                lang,
+                now,
+            )?)),
             Checked::Refused(r) => Ok(Err(r)),
         }
     })?;
@@ -1199,6 +1192,37 @@ fn password_login(
             Ok((Answer::Show(screen), None))
         }
     }
+}
+
+/// The account `user_id` signed in with `kind` (as the first factor) in this transaction:
+/// the transaction and the citizen's language remember it, and a new session starts on this
+/// device. Returns the session cookie.
+#[allow(clippy::too_many_arguments)]
+fn signed_in(
+    c: &mut AnyConnection,
+    svc: &Service,
+    l: &Loaded,
+    previous_cookie: Option<&str>,
+    user_id: &str,
+    kind: FactorKind,
+    lang: Lang,
+    now: i64,
+) -> StoreResult<String> {
+    transactions::set_user(c, &l.tx.id, user_id)?;
+    users::set_language(c, user_id, lang.texts().code, now)?;
+    let rules = svc.rules();
+    let times = times(svc);
+    let (cookie, _) = session::start(
+        c,
+        previous_cookie,
+        user_id,
+        kind,
+        &rules.policy,
+        &times,
+        &l.device,
+        now,
+    )?;
+    Ok(cookie)
 }
 
 /// Sign-in with a passkey alone, no username: the account its user handle names, proved by
@@ -1242,22 +1266,16 @@ fn passkey_login(
             Ok(ok.then_some(()))
         };
         match factors::check(c, a, now, verify)? {
-            Checked::Accepted(()) => {
-                transactions::set_user(c, &l.tx.id, &user_id)?;
-                users::set_language(c, &user_id, lang.texts().code, now)?;
-                let rules = svc.rules();
-                let (cookie, _) = session::start(
-                    c,
-                    previous_cookie,
-                    &user_id,
-                    kind,
-                    &rules.policy,
-                    &times(svc),
-                    &l.device,
-                    now,
-                )?;
-                Ok(Ok(cookie))
-            }
+            Checked::Accepted(()) => Ok(Ok(signed_in(
+                c,
+                svc,
+                l,
+                previous_cookie,
+                &user_id,
+                kind,
+                lang,
+                now,
+            )?)),
             Checked::Refused(r) => Ok(Err(r)),
         }
     })?;
@@ -1317,23 +1335,16 @@ fn face_identify(
             rule: svc.rules().lockout,
         };
         match factors::check(c, a, now, |c| prepared.take_identified(c, &holder, now))? {
-            Checked::Accepted(()) => {
-                transactions::set_user(c, &l.tx.id, &user_id)?;
-                users::set_language(c, &user_id, lang.texts().code, now)?;
-                let rules = svc.rules();
-                let policy = &rules.policy;
-                let (cookie, _) = session::start(
-                    c,
-                    previous_cookie,
-                    &user_id,
-                    kind,
-                    policy,
-                    &times(svc),
-                    &l.device,
-                    now,
-                )?;
-                Ok(Ok(cookie))
-            }
+            Checked::Accepted(()) => Ok(Ok(signed_in(
+                c,
+                svc,
+                l,
+                previous_cookie,
+                &user_id,
+                kind,
+                lang,
+                now,
+            )?)),
             Checked::Refused(r) => Ok(Err(r)),
         }
     })?;

@@ -85,6 +85,15 @@ impl Device {
         serde_json::to_string(self).ok()
     }
 
+    /// "Chrome, Android": the browser and system as far as known, else `unknown`.
+    pub fn name(&self, unknown: &str) -> String {
+        match (&self.browser, &self.system) {
+            (Some(b), Some(os)) => format!("{b}, {os}"),
+            (Some(one), None) | (None, Some(one)) => one.clone(),
+            (None, None) => unknown.to_string(),
+        }
+    }
+
     /// From a stored session; sessions from before devices were recorded have none.
     pub fn of_session(s: &BrowserSession) -> Device {
         s.device
