@@ -388,6 +388,9 @@ pub struct Texts {
     pub confirm_remove_face: &'static str,
     pub confirm_remove_voice: &'static str,
     pub confirm_remove_biometric_hint: &'static str,
+    pub error_prefix: &'static str,
+    pub face_removed_notice: &'static str,
+    pub voice_removed_notice: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -766,6 +769,9 @@ static EN: Texts = Texts {
     confirm_remove_face: "Withdraw your consent and delete your face data?",
     confirm_remove_voice: "Withdraw your consent and delete your voice data?",
     confirm_remove_biometric_hint: "The template is destroyed and you can no longer sign in with it. We will tell you by e-mail.",
+    error_prefix: "Error",
+    face_removed_notice: "Sign-in with your face was removed and its data deleted.",
+    voice_removed_notice: "Your voice was removed and its data deleted.",
 };
 
 static HU: Texts = Texts {
@@ -1144,6 +1150,9 @@ static HU: Texts = Texts {
     confirm_remove_face: "Visszavonja a hozzájárulását, és törli az arcadatait?",
     confirm_remove_voice: "Visszavonja a hozzájárulását, és törli a hangadatait?",
     confirm_remove_biometric_hint: "A mintát megsemmisítjük, és többé nem jelentkezhet be vele. E-mailben értesítjük.",
+    error_prefix: "Hiba",
+    face_removed_notice: "Az arcfelismeréses bejelentkezést eltávolította, adatait töröltük.",
+    voice_removed_notice: "A hangját eltávolította, adatait töröltük.",
 };
 
 static RU: Texts = Texts {
@@ -1522,6 +1531,9 @@ static RU: Texts = Texts {
     confirm_remove_face: "Отозвать согласие и удалить данные вашего лица?",
     confirm_remove_voice: "Отозвать согласие и удалить данные вашего голоса?",
     confirm_remove_biometric_hint: "Шаблон будет уничтожен, и вы больше не сможете входить с его помощью. Мы сообщим вам об этом по электронной почте.",
+    error_prefix: "Ошибка",
+    face_removed_notice: "Вход по лицу удалён, его данные стёрты.",
+    voice_removed_notice: "Ваш голос удалён, его данные стёрты.",
 };
 
 static KK: Texts = Texts {
@@ -1900,6 +1912,9 @@ static KK: Texts = Texts {
     confirm_remove_face: "Келісіміңізді кері қайтарып, бет деректеріңізді жою керек пе?",
     confirm_remove_voice: "Келісіміңізді кері қайтарып, дауыс деректеріңізді жою керек пе?",
     confirm_remove_biometric_hint: "Үлгі жойылады және бұдан былай онымен кіре алмайсыз. Бұл туралы электрондық пошта арқылы хабарлаймыз.",
+    error_prefix: "Қате",
+    face_removed_notice: "Бет арқылы кіру жойылды, оның деректері өшірілді.",
+    voice_removed_notice: "Дауысыңыз жойылды, оның деректері өшірілді.",
 };
 
 impl Texts {

@@ -324,7 +324,7 @@ test('changing the password: a fresh step-up, a linked error summary, other sess
   await page.getByRole('button', { name: 'Change password' }).click();
   const summary = page.getByRole('alert');
   await summary.getByRole('heading', { name: 'There is a problem' }).waitFor();
-  assert.match(await page.title(), /^There is a problem: /);
+  assert.match(await page.title(), /^Error: /);
   assert.equal(await page.getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true');
   await shot(page, 'password-error');
   await summary.getByRole('link').click();

@@ -232,7 +232,7 @@ test('a forgotten password: proved by a code by e-mail, a new one chosen, signed
   await page.getByLabel('Type the new password again').fill('password1');
   await page.getByRole('button', { name: 'Set the new password' }).click();
   await page.getByRole('heading', { name: 'There is a problem' }).waitFor();
-  assert.match(await page.title(), /^There is a problem: /);
+  assert.match(await page.title(), /^Error: /);
   assert.equal(await page.getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true');
   await shot(page, 'reset-refused-phone-en');
   const fresh = 'quiet river under old bridges';

@@ -194,7 +194,7 @@ test('online registration: document, live face, a clerk approves; rejected with 
     "Enter the issuing country's code", 'Enter the expiry date', 'Enter your date of birth']) {
     await summary.getByRole('link', { name: message }).waitFor();
   }
-  assert.match(await page.title(), /^There is a problem: /);
+  assert.match(await page.title(), /^Error: /);
   await shot(page, 'registration-document-errors');
   await summary.getByRole('link', { name: 'Enter the document number' }).click();
   assert.equal(await page.evaluate(() => document.activeElement.id), 'number');

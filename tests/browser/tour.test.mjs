@@ -1,6 +1,8 @@
 // Every citizen page of a sign-in and of the account, in two languages and on two screens:
 // the same tour through the login, its error, the forgotten-password page, consent, the
-// account page, a confirmation, sign-out and a missing page, each screenshotted and checked
+// account page, a confirmation, a step-up, the authenticator app, the password change and
+// its error, contact details, the citizen's data, recovery codes, sign-out and a missing
+// page, each screenshotted and checked
 // with axe-core (WCAG 2.2 AA), with tap targets of 44 px on the phone. The tour finds its
 // way by the pages' structure, not their words, so it runs unchanged in every language.
 
@@ -17,8 +19,8 @@ const SCREENS = {
 };
 /** The languages toured, with the words the checks look for. */
 const LANGUAGES = {
-  en: { locale: 'en-GB', problem: 'There is a problem' },
-  hu: { locale: 'hu-HU', problem: 'Hiba történt' },
+  en: { locale: 'en-GB', error: 'Error' },
+  hu: { locale: 'hu-HU', error: 'Hiba' },
 };
 
 let idp;
@@ -78,7 +80,7 @@ for (const [lang, words] of Object.entries(LANGUAGES)) {
       await page.locator('#password').fill('not the password');
       await page.locator('form[action$="/login"] button[type=submit]').click();
       await page.locator('.error-summary a[href="#password"]').waitFor();
-      assert.ok((await page.title()).startsWith(`${words.problem}: `), await page.title());
+      assert.ok((await page.title()).startsWith(`${words.error}: `), await page.title());
       assert.equal(await page.locator('#password').getAttribute('aria-invalid'), 'true');
       await look(page, screen, name('login-error'));
 
@@ -103,6 +105,42 @@ for (const [lang, words] of Object.entries(LANGUAGES)) {
       await page.locator('button.danger').waitFor();
       await look(page, screen, name('confirm'));
       await page.locator('main a[href="/account"]').click();
+      await page.locator('ul.activity').waitFor();
+
+      // Changing a sign-in method needs a fresh step-up: a code by e-mail.
+      await page.locator('form[action="/account/totp/start"] button').click();
+      await page.locator('form[action$="/code"], a[href$="factor=email"]').first().waitFor();
+      if (await page.locator('a[href$="factor=email"]').count()) await page.locator('a[href$="factor=email"]').click();
+      await look(page, screen, name('step-up'));
+      const seen = new Set(idp.outbox().map((m) => m.body));
+      await page.locator('form[action$="/code"] button').click();
+      await page.locator('#code').waitFor();
+      const mail = idp.outbox().find((m) => m.to === `${user}@example.invalid` && !seen.has(m.body) && /\b\d{6}\b/.test(m.body));
+      await page.locator('#code').fill(mail.body.match(/\b(\d{6})\b/)[1]);
+      await page.locator('form[action$="/factor"] button[type=submit]').click();
+      await page.locator('ul.activity').waitFor();
+      await page.locator('form[action="/account/totp/start"] button').click();
+      await page.locator('#totp-key').waitFor();
+      await look(page, screen, name('totp'));
+
+      await page.goto(`${idp.issuer}/account/password`);
+      await look(page, screen, name('password'));
+      await page.locator('#new-password').fill('quiet river under old bridges');
+      await page.locator('#confirm-password').fill('something else entirely');
+      await page.locator('form[action="/account/password"] button[type=submit]').click();
+      await page.locator('.error-summary a[href="#confirm-password"]').waitFor();
+      assert.ok((await page.title()).startsWith(`${words.error}: `), await page.title());
+      await look(page, screen, name('password-error'));
+
+      await page.goto(`${idp.issuer}/account/contact?what=email`);
+      await look(page, screen, name('contact'));
+      await page.goto(`${idp.issuer}/account/data`);
+      await look(page, screen, name('data'));
+      await page.goto(`${idp.issuer}/account`);
+      await page.locator('form[action="/account/recovery"] button').click();
+      await page.locator('#codes').waitFor();
+      await look(page, screen, name('recovery-codes'));
+      await page.locator('a[href="/account?changed=recovery"]').click();
       await page.locator('ul.activity').waitFor();
 
       await page.goto(`${idp.issuer}/logout`);

@@ -292,6 +292,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             "consent-withdrawn" => t.consent_withdrawn_notice,
             "totp-removed" => t.totp_removed_notice,
             "passkey-removed" => t.passkey_removed_notice,
+            "face-removed" => t.face_removed_notice,
+            "voice-removed" => t.voice_removed_notice,
             _ => "",
         },
         name,
@@ -1265,7 +1267,7 @@ pub async fn face_remove(
 ) -> HttpResponse {
     act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
         enrollment::biometric::withdraw(st, &sess.user_id, lang, now)?;
-        Ok(Done::Back)
+        Ok(Done::To("/account?changed=face-removed".into()))
     })
     .await
 }
@@ -1367,7 +1369,7 @@ pub async fn voice_remove(
 ) -> HttpResponse {
     act(req, state, body, Needs::Change, |st, sess, _, lang, now| {
         enrollment::voice::withdraw(st, &sess.user_id, lang, now)?;
-        Ok(Done::Back)
+        Ok(Done::To("/account?changed=voice-removed".into()))
     })
     .await
 }
