@@ -168,6 +168,26 @@ test('a JWT access token revoked on one process is refused by the other within a
   }
 });
 
+test('keys rotated with the command line are published and used by both processes within a second', async () => {
+  const kids = async (idp) => (await (await fetch(`${idp.base}/jwks`)).json()).keys.map((k) => k.kid).sort();
+  const before = await kids(a);
+  assert.deepEqual(await kids(b), before);
+  Idp.cli(a.settings, ['keys', 'rotate']);
+  const rotatedAt = Date.now();
+  for (;;) {
+    const [ka, kb] = [await kids(a), await kids(b)];
+    if (ka.length > before.length && kb.join() === ka.join()) break;
+    assert.ok(Date.now() - rotatedAt < 2500, `both publish the new keys within the second and a bit: ${ka} / ${kb}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // A token one process signs with the new key checks on the other.
+  const issued = await post('/token', 'grant_type=client_credentials&scope=api');
+  const kid = JSON.parse(Buffer.from(issued.body.access_token.split('.')[0], 'base64url')).kid;
+  assert.ok(!before.includes(kid), 'signed with the new key');
+  assert.equal((await post('/introspect', `token=${issued.body.access_token}`)).body.active, true);
+  assert.equal((await post('/introspect', `token=${issued.body.access_token}`)).body.active, true);
+});
+
 test('a rolling restart under load loses no request', async () => {
   let stop = false;
   let ok = 0;

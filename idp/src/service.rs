@@ -212,6 +212,21 @@ impl Service {
             .collect()
     }
 
+    /// Follows a key rotation or retirement made elsewhere (another instance, `idp keys
+    /// rotate`): compares which keys are published, without reading their material, and
+    /// reloads them only when that changed. Run every second.
+    pub fn follow_keys(&self) -> Result<bool, String> {
+        let now = self.clock.now();
+        let stored = self
+            .db
+            .run(|c| crate::keys::published_fingerprint(c, now))
+            .map_err(|e| e.to_string())?;
+        if stored == self.keys().fingerprint() {
+            return Ok(false);
+        }
+        self.reload_keys()
+    }
+
     /// Re-reads the published keys (another instance or `idp keys rotate` may have changed
     /// them); returns true when they changed.
     pub fn reload_keys(&self) -> Result<bool, String> {

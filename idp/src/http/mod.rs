@@ -373,11 +373,11 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     )
 }
 
-/// Every second: pick up a policy changed through another instance and the JWT access
-/// tokens revoked through any instance; give the audit events
-/// appended since their place in the hash chain, and sign a checkpoint of it when the last
-/// is older than the configured interval. Every instance runs one; they take turns on the
-/// chain's head.
+/// Every second: pick up a policy changed through another instance, signing keys rotated
+/// or retired elsewhere, and the JWT access tokens revoked through any instance; give the
+/// audit events appended since their place in the hash chain, and sign a checkpoint of it
+/// when the last is older than the configured interval. Every instance runs one; they take
+/// turns on the chain's head.
 fn spawn_every_second(state: Arc<AppState>) {
     let weak = Arc::downgrade(&state);
     drop(state);
@@ -391,6 +391,9 @@ fn spawn_every_second(state: Arc<AppState>) {
                 state.in_background(|| {
                     if let Err(e) = state.reload_rules() {
                         tracing::warn!(error = %e, "reloading the policy failed");
+                    }
+                    if let Err(e) = state.follow_keys() {
+                        tracing::warn!(error = %e, "reloading signing keys failed");
                     }
                     let now = state.clock.now();
                     if let Err(e) = state.denials.sync(&state.db, now) {

@@ -109,13 +109,7 @@ impl KeySet {
 
     /// Identifies the key set's content: changes when a key is added or retired.
     pub fn fingerprint(&self) -> String {
-        let mut ids: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("{}:{}", k.kid, k.active))
-            .collect();
-        ids.sort();
-        ids.join(",")
+        fingerprint_of(self.keys.iter().map(|k| (k.kid.as_str(), k.active)))
     }
 
     fn active(&self, alg: Alg) -> Result<&SigningKey, KeyError> {
@@ -237,6 +231,22 @@ pub fn rotate(
         kids.push(row.kid);
     }
     Ok(kids)
+}
+
+/// Which keys are published and which of them sign, as one string: equal strings, the
+/// same key set.
+pub fn fingerprint_of<'a>(keys: impl Iterator<Item = (&'a str, bool)>) -> String {
+    let mut ids: Vec<String> = keys
+        .map(|(kid, active)| format!("{kid}:{active}"))
+        .collect();
+    ids.sort();
+    ids.join(",")
+}
+
+/// The fingerprint of the keys published now, read without their key material.
+pub fn published_fingerprint(conn: &mut AnyConnection, now: i64) -> StoreResult<String> {
+    let ids = rows::published_ids(conn, now)?;
+    Ok(fingerprint_of(ids.iter().map(|(k, a)| (k.as_str(), *a))))
 }
 
 pub fn published_rows(conn: &mut AnyConnection, now: i64) -> StoreResult<Vec<SigningKeyRow>> {

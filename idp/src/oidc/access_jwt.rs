@@ -279,6 +279,24 @@ mod tests {
     }
 
     #[test]
+    fn keys_rotated_on_one_instance_are_followed_by_the_other_at_its_next_look() {
+        let (_dir, a) = for_tests();
+        let b = second(&a);
+        assert_eq!(b.follow_keys(), Ok(false), "nothing changed");
+        let before = b.keys().fingerprint();
+        a.db.tx(|c| {
+            crate::keys::rotate(c, &a.kek, T0, 600)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
+        })
+        .expect("rotated");
+        assert_eq!(b.follow_keys(), Ok(true), "the rotation is seen");
+        assert_ne!(b.keys().fingerprint(), before);
+        assert_eq!(a.follow_keys(), Ok(true));
+        assert_eq!(a.keys().fingerprint(), b.keys().fingerprint());
+        assert_eq!(b.follow_keys(), Ok(false), "and reloaded once");
+    }
+
+    #[test]
     fn a_revoked_grant_denies_its_tokens_on_every_instance_at_its_next_look() {
         let (_dir, a) = for_tests();
         let c = client(AccessTokenFormat::Jwt);

@@ -32,6 +32,19 @@ pub fn published(conn: &mut AnyConnection, now: i64) -> StoreResult<Vec<SigningK
         .load(conn)?)
 }
 
+/// The published keys' ids and whether each signs, without their key material: cheap
+/// enough to compare every second.
+pub fn published_ids(conn: &mut AnyConnection, now: i64) -> StoreResult<Vec<(String, bool)>> {
+    Ok(signing_keys::table
+        .filter(
+            signing_keys::active
+                .eq(true)
+                .or(signing_keys::retire_at.gt(now)),
+        )
+        .select((signing_keys::kid, signing_keys::active))
+        .load(conn)?)
+}
+
 pub fn insert(conn: &mut AnyConnection, k: &SigningKeyRow) -> StoreResult<()> {
     diesel::insert_into(signing_keys::table)
         .values(k)
