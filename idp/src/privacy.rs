@@ -1,6 +1,8 @@
 //! The citizen's control of their own data: what biometric data exists about them, where
 //! it is kept, under which consent and when each service used it; all their data as one
-//! JSON document; and closing the account, which deletes it. Secrets (password hashes,
+//! JSON document; closing the account, which deletes it; and what the account page shows
+//! of their sessions, consents and activity, with ending a session and withdrawing a
+//! consent. Secrets (password hashes,
 //! keys, templates) never leave: the export says that they exist, not what they are.
 
 use crate::audit::{self, Entry, Kind};
@@ -195,6 +197,153 @@ pub fn close_account(
             user_id: Some(user_id),
             client_id: None,
             detail: json!({ "by": { "via": "account" } }),
+        };
+        audit::append(c, entry, now)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// A service the citizen allowed, and to what (the scopes as granted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consented {
+    pub client_id: String,
+    pub client_name: String,
+    pub scopes: String,
+}
+
+/// What the account page shows, read in one go.
+#[derive(Debug)]
+pub struct AccountOverview {
+    pub user: Option<users::User>,
+    pub enrolled: Vec<FactorKind>,
+    /// Registered passkeys: (credential row id, name).
+    pub passkeys: Vec<(String, String)>,
+    pub recovery_left: usize,
+    pub sessions: Vec<sessions::BrowserSession>,
+    pub consents: Vec<Consented>,
+    /// One page of the citizen's events, newest first.
+    pub events: Vec<audit::Event>,
+    /// There are older events: the row id to page back from.
+    pub older_activity: Option<i64>,
+    /// (sid, client id) of each grant the sessions hold.
+    session_clients: Vec<(String, String)>,
+    /// The names of the services mentioned, by client id.
+    client_names: std::collections::HashMap<String, String>,
+}
+
+impl AccountOverview {
+    /// A service's name, or its id when it is gone.
+    pub fn name_of<'a>(&'a self, client_id: &'a str) -> &'a str {
+        self.client_names
+            .get(client_id)
+            .map_or(client_id, String::as_str)
+    }
+
+    /// The names of the services the session `sid` signed in to, each once.
+    pub fn services_of(&self, sid: &str) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for (s, client) in &self.session_clients {
+            let name = self.name_of(client);
+            if s == sid && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.join(", ")
+    }
+}
+
+/// Events on one page of the account page's activity.
+pub const ACTIVITY_PAGE: i64 = 20;
+
+/// The account page of `user_id`, with the activity from row `before` back.
+pub fn account_overview(
+    c: &mut AnyConnection,
+    user_id: &str,
+    before: Option<i64>,
+    now: i64,
+) -> StoreResult<AccountOverview> {
+    let credentials = users::credentials_of(c, user_id)?;
+    let consents = consents::of_user(c, user_id)?;
+    let session_clients = crate::store::tokens::clients_of_sessions(c, user_id)?;
+    // One more than shown: whether there is an older page.
+    let mut events = audit::page_of_user(c, user_id, before, ACTIVITY_PAGE + 1)?;
+    let older_activity = (events.len() as i64 > ACTIVITY_PAGE).then(|| {
+        events.truncate(ACTIVITY_PAGE as usize);
+        events.last().map_or(0, |e| e.id)
+    });
+    let mut client_names = std::collections::HashMap::new();
+    let mentioned = consents
+        .iter()
+        .map(|(id, _)| id.clone())
+        .chain(session_clients.iter().map(|(_, id)| id.clone()))
+        .chain(events.iter().filter_map(|e| e.client_id.clone()));
+    for id in mentioned {
+        if let std::collections::hash_map::Entry::Vacant(slot) = client_names.entry(id) {
+            let id = slot.key().clone();
+            slot.insert(clients::find(c, &id)?.map_or(id, |c| c.name));
+        }
+    }
+    let mut overview = AccountOverview {
+        user: users::find(c, user_id)?,
+        enrolled: crate::login::flow::enrolled_factors(c, user_id)?,
+        passkeys: credentials
+            .iter()
+            .filter(|r| r.kind == CredentialKind::Passkey)
+            .map(|r| (r.id.clone(), r.label.clone().unwrap_or_default()))
+            .collect(),
+        recovery_left: credentials
+            .iter()
+            .filter(|r| r.kind == CredentialKind::RecoveryCode)
+            .count(),
+        sessions: sessions::of_user(c, user_id, now)?,
+        consents: Vec::new(),
+        events,
+        older_activity,
+        session_clients,
+        client_names,
+    };
+    overview.consents = consents
+        .into_iter()
+        .map(|(client_id, scopes)| Consented {
+            client_name: overview.name_of(&client_id).to_string(),
+            client_id,
+            scopes,
+        })
+        .collect();
+    Ok(overview)
+}
+
+/// The citizen ends one of their sessions: it and what was issued in it end, audited in
+/// the same transaction.
+pub fn end_session(svc: &Service, user_id: &str, sid: &str, now: i64) -> OidcResult<()> {
+    svc.db.tx(|c| {
+        if sessions::delete_by_sid(c, user_id, sid)? {
+            crate::store::tokens::revoke_grants_of_session(c, sid, now)?;
+        }
+        let entry = Entry {
+            kind: Kind::SessionEnded,
+            user_id: Some(user_id),
+            client_id: None,
+            detail: json!({ "by": "account page" }),
+        };
+        audit::append(c, entry, now)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The citizen withdraws a service's consent: everything it holds for them is revoked,
+/// audited in the same transaction.
+pub fn withdraw_consent(svc: &Service, user_id: &str, client_id: &str, now: i64) -> OidcResult<()> {
+    svc.db.tx(|c| {
+        consents::revoke(c, user_id, client_id)?;
+        crate::store::tokens::revoke_grants_of_user_client(c, user_id, client_id, now)?;
+        let entry = Entry {
+            kind: Kind::ConsentWithdrawn,
+            user_id: Some(user_id),
+            client_id: Some(client_id),
+            detail: json!({}),
         };
         audit::append(c, entry, now)?;
         Ok(())

@@ -107,9 +107,7 @@ fn set(
             )?,
         }
         // Failures counted against the old password do not hold the new one back.
-        let name = authenticators::FactorKind::Password.name();
-        let counter = crate::store::lockouts::lock(c, user_id, name, now)?;
-        crate::store::lockouts::save(c, &crate::login::lockout::after_success(counter, now))?;
+        crate::login::lockout::clear(c, user_id, authenticators::FactorKind::Password, now)?;
         // No session id is empty: without one to keep, every session ends.
         for sid in sessions::delete_others(c, user_id, keep.unwrap_or(""))? {
             tokens::revoke_grants_of_session(c, &sid, now)?;

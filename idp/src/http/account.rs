@@ -4,8 +4,8 @@
 
 use super::interaction::json_failure;
 use super::pages::{
-    self, AccountPage, ConsentRow, ContactPage, DataPage, DocumentValues, FaceDocumentPage,
-    FacePage, Message, PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage, VoicePage,
+    self, AccountPage, ContactPage, DataPage, DocumentValues, FaceDocumentPage, FacePage, Message,
+    PasswordPage, RecoveryCodesPage, SessionRow, TotpSetupPage, VoicePage,
 };
 use super::{
     AppState, BROWSER_COOKIE, SESSION_COOKIE, blocking, form_params, see_other, session_csrf,
@@ -16,14 +16,14 @@ use crate::enrollment::biometric::FaceStep;
 use crate::enrollment::contact::Contact;
 use crate::enrollment::registration::{DocumentForm, DocumentRefused};
 use crate::i18n::Lang;
-use crate::login::flow::{self, Begun, Purpose, ReturnTo, enrolled_factors};
+use crate::login::flow::{self, Begun, Purpose, ReturnTo};
 use crate::login::session;
 use crate::oidc::error::{OidcError, OidcResult, Situation};
 use crate::oidc::params::Params;
 use crate::policy::{Level, Requirement};
-use crate::store::sessions::{self, BrowserSession};
+use crate::privacy;
+use crate::store::sessions::BrowserSession;
 use crate::store::users;
-use crate::store::{clients, consents, tokens};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use authenticators::FactorKind;
@@ -115,75 +115,6 @@ fn sign_in(state: &AppState, tx: &str, new_browser: Option<String>) -> HttpRespo
     res
 }
 
-/// What the account page shows, read in one go.
-struct AccountView {
-    user: Option<users::User>,
-    enrolled: Vec<FactorKind>,
-    passkeys: Vec<(String, String)>,
-    recovery_left: usize,
-    sessions: Vec<BrowserSession>,
-    /// (sid, client id) of each grant the sessions hold.
-    session_clients: Vec<(String, String)>,
-    consents: Vec<ConsentRow>,
-    events: Vec<crate::audit::Event>,
-    /// The names of the services the page mentions, by client id.
-    client_names: std::collections::HashMap<String, String>,
-}
-
-/// Activity events on one page of the account page.
-const ACTIVITY_PAGE: i64 = 20;
-
-fn account_view(
-    c: &mut crate::store::AnyConnection,
-    user_id: &str,
-    activity_before: Option<i64>,
-    now: i64,
-) -> crate::store::StoreResult<AccountView> {
-    let credentials = users::credentials_of(c, user_id)?;
-    let consents = consents::of_user(c, user_id)?;
-    let session_clients = tokens::clients_of_sessions(c, user_id)?;
-    // One more than shown: whether there is an older page.
-    let events = crate::audit::page_of_user(c, user_id, activity_before, ACTIVITY_PAGE + 1)?;
-    let mut client_names = std::collections::HashMap::new();
-    let mentioned = consents
-        .iter()
-        .map(|(id, _)| id.clone())
-        .chain(session_clients.iter().map(|(_, id)| id.clone()))
-        .chain(events.iter().filter_map(|e| e.client_id.clone()));
-    for id in mentioned {
-        if let std::collections::hash_map::Entry::Vacant(slot) = client_names.entry(id) {
-            let id = slot.key().clone();
-            slot.insert(clients::find(c, &id)?.map_or(id, |c| c.name));
-        }
-    }
-    let consented = consents
-        .into_iter()
-        .map(|(client_id, scopes)| ConsentRow {
-            client_name: client_names[&client_id].clone(),
-            client_id,
-            scopes,
-        })
-        .collect();
-    Ok(AccountView {
-        user: users::find(c, user_id)?,
-        enrolled: enrolled_factors(c, user_id)?,
-        passkeys: credentials
-            .iter()
-            .filter(|r| r.kind == users::CredentialKind::Passkey)
-            .map(|r| (r.id.clone(), r.label.clone().unwrap_or_default()))
-            .collect(),
-        recovery_left: credentials
-            .iter()
-            .filter(|r| r.kind == users::CredentialKind::RecoveryCode)
-            .count(),
-        sessions: sessions::of_user(c, user_id, now)?,
-        session_clients,
-        consents: consented,
-        events,
-        client_names,
-    })
-}
-
 /// The signed-in citizen's session, account cookie and what the account page shows (with
 /// the activity from row `before` back); else the page to answer with (a sign-in first, or
 /// an error).
@@ -192,7 +123,7 @@ async fn signed_in_view(
     state: &web::Data<AppState>,
     before: Option<i64>,
     now: i64,
-) -> Result<(BrowserSession, String, AccountView), HttpResponse> {
+) -> Result<(BrowserSession, String, privacy::AccountOverview), HttpResponse> {
     let get_access = access(state.clone().into_inner(), req, Needs::SignIn, now);
     let st = state.clone().into_inner();
     let result = blocking(move || {
@@ -200,7 +131,9 @@ async fn signed_in_view(
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
-        let view = st.db.run(|c| account_view(c, &sess.user_id, before, now))?;
+        let view = st
+            .db
+            .run(|c| privacy::account_overview(c, &sess.user_id, before, now))?;
         Ok(Ok((sess, cookie, view)))
     })
     .await;
@@ -215,14 +148,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let now = state.clock.now();
     let query = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
     let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
-    let (sess, cookie, mut view) = match signed_in_view(&req, &state, before, now).await {
+    let (sess, cookie, view) = match signed_in_view(&req, &state, before, now).await {
         Ok(x) => x,
         Err(page) => return page,
     };
-    let older = (view.events.len() as i64 > ACTIVITY_PAGE).then(|| {
-        view.events.truncate(ACTIVITY_PAGE as usize);
-        view.events.last().map_or(0, |e| e.id)
-    });
     let lang = pages::lang(&req, &[]);
     let t = &pages::chrome(&req, lang);
     let (email, phone) = view
@@ -233,28 +162,23 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let name = view.user.as_ref().and_then(|u| u.name.clone());
     let display_name = view
         .user
-        .map(|u| u.name.unwrap_or(u.username))
+        .as_ref()
+        .map(|u| u.name.clone().unwrap_or_else(|| u.username.clone()))
         .unwrap_or_default();
     let sessions = view
         .sessions
-        .into_iter()
+        .iter()
         .map(|s| {
-            let device = session::Device::of_session(&s);
-            let mut services: Vec<&str> = Vec::new();
-            for (sid, client) in &view.session_clients {
-                let name = view.client_names[client].as_str();
-                if *sid == s.sid && !services.contains(&name) {
-                    services.push(name);
-                }
-            }
+            let device = session::Device::of_session(s);
+            let services = view.services_of(&s.sid);
             SessionRow {
                 current: s.id == sess.id,
                 started: pages::LocalTime::new(lang, s.created_at),
                 last_seen: pages::LocalTime::new(lang, s.last_seen),
                 device: device.name(t.session_unknown_device),
                 address: device.address,
-                services: services.join(", "),
-                sid: s.sid,
+                services,
+                sid: s.sid.clone(),
             }
         })
         .collect();
@@ -268,8 +192,9 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 .and_then(FactorKind::parse)
                 .map(|f| t.factor_name(f).to_string())
                 .or_else(|| {
-                    let id = e.client_id.as_ref()?;
-                    view.client_names.get(id).cloned()
+                    e.client_id
+                        .as_deref()
+                        .map(|id| view.name_of(id).to_string())
                 })
                 .unwrap_or_default();
             (
@@ -306,7 +231,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         passkeys: view.passkeys,
         webauthn: state.webauthn.is_some(),
         activity,
-        older_activity: older,
+        older_activity: view.older_activity,
         paged: before.is_some(),
         sessions,
         consents: view.consents,
@@ -728,19 +653,7 @@ pub async fn end_session(
 ) -> HttpResponse {
     act(req, state, body, Needs::SignIn, |st, sess, form, _, now| {
         let sid = form.require("sid")?.to_string();
-        st.db.tx(|c| {
-            if sessions::delete_by_sid(c, &sess.user_id, &sid)? {
-                tokens::revoke_grants_of_session(c, &sid, now)?;
-            }
-            let entry = crate::audit::Entry {
-                kind: crate::audit::Kind::SessionEnded,
-                user_id: Some(&sess.user_id),
-                client_id: None,
-                detail: serde_json::json!({ "by": "account page" }),
-            };
-            crate::audit::append(c, entry, now)?;
-            Ok(())
-        })?;
+        privacy::end_session(st, &sess.user_id, &sid, now)?;
         Ok(match sid == sess.sid {
             true => Done::SignedOut,
             false => Done::To("/account?changed=session-ended".into()),
@@ -755,19 +668,8 @@ pub async fn withdraw_consent(
     body: web::Bytes,
 ) -> HttpResponse {
     act(req, state, body, Needs::SignIn, |st, sess, form, _, now| {
-        let client_id = form.require("client_id")?.to_string();
-        st.db.tx(|c| {
-            consents::revoke(c, &sess.user_id, &client_id)?;
-            tokens::revoke_grants_of_user_client(c, &sess.user_id, &client_id, now)?;
-            let entry = crate::audit::Entry {
-                kind: crate::audit::Kind::ConsentWithdrawn,
-                user_id: Some(&sess.user_id),
-                client_id: Some(&client_id),
-                detail: serde_json::json!({}),
-            };
-            crate::audit::append(c, entry, now)?;
-            Ok(())
-        })?;
+        let client_id = form.require("client_id")?;
+        privacy::withdraw_consent(st, &sess.user_id, client_id, now)?;
         Ok(Done::To("/account?changed=consent-withdrawn".into()))
     })
     .await

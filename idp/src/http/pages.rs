@@ -240,12 +240,6 @@ pub struct SessionRow {
     pub services: String,
 }
 
-pub struct ConsentRow {
-    pub client_id: String,
-    pub client_name: String,
-    pub scopes: String,
-}
-
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
@@ -272,7 +266,7 @@ pub struct AccountPage<'a> {
     /// This is an older page of the activity.
     pub paged: bool,
     pub sessions: Vec<SessionRow>,
-    pub consents: Vec<ConsentRow>,
+    pub consents: Vec<crate::privacy::Consented>,
 }
 
 #[derive(Template)]
@@ -754,7 +748,7 @@ pub fn qr_svg(text: &str) -> Option<String> {
 
 impl AccountPage<'_> {
     /// What a consent lets the service see, in words.
-    pub fn scopes_of(&self, c: &ConsentRow) -> String {
+    pub fn scopes_of(&self, c: &crate::privacy::Consented) -> String {
         let mut scopes: Vec<&str> = c.scopes.split_whitespace().collect();
         // The identifier first, then the standard claims, then the services' own scopes.
         let rank = |s: &&str| ["openid", "profile", "email"].iter().position(|o| o == s);

@@ -1225,6 +1225,56 @@ fn signed_in(
     Ok(cookie)
 }
 
+/// A first factor whose answer named the account (the face 1:N, a passkey without a
+/// username), checked on the one path: counted and locked like any factor of `user_id`,
+/// and on success the citizen is signed in (the session cookie). A lock set now is told.
+#[allow(clippy::too_many_arguments)]
+fn identified(
+    svc: &Service,
+    l: &Loaded,
+    previous_cookie: Option<&str>,
+    user_id: &str,
+    kind: FactorKind,
+    lang: Lang,
+    now: i64,
+    verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
+) -> OidcResult<Result<String, Refusal>> {
+    let result = svc.db.tx(|c| {
+        let a = Attempt {
+            subject: user_id,
+            factor: kind,
+            ip: l.ip,
+            client_id: l.client_id(),
+            rule: svc.rules().lockout,
+        };
+        match factors::check(c, a, now, verify)? {
+            Checked::Accepted(()) => Ok(Ok(signed_in(
+                c,
+                svc,
+                l,
+                previous_cookie,
+                user_id,
+                kind,
+                lang,
+                now,
+            )?)),
+            Checked::Refused(r) => Ok(Err(r)),
+        }
+    })?;
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    tracing::info!(
+        outcome,
+        factor = kind.name(),
+        "sign-in naming the account by its answer"
+    );
+    if let Err(Refusal::Locked { now: true, .. }) = result
+        && let Some(u) = svc.db.run(|c| users::find(c, user_id))?
+    {
+        notify_locked(svc, &u, lang);
+    }
+    Ok(result)
+}
+
 /// Sign-in with a passkey alone, no username: the account its user handle names, proved by
 /// its signature on the one check path (counted and locked like any factor of that
 /// account); a new session with that factor. An answer naming nobody is audited against
@@ -1250,37 +1300,14 @@ fn passkey_login(
         audit_failure(svc, detail, l.ip, now)?;
         return Err(refused());
     };
+    let verify = |c: &mut AnyConnection| {
+        let ok = factors::webauthn::verify_discoverable(
+            svc, c, &holder, &user_id, challenge, credential, now,
+        )?;
+        Ok(ok.then_some(()))
+    };
     let kind = FactorKind::WebAuthn;
-    let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: &user_id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
-        let verify = |c: &mut AnyConnection| {
-            let ok = factors::webauthn::verify_discoverable(
-                svc, c, &holder, &user_id, challenge, credential, now,
-            )?;
-            Ok(ok.then_some(()))
-        };
-        match factors::check(c, a, now, verify)? {
-            Checked::Accepted(()) => Ok(Ok(signed_in(
-                c,
-                svc,
-                l,
-                previous_cookie,
-                &user_id,
-                kind,
-                lang,
-                now,
-            )?)),
-            Checked::Refused(r) => Ok(Err(r)),
-        }
-    })?;
-    let outcome = if result.is_ok() { "success" } else { "failure" };
-    tracing::info!(outcome, factor = "webauthn", "passkey sign-in");
+    let result = identified(svc, l, previous_cookie, &user_id, kind, lang, now, verify)?;
     match result {
         Ok(cookie) => {
             let next = format!("/interaction/{}", l.tx.id);
@@ -1289,15 +1316,10 @@ fn passkey_login(
                 Some(cookie),
             ))
         }
-        Err(Refusal::Locked { now: just, .. }) => {
-            if just && let Some(u) = svc.db.run(|c| users::find(c, &user_id))? {
-                notify_locked(svc, &u, lang);
-            }
-            Err(OidcError::new(
-                ErrorCode::AccessDenied,
-                "too many failed attempts; try again later",
-            ))
-        }
+        Err(Refusal::Locked { .. }) => Err(OidcError::new(
+            ErrorCode::AccessDenied,
+            "too many failed attempts; try again later",
+        )),
         Err(_) => Err(refused()),
     }
 }
@@ -1325,34 +1347,9 @@ fn face_identify(
         audit_failure(svc, detail, l.ip, now)?;
         return Ok((refused(FaceAnswer::Refused(prepared.refusal())), None));
     };
+    let verify = |c: &mut AnyConnection| prepared.take_identified(c, &holder, now);
     let kind = FactorKind::Face;
-    let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: &user_id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
-        match factors::check(c, a, now, |c| prepared.take_identified(c, &holder, now))? {
-            Checked::Accepted(()) => Ok(Ok(signed_in(
-                c,
-                svc,
-                l,
-                previous_cookie,
-                &user_id,
-                kind,
-                lang,
-                now,
-            )?)),
-            Checked::Refused(r) => Ok(Err(r)),
-        }
-    })?;
-    tracing::info!(
-        outcome = if result.is_ok() { "success" } else { "failure" },
-        factor = "face",
-        "1:N sign-in"
-    );
+    let result = identified(svc, l, previous_cookie, &user_id, kind, lang, now, verify)?;
     match result {
         Ok(cookie) => {
             let next = format!("/interaction/{}", l.tx.id);
@@ -1361,12 +1358,7 @@ fn face_identify(
                 Some(cookie),
             ))
         }
-        Err(Refusal::Locked { now: just, .. }) => {
-            if just && let Some(u) = svc.db.run(|c| users::find(c, &user_id))? {
-                notify_locked(svc, &u, lang);
-            }
-            Ok((refused(FaceAnswer::Locked), None))
-        }
+        Err(Refusal::Locked { .. }) => Ok((refused(FaceAnswer::Locked), None)),
         Err(_) => Ok((refused(FaceAnswer::Refused(prepared.refusal())), None)),
     }
 }

@@ -62,6 +62,18 @@ pub fn after_success(mut l: Lockout, now: i64) -> Lockout {
     l
 }
 
+/// Clears the failures counted against `factor` of `user_id` and its lock, as a success
+/// would (in the caller's transaction).
+pub fn clear(
+    conn: &mut crate::store::AnyConnection,
+    user_id: &str,
+    factor: authenticators::FactorKind,
+    now: i64,
+) -> crate::store::StoreResult<()> {
+    let counter = crate::store::lockouts::lock(conn, user_id, factor.name(), now)?;
+    crate::store::lockouts::save(conn, &after_success(counter, now))
+}
+
 /// Lifts the lock on one factor of an account because the citizen proved `with` (another
 /// of their factors), audited in the caller's transaction.
 pub fn lift(
@@ -71,8 +83,7 @@ pub fn lift(
     with: authenticators::FactorKind,
     now: i64,
 ) -> crate::store::StoreResult<()> {
-    let counter = crate::store::lockouts::lock(conn, user_id, factor.name(), now)?;
-    crate::store::lockouts::save(conn, &after_success(counter, now))?;
+    clear(conn, user_id, factor, now)?;
     let entry = crate::audit::Entry {
         kind: crate::audit::Kind::FactorSelfUnlocked,
         user_id: Some(user_id),

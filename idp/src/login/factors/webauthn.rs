@@ -30,12 +30,16 @@ pub fn passkeys(c: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<(String
         .collect())
 }
 
+/// WebAuthn as configured; it is off when the issuer's host is not a domain name.
+fn available(svc: &Service) -> OidcResult<&authenticators::webauthn::WebAuthn> {
+    svc.webauthn
+        .as_ref()
+        .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))
+}
+
 /// Starts an assertion: (challenge id, options for `navigator.credentials.get`).
 pub fn begin(svc: &Service, user_id: &str, now: i64) -> OidcResult<serde_json::Value> {
-    let webauthn = svc
-        .webauthn
-        .as_ref()
-        .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+    let webauthn = available(svc)?;
     let keys: Vec<Passkey> = svc
         .db
         .run(|c| passkeys(c, user_id))?
@@ -110,10 +114,7 @@ fn save_counters(
 /// challenge is held by `holder` (the login transaction) until the answer names the
 /// account.
 pub fn begin_discoverable(svc: &Service, holder: &str, now: i64) -> OidcResult<serde_json::Value> {
-    let webauthn = svc
-        .webauthn
-        .as_ref()
-        .ok_or_else(|| OidcError::invalid_request("WebAuthn is not available"))?;
+    let webauthn = available(svc)?;
     let challenge = webauthn.begin_discoverable().map_err(OidcError::server)?;
     let id = crypto::random_token();
     // Held by the transaction, not an account: with the face captures' challenges.
