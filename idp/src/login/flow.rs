@@ -380,6 +380,18 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// An attempt at `factor` of `subject` in this transaction, counted under the policy's
+    /// lockout rule.
+    fn attempt<'a>(&'a self, svc: &Service, subject: &'a str, factor: FactorKind) -> Attempt<'a> {
+        Attempt {
+            subject,
+            factor,
+            ip: self.ip,
+            client_id: self.client_id(),
+            rule: svc.rules().lockout,
+        }
+    }
+
     /// The service the citizen signs in to; none for the account pages.
     fn client_id(&self) -> Option<&str> {
         match &self.purpose {
@@ -1148,13 +1160,7 @@ fn password_login(
     let subject = attempt.subject();
     let kind = FactorKind::Password;
     let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: &subject,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
+        let a = l.attempt(svc, &subject, kind);
         match factors::check(c, a, now, |c| attempt.verify(c, now))? {
             Checked::Accepted(user) => Ok(Ok(signed_in(
                 c,
@@ -1240,13 +1246,7 @@ fn identified(
     verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
 ) -> OidcResult<Result<String, Refusal>> {
     let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: user_id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
+        let a = l.attempt(svc, user_id, kind);
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => Ok(Ok(signed_in(
                 c,
@@ -1375,13 +1375,7 @@ fn step_up(
     verify: impl FnOnce(&mut AnyConnection) -> StoreResult<Option<()>>,
 ) -> OidcResult<Result<String, Refusal>> {
     let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: &sess.user_id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
+        let a = l.attempt(svc, &sess.user_id, kind);
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
                 transactions::set_user(c, &l.tx.id, &sess.user_id)?;
@@ -1588,13 +1582,7 @@ fn recover(
     };
     let next = serde_json::to_string(&next).map_err(OidcError::server)?;
     let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: user_id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
+        let a = l.attempt(svc, user_id, kind);
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
                 transactions::set_stage(c, &l.tx.id, &next)?;
@@ -1628,13 +1616,7 @@ fn unlock(
 ) -> OidcResult<Result<Proved, Refusal>> {
     let login = serde_json::to_string(&Stage::Login).map_err(OidcError::server)?;
     let result = svc.db.tx(|c| {
-        let a = Attempt {
-            subject: user_id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
+        let a = l.attempt(svc, user_id, kind);
         match factors::check(c, a, now, verify)? {
             Checked::Accepted(()) => {
                 super::lockout::lift(c, user_id, locked, kind, now)?;
@@ -1696,13 +1678,7 @@ fn certificate(
         let Some(user) = factors::certificate::account(svc, c, &name)? else {
             return Ok(None);
         };
-        let a = Attempt {
-            subject: &user.id,
-            factor: kind,
-            ip: l.ip,
-            client_id: l.client_id(),
-            rule: svc.rules().lockout,
-        };
+        let a = l.attempt(svc, &user.id, kind);
         let Checked::Accepted(()) = factors::check(c, a, now, |_| Ok(Some(())))? else {
             return Ok(Some(Err(())));
         };
