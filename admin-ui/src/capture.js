@@ -9,6 +9,15 @@ export const RECORD_SECONDS = 4.5;
 const RATE = 16000;
 /** The server's cue asks for a blink from `from_ms`; the prompt stays this long. */
 const BLINK_PROMPT_MS = 600;
+/** Then for a turn of the head to `turn` from `turn_from_ms`; the prompt stays this long. */
+const TURN_PROMPT_MS = 1000;
+
+/** What the citizen is asked to do `at` ms into the capture: blink, left, right or hold. */
+function asked(cue, at) {
+  if (at >= cue.from_ms && at < cue.from_ms + BLINK_PROMPT_MS) return 'blink';
+  if (at >= cue.turn_from_ms && at < cue.turn_from_ms + TURN_PROMPT_MS) return cue.turn;
+  return 'hold';
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,8 +47,9 @@ export function stop(stream) {
 }
 
 /**
- * Films `cue.frames` frames of `video`, one every `cue.interval_ms`; `onPrompt(blink)`
- * is told when the citizen must blink (from `cue.from_ms`, for 600 ms) and when not.
+ * Films `cue.frames` frames of `video`, one every `cue.interval_ms`; `onPrompt(action)`
+ * is told what the citizen must do as it changes: `blink` (from `cue.from_ms`, for 600 ms),
+ * turn their head to the `left` or `right` (from `cue.turn_from_ms`, for 1 s), or `hold`.
  */
 export async function film(video, cue, onPrompt) {
   const w = Math.min(640, video.videoWidth || 640);
@@ -50,15 +60,15 @@ export async function film(video, cue, onPrompt) {
   const ctx = canvas.getContext('2d');
   const frames = [];
   const t0 = performance.now();
-  let blinking = null;
+  let prompted = null;
   for (let i = 0; i < cue.frames; i++) {
     const wait = t0 + i * cue.interval_ms - performance.now();
     if (wait > 0) await sleep(wait);
     const at = performance.now() - t0;
-    const blink = at >= cue.from_ms && at < cue.from_ms + BLINK_PROMPT_MS;
-    if (blink !== blinking) {
-      blinking = blink;
-      onPrompt(blink);
+    const action = asked(cue, at);
+    if (action !== prompted) {
+      prompted = action;
+      onPrompt(action);
     }
     ctx.drawImage(video, 0, 0, w, h);
     frames.push(canvas.toDataURL('image/jpeg', 0.85));

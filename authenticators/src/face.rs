@@ -1,13 +1,16 @@
-//! The face factor: a short capture of frames in which the citizen blinks when asked, at a
-//! moment the server chose (`Cue`). Liveness is decided here from the frames, never by the
-//! browser: the eyes must close within the cue's window, and at most once outside it (a
-//! natural blink), so that a recording of an earlier capture, a video found online or a
-//! photograph held to the camera fails. The face of the capture becomes a template
+//! The face factor: a short capture of frames in which the citizen blinks, then turns their
+//! head to a side, each when asked, at moments and to a side the server chose (`Cue`).
+//! Liveness is decided here from the frames, never by the browser: the eyes must close
+//! within the blink's window, and at most once outside it (a natural blink); the head must
+//! turn to the asked side within the turn's window, and neither earlier nor the other way.
+//! So a photograph held to the camera, a recording of an earlier capture or a video found
+//! online fails. The face of the capture, looking straight on, becomes a template
 //! (enrolment) or is compared with the enrolled one at the matcher's calibrated threshold
 //! (verification). Knows nothing of HTTP or storage.
 
 use image::RgbImage;
 use matcher::face::FacePipeline;
+use matcher::head_turn::{self, Side, TurnReport};
 use matcher::liveness::{self, LivenessReport};
 use matcher::{MatcherError, Template, thresholds};
 
@@ -16,31 +19,44 @@ pub const MAX_FRAME_SIDE: u32 = 1280;
 /// Most frames in one capture.
 pub const MAX_FRAMES: usize = 60;
 
-/// What the server asked for: `frames` frames, one every `interval_ms`, with a blink
-/// between `from_ms` and `until_ms` after the first frame.
+/// What the server asked for: `frames` frames, one every `interval_ms`; a blink between
+/// `from_ms` and `until_ms` after the first frame, and a turn of the head to `turn` that
+/// starts between `turn_from_ms` and `turn_until_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cue {
     pub frames: usize,
     pub interval_ms: u32,
     pub from_ms: u32,
     pub until_ms: u32,
+    pub turn: Side,
+    pub turn_from_ms: u32,
+    pub turn_until_ms: u32,
 }
 
 impl Cue {
-    /// A capture of 3 seconds at 10 frames a second with the blink asked for at `at_ms`
-    /// (the server draws it at random, between 0.8 and 1.6 s) and accepted for 1.2 s.
-    pub fn at(at_ms: u32) -> Cue {
+    /// A capture of 4.5 seconds at 10 frames a second: the blink asked for at `blink_ms`
+    /// and accepted for 1.2 s, then the turn to `turn` asked for at `turn_ms` (at least
+    /// 1.4 s after the blink) and accepted for 1.4 s. The server draws all three at random.
+    pub fn new(blink_ms: u32, turn: Side, turn_ms: u32) -> Cue {
+        let turn_ms = turn_ms.max(blink_ms + 1400);
         Cue {
-            frames: 30,
+            frames: 45,
             interval_ms: 100,
-            from_ms: at_ms,
-            until_ms: at_ms + 1200,
+            from_ms: blink_ms,
+            until_ms: blink_ms + 1200,
+            turn,
+            turn_from_ms: turn_ms,
+            turn_until_ms: turn_ms + 1400,
         }
     }
 
     /// How long the capture takes, in milliseconds.
     pub fn duration_ms(&self) -> u32 {
         self.frames as u32 * self.interval_ms
+    }
+
+    fn at_ms(&self, frame: usize) -> u32 {
+        frame as u32 * self.interval_ms
     }
 }
 
@@ -62,8 +78,13 @@ pub enum Refusal {
     Unusable(Unusable),
     /// No blink at all: a photograph, or eyes kept open.
     NoBlink,
+    /// No turn of the head to the asked side when asked (or a turn the other way only).
+    NoTurn,
     /// Blinks, but not when asked: a recording.
     NotOnCue,
+    /// A turn to the asked side before it was asked for, or a turn the other way as well: a
+    /// recording.
+    TurnNotOnCue,
     /// A live face, but not the enrolled one.
     NoMatch,
 }
@@ -76,6 +97,8 @@ pub struct Live {
     pub frame: usize,
     pub blinks_on_cue: usize,
     pub blinks_off_cue: usize,
+    /// The first frame of the head's turn to the asked side.
+    pub turned_at: usize,
 }
 
 /// The face networks, loaded once.
@@ -100,8 +123,8 @@ impl FaceEngine {
         decode_limited(bytes, MAX_FRAME_SIDE)
     }
 
-    /// Decides whether `frames` show one live face that blinked on `cue`; if so, its
-    /// template (from the frame where the eyes are most open).
+    /// Decides whether `frames` show one live face that blinked and turned on `cue`; if so,
+    /// its template (from the frame looking straight on where the eyes are most open).
     pub fn live(
         &self,
         frames: &[RgbImage],
@@ -122,6 +145,7 @@ impl FaceEngine {
             .iter()
             .map(|f| f.as_ref().ok().and_then(|f| f.openness))
             .collect();
+        let yaws = head_turn::yaws(&faces);
         let report = liveness::analyse(&openness);
         let (on, off) = blinks_on_cue(&report, cue);
         if !report.live {
@@ -135,12 +159,19 @@ impl FaceEngine {
         if on == 0 || off > 1 {
             return Ok(Err(Refusal::NotOnCue));
         }
-        // The template comes from the frame where the eyes are most open, from the face the
-        // liveness analysis already found there.
+        let turns = head_turn::analyse(&yaws);
+        let turned_at = match turned_on_cue(&turns, cue) {
+            Ok(at) => at,
+            Err(r) => return Ok(Err(r)),
+        };
+        // The template comes from the frame looking straight on where the eyes are most
+        // open, from the face the liveness analysis already found there.
         let best = openness
             .iter()
+            .zip(&yaws)
             .enumerate()
-            .filter_map(|(i, o)| o.map(|o| (i, o)))
+            .filter(|(_, (_, y))| turns.frontal(**y))
+            .filter_map(|(i, (o, _))| o.map(|o| (i, o)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i);
         let (Some(best), Some(Ok(face))) = (best, best.and_then(|i| faces.get(i))) else {
@@ -160,6 +191,7 @@ impl FaceEngine {
             frame: best,
             blinks_on_cue: on,
             blinks_off_cue: off,
+            turned_at,
         }))
     }
 
@@ -219,9 +251,25 @@ fn blinks_on_cue(report: &LivenessReport, cue: &Cue) -> (usize, usize) {
     let on = report
         .blink_starts
         .iter()
-        .filter(|&&start| (cue.from_ms..=cue.until_ms).contains(&(start as u32 * cue.interval_ms)))
+        .filter(|&&start| (cue.from_ms..=cue.until_ms).contains(&cue.at_ms(start)))
         .count();
     (on, report.blink_starts.len() - on)
+}
+
+/// The first frame of a turn to the asked side that starts inside the turn's window; a
+/// turn the other way, or one to the asked side before the window, is a recording's.
+fn turned_on_cue(turns: &TurnReport, cue: &Cue) -> Result<usize, Refusal> {
+    let window = cue.turn_from_ms..=cue.turn_until_ms;
+    let asked = turns.turns.iter().filter(|t| t.side == cue.turn);
+    let Some(on) = asked.clone().find(|t| window.contains(&cue.at_ms(t.start))) else {
+        return Err(Refusal::NoTurn);
+    };
+    let early = asked.clone().any(|t| cue.at_ms(t.start) < cue.turn_from_ms);
+    let other_way = turns.turns.iter().any(|t| t.side != cue.turn);
+    if early || other_way {
+        return Err(Refusal::TurnNotOnCue);
+    }
+    Ok(on.start)
 }
 
 #[cfg(test)]
@@ -242,8 +290,9 @@ mod tests {
         load_image(&dir.join(name)).unwrap()
     }
 
-    /// A photograph "held to the camera" for a cue's capture, eyes shut at `closed`.
-    fn capture(name: &str, cue: &Cue, closed: &[usize]) -> Vec<RgbImage> {
+    /// A photograph "held to the camera" for a cue's capture: eyes shut at `closed`, the
+    /// head turned (25 degrees, synthetic) at `turned`.
+    fn capture(name: &str, cue: &Cue, closed: &[usize], turned: &[(usize, Side)]) -> Vec<RgbImage> {
         let img = photo(name);
         let e = engine();
         let sample = e
@@ -255,30 +304,54 @@ mod tests {
             cue.frames,
             5,
         );
+        let turn = |side| {
+            let degrees = if side == Side::Left { 25.0 } else { -25.0 };
+            synthetic::still_photo(
+                &synthetic::turn_head(&img, &sample.landmarks, degrees),
+                cue.frames,
+                9,
+            )
+        };
+        let (left, right) = (turn(Side::Left), turn(Side::Right));
         let mut frames = synthetic::still_photo(&img, cue.frames, 3);
         for &i in closed {
             frames[i] = shut[i].clone();
         }
+        for &(i, side) in turned {
+            frames[i] = if side == Side::Left { &left } else { &right }[i].clone();
+        }
         frames
     }
 
+    /// The head turned to `side` for four frames from `from`.
+    fn turned(from: usize, side: Side) -> Vec<(usize, Side)> {
+        (from..from + 4).map(|i| (i, side)).collect()
+    }
+
     #[test]
-    fn a_blink_on_cue_is_live_and_matches_the_same_person_only() {
-        let cue = Cue::at(1000);
-        // Frames 12 and 13 are 1.2 and 1.3 s in: inside the window.
+    fn a_blink_and_a_turn_on_cue_are_live_and_match_the_same_person_only() {
+        // The blink from 1.0 s, the turn to the left from 2.6 s.
+        let cue = Cue::new(1000, Side::Left, 2600);
+        // Frames 12 and 13 are 1.2 and 1.3 s in, frame 28 is 2.8 s in: inside the windows.
+        let turn = turned(28, Side::Left);
         let live = engine()
-            .live(&capture("obama.png", &cue, &[12, 13]), &cue)
+            .live(&capture("obama.png", &cue, &[12, 13], &turn), &cue)
             .unwrap()
             .expect("live");
         assert_eq!((live.blinks_on_cue, live.blinks_off_cue), (1, 0));
+        assert_eq!(live.turned_at, 28);
+        assert!(
+            !(28..32).contains(&live.frame),
+            "the template looks straight on"
+        );
         let again = engine()
-            .live(&capture("obama2.png", &cue, &[14]), &cue)
+            .live(&capture("obama2.png", &cue, &[14], &turn), &cue)
             .unwrap()
             .expect("live");
         let (same, score) = FaceEngine::matches(&again.template, &live.template).unwrap();
         assert!(same, "another photograph of the same man scores {score}");
         let other = engine()
-            .live(&capture("biden.png", &cue, &[12, 13]), &cue)
+            .live(&capture("biden.png", &cue, &[12, 13], &turn), &cue)
             .unwrap()
             .expect("live");
         let (same, score) = FaceEngine::matches(&other.template, &live.template).unwrap();
@@ -286,20 +359,32 @@ mod tests {
     }
 
     #[test]
-    fn a_still_photo_and_a_blink_off_cue_are_refused() {
-        let cue = Cue::at(1500);
-        let still = capture("obama.png", &cue, &[]);
-        assert_eq!(
-            engine().live(&still, &cue).unwrap().unwrap_err(),
-            Refusal::NoBlink
-        );
+    fn a_still_photo_and_a_blink_or_turn_off_cue_are_refused() {
+        let cue = Cue::new(1500, Side::Right, 3000);
+        let refusal = |closed: &[usize], turn: &[(usize, Side)]| {
+            engine()
+                .live(&capture("obama.png", &cue, closed, turn), &cue)
+                .unwrap()
+                .unwrap_err()
+        };
+        let on_cue = turned(31, Side::Right);
+        assert_eq!(refusal(&[], &[]), Refusal::NoBlink);
         // A recording whose blink came at another moment (0.4 s, before the window).
-        let replay = capture("obama.png", &cue, &[4, 5]);
-        assert_eq!(
-            engine().live(&replay, &cue).unwrap().unwrap_err(),
-            Refusal::NotOnCue
-        );
+        assert_eq!(refusal(&[4, 5], &on_cue), Refusal::NotOnCue);
+        // A blink on cue, but the head kept still, or turned the other way.
+        assert_eq!(refusal(&[17], &[]), Refusal::NoTurn);
+        assert_eq!(refusal(&[17], &turned(31, Side::Left)), Refusal::NoTurn);
+        // The asked side, but only before the window (a recording), or before and in it.
+        assert_eq!(refusal(&[17], &turned(20, Side::Right)), Refusal::NoTurn);
+        let mut twice = turned(20, Side::Right);
+        twice.extend(on_cue.iter().copied());
+        assert_eq!(refusal(&[17], &twice), Refusal::TurnNotOnCue);
+        // Both ways: someone turning a recording's head for it.
+        let mut both = on_cue.clone();
+        both.extend(turned(36, Side::Left));
+        assert_eq!(refusal(&[17], &both), Refusal::TurnNotOnCue);
         // Too few frames, or an empty picture.
+        let still = capture("obama.png", &cue, &[], &[]);
         assert_eq!(
             engine().live(&still[..10], &cue).unwrap().unwrap_err(),
             Refusal::Unusable(Unusable::Unreadable)

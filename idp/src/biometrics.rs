@@ -14,6 +14,7 @@ use authenticators::face::{Cue, FaceEngine, Refusal, Unusable};
 use authenticators::voice::VoiceEngine;
 use matcher::Gallery;
 use matcher::cancellable::Transform;
+use matcher::head_turn::Side;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -155,15 +156,22 @@ impl CapturePurpose {
     }
 }
 
-/// A new capture challenge with a blink asked for at a random moment; its id and cue.
+/// A new capture challenge: a blink asked for at a random moment, then a turn of the head to
+/// a random side at another; its id and cue.
 pub fn begin(
     svc: &Service,
     holder: &str,
     purpose: CapturePurpose,
     now: i64,
 ) -> OidcResult<(String, Cue)> {
-    let r = u32::from_le_bytes(crypto::random_bytes::<4>());
-    let cue = Cue::at(800 + r % 800);
+    let [r, side, later] = crypto::random_bytes::<3>().map(u32::from);
+    let blink = 600 + r * 600 / 256;
+    let side = if side % 2 == 0 {
+        Side::Left
+    } else {
+        Side::Right
+    };
+    let cue = Cue::new(blink, side, blink + 1400 + later * 400 / 256);
     let issued = Issued {
         cue,
         issued_at: now,
@@ -678,6 +686,7 @@ fn update(svc: &Service, index: &mut Index, version: IndexVersion) -> OidcResult
 pub(crate) mod testing {
     use authenticators::face::Cue;
     use matcher::face::{FaceLocation, FacePipeline, load_image};
+    use matcher::head_turn::Side;
     use matcher::liveness::synthetic;
 
     fn fixture(photo: &str) -> image::RgbImage {
@@ -694,7 +703,8 @@ pub(crate) mod testing {
     }
 
     /// A photograph of `photo` held to the camera for `cue`, its eyes shut just inside the
-    /// window (a synthetic blink), as PNG frames.
+    /// blink's window (a synthetic blink) and its head turned to the asked side just inside
+    /// the turn's (a synthetic turn), as PNG frames.
     pub fn capture(photo: &str, cue: &Cue) -> Vec<Vec<u8>> {
         let img = fixture(photo);
         let pipeline = FacePipeline::load(&matcher::models::ModelStore::from_env()).unwrap();
@@ -702,15 +712,19 @@ pub(crate) mod testing {
             .sample(&img, FaceLocation::Detect { upsample: false })
             .unwrap();
         let shut = synthetic::close_eyes(&img, &sample.landmarks);
+        let degrees = match cue.turn {
+            Side::Left => 25.0,
+            Side::Right => -25.0,
+        };
+        let turned = synthetic::turn_head(&img, &sample.landmarks, degrees);
         let blink = (cue.from_ms / cue.interval_ms) as usize + 2;
-        let (open, shut) = (png(&img), png(&shut));
+        let turn = (cue.turn_from_ms / cue.interval_ms) as usize + 3;
+        let (open, shut, turned) = (png(&img), png(&shut), png(&turned));
         (0..cue.frames)
-            .map(|i| {
-                if i == blink || i == blink + 1 {
-                    shut.clone()
-                } else {
-                    open.clone()
-                }
+            .map(|i| match i {
+                _ if i == blink || i == blink + 1 => shut.clone(),
+                _ if (turn..turn + 4).contains(&i) => turned.clone(),
+                _ => open.clone(),
             })
             .collect()
     }

@@ -1,6 +1,7 @@
 // The face capture of the sign-in and account pages: asks the server for a challenge,
-// films `cue.frames` frames one every `cue.interval_ms`, asks the citizen to blink at the
-// moment the server chose, and sends the frames. The server decides liveness and the
+// films `cue.frames` frames one every `cue.interval_ms`, asks the citizen to blink and then
+// to turn their head to a side, at the moments and to the side the server chose, and sends
+// the frames. The server decides liveness and the
 // match; this only films. The container carries the endpoints (data-begin, data-finish)
 // and the messages (data-messages, JSON).
 (function () {
@@ -17,8 +18,20 @@
 
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
   function say(text) { prompt.textContent = text; }
+  // What the citizen is asked to do `at` ms into the capture: blink, turn, or hold still.
+  function asked(cue, at) {
+    if (at >= cue.from_ms && at < cue.from_ms + 600) return 'blink';
+    if (at >= cue.turn_from_ms && at < cue.turn_from_ms + 1000) return cue.turn;
+    return 'hold';
+  }
+  function show(action) {
+    root.classList.toggle('blink', action === 'blink');
+    root.classList.toggle('turn-left', action === 'left');
+    root.classList.toggle('turn-right', action === 'right');
+    say(msgs[action]);
+  }
   function fail(code) {
-    root.classList.remove('blink');
+    show('hold');
     say('');
     error.textContent = msgs[code] || msgs.unreadable;
     error.hidden = false;
@@ -64,14 +77,11 @@
       for (var i = 0; i < cue.frames; i++) {
         var wait = t0 + i * cue.interval_ms - performance.now();
         if (wait > 0) await sleep(wait);
-        var at = performance.now() - t0;
-        var blink = at >= cue.from_ms && at < cue.from_ms + 600;
-        root.classList.toggle('blink', blink);
-        say(blink ? msgs.blink : msgs.hold);
+        show(asked(cue, performance.now() - t0));
         ctx.drawImage(video, 0, 0, w, h);
         frames.push(canvas.toDataURL('image/jpeg', 0.85));
       }
-      root.classList.remove('blink');
+      show('hold');
       say(msgs.checking);
       var done = await answer(await fetch(root.dataset.finish, {
         method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' },

@@ -6,6 +6,7 @@ pub mod document_sim;
 pub mod error;
 pub mod eval;
 pub mod face;
+pub mod head_turn;
 pub mod liveness;
 pub mod models;
 pub mod search;

@@ -195,6 +195,60 @@ pub mod synthetic {
             .collect()
     }
 
+    /// The face of the image turned about a vertical axis by `degrees` (positive: toward
+    /// the image's right, the citizen's own left), rendered from a crude depth model: the
+    /// face an ellipsoid around the eyes and nose, with a ridge for the nose standing out of
+    /// it. Each row is remapped horizontally; the background stays. A logic check for the
+    /// head-turn challenge, not a picture of a real turn.
+    pub fn turn_head(img: &RgbImage, landmarks: &Landmarks, degrees: f32) -> RgbImage {
+        let p = |i: usize| (landmarks[i][0] as f32, landmarks[i][1] as f32);
+        let eyes = [p(0), p(1), p(2), p(3)];
+        let (ex, ey) = (
+            eyes.iter().map(|e| e.0).sum::<f32>() / 4.0,
+            eyes.iter().map(|e| e.1).sum::<f32>() / 4.0,
+        );
+        let span = ((p(0).0 - p(2).0).powi(2) + (p(0).1 - p(2).1).powi(2))
+            .sqrt()
+            .max(1.0);
+        let (nx, ny) = p(4);
+        // The face's half width and half height, and its centre a little below the eyes.
+        let (rx, ry, cy) = (0.85 * span, 1.25 * span, ey + 0.45 * span);
+        let depth = |x: f32, y: f32| -> f32 {
+            let (u, v) = ((x - ex) / rx, (y - cy) / ry);
+            let face = rx * (1.0 - u * u - v * v).max(0.0).sqrt();
+            // The nose: from between the eyes down to its base, highest at the base.
+            let along = ((y - ey) / (ny - ey).max(1.0)).clamp(0.0, 1.15);
+            let across = (x - (ex + (nx - ex) * along.min(1.0))) / (0.13 * span);
+            let nose = if (ey..ny + 0.1 * span).contains(&y) {
+                0.32 * span * along.min(1.0) * (-across * across).exp()
+            } else {
+                0.0
+            };
+            face + nose
+        };
+        // Points move sideways by their depth (the foreshortening, a few per cent, is left out).
+        let sin = degrees.to_radians().sin();
+        let shift = |x: f32, y: f32| depth(x, y) * sin;
+        let (w, h) = (img.width(), img.height());
+        RgbImage::from_fn(w, h, |x, y| {
+            let (xo, yf) = (x as f32, y as f32);
+            // Where this output pixel comes from: solve x + shift(x) = xo by iteration.
+            let mut xs = xo;
+            for _ in 0..12 {
+                xs = xo - shift(xs, yf);
+            }
+            let xs = xs.clamp(0.0, (w - 1) as f32);
+            let (x0, t) = (xs.floor() as u32, xs.fract());
+            let (a, b) = (
+                img.get_pixel(x0, y).0,
+                img.get_pixel((x0 + 1).min(w - 1), y).0,
+            );
+            Rgb(std::array::from_fn(|c| {
+                (f32::from(a[c]) * (1.0 - t) + f32::from(b[c]) * t).round() as u8
+            }))
+        })
+    }
+
     /// The image with both eyes painted shut.
     pub fn close_eyes(img: &RgbImage, landmarks: &Landmarks) -> RgbImage {
         let mut out = img.clone();

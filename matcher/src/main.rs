@@ -13,12 +13,12 @@ use matcher::eval::{
     OperatingPoint, cross_validate, score_pairs, spoof_acceptance, upper_bound_95,
 };
 use matcher::face::{FaceLocation, FacePipeline, FaceSample, load_image, pad_edges};
-use matcher::liveness;
 use matcher::models::ModelStore;
 use matcher::search::synthetic_templates;
 use matcher::voice::VoicePipeline;
 use matcher::voice::audio::read_audio;
 use matcher::{Gallery, MatcherError, ModelId, Template};
+use matcher::{head_turn, liveness};
 
 #[derive(Parser)]
 #[command(
@@ -126,6 +126,9 @@ enum Command {
     /// Blink liveness over a directory of video frames (image files, in name order) or a
     /// YUV4MPEG2 / Motion JPEG video.
     Liveness { frames: PathBuf },
+    /// The yaw of the face in each image (see `head_turn::yaw`), and for a directory of
+    /// video frames or a video, the head turns found in it.
+    Pose { files: Vec<PathBuf> },
     /// Liveness error rates from still photographs: each image becomes a held-up-photo
     /// attack sequence (APCER) and a sequence with a synthetic blink (BPCER, synthetic).
     LivenessEval {
@@ -147,6 +150,14 @@ enum Command {
         /// Frames (from 0) whose eyes are shut, e.g. --closed 12,13.
         #[arg(long, value_delimiter = ',')]
         closed: Vec<usize>,
+        /// Frames whose head is turned to the citizen's left (synthetic, `--degrees`).
+        #[arg(long, value_delimiter = ',')]
+        left: Vec<usize>,
+        /// Frames whose head is turned to the citizen's right.
+        #[arg(long, value_delimiter = ',')]
+        right: Vec<usize>,
+        #[arg(long, default_value_t = 25.0)]
+        degrees: f32,
         #[arg(long, default_value_t = 320)]
         width: u32,
         #[arg(long, default_value_t = 240)]
@@ -339,12 +350,16 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
             .map(|f| f.as_ref().ok().and_then(|f| f.openness))
             .collect();
         let report = liveness::analyse(&openness);
+        let yaws = head_turn::yaws(&faces);
+        let turns = head_turn::analyse(&yaws);
         let analyse = threads_cpu_time().saturating_sub(t);
         let t = threads_cpu_time();
         let best = openness
             .iter()
+            .zip(&yaws)
             .enumerate()
-            .filter_map(|(i, o)| o.map(|o| (i, o)))
+            .filter(|(_, (_, y))| turns.frontal(**y))
+            .filter_map(|(i, (o, _))| o.map(|o| (i, o)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .and_then(|(i, _)| faces.get(i)?.as_ref().ok());
         if let Some(f) = best {
@@ -364,7 +379,7 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
         ]) {
             v.push(ms(d));
         }
-        last = json!({"live": report.live, "blinks": report.blinks,
+        last = json!({"live": report.live, "blinks": report.blinks, "turns": turns.turns,
                       "frames_with_face": report.frames_with_face});
     }
     let worst = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);
@@ -384,7 +399,7 @@ fn bench_capture(face: &FacePipeline, path: &Path, runs: usize) -> matcher::Resu
             "detect_blazeface": median(detect),
             "landmarks_align_quality": median(landmarks),
             "eye_crops_and_lids": median(eyes),
-            "blink_analysis": median(analyse),
+            "blink_and_turn_analysis": median(analyse),
             "embed_best_frame": median(embed),
         },
     }))
@@ -874,6 +889,38 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             let openness = engines.face()?.sequence_openness(&images)?;
             Ok(serde_json::to_value(liveness::analyse(&openness)).unwrap_or(Value::Null))
         }
+        Command::Pose { files } => {
+            let face = engines.face()?;
+            let mut out = Vec::new();
+            for path in files {
+                if path.is_dir() || matcher::video::is_video(&path) {
+                    let images = read_frames(&path)?;
+                    let yaws = head_turn::yaws(&face.capture_faces(&images)?);
+                    out.push(json!({ "file": path.display().to_string(),
+                        "turns": head_turn::analyse(&yaws), "yaw": yaws }));
+                    continue;
+                }
+                let img = load_image(&path)?;
+                let img = if cli.pad > 0.0 {
+                    let side = img.width().max(img.height()) as f32;
+                    pad_edges(&img, (cli.pad.clamp(0.0, 2.0) * side).round() as u32)
+                } else {
+                    img
+                };
+                out.push(
+                    match face.sample(&img, FaceLocation::Detect { upsample: false }) {
+                        Ok(s) => json!({ "file": path.display().to_string(),
+                        "yaw": head_turn::yaw(&s.landmarks) }),
+                        Err(e) if e.is_unusable_input() => {
+                            json!({ "file": path.display().to_string(),
+                        "skipped": e.to_string() })
+                        }
+                        Err(e) => return Err(e),
+                    },
+                );
+            }
+            Ok(Value::Array(out))
+        }
         Command::LivenessEval { dir, frames } => {
             let face = engines.face()?;
             let mut images = Vec::new();
@@ -953,18 +1000,36 @@ fn run(cli: Cli) -> matcher::Result<Value> {
             fps,
             frames,
             closed,
+            left,
+            right,
+            degrees,
             width,
             height,
             frames_dir,
         } => {
+            use matcher::liveness::synthetic;
             let face = engines.face()?;
             let img = fit_on_canvas(&load_image(&image)?, width, height);
             let sample = face.sample(&img, FaceLocation::Detect { upsample: false })?;
-            let shut = matcher::liveness::synthetic::close_eyes(&img, &sample.landmarks);
-            let mut video = matcher::liveness::synthetic::still_photo(&img, frames, 7);
-            let shut_frames = matcher::liveness::synthetic::still_photo(&shut, frames, 11);
-            for &i in closed.iter().filter(|&&i| i < frames) {
-                video[i] = shut_frames[i].clone();
+            let mut video = synthetic::still_photo(&img, frames, 7);
+            let changed = [
+                (synthetic::close_eyes(&img, &sample.landmarks), &closed, 11),
+                (
+                    synthetic::turn_head(&img, &sample.landmarks, degrees),
+                    &left,
+                    13,
+                ),
+                (
+                    synthetic::turn_head(&img, &sample.landmarks, -degrees),
+                    &right,
+                    17,
+                ),
+            ];
+            for (picture, at, seed) in changed {
+                let jittered = synthetic::still_photo(&picture, frames, seed);
+                for &i in at.iter().filter(|&&i| i < frames) {
+                    video[i] = jittered[i].clone();
+                }
             }
             std::fs::write(&out, matcher::video::write_y4m(&video, fps))
                 .map_err(|e| MatcherError::Image(format!("{}: {e}", out.display())))?;
@@ -976,7 +1041,8 @@ fn run(cli: Cli) -> matcher::Result<Value> {
                 }
             }
             Ok(
-                json!({ "frames": frames, "fps": fps, "closed": closed, "width": width, "height": height }),
+                json!({ "frames": frames, "fps": fps, "closed": closed, "left": left, "right": right,
+                        "width": width, "height": height }),
             )
         }
         Command::BenchEmbed { image, audio, runs } => {

@@ -1,11 +1,13 @@
 // Sign-in with the face in headless Chromium: consent before anything is captured, a
-// capture in which the citizen blinks when the page asks (at a moment the server chose),
-// step-up with the face, refusal of a photograph held to the camera and of another
-// person, and withdrawal of the consent, after which the face data is gone.
+// capture in which the citizen blinks and then turns their head when the page asks (at
+// moments and to a side the server chose), step-up with the face, refusal of a photograph
+// held to the camera, of a head that does not turn as asked and of another person, and
+// withdrawal of the consent, after which the face data is gone.
 //
-// The citizen in front of the camera is played by a page script that shows a photograph
-// and closes its eyes shortly after the page says "Blink now", as a person would; the
-// photograph held to the camera is Chromium's own fake camera playing a still video. Both
+// The citizen in front of the camera is played by a page script that shows a photograph,
+// closes its eyes shortly after the page says "Blink now" and turns its head (a synthetic
+// turn) shortly after the page names a side, as a person would; the photograph held to
+// the camera is Chromium's own fake camera playing a still video. Both
 // are made by `matcher synth-video` from the public-domain photographs of the matcher's
 // fixtures (two photographs of one man) and, for another person, one of the shared
 // labelled faces.
@@ -19,7 +21,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Idp } from '../../conformance/harness.mjs';
 import {
-  CHROMIUM_FLAGS, FIXTURES, MATCHER, PASSWORD, SHARED, SLOW, framesOf, playPerson, shot,
+  CHROMIUM_FLAGS, FIXTURES, MATCHER, PASSWORD, SHARED, SLOW, TARGET, framesOf, playPerson, shot,
   signIn as signInAs, stepUpByEmail,
 } from './support.mjs';
 
@@ -64,10 +66,10 @@ after(async () => {
  * A context whose camera is `person`: a photograph that blinks 300 ms after the page asks.
  * Without `person`, the camera is Chromium's fake one (a still photograph).
  */
-async function newPage(person) {
+async function newPage(person, how) {
   const context = await browser.newContext({ locale: 'en-GB' });
   await context.route('https://rp.example/**', (route) => route.fulfill({ status: 200, body: 'relying party' }));
-  if (person) await playPerson(context, person);
+  if (person) await playPerson(context, person, how);
   return context.newPage();
 }
 
@@ -135,7 +137,14 @@ test('the face: consent first, enrolment with a blink on cue, step-up, refusals,
   await noName.goto(authorizeUrl());
   await noName.getByRole('heading', { name: 'Sign in with your face' }).waitFor();
   await shot(noName, 'login-face');
-  const alone = await idTokenAfter(noName, () => noName.getByRole('button', { name: 'Start' }).click());
+  const alone = await idTokenAfter(noName, async () => {
+    await noName.getByRole('button', { name: 'Start' }).click();
+    // The page names the side the server chose, with an arrow.
+    const turn = noName.locator('#face-capture:is(.turn-left, .turn-right)');
+    await turn.waitFor();
+    assert.match(await turn.getByRole('status').textContent(), /^Turn your head to your (left|right)$/);
+    await noName.screenshot({ path: join(TARGET, 'screenshots', 'login-face-turn.png') });
+  });
   assert.equal(alone.sub, claims.sub, 'the same citizen');
   assert.deepEqual(alone.amr, ['face']);
   // Another man is nobody here.
@@ -143,6 +152,14 @@ test('the face: consent first, enrolment with a blink on cue, step-up, refusals,
   await stranger.goto(authorizeUrl());
   await stranger.getByRole('button', { name: 'Start' }).click();
   await stranger.getByRole('alert').filter({ hasText: 'We could not confirm it is you' }).waitFor(SLOW);
+  // Her own face blinking on cue, but its head kept still, or turned the other way (a
+  // recording would turn one way at one moment): no sign-in.
+  for (const turns of ['never', 'wrong']) {
+    const recording = await newPage(faces.same, { turns });
+    await recording.goto(authorizeUrl());
+    await recording.getByRole('button', { name: 'Start' }).click();
+    await recording.getByRole('alert').filter({ hasText: 'We did not see you turn your head' }).waitFor(SLOW);
+  }
 
   // Another man, blinking on cue, is not her; a photograph held to the camera does not blink.
   const other = await newPage(faces.other);

@@ -65,44 +65,65 @@ export async function stepUpByEmail(idp, page, to, heading = 'Additional verific
 }
 
 /**
- * Open-eyed and shut-eyed frames of a photograph (a fixture's name, or a path), 480x640,
- * as data URLs, made by `matcher synth-video` in a new folder under `work`.
+ * Frames of a photograph (a fixture's name, or a path), 480x640, as data URLs, made by
+ * `matcher synth-video` in a new folder under `work`: eyes open, eyes shut, and the head
+ * turned 25 degrees to the person's left and to their right (synthetic).
  */
 export function framesOf(work, photo, name) {
   const dir = mkdtempSync(join(work, `${name}-`));
   const source = photo.startsWith('/') ? photo : join(FIXTURES, photo);
-  execFileSync(MATCHER, ['synth-video', source, join(dir, 'v.y4m'), '--frames', '2',
-    '--closed', '1', '--width', '480', '--height', '640', '--frames-dir', dir]);
+  execFileSync(MATCHER, ['synth-video', source, join(dir, 'v.y4m'), '--frames', '4',
+    '--closed', '1', '--left', '2', '--right', '3', '--width', '480', '--height', '640',
+    '--frames-dir', dir]);
   const url = (f) => `data:image/png;base64,${readFileSync(join(dir, f)).toString('base64')}`;
-  return { open: url('0.png'), shut: url('1.png') };
+  return { open: url('0.png'), shut: url('1.png'), left: url('2.png'), right: url('3.png') };
 }
 
 /**
  * Makes the context's camera a person: a photograph (`framesOf`) that shuts its eyes 300 ms
- * after the page asks for a blink, as a person would.
+ * after the page asks for a blink, and turns its head 400 ms after the page asks for a
+ * turn, for 600 ms, as a person would. `turns: 'never'` keeps the head still; `'wrong'`
+ * turns it the other way.
  */
-export async function playPerson(context, person) {
-  await context.addInitScript(({ open, shut }) => {
+export async function playPerson(context, person, { turns = 'asked' } = {}) {
+  await context.addInitScript(({ person: frames, turns: how }) => {
     const canvas = document.createElement('canvas');
     canvas.width = 480;
     canvas.height = 640;
     const ctx = canvas.getContext('2d');
-    const eyes = { open: new Image(), shut: new Image() };
-    eyes.open.src = open;
-    eyes.shut.src = shut;
+    const pictures = {};
+    for (const [k, src] of Object.entries(frames)) {
+      pictures[k] = new Image();
+      pictures[k].src = src;
+    }
     let shutFrom = Infinity;
-    let asked = false;
+    let turnFrom = Infinity;
+    let side = 'left';
+    let askedBlink = false;
+    let askedTurn = false;
     setInterval(() => {
       const prompt = document.getElementById('face-prompt');
       const blinkNow = prompt && prompt.closest('.blink');
-      if (blinkNow && !asked) { asked = true; shutFrom = performance.now() + 300; }
-      if (!blinkNow && prompt && prompt.textContent === '') asked = false;
+      const turnNow = prompt && prompt.closest('.turn-left, .turn-right');
       const t = performance.now();
-      const img = t >= shutFrom && t < shutFrom + 200 ? eyes.shut : eyes.open;
+      if (blinkNow && !askedBlink) { askedBlink = true; shutFrom = t + 300; }
+      if (turnNow && !askedTurn) {
+        askedTurn = true;
+        const asked = turnNow.classList.contains('turn-left') ? 'left' : 'right';
+        side = how === 'wrong' ? { left: 'right', right: 'left' }[asked] : asked;
+        turnFrom = how === 'never' ? Infinity : t + 400;
+      }
+      if (!blinkNow && !turnNow && prompt && prompt.textContent === '') {
+        askedBlink = false;
+        askedTurn = false;
+      }
+      let img = pictures.open;
+      if (t >= shutFrom && t < shutFrom + 200) img = pictures.shut;
+      if (t >= turnFrom && t < turnFrom + 600) img = pictures[side];
       if (img.complete) ctx.drawImage(img, 0, 0, 480, 640);
     }, 20);
     // The camera is the person; a microphone (the voice) is Chromium's own.
     const own = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
     navigator.mediaDevices.getUserMedia = async (c) => (c && c.video ? canvas.captureStream(30) : own(c));
-  }, person);
+  }, { person, turns });
 }

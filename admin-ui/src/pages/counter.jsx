@@ -173,14 +173,15 @@ function CaptureError({ text }) {
 
 /**
  * The face filmed by the clerk's camera: a preview to frame the citizen's face, then the
- * server's cue filmed with "Blink now" shown in large letters when the citizen must blink.
+ * server's cue filmed with "Blink now" and then "Turn your head to your left" (or right)
+ * shown in large letters when the citizen must blink or turn.
  */
 function FaceCapture({ sub, body, error, onStart, onDone, onRefused }) {
   const video = useRef(null);
   const stream = useRef(null);
   const [on, setOn] = useState(false);
   const [working, setWorking] = useState(false);
-  const [blink, setBlink] = useState(false);
+  const [action, setAction] = useState('hold');
   const [prompt, setPrompt] = useState('');
   useEffect(() => () => stop(stream.current), []);
 
@@ -201,16 +202,16 @@ function FaceCapture({ sub, body, error, onStart, onDone, onRefused }) {
       const begun = await post(`/users/${seg(sub)}/enrolment/face/begin`);
       setPrompt(t('counter.hold'));
       const frames = await film(video.current, begun.cue, (now) => {
-        setBlink(now);
-        setPrompt(t(now ? 'counter.blink' : 'counter.hold'));
+        setAction(now);
+        setPrompt(t(`counter.${now}`));
       });
-      setBlink(false);
+      setAction('hold');
       setPrompt(t('counter.checking'));
       const done = await post(`/users/${seg(sub)}/enrolment/face`, { ...body, challenge: begun.challenge, frames });
       stop(stream.current);
       onDone(done);
     } catch (e) {
-      setBlink(false);
+      setAction('hold');
       setPrompt('');
       setWorking(false);
       onRefused(e);
@@ -220,7 +221,7 @@ function FaceCapture({ sub, body, error, onStart, onDone, onRefused }) {
   return (
     <div class={`govuk-form-group${error ? ' govuk-form-group--error' : ''}`}>
       <CaptureError text={error} />
-      <div class={`app-capture-area${blink ? ' blink' : ''}`} id="face-capture">
+      <div class={`app-capture-area ${{ hold: '', blink: 'blink' }[action] ?? `turn-${action}`}`} id="face-capture">
         <div class="app-viewfinder" hidden={!on}>
           <video ref={video} autoplay muted playsinline aria-hidden="true" />
           <div class="app-viewfinder__outline" aria-hidden="true" />

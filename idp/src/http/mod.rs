@@ -30,8 +30,8 @@ use tracing::Instrument;
 
 /// Largest request body accepted by any endpoint but the face capture's.
 const MAX_BODY: usize = 64 * 1024;
-/// A face capture: 30 frames of 640x480 JPEG, as base64 in JSON.
-pub(crate) const MAX_CAPTURE: usize = 6 * 1024 * 1024;
+/// A face capture: 45 frames of 640x480 JPEG (up to about 150 KB each), as base64 in JSON.
+pub(crate) const MAX_CAPTURE: usize = 9 * 1024 * 1024;
 /// A voice recording: a WAV file in base64, with the form around it.
 pub(crate) const MAX_RECORDING: usize = crate::biometrics::MAX_RECORDING_BYTES * 4 / 3 + 4096;
 

@@ -167,8 +167,10 @@ impl FaceAnswer {
                 U::TooDark => "too_dark",
                 U::TooBlurred => "too_blurred",
             },
-            // Not blinking and blinking at the wrong moment read the same to the citizen.
+            // Not blinking and blinking at the wrong moment read the same to the citizen, and
+            // so do the turns of the head.
             FaceAnswer::Refused(R::NoBlink | R::NotOnCue) => "no_blink",
+            FaceAnswer::Refused(R::NoTurn | R::TurnNotOnCue) => "no_turn",
             FaceAnswer::Refused(R::NoMatch) => "no_match",
             FaceAnswer::Locked => "locked",
         }

@@ -2,7 +2,7 @@
 //!
 //! Two detectors locate faces: dlib's MMOD CNN (`detect.rs`) in still photographs, where it
 //! is the more accurate, and MediaPipe's BlazeFace (`blazeface.rs`) in camera frames, where
-//! a capture's 30 frames must be analysed in well under a second.
+//! a capture's 45 frames must be analysed in well under a second.
 
 pub mod align;
 pub mod blazeface;
