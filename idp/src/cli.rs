@@ -271,6 +271,12 @@ pub struct ClientAddArgs {
     /// The client must push its authorization requests (RFC 9126) to /par.
     #[arg(long)]
     pub require_par: bool,
+    /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
+    #[arg(long)]
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -325,6 +331,12 @@ pub struct ClientUpdateArgs {
     /// Whether the client must push its authorization requests (RFC 9126).
     #[arg(long, value_name = "true|false")]
     pub require_par: Option<bool>,
+    /// Where the client hears of ended sessions; an empty value removes it.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the browser tells the client of an ended session; an empty value removes it.
+    #[arg(long)]
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -701,6 +713,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 subject_type: Some(a.subject_type),
                 sector_identifier: a.sector_identifier,
                 require_pushed_authorization_requests: a.require_par,
+                backchannel_logout_uri: a.backchannel_logout_uri,
+                frontchannel_logout_uri: a.frontchannel_logout_uri,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -732,6 +746,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 subject_type: a.subject_type,
                 sector_identifier: a.sector_identifier,
                 require_pushed_authorization_requests: a.require_par,
+                backchannel_logout_uri: a.backchannel_logout_uri,
+                frontchannel_logout_uri: a.frontchannel_logout_uri,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

@@ -190,6 +190,7 @@ pub fn close_account(
     let t = lang.texts();
     crate::notify::tell(svc, &user, t.closed_subject, t.closed_body);
     svc.db.tx(|c| {
+        crate::oidc::backchannel::end_sessions_of_user(c, user_id, now)?;
         crate::store::tokens::revoke_grants_of_user(c, user_id, now)?;
         users::delete_account(c, user_id)?;
         let entry = Entry {
@@ -319,7 +320,7 @@ pub fn account_overview(
 pub fn end_session(svc: &Service, user_id: &str, sid: &str, now: i64) -> OidcResult<()> {
     svc.db.tx(|c| {
         if sessions::delete_by_sid(c, user_id, sid)? {
-            crate::store::tokens::revoke_grants_of_session(c, sid, now)?;
+            crate::oidc::backchannel::session_ended(c, sid, now)?;
         }
         let entry = Entry {
             kind: Kind::SessionEnded,

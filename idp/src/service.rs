@@ -110,6 +110,13 @@ impl Service {
         drop(self.background.running.lock());
     }
 
+    /// Whether the background work has been told to stop.
+    pub(crate) fn stopping(&self) -> bool {
+        self.background
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Runs one round of background work, unless stopping.
     pub(crate) fn in_background(&self, work: impl FnOnce()) {
         let _round = self
@@ -117,11 +124,7 @@ impl Service {
             .running
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !self
-            .background
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if !self.stopping() {
             work();
         }
     }

@@ -86,23 +86,7 @@ async fn jwt_access_tokens(backend: Backend) {
     );
     let header = jwt_part(&token, 0);
     assert_eq!(header["typ"], "at+jwt");
-    assert_eq!(header["alg"], "ES256");
-    let jwks: Value = reqwest::get(s.url("/jwks"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("the signing key is published");
-    let jwk = josekit::jwk::Jwk::from_bytes(jwk.to_string().as_bytes()).unwrap();
-    let verifier = josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap();
-    let (payload, _) = josekit::jws::deserialize_compact(&token, &verifier).expect("signature");
-    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    let claims = verified_es256(&s, &token).await;
     assert_eq!(claims["iss"], s.issuer.as_str());
     assert_eq!(claims["client_id"], "api");
     assert_eq!(claims["sub"], "api");

@@ -116,6 +116,29 @@ pub fn jwt_payload(jwt: &str) -> serde_json::Value {
     jwt_part(jwt, 1)
 }
 
+/// The claims of an ES256 JWT whose signature checks against the key of its `kid` in the
+/// provider's published JWK set.
+pub async fn verified_es256(s: &TestServer, jwt: &str) -> serde_json::Value {
+    let header = jwt_part(jwt, 0);
+    assert_eq!(header["alg"], "ES256");
+    let jwks: serde_json::Value = reqwest::get(s.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the signing key is published");
+    let jwk = josekit::jwk::Jwk::from_bytes(jwk.to_string().as_bytes()).unwrap();
+    let verifier = josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap();
+    let (payload, _) = josekit::jws::deserialize_compact(jwt, &verifier).expect("signature");
+    serde_json::from_slice(&payload).unwrap()
+}
+
 /// UserInfo with a bearer token: its status and body.
 pub async fn userinfo(s: &TestServer, token: &str) -> (u16, serde_json::Value) {
     let res = reqwest::Client::new()

@@ -3,7 +3,9 @@
 //! Redirect URIs (and post-logout redirect URIs) are absolute, matched exactly, and use
 //! https; plain http only on a loopback host (`127.0.0.1`, `[::1]`, `localhost`) and
 //! private-use schemes with a dot (`gov.example.app:/cb`), both for native apps (RFC 8252
-//! 7.1, 7.3). No wildcard, fragment or user information. Scopes are those the provider
+//! 7.1, 7.3). No wildcard, fragment or user information. Logout URIs (back- and
+//! front-channel) are https (plain http on a loopback host), without fragment or user
+//! information. Scopes are those the provider
 //! supports (`oidc::authorize::scopes_supported`), grant types those the token endpoint
 //! implements.
 
@@ -74,6 +76,10 @@ pub struct NewClient {
     pub sector_identifier: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 impl NewClient {
@@ -96,6 +102,8 @@ impl NewClient {
             subject_type: None,
             sector_identifier: None,
             require_pushed_authorization_requests: false,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
         }
     }
 }
@@ -120,6 +128,10 @@ pub struct ClientChanges {
     /// Changing it changes the pairwise `sub` of every citizen at this client.
     pub sector_identifier: Option<String>,
     pub require_pushed_authorization_requests: Option<bool>,
+    /// An empty value removes it.
+    pub backchannel_logout_uri: Option<String>,
+    /// An empty value removes it.
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 /// A new client's secret.
@@ -157,6 +169,10 @@ pub struct ClientView {
     pub sector_identifier: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
     pub created_at: i64,
 }
 
@@ -181,6 +197,8 @@ impl From<&Client> for ClientView {
             subject_type: c.subject_type.as_str(),
             sector_identifier: c.sector_identifier.clone(),
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
             created_at: c.created_at,
         }
     }
@@ -263,6 +281,16 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
             .map(sector_identifier)
             .transpose()?,
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
+        backchannel_logout_uri: new
+            .backchannel_logout_uri
+            .as_deref()
+            .map(|u| logout_uri("backchannel_logout_uri", u))
+            .transpose()?,
+        frontchannel_logout_uri: new
+            .frontchannel_logout_uri
+            .as_deref()
+            .map(|u| logout_uri("frontchannel_logout_uri", u))
+            .transpose()?,
     };
     fix_sector(&mut client)?;
     consistent(&client)?;
@@ -287,6 +315,8 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
             "subject_type": client.subject_type,
             "sector_identifier": client.sector_identifier,
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+            "backchannel_logout_uri": client.backchannel_logout_uri,
+            "frontchannel_logout_uri": client.frontchannel_logout_uri,
         });
         record(
             c,
@@ -365,6 +395,21 @@ pub fn update(
         .as_deref()
         .map(|s| sector_identifier(s).map(Some))
         .transpose()?;
+    let changed_logout_uri = |field, uri: Option<&str>| {
+        uri.map(|u| match u {
+            "" => Ok(None),
+            u => logout_uri(field, u).map(Some),
+        })
+        .transpose()
+    };
+    let backchannel = changed_logout_uri(
+        "backchannel_logout_uri",
+        changes.backchannel_logout_uri.as_deref(),
+    )?;
+    let frontchannel = changed_logout_uri(
+        "frontchannel_logout_uri",
+        changes.frontchannel_logout_uri.as_deref(),
+    )?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -403,6 +448,8 @@ pub fn update(
             require_pushed_authorization_requests,
             changes.require_pushed_authorization_requests
         );
+        apply!(backchannel_logout_uri, backchannel);
+        apply!(frontchannel_logout_uri, frontchannel);
         let sector_before = client.sector_identifier.clone();
         fix_sector(&mut client)?;
         if client.sector_identifier != sector_before {
@@ -438,7 +485,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 16] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -453,6 +500,8 @@ const FIELDS: [&str; 14] = [
     "subject_type",
     "sector_identifier",
     "require_pushed_authorization_requests",
+    "backchannel_logout_uri",
+    "frontchannel_logout_uri",
 ];
 
 /// Replaces a confidential client's secret; the old one stops working at once. Returns
@@ -615,6 +664,19 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
         s if s.contains('.') => Ok(()),
         s => Err(format!("the scheme {s} is not allowed")),
     }
+}
+
+/// A back- or front-channel logout URI: https (plain http on a loopback host), absolute,
+/// without fragment or user information (OIDC Back-Channel Logout 1.0, 2.2).
+fn logout_uri(field: &'static str, uri: &str) -> AdminResult<String> {
+    let web = url::Url::parse(uri).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+    check_redirect_uri(uri)
+        .and_then(|()| {
+            web.then_some(())
+                .ok_or_else(|| "must be an https address".to_string())
+        })
+        .map_err(|reason| invalid(field, format!("{uri}: {reason}")))?;
+    Ok(uri.to_string())
 }
 
 fn redirect_uris(field: &'static str, uris: &[String]) -> AdminResult<Vec<String>> {

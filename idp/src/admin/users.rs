@@ -11,6 +11,7 @@ use super::{
 };
 use crate::audit::Kind;
 use crate::crypto;
+use crate::oidc::backchannel;
 use crate::policy::password;
 use crate::store::users::{self as store, Credential, PASSWORD, User};
 use crate::store::{AnyConnection, lockouts, sessions, tokens, transactions};
@@ -291,9 +292,9 @@ pub fn disable(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminRes
             });
         }
         store::set_disabled(c, &user.id, true, now)?;
-        let sessions = sessions::delete_of_user(c, &user.id)?;
+        let (sessions, in_sessions) = backchannel::end_sessions_of_user(c, &user.id, now)?;
         transactions::delete_of_user(c, &user.id)?;
-        let grants = tokens::revoke_grants_of_user(c, &user.id, now)?;
+        let grants = in_sessions + tokens::revoke_grants_of_user(c, &user.id, now)?;
         let detail = json!({ "sessions_ended": sessions, "grants_revoked": grants });
         record(
             c,
@@ -366,7 +367,7 @@ fn end(
     if !sessions::delete_by_sid(c, user_id, sid)? {
         return Ok(false);
     }
-    let grants = tokens::revoke_grants_of_session(c, sid, now)?;
+    let grants = backchannel::session_ended(c, sid, now)?.grants_revoked;
     let detail = json!({ "sid": sid, "grants_revoked": grants });
     record(
         c,
@@ -483,6 +484,7 @@ pub fn set_password(
 pub fn remove(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResult<()> {
     ctx.db.try_tx(|c| {
         let user = find(c, who)?;
+        backchannel::end_sessions_of_user(c, &user.id, now)?;
         tokens::revoke_grants_of_user(c, &user.id, now)?;
         store::delete_account(c, &user.id)?;
         let detail = json!({ "username": user.username });

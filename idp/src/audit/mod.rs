@@ -70,6 +70,9 @@ pub enum Kind {
     CodeSent,
     ConsentWithdrawn,
     SessionEnded,
+    /// A service was told of an ended session by back-channel logout, or could not be
+    /// (the detail says which, and after how many attempts).
+    LogoutNotified,
     /// A used code or rotated refresh token came back; its grant was revoked.
     TokenReplayed,
     /// Tokens about a citizen were issued to a client (a code redeemed, a refresh).
@@ -127,7 +130,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 39] = [
+    pub const ALL: [Kind; 40] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -138,6 +141,7 @@ impl Kind {
         Kind::CodeSent,
         Kind::ConsentWithdrawn,
         Kind::SessionEnded,
+        Kind::LogoutNotified,
         Kind::TokenReplayed,
         Kind::TokensIssued,
         Kind::ConsentGiven,
@@ -182,6 +186,7 @@ impl Kind {
             Kind::CodeSent => "code.sent",
             Kind::ConsentWithdrawn => "consent.withdrawn",
             Kind::SessionEnded => "session.ended",
+            Kind::LogoutNotified => "logout.notified",
             Kind::TokenReplayed => "token.replayed",
             Kind::TokensIssued => "token.issued",
             Kind::ConsentGiven => "consent.given",

@@ -10,7 +10,7 @@ use crate::oidc::error::{OidcError, OidcResult};
 use crate::policy::password::{self, Weakness};
 use crate::service::Service;
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::{AnyConnection, StoreResult, tokens, users};
+use crate::store::{AnyConnection, StoreResult, users};
 
 /// Why a new password was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ fn set(
         crate::login::lockout::clear(c, user_id, authenticators::FactorKind::Password, now)?;
         // No session id is empty: without one to keep, every session ends.
         for sid in sessions::delete_others(c, user_id, keep.unwrap_or(""))? {
-            tokens::revoke_grants_of_session(c, &sid, now)?;
+            crate::oidc::backchannel::session_ended(c, &sid, now)?;
         }
         Ok(audit(c, user_id, Change::Password, None, now)?)
     })?;

@@ -111,6 +111,10 @@ pub async fn voice_script() -> HttpResponse {
     script(include_str!("../../templates/voice.js"))
 }
 
+pub async fn logout_script() -> HttpResponse {
+    script(include_str!("../../templates/logout.js"))
+}
+
 pub async fn form_post_script() -> HttpResponse {
     script(include_str!("../../templates/form-post.js"))
 }

@@ -92,33 +92,39 @@ async fn handle(
                     pending: &raw,
                     account: &account,
                     service: service.as_deref(),
+                    frontchannel: &[],
+                    next: None,
                 }
                 .render(),
             )
         }
-        Ok(Ending::Done(request)) => {
-            let mut res = match &request.redirect {
-                Some((uri, client_state)) => {
-                    let mut url = url::Url::parse(uri).ok();
-                    if let (Some(u), Some(s)) = (url.as_mut(), client_state) {
-                        u.query_pairs_mut().append_pair("state", s);
-                    }
-                    see_other(&url.map(|u| u.to_string()).unwrap_or_else(|| uri.clone()))
+        Ok(Ending::Done {
+            request,
+            frontchannel,
+        }) => {
+            let next = request.redirect.as_ref().map(|(uri, client_state)| {
+                let mut url = url::Url::parse(uri).ok();
+                if let (Some(u), Some(s)) = (url.as_mut(), client_state) {
+                    u.query_pairs_mut().append_pair("state", s);
                 }
-                None => {
+                url.map(|u| u.to_string()).unwrap_or_else(|| uri.clone())
+            });
+            let mut res = match next {
+                // Nothing for the browser to load first: straight back to the service.
+                Some(next) if frontchannel.is_empty() => see_other(&next),
+                next => {
                     let t = &pages::chrome(&req, pages::lang(&req, &request.ui_locales));
-                    pages::html(
-                        200,
-                        LogoutPage {
-                            t,
-                            done: true,
-                            csrf: "",
-                            pending: "",
-                            account: "",
-                            service: None,
-                        }
-                        .render(),
-                    )
+                    let page = LogoutPage {
+                        t,
+                        done: true,
+                        csrf: "",
+                        pending: "",
+                        account: "",
+                        service: None,
+                        frontchannel: &frontchannel,
+                        next: next.as_deref(),
+                    };
+                    pages::html_framing(200, page.render(), &frontchannel)
                 }
             };
             if cookie.is_some() {

@@ -147,6 +147,7 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
     }
     let server = server.run();
     spawn_every_second(state.clone());
+    spawn_logout_deliveries(state.clone());
     spawn_housekeeping(state);
     Ok(server)
 }
@@ -324,6 +325,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/static/form-post.js",
             get().to(discovery::form_post_script),
         )
+        .route("/static/logout.js", get().to(discovery::logout_script))
         .route("/static/face.js", get().to(discovery::face_script))
         .route("/static/voice.js", get().to(discovery::voice_script))
         .route("/_test/clock", post().to(test_clock))
@@ -373,71 +375,81 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     )
 }
 
+/// Runs `work` on a blocking thread every `period` (the first time one period after
+/// start) for as long as the service lives and is not stopping.
+fn spawn_every(state: Arc<AppState>, period: Duration, work: fn(&AppState)) {
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            if state.stopping() {
+                break;
+            }
+            let _ = tokio::task::spawn_blocking(move || work(&state)).await;
+        }
+    });
+}
+
 /// Every second: pick up a policy changed through another instance, signing keys rotated
 /// or retired elsewhere, and the JWT access tokens revoked through any instance; give the
 /// audit events appended since their place in the hash chain, and sign a checkpoint of it
 /// when the last is older than the configured interval. Every instance runs one; they take
 /// turns on the chain's head.
 fn spawn_every_second(state: Arc<AppState>) {
-    let weak = Arc::downgrade(&state);
-    drop(state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(state) = weak.upgrade() else { break };
-            let _ = tokio::task::spawn_blocking(move || {
-                state.in_background(|| {
-                    if let Err(e) = state.reload_rules() {
-                        tracing::warn!(error = %e, "reloading the policy failed");
-                    }
-                    if let Err(e) = state.follow_keys() {
-                        tracing::warn!(error = %e, "reloading signing keys failed");
-                    }
-                    let now = state.clock.now();
-                    if let Err(e) = state.denials.sync(&state.db, now) {
-                        tracing::warn!(error = %e, "reading revoked JWT access tokens failed");
-                    }
-                    let every = state.config.audit_checkpoint_seconds;
-                    let issuer = &state.config.issuer;
-                    let sealed =
-                        crate::audit::seal_pending(&state.db, &state.kek, issuer, every, now);
-                    if let Err(e) = sealed {
-                        tracing::warn!(error = %e, "sealing audit events failed");
-                    }
-                })
-            })
-            .await;
+    spawn_every(state, Duration::from_secs(1), |state| {
+        state.in_background(|| {
+            if let Err(e) = state.reload_rules() {
+                tracing::warn!(error = %e, "reloading the policy failed");
+            }
+            if let Err(e) = state.follow_keys() {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+            let now = state.clock.now();
+            if let Err(e) = state.denials.sync(&state.db, now) {
+                tracing::warn!(error = %e, "reading revoked JWT access tokens failed");
+            }
+            let every = state.config.audit_checkpoint_seconds;
+            let issuer = &state.config.issuer;
+            let sealed = crate::audit::seal_pending(&state.db, &state.kek, issuer, every, now);
+            if let Err(e) = sealed {
+                tracing::warn!(error = %e, "sealing audit events failed");
+            }
+        })
+    });
+}
+
+/// Every second: deliver the back-channel logout notices that are due, in a loop of its
+/// own so that a slow service delays nothing else. Not a round of `in_background`:
+/// stopping need not wait for a slow service (a notice claimed and not finished is tried
+/// again by any instance).
+fn spawn_logout_deliveries(state: Arc<AppState>) {
+    spawn_every(state, Duration::from_secs(1), |state| {
+        let now = state.clock.now();
+        if let Err(e) = crate::oidc::backchannel::deliver_due(state, now) {
+            tracing::warn!(error = %e, "delivering back-channel logout notices failed");
         }
     });
 }
 
 /// Every minute: pick up key changes made elsewhere and purge expired rows.
 fn spawn_housekeeping(state: Arc<AppState>) {
-    let weak = Arc::downgrade(&state);
-    drop(state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let Some(state) = weak.upgrade() else { break };
-            let _ = tokio::task::spawn_blocking(move || {
-                state.in_background(|| {
-                    if let Err(e) = state.reload_keys() {
-                        tracing::warn!(error = %e, "reloading signing keys failed");
-                    }
-                    let now = state.clock.now();
-                    match state.db.run(|c| crate::store::purge_expired(c, now)) {
-                        Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
-                    }
-                })
-            })
-            .await;
-        }
+    spawn_every(state, Duration::from_secs(60), |state| {
+        state.in_background(|| {
+            if let Err(e) = state.reload_keys() {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+            let now = state.clock.now();
+            match state.db.run(|c| crate::store::purge_expired(c, now)) {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+            }
+        })
     });
 }
 

@@ -147,10 +147,36 @@ pub fn safe_back(back: &str) -> Option<&str> {
 }
 
 pub fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
+    html_with_csp(status, body, CSP.to_string())
+}
+
+/// `html`, for a page that frames the given addresses (front-channel logout): their
+/// origins, and only theirs, may be framed.
+pub fn html_framing(
+    status: u16,
+    body: Result<String, askama::Error>,
+    framed: &[String],
+) -> HttpResponse {
+    let origins: Vec<String> = framed
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    if origins.is_empty() {
+        return html(status, body);
+    }
+    html_with_csp(
+        status,
+        body,
+        format!("{CSP}; frame-src {}", origins.join(" ")),
+    )
+}
+
+fn html_with_csp(status: u16, body: Result<String, askama::Error>, csp: String) -> HttpResponse {
     match body {
         Ok(body) => HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+            .insert_header((header::CONTENT_SECURITY_POLICY, csp))
             .content_type("text/html; charset=utf-8")
             .body(body),
         Err(e) => {
@@ -583,6 +609,10 @@ pub struct LogoutPage<'a> {
     /// Who is signed in, and which service asked (the question names both).
     pub account: &'a str,
     pub service: Option<&'a str>,
+    /// Front-channel logout URIs loaded in hidden frames once signed out.
+    pub frontchannel: &'a [String],
+    /// Where the browser goes next (the service's post-logout redirect), if anywhere.
+    pub next: Option<&'a str>,
 }
 
 /// A readable page for an error that cannot be sent back to a client.

@@ -2,14 +2,17 @@
 //! `id_token_hint` for the current session the citizen is signed out at once; otherwise
 //! they are asked first, and the question names the account and the service that asked,
 //! so that a third-party page cannot sign them out unnoticed. Ending a session revokes the
-//! grants issued in it, in the same transaction as its audit entry.
+//! grants issued in it and writes the back-channel notices of its services, in the same
+//! transaction as its audit entry; the services that listen in the browser
+//! (front-channel) are named for the signed-out page to load.
 
 use crate::crypto;
+use crate::oidc::backchannel;
 use crate::oidc::error::OidcResult;
 use crate::oidc::logout::{self, LogoutRequest};
 use crate::oidc::params::Params;
 use crate::service::Service;
-use crate::store::{clients, sessions, tokens, users};
+use crate::store::{clients, sessions, users};
 
 /// What a logout request comes to.
 #[derive(Debug)]
@@ -22,8 +25,12 @@ pub enum Ending {
         /// The service that sent them here, by its name, when known.
         service: Option<String>,
     },
-    /// Signed out (or there was no session): where to go now.
-    Done(LogoutRequest),
+    /// Signed out (or there was no session): where to go now, and the front-channel
+    /// logout URIs the browser loads first.
+    Done {
+        request: LogoutRequest,
+        frontchannel: Vec<String>,
+    },
 }
 
 /// Checks the request and, when the citizen confirmed it or its hint names this session,
@@ -41,12 +48,16 @@ pub fn end(
             clients::find(c, id)
         })
     })??;
+    let nothing_to_end = |request| Ending::Done {
+        request,
+        frontchannel: Vec::new(),
+    };
     let Some(cookie) = session_cookie else {
-        return Ok(Ending::Done(request));
+        return Ok(nothing_to_end(request));
     };
     let hash = crypto::secret_hash(cookie);
     let Some(session) = svc.db.run(|c| sessions::find_live(c, &hash, now))? else {
-        return Ok(Ending::Done(request));
+        return Ok(nothing_to_end(request));
     };
     let hinted = svc
         .db
@@ -66,9 +77,9 @@ pub fn end(
             request,
         });
     }
-    svc.db.tx(|c| {
+    let ended = svc.db.tx(|c| {
         sessions::delete(c, &hash)?;
-        tokens::revoke_grants_of_session(c, &session.sid, now)?;
+        let ended = backchannel::session_ended(c, &session.sid, now)?;
         let detail = serde_json::json!({ "by": "logout", "client": request.client_id });
         let entry = crate::audit::Entry {
             kind: crate::audit::Kind::SessionEnded,
@@ -76,8 +87,13 @@ pub fn end(
             client_id: None,
             detail,
         };
-        crate::audit::append(c, entry, now)
+        crate::audit::append(c, entry, now)?;
+        Ok(ended)
     })?;
     tracing::info!("session ended by logout");
-    Ok(Ending::Done(request))
+    let issuer = &svc.provider.issuer;
+    Ok(Ending::Done {
+        frontchannel: logout::frontchannel_uris(issuer, &session.sid, &ended.clients),
+        request,
+    })
 }

@@ -252,6 +252,8 @@ mod tests {
             subject_type: SubjectType::Public,
             sector_identifier: None,
             require_pushed_authorization_requests: false,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
         }
     }
 

@@ -50,7 +50,9 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": UI_LOCALES,
         "authorization_response_iss_parameter_supported": true,
-        "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

@@ -1,4 +1,5 @@
-//! RP-Initiated Logout 1.0: the end-session request, checked before anything is done.
+//! RP-Initiated Logout 1.0: the end-session request, checked before anything is done; and
+//! Front-Channel Logout 1.0: the URIs the signed-out page loads in the browser.
 
 use super::error::{OidcError, OidcResult};
 use super::params::{Params, space_list};
@@ -36,6 +37,22 @@ impl LogoutRequest {
         Ok(crate::store::clients::find(conn, client_id)?
             .is_some_and(|c| super::subject::of(pairwise, &c, &session.user_id) == *sub))
     }
+}
+
+/// The front-channel logout URIs of the services a session signed in to, each with the
+/// issuer and the session (`iss`, `sid`), for the browser to load (Front-Channel Logout
+/// 1.0, 3).
+pub fn frontchannel_uris(issuer: &str, sid: &str, clients: &[Client]) -> Vec<String> {
+    clients
+        .iter()
+        .filter_map(|c| url::Url::parse(c.frontchannel_logout_uri.as_deref()?).ok())
+        .map(|mut u| {
+            u.query_pairs_mut()
+                .append_pair("iss", issuer)
+                .append_pair("sid", sid);
+            u.to_string()
+        })
+        .collect()
 }
 
 pub fn validate<E>(

@@ -4,6 +4,7 @@
 
 pub mod access_jwt;
 pub mod authorize;
+pub mod backchannel;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;

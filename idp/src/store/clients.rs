@@ -105,6 +105,10 @@ pub struct Client {
     pub sector_identifier: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -149,6 +153,10 @@ struct Options {
     sector_identifier: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     require_pushed_authorization_requests: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frontchannel_logout_uri: Option<String>,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -170,6 +178,8 @@ impl TryFrom<ClientRow> for Client {
             subject_type: options.subject_type,
             sector_identifier: options.sector_identifier,
             require_pushed_authorization_requests: options.require_pushed_authorization_requests,
+            backchannel_logout_uri: options.backchannel_logout_uri,
+            frontchannel_logout_uri: options.frontchannel_logout_uri,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -211,6 +221,8 @@ impl From<&Client> for ClientRow {
                 subject_type: c.subject_type,
                 sector_identifier: c.sector_identifier.clone(),
                 require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+                frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }

@@ -12,6 +12,7 @@ pub mod denials;
 pub mod group_sync;
 pub mod keys;
 pub mod lockouts;
+pub mod logout_deliveries;
 pub mod pushed_requests;
 pub mod rate_limits;
 pub mod registrations;

@@ -366,3 +366,16 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    logout_deliveries (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        subject -> Text,
+        attempts -> BigInt,
+        next_at -> BigInt,
+        created_at -> BigInt,
+    }
+}

@@ -136,10 +136,10 @@ pub fn delete_others(
     Ok(sids)
 }
 
-/// Ends every session of a user; returns how many there were.
-pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<usize> {
-    Ok(
-        diesel::delete(browser_sessions::table.filter(browser_sessions::user_id.eq(user_id)))
-            .execute(conn)?,
-    )
+/// Ends every session of a user; returns the ended sessions' public ids.
+pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Vec<String>> {
+    let all = browser_sessions::table.filter(browser_sessions::user_id.eq(user_id));
+    let sids = all.select(browser_sessions::sid).load(conn)?;
+    diesel::delete(all).execute(conn)?;
+    Ok(sids)
 }

@@ -92,6 +92,16 @@ pub fn revoke_grant(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Store
 }
 
 /// Revokes what was issued in a browser session that is ending (RP-initiated logout).
+/// The grants issued in a session that are still in force.
+pub fn live_grants_of_session(conn: &mut AnyConnection, sid: &str) -> StoreResult<Vec<Grant>> {
+    Ok(grants::table
+        .filter(grants::sid.eq(sid))
+        .filter(grants::revoked.eq(false))
+        .order(grants::created_at.asc())
+        .select(Grant::as_select())
+        .load(conn)?)
+}
+
 pub fn revoke_grants_of_session(
     conn: &mut AnyConnection,
     sid: &str,

@@ -65,6 +65,12 @@ pub struct CreateClient {
     /// Authorization requests must be pushed (RFC 9126).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0): https.
+    #[schema(max_length = 2000)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
+    #[schema(max_length = 2000)]
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -92,6 +98,12 @@ pub struct ClientPatch {
     pub subject_type: Option<String>,
     pub sector_identifier: Option<String>,
     pub require_pushed_authorization_requests: Option<bool>,
+    /// An empty value removes it.
+    #[schema(max_length = 2000)]
+    pub backchannel_logout_uri: Option<String>,
+    /// An empty value removes it.
+    #[schema(max_length = 2000)]
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -214,6 +226,8 @@ pub(super) async fn create(
             subject_type: b.subject_type,
             sector_identifier: b.sector_identifier,
             require_pushed_authorization_requests: b.require_pushed_authorization_requests,
+            backchannel_logout_uri: b.backchannel_logout_uri,
+            frontchannel_logout_uri: b.frontchannel_logout_uri,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -284,6 +298,8 @@ pub(super) async fn update(
             subject_type: p.subject_type,
             sector_identifier: p.sector_identifier,
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
+            backchannel_logout_uri: p.backchannel_logout_uri,
+            frontchannel_logout_uri: p.frontchannel_logout_uri,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {
