@@ -2,7 +2,7 @@
 // discovery, authorization code flow with PKCE and nonce, ID token validation (signature
 // against the JWKS, with non-repudiation checks on), UserInfo, refresh, introspection,
 // revocation, RP-initiated logout, the error a relying party sees for prompt=none, pushed
-// authorization requests (RFC 9126) and JWT access tokens (RFC 9068).
+// authorization requests (RFC 9126), JWT access tokens (RFC 9068) and DPoP (RFC 9449).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -192,4 +192,35 @@ test('a pushed authorization request (RFC 9126), required of its client, and a J
   const again = await ua.follow(await ua.request(url.href));
   assert.equal(again.status, 400);
   assert.match(again.body, /invalid_request_uri|request_uri/);
+});
+
+test('PAR with DPoP (RFC 9449): tokens bound to the client\'s key, the server\'s nonce honoured, UserInfo and refresh with proofs', async () => {
+  const config = await configure('rp-par', 'ES256');
+  assert.ok(config.serverMetadata().dpop_signing_alg_values_supported.includes('ES256'));
+  const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  const url = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: REDIRECT, scope: 'openid profile', nonce, state,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  }, { DPoP });
+  const ua = new UserAgent(idp.issuer);
+  const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
+  // The first token request meets use_dpop_nonce; the client retries with the nonce.
+  const tokens = await client.authorizationCodeGrant(config, back, {
+    pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
+  }, undefined, { DPoP });
+  assert.equal(tokens.token_type, 'dpop');
+  const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url'));
+  assert.match(claims.cnf.jkt, /^[A-Za-z0-9_-]{43}$/);
+  const info = await client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub, { DPoP });
+  assert.equal(info.preferred_username, 'maria');
+  // Presented as a bearer token, it is refused.
+  await assert.rejects(client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub));
+  // Refreshed with the same key, still bound; without it, refused.
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+  assert.equal(refreshed.token_type, 'dpop');
+  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token),
+    (e) => e.error === 'invalid_grant');
 });

@@ -65,6 +65,7 @@ impl Service {
             client_secrets: kek.client_secrets(),
             pairwise: kek.pairwise(),
             require_pushed_requests: config.require_pushed_authorization_requests,
+            dpop_nonces: kek.dpop_nonces(),
         };
         let rules = db
             .run(|c| active_rules(c, &config, &provider))
@@ -257,6 +258,7 @@ pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
         client_secrets: crate::keys::kek::Kek::from_bytes(&[0; 32]).client_secrets(),
         pairwise: crate::keys::kek::Kek::from_bytes(&[0; 32]).pairwise(),
         require_pushed_requests: config.require_pushed_authorization_requests,
+        dpop_nonces: crate::keys::kek::Kek::from_bytes(&[0; 32]).dpop_nonces(),
     };
     let active = db
         .run(|c| active_rules(c, config, &provider))

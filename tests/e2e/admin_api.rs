@@ -38,6 +38,7 @@ async fn token_for(s: &TestServer, username: &str, scope: &str, acr: Option<&str
                     revoked: false,
                     created_at: now,
                     subject: None,
+                    jkt: None,
                 };
                 idp::store::tokens::insert_grant(c, &grant)?;
                 idp::oidc::tokens::issue_access_token(c, &grant, &scope, 600, now)
@@ -896,12 +897,7 @@ async fn the_policy_is_changed_over_the_api(backend: Backend) {
     policy["lockout"]["attempts"] = json!(5);
     let a = api(&s, "PUT", "/policy", Some(&root), Some(policy.clone())).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    let discovery: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = discovery(&s).await;
     assert!(
         discovery["scopes_supported"]
             .as_array()

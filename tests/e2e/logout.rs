@@ -168,12 +168,7 @@ async fn services_hear_of_the_logout_by_both_channels(backend: Backend) {
         "https://rp.example/frontchannel",
     ])
     .expect("client updated");
-    let discovery: serde_json::Value = reqwest::get(s.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = discovery(&s).await;
     for feature in [
         "backchannel_logout_supported",
         "backchannel_logout_session_supported",

@@ -8,6 +8,7 @@ mod audit;
 mod authorize_errors;
 mod certificates;
 mod cli;
+mod dpop;
 pub mod factors;
 pub mod flow;
 mod logout;
@@ -114,6 +115,16 @@ pub fn jwt_part(jwt: &str, i: usize) -> serde_json::Value {
 /// The claims of a compact JWT, decoded; nothing verified.
 pub fn jwt_payload(jwt: &str) -> serde_json::Value {
     jwt_part(jwt, 1)
+}
+
+/// The provider's discovery document.
+pub async fn discovery(s: &TestServer) -> serde_json::Value {
+    reqwest::get(s.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The claims of an ES256 JWT whose signature checks against the key of its `kid` in the

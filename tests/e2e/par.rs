@@ -129,12 +129,7 @@ async fn pushed_authorization_requests(backend: Backend) {
     let (status, _) = push(&s, Some(("strict", SECRET)), &strict).await;
     assert_eq!(status, 201);
 
-    let d: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = discovery(&s).await;
     assert_eq!(d["pushed_authorization_request_endpoint"], s.url("/par"));
     assert_eq!(d["require_pushed_authorization_requests"], false);
 }

@@ -125,12 +125,7 @@ async fn pairwise_and_public_subjects(backend: Backend) {
     assert_eq!(subs["legacy"], account, "public: the account id");
     assert_ne!(subs["portal"], account);
     assert_ne!(subs["other"], account);
-    let d: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = discovery(&s).await;
     assert_eq!(
         d["subject_types_supported"],
         serde_json::json!(["public", "pairwise"])

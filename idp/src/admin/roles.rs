@@ -195,6 +195,11 @@ pub fn authorize(
     let Some(at) = bearer.check(token, now)? else {
         return Ok(Err(Refusal::InvalidToken));
     };
+    // The API takes bearer tokens only: a token bound to a DPoP key is worthless without
+    // a proof of it, so it is refused here rather than accepted without one.
+    if at.jkt.is_some() {
+        return Ok(Err(Refusal::InvalidToken));
+    }
     if !at.has_scope(ADMIN_SCOPE) {
         return Ok(Err(Refusal::InsufficientScope));
     }
@@ -267,6 +272,7 @@ mod tests {
             revoked: false,
             created_at: T0,
             subject: None,
+            jkt: None,
         };
         svc.db
             .tx(|c| {

@@ -962,6 +962,7 @@ mod tests {
             revoked: false,
             created_at: T0,
             subject: None,
+            jkt: None,
         };
         svc.db.tx(|c| tokens::insert_grant(c, &grant)).unwrap();
         let who = UserRef::Username("anna");

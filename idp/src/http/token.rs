@@ -21,15 +21,29 @@ fn authorization(req: &HttpRequest) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The `DPoP` header (RFC 9449 4.1): one proof, or none. Several headers are kept as an
+/// unreadable proof, so that they are refused rather than ignored.
+pub(super) fn dpop_header(req: &HttpRequest) -> Option<String> {
+    let mut all = req.headers().get_all("DPoP");
+    let first = all.next()?;
+    if all.next().is_some() {
+        return Some(String::new());
+    }
+    Some(first.to_str().unwrap_or("").to_string())
+}
+
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let params = match form_params(&req, &body) {
         Ok(p) => p,
         Err(e) => return json_error(&e),
     };
     let auth = authorization(&req);
+    let proof = dpop_header(&req);
+    let sent_proof = proof.is_some();
     let address = client_ip(&state, &req).map(|a| a.to_string());
     let st = state.into_inner();
     let now = st.clock.now();
+    let nonces = st.provider.dpop_nonces.clone();
     let result = blocking(move || {
         let keys = st.keys();
         let ctx = TokenContext {
@@ -37,16 +51,27 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             provider: &st.provider,
             keys: &keys,
             client_address: address.as_deref(),
+            dpop_proof: proof.as_deref(),
             now,
         };
         let response = grants::token(&ctx, &params, auth.as_deref())?;
         serde_json::to_string(&response).map_err(OidcError::server)
     })
     .await;
-    match result {
+    let mut res = match result {
         Ok(body) => no_store_json(body),
         Err(e) => json_error(&e),
+    };
+    // A client that uses DPoP always learns the nonce its next proof must carry (RFC 9449
+    // 8): with `use_dpop_nonce`, and with every other answer.
+    if sent_proof {
+        let nonce = nonces.current(now);
+        if let Ok(v) = header::HeaderValue::from_str(&nonce) {
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("dpop-nonce"), v);
+        }
     }
+    res
 }
 
 /// Authenticates the calling client for introspection or revocation (the same methods

@@ -24,6 +24,8 @@ pub struct Kek {
     pairwise: crate::oidc::subject::PairwiseKey,
     /// The root of the secrets of the biometric template transforms.
     biometric_root: [u8; 32],
+    /// The key of DPoP nonces.
+    dpop_nonce_key: [u8; 32],
 }
 
 impl Kek {
@@ -33,6 +35,7 @@ impl Kek {
             client_secrets: SecretHasher(derive(key, "idp client secret hash v1")),
             pairwise: crate::oidc::subject::PairwiseKey(derive(key, "idp pairwise subject v1")),
             biometric_root: derive(key, "idp biometric transform v1"),
+            dpop_nonce_key: derive(key, "idp dpop nonce v1"),
         }
     }
 
@@ -46,6 +49,11 @@ impl Kek {
     /// over, or every pairwise `sub` and every client secret would change.
     pub fn pairwise(&self) -> crate::oidc::subject::PairwiseKey {
         self.pairwise.clone()
+    }
+
+    /// The key of DPoP nonces (`oidc::dpop::Nonces`), the same on every instance.
+    pub fn dpop_nonces(&self) -> crate::oidc::dpop::Nonces {
+        crate::oidc::dpop::Nonces::new(self.dpop_nonce_key)
     }
 
     /// The secret of generation `n` of the biometric template transform (cancellable

@@ -183,6 +183,7 @@ mod tests {
             claims: None,
             requirement: Requirement { level, mandatory },
             response_mode: Default::default(),
+            dpop_jkt: None,
         }
     }
 

@@ -57,6 +57,10 @@ pub fn issue(
     c.insert("client_id".into(), client.id.clone().into());
     c.insert("aud".into(), client.id.clone().into());
     c.insert("scope".into(), scope.into());
+    if let Some(jkt) = &grant.jkt {
+        // Bound to the client's DPoP key (RFC 9449 6.1).
+        c.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    }
     match &grant.user_id {
         Some(user) => {
             c.insert("sub".into(), grant.subject().unwrap_or(user).into());
@@ -225,6 +229,7 @@ impl DenyList {
 mod tests {
     use super::*;
     use crate::keys::kek::Kek;
+    use crate::oidc::bearer::Bearer;
     use crate::service::{Service, for_tests};
     use crate::store::clients::{AccessTokenFormat, AuthMethod, SubjectType};
     use crate::store::tokens;
@@ -271,6 +276,7 @@ mod tests {
             revoked: false,
             created_at: T0,
             subject: None,
+            jkt: None,
         }
     }
 
@@ -392,6 +398,26 @@ mod tests {
             .unwrap();
         svc.denials.sync(&svc.db, T0 + 2).unwrap();
         assert!(!svc.denials.admits(&fresh, T0 + 2));
+    }
+
+    #[test]
+    fn a_token_of_a_dpop_bound_grant_names_the_key() {
+        let (_dir, svc) = for_tests();
+        let c = client(AccessTokenFormat::Jwt);
+        let issuer = &svc.provider.issuer;
+        let mut g = grant("g-1");
+        let unbound = issue(&svc.keys(), issuer, &c, &g, "openid", T0).unwrap();
+        let unbound = verify(&svc.keys(), issuer, &unbound).unwrap();
+        assert!(!unbound.claims.contains_key("cnf"));
+        assert_eq!(Bearer::from_jwt(&unbound).jkt, None);
+        g.jkt = Some("thumbprint-of-the-key".into());
+        let bound = issue(&svc.keys(), issuer, &c, &g, "openid", T0).unwrap();
+        let bound = verify(&svc.keys(), issuer, &bound).unwrap();
+        assert_eq!(bound.claims["cnf"]["jkt"], "thumbprint-of-the-key");
+        assert_eq!(
+            Bearer::from_jwt(&bound).jkt.as_deref(),
+            Some("thumbprint-of-the-key")
+        );
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct AuthorizeRequest {
     pub requirement: Requirement,
     #[serde(default)]
     pub response_mode: ResponseMode,
+    /// The thumbprint of the DPoP key the code is bound to (`dpop_jkt`, RFC 9449 10).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 /// How the authorization response reaches the client: in the redirect URI's query, or
@@ -143,6 +146,7 @@ impl AuthorizeRequest {
             claims: None,
             requirement,
             response_mode: ResponseMode::Query,
+            dpop_jkt: None,
         }
     }
 
@@ -418,7 +422,25 @@ fn check_rest(
         claims,
         requirement,
         response_mode: ResponseMode::Query,
+        dpop_jkt: check_dpop_jkt(params)?,
     })
+}
+
+/// `dpop_jkt` (RFC 9449 10): a JWK SHA-256 thumbprint, 43 base64url characters.
+fn check_dpop_jkt(params: &Params) -> Result<Option<String>, OidcError> {
+    let Some(jkt) = params.get("dpop_jkt") else {
+        return Ok(None);
+    };
+    let well_formed = jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(OidcError::invalid_request(
+            "dpop_jkt is not a base64url SHA-256 thumbprint",
+        ));
+    }
+    Ok(Some(jkt.to_string()))
 }
 
 /// PKCE (RFC 7636): only S256; required for public clients, honoured for all.

@@ -280,6 +280,7 @@ mod tests {
             revoked: false,
             created_at: T0,
             subject: Some(format!("{client_id}-sub-of-anna")),
+            jkt: None,
         };
         svc.db
             .tx(|c| tokens::insert_grant(c, &grant))

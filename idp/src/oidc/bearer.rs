@@ -28,6 +28,9 @@ pub struct Bearer {
     pub sid: Option<String>,
     pub iat: i64,
     pub exp: i64,
+    /// The thumbprint of the DPoP key the token is bound to (RFC 9449): whoever presents
+    /// it must prove that key.
+    pub jkt: Option<String>,
 }
 
 impl Bearer {
@@ -47,6 +50,7 @@ impl Bearer {
             acr: grant.acr,
             auth_time: grant.auth_time,
             sid: grant.sid,
+            jkt: grant.jkt,
             iat,
             exp,
         }
@@ -74,6 +78,11 @@ impl Bearer {
                 .unwrap_or_default(),
             auth_time: c.get("auth_time").and_then(Value::as_i64),
             sid: text("sid"),
+            jkt: c
+                .get("cnf")
+                .and_then(|cnf| cnf.get("jkt"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
             iat: c.get("iat").and_then(Value::as_i64).unwrap_or(v.exp),
             exp: v.exp,
             client_id: v.client_id.clone(),

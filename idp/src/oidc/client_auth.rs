@@ -6,10 +6,8 @@ use super::params::Params;
 use crate::crypto;
 use crate::keys::kek::{SecretCheck, SecretHasher};
 use crate::store::clients::{self, AuthMethod, Client};
-use crate::store::schema::client_assertions;
 use crate::store::{AnyConnection, Db, StoreResult, rate_limits};
 use base64::Engine;
-use diesel::prelude::*;
 use josekit::jwk::JwkSet;
 use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
 use serde_json::Value;
@@ -345,19 +343,8 @@ fn remember_jti(
     jti: &str,
     exp: i64,
 ) -> StoreResult<bool> {
-    use diesel::result::{DatabaseErrorKind, Error};
     let key = crypto::secret_hash(&format!("{client_id}\n{jti}"));
-    match diesel::insert_into(client_assertions::table)
-        .values((
-            client_assertions::jti_hash.eq(&key),
-            client_assertions::expires_at.eq(exp),
-        ))
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    crate::store::seen_once(conn, &key, exp)
 }
 
 #[cfg(test)]

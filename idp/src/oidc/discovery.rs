@@ -40,6 +40,7 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": auth_algs,
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": super::dpop::ALGS,
         "claims_supported": claims::SUPPORTED,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": true,

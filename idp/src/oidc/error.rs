@@ -1,5 +1,5 @@
-//! Protocol errors with exactly the codes of RFC 6749, RFC 6750, RFC 7009, OIDC Core and
-//! OIDC Unmet Authentication Requirements. The HTTP layer turns them into responses.
+//! Protocol errors with exactly the codes of RFC 6749, RFC 6750, RFC 7009, RFC 9449 (DPoP),
+//! OIDC Core and OIDC Unmet Authentication Requirements. The HTTP layer turns them into responses.
 
 use std::fmt;
 
@@ -35,6 +35,10 @@ pub enum ErrorCode {
     /// `slow_down` belongs to the device grant (RFC 8628) and generic OAuth libraries
     /// would not recognise it at the token endpoint.
     ClientAuthThrottled,
+    /// A DPoP proof is missing where one is needed, or is not valid (RFC 9449 5, 7).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the server's nonce, given in `DPoP-Nonce` (RFC 9449 8).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -63,6 +67,8 @@ impl ErrorCode {
             UnsupportedTokenType => "unsupported_token_type",
             UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             SlowDown => "slow_down",
+            InvalidDpopProof => "invalid_dpop_proof",
+            UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -118,6 +124,18 @@ impl OidcError {
             description: description.into(),
             retry_after: None,
             situation: None,
+        }
+    }
+
+    /// The answer to a refused DPoP proof: `invalid_dpop_proof`, or `use_dpop_nonce` (the
+    /// HTTP layer adds the nonce to use).
+    pub fn dpop(refused: super::dpop::Refused) -> Self {
+        match refused {
+            super::dpop::Refused::Invalid(why) => Self::new(ErrorCode::InvalidDpopProof, why),
+            super::dpop::Refused::UseNonce => Self::new(
+                ErrorCode::UseDpopNonce,
+                "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+            ),
         }
     }
 

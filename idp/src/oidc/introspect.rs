@@ -31,20 +31,20 @@ pub fn introspect(
     let may_see = |issued_to: &str| client.resource_server || issued_to == client.id;
     if access_jwt::looks_like_jwt(token) {
         return Ok(match bearer.jwt(token, now) {
-            Some(v) if may_see(&v.client_id) => describe(provider, &Bearer::from_jwt(&v), "Bearer"),
+            Some(v) if may_see(&v.client_id) => describe(provider, &Bearer::from_jwt(&v), None),
             _ => json!({ "active": false }),
         });
     }
     let found = bearer.db.run(|conn| {
         if let Some(b) = bearer::opaque(conn, token, now)? {
-            return Ok(Some((b, "Bearer")));
+            return Ok(Some((b, None)));
         }
         let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
             .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now);
         Ok(refresh.map(|(rt, grant)| {
             (
                 Bearer::from_grant(grant, rt.scope, rt.created_at, rt.expires_at),
-                "refresh_token",
+                Some("refresh_token"),
             )
         }))
     })?;
@@ -54,7 +54,10 @@ pub fn introspect(
     })
 }
 
-fn describe(provider: &Provider, b: &Bearer, token_type: &str) -> Value {
+/// The answer for an active token; `token_type` is an access token's own (`Bearer`, or
+/// `DPoP` with the key's thumbprint in `cnf`, RFC 9449 6.2) unless given.
+fn describe(provider: &Provider, b: &Bearer, token_type: Option<&str>) -> Value {
+    let token_type = token_type.unwrap_or(if b.jkt.is_some() { "DPoP" } else { "Bearer" });
     let mut m = Map::new();
     m.insert("active".into(), true.into());
     m.insert("scope".into(), b.scope.clone().into());
@@ -82,6 +85,9 @@ fn describe(provider: &Provider, b: &Bearer, token_type: &str) -> Value {
     }
     if let Some(sid) = &b.sid {
         m.insert("sid".into(), sid.clone().into());
+    }
+    if let Some(jkt) = &b.jkt {
+        m.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     Value::Object(m)
 }

@@ -9,6 +9,7 @@ pub mod bearer;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod introspect;
@@ -33,6 +34,8 @@ pub struct Provider {
     pub pairwise: subject::PairwiseKey,
     /// Every client must push its authorization requests (`par`).
     pub require_pushed_requests: bool,
+    /// Makes and checks the DPoP nonces of the token endpoint (`dpop`).
+    pub dpop_nonces: dpop::Nonces,
 }
 
 /// The grant types the token endpoint implements.

@@ -2,18 +2,24 @@
 
 use super::bearer::Checker;
 use super::claims::user_claims;
+use super::dpop::{self, Presentation};
 use super::error::{ErrorCode, OidcError, OidcResult};
 use crate::store::users;
 use serde_json::{Map, Value};
 
-pub fn userinfo(bearer: &Checker, token: &str, now: i64) -> OidcResult<Map<String, Value>> {
+pub fn userinfo(
+    bearer: &Checker,
+    presented: &Presentation,
+    now: i64,
+) -> OidcResult<Map<String, Value>> {
     let invalid = || {
         OidcError::new(
             ErrorCode::InvalidToken,
             "the access token is invalid or expired",
         )
     };
-    let at = bearer.check(token, now)?.ok_or_else(invalid)?;
+    let at = bearer.check(presented.token, now)?.ok_or_else(invalid)?;
+    dpop::confirm(bearer.db, at.jkt.as_deref(), presented, now)?;
     if !at.has_scope("openid") {
         return Err(OidcError::new(
             ErrorCode::InsufficientScope,

@@ -105,6 +105,26 @@ where
     Ok(query.load(conn)?.into_iter().next())
 }
 
+/// Records a single-use value (a hash: a client assertion's or a DPoP proof's id) until
+/// `expires_at`; false when it was recorded before. The insert itself decides, so of two
+/// concurrent uses only one succeeds. Call it in a transaction of its own: on PostgreSQL a
+/// refused insert ends the transaction it is in.
+pub fn seen_once(conn: &mut AnyConnection, key: &str, expires_at: i64) -> StoreResult<bool> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    use schema::client_assertions;
+    match diesel::insert_into(client_assertions::table)
+        .values((
+            client_assertions::jti_hash.eq(key),
+            client_assertions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether a key that came from outside can be looked up at all: PostgreSQL text cannot
 /// hold NUL, so such a key matches nothing instead of failing the query.
 pub(crate) fn searchable(key: &str) -> bool {

@@ -92,6 +92,7 @@ diesel::table! {
         revoked -> Bool,
         created_at -> BigInt,
         subject -> Nullable<Text>,
+        jkt -> Nullable<Text>,
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Grant {
     /// was made; none for `client_credentials` (and for grants made before subjects were
     /// kept, whose clients are all `public`).
     pub subject: Option<String>,
+    /// The thumbprint of the DPoP key the grant's tokens are bound to (RFC 9449).
+    pub jkt: Option<String>,
 }
 
 impl Grant {
@@ -92,6 +94,14 @@ pub fn revoke_grant(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Store
 }
 
 /// Revokes what was issued in a browser session that is ending (RP-initiated logout).
+/// Binds a grant's tokens to a DPoP key from now on.
+pub fn bind_grant(conn: &mut AnyConnection, grant_id: &str, jkt: &str) -> StoreResult<()> {
+    diesel::update(grants::table.find(grant_id))
+        .set(grants::jkt.eq(jkt))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The grants issued in a session that are still in force.
 pub fn live_grants_of_session(conn: &mut AnyConnection, sid: &str) -> StoreResult<Vec<Grant>> {
     Ok(grants::table
@@ -216,11 +226,14 @@ pub struct CodeBinding<'a> {
     pub redirect_uri: &'a str,
     /// The S256 transform of the presented verifier, or None when none was presented.
     pub challenge: Option<&'a str>,
+    /// The thumbprint of the DPoP key the request proved, if any: a code whose grant is
+    /// bound to a key (`dpop_jkt`) needs that one.
+    pub jkt: Option<&'a str>,
     pub now: i64,
 }
 
 /// Marks a code consumed and returns it, exactly once, and only when the presentation
-/// matches what it is bound to (client, redirect URI, PKCE, expiry): a code presented
+/// matches what it is bound to (client, redirect URI, PKCE, DPoP key, expiry): a code presented
 /// wrongly stays usable by its rightful client. The update with every check in its
 /// condition comes first, so that two concurrent redemptions cannot both see it
 /// unconsumed and the transaction holds the write lock from its first statement.
@@ -230,8 +243,15 @@ pub fn consume_code(
     binding: &CodeBinding,
 ) -> StoreResult<CodeRedemption> {
     use diesel::dsl::not;
+    let key = binding.jkt.unwrap_or("");
     let owned = grants::table
         .filter(grants::client_id.eq(binding.client_id))
+        .filter(
+            grants::jkt
+                .eq(key)
+                .assume_not_null()
+                .or(grants::jkt.is_null()),
+        )
         .select(grants::id);
     // With a verifier, the stored challenge must be its transform; without one, there
     // must be no stored challenge.

@@ -39,6 +39,7 @@ pub fn issue_code(
         revoked: false,
         created_at: now,
         subject,
+        jkt: req.dpop_jkt.clone(),
     };
     rows::insert_grant(conn, &grant)?;
     let code = crypto::random_token();
@@ -57,7 +58,12 @@ pub fn issue_code(
     Ok(code)
 }
 
-pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult<TokenResponse> {
+pub fn redeem(
+    ctx: &TokenContext,
+    client: &Client,
+    params: &Params,
+    proved: Option<&str>,
+) -> OidcResult<TokenResponse> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
     let verifier = params.get("code_verifier");
@@ -77,6 +83,7 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
         client_id: &client.id,
         redirect_uri,
         challenge: challenge.as_deref(),
+        jkt: proved,
         now: ctx.now,
     };
     commit_outcome(ctx.db, |conn| {
@@ -103,7 +110,9 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
                 )));
             }
             CodeRedemption::Refused(code, grant) => {
-                let why = check(&code, &grant, client, redirect_uri, verifier, ctx.now).err();
+                let why = check(&code, &grant, client, redirect_uri, verifier, ctx.now)
+                    .err()
+                    .or_else(|| super::unbound(&grant, proved));
                 return Ok(Err(why.unwrap_or_else(|| {
                     OidcError::invalid_grant("the authorization code is invalid")
                 })));
@@ -113,6 +122,10 @@ pub fn redeem(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResul
         // Checked again in full (the update's condition covers all but the grant's
         // revocation); the constant-time comparison of the verifier is here.
         if let Err(e) = check(&code, &grant, client, redirect_uri, verifier, ctx.now) {
+            return Ok(Err(e));
+        }
+        let mut grant = grant;
+        if let Err(e) = super::bind(conn, &mut grant, proved)? {
             return Ok(Err(e));
         }
         issue(ctx, conn, client, &grant, code.nonce.as_deref())
@@ -196,7 +209,7 @@ fn issue(
         tokens::id_token(conn, ctx.provider, ctx.keys, input, ctx.now).map(|id_token| {
             TokenResponse {
                 access_token: access,
-                token_type: "Bearer",
+                token_type: super::token_type(grant),
                 expires_in: client.access_token_ttl,
                 scope: grant.scope.clone(),
                 id_token,

@@ -11,7 +11,12 @@ use crate::oidc::tokens::{self, TokenResponse};
 use crate::store::clients::{AccessTokenFormat, Client};
 use crate::store::tokens::{self as rows, Grant};
 
-pub fn grant(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult<TokenResponse> {
+pub fn grant(
+    ctx: &TokenContext,
+    client: &Client,
+    params: &Params,
+    proved: Option<&str>,
+) -> OidcResult<TokenResponse> {
     if client.is_public() {
         return Err(OidcError::new(
             ErrorCode::UnauthorizedClient,
@@ -49,6 +54,7 @@ pub fn grant(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult
         revoked: false,
         created_at: ctx.now,
         subject: None,
+        jkt: proved.map(str::to_string),
     };
     // A JWT needs no row: the grant is only what the token says.
     let access = match client.access_token_format {
@@ -66,8 +72,8 @@ pub fn grant(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult
         })?,
     };
     Ok(TokenResponse {
+        token_type: super::token_type(&grant),
         access_token: access,
-        token_type: "Bearer",
         expires_in: client.access_token_ttl,
         scope,
         id_token: None,

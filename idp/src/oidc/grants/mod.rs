@@ -5,6 +5,7 @@ pub mod client_credentials;
 pub mod refresh_token;
 
 use super::client_auth;
+use super::dpop;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use super::tokens::TokenResponse;
@@ -19,6 +20,8 @@ pub struct TokenContext<'a> {
     pub keys: &'a KeySet,
     /// The client's network address, for throttling failed client authentication.
     pub client_address: Option<&'a str>,
+    /// The request's DPoP proof (RFC 9449), if it has one.
+    pub dpop_proof: Option<&'a str>,
     pub now: i64,
 }
 
@@ -52,10 +55,77 @@ pub fn token(
             "the client may not use this grant type",
         ));
     }
+    let proved = match ctx.dpop_proof {
+        None => None,
+        Some(proof) => Some(proved_key(ctx, proof, &token_endpoint)?),
+    };
+    let jkt = proved.as_deref();
     match grant {
-        GrantType::AuthorizationCode => authorization_code::redeem(ctx, &client, params),
-        GrantType::RefreshToken => refresh_token::refresh(ctx, &client, params),
-        GrantType::ClientCredentials => client_credentials::grant(ctx, &client, params),
+        GrantType::AuthorizationCode => authorization_code::redeem(ctx, &client, params, jkt),
+        GrantType::RefreshToken => refresh_token::refresh(ctx, &client, params, jkt),
+        GrantType::ClientCredentials => client_credentials::grant(ctx, &client, params, jkt),
+    }
+}
+
+/// The thumbprint of the key a token request's DPoP proof was made with: the proof is for
+/// this endpoint, carries a current nonce, and was not used before.
+fn proved_key(ctx: &TokenContext, proof: &str, token_endpoint: &str) -> OidcResult<String> {
+    let nonces = &ctx.provider.dpop_nonces;
+    let expected = dpop::Expected {
+        htm: "POST",
+        htu: token_endpoint,
+        access_token: None,
+        nonce: Some(nonces),
+    };
+    let proof = dpop::check(proof, &expected, ctx.now).map_err(OidcError::dpop)?;
+    if !ctx.db.tx(|c| dpop::remember(c, &proof, ctx.now))? {
+        return Err(OidcError::new(
+            ErrorCode::InvalidDpopProof,
+            "the DPoP proof was used before",
+        ));
+    }
+    Ok(proof.jkt)
+}
+
+/// In the issuing transaction: the DPoP key this request's tokens are bound to. A grant
+/// bound already needs a proof with its key; a grant not bound yet is bound to the key
+/// proved now, for all its tokens from now on (RFC 9449 5: a refresh token is used with
+/// the key it was issued for).
+fn bind(
+    conn: &mut crate::store::AnyConnection,
+    grant: &mut crate::store::tokens::Grant,
+    proved: Option<&str>,
+) -> Result<OidcResult<()>, crate::store::StoreError> {
+    if let Some(e) = unbound(grant, proved) {
+        return Ok(Err(e));
+    }
+    if let (None, Some(key)) = (&grant.jkt, proved) {
+        crate::store::tokens::bind_grant(conn, &grant.id, key)?;
+        grant.jkt = Some(key.to_string());
+    }
+    Ok(Ok(()))
+}
+
+/// Why a request that proved `proved` (or no key) may not use a grant bound to a DPoP key.
+fn unbound(grant: &crate::store::tokens::Grant, proved: Option<&str>) -> Option<OidcError> {
+    match (grant.jkt.as_deref(), proved) {
+        (Some(bound), Some(key)) if crate::crypto::constant_time_eq(bound, key) => None,
+        (Some(_), Some(_)) => Some(OidcError::invalid_grant(
+            "the grant is bound to another DPoP key than the proof's",
+        )),
+        (Some(_), None) => Some(OidcError::invalid_grant(
+            "the grant is bound to a DPoP key: send a DPoP proof made with it",
+        )),
+        (None, _) => None,
+    }
+}
+
+/// The token type of a grant's access tokens (RFC 9449 5).
+fn token_type(grant: &crate::store::tokens::Grant) -> &'static str {
+    if grant.jkt.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
     }
 }
 

@@ -9,7 +9,12 @@ use crate::oidc::tokens::{self, IdTokenInput, TokenResponse};
 use crate::store::clients::Client;
 use crate::store::tokens::{self as rows, Redemption};
 
-pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResult<TokenResponse> {
+pub fn refresh(
+    ctx: &TokenContext,
+    client: &Client,
+    params: &Params,
+    proved: Option<&str>,
+) -> OidcResult<TokenResponse> {
     let token = params.require("refresh_token")?;
     let hash = crypto::secret_hash(token);
     let invalid = || OidcError::invalid_grant("the refresh token is invalid");
@@ -28,6 +33,10 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
             "the refresh token has expired or was revoked",
         ));
     }
+    // A refresh token bound to a DPoP key is refused without it, before it is rotated.
+    if let Some(e) = super::unbound(&grant, proved) {
+        return Err(e);
+    }
     let scope = match params.get("scope") {
         None => stored.scope.clone(),
         Some(s) => {
@@ -44,7 +53,7 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
     };
 
     commit_outcome(ctx.db, |conn| {
-        let grant = match rows::rotate_refresh_token(conn, &hash)? {
+        let mut grant = match rows::rotate_refresh_token(conn, &hash)? {
             Redemption::Fresh(_, grant) => *grant,
             Redemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "refresh token reused; grant revoked");
@@ -64,6 +73,9 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
             }
             Redemption::Unknown => return Ok(Err(invalid())),
         };
+        if let Err(e) = super::bind(conn, &mut grant, proved)? {
+            return Ok(Err(e));
+        }
         super::audit_issued(ctx, conn, client, &grant, "refresh_token", &scope)?;
         let issuer = &ctx.provider.issuer;
         let access =
@@ -92,7 +104,7 @@ pub fn refresh(ctx: &TokenContext, client: &Client, params: &Params) -> OidcResu
             tokens::id_token(conn, ctx.provider, ctx.keys, input, ctx.now).map(|id_token| {
                 TokenResponse {
                     access_token: access,
-                    token_type: "Bearer",
+                    token_type: super::token_type(&grant),
                     expires_in: client.access_token_ttl,
                     scope: scope.clone(),
                     id_token,

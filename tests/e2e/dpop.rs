@@ -1,0 +1,263 @@
+//! DPoP (RFC 9449) over HTTP: tokens bound to the client's key at the token endpoint (with
+//! the server's nonce), usable at UserInfo only with a fresh proof of that key, refreshed
+//! only with it; replayed proofs, proofs of another key and bound tokens presented as
+//! `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong key.
+
+use crate::*;
+use josekit::jwk::KeyPair;
+use josekit::jwk::alg::ec::EcKeyPair;
+use serde_json::{Value, json};
+
+/// A client's DPoP key.
+struct Key(EcKeyPair);
+
+impl Key {
+    fn new() -> Key {
+        Key(josekit::jws::ES256.generate_key_pair().unwrap())
+    }
+
+    /// A proof for `htm` `htu`, with extra claims (`nonce`, `ath`).
+    fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
+        let mut claims = json!({
+            "jti": idp::crypto::random_id(),
+            "htm": htm,
+            "htu": htu,
+            "iat": idp::now(),
+        });
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_token_type("dpop+jwt");
+        header.set_jwk(self.0.to_jwk_public_key());
+        let signer = josekit::jws::ES256
+            .signer_from_jwk(&self.0.to_jwk_private_key())
+            .unwrap();
+        josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &signer).unwrap()
+    }
+
+    fn jkt(&self) -> String {
+        let public = self.0.to_jwk_public_key();
+        let mut canonical = serde_json::Map::new();
+        for k in ["crv", "kty", "x", "y"] {
+            canonical.insert(k.into(), public.parameter(k).unwrap().clone());
+        }
+        let digest = idp::crypto::sha256(Value::Object(canonical).to_string().as_bytes());
+        idp::crypto::b64url(&digest)
+    }
+}
+
+/// A token request with a DPoP proof made by `key` (and the nonce, once the server gave
+/// one): status, body, and the nonce the server named.
+async fn token_with(
+    s: &TestServer,
+    key: &Key,
+    nonce: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, Value, Option<String>) {
+    let extra = nonce.map_or(json!({}), |n| json!({ "nonce": n }));
+    let res = reqwest::Client::new()
+        .post(s.url("/token"))
+        .basic_auth("portal", Some(SECRET))
+        .header("DPoP", key.proof("POST", &s.url("/token"), extra))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let next = res
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().unwrap().to_string());
+    (res.status().as_u16(), res.json().await.unwrap(), next)
+}
+
+/// UserInfo with `Authorization: <scheme> <token>` and, if given, a DPoP proof.
+async fn userinfo_with(
+    s: &TestServer,
+    scheme: &str,
+    token: &str,
+    proof: Option<String>,
+) -> (u16, String) {
+    let mut req = reqwest::Client::new()
+        .get(s.url("/userinfo"))
+        .header("authorization", format!("{scheme} {token}"));
+    if let Some(p) = proof {
+        req = req.header("DPoP", p);
+    }
+    let res = req.send().await.unwrap();
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (res.status().as_u16(), challenge)
+}
+
+/// `form` with a proof of `wrong` is refused as `invalid_grant` (what it redeems is bound to
+/// another key, and stays usable); with a proof of `right`, DPoP-bound tokens come back.
+async fn only_the_bound_key(
+    s: &TestServer,
+    wrong: &Key,
+    right: &Key,
+    form: &[(&str, &str)],
+) -> Value {
+    let (_, _, nonce) = token_with(s, wrong, None, form).await;
+    let nonce = nonce.expect("a DPoP-Nonce header");
+    let (status, body, _) = token_with(s, wrong, Some(&nonce), form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let (status, t, _) = token_with(s, right, Some(&nonce), form).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["token_type"], "DPoP");
+    t
+}
+
+fn ath(token: &str) -> Value {
+    json!({ "ath": idp::crypto::b64url(&idp::crypto::sha256(token.as_bytes())) })
+}
+
+/// The form that redeems `code` with its PKCE verifier.
+fn redemption<'a>(code: &'a str, verifier: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ]
+}
+
+async fn code_for(s: &TestServer, b: &Browser, extra: &str) -> (String, String) {
+    let (url, verifier) = authorize_url(s, extra);
+    let back = b.login(&s.issuer, &url, "anna", PASSWORD).await;
+    (query(&back).remove("code").expect("code"), verifier)
+}
+
+async fn tokens_are_bound_to_the_clients_key(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let discovery = discovery(&s).await;
+    assert!(
+        discovery["dpop_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ES256"))
+    );
+    let b = Browser::new();
+    let key = Key::new();
+    let (code, verifier) = code_for(&s, &b, "").await;
+    let form = redemption(&code, &verifier);
+    // The first proof has no nonce: the server names one, and the code is not used up.
+    let (status, body, nonce) = token_with(&s, &key, None, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("use_dpop_nonce"))
+    );
+    let nonce = nonce.expect("a DPoP-Nonce header");
+    let (status, t, _) = token_with(&s, &key, Some(&nonce), &form).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["token_type"], "DPoP");
+    let access = t["access_token"].as_str().unwrap();
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let seen = introspect(&s, access).await;
+    assert_eq!(seen["token_type"], "DPoP");
+    assert_eq!(seen["cnf"]["jkt"], key.jkt().as_str());
+
+    // At UserInfo: only as DPoP, with a proof of the key for this token, once.
+    let htu = s.url("/userinfo");
+    let (status, challenge) = userinfo_with(&s, "Bearer", access, None).await;
+    assert_eq!(status, 401, "a bound token is not a bearer token");
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    let proof = key.proof("GET", &htu, ath(access));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", access, Some(proof.clone()))
+            .await
+            .0,
+        200
+    );
+    let (status, challenge) = userinfo_with(&s, "DPoP", access, Some(proof)).await;
+    assert_eq!(status, 401, "a proof is used once");
+    assert!(
+        challenge.starts_with("DPoP algs=") && challenge.contains("invalid_dpop_proof"),
+        "{challenge}"
+    );
+    let thief = Key::new();
+    let stolen = thief.proof("GET", &htu, ath(access));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", access, Some(stolen)).await.0,
+        401,
+        "another key"
+    );
+    let for_another_token = key.proof("GET", &htu, ath("another token"));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", access, Some(for_another_token))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        userinfo_with(&s, "DPoP", access, None).await.0,
+        401,
+        "no proof"
+    );
+
+    // The refresh token too: not without the key, not with another (and not burnt by
+    // either), then with it.
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let (status, body) = post_token(&s, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let t = only_the_bound_key(&s, &thief, &key, &form).await;
+
+    // A replayed token request proof is refused.
+    let replayed = key.proof("POST", &s.url("/token"), json!({ "nonce": nonce }));
+    let send = || {
+        reqwest::Client::new()
+            .post(s.url("/token"))
+            .basic_auth("portal", Some(SECRET))
+            .header("DPoP", replayed.clone())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ])
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    let again: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["error"], "invalid_dpop_proof", "{again}");
+}
+
+/// A code bound to a key at the authorization request (`dpop_jkt`) is redeemed only with
+/// that key; a wrong key does not use it up.
+async fn a_code_bound_with_dpop_jkt_needs_that_key(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let b = Browser::new();
+    let key = Key::new();
+    let (code, verifier) = code_for(&s, &b, &format!("&dpop_jkt={}", key.jkt())).await;
+    let form = redemption(&code, &verifier);
+    let (status, body) = post_token(&s, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let other = Key::new();
+    only_the_bound_key(&s, &other, &key, &form).await;
+    // A malformed thumbprint is refused at the authorization request.
+    let (url, _) = authorize_url(&s, "&dpop_jkt=not-a-thumbprint");
+    let page = b.get(&url).await;
+    let refused = page.location.map(|l| query(&l)).unwrap_or_default();
+    assert_eq!(
+        refused.get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+}
+
+on_both_databases!(
+    tokens_are_bound_to_the_clients_key,
+    a_code_bound_with_dpop_jkt_needs_that_key
+);
