@@ -2,7 +2,8 @@
 // discovery, authorization code flow with PKCE and nonce, ID token validation (signature
 // against the JWKS, with non-repudiation checks on), UserInfo, refresh, introspection,
 // revocation, RP-initiated logout, the error a relying party sees for prompt=none, pushed
-// authorization requests (RFC 9126), JWT access tokens (RFC 9068) and DPoP (RFC 9449).
+// authorization requests (RFC 9126), JWT access tokens (RFC 9068), DPoP (RFC 9449) and
+// dynamic client registration (RFC 7591).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,9 +15,12 @@ const SECRET = 'conformance-secret-0123456789';
 const PASSWORD = 'a long and correct password';
 
 let idp;
+let initialAccessToken;
 
 before(async () => {
   idp = await Idp.start((cli) => {
+    initialAccessToken = cli(['client', 'registration-token', '--uses', '1'])
+      .match(/initial_access_token: (\S+)/)[1];
     for (const [id, alg] of [['rp-es256', 'ES256'], ['rp-rs256', 'RS256']]) {
       cli(['client', 'add', '--id', id, '--secret', SECRET, '--redirect-uri', REDIRECT,
         '--post-logout-redirect-uri', 'https://rp.example/bye', '--id-token-alg', alg]);
@@ -223,4 +227,24 @@ test('PAR with DPoP (RFC 9449): tokens bound to the client\'s key, the server\'s
   assert.equal(refreshed.token_type, 'dpop');
   await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token),
     (e) => e.error === 'invalid_grant');
+});
+
+test('dynamic client registration (RFC 7591) with an initial access token, then a sign-in', async () => {
+  const config = await client.dynamicClientRegistration(new URL(idp.issuer), {
+    client_name: 'Registered RP',
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'RS256',
+  }, undefined, { initialAccessToken, execute: [client.allowInsecureRequests] });
+  client.enableNonRepudiationChecks(config);
+  const m = config.clientMetadata();
+  assert.match(m.client_id, /^dyn-/);
+  assert.ok(m.client_secret && m.registration_access_token && m.registration_client_uri);
+  const tokens = await signIn(config, new UserAgent(idp.issuer));
+  assert.equal(tokens.claims().aud, m.client_id);
+  const [header] = tokens.id_token.split('.').slice(0, 1).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
+  assert.equal(header.alg, 'RS256');
+  // The initial access token was good for one registration.
+  await assert.rejects(client.dynamicClientRegistration(new URL(idp.issuer), { redirect_uris: [REDIRECT] },
+    undefined, { initialAccessToken, execute: [client.allowInsecureRequests] }));
 });

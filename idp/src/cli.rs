@@ -181,6 +181,17 @@ pub enum ClientCommand {
         #[arg(long)]
         secret_stdin: bool,
     },
+    /// Make an initial access token for dynamic client registration (RFC 7591) at
+    /// /register; printed once.
+    #[command(after_help = "Example:\n  idp client registration-token --ttl 86400 --uses 5")]
+    RegistrationToken {
+        /// Seconds it stays usable (at most 30 days).
+        #[arg(long, default_value_t = 86400)]
+        ttl: i64,
+        /// How many clients it may register.
+        #[arg(long, default_value_t = 1)]
+        uses: i64,
+    },
     /// Remove a relying party and everything issued to it.
     #[command(after_help = "Example:\n  idp client remove --id tax-portal")]
     Remove {
@@ -715,6 +726,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
+                registration_token_hash: None,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -768,6 +780,12 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
             if let Some(s) = secret {
                 println!("client_secret: {s}");
             }
+            Ok(())
+        }
+        ClientCommand::RegistrationToken { ttl, uses } => {
+            let token =
+                clients::issue_registration_token(&ctx, &actor(), ttl, uses, now).map_err(err)?;
+            println!("initial_access_token: {token}");
             Ok(())
         }
         ClientCommand::Remove { id } => {

@@ -1986,6 +1986,7 @@ impl Texts {
             | Kind::ClientUpdated
             | Kind::ClientRemoved
             | Kind::ClientSecretRotated
+            | Kind::RegistrationTokenIssued
             | Kind::KeysRotated
             | Kind::KeyRetired
             | Kind::PolicyChanged

@@ -17,6 +17,7 @@ mod pages;
 mod par;
 mod privacy;
 mod protocol_security;
+mod registration;
 mod response_modes;
 mod robustness;
 mod step_up;

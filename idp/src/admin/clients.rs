@@ -80,6 +80,8 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
     pub frontchannel_logout_uri: Option<String>,
+    /// A client registering itself (RFC 7591): the hash of its registration access token.
+    pub registration_token_hash: Option<String>,
 }
 
 impl NewClient {
@@ -104,6 +106,7 @@ impl NewClient {
             require_pushed_authorization_requests: false,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
+            registration_token_hash: None,
         }
     }
 }
@@ -219,6 +222,18 @@ pub struct Updated {
 }
 
 pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminResult<Created> {
+    create_with(ctx, actor, new, now, |_| Ok(()))
+}
+
+/// `create`, with `first` run at the start of the transaction that stores the client: an
+/// error from it (a registration token used up) stores nothing.
+pub fn create_with(
+    ctx: &Context,
+    actor: &Actor,
+    new: NewClient,
+    now: i64,
+    first: impl FnOnce(&mut crate::store::AnyConnection) -> AdminResult<()>,
+) -> AdminResult<Created> {
     let id = client_id(&new.id)?;
     let name = match &new.name {
         Some(n) => display_text("name", n, MAX_NAME_CHARS)?,
@@ -291,10 +306,12 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewClient, now: i64) -> AdminRe
             .as_deref()
             .map(|u| logout_uri("frontchannel_logout_uri", u))
             .transpose()?,
+        registration_token_hash: new.registration_token_hash,
     };
     fix_sector(&mut client)?;
     consistent(&client)?;
     ctx.db.try_tx(|c| {
+        first(c)?;
         if !store::insert(c, &client)? {
             return Err(AdminError::Conflict {
                 resource: Resource::Client,
@@ -503,6 +520,51 @@ const FIELDS: [&str; 16] = [
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
 ];
+
+/// The longest an initial access token for dynamic registration lives (30 days).
+pub const MAX_REGISTRATION_TOKEN_TTL: i64 = 30 * 24 * 3600;
+/// The most registrations one initial access token allows.
+pub const MAX_REGISTRATION_TOKEN_USES: i64 = 1000;
+
+/// Makes an initial access token for dynamic client registration (RFC 7591 3), good for
+/// `uses` registrations within `ttl` seconds; returns it (shown this once: only its hash
+/// is kept).
+pub fn issue_registration_token(
+    ctx: &Context,
+    actor: &Actor,
+    ttl: i64,
+    uses: i64,
+    now: i64,
+) -> AdminResult<String> {
+    let ttl = self::ttl("ttl", ttl, MAX_REGISTRATION_TOKEN_TTL)?;
+    if !(1..=MAX_REGISTRATION_TOKEN_USES).contains(&uses) {
+        return Err(invalid(
+            "uses",
+            format!("between 1 and {MAX_REGISTRATION_TOKEN_USES}"),
+        ));
+    }
+    let token = crypto::random_token();
+    ctx.db.try_tx(|c| {
+        crate::store::registration_tokens::insert(
+            c,
+            &crypto::secret_hash(&token),
+            uses,
+            now + ttl,
+            now,
+        )?;
+        let detail = json!({ "uses": uses, "expires_at": now + ttl });
+        record(
+            c,
+            actor,
+            Kind::RegistrationTokenIssued,
+            Subject::Provider,
+            detail,
+            now,
+        )?;
+        Ok::<_, AdminError>(())
+    })?;
+    Ok(token)
+}
 
 /// Replaces a confidential client's secret; the old one stops working at once. Returns
 /// the new secret when it was generated (shown this once).

@@ -169,6 +169,7 @@ fn recorded(
     let witness = match actor {
         Actor::Admin { user_id, .. } => json!(user_id),
         Actor::Cli { os_user } => json!(os_user),
+        Actor::Registration { .. } => serde_json::Value::Null,
     };
     let circumstances = json!({
         "in_person": true,
@@ -353,6 +354,7 @@ fn store(
     let clerk = match actor {
         Actor::Admin { user_id, .. } => Some(user_id.clone()),
         Actor::Cli { os_user } => os_user.clone(),
+        Actor::Registration { .. } => None,
     };
     let registration = Registration {
         id: crypto::random_id(),

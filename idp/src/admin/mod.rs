@@ -35,13 +35,15 @@ pub enum Actor {
         user_id: String,
         ip: Option<std::net::IpAddr>,
     },
+    /// A client registering or managing itself (RFC 7591, 7592), from this address.
+    Registration { ip: Option<std::net::IpAddr> },
 }
 
 impl Actor {
     /// The client address the act came from, if over the network.
     pub fn ip(&self) -> Option<std::net::IpAddr> {
         match self {
-            Actor::Admin { ip, .. } => *ip,
+            Actor::Admin { ip, .. } | Actor::Registration { ip } => *ip,
             Actor::Cli { .. } => None,
         }
     }
@@ -51,6 +53,7 @@ impl Actor {
         match self {
             Actor::Cli { os_user } => json!({ "via": "cli", "os_user": os_user }),
             Actor::Admin { user_id, .. } => json!({ "via": "admin_api", "user_id": user_id }),
+            Actor::Registration { .. } => json!({ "via": "registration" }),
         }
     }
 }

@@ -228,6 +228,7 @@ fn decided(
     r.decided_by = match actor {
         Actor::Admin { user_id, .. } => Some(user_id.clone()),
         Actor::Cli { os_user } => os_user.clone(),
+        Actor::Registration { .. } => None,
     };
     r.reason = reason;
     registrations::save(c, &r)?;

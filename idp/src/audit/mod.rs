@@ -106,6 +106,8 @@ pub enum Kind {
     ClientUpdated,
     ClientRemoved,
     ClientSecretRotated,
+    /// An initial access token for dynamic client registration was made.
+    RegistrationTokenIssued,
     UserCreated,
     /// Name, e-mail address or mobile number changed.
     UserUpdated,
@@ -130,7 +132,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 40] = [
+    pub const ALL: [Kind; 41] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -159,6 +161,7 @@ impl Kind {
         Kind::ClientUpdated,
         Kind::ClientRemoved,
         Kind::ClientSecretRotated,
+        Kind::RegistrationTokenIssued,
         Kind::UserCreated,
         Kind::UserUpdated,
         Kind::UserDisabled,
@@ -203,6 +206,7 @@ impl Kind {
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",
             Kind::ClientRemoved => "client.removed",
+            Kind::RegistrationTokenIssued => "client.registration-token-issued",
             Kind::ClientSecretRotated => "client.secret-rotated",
             Kind::UserCreated => "user.created",
             Kind::UserUpdated => "user.updated",

@@ -10,6 +10,7 @@ mod discovery;
 mod interaction;
 mod logout;
 mod pages;
+mod registration;
 mod theme;
 mod timeout;
 mod token;
@@ -155,7 +156,7 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
 fn routes(cfg: &mut web::ServiceConfig) {
     use crate::oidc::{
         AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, REVOKE_PATH, TOKEN_PATH,
-        USERINFO_PATH,
+        USERINFO_PATH, registration::REGISTRATION_PATH,
     };
     use web::{get, post};
     // Protocol endpoints and documents.
@@ -172,6 +173,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(INTROSPECT_PATH, post().to(token::introspect))
     .route(REVOKE_PATH, post().to(token::revoke))
     .route(PAR_PATH, post().to(token::par))
+    .route(REGISTRATION_PATH, post().to(registration::register))
+    .route(
+        &format!("{REGISTRATION_PATH}/{{id}}"),
+        get().to(registration::read),
+    )
+    .route(
+        &format!("{REGISTRATION_PATH}/{{id}}"),
+        web::put().to(registration::replace),
+    )
+    .route(
+        &format!("{REGISTRATION_PATH}/{{id}}"),
+        web::delete().to(registration::remove),
+    )
     .route(USERINFO_PATH, get().to(userinfo::get))
     .route(USERINFO_PATH, post().to(userinfo::post))
     .route(LOGOUT_PATH, get().to(logout::get))

@@ -259,6 +259,7 @@ mod tests {
             require_pushed_authorization_requests: false,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
+            registration_token_hash: None,
         }
     }
 

@@ -26,6 +26,7 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "introspection_endpoint": p.endpoint(INTROSPECT_PATH),
         "end_session_endpoint": p.endpoint(LOGOUT_PATH),
         "pushed_authorization_request_endpoint": p.endpoint(PAR_PATH),
+        "registration_endpoint": p.endpoint(super::registration::REGISTRATION_PATH),
         "require_pushed_authorization_requests": p.require_pushed_requests,
         "scopes_supported": scopes,
         "response_types_supported": ["code"],

@@ -16,6 +16,7 @@ pub mod introspect;
 pub mod logout;
 pub mod par;
 pub mod params;
+pub mod registration;
 pub mod revoke;
 pub mod subject;
 pub mod tokens;

@@ -109,6 +109,9 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
     pub frontchannel_logout_uri: Option<String>,
+    /// The hash of the token with which a dynamically registered client reads, changes
+    /// or removes its registration (RFC 7592); none for clients registered otherwise.
+    pub registration_token_hash: Option<String>,
 }
 
 impl Client {
@@ -157,6 +160,8 @@ struct Options {
     backchannel_logout_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frontchannel_logout_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_token_hash: Option<String>,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -180,6 +185,7 @@ impl TryFrom<ClientRow> for Client {
             require_pushed_authorization_requests: options.require_pushed_authorization_requests,
             backchannel_logout_uri: options.backchannel_logout_uri,
             frontchannel_logout_uri: options.frontchannel_logout_uri,
+            registration_token_hash: options.registration_token_hash,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -223,6 +229,7 @@ impl From<&Client> for ClientRow {
                 require_pushed_authorization_requests: c.require_pushed_authorization_requests,
                 backchannel_logout_uri: c.backchannel_logout_uri.clone(),
                 frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
+                registration_token_hash: c.registration_token_hash.clone(),
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }

@@ -15,6 +15,7 @@ pub mod lockouts;
 pub mod logout_deliveries;
 pub mod pushed_requests;
 pub mod rate_limits;
+pub mod registration_tokens;
 pub mod registrations;
 pub mod schema;
 pub mod sessions;
@@ -449,6 +450,7 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
     n += crate::store::registrations::purge_drafts(conn, now)?;
     n += denials::purge(conn, now)?;
     n += crate::store::pushed_requests::purge(conn, now)?;
+    n += crate::store::registration_tokens::purge(conn, now)?;
     n += diesel::delete(
         browser_sessions::table.filter(
             browser_sessions::expires_at

@@ -380,3 +380,12 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    registration_tokens (token_hash) {
+        token_hash -> Text,
+        uses_left -> BigInt,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}

@@ -228,6 +228,7 @@ pub(super) async fn create(
             require_pushed_authorization_requests: b.require_pushed_authorization_requests,
             backchannel_logout_uri: b.backchannel_logout_uri,
             frontchannel_logout_uri: b.frontchannel_logout_uri,
+            registration_token_hash: None,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
