@@ -288,6 +288,9 @@ pub struct ClientAddArgs {
     /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
     #[arg(long)]
     pub frontchannel_logout_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449): tokens bound to a key.
+    #[arg(long)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(Args, Debug)]
@@ -348,6 +351,9 @@ pub struct ClientUpdateArgs {
     /// Where the browser tells the client of an ended session; an empty value removes it.
     #[arg(long)]
     pub frontchannel_logout_uri: Option<String>,
+    /// Whether every token request must carry a DPoP proof.
+    #[arg(long, value_name = "true|false")]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -727,6 +733,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
                 registration_token_hash: None,
+                dpop_bound_access_tokens: a.dpop_bound_access_tokens,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -760,6 +767,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
+                dpop_bound_access_tokens: a.dpop_bound_access_tokens,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

@@ -1,7 +1,8 @@
 //! DPoP (RFC 9449) over HTTP: tokens bound to the client's key at the token endpoint (with
 //! the server's nonce), usable at UserInfo only with a fresh proof of that key, refreshed
 //! only with it; replayed proofs, proofs of another key and bound tokens presented as
-//! `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong key.
+//! `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong key; a client
+//! registered to require DPoP gets nothing without it.
 
 use crate::*;
 use josekit::jwk::KeyPair;
@@ -257,7 +258,36 @@ async fn a_code_bound_with_dpop_jkt_needs_that_key(backend: Backend) {
     );
 }
 
+/// A client registered to require DPoP (RFC 9449 5.2) gets no token without a proof; its
+/// code stays usable for the request that has one.
+async fn a_client_that_requires_dpop_gets_nothing_without_a_proof(backend: Backend) {
+    let s = server_with_client(backend).await;
+    s.cli(&[
+        "client",
+        "update",
+        "--id",
+        "portal",
+        "--dpop-bound-access-tokens",
+        "true",
+    ])
+    .expect("client updated");
+    let b = Browser::new();
+    let (code, verifier) = code_for(&s, &b, "").await;
+    let form = redemption(&code, &verifier);
+    let (status, body) = post_token(&s, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+    let key = Key::new();
+    let (_, _, nonce) = token_with(&s, &key, None, &form).await;
+    let (status, t, _) = token_with(&s, &key, nonce.as_deref(), &form).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["token_type"], "DPoP");
+}
+
 on_both_databases!(
     tokens_are_bound_to_the_clients_key,
-    a_code_bound_with_dpop_jkt_needs_that_key
+    a_code_bound_with_dpop_jkt_needs_that_key,
+    a_client_that_requires_dpop_gets_nothing_without_a_proof
 );

@@ -82,6 +82,8 @@ pub struct NewClient {
     pub frontchannel_logout_uri: Option<String>,
     /// A client registering itself (RFC 7591): the hash of its registration access token.
     pub registration_token_hash: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 5.2).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl NewClient {
@@ -107,6 +109,7 @@ impl NewClient {
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
             registration_token_hash: None,
+            dpop_bound_access_tokens: false,
         }
     }
 }
@@ -135,6 +138,7 @@ pub struct ClientChanges {
     pub backchannel_logout_uri: Option<String>,
     /// An empty value removes it.
     pub frontchannel_logout_uri: Option<String>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A new client's secret.
@@ -176,6 +180,8 @@ pub struct ClientView {
     pub backchannel_logout_uri: Option<String>,
     /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
     pub frontchannel_logout_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 5.2).
+    pub dpop_bound_access_tokens: bool,
     pub created_at: i64,
 }
 
@@ -202,6 +208,7 @@ impl From<&Client> for ClientView {
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             created_at: c.created_at,
         }
     }
@@ -307,6 +314,7 @@ pub fn create_with(
             .map(|u| logout_uri("frontchannel_logout_uri", u))
             .transpose()?,
         registration_token_hash: new.registration_token_hash,
+        dpop_bound_access_tokens: new.dpop_bound_access_tokens,
     };
     fix_sector(&mut client)?;
     consistent(&client)?;
@@ -334,6 +342,7 @@ pub fn create_with(
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
+            "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         });
         record(
             c,
@@ -467,6 +476,7 @@ pub fn update(
         );
         apply!(backchannel_logout_uri, backchannel);
         apply!(frontchannel_logout_uri, frontchannel);
+        apply!(dpop_bound_access_tokens, changes.dpop_bound_access_tokens);
         let sector_before = client.sector_identifier.clone();
         fix_sector(&mut client)?;
         if client.sector_identifier != sector_before {
@@ -502,7 +512,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -519,6 +529,7 @@ const FIELDS: [&str; 16] = [
     "require_pushed_authorization_requests",
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
+    "dpop_bound_access_tokens",
 ];
 
 /// The longest an initial access token for dynamic registration lives (30 days).

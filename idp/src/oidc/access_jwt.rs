@@ -260,6 +260,7 @@ mod tests {
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
             registration_token_hash: None,
+            dpop_bound_access_tokens: false,
         }
     }
 

@@ -124,6 +124,7 @@ struct Metadata {
     backchannel_logout_uri: Option<String>,
     frontchannel_logout_uri: Option<String>,
     require_pushed_authorization_requests: bool,
+    dpop_bound_access_tokens: bool,
 }
 
 impl Metadata {
@@ -207,6 +208,7 @@ pub fn register(
     new.frontchannel_logout_uri = m.frontchannel_logout_uri.clone();
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
     new.registration_token_hash = Some(crypto::secret_hash(&registration_token));
+    new.dpop_bound_access_tokens = m.dpop_bound_access_tokens;
     let ctx = Context::from(svc);
     let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
@@ -315,6 +317,7 @@ pub fn replace(
         backchannel_logout_uri: Some(m.backchannel_logout_uri.clone().unwrap_or_default()),
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
         require_pushed_authorization_requests: Some(m.require_pushed_authorization_requests),
+        dpop_bound_access_tokens: Some(m.dpop_bound_access_tokens),
         ..Default::default()
     };
     let updated = clients::update(&Context::from(svc), actor, id, changes, now)?;
@@ -360,6 +363,7 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
         "id_token_signed_response_alg": c.id_token_alg,
         "subject_type": c.subject_type,
         "require_pushed_authorization_requests": c.require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
         "registration_client_uri": svc.provider.endpoint(&format!("{REGISTRATION_PATH}/{}", c.id)),
     });
     if let Some(jwks) = &c.jwks {

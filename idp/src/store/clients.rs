@@ -112,6 +112,8 @@ pub struct Client {
     /// The hash of the token with which a dynamically registered client reads, changes
     /// or removes its registration (RFC 7592); none for clients registered otherwise.
     pub registration_token_hash: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 5.2).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -162,6 +164,8 @@ struct Options {
     frontchannel_logout_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_token_hash: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens: bool,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -186,6 +190,7 @@ impl TryFrom<ClientRow> for Client {
             backchannel_logout_uri: options.backchannel_logout_uri,
             frontchannel_logout_uri: options.frontchannel_logout_uri,
             registration_token_hash: options.registration_token_hash,
+            dpop_bound_access_tokens: options.dpop_bound_access_tokens,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -230,6 +235,7 @@ impl From<&Client> for ClientRow {
                 backchannel_logout_uri: c.backchannel_logout_uri.clone(),
                 frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
                 registration_token_hash: c.registration_token_hash.clone(),
+                dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }

@@ -71,6 +71,9 @@ pub struct CreateClient {
     /// Where the browser tells the client of an ended session (Front-Channel Logout 1.0).
     #[schema(max_length = 2000)]
     pub frontchannel_logout_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 5.2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -104,6 +107,7 @@ pub struct ClientPatch {
     /// An empty value removes it.
     #[schema(max_length = 2000)]
     pub frontchannel_logout_uri: Option<String>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -229,6 +233,7 @@ pub(super) async fn create(
             backchannel_logout_uri: b.backchannel_logout_uri,
             frontchannel_logout_uri: b.frontchannel_logout_uri,
             registration_token_hash: None,
+            dpop_bound_access_tokens: b.dpop_bound_access_tokens,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -301,6 +306,7 @@ pub(super) async fn update(
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
             backchannel_logout_uri: p.backchannel_logout_uri,
             frontchannel_logout_uri: p.frontchannel_logout_uri,
+            dpop_bound_access_tokens: p.dpop_bound_access_tokens,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {

@@ -56,6 +56,12 @@ pub fn token(
         ));
     }
     let proved = match ctx.dpop_proof {
+        None if client.dpop_bound_access_tokens => {
+            return Err(OidcError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's token requests must carry a DPoP proof",
+            ));
+        }
         None => None,
         Some(proof) => Some(proved_key(ctx, proof, &token_endpoint)?),
     };
