@@ -23,6 +23,7 @@ mod robustness;
 mod step_up;
 mod subjects;
 mod token_errors;
+mod webfinger;
 
 pub use idp_e2e::*;
 

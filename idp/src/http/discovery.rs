@@ -1,15 +1,44 @@
-//! Discovery, JWKS, health probes and the stylesheet: documents rendered once and served
+//! Discovery, WebFinger, JWKS, health probes and the stylesheet: documents rendered once and served
 //! from memory.
 
 use super::{AppState, blocking};
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .content_type("application/json")
         .body(state.discovery_json().to_string())
+}
+
+/// WebFinger (RFC 7033) for issuer discovery: `resource` once, `rel` any number of times.
+pub async fn webfinger(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let resources: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "resource")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let rels: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "rel")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let [resource] = resources[..] else {
+        return HttpResponse::BadRequest()
+            .json(serde_json::json!({ "error": "invalid_request", "error_description": "give one resource" }));
+    };
+    match crate::oidc::discovery::webfinger(&state.provider, resource, &rels) {
+        Some(jrd) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .content_type("application/jrd+json")
+            .body(jrd.to_string()),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

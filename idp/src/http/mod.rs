@@ -165,6 +165,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         get().to(discovery::openid_configuration),
     )
     .route(JWKS_PATH, get().to(discovery::jwks))
+    .route("/.well-known/webfinger", get().to(discovery::webfinger))
     .route("/audit/keys", get().to(discovery::audit_keys))
     .route("/audit/checkpoint", get().to(discovery::audit_checkpoint))
     .route(AUTHORIZE_PATH, get().to(authorize::get))

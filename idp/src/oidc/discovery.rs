@@ -1,5 +1,5 @@
 //! Provider metadata (OpenID Connect Discovery 1.0, RFC 8414), listing exactly what is
-//! implemented.
+//! implemented, and issuer discovery by WebFinger (RFC 7033, Discovery 1.0 2).
 
 use super::*;
 use crate::policy::Level;
@@ -57,4 +57,79 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
     })
+}
+
+/// The link relation of an OpenID Connect issuer.
+pub const ISSUER_REL: &str = "http://openid.net/specs/connect/1.0/issuer";
+
+/// The WebFinger answer (a JRD) naming this provider as the issuer for `resource`: an
+/// `acct:` or `https:` identifier on the issuer's host. Every such resource gets the same
+/// answer, so it does not tell whether an account exists. None for another host or a
+/// resource that is not an identifier; `rel`s other than the issuer's get no link.
+pub fn webfinger(p: &Provider, resource: &str, rels: &[&str]) -> Option<Value> {
+    let host = url::Url::parse(&p.issuer)
+        .ok()?
+        .host_str()?
+        .to_ascii_lowercase();
+    let of = if let Some(acct) = resource.strip_prefix("acct:") {
+        acct.rsplit_once('@')?.1.to_ascii_lowercase()
+    } else {
+        let u = url::Url::parse(resource).ok()?;
+        if u.scheme() != "https" && u.scheme() != "http" {
+            return None;
+        }
+        u.host_str()?.to_ascii_lowercase()
+    };
+    if of != host {
+        return None;
+    }
+    let links: Vec<Value> = if rels.is_empty() || rels.contains(&ISSUER_REL) {
+        vec![json!({ "rel": ISSUER_REL, "href": p.issuer })]
+    } else {
+        Vec::new()
+    };
+    Some(json!({ "subject": resource, "links": links }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webfinger_names_the_issuer_for_identifiers_on_its_host() {
+        let (_dir, svc) = crate::service::for_tests();
+        let p = &svc.provider;
+        let host = url::Url::parse(&p.issuer)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_string();
+        for resource in [
+            format!("acct:anna@{host}"),
+            format!("acct:nobody@{}", host.to_uppercase()),
+            format!("{}/anna", p.issuer),
+        ] {
+            let jrd = webfinger(p, &resource, &[]).expect(&resource);
+            assert_eq!(jrd["subject"], resource.as_str());
+            assert_eq!(jrd["links"][0]["rel"], ISSUER_REL);
+            assert_eq!(jrd["links"][0]["href"], p.issuer.as_str());
+        }
+        assert_eq!(
+            webfinger(
+                p,
+                &format!("acct:anna@{host}"),
+                &["http://webfinger.net/rel/avatar"]
+            )
+            .unwrap()["links"],
+            json!([])
+        );
+        for elsewhere in [
+            "acct:anna@other.example",
+            "https://other.example/anna",
+            "mailto:anna@x",
+            "acct:anna",
+        ] {
+            assert_eq!(webfinger(p, elsewhere, &[]), None, "{elsewhere}");
+        }
+    }
 }
