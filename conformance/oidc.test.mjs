@@ -2,12 +2,15 @@
 // discovery, authorization code flow with PKCE and nonce, ID token validation (signature
 // against the JWKS, with non-repudiation checks on), UserInfo, refresh, introspection,
 // revocation, RP-initiated logout, the error a relying party sees for prompt=none, pushed
-// authorization requests (RFC 9126), JWT access tokens (RFC 9068), DPoP (RFC 9449) and
-// dynamic client registration (RFC 7591).
+// authorization requests (RFC 9126), JWT access tokens (RFC 9068), DPoP (RFC 9449),
+// signed request objects (RFC 9101) and dynamic client registration (RFC 7591).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Idp, UserAgent } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
@@ -16,9 +19,17 @@ const PASSWORD = 'a long and correct password';
 
 let idp;
 let initialAccessToken;
+/** The signing key of `rp-fapi` (private_key_jwt, request objects). */
+let fapiKey;
 
 before(async () => {
+  fapiKey = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const jwk = { ...(await crypto.subtle.exportKey('jwk', fapiKey.publicKey)), kid: 'fapi-1', alg: 'ES256' };
+  const jwksFile = join(mkdtempSync(join(tmpdir(), 'rp-fapi-')), 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
   idp = await Idp.start((cli) => {
+    cli(['client', 'add', '--id', 'rp-fapi', '--jwks-file', jwksFile, '--redirect-uri', REDIRECT,
+      '--require-par', '--dpop-bound-access-tokens']);
     initialAccessToken = cli(['client', 'registration-token', '--uses', '1'])
       .match(/initial_access_token: (\S+)/)[1];
     for (const [id, alg] of [['rp-es256', 'ES256'], ['rp-rs256', 'RS256']]) {
@@ -247,4 +258,35 @@ test('dynamic client registration (RFC 7591) with an initial access token, then 
   // The initial access token was good for one registration.
   await assert.rejects(client.dynamicClientRegistration(new URL(idp.issuer), { redirect_uris: [REDIRECT] },
     undefined, { initialAccessToken, execute: [client.allowInsecureRequests] }));
+});
+
+test('a signed request object (RFC 9101) pushed with PAR, private_key_jwt and DPoP required', async () => {
+  const config = await client.discovery(new URL(idp.issuer), 'rp-fapi', {},
+    client.PrivateKeyJwt({ key: fapiKey.privateKey, kid: 'fapi-1' }), { execute: [client.allowInsecureRequests] });
+  assert.ok(config.serverMetadata().request_object_signing_alg_values_supported.includes('ES256'));
+  const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  const jar = await client.buildAuthorizationUrlWithJAR(config, {
+    redirect_uri: REDIRECT, scope: 'openid profile', nonce, state,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  }, { key: fapiKey.privateKey, kid: 'fapi-1' });
+  assert.ok(jar.searchParams.get('request'));
+  const url = await client.buildAuthorizationUrlWithPAR(config, jar.searchParams, { DPoP });
+  const ua = new UserAgent(idp.issuer);
+  const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
+  const tokens = await client.authorizationCodeGrant(config, back, {
+    pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
+  }, undefined, { DPoP });
+  assert.equal(tokens.token_type, 'dpop');
+  assert.equal(tokens.claims().aud, 'rp-fapi');
+  // The same client without a proof gets nothing.
+  const again = await client.buildAuthorizationUrlWithPAR(config, (await client.buildAuthorizationUrlWithJAR(config, {
+    redirect_uri: REDIRECT, scope: 'openid', state,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  }, { key: fapiKey.privateKey, kid: 'fapi-1' })).searchParams);
+  const code = new URL(await new UserAgent(idp.issuer).signIn(again.href, 'maria', PASSWORD));
+  await assert.rejects(client.authorizationCodeGrant(config, code, { pkceCodeVerifier: codeVerifier, expectedState: state }),
+    (e) => e.error === 'invalid_dpop_proof');
 });

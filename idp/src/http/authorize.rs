@@ -7,8 +7,8 @@ use crate::crypto;
 use crate::login::flow::{self, Begun, Purpose};
 use crate::oidc::authorize::{self, AuthorizeError, ClientResponse};
 use crate::oidc::error::OidcError;
-use crate::oidc::par;
 use crate::oidc::params::Params;
+use crate::oidc::{par, request_object};
 use crate::store::clients;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -50,6 +50,13 @@ async fn handle(
         let db = &st.db;
         let keys = st.keys();
         let (params, pushed) = match par::resolve(db, params, now) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::Page(e)),
+        };
+        let issuer = &st.provider.issuer;
+        let unpacked =
+            db.run(|c| request_object::unpack_for(params, |id| clients::find(c, id), issuer, now))?;
+        let params = match unpacked {
             Ok(p) => p,
             Err(e) => return Ok(Outcome::Page(e)),
         };

@@ -296,7 +296,10 @@ fn check_times(claims: &serde_json::Map<String, Value>, now: i64) -> Result<(), 
 }
 
 /// Verifies a JWS against a client's JWK set (RS256, PS256, ES256).
-fn verify_with_jwks(token: &str, jwks: &JwkSet) -> Option<serde_json::Map<String, Value>> {
+pub(crate) fn verify_with_jwks(
+    token: &str,
+    jwks: &JwkSet,
+) -> Option<serde_json::Map<String, Value>> {
     let verifiers: Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)> = jwks
         .keys()
         .into_iter()

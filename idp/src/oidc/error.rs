@@ -22,6 +22,8 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// The `request_uri` is unknown, expired, used or another client's (OIDC Core 3.1.2.6).
     InvalidRequestUri,
+    /// The request object is not signed by the client, or not for this provider or now.
+    InvalidRequestObject,
     RegistrationNotSupported,
     InvalidToken,
     InsufficientScope,
@@ -61,6 +63,7 @@ impl ErrorCode {
             RequestNotSupported => "request_not_supported",
             RequestUriNotSupported => "request_uri_not_supported",
             InvalidRequestUri => "invalid_request_uri",
+            InvalidRequestObject => "invalid_request_object",
             RegistrationNotSupported => "registration_not_supported",
             InvalidToken => "invalid_token",
             InsufficientScope => "insufficient_scope",

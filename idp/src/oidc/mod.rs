@@ -17,6 +17,7 @@ pub mod logout;
 pub mod par;
 pub mod params;
 pub mod registration;
+pub mod request_object;
 pub mod revoke;
 pub mod subject;
 pub mod tokens;

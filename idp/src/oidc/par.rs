@@ -46,8 +46,9 @@ pub fn push(
             "request_uri cannot be pushed (RFC 9126 2.1)",
         ));
     }
-    // The authenticated client is the request's client.
-    let mut params = params.clone();
+    // A request object (RFC 9101) stands for the request; the authenticated client is its
+    // client.
+    let mut params = super::request_object::unpack(params.clone(), client, &provider.issuer, now)?;
     match params.get("client_id") {
         Some(id) if id != client.id => {
             return Err(OidcError::invalid_request(

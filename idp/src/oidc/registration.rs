@@ -21,7 +21,7 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 14] = [
+const NOT_SUPPORTED: [&str; 13] = [
     "jwks_uri",
     "sector_identifier_uri",
     "id_token_encrypted_response_alg",
@@ -29,7 +29,6 @@ const NOT_SUPPORTED: [&str; 14] = [
     "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
     "userinfo_encrypted_response_enc",
-    "request_object_signing_alg",
     "request_object_encryption_alg",
     "request_uris",
     "default_max_age",
@@ -125,6 +124,7 @@ struct Metadata {
     frontchannel_logout_uri: Option<String>,
     require_pushed_authorization_requests: bool,
     dpop_bound_access_tokens: bool,
+    request_object_signing_alg: Option<String>,
 }
 
 impl Metadata {
@@ -150,6 +150,14 @@ impl Metadata {
         }
         let m: Metadata = serde_json::from_value(Value::Object(raw))
             .map_err(|e| Refused::metadata(format!("malformed metadata: {e}")))?;
+        if m.request_object_signing_alg
+            .as_deref()
+            .is_some_and(|a| !["RS256", "PS256", "ES256"].contains(&a))
+        {
+            return Err(Refused::metadata(
+                "request_object_signing_alg: RS256, PS256 or ES256 (signed with the client's jwks)",
+            ));
+        }
         if let Some(types) = &m.response_types
             && types.iter().any(|t| t != "code")
         {
