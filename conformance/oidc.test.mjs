@@ -58,26 +58,25 @@ async function configure(clientId, alg, auth) {
   return config;
 }
 
-async function signIn(config, ua, extra = {}) {
+/** The parameters of a code request (PKCE, nonce, state) and the checks that redeem it. */
+async function codeRequest(scope = 'openid profile email') {
   const codeVerifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
   const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid profile email',
-    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
-    code_challenge_method: 'S256',
-    nonce,
-    state,
-    ...extra,
-  });
+  return {
+    params: {
+      redirect_uri: REDIRECT, scope, nonce, state,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+    },
+    checks: { pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true },
+  };
+}
+
+async function signIn(config, ua, extra = {}) {
+  const { params, checks } = await codeRequest();
+  const url = client.buildAuthorizationUrl(config, { ...params, ...extra });
   const back = await ua.signIn(url.href, 'maria', PASSWORD);
-  return client.authorizationCodeGrant(config, new URL(back), {
-    pkceCodeVerifier: codeVerifier,
-    expectedNonce: nonce,
-    expectedState: state,
-    idTokenExpected: true,
-  });
+  return client.authorizationCodeGrant(config, new URL(back), checks);
 }
 
 test('discovery document is accepted and lists what is implemented', async () => {
@@ -179,13 +178,7 @@ test('a pushed authorization request (RFC 9126), required of its client, and a J
   const config = await configure('rp-par', 'ES256');
   const m = config.serverMetadata();
   assert.equal(m.pushed_authorization_request_endpoint, `${idp.issuer}/par`);
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const nonce = client.randomNonce();
-  const state = client.randomState();
-  const params = {
-    redirect_uri: REDIRECT, scope: 'openid profile', nonce, state,
-    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-  };
+  const { params, checks } = await codeRequest('openid profile');
   // Without pushing, this client's request is refused, back at the client.
   const ua = new UserAgent(idp.issuer);
   const plain = client.buildAuthorizationUrl(config, params);
@@ -194,9 +187,7 @@ test('a pushed authorization request (RFC 9126), required of its client, and a J
   const url = await client.buildAuthorizationUrlWithPAR(config, params);
   assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
   const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
-  const tokens = await client.authorizationCodeGrant(config, back, {
-    pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
-  });
+  const tokens = await client.authorizationCodeGrant(config, back, checks);
   assert.equal(tokens.claims().preferred_username, 'maria');
   // The access token is a JWT (RFC 9068) that UserInfo accepts.
   const [header] = tokens.access_token.split('.').slice(0, 1).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
@@ -213,19 +204,12 @@ test('PAR with DPoP (RFC 9449): tokens bound to the client\'s key, the server\'s
   const config = await configure('rp-par', 'ES256');
   assert.ok(config.serverMetadata().dpop_signing_alg_values_supported.includes('ES256'));
   const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const nonce = client.randomNonce();
-  const state = client.randomState();
-  const url = await client.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: REDIRECT, scope: 'openid profile', nonce, state,
-    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-  }, { DPoP });
+  const { params, checks } = await codeRequest('openid profile');
+  const url = await client.buildAuthorizationUrlWithPAR(config, params, { DPoP });
   const ua = new UserAgent(idp.issuer);
   const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
   // The first token request meets use_dpop_nonce; the client retries with the nonce.
-  const tokens = await client.authorizationCodeGrant(config, back, {
-    pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
-  }, undefined, { DPoP });
+  const tokens = await client.authorizationCodeGrant(config, back, checks, undefined, { DPoP });
   assert.equal(tokens.token_type, 'dpop');
   const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url'));
   assert.match(claims.cnf.jkt, /^[A-Za-z0-9_-]{43}$/);
@@ -265,28 +249,19 @@ test('a signed request object (RFC 9101) pushed with PAR, private_key_jwt and DP
     client.PrivateKeyJwt({ key: fapiKey.privateKey, kid: 'fapi-1' }), { execute: [client.allowInsecureRequests] });
   assert.ok(config.serverMetadata().request_object_signing_alg_values_supported.includes('ES256'));
   const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const nonce = client.randomNonce();
-  const state = client.randomState();
-  const jar = await client.buildAuthorizationUrlWithJAR(config, {
-    redirect_uri: REDIRECT, scope: 'openid profile', nonce, state,
-    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-  }, { key: fapiKey.privateKey, kid: 'fapi-1' });
-  assert.ok(jar.searchParams.get('request'));
-  const url = await client.buildAuthorizationUrlWithPAR(config, jar.searchParams, { DPoP });
-  const ua = new UserAgent(idp.issuer);
-  const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
-  const tokens = await client.authorizationCodeGrant(config, back, {
-    pkceCodeVerifier: codeVerifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
-  }, undefined, { DPoP });
+  const signer = { key: fapiKey.privateKey, kid: 'fapi-1' };
+  // Signed as a request object, pushed, signed in: the code redeemed with a proof.
+  const pushed = async (params) => client.buildAuthorizationUrlWithPAR(config,
+    (await client.buildAuthorizationUrlWithJAR(config, params, signer)).searchParams, { DPoP });
+  const { params, checks } = await codeRequest('openid profile');
+  const url = await pushed(params);
+  const back = new URL(await new UserAgent(idp.issuer).signIn(url.href, 'maria', PASSWORD));
+  const tokens = await client.authorizationCodeGrant(config, back, checks, undefined, { DPoP });
   assert.equal(tokens.token_type, 'dpop');
   assert.equal(tokens.claims().aud, 'rp-fapi');
   // The same client without a proof gets nothing.
-  const again = await client.buildAuthorizationUrlWithPAR(config, (await client.buildAuthorizationUrlWithJAR(config, {
-    redirect_uri: REDIRECT, scope: 'openid', state,
-    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-  }, { key: fapiKey.privateKey, kid: 'fapi-1' })).searchParams);
-  const code = new URL(await new UserAgent(idp.issuer).signIn(again.href, 'maria', PASSWORD));
-  await assert.rejects(client.authorizationCodeGrant(config, code, { pkceCodeVerifier: codeVerifier, expectedState: state }),
+  const second = await codeRequest('openid');
+  const code = new URL(await new UserAgent(idp.issuer).signIn((await pushed(second.params)).href, 'maria', PASSWORD));
+  await assert.rejects(client.authorizationCodeGrant(config, code, second.checks),
     (e) => e.error === 'invalid_dpop_proof');
 });
