@@ -291,6 +291,15 @@ pub struct ClientAddArgs {
     /// Every token request must carry a DPoP proof (RFC 9449): tokens bound to a key.
     #[arg(long)]
     pub dpop_bound_access_tokens: bool,
+    /// Encrypt ID tokens to a key of the client's JWK set (--jwks-file) with this algorithm.
+    #[arg(
+        long,
+        value_name = "RSA-OAEP|RSA-OAEP-256|ECDH-ES|ECDH-ES+A128KW|ECDH-ES+A256KW"
+    )]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted ID tokens [default: A128CBC-HS256].
+    #[arg(long, value_name = "A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM")]
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -354,6 +363,11 @@ pub struct ClientUpdateArgs {
     /// Whether every token request must carry a DPoP proof.
     #[arg(long, value_name = "true|false")]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Encrypt ID tokens with this algorithm; an empty value stops encrypting them.
+    #[arg(long)]
+    pub id_token_encrypted_response_alg: Option<String>,
+    #[arg(long)]
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -734,6 +748,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
                 registration_token_hash: None,
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
+                id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
+                id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -768,6 +784,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
+                id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
+                id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

@@ -1,7 +1,8 @@
 //! Dynamic client registration (RFC 7591) and its management (RFC 7592) over HTTP: a client
 //! registers itself with an initial access token, signs a citizen in, reads, replaces and
 //! removes its registration; tokens used up, wrong or missing are refused, and metadata the
-//! provider cannot honour is refused by name.
+//! provider cannot honour is refused by name. A registered client may have its ID tokens
+//! encrypted to its own key.
 
 use crate::*;
 use serde_json::{Value, json};
@@ -84,7 +85,7 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
     let token = initial_token(&s, 1);
     // Metadata the provider cannot honour is refused by name, and does not use the token.
     for (member, value) in [
-        ("id_token_encrypted_response_alg", json!("RSA-OAEP")),
+        ("userinfo_encrypted_response_alg", json!("RSA-OAEP")),
         ("jwks_uri", json!("https://benefits.example/jwks")),
         ("response_types", json!(["code id_token"])),
     ] {
@@ -247,4 +248,115 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
     assert_eq!(res.status(), 401, "the client no longer exists");
 }
 
-on_both_databases!(a_client_registers_itself_and_manages_its_registration);
+/// A client registered with its own keys (private_key_jwt) and an encryption algorithm gets
+/// its ID tokens signed by the provider and encrypted to its key: only it can read them.
+async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
+    use josekit::jwk::KeyPair;
+    let s = server_with_client(backend).await;
+    let endpoint = discovery(&s).await["registration_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let signing = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut signing_public = signing.to_jwk_public_key();
+    signing_public.set_key_id("sig-1");
+    signing_public.set_key_use("sig");
+    let sealing = josekit::jwe::ECDH_ES_A128KW
+        .generate_ec_key_pair(josekit::jwk::alg::ec::EcCurve::P256)
+        .unwrap();
+    let mut sealing_public = sealing.to_jwk_public_key();
+    sealing_public.set_key_id("enc-1");
+    sealing_public.set_key_use("enc");
+    let jwks = json!({ "keys": [
+        Value::Object(signing_public.as_ref().clone()),
+        Value::Object(sealing_public.as_ref().clone()),
+    ] });
+    let token = initial_token(&s, 1);
+    let (status, reg) = call(
+        reqwest::Method::POST,
+        &endpoint,
+        Some(&token),
+        Some(json!({
+            "redirect_uris": ["https://sealed.example/cb"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": jwks,
+            "id_token_encrypted_response_alg": "ECDH-ES+A128KW",
+            "id_token_encrypted_response_enc": "A256GCM",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["id_token_encrypted_response_alg"], "ECDH-ES+A128KW");
+    let id = reg["client_id"].as_str().unwrap().to_string();
+
+    let b = Browser::new();
+    let verifier = idp::crypto::random_token();
+    let url = s.url(&format!(
+        "/authorize?client_id={id}&response_type=code&scope=openid%20email&redirect_uri=https%3A%2F%2Fsealed.example%2Fcb&state=s&nonce=n1&code_challenge={}&code_challenge_method=S256",
+        idp::crypto::pkce_s256(&verifier)
+    ));
+    let back = b.login(&s.issuer, &url, "anna", PASSWORD).await;
+    let code = query(&back).remove("code").expect("code");
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_key_id("sig-1");
+    let now = idp::now();
+    let claims = json!({ "iss": id, "sub": id, "aud": s.url("/token"), "jti": "a1", "exp": now + 60, "iat": now });
+    let signer = josekit::jws::ES256
+        .signer_from_jwk(&signing.to_jwk_private_key())
+        .unwrap();
+    let assertion =
+        josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &signer).unwrap();
+    let res = reqwest::Client::new()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://sealed.example/cb"),
+            ("code_verifier", verifier.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let t: Value = res.json().await.unwrap();
+    let sealed = t["id_token"].as_str().unwrap();
+    assert_eq!(sealed.split('.').count(), 5, "a JWE, not a readable JWT");
+    let decrypter = josekit::jwe::ECDH_ES_A128KW
+        .decrypter_from_jwk(&sealing.to_jwk_private_key())
+        .unwrap();
+    let (inner, jwe_header) = josekit::jwe::deserialize_compact(sealed, &decrypter).unwrap();
+    assert_eq!(jwe_header.content_encryption(), Some("A256GCM"));
+    assert_eq!(jwe_header.content_type(), Some("JWT"));
+    let inner = String::from_utf8(inner).unwrap();
+    let id_token = verified_es256(&s, &inner).await;
+    assert_eq!(id_token["aud"], id.as_str());
+    assert_eq!(id_token["nonce"], "n1");
+    assert_eq!(id_token["email"], "anna@example.invalid");
+    // A client without a key to encrypt to cannot ask for it.
+    let token = initial_token(&s, 1);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &endpoint,
+        Some(&token),
+        Some(json!({
+            "redirect_uris": ["https://plain.example/cb"],
+            "id_token_encrypted_response_alg": "RSA-OAEP",
+        })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+}
+
+on_both_databases!(
+    a_client_registers_itself_and_manages_its_registration,
+    a_registered_client_receives_encrypted_id_tokens
+);

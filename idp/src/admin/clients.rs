@@ -84,6 +84,10 @@ pub struct NewClient {
     pub registration_token_hash: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     pub dpop_bound_access_tokens: bool,
+    /// Encrypt ID tokens to a key of the client's `jwks` with this algorithm.
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// ... and this content encryption [default: A128CBC-HS256].
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 impl NewClient {
@@ -110,6 +114,8 @@ impl NewClient {
             frontchannel_logout_uri: None,
             registration_token_hash: None,
             dpop_bound_access_tokens: false,
+            id_token_encrypted_response_alg: None,
+            id_token_encrypted_response_enc: None,
         }
     }
 }
@@ -139,6 +145,9 @@ pub struct ClientChanges {
     /// An empty value removes it.
     pub frontchannel_logout_uri: Option<String>,
     pub dpop_bound_access_tokens: Option<bool>,
+    /// An empty value stops encrypting ID tokens.
+    pub id_token_encrypted_response_alg: Option<String>,
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 /// A new client's secret.
@@ -182,6 +191,9 @@ pub struct ClientView {
     pub frontchannel_logout_uri: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     pub dpop_bound_access_tokens: bool,
+    /// ID tokens are encrypted to the client's key with this algorithm and encryption.
+    pub id_token_encrypted_response_alg: Option<String>,
+    pub id_token_encrypted_response_enc: Option<String>,
     pub created_at: i64,
 }
 
@@ -209,6 +221,8 @@ impl From<&Client> for ClientView {
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+            id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
+            id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
             created_at: c.created_at,
         }
     }
@@ -315,6 +329,16 @@ pub fn create_with(
             .transpose()?,
         registration_token_hash: new.registration_token_hash,
         dpop_bound_access_tokens: new.dpop_bound_access_tokens,
+        id_token_encrypted_response_alg: new
+            .id_token_encrypted_response_alg
+            .as_deref()
+            .map(encryption_alg)
+            .transpose()?,
+        id_token_encrypted_response_enc: new
+            .id_token_encrypted_response_enc
+            .as_deref()
+            .map(encryption_enc)
+            .transpose()?,
     };
     fix_sector(&mut client)?;
     consistent(&client)?;
@@ -343,6 +367,8 @@ pub fn create_with(
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+            "id_token_encrypted_response_alg": client.id_token_encrypted_response_alg,
+            "id_token_encrypted_response_enc": client.id_token_encrypted_response_enc,
         });
         record(
             c,
@@ -436,6 +462,22 @@ pub fn update(
         "frontchannel_logout_uri",
         changes.frontchannel_logout_uri.as_deref(),
     )?;
+    let enc_alg = changes
+        .id_token_encrypted_response_alg
+        .as_deref()
+        .map(|a| match a {
+            "" => Ok(None),
+            a => encryption_alg(a).map(Some),
+        })
+        .transpose()?;
+    let enc_enc = changes
+        .id_token_encrypted_response_enc
+        .as_deref()
+        .map(|e| match e {
+            "" => Ok(None),
+            e => encryption_enc(e).map(Some),
+        })
+        .transpose()?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -477,6 +519,8 @@ pub fn update(
         apply!(backchannel_logout_uri, backchannel);
         apply!(frontchannel_logout_uri, frontchannel);
         apply!(dpop_bound_access_tokens, changes.dpop_bound_access_tokens);
+        apply!(id_token_encrypted_response_alg, enc_alg);
+        apply!(id_token_encrypted_response_enc, enc_enc);
         let sector_before = client.sector_identifier.clone();
         fix_sector(&mut client)?;
         if client.sector_identifier != sector_before {
@@ -512,7 +556,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 19] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -530,6 +574,8 @@ const FIELDS: [&str; 17] = [
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
     "dpop_bound_access_tokens",
+    "id_token_encrypted_response_alg",
+    "id_token_encrypted_response_enc",
 ];
 
 /// The longest an initial access token for dynamic registration lives (30 days).
@@ -873,6 +919,26 @@ fn fix_sector(c: &mut Client) -> AdminResult<()> {
     }
 }
 
+fn encryption_alg(alg: &str) -> AdminResult<String> {
+    one_of(
+        "id_token_encrypted_response_alg",
+        alg,
+        &crate::oidc::encryption::ALGS,
+        |a| a,
+    )
+    .map(str::to_string)
+}
+
+fn encryption_enc(enc: &str) -> AdminResult<String> {
+    one_of(
+        "id_token_encrypted_response_enc",
+        enc,
+        &crate::oidc::encryption::ENCS,
+        |e| e,
+    )
+    .map(str::to_string)
+}
+
 fn risk_level(level: &str) -> AdminResult<String> {
     one_of("risk_level", level, &Level::ALL, Level::name).map(|l| l.name().to_string())
 }
@@ -887,6 +953,20 @@ fn ttl(field: &'static str, seconds: i64, max: i64) -> AdminResult<i64> {
 /// The rules that concern several settings together, checked on the client as it would
 /// be stored.
 fn consistent(c: &Client) -> AdminResult<()> {
+    if let Some(alg) = &c.id_token_encrypted_response_alg
+        && !crate::oidc::encryption::has_key_for(c.jwks.as_deref(), alg)
+    {
+        return Err(invalid(
+            "id_token_encrypted_response_alg",
+            format!("the client's jwks holds no key to encrypt to with {alg}"),
+        ));
+    }
+    if c.id_token_encrypted_response_enc.is_some() && c.id_token_encrypted_response_alg.is_none() {
+        return Err(invalid(
+            "id_token_encrypted_response_enc",
+            "needs id_token_encrypted_response_alg",
+        ));
+    }
     let has = |g: GrantType| c.allows_grant(g.name());
     if c.is_public() && has(GrantType::ClientCredentials) {
         return Err(invalid(

@@ -231,36 +231,15 @@ mod tests {
     use crate::keys::kek::Kek;
     use crate::oidc::bearer::Bearer;
     use crate::service::{Service, for_tests};
-    use crate::store::clients::{AccessTokenFormat, AuthMethod, SubjectType};
+    use crate::store::clients::AccessTokenFormat;
     use crate::store::tokens;
 
     const T0: i64 = 1_800_000_000;
 
     fn client(format: AccessTokenFormat) -> Client {
         Client {
-            id: "api".into(),
-            name: "API".into(),
-            secret_hash: None,
-            auth_method: AuthMethod::PrivateKeyJwt,
-            jwks: None,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            grant_types: vec!["authorization_code".into()],
-            scopes: vec!["openid".into()],
-            id_token_alg: "ES256".into(),
-            risk_level: "low".into(),
-            access_token_ttl: 600,
-            refresh_token_ttl: 3600,
-            created_at: T0,
-            resource_server: false,
             access_token_format: format,
-            subject_type: SubjectType::Public,
-            sector_identifier: None,
-            require_pushed_authorization_requests: false,
-            backchannel_logout_uri: None,
-            frontchannel_logout_uri: None,
-            registration_token_hash: None,
-            dpop_bound_access_tokens: false,
+            ..crate::store::clients::testing::client()
         }
     }
 

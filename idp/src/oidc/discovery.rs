@@ -16,7 +16,7 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "none"
     ]);
     let auth_algs = json!(["RS256", "PS256", "ES256"]);
-    json!({
+    let mut m = json!({
         "issuer": p.issuer,
         "authorization_endpoint": p.endpoint(AUTHORIZE_PATH),
         "token_endpoint": p.endpoint(TOKEN_PATH),
@@ -34,6 +34,8 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "grant_types_supported": GrantType::ALL.map(GrantType::name),
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "id_token_encryption_alg_values_supported": super::encryption::ALGS,
+        "id_token_encryption_enc_values_supported": super::encryption::ENCS,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": auth_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
@@ -49,6 +51,9 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "request_object_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
+    });
+    // The rest in a second part (the macro's recursion has a limit): sign-in and logout.
+    let more = json!({
         "acr_values_supported": Level::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": UI_LOCALES,
@@ -57,7 +62,11 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "frontchannel_logout_session_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-    })
+    });
+    if let (Some(all), Value::Object(rest)) = (m.as_object_mut(), more) {
+        all.extend(rest);
+    }
+    m
 }
 
 /// The link relation of an OpenID Connect issuer.

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 pub mod dpop;
+pub mod encryption;
 pub mod error;
 pub mod grants;
 pub mod introspect;

@@ -21,11 +21,9 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 13] = [
+const NOT_SUPPORTED: [&str; 11] = [
     "jwks_uri",
     "sector_identifier_uri",
-    "id_token_encrypted_response_alg",
-    "id_token_encrypted_response_enc",
     "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
     "userinfo_encrypted_response_enc",
@@ -125,6 +123,8 @@ struct Metadata {
     require_pushed_authorization_requests: bool,
     dpop_bound_access_tokens: bool,
     request_object_signing_alg: Option<String>,
+    id_token_encrypted_response_alg: Option<String>,
+    id_token_encrypted_response_enc: Option<String>,
 }
 
 impl Metadata {
@@ -217,6 +217,8 @@ pub fn register(
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
     new.registration_token_hash = Some(crypto::secret_hash(&registration_token));
     new.dpop_bound_access_tokens = m.dpop_bound_access_tokens;
+    new.id_token_encrypted_response_alg = m.id_token_encrypted_response_alg.clone();
+    new.id_token_encrypted_response_enc = m.id_token_encrypted_response_enc.clone();
     let ctx = Context::from(svc);
     let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
@@ -326,6 +328,16 @@ pub fn replace(
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
         require_pushed_authorization_requests: Some(m.require_pushed_authorization_requests),
         dpop_bound_access_tokens: Some(m.dpop_bound_access_tokens),
+        id_token_encrypted_response_alg: Some(
+            m.id_token_encrypted_response_alg
+                .clone()
+                .unwrap_or_default(),
+        ),
+        id_token_encrypted_response_enc: Some(
+            m.id_token_encrypted_response_enc
+                .clone()
+                .unwrap_or_default(),
+        ),
         ..Default::default()
     };
     let updated = clients::update(&Context::from(svc), actor, id, changes, now)?;
@@ -376,6 +388,12 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     });
     if let Some(jwks) = &c.jwks {
         out["jwks"] = jwks.clone();
+    }
+    if let Some(alg) = &c.id_token_encrypted_response_alg {
+        let enc = c.id_token_encrypted_response_enc.as_deref();
+        out["id_token_encrypted_response_alg"] = alg.as_str().into();
+        out["id_token_encrypted_response_enc"] =
+            enc.unwrap_or(crate::oidc::encryption::ENCS[0]).into();
     }
     if let Some(uri) = &c.backchannel_logout_uri {
         out["backchannel_logout_uri"] = uri.as_str().into();

@@ -158,5 +158,6 @@ pub fn id_token(
         crypto::left_half_hash(input.access_token).into(),
     );
     let alg = Alg::parse(&input.client.id_token_alg).unwrap_or(Alg::Es256);
-    Ok(Some(keys.sign(alg, &c)?))
+    let signed = keys.sign(alg, &c)?;
+    super::encryption::id_token_for(input.client, signed).map(Some)
 }

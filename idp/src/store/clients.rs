@@ -114,6 +114,10 @@ pub struct Client {
     pub registration_token_hash: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     pub dpop_bound_access_tokens: bool,
+    /// ID tokens are encrypted to a key of `jwks` with this algorithm (`oidc::encryption`).
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// ... and this content encryption [default: A128CBC-HS256].
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 impl Client {
@@ -166,6 +170,10 @@ struct Options {
     registration_token_hash: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     dpop_bound_access_tokens: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token_encrypted_response_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token_encrypted_response_enc: Option<String>,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -191,6 +199,8 @@ impl TryFrom<ClientRow> for Client {
             frontchannel_logout_uri: options.frontchannel_logout_uri,
             registration_token_hash: options.registration_token_hash,
             dpop_bound_access_tokens: options.dpop_bound_access_tokens,
+            id_token_encrypted_response_alg: options.id_token_encrypted_response_alg,
+            id_token_encrypted_response_enc: options.id_token_encrypted_response_enc,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -236,6 +246,8 @@ impl From<&Client> for ClientRow {
                 frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
                 registration_token_hash: c.registration_token_hash.clone(),
                 dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+                id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
+                id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }
@@ -313,4 +325,40 @@ pub fn update(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
         ))
         .execute(conn)?;
     Ok(changed > 0)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A client registered with private_key_jwt and no keys yet, for unit tests.
+    pub fn client() -> Client {
+        Client {
+            id: "api".into(),
+            name: "API".into(),
+            secret_hash: None,
+            auth_method: AuthMethod::PrivateKeyJwt,
+            jwks: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec!["authorization_code".into()],
+            scopes: vec!["openid".into()],
+            id_token_alg: "ES256".into(),
+            risk_level: "low".into(),
+            access_token_ttl: 600,
+            refresh_token_ttl: 3600,
+            created_at: 1_800_000_000,
+            resource_server: false,
+            access_token_format: AccessTokenFormat::Opaque,
+            subject_type: SubjectType::Public,
+            sector_identifier: None,
+            require_pushed_authorization_requests: false,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            registration_token_hash: None,
+            dpop_bound_access_tokens: false,
+            id_token_encrypted_response_alg: None,
+            id_token_encrypted_response_enc: None,
+        }
+    }
 }

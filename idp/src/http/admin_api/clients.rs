@@ -74,6 +74,12 @@ pub struct CreateClient {
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Encrypt ID tokens to a key of `jwks` with this algorithm.
+    #[schema(pattern = "^(RSA-OAEP|RSA-OAEP-256|ECDH-ES|ECDH-ES\\+A128KW|ECDH-ES\\+A256KW)$")]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted ID tokens [default: A128CBC-HS256].
+    #[schema(pattern = "^(A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM)$")]
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -108,6 +114,9 @@ pub struct ClientPatch {
     #[schema(max_length = 2000)]
     pub frontchannel_logout_uri: Option<String>,
     pub dpop_bound_access_tokens: Option<bool>,
+    /// An empty value stops encrypting ID tokens.
+    pub id_token_encrypted_response_alg: Option<String>,
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -234,6 +243,8 @@ pub(super) async fn create(
             frontchannel_logout_uri: b.frontchannel_logout_uri,
             registration_token_hash: None,
             dpop_bound_access_tokens: b.dpop_bound_access_tokens,
+            id_token_encrypted_response_alg: b.id_token_encrypted_response_alg,
+            id_token_encrypted_response_enc: b.id_token_encrypted_response_enc,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -307,6 +318,8 @@ pub(super) async fn update(
             backchannel_logout_uri: p.backchannel_logout_uri,
             frontchannel_logout_uri: p.frontchannel_logout_uri,
             dpop_bound_access_tokens: p.dpop_bound_access_tokens,
+            id_token_encrypted_response_alg: p.id_token_encrypted_response_alg,
+            id_token_encrypted_response_enc: p.id_token_encrypted_response_enc,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {
