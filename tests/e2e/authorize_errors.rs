@@ -64,7 +64,8 @@ async fn redirected_errors(backend: Backend) {
     let cases = [
         ("", "invalid_request"),
         ("&response_type=token", "unsupported_response_type"),
-        ("&response_type=code&request=eyJ", "request_not_supported"),
+        // A request object the client could not have signed (it has no keys).
+        ("&response_type=code&request=eyJ", "invalid_request_object"),
         (
             "&response_type=code&request_uri=https%3A%2F%2Fx",
             "request_uri_not_supported",

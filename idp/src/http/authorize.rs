@@ -54,11 +54,23 @@ async fn handle(
             Err(e) => return Ok(Outcome::Page(e)),
         };
         let issuer = &st.provider.issuer;
+        let outer = params.clone();
         let unpacked =
             db.run(|c| request_object::unpack_for(params, |id| clients::find(c, id), issuer, now))?;
         let params = match unpacked {
             Ok(p) => p,
-            Err(e) => return Ok(Outcome::Page(e)),
+            // A refused request object goes back to the client when the request's own
+            // redirect URI is one it registered (OIDC Core 6.1), else to a page.
+            Err(e) => {
+                let checked =
+                    db.run(|c| authorize::check_client(&outer, |id| clients::find(c, id)))?;
+                return Ok(match checked {
+                    Ok((_, redirect)) => {
+                        Outcome::ToClient(flow::error_response(&st, &redirect, &e))
+                    }
+                    Err(_) => Outcome::Page(e),
+                });
+            }
         };
         let checked = db.run(|c| authorize::check_client(&params, |id| clients::find(c, id)))?;
         let (client, redirect) = match checked {
