@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn an_id_token_is_encrypted_to_the_clients_key_and_only_it_opens_it() {
-        let key = jwe::ECDH_ES
+        let key = jwe::ECDH_ES_A128KW
             .generate_ec_key_pair(josekit::jwk::alg::ec::EcCurve::P256)
             .unwrap();
         let mut public = key.to_jwk_public_key();
@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(header.content_encryption(), Some("A256GCM"));
         assert_eq!(header.content_type(), Some("JWT"));
         assert_eq!(header.key_id(), Some("enc-1"));
-        let stranger = jwe::ECDH_ES
+        let stranger = jwe::ECDH_ES_A128KW
             .generate_ec_key_pair(josekit::jwk::alg::ec::EcCurve::P256)
             .unwrap();
         let wrong = jwe::ECDH_ES_A128KW
