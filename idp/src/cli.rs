@@ -300,6 +300,9 @@ pub struct ClientAddArgs {
     /// The content encryption of encrypted ID tokens [default: A128CBC-HS256].
     #[arg(long, value_name = "A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM")]
     pub id_token_encrypted_response_enc: Option<String>,
+    /// Answer UserInfo as a JWT signed with this algorithm.
+    #[arg(long, value_name = "ES256|RS256")]
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -368,6 +371,9 @@ pub struct ClientUpdateArgs {
     pub id_token_encrypted_response_alg: Option<String>,
     #[arg(long)]
     pub id_token_encrypted_response_enc: Option<String>,
+    /// Answer UserInfo as a signed JWT (ES256, RS256); an empty value answers plain JSON.
+    #[arg(long)]
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -750,6 +756,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
+                userinfo_signed_response_alg: a.userinfo_signed_response_alg,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -786,6 +793,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
+                userinfo_signed_response_alg: a.userinfo_signed_response_alg,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

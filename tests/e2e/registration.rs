@@ -249,7 +249,8 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
 }
 
 /// A client registered with its own keys (private_key_jwt) and an encryption algorithm gets
-/// its ID tokens signed by the provider and encrypted to its key: only it can read them.
+/// its ID tokens signed by the provider and encrypted to its key: only it can read them;
+/// with a UserInfo signing algorithm, UserInfo comes as a JWT signed for it.
 async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     use josekit::jwk::KeyPair;
     let s = server_with_client(backend).await;
@@ -282,6 +283,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
             "jwks": jwks,
             "id_token_encrypted_response_alg": "ECDH-ES+A128KW",
             "id_token_encrypted_response_enc": "A256GCM",
+            "userinfo_signed_response_alg": "ES256",
         })),
     )
     .await;
@@ -337,6 +339,19 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     assert_eq!(id_token["aud"], id.as_str());
     assert_eq!(id_token["nonce"], "n1");
     assert_eq!(id_token["email"], "anna@example.invalid");
+    // UserInfo answers it in a JWT signed for it (OIDC Core 5.3.2).
+    let res = reqwest::Client::new()
+        .get(s.url("/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/jwt");
+    let info = verified_es256(&s, &res.text().await.unwrap()).await;
+    assert_eq!(info["iss"], s.issuer.as_str());
+    assert_eq!(info["aud"], id.as_str());
+    assert_eq!(info["sub"], id_token["sub"]);
+    assert_eq!(info["email"], "anna@example.invalid");
     // A client without a key to encrypt to cannot ask for it.
     let token = initial_token(&s, 1);
     let (status, body) = call(

@@ -88,6 +88,8 @@ pub struct NewClient {
     pub id_token_encrypted_response_alg: Option<String>,
     /// ... and this content encryption [default: A128CBC-HS256].
     pub id_token_encrypted_response_enc: Option<String>,
+    /// UserInfo answers as a JWT signed with ES256 or RS256.
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 impl NewClient {
@@ -116,6 +118,7 @@ impl NewClient {
             dpop_bound_access_tokens: false,
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
+            userinfo_signed_response_alg: None,
         }
     }
 }
@@ -148,6 +151,8 @@ pub struct ClientChanges {
     /// An empty value stops encrypting ID tokens.
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
+    /// An empty value answers UserInfo in plain JSON again.
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 /// A new client's secret.
@@ -194,6 +199,8 @@ pub struct ClientView {
     /// ID tokens are encrypted to the client's key with this algorithm and encryption.
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
+    /// UserInfo answers as a JWT signed with this algorithm.
+    pub userinfo_signed_response_alg: Option<String>,
     pub created_at: i64,
 }
 
@@ -223,6 +230,7 @@ impl From<&Client> for ClientView {
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
             id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
+            userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
             created_at: c.created_at,
         }
     }
@@ -339,6 +347,11 @@ pub fn create_with(
             .as_deref()
             .map(encryption_enc)
             .transpose()?,
+        userinfo_signed_response_alg: new
+            .userinfo_signed_response_alg
+            .as_deref()
+            .map(|a| signing_alg("userinfo_signed_response_alg", a))
+            .transpose()?,
     };
     fix_sector(&mut client)?;
     consistent(&client)?;
@@ -369,6 +382,7 @@ pub fn create_with(
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
             "id_token_encrypted_response_alg": client.id_token_encrypted_response_alg,
             "id_token_encrypted_response_enc": client.id_token_encrypted_response_enc,
+            "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
         });
         record(
             c,
@@ -478,6 +492,14 @@ pub fn update(
             e => encryption_enc(e).map(Some),
         })
         .transpose()?;
+    let userinfo_alg = changes
+        .userinfo_signed_response_alg
+        .as_deref()
+        .map(|a| match a {
+            "" => Ok(None),
+            a => signing_alg("userinfo_signed_response_alg", a).map(Some),
+        })
+        .transpose()?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -521,6 +543,7 @@ pub fn update(
         apply!(dpop_bound_access_tokens, changes.dpop_bound_access_tokens);
         apply!(id_token_encrypted_response_alg, enc_alg);
         apply!(id_token_encrypted_response_enc, enc_enc);
+        apply!(userinfo_signed_response_alg, userinfo_alg);
         let sector_before = client.sector_identifier.clone();
         fix_sector(&mut client)?;
         if client.sector_identifier != sector_before {
@@ -556,7 +579,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 19] = [
+const FIELDS: [&str; 20] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -576,6 +599,7 @@ const FIELDS: [&str; 19] = [
     "dpop_bound_access_tokens",
     "id_token_encrypted_response_alg",
     "id_token_encrypted_response_enc",
+    "userinfo_signed_response_alg",
 ];
 
 /// The longest an initial access token for dynamic registration lives (30 days).
@@ -868,7 +892,7 @@ fn one_of<T: Copy>(
 }
 
 fn id_token_alg(alg: &str) -> AdminResult<String> {
-    one_of("id_token_alg", alg, &Alg::ALL, Alg::as_str).map(|a| a.as_str().to_string())
+    signing_alg("id_token_alg", alg)
 }
 
 fn access_token_format(format: &str) -> AdminResult<AccessTokenFormat> {
@@ -917,6 +941,10 @@ fn fix_sector(c: &mut Client) -> AdminResult<()> {
             "the redirect URIs are on several hosts: give the sector (a host name) whose citizens share pairwise identifiers",
         )),
     }
+}
+
+fn signing_alg(field: &'static str, alg: &str) -> AdminResult<String> {
+    one_of(field, alg, &Alg::ALL, Alg::as_str).map(|a| a.as_str().to_string())
 }
 
 fn encryption_alg(alg: &str) -> AdminResult<String> {

@@ -5,7 +5,7 @@
 use super::{AppState, blocking, form_params, no_store_json};
 use crate::oidc::dpop::Presentation;
 use crate::oidc::error::{ErrorCode, OidcError};
-use crate::oidc::userinfo;
+use crate::oidc::userinfo::{self, Answer};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -85,7 +85,11 @@ async fn answer(
     })
     .await;
     match result {
-        Ok(claims) => no_store_json(serde_json::Value::Object(claims).to_string()),
+        Ok(Answer::Json(claims)) => no_store_json(serde_json::Value::Object(claims).to_string()),
+        Ok(Answer::Signed(jwt)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("application/jwt")
+            .body(jwt),
         Err(e) => bearer_error(&e, dpop_scheme),
     }
 }

@@ -36,6 +36,7 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "id_token_encryption_alg_values_supported": super::encryption::ALGS,
         "id_token_encryption_enc_values_supported": super::encryption::ENCS,
+        "userinfo_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": auth_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,

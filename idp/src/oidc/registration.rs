@@ -21,10 +21,9 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 11] = [
+const NOT_SUPPORTED: [&str; 10] = [
     "jwks_uri",
     "sector_identifier_uri",
-    "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
     "userinfo_encrypted_response_enc",
     "request_object_encryption_alg",
@@ -125,6 +124,7 @@ struct Metadata {
     request_object_signing_alg: Option<String>,
     id_token_encrypted_response_alg: Option<String>,
     id_token_encrypted_response_enc: Option<String>,
+    userinfo_signed_response_alg: Option<String>,
 }
 
 impl Metadata {
@@ -219,6 +219,7 @@ pub fn register(
     new.dpop_bound_access_tokens = m.dpop_bound_access_tokens;
     new.id_token_encrypted_response_alg = m.id_token_encrypted_response_alg.clone();
     new.id_token_encrypted_response_enc = m.id_token_encrypted_response_enc.clone();
+    new.userinfo_signed_response_alg = m.userinfo_signed_response_alg.clone();
     let ctx = Context::from(svc);
     let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
@@ -338,6 +339,9 @@ pub fn replace(
                 .clone()
                 .unwrap_or_default(),
         ),
+        userinfo_signed_response_alg: Some(
+            m.userinfo_signed_response_alg.clone().unwrap_or_default(),
+        ),
         ..Default::default()
     };
     let updated = clients::update(&Context::from(svc), actor, id, changes, now)?;
@@ -388,6 +392,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     });
     if let Some(jwks) = &c.jwks {
         out["jwks"] = jwks.clone();
+    }
+    if let Some(alg) = &c.userinfo_signed_response_alg {
+        out["userinfo_signed_response_alg"] = alg.as_str().into();
     }
     if let Some(alg) = &c.id_token_encrypted_response_alg {
         let enc = c.id_token_encrypted_response_enc.as_deref();

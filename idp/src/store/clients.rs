@@ -118,6 +118,8 @@ pub struct Client {
     pub id_token_encrypted_response_alg: Option<String>,
     /// ... and this content encryption [default: A128CBC-HS256].
     pub id_token_encrypted_response_enc: Option<String>,
+    /// UserInfo answers as a JWT signed with this algorithm (OIDC Core 5.3.2).
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 impl Client {
@@ -174,6 +176,8 @@ struct Options {
     id_token_encrypted_response_alg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token_encrypted_response_enc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_signed_response_alg: Option<String>,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -201,6 +205,7 @@ impl TryFrom<ClientRow> for Client {
             dpop_bound_access_tokens: options.dpop_bound_access_tokens,
             id_token_encrypted_response_alg: options.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: options.id_token_encrypted_response_enc,
+            userinfo_signed_response_alg: options.userinfo_signed_response_alg,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -248,6 +253,7 @@ impl From<&Client> for ClientRow {
                 dpop_bound_access_tokens: c.dpop_bound_access_tokens,
                 id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
                 id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
+                userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }
@@ -359,6 +365,7 @@ pub(crate) mod testing {
             dpop_bound_access_tokens: false,
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
+            userinfo_signed_response_alg: None,
         }
     }
 }

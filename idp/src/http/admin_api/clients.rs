@@ -80,6 +80,9 @@ pub struct CreateClient {
     /// The content encryption of encrypted ID tokens [default: A128CBC-HS256].
     #[schema(pattern = "^(A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM)$")]
     pub id_token_encrypted_response_enc: Option<String>,
+    /// Answer UserInfo as a JWT signed with this algorithm.
+    #[schema(pattern = "^(ES256|RS256)$")]
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -117,6 +120,8 @@ pub struct ClientPatch {
     /// An empty value stops encrypting ID tokens.
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
+    /// An empty value answers UserInfo in plain JSON again.
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -245,6 +250,7 @@ pub(super) async fn create(
             dpop_bound_access_tokens: b.dpop_bound_access_tokens,
             id_token_encrypted_response_alg: b.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: b.id_token_encrypted_response_enc,
+            userinfo_signed_response_alg: b.userinfo_signed_response_alg,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -320,6 +326,7 @@ pub(super) async fn update(
             dpop_bound_access_tokens: p.dpop_bound_access_tokens,
             id_token_encrypted_response_alg: p.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: p.id_token_encrypted_response_enc,
+            userinfo_signed_response_alg: p.userinfo_signed_response_alg,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {
