@@ -19,7 +19,7 @@ const PASSWORD = 'a long and correct password';
 
 let idp;
 let initialAccessToken;
-/** The signing key of `rp-fapi` (private_key_jwt, request objects). */
+/** The signing key of `rp-fapi` (`--profile fapi2`: private_key_jwt, request objects). */
 let fapiKey;
 
 before(async () => {
@@ -29,7 +29,7 @@ before(async () => {
   writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'rp-fapi', '--jwks-file', jwksFile, '--redirect-uri', REDIRECT,
-      '--require-par', '--dpop-bound-access-tokens']);
+      '--profile', 'fapi2']);
     initialAccessToken = cli(['client', 'registration-token', '--uses', '1'])
       .match(/initial_access_token: (\S+)/)[1];
     for (const [id, alg] of [['rp-es256', 'ES256'], ['rp-rs256', 'RS256']]) {
@@ -244,7 +244,7 @@ test('dynamic client registration (RFC 7591) with an initial access token, then 
     undefined, { initialAccessToken, execute: [client.allowInsecureRequests] }));
 });
 
-test('a signed request object (RFC 9101) pushed with PAR, private_key_jwt and DPoP required', async () => {
+test('a FAPI 2.0 client: a signed request object (RFC 9101) pushed with PAR, private_key_jwt and DPoP required', async () => {
   const config = await client.discovery(new URL(idp.issuer), 'rp-fapi', {},
     client.PrivateKeyJwt({ key: fapiKey.privateKey, kid: 'fapi-1' }), { execute: [client.allowInsecureRequests] });
   assert.ok(config.serverMetadata().request_object_signing_alg_values_supported.includes('ES256'));

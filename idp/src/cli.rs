@@ -303,6 +303,10 @@ pub struct ClientAddArgs {
     /// Answer UserInfo as a JWT signed with this algorithm.
     #[arg(long, value_name = "ES256|RS256")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Hold the client to a security profile: fapi2 (FAPI 2.0: pushed requests, PKCE,
+    /// private_key_jwt, DPoP, no RS256).
+    #[arg(long, value_name = "fapi2")]
+    pub profile: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -374,6 +378,9 @@ pub struct ClientUpdateArgs {
     /// Answer UserInfo as a signed JWT (ES256, RS256); an empty value answers plain JSON.
     #[arg(long)]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Hold the client to a security profile (fapi2); an empty value drops it.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -757,6 +764,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
+                profile: a.profile,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
             println!("client {} added", created.client.id);
@@ -794,6 +802,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
+                profile: a.profile,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;
             if updated.changed.is_empty() {

@@ -18,7 +18,9 @@ use crate::keys::Alg;
 use crate::oidc::GrantType;
 use crate::oidc::authorize::{STANDARD_SCOPES, scopes_supported};
 use crate::policy::Level;
-use crate::store::clients::{self as store, AccessTokenFormat, AuthMethod, Client, SubjectType};
+use crate::store::clients::{
+    self as store, AccessTokenFormat, AuthMethod, Client, Profile, SubjectType,
+};
 use crate::store::denials::{self, Denied};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -90,6 +92,9 @@ pub struct NewClient {
     pub id_token_encrypted_response_enc: Option<String>,
     /// UserInfo answers as a JWT signed with ES256 or RS256.
     pub userinfo_signed_response_alg: Option<String>,
+    /// `fapi2`: held to the FAPI 2.0 Security Profile (pushed requests and DPoP turned on,
+    /// private_key_jwt and ES256 required).
+    pub profile: Option<String>,
 }
 
 impl NewClient {
@@ -119,6 +124,7 @@ impl NewClient {
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,
+            profile: None,
         }
     }
 }
@@ -153,6 +159,8 @@ pub struct ClientChanges {
     pub id_token_encrypted_response_enc: Option<String>,
     /// An empty value answers UserInfo in plain JSON again.
     pub userinfo_signed_response_alg: Option<String>,
+    /// An empty value drops the profile.
+    pub profile: Option<String>,
 }
 
 /// A new client's secret.
@@ -201,6 +209,8 @@ pub struct ClientView {
     pub id_token_encrypted_response_enc: Option<String>,
     /// UserInfo answers as a JWT signed with this algorithm.
     pub userinfo_signed_response_alg: Option<String>,
+    /// `fapi2`: held to the FAPI 2.0 Security Profile.
+    pub profile: Option<&'static str>,
     pub created_at: i64,
 }
 
@@ -231,6 +241,7 @@ impl From<&Client> for ClientView {
             id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
             id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
+            profile: c.profile.map(Profile::as_str),
             created_at: c.created_at,
         }
     }
@@ -352,7 +363,9 @@ pub fn create_with(
             .as_deref()
             .map(|a| signing_alg("userinfo_signed_response_alg", a))
             .transpose()?,
+        profile: new.profile.as_deref().map(profile).transpose()?,
     };
+    apply_profile(&mut client);
     fix_sector(&mut client)?;
     consistent(&client)?;
     ctx.db.try_tx(|c| {
@@ -383,6 +396,7 @@ pub fn create_with(
             "id_token_encrypted_response_alg": client.id_token_encrypted_response_alg,
             "id_token_encrypted_response_enc": client.id_token_encrypted_response_enc,
             "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
+            "profile": client.profile.map(Profile::as_str),
         });
         record(
             c,
@@ -500,6 +514,14 @@ pub fn update(
             a => signing_alg("userinfo_signed_response_alg", a).map(Some),
         })
         .transpose()?;
+    let new_profile = changes
+        .profile
+        .as_deref()
+        .map(|p| match p {
+            "" => Ok(None),
+            p => profile(p).map(Some),
+        })
+        .transpose()?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -544,6 +566,19 @@ pub fn update(
         apply!(id_token_encrypted_response_alg, enc_alg);
         apply!(id_token_encrypted_response_enc, enc_enc);
         apply!(userinfo_signed_response_alg, userinfo_alg);
+        apply!(profile, new_profile);
+        // A profile's settings are turned on with it (and stay when it is dropped).
+        let before = (
+            client.require_pushed_authorization_requests,
+            client.dpop_bound_access_tokens,
+        );
+        apply_profile(&mut client);
+        if before.0 != client.require_pushed_authorization_requests {
+            changed.insert("require_pushed_authorization_requests".into(), json!(true));
+        }
+        if before.1 != client.dpop_bound_access_tokens {
+            changed.insert("dpop_bound_access_tokens".into(), json!(true));
+        }
         let sector_before = client.sector_identifier.clone();
         fix_sector(&mut client)?;
         if client.sector_identifier != sector_before {
@@ -579,7 +614,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 21] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -600,6 +635,7 @@ const FIELDS: [&str; 20] = [
     "id_token_encrypted_response_alg",
     "id_token_encrypted_response_enc",
     "userinfo_signed_response_alg",
+    "profile",
 ];
 
 /// The longest an initial access token for dynamic registration lives (30 days).
@@ -943,6 +979,19 @@ fn fix_sector(c: &mut Client) -> AdminResult<()> {
     }
 }
 
+fn profile(name: &str) -> AdminResult<Profile> {
+    one_of("profile", name, &Profile::ALL, Profile::as_str)
+}
+
+/// Turns on what a profile asks of every request: pushed authorization requests and DPoP
+/// for FAPI 2.0. (What it forbids is checked by `consistent`.)
+fn apply_profile(c: &mut Client) {
+    if c.is_fapi2() {
+        c.require_pushed_authorization_requests = true;
+        c.dpop_bound_access_tokens = true;
+    }
+}
+
 fn signing_alg(field: &'static str, alg: &str) -> AdminResult<String> {
     one_of(field, alg, &Alg::ALL, Alg::as_str).map(|a| a.as_str().to_string())
 }
@@ -981,6 +1030,27 @@ fn ttl(field: &'static str, seconds: i64, max: i64) -> AdminResult<i64> {
 /// The rules that concern several settings together, checked on the client as it would
 /// be stored.
 fn consistent(c: &Client) -> AdminResult<()> {
+    if c.is_fapi2() {
+        if c.auth_method != AuthMethod::PrivateKeyJwt {
+            return Err(invalid(
+                "profile",
+                "a FAPI 2.0 client authenticates with private_key_jwt (its public keys)",
+            ));
+        }
+        let rs256 = [
+            Some(&c.id_token_alg),
+            c.userinfo_signed_response_alg.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|a| a == "RS256");
+        if rs256 {
+            return Err(invalid(
+                "profile",
+                "FAPI 2.0 does not allow RS256: sign with ES256",
+            ));
+        }
+    }
     if let Some(alg) = &c.id_token_encrypted_response_alg
         && !crate::oidc::encryption::has_key_for(c.jwks.as_deref(), alg)
     {
@@ -1346,5 +1416,64 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["app"]
         );
+    }
+
+    #[test]
+    fn a_fapi2_client_gets_pushed_requests_and_dpop_and_no_secret_or_rs256() {
+        let (_dir, svc) = crate::service::for_tests();
+        let ctx = Context::from(&svc);
+        let key = josekit::jws::ES256.generate_key_pair().unwrap();
+        let jwks = serde_json::json!({ "keys": [
+            Value::Object(josekit::jwk::KeyPair::to_jwk_public_key(&key).as_ref().clone())
+        ] });
+        let fapi = |id: &str, credentials| {
+            let mut new = NewClient::new(id, credentials, vec![CB.into()]);
+            new.profile = Some("fapi2".into());
+            new
+        };
+        let with_secret = create(&ctx, &cli(), fapi("a", Credentials::GenerateSecret), T0);
+        assert!(matches!(
+            with_secret,
+            Err(AdminError::Invalid {
+                field: "profile",
+                ..
+            })
+        ));
+        let mut rs256 = fapi("b", Credentials::Jwks(jwks.to_string()));
+        rs256.id_token_alg = Some("RS256".into());
+        assert!(matches!(
+            create(&ctx, &cli(), rs256, T0),
+            Err(AdminError::Invalid {
+                field: "profile",
+                ..
+            })
+        ));
+        let made = create(
+            &ctx,
+            &cli(),
+            fapi("c", Credentials::Jwks(jwks.to_string())),
+            T0,
+        )
+        .unwrap()
+        .client;
+        assert_eq!(made.profile, Some("fapi2"));
+        assert!(made.require_pushed_authorization_requests && made.dpop_bound_access_tokens);
+        // Held to it: a request object or assertion signed with RS256 is refused unread.
+        let client = svc.db.run(|c| store::find(c, "c")).unwrap().unwrap();
+        let header = |alg: &str| crate::crypto::b64url(format!("{{\"alg\":\"{alg}\"}}").as_bytes());
+        let rs = format!("{}.e30.x", header("RS256"));
+        let es = format!("{}.e30.x", header("ES256"));
+        assert!(crate::oidc::client_auth::forbidden_alg(&client, &rs));
+        assert!(!crate::oidc::client_auth::forbidden_alg(&client, &es));
+        let plain = svc.db.run(|c| store::find(c, "portal")).unwrap();
+        assert!(plain.is_none_or(|p| !crate::oidc::client_auth::forbidden_alg(&p, &rs)));
+        // Dropping the profile keeps what it turned on.
+        let changes = ClientChanges {
+            profile: Some(String::new()),
+            ..Default::default()
+        };
+        let after = update(&ctx, &cli(), "c", changes, T0).unwrap().client;
+        assert_eq!(after.profile, None);
+        assert!(after.require_pushed_authorization_requests && after.dpop_bound_access_tokens);
     }
 }

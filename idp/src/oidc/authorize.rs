@@ -443,7 +443,8 @@ fn check_dpop_jkt(params: &Params) -> Result<Option<String>, OidcError> {
     Ok(Some(jkt.to_string()))
 }
 
-/// PKCE (RFC 7636): only S256; required for public clients, honoured for all.
+/// PKCE (RFC 7636): only S256; required for public clients and FAPI 2.0 clients, honoured
+/// for all.
 fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OidcError> {
     match (
         params.get("code_challenge"),
@@ -454,6 +455,9 @@ fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OidcEr
         )),
         (None, None) if client.is_public() => Err(OidcError::invalid_request(
             "public clients must use PKCE (code_challenge with S256)",
+        )),
+        (None, None) if client.is_fapi2() => Err(OidcError::invalid_request(
+            "this client must use PKCE (code_challenge with S256): FAPI 2.0",
         )),
         (None, None) => Ok(None),
         (Some(_), method) if method != Some("S256") => Err(OidcError::invalid_request(

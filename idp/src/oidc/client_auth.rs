@@ -161,11 +161,24 @@ fn throttled(now: i64) -> OidcError {
 
 /// The payload of a JWS, not verified.
 fn unverified_payload(jws: &str) -> Option<Value> {
-    let part = jws.split('.').nth(1)?;
+    unverified_part(jws, 1)
+}
+
+fn unverified_part(jws: &str, i: usize) -> Option<Value> {
+    let part = jws.split('.').nth(i)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part)
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Whether a JWS from `client` is signed with an algorithm its profile forbids: FAPI 2.0
+/// clients may not use RS256 (only PS256 and ES256).
+pub(crate) fn forbidden_alg(client: &Client, jws: &str) -> bool {
+    client.is_fapi2()
+        && unverified_part(jws, 0)
+            .and_then(|h| h.get("alg").and_then(Value::as_str).map(str::to_string))
+            .is_none_or(|alg| alg == "RS256")
 }
 
 fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
@@ -240,6 +253,9 @@ fn verify_assertion(
     let client = clients::find(conn, client_id)?.ok_or_else(|| fail("unknown client"))?;
     if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(fail("the client is not registered for private_key_jwt"));
+    }
+    if forbidden_alg(&client, assertion) {
+        return Err(fail("RS256 is not allowed for this client (FAPI 2.0)"));
     }
     let jwks = client
         .jwks

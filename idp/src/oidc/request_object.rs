@@ -53,6 +53,11 @@ pub fn unpack(params: Params, client: &Client, issuer: &str, now: i64) -> OidcRe
         .ok_or_else(|| {
             invalid("request objects must be signed with the client's registered keys (jwks)")
         })?;
+    if super::client_auth::forbidden_alg(client, object) {
+        return Err(invalid(
+            "RS256 is not allowed for this client's request objects (FAPI 2.0)",
+        ));
+    }
     let claims = verify_with_jwks(object, &jwks)
         .ok_or_else(|| invalid("the request object is not signed by one of the client's keys"))?;
     let text = |k: &str| claims.get(k).and_then(Value::as_str);

@@ -33,6 +33,25 @@ impl AuthMethod {
     }
 }
 
+/// A security profile a client is held to beyond the general rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// FAPI 2.0 Security Profile: pushed requests, PKCE, private_key_jwt, DPoP, and
+    /// neither RS256 nor unsigned anything.
+    Fapi2,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 1] = [Profile::Fapi2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Fapi2 => "fapi2",
+        }
+    }
+}
+
 /// What the client's access tokens are (per client; RFC 9068 for `Jwt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -120,9 +139,15 @@ pub struct Client {
     pub id_token_encrypted_response_enc: Option<String>,
     /// UserInfo answers as a JWT signed with this algorithm (OIDC Core 5.3.2).
     pub userinfo_signed_response_alg: Option<String>,
+    /// The security profile the client is held to, if any.
+    pub profile: Option<Profile>,
 }
 
 impl Client {
+    pub fn is_fapi2(&self) -> bool {
+        self.profile == Some(Profile::Fapi2)
+    }
+
     pub fn is_public(&self) -> bool {
         self.auth_method == AuthMethod::None
     }
@@ -178,6 +203,8 @@ struct Options {
     id_token_encrypted_response_enc: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     userinfo_signed_response_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<Profile>,
 }
 
 fn list_from_json(s: &str) -> StoreResult<Vec<String>> {
@@ -206,6 +233,7 @@ impl TryFrom<ClientRow> for Client {
             id_token_encrypted_response_alg: options.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: options.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: options.userinfo_signed_response_alg,
+            profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
             grant_types: list_from_json(&r.grant_types)?,
@@ -254,6 +282,7 @@ impl From<&Client> for ClientRow {
                 id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
                 id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
                 userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
+                profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
         }
@@ -366,6 +395,7 @@ pub(crate) mod testing {
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,
+            profile: None,
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct CreateClient {
     /// Answer UserInfo as a JWT signed with this algorithm.
     #[schema(pattern = "^(ES256|RS256)$")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// `fapi2`: held to the FAPI 2.0 Security Profile.
+    #[schema(pattern = "^fapi2$")]
+    pub profile: Option<String>,
 }
 
 /// Changes to a client: what is left out stays as it is; a list replaces the registered one.
@@ -122,6 +125,8 @@ pub struct ClientPatch {
     pub id_token_encrypted_response_enc: Option<String>,
     /// An empty value answers UserInfo in plain JSON again.
     pub userinfo_signed_response_alg: Option<String>,
+    /// An empty value drops the profile.
+    pub profile: Option<String>,
 }
 
 /// A registered client, and its secret when it was generated (shown this once).
@@ -251,6 +256,7 @@ pub(super) async fn create(
             id_token_encrypted_response_alg: b.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: b.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: b.userinfo_signed_response_alg,
+            profile: b.profile,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         json(
@@ -327,6 +333,7 @@ pub(super) async fn update(
             id_token_encrypted_response_alg: p.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: p.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: p.userinfo_signed_response_alg,
+            profile: p.profile,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
         ok(UpdatedClient {
