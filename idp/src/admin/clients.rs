@@ -475,53 +475,24 @@ pub fn update(
         .as_deref()
         .map(|s| sector_identifier(s).map(Some))
         .transpose()?;
-    let changed_logout_uri = |field, uri: Option<&str>| {
-        uri.map(|u| match u {
-            "" => Ok(None),
-            u => logout_uri(field, u).map(Some),
-        })
-        .transpose()
-    };
-    let backchannel = changed_logout_uri(
-        "backchannel_logout_uri",
-        changes.backchannel_logout_uri.as_deref(),
+    let backchannel = clearable(changes.backchannel_logout_uri.as_deref(), |u| {
+        logout_uri("backchannel_logout_uri", u)
+    })?;
+    let frontchannel = clearable(changes.frontchannel_logout_uri.as_deref(), |u| {
+        logout_uri("frontchannel_logout_uri", u)
+    })?;
+    let enc_alg = clearable(
+        changes.id_token_encrypted_response_alg.as_deref(),
+        encryption_alg,
     )?;
-    let frontchannel = changed_logout_uri(
-        "frontchannel_logout_uri",
-        changes.frontchannel_logout_uri.as_deref(),
+    let enc_enc = clearable(
+        changes.id_token_encrypted_response_enc.as_deref(),
+        encryption_enc,
     )?;
-    let enc_alg = changes
-        .id_token_encrypted_response_alg
-        .as_deref()
-        .map(|a| match a {
-            "" => Ok(None),
-            a => encryption_alg(a).map(Some),
-        })
-        .transpose()?;
-    let enc_enc = changes
-        .id_token_encrypted_response_enc
-        .as_deref()
-        .map(|e| match e {
-            "" => Ok(None),
-            e => encryption_enc(e).map(Some),
-        })
-        .transpose()?;
-    let userinfo_alg = changes
-        .userinfo_signed_response_alg
-        .as_deref()
-        .map(|a| match a {
-            "" => Ok(None),
-            a => signing_alg("userinfo_signed_response_alg", a).map(Some),
-        })
-        .transpose()?;
-    let new_profile = changes
-        .profile
-        .as_deref()
-        .map(|p| match p {
-            "" => Ok(None),
-            p => profile(p).map(Some),
-        })
-        .transpose()?;
+    let userinfo_alg = clearable(changes.userinfo_signed_response_alg.as_deref(), |a| {
+        signing_alg("userinfo_signed_response_alg", a)
+    })?;
+    let new_profile = clearable(changes.profile.as_deref(), profile)?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -977,6 +948,20 @@ fn fix_sector(c: &mut Client) -> AdminResult<()> {
             "the redirect URIs are on several hosts: give the sector (a host name) whose citizens share pairwise identifiers",
         )),
     }
+}
+
+/// A change that an empty value undoes: none (left as it is), `Some(None)` (removed) or
+/// `Some(Some(v))` (set, once `parse` accepts it).
+fn clearable<T>(
+    value: Option<&str>,
+    parse: impl Fn(&str) -> AdminResult<T>,
+) -> AdminResult<Option<Option<T>>> {
+    value
+        .map(|v| match v {
+            "" => Ok(None),
+            v => parse(v).map(Some),
+        })
+        .transpose()
 }
 
 fn profile(name: &str) -> AdminResult<Profile> {
