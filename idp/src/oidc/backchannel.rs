@@ -155,10 +155,10 @@ pub fn deliver_due(svc: &Service, now: i64) -> OidcResult<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(due.len());
     for notice in due {
         let client = svc.db.run(|c| clients::find(c, &notice.client_id))?;
-        let sent = match client
+        let listening = client
             .as_ref()
-            .and_then(|c| Some((c, c.backchannel_logout_uri.as_deref()?)))
-        {
+            .and_then(|c| Some((c, c.backchannel_logout_uri.as_deref()?)));
+        let sent = match listening {
             Some((client, uri)) => {
                 let token = logout_token(&keys, &svc.provider.issuer, client, &notice, now)?;
                 post(&http, uri, &token)
@@ -168,7 +168,8 @@ pub fn deliver_due(svc: &Service, now: i64) -> OidcResult<Vec<Outcome>> {
         let attempts = notice.attempts + 1;
         let outcome = match &sent {
             Ok(()) => Outcome::Delivered,
-            Err(_) if client.is_none() || attempts >= MAX_ATTEMPTS => Outcome::GivenUp,
+            // A client that stopped listening is not tried again.
+            Err(_) if listening.is_none() || attempts >= MAX_ATTEMPTS => Outcome::GivenUp,
             Err(_) => Outcome::Retried,
         };
         if let Err(e) = &sent {
@@ -388,6 +389,22 @@ mod tests {
             .expect("audited");
         assert_eq!(detail(&given_up)["delivered"], false);
         assert_eq!(detail(&given_up)["attempts"], MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn a_client_that_stops_listening_is_not_tried_again() {
+        let (_dir, svc) = for_tests();
+        register(&svc, "listens", Some("https://listens.example/logout"));
+        signed_in(&svc, "listens", "sid-1");
+        svc.db.tx(|c| session_ended(c, "sid-1", T0)).expect("ended");
+        let changes = crate::admin::clients::ClientChanges {
+            backchannel_logout_uri: Some(String::new()),
+            ..Default::default()
+        };
+        let ctx = crate::admin::Context::from(&svc);
+        crate::admin::clients::update(&ctx, &cli(), "listens", changes, T0).expect("updated");
+        assert_eq!(deliver_due(&svc, T0).expect("round"), [Outcome::GivenUp]);
+        assert!(pending(&svc).is_empty());
     }
 
     #[test]
