@@ -190,8 +190,7 @@ pub fn close_account(
     let t = lang.texts();
     crate::notify::tell(svc, &user, t.closed_subject, t.closed_body);
     svc.db.tx(|c| {
-        crate::oidc::backchannel::end_sessions_of_user(c, user_id, now)?;
-        crate::store::tokens::revoke_grants_of_user(c, user_id, now)?;
+        crate::oidc::backchannel::end_user(c, user_id, now)?;
         users::delete_account(c, user_id)?;
         let entry = Entry {
             kind: Kind::UserRemoved,

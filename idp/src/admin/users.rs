@@ -14,7 +14,7 @@ use crate::crypto;
 use crate::oidc::backchannel;
 use crate::policy::password;
 use crate::store::users::{self as store, Credential, PASSWORD, User};
-use crate::store::{AnyConnection, lockouts, sessions, tokens, transactions};
+use crate::store::{AnyConnection, lockouts, sessions, transactions};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -292,9 +292,8 @@ pub fn disable(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminRes
             });
         }
         store::set_disabled(c, &user.id, true, now)?;
-        let (sessions, in_sessions) = backchannel::end_sessions_of_user(c, &user.id, now)?;
+        let (sessions, grants) = backchannel::end_user(c, &user.id, now)?;
         transactions::delete_of_user(c, &user.id)?;
-        let grants = in_sessions + tokens::revoke_grants_of_user(c, &user.id, now)?;
         let detail = json!({ "sessions_ended": sessions, "grants_revoked": grants });
         record(
             c,
@@ -484,8 +483,7 @@ pub fn set_password(
 pub fn remove(ctx: &Context, actor: &Actor, who: UserRef, now: i64) -> AdminResult<()> {
     ctx.db.try_tx(|c| {
         let user = find(c, who)?;
-        backchannel::end_sessions_of_user(c, &user.id, now)?;
-        tokens::revoke_grants_of_user(c, &user.id, now)?;
+        backchannel::end_user(c, &user.id, now)?;
         store::delete_account(c, &user.id)?;
         let detail = json!({ "username": user.username });
         record(
@@ -964,7 +962,9 @@ mod tests {
             subject: None,
             jkt: None,
         };
-        svc.db.tx(|c| tokens::insert_grant(c, &grant)).unwrap();
+        svc.db
+            .tx(|c| crate::store::tokens::insert_grant(c, &grant))
+            .unwrap();
         let who = UserRef::Username("anna");
         assert_eq!(show(&ctx, who, T0 + 1).unwrap().sessions.len(), 2);
 

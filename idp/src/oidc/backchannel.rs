@@ -80,19 +80,16 @@ pub fn session_ended(conn: &mut AnyConnection, sid: &str, now: i64) -> StoreResu
     Ok(ended)
 }
 
-/// In the caller's transaction: ends every session of a user (an account disabled or
-/// closed) as `session_ended` does; returns how many sessions there were and how many
-/// grants they had.
-pub fn end_sessions_of_user(
-    conn: &mut AnyConnection,
-    user_id: &str,
-    now: i64,
-) -> StoreResult<(usize, usize)> {
+/// In the caller's transaction: ends every session of a user as `session_ended` does, and
+/// revokes every grant left (an account disabled, removed or closed); returns how many
+/// sessions there were and how many grants were revoked in all.
+pub fn end_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> StoreResult<(usize, usize)> {
     let sids = sessions::delete_of_user(conn, user_id)?;
     let mut grants = 0;
     for sid in &sids {
         grants += session_ended(conn, sid, now)?.grants_revoked;
     }
+    grants += tokens::revoke_grants_of_user(conn, user_id, now)?;
     Ok((sids.len(), grants))
 }
 
