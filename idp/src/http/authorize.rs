@@ -8,8 +8,6 @@ use crate::login::flow::{self, Begun, Purpose};
 use crate::oidc::authorize::{self, AuthorizeError, ClientResponse};
 use crate::oidc::error::OidcError;
 use crate::oidc::params::Params;
-use crate::oidc::{par, request_object};
-use crate::store::clients;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -47,45 +45,9 @@ async fn handle(
     let browser_for_tx = browser.clone();
     let now = state.clock.now();
     let outcome = blocking(move || {
-        let db = &st.db;
         let keys = st.keys();
-        let (params, pushed) = match par::resolve(db, params, now) {
-            Ok(p) => p,
-            Err(e) => return Ok(Outcome::Page(e)),
-        };
-        let issuer = &st.provider.issuer;
-        let outer = params.clone();
-        let unpacked =
-            db.run(|c| request_object::unpack_for(params, |id| clients::find(c, id), issuer, now))?;
-        let params = match unpacked {
-            Ok(p) => p,
-            // A refused request object goes back to the client when the request's own
-            // redirect URI is one it registered (OIDC Core 6.1), else to a page.
-            Err(e) => {
-                let checked =
-                    db.run(|c| authorize::check_client(&outer, |id| clients::find(c, id)))?;
-                return Ok(match checked {
-                    Ok((_, redirect)) => {
-                        Outcome::ToClient(flow::error_response(&st, &redirect, &e))
-                    }
-                    Err(_) => Outcome::Page(e),
-                });
-            }
-        };
-        let checked = db.run(|c| authorize::check_client(&params, |id| clients::find(c, id)))?;
-        let (client, redirect) = match checked {
-            Ok(x) => x,
-            Err(AuthorizeError { error, .. }) => return Ok(Outcome::Page(error)),
-        };
-        let request = match authorize::validate(
-            &params,
-            &client,
-            redirect,
-            &keys,
-            &st.provider,
-            &st.rules().policy,
-            pushed,
-        ) {
+        let policy = &st.rules().policy;
+        let request = match authorize::receive(&st.db, params, &keys, &st.provider, policy, now)? {
             Ok(r) => r,
             Err(AuthorizeError { error, redirect }) => {
                 return Ok(match redirect {

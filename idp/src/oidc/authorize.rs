@@ -234,6 +234,46 @@ pub fn check_client<E>(
     Ok(Ok((client, redirect)))
 }
 
+/// An authorization request as it reached the endpoint, made whole: its pushed request
+/// taken out (`par`), its request object opened (`request_object`), its client found and
+/// redirect URI checked, then every parameter validated. An error says where it goes: back
+/// to the client (a redirect URI it registered) or to a page. A refused request object goes
+/// back to the client when the request's own redirect URI is one it registered (OIDC Core
+/// 6.1).
+pub fn receive(
+    db: &crate::store::Db,
+    params: Params,
+    keys: &KeySet,
+    provider: &super::Provider,
+    policy: &Policy,
+    now: i64,
+) -> super::error::OidcResult<Result<AuthorizeRequest, AuthorizeError>> {
+    use crate::store::clients;
+    let (params, pushed) = match super::par::resolve(db, params, now) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(AuthorizeError::page(e))),
+    };
+    let outer = params.clone();
+    let unpacked = db.run(|c| {
+        super::request_object::unpack_for(params, |id| clients::find(c, id), &provider.issuer, now)
+    })?;
+    let params = match unpacked {
+        Ok(p) => p,
+        Err(error) => {
+            let checked = db.run(|c| check_client(&outer, |id| clients::find(c, id)))?;
+            let redirect = checked.ok().map(|(_, redirect)| redirect);
+            return Ok(Err(AuthorizeError { error, redirect }));
+        }
+    };
+    let (client, redirect) = match db.run(|c| check_client(&params, |id| clients::find(c, id)))? {
+        Ok(x) => x,
+        Err(e) => return Ok(Err(AuthorizeError::page(e.error))),
+    };
+    Ok(validate(
+        &params, &client, redirect, keys, provider, policy, pushed,
+    ))
+}
+
 /// Second stage: everything else, with errors that may be redirected to the client.
 /// `pushed`: the parameters came from a pushed request (`par`).
 pub fn validate(
