@@ -210,6 +210,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite in a file: the shared fsync of its log after commits.
     sync: Option<std::sync::Arc<group_sync::GroupSync>>,
+    /// SQLite: held by this process's writing transaction (see `try_tx`).
+    writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
 }
 
 impl Db {
@@ -279,6 +281,7 @@ impl Db {
             pool,
             backend,
             sync,
+            writer: (backend == Backend::Sqlite).then(Default::default),
         };
         if existing && !db.has_schema()? {
             return Err(StoreError::NoSchema(redacted(url)));
@@ -358,8 +361,15 @@ impl Db {
     ) -> Result<T, E> {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         type Manager = <AnyConnection as Connection>::TransactionManager;
-        let mut conn = self.conn()?;
-        let conn: &mut AnyConnection = &mut conn;
+        let mut pooled = self.conn()?;
+        let conn: &mut AnyConnection = &mut pooled;
+        // SQLite has one writer at a time; this process's writers queue here, woken as soon
+        // as the one before commits, instead of in SQLite's busy handler, which sleeps a
+        // millisecond and more between tries.
+        let _writer = self
+            .writer
+            .as_ref()
+            .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
         let begun = match conn {
             AnyConnection::Sqlite(sqlite) => {
                 AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
@@ -370,6 +380,10 @@ impl Db {
         match f(conn) {
             Ok(value) => {
                 Manager::commit_transaction(conn).map_err(StoreError::from)?;
+                drop(_writer);
+                // The connection goes back to the pool before the wait for the disk, so
+                // that the next requests' commits join the same fsync.
+                drop(pooled);
                 self.durable()?;
                 Ok(value)
             }
@@ -390,7 +404,9 @@ impl Db {
         }
         let before = changes_so_far(&mut conn)?;
         let result = f(&mut conn);
-        if changes_so_far(&mut conn)? != before {
+        let changed = changes_so_far(&mut conn)? != before;
+        drop(conn);
+        if changed {
             self.durable()?;
         }
         result
