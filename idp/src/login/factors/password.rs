@@ -27,7 +27,8 @@ pub fn prepare(svc: &Service, username: &str, password: &str, now: i64) -> Store
     let phc = credential
         .as_ref()
         .and_then(|c| String::from_utf8(c.data.clone()).ok());
-    let matches = svc.passwords.finish(&phc, &(), password, now).is_ok();
+    let matches = crate::metrics::get()
+        .password_hashing(|| svc.passwords.finish(&phc, &(), password, now).is_ok());
     Ok(Verified {
         username,
         user,
