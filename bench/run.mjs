@@ -15,7 +15,7 @@
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -129,6 +129,13 @@ async function rotation(base, path, tokens) {
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Bytes of idp's SQLite database in `dir` (the file and its write-ahead log). */
+function databaseBytes(dir) {
+  if (process.env.BENCH_DATABASE_URL) return NaN;
+  return readdirSync(dir).filter((f) => f.endsWith('.sqlite') || f.endsWith('.sqlite-wal'))
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 
 /** idp's own count of the processor seconds its threads spent in argon2id. */
@@ -265,11 +272,20 @@ for (let round = 0; round < rounds; round++) {
 }
 const loginLoops = 4;
 const logins = [];
+// Memory per signed-in session: what the process and the database grow by from the end of
+// the first round of sign-ins (argon2id's working memory is allocated by then) to the end.
+let afterFirst;
 for (let round = 0; round < rounds; round++) {
   const r = await signIns(idp, loginLoops);
   logins.push(r);
+  if (round === 0) afterFirst = { rss: memory(idp.child.pid).rss, db: databaseBytes(idp.dataDir) };
   process.stderr.write(`round ${round + 1} idp sign-ins: ${r.rps.toFixed(1)}/s, argon2id ${(100 * r.share).toFixed(0)}% of its processor time\n`);
 }
+const sessionsAfterFirst = logins.slice(1).reduce((n, r) => n + Math.round(r.rps * seconds), 0);
+const perSession = {
+  rss: ((memory(idp.child.pid).rss - afterFirst.rss) * 2 ** 20) / sessionsAfterFirst,
+  db: (databaseBytes(idp.dataDir) - afterFirst.db) / sessionsAfterFirst,
+};
 const idpLoaded = memory(idp.child.pid);
 const peerLoaded = memory(peerProc.pid);
 peerProc.kill('SIGTERM');
@@ -304,7 +320,7 @@ Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T',
 |---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Complete sign-ins through idp's pages (authorization request, sign-in page, password, remembered consent, code, token exchange, cookies and all; the one citizen's argon2id hash at its default cost), ${loginLoops} at a time, ${seconds} s per round, medians over ${rounds} rounds: **${median(logins.map((r) => r.rps)).toFixed(1)} sign-ins/s**, p50 / p99 ${median(logins.map((r) => r.p50))} / ${median(logins.map((r) => r.p99))} ms, ${logins.reduce((n, r) => n + r.errors, 0)} errors; idp used ${median(logins.map((r) => r.cpu)).toFixed(2)} processors, of which argon2id **${(100 * median(logins.map((r) => r.share))).toFixed(0)}%** (idp's own count of the processor time its threads spent hashing, \`idp_password_hash_cpu_seconds_total\`, over the process's). node-oidc-provider has no password sign-in of its own to compare with.
+Complete sign-ins through idp's pages (authorization request, sign-in page, password, remembered consent, code, token exchange, cookies and all; the one citizen's argon2id hash at its default cost), ${loginLoops} at a time, ${seconds} s per round, medians over ${rounds} rounds: **${median(logins.map((r) => r.rps)).toFixed(1)} sign-ins/s**, p50 / p99 ${median(logins.map((r) => r.p50))} / ${median(logins.map((r) => r.p99))} ms, ${logins.reduce((n, r) => n + r.errors, 0)} errors; idp used ${median(logins.map((r) => r.cpu)).toFixed(2)} processors, of which argon2id **${(100 * median(logins.map((r) => r.share))).toFixed(0)}%** (idp's own count of the processor time its threads spent hashing, \`idp_password_hash_cpu_seconds_total\`, over the process's). node-oidc-provider has no password sign-in of its own to compare with. Each sign-in leaves a session signed in: over the ${fmt(sessionsAfterFirst)} sign-ins after the first round, idp's resident memory grew by ${fmt(perSession.rss)} bytes per session (sessions live in the database, not in the process) and ${Number.isNaN(perSession.db) ? 'the database (PostgreSQL: not measured here)' : `its SQLite database by ${fmt(perSession.db)} bytes per sign-in, everything included (session, login transaction, code, grant, tokens, audit entries)`}.
 
 Memory (resident): idp ${mib(idpIdle)} idle after start, ${mib(idpLoaded)} after the load (peak ${idpLoaded.peak.toFixed(0)} MiB), biometric models not loaded; node-oidc-provider ${mib(peerIdle)} idle, ${mib(peerLoaded)} after the load (peak ${peerLoaded.peak.toFixed(0)} MiB).
 `;

@@ -244,7 +244,16 @@ pub fn consume_code(
 ) -> StoreResult<CodeRedemption> {
     use diesel::dsl::not;
     let key = binding.jkt.unwrap_or("");
+    // This code's own grant, looked up by key, if it belongs to the client (a subquery over
+    // all the client's grants would grow with every token the client was ever issued).
+    let its_grant: Option<String> = super::unique(
+        authorization_codes::table
+            .find(code_hash)
+            .select(authorization_codes::grant_id),
+        conn,
+    )?;
     let owned = grants::table
+        .filter(grants::id.eq(its_grant.unwrap_or_default()))
         .filter(grants::client_id.eq(binding.client_id))
         .filter(
             grants::jkt
