@@ -303,6 +303,15 @@ pub struct ClientAddArgs {
     /// Answer UserInfo as a JWT signed with this algorithm.
     #[arg(long, value_name = "ES256|RS256")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Encrypt UserInfo answers to a key of --jwks with this algorithm.
+    #[arg(
+        long,
+        value_name = "RSA-OAEP|RSA-OAEP-256|ECDH-ES|ECDH-ES+A128KW|ECDH-ES+A256KW"
+    )]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted UserInfo answers [default: A128CBC-HS256].
+    #[arg(long, value_name = "A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM")]
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// Hold the client to a security profile: fapi2 (FAPI 2.0: pushed requests, PKCE,
     /// private_key_jwt, DPoP, no RS256).
     #[arg(long, value_name = "fapi2")]
@@ -378,6 +387,11 @@ pub struct ClientUpdateArgs {
     /// Answer UserInfo as a signed JWT (ES256, RS256); an empty value answers plain JSON.
     #[arg(long)]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Encrypt UserInfo answers with this algorithm; an empty value stops encrypting them.
+    #[arg(long)]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    #[arg(long)]
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// Hold the client to a security profile (fapi2); an empty value drops it.
     #[arg(long)]
     pub profile: Option<String>,
@@ -764,6 +778,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
+                userinfo_encrypted_response_alg: a.userinfo_encrypted_response_alg,
+                userinfo_encrypted_response_enc: a.userinfo_encrypted_response_enc,
                 profile: a.profile,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
@@ -802,6 +818,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
+                userinfo_encrypted_response_alg: a.userinfo_encrypted_response_alg,
+                userinfo_encrypted_response_enc: a.userinfo_encrypted_response_enc,
                 profile: a.profile,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;

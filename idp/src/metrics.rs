@@ -177,7 +177,10 @@ mod tests {
         assert!(seconds > 0.001 && seconds < 0.2, "{seconds}");
         let sleep = || std::thread::sleep(std::time::Duration::from_millis(30));
         m.password_hashing(sleep);
-        assert!(m.password_hashing.get() - seconds < 0.01, "sleeping is not counted");
+        assert!(
+            m.password_hashing.get() - seconds < 0.01,
+            "sleeping is not counted"
+        );
         assert!(m.render().contains("idp_password_hash_cpu_seconds_total"));
     }
 }

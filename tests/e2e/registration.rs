@@ -85,7 +85,10 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
     let token = initial_token(&s, 1);
     // Metadata the provider cannot honour is refused by name, and does not use the token.
     for (member, value) in [
-        ("userinfo_encrypted_response_alg", json!("RSA-OAEP")),
+        (
+            "sector_identifier_uri",
+            json!("https://benefits.example/s.json"),
+        ),
         ("jwks_uri", json!("https://benefits.example/jwks")),
         ("response_types", json!(["code id_token"])),
     ] {
@@ -250,7 +253,8 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
 
 /// A client registered with its own keys (private_key_jwt) and an encryption algorithm gets
 /// its ID tokens signed by the provider and encrypted to its key: only it can read them;
-/// with a UserInfo signing algorithm, UserInfo comes as a JWT signed for it.
+/// with UserInfo signing and encryption algorithms, UserInfo comes as a JWT signed for it
+/// and encrypted to it.
 async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     use josekit::jwk::KeyPair;
     let s = server_with_client(backend).await;
@@ -284,11 +288,14 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
             "id_token_encrypted_response_alg": "ECDH-ES+A128KW",
             "id_token_encrypted_response_enc": "A256GCM",
             "userinfo_signed_response_alg": "ES256",
+            "userinfo_encrypted_response_alg": "ECDH-ES+A128KW",
         })),
     )
     .await;
     assert_eq!(status, 201, "{reg}");
     assert_eq!(reg["id_token_encrypted_response_alg"], "ECDH-ES+A128KW");
+    assert_eq!(reg["userinfo_encrypted_response_alg"], "ECDH-ES+A128KW");
+    assert_eq!(reg["userinfo_encrypted_response_enc"], "A128CBC-HS256");
     let id = reg["client_id"].as_str().unwrap().to_string();
 
     let b = Browser::new();
@@ -339,7 +346,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     assert_eq!(id_token["aud"], id.as_str());
     assert_eq!(id_token["nonce"], "n1");
     assert_eq!(id_token["email"], "anna@example.invalid");
-    // UserInfo answers it in a JWT signed for it (OIDC Core 5.3.2).
+    // UserInfo answers it in a JWT signed for it, then encrypted to it (OIDC Core 5.3.2).
     let res = reqwest::Client::new()
         .get(s.url("/userinfo"))
         .bearer_auth(t["access_token"].as_str().unwrap())
@@ -347,28 +354,39 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.headers()["content-type"], "application/jwt");
-    let info = verified_es256(&s, &res.text().await.unwrap()).await;
+    let sealed = res.text().await.unwrap();
+    assert_eq!(sealed.split('.').count(), 5, "a JWE: {sealed}");
+    let (inner, jwe_header) = josekit::jwe::deserialize_compact(&sealed, &decrypter).unwrap();
+    assert_eq!(jwe_header.content_encryption(), Some("A128CBC-HS256"));
+    assert_eq!(jwe_header.content_type(), Some("JWT"));
+    let info = verified_es256(&s, &String::from_utf8(inner).unwrap()).await;
     assert_eq!(info["iss"], s.issuer.as_str());
     assert_eq!(info["aud"], id.as_str());
     assert_eq!(info["sub"], id_token["sub"]);
     assert_eq!(info["email"], "anna@example.invalid");
     // A client without a key to encrypt to cannot ask for it.
-    let token = initial_token(&s, 1);
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &endpoint,
-        Some(&token),
-        Some(json!({
-            "redirect_uris": ["https://plain.example/cb"],
-            "id_token_encrypted_response_alg": "RSA-OAEP",
-        })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_client_metadata")),
-        "{body}"
-    );
+    for member in [
+        "id_token_encrypted_response_alg",
+        "userinfo_encrypted_response_alg",
+    ] {
+        let token = initial_token(&s, 1);
+        let (status, body) = call(
+            reqwest::Method::POST,
+            &endpoint,
+            Some(&token),
+            Some(json!({ "redirect_uris": ["https://plain.example/cb"], member: "RSA-OAEP" })),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{body}"
+        );
+        assert!(
+            body["error_description"].as_str().unwrap().contains(member),
+            "{body}"
+        );
+    }
 }
 
 on_both_databases!(

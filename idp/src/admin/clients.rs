@@ -92,6 +92,10 @@ pub struct NewClient {
     pub id_token_encrypted_response_enc: Option<String>,
     /// UserInfo answers as a JWT signed with ES256 or RS256.
     pub userinfo_signed_response_alg: Option<String>,
+    /// UserInfo answers encrypted to a key of the client's `jwks` with this algorithm.
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// ... and this content encryption [default: A128CBC-HS256].
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile (pushed requests and DPoP turned on,
     /// private_key_jwt and ES256 required).
     pub profile: Option<String>,
@@ -124,6 +128,8 @@ impl NewClient {
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,
+            userinfo_encrypted_response_alg: None,
+            userinfo_encrypted_response_enc: None,
             profile: None,
         }
     }
@@ -159,6 +165,9 @@ pub struct ClientChanges {
     pub id_token_encrypted_response_enc: Option<String>,
     /// An empty value answers UserInfo in plain JSON again.
     pub userinfo_signed_response_alg: Option<String>,
+    /// An empty value stops encrypting UserInfo.
+    pub userinfo_encrypted_response_alg: Option<String>,
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// An empty value drops the profile.
     pub profile: Option<String>,
 }
@@ -209,6 +218,9 @@ pub struct ClientView {
     pub id_token_encrypted_response_enc: Option<String>,
     /// UserInfo answers as a JWT signed with this algorithm.
     pub userinfo_signed_response_alg: Option<String>,
+    /// UserInfo answers are encrypted to the client's key with this algorithm and encryption.
+    pub userinfo_encrypted_response_alg: Option<String>,
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile.
     pub profile: Option<&'static str>,
     pub created_at: i64,
@@ -241,6 +253,8 @@ impl From<&Client> for ClientView {
             id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
             id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
+            userinfo_encrypted_response_alg: c.userinfo_encrypted_response_alg.clone(),
+            userinfo_encrypted_response_enc: c.userinfo_encrypted_response_enc.clone(),
             profile: c.profile.map(Profile::as_str),
             created_at: c.created_at,
         }
@@ -351,17 +365,27 @@ pub fn create_with(
         id_token_encrypted_response_alg: new
             .id_token_encrypted_response_alg
             .as_deref()
-            .map(encryption_alg)
+            .map(|a| encryption_alg("id_token_encrypted_response_alg", a))
             .transpose()?,
         id_token_encrypted_response_enc: new
             .id_token_encrypted_response_enc
             .as_deref()
-            .map(encryption_enc)
+            .map(|e| encryption_enc("id_token_encrypted_response_enc", e))
             .transpose()?,
         userinfo_signed_response_alg: new
             .userinfo_signed_response_alg
             .as_deref()
             .map(|a| signing_alg("userinfo_signed_response_alg", a))
+            .transpose()?,
+        userinfo_encrypted_response_alg: new
+            .userinfo_encrypted_response_alg
+            .as_deref()
+            .map(|a| encryption_alg("userinfo_encrypted_response_alg", a))
+            .transpose()?,
+        userinfo_encrypted_response_enc: new
+            .userinfo_encrypted_response_enc
+            .as_deref()
+            .map(|e| encryption_enc("userinfo_encrypted_response_enc", e))
             .transpose()?,
         profile: new.profile.as_deref().map(profile).transpose()?,
     };
@@ -396,6 +420,8 @@ pub fn create_with(
             "id_token_encrypted_response_alg": client.id_token_encrypted_response_alg,
             "id_token_encrypted_response_enc": client.id_token_encrypted_response_enc,
             "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
+            "userinfo_encrypted_response_alg": client.userinfo_encrypted_response_alg,
+            "userinfo_encrypted_response_enc": client.userinfo_encrypted_response_enc,
             "profile": client.profile.map(Profile::as_str),
         });
         record(
@@ -481,16 +507,20 @@ pub fn update(
     let frontchannel = clearable(changes.frontchannel_logout_uri.as_deref(), |u| {
         logout_uri("frontchannel_logout_uri", u)
     })?;
-    let enc_alg = clearable(
-        changes.id_token_encrypted_response_alg.as_deref(),
-        encryption_alg,
-    )?;
-    let enc_enc = clearable(
-        changes.id_token_encrypted_response_enc.as_deref(),
-        encryption_enc,
-    )?;
+    let enc_alg = clearable(changes.id_token_encrypted_response_alg.as_deref(), |a| {
+        encryption_alg("id_token_encrypted_response_alg", a)
+    })?;
+    let enc_enc = clearable(changes.id_token_encrypted_response_enc.as_deref(), |e| {
+        encryption_enc("id_token_encrypted_response_enc", e)
+    })?;
     let userinfo_alg = clearable(changes.userinfo_signed_response_alg.as_deref(), |a| {
         signing_alg("userinfo_signed_response_alg", a)
+    })?;
+    let userinfo_enc_alg = clearable(changes.userinfo_encrypted_response_alg.as_deref(), |a| {
+        encryption_alg("userinfo_encrypted_response_alg", a)
+    })?;
+    let userinfo_enc_enc = clearable(changes.userinfo_encrypted_response_enc.as_deref(), |e| {
+        encryption_enc("userinfo_encrypted_response_enc", e)
     })?;
     let new_profile = clearable(changes.profile.as_deref(), profile)?;
     let access = changes
@@ -537,6 +567,8 @@ pub fn update(
         apply!(id_token_encrypted_response_alg, enc_alg);
         apply!(id_token_encrypted_response_enc, enc_enc);
         apply!(userinfo_signed_response_alg, userinfo_alg);
+        apply!(userinfo_encrypted_response_alg, userinfo_enc_alg);
+        apply!(userinfo_encrypted_response_enc, userinfo_enc_enc);
         apply!(profile, new_profile);
         // A profile's settings are turned on with it (and stay when it is dropped).
         let before = (
@@ -585,7 +617,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 21] = [
+const FIELDS: [&str; 23] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -606,6 +638,8 @@ const FIELDS: [&str; 21] = [
     "id_token_encrypted_response_alg",
     "id_token_encrypted_response_enc",
     "userinfo_signed_response_alg",
+    "userinfo_encrypted_response_alg",
+    "userinfo_encrypted_response_enc",
     "profile",
 ];
 
@@ -981,24 +1015,12 @@ fn signing_alg(field: &'static str, alg: &str) -> AdminResult<String> {
     one_of(field, alg, &Alg::ALL, Alg::as_str).map(|a| a.as_str().to_string())
 }
 
-fn encryption_alg(alg: &str) -> AdminResult<String> {
-    one_of(
-        "id_token_encrypted_response_alg",
-        alg,
-        &crate::oidc::encryption::ALGS,
-        |a| a,
-    )
-    .map(str::to_string)
+fn encryption_alg(field: &'static str, alg: &str) -> AdminResult<String> {
+    one_of(field, alg, &crate::oidc::encryption::ALGS, |a| a).map(str::to_string)
 }
 
-fn encryption_enc(enc: &str) -> AdminResult<String> {
-    one_of(
-        "id_token_encrypted_response_enc",
-        enc,
-        &crate::oidc::encryption::ENCS,
-        |e| e,
-    )
-    .map(str::to_string)
+fn encryption_enc(field: &'static str, enc: &str) -> AdminResult<String> {
+    one_of(field, enc, &crate::oidc::encryption::ENCS, |e| e).map(str::to_string)
 }
 
 fn risk_level(level: &str) -> AdminResult<String> {
@@ -1036,19 +1058,19 @@ fn consistent(c: &Client) -> AdminResult<()> {
             ));
         }
     }
-    if let Some(alg) = &c.id_token_encrypted_response_alg
-        && !crate::oidc::encryption::has_key_for(c.jwks.as_deref(), alg)
-    {
-        return Err(invalid(
-            "id_token_encrypted_response_alg",
-            format!("the client's jwks holds no key to encrypt to with {alg}"),
-        ));
-    }
-    if c.id_token_encrypted_response_enc.is_some() && c.id_token_encrypted_response_alg.is_none() {
-        return Err(invalid(
-            "id_token_encrypted_response_enc",
-            "needs id_token_encrypted_response_alg",
-        ));
+    for e in c.encryptions() {
+        let [alg_field, enc_field] = e.names;
+        if let Some(alg) = e.alg
+            && !crate::oidc::encryption::has_key_for(c.jwks.as_deref(), alg)
+        {
+            return Err(invalid(
+                alg_field,
+                format!("the client's jwks holds no key to encrypt to with {alg}"),
+            ));
+        }
+        if e.enc.is_some() && e.alg.is_none() {
+            return Err(invalid(enc_field, format!("needs {alg_field}")));
+        }
     }
     let has = |g: GrantType| c.allows_grant(g.name());
     if c.is_public() && has(GrantType::ClientCredentials) {

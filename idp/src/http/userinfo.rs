@@ -86,7 +86,7 @@ async fn answer(
     .await;
     match result {
         Ok(Answer::Json(claims)) => no_store_json(serde_json::Value::Object(claims).to_string()),
-        Ok(Answer::Signed(jwt)) => HttpResponse::Ok()
+        Ok(Answer::Jwt(jwt)) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .content_type("application/jwt")
             .body(jwt),

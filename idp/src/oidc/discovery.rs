@@ -37,6 +37,8 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "id_token_encryption_alg_values_supported": super::encryption::ALGS,
         "id_token_encryption_enc_values_supported": super::encryption::ENCS,
         "userinfo_signing_alg_values_supported": ["ES256", "RS256"],
+        "userinfo_encryption_alg_values_supported": super::encryption::ALGS,
+        "userinfo_encryption_enc_values_supported": super::encryption::ENCS,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": auth_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,

@@ -1,7 +1,9 @@
-//! ID tokens encrypted to the client (OIDC Core 10.2, Dynamic Registration 2): a client
-//! registered with `id_token_encrypted_response_alg` gets its ID tokens signed and then
-//! encrypted (a nested JWT, `cty` `JWT`) to a key of its registered `jwks`, so that only it
-//! can read the citizen's claims, whatever carries them.
+//! ID tokens and UserInfo answers encrypted to the client (OIDC Core 10.2, 5.3.2, Dynamic
+//! Registration 2): a client registered with `id_token_encrypted_response_alg` gets its ID
+//! tokens signed and then encrypted (a nested JWT, `cty` `JWT`) to a key of its registered
+//! `jwks`; one registered with `userinfo_encrypted_response_alg` gets its UserInfo answers
+//! encrypted the same way (the claims in JSON, or the signed JWT when it also asked for
+//! one), so that only it can read the citizen's claims, whatever carries them.
 
 use super::error::{OidcError, OidcResult};
 use crate::store::clients::Client;
@@ -51,10 +53,27 @@ pub fn id_token_for(client: &Client, signed: String) -> OidcResult<String> {
     let Some(alg) = client.id_token_encrypted_response_alg.as_deref() else {
         return Ok(signed);
     };
-    let enc = client
-        .id_token_encrypted_response_enc
-        .as_deref()
-        .unwrap_or(ENCS[0]);
+    let enc = client.id_token_encrypted_response_enc.as_deref();
+    encrypt(client, alg, enc, signed.as_bytes(), Some("JWT"))
+}
+
+/// A UserInfo answer encrypted as the client registered (`None`: it did not ask for it):
+/// `body` is the signed JWT when `signed`, otherwise the claims in JSON.
+pub fn userinfo_for(client: &Client, body: &[u8], signed: bool) -> Option<OidcResult<String>> {
+    let alg = client.userinfo_encrypted_response_alg.as_deref()?;
+    let enc = client.userinfo_encrypted_response_enc.as_deref();
+    Some(encrypt(client, alg, enc, body, signed.then_some("JWT")))
+}
+
+/// `payload` encrypted to a key of the client's `jwks` with `alg` and `enc` (default
+/// A128CBC-HS256), in compact serialization.
+fn encrypt(
+    client: &Client,
+    alg: &str,
+    enc: Option<&str>,
+    payload: &[u8],
+    content_type: Option<&str>,
+) -> OidcResult<String> {
     let jwks = client
         .jwks
         .as_deref()
@@ -63,13 +82,14 @@ pub fn id_token_for(client: &Client, signed: String) -> OidcResult<String> {
     let (encrypter, kid) =
         encrypter(&jwks, alg).ok_or_else(|| OidcError::server("no key of the client fits"))?;
     let mut header = JweHeader::new();
-    header.set_content_encryption(enc);
-    header.set_content_type("JWT");
+    header.set_content_encryption(enc.unwrap_or(ENCS[0]));
+    if let Some(cty) = content_type {
+        header.set_content_type(cty);
+    }
     if let Some(kid) = kid {
         header.set_key_id(kid);
     }
-    jwe::serialize_compact(signed.as_bytes(), &header, encrypter.as_ref())
-        .map_err(OidcError::server)
+    jwe::serialize_compact(payload, &header, encrypter.as_ref()).map_err(OidcError::server)
 }
 
 #[cfg(test)]
@@ -126,5 +146,38 @@ mod tests {
             .decrypter_from_jwk(&stranger.to_jwk_private_key())
             .unwrap();
         assert!(jwe::deserialize_compact(&sealed, &wrong).is_err());
+    }
+
+    #[test]
+    fn userinfo_is_encrypted_as_json_or_as_the_signed_jwt() {
+        let key = jwe::RSA_OAEP_256.generate_key_pair(2048).unwrap();
+        let mut client = crate::store::clients::testing::client();
+        client.jwks = Some(key_set(&key.to_jwk_public_key()));
+        assert!(
+            userinfo_for(&client, b"{}", false).is_none(),
+            "not asked for"
+        );
+        client.userinfo_encrypted_response_alg = Some("RSA-OAEP-256".into());
+        let decrypter = jwe::RSA_OAEP_256
+            .decrypter_from_jwk(&key.to_jwk_private_key())
+            .unwrap();
+        let open = |sealed: String| jwe::deserialize_compact(&sealed, &decrypter).unwrap();
+        // Claims only encrypted: the plaintext is their JSON, with no content type.
+        let (plain, header) = open(
+            userinfo_for(&client, br#"{"sub":"x"}"#, false)
+                .unwrap()
+                .unwrap(),
+        );
+        assert_eq!(plain, br#"{"sub":"x"}"#);
+        assert_eq!(header.content_type(), None);
+        assert_eq!(header.content_encryption(), Some("A128CBC-HS256"));
+        // Signed, then encrypted: a nested JWT.
+        client.userinfo_encrypted_response_enc = Some("A128GCM".into());
+        let (plain, header) = open(userinfo_for(&client, b"h.c.s", true).unwrap().unwrap());
+        assert_eq!(plain, b"h.c.s");
+        assert_eq!(header.content_type(), Some("JWT"));
+        assert_eq!(header.content_encryption(), Some("A128GCM"));
+        // Its ID tokens stay as they were.
+        assert_eq!(id_token_for(&client, "a.b.c".into()).unwrap(), "a.b.c");
     }
 }

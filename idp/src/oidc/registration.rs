@@ -21,11 +21,9 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 10] = [
+const NOT_SUPPORTED: [&str; 8] = [
     "jwks_uri",
     "sector_identifier_uri",
-    "userinfo_encrypted_response_alg",
-    "userinfo_encrypted_response_enc",
     "request_object_encryption_alg",
     "request_uris",
     "default_max_age",
@@ -125,6 +123,8 @@ struct Metadata {
     id_token_encrypted_response_alg: Option<String>,
     id_token_encrypted_response_enc: Option<String>,
     userinfo_signed_response_alg: Option<String>,
+    userinfo_encrypted_response_alg: Option<String>,
+    userinfo_encrypted_response_enc: Option<String>,
 }
 
 impl Metadata {
@@ -220,6 +220,8 @@ pub fn register(
     new.id_token_encrypted_response_alg = m.id_token_encrypted_response_alg.clone();
     new.id_token_encrypted_response_enc = m.id_token_encrypted_response_enc.clone();
     new.userinfo_signed_response_alg = m.userinfo_signed_response_alg.clone();
+    new.userinfo_encrypted_response_alg = m.userinfo_encrypted_response_alg.clone();
+    new.userinfo_encrypted_response_enc = m.userinfo_encrypted_response_enc.clone();
     let ctx = Context::from(svc);
     let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
@@ -342,6 +344,16 @@ pub fn replace(
         userinfo_signed_response_alg: Some(
             m.userinfo_signed_response_alg.clone().unwrap_or_default(),
         ),
+        userinfo_encrypted_response_alg: Some(
+            m.userinfo_encrypted_response_alg
+                .clone()
+                .unwrap_or_default(),
+        ),
+        userinfo_encrypted_response_enc: Some(
+            m.userinfo_encrypted_response_enc
+                .clone()
+                .unwrap_or_default(),
+        ),
         ..Default::default()
     };
     let updated = clients::update(&Context::from(svc), actor, id, changes, now)?;
@@ -396,11 +408,32 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     if let Some(alg) = &c.userinfo_signed_response_alg {
         out["userinfo_signed_response_alg"] = alg.as_str().into();
     }
-    if let Some(alg) = &c.id_token_encrypted_response_alg {
-        let enc = c.id_token_encrypted_response_enc.as_deref();
-        out["id_token_encrypted_response_alg"] = alg.as_str().into();
-        out["id_token_encrypted_response_enc"] =
-            enc.unwrap_or(crate::oidc::encryption::ENCS[0]).into();
+    let encryptions = [
+        (
+            [
+                "id_token_encrypted_response_alg",
+                "id_token_encrypted_response_enc",
+            ],
+            &c.id_token_encrypted_response_alg,
+            &c.id_token_encrypted_response_enc,
+        ),
+        (
+            [
+                "userinfo_encrypted_response_alg",
+                "userinfo_encrypted_response_enc",
+            ],
+            &c.userinfo_encrypted_response_alg,
+            &c.userinfo_encrypted_response_enc,
+        ),
+    ];
+    for ([alg_name, enc_name], alg, enc) in encryptions {
+        if let Some(alg) = alg {
+            out[alg_name] = alg.as_str().into();
+            out[enc_name] = enc
+                .as_deref()
+                .unwrap_or(crate::oidc::encryption::ENCS[0])
+                .into();
+        }
     }
     if let Some(uri) = &c.backchannel_logout_uri {
         out["backchannel_logout_uri"] = uri.as_str().into();

@@ -1,9 +1,11 @@
 //! The UserInfo endpoint (OIDC Core 5.3): the claims in JSON, or, for a client registered
-//! with `userinfo_signed_response_alg`, in a JWT signed for it (5.3.2).
+//! with `userinfo_signed_response_alg`, in a JWT signed for it, and for one registered with
+//! `userinfo_encrypted_response_alg`, encrypted to its key (5.3.2).
 
 use super::bearer::Checker;
 use super::claims::user_claims;
 use super::dpop::{self, Presentation};
+use super::encryption;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use crate::keys::Alg;
 use crate::store::{clients, users};
@@ -13,8 +15,8 @@ use serde_json::{Map, Value};
 #[derive(Debug)]
 pub enum Answer {
     Json(Map<String, Value>),
-    /// `application/jwt`.
-    Signed(String),
+    /// Signed, encrypted, or both: `application/jwt`.
+    Jwt(String),
 }
 
 pub fn userinfo(bearer: &Checker, presented: &Presentation, now: i64) -> OidcResult<Answer> {
@@ -42,16 +44,27 @@ pub fn userinfo(bearer: &Checker, presented: &Presentation, now: i64) -> OidcRes
     // (see `oidc::claims`).
     let mut out = user_claims(&user, &scopes);
     out.insert("sub".into(), at.subject.unwrap_or(user.id).into());
-    let client = bearer.db.run(|c| clients::find(c, &at.client_id))?;
-    let Some(alg) = client
-        .as_ref()
-        .and_then(|c| c.userinfo_signed_response_alg.as_deref())
-        .and_then(Alg::parse)
-    else {
+    let Some(client) = bearer.db.run(|c| clients::find(c, &at.client_id))? else {
         return Ok(Answer::Json(out));
     };
-    out.insert("iss".into(), bearer.issuer.into());
-    out.insert("aud".into(), at.client_id.clone().into());
-    out.insert("iat".into(), now.into());
-    Ok(Answer::Signed(bearer.keys.sign(alg, &out)?))
+    let signing = client
+        .userinfo_signed_response_alg
+        .as_deref()
+        .and_then(Alg::parse);
+    if signing.is_none() && client.userinfo_encrypted_response_alg.is_none() {
+        return Ok(Answer::Json(out));
+    }
+    let body = match signing {
+        Some(alg) => {
+            out.insert("iss".into(), bearer.issuer.into());
+            out.insert("aud".into(), at.client_id.clone().into());
+            out.insert("iat".into(), now.into());
+            bearer.keys.sign(alg, &out)?
+        }
+        None => Value::Object(out).to_string(),
+    };
+    match encryption::userinfo_for(&client, body.as_bytes(), signing.is_some()) {
+        Some(encrypted) => encrypted.map(Answer::Jwt),
+        None => Ok(Answer::Jwt(body)),
+    }
 }

@@ -139,6 +139,10 @@ pub struct Client {
     pub id_token_encrypted_response_enc: Option<String>,
     /// UserInfo answers as a JWT signed with this algorithm (OIDC Core 5.3.2).
     pub userinfo_signed_response_alg: Option<String>,
+    /// UserInfo answers encrypted to a key of `jwks` with this algorithm (OIDC Core 5.3.2).
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// ... and this content encryption [default: A128CBC-HS256].
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// The security profile the client is held to, if any.
     pub profile: Option<Profile>,
 }
@@ -155,6 +159,37 @@ impl Client {
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
     }
+
+    /// The answers the client may have asked to be encrypted to its keys (ID tokens,
+    /// UserInfo): the names of the two settings, and their values.
+    pub fn encryptions(&self) -> [Encryption<'_>; 2] {
+        [
+            Encryption {
+                names: [
+                    "id_token_encrypted_response_alg",
+                    "id_token_encrypted_response_enc",
+                ],
+                alg: self.id_token_encrypted_response_alg.as_deref(),
+                enc: self.id_token_encrypted_response_enc.as_deref(),
+            },
+            Encryption {
+                names: [
+                    "userinfo_encrypted_response_alg",
+                    "userinfo_encrypted_response_enc",
+                ],
+                alg: self.userinfo_encrypted_response_alg.as_deref(),
+                enc: self.userinfo_encrypted_response_enc.as_deref(),
+            },
+        ]
+    }
+}
+
+/// One of a client's encryption settings (`Client::encryptions`).
+pub struct Encryption<'a> {
+    /// The metadata names of the key management algorithm and of the content encryption.
+    pub names: [&'static str; 2],
+    pub alg: Option<&'a str>,
+    pub enc: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -204,6 +239,10 @@ struct Options {
     #[serde(skip_serializing_if = "Option::is_none")]
     userinfo_signed_response_alg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_encrypted_response_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_encrypted_response_enc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
 
@@ -233,6 +272,8 @@ impl TryFrom<ClientRow> for Client {
             id_token_encrypted_response_alg: options.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: options.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: options.userinfo_signed_response_alg,
+            userinfo_encrypted_response_alg: options.userinfo_encrypted_response_alg,
+            userinfo_encrypted_response_enc: options.userinfo_encrypted_response_enc,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -282,6 +323,8 @@ impl From<&Client> for ClientRow {
                 id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
                 id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
                 userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
+                userinfo_encrypted_response_alg: c.userinfo_encrypted_response_alg.clone(),
+                userinfo_encrypted_response_enc: c.userinfo_encrypted_response_enc.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -395,6 +438,8 @@ pub(crate) mod testing {
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,
+            userinfo_encrypted_response_alg: None,
+            userinfo_encrypted_response_enc: None,
             profile: None,
         }
     }

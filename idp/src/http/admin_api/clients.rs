@@ -83,6 +83,12 @@ pub struct CreateClient {
     /// Answer UserInfo as a JWT signed with this algorithm.
     #[schema(pattern = "^(ES256|RS256)$")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// Encrypt UserInfo answers to a key of `jwks` with this algorithm.
+    #[schema(pattern = "^(RSA-OAEP|RSA-OAEP-256|ECDH-ES|ECDH-ES\\+A128KW|ECDH-ES\\+A256KW)$")]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted UserInfo answers [default: A128CBC-HS256].
+    #[schema(pattern = "^(A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM)$")]
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile.
     #[schema(pattern = "^fapi2$")]
     pub profile: Option<String>,
@@ -125,6 +131,9 @@ pub struct ClientPatch {
     pub id_token_encrypted_response_enc: Option<String>,
     /// An empty value answers UserInfo in plain JSON again.
     pub userinfo_signed_response_alg: Option<String>,
+    /// An empty value stops encrypting UserInfo.
+    pub userinfo_encrypted_response_alg: Option<String>,
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// An empty value drops the profile.
     pub profile: Option<String>,
 }
@@ -256,6 +265,8 @@ pub(super) async fn create(
             id_token_encrypted_response_alg: b.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: b.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: b.userinfo_signed_response_alg,
+            userinfo_encrypted_response_alg: b.userinfo_encrypted_response_alg,
+            userinfo_encrypted_response_enc: b.userinfo_encrypted_response_enc,
             profile: b.profile,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
@@ -333,6 +344,8 @@ pub(super) async fn update(
             id_token_encrypted_response_alg: p.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: p.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: p.userinfo_signed_response_alg,
+            userinfo_encrypted_response_alg: p.userinfo_encrypted_response_alg,
+            userinfo_encrypted_response_enc: p.userinfo_encrypted_response_enc,
             profile: p.profile,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
