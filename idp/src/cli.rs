@@ -559,7 +559,13 @@ fn open_or_create(config: &Config) -> Result<(Db, Kek), String> {
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     }
     let kek = Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?;
-    let db = Db::open(&config.database_url, config.db_pool_size).map_err(|e| e.to_string())?;
+    let db = Db::open_pool(
+        &config.database_url,
+        config.db_pool_size,
+        config.db_pool_wait,
+        false,
+    )
+    .map_err(|e| e.to_string())?;
     Ok((db, kek))
 }
 
@@ -567,7 +573,13 @@ fn open_or_create(config: &Config) -> Result<(Db, Kek), String> {
 fn open_existing(config: &Config) -> Result<(Db, Kek), String> {
     let hint = "check --data-dir / --database-url (IDP_DATA_DIR, IDP_DATABASE_URL); \
                 `idp migrate` or the first `idp serve` creates a new installation";
-    let db = Db::open_existing(&config.database_url, config.db_pool_size).map_err(|e| match e {
+    let db = Db::open_pool(
+        &config.database_url,
+        config.db_pool_size,
+        config.db_pool_wait,
+        true,
+    )
+    .map_err(|e| match e {
         StoreError::Missing(_) | StoreError::NoSchema(_) => format!("{e}: {hint}"),
         e => e.to_string(),
     })?;

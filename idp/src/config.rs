@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub id_token_ttl_seconds: Option<i64>,
     pub workers: Option<usize>,
     pub db_pool_size: Option<u32>,
+    /// Seconds a request waits for a database connection before it is answered 503.
+    pub db_pool_wait_seconds: Option<u64>,
     pub policy: Option<crate::policy::PolicyConfig>,
     pub notify: Option<crate::notify::NotifyConfig>,
     /// Reverse proxies whose `X-Forwarded-For` names the client, and which may forward a
@@ -153,6 +155,7 @@ pub struct Config {
     pub login_ttl: i64,
     pub workers: Option<usize>,
     pub db_pool_size: u32,
+    pub db_pool_wait: std::time::Duration,
     pub policy: crate::policy::Policy,
     pub notify: crate::notify::NotifyConfig,
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -225,6 +228,11 @@ impl Config {
             login_ttl: 30 * 60,
             workers: f.workers,
             db_pool_size: f.db_pool_size.unwrap_or(16),
+            db_pool_wait: f
+                .db_pool_wait_seconds
+                .map_or(crate::store::DEFAULT_POOL_WAIT, |s| {
+                    std::time::Duration::from_secs(s.clamp(1, 600))
+                }),
             policy,
             notify,
             trusted_proxies: f.trusted_proxies,

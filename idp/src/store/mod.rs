@@ -203,6 +203,9 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// How long a request waits for a database connection unless told otherwise.
+pub const DEFAULT_POOL_WAIT: Duration = Duration::from_secs(10);
+
 /// A pool of connections to the provider's database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -218,17 +221,29 @@ impl Db {
     /// Opens the database and brings its schema up to date; a SQLite file that does not
     /// exist yet is created (`serve`, `migrate`).
     pub fn open(url: &str, max_connections: u32) -> StoreResult<Db> {
-        Self::open_with(url, max_connections, false)
+        Self::open_with(url, max_connections, DEFAULT_POOL_WAIT, false)
+    }
+
+    /// `open` or `open_existing` (`existing`) with a pool of `size` connections, where a
+    /// request waits at most `wait` for a connection (a database that cannot be reached
+    /// meanwhile makes it a `503`).
+    pub fn open_pool(url: &str, size: u32, wait: Duration, existing: bool) -> StoreResult<Db> {
+        Self::open_with(url, size, wait, existing)
     }
 
     /// Opens a database that exists already and holds the provider's schema, then applies
     /// the pending migrations. Refuses a missing SQLite file (instead of creating an empty
     /// one, as a mistyped path would) and a database whose schema was never created.
     pub fn open_existing(url: &str, max_connections: u32) -> StoreResult<Db> {
-        Self::open_with(url, max_connections, true)
+        Self::open_with(url, max_connections, DEFAULT_POOL_WAIT, true)
     }
 
-    fn open_with(url: &str, max_connections: u32, existing: bool) -> StoreResult<Db> {
+    fn open_with(
+        url: &str,
+        max_connections: u32,
+        wait: Duration,
+        existing: bool,
+    ) -> StoreResult<Db> {
         let backend = Backend::of_url(url);
         let manager = Manager {
             url: url.to_string(),
@@ -275,7 +290,7 @@ impl Db {
             // A query on every checkout finds a PostgreSQL connection that a restart broke;
             // a SQLite connection cannot break, and the query would cost every request.
             .test_on_check_out(backend == Backend::Postgres)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(wait)
             .build(manager)?;
         let db = Db {
             pool,
