@@ -68,11 +68,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl StoreError {
     /// A failure that passes, after which the request may be retried: no connection free
     /// in time, the database restarting or unreachable, SQLite busy past its timeout, a
-    /// PostgreSQL serialization failure or deadlock. Answered `503` with `Retry-After`.
+    /// PostgreSQL serialization failure or deadlock, the database's disk full (the write
+    /// was rolled back; it passes once an operator frees space), the log not synced.
+    /// Answered `503` with `Retry-After`.
     pub fn is_transient(&self) -> bool {
         use diesel::result::{DatabaseErrorKind as Kind, Error};
         match self {
-            StoreError::Pool(_) | StoreError::Connect(_) => true,
+            StoreError::Pool(_) | StoreError::Connect(_) | StoreError::Sync(_) => true,
             StoreError::Query(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
@@ -86,6 +88,9 @@ impl StoreError {
                         "terminating connection",
                         "the database system is",
                         "server closed the connection",
+                        // SQLITE_FULL; PostgreSQL's disk_full (53100).
+                        "database or disk is full",
+                        "No space left on device",
                     ]
                     .iter()
                     .any(|t| m.contains(t))
@@ -515,6 +520,17 @@ mod tests {
         let answer = crate::oidc::error::OidcError::from(e);
         assert_eq!(answer.code.status(), 503);
         assert_eq!(answer.retry_after, Some(1));
+        // So is a full disk: the statement failed and wrote nothing.
+        let mut small = SqliteConnection::establish(":memory:").unwrap();
+        small
+            .batch_execute("PRAGMA max_page_count = 2; CREATE TABLE t (x BLOB);")
+            .unwrap();
+        let full = small
+            .batch_execute("INSERT INTO t VALUES (zeroblob(100000));")
+            .unwrap_err();
+        let e = StoreError::from(full);
+        assert!(e.to_string().contains("full"), "{e}");
+        assert!(e.is_transient(), "{e}");
         // A real fault stays a server error.
         let e = StoreError::from(other.batch_execute("SELECT * FROM nowhere;").unwrap_err());
         assert!(!e.is_transient(), "{e}");
