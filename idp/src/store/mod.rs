@@ -188,10 +188,11 @@ impl r2d2::ManageConnection for Manager {
                 // it afterwards, many commits sharing one fsync (`group_sync`), so that
                 // a committed login or token survives a power cut. WAL (for concurrent
                 // readers) is persistent and set once in `Db::open`.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON;",
-                )
+                    BUSY_TIMEOUT.as_millis()
+                ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
@@ -208,6 +209,43 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// How long a SQLite writer waits for the write lock before its request is answered 503.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// This process's SQLite writers, one at a time (`Db::try_tx`).
+#[derive(Default)]
+struct Writers(std::sync::Mutex<()>);
+
+thread_local! {
+    /// This thread is inside a writing transaction.
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Writers {
+    /// Waits for the writer before this one. `None` when this thread is the writer already:
+    /// a transaction opened inside another then meets SQLite's own lock, which refuses it
+    /// after the busy timeout, instead of waiting here for ever.
+    fn enter(&self) -> Option<Writing<'_>> {
+        if WRITING.get() {
+            return None;
+        }
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        WRITING.set(true);
+        Some(Writing { _turn: guard })
+    }
+}
+
+/// This thread's turn to write, until dropped.
+struct Writing<'a> {
+    _turn: std::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        WRITING.set(false);
+    }
+}
+
 /// How long a request waits for a database connection unless told otherwise.
 pub const DEFAULT_POOL_WAIT: Duration = Duration::from_secs(10);
 
@@ -218,8 +256,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite in a file: the shared fsync of its log after commits.
     sync: Option<std::sync::Arc<group_sync::GroupSync>>,
-    /// SQLite: held by this process's writing transaction (see `try_tx`).
-    writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// SQLite: this process's writing transactions, one at a time (see `try_tx`).
+    writers: Option<std::sync::Arc<Writers>>,
 }
 
 impl Db {
@@ -301,7 +339,7 @@ impl Db {
             pool,
             backend,
             sync,
-            writer: (backend == Backend::Sqlite).then(Default::default),
+            writers: (backend == Backend::Sqlite).then(Default::default),
         };
         if existing && !db.has_schema()? {
             return Err(StoreError::NoSchema(redacted(url)));
@@ -386,10 +424,7 @@ impl Db {
         // SQLite has one writer at a time; this process's writers queue here, woken as soon
         // as the one before commits, instead of in SQLite's busy handler, which sleeps a
         // millisecond and more between tries.
-        let _writer = self
-            .writer
-            .as_ref()
-            .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+        let _writer = self.writers.as_ref().and_then(|w| w.enter());
         let begun = match conn {
             AnyConnection::Sqlite(sqlite) => {
                 AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
@@ -501,6 +536,29 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writers_take_turns_and_a_nested_transaction_does_not_wait_for_itself() {
+        let writers = std::sync::Arc::new(Writers::default());
+        let first = writers.enter().expect("the first writer");
+        assert!(writers.enter().is_none(), "the same thread again");
+        let other = {
+            let writers = writers.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let turn = writers.enter().map(|_| ());
+                (turn, started.elapsed())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        drop(first);
+        let (turn, waited) = other.join().unwrap();
+        assert!(
+            turn.is_some() && waited >= Duration::from_millis(90),
+            "{waited:?}"
+        );
+        assert!(writers.enter().is_some(), "free again");
+    }
 
     /// SQLite busy past its timeout is a passing failure: `503` with `Retry-After`, not a
     /// server error.
