@@ -289,6 +289,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
             "id_token_encrypted_response_enc": "A256GCM",
             "userinfo_signed_response_alg": "ES256",
             "userinfo_encrypted_response_alg": "ECDH-ES+A128KW",
+            "require_auth_time": true,
         })),
     )
     .await;
@@ -345,6 +346,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     let id_token = verified_es256(&s, &inner).await;
     assert_eq!(id_token["aud"], id.as_str());
     assert_eq!(id_token["nonce"], "n1");
+    assert!(id_token["auth_time"].is_i64(), "{id_token}");
     assert_eq!(id_token["email"], "anna@example.invalid");
     // UserInfo answers it in a JWT signed for it, then encrypted to it (OIDC Core 5.3.2).
     let res = reqwest::Client::new()

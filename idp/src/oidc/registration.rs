@@ -138,15 +138,12 @@ impl Metadata {
                 )));
             }
         }
-        for flag in [
-            "require_auth_time",
-            "tls_client_certificate_bound_access_tokens",
-        ] {
-            if raw.get(flag) == Some(&Value::Bool(true)) {
-                return Err(Refused::metadata(format!(
-                    "{flag} is not supported by this provider"
-                )));
-            }
+        // `require_auth_time` needs nothing: every ID token carries `auth_time`.
+        let flag = "tls_client_certificate_bound_access_tokens";
+        if raw.get(flag) == Some(&Value::Bool(true)) {
+            return Err(Refused::metadata(format!(
+                "{flag} is not supported by this provider"
+            )));
         }
         let m: Metadata = serde_json::from_value(Value::Object(raw))
             .map_err(|e| Refused::metadata(format!("malformed metadata: {e}")))?;
