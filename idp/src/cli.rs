@@ -312,6 +312,9 @@ pub struct ClientAddArgs {
     /// The content encryption of encrypted UserInfo answers [default: A128CBC-HS256].
     #[arg(long, value_name = "A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM")]
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// The max_age (seconds) of the client's requests that name none.
+    #[arg(long, value_name = "SECONDS")]
+    pub default_max_age: Option<i64>,
     /// Hold the client to a security profile: fapi2 (FAPI 2.0: pushed requests, PKCE,
     /// private_key_jwt, DPoP, no RS256).
     #[arg(long, value_name = "fapi2")]
@@ -392,6 +395,9 @@ pub struct ClientUpdateArgs {
     pub userinfo_encrypted_response_alg: Option<String>,
     #[arg(long)]
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// The max_age of the client's requests that name none; a negative value removes it.
+    #[arg(long, allow_hyphen_values = true)]
+    pub default_max_age: Option<i64>,
     /// Hold the client to a security profile (fapi2); an empty value drops it.
     #[arg(long)]
     pub profile: Option<String>,
@@ -792,6 +798,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
                 userinfo_encrypted_response_alg: a.userinfo_encrypted_response_alg,
                 userinfo_encrypted_response_enc: a.userinfo_encrypted_response_enc,
+                default_max_age: a.default_max_age,
                 profile: a.profile,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
@@ -832,6 +839,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
                 userinfo_encrypted_response_alg: a.userinfo_encrypted_response_alg,
                 userinfo_encrypted_response_enc: a.userinfo_encrypted_response_enc,
+                default_max_age: a.default_max_age,
                 profile: a.profile,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;

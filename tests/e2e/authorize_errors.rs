@@ -171,6 +171,30 @@ async fn prompts_and_sessions(backend: Backend) {
         let back = b.login(&s.issuer, &u, "anna", PASSWORD).await;
         assert!(query(&back).contains_key("code"), "{extra}");
     }
+    // The client's registered default_max_age counts for requests that name no max_age.
+    let default_max_age = |seconds: &str| {
+        let args = [
+            "client",
+            "update",
+            "--id",
+            "portal",
+            "--default-max-age",
+            seconds,
+        ];
+        s.cli(&args).unwrap();
+    };
+    default_max_age("0");
+    let (u, _) = authorize_url(&s, "");
+    let page = b.follow(&s.issuer, b.get(&u).await).await;
+    assert!(page.form_action().ends_with("/login"), "default_max_age=0");
+    let back = b.login(&s.issuer, &u, "anna", PASSWORD).await;
+    assert!(query(&back).contains_key("code"));
+    default_max_age("-1");
+    let again = b.follow(&s.issuer, b.get(&u2).await).await;
+    assert!(
+        query(again.location.as_deref().unwrap()).contains_key("code"),
+        "removed: single sign-on again"
+    );
     let (u, _) = authorize_url(&s, "&prompt=consent");
     let page = b.follow(&s.issuer, b.get(&u).await).await;
     assert!(page.form_action().ends_with("/consent"));

@@ -290,6 +290,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
             "userinfo_signed_response_alg": "ES256",
             "userinfo_encrypted_response_alg": "ECDH-ES+A128KW",
             "require_auth_time": true,
+            "default_max_age": 3600,
         })),
     )
     .await;
@@ -297,6 +298,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     assert_eq!(reg["id_token_encrypted_response_alg"], "ECDH-ES+A128KW");
     assert_eq!(reg["userinfo_encrypted_response_alg"], "ECDH-ES+A128KW");
     assert_eq!(reg["userinfo_encrypted_response_enc"], "A128CBC-HS256");
+    assert_eq!(reg["default_max_age"], 3600);
     let id = reg["client_id"].as_str().unwrap().to_string();
 
     let b = Browser::new();

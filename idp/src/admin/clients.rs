@@ -96,6 +96,8 @@ pub struct NewClient {
     pub userinfo_encrypted_response_alg: Option<String>,
     /// ... and this content encryption [default: A128CBC-HS256].
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// The `max_age` of the client's requests that name none.
+    pub default_max_age: Option<i64>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile (pushed requests and DPoP turned on,
     /// private_key_jwt and ES256 required).
     pub profile: Option<String>,
@@ -130,6 +132,7 @@ impl NewClient {
             userinfo_signed_response_alg: None,
             userinfo_encrypted_response_alg: None,
             userinfo_encrypted_response_enc: None,
+            default_max_age: None,
             profile: None,
         }
     }
@@ -168,6 +171,8 @@ pub struct ClientChanges {
     /// An empty value stops encrypting UserInfo.
     pub userinfo_encrypted_response_alg: Option<String>,
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// A negative value removes it.
+    pub default_max_age: Option<i64>,
     /// An empty value drops the profile.
     pub profile: Option<String>,
 }
@@ -221,6 +226,8 @@ pub struct ClientView {
     /// UserInfo answers are encrypted to the client's key with this algorithm and encryption.
     pub userinfo_encrypted_response_alg: Option<String>,
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// The `max_age` of the client's requests that name none.
+    pub default_max_age: Option<i64>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile.
     pub profile: Option<&'static str>,
     pub created_at: i64,
@@ -255,6 +262,7 @@ impl From<&Client> for ClientView {
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
             userinfo_encrypted_response_alg: c.userinfo_encrypted_response_alg.clone(),
             userinfo_encrypted_response_enc: c.userinfo_encrypted_response_enc.clone(),
+            default_max_age: c.default_max_age,
             profile: c.profile.map(Profile::as_str),
             created_at: c.created_at,
         }
@@ -387,6 +395,7 @@ pub fn create_with(
             .as_deref()
             .map(|e| encryption_enc("userinfo_encrypted_response_enc", e))
             .transpose()?,
+        default_max_age: new.default_max_age.map(max_age).transpose()?,
         profile: new.profile.as_deref().map(profile).transpose()?,
     };
     apply_profile(&mut client);
@@ -422,6 +431,7 @@ pub fn create_with(
             "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
             "userinfo_encrypted_response_alg": client.userinfo_encrypted_response_alg,
             "userinfo_encrypted_response_enc": client.userinfo_encrypted_response_enc,
+            "default_max_age": client.default_max_age,
             "profile": client.profile.map(Profile::as_str),
         });
         record(
@@ -523,6 +533,11 @@ pub fn update(
         encryption_enc("userinfo_encrypted_response_enc", e)
     })?;
     let new_profile = clearable(changes.profile.as_deref(), profile)?;
+    let default_max_age = match changes.default_max_age {
+        Some(s) if s < 0 => Some(None),
+        Some(s) => Some(Some(max_age(s)?)),
+        None => None,
+    };
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -569,6 +584,7 @@ pub fn update(
         apply!(userinfo_signed_response_alg, userinfo_alg);
         apply!(userinfo_encrypted_response_alg, userinfo_enc_alg);
         apply!(userinfo_encrypted_response_enc, userinfo_enc_enc);
+        apply!(default_max_age, default_max_age);
         apply!(profile, new_profile);
         // A profile's settings are turned on with it (and stay when it is dropped).
         let before = (
@@ -617,7 +633,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 23] = [
+const FIELDS: [&str; 24] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -640,6 +656,7 @@ const FIELDS: [&str; 23] = [
     "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
     "userinfo_encrypted_response_enc",
+    "default_max_age",
     "profile",
 ];
 
@@ -1021,6 +1038,19 @@ fn encryption_alg(field: &'static str, alg: &str) -> AdminResult<String> {
 
 fn encryption_enc(field: &'static str, enc: &str) -> AdminResult<String> {
     one_of(field, enc, &crate::oidc::encryption::ENCS, |e| e).map(str::to_string)
+}
+
+/// The longest `default_max_age`: a year.
+const MAX_DEFAULT_MAX_AGE: i64 = 365 * 24 * 3600;
+
+fn max_age(seconds: i64) -> AdminResult<i64> {
+    if !(0..=MAX_DEFAULT_MAX_AGE).contains(&seconds) {
+        return Err(invalid(
+            "default_max_age",
+            format!("between 0 and {MAX_DEFAULT_MAX_AGE} seconds"),
+        ));
+    }
+    Ok(seconds)
 }
 
 fn risk_level(level: &str) -> AdminResult<String> {

@@ -394,7 +394,8 @@ fn check_rest(
     }
 
     let max_age = match params.get("max_age") {
-        None => None,
+        // The client's registered default (OIDC Dynamic Registration 2).
+        None => client.default_max_age,
         Some(v) => Some(
             v.parse::<u32>()
                 .map_err(|_| OidcError::invalid_request("max_age must be a non-negative integer"))?

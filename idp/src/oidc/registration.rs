@@ -21,12 +21,11 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 8] = [
+const NOT_SUPPORTED: [&str; 7] = [
     "jwks_uri",
     "sector_identifier_uri",
     "request_object_encryption_alg",
     "request_uris",
-    "default_max_age",
     "default_acr_values",
     "initiate_login_uri",
     "tls_client_auth_subject_dn",
@@ -125,6 +124,7 @@ struct Metadata {
     userinfo_signed_response_alg: Option<String>,
     userinfo_encrypted_response_alg: Option<String>,
     userinfo_encrypted_response_enc: Option<String>,
+    default_max_age: Option<i64>,
 }
 
 impl Metadata {
@@ -219,6 +219,7 @@ pub fn register(
     new.userinfo_signed_response_alg = m.userinfo_signed_response_alg.clone();
     new.userinfo_encrypted_response_alg = m.userinfo_encrypted_response_alg.clone();
     new.userinfo_encrypted_response_enc = m.userinfo_encrypted_response_enc.clone();
+    new.default_max_age = m.default_max_age;
     let ctx = Context::from(svc);
     let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
@@ -351,6 +352,8 @@ pub fn replace(
                 .clone()
                 .unwrap_or_default(),
         ),
+        // Absent from the new metadata: removed.
+        default_max_age: Some(m.default_max_age.unwrap_or(-1)),
         ..Default::default()
     };
     let updated = clients::update(&Context::from(svc), actor, id, changes, now)?;
@@ -404,6 +407,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     }
     if let Some(alg) = &c.userinfo_signed_response_alg {
         out["userinfo_signed_response_alg"] = alg.as_str().into();
+    }
+    if let Some(seconds) = c.default_max_age {
+        out["default_max_age"] = seconds.into();
     }
     let encryptions = [
         (

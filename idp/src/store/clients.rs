@@ -143,6 +143,9 @@ pub struct Client {
     pub userinfo_encrypted_response_alg: Option<String>,
     /// ... and this content encryption [default: A128CBC-HS256].
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// Seconds since the citizen last proved a factor, when a request names no `max_age`
+    /// (OIDC Dynamic Registration 2).
+    pub default_max_age: Option<i64>,
     /// The security profile the client is held to, if any.
     pub profile: Option<Profile>,
 }
@@ -243,6 +246,8 @@ struct Options {
     #[serde(skip_serializing_if = "Option::is_none")]
     userinfo_encrypted_response_enc: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    default_max_age: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
 
@@ -274,6 +279,7 @@ impl TryFrom<ClientRow> for Client {
             userinfo_signed_response_alg: options.userinfo_signed_response_alg,
             userinfo_encrypted_response_alg: options.userinfo_encrypted_response_alg,
             userinfo_encrypted_response_enc: options.userinfo_encrypted_response_enc,
+            default_max_age: options.default_max_age,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -325,6 +331,7 @@ impl From<&Client> for ClientRow {
                 userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
                 userinfo_encrypted_response_alg: c.userinfo_encrypted_response_alg.clone(),
                 userinfo_encrypted_response_enc: c.userinfo_encrypted_response_enc.clone(),
+                default_max_age: c.default_max_age,
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -440,6 +447,7 @@ pub(crate) mod testing {
             userinfo_signed_response_alg: None,
             userinfo_encrypted_response_alg: None,
             userinfo_encrypted_response_enc: None,
+            default_max_age: None,
             profile: None,
         }
     }

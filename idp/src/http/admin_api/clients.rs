@@ -89,6 +89,9 @@ pub struct CreateClient {
     /// The content encryption of encrypted UserInfo answers [default: A128CBC-HS256].
     #[schema(pattern = "^(A128CBC-HS256|A256CBC-HS512|A128GCM|A256GCM)$")]
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// The `max_age` (seconds) of the client's requests that name none.
+    #[schema(minimum = 0, maximum = 31536000)]
+    pub default_max_age: Option<i64>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile.
     #[schema(pattern = "^fapi2$")]
     pub profile: Option<String>,
@@ -134,6 +137,9 @@ pub struct ClientPatch {
     /// An empty value stops encrypting UserInfo.
     pub userinfo_encrypted_response_alg: Option<String>,
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// A negative value removes it.
+    #[schema(maximum = 31536000)]
+    pub default_max_age: Option<i64>,
     /// An empty value drops the profile.
     pub profile: Option<String>,
 }
@@ -267,6 +273,7 @@ pub(super) async fn create(
             userinfo_signed_response_alg: b.userinfo_signed_response_alg,
             userinfo_encrypted_response_alg: b.userinfo_encrypted_response_alg,
             userinfo_encrypted_response_enc: b.userinfo_encrypted_response_enc,
+            default_max_age: b.default_max_age,
             profile: b.profile,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
@@ -346,6 +353,7 @@ pub(super) async fn update(
             userinfo_signed_response_alg: p.userinfo_signed_response_alg,
             userinfo_encrypted_response_alg: p.userinfo_encrypted_response_alg,
             userinfo_encrypted_response_enc: p.userinfo_encrypted_response_enc,
+            default_max_age: p.default_max_age,
             profile: p.profile,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
