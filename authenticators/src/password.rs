@@ -55,6 +55,8 @@ pub struct PasswordChecker {
 struct Scratch {
     free: Mutex<Vec<Vec<Block>>>,
     keep: usize,
+    /// The size of each kept buffer: the blocks of the default cost.
+    blocks: usize,
 }
 
 impl Scratch {
@@ -62,29 +64,25 @@ impl Scratch {
         Scratch {
             free: Mutex::new(Vec::new()),
             keep: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            blocks: hasher().params().block_count(),
         }
     }
 
-    /// Runs `f` on at least `blocks` blocks of memory.
+    /// Runs `f` on at least `blocks` blocks of memory. Only memory of the default cost is
+    /// kept: a stored hash of a higher cost gets fresh memory that does not stay behind.
     fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        if blocks > self.blocks {
+            return f(&mut vec![Block::new(); blocks]);
+        }
         let taken = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut memory = match taken {
-            Some(m) if m.len() >= blocks => m,
-            _ => vec![Block::new(); blocks],
-        };
+        let mut memory = taken.unwrap_or_else(|| vec![Block::new(); self.blocks]);
         let value = f(&mut memory);
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        // Only memory of the default cost is kept: a stored hash of a higher cost must
-        // not leave its larger buffer behind.
-        if free.len() < self.keep && memory.len() == default_blocks() {
+        if free.len() < self.keep {
             free.push(memory);
         }
         value
     }
-}
-
-fn default_blocks() -> usize {
-    hasher().params().block_count()
 }
 
 impl PasswordChecker {
@@ -116,8 +114,7 @@ impl PasswordChecker {
         };
         let argon2 = Argon2::new(algorithm, version, params);
         let mut out = vec![0u8; expected.len()];
-        let blocks = argon2.params().block_count().max(default_blocks());
-        let hashed = self.scratch.with(blocks, |memory| {
+        let hashed = self.scratch.with(argon2.params().block_count(), |memory| {
             argon2.hash_password_into_with_memory(presented, salt.as_ref(), &mut out, memory)
         });
         // `Output`'s equality is constant-time.
@@ -202,9 +199,19 @@ mod tests {
         for _ in 0..3 {
             assert!(c.verify(Some(&h), "correct horse"));
         }
+        // A higher cost than the default (24 MiB) gets memory of its own and leaves the
+        // kept buffers as they were.
+        let kept_before = c.scratch.free.lock().unwrap().len();
+        let params = Params::new(24 * 1024, 1, 1, Some(32)).unwrap();
+        let costly = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"costly password")
+            .unwrap()
+            .to_string();
+        assert!(c.verify(Some(&costly), "costly password"));
         let kept = c.scratch.free.lock().unwrap();
+        assert_eq!(kept.len(), kept_before);
         assert!(!kept.is_empty() && kept.len() <= c.scratch.keep);
-        assert!(kept.iter().all(|m| m.len() == default_blocks()));
+        assert!(kept.iter().all(|m| m.len() == c.scratch.blocks));
     }
 
     #[test]
