@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Idp, authorizationCode, postgresDatabase } from './harness.mjs';
+import { Idp, authorizationCode, postForm, postgresDatabase } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
 const SECRET = 'crash-test-secret-0123456789';
@@ -25,14 +25,7 @@ function start(database) {
   }, { config: `${url}[policy.scopes]\napi = "low"\n` });
 }
 
-async function token(form) {
-  const res = await fetch(`${idp.issuer}/token`, {
-    method: 'POST',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form),
-  });
-  return { status: res.status, body: await res.json().catch(() => ({})) };
-}
+const token = (form) => postForm(`${idp.issuer}/token`, basic, new URLSearchParams(form));
 
 const code = () => authorizationCode(idp, { clientId: 'rp', redirectUri: REDIRECT }, 'maria', PASSWORD);
 
@@ -107,12 +100,8 @@ async function killedUnderLoad(t) {
   // Every token received is still valid.
   let inactive = 0;
   for (const t of received) {
-    const res = await fetch(`${idp.issuer}/introspect`, {
-      method: 'POST',
-      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: t }),
-    });
-    if ((await res.json()).active !== true) inactive++;
+    const res = await postForm(`${idp.issuer}/introspect`, basic, new URLSearchParams({ token: t }));
+    if (res.body.active !== true) inactive++;
   }
   assert.equal(inactive, 0, `${inactive} of ${received.length} tokens lost`);
   // No code and no rotated refresh token is usable again.

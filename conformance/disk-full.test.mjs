@@ -11,20 +11,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Idp } from './harness.mjs';
+import { Idp, postForm } from './harness.mjs';
 
 const SECRET = 'disk-full-secret-0123456789';
 const basic = `Basic ${Buffer.from(`rp:${SECRET}`).toString('base64')}`;
-const form = 'application/x-www-form-urlencoded';
 
 async function tokenRequest(issuer) {
   try {
-    const res = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: { authorization: basic, 'content-type': form },
-      body: 'grant_type=client_credentials&scope=api',
-    });
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json().catch(() => ({})) };
+    return await postForm(`${issuer}/token`, basic, 'grant_type=client_credentials&scope=api');
   } catch (e) {
     return { status: 0, error: String(e.cause ?? e) };
   }
@@ -88,12 +82,8 @@ test('a full disk under the SQLite database: 503 with Retry-After, nothing half-
     // Every token handed out is valid; nothing half-written.
     const tokens = answers.filter((a) => a.status === 200).map((a) => a.body.access_token);
     for (const token of [...tokens.slice(0, 10), ...tokens.slice(-30), after.body.access_token]) {
-      const res = await fetch(`${idp.issuer}/introspect`, {
-        method: 'POST',
-        headers: { authorization: basic, 'content-type': form },
-        body: `token=${encodeURIComponent(token)}`,
-      });
-      assert.equal((await res.json()).active, true, 'a token handed out is still valid');
+      const res = await postForm(`${idp.issuer}/introspect`, basic, `token=${encodeURIComponent(token)}`);
+      assert.equal(res.body.active, true, 'a token handed out is still valid');
     }
     assert.match(Idp.cli(idp.settings, ['audit', 'verify']), /verified|intact|ok/i);
     assert.equal(integrity(database), 'ok');

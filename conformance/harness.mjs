@@ -31,6 +31,19 @@ export function postgresDatabase(prefix) {
   return { url: url.href, drop: () => psql(`DROP DATABASE IF EXISTS ${name}`) };
 }
 
+/**
+ * A form POST with an Authorization header: its status, Retry-After and JSON body (`{}`
+ * when there is none). A failed connection throws.
+ */
+export async function postForm(url, authorization, body) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json().catch(() => ({})) };
+}
+
 export function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
