@@ -3,7 +3,8 @@
 // against the JWKS, with non-repudiation checks on), UserInfo, refresh, introspection,
 // revocation, RP-initiated logout, the error a relying party sees for prompt=none, pushed
 // authorization requests (RFC 9126), JWT access tokens (RFC 9068), DPoP (RFC 9449),
-// signed request objects (RFC 9101) and dynamic client registration (RFC 7591).
+// signed request objects (RFC 9101), dynamic client registration (RFC 7591) and
+// client_secret_jwt.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ import { Idp, UserAgent } from './harness.mjs';
 const REDIRECT = 'https://rp.example/cb';
 const SECRET = 'conformance-secret-0123456789';
 const PASSWORD = 'a long and correct password';
+/** The secret of `rp-hmac` (client_secret_jwt): at least 32 bytes for HS256. */
+const HMAC_SECRET = 'conformance-hmac-secret-0123456789abcdef';
 
 let idp;
 let initialAccessToken;
@@ -37,6 +40,8 @@ before(async () => {
         '--post-logout-redirect-uri', 'https://rp.example/bye', '--id-token-alg', alg]);
     }
     cli(['client', 'add', '--id', 'rp-public', '--public', '--redirect-uri', REDIRECT]);
+    cli(['client', 'add', '--id', 'rp-hmac', '--secret', HMAC_SECRET, '--secret-jwt',
+      '--redirect-uri', REDIRECT]);
     cli(['client', 'add', '--id', 'rp-par', '--secret', SECRET, '--redirect-uri', REDIRECT,
       '--require-par', '--access-token-format', 'jwt']);
     cli(['user', 'add', '--username', 'maria', '--password-stdin', '--email', 'maria@example.invalid',
@@ -156,6 +161,23 @@ test('a public client with PKCE', async () => {
   config.clientMetadata().id_token_signed_response_alg = 'ES256';
   const tokens = await signIn(config, new UserAgent(idp.issuer));
   assert.equal(tokens.claims().preferred_username, 'maria');
+});
+
+test('client_secret_jwt: code, refresh and introspection with HMAC-signed assertions', async () => {
+  const config = await client.discovery(new URL(idp.issuer), 'rp-hmac', {},
+    client.ClientSecretJwt(HMAC_SECRET), { execute: [client.allowInsecureRequests] });
+  assert.ok(config.serverMetadata().token_endpoint_auth_methods_supported.includes('client_secret_jwt'));
+  config.clientMetadata().id_token_signed_response_alg = 'ES256';
+  const tokens = await signIn(config, new UserAgent(idp.issuer));
+  assert.equal(tokens.claims().aud, 'rp-hmac');
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  const active = await client.tokenIntrospection(config, refreshed.access_token);
+  assert.equal(active.active, true);
+  // The secret as a password is not this client's method.
+  const basic = await client.discovery(new URL(idp.issuer), 'rp-hmac', HMAC_SECRET, undefined,
+    { execute: [client.allowInsecureRequests] });
+  await assert.rejects(client.refreshTokenGrant(basic, refreshed.refresh_token),
+    (e) => e.status === 401);
 });
 
 test('prompt=none without a session comes back as login_required', async () => {

@@ -109,9 +109,11 @@ const en = {
 
   'auth.client_secret': 'Client secret',
   'auth.none': 'Public client (PKCE)',
+  'auth.client_secret_jwt': 'Assertion signed with the secret (client_secret_jwt)',
   'auth.private_key_jwt': 'Signed assertion (private_key_jwt)',
   'auth.hint.client_secret': 'A server-side application. A secret is generated and shown once.',
   'auth.hint.none': 'A single-page or mobile app. It cannot keep a secret and must use PKCE.',
+  'auth.hint.client_secret_jwt': 'A server-side application that signs its requests with a generated secret (HMAC); the secret itself is never sent.',
   'auth.hint.private_key_jwt': 'The client signs its requests with its own private key.',
 
   'grant.authorization_code': 'Authorization code',
@@ -615,9 +617,11 @@ const hu = {
 
   'auth.client_secret': 'Klienstitok',
   'auth.none': 'Nyilvános kliens (PKCE)',
+  'auth.client_secret_jwt': 'A titokkal aláírt állítás (client_secret_jwt)',
   'auth.private_key_jwt': 'Aláírt állítás (private_key_jwt)',
   'auth.hint.client_secret': 'Szerveroldali alkalmazás. A titkot a rendszer generálja és egyszer mutatja meg.',
   'auth.hint.none': 'Egyoldalas vagy mobilalkalmazás. Titkot nem tud őrizni, PKCE-t kell használnia.',
+  'auth.hint.client_secret_jwt': 'Szerveroldali alkalmazás, amely egy generált titokkal (HMAC) írja alá a kéréseit; magát a titkot sosem küldi el.',
   'auth.hint.private_key_jwt': 'A kliens a saját titkos kulcsával írja alá a kéréseit.',
 
   'grant.authorization_code': 'Engedélyezési kód',
@@ -1121,9 +1125,11 @@ const ru = {
 
   'auth.client_secret': 'Секрет клиента',
   'auth.none': 'Публичный клиент (PKCE)',
+  'auth.client_secret_jwt': 'Утверждение, подписанное секретом (client_secret_jwt)',
   'auth.private_key_jwt': 'Подписанное утверждение (private_key_jwt)',
   'auth.hint.client_secret': 'Серверное приложение. Секрет создаётся автоматически и показывается один раз.',
   'auth.hint.none': 'Одностраничное или мобильное приложение. Не может хранить секрет и обязано использовать PKCE.',
+  'auth.hint.client_secret_jwt': 'Серверное приложение, которое подписывает запросы сгенерированным секретом (HMAC); сам секрет никогда не передаётся.',
   'auth.hint.private_key_jwt': 'Клиент подписывает запросы своим закрытым ключом.',
 
   'grant.authorization_code': 'Код авторизации',
@@ -1627,9 +1633,11 @@ const kk = {
 
   'auth.client_secret': 'Клиент құпиясы',
   'auth.none': 'Ашық клиент (PKCE)',
+  'auth.client_secret_jwt': 'Құпиямен қол қойылған растау (client_secret_jwt)',
   'auth.private_key_jwt': 'Қол қойылған растау (private_key_jwt)',
   'auth.hint.client_secret': 'Сервер жағындағы қолданба. Құпия автоматты түрде жасалып, бір рет көрсетіледі.',
   'auth.hint.none': 'Бір беттік немесе мобильді қолданба. Құпияны сақтай алмайды және PKCE қолдануы керек.',
+  'auth.hint.client_secret_jwt': 'Сұрауларына жасалған құпиямен (HMAC) қол қоятын сервер қолданбасы; құпияның өзі ешқашан жіберілмейді.',
   'auth.hint.private_key_jwt': 'Клиент сұрауларына өзінің жабық кілтімен қол қояды.',
 
   'grant.authorization_code': 'Авторизация коды',

@@ -228,6 +228,10 @@ pub struct ClientAddArgs {
     /// Generate a random client secret and print it once; only its keyed hash is stored.
     #[arg(long)]
     pub generate_secret: bool,
+    /// The secret signs the client's assertions (client_secret_jwt: HS256, HS384 or
+    /// HS512) instead of being sent; a given secret then has at least 32 bytes.
+    #[arg(long, conflicts_with_all = ["public", "jwks_file"])]
+    pub secret_jwt: bool,
     /// A public client (no secret; PKCE required).
     #[arg(long)]
     pub public: bool,
@@ -315,6 +319,10 @@ pub struct ClientAddArgs {
     /// The max_age (seconds) of the client's requests that name none.
     #[arg(long, value_name = "SECONDS")]
     pub default_max_age: Option<i64>,
+    /// An acr value (eIDAS level URI) of the client's requests that name none (repeat for
+    /// several, in order of preference).
+    #[arg(long = "default-acr-value", value_name = "ACR")]
+    pub default_acr_values: Vec<String>,
     /// Hold the client to a security profile: fapi2 (FAPI 2.0: pushed requests, PKCE,
     /// private_key_jwt, DPoP, no RS256).
     #[arg(long, value_name = "fapi2")]
@@ -398,6 +406,16 @@ pub struct ClientUpdateArgs {
     /// The max_age of the client's requests that name none; a negative value removes it.
     #[arg(long, allow_hyphen_values = true)]
     pub default_max_age: Option<i64>,
+    /// Replace the default acr values with these (repeat for several).
+    #[arg(
+        long = "default-acr-value",
+        value_name = "ACR",
+        conflicts_with = "clear_default_acr_values"
+    )]
+    pub default_acr_values: Vec<String>,
+    /// Remove the default acr values.
+    #[arg(long)]
+    pub clear_default_acr_values: bool,
     /// Hold the client to a security profile (fapi2); an empty value drops it.
     #[arg(long)]
     pub profile: Option<String>,
@@ -772,6 +790,11 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
             } else {
                 return Err("say how the client authenticates".into());
             };
+            let credentials = match credentials {
+                Credentials::GenerateSecret if a.secret_jwt => Credentials::SecretJwt(None),
+                Credentials::Secret(s) if a.secret_jwt => Credentials::SecretJwt(Some(s)),
+                other => other,
+            };
             let new = NewClient {
                 id: a.id,
                 name: a.name,
@@ -799,6 +822,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 userinfo_encrypted_response_alg: a.userinfo_encrypted_response_alg,
                 userinfo_encrypted_response_enc: a.userinfo_encrypted_response_enc,
                 default_max_age: a.default_max_age,
+                default_acr_values: a.default_acr_values,
                 profile: a.profile,
             };
             let created = clients::create(&ctx, &actor(), new, now).map_err(err)?;
@@ -815,6 +839,11 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 Some(Vec::new())
             } else {
                 some(a.post_logout_redirect_uris)
+            };
+            let default_acr_values = if a.clear_default_acr_values {
+                Some(Vec::new())
+            } else {
+                some(a.default_acr_values)
             };
             let changes = ClientChanges {
                 name: a.name,
@@ -840,6 +869,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 userinfo_encrypted_response_alg: a.userinfo_encrypted_response_alg,
                 userinfo_encrypted_response_enc: a.userinfo_encrypted_response_enc,
                 default_max_age: a.default_max_age,
+                default_acr_values,
                 profile: a.profile,
             };
             let updated = clients::update(&ctx, &actor(), &a.id, changes, now).map_err(err)?;

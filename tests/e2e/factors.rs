@@ -167,6 +167,30 @@ async fn step_up_asks_only_for_the_missing_factor(backend: Backend) {
     let b = Browser::new();
     let secret = enroll_totp(&s, &b).await;
 
+    // The client's registered default_acr_values count for requests that name none, and
+    // a request's own acr_values replace them.
+    let defaults = |args: &[&str]| {
+        let mut all = vec!["client", "update", "--id", "portal"];
+        all.extend_from_slice(args);
+        s.cli(&all).unwrap();
+    };
+    defaults(&[
+        "--default-acr-value",
+        "http://eidas.europa.eu/LoA/substantial",
+    ]);
+    let page_for = |extra: &str| {
+        let (u, _) = authorize_url(&s, extra);
+        let (s, b) = (&s, &b);
+        async move { b.follow(&s.issuer, b.get(&u).await).await }
+    };
+    // The next step: the missing factor, or (no consent given yet) the consent page.
+    let step = |page: Page| page.form_action().rsplit('/').next().unwrap().to_string();
+    assert_eq!(step(page_for("").await), "factor", "default_acr_values");
+    let low = "&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Flow";
+    assert_eq!(step(page_for(low).await), "consent");
+    defaults(&["--clear-default-acr-values"]);
+    assert_eq!(step(page_for("").await), "consent", "removed");
+
     // Signed in with a password already: a substantial request asks only for the code.
     let (u, verifier) = authorize_url(&s, &format!("&acr_values={SUBSTANTIAL}"));
     let page = b.follow(&s.issuer, b.get(&u).await).await;

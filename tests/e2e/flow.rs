@@ -339,9 +339,118 @@ async fn private_key_jwt_and_client_credentials(backend: Backend) {
     assert_eq!(intro["sub"], "service");
 }
 
+/// `client_secret_jwt`: assertions signed with an HMAC of the client's secret, which the
+/// provider keeps sealed; the secret itself is never accepted as a password, a replayed or
+/// wrongly keyed assertion is refused, and a rotated secret replaces the old one at once.
+async fn client_secret_jwt(backend: Backend) {
+    // 64 bytes or more: long enough for HS512 too.
+    const HMAC_SECRET: &str = "an-hmac-secret-of-at-least-thirty-two-bytes-or-sixty-four-for-hs512";
+    let s = TestServer::start(backend).await;
+    let [flag, config] = s.api_scopes_config(&["tax.read"]);
+    let add = |id: &str, secret: &str| {
+        s.cli(&[
+            "client",
+            "add",
+            &flag,
+            &config,
+            "--id",
+            id,
+            "--secret",
+            secret,
+            "--secret-jwt",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "tax.read",
+        ])
+    };
+    let short = add("short", "sixteen-chars-long-secret").unwrap_err();
+    assert!(short.contains("32 bytes"), "{short}");
+    add("service", HMAC_SECRET).unwrap();
+
+    let now = idp::now();
+    let assertion = |secret: &str, alg: &str, jti: &str| {
+        let payload = serde_json::json!({"iss": "service", "sub": "service",
+            "aud": s.url("/token"), "jti": jti, "exp": now + 60, "iat": now});
+        let signer: Box<dyn josekit::jws::JwsSigner> = match alg {
+            "HS256" => Box::new(josekit::jws::HS256.signer_from_bytes(secret).unwrap()),
+            _ => Box::new(josekit::jws::HS512.signer_from_bytes(secret).unwrap()),
+        };
+        let header = josekit::jws::JwsHeader::new();
+        josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &*signer).unwrap()
+    };
+    let http = reqwest::Client::new();
+    let call = |a: String| {
+        http.post(s.url("/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", &a),
+            ])
+            .send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    let ok = call(assertion(HMAC_SECRET, "HS256", "j1")).await.unwrap();
+    let body: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(body["scope"], "tax.read", "{body}");
+    assert_eq!(body["scope"], "tax.read");
+    assert_eq!(
+        status(call(assertion(HMAC_SECRET, "HS512", "j2")).await.unwrap()),
+        200
+    );
+    // Replayed, signed with another secret, or the secret sent as a password: refused.
+    assert_eq!(
+        status(call(assertion(HMAC_SECRET, "HS256", "j1")).await.unwrap()),
+        401
+    );
+    let other = "another-hmac-secret-of-at-least-32-bytes";
+    assert_eq!(
+        status(call(assertion(other, "HS256", "j3")).await.unwrap()),
+        401
+    );
+    let basic = http
+        .post(s.url("/token"))
+        .basic_auth("service", Some(HMAC_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(basic), 401);
+
+    // Kept sealed: the secret is nowhere in the client's row.
+    let ctx = idp::admin::Context::from(&*s.state);
+    let row = s
+        .state
+        .db
+        .run(|c| idp::store::clients::find(c, "service"))
+        .unwrap()
+        .unwrap();
+    let sealed = row.sealed_secret.clone().unwrap();
+    assert!(!format!("{sealed}{:?}", row.secret_hash).contains(HMAC_SECRET));
+
+    // Rotated: the old secret stops working at once, the new one works.
+    let actor = idp::admin::Actor::Cli { os_user: None };
+    let new = idp::admin::clients::NewSecret::Given(other.into());
+    idp::admin::clients::rotate_secret(&ctx, &actor, "service", new, now).unwrap();
+    assert_eq!(
+        status(call(assertion(HMAC_SECRET, "HS256", "j4")).await.unwrap()),
+        401
+    );
+    assert_eq!(
+        status(call(assertion(other, "HS256", "j5")).await.unwrap()),
+        200
+    );
+    let too_short = idp::admin::clients::NewSecret::Given("sixteen-chars-long-secret".into());
+    assert!(idp::admin::clients::rotate_secret(&ctx, &actor, "service", too_short, now).is_err());
+}
+
 on_both_databases!(
     es256_flow,
     rs256_flow,
     public_client_with_pkce,
-    private_key_jwt_and_client_credentials
+    private_key_jwt_and_client_credentials,
+    client_secret_jwt
 );

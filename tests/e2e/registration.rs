@@ -91,6 +91,7 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
         ),
         ("jwks_uri", json!("https://benefits.example/jwks")),
         ("response_types", json!(["code id_token"])),
+        ("default_acr_values", json!(["urn:example:gold"])),
     ] {
         let mut bad = metadata.clone();
         bad[member] = value;
@@ -291,6 +292,12 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
             "userinfo_encrypted_response_alg": "ECDH-ES+A128KW",
             "require_auth_time": true,
             "default_max_age": 3600,
+            // The lowest listed is asked for: low, so the password alone signs in below.
+            "default_acr_values": [
+                "http://eidas.europa.eu/LoA/low",
+                "http://eidas.europa.eu/LoA/low",
+                "http://eidas.europa.eu/LoA/substantial",
+            ],
         })),
     )
     .await;
@@ -299,6 +306,13 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     assert_eq!(reg["userinfo_encrypted_response_alg"], "ECDH-ES+A128KW");
     assert_eq!(reg["userinfo_encrypted_response_enc"], "A128CBC-HS256");
     assert_eq!(reg["default_max_age"], 3600);
+    assert_eq!(
+        reg["default_acr_values"],
+        json!([
+            "http://eidas.europa.eu/LoA/low",
+            "http://eidas.europa.eu/LoA/substantial"
+        ])
+    );
     let id = reg["client_id"].as_str().unwrap().to_string();
 
     let b = Browser::new();
@@ -393,7 +407,58 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     }
 }
 
+/// A client registered for `client_secret_jwt` receives a secret it signs its assertions
+/// with (and cannot send as a password).
+async fn a_client_registers_for_client_secret_jwt(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (status, reg) = call(
+        reqwest::Method::POST,
+        &s.url("/register"),
+        Some(&initial_token(&s, 1)),
+        Some(json!({
+            "redirect_uris": ["https://benefits.example/cb"],
+            "token_endpoint_auth_method": "client_secret_jwt",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["token_endpoint_auth_method"], "client_secret_jwt");
+    let id = reg["client_id"].as_str().unwrap();
+    let secret = reg["client_secret"].as_str().expect("a secret");
+    let now = idp::now();
+    let payload = json!({"iss": id, "sub": id, "aud": s.url("/token"),
+        "jti": "r1", "exp": now + 60, "iat": now});
+    let signer = josekit::jws::HS256.signer_from_bytes(secret).unwrap();
+    let header = josekit::jws::JwsHeader::new();
+    let assertion =
+        josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer).unwrap();
+    let http = reqwest::Client::new();
+    let token = |auth: [(&str, &str); 2]| {
+        let [a, b] = auth;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "none"),
+            a,
+            b,
+        ];
+        let req = http.post(s.url("/token")).form(&form);
+        async move { req.send().await.unwrap() }
+    };
+    // Authenticated (the refresh token is what is wrong), and with the secret sent as a
+    // password, not.
+    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let signed = token([
+        ("client_assertion_type", jwt_bearer),
+        ("client_assertion", &assertion),
+    ]);
+    let body: Value = signed.await.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let posted = token([("client_id", id), ("client_secret", secret)]).await;
+    assert_eq!(posted.status(), 401);
+}
+
 on_both_databases!(
     a_client_registers_itself_and_manages_its_registration,
-    a_registered_client_receives_encrypted_id_tokens
+    a_registered_client_receives_encrypted_id_tokens,
+    a_client_registers_for_client_secret_jwt
 );

@@ -128,7 +128,7 @@ export function ClientShow({ params }) {
                     {t('clients.change')}
                   </Link>
                 )}
-                {c.auth_method === 'client_secret' && (
+                {(c.auth_method === 'client_secret' || c.auth_method === 'client_secret_jwt') && (
                   <Button type="button" variant="secondary" onClick={() => setAsking('secret')}>{t('clients.rotateSecret')}</Button>
                 )}
                 {!builtIn && <Button type="button" variant="warning" onClick={() => setAsking('remove')}>{t('clients.remove')}</Button>}
@@ -332,7 +332,7 @@ function ClientFormBody({ original, knownScopes }) {
           {!original && (
             <Radios id={FIELDS.auth_method} legend={t('field.auth_method')} value={form.auth_method}
               onChange={set('auth_method')} error={err('auth_method') || err('secret')}
-              options={['client_secret', 'none', 'private_key_jwt'].map((m) => [m, label('auth', m), t(`auth.hint.${m}`)])} />
+              options={['client_secret', 'client_secret_jwt', 'none', 'private_key_jwt'].map((m) => [m, label('auth', m), t(`auth.hint.${m}`)])} />
           )}
           {!original && form.auth_method === 'private_key_jwt' && (
             <Textarea id={FIELDS.jwks} label={t('field.jwks')} hint={t('clients.jwksHint')} value={form.jwks}

@@ -43,6 +43,10 @@ pub enum Credentials {
     Secret(String),
     /// A random secret made here, returned once; only its keyed hash is stored.
     GenerateSecret,
+    /// `client_secret_jwt`: the given secret (at least 32 bytes, as HS256 needs), or a
+    /// random one made here and returned once; kept sealed under the key-encryption key,
+    /// since the provider must check HMACs with it.
+    SecretJwt(Option<String>),
     /// A public client (`none`): PKCE is then required.
     Public,
     /// `private_key_jwt` with the client's public keys (a JWK set, JSON).
@@ -98,6 +102,8 @@ pub struct NewClient {
     pub userinfo_encrypted_response_enc: Option<String>,
     /// The `max_age` of the client's requests that name none.
     pub default_max_age: Option<i64>,
+    /// The `acr_values` of the client's requests that name none (eIDAS levels).
+    pub default_acr_values: Vec<String>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile (pushed requests and DPoP turned on,
     /// private_key_jwt and ES256 required).
     pub profile: Option<String>,
@@ -133,6 +139,7 @@ impl NewClient {
             userinfo_encrypted_response_alg: None,
             userinfo_encrypted_response_enc: None,
             default_max_age: None,
+            default_acr_values: Vec::new(),
             profile: None,
         }
     }
@@ -173,6 +180,8 @@ pub struct ClientChanges {
     pub userinfo_encrypted_response_enc: Option<String>,
     /// A negative value removes it.
     pub default_max_age: Option<i64>,
+    /// An empty list removes them.
+    pub default_acr_values: Option<Vec<String>>,
     /// An empty value drops the profile.
     pub profile: Option<String>,
 }
@@ -228,6 +237,8 @@ pub struct ClientView {
     pub userinfo_encrypted_response_enc: Option<String>,
     /// The `max_age` of the client's requests that name none.
     pub default_max_age: Option<i64>,
+    /// The `acr_values` of the client's requests that name none (eIDAS levels).
+    pub default_acr_values: Vec<String>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile.
     pub profile: Option<&'static str>,
     pub created_at: i64,
@@ -263,6 +274,7 @@ impl From<&Client> for ClientView {
             userinfo_encrypted_response_alg: c.userinfo_encrypted_response_alg.clone(),
             userinfo_encrypted_response_enc: c.userinfo_encrypted_response_enc.clone(),
             default_max_age: c.default_max_age,
+            default_acr_values: c.default_acr_values.clone(),
             profile: c.profile.map(Profile::as_str),
             created_at: c.created_at,
         }
@@ -301,10 +313,21 @@ pub fn create_with(
         Some(n) => display_text("name", n, MAX_NAME_CHARS)?,
         None => id.clone(),
     };
-    let generated = matches!(new.credentials, Credentials::GenerateSecret);
+    let generated = matches!(
+        new.credentials,
+        Credentials::GenerateSecret | Credentials::SecretJwt(None)
+    );
     let (auth_method, secret, jwks) = match new.credentials {
         Credentials::Secret(s) => (AuthMethod::Secret, Some(secret(s)?), None),
         Credentials::GenerateSecret => (AuthMethod::Secret, Some(crypto::random_token()), None),
+        Credentials::SecretJwt(s) => {
+            let s = s.map(hmac_secret).transpose()?;
+            (
+                AuthMethod::SecretJwt,
+                Some(s.unwrap_or_else(crypto::random_token)),
+                None,
+            )
+        }
         Credentials::Public => (AuthMethod::None, None, None),
         Credentials::Jwks(j) => (AuthMethod::PrivateKeyJwt, None, Some(jwk_set(&j)?)),
     };
@@ -321,10 +344,15 @@ pub fn create_with(
     } else {
         grant_types(&new.grant_types)?
     };
+    let sealed_secret = secret
+        .as_deref()
+        .filter(|_| auth_method == AuthMethod::SecretJwt)
+        .map(|s| ctx.kek.client_secrets().seal(&id, s));
     let mut client = Client {
         id,
         name,
         secret_hash: secret.as_deref().map(|s| ctx.kek.client_secrets().hash(s)),
+        sealed_secret,
         auth_method,
         jwks,
         redirect_uris: redirect_uris("redirect_uris", &new.redirect_uris)?,
@@ -396,6 +424,7 @@ pub fn create_with(
             .map(|e| encryption_enc("userinfo_encrypted_response_enc", e))
             .transpose()?,
         default_max_age: new.default_max_age.map(max_age).transpose()?,
+        default_acr_values: acr_values(&new.default_acr_values)?,
         profile: new.profile.as_deref().map(profile).transpose()?,
     };
     apply_profile(&mut client);
@@ -432,6 +461,7 @@ pub fn create_with(
             "userinfo_encrypted_response_alg": client.userinfo_encrypted_response_alg,
             "userinfo_encrypted_response_enc": client.userinfo_encrypted_response_enc,
             "default_max_age": client.default_max_age,
+            "default_acr_values": client.default_acr_values,
             "profile": client.profile.map(Profile::as_str),
         });
         record(
@@ -538,6 +568,11 @@ pub fn update(
         Some(s) => Some(Some(max_age(s)?)),
         None => None,
     };
+    let default_acr_values = changes
+        .default_acr_values
+        .as_deref()
+        .map(acr_values)
+        .transpose()?;
     let access = changes
         .access_token_ttl
         .map(|t| ttl("access_token_ttl", t, MAX_ACCESS_TOKEN_TTL))
@@ -585,6 +620,7 @@ pub fn update(
         apply!(userinfo_encrypted_response_alg, userinfo_enc_alg);
         apply!(userinfo_encrypted_response_enc, userinfo_enc_enc);
         apply!(default_max_age, default_max_age);
+        apply!(default_acr_values, default_acr_values);
         apply!(profile, new_profile);
         // A profile's settings are turned on with it (and stay when it is dropped).
         let before = (
@@ -633,7 +669,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 24] = [
+const FIELDS: [&str; 25] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -657,6 +693,7 @@ const FIELDS: [&str; 24] = [
     "userinfo_encrypted_response_alg",
     "userinfo_encrypted_response_enc",
     "default_max_age",
+    "default_acr_values",
     "profile",
 ];
 
@@ -718,10 +755,13 @@ pub fn rotate_secret(
         NewSecret::Generate => (crypto::random_token(), true),
         NewSecret::Given(s) => (secret(s)?, false),
     };
-    let hash = ctx.kek.client_secrets().hash(&value);
+    let secrets = ctx.kek.client_secrets();
     ctx.db.try_tx(|c| {
         let mut client = found(store::find(c, id)?, id)?;
-        if client.auth_method != AuthMethod::Secret {
+        if client.auth_method == AuthMethod::SecretJwt {
+            let value = hmac_secret(value.clone())?;
+            client.sealed_secret = Some(secrets.seal(id, &value));
+        } else if client.auth_method != AuthMethod::Secret {
             return Err(invalid(
                 "secret",
                 format!(
@@ -730,7 +770,7 @@ pub fn rotate_secret(
                 ),
             ));
         }
-        client.secret_hash = Some(hash);
+        client.secret_hash = Some(secrets.hash(&value));
         store::update(c, &client)?;
         record(
             c,
@@ -797,6 +837,21 @@ fn client_id(id: &str) -> AdminResult<String> {
         ));
     }
     Ok(id.to_string())
+}
+
+/// The fewest bytes of a `client_secret_jwt` secret: HS256's key is at least as long as
+/// its hash (RFC 7518 3.2).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+fn hmac_secret(s: String) -> AdminResult<String> {
+    let s = secret(s)?;
+    if s.len() < MIN_HMAC_SECRET_BYTES {
+        return Err(invalid(
+            "secret",
+            format!("at least {MIN_HMAC_SECRET_BYTES} bytes for client_secret_jwt"),
+        ));
+    }
+    Ok(s)
 }
 
 fn secret(s: String) -> AdminResult<String> {
@@ -1053,6 +1108,18 @@ fn max_age(seconds: i64) -> AdminResult<i64> {
     Ok(seconds)
 }
 
+/// `default_acr_values`: eIDAS levels of assurance, each once, in the client's order.
+fn acr_values(values: &[String]) -> AdminResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let acr = one_of("default_acr_values", v, &Level::ALL, Level::acr)?.acr();
+        if !out.iter().any(|o| o == acr) {
+            out.push(acr.to_string());
+        }
+    }
+    Ok(out)
+}
+
 fn risk_level(level: &str) -> AdminResult<String> {
     one_of("risk_level", level, &Level::ALL, Level::name).map(|l| l.name().to_string())
 }
@@ -1269,6 +1336,9 @@ mod tests {
             ("resource_server", |c| {
                 c.credentials = Credentials::Public;
                 c.resource_server = true;
+            }),
+            ("default_acr_values", |c| {
+                c.default_acr_values = vec!["urn:mace:incommon:iap:silver".into()]
             }),
         ];
         for (field, change) in cases {

@@ -20,7 +20,7 @@ pub enum KekError {
 #[derive(Clone)]
 pub struct Kek {
     cipher: Aes256Gcm,
-    client_secrets: SecretHasher,
+    client_secrets: ClientSecrets,
     pairwise: crate::oidc::subject::PairwiseKey,
     /// The root of the secrets of the biometric template transforms.
     biometric_root: [u8; 32],
@@ -32,15 +32,19 @@ impl Kek {
     pub fn from_bytes(key: &[u8; 32]) -> Kek {
         Kek {
             cipher: Aes256Gcm::new(key.into()),
-            client_secrets: SecretHasher(derive(key, "idp client secret hash v1")),
+            client_secrets: ClientSecrets {
+                hash_key: derive(key, "idp client secret hash v1"),
+                seal: Aes256Gcm::new(&derive(key, "idp client secret seal v1").into()),
+            },
             pairwise: crate::oidc::subject::PairwiseKey(derive(key, "idp pairwise subject v1")),
             biometric_root: derive(key, "idp biometric transform v1"),
             dpop_nonce_key: derive(key, "idp dpop nonce v1"),
         }
     }
 
-    /// The keyed hash for client secrets, under a key derived from this one.
-    pub fn client_secrets(&self) -> SecretHasher {
+    /// The keyed hash for client secrets and the sealing of those the provider must read
+    /// back, under keys derived from this one.
+    pub fn client_secrets(&self) -> ClientSecrets {
         self.client_secrets.clone()
     }
 
@@ -101,40 +105,48 @@ impl Kek {
 
     /// Encrypts `plain`, bound to `context` (e.g. the key id) as associated data.
     pub fn seal(&self, plain: &[u8], context: &str) -> Vec<u8> {
-        let nonce_bytes = crate::crypto::random_bytes::<NONCE_LEN>();
-        let nonce = Nonce::from(nonce_bytes);
-        let mut out = nonce_bytes.to_vec();
-        let ct = self
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plain,
-                    aad: context.as_bytes(),
-                },
-            )
-            // Encryption only fails for inputs of gigabytes.
-            .expect("AES-GCM encryption of a small value");
-        out.extend_from_slice(&ct);
-        out
+        seal_with(&self.cipher, plain, context)
     }
 
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(KekError::Open);
-        }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KekError::Open)?;
-        self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| KekError::Open)
+        open_with(&self.cipher, sealed, context)
     }
+}
+
+/// AES-256-GCM with a random nonce, written before the ciphertext.
+fn seal_with(cipher: &Aes256Gcm, plain: &[u8], context: &str) -> Vec<u8> {
+    let nonce_bytes = crate::crypto::random_bytes::<NONCE_LEN>();
+    let nonce = Nonce::from(nonce_bytes);
+    let mut out = nonce_bytes.to_vec();
+    let ct = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plain,
+                aad: context.as_bytes(),
+            },
+        )
+        // Encryption only fails for inputs of gigabytes.
+        .expect("AES-GCM encryption of a small value");
+    out.extend_from_slice(&ct);
+    out
+}
+
+fn open_with(cipher: &Aes256Gcm, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(KekError::Open);
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KekError::Open)?;
+    cipher
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: ct,
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| KekError::Open)
 }
 
 /// A subkey for one purpose: HMAC-SHA256 of the purpose under the key-encryption key
@@ -149,16 +161,24 @@ fn derive(key: &[u8; 32], purpose: &str) -> [u8; 32] {
 /// megabytes per request, an easy denial of service); a stolen database alone, without
 /// the key file, still allows no offline guessing of admin-chosen secrets, which is what
 /// the unsalted SHA-256 of before allowed.
+///
+/// A `client_secret_jwt` client's secret is also kept sealed (AES-256-GCM under another
+/// derived key, bound to the client id): the provider must have the secret itself to check
+/// the HMAC of the client's assertions.
 #[derive(Clone)]
-pub struct SecretHasher([u8; 32]);
+pub struct ClientSecrets {
+    hash_key: [u8; 32],
+    seal: Aes256Gcm,
+}
 
-impl std::fmt::Debug for SecretHasher {
+impl std::fmt::Debug for ClientSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretHasher(..)")
+        f.write_str("ClientSecrets(..)")
     }
 }
 
 const SECRET_HASH_PREFIX: &str = "hmac-sha256$";
+const SEALED_SECRET_PREFIX: &str = "aes256gcm$";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretCheck {
@@ -168,9 +188,9 @@ pub enum SecretCheck {
     Wrong,
 }
 
-impl SecretHasher {
+impl ClientSecrets {
     pub fn hash(&self, secret: &str) -> String {
-        let mac = crate::crypto::hmac_sha256(&self.0, &[secret.as_bytes()]);
+        let mac = crate::crypto::hmac_sha256(&self.hash_key, &[secret.as_bytes()]);
         format!("{SECRET_HASH_PREFIX}{}", crate::crypto::hex(&mac))
     }
 
@@ -192,6 +212,21 @@ impl SecretHasher {
         } else {
             SecretCheck::Wrong
         }
+    }
+
+    /// `secret` sealed for `client_id`, as text for the client's row.
+    pub fn seal(&self, client_id: &str, secret: &str) -> String {
+        let sealed = seal_with(&self.seal, secret.as_bytes(), client_id);
+        format!("{SEALED_SECRET_PREFIX}{}", crate::crypto::b64url(&sealed))
+    }
+
+    /// The secret `seal` made for `client_id`; `None` when it was made for another
+    /// client, under another key, or altered.
+    pub fn open(&self, client_id: &str, sealed: &str) -> Option<String> {
+        let b64 = sealed.strip_prefix(SEALED_SECRET_PREFIX)?;
+        let bytes = crate::crypto::b64url_decode(b64)?;
+        let plain = open_with(&self.seal, &bytes, client_id).ok()?;
+        String::from_utf8(plain).ok()
     }
 }
 
@@ -229,6 +264,32 @@ mod tests {
             a.check(&legacy, "old-secret-old-secreT"),
             SecretCheck::Wrong
         );
+    }
+
+    #[test]
+    fn sealed_client_secrets_open_only_for_their_client_and_key() {
+        let a = Kek::from_bytes(&[7; 32]).client_secrets();
+        let b = Kek::from_bytes(&[8; 32]).client_secrets();
+        let sealed = a.seal("portal", "s3cret-s3cret-s3cret");
+        assert!(sealed.starts_with("aes256gcm$"));
+        assert!(!sealed.contains("s3cret"));
+        assert_ne!(
+            sealed,
+            a.seal("portal", "s3cret-s3cret-s3cret"),
+            "a fresh nonce"
+        );
+        assert_eq!(
+            a.open("portal", &sealed).as_deref(),
+            Some("s3cret-s3cret-s3cret")
+        );
+        assert_eq!(a.open("other", &sealed), None, "bound to the client id");
+        assert_eq!(b.open("portal", &sealed), None, "under this key only");
+        // One character of the ciphertext changed.
+        let i = "aes256gcm$".len() + 20;
+        let c = if &sealed[i..=i] == "A" { "B" } else { "A" };
+        let altered = format!("{}{c}{}", &sealed[..i], &sealed[i + 1..]);
+        assert_eq!(a.open("portal", &altered), None);
+        assert_eq!(a.open("portal", "hmac-sha256$00"), None);
     }
 
     #[test]

@@ -441,7 +441,11 @@ fn check_rest(
         }
     };
 
-    let acr_values = space_list(params.get("acr_values"));
+    let acr_values = match params.get("acr_values") {
+        // The client's registered default (OIDC Dynamic Registration 2).
+        None => client.default_acr_values.clone(),
+        Some(v) => space_list(Some(v)),
+    };
     // The client's risk level and the scopes' levels are a floor the request cannot lower.
     let client_level = Level::from_name(&client.risk_level).unwrap_or(Level::Low);
     let floor = client_level.max(policy.scope_level(&scopes));

@@ -1,15 +1,16 @@
 //! Client authentication at the token, introspection and revocation endpoints:
-//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523) and `none`.
+//! `client_secret_basic`, `client_secret_post`, `client_secret_jwt` and `private_key_jwt`
+//! (RFC 7523, OIDC Core 9) and `none`.
 
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use crate::crypto;
-use crate::keys::kek::{SecretCheck, SecretHasher};
+use crate::keys::kek::{ClientSecrets, SecretCheck};
 use crate::store::clients::{self, AuthMethod, Client};
 use crate::store::{AnyConnection, Db, StoreResult, rate_limits};
 use base64::Engine;
 use josekit::jwk::JwkSet;
-use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
+use josekit::jws::{ES256, HS256, HS384, HS512, JwsVerifier, PS256, RS256};
 use serde_json::Value;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -107,7 +108,7 @@ impl Presented {
 /// counting every attempt up front instead would throttle busy honest clients.
 pub fn authenticate_throttled(
     db: &Db,
-    secrets: &SecretHasher,
+    secrets: &ClientSecrets,
     presented: &Presented,
     audiences: &[&str],
     address: Option<&str>,
@@ -202,7 +203,7 @@ fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
 /// same `invalid_client`, so that a caller learns nothing about which part was wrong.
 pub fn authenticate(
     conn: &mut AnyConnection,
-    secrets: &SecretHasher,
+    secrets: &ClientSecrets,
     presented: &Presented,
     audiences: &[&str],
     now: i64,
@@ -233,12 +234,13 @@ pub fn authenticate(
                 Err(fail())
             }
         }
-        Presented::Jwt { assertion } => verify_assertion(conn, assertion, audiences, now),
+        Presented::Jwt { assertion } => verify_assertion(conn, secrets, assertion, audiences, now),
     }
 }
 
 fn verify_assertion(
     conn: &mut AnyConnection,
+    secrets: &ClientSecrets,
     assertion: &str,
     audiences: &[&str],
     now: i64,
@@ -251,18 +253,31 @@ fn verify_assertion(
         .and_then(Value::as_str)
         .ok_or_else(|| fail("no iss"))?;
     let client = clients::find(conn, client_id)?.ok_or_else(|| fail("unknown client"))?;
-    if client.auth_method != AuthMethod::PrivateKeyJwt {
-        return Err(fail("the client is not registered for private_key_jwt"));
+    let claims = match client.auth_method {
+        AuthMethod::PrivateKeyJwt => {
+            if forbidden_alg(&client, assertion) {
+                return Err(fail("RS256 is not allowed for this client (FAPI 2.0)"));
+            }
+            let jwks = client
+                .jwks
+                .as_deref()
+                .and_then(|j| JwkSet::from_bytes(j).ok())
+                .ok_or_else(|| fail("the client has no usable keys"))?;
+            verify_with_jwks(assertion, &jwks)
+        }
+        AuthMethod::SecretJwt => {
+            let secret = client
+                .sealed_secret
+                .as_deref()
+                .and_then(|s| secrets.open(&client.id, s))
+                .ok_or_else(|| fail("the client's secret cannot be read"))?;
+            verify_with_secret(assertion, secret.as_bytes())
+        }
+        AuthMethod::Secret | AuthMethod::None => {
+            return Err(fail("the client is not registered for signed assertions"));
+        }
     }
-    if forbidden_alg(&client, assertion) {
-        return Err(fail("RS256 is not allowed for this client (FAPI 2.0)"));
-    }
-    let jwks = client
-        .jwks
-        .as_deref()
-        .and_then(|j| JwkSet::from_bytes(j).ok())
-        .ok_or_else(|| fail("the client has no usable keys"))?;
-    let claims = verify_with_jwks(assertion, &jwks).ok_or_else(|| fail("bad signature"))?;
+    .ok_or_else(|| fail("bad signature"))?;
 
     let str_claim = |k: &str| claims.get(k).and_then(Value::as_str);
     if str_claim("iss") != Some(&client.id) || str_claim("sub") != Some(&client.id) {
@@ -349,6 +364,23 @@ pub(crate) fn verify_with_jwks(
                     && (h.key_id().is_none() || kid.as_deref() == h.key_id())
             })
             .map(|(_, _, v)| v.as_ref()))
+    })
+    .ok()?;
+    serde_json::from_slice(&payload).ok()
+}
+
+/// Verifies a JWS made with an HMAC of `secret` (`client_secret_jwt`): HS256, and HS384
+/// or HS512 when the secret is at least as long as their hash (RFC 7518 3.2).
+fn verify_with_secret(token: &str, secret: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    let verifiers: Vec<_> = [HS256, HS384, HS512]
+        .into_iter()
+        .filter_map(|alg| alg.verifier_from_bytes(secret).ok())
+        .collect();
+    let (payload, _) = josekit::jws::deserialize_compact_with_selector(token, |h| {
+        Ok(verifiers
+            .iter()
+            .find(|v| Some(v.algorithm().name()) == h.algorithm())
+            .map(|v| v as &dyn JwsVerifier))
     })
     .ok()?;
     serde_json::from_slice(&payload).ok()

@@ -12,10 +12,11 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
     let auth_methods = json!([
         "client_secret_basic",
         "client_secret_post",
+        "client_secret_jwt",
         "private_key_jwt",
         "none"
     ]);
-    let auth_algs = json!(["RS256", "PS256", "ES256"]);
+    let auth_algs = json!(["RS256", "PS256", "ES256", "HS256", "HS384", "HS512"]);
     let mut m = json!({
         "issuer": p.issuer,
         "authorization_endpoint": p.endpoint(AUTHORIZE_PATH),

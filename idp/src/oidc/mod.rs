@@ -31,8 +31,9 @@ pub struct Provider {
     pub issuer: String,
     pub id_token_ttl: i64,
     pub code_ttl: i64,
-    /// Hashes and checks client secrets (keyed: see `SecretHasher`).
-    pub client_secrets: crate::keys::kek::SecretHasher,
+    /// Hashes and checks client secrets, and seals those it must read back (see
+    /// `ClientSecrets`).
+    pub client_secrets: crate::keys::kek::ClientSecrets,
     /// Keys pairwise subject identifiers (`subject`).
     pub pairwise: subject::PairwiseKey,
     /// Every client must push its authorization requests (`par`).

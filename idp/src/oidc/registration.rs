@@ -21,12 +21,11 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 7] = [
+const NOT_SUPPORTED: [&str; 6] = [
     "jwks_uri",
     "sector_identifier_uri",
     "request_object_encryption_alg",
     "request_uris",
-    "default_acr_values",
     "initiate_login_uri",
     "tls_client_auth_subject_dn",
 ];
@@ -125,6 +124,7 @@ struct Metadata {
     userinfo_encrypted_response_alg: Option<String>,
     userinfo_encrypted_response_enc: Option<String>,
     default_max_age: Option<i64>,
+    default_acr_values: Vec<String>,
 }
 
 impl Metadata {
@@ -173,13 +173,14 @@ impl Metadata {
             .unwrap_or("client_secret_basic");
         match method {
             "client_secret_basic" | "client_secret_post" => Ok(Credentials::GenerateSecret),
+            "client_secret_jwt" => Ok(Credentials::SecretJwt(None)),
             "none" => Ok(Credentials::Public),
             "private_key_jwt" => match &self.jwks {
                 Some(jwks) => Ok(Credentials::Jwks(jwks.to_string())),
                 None => Err(Refused::metadata("private_key_jwt needs jwks")),
             },
             other => Err(Refused::metadata(format!(
-                "token_endpoint_auth_method {other} is not supported (client_secret_basic, client_secret_post, private_key_jwt, none)"
+                "token_endpoint_auth_method {other} is not supported (client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none)"
             ))),
         }
     }
@@ -220,6 +221,7 @@ pub fn register(
     new.userinfo_encrypted_response_alg = m.userinfo_encrypted_response_alg.clone();
     new.userinfo_encrypted_response_enc = m.userinfo_encrypted_response_enc.clone();
     new.default_max_age = m.default_max_age;
+    new.default_acr_values = m.default_acr_values.clone();
     let ctx = Context::from(svc);
     let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
@@ -293,6 +295,7 @@ pub fn replace(
     }
     let method = match m.credentials()? {
         Credentials::GenerateSecret | Credentials::Secret(_) => AuthMethod::Secret,
+        Credentials::SecretJwt(_) => AuthMethod::SecretJwt,
         Credentials::Public => AuthMethod::None,
         Credentials::Jwks(_) => AuthMethod::PrivateKeyJwt,
     };
@@ -354,6 +357,7 @@ pub fn replace(
         ),
         // Absent from the new metadata: removed.
         default_max_age: Some(m.default_max_age.unwrap_or(-1)),
+        default_acr_values: Some(m.default_acr_values.clone()),
         ..Default::default()
     };
     let updated = clients::update(&Context::from(svc), actor, id, changes, now)?;
@@ -410,6 +414,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     }
     if let Some(seconds) = c.default_max_age {
         out["default_max_age"] = seconds.into();
+    }
+    if !c.default_acr_values.is_empty() {
+        out["default_acr_values"] = json!(c.default_acr_values);
     }
     let encryptions = [
         (

@@ -9,6 +9,9 @@ use diesel::prelude::*;
 pub enum AuthMethod {
     /// `client_secret_basic` or `client_secret_post`.
     Secret,
+    /// `client_secret_jwt`: assertions signed with an HMAC of the client's secret (RFC
+    /// 7523, OIDC Core 9).
+    SecretJwt,
     PrivateKeyJwt,
     /// A public client (`none`): PKCE is then required.
     None,
@@ -18,6 +21,7 @@ impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Secret => "client_secret",
+            AuthMethod::SecretJwt => "client_secret_jwt",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
         }
@@ -26,6 +30,7 @@ impl AuthMethod {
     fn parse(s: &str) -> StoreResult<Self> {
         match s {
             "client_secret" => Ok(AuthMethod::Secret),
+            "client_secret_jwt" => Ok(AuthMethod::SecretJwt),
             "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
             "none" => Ok(AuthMethod::None),
             other => Err(StoreError::Corrupt(format!("client auth method {other}"))),
@@ -104,6 +109,8 @@ pub struct Client {
     pub id: String,
     pub name: String,
     pub secret_hash: Option<String>,
+    /// A `client_secret_jwt` client's secret, sealed (`ClientSecrets::seal`).
+    pub sealed_secret: Option<String>,
     pub auth_method: AuthMethod,
     pub jwks: Option<String>,
     pub redirect_uris: Vec<String>,
@@ -146,6 +153,9 @@ pub struct Client {
     /// Seconds since the citizen last proved a factor, when a request names no `max_age`
     /// (OIDC Dynamic Registration 2).
     pub default_max_age: Option<i64>,
+    /// The `acr_values` of the client's requests that name none, eIDAS levels in order of
+    /// preference (OIDC Dynamic Registration 2).
+    pub default_acr_values: Vec<String>,
     /// The security profile the client is held to, if any.
     pub profile: Option<Profile>,
 }
@@ -247,6 +257,10 @@ struct Options {
     userinfo_encrypted_response_enc: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     default_max_age: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    default_acr_values: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sealed_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
@@ -280,6 +294,8 @@ impl TryFrom<ClientRow> for Client {
             userinfo_encrypted_response_alg: options.userinfo_encrypted_response_alg,
             userinfo_encrypted_response_enc: options.userinfo_encrypted_response_enc,
             default_max_age: options.default_max_age,
+            default_acr_values: options.default_acr_values,
+            sealed_secret: options.sealed_secret,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -332,6 +348,8 @@ impl From<&Client> for ClientRow {
                 userinfo_encrypted_response_alg: c.userinfo_encrypted_response_alg.clone(),
                 userinfo_encrypted_response_enc: c.userinfo_encrypted_response_enc.clone(),
                 default_max_age: c.default_max_age,
+                default_acr_values: c.default_acr_values.clone(),
+                sealed_secret: c.sealed_secret.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -422,6 +440,7 @@ pub(crate) mod testing {
             id: "api".into(),
             name: "API".into(),
             secret_hash: None,
+            sealed_secret: None,
             auth_method: AuthMethod::PrivateKeyJwt,
             jwks: None,
             redirect_uris: Vec::new(),
@@ -448,6 +467,7 @@ pub(crate) mod testing {
             userinfo_encrypted_response_alg: None,
             userinfo_encrypted_response_enc: None,
             default_max_age: None,
+            default_acr_values: Vec::new(),
             profile: None,
         }
     }

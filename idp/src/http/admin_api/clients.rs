@@ -19,11 +19,12 @@ pub struct CreateClient {
     /// Shown to citizens [default: the id].
     pub name: Option<String>,
     /// `client_secret` (a secret: `secret` if given, otherwise generated and returned
-    /// once), `none` (a public client, PKCE required) or `private_key_jwt` (give `jwks`)
-    /// [default: client_secret].
-    #[schema(pattern = "^(client_secret|none|private_key_jwt)$")]
+    /// once), `client_secret_jwt` (the same, used to sign assertions with HMAC; a given
+    /// secret has at least 32 bytes), `none` (a public client, PKCE required) or
+    /// `private_key_jwt` (give `jwks`) [default: client_secret].
+    #[schema(pattern = "^(client_secret|client_secret_jwt|none|private_key_jwt)$")]
     pub auth_method: Option<String>,
-    /// At least 16 characters; only for `client_secret`.
+    /// At least 16 characters; only for `client_secret` and `client_secret_jwt`.
     pub secret: Option<String>,
     /// The client's public keys (a JWK set), for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
@@ -92,6 +93,9 @@ pub struct CreateClient {
     /// The `max_age` (seconds) of the client's requests that name none.
     #[schema(minimum = 0, maximum = 31536000)]
     pub default_max_age: Option<i64>,
+    /// The `acr_values` of the client's requests that name none (eIDAS level URIs).
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
     /// `fapi2`: held to the FAPI 2.0 Security Profile.
     #[schema(pattern = "^fapi2$")]
     pub profile: Option<String>,
@@ -140,6 +144,8 @@ pub struct ClientPatch {
     /// A negative value removes it.
     #[schema(maximum = 31536000)]
     pub default_max_age: Option<i64>,
+    /// Replaces the default acr values; an empty list removes them.
+    pub default_acr_values: Option<Vec<String>>,
     /// An empty value drops the profile.
     pub profile: Option<String>,
 }
@@ -226,6 +232,7 @@ pub(super) async fn create(
             }
             ("client_secret", Some(s), None) => Credentials::Secret(s),
             ("client_secret", None, None) => Credentials::GenerateSecret,
+            ("client_secret_jwt", s, None) => Credentials::SecretJwt(s),
             ("none", None, None) => Credentials::Public,
             ("private_key_jwt", None, Some(j)) => Credentials::Jwks(j.to_string()),
             ("private_key_jwt", None, None) => {
@@ -235,15 +242,20 @@ pub(super) async fn create(
                 ));
             }
             ("none" | "private_key_jwt", Some(_), None) => {
-                return Err(invalid("secret", "a secret only goes with client_secret"));
+                return Err(invalid(
+                    "secret",
+                    "a secret only goes with client_secret or client_secret_jwt",
+                ));
             }
-            ("client_secret" | "none", None, Some(_)) => {
+            ("client_secret" | "client_secret_jwt" | "none", None, Some(_)) => {
                 return Err(invalid("jwks", "a JWK set only goes with private_key_jwt"));
             }
             (other, _, _) => {
                 return Err(invalid(
                     "auth_method",
-                    format!("{other} is not one of client_secret none private_key_jwt"),
+                    format!(
+                        "{other} is not one of client_secret client_secret_jwt none private_key_jwt"
+                    ),
                 ));
             }
         };
@@ -274,6 +286,7 @@ pub(super) async fn create(
             userinfo_encrypted_response_alg: b.userinfo_encrypted_response_alg,
             userinfo_encrypted_response_enc: b.userinfo_encrypted_response_enc,
             default_max_age: b.default_max_age,
+            default_acr_values: b.default_acr_values,
             profile: b.profile,
         };
         let created = clients::create(&c.ctx, &c.principal.actor(), new, c.now)?;
@@ -354,6 +367,7 @@ pub(super) async fn update(
             userinfo_encrypted_response_alg: p.userinfo_encrypted_response_alg,
             userinfo_encrypted_response_enc: p.userinfo_encrypted_response_enc,
             default_max_age: p.default_max_age,
+            default_acr_values: p.default_acr_values,
             profile: p.profile,
         };
         let u = clients::update(&c.ctx, &c.principal.actor(), &id, changes, c.now)?;
