@@ -212,7 +212,7 @@ pub enum ClientCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "secret_stdin", "generate_secret", "public", "jwks_file"]))]
+#[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "secret_stdin", "generate_secret", "public", "jwks_file", "jwks_uri"]))]
 pub struct ClientAddArgs {
     /// The client_id: 1-64 characters of A-Z a-z 0-9 . _ -
     #[arg(long)]
@@ -230,7 +230,7 @@ pub struct ClientAddArgs {
     pub generate_secret: bool,
     /// The secret signs the client's assertions (client_secret_jwt: HS256, HS384 or
     /// HS512) instead of being sent; a given secret then has at least 32 bytes.
-    #[arg(long, conflicts_with_all = ["public", "jwks_file"])]
+    #[arg(long, conflicts_with_all = ["public", "jwks_file", "jwks_uri"])]
     pub secret_jwt: bool,
     /// A public client (no secret; PKCE required).
     #[arg(long)]
@@ -238,6 +238,10 @@ pub struct ClientAddArgs {
     /// JWK set file of the client's public keys, for private_key_jwt.
     #[arg(long)]
     pub jwks_file: Option<PathBuf>,
+    /// Or the https URI where the client publishes them, for private_key_jwt (fetched and
+    /// cached; fetched again when the client rotates its keys).
+    #[arg(long, value_name = "URI")]
+    pub jwks_uri: Option<String>,
     /// Where citizens return after signing in (repeat for several): https, or http on
     /// 127.0.0.1, [::1] or localhost; no wildcard or fragment.
     #[arg(long = "redirect-uri")]
@@ -787,6 +791,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 let text =
                     std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 Credentials::Jwks(text)
+            } else if let Some(uri) = a.jwks_uri {
+                Credentials::JwksUri(uri)
             } else {
                 return Err("say how the client authenticates".into());
             };

@@ -22,6 +22,9 @@ pub struct FileConfig {
     pub db_pool_size: Option<u32>,
     /// Seconds a request waits for a database connection before it is answered 503.
     pub db_pool_wait_seconds: Option<u64>,
+    /// Clients' `jwks_uri` may be plain http and name loopback or private addresses:
+    /// for development and tests only [default: false].
+    pub fetch_private_addresses: Option<bool>,
     pub policy: Option<crate::policy::PolicyConfig>,
     pub notify: Option<crate::notify::NotifyConfig>,
     /// Reverse proxies whose `X-Forwarded-For` names the client, and which may forward a
@@ -166,6 +169,8 @@ pub struct Config {
     pub audit_checkpoint_seconds: i64,
     pub require_pushed_authorization_requests: bool,
     pub theme: crate::theme::Theme,
+    /// See `FileConfig::fetch_private_addresses`.
+    pub fetch_private_addresses: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -245,6 +250,7 @@ impl Config {
                 .require_pushed_authorization_requests
                 .unwrap_or(false),
             theme: crate::theme::Theme::from_config(f.theme.unwrap_or_default())?,
+            fetch_private_addresses: f.fetch_private_addresses.unwrap_or(false),
         })
     }
 

@@ -66,6 +66,7 @@ impl Service {
             pairwise: kek.pairwise(),
             require_pushed_requests: config.require_pushed_authorization_requests,
             dpop_nonces: kek.dpop_nonces(),
+            client_keys: crate::oidc::client_keys::ClientKeys::new(config.fetch_private_addresses),
         };
         let rules = db
             .run(|c| active_rules(c, &config, &provider))
@@ -259,6 +260,7 @@ pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
         pairwise: crate::keys::kek::Kek::from_bytes(&[0; 32]).pairwise(),
         require_pushed_requests: config.require_pushed_authorization_requests,
         dpop_nonces: crate::keys::kek::Kek::from_bytes(&[0; 32]).dpop_nonces(),
+        client_keys: Default::default(),
     };
     let active = db
         .run(|c| active_rules(c, config, &provider))

@@ -5,6 +5,7 @@
 use crate::*;
 use openidconnect::core::*;
 use openidconnect::*;
+use std::sync::Arc;
 
 async fn full_flow(backend: Backend, alg: &str) {
     let s = TestServer::start(backend).await;
@@ -447,10 +448,127 @@ async fn client_secret_jwt(backend: Backend) {
     assert!(idp::admin::clients::rotate_secret(&ctx, &actor, "service", too_short, now).is_err());
 }
 
+/// A JWK set served on loopback: what `publish` holds, each fetch counted.
+async fn jwks_endpoint() -> (
+    String,
+    Arc<std::sync::Mutex<String>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let publish = Arc::new(std::sync::Mutex::new(String::new()));
+    let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (body, count) = (publish.clone(), fetches.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.lock().unwrap().clone();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(reply.as_bytes()).await;
+        }
+    });
+    (uri, publish, fetches)
+}
+
+/// private_key_jwt with keys published at a `jwks_uri`: fetched once and cached, fetched
+/// again when the client signs with a key it has rotated in (no sooner than 30 s after the
+/// last fetch), the rotated-out key then refused. The command line takes only https.
+async fn private_key_jwt_with_a_jwks_uri(backend: Backend) {
+    use idp::admin::clients::{Credentials, NewClient};
+    use std::sync::atomic::Ordering::SeqCst;
+    let s =
+        TestServer::start_configured(backend, None, |f, _| f.fetch_private_addresses = Some(true))
+            .await;
+    let (uri, publish, fetches) = jwks_endpoint().await;
+    let key = |kid: &str| {
+        let pair = josekit::jws::ES256.generate_key_pair().unwrap();
+        let mut public = josekit::jwk::KeyPair::to_jwk_public_key(&pair);
+        public.set_key_id(kid);
+        let signer = josekit::jws::ES256
+            .signer_from_der(josekit::jwk::KeyPair::to_der_private_key(&pair))
+            .unwrap();
+        (format!("{{\"keys\":[{public}]}}"), signer)
+    };
+    let (set1, signer1) = key("k1");
+    let (set2, signer2) = key("k2");
+    *publish.lock().unwrap() = set1;
+
+    let refused = s
+        .cli(&["client", "add", "--id", "plain", "--jwks-uri", &uri])
+        .unwrap_err();
+    assert!(refused.contains("https"), "{refused}");
+    let ctx = idp::admin::Context::from(&*s.state);
+    let new = NewClient::new("service", Credentials::JwksUri(uri), vec![REDIRECT.into()]);
+    let actor = idp::admin::Actor::Cli { os_user: None };
+    idp::admin::clients::create(&ctx, &actor, new, s.state.clock.now()).unwrap();
+
+    // Authenticated when the answer is about the refresh token, not the client.
+    let jti = std::sync::atomic::AtomicUsize::new(0);
+    let authenticated = |signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner, kid: &str| {
+        let now = s.state.clock.now();
+        let n = jti.fetch_add(1, SeqCst);
+        let payload = serde_json::json!({"iss": "service", "sub": "service",
+            "aud": s.url("/token"), "jti": format!("j{n}"), "exp": now + 60, "iat": now});
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_key_id(kid);
+        let a = josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, signer)
+            .unwrap();
+        let s = &s;
+        async move {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "none"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", &a),
+            ];
+            let res = reqwest::Client::new()
+                .post(s.url("/token"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap();
+            match body["error"].as_str() {
+                Some("invalid_grant") => true,
+                Some("invalid_client") => false,
+                _ => panic!("{status} {body}"),
+            }
+        }
+    };
+    assert!(authenticated(&signer1, "k1").await);
+    assert!(authenticated(&signer1, "k1").await);
+    assert_eq!(fetches.load(SeqCst), 1, "fetched once, then cached");
+
+    // The client rotates its keys: within 30 s of the last fetch the new key is not known
+    // yet; after, it is fetched and the old key no longer works.
+    *publish.lock().unwrap() = set2;
+    assert!(!authenticated(&signer2, "k2").await);
+    assert_eq!(fetches.load(SeqCst), 1);
+    s.state.clock.advance(31);
+    assert!(authenticated(&signer2, "k2").await);
+    assert_eq!(fetches.load(SeqCst), 2);
+    assert!(!authenticated(&signer1, "k1").await);
+    assert_eq!(fetches.load(SeqCst), 2, "no fetch on every bad signature");
+}
+
 on_both_databases!(
     es256_flow,
     rs256_flow,
     public_client_with_pkce,
     private_key_jwt_and_client_credentials,
-    client_secret_jwt
+    client_secret_jwt,
+    private_key_jwt_with_a_jwks_uri
 );

@@ -457,7 +457,43 @@ async fn a_client_registers_for_client_secret_jwt(backend: Backend) {
     assert_eq!(posted.status(), 401);
 }
 
+/// private_key_jwt with a `jwks_uri` (https): registered and read back; with `jwks` as
+/// well, refused.
+async fn a_client_registers_its_jwks_uri(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let token = initial_token(&s, 2);
+    let metadata = json!({
+        "redirect_uris": ["https://benefits.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": "https://benefits.example/jwks",
+    });
+    let mut both = metadata.clone();
+    both["jwks"] = json!({"keys": []});
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &s.url("/register"),
+        Some(&token),
+        Some(both),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata"))
+    );
+    let (status, reg) = call(
+        reqwest::Method::POST,
+        &s.url("/register"),
+        Some(&token),
+        Some(metadata),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["jwks_uri"], "https://benefits.example/jwks");
+    assert!(reg.get("client_secret").is_none());
+}
+
 on_both_databases!(
+    a_client_registers_its_jwks_uri,
     a_client_registers_itself_and_manages_its_registration,
     a_registered_client_receives_encrypted_id_tokens,
     a_client_registers_for_client_secret_jwt

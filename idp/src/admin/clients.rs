@@ -51,6 +51,9 @@ pub enum Credentials {
     Public,
     /// `private_key_jwt` with the client's public keys (a JWK set, JSON).
     Jwks(String),
+    /// `private_key_jwt` with the keys the client publishes at this https URI (fetched,
+    /// cached, fetched again when it rotates them: `oidc::client_keys`).
+    JwksUri(String),
 }
 
 /// A client to register. Empty lists and `None` take the defaults.
@@ -203,6 +206,8 @@ pub struct ClientView {
     /// The public keys for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
+    /// Where the client publishes them instead.
+    pub jwks_uri: Option<String>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
@@ -252,6 +257,7 @@ impl From<&Client> for ClientView {
             auth_method: c.auth_method.as_str(),
             has_secret: c.secret_hash.is_some(),
             jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: c.jwks_uri.clone(),
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             grant_types: c.grant_types.clone(),
@@ -317,6 +323,10 @@ pub fn create_with(
         new.credentials,
         Credentials::GenerateSecret | Credentials::SecretJwt(None)
     );
+    let jwks_uri = match &new.credentials {
+        Credentials::JwksUri(uri) => Some(keys_uri(ctx, uri)?),
+        _ => None,
+    };
     let (auth_method, secret, jwks) = match new.credentials {
         Credentials::Secret(s) => (AuthMethod::Secret, Some(secret(s)?), None),
         Credentials::GenerateSecret => (AuthMethod::Secret, Some(crypto::random_token()), None),
@@ -330,6 +340,7 @@ pub fn create_with(
         }
         Credentials::Public => (AuthMethod::None, None, None),
         Credentials::Jwks(j) => (AuthMethod::PrivateKeyJwt, None, Some(jwk_set(&j)?)),
+        Credentials::JwksUri(_) => (AuthMethod::PrivateKeyJwt, None, None),
     };
     let scopes = if new.scopes.is_empty() {
         STANDARD_SCOPES.iter().map(|s| s.to_string()).collect()
@@ -355,6 +366,7 @@ pub fn create_with(
         sealed_secret,
         auth_method,
         jwks,
+        jwks_uri,
         redirect_uris: redirect_uris("redirect_uris", &new.redirect_uris)?,
         post_logout_redirect_uris: redirect_uris(
             "post_logout_redirect_uris",
@@ -441,6 +453,7 @@ pub fn create_with(
         let detail = json!({
             "name": client.name,
             "auth_method": client.auth_method.as_str(),
+            "jwks_uri": client.jwks_uri,
             "redirect_uris": client.redirect_uris,
             "post_logout_redirect_uris": client.post_logout_redirect_uris,
             "grant_types": client.grant_types,
@@ -875,24 +888,20 @@ fn secret(s: String) -> AdminResult<String> {
 }
 
 /// A JWK set of public keys, as given.
-fn jwk_set(text: &str) -> AdminResult<String> {
-    let set = josekit::jwk::JwkSet::from_bytes(text.as_bytes())
-        .map_err(|e| invalid("jwks", format!("not a JWK set: {e}")))?;
-    if set.keys().is_empty() {
-        return Err(invalid("jwks", "the JWK set has no key"));
-    }
-    // Private parts: "d" (EC, RSA, OKP), the RSA primes, "k" (symmetric keys).
-    let private = ["d", "p", "q", "dp", "dq", "qi", "k"];
-    if set
-        .keys()
-        .iter()
-        .any(|k| private.iter().any(|p| k.parameter(p).is_some()))
-    {
+fn keys_uri(ctx: &Context, uri: &str) -> AdminResult<String> {
+    if uri.len() > MAX_URI_LEN {
         return Err(invalid(
-            "jwks",
-            "the JWK set holds a private or symmetric key; register only public keys",
+            "jwks_uri",
+            format!("longer than {MAX_URI_LEN} characters"),
         ));
     }
+    crate::oidc::client_keys::check_uri(uri, ctx.config.fetch_private_addresses)
+        .map_err(|e| invalid("jwks_uri", e))?;
+    Ok(uri.to_string())
+}
+
+fn jwk_set(text: &str) -> AdminResult<String> {
+    crate::oidc::client_keys::public_key_set(text).map_err(|e| invalid("jwks", e))?;
     Ok(text.to_string())
 }
 
@@ -1157,7 +1166,9 @@ fn consistent(c: &Client) -> AdminResult<()> {
     }
     for e in c.encryptions() {
         let [alg_field, enc_field] = e.names;
+        // Keys at a URI are checked when they are used.
         if let Some(alg) = e.alg
+            && c.jwks_uri.is_none()
             && !crate::oidc::encryption::has_key_for(c.jwks.as_deref(), alg)
         {
             return Err(invalid(

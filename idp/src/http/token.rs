@@ -92,14 +92,7 @@ fn authenticated_client(
         endpoint.as_str(),
         token_endpoint.as_str(),
     ];
-    client_auth::authenticate_throttled(
-        &st.db,
-        &st.provider.client_secrets,
-        &presented,
-        &audiences,
-        address,
-        now,
-    )
+    client_auth::authenticate_throttled(&st.db, &st.provider, &presented, &audiences, address, now)
 }
 
 /// Runs `op` on a blocking thread for the client that authenticated at `path` (the

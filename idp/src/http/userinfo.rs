@@ -81,7 +81,7 @@ async fn answer(
             htm: &method,
             htu: &htu,
         };
-        userinfo::userinfo(&st.bearer(), &presented, now)
+        userinfo::userinfo(&st.bearer(), &st.provider.client_keys, &presented, now)
     })
     .await;
     match result {

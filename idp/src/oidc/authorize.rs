@@ -255,7 +255,7 @@ pub fn receive(
     };
     let outer = params.clone();
     let unpacked = db.run(|c| {
-        super::request_object::unpack_for(params, |id| clients::find(c, id), &provider.issuer, now)
+        super::request_object::unpack_for(params, |id| clients::find(c, id), provider, now)
     })?;
     let params = match unpacked {
         Ok(p) => p,

@@ -2,10 +2,11 @@
 //! `client_secret_basic`, `client_secret_post`, `client_secret_jwt` and `private_key_jwt`
 //! (RFC 7523, OIDC Core 9) and `none`.
 
+use super::Provider;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use crate::crypto;
-use crate::keys::kek::{ClientSecrets, SecretCheck};
+use crate::keys::kek::SecretCheck;
 use crate::store::clients::{self, AuthMethod, Client};
 use crate::store::{AnyConnection, Db, StoreResult, rate_limits};
 use base64::Engine;
@@ -108,7 +109,7 @@ impl Presented {
 /// counting every attempt up front instead would throttle busy honest clients.
 pub fn authenticate_throttled(
     db: &Db,
-    secrets: &ClientSecrets,
+    provider: &Provider,
     presented: &Presented,
     audiences: &[&str],
     address: Option<&str>,
@@ -137,7 +138,7 @@ pub fn authenticate_throttled(
             tracing::warn!("client authentication throttled after repeated failures");
             return Ok(Err(throttled(now)));
         }
-        Ok(authenticate(c, secrets, presented, audiences, now))
+        Ok(authenticate(c, provider, presented, audiences, now))
     })?;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidClient
@@ -203,11 +204,12 @@ fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
 /// same `invalid_client`, so that a caller learns nothing about which part was wrong.
 pub fn authenticate(
     conn: &mut AnyConnection,
-    secrets: &ClientSecrets,
+    provider: &Provider,
     presented: &Presented,
     audiences: &[&str],
     now: i64,
 ) -> OidcResult<Client> {
+    let secrets = &provider.client_secrets;
     let fail = || OidcError::invalid_client("client authentication failed");
     match presented {
         Presented::Basic { id, secret } | Presented::Post { id, secret } => {
@@ -234,13 +236,13 @@ pub fn authenticate(
                 Err(fail())
             }
         }
-        Presented::Jwt { assertion } => verify_assertion(conn, secrets, assertion, audiences, now),
+        Presented::Jwt { assertion } => verify_assertion(conn, provider, assertion, audiences, now),
     }
 }
 
 fn verify_assertion(
     conn: &mut AnyConnection,
-    secrets: &ClientSecrets,
+    provider: &Provider,
     assertion: &str,
     audiences: &[&str],
     now: i64,
@@ -258,18 +260,18 @@ fn verify_assertion(
             if forbidden_alg(&client, assertion) {
                 return Err(fail("RS256 is not allowed for this client (FAPI 2.0)"));
             }
-            let jwks = client
-                .jwks
-                .as_deref()
-                .and_then(|j| JwkSet::from_bytes(j).ok())
-                .ok_or_else(|| fail("the client has no usable keys"))?;
-            verify_with_jwks(assertion, &jwks)
+            // Keys registered with the client, or fetched from its jwks_uri (again, when
+            // the client has rotated them). A fetch happens at most every few minutes
+            // per client, on this connection's time.
+            provider
+                .client_keys
+                .verify(&client, assertion, now, verify_with_jwks)
         }
         AuthMethod::SecretJwt => {
             let secret = client
                 .sealed_secret
                 .as_deref()
-                .and_then(|s| secrets.open(&client.id, s))
+                .and_then(|s| provider.client_secrets.open(&client.id, s))
                 .ok_or_else(|| fail("the client's secret cannot be read"))?;
             verify_with_secret(assertion, secret.as_bytes())
         }
@@ -327,10 +329,7 @@ fn check_times(claims: &serde_json::Map<String, Value>, now: i64) -> Result<(), 
 }
 
 /// Verifies a JWS against a client's JWK set (RS256, PS256, ES256).
-pub(crate) fn verify_with_jwks(
-    token: &str,
-    jwks: &JwkSet,
-) -> Option<serde_json::Map<String, Value>> {
+pub fn verify_with_jwks(token: &str, jwks: &JwkSet) -> Option<serde_json::Map<String, Value>> {
     let verifiers: Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)> = jwks
         .keys()
         .into_iter()

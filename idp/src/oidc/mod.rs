@@ -8,6 +8,7 @@ pub mod backchannel;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;
+pub mod client_keys;
 pub mod discovery;
 pub mod dpop;
 pub mod encryption;
@@ -40,6 +41,8 @@ pub struct Provider {
     pub require_pushed_requests: bool,
     /// Makes and checks the DPoP nonces of the token endpoint (`dpop`).
     pub dpop_nonces: dpop::Nonces,
+    /// The keys of clients that publish them at a `jwks_uri`.
+    pub client_keys: client_keys::ClientKeys,
 }
 
 /// The grant types the token endpoint implements.

@@ -48,7 +48,7 @@ pub fn push(
     }
     // A request object (RFC 9101) stands for the request; the authenticated client is its
     // client.
-    let mut params = super::request_object::unpack(params.clone(), client, &provider.issuer, now)?;
+    let mut params = super::request_object::unpack(params.clone(), client, provider, now)?;
     match params.get("client_id") {
         Some(id) if id != client.id => {
             return Err(OidcError::invalid_request(

@@ -21,8 +21,7 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 6] = [
-    "jwks_uri",
+const NOT_SUPPORTED: [&str; 5] = [
     "sector_identifier_uri",
     "request_object_encryption_alg",
     "request_uris",
@@ -110,6 +109,7 @@ struct Metadata {
     client_name: Option<String>,
     scope: Option<String>,
     jwks: Option<Value>,
+    jwks_uri: Option<String>,
     id_token_signed_response_alg: Option<String>,
     subject_type: Option<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -171,13 +171,20 @@ impl Metadata {
             .token_endpoint_auth_method
             .as_deref()
             .unwrap_or("client_secret_basic");
+        if self.jwks_uri.is_some() && method != "private_key_jwt" {
+            return Err(Refused::metadata("jwks_uri goes only with private_key_jwt"));
+        }
         match method {
             "client_secret_basic" | "client_secret_post" => Ok(Credentials::GenerateSecret),
             "client_secret_jwt" => Ok(Credentials::SecretJwt(None)),
             "none" => Ok(Credentials::Public),
-            "private_key_jwt" => match &self.jwks {
-                Some(jwks) => Ok(Credentials::Jwks(jwks.to_string())),
-                None => Err(Refused::metadata("private_key_jwt needs jwks")),
+            "private_key_jwt" => match (&self.jwks, &self.jwks_uri) {
+                (Some(_), Some(_)) => Err(Refused::metadata(
+                    "give jwks or jwks_uri, not both (RFC 7591 2)",
+                )),
+                (Some(jwks), None) => Ok(Credentials::Jwks(jwks.to_string())),
+                (None, Some(uri)) => Ok(Credentials::JwksUri(uri.clone())),
+                (None, None) => Err(Refused::metadata("private_key_jwt needs jwks or jwks_uri")),
             },
             other => Err(Refused::metadata(format!(
                 "token_endpoint_auth_method {other} is not supported (client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none)"
@@ -297,7 +304,7 @@ pub fn replace(
         Credentials::GenerateSecret | Credentials::Secret(_) => AuthMethod::Secret,
         Credentials::SecretJwt(_) => AuthMethod::SecretJwt,
         Credentials::Public => AuthMethod::None,
-        Credentials::Jwks(_) => AuthMethod::PrivateKeyJwt,
+        Credentials::Jwks(_) | Credentials::JwksUri(_) => AuthMethod::PrivateKeyJwt,
     };
     if method.as_str() != current.auth_method {
         return Err(Refused::metadata(
@@ -408,6 +415,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     });
     if let Some(jwks) = &c.jwks {
         out["jwks"] = jwks.clone();
+    }
+    if let Some(uri) = &c.jwks_uri {
+        out["jwks_uri"] = uri.as_str().into();
     }
     if let Some(alg) = &c.userinfo_signed_response_alg {
         out["userinfo_signed_response_alg"] = alg.as_str().into();

@@ -2,14 +2,15 @@
 //! signed with one of its registered keys, passed as `request` (at the authorization
 //! endpoint or pushed to the PAR endpoint). Only the object's parameters count: the
 //! request's own, but for `client_id`, are ignored (RFC 9101 5). Unsigned objects
-//! (`alg=none`) and objects of clients without registered keys are refused; a
+//! (`alg=none`) and objects of clients without registered keys (`jwks` or `jwks_uri`)
+//! are refused; a
 //! `request_uri` that is not one of this server's pushed requests is not fetched.
 
+use super::Provider;
 use super::client_auth::verify_with_jwks;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::params::Params;
 use crate::store::clients::Client;
-use josekit::jwk::JwkSet;
 use serde_json::Value;
 
 /// The longest a request object may be valid (FAPI 2.0 asks for at most an hour).
@@ -28,7 +29,7 @@ fn invalid(why: &str) -> OidcError {
 pub fn unpack_for<E>(
     params: Params,
     find: impl FnOnce(&str) -> Result<Option<Client>, E>,
-    issuer: &str,
+    provider: &Provider,
     now: i64,
 ) -> Result<OidcResult<Params>, E> {
     if !params.contains("request") {
@@ -37,28 +38,34 @@ pub fn unpack_for<E>(
     let Some(client) = params.get("client_id").map(find).transpose()?.flatten() else {
         return Ok(Ok(params));
     };
-    Ok(unpack(params, &client, issuer, now))
+    Ok(unpack(params, &client, provider, now))
 }
 
 /// The request's parameters: those of its request object when it has one (checked against
 /// `client`, the client its `client_id` names), otherwise its own.
-pub fn unpack(params: Params, client: &Client, issuer: &str, now: i64) -> OidcResult<Params> {
+pub fn unpack(
+    params: Params,
+    client: &Client,
+    provider: &Provider,
+    now: i64,
+) -> OidcResult<Params> {
     let Some(object) = params.get("request") else {
         return Ok(params);
     };
-    let jwks = client
-        .jwks
-        .as_deref()
-        .and_then(|j| JwkSet::from_bytes(j).ok())
-        .ok_or_else(|| {
-            invalid("request objects must be signed with the client's registered keys (jwks)")
-        })?;
+    let issuer = provider.issuer.as_str();
+    if client.jwks.is_none() && client.jwks_uri.is_none() {
+        return Err(invalid(
+            "request objects must be signed with the client's registered keys (jwks)",
+        ));
+    }
     if super::client_auth::forbidden_alg(client, object) {
         return Err(invalid(
             "RS256 is not allowed for this client's request objects (FAPI 2.0)",
         ));
     }
-    let claims = verify_with_jwks(object, &jwks)
+    let claims = provider
+        .client_keys
+        .verify(client, object, now, verify_with_jwks)
         .ok_or_else(|| invalid("the request object is not signed by one of the client's keys"))?;
     let text = |k: &str| claims.get(k).and_then(Value::as_str);
     if text("iss") != Some(client.id.as_str()) {
@@ -176,7 +183,7 @@ mod tests {
         let p = unpack(
             outer(&signed(&key, claims(&issuer)), "rp"),
             &rp,
-            &issuer,
+            &svc.provider,
             T0,
         )
         .unwrap();
@@ -193,7 +200,9 @@ mod tests {
         let mut plain = Params::default();
         plain.insert("client_id", "rp");
         assert_eq!(
-            unpack(plain, &rp, &issuer, T0).unwrap().get("client_id"),
+            unpack(plain, &rp, &svc.provider, T0)
+                .unwrap()
+                .get("client_id"),
             Some("rp")
         );
     }
@@ -204,7 +213,7 @@ mod tests {
         let issuer = svc.provider.issuer.clone();
         let (rp, key) = client(&svc, "rp", true);
         let refused = |object: String| {
-            let e = unpack(outer(&object, "rp"), &rp, &issuer, T0).unwrap_err();
+            let e = unpack(outer(&object, "rp"), &rp, &svc.provider, T0).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequestObject);
             e.description
         };
@@ -237,7 +246,7 @@ mod tests {
         let e = unpack(
             outer(&signed(&secret_key, claims(&issuer)), "secret-rp"),
             &secret_client,
-            &issuer,
+            &svc.provider,
             T0,
         )
         .unwrap_err();

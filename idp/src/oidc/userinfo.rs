@@ -4,6 +4,7 @@
 
 use super::bearer::Checker;
 use super::claims::user_claims;
+use super::client_keys::ClientKeys;
 use super::dpop::{self, Presentation};
 use super::encryption;
 use super::error::{ErrorCode, OidcError, OidcResult};
@@ -19,7 +20,13 @@ pub enum Answer {
     Jwt(String),
 }
 
-pub fn userinfo(bearer: &Checker, presented: &Presentation, now: i64) -> OidcResult<Answer> {
+/// `client_keys`: for encrypting to a client that publishes its keys at a URI.
+pub fn userinfo(
+    bearer: &Checker,
+    client_keys: &ClientKeys,
+    presented: &Presentation,
+    now: i64,
+) -> OidcResult<Answer> {
     let invalid = || {
         OidcError::new(
             ErrorCode::InvalidToken,
@@ -63,6 +70,7 @@ pub fn userinfo(bearer: &Checker, presented: &Presentation, now: i64) -> OidcRes
         }
         None => Value::Object(out).to_string(),
     };
+    let client = client_keys.filled(client, now);
     match encryption::userinfo_for(&client, body.as_bytes(), signing.is_some()) {
         Some(encrypted) => encrypted.map(Answer::Jwt),
         None => Ok(Answer::Jwt(body)),

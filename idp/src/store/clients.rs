@@ -113,6 +113,8 @@ pub struct Client {
     pub sealed_secret: Option<String>,
     pub auth_method: AuthMethod,
     pub jwks: Option<String>,
+    /// Where the client publishes its public keys, instead of `jwks` (`oidc::client_keys`).
+    pub jwks_uri: Option<String>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
@@ -262,6 +264,8 @@ struct Options {
     #[serde(skip_serializing_if = "Option::is_none")]
     sealed_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
 
@@ -296,6 +300,7 @@ impl TryFrom<ClientRow> for Client {
             default_max_age: options.default_max_age,
             default_acr_values: options.default_acr_values,
             sealed_secret: options.sealed_secret,
+            jwks_uri: options.jwks_uri,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -350,6 +355,7 @@ impl From<&Client> for ClientRow {
                 default_max_age: c.default_max_age,
                 default_acr_values: c.default_acr_values.clone(),
                 sealed_secret: c.sealed_secret.clone(),
+                jwks_uri: c.jwks_uri.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -443,6 +449,7 @@ pub(crate) mod testing {
             sealed_secret: None,
             auth_method: AuthMethod::PrivateKeyJwt,
             jwks: None,
+            jwks_uri: None,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec!["authorization_code".into()],

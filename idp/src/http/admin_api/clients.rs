@@ -29,6 +29,9 @@ pub struct CreateClient {
     /// The client's public keys (a JWK set), for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
+    /// Or the https URI where the client publishes them (fetched and cached; fetched
+    /// again when the client rotates them).
+    pub jwks_uri: Option<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
@@ -222,35 +225,42 @@ pub(super) async fn create(
 ) -> HttpResponse {
     call(&req, &state, Access::Change, move |c| {
         let b: CreateClient = body(&bytes)?;
-        let credentials = match (
-            b.auth_method.as_deref().unwrap_or("client_secret"),
-            b.secret,
-            b.jwks,
-        ) {
-            (_, Some(_), Some(_)) => {
+        let method = b.auth_method.as_deref().unwrap_or("client_secret");
+        let credentials = match (method, b.secret, b.jwks, b.jwks_uri) {
+            (_, Some(_), Some(_), _) => {
                 return Err(invalid("jwks", "give a secret or a JWK set, not both"));
             }
-            ("client_secret", Some(s), None) => Credentials::Secret(s),
-            ("client_secret", None, None) => Credentials::GenerateSecret,
-            ("client_secret_jwt", s, None) => Credentials::SecretJwt(s),
-            ("none", None, None) => Credentials::Public,
-            ("private_key_jwt", None, Some(j)) => Credentials::Jwks(j.to_string()),
-            ("private_key_jwt", None, None) => {
+            (_, _, Some(_), Some(_)) => {
+                return Err(invalid("jwks_uri", "give jwks or jwks_uri, not both"));
+            }
+            ("client_secret", Some(s), None, None) => Credentials::Secret(s),
+            ("client_secret", None, None, None) => Credentials::GenerateSecret,
+            ("client_secret_jwt", s, None, None) => Credentials::SecretJwt(s),
+            ("none", None, None, None) => Credentials::Public,
+            ("private_key_jwt", None, Some(j), None) => Credentials::Jwks(j.to_string()),
+            ("private_key_jwt", None, None, Some(uri)) => Credentials::JwksUri(uri),
+            ("private_key_jwt", None, None, None) => {
                 return Err(invalid(
                     "jwks",
-                    "private_key_jwt needs the client's JWK set",
+                    "private_key_jwt needs the client's JWK set or its jwks_uri",
                 ));
             }
-            ("none" | "private_key_jwt", Some(_), None) => {
+            ("none" | "private_key_jwt", Some(_), _, _) => {
                 return Err(invalid(
                     "secret",
                     "a secret only goes with client_secret or client_secret_jwt",
                 ));
             }
-            ("client_secret" | "client_secret_jwt" | "none", None, Some(_)) => {
+            ("client_secret" | "client_secret_jwt" | "none", None, Some(_), _) => {
                 return Err(invalid("jwks", "a JWK set only goes with private_key_jwt"));
             }
-            (other, _, _) => {
+            ("client_secret" | "client_secret_jwt" | "none", _, None, Some(_)) => {
+                return Err(invalid(
+                    "jwks_uri",
+                    "a jwks_uri only goes with private_key_jwt",
+                ));
+            }
+            (other, ..) => {
                 return Err(invalid(
                     "auth_method",
                     format!(

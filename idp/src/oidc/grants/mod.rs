@@ -37,12 +37,14 @@ pub fn token(
     let audiences = [ctx.provider.issuer.as_str(), token_endpoint.as_str()];
     let client = client_auth::authenticate_throttled(
         ctx.db,
-        &ctx.provider.client_secrets,
+        ctx.provider,
         &presented,
         &audiences,
         ctx.client_address,
         ctx.now,
     )?;
+    // Keys published at a URI, for encrypted ID tokens.
+    let client = ctx.provider.client_keys.filled(client, ctx.now);
     let Some(grant) = GrantType::parse(grant_type) else {
         return Err(OidcError::new(
             ErrorCode::UnsupportedGrantType,
