@@ -287,6 +287,10 @@ pub struct ClientAddArgs {
     /// needed when the redirect URIs are on several hosts.
     #[arg(long)]
     pub sector_identifier: Option<String>,
+    /// Or an https document listing the redirect URIs (OIDC Core 8.1), fetched now; its
+    /// host is the sector.
+    #[arg(long, value_name = "URI", conflicts_with = "sector_identifier")]
+    pub sector_identifier_uri: Option<String>,
     /// The client must push its authorization requests (RFC 9126) to /par.
     #[arg(long)]
     pub require_par: bool,
@@ -817,6 +821,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 access_token_format: Some(a.access_token_format),
                 subject_type: Some(a.subject_type),
                 sector_identifier: a.sector_identifier,
+                sector_identifier_uri: a.sector_identifier_uri,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,

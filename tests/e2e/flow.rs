@@ -5,7 +5,6 @@
 use crate::*;
 use openidconnect::core::*;
 use openidconnect::*;
-use std::sync::Arc;
 
 async fn full_flow(backend: Backend, alg: &str) {
     let s = TestServer::start(backend).await;
@@ -448,37 +447,6 @@ async fn client_secret_jwt(backend: Backend) {
     assert!(idp::admin::clients::rotate_secret(&ctx, &actor, "service", too_short, now).is_err());
 }
 
-/// A JWK set served on loopback: what `publish` holds, each fetch counted.
-async fn jwks_endpoint() -> (
-    String,
-    Arc<std::sync::Mutex<String>>,
-    Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let uri = format!("http://{}/jwks", listener.local_addr().unwrap());
-    let publish = Arc::new(std::sync::Mutex::new(String::new()));
-    let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (body, count) = (publish.clone(), fetches.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let mut reader = BufReader::new(stream);
-            let mut line = String::new();
-            while reader.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
-                line.clear();
-            }
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let body = body.lock().unwrap().clone();
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = reader.get_mut().write_all(reply.as_bytes()).await;
-        }
-    });
-    (uri, publish, fetches)
-}
-
 /// private_key_jwt with keys published at a `jwks_uri`: fetched once and cached, fetched
 /// again when the client signs with a key it has rotated in (no sooner than 30 s after the
 /// last fetch), the rotated-out key then refused. The command line takes only https.
@@ -488,7 +456,7 @@ async fn private_key_jwt_with_a_jwks_uri(backend: Backend) {
     let s =
         TestServer::start_configured(backend, None, |f, _| f.fetch_private_addresses = Some(true))
             .await;
-    let (uri, publish, fetches) = jwks_endpoint().await;
+    let (uri, publish, fetches) = document_endpoint("/jwks").await;
     let key = |kid: &str| {
         let pair = josekit::jws::ES256.generate_key_pair().unwrap();
         let mut public = josekit::jwk::KeyPair::to_jwk_public_key(&pair);

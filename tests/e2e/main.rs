@@ -176,3 +176,37 @@ pub async fn introspect(s: &TestServer, token: &str) -> serde_json::Value {
         .await
         .expect("json")
 }
+
+/// A document served on loopback at `path` (for any request): what `publish` holds, each
+/// fetch counted.
+pub async fn document_endpoint(
+    path: &str,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<String>>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}{path}", listener.local_addr().unwrap());
+    let publish = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (body, count) = (publish.clone(), fetches.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.lock().unwrap().clone();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(reply.as_bytes()).await;
+        }
+    });
+    (uri, publish, fetches)
+}

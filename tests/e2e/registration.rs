@@ -492,7 +492,78 @@ async fn a_client_registers_its_jwks_uri(backend: Backend) {
     assert!(reg.get("client_secret").is_none());
 }
 
+/// A `sector_identifier_uri` (OIDC Core 8.1): fetched at registration, it must list the
+/// client's redirect URIs; its host is the sector, so two clients on different hosts that
+/// name the same document share pairwise subjects. It cannot change afterwards.
+async fn clients_share_a_sector_through_its_document(backend: Backend) {
+    let s =
+        TestServer::start_configured(backend, None, |f, _| f.fetch_private_addresses = Some(true))
+            .await;
+    let (sector_uri, publish, fetches) = document_endpoint("/sector.json").await;
+    *publish.lock().unwrap() = json!(["https://a.example/cb", "https://b.example/cb"]).to_string();
+    let token = initial_token(&s, 3);
+    let endpoint = s.url("/register");
+    let register = |redirect: &str| {
+        let body = json!({
+            "redirect_uris": [redirect],
+            "sector_identifier_uri": sector_uri,
+        });
+        call(reqwest::Method::POST, &endpoint, Some(&token), Some(body))
+    };
+    let (status, body) = register("https://c.example/cb").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("c.example"),
+        "{body}"
+    );
+    let (_, a) = register("https://a.example/cb").await;
+    let (_, b) = register("https://b.example/cb").await;
+    assert_eq!(a["sector_identifier_uri"], sector_uri.as_str());
+    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let ctx = idp::admin::Context::from(&*s.state);
+    let sector = |reg: &Value| {
+        let id = reg["client_id"].as_str().unwrap();
+        idp::admin::clients::show(&ctx, id)
+            .unwrap()
+            .sector_identifier
+    };
+    assert_eq!(sector(&a), Some("127.0.0.1".to_string()));
+    assert_eq!(sector(&a), sector(&b));
+
+    // Replacing the registration with another document is refused.
+    let mut changed = a.clone();
+    for k in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_secret",
+        "client_secret_expires_at",
+        "client_id_issued_at",
+    ] {
+        changed.as_object_mut().unwrap().remove(k);
+    }
+    changed["sector_identifier_uri"] = json!("https://elsewhere.example/sector.json");
+    let (status, body) = call(
+        reqwest::Method::PUT,
+        a["registration_client_uri"].as_str().unwrap(),
+        a["registration_access_token"].as_str(),
+        Some(changed),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+}
+
 on_both_databases!(
+    clients_share_a_sector_through_its_document,
     a_client_registers_its_jwks_uri,
     a_client_registers_itself_and_manages_its_registration,
     a_registered_client_receives_encrypted_id_tokens,

@@ -83,6 +83,9 @@ pub struct NewClient {
     pub subject_type: Option<String>,
     /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
     pub sector_identifier: Option<String>,
+    /// Or an https document listing the client's redirect URIs (OIDC Core 8.1), fetched
+    /// now: its host is the sector.
+    pub sector_identifier_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -131,6 +134,7 @@ impl NewClient {
             access_token_format: None,
             subject_type: None,
             sector_identifier: None,
+            sector_identifier_uri: None,
             require_pushed_authorization_requests: false,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
@@ -224,6 +228,8 @@ pub struct ClientView {
     pub subject_type: &'static str,
     /// The sector of pairwise subjects.
     pub sector_identifier: Option<String>,
+    /// The document that gave it, if one did.
+    pub sector_identifier_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -270,6 +276,7 @@ impl From<&Client> for ClientView {
             access_token_format: c.access_token_format.as_str(),
             subject_type: c.subject_type.as_str(),
             sector_identifier: c.sector_identifier.clone(),
+            sector_identifier_uri: c.sector_identifier_uri.clone(),
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
@@ -355,6 +362,12 @@ pub fn create_with(
     } else {
         grant_types(&new.grant_types)?
     };
+    // The document is fetched before anything is written (OIDC Core 8.1).
+    let sector_document = new
+        .sector_identifier_uri
+        .as_deref()
+        .map(|uri| sector_document(ctx, uri, &new.redirect_uris))
+        .transpose()?;
     let sealed_secret = secret
         .as_deref()
         .filter(|_| auth_method == AuthMethod::SecretJwt)
@@ -392,11 +405,18 @@ pub fn create_with(
             new.access_token_format.as_deref().unwrap_or("opaque"),
         )?,
         subject_type: subject_type(new.subject_type.as_deref().unwrap_or("pairwise"))?,
-        sector_identifier: new
-            .sector_identifier
-            .as_deref()
-            .map(sector_identifier)
-            .transpose()?,
+        sector_identifier: match (&new.sector_identifier, &sector_document) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "sector_identifier_uri",
+                    "give sector_identifier or sector_identifier_uri, not both",
+                ));
+            }
+            (Some(s), None) => Some(sector_identifier(s)?),
+            (None, Some((_, host))) => Some(host.clone()),
+            (None, None) => None,
+        },
+        sector_identifier_uri: sector_document.map(|(uri, _)| uri),
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
         backchannel_logout_uri: new
             .backchannel_logout_uri
@@ -464,6 +484,7 @@ pub fn create_with(
             "access_token_format": client.access_token_format,
             "subject_type": client.subject_type,
             "sector_identifier": client.sector_identifier,
+            "sector_identifier_uri": client.sector_identifier_uri,
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
@@ -594,6 +615,16 @@ pub fn update(
         .refresh_token_ttl
         .map(|t| ttl("refresh_token_ttl", t, MAX_REFRESH_TOKEN_TTL))
         .transpose()?;
+    // New redirect URIs of a client whose sector a document gave must be in it (fetched
+    // before the transaction; the sector itself does not change).
+    if let Some(uris) = &redirects
+        && let Some(uri) = ctx
+            .db
+            .run(|c| store::find(c, id))?
+            .and_then(|c| c.sector_identifier_uri)
+    {
+        sector_document(ctx, &uri, uris)?;
+    }
     ctx.db.try_tx(|c| {
         let mut client = found(store::find(c, id)?, id)?;
         let mut changed: Map<String, Value> = Map::new();
@@ -895,7 +926,7 @@ fn keys_uri(ctx: &Context, uri: &str) -> AdminResult<String> {
             format!("longer than {MAX_URI_LEN} characters"),
         ));
     }
-    crate::oidc::client_keys::check_uri(uri, ctx.config.fetch_private_addresses)
+    crate::oidc::fetch::check_uri(uri, ctx.config.fetch_private_addresses)
         .map_err(|e| invalid("jwks_uri", e))?;
     Ok(uri.to_string())
 }
@@ -1041,6 +1072,37 @@ fn sector_identifier(s: &str) -> AdminResult<String> {
         ));
     }
     Ok(host)
+}
+
+/// Fetches the sector identifier document at `uri` (OIDC Core 8.1: a JSON array of
+/// redirect URIs) and checks that it lists every one of `redirect_uris`; returns the URI and
+/// its host, the sector.
+fn sector_document(
+    ctx: &Context,
+    uri: &str,
+    redirect_uris: &[String],
+) -> AdminResult<(String, String)> {
+    let field = "sector_identifier_uri";
+    if uri.len() > MAX_URI_LEN {
+        return Err(invalid(
+            field,
+            format!("longer than {MAX_URI_LEN} characters"),
+        ));
+    }
+    let private = ctx.config.fetch_private_addresses;
+    let url = crate::oidc::fetch::check_uri(uri, private).map_err(|e| invalid(field, e))?;
+    let text = crate::oidc::fetch::fetch(uri, private)
+        .map_err(|e| invalid(field, format!("could not be fetched: {e}")))?;
+    let listed: Vec<String> = serde_json::from_str(&text)
+        .map_err(|_| invalid(field, "is not a JSON array of redirect URIs"))?;
+    if let Some(missing) = redirect_uris.iter().find(|r| !listed.contains(r)) {
+        return Err(invalid(
+            field,
+            format!("does not list the redirect URI {missing}"),
+        ));
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    Ok((uri.to_string(), host))
 }
 
 /// A pairwise client's sector, once it can be told: given, or the one host of its

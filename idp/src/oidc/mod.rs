@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod dpop;
 pub mod encryption;
 pub mod error;
+pub mod fetch;
 pub mod grants;
 pub mod introspect;
 pub mod logout;

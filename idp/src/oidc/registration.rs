@@ -21,8 +21,7 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 5] = [
-    "sector_identifier_uri",
+const NOT_SUPPORTED: [&str; 4] = [
     "request_object_encryption_alg",
     "request_uris",
     "initiate_login_uri",
@@ -110,6 +109,7 @@ struct Metadata {
     scope: Option<String>,
     jwks: Option<Value>,
     jwks_uri: Option<String>,
+    sector_identifier_uri: Option<String>,
     id_token_signed_response_alg: Option<String>,
     subject_type: Option<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -217,6 +217,7 @@ pub fn register(
     new.grant_types = m.grant_types.clone().unwrap_or_default();
     new.id_token_alg = m.id_token_signed_response_alg.clone();
     new.subject_type = m.subject_type.clone();
+    new.sector_identifier_uri = m.sector_identifier_uri.clone();
     new.backchannel_logout_uri = m.backchannel_logout_uri.clone();
     new.frontchannel_logout_uri = m.frontchannel_logout_uri.clone();
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
@@ -295,6 +296,11 @@ pub fn replace(
 ) -> Result<Value, Refused> {
     let current = registered(svc, id, token)?;
     let m = Metadata::parse(body)?;
+    if m.sector_identifier_uri != current.sector_identifier_uri {
+        return Err(Refused::metadata(
+            "sector_identifier_uri cannot change (every pairwise sub would); register a new client",
+        ));
+    }
     if m.client_id.as_deref() != Some(id) {
         return Err(Refused::metadata(
             "client_id must be the registered client's",
@@ -418,6 +424,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     }
     if let Some(uri) = &c.jwks_uri {
         out["jwks_uri"] = uri.as_str().into();
+    }
+    if let Some(uri) = &c.sector_identifier_uri {
+        out["sector_identifier_uri"] = uri.as_str().into();
     }
     if let Some(alg) = &c.userinfo_signed_response_alg {
         out["userinfo_signed_response_alg"] = alg.as_str().into();

@@ -131,6 +131,9 @@ pub struct Client {
     pub subject_type: SubjectType,
     /// The sector of pairwise subjects (a host name), fixed at registration.
     pub sector_identifier: Option<String>,
+    /// The https document that listed the client's redirect URIs for its sector (OIDC Core
+    /// 8.1), when the sector was given that way; its host is the sector.
+    pub sector_identifier_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -266,6 +269,8 @@ struct Options {
     #[serde(skip_serializing_if = "Option::is_none")]
     jwks_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    sector_identifier_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
 
@@ -301,6 +306,7 @@ impl TryFrom<ClientRow> for Client {
             default_acr_values: options.default_acr_values,
             sealed_secret: options.sealed_secret,
             jwks_uri: options.jwks_uri,
+            sector_identifier_uri: options.sector_identifier_uri,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -356,6 +362,7 @@ impl From<&Client> for ClientRow {
                 default_acr_values: c.default_acr_values.clone(),
                 sealed_secret: c.sealed_secret.clone(),
                 jwks_uri: c.jwks_uri.clone(),
+                sector_identifier_uri: c.sector_identifier_uri.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -450,6 +457,7 @@ pub(crate) mod testing {
             auth_method: AuthMethod::PrivateKeyJwt,
             jwks: None,
             jwks_uri: None,
+            sector_identifier_uri: None,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec!["authorization_code".into()],

@@ -66,6 +66,9 @@ pub struct CreateClient {
     pub subject_type: Option<String>,
     /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
     pub sector_identifier: Option<String>,
+    /// Or an https document listing the redirect URIs (OIDC Core 8.1), fetched now; its
+    /// host is the sector.
+    pub sector_identifier_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
@@ -285,6 +288,7 @@ pub(super) async fn create(
             access_token_format: b.access_token_format,
             subject_type: b.subject_type,
             sector_identifier: b.sector_identifier,
+            sector_identifier_uri: b.sector_identifier_uri,
             require_pushed_authorization_requests: b.require_pushed_authorization_requests,
             backchannel_logout_uri: b.backchannel_logout_uri,
             frontchannel_logout_uri: b.frontchannel_logout_uri,
