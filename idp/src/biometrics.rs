@@ -872,6 +872,7 @@ mod tests {
                 created_at: T0,
                 updated_at: T0,
                 phone: None,
+                phone_verified: false,
             };
             let password = Credential {
                 id: "c-joe".into(),

@@ -456,6 +456,9 @@ pub enum UserCommand {
         /// Mobile number for one-time codes by SMS, in E.164 form (+36301234567).
         #[arg(long)]
         phone: Option<String>,
+        /// The mobile number was verified (relying parties see phone_number_verified: true).
+        #[arg(long, requires = "phone")]
+        phone_verified: bool,
     },
     /// Change an account's name and contact data; what is not given stays as it is.
     #[command(after_help = "Examples:\n  \
@@ -486,6 +489,9 @@ pub enum UserCommand {
         /// Remove the mobile number.
         #[arg(long)]
         clear_phone: bool,
+        /// Whether the mobile number was verified.
+        #[arg(long, value_name = "true|false")]
+        phone_verified: Option<bool>,
     },
     /// Refuse the account's sign-in: ends its sessions and revokes its tokens.
     #[command(after_help = "Example:\n  idp user disable --username maria")]
@@ -758,6 +764,7 @@ fn dev_bootstrap(ctx: &Context) -> CliResult {
         name: Some("Demo Citizen".into()),
         email: Some("demo@example.invalid".into()),
         email_verified: false,
+        phone_verified: false,
         phone: Some("+36301234567".into()),
     };
     users::create(ctx, &actor(), user, now).map_err(err)?;
@@ -934,6 +941,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
             email_verified,
             name,
             phone,
+            phone_verified,
         } => {
             let password = read_stdin("password")?;
             let new = NewUser {
@@ -943,6 +951,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
                 email,
                 email_verified,
                 phone,
+                phone_verified,
             };
             let user = users::create(&ctx, &by, new, now).map_err(err)?;
             println!("user {} added (sub {})", user.username, user.sub);
@@ -957,6 +966,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
             email_verified,
             phone,
             clear_phone,
+            phone_verified,
         } => {
             let change = |value: Option<String>, clear: bool| {
                 if clear { Some(None) } else { value.map(Some) }
@@ -966,6 +976,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
                 email: change(email, clear_email),
                 email_verified,
                 phone: change(phone, clear_phone),
+                phone_verified,
             };
             let who = UserRef::Username(&username);
             let updated = users::update(&ctx, &by, who, changes, now).map_err(err)?;

@@ -358,6 +358,7 @@ pub(crate) fn for_tests_with(
         created_at: now,
         updated_at: now,
         phone: None,
+        phone_verified: false,
     };
     let cred = crate::store::users::Credential {
         id: "c-anna".into(),

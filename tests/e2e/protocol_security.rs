@@ -111,6 +111,78 @@ async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
     );
 }
 
+/// The `phone` scope (OIDC Core 5.4): consented to in words, it releases the mobile number
+/// and whether it was verified, which an administrator's change of the number undoes.
+async fn the_phone_scope_releases_the_mobile_number(backend: Backend) {
+    let s = server_with_client(backend).await;
+    add_secret_client(&s, "caller", &["--scope", "openid", "--scope", "phone"]);
+    s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--phone-verified",
+        "true",
+    ])
+    .unwrap();
+    let browser = Browser::new();
+    let (url, verifier) = authorize_url_for(&s, "caller", "");
+    let url = url.replace("scope=openid%20profile%20email", "scope=openid%20phone");
+    let consent = browser.follow(&s.issuer, browser.get(&url).await).await;
+    let consent = if consent.form_action().ends_with("/login") {
+        let login = browser
+            .post(
+                &format!("{}{}", s.issuer, consent.form_action()),
+                &[
+                    ("csrf", &consent.hidden("csrf")),
+                    ("username", "anna"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        browser.follow(&s.issuer, login).await
+    } else {
+        consent
+    };
+    assert!(
+        consent.body.contains("Your mobile phone number"),
+        "{}",
+        consent.body
+    );
+    let allowed = browser
+        .post(
+            &format!("{}{}", s.issuer, consent.form_action()),
+            &[("csrf", &consent.hidden("csrf")), ("decision", "allow")],
+        )
+        .await;
+    let back = browser.follow(&s.issuer, allowed).await;
+    let code = query(back.location.as_deref().unwrap())
+        .remove("code")
+        .unwrap();
+    let (status, t) = redeem_as(&s, "caller", OTHER_SECRET, &code, REDIRECT, Some(&verifier)).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["scope"], "openid phone");
+    let (_, info) = userinfo(&s, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["phone_number"], "+36301234567", "{info}");
+    assert_eq!(info["phone_number_verified"], true);
+    assert!(info.get("email").is_none());
+    s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--phone",
+        "+36301111111",
+    ])
+    .unwrap();
+    let (_, info) = userinfo(&s, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["phone_number"], "+36301111111");
+    assert_eq!(
+        info["phone_number_verified"], false,
+        "a new number is unverified"
+    );
+}
+
 /// Introspection answers for the token's own client and for registered resource
 /// servers; any other client learns only `active: false`.
 async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
@@ -637,6 +709,7 @@ async fn slow_requests_are_cut_off(backend: Backend) {
 
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
+    the_phone_scope_releases_the_mobile_number,
     introspection_is_for_the_owner_and_resource_servers,
     revocation_of_foreign_tokens_is_a_silent_no_op,
     a_wrongly_presented_code_is_not_consumed,

@@ -169,6 +169,7 @@ impl TestServer {
             email_verified: email.is_some(),
             email,
             phone,
+            phone_verified: false,
         };
         let actor = idp::admin::Actor::Cli {
             os_user: Some("e2e".into()),

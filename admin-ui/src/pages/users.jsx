@@ -96,7 +96,7 @@ export function UserShow({ params }) {
             <SummaryList rows={[
               [t('field.name'), u.name || '–'],
               [t('field.email'), u.email ? `${u.email}${u.email_verified ? ` (${t('users.verified')})` : ''}` : '–'],
-              [t('field.phone'), u.phone || '–'],
+              [t('field.phone'), u.phone ? `${u.phone}${u.phone_verified ? ` (${t('users.verified')})` : ''}` : '–'],
               [t('users.status'), u.disabled ? <Tag colour="red">{t('users.disabled')}</Tag> : <Tag colour="green">{t('users.active')}</Tag>],
               [t('users.roles'), roles?.length ? roles.map((r) => t(`role.${r}`)).join(', ') : '–'],
               [t('users.id'), <code>{u.sub}</code>],

@@ -16,7 +16,7 @@ use crate::audit::Kind;
 use crate::crypto;
 use crate::keys::Alg;
 use crate::oidc::GrantType;
-use crate::oidc::authorize::{STANDARD_SCOPES, scopes_supported};
+use crate::oidc::authorize::{DEFAULT_SCOPES, scopes_supported};
 use crate::policy::Level;
 use crate::store::clients::{
     self as store, AccessTokenFormat, AuthMethod, Client, Profile, SubjectType,
@@ -350,7 +350,7 @@ pub fn create_with(
         Credentials::JwksUri(_) => (AuthMethod::PrivateKeyJwt, None, None),
     };
     let scopes = if new.scopes.is_empty() {
-        STANDARD_SCOPES.iter().map(|s| s.to_string()).collect()
+        DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
     } else {
         scopes(ctx, &new.scopes)?
     };

@@ -252,6 +252,7 @@ mod tests {
             name: None,
             email: None,
             email_verified: false,
+            phone_verified: false,
             phone: None,
         };
         let id = users::create(&ctx, &cli(), new, T0).unwrap().sub;

@@ -49,6 +49,8 @@ pub struct NewUser {
     pub email_verified: bool,
     /// For one-time codes by SMS, E.164.
     pub phone: Option<String>,
+    /// The number was verified: relying parties see `phone_number_verified: true`.
+    pub phone_verified: bool,
 }
 
 /// Changes to an account's name and contact data: `None` leaves a value as it is,
@@ -61,6 +63,8 @@ pub struct UserChanges {
     /// unless this says otherwise.
     pub email_verified: Option<bool>,
     pub phone: Option<Option<String>>,
+    /// Like `email_verified`, for the mobile number.
+    pub phone_verified: Option<bool>,
 }
 
 /// An account as administrators see it.
@@ -72,6 +76,7 @@ pub struct UserView {
     pub email: Option<String>,
     pub email_verified: bool,
     pub phone: Option<String>,
+    pub phone_verified: bool,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -86,6 +91,7 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             email_verified: u.email_verified,
             phone: u.phone.clone(),
+            phone_verified: u.phone_verified,
             disabled: u.disabled,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -162,6 +168,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewUser, now: i64) -> AdminResu
         disabled: false,
         created_at: now,
         updated_at: now,
+        phone_verified: new.phone_verified && phone.is_some(),
         phone,
     };
     let credential = password_credential(&user.id, hash, now);
@@ -242,6 +249,7 @@ pub fn update(
         {
             changed.insert("phone".into(), json!(p.is_some()));
             user.phone = p;
+            user.phone_verified = false;
         }
         if let Some(v) = changes.email_verified {
             let v = v && user.email.is_some();
@@ -250,10 +258,18 @@ pub fn update(
                 user.email_verified = v;
             }
         }
-        let names: Vec<&'static str> = ["name", "email", "email_verified", "phone"]
-            .into_iter()
-            .filter(|f| changed.contains_key(*f))
-            .collect();
+        if let Some(v) = changes.phone_verified {
+            let v = v && user.phone.is_some();
+            if user.phone_verified != v {
+                changed.insert("phone_verified".into(), json!(v));
+                user.phone_verified = v;
+            }
+        }
+        let names: Vec<&'static str> =
+            ["name", "email", "email_verified", "phone", "phone_verified"]
+                .into_iter()
+                .filter(|f| changed.contains_key(*f))
+                .collect();
         if names.is_empty() {
             return Ok(Updated {
                 user: UserView::from(&user),
@@ -717,6 +733,7 @@ mod tests {
             email: Some("maria@example.gov".into()),
             email_verified: false,
             phone: Some("+36301234567".into()),
+            phone_verified: false,
         }
     }
 

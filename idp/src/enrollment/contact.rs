@@ -237,7 +237,10 @@ pub fn confirm(
                         after.email = Some(p.to.clone());
                         after.email_verified = true;
                     }
-                    Contact::Phone => after.phone = Some(p.to.clone()),
+                    Contact::Phone => {
+                        after.phone = Some(p.to.clone());
+                        after.phone_verified = true;
+                    }
                     Contact::Name => after.name = p.new_name.clone(),
                 }
                 after.updated_at = now;
@@ -342,6 +345,27 @@ mod tests {
             .filter_map(|e| e.kind())
             .collect();
         assert_eq!(kinds, [Kind::ContactChanged]);
+
+        // A mobile number likewise, and the number it proved is verified.
+        assert!(!user(&svc).phone_verified);
+        start(
+            &svc,
+            "u-anna",
+            Contact::Phone,
+            "+36301234567",
+            Lang::En,
+            T0 + 10,
+        )
+        .unwrap()
+        .unwrap();
+        let code = code_sent_to(&svc, "+36301234567");
+        assert_eq!(
+            confirm(&svc, "u-anna", &code, Lang::En, T0 + 11).unwrap(),
+            Ok(Contact::Phone)
+        );
+        let after = user(&svc);
+        assert_eq!(after.phone.as_deref(), Some("+36301234567"));
+        assert!(after.phone_verified);
     }
 
     /// A corrected name is confirmed by a code to the citizen's own address.

@@ -800,6 +800,7 @@ pub fn describe_scope<'a>(t: &'a Texts, scope: &'a str) -> &'a str {
         "openid" => t.scope_openid,
         "profile" => t.scope_profile,
         "email" => t.scope_email,
+        "phone" => t.scope_phone,
         other => other,
     }
 }

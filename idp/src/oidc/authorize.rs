@@ -10,8 +10,11 @@ use crate::store::clients::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The OpenID Connect scopes this provider releases claims for.
-pub const STANDARD_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+/// The OpenID Connect scopes this provider releases claims for (OIDC Core 5.4; there is no
+/// postal address to release for `address`).
+pub const STANDARD_SCOPES: [&str; 4] = ["openid", "profile", "email", "phone"];
+/// The scopes of a client registered without any.
+pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
 /// Every scope a client may be registered for: the standard ones and the deployment's API
 /// scopes, which are the scopes its policy gives a risk level (`[policy.scopes]`).

@@ -12,9 +12,10 @@ use serde_json::{Map, Value};
 
 const PROFILE: [&str; 3] = ["name", "preferred_username", "updated_at"];
 const EMAIL: [&str; 2] = ["email", "email_verified"];
+const PHONE: [&str; 2] = ["phone_number", "phone_number_verified"];
 
 /// Every claim name this provider can release.
-pub const SUPPORTED: [&str; 15] = [
+pub const SUPPORTED: [&str; 17] = [
     "sub",
     "iss",
     "aud",
@@ -30,6 +31,8 @@ pub const SUPPORTED: [&str; 15] = [
     "updated_at",
     "email",
     "email_verified",
+    "phone_number",
+    "phone_number_verified",
 ];
 
 fn value_of(user: &User, claim: &str) -> Option<Value> {
@@ -42,6 +45,11 @@ fn value_of(user: &User, claim: &str) -> Option<Value> {
             .email
             .as_ref()
             .map(|_| Value::from(user.email_verified)),
+        "phone_number" => user.phone.clone().map(Value::from),
+        "phone_number_verified" => user
+            .phone
+            .as_ref()
+            .map(|_| Value::from(user.phone_verified)),
         _ => None,
     }
 }
@@ -56,6 +64,9 @@ pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
     }
     if scopes.contains(&"email") {
         names.extend(EMAIL);
+    }
+    if scopes.contains(&"phone") {
+        names.extend(PHONE);
     }
     let mut out = Map::new();
     for n in names {
@@ -81,6 +92,7 @@ mod tests {
             created_at: 1,
             updated_at: 2,
             phone: None,
+            phone_verified: false,
         }
     }
 
@@ -93,5 +105,14 @@ mod tests {
         assert!(c.get("email").is_none());
         let c = user_claims(&user(), &["openid", "email"]);
         assert_eq!(c.get("email"), Some(&Value::from("anna@example.invalid")));
+        assert!(c.get("phone_number").is_none());
+        // Without a number, the phone scope releases nothing; with one, both claims.
+        assert!(user_claims(&user(), &["openid", "phone"]).is_empty());
+        let mut with_phone = user();
+        with_phone.phone = Some("+36301234567".into());
+        let c = user_claims(&with_phone, &["openid", "phone"]);
+        assert_eq!(c.get("phone_number"), Some(&Value::from("+36301234567")));
+        assert_eq!(c.get("phone_number_verified"), Some(&Value::from(false)));
+        assert!(c.get("email").is_none());
     }
 }

@@ -322,7 +322,7 @@ pub fn replace(
         redirect_uris: Some(m.redirect_uris.clone()),
         post_logout_redirect_uris: Some(m.post_logout_redirect_uris.clone()),
         scopes: Some(if m.scopes().is_empty() {
-            crate::oidc::authorize::STANDARD_SCOPES
+            crate::oidc::authorize::DEFAULT_SCOPES
                 .iter()
                 .map(|s| s.to_string())
                 .collect()

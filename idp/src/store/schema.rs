@@ -32,6 +32,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         phone -> Nullable<Text>,
+        phone_verified -> Bool,
     }
 }
 

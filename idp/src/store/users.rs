@@ -19,6 +19,8 @@ pub struct User {
     pub updated_at: i64,
     /// For one-time codes by SMS (E.164, e.g. +36301234567).
     pub phone: Option<String>,
+    /// A code sent to `phone` came back (or an administrator vouched for it).
+    pub phone_verified: bool,
 }
 
 /// What a credential row holds; stored by name.
@@ -292,6 +294,7 @@ pub fn update_profile(conn: &mut AnyConnection, user: &User) -> StoreResult<bool
             users::email.eq(&user.email),
             users::email_verified.eq(user.email_verified),
             users::phone.eq(&user.phone),
+            users::phone_verified.eq(user.phone_verified),
             users::updated_at.eq(user.updated_at),
         ))
         .execute(conn)?

@@ -255,6 +255,9 @@ pub struct CreateUser {
     pub email_verified: bool,
     /// E.164, for one-time codes by SMS.
     pub phone: Option<String>,
+    /// The number was verified.
+    #[serde(default)]
+    pub phone_verified: bool,
 }
 
 /// `null` removes a value, a value replaces it, leaving it out keeps it.
@@ -283,6 +286,7 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
+    pub phone_verified: Option<bool>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -320,6 +324,7 @@ pub(super) async fn create(
             email: u.email,
             email_verified: u.email_verified,
             phone: u.phone,
+            phone_verified: u.phone_verified,
         };
         let created = users::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         super::json(actix_web::http::StatusCode::CREATED, created)
@@ -354,6 +359,7 @@ pub(super) async fn update(
             email: p.email,
             email_verified: p.email_verified,
             phone: p.phone,
+            phone_verified: p.phone_verified,
         };
         let u = users::update(
             &c.ctx,
