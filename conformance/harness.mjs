@@ -245,7 +245,11 @@ export class UserAgent {
 
   /** Signs in (and consents) until the provider sends the browser back to the client. */
   async signIn(authorizationUrl, username, password) {
-    let page = await this.follow(await this.request(authorizationUrl));
+    return this.complete(await this.follow(await this.request(authorizationUrl)), username, password);
+  }
+
+  /** `signIn` from a page the provider has shown (`follow`'s answer). */
+  async complete(page, username, password) {
     for (let step = 0; step < 4; step++) {
       if (page.location) return page.location;
       if (page.status !== 200) throw new Error(`unexpected page ${page.status}: ${page.body}`);
