@@ -288,6 +288,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
             "jwks": jwks,
             "id_token_encrypted_response_alg": "ECDH-ES+A128KW",
             "id_token_encrypted_response_enc": "A256GCM",
+            "id_token_signed_response_alg": "ES256",
             "userinfo_signed_response_alg": "ES256",
             "userinfo_encrypted_response_alg": "ECDH-ES+A128KW",
             "require_auth_time": true,
@@ -489,6 +490,10 @@ async fn a_client_registers_its_jwks_uri(backend: Backend) {
     .await;
     assert_eq!(status, 201, "{reg}");
     assert_eq!(reg["jwks_uri"], "https://benefits.example/jwks");
+    assert_eq!(
+        reg["id_token_signed_response_alg"], "RS256",
+        "the default when none is named (OIDC Dynamic Registration 2)"
+    );
     assert!(reg.get("client_secret").is_none());
 }
 

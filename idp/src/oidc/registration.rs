@@ -192,6 +192,13 @@ impl Metadata {
         }
     }
 
+    /// `id_token_signed_response_alg`, RS256 when absent (OIDC Dynamic Registration 2).
+    fn id_token_alg(&self) -> String {
+        self.id_token_signed_response_alg
+            .clone()
+            .unwrap_or_else(|| "RS256".into())
+    }
+
     fn scopes(&self) -> Vec<String> {
         crate::oidc::params::space_list(self.scope.as_deref())
     }
@@ -215,7 +222,8 @@ pub fn register(
     new.post_logout_redirect_uris = m.post_logout_redirect_uris.clone();
     new.scopes = m.scopes();
     new.grant_types = m.grant_types.clone().unwrap_or_default();
-    new.id_token_alg = m.id_token_signed_response_alg.clone();
+    // RS256 when the client names none (OIDC Dynamic Registration 2).
+    new.id_token_alg = Some(m.id_token_alg());
     new.subject_type = m.subject_type.clone();
     new.sector_identifier_uri = m.sector_identifier_uri.clone();
     new.backchannel_logout_uri = m.backchannel_logout_uri.clone();
@@ -335,11 +343,7 @@ pub fn replace(
                 .map(|g| g.name().to_string())
                 .collect()
         })),
-        id_token_alg: Some(
-            m.id_token_signed_response_alg
-                .clone()
-                .unwrap_or("ES256".into()),
-        ),
+        id_token_alg: Some(m.id_token_alg()),
         subject_type: m.subject_type.clone(),
         backchannel_logout_uri: Some(m.backchannel_logout_uri.clone().unwrap_or_default()),
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
