@@ -291,6 +291,10 @@ pub struct ClientAddArgs {
     /// host is the sector.
     #[arg(long, value_name = "URI", conflicts_with = "sector_identifier")]
     pub sector_identifier_uri: Option<String>,
+    /// An https URI where the client publishes request objects to pass by reference
+    /// (request_uri; repeat for several).
+    #[arg(long = "request-uri", value_name = "URI")]
+    pub request_uris: Vec<String>,
     /// The client must push its authorization requests (RFC 9126) to /par.
     #[arg(long)]
     pub require_par: bool,
@@ -829,6 +833,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 subject_type: Some(a.subject_type),
                 sector_identifier: a.sector_identifier,
                 sector_identifier_uri: a.sector_identifier_uri,
+                request_uris: a.request_uris,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
@@ -876,6 +881,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 resource_server: a.resource_server,
                 access_token_format: a.access_token_format,
                 subject_type: a.subject_type,
+                request_uris: None,
                 sector_identifier: a.sector_identifier,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,

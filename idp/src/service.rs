@@ -67,6 +67,7 @@ impl Service {
             require_pushed_requests: config.require_pushed_authorization_requests,
             dpop_nonces: kek.dpop_nonces(),
             client_keys: crate::oidc::client_keys::ClientKeys::new(config.fetch_private_addresses),
+            fetch_private_addresses: config.fetch_private_addresses,
         };
         let rules = db
             .run(|c| active_rules(c, &config, &provider))
@@ -261,6 +262,7 @@ pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
         require_pushed_requests: config.require_pushed_authorization_requests,
         dpop_nonces: crate::keys::kek::Kek::from_bytes(&[0; 32]).dpop_nonces(),
         client_keys: Default::default(),
+        fetch_private_addresses: config.fetch_private_addresses,
     };
     let active = db
         .run(|c| active_rules(c, config, &provider))

@@ -67,8 +67,9 @@ async fn redirected_errors(backend: Backend) {
         // A request object the client could not have signed (it has no keys).
         ("&response_type=code&request=eyJ", "invalid_request_object"),
         (
+            // Not one the client registered: not fetched.
             "&response_type=code&request_uri=https%3A%2F%2Fx",
-            "request_uri_not_supported",
+            "invalid_request_uri",
         ),
         (
             "&response_type=code&registration=%7B%7D",

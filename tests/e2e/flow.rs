@@ -532,11 +532,82 @@ async fn private_key_jwt_with_a_jwks_uri(backend: Backend) {
     assert_eq!(fetches.load(SeqCst), 2, "no fetch on every bad signature");
 }
 
+/// A request object passed by reference (`request_uri`, OIDC Core 6.2): fetched from a URI
+/// the client registered and honoured as if sent as `request`; a URI it did not register is
+/// not fetched.
+async fn a_request_object_by_reference(backend: Backend) {
+    use idp::admin::clients::{Credentials, NewClient};
+    use std::sync::atomic::Ordering::SeqCst;
+    let s =
+        server_with_client_configured(backend, |f| f.fetch_private_addresses = Some(true)).await;
+    let (uri, publish, fetches) = document_endpoint("/request.jwt").await;
+    let pair = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut public = josekit::jwk::KeyPair::to_jwk_public_key(&pair);
+    public.set_key_id("r1");
+    let mut new = NewClient::new(
+        "rp",
+        Credentials::Jwks(format!("{{\"keys\":[{public}]}}")),
+        vec![REDIRECT.into()],
+    );
+    new.request_uris = vec![uri.clone()];
+    let ctx = idp::admin::Context::from(&*s.state);
+    let actor = idp::admin::Actor::Cli { os_user: None };
+    idp::admin::clients::create(&ctx, &actor, new, s.state.clock.now()).unwrap();
+
+    let now = s.state.clock.now();
+    let object = serde_json::json!({"iss": "rp", "aud": s.issuer, "exp": now + 300,
+        "client_id": "rp", "response_type": "code", "redirect_uri": REDIRECT,
+        "scope": "openid", "state": "by-reference", "nonce": "n-1"});
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_key_id("r1");
+    let signer = josekit::jws::ES256
+        .signer_from_der(josekit::jwk::KeyPair::to_der_private_key(&pair))
+        .unwrap();
+    *publish.lock().unwrap() =
+        josekit::jws::serialize_compact(object.to_string().as_bytes(), &header, &signer).unwrap();
+    let encode = |u: &str| url::form_urlencoded::byte_serialize(u.as_bytes()).collect::<String>();
+    let authorize = |u: &str| {
+        s.url(&format!(
+            "/authorize?client_id=rp&request_uri={}",
+            encode(u)
+        ))
+    };
+
+    let back = Browser::new()
+        .login(&s.issuer, &authorize(&uri), "anna", PASSWORD)
+        .await;
+    let answer = query(&back);
+    assert_eq!(
+        answer["state"], "by-reference",
+        "the object's parameters count"
+    );
+    assert!(answer.contains_key("code"));
+    assert_eq!(fetches.load(SeqCst), 1);
+
+    let unregistered = uri.replace("/request.jwt", "/other.jwt");
+    let b = Browser::new();
+    let page = b
+        .follow(&s.issuer, b.get(&authorize(&unregistered)).await)
+        .await;
+    assert!(
+        page.location.is_none() && page.status == 400,
+        "{}",
+        page.status
+    );
+    assert!(page.body.contains("request_uri"), "{}", page.body);
+    assert_eq!(
+        fetches.load(SeqCst),
+        1,
+        "an unregistered URI is not fetched"
+    );
+}
+
 on_both_databases!(
     es256_flow,
     rs256_flow,
     public_client_with_pkce,
     private_key_jwt_and_client_credentials,
     client_secret_jwt,
-    private_key_jwt_with_a_jwks_uri
+    private_key_jwt_with_a_jwks_uri,
+    a_request_object_by_reference
 );

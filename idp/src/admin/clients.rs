@@ -86,6 +86,8 @@ pub struct NewClient {
     /// Or an https document listing the client's redirect URIs (OIDC Core 8.1), fetched
     /// now: its host is the sector.
     pub sector_identifier_uri: Option<String>,
+    /// https URIs where the client publishes request objects to pass by reference.
+    pub request_uris: Vec<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -135,6 +137,7 @@ impl NewClient {
             subject_type: None,
             sector_identifier: None,
             sector_identifier_uri: None,
+            request_uris: Vec::new(),
             require_pushed_authorization_requests: false,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
@@ -171,6 +174,8 @@ pub struct ClientChanges {
     pub subject_type: Option<String>,
     /// Changing it changes the pairwise `sub` of every citizen at this client.
     pub sector_identifier: Option<String>,
+    /// Replaces them; an empty list removes them.
+    pub request_uris: Option<Vec<String>>,
     pub require_pushed_authorization_requests: Option<bool>,
     /// An empty value removes it.
     pub backchannel_logout_uri: Option<String>,
@@ -230,6 +235,8 @@ pub struct ClientView {
     pub sector_identifier: Option<String>,
     /// The document that gave it, if one did.
     pub sector_identifier_uri: Option<String>,
+    /// Where the client publishes request objects to pass by reference.
+    pub request_uris: Vec<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -277,6 +284,7 @@ impl From<&Client> for ClientView {
             subject_type: c.subject_type.as_str(),
             sector_identifier: c.sector_identifier.clone(),
             sector_identifier_uri: c.sector_identifier_uri.clone(),
+            request_uris: c.request_uris.clone(),
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
@@ -417,6 +425,7 @@ pub fn create_with(
             (None, None) => None,
         },
         sector_identifier_uri: sector_document.map(|(uri, _)| uri),
+        request_uris: request_uris(ctx, &new.request_uris)?,
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
         backchannel_logout_uri: new
             .backchannel_logout_uri
@@ -485,6 +494,7 @@ pub fn create_with(
             "subject_type": client.subject_type,
             "sector_identifier": client.sector_identifier,
             "sector_identifier_uri": client.sector_identifier_uri,
+            "request_uris": client.request_uris,
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
@@ -575,6 +585,11 @@ pub fn update(
         .as_deref()
         .map(|s| sector_identifier(s).map(Some))
         .transpose()?;
+    let new_request_uris = changes
+        .request_uris
+        .as_deref()
+        .map(|u| request_uris(ctx, u))
+        .transpose()?;
     let backchannel = clearable(changes.backchannel_logout_uri.as_deref(), |u| {
         logout_uri("backchannel_logout_uri", u)
     })?;
@@ -651,6 +666,7 @@ pub fn update(
         apply!(access_token_format, format);
         apply!(subject_type, subjects);
         apply!(sector_identifier, sector);
+        apply!(request_uris, new_request_uris);
         apply!(
             require_pushed_authorization_requests,
             changes.require_pushed_authorization_requests
@@ -713,7 +729,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 25] = [
+const FIELDS: [&str; 26] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -727,6 +743,7 @@ const FIELDS: [&str; 25] = [
     "access_token_format",
     "subject_type",
     "sector_identifier",
+    "request_uris",
     "require_pushed_authorization_requests",
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
@@ -920,15 +937,35 @@ fn secret(s: String) -> AdminResult<String> {
 
 /// A JWK set of public keys, as given.
 fn keys_uri(ctx: &Context, uri: &str) -> AdminResult<String> {
+    fetched_uri(ctx, "jwks_uri", uri)
+}
+
+/// A URI the provider will fetch from on the client's behalf (`oidc::fetch`).
+fn fetched_uri(ctx: &Context, field: &'static str, uri: &str) -> AdminResult<String> {
     if uri.len() > MAX_URI_LEN {
         return Err(invalid(
-            "jwks_uri",
+            field,
             format!("longer than {MAX_URI_LEN} characters"),
         ));
     }
     crate::oidc::fetch::check_uri(uri, ctx.config.fetch_private_addresses)
-        .map_err(|e| invalid("jwks_uri", e))?;
+        .map_err(|e| invalid(field, e))?;
     Ok(uri.to_string())
+}
+
+/// The most request URIs a client may register.
+const MAX_REQUEST_URIS: usize = 10;
+
+fn request_uris(ctx: &Context, uris: &[String]) -> AdminResult<Vec<String>> {
+    if uris.len() > MAX_REQUEST_URIS {
+        return Err(invalid(
+            "request_uris",
+            format!("at most {MAX_REQUEST_URIS}"),
+        ));
+    }
+    uris.iter()
+        .map(|u| fetched_uri(ctx, "request_uris", u))
+        .collect()
 }
 
 fn jwk_set(text: &str) -> AdminResult<String> {

@@ -238,11 +238,11 @@ pub fn check_client<E>(
 }
 
 /// An authorization request as it reached the endpoint, made whole: its pushed request
-/// taken out (`par`), its request object opened (`request_object`), its client found and
-/// redirect URI checked, then every parameter validated. An error says where it goes: back
-/// to the client (a redirect URI it registered) or to a page. A refused request object goes
-/// back to the client when the request's own redirect URI is one it registered (OIDC Core
-/// 6.1).
+/// taken out (`par`), its request object fetched when passed by reference and opened
+/// (`request_object`), its client found and redirect URI checked, then every parameter
+/// validated. An error says where it goes: back to the client (a redirect URI it registered)
+/// or to a page. A refused request object or request URI goes back to the client when the
+/// request's own redirect URI is one it registered (OIDC Core 6.1, 6.2).
 pub fn receive(
     db: &crate::store::Db,
     params: Params,
@@ -257,9 +257,17 @@ pub fn receive(
         Err(e) => return Ok(Err(AuthorizeError::page(e))),
     };
     let outer = params.clone();
-    let unpacked = db.run(|c| {
-        super::request_object::unpack_for(params, |id| clients::find(c, id), provider, now)
-    })?;
+    let by_reference = super::request_object::by_reference(
+        params,
+        |id| db.run(|c| clients::find(c, id)),
+        provider,
+    )?;
+    let unpacked = match by_reference {
+        Ok(params) => db.run(|c| {
+            super::request_object::unpack_for(params, |id| clients::find(c, id), provider, now)
+        })?,
+        Err(e) => Err(e),
+    };
     let params = match unpacked {
         Ok(p) => p,
         Err(error) => {

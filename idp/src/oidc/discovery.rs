@@ -53,8 +53,8 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
         "claims_parameter_supported": true,
         "request_parameter_supported": true,
         "request_object_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
-        "request_uri_parameter_supported": false,
-        "require_request_uri_registration": false,
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": true,
     });
     // The rest in a second part (the macro's recursion has a limit): sign-in and logout.
     let more = json!({

@@ -44,6 +44,8 @@ pub struct Provider {
     pub dpop_nonces: dpop::Nonces,
     /// The keys of clients that publish them at a `jwks_uri`.
     pub client_keys: client_keys::ClientKeys,
+    /// Whether documents may be fetched from loopback and private addresses (`fetch`).
+    pub fetch_private_addresses: bool,
 }
 
 /// The grant types the token endpoint implements.

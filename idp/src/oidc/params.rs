@@ -63,6 +63,10 @@ impl Params {
         self.0.insert(key.to_string(), value.to_string());
     }
 
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        self.0.remove(key)
+    }
+
     /// The parameters form-urlencoded, as `parse` reads them back.
     pub fn encode(&self) -> String {
         let mut pairs: Vec<(&String, &String)> = self.0.iter().collect();

@@ -21,9 +21,8 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 4] = [
+const NOT_SUPPORTED: [&str; 3] = [
     "request_object_encryption_alg",
-    "request_uris",
     "initiate_login_uri",
     "tls_client_auth_subject_dn",
 ];
@@ -110,6 +109,7 @@ struct Metadata {
     jwks: Option<Value>,
     jwks_uri: Option<String>,
     sector_identifier_uri: Option<String>,
+    request_uris: Vec<String>,
     id_token_signed_response_alg: Option<String>,
     subject_type: Option<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -226,6 +226,7 @@ pub fn register(
     new.id_token_alg = Some(m.id_token_alg());
     new.subject_type = m.subject_type.clone();
     new.sector_identifier_uri = m.sector_identifier_uri.clone();
+    new.request_uris = m.request_uris.clone();
     new.backchannel_logout_uri = m.backchannel_logout_uri.clone();
     new.frontchannel_logout_uri = m.frontchannel_logout_uri.clone();
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
@@ -345,6 +346,7 @@ pub fn replace(
         })),
         id_token_alg: Some(m.id_token_alg()),
         subject_type: m.subject_type.clone(),
+        request_uris: Some(m.request_uris.clone()),
         backchannel_logout_uri: Some(m.backchannel_logout_uri.clone().unwrap_or_default()),
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
         require_pushed_authorization_requests: Some(m.require_pushed_authorization_requests),
@@ -431,6 +433,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     }
     if let Some(uri) = &c.sector_identifier_uri {
         out["sector_identifier_uri"] = uri.as_str().into();
+    }
+    if !c.request_uris.is_empty() {
+        out["request_uris"] = json!(c.request_uris);
     }
     if let Some(alg) = &c.userinfo_signed_response_alg {
         out["userinfo_signed_response_alg"] = alg.as_str().into();

@@ -3,7 +3,8 @@
 //! endpoint or pushed to the PAR endpoint). Only the object's parameters count: the
 //! request's own, but for `client_id`, are ignored (RFC 9101 5). Unsigned objects
 //! (`alg=none`) and objects of clients without registered keys (`jwks` or `jwks_uri`)
-//! are refused; a
+//! are refused. An object passed by reference (`request_uri`, OIDC Core 6.2) is fetched
+//! only from a URI the client registered (`request_uris`); any other
 //! `request_uri` that is not one of this server's pushed requests is not fetched.
 
 use super::Provider;
@@ -22,6 +23,41 @@ const ENVELOPE: [&str; 6] = ["iss", "aud", "exp", "iat", "nbf", "jti"];
 
 fn invalid(why: &str) -> OidcError {
     OidcError::new(ErrorCode::InvalidRequestObject, why.to_string())
+}
+
+/// The request object at the request's `request_uri`, as if it had come as `request`:
+/// fetched (under `oidc::fetch`'s rules) only when the URI is one of the `request_uris` the
+/// client registered. A request of an unknown client is left to `authorize::check_client`.
+/// Pushed requests' URIs are this provider's own and were resolved before (`par`).
+pub fn by_reference<E>(
+    mut params: Params,
+    find: impl FnOnce(&str) -> Result<Option<Client>, E>,
+    provider: &Provider,
+) -> Result<OidcResult<Params>, E> {
+    let Some(uri) = params.get("request_uri").map(str::to_string) else {
+        return Ok(Ok(params));
+    };
+    let Some(client) = params.get("client_id").map(find).transpose()?.flatten() else {
+        return Ok(Ok(params));
+    };
+    let refused = |why: String| Ok(Err(OidcError::new(ErrorCode::InvalidRequestUri, why)));
+    if params.contains("request") {
+        return refused("request and request_uri cannot both be given".into());
+    }
+    if !client.request_uris.contains(&uri) {
+        return refused("the request_uri is not one the client registered (request_uris)".into());
+    }
+    match super::fetch::fetch(&uri, provider.fetch_private_addresses) {
+        Ok(object) => {
+            params.remove("request_uri");
+            params.insert("request", object.trim());
+            Ok(Ok(params))
+        }
+        Err(e) => {
+            tracing::warn!(client = %client.id, error = %e, "a request_uri could not be fetched");
+            refused(format!("the request_uri could not be fetched: {e}"))
+        }
+    }
 }
 
 /// `unpack` for a request at the authorization endpoint, whose client is found by its

@@ -134,6 +134,9 @@ pub struct Client {
     /// The https document that listed the client's redirect URIs for its sector (OIDC Core
     /// 8.1), when the sector was given that way; its host is the sector.
     pub sector_identifier_uri: Option<String>,
+    /// Where the client may publish request objects to pass by reference (`request_uri`,
+    /// OIDC Core 6.2); nothing else is fetched.
+    pub request_uris: Vec<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -270,6 +273,8 @@ struct Options {
     jwks_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sector_identifier_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    request_uris: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
@@ -307,6 +312,7 @@ impl TryFrom<ClientRow> for Client {
             sealed_secret: options.sealed_secret,
             jwks_uri: options.jwks_uri,
             sector_identifier_uri: options.sector_identifier_uri,
+            request_uris: options.request_uris,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -363,6 +369,7 @@ impl From<&Client> for ClientRow {
                 sealed_secret: c.sealed_secret.clone(),
                 jwks_uri: c.jwks_uri.clone(),
                 sector_identifier_uri: c.sector_identifier_uri.clone(),
+                request_uris: c.request_uris.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -458,6 +465,7 @@ pub(crate) mod testing {
             jwks: None,
             jwks_uri: None,
             sector_identifier_uri: None,
+            request_uris: Vec::new(),
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec!["authorization_code".into()],

@@ -69,6 +69,10 @@ pub struct CreateClient {
     /// Or an https document listing the redirect URIs (OIDC Core 8.1), fetched now; its
     /// host is the sector.
     pub sector_identifier_uri: Option<String>,
+    /// https URIs where the client publishes request objects to pass by reference
+    /// (`request_uri`); nothing else is fetched.
+    #[serde(default)]
+    pub request_uris: Vec<String>,
     /// Authorization requests must be pushed (RFC 9126).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
@@ -131,6 +135,8 @@ pub struct ClientPatch {
     #[schema(pattern = "^(public|pairwise)$")]
     pub subject_type: Option<String>,
     pub sector_identifier: Option<String>,
+    /// Replaces the request URIs; an empty list removes them.
+    pub request_uris: Option<Vec<String>>,
     pub require_pushed_authorization_requests: Option<bool>,
     /// An empty value removes it.
     #[schema(max_length = 2000)]
@@ -289,6 +295,7 @@ pub(super) async fn create(
             subject_type: b.subject_type,
             sector_identifier: b.sector_identifier,
             sector_identifier_uri: b.sector_identifier_uri,
+            request_uris: b.request_uris,
             require_pushed_authorization_requests: b.require_pushed_authorization_requests,
             backchannel_logout_uri: b.backchannel_logout_uri,
             frontchannel_logout_uri: b.frontchannel_logout_uri,
@@ -370,6 +377,7 @@ pub(super) async fn update(
             resource_server: p.resource_server,
             access_token_format: p.access_token_format,
             subject_type: p.subject_type,
+            request_uris: p.request_uris,
             sector_identifier: p.sector_identifier,
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
             backchannel_logout_uri: p.backchannel_logout_uri,
