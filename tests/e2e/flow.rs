@@ -290,19 +290,9 @@ async fn private_key_jwt_and_client_credentials(backend: Backend) {
         josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer).unwrap()
     };
     let http = reqwest::Client::new();
-    let call = |a: String| {
-        http.post(s.url("/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &a),
-            ])
-            .send()
-    };
-    let res = call(assertion("j1", &s.url("/token"))).await.unwrap();
+    let call =
+        async |a: String| with_assertion(&s, &a, &[("grant_type", "client_credentials")]).await;
+    let res = call(assertion("j1", &s.url("/token"))).await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["scope"], "tax.read");
@@ -310,11 +300,9 @@ async fn private_key_jwt_and_client_credentials(backend: Backend) {
     let token = body["access_token"].as_str().unwrap().to_string();
 
     // The same assertion id again, a wrong audience: refused.
-    let again = call(assertion("j1", &s.url("/token"))).await.unwrap();
+    let again = call(assertion("j1", &s.url("/token"))).await;
     assert_eq!(again.status(), 401);
-    let wrong_aud = call(assertion("j2", "https://elsewhere.example"))
-        .await
-        .unwrap();
+    let wrong_aud = call(assertion("j2", "https://elsewhere.example")).await;
     assert_eq!(wrong_aud.status(), 401);
 
     // Introspection by the service itself.
@@ -380,37 +368,24 @@ async fn client_secret_jwt(backend: Backend) {
         josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &*signer).unwrap()
     };
     let http = reqwest::Client::new();
-    let call = |a: String| {
-        http.post(s.url("/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &a),
-            ])
-            .send()
-    };
+    let call =
+        async |a: String| with_assertion(&s, &a, &[("grant_type", "client_credentials")]).await;
     let status = |r: reqwest::Response| r.status().as_u16();
-    let ok = call(assertion(HMAC_SECRET, "HS256", "j1")).await.unwrap();
+    let ok = call(assertion(HMAC_SECRET, "HS256", "j1")).await;
     let body: serde_json::Value = ok.json().await.unwrap();
     assert_eq!(body["scope"], "tax.read", "{body}");
     assert_eq!(body["scope"], "tax.read");
     assert_eq!(
-        status(call(assertion(HMAC_SECRET, "HS512", "j2")).await.unwrap()),
+        status(call(assertion(HMAC_SECRET, "HS512", "j2")).await),
         200
     );
     // Replayed, signed with another secret, or the secret sent as a password: refused.
     assert_eq!(
-        status(call(assertion(HMAC_SECRET, "HS256", "j1")).await.unwrap()),
+        status(call(assertion(HMAC_SECRET, "HS256", "j1")).await),
         401
     );
     let other = "another-hmac-secret-of-at-least-32-bytes";
-    assert_eq!(
-        status(call(assertion(other, "HS256", "j3")).await.unwrap()),
-        401
-    );
+    assert_eq!(status(call(assertion(other, "HS256", "j3")).await), 401);
     let basic = http
         .post(s.url("/token"))
         .basic_auth("service", Some(HMAC_SECRET))
@@ -436,13 +411,10 @@ async fn client_secret_jwt(backend: Backend) {
     let new = idp::admin::clients::NewSecret::Given(other.into());
     idp::admin::clients::rotate_secret(&ctx, &actor, "service", new, now).unwrap();
     assert_eq!(
-        status(call(assertion(HMAC_SECRET, "HS256", "j4")).await.unwrap()),
+        status(call(assertion(HMAC_SECRET, "HS256", "j4")).await),
         401
     );
-    assert_eq!(
-        status(call(assertion(other, "HS256", "j5")).await.unwrap()),
-        200
-    );
+    assert_eq!(status(call(assertion(other, "HS256", "j5")).await), 200);
     let too_short = idp::admin::clients::NewSecret::Given("sixteen-chars-long-secret".into());
     assert!(idp::admin::clients::rotate_secret(&ctx, &actor, "service", too_short, now).is_err());
 }
@@ -492,21 +464,8 @@ async fn private_key_jwt_with_a_jwks_uri(backend: Backend) {
             .unwrap();
         let s = &s;
         async move {
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("refresh_token", "none"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &a),
-            ];
-            let res = reqwest::Client::new()
-                .post(s.url("/token"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let form = [("grant_type", "refresh_token"), ("refresh_token", "none")];
+            let res = with_assertion(s, &a, &form).await;
             let status = res.status();
             let body: serde_json::Value = res.json().await.unwrap();
             match body["error"].as_str() {

@@ -210,3 +210,23 @@ pub async fn document_endpoint(
     });
     (uri, publish, fetches)
 }
+
+/// A token request authenticated by a client assertion (RFC 7523), `form` besides.
+pub async fn with_assertion(
+    s: &TestServer,
+    assertion: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut all = form.to_vec();
+    all.push((
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    ));
+    all.push(("client_assertion", assertion));
+    reqwest::Client::new()
+        .post(s.url("/token"))
+        .form(&all)
+        .send()
+        .await
+        .expect("token request")
+}

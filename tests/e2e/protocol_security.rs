@@ -406,21 +406,10 @@ async fn client_assertions_from_the_future_are_refused(backend: Backend) {
         }
         let a = josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer)
             .unwrap();
-        let url = s.url("/token");
+        let s = &s;
         async move {
-            reqwest::Client::new()
-                .post(url)
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", &a),
-                ])
-                .send()
+            with_assertion(s, &a, &[("grant_type", "client_credentials")])
                 .await
-                .unwrap()
                 .status()
                 .as_u16()
         }
