@@ -295,6 +295,12 @@ pub struct ClientAddArgs {
     /// (request_uri; repeat for several).
     #[arg(long = "request-uri", value_name = "URI")]
     pub request_uris: Vec<String>,
+    /// The client's privacy notice (https), linked from the sign-in and consent pages.
+    #[arg(long, value_name = "URI")]
+    pub policy_uri: Option<String>,
+    /// The client's terms of use (https), linked likewise.
+    #[arg(long, value_name = "URI")]
+    pub tos_uri: Option<String>,
     /// The client must push its authorization requests (RFC 9126) to /par.
     #[arg(long)]
     pub require_par: bool,
@@ -418,6 +424,12 @@ pub struct ClientUpdateArgs {
     /// The max_age of the client's requests that name none; a negative value removes it.
     #[arg(long, allow_hyphen_values = true)]
     pub default_max_age: Option<i64>,
+    /// The client's privacy notice (https); an empty value removes it.
+    #[arg(long, value_name = "URI")]
+    pub policy_uri: Option<String>,
+    /// The client's terms of use (https); an empty value removes it.
+    #[arg(long, value_name = "URI")]
+    pub tos_uri: Option<String>,
     /// Replace the default acr values with these (repeat for several).
     #[arg(
         long = "default-acr-value",
@@ -834,6 +846,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 sector_identifier: a.sector_identifier,
                 sector_identifier_uri: a.sector_identifier_uri,
                 request_uris: a.request_uris,
+                policy_uri: a.policy_uri,
+                tos_uri: a.tos_uri,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
@@ -882,6 +896,8 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 access_token_format: a.access_token_format,
                 subject_type: a.subject_type,
                 request_uris: None,
+                policy_uri: a.policy_uri,
+                tos_uri: a.tos_uri,
                 sector_identifier: a.sector_identifier,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,

@@ -36,7 +36,7 @@ before(async () => {
   ].join('\n');
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'portal', '--secret', 'pages-test-secret-0123', '--redirect-uri', REDIRECT,
-      '--name', 'Land registry']);
+      '--name', 'Land registry', '--policy-uri', 'https://rp.example/privacy', '--tos-uri', 'https://rp.example/terms']);
     for (const user of ['iris', 'oleg', 'rita']) {
       cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`], PASSWORD);
     }

@@ -29,7 +29,7 @@ let browser;
 before(async () => {
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'portal', '--secret', 'tour-test-secret-0123', '--redirect-uri', REDIRECT,
-      '--name', 'Land registry']);
+      '--name', 'Land registry', '--policy-uri', 'https://rp.example/privacy', '--tos-uri', 'https://rp.example/terms']);
     for (const lang of Object.keys(LANGUAGES)) {
       for (const screen of Object.keys(SCREENS)) {
         cli(['user', 'add', '--username', `tour-${lang}-${screen}`, '--password-stdin',

@@ -459,7 +459,7 @@ async fn a_client_registers_for_client_secret_jwt(backend: Backend) {
 }
 
 /// private_key_jwt with a `jwks_uri` (https): registered and read back; with `jwks` as
-/// well, refused.
+/// well, refused. The client's privacy notice and terms are linked from its sign-in page.
 async fn a_client_registers_its_jwks_uri(backend: Backend) {
     let s = TestServer::start(backend).await;
     let token = initial_token(&s, 2);
@@ -467,7 +467,22 @@ async fn a_client_registers_its_jwks_uri(backend: Backend) {
         "redirect_uris": ["https://benefits.example/cb"],
         "token_endpoint_auth_method": "private_key_jwt",
         "jwks_uri": "https://benefits.example/jwks",
+        "policy_uri": "https://benefits.example/privacy",
+        "tos_uri": "https://benefits.example/terms",
     });
+    let mut plain = metadata.clone();
+    plain["policy_uri"] = json!("http://benefits.example/privacy");
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &s.url("/register"),
+        Some(&token),
+        Some(plain),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata"))
+    );
     let mut both = metadata.clone();
     both["jwks"] = json!({"keys": []});
     let (status, body) = call(
@@ -495,6 +510,31 @@ async fn a_client_registers_its_jwks_uri(backend: Backend) {
         "the default when none is named (OIDC Dynamic Registration 2)"
     );
     assert!(reg.get("client_secret").is_none());
+    assert_eq!(reg["policy_uri"], "https://benefits.example/privacy");
+    let b = Browser::new();
+    let authorize = format!(
+        "/authorize?client_id={}&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fbenefits.example%2Fcb",
+        reg["client_id"].as_str().unwrap()
+    );
+    let page = b.follow(&s.issuer, b.get(&s.url(&authorize)).await).await;
+    assert!(page.form_action().ends_with("/login"));
+    for (href, text) in [
+        (
+            "https://benefits.example/privacy",
+            "The service&#39;s privacy notice",
+        ),
+        (
+            "https://benefits.example/terms",
+            "The service&#39;s terms of use",
+        ),
+    ] {
+        assert!(
+            page.body.contains(&format!("href=\"{href}\"")),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(text), "{}", page.body);
+    }
 }
 
 /// A `sector_identifier_uri` (OIDC Core 8.1): fetched at registration, it must list the

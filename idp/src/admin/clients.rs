@@ -88,6 +88,9 @@ pub struct NewClient {
     pub sector_identifier_uri: Option<String>,
     /// https URIs where the client publishes request objects to pass by reference.
     pub request_uris: Vec<String>,
+    /// The client's privacy notice and terms of use (https), linked from the pages.
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -138,6 +141,8 @@ impl NewClient {
             sector_identifier: None,
             sector_identifier_uri: None,
             request_uris: Vec::new(),
+            policy_uri: None,
+            tos_uri: None,
             require_pushed_authorization_requests: false,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
@@ -176,6 +181,10 @@ pub struct ClientChanges {
     pub sector_identifier: Option<String>,
     /// Replaces them; an empty list removes them.
     pub request_uris: Option<Vec<String>>,
+    /// An empty value removes it.
+    pub policy_uri: Option<String>,
+    /// An empty value removes it.
+    pub tos_uri: Option<String>,
     pub require_pushed_authorization_requests: Option<bool>,
     /// An empty value removes it.
     pub backchannel_logout_uri: Option<String>,
@@ -237,6 +246,9 @@ pub struct ClientView {
     pub sector_identifier_uri: Option<String>,
     /// Where the client publishes request objects to pass by reference.
     pub request_uris: Vec<String>,
+    /// The client's privacy notice and terms of use, linked from the pages.
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -285,6 +297,8 @@ impl From<&Client> for ClientView {
             sector_identifier: c.sector_identifier.clone(),
             sector_identifier_uri: c.sector_identifier_uri.clone(),
             request_uris: c.request_uris.clone(),
+            policy_uri: c.policy_uri.clone(),
+            tos_uri: c.tos_uri.clone(),
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
@@ -426,6 +440,16 @@ pub fn create_with(
         },
         sector_identifier_uri: sector_document.map(|(uri, _)| uri),
         request_uris: request_uris(ctx, &new.request_uris)?,
+        policy_uri: new
+            .policy_uri
+            .as_deref()
+            .map(|u| page_uri("policy_uri", u))
+            .transpose()?,
+        tos_uri: new
+            .tos_uri
+            .as_deref()
+            .map(|u| page_uri("tos_uri", u))
+            .transpose()?,
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
         backchannel_logout_uri: new
             .backchannel_logout_uri
@@ -495,6 +519,8 @@ pub fn create_with(
             "sector_identifier": client.sector_identifier,
             "sector_identifier_uri": client.sector_identifier_uri,
             "request_uris": client.request_uris,
+            "policy_uri": client.policy_uri,
+            "tos_uri": client.tos_uri,
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
@@ -590,6 +616,8 @@ pub fn update(
         .as_deref()
         .map(|u| request_uris(ctx, u))
         .transpose()?;
+    let policy = clearable(changes.policy_uri.as_deref(), |u| page_uri("policy_uri", u))?;
+    let terms = clearable(changes.tos_uri.as_deref(), |u| page_uri("tos_uri", u))?;
     let backchannel = clearable(changes.backchannel_logout_uri.as_deref(), |u| {
         logout_uri("backchannel_logout_uri", u)
     })?;
@@ -667,6 +695,8 @@ pub fn update(
         apply!(subject_type, subjects);
         apply!(sector_identifier, sector);
         apply!(request_uris, new_request_uris);
+        apply!(policy_uri, policy);
+        apply!(tos_uri, terms);
         apply!(
             require_pushed_authorization_requests,
             changes.require_pushed_authorization_requests
@@ -729,7 +759,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 26] = [
+const FIELDS: [&str; 28] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -744,6 +774,8 @@ const FIELDS: [&str; 26] = [
     "subject_type",
     "sector_identifier",
     "request_uris",
+    "policy_uri",
+    "tos_uri",
     "require_pushed_authorization_requests",
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
@@ -1009,6 +1041,15 @@ fn logout_uri(field: &'static str, uri: &str) -> AdminResult<String> {
                 .ok_or_else(|| "must be an https address".to_string())
         })
         .map_err(|reason| invalid(field, format!("{uri}: {reason}")))?;
+    Ok(uri.to_string())
+}
+
+/// A page of the client's that citizens are sent to (its privacy notice, its terms): https.
+fn page_uri(field: &'static str, uri: &str) -> AdminResult<String> {
+    let https = url::Url::parse(uri).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+    if uri.len() > MAX_URI_LEN || !https {
+        return Err(invalid(field, format!("{uri}: must be an https address")));
+    }
     Ok(uri.to_string())
 }
 

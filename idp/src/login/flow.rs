@@ -342,7 +342,16 @@ pub struct View {
     pub csrf: String,
     /// The client's name; none for the account pages.
     pub client_name: Option<String>,
+    /// The client's privacy notice and terms of use, to link from its pages.
+    pub client_links: ClientLinks,
     pub ui_locales: Vec<String>,
+}
+
+/// A client's pages that citizens may want to read before they sign in or consent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientLinks {
+    pub policy: Option<String>,
+    pub terms: Option<String>,
 }
 
 #[derive(Debug)]
@@ -435,19 +444,26 @@ fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
         Some(s) => Some(serde_json::from_str(s).map_err(OidcError::server)?),
         None => None,
     };
-    let client_name = match &purpose {
+    let client = match &purpose {
         Purpose::Account { .. } => None,
         Purpose::Authorize(req) => Some(
             svc.db
                 .run(|c| clients::find(c, &req.client_id))?
-                .map(|c| c.name)
                 .ok_or_else(|| OidcError::invalid_request("the client no longer exists"))?,
         ),
     };
+    let client_links = client
+        .as_ref()
+        .map(|c| ClientLinks {
+            policy: c.policy_uri.clone(),
+            terms: c.tos_uri.clone(),
+        })
+        .unwrap_or_default();
     let view = View {
         tx: tx.id.clone(),
         csrf: tx.csrf.clone(),
-        client_name,
+        client_name: client.map(|c| c.name),
+        client_links,
         ui_locales: purpose.ui_locales().to_vec(),
     };
     Ok(Loaded {

@@ -110,6 +110,8 @@ struct Metadata {
     jwks_uri: Option<String>,
     sector_identifier_uri: Option<String>,
     request_uris: Vec<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
     id_token_signed_response_alg: Option<String>,
     subject_type: Option<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -227,6 +229,8 @@ pub fn register(
     new.subject_type = m.subject_type.clone();
     new.sector_identifier_uri = m.sector_identifier_uri.clone();
     new.request_uris = m.request_uris.clone();
+    new.policy_uri = m.policy_uri.clone();
+    new.tos_uri = m.tos_uri.clone();
     new.backchannel_logout_uri = m.backchannel_logout_uri.clone();
     new.frontchannel_logout_uri = m.frontchannel_logout_uri.clone();
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
@@ -347,6 +351,9 @@ pub fn replace(
         id_token_alg: Some(m.id_token_alg()),
         subject_type: m.subject_type.clone(),
         request_uris: Some(m.request_uris.clone()),
+        // Absent from the new metadata: removed.
+        policy_uri: Some(m.policy_uri.clone().unwrap_or_default()),
+        tos_uri: Some(m.tos_uri.clone().unwrap_or_default()),
         backchannel_logout_uri: Some(m.backchannel_logout_uri.clone().unwrap_or_default()),
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
         require_pushed_authorization_requests: Some(m.require_pushed_authorization_requests),
@@ -436,6 +443,11 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     }
     if !c.request_uris.is_empty() {
         out["request_uris"] = json!(c.request_uris);
+    }
+    for (name, uri) in [("policy_uri", &c.policy_uri), ("tos_uri", &c.tos_uri)] {
+        if let Some(uri) = uri {
+            out[name] = uri.as_str().into();
+        }
     }
     if let Some(alg) = &c.userinfo_signed_response_alg {
         out["userinfo_signed_response_alg"] = alg.as_str().into();

@@ -137,6 +137,10 @@ pub struct Client {
     /// Where the client may publish request objects to pass by reference (`request_uri`,
     /// OIDC Core 6.2); nothing else is fetched.
     pub request_uris: Vec<String>,
+    /// The client's privacy notice and terms of use, linked from the sign-in and consent
+    /// pages (RFC 7591 `policy_uri`, `tos_uri`).
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -276,6 +280,10 @@ struct Options {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     request_uris: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
 
@@ -313,6 +321,8 @@ impl TryFrom<ClientRow> for Client {
             jwks_uri: options.jwks_uri,
             sector_identifier_uri: options.sector_identifier_uri,
             request_uris: options.request_uris,
+            policy_uri: options.policy_uri,
+            tos_uri: options.tos_uri,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -370,6 +380,8 @@ impl From<&Client> for ClientRow {
                 jwks_uri: c.jwks_uri.clone(),
                 sector_identifier_uri: c.sector_identifier_uri.clone(),
                 request_uris: c.request_uris.clone(),
+                policy_uri: c.policy_uri.clone(),
+                tos_uri: c.tos_uri.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -466,6 +478,8 @@ pub(crate) mod testing {
             jwks_uri: None,
             sector_identifier_uri: None,
             request_uris: Vec::new(),
+            policy_uri: None,
+            tos_uri: None,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec!["authorization_code".into()],

@@ -73,6 +73,10 @@ pub struct CreateClient {
     /// (`request_uri`); nothing else is fetched.
     #[serde(default)]
     pub request_uris: Vec<String>,
+    /// The client's privacy notice (https), linked from the sign-in and consent pages.
+    pub policy_uri: Option<String>,
+    /// The client's terms of use (https), linked likewise.
+    pub tos_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
@@ -137,6 +141,10 @@ pub struct ClientPatch {
     pub sector_identifier: Option<String>,
     /// Replaces the request URIs; an empty list removes them.
     pub request_uris: Option<Vec<String>>,
+    /// An empty value removes it.
+    pub policy_uri: Option<String>,
+    /// An empty value removes it.
+    pub tos_uri: Option<String>,
     pub require_pushed_authorization_requests: Option<bool>,
     /// An empty value removes it.
     #[schema(max_length = 2000)]
@@ -296,6 +304,8 @@ pub(super) async fn create(
             sector_identifier: b.sector_identifier,
             sector_identifier_uri: b.sector_identifier_uri,
             request_uris: b.request_uris,
+            policy_uri: b.policy_uri,
+            tos_uri: b.tos_uri,
             require_pushed_authorization_requests: b.require_pushed_authorization_requests,
             backchannel_logout_uri: b.backchannel_logout_uri,
             frontchannel_logout_uri: b.frontchannel_logout_uri,
@@ -378,6 +388,8 @@ pub(super) async fn update(
             access_token_format: p.access_token_format,
             subject_type: p.subject_type,
             request_uris: p.request_uris,
+            policy_uri: p.policy_uri,
+            tos_uri: p.tos_uri,
             sector_identifier: p.sector_identifier,
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
             backchannel_logout_uri: p.backchannel_logout_uri,

@@ -194,6 +194,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             let page = LoginPage {
                 t,
                 client_name,
+                links: &view.client_links,
                 service,
                 tx: &view.tx,
                 csrf: &view.csrf,
@@ -266,6 +267,7 @@ fn render(t: &pages::Chrome, view: &View, state: &AppState, screen: Screen) -> H
             let page = ConsentPage {
                 t,
                 client_name,
+                links: &view.client_links,
                 tx: &view.tx,
                 csrf: &view.csrf,
                 scopes: scopes.iter().map(|s| pages::describe_scope(t, s)).collect(),
