@@ -353,7 +353,7 @@ pub fn create_with(
         Credentials::GenerateSecret | Credentials::SecretJwt(None)
     );
     let jwks_uri = match &new.credentials {
-        Credentials::JwksUri(uri) => Some(keys_uri(ctx, uri)?),
+        Credentials::JwksUri(uri) => Some(fetched_uri(ctx, "jwks_uri", uri)?),
         _ => None,
     };
     let (auth_method, secret, jwks) = match new.credentials {
@@ -384,6 +384,12 @@ pub fn create_with(
     } else {
         grant_types(&new.grant_types)?
     };
+    if new.sector_identifier.is_some() && new.sector_identifier_uri.is_some() {
+        return Err(invalid(
+            "sector_identifier_uri",
+            "give sector_identifier or sector_identifier_uri, not both",
+        ));
+    }
     // The document is fetched before anything is written (OIDC Core 8.1).
     let sector_document = new
         .sector_identifier_uri
@@ -428,13 +434,7 @@ pub fn create_with(
         )?,
         subject_type: subject_type(new.subject_type.as_deref().unwrap_or("pairwise"))?,
         sector_identifier: match (&new.sector_identifier, &sector_document) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "sector_identifier_uri",
-                    "give sector_identifier or sector_identifier_uri, not both",
-                ));
-            }
-            (Some(s), None) => Some(sector_identifier(s)?),
+            (Some(s), _) => Some(sector_identifier(s)?),
             (None, Some((_, host))) => Some(host.clone()),
             (None, None) => None,
         },
@@ -968,10 +968,6 @@ fn secret(s: String) -> AdminResult<String> {
 }
 
 /// A JWK set of public keys, as given.
-fn keys_uri(ctx: &Context, uri: &str) -> AdminResult<String> {
-    fetched_uri(ctx, "jwks_uri", uri)
-}
-
 /// A URI the provider will fetch from on the client's behalf (`oidc::fetch`).
 fn fetched_uri(ctx: &Context, field: &'static str, uri: &str) -> AdminResult<String> {
     if uri.len() > MAX_URI_LEN {

@@ -34,6 +34,14 @@ impl std::fmt::Debug for ClientKeys {
     }
 }
 
+/// A URI's keys as `ClientKeys::current` found them.
+enum Keys {
+    /// Fetched just now.
+    Fetched(String),
+    /// Those held from before (none when there are none, or only stale ones).
+    Held(Option<String>),
+}
+
 #[derive(Clone)]
 struct Fetched {
     /// The JWK set's text.
@@ -55,7 +63,10 @@ impl ClientKeys {
     /// not cached or older than `MAX_AGE`); `jwks` stays empty when they cannot be had.
     pub fn filled(&self, mut client: Client, now: i64) -> Client {
         if let Some(uri) = &client.jwks_uri {
-            client.jwks = self.current(uri, now, MAX_AGE);
+            client.jwks = match self.current(uri, now, MAX_AGE) {
+                Keys::Fetched(keys) => Some(keys),
+                Keys::Held(keys) => keys,
+            };
         }
         client
     }
@@ -77,13 +88,20 @@ impl ClientKeys {
         let Some(uri) = &client.jwks_uri else {
             return with(client.jwks.clone());
         };
-        with(self.current(uri, now, MAX_AGE)).or_else(|| with(self.current(uri, now, 0)))
+        match self.current(uri, now, MAX_AGE) {
+            Keys::Fetched(keys) => with(Some(keys)),
+            Keys::Held(keys) => with(keys).or_else(|| match self.current(uri, now, 0) {
+                Keys::Fetched(keys) => with(Some(keys)),
+                // The same keys again: they verified nothing the first time.
+                Keys::Held(_) => None,
+            }),
+        }
     }
 
     /// The set at `uri`, fetched again when the cached one is older than `max_age` and
     /// the last attempt older than `MIN_REFETCH`; a failed fetch keeps the cached set
     /// until `MAX_STALE`.
-    fn current(&self, uri: &str, now: i64, max_age: i64) -> Option<String> {
+    fn current(&self, uri: &str, now: i64, max_age: i64) -> Keys {
         let (due, cached) = {
             let mut cache = self.lock();
             let entry = cache.get_mut(uri);
@@ -97,8 +115,9 @@ impl ClientKeys {
             }
             (due, cached.filter(|c| now - c.fetched_at < MAX_STALE))
         };
+        let held = || Keys::Held(cached.clone().map(|c| c.keys));
         if !due {
-            return cached.map(|c| c.keys);
+            return held();
         }
         match fetch(uri, self.private_addresses) {
             Ok(keys) => {
@@ -108,7 +127,7 @@ impl ClientKeys {
                     tried_at: now,
                 };
                 self.lock().insert(uri.to_string(), entry);
-                Some(keys)
+                Keys::Fetched(keys)
             }
             Err(e) => {
                 tracing::warn!(uri, error = %e, "a client's jwks_uri could not be fetched");
@@ -119,7 +138,7 @@ impl ClientKeys {
                     tried_at: now,
                 };
                 self.lock().entry(uri.to_string()).or_insert(never);
-                cached.map(|c| c.keys)
+                held()
             }
         }
     }

@@ -30,11 +30,12 @@ pub fn check_uri(uri: &str, private_addresses: bool) -> Result<url::Url, String>
     if u.fragment().is_some() {
         return Err("must not have a fragment".into());
     }
-    if !private_addresses
-        && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = u.host()
-        && let Ok(ip) = u.host_str().unwrap_or("").trim_matches(['[', ']']).parse()
-        && !public(ip)
-    {
+    let literal = match u.host() {
+        Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+        _ => None,
+    };
+    if !private_addresses && literal.is_some_and(|ip| !public(ip)) {
         return Err("names an address that is not public".into());
     }
     Ok(u)
