@@ -1,10 +1,11 @@
 // A certification-style run: for each test module of the OpenID Foundation's Basic OP plan
 // (oidcc-basic-certification-test-plan, static client, discovered metadata), Config OP
-// plan and Dynamic OP plan (code flow, private_key_jwt, dynamically registered clients), a
-// check with the module's name and its expectations, driven by openid-client (OpenID
-// Certified) and a browser stand-in; the documents a relying party publishes (its keys, a
-// sector document, request objects) are served on loopback. It writes
-// conformance/RESULTS.md.
+// plan, Dynamic OP plan (code flow, private_key_jwt, dynamically registered clients), Form
+// Post OP plan (Basic OP's modules with response_mode=form_post) and the RP-Initiated,
+// Back-Channel and Front-Channel Logout OP plans, a check with the module's name and its
+// expectations, driven by openid-client (OpenID Certified) and a browser stand-in; the
+// documents a relying party publishes (its keys, a sector document, request objects) and
+// its logout endpoints are served on loopback. It writes conformance/RESULTS.md.
 //
 // Results are the suite's: PASSED, WARNING (accepted for certification), SKIPPED (the
 // suite skips the module for what this provider advertises), REVIEW (the suite ends the
@@ -20,20 +21,31 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
-import { Idp, UserAgent } from './harness.mjs';
+import { FAPI2, fapi2Plan } from './fapi2.mjs';
+import { FormPost, Idp, UserAgent, hidden, unescape } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
+const POST_LOGOUT = 'https://rp.example/post_logout_redirect';
 const SECRET = 'certification-secret-0123456789';
 const PASSWORD = 'a long and correct password';
 const BASIC = 'Basic OP';
 const CONFIG = 'Config OP';
 const DYNAMIC = 'Dynamic OP';
+const FORM_POST = 'Form Post OP';
+const RP_LOGOUT = 'RP-Initiated Logout OP';
+const BACKCHANNEL = 'Back-Channel Logout OP';
+const FRONTCHANNEL = 'Front-Channel Logout OP';
+const PLANS = [BASIC, CONFIG, DYNAMIC, FORM_POST, RP_LOGOUT, BACKCHANNEL, FRONTCHANNEL, FAPI2];
+/** The response mode of the module running now: Form Post OP runs Basic OP's with form_post. */
+let mode = 'query';
 
 let idp;
 /** Documents the relying party publishes, by path, and where they are served. */
 const published = new Map();
 let rpServer;
 let rpBase;
+/** What the relying party heard: back-channel logout requests and front-channel loads. */
+const heard = { backchannel: [], frontchannel: [] };
 let initialAccessToken;
 /** Seconds the provider's clock was moved forward (the client tolerates as much skew). */
 let advanced = 0;
@@ -41,18 +53,46 @@ const results = [];
 
 before(async () => {
   rpServer = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/backchannel_logout') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        heard.backchannel.push({ type: req.headers['content-type'], form: new URLSearchParams(body) });
+        res.writeHead(200, { 'cache-control': 'no-store' });
+        res.end();
+      });
+      return;
+    }
+    if (req.url.startsWith('/frontchannel_logout')) {
+      heard.frontchannel.push(new URL(req.url, rpBase).searchParams);
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     const doc = published.get(req.url);
     res.writeHead(doc === undefined ? 404 : 200, { 'content-type': 'application/json' });
     res.end(doc ?? '');
   });
   await new Promise((ok) => rpServer.listen(0, '127.0.0.1', ok));
   rpBase = `http://127.0.0.1:${rpServer.address().port}`;
+  await fapi2.keys();
   idp = await Idp.start((cli) => {
+    fapi2.setup(cli);
     // The suite's static clients: client, client2 (client_secret_basic), and one for
     // client_secret_post.
     for (const id of ['rp-basic', 'rp-basic2', 'rp-post']) {
       cli(['client', 'add', '--id', id, '--secret', SECRET, '--redirect-uri', REDIRECT,
         '--scope', 'openid', '--scope', 'profile', '--scope', 'email', '--scope', 'phone']);
+    }
+    // The logout plans' static clients: each with the suite's post-logout redirect URI,
+    // one with a back-channel and one with a front-channel logout URI.
+    for (const [id, extra] of [
+      ['rp-logout', []],
+      ['rp-backchannel', ['--backchannel-logout-uri', `${rpBase}/backchannel_logout`]],
+      ['rp-frontchannel', ['--frontchannel-logout-uri', `${rpBase}/frontchannel_logout`]],
+    ]) {
+      cli(['client', 'add', '--id', id, '--secret', SECRET, '--redirect-uri', REDIRECT,
+        '--post-logout-redirect-uri', POST_LOGOUT, '--scope', 'openid', ...extra]);
     }
     cli(['user', 'add', '--username', 'maria', '--password-stdin', '--email', 'maria@example.invalid',
       '--email-verified', '--phone', '+36301234567', '--name', 'Maria Kovács'], `${PASSWORD}\n`);
@@ -79,6 +119,7 @@ function module(plan, name, run, { last = false } = {}) {
   const place = order.length;
   order.push(name);
   const check = () => test(`${plan}: ${name}`, async () => {
+    mode = plan === FORM_POST ? 'form_post' : 'query';
     try {
       const outcome = await run();
       results.push({ plan, name, place, ...outcome });
@@ -91,6 +132,13 @@ function module(plan, name, run, { last = false } = {}) {
   else check();
 }
 const order = [];
+/** The errors of a prompt=none request that needs the citizen (OIDC Core 3.1.2.6). */
+const NEEDS_INTERACTION = ['login_required', 'interaction_required', 'account_selection_required', 'consent_required'];
+/** A module of Basic OP, which Form Post OP runs again with response_mode=form_post. */
+function basic(name, run) {
+  module(BASIC, name, run);
+  module(FORM_POST, name, run);
+}
 const passed = (note = '') => ({ result: 'PASSED', note });
 const warning = (note) => ({ result: 'WARNING', note });
 const skipped = (note) => ({ result: 'SKIPPED', note });
@@ -98,20 +146,24 @@ const review = (note) => ({ result: 'REVIEW', note });
 const deviation = (note) => ({ result: 'DEVIATION', note });
 
 async function configure(clientId = 'rp-basic', auth = client.ClientSecretBasic(SECRET)) {
-  const config = await client.discovery(new URL(idp.issuer), clientId, { client_secret: SECRET }, auth,
+  // The client's clock follows the provider's, which the run moves ahead.
+  const metadata = { client_secret: SECRET, id_token_signed_response_alg: 'ES256', [client.clockSkew]: advanced };
+  const config = await client.discovery(new URL(idp.issuer), clientId, metadata, auth,
     { execute: [client.allowInsecureRequests] });
-  config.clientMetadata().id_token_signed_response_alg = 'ES256';
-  config[client.clockSkew] = advanced;
   client.enableNonRepudiationChecks(config);
   return config;
 }
 
-/** An authorization request as the suite makes it: scope openid, state and nonce, no PKCE. */
+/**
+ * An authorization request as the suite makes it: scope openid, state and nonce, no PKCE;
+ * and the response mode of the plan.
+ */
 function request(extra = {}) {
   const state = client.randomState();
   const nonce = client.randomNonce();
+  const responseMode = mode === 'form_post' ? { response_mode: 'form_post' } : {};
   return {
-    params: { redirect_uri: REDIRECT, scope: 'openid', state, nonce, ...extra },
+    params: { redirect_uri: REDIRECT, scope: 'openid', state, nonce, ...responseMode, ...extra },
     checks: { expectedState: state, expectedNonce: extra.nonce === undefined ? nonce : extra.nonce, idTokenExpected: true },
   };
 }
@@ -120,14 +172,31 @@ function request(extra = {}) {
 async function flow(config, extra = {}, ua = new UserAgent(idp.issuer)) {
   const { params, checks } = request(extra);
   const url = client.buildAuthorizationUrl(config, params);
-  const back = new URL(await ua.signIn(url.href, 'maria', PASSWORD));
-  const tokens = await client.authorizationCodeGrant(config, back, checks);
+  const back = arrived(await ua.signIn(url.href, 'maria', PASSWORD));
+  const tokens = await client.authorizationCodeGrant(config, back.input(), checks);
   return { tokens, back, ua, claims: tokens.claims() };
 }
 
-/** Where the provider sends the browser for `url`: a redirect out, or a page it shows. */
-async function land(ua, url) {
-  return ua.follow(await ua.request(url));
+/**
+ * What reached the client (a URL it was redirected to, or a `FormPost`), checked against
+ * the response mode: its parameters, and `input()`, the form openid-client takes.
+ */
+function arrived(out) {
+  assert.ok(out, 'nothing reached the client');
+  if (mode === 'form_post') {
+    assert.ok(out instanceof FormPost, `form_post, yet sent back to ${out}`);
+    assert.equal(new URL(out.action).search, '', 'nothing in the URL');
+    return { searchParams: out.params, input: () => out.request() };
+  }
+  assert.equal(typeof out, 'string', 'sent back by a redirect');
+  const url = new URL(out);
+  return { searchParams: url.searchParams, input: () => url };
+}
+
+/** The page a request lands on, or (`out`) what it sends to the client. */
+async function land(ua, url, init) {
+  const page = await ua.follow(await ua.request(url, init));
+  return { ...page, out: page.location ?? page.posted };
 }
 
 async function userinfo(token, init = {}) {
@@ -159,7 +228,7 @@ async function scopeModule(scope) {
 // ---- Basic OP, in the plan's order (oidcc-idtoken-signature, oidcc-idtoken-unsigned and
 // oidcc-request-uri-unsigned-... run only with a dynamically registered client).
 
-module(BASIC, 'oidcc-server', async () => {
+basic('oidcc-server', async () => {
   const config = await configure();
   const jwks = await (await fetch(config.serverMetadata().jwks_uri)).json();
   const kids = jwks.keys.map((k) => k.kid);
@@ -177,18 +246,18 @@ module(BASIC, 'oidcc-server', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-response-type-missing', async () => {
+basic('oidcc-response-type-missing', async () => {
   const config = await configure();
   const { params } = request();
   const url = client.buildAuthorizationUrl(config, params);
   url.searchParams.delete('response_type');
   const page = await land(new UserAgent(idp.issuer), url.href);
-  if (page.location) {
-    const back = new URL(page.location);
+  if (page.out) {
+    const back = arrived(page.out);
     assert.ok(['invalid_request', 'unsupported_response_type'].includes(back.searchParams.get('error')));
     assert.equal(back.searchParams.get('state'), params.state);
     assert.equal(back.searchParams.get('code'), null);
-    return passed(`redirected back with ${back.searchParams.get('error')}`);
+    return passed(`${mode === 'form_post' ? 'posted' : 'redirected'} back with ${back.searchParams.get('error')}`);
   }
   assert.ok(page.status >= 400, `an error page: ${page.status}`);
   return review('error page shown (the suite asks for a screenshot)');
@@ -199,7 +268,7 @@ for (const [name, how] of [
   ['oidcc-userinfo-post-header', 'POST header'],
   ['oidcc-userinfo-post-body', 'POST body'],
 ]) {
-  module(BASIC, name, async () => {
+  basic(name, async () => {
     const { tokens, claims } = await flow(await configure());
     const token = tokens.access_token;
     const res = how === 'GET'
@@ -218,24 +287,24 @@ for (const [name, how] of [
   });
 }
 
-module(BASIC, 'oidcc-ensure-request-without-nonce-succeeds-for-code-flow', async () => {
+basic('oidcc-ensure-request-without-nonce-succeeds-for-code-flow', async () => {
   const config = await configure();
   const { params } = request();
   delete params.nonce;
   const url = client.buildAuthorizationUrl(config, params);
-  const back = new URL(await new UserAgent(idp.issuer).signIn(url.href, 'maria', PASSWORD));
+  const back = arrived(await new UserAgent(idp.issuer).signIn(url.href, 'maria', PASSWORD));
   assert.ok(back.searchParams.get('code'));
   assert.equal(back.searchParams.get('state'), params.state);
   return passed();
 });
 
-module(BASIC, 'oidcc-scope-profile', () => scopeModule('openid profile'));
-module(BASIC, 'oidcc-scope-email', () => scopeModule('openid email'));
-module(BASIC, 'oidcc-scope-address', () => scopeModule('openid address'));
-module(BASIC, 'oidcc-scope-phone', () => scopeModule('openid phone'));
-module(BASIC, 'oidcc-scope-all', () => scopeModule('openid email phone address profile'));
+basic('oidcc-scope-profile', () => scopeModule('openid profile'));
+basic('oidcc-scope-email', () => scopeModule('openid email'));
+basic('oidcc-scope-address', () => scopeModule('openid address'));
+basic('oidcc-scope-phone', () => scopeModule('openid phone'));
+basic('oidcc-scope-all', () => scopeModule('openid email phone address profile'));
 
-module(BASIC, 'oidcc-alternate-happy-flow', async () => {
+basic('oidcc-alternate-happy-flow', async () => {
   const config = await configure();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -243,42 +312,42 @@ module(BASIC, 'oidcc-alternate-happy-flow', async () => {
   const url = new URL(config.serverMetadata().authorization_endpoint);
   url.search = new URLSearchParams({
     nonce, state, scope: 'email openid', redirect_uri: REDIRECT, client_id: 'rp-basic', response_type: 'code',
+    ...(mode === 'form_post' ? { response_mode: mode } : {}),
   });
-  const back = new URL(await new UserAgent(idp.issuer).signIn(url.href, 'maria', PASSWORD));
-  const tokens = await client.authorizationCodeGrant(config, back, { expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+  const back = arrived(await new UserAgent(idp.issuer).signIn(url.href, 'maria', PASSWORD));
+  const tokens = await client.authorizationCodeGrant(config, back.input(), { expectedState: state, expectedNonce: nonce, idTokenExpected: true });
   const info = await client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub);
   assert.equal(info.email, 'maria@example.invalid');
   return passed();
 });
 
 for (const display of ['page', 'popup']) {
-  module(BASIC, `oidcc-display-${display}`, async () => {
+  basic(`oidcc-display-${display}`, async () => {
     await flow(await configure(), { display });
     return passed();
   });
 }
 
-module(BASIC, 'oidcc-prompt-login', async () => {
+basic('oidcc-prompt-login', async () => {
   const config = await configure();
   const first = await flow(config);
   await advance(2);
   const { params, checks } = request({ prompt: 'login' });
   const url = client.buildAuthorizationUrl(await configure(), params);
   const page = await land(first.ua, url.href);
-  assert.ok(!page.location && page.body.includes('/login'), 'the sign-in page is shown again');
-  const back = new URL(await first.ua.signIn(url.href, 'maria', PASSWORD));
-  const second = (await client.authorizationCodeGrant(await configure(), back, checks)).claims();
+  assert.ok(!page.out && page.body.includes('/login'), 'the sign-in page is shown again');
+  const back = arrived(await first.ua.signIn(url.href, 'maria', PASSWORD));
+  const second = (await client.authorizationCodeGrant(await configure(), back.input(), checks)).claims();
   assert.ok(second.auth_time > first.claims.auth_time, 'auth_time is later');
   return review('the sign-in page is shown again and auth_time is later; the suite asks for a screenshot of the page');
 });
 
-module(BASIC, 'oidcc-prompt-none-not-logged-in', async () => {
+basic('oidcc-prompt-none-not-logged-in', async () => {
   const state = 'x'.repeat(128);
   const url = client.buildAuthorizationUrl(await configure(), { ...request().params, state, prompt: 'none' });
   const page = await land(new UserAgent(idp.issuer), url.href);
-  const back = new URL(page.location);
-  assert.ok(['login_required', 'interaction_required', 'account_selection_required', 'consent_required']
-    .includes(back.searchParams.get('error')));
+  const back = arrived(page.out);
+  assert.ok(NEEDS_INTERACTION.includes(back.searchParams.get('error')));
   assert.equal(back.searchParams.get('state'), state);
   assert.equal(back.searchParams.get('code'), null);
   return passed(back.searchParams.get('error'));
@@ -290,11 +359,11 @@ async function silently(ua, extra) {
   const { params, checks } = request(extra);
   const url = client.buildAuthorizationUrl(config, params);
   const page = await land(ua, url.href);
-  assert.ok(page.location, `no interaction: ${page.status}`);
-  return (await client.authorizationCodeGrant(config, new URL(page.location), checks)).claims();
+  assert.ok(page.out, `no interaction: ${page.status}`);
+  return (await client.authorizationCodeGrant(config, arrived(page.out).input(), checks)).claims();
 }
 
-module(BASIC, 'oidcc-prompt-none-logged-in', async () => {
+basic('oidcc-prompt-none-logged-in', async () => {
   const first = await flow(await configure());
   const second = await silently(first.ua, { prompt: 'none' });
   assert.equal(second.sub, first.claims.sub);
@@ -302,21 +371,21 @@ module(BASIC, 'oidcc-prompt-none-logged-in', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-max-age-1', async () => {
+basic('oidcc-max-age-1', async () => {
   const first = await flow(await configure());
   await advance(2);
   const config = await configure();
   const { params, checks } = request({ max_age: '1' });
   const url = client.buildAuthorizationUrl(config, params);
   const page = await land(first.ua, url.href);
-  assert.ok(!page.location && page.body.includes('/login'), 'the sign-in page is shown again');
-  const back = new URL(await first.ua.signIn(url.href, 'maria', PASSWORD));
-  const second = (await client.authorizationCodeGrant(config, back, { ...checks, maxAge: 1 })).claims();
+  assert.ok(!page.out && page.body.includes('/login'), 'the sign-in page is shown again');
+  const back = arrived(await first.ua.signIn(url.href, 'maria', PASSWORD));
+  const second = (await client.authorizationCodeGrant(config, back.input(), { ...checks, maxAge: 1 })).claims();
   assert.ok(second.auth_time > first.claims.auth_time, 'auth_time is later');
   return review('the sign-in page is shown again and auth_time is later; the suite asks for a screenshot of the page');
 });
 
-module(BASIC, 'oidcc-max-age-10000', async () => {
+basic('oidcc-max-age-10000', async () => {
   const first = await flow(await configure(), { max_age: '15000' });
   assert.equal(typeof first.claims.auth_time, 'number');
   const second = await silently(first.ua, { max_age: '10000' });
@@ -325,34 +394,34 @@ module(BASIC, 'oidcc-max-age-10000', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-ensure-request-with-unknown-parameter-succeeds', async () => {
+basic('oidcc-ensure-request-with-unknown-parameter-succeeds', async () => {
   await flow(await configure(), { extra: 'foobar' });
   return passed();
 });
 
-module(BASIC, 'oidcc-id-token-hint', async () => {
+basic('oidcc-id-token-hint', async () => {
   const first = await flow(await configure());
   const second = await silently(first.ua, { prompt: 'none', id_token_hint: first.tokens.id_token });
   assert.equal(second.sub, first.claims.sub);
   return passed();
 });
 
-module(BASIC, 'oidcc-login-hint', async () => {
+basic('oidcc-login-hint', async () => {
   await flow(await configure(), { login_hint: `buffy@${new URL(idp.issuer).hostname}` });
   return passed();
 });
 
-module(BASIC, 'oidcc-ui-locales', async () => {
+basic('oidcc-ui-locales', async () => {
   await flow(await configure(), { ui_locales: 'se' });
   return passed();
 });
 
-module(BASIC, 'oidcc-claims-locales', async () => {
+basic('oidcc-claims-locales', async () => {
   await flow(await configure(), { claims_locales: 'se' });
   return passed();
 });
 
-module(BASIC, 'oidcc-ensure-request-with-acr-values-succeeds', async () => {
+basic('oidcc-ensure-request-with-acr-values-succeeds', async () => {
   const config = await configure();
   const values = config.serverMetadata().acr_values_supported;
   const { claims } = await flow(config, { acr_values: values.join(' ') });
@@ -373,7 +442,7 @@ async function redeemAgain(back) {
   return { status: res.status, body: await res.json() };
 }
 
-module(BASIC, 'oidcc-codereuse', async () => {
+basic('oidcc-codereuse', async () => {
   const { back } = await flow(await configure());
   const again = await redeemAgain(back);
   assert.equal(again.status, 400);
@@ -381,7 +450,7 @@ module(BASIC, 'oidcc-codereuse', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-codereuse-30seconds', async () => {
+basic('oidcc-codereuse-30seconds', async () => {
   const { back, tokens } = await flow(await configure());
   await advance(30);
   const again = await redeemAgain(back);
@@ -392,27 +461,27 @@ module(BASIC, 'oidcc-codereuse-30seconds', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-ensure-registered-redirect-uri', async () => {
+basic('oidcc-ensure-registered-redirect-uri', async () => {
   const config = await configure();
   const { params } = request({ redirect_uri: `${REDIRECT}${client.randomState()}` });
   const page = await land(new UserAgent(idp.issuer), client.buildAuthorizationUrl(config, params).href);
-  assert.equal(page.location, undefined, 'no redirect to an unregistered URI, nor back');
+  assert.equal(page.out, undefined, 'nothing sent to an unregistered URI, nor back');
   assert.ok(page.status >= 400, `an error page: ${page.status}`);
   return review('an error page is shown and nothing redirected; the suite asks for a screenshot of it');
 });
 
-module(BASIC, 'oidcc-ensure-post-request-succeeds', async () => {
+basic('oidcc-ensure-post-request-succeeds', async () => {
   const config = await configure();
   const { params, checks } = request();
   const ua = new UserAgent(idp.issuer);
   const body = new URLSearchParams({ client_id: 'rp-basic', response_type: 'code', ...params });
   const page = await ua.follow(await ua.request(config.serverMetadata().authorization_endpoint, { method: 'POST', body }));
-  const back = await ua.complete(page, 'maria', PASSWORD);
-  await client.authorizationCodeGrant(config, new URL(back), checks);
+  const back = arrived(await ua.complete(page, 'maria', PASSWORD));
+  await client.authorizationCodeGrant(config, back.input(), checks);
   return passed();
 });
 
-module(BASIC, 'oidcc-server-client-secret-post', async () => {
+basic('oidcc-server-client-secret-post', async () => {
   const config = await configure('rp-post', client.ClientSecretPost(SECRET));
   assert.ok(config.serverMetadata().token_endpoint_auth_methods_supported.includes('client_secret_post'));
   await flow(config);
@@ -427,12 +496,12 @@ function unsignedObjectsAdvertised() {
   });
 }
 
-module(BASIC, 'oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported', async () => {
+basic('oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported', async () => {
   assert.equal(await unsignedObjectsAdvertised(), false);
   return skipped('request_object_signing_alg_values_supported lacks none: unsigned request objects are refused');
 });
 
-module(BASIC, 'oidcc-claims-essential', async () => {
+basic('oidcc-claims-essential', async () => {
   const config = await configure();
   const claims = JSON.stringify({ userinfo: { name: { essential: true } } });
   const { tokens } = await flow(config, { claims });
@@ -444,12 +513,12 @@ module(BASIC, 'oidcc-claims-essential', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-ensure-request-object-with-redirect-uri', async () => {
+basic('oidcc-ensure-request-object-with-redirect-uri', async () => {
   assert.equal(await unsignedObjectsAdvertised(), false);
   return skipped('request_object_signing_alg_values_supported lacks none');
 });
 
-module(BASIC, 'oidcc-refresh-token', async () => {
+basic('oidcc-refresh-token', async () => {
   const config = await configure();
   const { tokens, claims } = await flow(config);
   assert.ok(tokens.refresh_token, 'a refresh token');
@@ -473,12 +542,12 @@ module(BASIC, 'oidcc-refresh-token', async () => {
   return passed();
 });
 
-module(BASIC, 'oidcc-ensure-request-with-valid-pkce-succeeds', async () => {
+basic('oidcc-ensure-request-with-valid-pkce-succeeds', async () => {
   const config = await configure();
   const verifier = client.randomPKCECodeVerifier();
   const { params, checks } = request({ code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
-  const back = new URL(await new UserAgent(idp.issuer).signIn(client.buildAuthorizationUrl(config, params).href, 'maria', PASSWORD));
-  await client.authorizationCodeGrant(config, back, { ...checks, pkceCodeVerifier: verifier });
+  const back = arrived(await new UserAgent(idp.issuer).signIn(client.buildAuthorizationUrl(config, params).href, 'maria', PASSWORD));
+  await client.authorizationCodeGrant(config, back.input(), { ...checks, pkceCodeVerifier: verifier });
   return passed();
 });
 
@@ -524,9 +593,8 @@ async function rpKey(kid, alg = 'ES256') {
 async function register(metadata, key) {
   const jwks = metadata.jwks_uri ? {} : { jwks: { keys: [key.jwk] } };
   const config = await client.dynamicClientRegistration(new URL(idp.issuer), {
-    redirect_uris: [REDIRECT], token_endpoint_auth_method: 'private_key_jwt', ...jwks, ...metadata,
+    redirect_uris: [REDIRECT], token_endpoint_auth_method: 'private_key_jwt', ...jwks, ...metadata, [client.clockSkew]: advanced,
   }, client.PrivateKeyJwt({ key: key.key, kid: key.kid }), { initialAccessToken, execute: [client.allowInsecureRequests] });
-  config[client.clockSkew] = advanced;
   client.enableNonRepudiationChecks(config);
   return config;
 }
@@ -548,17 +616,13 @@ async function registerRaw(metadata) {
 async function tokenRequest(config, key, form) {
   const id = config.clientMetadata().client_id;
   const now = Math.floor(Date.now() / 1000) + advanced;
-  const encode = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const signing = `${encode({ alg: 'ES256', kid: key.kid })}.${encode({
-    iss: id, sub: id, aud: idp.issuer, jti: client.randomState(), iat: now, exp: now + 60,
-  })}`;
-  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.key, Buffer.from(signing));
+  const assertion = await signJwt(key, { iss: id, sub: id, aud: idp.issuer, jti: client.randomState(), iat: now, exp: now + 60 });
   const res = await fetch(`${idp.issuer}/token`, {
     method: 'POST',
     body: new URLSearchParams({
       ...form,
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: `${signing}.${Buffer.from(signature).toString('base64url')}`,
+      client_assertion: assertion,
     }),
   });
   const body = await res.json();
@@ -570,6 +634,33 @@ function header(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url'));
 }
 
+function claimsOf(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url'));
+}
+
+/** A JWT of `claims` signed by the ES256 `key` (`rpKey`). */
+async function signJwt(key, claims) {
+  const encode = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const signing = `${encode({ alg: 'ES256', kid: key.kid })}.${encode(claims)}`;
+  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.key, Buffer.from(signing));
+  return `${signing}.${Buffer.from(signature).toString('base64url')}`;
+}
+
+/** The claims of a JWT signed by one of the provider's published keys (ES256 or RS256). */
+async function verified(jwt) {
+  const { alg, kid } = header(jwt);
+  const jwks = await (await fetch((await configure()).serverMetadata().jwks_uri)).json();
+  const jwk = jwks.keys.find((k) => k.kid === kid);
+  assert.ok(jwk, `a published key ${kid}`);
+  const algorithm = { ES256: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
+    RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } }[alg];
+  assert.ok(algorithm, `alg ${alg}`);
+  const key = await crypto.subtle.importKey('jwk', jwk, algorithm, false, ['verify']);
+  const [h, p, sig] = jwt.split('.');
+  assert.ok(await crypto.subtle.verify(algorithm, key, Buffer.from(sig, 'base64url'), Buffer.from(`${h}.${p}`)), 'signature');
+  return claimsOf(jwt);
+}
+
 /** The page an authorization request with these parameters (for `clientId`) lands on. */
 async function landFor(clientId, params) {
   const url = new URL(`${idp.issuer}/authorize`);
@@ -578,7 +669,7 @@ async function landFor(clientId, params) {
 }
 
 function errorPage(page) {
-  assert.equal(page.location, undefined, `redirected to ${page.location}`);
+  assert.equal(page.out, undefined, `sent to ${page.location ?? page.posted?.action}`);
   assert.ok(page.status >= 400, `an error page: ${page.status}`);
   return review('an error page is shown and nothing redirected; the suite asks for a screenshot of it');
 }
@@ -676,7 +767,7 @@ for (const [name, member] of [
     const uri = `https://rp.example/${member}`;
     const config = await register({ [member]: uri }, await rpKey(member));
     const page = await landFor(config.clientMetadata().client_id, { redirect_uri: REDIRECT });
-    assert.ok(!page.location && page.body.includes('/login'), 'the sign-in page');
+    assert.ok(!page.out && page.body.includes('/login'), 'the sign-in page');
     if (member === 'logo_uri') {
       assert.ok(!page.body.includes(uri));
       return deviation('logo_uri is accepted but not shown: the page would have to load it from the client, telling it of every citizen who signs in; fetching and serving logos is not built');
@@ -765,9 +856,9 @@ module(DYNAMIC, 'oidcc-request-uri-signed-rs256', async () => {
   url.search = new URLSearchParams({ client_id: config.clientMetadata().client_id, request_uri: requestUri });
   const ua = new UserAgent(idp.issuer);
   const page = await land(ua, url.href);
-  assert.ok(!page.location && page.status === 200, `${page.status} ${(page.body || '').match(/<p[^>]*>[^<]*<\/p>/g)}`);
-  const back = new URL(await ua.complete(page, 'maria', PASSWORD));
-  await client.authorizationCodeGrant(config, back, checks);
+  assert.ok(!page.out && page.status === 200, `${page.status} ${(page.body || '').match(/<p[^>]*>[^<]*<\/p>/g)}`);
+  const back = arrived(await ua.complete(page, 'maria', PASSWORD));
+  await client.authorizationCodeGrant(config, back.input(), checks);
   return passed();
 });
 
@@ -791,6 +882,196 @@ module(DYNAMIC, 'oidcc-ensure-client-assertion-with-iss-aud-succeeds', async () 
   // openid-client's assertions name the issuer as their audience.
   await flow(await register({}, await rpKey('d23')));
   return passed('an assertion with aud = the issuer is accepted');
+});
+
+// ---- RP-Initiated Logout OP, Back-Channel Logout OP, Front-Channel Logout OP (static
+// clients, discovered metadata, client_secret_basic). The suite's end-session requests
+// carry id_token_hint, post_logout_redirect_uri and state, without client_id; each module
+// removes or spoils one of them.
+
+/** Metadata checks of the logout plans' discovery modules. */
+async function logoutDiscovery(members) {
+  const m = (await configure()).serverMetadata();
+  assert.ok(new URL(m.end_session_endpoint).href.startsWith(idp.issuer), 'end_session_endpoint');
+  for (const member of members) assert.equal(m[member], true, member);
+  return passed(`end_session_endpoint${members.map((x) => `, ${x}`).join('')}; https in a deployment (the loopback issuer here is http)`);
+}
+
+/**
+ * Signs in to `clientId` in a fresh browser, then sends it to the end-session endpoint with
+ * the suite's parameters as `change` leaves them (a member set to undefined is left out).
+ */
+async function signInThenLogout(clientId, change = (p) => p) {
+  const config = await configure(clientId);
+  const first = await flow(config);
+  const state = 'x'.repeat(64) + client.randomState();
+  const params = await change({ id_token_hint: first.tokens.id_token, post_logout_redirect_uri: POST_LOGOUT, state });
+  const url = new URL(config.serverMetadata().end_session_endpoint);
+  url.search = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined));
+  return { first, state, page: await land(first.ua, url.href) };
+}
+
+/** The second authorization of the logout modules: prompt=none must now need the citizen. */
+async function signedOut(ua, clientId) {
+  const { params } = request({ prompt: 'none' });
+  const page = await land(ua, client.buildAuthorizationUrl(await configure(clientId), params).href);
+  const error = arrived(page.out).searchParams.get('error');
+  assert.ok(NEEDS_INTERACTION.includes(error), `prompt=none after logout: ${error}`);
+}
+
+/** The browser was sent to the post-logout redirect URI, with `state` when given. */
+function backAfterLogout(out, state) {
+  assert.ok(out, 'sent back to the post-logout redirect URI');
+  const url = new URL(out);
+  assert.equal(`${url.origin}${url.pathname}`, POST_LOGOUT);
+  assert.equal(url.searchParams.get('state'), state ?? null, 'state');
+  const unexpected = [...url.searchParams.keys()].filter((k) => k !== 'state');
+  assert.deepEqual(unexpected, [], 'no other parameter');
+}
+
+/** The signed-out page: shown, nothing redirected, the session ended. */
+async function signedOutPage(ua, page, clientId) {
+  assert.equal(page.out, undefined, `sent to ${page.out}`);
+  assert.equal(page.status, 200);
+  assert.ok(!page.body.includes('/logout/confirm'), 'signed out, not asked');
+  await signedOut(ua, clientId);
+}
+
+/** The confirmation asked of the citizen when no hint names their session; confirms it. */
+async function confirmLogout(ua, page) {
+  assert.equal(page.out, undefined, `sent to ${page.out}`);
+  assert.ok(page.body.includes('action="/logout/confirm"'), 'the citizen is asked to confirm');
+  const form = new URLSearchParams({ csrf: hidden(page.body, 'csrf'), pending: hidden(page.body, 'pending') });
+  return land(ua, `${idp.issuer}/logout/confirm`, { method: 'POST', body: form });
+}
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-discovery-endpoint-verification', () => logoutDiscovery([]));
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout', async () => {
+  const { first, state, page } = await signInThenLogout('rp-logout');
+  backAfterLogout(page.out, state);
+  await signedOut(first.ua, 'rp-logout');
+  return passed();
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-bad-post-logout-redirect-uri', async () => {
+  const { page } = await signInThenLogout('rp-logout', (p) => ({ ...p, post_logout_redirect_uri: `${POST_LOGOUT}/wrong` }));
+  return errorPage(page);
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-modified-id-token-hint', async () => {
+  const { page } = await signInThenLogout('rp-logout', (p) => {
+    const [, payload] = p.id_token_hint.split('.');
+    return { ...p, id_token_hint: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.` };
+  });
+  return errorPage(page);
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-no-id-token-hint', async () => {
+  const { page } = await signInThenLogout('rp-logout', (p) => ({ ...p, id_token_hint: undefined }));
+  return errorPage(page);
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-no-params', async () => {
+  const { first, page } = await signInThenLogout('rp-logout', () => ({}));
+  await signedOutPage(first.ua, await confirmLogout(first.ua, page), 'rp-logout');
+  return review('the citizen is asked to confirm (a request without an ID token hint may come from any page), then signed out and shown the signed-out page; the suite asks for a screenshot of it');
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-no-post-logout-redirect-uri', async () => {
+  const { first, page } = await signInThenLogout('rp-logout', (p) => ({ ...p, post_logout_redirect_uri: undefined }));
+  await signedOutPage(first.ua, page, 'rp-logout');
+  return review('signed out and shown the signed-out page; the suite asks for a screenshot of it');
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-no-state', async () => {
+  const { first, page } = await signInThenLogout('rp-logout', (p) => ({ ...p, state: undefined }));
+  backAfterLogout(page.out, undefined);
+  await signedOut(first.ua, 'rp-logout');
+  return passed();
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-only-state', async () => {
+  const { first, page } = await signInThenLogout('rp-logout', (p) => ({ state: p.state }));
+  await signedOutPage(first.ua, await confirmLogout(first.ua, page), 'rp-logout');
+  return review('the citizen is asked to confirm (no ID token hint), then signed out and shown the signed-out page; the suite asks for a screenshot of it');
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri', async () => {
+  const { page } = await signInThenLogout('rp-logout', (p) => ({ ...p, post_logout_redirect_uri: `${POST_LOGOUT}?foo=bar` }));
+  return errorPage(page);
+});
+
+module(RP_LOGOUT, 'oidcc-rp-initiated-logout-bad-id-token-hint', async () => {
+  // An ID token as this provider would issue it, signed by the relying party's key.
+  const key = await rpKey('forged');
+  const { page } = await signInThenLogout('rp-logout', async (p) => {
+    return { ...p, id_token_hint: await signJwt(key, claimsOf(p.id_token_hint)) };
+  });
+  return errorPage(page);
+});
+
+module(BACKCHANNEL, 'oidcc-backchannel-logout-discovery-endpoint-verification',
+  () => logoutDiscovery(['backchannel_logout_supported', 'backchannel_logout_session_supported']));
+
+module(BACKCHANNEL, 'oidcc-backchannel-rp-initiated-logout', async () => {
+  const { first, state, page } = await signInThenLogout('rp-backchannel');
+  backAfterLogout(page.out, state);
+  const sid = first.claims.sid;
+  assert.ok(sid, 'the ID token has sid');
+  let request;
+  for (let i = 0; i < 100 && !request; i++) {
+    request = heard.backchannel.find((r) => claimsOf(r.form.get('logout_token') || '.e30.').sid === sid);
+    if (!request) await new Promise((ok) => setTimeout(ok, 100));
+  }
+  assert.ok(request, 'a back-channel logout request within 10 s');
+  assert.match(request.type, /^application\/x-www-form-urlencoded/);
+  assert.deepEqual([...request.form.keys()], ['logout_token'], 'only logout_token');
+  const token = request.form.get('logout_token');
+  const claims = await verified(token);
+  assert.equal(claims.iss, idp.issuer);
+  assert.ok([claims.aud].flat().includes('rp-backchannel'), 'aud');
+  const now = Date.now() / 1000 + advanced;
+  assert.ok(claims.iat <= now + 300 && claims.iat > now - 86400, 'iat');
+  assert.ok(claims.jti, 'jti');
+  assert.deepEqual(claims.events, { 'http://schemas.openid.net/event/backchannel-logout': {} });
+  assert.equal(claims.nonce, undefined, 'no nonce');
+  assert.ok(claims.sub || claims.sid, 'sub or sid');
+  if (claims.sub) assert.equal(claims.sub, first.claims.sub);
+  assert.equal(claims.sid, sid);
+  await signedOut(first.ua, 'rp-backchannel');
+  return passed();
+});
+
+module(FRONTCHANNEL, 'oidcc-frontchannel-logout-discovery-endpoint-verification',
+  () => logoutDiscovery(['frontchannel_logout_supported', 'frontchannel_logout_session_supported']));
+
+module(FRONTCHANNEL, 'oidcc-frontchannel-rp-initiated-logout', async () => {
+  const { first, state, page } = await signInThenLogout('rp-frontchannel');
+  // The signed-out page loads the service's front-channel logout URI in a frame, then
+  // (its script; a link without scripts) goes on to the post-logout redirect URI.
+  assert.equal(page.status, 200);
+  const frames = [...page.body.matchAll(/<iframe[^>]* src="([^"]*)"/g)].map((m) => unescape(m[1]));
+  assert.equal(frames.length, 1, 'one front-channel frame');
+  const loaded = heard.frontchannel.length;
+  assert.equal((await fetch(frames[0])).status, 200);
+  const query = heard.frontchannel[loaded];
+  assert.deepEqual([...query.keys()].sort(), ['iss', 'sid'], 'only iss and sid');
+  assert.equal(query.get('iss'), idp.issuer);
+  assert.equal(query.get('sid'), first.claims.sid);
+  const next = page.body.match(/<a href="([^"]*)" id="logout-next">/);
+  assert.ok(next, 'a way on to the service');
+  backAfterLogout(unescape(next[1]), state);
+  await signedOut(first.ua, 'rp-frontchannel');
+  return passed();
+});
+
+// ---- FAPI 2.0 Security Profile (conformance/fapi2.mjs)
+
+const fapi2 = fapi2Plan({
+  module, passed, warning, skipped, review, verified, advance, REDIRECT, PASSWORD,
+  idp: () => idp,
+  now: () => Math.floor(Date.now() / 1000) + advanced,
 });
 
 for (const check of deferred) check();
@@ -818,10 +1099,20 @@ function report() {
     'flow, `client_secret_basic`; `client_secret_post` for its module); the three modules it',
     'runs only with a dynamically registered client are run with Dynamic OP. Dynamic OP runs',
     'with response type `code` and `private_key_jwt`, each client registered at `/register`.',
-    'The Form Post, logout and FAPI 2.0 plans are not in this harness yet.',
+    "Form Post OP runs Basic OP's modules with `response_mode=form_post`: every response",
+    'reaches the client as a form its browser posts, never in a URL. The logout plans run',
+    "with static clients as the suite's end-session requests are made (`id_token_hint`,",
+    '`post_logout_redirect_uri` and `state`, no `client_id`); the back-channel logout token',
+    "is checked as the suite checks it (signature on the provider's published keys, claims,",
+    'no other parameter), and the front-channel frame is loaded as a browser loads it.',
+    'FAPI 2.0 runs the Security Profile plan (`fapi2-security-profile-final-test-plan`) with',
+    'plain FAPI, OpenID Connect, `private_key_jwt` and DPoP, unsigned pushed requests and',
+    'plain responses, for clients added with `--profile fapi2`; the resource the suite calls',
+    "with the tokens is UserInfo. Six modules of the plan are for other profiles (UK Open",
+    'Banking, Open Finance Brazil, ConnectID) or replaced in plain FAPI, and do not run.',
     '',
   ];
-  for (const plan of [BASIC, CONFIG, DYNAMIC]) {
+  for (const plan of PLANS) {
     const rows = results.filter((r) => r.plan === plan).sort((a, b) => a.place - b.place);
     const count = (r) => rows.filter((x) => x.result === r).length;
     lines.push(`## ${plan}`, '');

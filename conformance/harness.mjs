@@ -231,11 +231,19 @@ export class UserAgent {
     return res;
   }
 
-  /** Follows redirects within the provider; returns the final page or outbound Location. */
+  /**
+   * Follows redirects within the provider; returns the final page (`status`, `body`), the
+   * outbound `location`, or for a page whose form the browser posts at once to the client
+   * (response mode `form_post`) what it posts, as `posted`.
+   */
   async follow(res) {
     for (let i = 0; i < 10; i++) {
       const loc = res.headers.get('location');
-      if (!loc) return { status: res.status, body: await res.text() };
+      if (!loc) {
+        const page = { status: res.status, body: await res.text() };
+        const posted = FormPost.from(page.body, this.base);
+        return posted ? { ...page, posted } : page;
+      }
       const abs = new URL(loc, this.base).href;
       if (!abs.startsWith(this.base)) return { status: res.status, location: abs };
       res = await this.request(abs);
@@ -248,10 +256,14 @@ export class UserAgent {
     return this.complete(await this.follow(await this.request(authorizationUrl)), username, password);
   }
 
-  /** `signIn` from a page the provider has shown (`follow`'s answer). */
+  /**
+   * `signIn` from a page the provider has shown (`follow`'s answer): the URL the browser
+   * is sent back to, or the `FormPost` it posts there.
+   */
   async complete(page, username, password) {
     for (let step = 0; step < 4; step++) {
       if (page.location) return page.location;
+      if (page.posted) return page.posted;
       if (page.status !== 200) throw new Error(`unexpected page ${page.status}: ${page.body}`);
       const action = new URL(attr(page.body, 'action'), this.base).href;
       const form = new URLSearchParams({ csrf: hidden(page.body, 'csrf') });
@@ -269,18 +281,53 @@ export class UserAgent {
   }
 }
 
+/** A response posted to the client by the browser (OAuth 2.0 Form Post Response Mode). */
+export class FormPost {
+  constructor(action, params) {
+    this.action = action;
+    this.params = params;
+  }
+
+  /** The form of a page that posts itself to a page outside the provider, if it has one. */
+  static from(html, base) {
+    const form = html.match(/<form method="post" action="([^"]*)" id="form-post">([\s\S]*?)<\/form>/);
+    if (!form) return undefined;
+    const action = new URL(unescape(form[1]), base).href;
+    if (action.startsWith(base)) return undefined;
+    const params = new URLSearchParams();
+    for (const [, name, value] of form[2].matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+      params.append(unescape(name), unescape(value));
+    }
+    return new FormPost(action, params);
+  }
+
+  /** The request the browser makes, as a relying party receives it. */
+  request() {
+    return new Request(this.action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: this.params,
+    });
+  }
+}
+
 function attr(html, name) {
   const m = html.match(new RegExp(`${name}="([^"]*)"`));
   if (!m) throw new Error(`no ${name} in page: ${html}`);
   return unescape(m[1]);
 }
 
-function hidden(html, name) {
+/** The value of the hidden form field `name` of a page. */
+export function hidden(html, name) {
   const m = html.match(new RegExp(`name="${name}" value="([^"]*)"`));
   if (!m) throw new Error(`no ${name} field in page: ${html}`);
   return unescape(m[1]);
 }
 
-function unescape(s) {
-  return s.replace(/&#38;|&amp;/g, '&').replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'");
+/** Text of HTML with its character references resolved. */
+export function unescape(s) {
+  const named = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
+  return s.replace(/&(?:#(\d+)|#x([0-9a-f]+)|(\w+));/gi, (all, dec, hex, name) => (dec
+    ? String.fromCodePoint(Number(dec))
+    : hex ? String.fromCodePoint(parseInt(hex, 16)) : named[name.toLowerCase()] ?? all));
 }

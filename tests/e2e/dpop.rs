@@ -1,8 +1,9 @@
 //! DPoP (RFC 9449) over HTTP: tokens bound to the client's key at the token endpoint (with
-//! the server's nonce), usable at UserInfo only with a fresh proof of that key, refreshed
-//! only with it; replayed proofs, proofs of another key and bound tokens presented as
-//! `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong key; a client
-//! registered to require DPoP gets nothing without it.
+//! the server's nonce), usable at UserInfo only with a fresh proof of that key; refreshed
+//! with a proof (a public client's only with its key; a confidential client's refresh binds
+//! the tokens to the key it proves); replayed proofs, proofs of another key and bound tokens
+//! presented as `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong
+//! key; a client registered to require DPoP gets nothing without it.
 
 use crate::*;
 use josekit::jwk::KeyPair;
@@ -49,23 +50,42 @@ impl Key {
     }
 }
 
-/// A token request with a DPoP proof made by `key` (and the nonce, once the server gave
-/// one): status, body, and the nonce the server named.
+/// Who makes a token request: the confidential client `portal`, or a public client.
+#[derive(Clone, Copy)]
+enum Asking<'a> {
+    Portal,
+    Public(&'a str),
+}
+
+/// A token request of `portal` with a DPoP proof made by `key` (and the nonce, once the
+/// server gave one): status, body, and the nonce the server named.
 async fn token_with(
     s: &TestServer,
     key: &Key,
     nonce: Option<&str>,
     form: &[(&str, &str)],
 ) -> (u16, Value, Option<String>) {
+    token_by(s, Asking::Portal, key, nonce, form).await
+}
+
+async fn token_by(
+    s: &TestServer,
+    asking: Asking<'_>,
+    key: &Key,
+    nonce: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, Value, Option<String>) {
     let extra = nonce.map_or(json!({}), |n| json!({ "nonce": n }));
-    let res = reqwest::Client::new()
+    let req = reqwest::Client::new()
         .post(s.url("/token"))
-        .basic_auth("portal", Some(SECRET))
-        .header("DPoP", key.proof("POST", &s.url("/token"), extra))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+        .header("DPoP", key.proof("POST", &s.url("/token"), extra));
+    let res = match asking {
+        Asking::Portal => req.basic_auth("portal", Some(SECRET)).form(form),
+        Asking::Public(id) => req.form(&[form, &[("client_id", id)]].concat()),
+    }
+    .send()
+    .await
+    .unwrap();
     let next = res
         .headers()
         .get("dpop-nonce")
@@ -99,19 +119,20 @@ async fn userinfo_with(
 /// another key, and stays usable); with a proof of `right`, DPoP-bound tokens come back.
 async fn only_the_bound_key(
     s: &TestServer,
+    asking: Asking<'_>,
     wrong: &Key,
     right: &Key,
     form: &[(&str, &str)],
 ) -> Value {
-    let (_, _, nonce) = token_with(s, wrong, None, form).await;
+    let (_, _, nonce) = token_by(s, asking, wrong, None, form).await;
     let nonce = nonce.expect("a DPoP-Nonce header");
-    let (status, body, _) = token_with(s, wrong, Some(&nonce), form).await;
+    let (status, body, _) = token_by(s, asking, wrong, Some(&nonce), form).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
         "{body}"
     );
-    let (status, t, _) = token_with(s, right, Some(&nonce), form).await;
+    let (status, t, _) = token_by(s, asking, right, Some(&nonce), form).await;
     assert_eq!(status, 200, "{t}");
     assert_eq!(t["token_type"], "DPoP");
     t
@@ -204,15 +225,34 @@ async fn tokens_are_bound_to_the_clients_key(backend: Backend) {
         "no proof"
     );
 
-    // The refresh token too: not without the key, not with another (and not burnt by
-    // either), then with it.
+    // The refresh token: not without a proof (and not burnt by that). The client is
+    // confidential: its refresh token is constrained by its secret, not by a key (RFC 9449
+    // 5), so a refresh may prove a new key, to which the grant's tokens are then bound.
     let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
     let (status, body) = post_token(&s, &form).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let t = only_the_bound_key(&s, &thief, &key, &form).await;
+    let new_key = Key::new();
+    let (status, t, _) = token_with(&s, &new_key, Some(&nonce), &form).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["token_type"], "DPoP");
+    let renewed = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&s, renewed).await["cnf"]["jkt"],
+        new_key.jkt().as_str()
+    );
+    let with_old = key.proof("GET", &htu, ath(renewed));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", renewed, Some(with_old)).await.0,
+        401
+    );
+    let with_new = new_key.proof("GET", &htu, ath(renewed));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", renewed, Some(with_new)).await.0,
+        200
+    );
 
     // A replayed token request proof is refused.
     let replayed = key.proof("POST", &s.url("/token"), json!({ "nonce": nonce }));
@@ -247,7 +287,7 @@ async fn a_code_bound_with_dpop_jkt_needs_that_key(backend: Backend) {
         "{body}"
     );
     let other = Key::new();
-    only_the_bound_key(&s, &other, &key, &form).await;
+    only_the_bound_key(&s, Asking::Portal, &other, &key, &form).await;
     // A malformed thumbprint is refused at the authorization request.
     let (url, _) = authorize_url(&s, "&dpop_jkt=not-a-thumbprint");
     let page = b.get(&url).await;
@@ -256,6 +296,26 @@ async fn a_code_bound_with_dpop_jkt_needs_that_key(backend: Backend) {
         refused.get("error").map(String::as_str),
         Some("invalid_request")
     );
+}
+
+/// A public client's refresh token is bound to its DPoP key (RFC 9449 5): refused with
+/// another key, and not burnt by it.
+async fn a_public_clients_refresh_token_needs_its_key(backend: Backend) {
+    let s = server_with_client(backend).await;
+    s.add_client(&["--id", "spa", "--public", "--redirect-uri", REDIRECT]);
+    let b = Browser::new();
+    let (url, verifier) = authorize_url(&s, "");
+    let url = url.replace("client_id=portal", "client_id=spa");
+    let back = b.login(&s.issuer, &url, "anna", PASSWORD).await;
+    let code = query(&back).remove("code").expect("code");
+    let key = Key::new();
+    let redeem = redemption(&code, &verifier);
+    let (_, _, nonce) = token_by(&s, Asking::Public("spa"), &key, None, &redeem).await;
+    let (status, t, _) = token_by(&s, Asking::Public("spa"), &key, nonce.as_deref(), &redeem).await;
+    assert_eq!(status, 200, "{t}");
+    let refresh = t["refresh_token"].as_str().expect("a refresh token");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    only_the_bound_key(&s, Asking::Public("spa"), &Key::new(), &key, &form).await;
 }
 
 /// A client registered to require DPoP (RFC 9449 5.2) gets no token without a proof; its
@@ -289,5 +349,6 @@ async fn a_client_that_requires_dpop_gets_nothing_without_a_proof(backend: Backe
 on_both_databases!(
     tokens_are_bound_to_the_clients_key,
     a_code_bound_with_dpop_jkt_needs_that_key,
+    a_public_clients_refresh_token_needs_its_key,
     a_client_that_requires_dpop_gets_nothing_without_a_proof
 );

@@ -58,18 +58,25 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         serde_json::to_string(&response).map_err(OidcError::server)
     })
     .await;
-    let mut res = match result {
+    let res = match result {
         Ok(body) => no_store_json(body),
         Err(e) => json_error(&e),
     };
-    // A client that uses DPoP always learns the nonce its next proof must carry (RFC 9449
-    // 8): with `use_dpop_nonce`, and with every other answer.
-    if sent_proof {
-        let nonce = nonces.current(now);
-        if let Ok(v) = header::HeaderValue::from_str(&nonce) {
-            res.headers_mut()
-                .insert(header::HeaderName::from_static("dpop-nonce"), v);
-        }
+    with_dpop_nonce(res, sent_proof.then_some(&nonces), now)
+}
+
+/// A client that sent a DPoP proof always learns the nonce its next proof must carry (RFC
+/// 9449 8): with `use_dpop_nonce`, and with every other answer.
+fn with_dpop_nonce(
+    mut res: HttpResponse,
+    nonces: Option<&crate::oidc::dpop::Nonces>,
+    now: i64,
+) -> HttpResponse {
+    if let Some(nonces) = nonces
+        && let Ok(v) = header::HeaderValue::from_str(&nonces.current(now))
+    {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("dpop-nonce"), v);
     }
     res
 }
@@ -161,26 +168,38 @@ pub async fn revoke(
 
 /// Pushed authorization requests (RFC 9126): `201 Created` with the `request_uri`.
 pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let result = for_client(&req, state, &body, PAR_PATH, |st, client, params, now| {
-        let rules = st.rules();
-        let keys = st.keys();
-        let pushed = pushed::push(
-            &st.db,
-            &st.provider,
-            &keys,
-            &rules.policy,
-            client,
-            params,
-            now,
-        )?;
-        serde_json::to_string(&pushed).map_err(OidcError::server)
-    })
+    let proof = dpop_header(&req);
+    let sent_proof = proof.is_some();
+    let nonces = state.provider.dpop_nonces.clone();
+    let now = state.clock.now();
+    let result = for_client(
+        &req,
+        state,
+        &body,
+        PAR_PATH,
+        move |st, client, params, now| {
+            let rules = st.rules();
+            let keys = st.keys();
+            let pushed = pushed::push(
+                &st.db,
+                &st.provider,
+                &keys,
+                &rules.policy,
+                client,
+                params,
+                proof.as_deref(),
+                now,
+            )?;
+            serde_json::to_string(&pushed).map_err(OidcError::server)
+        },
+    )
     .await;
-    match result {
+    let res = match result {
         Ok(body) => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .content_type("application/json")
             .body(body),
         Err(e) => json_error(&e),
-    }
+    };
+    with_dpop_nonce(res, sent_proof.then_some(&nonces), now)
 }

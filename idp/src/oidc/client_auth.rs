@@ -286,6 +286,10 @@ fn verify_assertion(
         return Err(fail("iss and sub must be the client id"));
     }
     let aud_ok = match claims.get("aud") {
+        // FAPI 2.0 (Security Profile 5.3.2.1): the issuer, as a string, and nothing else,
+        // so that an assertion made for another server's endpoint is not accepted here.
+        Some(Value::String(a)) if client.is_fapi2() => *a == provider.issuer,
+        _ if client.is_fapi2() => false,
         Some(Value::String(a)) => audiences.contains(&a.as_str()),
         Some(Value::Array(a)) => a
             .iter()
@@ -294,7 +298,11 @@ fn verify_assertion(
         _ => false,
     };
     if !aud_ok {
-        return Err(fail("aud must be the issuer or the endpoint"));
+        return Err(fail(if client.is_fapi2() {
+            "aud must be the issuer (FAPI 2.0)"
+        } else {
+            "aud must be the issuer or the endpoint"
+        }));
     }
     let exp = claims
         .get("exp")

@@ -5,7 +5,10 @@
 //! refresh tokens keep it in the database. Whoever presents such a token must prove the
 //! same key again, for that request, once: a stolen token alone is worthless.
 //!
-//! The token endpoint asks for a server nonce (`DPoP-Nonce`): a proof must carry one of the
+//! A proof sent with a pushed authorization request binds the code to its key (RFC 9449
+//! 10.1), as `dpop_jkt` does.
+//!
+//! The token and PAR endpoints ask for a server nonce (`DPoP-Nonce`): a proof must carry one of the
 //! last two five-minute periods, so that a proof made in advance cannot be used later.
 //! Nonces are keyed MACs of their period (`Nonces`), the same on every instance and stored
 //! nowhere. Each proof's `jti` is recorded until it could no longer be accepted, by an
@@ -177,6 +180,32 @@ pub fn confirm(
 pub fn remember(conn: &mut AnyConnection, proof: &Proof, now: i64) -> StoreResult<bool> {
     let key = crypto::secret_hash(&format!("dpop\n{}\n{}", proof.jkt, proof.jti));
     crate::store::seen_once(conn, &key, now + 2 * WINDOW)
+}
+
+/// The thumbprint of the key a proof sent to our endpoint `htu` (token, PAR) was made with:
+/// the proof is for a POST there, carries a current nonce, and was not used before.
+pub fn proved_key(
+    db: &crate::store::Db,
+    nonces: &Nonces,
+    proof: &str,
+    htu: &str,
+    now: i64,
+) -> crate::oidc::error::OidcResult<String> {
+    use crate::oidc::error::{ErrorCode, OidcError};
+    let expected = Expected {
+        htm: "POST",
+        htu,
+        access_token: None,
+        nonce: Some(nonces),
+    };
+    let proof = check(proof, &expected, now).map_err(OidcError::dpop)?;
+    if !db.tx(|c| remember(c, &proof, now))? {
+        return Err(OidcError::new(
+            ErrorCode::InvalidDpopProof,
+            "the DPoP proof was used before",
+        ));
+    }
+    Ok(proof.jkt)
 }
 
 /// The URI without query and fragment, as `htu` is compared (RFC 9449 4.3).

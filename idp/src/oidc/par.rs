@@ -31,7 +31,9 @@ pub struct Pushed {
     pub expires_in: i64,
 }
 
-/// Checks and keeps a pushed request of `client` (already authenticated).
+/// Checks and keeps a pushed request of `client` (already authenticated), sent with
+/// `dpop_proof` when the request had a DPoP header.
+#[allow(clippy::too_many_arguments)]
 pub fn push(
     db: &Db,
     provider: &Provider,
@@ -39,6 +41,7 @@ pub fn push(
     policy: &Policy,
     client: &Client,
     params: &Params,
+    dpop_proof: Option<&str>,
     now: i64,
 ) -> OidcResult<Pushed> {
     if params.contains("request_uri") {
@@ -57,6 +60,22 @@ pub fn push(
         }
         Some(_) => {}
         None => params.insert("client_id", &client.id),
+    }
+    // A DPoP proof binds the code to its key (RFC 9449 10.1) as `dpop_jkt` does; sent
+    // together, they must name the same key.
+    if let Some(proof) = dpop_proof {
+        let htu = provider.endpoint(super::PAR_PATH);
+        let jkt = super::dpop::proved_key(db, &provider.dpop_nonces, proof, &htu, now)?;
+        match params.get("dpop_jkt") {
+            Some(named) if !crypto::constant_time_eq(named, &jkt) => {
+                return Err(OidcError::new(
+                    ErrorCode::InvalidDpopProof,
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key",
+                ));
+            }
+            Some(_) => {}
+            None => params.insert("dpop_jkt", &jkt),
+        }
     }
     // The same checks as at the authorization endpoint, answered here in JSON.
     let found = Some(client.clone());
@@ -157,6 +176,7 @@ mod tests {
                 &policy,
                 &client,
                 &request("portal"),
+                None,
                 now,
             )
             .unwrap()

@@ -112,7 +112,7 @@ pub fn redeem(
             CodeRedemption::Refused(code, grant) => {
                 let why = check(&code, &grant, client, redirect_uri, verifier, ctx.now)
                     .err()
-                    .or_else(|| super::unbound(&grant, proved));
+                    .or_else(|| super::unbound(&grant, proved, super::Rebinding::Refused));
                 return Ok(Err(why.unwrap_or_else(|| {
                     OidcError::invalid_grant("the authorization code is invalid")
                 })));
@@ -125,7 +125,7 @@ pub fn redeem(
             return Ok(Err(e));
         }
         let mut grant = grant;
-        if let Err(e) = super::bind(conn, &mut grant, proved)? {
+        if let Err(e) = super::bind(conn, &mut grant, proved, super::Rebinding::Refused)? {
             return Ok(Err(e));
         }
         issue(ctx, conn, client, &grant, code.nonce.as_deref())

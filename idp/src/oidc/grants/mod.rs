@@ -65,7 +65,13 @@ pub fn token(
             ));
         }
         None => None,
-        Some(proof) => Some(proved_key(ctx, proof, &token_endpoint)?),
+        Some(proof) => Some(dpop::proved_key(
+            ctx.db,
+            &ctx.provider.dpop_nonces,
+            proof,
+            &token_endpoint,
+            ctx.now,
+        )?),
     };
     let jkt = proved.as_deref();
     match grant {
@@ -75,39 +81,33 @@ pub fn token(
     }
 }
 
-/// The thumbprint of the key a token request's DPoP proof was made with: the proof is for
-/// this endpoint, carries a current nonce, and was not used before.
-fn proved_key(ctx: &TokenContext, proof: &str, token_endpoint: &str) -> OidcResult<String> {
-    let nonces = &ctx.provider.dpop_nonces;
-    let expected = dpop::Expected {
-        htm: "POST",
-        htu: token_endpoint,
-        access_token: None,
-        nonce: Some(nonces),
-    };
-    let proof = dpop::check(proof, &expected, ctx.now).map_err(OidcError::dpop)?;
-    if !ctx.db.tx(|c| dpop::remember(c, &proof, ctx.now))? {
-        return Err(OidcError::new(
-            ErrorCode::InvalidDpopProof,
-            "the DPoP proof was used before",
-        ));
-    }
-    Ok(proof.jkt)
+/// How a grant already bound to a DPoP key takes a proof of another key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rebinding {
+    /// Refused: a code bound with `dpop_jkt`, or a public client's refresh token, is used
+    /// only with its key (RFC 9449 5, 10).
+    Refused,
+    /// The grant's tokens are bound to the new key from now on: a confidential client's
+    /// refresh token is constrained by the client's authentication, not by a key (RFC 9449
+    /// 5), so the client may prove a new key when it refreshes.
+    Allowed,
 }
 
 /// In the issuing transaction: the DPoP key this request's tokens are bound to. A grant
-/// bound already needs a proof with its key; a grant not bound yet is bound to the key
-/// proved now, for all its tokens from now on (RFC 9449 5: a refresh token is used with
-/// the key it was issued for).
+/// bound already needs a proof (with its key unless `rebinding` allows another); a grant
+/// not bound yet is bound to the key proved now, for all its tokens from now on.
 fn bind(
     conn: &mut crate::store::AnyConnection,
     grant: &mut crate::store::tokens::Grant,
     proved: Option<&str>,
+    rebinding: Rebinding,
 ) -> Result<OidcResult<()>, crate::store::StoreError> {
-    if let Some(e) = unbound(grant, proved) {
+    if let Some(e) = unbound(grant, proved, rebinding) {
         return Ok(Err(e));
     }
-    if let (None, Some(key)) = (&grant.jkt, proved) {
+    if let Some(key) = proved
+        && grant.jkt.as_deref() != Some(key)
+    {
         crate::store::tokens::bind_grant(conn, &grant.id, key)?;
         grant.jkt = Some(key.to_string());
     }
@@ -115,8 +115,13 @@ fn bind(
 }
 
 /// Why a request that proved `proved` (or no key) may not use a grant bound to a DPoP key.
-fn unbound(grant: &crate::store::tokens::Grant, proved: Option<&str>) -> Option<OidcError> {
+fn unbound(
+    grant: &crate::store::tokens::Grant,
+    proved: Option<&str>,
+    rebinding: Rebinding,
+) -> Option<OidcError> {
     match (grant.jkt.as_deref(), proved) {
+        (Some(_), Some(_)) if rebinding == Rebinding::Allowed => None,
         (Some(bound), Some(key)) if crate::crypto::constant_time_eq(bound, key) => None,
         (Some(_), Some(_)) => Some(OidcError::invalid_grant(
             "the grant is bound to another DPoP key than the proof's",

@@ -1,5 +1,12 @@
 //! The refresh token grant: every use rotates the token; presenting a token that was
-//! already rotated revokes the whole grant (the token family).
+//! already rotated revokes the whole grant (the token family). A FAPI 2.0 client's token
+//! is not rotated (FAPI 2.0 Security Profile 5.3.2.1: a client that missed the answer
+//! must be able to retry); like every confidential client's, it is constrained by the
+//! client's authentication.
+//!
+//! DPoP (RFC 9449 5): a public client's refresh token is used only with the key its grant
+//! is bound to; a confidential client may prove a new key, to which the grant's tokens
+//! are then bound.
 
 use super::{TokenContext, commit_outcome};
 use crate::crypto;
@@ -33,10 +40,17 @@ pub fn refresh(
             "the refresh token has expired or was revoked",
         ));
     }
-    // A refresh token bound to a DPoP key is refused without it, before it is rotated.
-    if let Some(e) = super::unbound(&grant, proved) {
+    let rebinding = if client.is_public() {
+        super::Rebinding::Refused
+    } else {
+        super::Rebinding::Allowed
+    };
+    // A refresh token bound to a DPoP key is refused without a proof (and a public
+    // client's with another key), before it is rotated.
+    if let Some(e) = super::unbound(&grant, proved, rebinding) {
         return Err(e);
     }
+    let rotates = !client.is_fapi2();
     let scope = match params.get("scope") {
         None => stored.scope.clone(),
         Some(s) => {
@@ -53,7 +67,18 @@ pub fn refresh(
     };
 
     commit_outcome(ctx.db, |conn| {
-        let mut grant = match rows::rotate_refresh_token(conn, &hash)? {
+        let redemption = if rotates {
+            rows::rotate_refresh_token(conn, &hash)?
+        } else {
+            // Read again in the transaction: revoked or expired since the check above?
+            match rows::find_refresh_token(conn, &hash)? {
+                Some((t, g)) if !t.rotated && !g.revoked && t.expires_at > ctx.now => {
+                    Redemption::Fresh(t, Box::new(g))
+                }
+                _ => Redemption::Unknown,
+            }
+        };
+        let mut grant = match redemption {
             Redemption::Fresh(_, grant) => *grant,
             Redemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "refresh token reused; grant revoked");
@@ -73,7 +98,7 @@ pub fn refresh(
             }
             Redemption::Unknown => return Ok(Err(invalid())),
         };
-        if let Err(e) = super::bind(conn, &mut grant, proved)? {
+        if let Err(e) = super::bind(conn, &mut grant, proved, rebinding)? {
             return Ok(Err(e));
         }
         super::audit_issued(ctx, conn, client, &grant, "refresh_token", &scope)?;
@@ -85,14 +110,18 @@ pub fn refresh(
             };
         // The new refresh token keeps the original scope so that a narrower access token
         // now does not narrow later refreshes.
-        let refresh = tokens::issue_refresh_token(
-            conn,
-            &grant,
-            &stored.scope,
-            Some(&hash),
-            client.refresh_token_ttl,
-            ctx.now,
-        )?;
+        let refresh = if rotates {
+            Some(tokens::issue_refresh_token(
+                conn,
+                &grant,
+                &stored.scope,
+                Some(&hash),
+                client.refresh_token_ttl,
+                ctx.now,
+            )?)
+        } else {
+            None
+        };
         let input = IdTokenInput {
             client,
             grant: &grant,
@@ -108,7 +137,7 @@ pub fn refresh(
                     expires_in: client.access_token_ttl,
                     scope: scope.clone(),
                     id_token,
-                    refresh_token: Some(refresh),
+                    refresh_token: refresh,
                 }
             }),
         )
