@@ -110,6 +110,16 @@ async fn garbage_never_gets_a_server_error(backend: Backend) {
             Err(e) => assert!(e.is_builder(), "{h}: {e}"),
         }
     }
+    // Another method at a protocol endpoint: 405, naming the methods it takes.
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/par", "POST"),
+        (reqwest::Method::GET, "/token", "POST"),
+        (reqwest::Method::DELETE, "/authorize", "GET, POST"),
+    ] {
+        let res = http.request(method, s.url(path)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 405, "{path}");
+        assert_eq!(res.headers()["allow"], allow, "{path}");
+    }
 }
 
 on_both_databases!(garbage_never_gets_a_server_error);

@@ -192,6 +192,26 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(LOGOUT_PATH, get().to(logout::get))
     .route(LOGOUT_PATH, post().to(logout::post))
     .route("/logout/confirm", post().to(logout::confirm));
+    // Another method at a protocol endpoint: 405 with the methods it takes (RFC 9110 15.5.6).
+    for (path, allow) in [
+        (AUTHORIZE_PATH, "GET, POST"),
+        (TOKEN_PATH, "POST"),
+        (INTROSPECT_PATH, "POST"),
+        (REVOKE_PATH, "POST"),
+        (PAR_PATH, "POST"),
+        (USERINFO_PATH, "GET, POST"),
+        (LOGOUT_PATH, "GET, POST"),
+        (REGISTRATION_PATH, "POST"),
+    ] {
+        cfg.route(
+            path,
+            web::route().to(move || async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, allow))
+                    .finish()
+            }),
+        );
+    }
     // The login transaction's pages.
     cfg.route("/interaction/{tx}", get().to(interaction::show))
         .route("/interaction/{tx}/login", post().to(interaction::login))

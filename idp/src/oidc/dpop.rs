@@ -90,7 +90,7 @@ pub fn check(proof: &str, expected: &Expected, now: i64) -> Result<Proof, Refuse
     if text("htm") != Some(expected.htm) {
         return Err(Invalid("the DPoP proof is for another method"));
     }
-    if text("htu").map(without_query) != Some(without_query(expected.htu)) {
+    if text("htu").and_then(normalized) != normalized(expected.htu) {
         return Err(Invalid("the DPoP proof is for another URI"));
     }
     let iat = claims
@@ -208,9 +208,14 @@ pub fn proved_key(
     Ok(proof.jkt)
 }
 
-/// The URI without query and fragment, as `htu` is compared (RFC 9449 4.3).
-fn without_query(uri: &str) -> &str {
-    uri.split(['?', '#']).next().unwrap_or(uri)
+/// The URI as `htu` is compared (RFC 9449 4.3): without query and fragment, after the
+/// syntax-based normalisation of RFC 3986 6.2.2 and 6.2.3 (scheme and host in lower case,
+/// no default port, percent-encoding and dot segments normalised).
+fn normalized(uri: &str) -> Option<String> {
+    let mut u = url::Url::parse(uri).ok()?;
+    u.set_query(None);
+    u.set_fragment(None);
+    Some(u.into())
 }
 
 /// The JWK SHA-256 thumbprint (RFC 7638) of an EC, RSA or OKP public key.
@@ -369,9 +374,18 @@ mod tests {
         let proof = key.proof("POST", HTU, T0, json!({}));
         let got = check(&proof, &expected(None), T0).expect("accepted");
         assert_eq!(got.jkt, key.jkt());
-        // A query on the URI does not count (RFC 9449 4.3).
-        let with_query = key.proof("POST", &format!("{HTU}?x=1"), T0 + 59, json!({}));
-        assert!(check(&with_query, &expected(None), T0).is_ok());
+        // A query on the URI does not count, nor do the case of the scheme and host or a
+        // default port (RFC 9449 4.3, RFC 3986 6.2.2-3).
+        for htu in [
+            format!("{HTU}?x=1"),
+            "HTTPS://IDP.Example/token".to_string(),
+            "https://idp.example:443/token#f".to_string(),
+        ] {
+            let proof = key.proof("POST", &htu, T0 + 59, json!({}));
+            assert!(check(&proof, &expected(None), T0).is_ok(), "{htu}");
+        }
+        let path_case = key.proof("POST", "https://idp.example/TOKEN", T0, json!({}));
+        assert!(check(&path_case, &expected(None), T0).is_err());
     }
 
     #[test]
