@@ -301,6 +301,10 @@ pub struct ClientAddArgs {
     /// The client's terms of use (https), linked likewise.
     #[arg(long, value_name = "URI")]
     pub tos_uri: Option<String>,
+    /// The client's logo (https, PNG or JPEG): fetched now and served by the provider on
+    /// the sign-in and consent pages.
+    #[arg(long, value_name = "URI")]
+    pub logo_uri: Option<String>,
     /// The client must push its authorization requests (RFC 9126) to /par.
     #[arg(long)]
     pub require_par: bool,
@@ -430,6 +434,10 @@ pub struct ClientUpdateArgs {
     /// The client's terms of use (https); an empty value removes it.
     #[arg(long, value_name = "URI")]
     pub tos_uri: Option<String>,
+    /// The client's logo (https, PNG or JPEG), fetched now (again, if it is the same);
+    /// an empty value removes it.
+    #[arg(long, value_name = "URI")]
+    pub logo_uri: Option<String>,
     /// Replace the default acr values with these (repeat for several).
     #[arg(
         long = "default-acr-value",
@@ -848,6 +856,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 request_uris: a.request_uris,
                 policy_uri: a.policy_uri,
                 tos_uri: a.tos_uri,
+                logo_uri: a.logo_uri,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
@@ -898,6 +907,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 request_uris: None,
                 policy_uri: a.policy_uri,
                 tos_uri: a.tos_uri,
+                logo_uri: a.logo_uri,
                 sector_identifier: a.sector_identifier,
                 require_pushed_authorization_requests: a.require_par,
                 backchannel_logout_uri: a.backchannel_logout_uri,

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { Idp } from '../../conformance/harness.mjs';
+import { Idp, png, servedApart } from '../../conformance/harness.mjs';
 import { CHROMIUM_FLAGS, PASSWORD, shot, signIn, stepUpByEmail } from './support.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
@@ -18,12 +18,15 @@ const COMPUTER = { viewport: { width: 1280, height: 800 } };
 
 let idp;
 let browser;
+let logoServer;
 
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'idp-theme-'));
   const logo = join(dir, 'logo.svg');
   writeFileSync(logo, '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="14" fill="#fff"/></svg>');
   const config = [
+    // The service's logo is fetched from loopback here.
+    'fetch_private_addresses = true',
     '[theme]',
     'name = "Government Sign-in"',
     'names = { hu = "Kormányzati belépés", ru = "Государственный вход", kk = "Мемлекеттік кіру" }',
@@ -34,9 +37,11 @@ before(async () => {
     'accessibility_url = "https://gov.example/accessibility"',
     '',
   ].join('\n');
+  logoServer = await servedApart(png(120, 60, [0, 112, 60]));
   idp = await Idp.start((cli) => {
     cli(['client', 'add', '--id', 'portal', '--secret', 'pages-test-secret-0123', '--redirect-uri', REDIRECT,
-      '--name', 'Land registry', '--policy-uri', 'https://rp.example/privacy', '--tos-uri', 'https://rp.example/terms']);
+      '--name', 'Land registry', '--policy-uri', 'https://rp.example/privacy', '--tos-uri', 'https://rp.example/terms',
+      '--logo-uri', logoServer.url]);
     for (const user of ['iris', 'oleg', 'rita']) {
       cli(['user', 'add', '--username', user, '--password-stdin', '--email', `${user}@example.invalid`], PASSWORD);
     }
@@ -47,6 +52,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await idp?.stop();
+  logoServer?.stop();
 });
 
 async function newPage(options) {
@@ -85,6 +91,12 @@ test('a phone in Hungarian: the operator frame, switching to Russian, kept on th
   const field = await page.getByLabel('Jelszó').boundingBox();
   assert.ok(Math.abs(button.width - field.width) < 2, `button ${button.width}px, field ${field.width}px`);
   await tapTargets(page);
+  // The service's logo, served by the provider (fetched when the client was added), beside
+  // its name; it loaded, and it says nothing a screen reader would repeat.
+  const logo = page.locator('img.client-logo');
+  assert.match(await logo.getAttribute('src'), /^\/clients\/portal\/logo$/);
+  assert.equal(await logo.getAttribute('alt'), '');
+  assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth === 120), 'the logo loaded');
   await shot(page, 'frame-login-phone-hu');
 
   // The switcher names each language in itself; the choice comes back to the same page.

@@ -440,7 +440,7 @@ async fn private_key_jwt_with_a_jwks_uri(backend: Backend) {
     };
     let (set1, signer1) = key("k1");
     let (set2, signer2) = key("k2");
-    *publish.lock().unwrap() = set1;
+    *publish.lock().unwrap() = set1.into_bytes();
 
     let refused = s
         .cli(&["client", "add", "--id", "plain", "--jwks-uri", &uri])
@@ -481,7 +481,7 @@ async fn private_key_jwt_with_a_jwks_uri(backend: Backend) {
 
     // The client rotates its keys: within 30 s of the last fetch the new key is not known
     // yet; after, it is fetched and the old key no longer works.
-    *publish.lock().unwrap() = set2;
+    *publish.lock().unwrap() = set2.into_bytes();
     assert!(!authenticated(&signer2, "k2").await);
     assert_eq!(fetches.load(SeqCst), 1);
     s.state.clock.advance(31);
@@ -523,7 +523,9 @@ async fn a_request_object_by_reference(backend: Backend) {
         .signer_from_der(josekit::jwk::KeyPair::to_der_private_key(&pair))
         .unwrap();
     *publish.lock().unwrap() =
-        josekit::jws::serialize_compact(object.to_string().as_bytes(), &header, &signer).unwrap();
+        josekit::jws::serialize_compact(object.to_string().as_bytes(), &header, &signer)
+            .unwrap()
+            .into_bytes();
     let encode = |u: &str| url::form_urlencoded::byte_serialize(u.as_bytes()).collect::<String>();
     let authorize = |u: &str| {
         s.url(&format!(

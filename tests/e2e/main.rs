@@ -183,13 +183,13 @@ pub async fn document_endpoint(
     path: &str,
 ) -> (
     String,
-    std::sync::Arc<std::sync::Mutex<String>>,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let uri = format!("http://{}{path}", listener.local_addr().unwrap());
-    let publish = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let publish = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (body, count) = (publish.clone(), fetches.clone());
     tokio::spawn(async move {
@@ -201,11 +201,12 @@ pub async fn document_endpoint(
             }
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let body = body.lock().unwrap().clone();
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
-            let _ = reader.get_mut().write_all(reply.as_bytes()).await;
+            let _ = reader.get_mut().write_all(head.as_bytes()).await;
+            let _ = reader.get_mut().write_all(&body).await;
         }
     });
     (uri, publish, fetches)

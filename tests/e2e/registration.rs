@@ -58,8 +58,7 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
         "token_endpoint_auth_method": "client_secret_post",
         "scope": "openid profile",
         "id_token_signed_response_alg": "RS256",
-        "backchannel_logout_uri": "https://benefits.example/logout",
-        "logo_uri": "https://benefits.example/logo.png"
+        "backchannel_logout_uri": "https://benefits.example/logout"
     });
     // Without an initial access token, or with an unknown one: nothing is registered.
     let (status, body) = call(
@@ -545,7 +544,9 @@ async fn clients_share_a_sector_through_its_document(backend: Backend) {
         TestServer::start_configured(backend, None, |f, _| f.fetch_private_addresses = Some(true))
             .await;
     let (sector_uri, publish, fetches) = document_endpoint("/sector.json").await;
-    *publish.lock().unwrap() = json!(["https://a.example/cb", "https://b.example/cb"]).to_string();
+    *publish.lock().unwrap() = json!(["https://a.example/cb", "https://b.example/cb"])
+        .to_string()
+        .into_bytes();
     let token = initial_token(&s, 3);
     let endpoint = s.url("/register");
     let register = |redirect: &str| {
@@ -607,7 +608,104 @@ async fn clients_share_a_sector_through_its_document(backend: Backend) {
     );
 }
 
+/// A client's logo (RFC 7591 `logo_uri`): fetched once at registration, kept as a small PNG
+/// and served by the provider on the sign-in page, so that the page loads nothing from the
+/// client; anything but a PNG or JPEG image is refused; an administrator can remove it.
+async fn a_clients_logo_is_served_from_here(backend: Backend) {
+    let s =
+        TestServer::start_configured(backend, None, |f, _| f.fetch_private_addresses = Some(true))
+            .await;
+    let (logo_uri, publish, fetches) = document_endpoint("/logo.png").await;
+    *publish.lock().unwrap() = br#"{"not": "an image"}"#.to_vec();
+    let token = initial_token(&s, 2);
+    let metadata =
+        json!({ "redirect_uris": ["https://benefits.example/cb"], "logo_uri": logo_uri });
+    let endpoint = s.url("/register");
+    let register = || {
+        call(
+            reqwest::Method::POST,
+            &endpoint,
+            Some(&token),
+            Some(metadata.clone()),
+        )
+    };
+    // Without a usable initial access token, nothing is fetched.
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &endpoint,
+        Some("guess"),
+        Some(metadata.clone()),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let (status, body) = register().await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("logo_uri"),
+        "{body}"
+    );
+
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        400,
+        200,
+        image::Rgb([0, 90, 160]),
+    ))
+    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    .unwrap();
+    *publish.lock().unwrap() = png;
+    let (status, reg) = register().await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["logo_uri"], logo_uri.as_str());
+    let id = reg["client_id"].as_str().unwrap();
+    let b = Browser::new();
+    let authorize = format!(
+        "/authorize?client_id={id}&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fbenefits.example%2Fcb"
+    );
+    let page = b.follow(&s.issuer, b.get(&s.url(&authorize)).await).await;
+    let src = format!("/clients/{id}/logo");
+    assert!(
+        page.body.contains(&format!("src=\"{src}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(&logo_uri),
+        "the page names nothing of the client's"
+    );
+    let served = reqwest::get(s.url(&src)).await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    let kept = image::load_from_memory(&served.bytes().await.unwrap()).unwrap();
+    assert_eq!((kept.width(), kept.height()), (128, 64));
+    assert_eq!(
+        fetches.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "fetched at registration only"
+    );
+
+    // Removed by an administrator: gone from the page and from the provider.
+    let ctx = idp::admin::Context::from(&*s.state);
+    let changes = idp::admin::clients::ClientChanges {
+        logo_uri: Some(String::new()),
+        ..Default::default()
+    };
+    let actor = idp::admin::Actor::Cli { os_user: None };
+    idp::admin::clients::update(&ctx, &actor, id, changes, idp::now()).unwrap();
+    assert_eq!(reqwest::get(s.url(&src)).await.unwrap().status(), 404);
+    let page = b.follow(&s.issuer, b.get(&s.url(&authorize)).await).await;
+    assert!(!page.body.contains("client-logo"));
+}
+
 on_both_databases!(
+    a_clients_logo_is_served_from_here,
     clients_share_a_sector_through_its_document,
     a_client_registers_its_jwks_uri,
     a_client_registers_itself_and_manages_its_registration,

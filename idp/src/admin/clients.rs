@@ -18,6 +18,7 @@ use crate::keys::Alg;
 use crate::oidc::GrantType;
 use crate::oidc::authorize::{DEFAULT_SCOPES, scopes_supported};
 use crate::policy::Level;
+use crate::store::client_logos;
 use crate::store::clients::{
     self as store, AccessTokenFormat, AuthMethod, Client, Profile, SubjectType,
 };
@@ -91,6 +92,8 @@ pub struct NewClient {
     /// The client's privacy notice and terms of use (https), linked from the pages.
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
+    /// The client's logo (https, PNG or JPEG), fetched now and served by the provider.
+    pub logo_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -143,6 +146,7 @@ impl NewClient {
             request_uris: Vec::new(),
             policy_uri: None,
             tos_uri: None,
+            logo_uri: None,
             require_pushed_authorization_requests: false,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
@@ -185,6 +189,8 @@ pub struct ClientChanges {
     pub policy_uri: Option<String>,
     /// An empty value removes it.
     pub tos_uri: Option<String>,
+    /// Fetched now; an empty value removes it.
+    pub logo_uri: Option<String>,
     pub require_pushed_authorization_requests: Option<bool>,
     /// An empty value removes it.
     pub backchannel_logout_uri: Option<String>,
@@ -249,6 +255,8 @@ pub struct ClientView {
     /// The client's privacy notice and terms of use, linked from the pages.
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
+    /// Where its logo was fetched from (the provider serves the image).
+    pub logo_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -299,6 +307,7 @@ impl From<&Client> for ClientView {
             request_uris: c.request_uris.clone(),
             policy_uri: c.policy_uri.clone(),
             tos_uri: c.tos_uri.clone(),
+            logo_uri: c.logo_uri.clone(),
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
@@ -396,6 +405,11 @@ pub fn create_with(
         .as_deref()
         .map(|uri| sector_document(ctx, uri, &new.redirect_uris))
         .transpose()?;
+    let logo = new
+        .logo_uri
+        .as_deref()
+        .map(|uri| client_logo(ctx, uri))
+        .transpose()?;
     let sealed_secret = secret
         .as_deref()
         .filter(|_| auth_method == AuthMethod::SecretJwt)
@@ -450,6 +464,7 @@ pub fn create_with(
             .as_deref()
             .map(|u| page_uri("tos_uri", u))
             .transpose()?,
+        logo_uri: logo.as_ref().map(|(uri, _)| uri.clone()),
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
         backchannel_logout_uri: new
             .backchannel_logout_uri
@@ -503,6 +518,9 @@ pub fn create_with(
                 id: client.id.clone(),
             });
         }
+        if let Some((_, png)) = &logo {
+            client_logos::put(c, &client.id, png, now)?;
+        }
         let detail = json!({
             "name": client.name,
             "auth_method": client.auth_method.as_str(),
@@ -521,6 +539,7 @@ pub fn create_with(
             "request_uris": client.request_uris,
             "policy_uri": client.policy_uri,
             "tos_uri": client.tos_uri,
+            "logo_uri": client.logo_uri,
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
@@ -618,6 +637,8 @@ pub fn update(
         .transpose()?;
     let policy = clearable(changes.policy_uri.as_deref(), |u| page_uri("policy_uri", u))?;
     let terms = clearable(changes.tos_uri.as_deref(), |u| page_uri("tos_uri", u))?;
+    // Fetched before the transaction, like a sector document.
+    let logo = clearable(changes.logo_uri.as_deref(), |u| client_logo(ctx, u))?;
     let backchannel = clearable(changes.backchannel_logout_uri.as_deref(), |u| {
         logout_uri("backchannel_logout_uri", u)
     })?;
@@ -698,6 +719,17 @@ pub fn update(
         apply!(policy_uri, policy);
         apply!(tos_uri, terms);
         apply!(
+            logo_uri,
+            logo.as_ref()
+                .map(|l| l.as_ref().map(|(uri, _)| uri.clone()))
+        );
+        // The image is kept even when the URI is the same: fetching again refreshes it.
+        match &logo {
+            Some(Some((_, png))) => client_logos::put(c, &client.id, png, now)?,
+            Some(None) => client_logos::delete(c, &client.id)?,
+            None => {}
+        }
+        apply!(
             require_pushed_authorization_requests,
             changes.require_pushed_authorization_requests
         );
@@ -759,7 +791,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 28] = [
+const FIELDS: [&str; 29] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -776,6 +808,7 @@ const FIELDS: [&str; 28] = [
     "request_uris",
     "policy_uri",
     "tos_uri",
+    "logo_uri",
     "require_pushed_authorization_requests",
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
@@ -885,6 +918,7 @@ pub fn remove(ctx: &Context, actor: &Actor, id: &str, now: i64) -> AdminResult<(
         let client = found(store::find(c, id)?, id)?;
         super::console::refuse_removal(&ClientView::from(&client))?;
         store::remove(c, &client.id)?;
+        client_logos::delete(c, &client.id)?;
         let until = denials::outliving_tokens(now);
         denials::insert(c, Denied::Client(&client.id), until, now)?;
         let detail = json!({ "name": client.name });
@@ -1038,6 +1072,19 @@ fn logout_uri(field: &'static str, uri: &str) -> AdminResult<String> {
         })
         .map_err(|reason| invalid(field, format!("{uri}: {reason}")))?;
     Ok(uri.to_string())
+}
+
+/// Fetches the client's logo now (see `oidc::logo`): its URI and the PNG to keep.
+fn client_logo(ctx: &Context, uri: &str) -> AdminResult<(String, Vec<u8>)> {
+    if uri.len() > MAX_URI_LEN {
+        return Err(invalid(
+            "logo_uri",
+            format!("longer than {MAX_URI_LEN} characters"),
+        ));
+    }
+    let png = crate::oidc::logo::fetch(uri, ctx.config.fetch_private_addresses)
+        .map_err(|e| invalid("logo_uri", format!("{uri}: {e}")))?;
+    Ok((uri.to_string(), png))
 }
 
 /// A page of the client's that citizens are sent to (its privacy notice, its terms): https.

@@ -344,6 +344,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/idp.css", get().to(discovery::stylesheet))
         .route("/static/theme.css", get().to(theme::stylesheet))
         .route("/static/logo", get().to(theme::logo))
+        .route("/clients/{id}/logo", get().to(theme::client_logo))
         .route("/static/account.js", get().to(discovery::account_script))
         .route("/language", get().to(theme::switch))
         .route(DEV_CALLBACK_PATH, get().to(dev_callback))

@@ -191,6 +191,8 @@ fn html_with_csp(status: u16, body: Result<String, askama::Error>, csp: String) 
 pub struct LoginPage<'a> {
     pub t: &'a Chrome,
     pub client_name: &'a str,
+    /// Where the client's logo is served, when it has one.
+    pub logo: Option<&'a str>,
     /// The client's privacy notice and terms, when it gave them.
     pub links: &'a crate::login::flow::ClientLinks,
     /// Signing in to a service (not the account pages): offer the way back to it.
@@ -573,6 +575,8 @@ impl RecoveryCodesPage<'_> {
 pub struct ConsentPage<'a> {
     pub t: &'a Chrome,
     pub client_name: &'a str,
+    /// Where the client's logo is served, when it has one.
+    pub logo: Option<&'a str>,
     /// The client's privacy notice and terms, when it gave them.
     pub links: &'a crate::login::flow::ClientLinks,
     pub tx: &'a str,

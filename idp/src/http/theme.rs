@@ -1,5 +1,5 @@
-//! What frames the citizen's pages: the language switcher, and the operator's logo and
-//! colour (see `crate::theme`).
+//! What frames the citizen's pages: the language switcher, the operator's logo and colour
+//! (see `crate::theme`), and the logos of services (see `crate::oidc::logo`).
 
 use super::{AppState, LANG_COOKIE, pages, see_other};
 use crate::i18n::Lang;
@@ -50,6 +50,28 @@ pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             .content_type(logo.content_type)
             .body(logo.bytes.clone()),
         None => super::not_found(req).await,
+    }
+}
+
+/// A service's logo, as the provider keeps it (a PNG it made).
+pub async fn client_logo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let st = state.into_inner();
+    let id = id.into_inner();
+    match super::blocking(move || crate::oidc::logo::kept(&st.db, &id)).await {
+        Ok(Some(png)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ))
+            .content_type("image/png")
+            .body(png),
+        Ok(None) => super::not_found(req).await,
+        Err(e) => pages::error_page(&req, &[], e.code.status(), &e),
     }
 }
 

@@ -344,6 +344,8 @@ pub struct View {
     pub client_name: Option<String>,
     /// The client's privacy notice and terms of use, to link from its pages.
     pub client_links: ClientLinks,
+    /// Where the client's logo is served, when it has one.
+    pub client_logo: Option<String>,
     pub ui_locales: Vec<String>,
 }
 
@@ -459,11 +461,16 @@ fn load(svc: &Service, visit: &Visit, now: i64) -> OidcResult<Loaded> {
             terms: c.tos_uri.clone(),
         })
         .unwrap_or_default();
+    let client_logo = client
+        .as_ref()
+        .filter(|c| c.logo_uri.is_some())
+        .map(|c| crate::oidc::logo::path(&c.id));
     let view = View {
         tx: tx.id.clone(),
         csrf: tx.csrf.clone(),
         client_name: client.map(|c| c.name),
         client_links,
+        client_logo,
         ui_locales: purpose.ui_locales().to_vec(),
     };
     Ok(Loaded {

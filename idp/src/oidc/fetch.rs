@@ -1,5 +1,5 @@
 //! Fetching a document at a URI a client chose (its `jwks_uri`, its
-//! `sector_identifier_uri`): a way into the provider's network (server-side request
+//! `sector_identifier_uri`, its logo): a way into the provider's network (server-side request
 //! forgery), so a fetch follows no redirect, takes at most `TIMEOUT`, reads at most
 //! `MAX_BYTES`, and by default goes only to public addresses over https: the host's name is
 //! resolved here and every loopback, private, link-local, shared or otherwise special
@@ -97,6 +97,12 @@ impl reqwest::dns::Resolve for PublicOnly {
 
 /// Fetches the document at `uri` under the rules of the module's first lines, as text.
 pub fn fetch(uri: &str, private_addresses: bool) -> Result<String, String> {
+    let body = fetch_bytes(uri, private_addresses, "application/json")?;
+    String::from_utf8(body).map_err(|_| "not UTF-8".to_string())
+}
+
+/// Fetches what is at `uri` under the same rules, asking for the media types `accept`.
+pub fn fetch_bytes(uri: &str, private_addresses: bool, accept: &str) -> Result<Vec<u8>, String> {
     let url = check_uri(uri, private_addresses)?;
     let mut builder = reqwest::blocking::Client::builder()
         .timeout(TIMEOUT)
@@ -108,7 +114,7 @@ pub fn fetch(uri: &str, private_addresses: bool) -> Result<String, String> {
     let http = builder.build().map_err(|e| e.to_string())?;
     let mut res = http
         .get(url)
-        .header("accept", "application/json")
+        .header("accept", accept)
         .send()
         .map_err(|e| reasons(&e.without_url()))?;
     if res.status() != reqwest::StatusCode::OK {
@@ -123,7 +129,7 @@ pub fn fetch(uri: &str, private_addresses: bool) -> Result<String, String> {
     if body.len() > MAX_BYTES {
         return Err(format!("larger than {MAX_BYTES} bytes"));
     }
-    String::from_utf8(body).map_err(|_| "not UTF-8".to_string())
+    Ok(body)
 }
 
 /// An error with its causes, `: `-separated (reqwest's own says only "error sending

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fetch;
 pub mod grants;
 pub mod introspect;
+pub mod logo;
 pub mod logout;
 pub mod par;
 pub mod params;

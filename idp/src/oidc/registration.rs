@@ -112,6 +112,7 @@ struct Metadata {
     request_uris: Vec<String>,
     policy_uri: Option<String>,
     tos_uri: Option<String>,
+    logo_uri: Option<String>,
     id_token_signed_response_alg: Option<String>,
     subject_type: Option<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -215,6 +216,17 @@ pub fn register(
     now: i64,
 ) -> Result<Value, Refused> {
     let token = initial_token.ok_or_else(Refused::token)?;
+    let token_hash = crypto::secret_hash(token);
+    // Checked before anything is fetched for the metadata (a sector document, a logo), so
+    // that nobody without a token makes the provider fetch; used up in the transaction
+    // that writes the client.
+    if !svc
+        .db
+        .run(|c| registration_tokens::usable(c, &token_hash, now))
+        .map_err(|e| Refused::from(crate::admin::AdminError::from(e)))?
+    {
+        return Err(Refused::token());
+    }
     let m = Metadata::parse(body)?;
     let credentials = m.credentials()?;
     let id = format!("dyn-{}", crypto::random_id());
@@ -231,6 +243,7 @@ pub fn register(
     new.request_uris = m.request_uris.clone();
     new.policy_uri = m.policy_uri.clone();
     new.tos_uri = m.tos_uri.clone();
+    new.logo_uri = m.logo_uri.clone();
     new.backchannel_logout_uri = m.backchannel_logout_uri.clone();
     new.frontchannel_logout_uri = m.frontchannel_logout_uri.clone();
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
@@ -244,7 +257,6 @@ pub fn register(
     new.default_max_age = m.default_max_age;
     new.default_acr_values = m.default_acr_values.clone();
     let ctx = Context::from(svc);
-    let token_hash = crypto::secret_hash(token);
     let mut token_refused = false;
     let created = clients::create_with(&ctx, actor, new, now, |c| {
         if registration_tokens::use_once(c, &token_hash, now)? {
@@ -354,6 +366,7 @@ pub fn replace(
         // Absent from the new metadata: removed.
         policy_uri: Some(m.policy_uri.clone().unwrap_or_default()),
         tos_uri: Some(m.tos_uri.clone().unwrap_or_default()),
+        logo_uri: Some(m.logo_uri.clone().unwrap_or_default()),
         backchannel_logout_uri: Some(m.backchannel_logout_uri.clone().unwrap_or_default()),
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
         require_pushed_authorization_requests: Some(m.require_pushed_authorization_requests),
@@ -444,7 +457,11 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     if !c.request_uris.is_empty() {
         out["request_uris"] = json!(c.request_uris);
     }
-    for (name, uri) in [("policy_uri", &c.policy_uri), ("tos_uri", &c.tos_uri)] {
+    for (name, uri) in [
+        ("policy_uri", &c.policy_uri),
+        ("tos_uri", &c.tos_uri),
+        ("logo_uri", &c.logo_uri),
+    ] {
         if let Some(uri) = uri {
             out[name] = uri.as_str().into();
         }

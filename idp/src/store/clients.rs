@@ -141,6 +141,9 @@ pub struct Client {
     /// pages (RFC 7591 `policy_uri`, `tos_uri`).
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
+    /// Where the client's logo was fetched from (RFC 7591 `logo_uri`); the provider keeps
+    /// and serves the image (`client_logos`).
+    pub logo_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     pub require_pushed_authorization_requests: bool,
     /// Where the client hears of ended sessions (OIDC Back-Channel Logout 1.0).
@@ -284,6 +287,8 @@ struct Options {
     #[serde(skip_serializing_if = "Option::is_none")]
     tos_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<Profile>,
 }
 
@@ -323,6 +328,7 @@ impl TryFrom<ClientRow> for Client {
             request_uris: options.request_uris,
             policy_uri: options.policy_uri,
             tos_uri: options.tos_uri,
+            logo_uri: options.logo_uri,
             profile: options.profile,
             redirect_uris: list_from_json(&r.redirect_uris)?,
             post_logout_redirect_uris: list_from_json(&r.post_logout_redirect_uris)?,
@@ -382,6 +388,7 @@ impl From<&Client> for ClientRow {
                 request_uris: c.request_uris.clone(),
                 policy_uri: c.policy_uri.clone(),
                 tos_uri: c.tos_uri.clone(),
+                logo_uri: c.logo_uri.clone(),
                 profile: c.profile,
             })
             .unwrap_or_else(|_| unreachable!("options serialise")),
@@ -480,6 +487,7 @@ pub(crate) mod testing {
             request_uris: Vec::new(),
             policy_uri: None,
             tos_uri: None,
+            logo_uri: None,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec!["authorization_code".into()],

@@ -6,6 +6,7 @@ pub mod admin_roles;
 pub mod biometric_consents;
 pub mod captures;
 pub mod challenges;
+pub mod client_logos;
 pub mod clients;
 pub mod consents;
 pub mod denials;

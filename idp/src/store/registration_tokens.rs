@@ -22,6 +22,21 @@ pub fn insert(
     Ok(())
 }
 
+/// Whether the token is live and has uses left (read only: `use_once` decides).
+pub fn usable(conn: &mut AnyConnection, token_hash: &str, now: i64) -> StoreResult<bool> {
+    if !super::searchable(token_hash) {
+        return Ok(false);
+    }
+    let found: Option<String> = registration_tokens::table
+        .find(token_hash)
+        .filter(registration_tokens::uses_left.gt(0))
+        .filter(registration_tokens::expires_at.gt(now))
+        .select(registration_tokens::token_hash)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Uses the token once, if it is live and has uses left: one conditional update decides,
 /// so that concurrent registrations cannot use it more often than it allows.
 pub fn use_once(conn: &mut AnyConnection, token_hash: &str, now: i64) -> StoreResult<bool> {

@@ -390,3 +390,11 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    client_logos (client_id) {
+        client_id -> Text,
+        png -> Binary,
+        fetched_at -> BigInt,
+    }
+}

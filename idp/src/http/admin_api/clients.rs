@@ -77,6 +77,9 @@ pub struct CreateClient {
     pub policy_uri: Option<String>,
     /// The client's terms of use (https), linked likewise.
     pub tos_uri: Option<String>,
+    /// The client's logo (https, PNG or JPEG): fetched now, kept and served by the
+    /// provider, shown on the sign-in and consent pages.
+    pub logo_uri: Option<String>,
     /// Authorization requests must be pushed (RFC 9126).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
@@ -145,6 +148,8 @@ pub struct ClientPatch {
     pub policy_uri: Option<String>,
     /// An empty value removes it.
     pub tos_uri: Option<String>,
+    /// Fetched now (again, when it is the same); an empty value removes it.
+    pub logo_uri: Option<String>,
     pub require_pushed_authorization_requests: Option<bool>,
     /// An empty value removes it.
     #[schema(max_length = 2000)]
@@ -306,6 +311,7 @@ pub(super) async fn create(
             request_uris: b.request_uris,
             policy_uri: b.policy_uri,
             tos_uri: b.tos_uri,
+            logo_uri: b.logo_uri,
             require_pushed_authorization_requests: b.require_pushed_authorization_requests,
             backchannel_logout_uri: b.backchannel_logout_uri,
             frontchannel_logout_uri: b.frontchannel_logout_uri,
@@ -390,6 +396,7 @@ pub(super) async fn update(
             request_uris: p.request_uris,
             policy_uri: p.policy_uri,
             tos_uri: p.tos_uri,
+            logo_uri: p.logo_uri,
             sector_identifier: p.sector_identifier,
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
             backchannel_logout_uri: p.backchannel_logout_uri,
