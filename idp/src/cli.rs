@@ -279,6 +279,11 @@ pub struct ClientAddArgs {
     /// checked without a database read, revoked within a second).
     #[arg(long, default_value = "opaque", value_name = "opaque|jwt")]
     pub access_token_format: String,
+    /// The claims about the citizen in ID tokens: those the client asks for with the
+    /// claims parameter (the scopes' claims come from UserInfo, OIDC Core 5.4), or every
+    /// claim of the granted scopes, for a client that reads no UserInfo.
+    #[arg(long, default_value = "requested", value_name = "requested|scopes")]
+    pub id_token_claims: String,
     /// The `sub` citizens have at this client: one of its own per sector (pairwise, so
     /// that portals cannot correlate citizens) or the account id (public).
     #[arg(long, default_value = "pairwise", value_name = "pairwise|public")]
@@ -394,6 +399,9 @@ pub struct ClientUpdateArgs {
     pub resource_server: Option<bool>,
     #[arg(long, value_name = "opaque|jwt")]
     pub access_token_format: Option<String>,
+    /// The claims about the citizen in ID tokens.
+    #[arg(long, value_name = "requested|scopes")]
+    pub id_token_claims: Option<String>,
     /// Changes the `sub` of every citizen at this client.
     #[arg(long, value_name = "pairwise|public")]
     pub subject_type: Option<String>,
@@ -850,6 +858,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 refresh_token_ttl: Some(a.refresh_token_ttl),
                 resource_server: a.resource_server,
                 access_token_format: Some(a.access_token_format),
+                id_token_claims: Some(a.id_token_claims),
                 subject_type: Some(a.subject_type),
                 sector_identifier: a.sector_identifier,
                 sector_identifier_uri: a.sector_identifier_uri,
@@ -903,6 +912,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 refresh_token_ttl: a.refresh_token_ttl,
                 resource_server: a.resource_server,
                 access_token_format: a.access_token_format,
+                id_token_claims: a.id_token_claims,
                 subject_type: a.subject_type,
                 request_uris: None,
                 policy_uri: a.policy_uri,

@@ -111,6 +111,65 @@ async fn claims_beyond_the_granted_scopes_are_dropped(backend: Backend) {
     );
 }
 
+/// The ID token carries the claims a client asks for there (`claims.id_token`); the
+/// scopes' claims come from UserInfo (OIDC Core 5.4), unless the client is registered
+/// for them in the ID token (`--id-token-claims scopes`), for one that reads no UserInfo.
+async fn the_id_token_carries_the_claims_asked_for(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let browser = Browser::new();
+    let id_token_of = |t: &serde_json::Value| jwt_payload(t["id_token"].as_str().unwrap());
+    let (code, verifier) = code_for(&s, &browser, "portal", "").await;
+    let (status, t) = redeem(&s, &code, &verifier).await;
+    assert_eq!(status, 200, "{t}");
+    let id = id_token_of(&t);
+    for c in ["email", "email_verified", "name", "preferred_username"] {
+        assert!(id.get(c).is_none(), "{c} in the ID token: {id}");
+    }
+    let (_, info) = userinfo(&s, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["email"], "anna@example.invalid", "{info}");
+    assert_eq!(info["preferred_username"], "anna");
+
+    add_secret_client(&s, "legacy", &["--id-token-claims", "scopes"]);
+    let (code, verifier) = code_for(&s, &browser, "legacy", "").await;
+    let (status, t) = redeem_as(&s, "legacy", OTHER_SECRET, &code, REDIRECT, Some(&verifier)).await;
+    assert_eq!(status, 200, "{t}");
+    let id = id_token_of(&t);
+    assert_eq!(id["email"], "anna@example.invalid", "{id}");
+    assert_eq!(id["preferred_username"], "anna");
+    // And back: the setting changes what the next ID token carries.
+    s.cli(&[
+        "client",
+        "update",
+        "--id",
+        "legacy",
+        "--id-token-claims",
+        "requested",
+    ])
+    .unwrap();
+    let (status, t) = post_as(
+        &s,
+        "/token",
+        "legacy",
+        OTHER_SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    assert!(id_token_of(&t).get("email").is_none());
+    let refused = s.cli(&[
+        "client",
+        "update",
+        "--id",
+        "legacy",
+        "--id-token-claims",
+        "all",
+    ]);
+    assert!(refused.unwrap_err().contains("id_token_claims"));
+}
+
 /// The `phone` scope (OIDC Core 5.4): consented to in words, it releases the mobile number
 /// and whether it was verified, which an administrator's change of the number undoes.
 async fn the_phone_scope_releases_the_mobile_number(backend: Backend) {
@@ -699,6 +758,7 @@ async fn slow_requests_are_cut_off(backend: Backend) {
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     the_phone_scope_releases_the_mobile_number,
+    the_id_token_carries_the_claims_asked_for,
     introspection_is_for_the_owner_and_resource_servers,
     revocation_of_foreign_tokens_is_a_silent_no_op,
     a_wrongly_presented_code_is_not_consumed,

@@ -318,7 +318,7 @@ async fn a_registered_client_receives_encrypted_id_tokens(backend: Backend) {
     let b = Browser::new();
     let verifier = idp::crypto::random_token();
     let url = s.url(&format!(
-        "/authorize?client_id={id}&response_type=code&scope=openid%20email&redirect_uri=https%3A%2F%2Fsealed.example%2Fcb&state=s&nonce=n1&code_challenge={}&code_challenge_method=S256",
+        "/authorize?client_id={id}&response_type=code&scope=openid%20email&redirect_uri=https%3A%2F%2Fsealed.example%2Fcb&state=s&nonce=n1&code_challenge={}&code_challenge_method=S256&claims=%7B%22id_token%22%3A%7B%22email%22%3Anull%7D%7D",
         idp::crypto::pkce_s256(&verifier)
     ));
     let back = b.login(&s.issuer, &url, "anna", PASSWORD).await;

@@ -20,7 +20,7 @@ use crate::oidc::authorize::{DEFAULT_SCOPES, scopes_supported};
 use crate::policy::Level;
 use crate::store::client_logos;
 use crate::store::clients::{
-    self as store, AccessTokenFormat, AuthMethod, Client, Profile, SubjectType,
+    self as store, AccessTokenFormat, AuthMethod, Client, IdTokenClaims, Profile, SubjectType,
 };
 use crate::store::denials::{self, Denied};
 use serde::Serialize;
@@ -80,6 +80,8 @@ pub struct NewClient {
     pub resource_server: bool,
     /// opaque or jwt (RFC 9068) [default: opaque].
     pub access_token_format: Option<String>,
+    /// requested or scopes [default: requested].
+    pub id_token_claims: Option<String>,
     /// public or pairwise (OIDC Core 8) [default: pairwise].
     pub subject_type: Option<String>,
     /// The sector of pairwise subjects, a host name [default: the redirect URIs' host].
@@ -140,6 +142,7 @@ impl NewClient {
             refresh_token_ttl: None,
             resource_server: false,
             access_token_format: None,
+            id_token_claims: None,
             subject_type: None,
             sector_identifier: None,
             sector_identifier_uri: None,
@@ -179,6 +182,7 @@ pub struct ClientChanges {
     pub refresh_token_ttl: Option<i64>,
     pub resource_server: Option<bool>,
     pub access_token_format: Option<String>,
+    pub id_token_claims: Option<String>,
     /// Changing it changes the `sub` of every citizen at this client.
     pub subject_type: Option<String>,
     /// Changing it changes the pairwise `sub` of every citizen at this client.
@@ -244,6 +248,9 @@ pub struct ClientView {
     /// `opaque` (stored, revoked at once) or `jwt` (RFC 9068: checked without a database
     /// read, revoked within a second).
     pub access_token_format: &'static str,
+    /// `requested` (the claims asked for with the `claims` parameter; the scopes' claims
+    /// from UserInfo, OIDC Core 5.4) or `scopes` (every claim of the granted scopes).
+    pub id_token_claims: &'static str,
     /// `public` (the account id) or `pairwise` (one `sub` per sector, OIDC Core 8.1).
     pub subject_type: &'static str,
     /// The sector of pairwise subjects.
@@ -301,6 +308,7 @@ impl From<&Client> for ClientView {
             refresh_token_ttl: c.refresh_token_ttl,
             resource_server: c.resource_server,
             access_token_format: c.access_token_format.as_str(),
+            id_token_claims: c.id_token_claims.as_str(),
             subject_type: c.subject_type.as_str(),
             sector_identifier: c.sector_identifier.clone(),
             sector_identifier_uri: c.sector_identifier_uri.clone(),
@@ -446,6 +454,7 @@ pub fn create_with(
         access_token_format: access_token_format(
             new.access_token_format.as_deref().unwrap_or("opaque"),
         )?,
+        id_token_claims: id_token_claims(new.id_token_claims.as_deref().unwrap_or("requested"))?,
         subject_type: subject_type(new.subject_type.as_deref().unwrap_or("pairwise"))?,
         sector_identifier: match (&new.sector_identifier, &sector_document) {
             (Some(s), _) => Some(sector_identifier(s)?),
@@ -533,6 +542,7 @@ pub fn create_with(
             "risk_level": client.risk_level,
             "resource_server": client.resource_server,
             "access_token_format": client.access_token_format,
+            "id_token_claims": client.id_token_claims,
             "subject_type": client.subject_type,
             "sector_identifier": client.sector_identifier,
             "sector_identifier_uri": client.sector_identifier_uri,
@@ -619,6 +629,11 @@ pub fn update(
         .access_token_format
         .as_deref()
         .map(access_token_format)
+        .transpose()?;
+    let in_id_tokens = changes
+        .id_token_claims
+        .as_deref()
+        .map(id_token_claims)
         .transpose()?;
     let subjects = changes
         .subject_type
@@ -713,6 +728,7 @@ pub fn update(
         apply!(refresh_token_ttl, refresh);
         apply!(resource_server, changes.resource_server);
         apply!(access_token_format, format);
+        apply!(id_token_claims, in_id_tokens);
         apply!(subject_type, subjects);
         apply!(sector_identifier, sector);
         apply!(request_uris, new_request_uris);
@@ -791,7 +807,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 29] = [
+const FIELDS: [&str; 30] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -803,6 +819,7 @@ const FIELDS: [&str; 29] = [
     "refresh_token_ttl",
     "resource_server",
     "access_token_format",
+    "id_token_claims",
     "subject_type",
     "sector_identifier",
     "request_uris",
@@ -1167,6 +1184,15 @@ fn one_of<T: Copy>(
 
 fn id_token_alg(alg: &str) -> AdminResult<String> {
     signing_alg("id_token_alg", alg)
+}
+
+fn id_token_claims(which: &str) -> AdminResult<IdTokenClaims> {
+    one_of(
+        "id_token_claims",
+        which,
+        &IdTokenClaims::ALL,
+        IdTokenClaims::as_str,
+    )
 }
 
 fn access_token_format(format: &str) -> AdminResult<AccessTokenFormat> {

@@ -7,7 +7,7 @@ use super::claims::user_claims;
 use super::error::OidcResult;
 use crate::crypto;
 use crate::keys::{Alg, KeySet};
-use crate::store::clients::{AccessTokenFormat, Client};
+use crate::store::clients::{AccessTokenFormat, Client, IdTokenClaims};
 use crate::store::tokens::{self, AccessToken, Grant, RefreshToken};
 use crate::store::users;
 use crate::store::{AnyConnection, StoreResult};
@@ -140,9 +140,18 @@ pub fn id_token(
     let Some(user) = users::find(conn, user_id)? else {
         return Ok(None);
     };
-    // `claims.id_token` members are not consulted: only the granted scope releases
-    // claims (see `oidc::claims`); `acr` is asked for through the policy instead.
+    // Only the granted scope releases claims (see `oidc::claims`); of those, the client's
+    // ID tokens carry the ones it asked for there (`claims.id_token`), or all of them
+    // when it is registered so (`acr` is asked for through the policy instead).
     let mut c: Map<String, Value> = user_claims(&user, &scopes);
+    if input.client.id_token_claims == IdTokenClaims::Requested {
+        let asked: Option<Value> = grant
+            .claims
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok());
+        let asked = super::authorize::requested_claims(asked.as_ref(), "id_token");
+        c.retain(|name, _| asked.contains(name));
+    }
     c.insert("iss".into(), provider.issuer.clone().into());
     c.insert("sub".into(), grant.subject().unwrap_or(&user.id).into());
     c.insert("aud".into(), input.client.id.clone().into());

@@ -81,6 +81,31 @@ impl AccessTokenFormat {
     }
 }
 
+/// Which claims about the citizen the client's ID tokens carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdTokenClaims {
+    /// Those the client asked for in the ID token (`claims.id_token`, OIDC Core 5.5) and
+    /// a granted scope covers; the scopes' claims come from UserInfo (OIDC Core 5.4). An
+    /// ID token then says little about the citizen wherever it travels (an
+    /// `id_token_hint` in a logout URL, a relying party's session or logs).
+    #[default]
+    Requested,
+    /// Every claim of the granted scopes, for a relying party that reads no UserInfo.
+    Scopes,
+}
+
+impl IdTokenClaims {
+    pub const ALL: [IdTokenClaims; 2] = [IdTokenClaims::Requested, IdTokenClaims::Scopes];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdTokenClaims::Requested => "requested",
+            IdTokenClaims::Scopes => "scopes",
+        }
+    }
+}
+
 /// Which `sub` the client sees for a person (OIDC Core 8, `oidc::subject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,6 +153,7 @@ pub struct Client {
     /// other client only its own (RFC 7662 4: the server decides who may see what).
     pub resource_server: bool,
     pub access_token_format: AccessTokenFormat,
+    pub id_token_claims: IdTokenClaims,
     pub subject_type: SubjectType,
     /// The sector of pairwise subjects (a host name), fixed at registration.
     pub sector_identifier: Option<String>,
@@ -247,6 +273,7 @@ struct ClientRow {
 #[serde(default)]
 struct Options {
     access_token_format: AccessTokenFormat,
+    id_token_claims: IdTokenClaims,
     subject_type: SubjectType,
     #[serde(skip_serializing_if = "Option::is_none")]
     sector_identifier: Option<String>,
@@ -308,6 +335,7 @@ impl TryFrom<ClientRow> for Client {
         Ok(Client {
             auth_method: AuthMethod::parse(&r.auth_method)?,
             access_token_format: options.access_token_format,
+            id_token_claims: options.id_token_claims,
             subject_type: options.subject_type,
             sector_identifier: options.sector_identifier,
             require_pushed_authorization_requests: options.require_pushed_authorization_requests,
@@ -368,6 +396,7 @@ impl From<&Client> for ClientRow {
             resource_server: c.resource_server,
             options: serde_json::to_string(&Options {
                 access_token_format: c.access_token_format,
+                id_token_claims: c.id_token_claims,
                 subject_type: c.subject_type,
                 sector_identifier: c.sector_identifier.clone(),
                 require_pushed_authorization_requests: c.require_pushed_authorization_requests,
@@ -499,6 +528,7 @@ pub(crate) mod testing {
             created_at: 1_800_000_000,
             resource_server: false,
             access_token_format: AccessTokenFormat::Opaque,
+            id_token_claims: IdTokenClaims::Requested,
             subject_type: SubjectType::Public,
             sector_identifier: None,
             require_pushed_authorization_requests: false,

@@ -60,6 +60,11 @@ pub struct CreateClient {
     /// Access tokens as stored references or as signed JWTs (RFC 9068) [default: opaque].
     #[schema(pattern = "^(opaque|jwt)$")]
     pub access_token_format: Option<String>,
+    /// The claims about the citizen in ID tokens: those asked for with the `claims`
+    /// parameter (the scopes' claims come from UserInfo, OIDC Core 5.4), or every claim of
+    /// the granted scopes, for a client that reads no UserInfo [default: requested].
+    #[schema(pattern = "^(requested|scopes)$")]
+    pub id_token_claims: Option<String>,
     /// The `sub` citizens have at this client: the account id (public) or one of its own
     /// per sector (pairwise, OIDC Core 8.1) [default: pairwise].
     #[schema(pattern = "^(public|pairwise)$")]
@@ -138,6 +143,8 @@ pub struct ClientPatch {
     pub resource_server: Option<bool>,
     #[schema(pattern = "^(opaque|jwt)$")]
     pub access_token_format: Option<String>,
+    #[schema(pattern = "^(requested|scopes)$")]
+    pub id_token_claims: Option<String>,
     /// Changing it changes every citizen's `sub` at this client.
     #[schema(pattern = "^(public|pairwise)$")]
     pub subject_type: Option<String>,
@@ -305,6 +312,7 @@ pub(super) async fn create(
             refresh_token_ttl: b.refresh_token_ttl,
             resource_server: b.resource_server,
             access_token_format: b.access_token_format,
+            id_token_claims: b.id_token_claims,
             subject_type: b.subject_type,
             sector_identifier: b.sector_identifier,
             sector_identifier_uri: b.sector_identifier_uri,
@@ -392,6 +400,7 @@ pub(super) async fn update(
             refresh_token_ttl: p.refresh_token_ttl,
             resource_server: p.resource_server,
             access_token_format: p.access_token_format,
+            id_token_claims: p.id_token_claims,
             subject_type: p.subject_type,
             request_uris: p.request_uris,
             policy_uri: p.policy_uri,
