@@ -1,14 +1,16 @@
 // The Admin UI in headless Chromium against the real binary: an administrator signs in at
 // level high (password, a code by e-mail, then a passkey on Chromium's virtual
-// authenticator), registers a client (after an error shown next to its field), makes an
-// API scope require high, rotates and retires signing keys, approves a citizen's
-// registration after looking at the document and face, and finds each of these in the
-// audit log; an auditor sees everything and can change nothing; a clerk sees only the
-// queue and the service centre, rejects with a reason, and at the counter, on a tablet,
-// enrols a citizen's face filmed blinking on the server's cue and her voice, and a
-// minor's face only with a guardian's consent, after which the citizen steps up with the
-// face; the bearer token stays in memory and goes only to the Admin API. Every main page
-// is kept as a screenshot and checked with axe-core, also on a phone-sized screen.
+// authenticator), registers a client (after an error shown next to its field), changes
+// its links, sign-out and protocol settings (after a refused link, also on a phone) and
+// registers a FAPI 2.0 one, makes an API scope require high, rotates and retires
+// signing keys, approves a citizen's registration after looking at the document and
+// face, and finds each of these in the audit log; an auditor sees everything and can
+// change nothing; a clerk sees only the queue and the service centre, rejects with a
+// reason, and at the counter, on a tablet, enrols a citizen's face filmed blinking on
+// the server's cue and her voice, and a minor's face only with a guardian's consent,
+// after which the citizen steps up with the face; the bearer token stays in memory and
+// goes only to the Admin API. Every main page is kept as a screenshot and checked with
+// axe-core, also on a phone-sized screen.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { Idp } from '../../conformance/harness.mjs';
+import { Idp, png, servedApart } from '../../conformance/harness.mjs';
 import {
   CHROMIUM_FLAGS, FIXTURES, PASSWORD, SLOW, TARGET, framesOf, playPerson, shot, signIn, stepUpByEmail,
 } from './support.mjs';
@@ -25,7 +27,9 @@ import {
 /** The voice of the citizen enrolled at the counter: a LibriVox reader (pocketsphinx-testdata). */
 const READER = '/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav';
 
+// Clients' logos are fetched from loopback here.
 const CONFIG = `audit_checkpoint_seconds = 1
+fetch_private_addresses = true
 
 [policy.scopes]
 "tax.read" = "low"
@@ -35,12 +39,15 @@ let idp;
 let browser;
 let work;
 let live;
+/** Where a client's logo is published (another process on loopback). */
+let logoServer;
 /** Account ids (sub) of the citizens enrolled at the service centre. */
 const subs = {};
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'idp-admin-'));
   live = framesOf(work, 'obama.png', 'live');
+  logoServer = await servedApart(png(80, 80, [180, 30, 40]));
   idp = await Idp.start((cli) => {
     const add = (user, name) => cli(['user', 'add', '--username', user, '--password-stdin',
       '--email', `${user}@example.invalid`, '--name', name], PASSWORD);
@@ -61,6 +68,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await idp?.stop();
+  logoServer?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -257,6 +265,99 @@ test('an administrator signs in at high and administers clients, policy, keys an
     await page.getByRole('link', { name: 'See the client’s settings' }).click();
     await page.getByRole('heading', { name: /tax-portal/ }).waitFor();
     await shot(page, 'admin-client');
+
+    // Its links for citizens, sign-out and protocol settings are changed on the form: a
+    // privacy notice on plain http is refused, the summary's link leading to the field.
+    await page.getByRole('button', { name: 'Change settings' }).click();
+    await page.getByRole('heading', { name: 'Change tax-portal' }).waitFor();
+    await page.getByLabel('Link to the privacy notice').fill('http://example.com/privacy');
+    await page.getByLabel('Link to the terms of use').fill('https://tax.example.gov/terms');
+    await page.getByLabel('Address of the logo').fill(logoServer.url);
+    await page.getByLabel('Every claim of the granted scopes').check();
+    await page.getByLabel('Back-channel logout URI').fill('https://tax.example.gov/logout/back');
+    await page.getByLabel('Front-channel logout URI').fill('https://tax.example.gov/logout/front');
+    await page.getByRole('group', { name: 'Default levels of assurance' }).getByLabel('Substantial').check();
+    await page.getByLabel('Pushed authorization requests only').check();
+    await page.getByLabel('Request object URIs').fill('https://tax.example.gov/requests/sign-in.jwt');
+    await page.getByLabel('Sign in again after').fill('3600');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'There is a problem' });
+    await refused.waitFor();
+    await page.waitForFunction(() => document.title.startsWith('Error: '));
+    const policyField = page.getByLabel('Link to the privacy notice');
+    assert.equal(await policyField.getAttribute('aria-invalid'), 'true');
+    assert.match(await page.locator('#client-policy-uri-error').textContent(),
+      /Link to the privacy notice: http:\/\/example\.com\/privacy: must be an https address/);
+    await shot(page, 'admin-client-edit-error');
+    // The same form on a phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'no sideways scrolling');
+    await shot(page, 'admin-client-edit-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await refused.getByRole('link', { name: /Link to the privacy notice/ }).click();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'client-policy-uri');
+    await policyField.fill('https://tax.example.gov/privacy');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('The client’s settings were changed.').waitFor();
+    const row = (key) => page.locator('.govuk-summary-list__row', { hasText: key }).locator('dd');
+    assert.equal(await row('Link to the privacy notice').textContent(), 'https://tax.example.gov/privacy');
+    assert.equal(await row('Default levels of assurance').textContent(), 'Substantial');
+    assert.equal(await row('Pushed authorization requests only').textContent(), 'Yes');
+    assert.equal(await row('Sign in again after').textContent(), '1 hour');
+    assert.equal(await row('Claims in ID tokens').textContent(), 'Every claim of the granted scopes');
+    // The logo as the provider keeps it (fetched when the form was saved).
+    const logo = row('Address of the logo').locator('img');
+    assert.ok(await logo.evaluate((img) => img.decode().then(() => img.naturalWidth === 80)), 'the kept logo');
+    await shot(page, 'admin-client-changed');
+    // Stored as the Admin API shows it.
+    const clientFromApi = async (id) => {
+      const r = await fetch(`${idp.issuer}/admin/api/v1/clients/${id}`, { headers: { authorization: `Bearer ${issued[0]}` } });
+      assert.equal(r.status, 200);
+      return r.json();
+    };
+    const saved = await clientFromApi('tax-portal');
+    assert.equal(saved.policy_uri, 'https://tax.example.gov/privacy');
+    assert.equal(saved.tos_uri, 'https://tax.example.gov/terms');
+    assert.equal(saved.logo_uri, logoServer.url);
+    assert.equal(saved.id_token_claims, 'scopes');
+    assert.equal(saved.backchannel_logout_uri, 'https://tax.example.gov/logout/back');
+    assert.equal(saved.frontchannel_logout_uri, 'https://tax.example.gov/logout/front');
+    assert.deepEqual(saved.default_acr_values, ['http://eidas.europa.eu/LoA/substantial']);
+    assert.equal(saved.require_pushed_authorization_requests, true);
+    assert.deepEqual(saved.request_uris, ['https://tax.example.gov/requests/sign-in.jwt']);
+    assert.equal(saved.default_max_age, 3600);
+    assert.equal(saved.dpop_bound_access_tokens, false);
+    assert.equal(saved.profile, null);
+    // An emptied address is removed; the rest stays as it was.
+    await page.getByRole('button', { name: 'Change settings' }).click();
+    await page.getByLabel('Front-channel logout URI').fill('');
+    await page.getByLabel('Sign in again after').fill('');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('The client’s settings were changed.').waitFor();
+    const cleared = await clientFromApi('tax-portal');
+    assert.equal(cleared.frontchannel_logout_uri, null);
+    assert.equal(cleared.default_max_age, null);
+    assert.equal(cleared.backchannel_logout_uri, 'https://tax.example.gov/logout/back');
+    assert.deepEqual(cleared.default_acr_values, ['http://eidas.europa.eu/LoA/substantial']);
+    // A FAPI 2.0 client whose keys are published at an address: the profile turns on
+    // pushed requests and DPoP.
+    await page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByLabel('Client ID').fill('pension-portal');
+    await page.getByLabel('Redirect URIs', { exact: true }).fill('https://pension.example.gov/cb');
+    await page.getByLabel('Signed assertion (private_key_jwt)').check();
+    await page.getByLabel('Published by the client at an address (jwks_uri)').check();
+    await page.getByLabel('Address of the public keys (jwks_uri)').fill('https://pension.example.gov/jwks.json');
+    await page.getByRole('radio', { name: 'FAPI 2.0' }).check();
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByRole('heading', { name: 'Client registered' }).waitFor();
+    const pension = await clientFromApi('pension-portal');
+    assert.equal(pension.auth_method, 'private_key_jwt');
+    assert.equal(pension.jwks_uri, 'https://pension.example.gov/jwks.json');
+    assert.equal(pension.jwks, null);
+    assert.equal(pension.profile, 'fapi2');
+    assert.equal(pension.require_pushed_authorization_requests, true);
+    assert.equal(pension.dpop_bound_access_tokens, true);
 
     // Policy: the API scope tax.read now needs level high.
     await page.getByRole('link', { name: 'Policy' }).click();
