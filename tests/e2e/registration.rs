@@ -91,6 +91,9 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
         ("jwks_uri", json!("https://benefits.example/jwks")),
         ("response_types", json!(["code id_token"])),
         ("default_acr_values", json!(["urn:example:gold"])),
+        // Logout notices go to https and public addresses only, for a self-registered client.
+        ("backchannel_logout_uri", json!("http://127.0.0.1:9/logout")),
+        ("backchannel_logout_uri", json!("https://10.1.2.3/logout")),
     ] {
         let mut bad = metadata.clone();
         bad[member] = value;

@@ -141,13 +141,18 @@ pub fn deliver_due(svc: &Service, now: i64) -> OidcResult<Vec<Outcome>> {
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    // A client per round: the blocking client must not live on an async runtime. It
-    // follows no redirect: the token goes to the registered URI or nowhere.
+    // Clients per round: a blocking client must not live on an async runtime. Neither
+    // follows a redirect: the token goes to the registered URI or nowhere. A client that
+    // registered itself (RFC 7591) is reached only under `oidc::fetch`'s rules (https, a
+    // public address), so that registering cannot aim the provider's requests into its
+    // network; one an operator added, where the operator said.
     let http = reqwest::blocking::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(OidcError::server)?;
+    let private = svc.provider.fetch_private_addresses;
+    let public_only = super::fetch::http_client(private).map_err(OidcError::server)?;
     let keys = svc.keys();
     let mut outcomes = Vec::with_capacity(due.len());
     for notice in due {
@@ -158,7 +163,12 @@ pub fn deliver_due(svc: &Service, now: i64) -> OidcResult<Vec<Outcome>> {
         let sent = match listening {
             Some((client, uri)) => {
                 let token = logout_token(&keys, &svc.provider.issuer, client, &notice, now)?;
-                post(&http, uri, &token)
+                if client.registration_token_hash.is_none() {
+                    post(&http, uri, &token)
+                } else {
+                    super::fetch::check_uri(uri, private)
+                        .and_then(|_| post(&public_only, uri, &token))
+                }
             }
             None => Err("the client no longer has a back-channel logout URI".to_string()),
         };
@@ -457,5 +467,33 @@ mod tests {
                 "{bad}: {refused}"
             );
         }
+    }
+
+    #[test]
+    fn a_client_that_registered_itself_is_not_told_on_a_private_address() {
+        let (_dir, svc) = for_tests();
+        let (uri, server) = listener(vec![200]);
+        let mut new = NewClient::new(
+            "self-made",
+            Credentials::Secret("a-client-secret-of-good-length".into()),
+            vec!["https://self-made.example/cb".into()],
+        );
+        new.backchannel_logout_uri = Some(uri.clone());
+        new.registration_token_hash = Some("hash-of-its-registration-token".into());
+        create(&crate::admin::Context::from(&svc), &cli(), new, T0).expect("client");
+        register(&svc, "operators", Some(&uri));
+        signed_in(&svc, "self-made", "sid-1");
+        signed_in(&svc, "operators", "sid-1");
+        svc.db.tx(|c| session_ended(c, "sid-1", T0)).expect("ended");
+        let mut outcomes = deliver_due(&svc, T0).expect("round");
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        // The operator's client on loopback is told; the self-registered one is not (its
+        // plain http address on loopback is refused before anything is sent).
+        assert_eq!(outcomes, [Outcome::Delivered, Outcome::Retried]);
+        let bodies = server.join().expect("listener");
+        assert_eq!(bodies.len(), 1);
+        let waiting = pending(&svc);
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].client_id, "self-made");
     }
 }

@@ -101,9 +101,10 @@ pub fn fetch(uri: &str, private_addresses: bool) -> Result<String, String> {
     String::from_utf8(body).map_err(|_| "not UTF-8".to_string())
 }
 
-/// Fetches what is at `uri` under the same rules, asking for the media types `accept`.
-pub fn fetch_bytes(uri: &str, private_addresses: bool, accept: &str) -> Result<Vec<u8>, String> {
-    let url = check_uri(uri, private_addresses)?;
+/// An HTTP client under the module's rules: no redirect, `TIMEOUT`, and unless
+/// `private_addresses`, host names resolved to public addresses only. (Blocking: not for
+/// an async runtime's threads.)
+pub fn http_client(private_addresses: bool) -> Result<reqwest::blocking::Client, String> {
     let mut builder = reqwest::blocking::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
@@ -111,7 +112,13 @@ pub fn fetch_bytes(uri: &str, private_addresses: bool, accept: &str) -> Result<V
     if !private_addresses {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
     }
-    let http = builder.build().map_err(|e| e.to_string())?;
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Fetches what is at `uri` under the same rules, asking for the media types `accept`.
+pub fn fetch_bytes(uri: &str, private_addresses: bool, accept: &str) -> Result<Vec<u8>, String> {
+    let url = check_uri(uri, private_addresses)?;
+    let http = http_client(private_addresses)?;
     let mut res = http
         .get(url)
         .header("accept", accept)

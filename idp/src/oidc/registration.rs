@@ -168,6 +168,16 @@ impl Metadata {
         Ok(m)
     }
 
+    /// A client that registers itself is told of logouts only at an address the provider
+    /// would fetch from (`oidc::fetch`: https, not a private or loopback address).
+    fn check_reachable(&self, private_addresses: bool) -> Result<(), Refused> {
+        if let Some(uri) = &self.backchannel_logout_uri {
+            super::fetch::check_uri(uri, private_addresses)
+                .map_err(|e| Refused::metadata(format!("backchannel_logout_uri: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// How the client will authenticate at the token endpoint.
     fn credentials(&self) -> Result<Credentials, Refused> {
         let method = self
@@ -228,6 +238,7 @@ pub fn register(
         return Err(Refused::token());
     }
     let m = Metadata::parse(body)?;
+    m.check_reachable(svc.provider.fetch_private_addresses)?;
     let credentials = m.credentials()?;
     let id = format!("dyn-{}", crypto::random_id());
     let registration_token = crypto::random_token();
@@ -321,6 +332,7 @@ pub fn replace(
 ) -> Result<Value, Refused> {
     let current = registered(svc, id, token)?;
     let m = Metadata::parse(body)?;
+    m.check_reachable(svc.provider.fetch_private_addresses)?;
     if m.sector_identifier_uri != current.sector_identifier_uri {
         return Err(Refused::metadata(
             "sector_identifier_uri cannot change (every pairwise sub would); register a new client",
