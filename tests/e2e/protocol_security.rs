@@ -428,7 +428,8 @@ async fn id_token_hint_must_belong_to_the_client(backend: Backend) {
     );
 }
 
-/// A private_key_jwt assertion that is not valid yet, or issued in the future, is refused.
+/// A private_key_jwt assertion that is not valid yet, issued in the future or living longer
+/// than an hour is refused.
 async fn client_assertions_from_the_future_are_refused(backend: Backend) {
     let s = TestServer::start(backend).await;
     let kp = josekit::jws::ES256.generate_key_pair().unwrap();
@@ -487,6 +488,9 @@ async fn client_assertions_from_the_future_are_refused(backend: Backend) {
         call("d", serde_json::json!({"iat": now, "nbf": now - 10})).await,
         200
     );
+    // An hour's lifetime (client libraries' default) is accepted, a longer one refused.
+    assert_eq!(call("e", serde_json::json!({"exp": now + 3590})).await, 200);
+    assert_eq!(call("f", serde_json::json!({"exp": now + 3700})).await, 401);
 }
 
 /// Guessing a client secret: after ten failures in a minute for one client id the token,

@@ -25,6 +25,19 @@ fn initial_token(s: &TestServer, uses: i64) -> String {
     token
 }
 
+/// A registration refused as `invalid_client_metadata`, its description naming `what`.
+fn refused_naming(status: u16, body: &Value, what: &str) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"].as_str().unwrap().contains(what),
+        "{body}"
+    );
+}
+
 async fn call(
     method: reqwest::Method,
     url: &str,
@@ -98,12 +111,7 @@ async fn a_client_registers_itself_and_manages_its_registration(backend: Backend
         let mut bad = metadata.clone();
         bad[member] = value;
         let (status, body) = call(reqwest::Method::POST, &endpoint, Some(&token), Some(bad)).await;
-        assert_eq!(status, 400, "{member}");
-        assert_eq!(body["error"], "invalid_client_metadata", "{member}");
-        assert!(
-            body["error_description"].as_str().unwrap().contains(member),
-            "{body}"
-        );
+        refused_naming(status, &body, member);
     }
     let mut wrong_uri = metadata.clone();
     wrong_uri["redirect_uris"] = json!(["http://benefits.example/cb"]);
@@ -560,17 +568,7 @@ async fn clients_share_a_sector_through_its_document(backend: Backend) {
         call(reqwest::Method::POST, &endpoint, Some(&token), Some(body))
     };
     let (status, body) = register("https://c.example/cb").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_client_metadata"))
-    );
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("c.example"),
-        "{body}"
-    );
+    refused_naming(status, &body, "c.example");
     let (_, a) = register("https://a.example/cb").await;
     let (_, b) = register("https://b.example/cb").await;
     assert_eq!(a["sector_identifier_uri"], sector_uri.as_str());
@@ -643,17 +641,7 @@ async fn a_clients_logo_is_served_from_here(backend: Backend) {
     assert_eq!(status, 401);
     assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 0);
     let (status, body) = register().await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_client_metadata"))
-    );
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("logo_uri"),
-        "{body}"
-    );
+    refused_naming(status, &body, "logo_uri");
 
     let mut png = Vec::new();
     image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(

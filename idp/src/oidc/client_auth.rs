@@ -15,8 +15,10 @@ use josekit::jws::{ES256, HS256, HS384, HS512, JwsVerifier, PS256, RS256};
 use serde_json::Value;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Longest lifetime accepted for a client assertion.
-const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// Longest lifetime accepted for a client assertion: an hour, what client libraries such
+/// as authlib give theirs (RFC 7523 3 leaves it to the server). Its `jti` is remembered
+/// until it expires, so it is used once however long it lives.
+const MAX_ASSERTION_LIFETIME: i64 = 3600;
 /// Clock difference tolerated between a client and us for `iat` and `nbf`.
 const CLOCK_SKEW: i64 = 60;
 
