@@ -47,6 +47,10 @@ async fn garbage_never_gets_a_server_error(backend: Backend) {
         "/logout/confirm",
         "/interaction/x",
         "/interaction/x/login",
+        "/par",
+        "/register",
+        "/clients/x/logo",
+        "/.well-known/webfinger",
     ];
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     let mut next = || {
