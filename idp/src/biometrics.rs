@@ -359,7 +359,8 @@ pub fn seal_bytes(
 ) -> StoreResult<Vec<u8>> {
     let key = user_key::get_or_create(conn, &svc.kek, user_id, now)
         .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-    Ok(key.seal(bytes, context))
+    key.seal(bytes, context)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
 }
 
 /// Opens what `seal_bytes` sealed; `None` if it cannot be opened (another key or context,

@@ -149,6 +149,20 @@ pub enum KeysCommand {
     /// unlinkable to what is stored. Scores and sign-ins are unchanged.
     #[command(after_help = "Example:\n  idp keys renew-biometric-transform")]
     RenewBiometricTransform,
+    /// Put the key-encryption key into the hardware security module of the settings'
+    /// [pkcs11] section: the key file's, so that everything sealed, every pairwise sub
+    /// and every client secret stays valid (then delete the key file), or, for a new
+    /// installation, a new one that is never written to disk.
+    #[command(
+        after_help = "Example:\n  idp --config /etc/idp/idp.toml keys import-kek\n  \
+        shred -u /var/lib/idp/kek.key"
+    )]
+    ImportKek {
+        /// A new key instead of the key file's (a new installation only: nothing sealed
+        /// under another key could be read).
+        #[arg(long)]
+        new: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -621,6 +635,52 @@ fn file_config(common: &Common) -> Result<FileConfig, String> {
     Ok(f)
 }
 
+/// `idp keys import-kek`: the key file's key (or a new one) into the security module.
+fn import_kek(config: &Config, new: bool) -> CliResult {
+    let module = config
+        .pkcs11
+        .as_ref()
+        .ok_or("the settings have no [pkcs11] section naming the security module")?
+        .resolve()?;
+    let key: [u8; 32] = if new {
+        crate::crypto::random_bytes::<32>()
+    } else {
+        let bytes = std::fs::read(&config.kek_file)
+            .map_err(|e| format!("{}: {e}", config.kek_file.display()))?;
+        bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("{}: not a key file", config.kek_file.display()))?
+    };
+    crate::keys::hsm::Hsm::import(&module, &key).map_err(|e| e.to_string())?;
+    println!(
+        "the key-encryption key is in token {} as {}{}",
+        module.token,
+        module.key,
+        if new {
+            ""
+        } else {
+            "; delete the key file once every instance uses the module"
+        }
+    );
+    Ok(())
+}
+
+/// The key-encryption key: in the security module when the settings name one, else the
+/// key file (created when missing if `create`).
+fn load_kek(config: &Config, create: bool) -> Result<Kek, String> {
+    if let Some(module) = &config.pkcs11 {
+        let hsm = crate::keys::hsm::Hsm::connect(&module.resolve()?).map_err(|e| e.to_string())?;
+        return Kek::from_hsm(hsm).map_err(|e| e.to_string());
+    }
+    if create {
+        Kek::load_or_create(&config.kek_file)
+    } else {
+        Kek::load(&config.kek_file)
+    }
+    .map_err(|e| e.to_string())
+}
+
 /// Opens the installation, creating what is missing (`serve`, `migrate`).
 fn open_or_create(config: &Config) -> Result<(Db, Kek), String> {
     if crate::store::Backend::of_url(&config.database_url) == crate::store::Backend::Sqlite {
@@ -628,7 +688,7 @@ fn open_or_create(config: &Config) -> Result<(Db, Kek), String> {
         crate::files::create_private_dir(&config.data_dir)
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     }
-    let kek = Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?;
+    let kek = load_kek(config, true)?;
     let db = Db::open_pool(
         &config.database_url,
         config.db_pool_size,
@@ -653,7 +713,7 @@ fn open_existing(config: &Config) -> Result<(Db, Kek), String> {
         StoreError::Missing(_) | StoreError::NoSchema(_) => format!("{e}: {hint}"),
         e => e.to_string(),
     })?;
-    let kek = Kek::load(&config.kek_file).map_err(|e| format!("{e}: {hint}"))?;
+    let kek = load_kek(config, false).map_err(|e| format!("{e}: {hint}"))?;
     Ok((db, kek))
 }
 
@@ -1093,6 +1153,9 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
 
 fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
     let config = admin_config(common)?;
+    if let KeysCommand::ImportKek { new } = cmd {
+        return import_kek(&config, new);
+    }
     let (db, kek) = open_existing(&config)?;
     let ctx = Context::new(&db, &kek, &config)?;
     let now = crate::now();
@@ -1110,6 +1173,8 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
             println!("biometric templates: transform generation {generation}, {moved} moved");
             Ok(())
         }
+        // Handled above, before the installation is opened (its key is not there yet).
+        KeysCommand::ImportKek { new } => import_kek(&config, new),
     }
 }
 

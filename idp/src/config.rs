@@ -14,6 +14,8 @@ pub struct FileConfig {
     pub issuer: Option<String>,
     pub database_url: Option<String>,
     pub kek_file: Option<PathBuf>,
+    /// The key-encryption key in a hardware security module instead of `kek_file`.
+    pub pkcs11: Option<Pkcs11Config>,
     pub dev: Option<bool>,
     pub session_idle_seconds: Option<i64>,
     pub session_max_seconds: Option<i64>,
@@ -44,6 +46,60 @@ pub struct FileConfig {
     pub require_pushed_authorization_requests: Option<bool>,
     /// The operator's name, logo, colour and links on the citizen's pages.
     pub theme: Option<crate::theme::ThemeConfig>,
+}
+
+/// The key-encryption key in a hardware security module, through PKCS#11 (`keys::hsm`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// The module (a shared library), e.g. /usr/lib/softhsm/libsofthsm2.so.
+    pub module: PathBuf,
+    /// The label of the token that holds the key.
+    pub token: String,
+    /// The label of the key's objects [default: idp-kek].
+    #[serde(default = "default_pkcs11_key")]
+    pub key: String,
+    /// A file (owner-only) holding the user PIN; or the environment variable
+    /// IDP_PKCS11_PIN, which wins.
+    pub pin_file: Option<PathBuf>,
+}
+
+fn default_pkcs11_key() -> String {
+    "idp-kek".into()
+}
+
+impl Pkcs11Config {
+    /// The module's settings with the PIN read now.
+    pub fn resolve(&self) -> Result<crate::keys::hsm::HsmConfig, String> {
+        let pin = match (std::env::var("IDP_PKCS11_PIN"), &self.pin_file) {
+            (Ok(pin), _) => pin,
+            (Err(_), Some(path)) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| format!("pkcs11 pin_file {}: {e}", path.display()))?;
+                if crate::files::readable_by_others(&meta) {
+                    return Err(format!(
+                        "pkcs11 pin_file {}: accessible to group or others; chmod 600 it",
+                        path.display()
+                    ));
+                }
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("pkcs11 pin_file {}: {e}", path.display()))?
+                    .trim()
+                    .to_string()
+            }
+            (Err(_), None) => {
+                return Err(
+                    "pkcs11: give pin_file or the environment variable IDP_PKCS11_PIN".into(),
+                );
+            }
+        };
+        Ok(crate::keys::hsm::HsmConfig {
+            module: self.module.clone(),
+            token: self.token.clone(),
+            pin,
+            key: self.key.clone(),
+        })
+    }
 }
 
 /// Biometric sign-in.
@@ -150,6 +206,8 @@ pub struct Config {
     pub issuer: String,
     pub database_url: String,
     pub kek_file: PathBuf,
+    /// Where the key-encryption key is when it is not in `kek_file`.
+    pub pkcs11: Option<Pkcs11Config>,
     pub dev: bool,
     pub session_idle: i64,
     pub session_max: i64,
@@ -225,6 +283,7 @@ impl Config {
             issuer,
             database_url,
             kek_file,
+            pkcs11: f.pkcs11.clone(),
             dev,
             session_idle: f.session_idle_seconds.unwrap_or(15 * 60),
             session_max: f.session_max_seconds.unwrap_or(12 * 3600),

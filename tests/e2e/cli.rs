@@ -461,7 +461,74 @@ async fn production_cookies(backend: Backend) {
     assert_eq!(d["token_endpoint"], "https://id.example.gov/token");
 }
 
+/// The key-encryption key moves from its file into a security module (SoftHSM2 through
+/// PKCS#11): once imported, the commands work from the module, without the file.
+async fn the_key_encryption_key_moves_into_a_security_module(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let dir = s.dir.path();
+    // A SoftHSM2 token of this test's own (SoftHSM2 finds it through the environment;
+    // each test runs in a process of its own).
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+    let init = std::process::Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "idp",
+            "--pin",
+            "user-pin-1234",
+            "--so-pin",
+            "so-pin-5678",
+        ])
+        .output()
+        .expect("softhsm2-util (Debian package softhsm2)");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let pin = dir.join("hsm-pin");
+    std::fs::write(&pin, "user-pin-1234\n").unwrap();
+    std::fs::set_permissions(&pin, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let settings = dir.join("hsm.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken = \"idp\"\npin_file = \"{}\"\n",
+            pin.display()
+        ),
+    )
+    .unwrap();
+    let with_module = |args: &[&str]| {
+        let mut all = vec!["--config", settings.to_str().unwrap()];
+        all.extend_from_slice(args);
+        s.cli(&all)
+    };
+    let before = with_module(&["keys", "list"]).unwrap_err();
+    assert!(before.contains("idp keys import-kek"), "{before}");
+    with_module(&["keys", "import-kek"]).expect("imported");
+    let again = with_module(&["keys", "import-kek"]).unwrap_err();
+    assert!(again.contains("already"), "{again}");
+    // Without the key file: from the module only.
+    std::fs::remove_file(&s.kek_file).unwrap();
+    assert!(s.cli(&["keys", "list"]).is_err(), "the key file is gone");
+    with_module(&["keys", "rotate"]).expect("a new signing key sealed in the module");
+    with_module(&["keys", "list"]).expect("keys listed");
+}
+
 on_both_databases!(
+    the_key_encryption_key_moves_into_a_security_module,
     client_and_user_administration,
     disabling_a_user_ends_sessions_and_tokens,
     commands_refuse_a_missing_installation,

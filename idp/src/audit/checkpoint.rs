@@ -50,7 +50,9 @@ fn generate(kek: &Kek, now: i64) -> StoreResult<KeyRow> {
     jwk.set_algorithm("ES256");
     jwk.set_key_use("sig");
     Ok(KeyRow {
-        private_key: kek.seal(&pair.to_der_private_key(), &kid),
+        private_key: kek
+            .seal(&pair.to_der_private_key(), &kid)
+            .map_err(corrupt)?,
         public_jwk: jwk.to_string(),
         kid,
         created_at: now,

@@ -120,7 +120,9 @@ pub fn totp_start(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
         users::insert_credential(
             c,
             &Credential {
-                data: key.seal(&secret, &totp_context(&id)),
+                data: key
+                    .seal(&secret, &totp_context(&id))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 id,
                 user_id: user_id.to_string(),
                 kind: CredentialKind::TotpPending,

@@ -1,7 +1,8 @@
 //! AES-256-GCM sealing of secrets at rest, and the key-encryption key. The default key
 //! provider is a local file of 32 random bytes, created with mode 0600 on first use;
-//! every instance that shares a database must be given the same file. `Kek` is also the
-//! type of the per-user data keys it wraps.
+//! every instance that shares a database must be given the same file. The other is a
+//! hardware security module through PKCS#11 (`hsm`), which seals inside the module. `Kek`
+//! is also the type of the per-user data keys it wraps.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -15,11 +16,20 @@ pub enum KekError {
     File { path: String, reason: String },
     #[error("a sealed value could not be opened (wrong key file, or the data was altered)")]
     Open,
+    #[error("hardware security module: {0}")]
+    Hsm(String),
+}
+
+/// Where sealing happens: with the key in memory, or inside a security module.
+#[derive(Clone)]
+enum Sealer {
+    Local(Box<Aes256Gcm>),
+    Module(std::sync::Arc<super::hsm::Hsm>),
 }
 
 #[derive(Clone)]
 pub struct Kek {
-    cipher: Aes256Gcm,
+    sealer: Sealer,
     client_secrets: ClientSecrets,
     pairwise: crate::oidc::subject::PairwiseKey,
     /// The root of the secrets of the biometric template transforms.
@@ -30,16 +40,32 @@ pub struct Kek {
 
 impl Kek {
     pub fn from_bytes(key: &[u8; 32]) -> Kek {
-        Kek {
-            cipher: Aes256Gcm::new(key.into()),
-            client_secrets: ClientSecrets {
-                hash_key: derive(key, "idp client secret hash v1"),
-                seal: Aes256Gcm::new(&derive(key, "idp client secret seal v1").into()),
-            },
-            pairwise: crate::oidc::subject::PairwiseKey(derive(key, "idp pairwise subject v1")),
-            biometric_root: derive(key, "idp biometric transform v1"),
-            dpop_nonce_key: derive(key, "idp dpop nonce v1"),
+        let derived = |purpose: &str| Ok::<_, std::convert::Infallible>(derive(key, purpose));
+        match Kek::with(Sealer::Local(Box::new(Aes256Gcm::new(key.into()))), derived) {
+            Ok(kek) => kek,
+            Err(never) => match never {},
         }
+    }
+
+    /// The key in a security module: it seals there, and the keys derived from it are
+    /// derived there (the same values as from the same key in a file).
+    pub fn from_hsm(hsm: super::hsm::Hsm) -> Result<Kek, KekError> {
+        let hsm = std::sync::Arc::new(hsm);
+        let derived = |purpose: &str| hsm.hmac(&[purpose.as_bytes(), &[1]].concat());
+        Kek::with(Sealer::Module(hsm.clone()), derived)
+    }
+
+    fn with<E>(sealer: Sealer, derive: impl Fn(&str) -> Result<[u8; 32], E>) -> Result<Kek, E> {
+        Ok(Kek {
+            sealer,
+            client_secrets: ClientSecrets {
+                hash_key: derive("idp client secret hash v1")?,
+                seal: Aes256Gcm::new(&derive("idp client secret seal v1")?.into()),
+            },
+            pairwise: crate::oidc::subject::PairwiseKey(derive("idp pairwise subject v1")?),
+            biometric_root: derive("idp biometric transform v1")?,
+            dpop_nonce_key: derive("idp dpop nonce v1")?,
+        })
     }
 
     /// The keyed hash for client secrets and the sealing of those the provider must read
@@ -103,13 +129,20 @@ impl Kek {
         Ok(Kek::from_bytes(&key))
     }
 
-    /// Encrypts `plain`, bound to `context` (e.g. the key id) as associated data.
-    pub fn seal(&self, plain: &[u8], context: &str) -> Vec<u8> {
-        seal_with(&self.cipher, plain, context)
+    /// Encrypts `plain`, bound to `context` (e.g. the key id) as associated data. Only a
+    /// security module can fail to.
+    pub fn seal(&self, plain: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
+        match &self.sealer {
+            Sealer::Local(cipher) => Ok(seal_with(cipher, plain, context)),
+            Sealer::Module(hsm) => hsm.seal(plain, context),
+        }
     }
 
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-        open_with(&self.cipher, sealed, context)
+        match &self.sealer {
+            Sealer::Local(cipher) => open_with(cipher, sealed, context),
+            Sealer::Module(hsm) => hsm.open(sealed, context),
+        }
     }
 }
 
@@ -296,7 +329,7 @@ mod tests {
     fn seals_and_opens_and_detects_tampering_or_wrong_context() {
         let dir = tempfile::tempdir().unwrap();
         let kek = Kek::load_or_create(&dir.path().join("kek")).unwrap();
-        let sealed = kek.seal(b"private key", "kid-1");
+        let sealed = kek.seal(b"private key", "kid-1").unwrap();
         assert_eq!(kek.open(&sealed, "kid-1").unwrap(), b"private key");
         assert!(kek.open(&sealed, "kid-2").is_err());
         let mut bad = sealed.clone();

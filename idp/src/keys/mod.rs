@@ -3,6 +3,7 @@
 //! JWKS until every token they signed has expired. Private keys are sealed with the
 //! key-encryption key before they reach the database, and parsed once into a `KeySet`.
 
+pub mod hsm;
 pub mod kek;
 pub mod user_key;
 
@@ -192,7 +193,10 @@ fn generate(alg: Alg, kek: &Kek, now: i64) -> Result<SigningKeyRow, KeyError> {
     jwk.set_algorithm(alg.as_str());
     jwk.set_key_use("sig");
     Ok(SigningKeyRow {
-        private_key: kek.seal(&der, &kid),
+        private_key: kek.seal(&der, &kid).map_err(|e| KeyError::Key {
+            kid: kid.clone(),
+            reason: e.to_string(),
+        })?,
         public_jwk: jwk.to_string(),
         kid,
         alg: alg.as_str().to_string(),

@@ -27,7 +27,7 @@ pub fn get_or_create(
         return Ok(k);
     }
     let key = crate::crypto::random_bytes::<32>();
-    user_keys::insert(conn, user_id, &kek.seal(&key, &context(user_id)), now)?;
+    user_keys::insert(conn, user_id, &kek.seal(&key, &context(user_id))?, now)?;
     Ok(Kek::from_bytes(&key))
 }
 
