@@ -26,12 +26,23 @@ const NONCE_LEN: usize = 12;
 
 /// Where the key is: the PKCS#11 module (a shared library), the token's label, the
 /// user PIN, and the label of the key's objects.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HsmConfig {
     pub module: PathBuf,
     pub token: String,
     pub pin: String,
     pub key: String,
+}
+
+/// Everything but the PIN, which no log may show.
+impl std::fmt::Debug for HsmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HsmConfig")
+            .field("module", &self.module)
+            .field("token", &self.token)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A logged-in session with the token and the key's two objects.
@@ -280,6 +291,17 @@ mod tests {
             local.client_secrets().hash("s3cret-s3cret-s3cret")
         );
         assert_eq!(in_module.biometric_secret(1), local.biometric_secret(1));
+    }
+
+    #[test]
+    fn the_pin_is_never_printed() {
+        let cfg = HsmConfig {
+            module: "/m.so".into(),
+            token: "idp".into(),
+            pin: "secret-pin-4321".into(),
+            key: "idp-kek".into(),
+        };
+        assert!(!format!("{cfg:?}").contains("secret-pin-4321"));
     }
 
     #[test]
