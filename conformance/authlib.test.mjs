@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Idp } from './harness.mjs';
+import { Idp, signingKey } from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
 const POST_LOGOUT = 'https://rp.example/bye';
@@ -30,14 +30,8 @@ const STEPS = [
 test('a Python relying party (authlib) signs a citizen in and out', async () => {
   // The private_key_jwt client's RSA key: its public half registered, its private half
   // (PEM) given to the relying party.
-  const pair = await crypto.subtle.generateKey(
-    { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-    true, ['sign', 'verify'],
-  );
-  const jwk = { ...(await crypto.subtle.exportKey('jwk', pair.publicKey)), alg: 'RS256', use: 'sig' };
-  delete jwk.key_ops;
-  delete jwk.ext;
-  const pem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(await crypto.subtle.exportKey('pkcs8', pair.privateKey))
+  const { privateKey, jwk } = await signingKey('RS256', undefined, 'sig');
+  const pem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(await crypto.subtle.exportKey('pkcs8', privateKey))
     .toString('base64').match(/.{1,64}/g).join('\n')}\n-----END PRIVATE KEY-----\n`;
   const jwksFile = join(mkdtempSync(join(tmpdir(), 'rp-authlib-')), 'jwks.json');
   writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));

@@ -22,7 +22,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
 import { FAPI2, fapi2Plan } from './fapi2.mjs';
-import { FormPost, Idp, UserAgent, hidden, png, unescape } from './harness.mjs';
+import {
+  FormPost, Idp, JWS_ALGORITHMS, UserAgent, hidden, png, signJws, signingKey, unescape,
+} from './harness.mjs';
 
 const REDIRECT = 'https://rp.example/cb';
 const POST_LOGOUT = 'https://rp.example/post_logout_redirect';
@@ -580,13 +582,8 @@ module(CONFIG, 'oidcc-discovery-endpoint-verification', async () => {
 // ---- Dynamic OP (code flow, private_key_jwt, a client registered for each module).
 
 /** A signing key of the relying party's, with its public JWK. */
-async function rpKey(kid, alg = 'ES256') {
-  const params = alg === 'RS256'
-    ? { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
-    : { name: 'ECDSA', namedCurve: 'P-256' };
-  const pair = await crypto.subtle.generateKey(params, true, ['sign', 'verify']);
-  const jwk = { ...(await crypto.subtle.exportKey('jwk', pair.publicKey)), kid, alg, use: 'sig' };
-  return { key: pair.privateKey, kid, jwk };
+function rpKey(kid, alg = 'ES256') {
+  return signingKey(alg, kid, 'sig');
 }
 
 /** Registers a private_key_jwt client with `metadata`; a configuration signing with `key`. */
@@ -594,7 +591,7 @@ async function register(metadata, key) {
   const jwks = metadata.jwks_uri ? {} : { jwks: { keys: [key.jwk] } };
   const config = await client.dynamicClientRegistration(new URL(idp.issuer), {
     redirect_uris: [REDIRECT], token_endpoint_auth_method: 'private_key_jwt', ...jwks, ...metadata, [client.clockSkew]: advanced,
-  }, client.PrivateKeyJwt({ key: key.key, kid: key.kid }), { initialAccessToken, execute: [client.allowInsecureRequests] });
+  }, client.PrivateKeyJwt({ key: key.privateKey, kid: key.kid }), { initialAccessToken, execute: [client.allowInsecureRequests] });
   client.enableNonRepudiationChecks(config);
   return config;
 }
@@ -638,12 +635,9 @@ function claimsOf(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url'));
 }
 
-/** A JWT of `claims` signed by the ES256 `key` (`rpKey`). */
-async function signJwt(key, claims) {
-  const encode = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const signing = `${encode({ alg: 'ES256', kid: key.kid })}.${encode(claims)}`;
-  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.key, Buffer.from(signing));
-  return `${signing}.${Buffer.from(signature).toString('base64url')}`;
+/** A JWT of `claims` signed by `key` (`rpKey`), its kid in the header. */
+function signJwt(key, claims) {
+  return signJws(key, { kid: key.kid }, claims);
 }
 
 /** The claims of a JWT signed by one of the provider's published keys (ES256 or RS256). */
@@ -652,8 +646,7 @@ async function verified(jwt) {
   const jwks = await (await fetch((await configure()).serverMetadata().jwks_uri)).json();
   const jwk = jwks.keys.find((k) => k.kid === kid);
   assert.ok(jwk, `a published key ${kid}`);
-  const algorithm = { ES256: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
-    RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } }[alg];
+  const algorithm = ['ES256', 'RS256'].includes(alg) && JWS_ALGORITHMS[alg];
   assert.ok(algorithm, `alg ${alg}`);
   const key = await crypto.subtle.importKey('jwk', jwk, algorithm, false, ['verify']);
   const [h, p, sig] = jwt.split('.');
@@ -861,7 +854,7 @@ module(DYNAMIC, 'oidcc-request-uri-signed-rs256', async () => {
   assert.ok(config.serverMetadata().request_object_signing_alg_values_supported.includes('RS256'));
   assert.equal(config.serverMetadata().request_uri_parameter_supported, true);
   const { params, checks } = request();
-  const object = (await client.buildAuthorizationUrlWithJAR(config, params, { key: key.key, kid: key.kid })).searchParams.get('request');
+  const object = (await client.buildAuthorizationUrlWithJAR(config, params, { key: key.privateKey, kid: key.kid })).searchParams.get('request');
   assert.equal(header(object).alg, 'RS256');
   published.set('/d20/request.jwt', object);
   const url = new URL(`${idp.issuer}/authorize`);

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserAgent, hidden } from './harness.mjs';
+import { UserAgent, hidden, signJws as sign, signingKey } from './harness.mjs';
 
 export const FAPI2 = 'FAPI 2.0 Security Profile';
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -20,34 +20,6 @@ const P = 'fapi2-security-profile-final-';
 
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const random = (n = 16) => randomBytes(n).toString('base64url');
-const ALGORITHMS = {
-  ES256: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
-  PS256: { name: 'RSA-PSS', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), saltLength: 32 },
-  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
-};
-
-/** A signing key: the private CryptoKey, its algorithm, and its public JWK (with kid). */
-async function signingKey(alg, kid) {
-  const pair = await crypto.subtle.generateKey(ALGORITHMS[alg], true, ['sign', 'verify']);
-  const jwk = { ...(await crypto.subtle.exportKey('jwk', pair.publicKey)), alg };
-  delete jwk.key_ops;
-  delete jwk.ext;
-  return { privateKey: pair.privateKey, alg, kid, jwk: kid ? { ...jwk, kid } : jwk };
-}
-
-/** A compact JWS of `claims` with `header` (its `alg` the key's unless given). */
-async function sign(key, header, claims, alg = key.alg) {
-  let privateKey = key.privateKey;
-  if (alg !== key.alg) {
-    // The same key under another algorithm (an RSA key signing RS256 instead of PS256).
-    const { alg: _, key_ops: __, ...jwk } = await crypto.subtle.exportKey('jwk', key.privateKey);
-    privateKey = await crypto.subtle.importKey('jwk', jwk, ALGORITHMS[alg], false, ['sign']);
-  }
-  const input = `${b64({ alg, ...header })}.${b64(claims)}`;
-  const signature = await crypto.subtle.sign(ALGORITHMS[alg], privateKey, Buffer.from(input));
-  return `${input}.${Buffer.from(signature).toString('base64url')}`;
-}
-
 /** The RFC 7638 thumbprint of an EC public JWK. */
 function thumbprint(jwk) {
   const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });

@@ -45,6 +45,40 @@ export async function postForm(url, authorization, body) {
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json().catch(() => ({})) };
 }
 
+/** The WebCrypto parameters of the JWS algorithms the harness signs and verifies with. */
+export const JWS_ALGORITHMS = {
+  ES256: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
+  PS256: { name: 'RSA-PSS', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), saltLength: 32 },
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
+};
+
+const b64json = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/**
+ * A relying party's signing key: the private CryptoKey, its algorithm, and its public JWK
+ * (with `kid` and `alg`, and the `use` given).
+ */
+export async function signingKey(alg, kid, use) {
+  const pair = await crypto.subtle.generateKey(JWS_ALGORITHMS[alg], true, ['sign', 'verify']);
+  const { key_ops: _, ext: __, ...jwk } = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  return { privateKey: pair.privateKey, alg, kid, jwk: { ...jwk, alg, ...(kid ? { kid } : {}), ...(use ? { use } : {}) } };
+}
+
+/**
+ * A compact JWS of `claims` with `header`, signed by `key` (`signingKey`) with its algorithm
+ * unless `alg` names another (an RSA key signing RS256 instead of PS256).
+ */
+export async function signJws(key, header, claims, alg = key.alg) {
+  let { privateKey } = key;
+  if (alg !== key.alg) {
+    const { alg: _, key_ops: __, ...jwk } = await crypto.subtle.exportKey('jwk', key.privateKey);
+    privateKey = await crypto.subtle.importKey('jwk', jwk, JWS_ALGORITHMS[alg], false, ['sign']);
+  }
+  const input = `${b64json({ alg, ...header })}.${b64json(claims)}`;
+  const signature = await crypto.subtle.sign(JWS_ALGORITHMS[alg], privateKey, Buffer.from(input));
+  return `${input}.${Buffer.from(signature).toString('base64url')}`;
+}
+
 /** A PNG image of one colour (a relying party's logo). */
 export function png(width, height, rgb = [0, 90, 160]) {
   const chunk = (type, data) => {
