@@ -10,7 +10,9 @@
 //
 // Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS per endpoint and round (5),
 // BENCH_CONNECTIONS (32), BENCH_WRITE (0), BENCH_DATABASE_URL (idp on this PostgreSQL
-// database, which must exist and be empty, instead of SQLite).
+// database, which must exist and be empty, instead of SQLite), BENCH_ONLY (a regular
+// expression: only the endpoints whose names match, no sign-ins, and only the table is
+// printed; for a quick look while working, never written).
 
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
@@ -205,6 +207,9 @@ const scenarios = {
   },
 };
 
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+for (const name of Object.keys(scenarios)) if (only && !only.test(name)) delete scenarios[name];
+
 // idp: a client like the peer's, a citizen to sign in, the `api` scope at level low.
 const idp = await Idp.start((cli) => {
   cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', REDIRECT,
@@ -270,6 +275,25 @@ for (let round = 0; round < rounds; round++) {
     }
   }
 }
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary = (runs) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50: median(runs.map((r) => r.p50)),
+  p99: median(runs.map((r) => r.p99)),
+  errors: runs.reduce((n, r) => n + r.errors, 0),
+});
+const rows = Object.keys(scenarios).map((name) => {
+  const a = summary(results.idp[name]);
+  const b = summary(results.peer[name]);
+  return `| ${name} | ${fmt(a.rps)} | ${a.p50} / ${a.p99} | ${a.errors} | ${fmt(b.rps)} | ${b.p50} / ${b.p99} | ${b.errors} | **${(a.rps / b.rps).toFixed(2)}** |`;
+});
+if (only) {
+  console.log(rows.join('\n'));
+  peerProc.kill('SIGTERM');
+  await idp.stop();
+  process.exit(0);
+}
 const loginLoops = 4;
 const logins = [];
 // Memory per signed-in session: what the process and the database grow by from the end of
@@ -291,19 +315,6 @@ const peerLoaded = memory(peerProc.pid);
 peerProc.kill('SIGTERM');
 await idp.stop();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const summary = (runs) => ({
-  rps: median(runs.map((r) => r.rps)),
-  p50: median(runs.map((r) => r.p50)),
-  p99: median(runs.map((r) => r.p99)),
-  errors: runs.reduce((n, r) => n + r.errors, 0),
-});
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const rows = Object.keys(scenarios).map((name) => {
-  const a = summary(results.idp[name]);
-  const b = summary(results.peer[name]);
-  return `| ${name} | ${fmt(a.rps)} | ${a.p50} / ${a.p99} | ${a.errors} | ${fmt(b.rps)} | ${b.p50} / ${b.p99} | ${b.errors} | **${(a.rps / b.rps).toFixed(2)}** |`;
-});
 const version = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout.trim();
 const peerVersion = JSON.parse(readFileSync(join(here, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
 const cannonVersion = JSON.parse(readFileSync(join(here, 'node_modules/autocannon/package.json'), 'utf8')).version;

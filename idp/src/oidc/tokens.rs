@@ -27,31 +27,6 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-/// An access token for `client` under `grant`, in the client's format: an opaque one is
-/// stored (in the caller's transaction), a JWT only signed.
-pub fn access_token(
-    conn: &mut AnyConnection,
-    keys: &KeySet,
-    issuer: &str,
-    client: &Client,
-    grant: &Grant,
-    scope: &str,
-    now: i64,
-) -> StoreResult<OidcResult<String>> {
-    Ok(match client.access_token_format {
-        AccessTokenFormat::Opaque => Ok(issue_access_token(
-            conn,
-            grant,
-            scope,
-            client.access_token_ttl,
-            now,
-        )?),
-        AccessTokenFormat::Jwt => {
-            super::access_jwt::issue(keys, issuer, client, grant, scope, now).map_err(Into::into)
-        }
-    })
-}
-
 pub fn issue_access_token(
     conn: &mut AnyConnection,
     grant: &Grant,
@@ -113,27 +88,93 @@ pub fn authentication_claims(c: &mut Map<String, Value>, grant: &Grant) {
     }
 }
 
-pub struct IdTokenInput<'a> {
+/// Tokens decided in the issuing transaction (opaque ones stored there), of which the
+/// signed ones are signed once it has committed (`sign`): no signature is computed while
+/// the database's write lock is held, and a transaction that rolls back wasted none.
+pub struct Unsigned<'a> {
     pub client: &'a Client,
-    pub grant: &'a Grant,
-    pub scope: &'a str,
-    pub nonce: Option<&'a str>,
-    pub access_token: &'a str,
+    pub grant: Grant,
+    pub scope: String,
+    /// An opaque access token, stored; `None` for a JWT access token, signed in `sign`.
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+    /// The ID token's claims, without `at_hash` (which hashes the access token).
+    pub id_token: Option<Map<String, Value>>,
 }
 
-/// Builds and signs the ID token for a user grant, with the client's algorithm.
-pub fn id_token(
+/// An opaque access token stored in the caller's transaction for a client that takes
+/// them; `None` for a client that takes JWTs (signed by `Unsigned::sign`).
+pub fn stored_access_token(
+    conn: &mut AnyConnection,
+    client: &Client,
+    grant: &Grant,
+    scope: &str,
+    now: i64,
+) -> StoreResult<Option<String>> {
+    match client.access_token_format {
+        AccessTokenFormat::Opaque => Ok(Some(issue_access_token(
+            conn,
+            grant,
+            scope,
+            client.access_token_ttl,
+            now,
+        )?)),
+        AccessTokenFormat::Jwt => Ok(None),
+    }
+}
+
+impl Unsigned<'_> {
+    /// Signs what needs a signature: a JWT access token, then the ID token with its
+    /// `at_hash`, in the client's algorithm (and encrypted when the client asked so).
+    pub fn sign(self, provider: &Provider, keys: &KeySet, now: i64) -> OidcResult<TokenResponse> {
+        let client = self.client;
+        let access = match self.access {
+            Some(a) => a,
+            None => super::access_jwt::issue(
+                keys,
+                &provider.issuer,
+                client,
+                &self.grant,
+                &self.scope,
+                now,
+            )?,
+        };
+        let id_token = match self.id_token {
+            Some(mut c) => {
+                c.insert("at_hash".into(), crypto::left_half_hash(&access).into());
+                let alg = Alg::parse(&client.id_token_alg).unwrap_or(Alg::Es256);
+                let signed = keys.sign(alg, &c)?;
+                Some(super::encryption::id_token_for(client, signed)?)
+            }
+            None => None,
+        };
+        Ok(TokenResponse {
+            access_token: access,
+            token_type: super::grants::token_type(&self.grant),
+            expires_in: client.access_token_ttl,
+            scope: self.scope,
+            id_token,
+            refresh_token: self.refresh,
+        })
+    }
+}
+
+/// The claims of the ID token for a person's grant (`None` without `openid` in `scope`
+/// or for a client's own grant), read in the issuing transaction; `Unsigned::sign` adds
+/// `at_hash` and signs them.
+pub fn id_token_claims(
     conn: &mut AnyConnection,
     provider: &Provider,
-    keys: &KeySet,
-    input: IdTokenInput,
+    client: &Client,
+    grant: &Grant,
+    scope: &str,
+    nonce: Option<&str>,
     now: i64,
-) -> OidcResult<Option<String>> {
-    let grant = input.grant;
+) -> StoreResult<Option<Map<String, Value>>> {
     let Some(user_id) = grant.user_id.as_deref() else {
         return Ok(None);
     };
-    let scopes: Vec<&str> = input.scope.split(' ').collect();
+    let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         return Ok(None);
     }
@@ -144,7 +185,7 @@ pub fn id_token(
     // ID tokens carry the ones it asked for there (`claims.id_token`), or all of them
     // when it is registered so (`acr` is asked for through the policy instead).
     let mut c: Map<String, Value> = user_claims(&user, &scopes);
-    if input.client.id_token_claims == IdTokenClaims::Requested {
+    if client.id_token_claims == IdTokenClaims::Requested {
         let asked: Option<Value> = grant
             .claims
             .as_deref()
@@ -154,19 +195,13 @@ pub fn id_token(
     }
     c.insert("iss".into(), provider.issuer.clone().into());
     c.insert("sub".into(), grant.subject().unwrap_or(&user.id).into());
-    c.insert("aud".into(), input.client.id.clone().into());
-    c.insert("azp".into(), input.client.id.clone().into());
+    c.insert("aud".into(), client.id.clone().into());
+    c.insert("azp".into(), client.id.clone().into());
     c.insert("iat".into(), now.into());
     c.insert("exp".into(), (now + provider.id_token_ttl).into());
-    if let Some(n) = input.nonce {
+    if let Some(n) = nonce {
         c.insert("nonce".into(), n.into());
     }
     authentication_claims(&mut c, grant);
-    c.insert(
-        "at_hash".into(),
-        crypto::left_half_hash(input.access_token).into(),
-    );
-    let alg = Alg::parse(&input.client.id_token_alg).unwrap_or(Alg::Es256);
-    let signed = keys.sign(alg, &c)?;
-    super::encryption::id_token_for(input.client, signed).map(Some)
+    Ok(Some(c))
 }

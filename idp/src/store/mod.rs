@@ -3,6 +3,7 @@
 //! connection; only connection set-up and migrations know which backend is in use.
 
 pub mod admin_roles;
+mod batch;
 pub mod biometric_consents;
 pub mod captures;
 pub mod challenges;
@@ -62,6 +63,10 @@ pub enum StoreError {
     /// The write-ahead log could not be synced to disk after a commit.
     #[error("the database log could not be written to disk: {0}")]
     Sync(std::io::Error),
+    /// The batch of transactions this one was committed with failed (`batch`): none of
+    /// their writes stayed.
+    #[error("the database transaction was not committed: {0}")]
+    Batch(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -75,7 +80,10 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         use diesel::result::{DatabaseErrorKind as Kind, Error};
         match self {
-            StoreError::Pool(_) | StoreError::Connect(_) | StoreError::Sync(_) => true,
+            StoreError::Pool(_)
+            | StoreError::Connect(_)
+            | StoreError::Sync(_)
+            | StoreError::Batch(_) => true,
             StoreError::Query(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
@@ -213,40 +221,6 @@ impl r2d2::ManageConnection for Manager {
 /// How long a SQLite writer waits for the write lock before its request is answered 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// This process's SQLite writers, one at a time (`Db::try_tx`).
-#[derive(Default)]
-struct Writers(std::sync::Mutex<()>);
-
-thread_local! {
-    /// This thread is inside a writing transaction.
-    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-impl Writers {
-    /// Waits for the writer before this one. `None` when this thread is the writer already:
-    /// a transaction opened inside another then meets SQLite's own lock, which refuses it
-    /// after the busy timeout, instead of waiting here for ever.
-    fn enter(&self) -> Option<Writing<'_>> {
-        if WRITING.get() {
-            return None;
-        }
-        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        WRITING.set(true);
-        Some(Writing { _turn: guard })
-    }
-}
-
-/// This thread's turn to write, until dropped.
-struct Writing<'a> {
-    _turn: std::sync::MutexGuard<'a, ()>,
-}
-
-impl Drop for Writing<'_> {
-    fn drop(&mut self) {
-        WRITING.set(false);
-    }
-}
-
 /// How long a request waits for a database connection unless told otherwise.
 pub const DEFAULT_POOL_WAIT: Duration = Duration::from_secs(10);
 
@@ -257,8 +231,9 @@ pub struct Db {
     backend: Backend,
     /// SQLite in a file: the shared fsync of its log after commits.
     sync: Option<std::sync::Arc<group_sync::GroupSync>>,
-    /// SQLite: this process's writing transactions, one at a time (see `try_tx`).
-    writers: Option<std::sync::Arc<Writers>>,
+    /// SQLite in a file: the one connection that writes, shared by concurrent
+    /// transactions (`batch`).
+    batcher: Option<std::sync::Arc<batch::Batcher>>,
 }
 
 impl Db {
@@ -336,11 +311,21 @@ impl Db {
             .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(wait)
             .build(manager)?;
+        let batcher = sync.as_ref().map(|sync| {
+            let writer = Manager {
+                url: url.to_string(),
+                backend,
+            };
+            std::sync::Arc::new(batch::Batcher::new(
+                move || Ok(r2d2::ManageConnection::connect(&writer)?),
+                sync.clone(),
+            ))
+        });
         let db = Db {
             pool,
             backend,
             sync,
-            writers: (backend == Backend::Sqlite).then(Default::default),
+            batcher,
         };
         if existing && !db.has_schema()? {
             return Err(StoreError::NoSchema(redacted(url)));
@@ -414,7 +399,26 @@ impl Db {
 
     /// `tx` for callers with an error type of their own (a refused administrative change):
     /// any `Err` rolls the transaction back.
+    ///
+    /// SQLite in a file: concurrent transactions are committed together, in one batch of
+    /// the process's writing connection (`batch`), each in a savepoint of its own. It
+    /// returns when the batch is committed and on disk.
     pub fn try_tx<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if let Some(batcher) = &self.batcher
+            && !batch::Batcher::nested()
+        {
+            return batcher.run(f);
+        }
+        self.alone(f)
+    }
+
+    /// One transaction on a pooled connection: PostgreSQL, SQLite in memory, and a
+    /// transaction opened inside another (which then meets SQLite's write lock, held by
+    /// the outer one, and fails after the busy timeout instead of waiting for itself).
+    fn alone<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -422,10 +426,6 @@ impl Db {
         type Manager = <AnyConnection as Connection>::TransactionManager;
         let mut pooled = self.conn()?;
         let conn: &mut AnyConnection = &mut pooled;
-        // SQLite has one writer at a time; this process's writers queue here, woken as soon
-        // as the one before commits, instead of in SQLite's busy handler, which sleeps a
-        // millisecond and more between tries.
-        let _writer = self.writers.as_ref().and_then(|w| w.enter());
         let begun = match conn {
             AnyConnection::Sqlite(sqlite) => {
                 AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
@@ -436,9 +436,6 @@ impl Db {
         match f(conn) {
             Ok(value) => {
                 Manager::commit_transaction(conn).map_err(StoreError::from)?;
-                drop(_writer);
-                // The connection goes back to the pool before the wait for the disk, so
-                // that the next requests' commits join the same fsync.
                 drop(pooled);
                 self.durable()?;
                 Ok(value)
@@ -537,29 +534,6 @@ pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn writers_take_turns_and_a_nested_transaction_does_not_wait_for_itself() {
-        let writers = std::sync::Arc::new(Writers::default());
-        let first = writers.enter().expect("the first writer");
-        assert!(writers.enter().is_none(), "the same thread again");
-        let other = {
-            let writers = writers.clone();
-            std::thread::spawn(move || {
-                let started = std::time::Instant::now();
-                let turn = writers.enter().map(|_| ());
-                (turn, started.elapsed())
-            })
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        drop(first);
-        let (turn, waited) = other.join().unwrap();
-        assert!(
-            turn.is_some() && waited >= Duration::from_millis(90),
-            "{waited:?}"
-        );
-        assert!(writers.enter().is_some(), "free again");
-    }
 
     /// SQLite busy past its timeout is a passing failure: `503` with `Retry-After`, not a
     /// server error.

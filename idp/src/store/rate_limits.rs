@@ -45,7 +45,9 @@ pub fn hit(conn: &mut AnyConnection, key: &str, window: i64, now: i64) -> StoreR
 }
 
 /// The counts so far in the current window of `window` seconds for each of `keys` (0 for
-/// a key without events in it), without counting anything. One read for all keys.
+/// a key without events in it), without counting anything. One lookup per key: a
+/// statement of fixed shape, prepared once per connection (an `IN` list of binds is
+/// prepared anew on every call).
 pub fn counts(
     conn: &mut AnyConnection,
     keys: &[&str],
@@ -53,13 +55,13 @@ pub fn counts(
     now: i64,
 ) -> StoreResult<Vec<i32>> {
     let start = now - now.rem_euclid(window);
-    let rows: Vec<(String, i32)> = rate_limits::table
-        .filter(rate_limits::key.eq_any(keys))
-        .filter(rate_limits::window_start.eq(start))
-        .select((rate_limits::key, rate_limits::count))
-        .load(conn)?;
-    Ok(keys
-        .iter()
-        .map(|k| rows.iter().find(|(r, _)| r == k).map_or(0, |(_, c)| *c))
-        .collect())
+    keys.iter()
+        .map(|k| {
+            let this_window = rate_limits::table
+                .find(*k)
+                .filter(rate_limits::window_start.eq(start))
+                .select(rate_limits::count);
+            Ok(super::unique(this_window, conn)?.unwrap_or(0))
+        })
+        .collect()
 }

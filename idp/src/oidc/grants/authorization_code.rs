@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::oidc::authorize::AuthorizeRequest;
 use crate::oidc::error::{OidcError, OidcResult};
 use crate::oidc::params::Params;
-use crate::oidc::tokens::{self, IdTokenInput, TokenResponse};
+use crate::oidc::tokens::{self, TokenResponse, Unsigned};
 use crate::store::clients::Client;
 use crate::store::sessions::BrowserSession;
 use crate::store::tokens::{self as rows, AuthorizationCode, CodeBinding, CodeRedemption, Grant};
@@ -86,7 +86,7 @@ pub fn redeem(
         jkt: proved,
         now: ctx.now,
     };
-    commit_outcome(ctx.db, |conn| {
+    let unsigned = commit_outcome(ctx.db, |conn| {
         let (code, grant) = match rows::consume_code(conn, &code_hash, &binding)? {
             CodeRedemption::Unknown => {
                 return Ok(Err(OidcError::invalid_grant(
@@ -128,8 +128,9 @@ pub fn redeem(
         if let Err(e) = super::bind(conn, &mut grant, proved, super::Rebinding::Refused)? {
             return Ok(Err(e));
         }
-        issue(ctx, conn, client, &grant, code.nonce.as_deref())
-    })
+        issue(ctx, conn, client, grant, code.nonce.as_deref()).map(Ok)
+    })?;
+    unsigned.sign(ctx.provider, ctx.keys, ctx.now)
 }
 
 fn check(
@@ -172,24 +173,26 @@ fn check(
     }
 }
 
-fn issue(
+fn issue<'a>(
     ctx: &TokenContext,
     conn: &mut AnyConnection,
-    client: &Client,
-    grant: &Grant,
+    client: &'a Client,
+    grant: Grant,
     nonce: Option<&str>,
-) -> Result<OidcResult<TokenResponse>, StoreError> {
-    super::audit_issued(ctx, conn, client, grant, "authorization_code", &grant.scope)?;
-    let issuer = &ctx.provider.issuer;
-    let access =
-        match tokens::access_token(conn, ctx.keys, issuer, client, grant, &grant.scope, ctx.now)? {
-            Ok(a) => a,
-            Err(e) => return Ok(Err(e)),
-        };
+) -> Result<Unsigned<'a>, StoreError> {
+    super::audit_issued(
+        ctx,
+        conn,
+        client,
+        &grant,
+        "authorization_code",
+        &grant.scope,
+    )?;
+    let access = tokens::stored_access_token(conn, client, &grant, &grant.scope, ctx.now)?;
     let refresh = if client.allows_grant("refresh_token") {
         Some(tokens::issue_refresh_token(
             conn,
-            grant,
+            &grant,
             &grant.scope,
             None,
             client.refresh_token_ttl,
@@ -198,23 +201,21 @@ fn issue(
     } else {
         None
     };
-    let input = IdTokenInput {
+    let id_token = tokens::id_token_claims(
+        conn,
+        ctx.provider,
         client,
-        grant,
-        scope: &grant.scope,
+        &grant,
+        &grant.scope,
         nonce,
-        access_token: &access,
-    };
-    Ok(
-        tokens::id_token(conn, ctx.provider, ctx.keys, input, ctx.now).map(|id_token| {
-            TokenResponse {
-                access_token: access,
-                token_type: super::token_type(grant),
-                expires_in: client.access_token_ttl,
-                scope: grant.scope.clone(),
-                id_token,
-                refresh_token: refresh,
-            }
-        }),
-    )
+        ctx.now,
+    )?;
+    Ok(Unsigned {
+        client,
+        scope: grant.scope.clone(),
+        grant,
+        access,
+        refresh,
+        id_token,
+    })
 }

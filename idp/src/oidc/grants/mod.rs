@@ -134,7 +134,7 @@ fn unbound(
 }
 
 /// The token type of a grant's access tokens (RFC 9449 5).
-fn token_type(grant: &crate::store::tokens::Grant) -> &'static str {
+pub(crate) fn token_type(grant: &crate::store::tokens::Grant) -> &'static str {
     if grant.jkt.is_some() {
         "DPoP"
     } else {

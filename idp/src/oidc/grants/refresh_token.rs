@@ -12,7 +12,7 @@ use super::{TokenContext, commit_outcome};
 use crate::crypto;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::oidc::params::{Params, space_list};
-use crate::oidc::tokens::{self, IdTokenInput, TokenResponse};
+use crate::oidc::tokens::{self, TokenResponse, Unsigned};
 use crate::store::clients::Client;
 use crate::store::tokens::{self as rows, Redemption};
 
@@ -66,7 +66,7 @@ pub fn refresh(
         }
     };
 
-    commit_outcome(ctx.db, |conn| {
+    let unsigned = commit_outcome(ctx.db, |conn| {
         let redemption = if rotates {
             rows::rotate_refresh_token(conn, &hash)?
         } else {
@@ -102,12 +102,7 @@ pub fn refresh(
             return Ok(Err(e));
         }
         super::audit_issued(ctx, conn, client, &grant, "refresh_token", &scope)?;
-        let issuer = &ctx.provider.issuer;
-        let access =
-            match tokens::access_token(conn, ctx.keys, issuer, client, &grant, &scope, ctx.now)? {
-                Ok(a) => a,
-                Err(e) => return Ok(Err(e)),
-            };
+        let access = tokens::stored_access_token(conn, client, &grant, &scope, ctx.now)?;
         // The new refresh token keeps the original scope so that a narrower access token
         // now does not narrow later refreshes.
         let refresh = if rotates {
@@ -122,24 +117,16 @@ pub fn refresh(
         } else {
             None
         };
-        let input = IdTokenInput {
+        let id_token =
+            tokens::id_token_claims(conn, ctx.provider, client, &grant, &scope, None, ctx.now)?;
+        Ok(Ok(Unsigned {
             client,
-            grant: &grant,
-            scope: &scope,
-            nonce: None,
-            access_token: &access,
-        };
-        Ok(
-            tokens::id_token(conn, ctx.provider, ctx.keys, input, ctx.now).map(|id_token| {
-                TokenResponse {
-                    access_token: access,
-                    token_type: super::token_type(&grant),
-                    expires_in: client.access_token_ttl,
-                    scope: scope.clone(),
-                    id_token,
-                    refresh_token: refresh,
-                }
-            }),
-        )
-    })
+            grant,
+            scope: scope.clone(),
+            access,
+            refresh,
+            id_token,
+        }))
+    })?;
+    unsigned.sign(ctx.provider, ctx.keys, ctx.now)
 }
