@@ -97,11 +97,9 @@ impl Drop for Turn<'_> {
 }
 
 /// Ends the open batch without committing it: its requests get `why`, and the connection
-/// is dropped so that the next request starts on a fresh one, whatever state this one is in.
+/// is dropped (closing it rolls the transaction back) so that the next request starts on
+/// a fresh one, whatever state this one is in.
 fn abandon(slot: &mut Slot, why: &str) {
-    if let Some(conn) = slot.conn.as_mut() {
-        let _ = Manager::rollback_transaction(conn);
-    }
     slot.conn = None;
     if let Some(open) = slot.open.take() {
         open.batch.end(Err(why.into()));
@@ -174,57 +172,70 @@ impl Batcher {
         }
     }
 
-    /// Runs `f` in a savepoint of the open batch (opening one if needed). `Err` only when
-    /// the batch could not be opened or broke; `f`'s own failure comes back inside `Ok`,
-    /// with the batch it was part of.
+    /// Runs `f` in the open batch: the first request of a batch begins its transaction,
+    /// the others run in savepoints of it. `Err` only when the batch could not be begun or
+    /// broke; `f`'s own failure comes back inside `Ok`, with the batch it was part of.
     #[allow(clippy::type_complexity)]
     fn in_turn<T, E: From<StoreError>>(
         &self,
         slot: &mut Slot,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
     ) -> Result<(Result<T, E>, Arc<Batch>), E> {
-        if slot.conn.is_none() {
-            slot.conn = Some((self.connect)()?);
-        }
-        if slot.open.is_none() {
-            let conn = slot.conn.as_mut().expect("connected above");
-            let begun = match conn {
+        // Out of the slot while in use: a connection dropped on the way (a failure, a
+        // panic) closes, which rolls its transaction back.
+        let mut conn = match slot.conn.take() {
+            Some(c) => c,
+            None => (self.connect)()?,
+        };
+        let first = slot.open.is_none();
+        let begun = if first {
+            match &mut conn {
                 AnyConnection::Sqlite(sqlite) => {
                     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
                 }
-                AnyConnection::Postgresql(_) => Manager::begin_transaction(conn),
-            };
-            if let Err(e) = begun {
-                slot.conn = None;
-                return Err(StoreError::from(e).into());
+                AnyConnection::Postgresql(_) => Manager::begin_transaction(&mut conn),
             }
-            slot.open = Some(Open {
-                batch: Arc::default(),
-                members: 0,
-            });
-        }
-        let conn = slot.conn.as_mut().expect("connected above");
-        if let Err(e) = Manager::begin_transaction(conn) {
+        } else {
+            Manager::begin_transaction(&mut conn)
+        };
+        if let Err(e) = begun {
+            drop(conn);
             abandon(slot, "a savepoint could not be set");
             return Err(StoreError::from(e).into());
         }
-        let result = f(conn);
+        let batch = slot
+            .open
+            .get_or_insert_with(|| Open {
+                batch: Arc::default(),
+                members: 0,
+            })
+            .batch
+            .clone();
+        let result = f(&mut conn);
+        // The first request's success leaves the transaction open for the batch; its
+        // failure rolls back the whole transaction, which holds nothing else.
         let ended = match &result {
-            Ok(_) => Manager::commit_transaction(conn),
-            Err(_) => Manager::rollback_transaction(conn),
+            Ok(_) if first => Ok(()),
+            Ok(_) => Manager::commit_transaction(&mut conn),
+            Err(_) => Manager::rollback_transaction(&mut conn),
         };
         if let Err(e) = ended {
             // A failure that rolled back the whole transaction (SQLite does so on a full
             // disk or an I/O error) leaves no savepoint to release or roll back to.
+            drop(conn);
             abandon(slot, "the batch's transaction broke");
             return match result {
                 Err(own) => Err(own),
                 Ok(_) => Err(StoreError::from(e).into()),
             };
         }
-        let open = slot.open.as_mut().expect("opened above");
-        open.members += 1;
-        Ok((result, open.batch.clone()))
+        slot.conn = Some(conn);
+        match (&mut slot.open, &result) {
+            (open, Err(_)) if first => *open = None,
+            (Some(open), _) => open.members += 1,
+            (None, _) => {}
+        }
+        Ok((result, batch))
     }
 }
 
