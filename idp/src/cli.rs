@@ -163,6 +163,22 @@ pub enum KeysCommand {
         #[arg(long)]
         new: bool,
     },
+    /// Make a new key-encryption key file (mode 0600) for a rotation; refuses a file
+    /// that exists. Then follow the steps of `rotate-kek`.
+    #[command(after_help = "Example:\n  idp keys new-kek --file /etc/idp/kek-2027.key")]
+    NewKek {
+        /// Where to write the new key.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Re-seal under the current key-encryption key everything sealed by the extra one
+    /// (`extra_kek_file`), in one transaction, while the instances keep serving.
+    #[command(after_help = "A rotation without downtime:\n  \
+        1. idp keys new-kek --file NEW; every instance gets extra_kek_file = NEW, restart them one by one\n  \
+        2. every instance: kek_file = NEW, extra_kek_file = OLD; restart them one by one\n  \
+        3. idp keys rotate-kek\n  \
+        4. remove extra_kek_file everywhere, restart them one by one, destroy OLD")]
+    RotateKek,
 }
 
 #[derive(Subcommand, Debug)]
@@ -669,16 +685,18 @@ fn import_kek(config: &Config, new: bool) -> CliResult {
 /// The key-encryption key: in the security module when the settings name one, else the
 /// key file (created when missing if `create`).
 fn load_kek(config: &Config, create: bool) -> Result<Kek, String> {
-    if let Some(module) = &config.pkcs11 {
+    let kek = if let Some(module) = &config.pkcs11 {
         let hsm = crate::keys::hsm::Hsm::connect(&module.resolve()?).map_err(|e| e.to_string())?;
-        return Kek::from_hsm(hsm).map_err(|e| e.to_string());
-    }
-    if create {
-        Kek::load_or_create(&config.kek_file)
+        Kek::from_hsm(hsm).map_err(|e| e.to_string())?
+    } else if create {
+        Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?
     } else {
-        Kek::load(&config.kek_file)
-    }
-    .map_err(|e| e.to_string())
+        Kek::load(&config.kek_file).map_err(|e| e.to_string())?
+    };
+    Ok(match &config.extra_kek_file {
+        Some(extra) => kek.with_extra(Kek::load(extra).map_err(|e| e.to_string())?),
+        None => kek,
+    })
 }
 
 /// Opens the installation, creating what is missing (`serve`, `migrate`).
@@ -696,6 +714,7 @@ fn open_or_create(config: &Config) -> Result<(Db, Kek), String> {
         false,
     )
     .map_err(|e| e.to_string())?;
+    let kek = kek.pinned(&db, crate::now()).map_err(|e| e.to_string())?;
     Ok((db, kek))
 }
 
@@ -714,6 +733,7 @@ fn open_existing(config: &Config) -> Result<(Db, Kek), String> {
         e => e.to_string(),
     })?;
     let kek = load_kek(config, false).map_err(|e| format!("{e}: {hint}"))?;
+    let kek = kek.pinned(&db, crate::now()).map_err(|e| e.to_string())?;
     Ok((db, kek))
 }
 
@@ -1156,6 +1176,17 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
     if let KeysCommand::ImportKek { new } = cmd {
         return import_kek(&config, new);
     }
+    if let KeysCommand::NewKek { file } = &cmd {
+        if file.exists() {
+            return Err(format!(
+                "{} exists already; choose a new file",
+                file.display()
+            ));
+        }
+        Kek::load_or_create(file).map_err(|e| e.to_string())?;
+        println!("a new key-encryption key is in {}", file.display());
+        return Ok(());
+    }
     let (db, kek) = open_existing(&config)?;
     let ctx = Context::new(&db, &kek, &config)?;
     let now = crate::now();
@@ -1173,8 +1204,23 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
             println!("biometric templates: transform generation {generation}, {moved} moved");
             Ok(())
         }
+        KeysCommand::RotateKek => {
+            if config.extra_kek_file.is_none() {
+                return Err("the settings name no extra_kek_file: there is nothing to \
+                            rotate from (see `idp keys rotate-kek --help`)"
+                    .into());
+            }
+            let done = admin::keys::rotate_kek(&ctx, &actor(), now).map_err(err)?;
+            println!(
+                "re-sealed under the current key-encryption key: {} moved, {} already were; \
+                 remove extra_kek_file from every instance's settings",
+                done.moved, done.already
+            );
+            Ok(())
+        }
         // Handled above, before the installation is opened (its key is not there yet).
         KeysCommand::ImportKek { new } => import_kek(&config, new),
+        KeysCommand::NewKek { .. } => Ok(()),
     }
 }
 

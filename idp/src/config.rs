@@ -14,6 +14,9 @@ pub struct FileConfig {
     pub issuer: Option<String>,
     pub database_url: Option<String>,
     pub kek_file: Option<PathBuf>,
+    /// A second key-encryption key, which opens what it sealed but seals nothing: the next
+    /// key or the previous one during a rotation (`keys::rotation`).
+    pub extra_kek_file: Option<PathBuf>,
     /// The key-encryption key in a hardware security module instead of `kek_file`.
     pub pkcs11: Option<Pkcs11Config>,
     pub dev: Option<bool>,
@@ -206,6 +209,8 @@ pub struct Config {
     pub issuer: String,
     pub database_url: String,
     pub kek_file: PathBuf,
+    /// A second key-encryption key during a rotation (`keys::rotation`).
+    pub extra_kek_file: Option<PathBuf>,
     /// Where the key-encryption key is when it is not in `kek_file`.
     pub pkcs11: Option<Pkcs11Config>,
     pub dev: bool,
@@ -283,6 +288,7 @@ impl Config {
             issuer,
             database_url,
             kek_file,
+            extra_kek_file: f.extra_kek_file.clone(),
             pkcs11: f.pkcs11.clone(),
             dev,
             session_idle: f.session_idle_seconds.unwrap_or(15 * 60),

@@ -2009,6 +2009,7 @@ impl Texts {
             | Kind::RegistrationTokenIssued
             | Kind::KeysRotated
             | Kind::KeyRetired
+            | Kind::KekRotated
             | Kind::PolicyChanged
             | Kind::BiometricTransformRenewed
             | Kind::RoleGranted

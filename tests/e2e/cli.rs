@@ -527,7 +527,93 @@ async fn the_key_encryption_key_moves_into_a_security_module(backend: Backend) {
     with_module(&["keys", "list"]).expect("keys listed");
 }
 
+/// The key-encryption key is rotated while the server keeps serving (`keys::rotation`):
+/// a new key file, the instances taught it as an extra key, the two swapped, everything
+/// re-sealed, the old key destroyed. Client secrets, signing keys and the derived keys
+/// stay valid throughout.
+async fn the_key_encryption_key_is_rotated_without_downtime(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let dir = s.dir.path();
+    let portal_authenticates = || async {
+        let res = reqwest::Client::new()
+            .post(s.url("/introspect"))
+            .basic_auth("portal", Some(SECRET))
+            .form(&[("token", "no such token")])
+            .send()
+            .await
+            .expect("request");
+        res.status().as_u16() == 200
+    };
+    assert!(portal_authenticates().await);
+    let new = dir.join("kek-next.key");
+    let new_arg = new.to_str().unwrap();
+    s.cli(&["keys", "new-kek", "--file", new_arg])
+        .expect("new key");
+    let exists = s.cli(&["keys", "new-kek", "--file", new_arg]).unwrap_err();
+    assert!(exists.contains("exists already"), "{exists}");
+    let nothing = s.cli(&["keys", "rotate-kek"]).unwrap_err();
+    assert!(nothing.contains("extra_kek_file"), "{nothing}");
+    let with_extra = |name: &str, extra: &std::path::Path, args: &[&str]| {
+        let settings = dir.join(name);
+        std::fs::write(
+            &settings,
+            format!("extra_kek_file = \"{}\"\n", extra.display()),
+        )
+        .unwrap();
+        let mut all = vec!["--config", settings.to_str().unwrap()];
+        all.extend_from_slice(args);
+        s.cli(&all)
+    };
+    // 1. The instances learn the next key.
+    with_extra("step1.toml", &new, &["keys", "list"]).expect("both keys");
+    // 2. The next key becomes the current one (the file the instances read), the old one
+    //    the extra one; a signing key made now is sealed under the new key.
+    let old = dir.join("kek-old.key");
+    std::fs::rename(&s.kek_file, &old).unwrap();
+    std::fs::rename(&new, &s.kek_file).unwrap();
+    with_extra("step2.toml", &old, &["keys", "rotate"]).expect("signing keys rotated");
+    // 3. Everything re-sealed.
+    with_extra("step2.toml", &old, &["keys", "rotate-kek"]).expect("re-sealed");
+    // 4. The old key destroyed: the new one alone opens everything.
+    std::fs::remove_file(&old).unwrap();
+    s.cli(&["keys", "list"]).expect("the new key alone");
+    let db = idp::store::Db::open(&s.database_url, 1).unwrap();
+    let kek = idp::keys::kek::Kek::load(&s.kek_file)
+        .unwrap()
+        .pinned(&db, idp::now())
+        .expect("the derived keys open under the new key");
+    let now = idp::now();
+    db.run(|c| {
+        assert!(
+            idp::keys::KeySet::load(c, &kek, now).is_ok(),
+            "signing keys"
+        );
+        let portal = idp::store::clients::find(c, "portal")?.unwrap();
+        let check = kek
+            .client_secrets()
+            .check(portal.secret_hash.as_deref().unwrap(), SECRET);
+        assert_eq!(check, idp::keys::kek::SecretCheck::Matches);
+        Ok(())
+    })
+    .unwrap();
+    // The server never stopped, and the client still authenticates.
+    assert!(portal_authenticates().await);
+    let kinds: Vec<String> = db
+        .run(|c| {
+            use diesel::prelude::*;
+            use idp::store::schema::audit_events;
+            Ok(audit_events::table
+                .order(audit_events::id)
+                .select(audit_events::kind)
+                .load(c)?)
+        })
+        .unwrap();
+    assert!(kinds.iter().any(|k| k == "kek.rotated"), "{kinds:?}");
+    s.cli(&["audit", "verify"]).expect("the chain is intact");
+}
+
 on_both_databases!(
+    the_key_encryption_key_is_rotated_without_downtime,
     the_key_encryption_key_moves_into_a_security_module,
     client_and_user_administration,
     disabling_a_user_ends_sessions_and_tokens,

@@ -101,6 +101,8 @@ impl TestServer {
         .await
         .expect("join")
         .expect("database opens");
+        // As `idp serve` does: the derived keys pinned in the database.
+        let kek = kek.pinned(&db, idp::now()).expect("derived keys");
         let state = Arc::new(
             tokio::task::spawn_blocking(move || AppState::new(config, db, kek))
                 .await

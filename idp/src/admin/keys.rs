@@ -36,6 +36,21 @@ pub fn rotate(ctx: &Context, actor: &Actor, now: i64) -> AdminResult<Vec<String>
     })
 }
 
+/// Re-seals under the current key-encryption key everything the extra one sealed
+/// (`keys::rotation`), in one transaction, and records it.
+pub fn rotate_kek(
+    ctx: &Context,
+    actor: &Actor,
+    now: i64,
+) -> AdminResult<crate::keys::rotation::Resealed> {
+    ctx.db.try_tx(|c| {
+        let done = crate::keys::rotation::reseal(c, ctx.kek, now)?;
+        let detail = json!({ "moved": done.moved, "already": done.already });
+        record(c, actor, Kind::KekRotated, Subject::Provider, detail, now)?;
+        Ok(done)
+    })
+}
+
 /// Withdraws a key that was rotated out before its time (say it leaked): it is no longer
 /// published, so tokens it signed stop verifying at once. The active key cannot be
 /// retired this way; rotate first.

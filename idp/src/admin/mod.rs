@@ -138,6 +138,9 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    /// The key-encryption key could not be rotated (a value neither key opens).
+    #[error(transparent)]
+    Rotation(#[from] crate::keys::rotation::RotationError),
 }
 
 pub type AdminResult<T> = Result<T, AdminError>;

@@ -121,6 +121,8 @@ pub enum Kind {
     KeysRotated,
     /// A signing key that no longer signed was withdrawn before its time.
     KeyRetired,
+    /// Everything the previous key-encryption key sealed was re-sealed by the new one.
+    KekRotated,
     /// The policy (levels, scopes, lockout, sessions) was changed.
     PolicyChanged,
     /// The secret transform of the biometric templates was renewed; they all moved.
@@ -132,7 +134,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 41] = [
+    pub const ALL: [Kind; 42] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -170,6 +172,7 @@ impl Kind {
         Kind::PasswordSet,
         Kind::KeysRotated,
         Kind::KeyRetired,
+        Kind::KekRotated,
         Kind::PolicyChanged,
         Kind::BiometricTransformRenewed,
         Kind::RoleGranted,
@@ -216,6 +219,7 @@ impl Kind {
             Kind::PasswordSet => "password.set",
             Kind::KeysRotated => "keys.rotated",
             Kind::KeyRetired => "key.retired",
+            Kind::KekRotated => "kek.rotated",
             Kind::PolicyChanged => "policy.changed",
             Kind::BiometricTransformRenewed => "biometrics.transform-renewed",
             Kind::RoleGranted => "role.granted",

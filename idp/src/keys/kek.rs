@@ -18,6 +18,15 @@ pub enum KekError {
     Open,
     #[error("hardware security module: {0}")]
     Hsm(String),
+    #[error("the derived keys could not be read or stored: {0}")]
+    Store(String),
+    /// An extra key is configured on an installation whose derived keys were never
+    /// pinned in its database.
+    #[error(
+        "the database holds no derived keys yet: start the provider once with its current \
+         key-encryption key alone (no extra_kek_file) before rotating"
+    )]
+    NotPinned,
 }
 
 /// Where sealing happens: with the key in memory, or inside a security module.
@@ -30,19 +39,74 @@ enum Sealer {
 #[derive(Clone)]
 pub struct Kek {
     sealer: Sealer,
-    client_secrets: ClientSecrets,
-    pairwise: crate::oidc::subject::PairwiseKey,
+    /// A second key that opens what it sealed but seals nothing: the key before a
+    /// rotation, or the next one while the instances learn it (`with_extra`).
+    extra: Option<Sealer>,
+    derived: Derived,
+}
+
+/// The keys derived from the key-encryption key for purposes other than sealing. Pinned
+/// in the database under the key (`pinned`), so that a new key-encryption key keeps them:
+/// otherwise every client secret's hash and every pairwise `sub` would change with it.
+#[derive(Clone, PartialEq, Eq)]
+struct Derived {
+    client_secret_hash: [u8; 32],
+    client_secret_seal: [u8; 32],
+    pairwise: [u8; 32],
     /// The root of the secrets of the biometric template transforms.
     biometric_root: [u8; 32],
     /// The key of DPoP nonces.
-    dpop_nonce_key: [u8; 32],
+    dpop_nonce: [u8; 32],
 }
+
+impl Derived {
+    fn new<E>(derive: impl Fn(&str) -> Result<[u8; 32], E>) -> Result<Derived, E> {
+        Ok(Derived {
+            client_secret_hash: derive("idp client secret hash v1")?,
+            client_secret_seal: derive("idp client secret seal v1")?,
+            pairwise: derive("idp pairwise subject v1")?,
+            biometric_root: derive("idp biometric transform v1")?,
+            dpop_nonce: derive("idp dpop nonce v1")?,
+        })
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        [
+            self.client_secret_hash,
+            self.client_secret_seal,
+            self.pairwise,
+            self.biometric_root,
+            self.dpop_nonce,
+        ]
+        .concat()
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Derived> {
+        let part = |i: usize| -> Option<[u8; 32]> { b.get(i * 32..(i + 1) * 32)?.try_into().ok() };
+        (b.len() == 5 * 32).then_some(())?;
+        Some(Derived {
+            client_secret_hash: part(0)?,
+            client_secret_seal: part(1)?,
+            pairwise: part(2)?,
+            biometric_root: part(3)?,
+            dpop_nonce: part(4)?,
+        })
+    }
+}
+
+/// The setting that holds the derived keys, sealed, and the sealing's context.
+pub(crate) const DERIVED_SETTING: &str = "kek.derived-keys";
+const DERIVED_CONTEXT: &str = "derived keys";
 
 impl Kek {
     pub fn from_bytes(key: &[u8; 32]) -> Kek {
         let derived = |purpose: &str| Ok::<_, std::convert::Infallible>(derive(key, purpose));
-        match Kek::with(Sealer::Local(Box::new(Aes256Gcm::new(key.into()))), derived) {
-            Ok(kek) => kek,
+        match Derived::new(derived) {
+            Ok(derived) => Kek {
+                sealer: Sealer::Local(Box::new(Aes256Gcm::new(key.into()))),
+                extra: None,
+                derived,
+            },
             Err(never) => match never {},
         }
     }
@@ -51,46 +115,79 @@ impl Kek {
     /// derived there (the same values as from the same key in a file).
     pub fn from_hsm(hsm: super::hsm::Hsm) -> Result<Kek, KekError> {
         let hsm = std::sync::Arc::new(hsm);
-        let derived = |purpose: &str| hsm.hmac(&[purpose.as_bytes(), &[1]].concat());
-        Kek::with(Sealer::Module(hsm.clone()), derived)
+        let derived = Derived::new(|purpose: &str| hsm.hmac(&[purpose.as_bytes(), &[1]].concat()))?;
+        Ok(Kek {
+            sealer: Sealer::Module(hsm),
+            extra: None,
+            derived,
+        })
     }
 
-    fn with<E>(sealer: Sealer, derive: impl Fn(&str) -> Result<[u8; 32], E>) -> Result<Kek, E> {
-        Ok(Kek {
-            sealer,
-            client_secrets: ClientSecrets {
-                hash_key: derive("idp client secret hash v1")?,
-                seal: Aes256Gcm::new(&derive("idp client secret seal v1")?.into()),
-            },
-            pairwise: crate::oidc::subject::PairwiseKey(derive("idp pairwise subject v1")?),
-            biometric_root: derive("idp biometric transform v1")?,
-            dpop_nonce_key: derive("idp dpop nonce v1")?,
-        })
+    /// This key, also opening what `extra` sealed (a rotation: see `keys::rotation`).
+    pub fn with_extra(mut self, extra: Kek) -> Kek {
+        self.extra = Some(extra.sealer);
+        self
+    }
+
+    /// This key with the derived keys pinned in the database: the ones stored there
+    /// (sealed under this key or the extra one), or, on an installation's first start
+    /// with this version, this key's own, which are stored. Refused with an extra key and
+    /// nothing stored: the keys would be derived from the new key, not the old one.
+    pub fn pinned(mut self, db: &crate::store::Db, now: i64) -> Result<Kek, KekError> {
+        use crate::store::settings;
+        let store = |e: crate::store::StoreError| KekError::Store(e.to_string());
+        match db
+            .run(|c| settings::get(c, DERIVED_SETTING))
+            .map_err(store)?
+        {
+            Some((text, _)) => {
+                let sealed = crate::crypto::b64url_decode(&text).ok_or(KekError::Open)?;
+                let raw = self.open(&sealed, DERIVED_CONTEXT)?;
+                self.derived = Derived::from_bytes(&raw).ok_or(KekError::Open)?;
+            }
+            None if self.extra.is_some() => return Err(KekError::NotPinned),
+            None => {
+                let text = crate::crypto::b64url(&self.seal_derived()?);
+                db.tx(|c| settings::put(c, DERIVED_SETTING, &text, now))
+                    .map_err(store)?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// The derived keys sealed under this key (for `pinned`, and anew by a rotation).
+    pub(crate) fn seal_derived(&self) -> Result<Vec<u8>, KekError> {
+        self.seal(&self.derived.to_bytes(), DERIVED_CONTEXT)
     }
 
     /// The keyed hash for client secrets and the sealing of those the provider must read
     /// back, under keys derived from this one.
     pub fn client_secrets(&self) -> ClientSecrets {
-        self.client_secrets.clone()
+        ClientSecrets {
+            hash_key: self.derived.client_secret_hash,
+            seal: Aes256Gcm::new(&self.derived.client_secret_seal.into()),
+        }
     }
 
     /// The key of pairwise subject identifiers (`oidc::subject`). Derived from this key
-    /// like the client secrets' hash key: replacing the key-encryption key must carry both
-    /// over, or every pairwise `sub` and every client secret would change.
+    /// like the client secrets' hash key, and pinned with it (`pinned`).
     pub fn pairwise(&self) -> crate::oidc::subject::PairwiseKey {
-        self.pairwise.clone()
+        crate::oidc::subject::PairwiseKey(self.derived.pairwise)
     }
 
     /// The key of DPoP nonces (`oidc::dpop::Nonces`), the same on every instance.
     pub fn dpop_nonces(&self) -> crate::oidc::dpop::Nonces {
-        crate::oidc::dpop::Nonces::new(self.dpop_nonce_key)
+        crate::oidc::dpop::Nonces::new(self.derived.dpop_nonce)
     }
 
     /// The secret of generation `n` of the biometric template transform (cancellable
     /// templates): each generation's is derived from this key, so the key provider holds
     /// them all and nothing else does.
     pub fn biometric_secret(&self, generation: u32) -> [u8; 32] {
-        derive(&self.biometric_root, &format!("generation {generation}"))
+        derive(
+            &self.derived.biometric_root,
+            &format!("generation {generation}"),
+        )
     }
 
     /// Loads the key file, creating it when it does not exist.
@@ -138,11 +235,25 @@ impl Kek {
         }
     }
 
+    /// Opens what `seal` sealed with this key, or with the extra key.
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-        match &self.sealer {
-            Sealer::Local(cipher) => open_with(cipher, sealed, context),
-            Sealer::Module(hsm) => hsm.open(sealed, context),
+        let opened = open_by(&self.sealer, sealed, context);
+        match (&opened, &self.extra) {
+            (Err(_), Some(extra)) => open_by(extra, sealed, context).or(opened),
+            _ => opened,
         }
+    }
+
+    /// Whether `sealed` was sealed with this key itself (not the extra one).
+    pub(crate) fn sealed_by_this(&self, sealed: &[u8], context: &str) -> bool {
+        open_by(&self.sealer, sealed, context).is_ok()
+    }
+}
+
+fn open_by(sealer: &Sealer, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
+    match sealer {
+        Sealer::Local(cipher) => open_with(cipher, sealed, context),
+        Sealer::Module(hsm) => hsm.open(sealed, context),
     }
 }
 

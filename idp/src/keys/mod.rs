@@ -5,6 +5,7 @@
 
 pub mod hsm;
 pub mod kek;
+pub mod rotation;
 pub mod user_key;
 
 use crate::store::keys::{self as rows, SigningKeyRow};

@@ -12,7 +12,7 @@ pub enum UserKeyError {
     Unwrap(#[from] KekError),
 }
 
-fn context(user_id: &str) -> String {
+pub(crate) fn context(user_id: &str) -> String {
     format!("user-key:{user_id}")
 }
 

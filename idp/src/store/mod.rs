@@ -20,6 +20,7 @@ pub mod rate_limits;
 pub mod registration_tokens;
 pub mod registrations;
 pub mod schema;
+pub mod sealed;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;

@@ -391,7 +391,7 @@ fn admin_error(e: &AdminError) -> HttpResponse {
             );
             res
         }
-        AdminError::Store(_) | AdminError::Keys(_) => {
+        AdminError::Store(_) | AdminError::Keys(_) | AdminError::Rotation(_) => {
             tracing::error!(error = %e, "admin API operation failed");
             problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
