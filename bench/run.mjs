@@ -12,7 +12,9 @@
 // BENCH_CONNECTIONS (32), BENCH_WRITE (0), BENCH_DATABASE_URL (idp on this PostgreSQL
 // database, which must exist and be empty, instead of SQLite), BENCH_ONLY (a regular
 // expression: only the endpoints whose names match, no sign-ins, and only the table is
-// printed; for a quick look while working, never written).
+// printed; for a quick look while working, never written), BENCH_INSTANCES (2: a second idp
+// process on the same PostgreSQL database, the load split evenly between the two; with
+// BENCH_DATABASE_URL only).
 
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
@@ -74,8 +76,8 @@ async function idpRefreshTokens(idp, n) {
 }
 
 /** autocannon over one endpoint. */
-async function load(url, opts = {}) {
-  const r = await autocannon({ url, connections, duration: seconds, ...opts });
+async function load(url, opts = {}, conns = connections) {
+  const r = await autocannon({ url, connections: conns, duration: seconds, ...opts });
   return {
     rps: r.requests.average,
     p50: r.latency.p50,
@@ -84,17 +86,30 @@ async function load(url, opts = {}) {
   };
 }
 
+/** `load` of `path` on every process of a side at once, the connections split evenly:
+ * requests per second and errors summed, the latencies the slower process's. */
+async function loadAll(side, path, opts = {}) {
+  const each = await Promise.all(side.bases.map(
+    (base) => load(`${base}${path}`, opts, Math.ceil(connections / side.bases.length))));
+  return {
+    rps: each.reduce((n, r) => n + r.rps, 0),
+    p50: Math.max(...each.map((r) => r.p50)),
+    p99: Math.max(...each.map((r) => r.p99)),
+    errors: each.reduce((n, r) => n + r.errors, 0),
+  };
+}
+
 /**
  * Refresh-token rotation: each of the connections follows its own chain, sending the
  * token the last answer returned (autocannon prepares a connection's next request before
  * the answer arrives, so it cannot follow a chain). Plain HTTP/1.1 keep-alive requests.
  */
-async function rotation(base, path, tokens) {
+async function rotation(bases, path, tokens) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const latencies = [];
   let errors = 0;
   const deadline = Date.now() + seconds * 1000;
-  const send = (token) => new Promise((ok) => {
+  const send = (base, token) => new Promise((ok) => {
     const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}`;
     const req = http.request(`${base}${path}`, {
       method: 'POST', agent,
@@ -107,11 +122,12 @@ async function rotation(base, path, tokens) {
     req.on('error', () => ok({ status: 0, text: '' }));
     req.end(body);
   });
-  await Promise.all(tokens.map(async (first) => {
+  await Promise.all(tokens.map(async (first, i) => {
+    const base = bases[i % bases.length];
     let token = first;
     while (Date.now() < deadline) {
       const t0 = process.hrtime.bigint();
-      const { status, text } = await send(token);
+      const { status, text } = await send(base, token);
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (status !== 200) {
         if (process.env.BENCH_DEBUG) console.error(status, text);
@@ -181,27 +197,27 @@ async function signIns(idp, loops) {
 }
 
 const scenarios = {
-  discovery: (s) => load(`${s.base}/.well-known/openid-configuration`),
-  jwks: (s) => load(`${s.base}${s.paths.jwks}`),
-  'token: client_credentials': (s) => load(`${s.base}${s.paths.token}`, {
+  discovery: (s) => loadAll(s, '/.well-known/openid-configuration'),
+  jwks: (s) => loadAll(s, s.paths.jwks),
+  'token: client_credentials': (s) => loadAll(s, s.paths.token, {
     method: 'POST', headers: tokenHeaders, body: 'grant_type=client_credentials&scope=api',
   }),
-  'token: refresh rotation': async (s) => rotation(s.base, s.paths.token, await s.refreshTokens(connections)),
+  'token: refresh rotation': async (s) => rotation(s.bases, s.paths.token, await s.refreshTokens(connections)),
   introspection: async (s) => {
     // A token issued just now (the peer's adapter forgets older ones under load).
     const { access_token: token } = await post(`${s.base}${s.paths.token}`, 'grant_type=client_credentials&scope=api');
-    return load(`${s.base}${s.paths.introspect}`, {
+    return loadAll(s, s.paths.introspect, {
       method: 'POST', headers: tokenHeaders, body: `token=${encodeURIComponent(token)}`,
     });
   },
-  'token: client_credentials, JWT': (s) => load(`${s.base}${s.paths.token}`, {
+  'token: client_credentials, JWT': (s) => loadAll(s, s.paths.token, {
     method: 'POST', headers: jwtHeaders, body: 'grant_type=client_credentials&scope=api',
   }),
   // The peer answers unsupported_token_type for its JWTs: its side introspects an opaque one.
   'introspection of a JWT (peer: opaque)': async (s) => {
     const headers = s.introspectsJwt ? jwtHeaders : tokenHeaders;
     const { access_token: token } = await post(`${s.base}${s.paths.token}`, 'grant_type=client_credentials&scope=api', headers);
-    return load(`${s.base}${s.paths.introspect}`, {
+    return loadAll(s, s.paths.introspect, {
       method: 'POST', headers, body: `token=${encodeURIComponent(token)}`,
     });
   },
@@ -223,6 +239,10 @@ const idp = await Idp.start((cli) => {
   config: `${process.env.BENCH_DATABASE_URL ? `database_url = "${process.env.BENCH_DATABASE_URL}"\n` : ''}`
     + 'attempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n',
 });
+const instances = Number(process.env.BENCH_INSTANCES || 1);
+if (instances > 1 && !process.env.BENCH_DATABASE_URL) throw new Error('BENCH_INSTANCES needs BENCH_DATABASE_URL');
+const idpProcesses = [idp];
+while (idpProcesses.length < instances) idpProcesses.push(await idp.another());
 const idpIdle = memory(idp.child.pid);
 const port = await freePort();
 const needed = connections * rounds;
@@ -249,13 +269,13 @@ const idpRefresh = await idpRefreshTokens(idp, needed);
 
 const sides = {
   idp: {
-    base: idp.issuer, pid: idp.child.pid,
+    base: idp.issuer, bases: idpProcesses.map((p) => p.base), pid: idp.child.pid,
     paths: { jwks: '/jwks', token: '/token', introspect: '/introspect' },
     introspectsJwt: true,
     refreshTokens: async (n) => idpRefresh.splice(0, n),
   },
   peer: {
-    base: `http://127.0.0.1:${port}`, pid: peerProc.pid,
+    base: `http://127.0.0.1:${port}`, bases: [`http://127.0.0.1:${port}`], pid: peerProc.pid,
     paths: { jwks: '/jwks', token: '/token', introspect: '/token/introspection' },
     refreshTokens: async (n) => {
       peerProc.stdin.write(`mint ${n}\n`);
@@ -291,6 +311,7 @@ const rows = Object.keys(scenarios).map((name) => {
 if (only) {
   console.log(rows.join('\n'));
   peerProc.kill('SIGTERM');
+  for (const p of idpProcesses.slice(1)) await p.terminate();
   await idp.stop();
   process.exit(0);
 }
@@ -313,6 +334,7 @@ const perSession = {
 const idpLoaded = memory(idp.child.pid);
 const peerLoaded = memory(peerProc.pid);
 peerProc.kill('SIGTERM');
+for (const p of idpProcesses.slice(1)) await p.terminate();
 await idp.stop();
 
 const version = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout.trim();
@@ -323,7 +345,7 @@ const report = `# Benchmark results
 
 Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; the load generator shares the cores with the server under load.
 
-- ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database; the client \`bench-jwt\` takes JWT access tokens (RFC 9068: nothing written to issue one, nothing read to introspect one).
+- ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)${instances > 1 ? `, ${instances} idp processes on that one database with the load split evenly between them (a row sums them; its latencies are the slower process's)` : ''}` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database; the client \`bench-jwt\` takes JWT access tokens (RFC 9068: nothing written to issue one, nothing read to introspect one).
 - node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does; \`bench-jwt\` gets JWT access tokens through its resource-indicators feature (it refuses to introspect them, so its introspection row is of an opaque token). Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
 - autocannon ${cannonVersion} (refresh-token rotation: the same number of keep-alive connections from Node.js's own HTTP client, each following its chain of tokens): ${connections} connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
 

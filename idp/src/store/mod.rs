@@ -183,11 +183,63 @@ struct Manager {
     backend: Backend,
 }
 
+/// A pooled connection, and whether a failure found it dead (its server restarted or went
+/// away): the pool then drops it instead of handing it out again. Checked after a failure
+/// (`check_after_failure`) instead of with a query on every checkout, which on PostgreSQL
+/// cost a round trip per checkout, two or three per token request.
+pub struct Pooled {
+    conn: AnyConnection,
+    dead: bool,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Pooled {
+    /// After a failure on a PostgreSQL connection: whether it still answers. (A SQLite
+    /// connection is a file; it cannot go away.)
+    fn check_after_failure(&mut self) {
+        if matches!(self.conn, AnyConnection::Postgresql(_))
+            && self.conn.batch_execute("SELECT 1").is_err()
+        {
+            self.dead = true;
+        }
+    }
+}
+
 impl r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = diesel::ConnectionError;
 
-    fn connect(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+    fn connect(&self) -> Result<Pooled, diesel::ConnectionError> {
+        self.open().map(|conn| Pooled { conn, dead: false })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    /// Dead, or left in a transaction (a failed rollback).
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        use diesel::connection::TransactionManager;
+        type Manager = <AnyConnection as Connection>::TransactionManager;
+        conn.dead || Manager::is_broken_transaction_manager(&mut conn.conn)
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<AnyConnection, diesel::ConnectionError> {
         match self.backend {
             Backend::Postgres => connect_postgres(&self.url).map(AnyConnection::Postgresql),
             Backend::Sqlite => {
@@ -207,15 +259,6 @@ impl r2d2::ManageConnection for Manager {
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
     }
 }
 
@@ -307,9 +350,9 @@ impl Db {
         }
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
-            // A query on every checkout finds a PostgreSQL connection that a restart broke;
-            // a SQLite connection cannot break, and the query would cost every request.
-            .test_on_check_out(backend == Backend::Postgres)
+            // No query on every checkout: a connection a restart broke is found by the
+            // failure it causes and dropped then (`Pooled`).
+            .test_on_check_out(false)
             .connection_timeout(wait)
             .build(manager)?;
         let batcher = sync.as_ref().map(|sync| {
@@ -318,7 +361,7 @@ impl Db {
                 backend,
             };
             std::sync::Arc::new(batch::Batcher::new(
-                move || Ok(r2d2::ManageConnection::connect(&writer)?),
+                move || Ok(writer.open()?),
                 sync.clone(),
             ))
         });
@@ -344,7 +387,7 @@ impl Db {
             n: i64,
         }
         let mut conn = self.conn()?;
-        let count = match &mut *conn {
+        let count = match &mut **conn {
             AnyConnection::Sqlite(c) => diesel::sql_query(
                 "SELECT COUNT(*) AS n FROM sqlite_master \
                  WHERE type = 'table' AND name = '__diesel_schema_migrations'",
@@ -371,7 +414,7 @@ impl Db {
     /// Applies the embedded migrations that have not run yet; returns how many ran.
     pub fn migrate(&self) -> StoreResult<usize> {
         let mut conn = self.conn()?;
-        let ran = match &mut *conn {
+        let ran = match &mut **conn {
             AnyConnection::Sqlite(c) => {
                 c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
             }
@@ -385,8 +428,9 @@ impl Db {
     /// Readiness probe: the database answers a trivial query.
     pub fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        conn.batch_execute("SELECT 1")?;
-        Ok(())
+        let answered = conn.batch_execute("SELECT 1");
+        conn.dead = answered.is_err();
+        Ok(answered?)
     }
 
     /// Runs `f` in one transaction. On SQLite the transaction takes the write lock when it
@@ -433,17 +477,25 @@ impl Db {
             }
             AnyConnection::Postgresql(_) => Manager::begin_transaction(conn),
         };
-        begun.map_err(StoreError::from)?;
+        if let Err(e) = begun {
+            pooled.check_after_failure();
+            return Err(StoreError::from(e).into());
+        }
         match f(conn) {
             Ok(value) => {
-                Manager::commit_transaction(conn).map_err(StoreError::from)?;
+                if let Err(e) = Manager::commit_transaction(conn) {
+                    pooled.check_after_failure();
+                    return Err(StoreError::from(e).into());
+                }
                 drop(pooled);
                 self.durable()?;
                 Ok(value)
             }
             Err(e) => {
                 // The original error says more than a failed rollback would.
-                let _ = Manager::rollback_transaction(conn);
+                if Manager::rollback_transaction(conn).is_err() {
+                    pooled.check_after_failure();
+                }
                 Err(e)
             }
         }
@@ -454,7 +506,11 @@ impl Db {
     pub fn run<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         if self.sync.is_none() {
-            return f(&mut conn);
+            let result = f(&mut conn);
+            if result.is_err() {
+                conn.check_after_failure();
+            }
+            return result;
         }
         let before = changes_so_far(&mut conn)?;
         let result = f(&mut conn);
