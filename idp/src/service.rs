@@ -233,6 +233,12 @@ impl Service {
         self.reload_keys()
     }
 
+    /// Deletes the rows that can no longer be used (`store::purge_expired`); how many.
+    pub fn purge_expired(&self) -> crate::store::StoreResult<usize> {
+        let now = self.clock.now();
+        self.db.run(|c| crate::store::purge_expired(c, now))
+    }
+
     /// Re-reads the published keys (another instance or `idp keys rotate` may have changed
     /// them); returns true when they changed.
     pub fn reload_keys(&self) -> Result<bool, String> {

@@ -136,6 +136,11 @@ pub fn totp_start(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
     Ok(())
 }
 
+/// The signed-in citizen's account, for the pages that change their factors.
+pub fn account(svc: &Service, user_id: &str) -> OidcResult<Option<users::User>> {
+    Ok(svc.db.run(|c| users::find(c, user_id))?)
+}
+
 /// The pending authenticator's secret, decrypted.
 pub fn totp_pending(svc: &Service, user_id: &str) -> OidcResult<Option<(Credential, Vec<u8>)>> {
     svc.db.run(|c| {

@@ -26,6 +26,13 @@ pub fn consent_of(svc: &Service, user_id: &str) -> OidcResult<Option<BiometricCo
     consent_for(svc, user_id, MODALITY)
 }
 
+/// The citizen's enrolled voice, if any.
+pub fn enrolled(svc: &Service, user_id: &str) -> OidcResult<Option<Credential>> {
+    Ok(svc
+        .db
+        .run(|c| users::credential(c, user_id, CredentialKind::Voice))?)
+}
+
 pub fn agree(svc: &Service, user_id: &str, now: i64) -> OidcResult<()> {
     agree_to(svc, user_id, MODALITY, CONSENT_VERSION, now)
 }

@@ -23,7 +23,6 @@ use crate::oidc::params::Params;
 use crate::policy::{Level, Requirement};
 use crate::privacy;
 use crate::store::sessions::BrowserSession;
-use crate::store::users;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use authenticators::FactorKind;
@@ -414,7 +413,7 @@ async fn totp_setup(req: &HttpRequest, state: &web::Data<AppState>, error: &str)
             Access::Granted(s, c) => (s, c),
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
-        let user = st.db.run(|c| users::find(c, &sess.user_id))?;
+        let user = enrollment::account(&st, &sess.user_id)?;
         Ok(Ok((
             cookie,
             user,
@@ -735,9 +734,7 @@ pub async fn webauthn_begin(
     body: web::Bytes,
 ) -> HttpResponse {
     act_json(req, state, body, |st, sess, form, _, now| {
-        let user = st
-            .db
-            .run(|c| users::find(c, &sess.user_id))?
+        let user = enrollment::account(st, &sess.user_id)?
             .ok_or_else(|| OidcError::invalid_request("the account no longer exists"))?;
         enrollment::passkey_begin(st, &user, form.get("name").unwrap_or(""), now)
     })
@@ -1189,9 +1186,7 @@ async fn voice_form(req: &HttpRequest, state: &web::Data<AppState>, missing: boo
             Access::SignIn { tx, new_browser } => return Ok(Err((tx, new_browser))),
         };
         let consent = enrollment::voice::consent_of(&st, &sess.user_id)?;
-        let enrolled = st
-            .db
-            .run(|c| users::credential(c, &sess.user_id, users::CredentialKind::Voice))?;
+        let enrolled = enrollment::voice::enrolled(&st, &sess.user_id)?;
         Ok(Ok((cookie, consent, enrolled)))
     })
     .await;

@@ -479,8 +479,7 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             if let Err(e) = state.reload_keys() {
                 tracing::warn!(error = %e, "reloading signing keys failed");
             }
-            let now = state.clock.now();
-            match state.db.run(|c| crate::store::purge_expired(c, now)) {
+            match state.purge_expired() {
                 Ok(n) if n > 0 => tracing::debug!(rows = n, "purged expired rows"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
