@@ -80,8 +80,8 @@ impl Batch {
     }
 }
 
-/// A request's turn on the writing connection. Dropped without `finish` (the request's
-/// transaction panicked), it rolls the whole batch back and fails its other requests.
+/// A request's turn on the writing connection. Dropped before its transaction returned
+/// (it panicked), it rolls the whole batch back and fails its other requests.
 struct Turn<'a> {
     slot: MutexGuard<'a, Slot>,
     finished: bool,
