@@ -682,6 +682,19 @@ fn import_kek(config: &Config, new: bool) -> CliResult {
     Ok(())
 }
 
+/// `idp keys new-kek`: a new key file for a rotation, never over one that exists.
+fn new_kek(file: &std::path::Path) -> CliResult {
+    if file.exists() {
+        return Err(format!(
+            "{} exists already; choose a new file",
+            file.display()
+        ));
+    }
+    Kek::load_or_create(file).map_err(|e| e.to_string())?;
+    println!("a new key-encryption key is in {}", file.display());
+    Ok(())
+}
+
 /// The key-encryption key: in the security module when the settings name one, else the
 /// key file (created when missing if `create`).
 fn load_kek(config: &Config, create: bool) -> Result<Kek, String> {
@@ -1177,15 +1190,7 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
         return import_kek(&config, new);
     }
     if let KeysCommand::NewKek { file } = &cmd {
-        if file.exists() {
-            return Err(format!(
-                "{} exists already; choose a new file",
-                file.display()
-            ));
-        }
-        Kek::load_or_create(file).map_err(|e| e.to_string())?;
-        println!("a new key-encryption key is in {}", file.display());
-        return Ok(());
+        return new_kek(file);
     }
     let (db, kek) = open_existing(&config)?;
     let ctx = Context::new(&db, &kek, &config)?;
@@ -1220,7 +1225,7 @@ fn keys_command(common: &Common, cmd: KeysCommand) -> CliResult {
         }
         // Handled above, before the installation is opened (its key is not there yet).
         KeysCommand::ImportKek { new } => import_kek(&config, new),
-        KeysCommand::NewKek { .. } => Ok(()),
+        KeysCommand::NewKek { file } => new_kek(&file),
     }
 }
 

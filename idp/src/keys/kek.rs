@@ -82,8 +82,10 @@ impl Derived {
     }
 
     fn from_bytes(b: &[u8]) -> Option<Derived> {
+        if b.len() != 5 * 32 {
+            return None;
+        }
         let part = |i: usize| -> Option<[u8; 32]> { b.get(i * 32..(i + 1) * 32)?.try_into().ok() };
-        (b.len() == 5 * 32).then_some(())?;
         Some(Derived {
             client_secret_hash: part(0)?,
             client_secret_seal: part(1)?,
@@ -237,16 +239,24 @@ impl Kek {
 
     /// Opens what `seal` sealed with this key, or with the extra key.
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-        let opened = open_by(&self.sealer, sealed, context);
-        match (&opened, &self.extra) {
-            (Err(_), Some(extra)) => open_by(extra, sealed, context).or(opened),
-            _ => opened,
-        }
+        self.open_telling(sealed, context).map(|(plain, _)| plain)
     }
 
-    /// Whether `sealed` was sealed with this key itself (not the extra one).
-    pub(crate) fn sealed_by_this(&self, sealed: &[u8], context: &str) -> bool {
-        open_by(&self.sealer, sealed, context).is_ok()
+    /// `open`, also telling whether it was the extra key that opened it (a value a
+    /// rotation must re-seal).
+    pub(crate) fn open_telling(
+        &self,
+        sealed: &[u8],
+        context: &str,
+    ) -> Result<(Vec<u8>, bool), KekError> {
+        let opened = open_by(&self.sealer, sealed, context);
+        match (opened, &self.extra) {
+            (Ok(plain), _) => Ok((plain, false)),
+            (Err(e), Some(extra)) => open_by(extra, sealed, context)
+                .map(|plain| (plain, true))
+                .map_err(|_| e),
+            (Err(e), None) => Err(e),
+        }
     }
 }
 

@@ -60,16 +60,16 @@ pub fn reseal(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<Resealed,
     for kind in Sealed::ALL {
         for (id, sealed) in kind.all(conn)? {
             let ctx = context(kind, &id);
-            if kek.sealed_by_this(&sealed, &ctx) {
+            let (plain, by_extra) =
+                kek.open_telling(&sealed, &ctx)
+                    .map_err(|_| RotationError::Unreadable {
+                        what: what(kind),
+                        id: id.clone(),
+                    })?;
+            if !by_extra {
                 done.already += 1;
                 continue;
             }
-            let plain = kek
-                .open(&sealed, &ctx)
-                .map_err(|_| RotationError::Unreadable {
-                    what: what(kind),
-                    id: id.clone(),
-                })?;
             kind.replace(conn, &id, &kek.seal(&plain, &ctx)?)?;
             done.moved += 1;
         }

@@ -230,10 +230,10 @@ impl Batcher {
             };
         }
         slot.conn = Some(conn);
-        match (&mut slot.open, &result) {
-            (open, Err(_)) if first => *open = None,
-            (Some(open), _) => open.members += 1,
-            (None, _) => {}
+        if first && result.is_err() {
+            slot.open = None;
+        } else if let Some(open) = &mut slot.open {
+            open.members += 1;
         }
         Ok((result, batch))
     }
