@@ -9,6 +9,7 @@ use crate::admin::{self, Actor, AdminError, Context};
 use crate::config::{Config, FileConfig};
 use crate::crypto;
 use crate::keys::kek::Kek;
+use crate::oidc::mtls::SubjectName;
 use crate::store::{Db, StoreError};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -242,7 +243,7 @@ pub enum ClientCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "secret_stdin", "generate_secret", "public", "jwks_file", "jwks_uri"]))]
+#[command(group = clap::ArgGroup::new("auth").required(true).args(["secret", "secret_stdin", "generate_secret", "public", "jwks_file", "jwks_uri", "tls_client_auth"]))]
 pub struct ClientAddArgs {
     /// The client_id: 1-64 characters of A-Z a-z 0-9 . _ -
     #[arg(long)]
@@ -272,6 +273,15 @@ pub struct ClientAddArgs {
     /// cached; fetched again when the client rotates its keys).
     #[arg(long, value_name = "URI")]
     pub jwks_uri: Option<String>,
+    /// The client authenticates with a TLS certificate of its own, one of those in the
+    /// x5c of --jwks-file (self_signed_tls_client_auth, RFC 8705 2.2).
+    #[arg(long, requires = "jwks_file")]
+    pub self_signed_tls: bool,
+    /// The client authenticates with a TLS certificate from a CA of mtls.ca_files that
+    /// carries this name (tls_client_auth, RFC 8705 2.1): subject_dn=DN, san_dns=NAME,
+    /// san_uri=URI, san_ip=ADDRESS or san_email=ADDRESS.
+    #[arg(long, value_name = "KIND=VALUE")]
+    pub tls_client_auth: Option<String>,
     /// Where citizens return after signing in (repeat for several): https, or http on
     /// 127.0.0.1, [::1] or localhost; no wildcard or fragment.
     #[arg(long = "redirect-uri")]
@@ -352,6 +362,10 @@ pub struct ClientAddArgs {
     /// Every token request must carry a DPoP proof (RFC 9449): tokens bound to a key.
     #[arg(long)]
     pub dpop_bound_access_tokens: bool,
+    /// Access tokens bound to the TLS client certificate presented at the token endpoint
+    /// (RFC 8705 3).
+    #[arg(long)]
+    pub tls_bound_access_tokens: bool,
     /// Encrypt ID tokens to a key of the client's JWK set (--jwks-file) with this algorithm.
     #[arg(
         long,
@@ -450,6 +464,9 @@ pub struct ClientUpdateArgs {
     /// Whether every token request must carry a DPoP proof.
     #[arg(long, value_name = "true|false")]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Whether access tokens are bound to the TLS client certificate (RFC 8705 3).
+    #[arg(long, value_name = "true|false")]
+    pub tls_bound_access_tokens: Option<bool>,
     /// Encrypt ID tokens with this algorithm; an empty value stops encrypting them.
     #[arg(long)]
     pub id_token_encrypted_response_alg: Option<String>,
@@ -926,9 +943,19 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
             } else if let Some(p) = &a.jwks_file {
                 let text =
                     std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                Credentials::Jwks(text)
+                match a.self_signed_tls {
+                    true => Credentials::SelfSignedTls(text),
+                    false => Credentials::Jwks(text),
+                }
             } else if let Some(uri) = a.jwks_uri {
                 Credentials::JwksUri(uri)
+            } else if let Some(name) = &a.tls_client_auth {
+                let named = name.split_once('=').and_then(|(kind, value)| {
+                    SubjectName::from_metadata(&format!("tls_client_auth_{kind}"), value)
+                });
+                Credentials::TlsClientAuth(named.ok_or(
+                    "--tls-client-auth: subject_dn=DN, san_dns=NAME, san_uri=URI, san_ip=ADDRESS or san_email=ADDRESS",
+                )?)
             } else {
                 return Err("say how the client authenticates".into());
             };
@@ -964,6 +991,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
                 registration_token_hash: None,
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: a.tls_bound_access_tokens,
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,
@@ -1016,6 +1044,7 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 frontchannel_logout_uri: a.frontchannel_logout_uri,
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: a.tls_bound_access_tokens,
                 id_token_encrypted_response_alg: a.id_token_encrypted_response_alg,
                 id_token_encrypted_response_enc: a.id_token_encrypted_response_enc,
                 userinfo_signed_response_alg: a.userinfo_signed_response_alg,

@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub attempts_per_minute: Option<i32>,
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
+    /// Mutual-TLS client authentication and certificate-bound tokens (RFC 8705).
+    pub mtls: Option<MtlsConfig>,
     pub biometrics: Option<BiometricsConfig>,
     /// A signed checkpoint of the audit chain at most this often (seconds) while events
     /// come in.
@@ -189,6 +191,26 @@ pub struct X509Config {
     pub proxy_header: String,
 }
 
+/// Mutual-TLS client authentication and certificate-bound access tokens (RFC 8705).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConfig {
+    /// A second TLS listener that asks every client for a certificate; it serves the same
+    /// endpoints, with the server certificate of `[tls]`. Without it, certificates come
+    /// from a trusted proxy's header.
+    pub listen: Option<SocketAddr>,
+    /// The public https URL of the endpoints where clients present certificates, published
+    /// as `mtls_endpoint_aliases` (RFC 8705 5) [default: none, the issuer's endpoints].
+    pub url: Option<String>,
+    /// PEM files of the CAs whose certificates `tls_client_auth` clients present (RFC
+    /// 8705 2.1) [default: none: only `self_signed_tls_client_auth`].
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Header in which a trusted proxy forwards the URL-encoded PEM client certificate.
+    #[serde(default = "default_proxy_header")]
+    pub proxy_header: String,
+}
+
 fn default_proxy_header() -> String {
     "x-client-cert".into()
 }
@@ -228,6 +250,7 @@ pub struct Config {
     pub attempts_per_minute: i32,
     pub tls: Option<TlsConfig>,
     pub x509: Option<X509Config>,
+    pub mtls: Option<MtlsConfig>,
     pub biometrics: BiometricsConfig,
     pub audit_checkpoint_seconds: i64,
     pub require_pushed_authorization_requests: bool,
@@ -266,6 +289,17 @@ impl Config {
             && authenticators::certificate::Mapping::parse(&x.mapping).is_none()
         {
             return Err(format!("x509.mapping: unknown rule {}", x.mapping));
+        }
+        if let Some(m) = &f.mtls {
+            if m.listen.is_some() && f.tls.is_none() {
+                return Err("mtls.listen needs [tls]: its server certificate and key".into());
+            }
+            if let Some(u) = &m.url {
+                let parsed = url::Url::parse(u).map_err(|e| format!("mtls.url {u}: {e}"))?;
+                if parsed.scheme() != "https" && !(dev && is_loopback_url(&parsed)) {
+                    return Err(format!("mtls.url must be an https URL: {u}"));
+                }
+            }
         }
         if url.scheme() != "https" && !(dev && is_loopback_url(&url)) {
             return Err(format!(
@@ -309,6 +343,10 @@ impl Config {
             attempts_per_minute: f.attempts_per_minute.unwrap_or(30).max(1),
             tls: f.tls,
             x509: f.x509,
+            mtls: f.mtls.map(|mut m| {
+                m.url = m.url.map(|u| u.trim_end_matches('/').to_string());
+                m
+            }),
             biometrics: f.biometrics.unwrap_or_default(),
             audit_checkpoint_seconds: f.audit_checkpoint_seconds.unwrap_or(10).max(0),
             require_pushed_authorization_requests: f

@@ -68,6 +68,7 @@ impl Service {
             dpop_nonces: kek.dpop_nonces(),
             client_keys: crate::oidc::client_keys::ClientKeys::new(config.fetch_private_addresses),
             fetch_private_addresses: config.fetch_private_addresses,
+            mtls: mtls(&config)?,
         };
         let rules = db
             .run(|c| active_rules(c, &config, &provider))
@@ -269,6 +270,8 @@ pub fn stored_rules(db: &Db, config: &Config) -> Result<Arc<Rules>, String> {
         dpop_nonces: crate::keys::kek::Kek::from_bytes(&[0; 32]).dpop_nonces(),
         client_keys: Default::default(),
         fetch_private_addresses: config.fetch_private_addresses,
+        // The command line reads the rules only, not the discovery document.
+        mtls: None,
     };
     let active = db
         .run(|c| active_rules(c, config, &provider))
@@ -311,6 +314,25 @@ fn active_rules(
         rules: Arc::new(rules),
         discovery_json: Arc::new(discovery_json),
         version: stored.map(|(_, v)| v),
+    }))
+}
+
+fn mtls(config: &Config) -> Result<Option<crate::oidc::Mtls>, String> {
+    let Some(m) = &config.mtls else {
+        return Ok(None);
+    };
+    let cas = m
+        .ca_files
+        .iter()
+        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client_cas = match cas.is_empty() {
+        true => None,
+        false => Some(crate::oidc::mtls::ClientCas::new(&cas)?),
+    };
+    Ok(Some(crate::oidc::Mtls {
+        alias_base: m.url.clone(),
+        client_cas,
     }))
 }
 

@@ -39,6 +39,7 @@ async fn token_for(s: &TestServer, username: &str, scope: &str, acr: Option<&str
                     created_at: now,
                     subject: None,
                     jkt: None,
+                    x5t: None,
                 };
                 idp::store::tokens::insert_grant(c, &grant)?;
                 idp::oidc::tokens::issue_access_token(c, &grant, &scope, 600, now)

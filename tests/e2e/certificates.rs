@@ -4,7 +4,7 @@
 
 use crate::*;
 use idp::config::{TlsConfig, X509Config};
-use idp_e2e::pki::{Issued, Pki};
+use idp_e2e::pki::{Issued, Pki, escaped};
 use std::net::SocketAddr;
 
 struct Setup {
@@ -171,18 +171,6 @@ async fn certificate_login_over_tls(backend: Backend) {
         old.try_get(&s.url("/health/live")).await.is_err(),
         "TLS 1.2 refused"
     );
-}
-
-/// As nginx's `$ssl_client_escaped_cert`: every byte but unreserved ones as `%XX`.
-fn escaped(pem: &str) -> String {
-    pem.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn certificate_from_a_trusted_proxy(backend: Backend) {

@@ -12,6 +12,7 @@ mod dpop;
 pub mod factors;
 pub mod flow;
 mod logout;
+mod mtls;
 mod operations;
 mod pages;
 mod par;

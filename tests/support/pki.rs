@@ -13,6 +13,7 @@ pub struct Pki {
 
 pub struct Issued {
     pub cert_pem: String,
+    pub cert_der: Vec<u8>,
     pub key_pem: String,
 }
 
@@ -20,6 +21,33 @@ impl Issued {
     /// Certificate and key in one PEM, as `reqwest::Identity::from_pem` takes them.
     pub fn identity_pem(&self) -> String {
         format!("{}{}", self.cert_pem, self.key_pem)
+    }
+}
+
+/// A certificate as reverse proxies forward it in a header (nginx's
+/// `$ssl_client_escaped_cert`: the PEM, percent-encoded).
+pub fn escaped(pem: &str) -> String {
+    pem.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A self-signed client certificate for `cn` (as a client registers in its JWK set).
+pub fn self_signed(cn: &str) -> Issued {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.self_signed(&key).unwrap();
+    Issued {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem(),
     }
 }
 
@@ -46,6 +74,7 @@ impl Pki {
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Issued {
             cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
             key_pem: key.serialize_pem(),
         }
     }

@@ -17,6 +17,7 @@ use crate::crypto;
 use crate::keys::Alg;
 use crate::oidc::GrantType;
 use crate::oidc::authorize::{DEFAULT_SCOPES, scopes_supported};
+use crate::oidc::mtls::{self, SubjectName};
 use crate::policy::Level;
 use crate::store::client_logos;
 use crate::store::clients::{
@@ -55,6 +56,26 @@ pub enum Credentials {
     /// `private_key_jwt` with the keys the client publishes at this https URI (fetched,
     /// cached, fetched again when it rotates them: `oidc::client_keys`).
     JwksUri(String),
+    /// `tls_client_auth`: a certificate from a CA of `mtls.ca_files` that carries this
+    /// name (RFC 8705 2.1).
+    TlsClientAuth(SubjectName),
+    /// `self_signed_tls_client_auth`: one of the certificates in this JWK set's `x5c`
+    /// (RFC 8705 2.2).
+    SelfSignedTls(String),
+}
+
+impl Credentials {
+    /// The method a client with these credentials authenticates with.
+    pub fn auth_method(&self) -> AuthMethod {
+        match self {
+            Credentials::Secret(_) | Credentials::GenerateSecret => AuthMethod::Secret,
+            Credentials::SecretJwt(_) => AuthMethod::SecretJwt,
+            Credentials::Public => AuthMethod::None,
+            Credentials::Jwks(_) | Credentials::JwksUri(_) => AuthMethod::PrivateKeyJwt,
+            Credentials::TlsClientAuth(_) => AuthMethod::TlsClientAuth,
+            Credentials::SelfSignedTls(_) => AuthMethod::SelfSignedTlsClientAuth,
+        }
+    }
 }
 
 /// A client to register. Empty lists and `None` take the defaults.
@@ -106,6 +127,8 @@ pub struct NewClient {
     pub registration_token_hash: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     pub dpop_bound_access_tokens: bool,
+    /// Access tokens bound to the client's TLS certificate (RFC 8705 3).
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Encrypt ID tokens to a key of the client's `jwks` with this algorithm.
     pub id_token_encrypted_response_alg: Option<String>,
     /// ... and this content encryption [default: A128CBC-HS256].
@@ -155,6 +178,7 @@ impl NewClient {
             frontchannel_logout_uri: None,
             registration_token_hash: None,
             dpop_bound_access_tokens: false,
+            tls_client_certificate_bound_access_tokens: false,
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,
@@ -201,6 +225,7 @@ pub struct ClientChanges {
     /// An empty value removes it.
     pub frontchannel_logout_uri: Option<String>,
     pub dpop_bound_access_tokens: Option<bool>,
+    pub tls_client_certificate_bound_access_tokens: Option<bool>,
     /// An empty value stops encrypting ID tokens.
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
@@ -272,6 +297,12 @@ pub struct ClientView {
     pub frontchannel_logout_uri: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     pub dpop_bound_access_tokens: bool,
+    /// For `tls_client_auth`: the name its certificate carries, under its metadata name
+    /// (RFC 8705 2.1.2).
+    #[schema(value_type = Option<Object>)]
+    pub tls_client_auth: Option<SubjectName>,
+    /// Access tokens are bound to the TLS client certificate (RFC 8705 3).
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// ID tokens are encrypted to the client's key with this algorithm and encryption.
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
@@ -320,6 +351,9 @@ impl From<&Client> for ClientView {
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+            tls_client_auth: c.tls_client_auth.clone(),
+            tls_client_certificate_bound_access_tokens: c
+                .tls_client_certificate_bound_access_tokens,
             id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
             id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
@@ -373,6 +407,10 @@ pub fn create_with(
         Credentials::JwksUri(uri) => Some(fetched_uri(ctx, "jwks_uri", uri)?),
         _ => None,
     };
+    let tls_client_auth = match &new.credentials {
+        Credentials::TlsClientAuth(name) => Some(name.clone()),
+        _ => None,
+    };
     let (auth_method, secret, jwks) = match new.credentials {
         Credentials::Secret(s) => (AuthMethod::Secret, Some(secret(s)?), None),
         Credentials::GenerateSecret => (AuthMethod::Secret, Some(crypto::random_token()), None),
@@ -387,6 +425,12 @@ pub fn create_with(
         Credentials::Public => (AuthMethod::None, None, None),
         Credentials::Jwks(j) => (AuthMethod::PrivateKeyJwt, None, Some(jwk_set(&j)?)),
         Credentials::JwksUri(_) => (AuthMethod::PrivateKeyJwt, None, None),
+        Credentials::TlsClientAuth(_) => (AuthMethod::TlsClientAuth, None, None),
+        Credentials::SelfSignedTls(j) => (
+            AuthMethod::SelfSignedTlsClientAuth,
+            None,
+            Some(self_signed_jwks(&j)?),
+        ),
     };
     let scopes = if new.scopes.is_empty() {
         DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
@@ -487,6 +531,8 @@ pub fn create_with(
             .transpose()?,
         registration_token_hash: new.registration_token_hash,
         dpop_bound_access_tokens: new.dpop_bound_access_tokens,
+        tls_client_auth,
+        tls_client_certificate_bound_access_tokens: new.tls_client_certificate_bound_access_tokens,
         id_token_encrypted_response_alg: new
             .id_token_encrypted_response_alg
             .as_deref()
@@ -554,6 +600,8 @@ pub fn create_with(
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "frontchannel_logout_uri": client.frontchannel_logout_uri,
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+            "tls_client_auth": client.tls_client_auth,
+            "tls_client_certificate_bound_access_tokens": client.tls_client_certificate_bound_access_tokens,
             "id_token_encrypted_response_alg": client.id_token_encrypted_response_alg,
             "id_token_encrypted_response_enc": client.id_token_encrypted_response_enc,
             "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
@@ -752,6 +800,10 @@ pub fn update(
         apply!(backchannel_logout_uri, backchannel);
         apply!(frontchannel_logout_uri, frontchannel);
         apply!(dpop_bound_access_tokens, changes.dpop_bound_access_tokens);
+        apply!(
+            tls_client_certificate_bound_access_tokens,
+            changes.tls_client_certificate_bound_access_tokens
+        );
         apply!(id_token_encrypted_response_alg, enc_alg);
         apply!(id_token_encrypted_response_enc, enc_enc);
         apply!(userinfo_signed_response_alg, userinfo_alg);
@@ -807,7 +859,7 @@ pub fn update(
 }
 
 /// The settings `update` can change, as `ClientView` names them.
-const FIELDS: [&str; 30] = [
+const FIELDS: [&str; 31] = [
     "name",
     "redirect_uris",
     "post_logout_redirect_uris",
@@ -830,6 +882,7 @@ const FIELDS: [&str; 30] = [
     "backchannel_logout_uri",
     "frontchannel_logout_uri",
     "dpop_bound_access_tokens",
+    "tls_client_certificate_bound_access_tokens",
     "id_token_encrypted_response_alg",
     "id_token_encrypted_response_enc",
     "userinfo_signed_response_alg",
@@ -1292,13 +1345,34 @@ fn profile(name: &str) -> AdminResult<Profile> {
     one_of("profile", name, &Profile::ALL, Profile::as_str)
 }
 
-/// Turns on what a profile asks of every request: pushed authorization requests and DPoP
-/// for FAPI 2.0. (What it forbids is checked by `consistent`.)
+/// Turns on what a profile asks of every request: for FAPI 2.0, pushed authorization
+/// requests, and DPoP unless the client's tokens are bound to its TLS certificate. (What
+/// it forbids is checked by `consistent`.)
 fn apply_profile(c: &mut Client) {
     if c.is_fapi2() {
         c.require_pushed_authorization_requests = true;
-        c.dpop_bound_access_tokens = true;
+        if !c.tls_client_certificate_bound_access_tokens {
+            c.dpop_bound_access_tokens = true;
+        }
     }
+}
+
+/// A `self_signed_tls_client_auth` client's JWK set: every `x5c` certificate readable,
+/// and at least one.
+fn self_signed_jwks(jwks: &str) -> AdminResult<String> {
+    let set = jwk_set(jwks)?;
+    let certificates = mtls::registered_certificates(&set);
+    if certificates.is_empty()
+        || certificates
+            .into_iter()
+            .any(|c| mtls::Certificate::new(vec![c]).is_none())
+    {
+        return Err(invalid(
+            "jwks",
+            "self_signed_tls_client_auth needs the client's certificates in x5c (base64 DER)",
+        ));
+    }
+    Ok(set)
 }
 
 fn signing_alg(field: &'static str, alg: &str) -> AdminResult<String> {
@@ -1353,10 +1427,15 @@ fn ttl(field: &'static str, seconds: i64, max: i64) -> AdminResult<i64> {
 /// be stored.
 fn consistent(c: &Client) -> AdminResult<()> {
     if c.is_fapi2() {
-        if c.auth_method != AuthMethod::PrivateKeyJwt {
+        if !matches!(
+            c.auth_method,
+            AuthMethod::PrivateKeyJwt
+                | AuthMethod::TlsClientAuth
+                | AuthMethod::SelfSignedTlsClientAuth
+        ) {
             return Err(invalid(
                 "profile",
-                "a FAPI 2.0 client authenticates with private_key_jwt (its public keys)",
+                "a FAPI 2.0 client authenticates with private_key_jwt or a TLS client certificate",
             ));
         }
         let rs256 = [

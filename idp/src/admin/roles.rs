@@ -195,9 +195,9 @@ pub fn authorize(
     let Some(at) = bearer.check(token, now)? else {
         return Ok(Err(Refusal::InvalidToken));
     };
-    // The API takes bearer tokens only: a token bound to a DPoP key is worthless without
-    // a proof of it, so it is refused here rather than accepted without one.
-    if at.jkt.is_some() {
+    // The API takes bearer tokens only: a token bound to a DPoP key or a certificate is
+    // worthless without a proof of it, so it is refused here rather than accepted without.
+    if at.is_sender_constrained() {
         return Ok(Err(Refusal::InvalidToken));
     }
     if !at.has_scope(ADMIN_SCOPE) {
@@ -274,6 +274,7 @@ mod tests {
             created_at: T0,
             subject: None,
             jkt: None,
+            x5t: None,
         };
         svc.db
             .tx(|c| {

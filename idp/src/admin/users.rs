@@ -978,6 +978,7 @@ mod tests {
             created_at: T0,
             subject: None,
             jkt: None,
+            x5t: None,
         };
         svc.db
             .tx(|c| crate::store::tokens::insert_grant(c, &grant))

@@ -13,6 +13,7 @@ mod pages;
 mod registration;
 mod theme;
 mod timeout;
+mod tls;
 mod token;
 mod userinfo;
 
@@ -78,47 +79,23 @@ pub const LANG_COOKIE: &str = "idp_lang";
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
-/// The client certificate chain a TLS connection presented (leaf first, DER).
-#[derive(Clone)]
-pub struct PeerCertificates(pub Vec<Vec<u8>>);
-
-/// The TLS configuration: the server's certificate, TLS 1.3 only if asked, and client
-/// certificates requested (not required) when X.509 sign-in is configured.
-fn tls_config(
-    state: &AppState,
-    tls: &crate::config::TlsConfig,
-) -> std::io::Result<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |what: &str, e: &dyn std::fmt::Display| std::io::Error::other(format!("{what}: {e}"));
-    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| bad(&tls.cert_file.display().to_string(), &e))?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
-        .map_err(|e| bad(&tls.key_file.display().to_string(), &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = if tls.tls13_only {
-        &[&rustls::version::TLS13]
-    } else {
-        rustls::ALL_VERSIONS
-    };
-    let builder = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)
-        .map_err(|e| bad("TLS versions", &e))?;
-    let builder = match &state.certificates {
-        Some(c) => builder.with_client_cert_verifier(c.tls_verifier()),
-        None => builder.with_no_client_auth(),
-    };
-    builder
-        .with_single_cert(certs, key)
-        .map_err(|e| bad("TLS certificate", &e))
-}
-
 /// Starts the server on an already bound listener (tests bind port 0), with TLS when
 /// configured.
 pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
     let data = web::Data::from(state.clone());
     let workers = state.config.workers;
+    // The `[mtls]` listener: the endpoints' aliases for clients with certificates.
+    let alias = match (&state.config.mtls, &state.config.tls) {
+        (Some(m), Some(tls)) => match m.listen {
+            Some(addr) => Some((TcpListener::bind(addr)?, tls::alias_config(tls)?)),
+            None => None,
+        },
+        _ => None,
+    };
+    let alias_port = match &alias {
+        Some((l, _)) => Some(l.local_addr()?.port()),
+        None => None,
+    };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -126,12 +103,19 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
             .wrap(from_fn(request_context))
             .configure(routes)
     })
-    .on_connect(|conn, ext| {
+    .on_connect(move |conn, ext| {
         use actix_tls::accept::rustls_0_23::TlsStream;
-        if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
-            && let Some(certs) = tls.get_ref().1.peer_certificates()
-        {
-            ext.insert(PeerCertificates(certs.iter().map(|c| c.to_vec()).collect()));
+        let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() else {
+            return;
+        };
+        let (tcp, session) = tls.get_ref();
+        if let Some(certs) = session.peer_certificates() {
+            ext.insert(tls::PeerCertificates(
+                certs.iter().map(|c| c.to_vec()).collect(),
+            ));
+        }
+        if alias_port.is_some() && tcp.local_addr().ok().map(|a| a.port()) == alias_port {
+            ext.insert(tls::AliasListener);
         }
     })
     // The head must arrive within a deadline (408 otherwise); the body has its own in
@@ -139,10 +123,13 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
     .client_request_timeout(timeout::HEAD_TIMEOUT)
     .client_disconnect_timeout(Duration::from_secs(2));
     let mut server = match &state.config.tls {
-        Some(tls) => server.listen_rustls_0_23(listener, tls_config(&state, tls)?)?,
+        Some(tls) => server.listen_rustls_0_23(listener, tls::main_config(&state, tls)?)?,
         None => server.listen(listener)?,
+    };
+    if let Some((l, config)) = alias {
+        server = server.listen_rustls_0_23(l, config)?;
     }
-    .shutdown_timeout(10);
+    let mut server = server.shutdown_timeout(10);
     if let Some(w) = workers {
         server = server.workers(w.max(1));
     }

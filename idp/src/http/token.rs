@@ -1,10 +1,11 @@
 //! Token, introspection, revocation and pushed-authorization-request endpoints: form
 //! posts from authenticated clients, answered in JSON.
 
-use super::{AppState, blocking, client_ip, form_params, json_error, no_store_json};
+use super::{AppState, blocking, client_ip, form_params, json_error, no_store_json, tls};
 use crate::oidc::client_auth;
 use crate::oidc::error::{OidcError, OidcResult};
 use crate::oidc::grants::{self, TokenContext};
+use crate::oidc::mtls::Certificate;
 use crate::oidc::params::Params;
 use crate::oidc::{
     INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, introspect as introspection, par as pushed,
@@ -41,6 +42,8 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let proof = dpop_header(&req);
     let sent_proof = proof.is_some();
     let address = client_ip(&state, &req).map(|a| a.to_string());
+    let certificate = tls::client_certificate(&state, &req);
+    let alias = tls::via_alias(&req);
     let st = state.into_inner();
     let now = st.clock.now();
     let nonces = st.provider.dpop_nonces.clone();
@@ -52,6 +55,8 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             keys: &keys,
             client_address: address.as_deref(),
             dpop_proof: proof.as_deref(),
+            certificate: certificate.as_ref(),
+            alias,
             now,
         };
         let response = grants::token(&ctx, &params, auth.as_deref())?;
@@ -81,25 +86,41 @@ fn with_dpop_nonce(
     res
 }
 
-/// Authenticates the calling client for introspection or revocation (the same methods
-/// as the token endpoint, with the endpoint's own URL as an accepted audience).
+/// How a client called the introspection, revocation or PAR endpoint.
+struct Caller {
+    params: Params,
+    authorization: Option<String>,
+    address: Option<String>,
+    certificate: Option<Certificate>,
+    /// It came to the endpoint's mutual-TLS alias.
+    alias: bool,
+}
+
+/// Authenticates the calling client for introspection, revocation or PAR (the same
+/// methods as the token endpoint, with the endpoint's own URLs as accepted audiences).
 fn authenticated_client(
     st: &AppState,
-    params: &Params,
-    auth: Option<&str>,
-    address: Option<&str>,
+    caller: &Caller,
     path: &str,
     now: i64,
 ) -> OidcResult<Client> {
-    let presented = client_auth::presented(auth, params)?;
-    let endpoint = st.provider.endpoint(path);
-    let token_endpoint = st.provider.endpoint(crate::oidc::TOKEN_PATH);
-    let audiences = [
-        st.provider.issuer.as_str(),
-        endpoint.as_str(),
-        token_endpoint.as_str(),
+    let presented = client_auth::presented(caller.authorization.as_deref(), &caller.params)?;
+    let endpoints = [
+        st.provider.endpoint(path),
+        st.provider.endpoint_at(path, caller.alias),
+        st.provider.endpoint(crate::oidc::TOKEN_PATH),
     ];
-    client_auth::authenticate_throttled(&st.db, &st.provider, &presented, &audiences, address, now)
+    let mut audiences = vec![st.provider.issuer.as_str()];
+    audiences.extend(endpoints.iter().map(String::as_str));
+    client_auth::authenticate_throttled(
+        &st.db,
+        &st.provider,
+        &presented,
+        caller.certificate.as_ref(),
+        &audiences,
+        caller.address.as_deref(),
+        now,
+    )
 }
 
 /// Runs `op` on a blocking thread for the client that authenticated at `path` (the
@@ -109,17 +130,20 @@ async fn for_client<T: Send + 'static>(
     state: web::Data<AppState>,
     body: &web::Bytes,
     path: &'static str,
-    op: impl FnOnce(&AppState, &Client, &Params, i64) -> OidcResult<T> + Send + 'static,
+    op: impl FnOnce(&AppState, &Client, &Caller, i64) -> OidcResult<T> + Send + 'static,
 ) -> OidcResult<T> {
-    let params = form_params(req, body)?;
-    let auth = authorization(req);
-    let address = client_ip(&state, req).map(|a| a.to_string());
+    let caller = Caller {
+        params: form_params(req, body)?,
+        authorization: authorization(req),
+        address: client_ip(&state, req).map(|a| a.to_string()),
+        certificate: tls::client_certificate(&state, req),
+        alias: tls::via_alias(req),
+    };
     let st = state.into_inner();
     let now = st.clock.now();
     blocking(move || {
-        let client =
-            authenticated_client(&st, &params, auth.as_deref(), address.as_deref(), path, now)?;
-        op(&st, &client, &params, now)
+        let client = authenticated_client(&st, &caller, path, now)?;
+        op(&st, &client, &caller, now)
     })
     .await
 }
@@ -134,8 +158,8 @@ pub async fn introspect(
         state,
         &body,
         INTROSPECT_PATH,
-        |st, client, params, now| {
-            introspection::introspect(&st.bearer(), &st.provider, client, params, now)
+        |st, client, caller, now| {
+            introspection::introspect(&st.bearer(), &st.provider, client, &caller.params, now)
         },
     )
     .await;
@@ -155,7 +179,7 @@ pub async fn revoke(
         state,
         &body,
         REVOKE_PATH,
-        |st, client, params, now| revocation::revoke(&st.bearer(), client, params, now),
+        |st, client, caller, now| revocation::revoke(&st.bearer(), client, &caller.params, now),
     )
     .await;
     match result {
@@ -177,7 +201,7 @@ pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
         state,
         &body,
         PAR_PATH,
-        move |st, client, params, now| {
+        move |st, client, caller, now| {
             let rules = st.rules();
             let keys = st.keys();
             let pushed = pushed::push(
@@ -186,8 +210,9 @@ pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
                 &keys,
                 &rules.policy,
                 client,
-                params,
+                &caller.params,
                 proof.as_deref(),
+                caller.alias,
                 now,
             )?;
             serde_json::to_string(&pushed).map_err(OidcError::server)

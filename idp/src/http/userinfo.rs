@@ -70,10 +70,12 @@ async fn answer(
     let (token, dpop_scheme) = token;
     let proof = super::token::dpop_header(req);
     let method = req.method().as_str().to_string();
+    let certificate = super::tls::client_certificate(&state, req);
+    let alias = super::tls::via_alias(req);
     let st = state.into_inner();
     let now = st.clock.now();
     let result = blocking(move || {
-        let htu = st.provider.endpoint(crate::oidc::USERINFO_PATH);
+        let htu = st.provider.endpoint_at(crate::oidc::USERINFO_PATH, alias);
         let presented = Presentation {
             token: &token,
             dpop_scheme,
@@ -81,7 +83,13 @@ async fn answer(
             htm: &method,
             htu: &htu,
         };
-        userinfo::userinfo(&st.bearer(), &st.provider.client_keys, &presented, now)
+        userinfo::userinfo(
+            &st.bearer(),
+            &st.provider.client_keys,
+            &presented,
+            certificate.as_ref(),
+            now,
+        )
     })
     .await;
     match result {

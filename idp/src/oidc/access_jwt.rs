@@ -57,9 +57,9 @@ pub fn issue(
     c.insert("client_id".into(), client.id.clone().into());
     c.insert("aud".into(), client.id.clone().into());
     c.insert("scope".into(), scope.into());
-    if let Some(jkt) = &grant.jkt {
-        // Bound to the client's DPoP key (RFC 9449 6.1).
-        c.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    // Bound to the client's DPoP key (RFC 9449 6.1) or TLS certificate (RFC 8705 3.1).
+    if let Some(cnf) = super::bearer::confirmation(grant.jkt.as_deref(), grant.x5t.as_deref()) {
+        c.insert("cnf".into(), cnf);
     }
     match &grant.user_id {
         Some(user) => {
@@ -258,6 +258,7 @@ mod tests {
             created_at: T0,
             subject: None,
             jkt: None,
+            x5t: None,
         }
     }
 

@@ -289,6 +289,7 @@ mod tests {
             created_at: T0,
             subject: Some(format!("{client_id}-sub-of-anna")),
             jkt: None,
+            x5t: None,
         };
         svc.db
             .tx(|c| tokens::insert_grant(c, &grant))

@@ -31,11 +31,34 @@ pub struct Bearer {
     /// The thumbprint of the DPoP key the token is bound to (RFC 9449): whoever presents
     /// it must prove that key.
     pub jkt: Option<String>,
+    /// The thumbprint of the TLS client certificate the token is bound to (RFC 8705 3):
+    /// whoever presents it must present that certificate.
+    pub x5t: Option<String>,
 }
+
+/// The `cnf` claim of a token bound to a DPoP key (`jkt`, RFC 9449 6) or a TLS client
+/// certificate (`x5t#S256`, RFC 8705 3.1); none for a token bound to neither.
+pub fn confirmation(jkt: Option<&str>, x5t: Option<&str>) -> Option<Value> {
+    let mut cnf = serde_json::Map::new();
+    if let Some(jkt) = jkt {
+        cnf.insert("jkt".into(), jkt.into());
+    }
+    if let Some(x5t) = x5t {
+        cnf.insert(X5T.into(), x5t.into());
+    }
+    (!cnf.is_empty()).then_some(Value::Object(cnf))
+}
+
+const X5T: &str = "x5t#S256";
 
 impl Bearer {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scope.split(' ').any(|s| s == scope)
+    }
+
+    /// Whether the token is usable only with a proof of a key or certificate.
+    pub fn is_sender_constrained(&self) -> bool {
+        self.jkt.is_some() || self.x5t.is_some()
     }
 
     /// A token stored under `grant` with these scope and times.
@@ -51,6 +74,7 @@ impl Bearer {
             auth_time: grant.auth_time,
             sid: grant.sid,
             jkt: grant.jkt,
+            x5t: grant.x5t,
             iat,
             exp,
         }
@@ -78,16 +102,22 @@ impl Bearer {
                 .unwrap_or_default(),
             auth_time: c.get("auth_time").and_then(Value::as_i64),
             sid: text("sid"),
-            jkt: c
-                .get("cnf")
-                .and_then(|cnf| cnf.get("jkt"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            jkt: confirmed(c, "jkt"),
+            x5t: confirmed(c, X5T),
             iat: c.get("iat").and_then(Value::as_i64).unwrap_or(v.exp),
             exp: v.exp,
             client_id: v.client_id.clone(),
         }
     }
+}
+
+/// A member of a JWT's `cnf` claim.
+fn confirmed(claims: &serde_json::Map<String, Value>, member: &str) -> Option<String> {
+    claims
+        .get("cnf")
+        .and_then(|cnf| cnf.get(member))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// Checks bearer tokens of both formats.

@@ -1,9 +1,11 @@
 //! Client authentication at the token, introspection and revocation endpoints:
 //! `client_secret_basic`, `client_secret_post`, `client_secret_jwt` and `private_key_jwt`
-//! (RFC 7523, OIDC Core 9) and `none`.
+//! (RFC 7523, OIDC Core 9), `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705,
+//! `mtls`), and `none`.
 
 use super::Provider;
 use super::error::{ErrorCode, OidcError, OidcResult};
+use super::mtls::{self, Certificate};
 use super::params::Params;
 use crate::crypto;
 use crate::keys::kek::SecretCheck;
@@ -33,10 +35,22 @@ pub const FAILURE_WINDOW: i64 = 60;
 
 /// How the client presented itself.
 pub enum Presented {
-    Basic { id: String, secret: String },
-    Post { id: String, secret: String },
-    Jwt { assertion: String },
-    Public { id: String },
+    Basic {
+        id: String,
+        secret: String,
+    },
+    Post {
+        id: String,
+        secret: String,
+    },
+    Jwt {
+        assertion: String,
+    },
+    /// Only its id: a public client, or one that authenticates with the TLS client
+    /// certificate of the connection.
+    IdOnly {
+        id: String,
+    },
 }
 
 /// Reads the client's credentials from the `Authorization` header value and the body.
@@ -86,7 +100,7 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> OidcResult<Pre
             id,
             secret: secret.to_string(),
         },
-        None => Presented::Public { id },
+        None => Presented::IdOnly { id },
     })
 }
 
@@ -95,7 +109,7 @@ impl Presented {
     /// assertion, its unverified `iss`).
     fn claimed_id(&self) -> Option<String> {
         match self {
-            Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::Public { id } => {
+            Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::IdOnly { id } => {
                 Some(id.clone())
             }
             Presented::Jwt { assertion } => unverified_payload(assertion)
@@ -113,6 +127,7 @@ pub fn authenticate_throttled(
     db: &Db,
     provider: &Provider,
     presented: &Presented,
+    certificate: Option<&Certificate>,
     audiences: &[&str],
     address: Option<&str>,
     now: i64,
@@ -140,7 +155,14 @@ pub fn authenticate_throttled(
             tracing::warn!("client authentication throttled after repeated failures");
             return Ok(Err(throttled(now)));
         }
-        Ok(authenticate(c, provider, presented, audiences, now))
+        Ok(authenticate(
+            c,
+            provider,
+            presented,
+            certificate,
+            audiences,
+            now,
+        ))
     })?;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidClient
@@ -202,12 +224,14 @@ fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
     Ok((decode(id)?, decode(secret)?))
 }
 
-/// Checks the presented credentials against the registered client. Every failure is the
-/// same `invalid_client`, so that a caller learns nothing about which part was wrong.
+/// Checks the presented credentials (and the connection's client certificate, if any)
+/// against the registered client. Every failure is the same `invalid_client`, so that a
+/// caller learns nothing about which part was wrong.
 pub fn authenticate(
     conn: &mut AnyConnection,
     provider: &Provider,
     presented: &Presented,
+    certificate: Option<&Certificate>,
     audiences: &[&str],
     now: i64,
 ) -> OidcResult<Client> {
@@ -230,9 +254,21 @@ pub fn authenticate(
                 SecretCheck::Wrong => Err(fail()),
             }
         }
-        Presented::Public { id } => {
+        Presented::IdOnly { id } => {
             let client = clients::find(conn, id)?.ok_or_else(fail)?;
-            if client.is_public() {
+            let cas = provider.mtls.as_ref().and_then(|m| m.client_cas.as_ref());
+            let authenticated = match (client.auth_method, certificate) {
+                (AuthMethod::None, _) => true,
+                (AuthMethod::TlsClientAuth, Some(cert)) => {
+                    mtls::pki_authenticates(cas, client.tls_client_auth.as_ref(), cert, now)
+                }
+                (AuthMethod::SelfSignedTlsClientAuth, Some(cert)) => {
+                    mtls::self_signed_authenticates(client.jwks.as_deref(), cert, now)
+                }
+                _ => false,
+            };
+            // Certificates are taken only where the provider is configured for them.
+            if authenticated && (client.is_public() || provider.mtls.is_some()) {
                 Ok(client)
             } else {
                 Err(fail())
@@ -277,7 +313,10 @@ fn verify_assertion(
                 .ok_or_else(|| fail("the client's secret cannot be read"))?;
             verify_with_secret(assertion, secret.as_bytes())
         }
-        AuthMethod::Secret | AuthMethod::None => {
+        AuthMethod::Secret
+        | AuthMethod::None
+        | AuthMethod::TlsClientAuth
+        | AuthMethod::SelfSignedTlsClientAuth => {
             return Err(fail("the client is not registered for signed assertions"));
         }
     }

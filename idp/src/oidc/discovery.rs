@@ -9,13 +9,20 @@ pub const UI_LOCALES: [&str; 4] = ["en", "hu", "ru", "kk"];
 
 /// `scopes`: what `authorize::scopes_supported` gives for the deployment's policy.
 pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
-    let auth_methods = json!([
+    let mut auth_methods = vec![
         "client_secret_basic",
         "client_secret_post",
         "client_secret_jwt",
         "private_key_jwt",
-        "none"
-    ]);
+    ];
+    // Certificates only where `[mtls]` is configured; CA-issued ones only with its CAs.
+    if let Some(mtls) = &p.mtls {
+        if mtls.client_cas.is_some() {
+            auth_methods.push("tls_client_auth");
+        }
+        auth_methods.push("self_signed_tls_client_auth");
+    }
+    auth_methods.push("none");
     let auth_algs = json!(["RS256", "PS256", "ES256", "HS256", "HS384", "HS512"]);
     let mut m = json!({
         "issuer": p.issuer,
@@ -69,6 +76,20 @@ pub fn metadata(p: &Provider, scopes: &[String]) -> Value {
     });
     if let (Some(all), Value::Object(rest)) = (m.as_object_mut(), more) {
         all.extend(rest);
+    }
+    if let Some(mtls) = &p.mtls {
+        m["tls_client_certificate_bound_access_tokens"] = true.into();
+        // RFC 8705 5: where clients reach the endpoints with a certificate.
+        if mtls.alias_base.is_some() {
+            let alias = |path| p.endpoint_at(path, true);
+            m["mtls_endpoint_aliases"] = json!({
+                "token_endpoint": alias(TOKEN_PATH),
+                "revocation_endpoint": alias(REVOKE_PATH),
+                "introspection_endpoint": alias(INTROSPECT_PATH),
+                "pushed_authorization_request_endpoint": alias(PAR_PATH),
+                "userinfo_endpoint": alias(USERINFO_PATH),
+            });
+        }
     }
     m
 }

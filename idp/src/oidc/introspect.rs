@@ -55,7 +55,8 @@ pub fn introspect(
 }
 
 /// The answer for an active token; `token_type` is an access token's own (`Bearer`, or
-/// `DPoP` with the key's thumbprint in `cnf`, RFC 9449 6.2) unless given.
+/// `DPoP` with the key's thumbprint in `cnf`, RFC 9449 6.2; a certificate's thumbprint
+/// there too, RFC 8705 3.2) unless given.
 fn describe(provider: &Provider, b: &Bearer, token_type: Option<&str>) -> Value {
     let token_type = token_type.unwrap_or(if b.jkt.is_some() { "DPoP" } else { "Bearer" });
     let mut m = Map::new();
@@ -86,8 +87,8 @@ fn describe(provider: &Provider, b: &Bearer, token_type: Option<&str>) -> Value 
     if let Some(sid) = &b.sid {
         m.insert("sid".into(), sid.clone().into());
     }
-    if let Some(jkt) = &b.jkt {
-        m.insert("cnf".into(), json!({ "jkt": jkt }));
+    if let Some(cnf) = super::bearer::confirmation(b.jkt.as_deref(), b.x5t.as_deref()) {
+        m.insert("cnf".into(), cnf);
     }
     Value::Object(m)
 }

@@ -18,6 +18,7 @@ pub mod grants;
 pub mod introspect;
 pub mod logo;
 pub mod logout;
+pub mod mtls;
 pub mod par;
 pub mod params;
 pub mod registration;
@@ -47,6 +48,18 @@ pub struct Provider {
     pub client_keys: client_keys::ClientKeys,
     /// Whether documents may be fetched from loopback and private addresses (`fetch`).
     pub fetch_private_addresses: bool,
+    /// Mutual-TLS client authentication (`mtls`), when configured.
+    pub mtls: Option<Mtls>,
+}
+
+/// What `[mtls]` configures for the protocol.
+#[derive(Debug, Clone)]
+pub struct Mtls {
+    /// Where the endpoints are reached with a client certificate (`mtls_endpoint_aliases`,
+    /// RFC 8705 5), when not at the issuer.
+    pub alias_base: Option<String>,
+    /// The CAs of `tls_client_auth` clients; none: only `self_signed_tls_client_auth`.
+    pub client_cas: Option<mtls::ClientCas>,
 }
 
 /// The grant types the token endpoint implements.
@@ -103,6 +116,15 @@ pub fn audience_contains(
 impl Provider {
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+
+    /// The URL a request reached: `path` at the issuer, or at the mutual-TLS alias when
+    /// `alias` (the request came to the `[mtls]` listener).
+    pub fn endpoint_at(&self, path: &str, alias: bool) -> String {
+        match self.mtls.as_ref().and_then(|m| m.alias_base.as_deref()) {
+            Some(base) if alias => format!("{base}{path}"),
+            _ => self.endpoint(path),
+        }
     }
 }
 

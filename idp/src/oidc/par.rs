@@ -32,7 +32,8 @@ pub struct Pushed {
 }
 
 /// Checks and keeps a pushed request of `client` (already authenticated), sent with
-/// `dpop_proof` when the request had a DPoP header.
+/// `dpop_proof` when the request had a DPoP header; `alias`: it came to the mutual-TLS
+/// alias of the endpoint.
 #[allow(clippy::too_many_arguments)]
 pub fn push(
     db: &Db,
@@ -42,6 +43,7 @@ pub fn push(
     client: &Client,
     params: &Params,
     dpop_proof: Option<&str>,
+    alias: bool,
     now: i64,
 ) -> OidcResult<Pushed> {
     if params.contains("request_uri") {
@@ -64,7 +66,7 @@ pub fn push(
     // A DPoP proof binds the code to its key (RFC 9449 10.1) as `dpop_jkt` does; sent
     // together, they must name the same key.
     if let Some(proof) = dpop_proof {
-        let htu = provider.endpoint(super::PAR_PATH);
+        let htu = provider.endpoint_at(super::PAR_PATH, alias);
         let jkt = super::dpop::proved_key(db, &provider.dpop_nonces, proof, &htu, now)?;
         match params.get("dpop_jkt") {
             Some(named) if !crypto::constant_time_eq(named, &jkt) => {
@@ -177,6 +179,7 @@ mod tests {
                 &client,
                 &request("portal"),
                 None,
+                false,
                 now,
             )
             .unwrap()

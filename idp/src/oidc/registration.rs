@@ -11,8 +11,9 @@
 use crate::admin::clients::{self, ClientChanges, ClientView, Credentials, NewClient};
 use crate::admin::{Actor, AdminError, Context};
 use crate::crypto;
+use crate::oidc::mtls::SubjectName;
 use crate::service::Service;
-use crate::store::clients::{self as store, AuthMethod};
+use crate::store::clients as store;
 use crate::store::registration_tokens;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,11 +22,7 @@ pub const REGISTRATION_PATH: &str = "/register";
 
 /// Metadata a client may send that this provider does not implement: refused by name
 /// when given with a value (`invalid_client_metadata`).
-const NOT_SUPPORTED: [&str; 3] = [
-    "request_object_encryption_alg",
-    "initiate_login_uri",
-    "tls_client_auth_subject_dn",
-];
+const NOT_SUPPORTED: [&str; 2] = ["request_object_encryption_alg", "initiate_login_uri"];
 
 /// Why a registration request was refused (RFC 7591 3.2.2, RFC 7592 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +125,10 @@ struct Metadata {
     userinfo_encrypted_response_enc: Option<String>,
     default_max_age: Option<i64>,
     default_acr_values: Vec<String>,
+    tls_client_certificate_bound_access_tokens: bool,
+    /// Read from whichever `tls_client_auth_*` member was given (`SubjectName::NAMES`).
+    #[serde(skip)]
+    tls_client_auth: Option<SubjectName>,
 }
 
 impl Metadata {
@@ -142,14 +143,27 @@ impl Metadata {
             }
         }
         // `require_auth_time` needs nothing: every ID token carries `auth_time`.
-        let flag = "tls_client_certificate_bound_access_tokens";
-        if raw.get(flag) == Some(&Value::Bool(true)) {
-            return Err(Refused::metadata(format!(
-                "{flag} is not supported by this provider"
-            )));
-        }
-        let m: Metadata = serde_json::from_value(Value::Object(raw))
+        let mut names = SubjectName::NAMES
+            .iter()
+            .filter_map(|n| Some((*n, raw.get(*n)?)))
+            .filter(|(_, v)| !v.is_null());
+        let tls_name = match (names.next(), names.next()) {
+            (None, _) => None,
+            (Some((name, value)), None) => Some(
+                value
+                    .as_str()
+                    .and_then(|v| SubjectName::from_metadata(name, v))
+                    .ok_or_else(|| Refused::metadata(format!("{name}: not a usable value")))?,
+            ),
+            (Some(_), Some(_)) => {
+                return Err(Refused::metadata(
+                    "give exactly one tls_client_auth_* name (RFC 8705 2.1.2)",
+                ));
+            }
+        };
+        let mut m: Metadata = serde_json::from_value(Value::Object(raw))
             .map_err(|e| Refused::metadata(format!("malformed metadata: {e}")))?;
+        m.tls_client_auth = tls_name;
         if m.request_object_signing_alg
             .as_deref()
             .is_some_and(|a| !["RS256", "PS256", "ES256"].contains(&a))
@@ -178,8 +192,9 @@ impl Metadata {
         Ok(())
     }
 
-    /// How the client will authenticate at the token endpoint.
-    fn credentials(&self) -> Result<Credentials, Refused> {
+    /// How the client will authenticate at the token endpoint. `mtls`: whether this
+    /// provider takes TLS client certificates.
+    fn credentials(&self, mtls: bool) -> Result<Credentials, Refused> {
         let method = self
             .token_endpoint_auth_method
             .as_deref()
@@ -187,7 +202,32 @@ impl Metadata {
         if self.jwks_uri.is_some() && method != "private_key_jwt" {
             return Err(Refused::metadata("jwks_uri goes only with private_key_jwt"));
         }
+        if self.tls_client_auth.is_some() && method != "tls_client_auth" {
+            return Err(Refused::metadata(
+                "tls_client_auth_* names go only with tls_client_auth",
+            ));
+        }
+        let tls =
+            method.contains("tls_client_auth") || self.tls_client_certificate_bound_access_tokens;
+        if tls && !mtls {
+            return Err(Refused::metadata(
+                "this provider is not configured for TLS client certificates",
+            ));
+        }
         match method {
+            "tls_client_auth" => self
+                .tls_client_auth
+                .clone()
+                .map(Credentials::TlsClientAuth)
+                .ok_or_else(|| {
+                    Refused::metadata("tls_client_auth needs one tls_client_auth_* name")
+                }),
+            "self_signed_tls_client_auth" => match &self.jwks {
+                Some(jwks) => Ok(Credentials::SelfSignedTls(jwks.to_string())),
+                None => Err(Refused::metadata(
+                    "self_signed_tls_client_auth needs jwks with the certificates in x5c",
+                )),
+            },
             "client_secret_basic" | "client_secret_post" => Ok(Credentials::GenerateSecret),
             "client_secret_jwt" => Ok(Credentials::SecretJwt(None)),
             "none" => Ok(Credentials::Public),
@@ -200,7 +240,7 @@ impl Metadata {
                 (None, None) => Err(Refused::metadata("private_key_jwt needs jwks or jwks_uri")),
             },
             other => Err(Refused::metadata(format!(
-                "token_endpoint_auth_method {other} is not supported (client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none)"
+                "token_endpoint_auth_method {other} is not supported (client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, none)"
             ))),
         }
     }
@@ -239,7 +279,7 @@ pub fn register(
     }
     let m = Metadata::parse(body)?;
     m.check_reachable(svc.provider.fetch_private_addresses)?;
-    let credentials = m.credentials()?;
+    let credentials = m.credentials(svc.provider.mtls.is_some())?;
     let id = format!("dyn-{}", crypto::random_id());
     let registration_token = crypto::random_token();
     let mut new = NewClient::new(&id, credentials, m.redirect_uris.clone());
@@ -260,6 +300,7 @@ pub fn register(
     new.require_pushed_authorization_requests = m.require_pushed_authorization_requests;
     new.registration_token_hash = Some(crypto::secret_hash(&registration_token));
     new.dpop_bound_access_tokens = m.dpop_bound_access_tokens;
+    new.tls_client_certificate_bound_access_tokens = m.tls_client_certificate_bound_access_tokens;
     new.id_token_encrypted_response_alg = m.id_token_encrypted_response_alg.clone();
     new.id_token_encrypted_response_enc = m.id_token_encrypted_response_enc.clone();
     new.userinfo_signed_response_alg = m.userinfo_signed_response_alg.clone();
@@ -343,15 +384,15 @@ pub fn replace(
             "client_id must be the registered client's",
         ));
     }
-    let method = match m.credentials()? {
-        Credentials::GenerateSecret | Credentials::Secret(_) => AuthMethod::Secret,
-        Credentials::SecretJwt(_) => AuthMethod::SecretJwt,
-        Credentials::Public => AuthMethod::None,
-        Credentials::Jwks(_) | Credentials::JwksUri(_) => AuthMethod::PrivateKeyJwt,
-    };
+    let method = m.credentials(svc.provider.mtls.is_some())?.auth_method();
     if method.as_str() != current.auth_method {
         return Err(Refused::metadata(
             "token_endpoint_auth_method cannot change; register a new client",
+        ));
+    }
+    if m.tls_client_auth != current.tls_client_auth {
+        return Err(Refused::metadata(
+            "the tls_client_auth_* name cannot change; register a new client",
         ));
     }
     let changes = ClientChanges {
@@ -383,6 +424,9 @@ pub fn replace(
         frontchannel_logout_uri: Some(m.frontchannel_logout_uri.clone().unwrap_or_default()),
         require_pushed_authorization_requests: Some(m.require_pushed_authorization_requests),
         dpop_bound_access_tokens: Some(m.dpop_bound_access_tokens),
+        tls_client_certificate_bound_access_tokens: Some(
+            m.tls_client_certificate_bound_access_tokens,
+        ),
         id_token_encrypted_response_alg: Some(
             m.id_token_encrypted_response_alg
                 .clone()
@@ -455,6 +499,7 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
         "subject_type": c.subject_type,
         "require_pushed_authorization_requests": c.require_pushed_authorization_requests,
         "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
+        "tls_client_certificate_bound_access_tokens": c.tls_client_certificate_bound_access_tokens,
         "registration_client_uri": svc.provider.endpoint(&format!("{REGISTRATION_PATH}/{}", c.id)),
     });
     if let Some(jwks) = &c.jwks {
@@ -462,6 +507,9 @@ fn describe(svc: &Service, c: &ClientView, asked_method: Option<&str>) -> Value 
     }
     if let Some(uri) = &c.jwks_uri {
         out["jwks_uri"] = uri.as_str().into();
+    }
+    if let Some(name) = &c.tls_client_auth {
+        out[name.metadata_name()] = name.value().into();
     }
     if let Some(uri) = &c.sector_identifier_uri {
         out["sector_identifier_uri"] = uri.as_str().into();
@@ -620,5 +668,54 @@ mod tests {
         );
         clients::create(&ctx, &cli(), portal, T0).unwrap();
         assert_eq!(read(&svc, "portal", Some("")).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn certificate_clients_register_where_mutual_tls_is_configured() {
+        let mtls = r#"{"redirect_uris":["https://rp.example/cb"],
+            "token_endpoint_auth_method":"tls_client_auth",
+            "tls_client_auth_subject_dn":"CN=portal, O=Ministry",
+            "tls_client_certificate_bound_access_tokens":true}"#;
+        // Without [mtls], refused by name.
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        let token = clients::issue_registration_token(&ctx, &cli(), 600, 9, T0).unwrap();
+        let refused =
+            register(&svc, Some(&token), mtls.as_bytes(), &registering(), T0).unwrap_err();
+        assert_eq!(refused.error, "invalid_client_metadata");
+        assert!(refused.description.contains("TLS client certificates"));
+
+        let (_dir, svc) = crate::service::for_tests_with(|f| {
+            f.mtls = Some(crate::config::MtlsConfig {
+                listen: None,
+                url: None,
+                ca_files: Vec::new(),
+                proxy_header: "x-client-cert".into(),
+            });
+        });
+        let ctx = Context::from(&svc);
+        let token = clients::issue_registration_token(&ctx, &cli(), 600, 9, T0).unwrap();
+        let made = register(&svc, Some(&token), mtls.as_bytes(), &registering(), T0).unwrap();
+        assert_eq!(made["token_endpoint_auth_method"], "tls_client_auth");
+        assert_eq!(made["tls_client_auth_subject_dn"], "CN=portal, O=Ministry");
+        assert_eq!(made["tls_client_certificate_bound_access_tokens"], true);
+        assert!(made.get("client_secret").is_none(), "no secret");
+        // The name cannot change; exactly one name; names only with tls_client_auth.
+        let id = made["client_id"].as_str().unwrap();
+        let own = made["registration_access_token"].as_str().unwrap();
+        let renamed = mtls
+            .replace("CN=portal", "CN=other")
+            .replace('{', &format!(r#"{{"client_id":"{id}","#));
+        let e = replace(&svc, id, Some(own), renamed.as_bytes(), &registering(), T0).unwrap_err();
+        assert!(e.description.contains("cannot change"), "{e:?}");
+        for bad in [
+            mtls.replace('{', r#"{"tls_client_auth_san_dns":"portal.example","#),
+            mtls.replace("CN=portal, O=Ministry", "portal"),
+            mtls.replace(r#""tls_client_auth""#, r#""private_key_jwt""#),
+            r#"{"redirect_uris":["https://rp.example/cb"],"token_endpoint_auth_method":"self_signed_tls_client_auth"}"#.to_string(),
+        ] {
+            let e = register(&svc, Some(&token), bad.as_bytes(), &registering(), T0).unwrap_err();
+            assert_eq!(e.error, "invalid_client_metadata", "{bad}");
+        }
     }
 }

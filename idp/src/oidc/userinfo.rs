@@ -8,6 +8,7 @@ use super::client_keys::ClientKeys;
 use super::dpop::{self, Presentation};
 use super::encryption;
 use super::error::{ErrorCode, OidcError, OidcResult};
+use super::mtls::{self, Certificate};
 use crate::keys::Alg;
 use crate::store::{clients, users};
 use serde_json::{Map, Value};
@@ -20,11 +21,13 @@ pub enum Answer {
     Jwt(String),
 }
 
-/// `client_keys`: for encrypting to a client that publishes its keys at a URI.
+/// `client_keys`: for encrypting to a client that publishes its keys at a URI;
+/// `certificate`: the TLS client certificate of the connection, if it presented one.
 pub fn userinfo(
     bearer: &Checker,
     client_keys: &ClientKeys,
     presented: &Presentation,
+    certificate: Option<&Certificate>,
     now: i64,
 ) -> OidcResult<Answer> {
     let invalid = || {
@@ -34,6 +37,7 @@ pub fn userinfo(
         )
     };
     let at = bearer.check(presented.token, now)?.ok_or_else(invalid)?;
+    mtls::confirm(at.x5t.as_deref(), certificate)?;
     dpop::confirm(bearer.db, at.jkt.as_deref(), presented, now)?;
     if !at.has_scope("openid") {
         return Err(OidcError::new(

@@ -13,6 +13,12 @@ pub enum AuthMethod {
     /// 7523, OIDC Core 9).
     SecretJwt,
     PrivateKeyJwt,
+    /// `tls_client_auth`: a certificate from a configured CA naming the client (RFC 8705
+    /// 2.1, `oidc::mtls`).
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth`: a certificate the client registered in its JWK set
+    /// (RFC 8705 2.2).
+    SelfSignedTlsClientAuth,
     /// A public client (`none`): PKCE is then required.
     None,
 }
@@ -23,6 +29,8 @@ impl AuthMethod {
             AuthMethod::Secret => "client_secret",
             AuthMethod::SecretJwt => "client_secret_jwt",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
             AuthMethod::None => "none",
         }
     }
@@ -32,6 +40,8 @@ impl AuthMethod {
             "client_secret" => Ok(AuthMethod::Secret),
             "client_secret_jwt" => Ok(AuthMethod::SecretJwt),
             "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
+            "tls_client_auth" => Ok(AuthMethod::TlsClientAuth),
+            "self_signed_tls_client_auth" => Ok(AuthMethod::SelfSignedTlsClientAuth),
             "none" => Ok(AuthMethod::None),
             other => Err(StoreError::Corrupt(format!("client auth method {other}"))),
         }
@@ -181,6 +191,11 @@ pub struct Client {
     pub registration_token_hash: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     pub dpop_bound_access_tokens: bool,
+    /// The name a `tls_client_auth` client's certificate carries (RFC 8705 2.1.2).
+    pub tls_client_auth: Option<crate::oidc::mtls::SubjectName>,
+    /// Access tokens are bound to the certificate presented at the token endpoint (RFC
+    /// 8705 3).
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// ID tokens are encrypted to a key of `jwks` with this algorithm (`oidc::encryption`).
     pub id_token_encrypted_response_alg: Option<String>,
     /// ... and this content encryption [default: A128CBC-HS256].
@@ -288,6 +303,10 @@ struct Options {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     dpop_bound_access_tokens: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_auth: Option<crate::oidc::mtls::SubjectName>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     id_token_encrypted_response_alg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token_encrypted_response_enc: Option<String>,
@@ -343,6 +362,9 @@ impl TryFrom<ClientRow> for Client {
             frontchannel_logout_uri: options.frontchannel_logout_uri,
             registration_token_hash: options.registration_token_hash,
             dpop_bound_access_tokens: options.dpop_bound_access_tokens,
+            tls_client_auth: options.tls_client_auth,
+            tls_client_certificate_bound_access_tokens: options
+                .tls_client_certificate_bound_access_tokens,
             id_token_encrypted_response_alg: options.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: options.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: options.userinfo_signed_response_alg,
@@ -404,6 +426,9 @@ impl From<&Client> for ClientRow {
                 frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
                 registration_token_hash: c.registration_token_hash.clone(),
                 dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+                tls_client_auth: c.tls_client_auth.clone(),
+                tls_client_certificate_bound_access_tokens: c
+                    .tls_client_certificate_bound_access_tokens,
                 id_token_encrypted_response_alg: c.id_token_encrypted_response_alg.clone(),
                 id_token_encrypted_response_enc: c.id_token_encrypted_response_enc.clone(),
                 userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
@@ -536,6 +561,8 @@ pub(crate) mod testing {
             frontchannel_logout_uri: None,
             registration_token_hash: None,
             dpop_bound_access_tokens: false,
+            tls_client_auth: None,
+            tls_client_certificate_bound_access_tokens: false,
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,

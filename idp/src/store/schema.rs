@@ -94,6 +94,7 @@ diesel::table! {
         created_at -> BigInt,
         subject -> Nullable<Text>,
         jkt -> Nullable<Text>,
+        x5t -> Nullable<Text>,
     }
 }
 

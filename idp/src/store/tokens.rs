@@ -29,6 +29,9 @@ pub struct Grant {
     pub subject: Option<String>,
     /// The thumbprint of the DPoP key the grant's tokens are bound to (RFC 9449).
     pub jkt: Option<String>,
+    /// The thumbprint of the TLS client certificate its access tokens are bound to (RFC
+    /// 8705 3).
+    pub x5t: Option<String>,
 }
 
 impl Grant {
@@ -98,6 +101,18 @@ pub fn revoke_grant(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Store
 pub fn bind_grant(conn: &mut AnyConnection, grant_id: &str, jkt: &str) -> StoreResult<()> {
     diesel::update(grants::table.find(grant_id))
         .set(grants::jkt.eq(jkt))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Binds a grant's access tokens to a TLS client certificate from now on (or to none).
+pub fn bind_grant_certificate(
+    conn: &mut AnyConnection,
+    grant_id: &str,
+    x5t: Option<&str>,
+) -> StoreResult<()> {
+    diesel::update(grants::table.find(grant_id))
+        .set(grants::x5t.eq(x5t))
         .execute(conn)?;
     Ok(())
 }

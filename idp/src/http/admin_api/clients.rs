@@ -4,6 +4,7 @@ use super::{AppState, Reply, body, call, json, ok, path_id};
 use crate::admin::clients::{self, ClientChanges, ClientView, Credentials, NewClient, NewSecret};
 use crate::admin::invalid;
 use crate::admin::roles::Access;
+use crate::oidc::mtls::SubjectName;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -20,10 +21,18 @@ pub struct CreateClient {
     pub name: Option<String>,
     /// `client_secret` (a secret: `secret` if given, otherwise generated and returned
     /// once), `client_secret_jwt` (the same, used to sign assertions with HMAC; a given
-    /// secret has at least 32 bytes), `none` (a public client, PKCE required) or
-    /// `private_key_jwt` (give `jwks`) [default: client_secret].
-    #[schema(pattern = "^(client_secret|client_secret_jwt|none|private_key_jwt)$")]
+    /// secret has at least 32 bytes), `none` (a public client, PKCE required),
+    /// `private_key_jwt` (give `jwks`), `tls_client_auth` (a certificate from a CA of
+    /// `mtls.ca_files`: give `tls_client_auth`) or `self_signed_tls_client_auth` (a
+    /// certificate in the `x5c` of `jwks`) [default: client_secret].
+    #[schema(
+        pattern = "^(client_secret|client_secret_jwt|none|private_key_jwt|tls_client_auth|self_signed_tls_client_auth)$"
+    )]
     pub auth_method: Option<String>,
+    /// For `tls_client_auth`: the one name the client's certificate carries, by its
+    /// metadata name (RFC 8705 2.1.2), e.g. `{"tls_client_auth_san_dns": "portal.example"}`.
+    #[schema(value_type = Option<Object>)]
+    pub tls_client_auth: Option<serde_json::Map<String, Value>>,
     /// At least 16 characters; only for `client_secret` and `client_secret_jwt`.
     pub secret: Option<String>,
     /// The client's public keys (a JWK set), for `private_key_jwt`.
@@ -97,6 +106,9 @@ pub struct CreateClient {
     /// Every token request must carry a DPoP proof (RFC 9449 5.2).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Access tokens are bound to the TLS client certificate (RFC 8705 3).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Encrypt ID tokens to a key of `jwks` with this algorithm.
     #[schema(pattern = "^(RSA-OAEP|RSA-OAEP-256|ECDH-ES|ECDH-ES\\+A128KW|ECDH-ES\\+A256KW)$")]
     pub id_token_encrypted_response_alg: Option<String>,
@@ -165,6 +177,7 @@ pub struct ClientPatch {
     #[schema(max_length = 2000)]
     pub frontchannel_logout_uri: Option<String>,
     pub dpop_bound_access_tokens: Option<bool>,
+    pub tls_client_certificate_bound_access_tokens: Option<bool>,
     /// An empty value stops encrypting ID tokens.
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
@@ -255,7 +268,36 @@ pub(super) async fn create(
     call(&req, &state, Access::Change, move |c| {
         let b: CreateClient = body(&bytes)?;
         let method = b.auth_method.as_deref().unwrap_or("client_secret");
+        if b.tls_client_auth.is_some() && method != "tls_client_auth" {
+            return Err(invalid(
+                "tls_client_auth",
+                "a certificate's name only goes with tls_client_auth",
+            ));
+        }
         let credentials = match (method, b.secret, b.jwks, b.jwks_uri) {
+            ("tls_client_auth", None, None, None) => {
+                let named = b
+                    .tls_client_auth
+                    .as_ref()
+                    .filter(|m| m.len() == 1)
+                    .and_then(|m| m.iter().next())
+                    .and_then(|(k, v)| SubjectName::from_metadata(k, v.as_str()?));
+                Credentials::TlsClientAuth(named.ok_or_else(|| {
+                    invalid(
+                        "tls_client_auth",
+                        "one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email, with a usable value",
+                    )
+                })?)
+            }
+            ("self_signed_tls_client_auth", None, Some(j), None) => {
+                Credentials::SelfSignedTls(j.to_string())
+            }
+            ("tls_client_auth" | "self_signed_tls_client_auth", ..) => {
+                return Err(invalid(
+                    "auth_method",
+                    "tls_client_auth takes a certificate's name only, self_signed_tls_client_auth the client's JWK set only",
+                ));
+            }
             (_, Some(_), Some(_), _) => {
                 return Err(invalid("jwks", "give a secret or a JWK set, not both"));
             }
@@ -293,7 +335,7 @@ pub(super) async fn create(
                 return Err(invalid(
                     "auth_method",
                     format!(
-                        "{other} is not one of client_secret client_secret_jwt none private_key_jwt"
+                        "{other} is not one of client_secret client_secret_jwt none private_key_jwt tls_client_auth self_signed_tls_client_auth"
                     ),
                 ));
             }
@@ -325,6 +367,8 @@ pub(super) async fn create(
             frontchannel_logout_uri: b.frontchannel_logout_uri,
             registration_token_hash: None,
             dpop_bound_access_tokens: b.dpop_bound_access_tokens,
+            tls_client_certificate_bound_access_tokens: b
+                .tls_client_certificate_bound_access_tokens,
             id_token_encrypted_response_alg: b.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: b.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: b.userinfo_signed_response_alg,
@@ -411,6 +455,8 @@ pub(super) async fn update(
             backchannel_logout_uri: p.backchannel_logout_uri,
             frontchannel_logout_uri: p.frontchannel_logout_uri,
             dpop_bound_access_tokens: p.dpop_bound_access_tokens,
+            tls_client_certificate_bound_access_tokens: p
+                .tls_client_certificate_bound_access_tokens,
             id_token_encrypted_response_alg: p.id_token_encrypted_response_alg,
             id_token_encrypted_response_enc: p.id_token_encrypted_response_enc,
             userinfo_signed_response_alg: p.userinfo_signed_response_alg,

@@ -16,8 +16,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use authenticators::FactorKind;
 
-mod certificate;
-
 /// What the handler needs from the request, read before the work moves off the executor.
 struct Request {
     tx: String,
@@ -442,7 +440,7 @@ pub async fn certificate(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let chain = certificate::presented_chain(&state, &req);
+    let chain = crate::http::tls::presented_chain(&state, &req);
     let turn = run(&req, &state, path.into_inner(), Some(&body), move |_| {
         Ok(Event::Certificate(chain))
     })

@@ -40,6 +40,8 @@ pub fn issue_code(
         created_at: now,
         subject,
         jkt: req.dpop_jkt.clone(),
+        // Bound, if the client asks for it, when the code is redeemed.
+        x5t: None,
     };
     rows::insert_grant(conn, &grant)?;
     let code = crypto::random_token();
@@ -62,7 +64,7 @@ pub fn redeem(
     ctx: &TokenContext,
     client: &Client,
     params: &Params,
-    proved: Option<&str>,
+    holder: super::Holder,
 ) -> OidcResult<TokenResponse> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
@@ -83,7 +85,7 @@ pub fn redeem(
         client_id: &client.id,
         redirect_uri,
         challenge: challenge.as_deref(),
-        jkt: proved,
+        jkt: holder.jkt,
         now: ctx.now,
     };
     let unsigned = commit_outcome(ctx.db, |conn| {
@@ -112,7 +114,7 @@ pub fn redeem(
             CodeRedemption::Refused(code, grant) => {
                 let why = check(&code, &grant, client, redirect_uri, verifier, ctx.now)
                     .err()
-                    .or_else(|| super::unbound(&grant, proved, super::Rebinding::Refused));
+                    .or_else(|| super::unbound(&grant, holder, super::Rebinding::Refused));
                 return Ok(Err(why.unwrap_or_else(|| {
                     OidcError::invalid_grant("the authorization code is invalid")
                 })));
@@ -125,7 +127,7 @@ pub fn redeem(
             return Ok(Err(e));
         }
         let mut grant = grant;
-        if let Err(e) = super::bind(conn, &mut grant, proved, super::Rebinding::Refused)? {
+        if let Err(e) = super::bind(conn, &mut grant, holder, super::Rebinding::Refused)? {
             return Ok(Err(e));
         }
         issue(ctx, conn, client, grant, code.nonce.as_deref()).map(Ok)

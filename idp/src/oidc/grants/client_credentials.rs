@@ -15,7 +15,7 @@ pub fn grant(
     ctx: &TokenContext,
     client: &Client,
     params: &Params,
-    proved: Option<&str>,
+    holder: super::Holder,
 ) -> OidcResult<TokenResponse> {
     if client.is_public() {
         return Err(OidcError::new(
@@ -54,7 +54,8 @@ pub fn grant(
         revoked: false,
         created_at: ctx.now,
         subject: None,
-        jkt: proved.map(str::to_string),
+        jkt: holder.jkt.map(str::to_string),
+        x5t: holder.x5t.map(str::to_string),
     };
     // A JWT needs no row: the grant is only what the token says.
     let access = match client.access_token_format {

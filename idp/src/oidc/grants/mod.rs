@@ -7,6 +7,7 @@ pub mod refresh_token;
 use super::client_auth;
 use super::dpop;
 use super::error::{ErrorCode, OidcError, OidcResult};
+use super::mtls::Certificate;
 use super::params::Params;
 use super::tokens::TokenResponse;
 use super::{GrantType, Provider, TOKEN_PATH};
@@ -22,7 +23,20 @@ pub struct TokenContext<'a> {
     pub client_address: Option<&'a str>,
     /// The request's DPoP proof (RFC 9449), if it has one.
     pub dpop_proof: Option<&'a str>,
+    /// The TLS client certificate of the connection (RFC 8705), if it presented one.
+    pub certificate: Option<&'a Certificate>,
+    /// Whether the request came to the mutual-TLS alias of the endpoint (`[mtls]`).
+    pub alias: bool,
     pub now: i64,
+}
+
+/// What a token request proved it holds, for its tokens to be bound to: a DPoP key (RFC
+/// 9449), and the TLS client certificate when the client's tokens are bound to it (RFC
+/// 8705). Thumbprints both.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Holder<'a> {
+    pub jkt: Option<&'a str>,
+    pub x5t: Option<&'a str>,
 }
 
 /// Handles a token request. `authorization` is the raw `Authorization` header, if any.
@@ -33,12 +47,17 @@ pub fn token(
 ) -> OidcResult<TokenResponse> {
     let grant_type = params.require("grant_type")?;
     let presented = client_auth::presented(authorization, params)?;
-    let token_endpoint = ctx.provider.endpoint(TOKEN_PATH);
-    let audiences = [ctx.provider.issuer.as_str(), token_endpoint.as_str()];
+    let token_endpoint = ctx.provider.endpoint_at(TOKEN_PATH, ctx.alias);
+    let audiences = [
+        ctx.provider.issuer.as_str(),
+        &ctx.provider.endpoint(TOKEN_PATH),
+        token_endpoint.as_str(),
+    ];
     let client = client_auth::authenticate_throttled(
         ctx.db,
         ctx.provider,
         &presented,
+        ctx.certificate,
         &audiences,
         ctx.client_address,
         ctx.now,
@@ -73,54 +92,86 @@ pub fn token(
             ctx.now,
         )?),
     };
-    let jkt = proved.as_deref();
+    let x5t = match ctx.certificate {
+        _ if !client.tls_client_certificate_bound_access_tokens => None,
+        Some(c) => Some(c.thumbprint()),
+        None => {
+            return Err(OidcError::invalid_request(
+                "this client's tokens are bound to its TLS client certificate: present one",
+            ));
+        }
+    };
+    let holder = Holder {
+        jkt: proved.as_deref(),
+        x5t: x5t.as_deref(),
+    };
     match grant {
-        GrantType::AuthorizationCode => authorization_code::redeem(ctx, &client, params, jkt),
-        GrantType::RefreshToken => refresh_token::refresh(ctx, &client, params, jkt),
-        GrantType::ClientCredentials => client_credentials::grant(ctx, &client, params, jkt),
+        GrantType::AuthorizationCode => authorization_code::redeem(ctx, &client, params, holder),
+        GrantType::RefreshToken => refresh_token::refresh(ctx, &client, params, holder),
+        GrantType::ClientCredentials => client_credentials::grant(ctx, &client, params, holder),
     }
 }
 
-/// How a grant already bound to a DPoP key takes a proof of another key.
+/// How a grant already bound to a DPoP key or a certificate takes another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rebinding {
     /// Refused: a code bound with `dpop_jkt`, or a public client's refresh token, is used
-    /// only with its key (RFC 9449 5, 10).
+    /// only with its key or certificate (RFC 9449 5, 10; RFC 8705 4).
     Refused,
-    /// The grant's tokens are bound to the new key from now on: a confidential client's
-    /// refresh token is constrained by the client's authentication, not by a key (RFC 9449
-    /// 5), so the client may prove a new key when it refreshes.
+    /// The grant's tokens are bound to the new key or certificate from now on: a
+    /// confidential client's refresh token is constrained by the client's authentication,
+    /// not by a key (RFC 9449 5, RFC 8705 4), so the client may prove a new one when it
+    /// refreshes.
     Allowed,
 }
 
-/// In the issuing transaction: the DPoP key this request's tokens are bound to. A grant
-/// bound already needs a proof (with its key unless `rebinding` allows another); a grant
-/// not bound yet is bound to the key proved now, for all its tokens from now on.
+/// In the issuing transaction: the DPoP key and certificate this request's tokens are
+/// bound to. A grant bound already needs a proof (with its key unless `rebinding` allows
+/// another); a grant not bound yet is bound to what was proved now, for all its tokens
+/// from now on.
 fn bind(
     conn: &mut crate::store::AnyConnection,
     grant: &mut crate::store::tokens::Grant,
-    proved: Option<&str>,
+    holder: Holder,
     rebinding: Rebinding,
 ) -> Result<OidcResult<()>, crate::store::StoreError> {
-    if let Some(e) = unbound(grant, proved, rebinding) {
+    if let Some(e) = unbound(grant, holder, rebinding) {
         return Ok(Err(e));
     }
-    if let Some(key) = proved
+    if let Some(key) = holder.jkt
         && grant.jkt.as_deref() != Some(key)
     {
         crate::store::tokens::bind_grant(conn, &grant.id, key)?;
         grant.jkt = Some(key.to_string());
     }
+    // A confidential client's binding is what its client registration says now.
+    if grant.x5t.as_deref() != holder.x5t
+        && (rebinding == Rebinding::Allowed || grant.x5t.is_none())
+    {
+        crate::store::tokens::bind_grant_certificate(conn, &grant.id, holder.x5t)?;
+        grant.x5t = holder.x5t.map(str::to_string);
+    }
     Ok(Ok(()))
 }
 
-/// Why a request that proved `proved` (or no key) may not use a grant bound to a DPoP key.
+/// Why a request that proved `holder` may not use a grant bound to a DPoP key or a
+/// certificate.
 fn unbound(
     grant: &crate::store::tokens::Grant,
-    proved: Option<&str>,
+    holder: Holder,
     rebinding: Rebinding,
 ) -> Option<OidcError> {
-    match (grant.jkt.as_deref(), proved) {
+    if rebinding == Rebinding::Refused
+        && let Some(bound) = grant.x5t.as_deref()
+        && holder
+            .x5t
+            .is_none_or(|t| !crate::crypto::constant_time_eq(bound, t))
+    {
+        return Some(OidcError::invalid_grant(
+            "the grant is bound to another TLS client certificate",
+        ));
+    }
+    match (grant.jkt.as_deref(), holder.jkt) {
         (Some(_), Some(_)) if rebinding == Rebinding::Allowed => None,
         (Some(bound), Some(key)) if crate::crypto::constant_time_eq(bound, key) => None,
         (Some(_), Some(_)) => Some(OidcError::invalid_grant(

@@ -20,7 +20,7 @@ pub fn refresh(
     ctx: &TokenContext,
     client: &Client,
     params: &Params,
-    proved: Option<&str>,
+    holder: super::Holder,
 ) -> OidcResult<TokenResponse> {
     let token = params.require("refresh_token")?;
     let hash = crypto::secret_hash(token);
@@ -46,8 +46,8 @@ pub fn refresh(
         super::Rebinding::Allowed
     };
     // A refresh token bound to a DPoP key is refused without a proof (and a public
-    // client's with another key), before it is rotated.
-    if let Some(e) = super::unbound(&grant, proved, rebinding) {
+    // client's with another key or certificate), before it is rotated.
+    if let Some(e) = super::unbound(&grant, holder, rebinding) {
         return Err(e);
     }
     let rotates = !client.is_fapi2();
@@ -98,7 +98,7 @@ pub fn refresh(
             }
             Redemption::Unknown => return Ok(Err(invalid())),
         };
-        if let Err(e) = super::bind(conn, &mut grant, proved, rebinding)? {
+        if let Err(e) = super::bind(conn, &mut grant, holder, rebinding)? {
             return Ok(Err(e));
         }
         super::audit_issued(ctx, conn, client, &grant, "refresh_token", &scope)?;
