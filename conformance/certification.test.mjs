@@ -84,7 +84,7 @@ before(async () => {
     // client_secret_post.
     for (const id of ['rp-basic', 'rp-basic2', 'rp-post']) {
       cli(['client', 'add', '--id', id, '--secret', SECRET, '--redirect-uri', REDIRECT,
-        '--scope', 'openid', '--scope', 'profile', '--scope', 'email', '--scope', 'phone']);
+        '--scope', 'openid', '--scope', 'profile', '--scope', 'email', '--scope', 'phone', '--scope', 'address']);
     }
     // The logout plans' static clients: each with the suite's post-logout redirect URI,
     // one with a back-channel and one with a front-channel logout URI.
@@ -97,7 +97,9 @@ before(async () => {
         '--post-logout-redirect-uri', POST_LOGOUT, '--scope', 'openid', ...extra]);
     }
     cli(['user', 'add', '--username', 'maria', '--password-stdin', '--email', 'maria@example.invalid',
-      '--email-verified', '--phone', '+36301234567', '--name', 'Maria Kovács'], `${PASSWORD}\n`);
+      '--email-verified', '--phone', '+36301234567', '--name', 'Maria Kovács',
+      '--street-address', 'Fő utca 1.', '--postal-code', '1011', '--locality', 'Budapest', '--country', 'HU'],
+    `${PASSWORD}\n`);
     initialAccessToken = cli(['client', 'registration-token', '--uses', '100'])
       .match(/initial_access_token: (\S+)/)[1];
     // The relying party's documents are on loopback: allowed here, never in a deployment;
@@ -216,10 +218,17 @@ async function scopeModule(scope) {
   if (missing.length) return skipped(`scopes_supported lacks ${missing.join(', ')}`);
   const { tokens, claims } = await flow(config, { scope });
   const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-  const expected = { profile: 'name', email: 'email', phone: 'phone_number' };
+  const expected = { profile: 'name', email: 'email', phone: 'phone_number', address: 'address' };
   for (const s of scope.split(' ')) {
     if (expected[s]) assert.ok(info[expected[s]] !== undefined, `${s}: ${JSON.stringify(info)}`);
   }
+  // The address claim is a JSON object of string parts (OIDC Core 5.1.1).
+  if (info.address !== undefined) {
+    assert.ok(typeof info.address === 'object' && !Array.isArray(info.address), `address: ${JSON.stringify(info.address)}`);
+    const parts = ['formatted', 'street_address', 'locality', 'region', 'postal_code', 'country'];
+    assert.ok(Object.entries(info.address).every(([k, v]) => parts.includes(k) && typeof v === 'string'), JSON.stringify(info.address));
+  }
+  assert.equal(info.address === undefined, !scope.split(' ').includes('address'), 'address only with the address scope');
   assert.equal(info.name === undefined, !scope.includes('profile'), 'name only with profile');
   if (scope.includes('email') && claims.email !== undefined) {
     return warning('the e-mail address is in the ID token as well as UserInfo (OIDC Core 5.4 puts scope claims in UserInfo when an access token is issued)');

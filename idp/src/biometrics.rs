@@ -874,6 +874,7 @@ mod tests {
                 updated_at: T0,
                 phone: None,
                 phone_verified: false,
+                address: None,
             };
             let password = Credential {
                 id: "c-joe".into(),

@@ -10,6 +10,7 @@ use crate::config::{Config, FileConfig};
 use crate::crypto;
 use crate::keys::kek::Kek;
 use crate::oidc::mtls::SubjectName;
+use crate::store::users::Address;
 use crate::store::{Db, StoreError};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -508,12 +509,51 @@ pub struct ClientUpdateArgs {
     pub profile: Option<String>,
 }
 
+/// A postal address, part by part (OIDC Core 5.1.1; released with the address scope).
+#[derive(Args, Debug, Default)]
+#[group(id = "address_parts", multiple = true)]
+pub struct AddressArgs {
+    /// The whole postal address as written on an envelope (lines separated by newlines).
+    #[arg(long = "formatted-address", value_name = "TEXT")]
+    formatted: Option<String>,
+    /// Street, house number, floor and door (lines separated by newlines).
+    #[arg(long, value_name = "TEXT")]
+    street_address: Option<String>,
+    /// City or locality.
+    #[arg(long, value_name = "TEXT")]
+    locality: Option<String>,
+    /// State, province or region.
+    #[arg(long, value_name = "TEXT")]
+    region: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    postal_code: Option<String>,
+    /// Country, as a name or a code.
+    #[arg(long, value_name = "TEXT")]
+    country: Option<String>,
+}
+
+impl AddressArgs {
+    /// The address the flags give; none when no part was given.
+    fn address(self) -> Option<Address> {
+        let a = Address {
+            formatted: self.formatted,
+            street_address: self.street_address,
+            locality: self.locality,
+            region: self.region,
+            postal_code: self.postal_code,
+            country: self.country,
+        };
+        (a != Address::default()).then_some(a)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
     /// Create an account; the password is read from standard input.
     #[command(after_help = "Example:\n  \
         echo \"$PASSWORD\" | idp user add --username maria --password-stdin \\\n      \
-        --name \"Maria Kovács\" --email maria@example.gov --phone +36301234567\n\n\
+        --name \"Maria Kovács\" --email maria@example.gov --phone +36301234567 \\\n      \
+        --street-address \"Fő utca 1.\" --postal-code 1011 --locality Budapest --country HU\n\n\
         Passwords need at least 8 characters and must not be easy to guess (common, a\n\
         pattern, or made of the account's own data); a few unrelated words make a good one.")]
     Add {
@@ -538,11 +578,15 @@ pub enum UserCommand {
         /// The mobile number was verified (relying parties see phone_number_verified: true).
         #[arg(long, requires = "phone")]
         phone_verified: bool,
+        #[command(flatten)]
+        address: AddressArgs,
     },
     /// Change an account's name and contact data; what is not given stays as it is.
     #[command(after_help = "Examples:\n  \
         idp user update --username maria --email maria.kovacs@example.gov\n  \
-        idp user update --username maria --clear-phone")]
+        idp user update --username maria --clear-phone\n  \
+        idp user update --username maria --street-address \"Kossuth tér 2.\" --postal-code 4024 \\\n      \
+        --locality Debrecen --country HU")]
     Update {
         /// The account's username.
         #[arg(long)]
@@ -571,6 +615,12 @@ pub enum UserCommand {
         /// Whether the mobile number was verified.
         #[arg(long, value_name = "true|false")]
         phone_verified: Option<bool>,
+        /// A postal address given here replaces the whole stored one.
+        #[command(flatten)]
+        address: AddressArgs,
+        /// Remove the postal address.
+        #[arg(long, conflicts_with = "address_parts")]
+        clear_address: bool,
     },
     /// Refuse the account's sign-in: ends its sessions and revokes its tokens.
     #[command(after_help = "Example:\n  idp user disable --username maria")]
@@ -908,6 +958,13 @@ fn dev_bootstrap(ctx: &Context) -> CliResult {
         email_verified: false,
         phone_verified: false,
         phone: Some("+36301234567".into()),
+        address: Some(Address {
+            street_address: Some("Fő utca 1.".into()),
+            locality: Some("Budapest".into()),
+            postal_code: Some("1011".into()),
+            country: Some("HU".into()),
+            ..Default::default()
+        }),
     };
     users::create(ctx, &actor(), user, now).map_err(err)?;
     let encoded: String = url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect();
@@ -1106,6 +1163,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
             name,
             phone,
             phone_verified,
+            address,
         } => {
             let password = read_stdin("password")?;
             let new = NewUser {
@@ -1116,6 +1174,7 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
                 email_verified,
                 phone,
                 phone_verified,
+                address: address.address(),
             };
             let user = users::create(&ctx, &by, new, now).map_err(err)?;
             println!("user {} added (sub {})", user.username, user.sub);
@@ -1131,6 +1190,8 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
             phone,
             clear_phone,
             phone_verified,
+            address,
+            clear_address,
         } => {
             let change = |value: Option<String>, clear: bool| {
                 if clear { Some(None) } else { value.map(Some) }
@@ -1141,6 +1202,11 @@ fn user_command(common: &Common, cmd: UserCommand) -> CliResult {
                 email_verified,
                 phone: change(phone, clear_phone),
                 phone_verified,
+                address: if clear_address {
+                    Some(None)
+                } else {
+                    address.address().map(Some)
+                },
             };
             let who = UserRef::Username(&username);
             let updated = users::update(&ctx, &by, who, changes, now).map_err(err)?;

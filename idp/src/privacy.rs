@@ -160,6 +160,7 @@ pub fn export(svc: &Service, user_id: &str, now: i64) -> OidcResult<Value> {
                 "email": user.email,
                 "email_verified": user.email_verified,
                 "phone": user.phone,
+                "address": user.address,
                 "created_at": user.created_at,
                 "language": users::language(c, user_id)?,
             },

@@ -389,6 +389,7 @@ pub(crate) fn for_tests_with(
         updated_at: now,
         phone: None,
         phone_verified: false,
+        address: None,
     };
     let cred = crate::store::users::Credential {
         id: "c-anna".into(),

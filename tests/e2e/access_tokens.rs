@@ -69,6 +69,11 @@ async fn jwt_access_tokens(backend: Backend) {
         "client_credentials",
         "--scope",
         "tax.read",
+        // Scopes about a person: never in a token without one.
+        "--scope",
+        "phone",
+        "--scope",
+        "address",
         "--access-token-format",
         "jwt",
     ]);

@@ -1045,6 +1045,101 @@ async fn sessions_and_factors_are_ended_over_the_api(backend: Backend) {
 
 on_both_databases!(sessions_and_factors_are_ended_over_the_api);
 
+/// A postal address is set with the account or changed over the API (replaced as a whole,
+/// `null` removes it), checked like every other value; the audit log says only that it
+/// changed.
+async fn an_address_is_set_over_the_api(backend: Backend) {
+    let s = server(backend).await;
+    let root = token_for(&s, "root", "openid admin", Some(HIGH)).await;
+    let address = json!({ "street_address": "Fő utca 1.\n2. emelet 3.", "locality": "Budapest",
+                          "postal_code": "1011", "country": "HU" });
+    let new =
+        |address: Value| json!({ "username": "bea", "password": PASSWORD, "address": address });
+    for bad in [
+        json!({}),
+        json!({ "locality": "x".repeat(201) }),
+        json!({ "region": "a\tb" }),
+    ] {
+        let a = api(&s, "POST", "/users", Some(&root), Some(new(bad))).await;
+        is_problem(&a, 400);
+        assert_eq!(a.body["field"], "address", "{:?}", a.body);
+    }
+    // A part the claim does not have is refused, not dropped.
+    let a = api(
+        &s,
+        "POST",
+        "/users",
+        Some(&root),
+        Some(new(json!({ "city": "Budapest" }))),
+    )
+    .await;
+    is_problem(&a, 400);
+    let a = api(
+        &s,
+        "POST",
+        "/users",
+        Some(&root),
+        Some(new(address.clone())),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    assert_eq!(a.body["address"], address);
+    let sub = a.body["sub"].as_str().unwrap().to_string();
+    let path = format!("/users/{sub}");
+    let moved = json!({ "locality": "Debrecen", "country": "Hungary" });
+    let a = api(
+        &s,
+        "PATCH",
+        &path,
+        Some(&root),
+        Some(json!({ "address": moved })),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["address"], moved, "replaced as a whole");
+    assert_eq!(a.body["changed"], json!(["address"]));
+    let shown = api(&s, "GET", &path, Some(&root), None).await;
+    assert_eq!(shown.body["address"], moved);
+    let a = api(
+        &s,
+        "PATCH",
+        &path,
+        Some(&root),
+        Some(json!({ "name": "Bea" })),
+    )
+    .await;
+    assert_eq!(a.body["address"], moved, "left out, kept");
+    let a = api(
+        &s,
+        "PATCH",
+        &path,
+        Some(&root),
+        Some(json!({ "address": null })),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["address"], Value::Null);
+    let log = api(&s, "GET", &format!("/audit?user={sub}"), Some(&root), None).await;
+    assert_eq!(log.status, 200, "{:?}", log.body);
+    // Whether there is an address after each change, never what it is.
+    let mut changes: Vec<String> = log.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["detail"]["changed"]["address"])
+        .filter(|c| !c.is_null())
+        .map(Value::to_string)
+        .collect();
+    changes.sort();
+    assert_eq!(changes, ["false", "true"], "{:?}", log.body);
+    let text = log.body.to_string();
+    for value in ["Budapest", "Debrecen", "Fő utca"] {
+        assert!(!text.contains(value), "{value} in the audit log: {text}");
+    }
+}
+
+on_both_databases!(an_address_is_set_over_the_api);
+
 /// Accounts are created and changed over the API by the same rules as on the command line;
 /// anyone with a role learns who they are and what they may do.
 async fn users_are_created_and_changed_over_the_api(backend: Backend) {

@@ -7,9 +7,30 @@ use crate::*;
 
 async fn the_citizen_sees_downloads_and_deletes_their_data(backend: Backend) {
     let s = server_with_client(backend).await;
+    s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--street-address",
+        "Fő utca 1.",
+        "--postal-code",
+        "1011",
+        "--locality",
+        "Budapest",
+    ])
+    .unwrap();
     // Viewing needs a sign-in; downloading needs a fresh step-up.
     let b = Browser::new();
     account_sign_in(&s, &b).await;
+    let account = b.get(&s.url("/account")).await;
+    assert!(
+        account
+            .body
+            .contains("Postal address: Fő utca 1., 1011 Budapest"),
+        "the postal address is shown: {}",
+        account.body
+    );
     let data = b.get(&s.url("/account/data")).await;
     assert_eq!(data.status, 200);
     assert!(
@@ -28,6 +49,10 @@ async fn the_citizen_sees_downloads_and_deletes_their_data(backend: Backend) {
     assert_eq!(export.status, 200, "{}", export.body);
     let json: serde_json::Value = serde_json::from_str(&export.body).expect("JSON");
     assert_eq!(json["account"]["username"], "anna");
+    assert_eq!(
+        json["account"]["address"],
+        serde_json::json!({ "street_address": "Fő utca 1.", "postal_code": "1011", "locality": "Budapest" })
+    );
     let methods = json["sign_in_methods"].as_array().unwrap();
     assert!(methods.iter().any(|m| m["kind"] == "password"));
     assert!(!export.body.contains("$argon2"), "no password hash");

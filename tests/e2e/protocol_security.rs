@@ -242,6 +242,158 @@ async fn the_phone_scope_releases_the_mobile_number(backend: Backend) {
     );
 }
 
+/// Signs `anna` in for `client` with `scope` (and `extra` parameters), giving the consent
+/// page's text to `consented` before allowing; the token response.
+async fn tokens_with_scope(
+    s: &TestServer,
+    client: &str,
+    scope: &str,
+    extra: &str,
+    consented: impl FnOnce(&str),
+) -> serde_json::Value {
+    let browser = Browser::new();
+    let (url, verifier) = authorize_url_for(s, client, extra);
+    let scope: String = url::form_urlencoded::byte_serialize(scope.as_bytes()).collect();
+    let url = url.replace(
+        "scope=openid%20profile%20email",
+        &format!("scope={}", scope.replace('+', "%20")),
+    );
+    let page = browser.follow(&s.issuer, browser.get(&url).await).await;
+    let login = browser
+        .post(
+            &format!("{}{}", s.issuer, page.form_action()),
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("username", "anna"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let consent = browser.follow(&s.issuer, login).await;
+    assert!(
+        consent.form_action().ends_with("/consent"),
+        "{}",
+        consent.body
+    );
+    consented(&consent.body);
+    let allowed = browser
+        .post(
+            &format!("{}{}", s.issuer, consent.form_action()),
+            &[("csrf", &consent.hidden("csrf")), ("decision", "allow")],
+        )
+        .await;
+    let back = browser.follow(&s.issuer, allowed).await;
+    let code = query(back.location.as_deref().unwrap())
+        .remove("code")
+        .unwrap();
+    let (status, t) = redeem_as(s, client, OTHER_SECRET, &code, REDIRECT, Some(&verifier)).await;
+    assert_eq!(status, 200, "{t}");
+    t
+}
+
+/// The `address` scope (OIDC Core 5.4): consented to in words, it releases the postal
+/// address as a JSON object of its parts (5.1.1) at UserInfo. Without the scope the
+/// address is not released, not even when the `claims` parameter asks for it; an
+/// administrator's change shows at once, and a removed address is released no more.
+async fn the_address_scope_releases_the_postal_address(backend: Backend) {
+    let s = server_with_client(backend).await;
+    let scopes = [
+        "--scope", "openid", "--scope", "phone", "--scope", "address",
+    ];
+    add_secret_client(&s, "caller", &scopes);
+    s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--street-address",
+        "Fő utca 1.",
+        "--postal-code",
+        "1011",
+        "--locality",
+        "Budapest",
+        "--country",
+        "HU",
+    ])
+    .unwrap();
+    let refused = s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--locality",
+        "Buda\u{7}pest",
+    ]);
+    assert!(refused.unwrap_err().contains("address"));
+
+    let t = tokens_with_scope(&s, "caller", "openid address", "", |consent| {
+        assert!(consent.contains("Your postal address"), "{consent}");
+        assert!(!consent.contains("Your mobile phone number"), "{consent}");
+    })
+    .await;
+    assert_eq!(t["scope"], "openid address");
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let (status, info) = userinfo(&s, &access).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        info["address"],
+        serde_json::json!({
+            "street_address": "Fő utca 1.",
+            "postal_code": "1011",
+            "locality": "Budapest",
+            "country": "HU",
+        }),
+        "{info}"
+    );
+    for c in ["email", "phone_number", "name"] {
+        assert!(info.get(c).is_none(), "{c} without its scope: {info}");
+    }
+    let id = jwt_payload(t["id_token"].as_str().unwrap());
+    assert!(
+        id.get("address").is_none(),
+        "not asked for in the ID token: {id}"
+    );
+
+    // Another scope, with the address asked for one claim at a time: not released.
+    let claims = r#"{"userinfo":{"address":{"essential":true}},"id_token":{"address":null}}"#;
+    let extra = format!(
+        "&claims={}",
+        url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
+    );
+    let other = tokens_with_scope(&s, "caller", "openid phone", &extra, |consent| {
+        assert!(!consent.contains("Your postal address"), "{consent}");
+    })
+    .await;
+    assert_eq!(other["scope"], "openid phone");
+    let (_, info) = userinfo(&s, other["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["phone_number"], "+36301234567", "{info}");
+    assert!(info.get("address").is_none(), "{info}");
+    let id = jwt_payload(other["id_token"].as_str().unwrap());
+    assert!(id.get("address").is_none(), "{id}");
+
+    // Changed by an administrator: the new address replaces the old one as a whole.
+    s.cli(&[
+        "user",
+        "update",
+        "--username",
+        "anna",
+        "--formatted-address",
+        "Kossuth tér 2.\n4024 Debrecen\nHungary",
+    ])
+    .unwrap();
+    let (_, info) = userinfo(&s, &access).await;
+    assert_eq!(
+        info["address"],
+        serde_json::json!({ "formatted": "Kossuth tér 2.\n4024 Debrecen\nHungary" }),
+        "{info}"
+    );
+    s.cli(&["user", "update", "--username", "anna", "--clear-address"])
+        .unwrap();
+    let (status, info) = userinfo(&s, &access).await;
+    assert_eq!(status, 200);
+    assert!(info.get("address").is_none(), "{info}");
+}
+
 /// Introspection answers for the token's own client and for registered resource
 /// servers; any other client learns only `active: false`.
 async fn introspection_is_for_the_owner_and_resource_servers(backend: Backend) {
@@ -762,6 +914,7 @@ async fn slow_requests_are_cut_off(backend: Backend) {
 on_both_databases!(
     claims_beyond_the_granted_scopes_are_dropped,
     the_phone_scope_releases_the_mobile_number,
+    the_address_scope_releases_the_postal_address,
     the_id_token_carries_the_claims_asked_for,
     introspection_is_for_the_owner_and_resource_servers,
     revocation_of_foreign_tokens_is_a_silent_no_op,

@@ -172,6 +172,7 @@ impl TestServer {
             email,
             phone,
             phone_verified: false,
+            address: None,
         };
         let actor = idp::admin::Actor::Cli {
             os_user: Some("e2e".into()),

@@ -11,6 +11,15 @@ import { dateTime, label, t } from '../i18n.js';
 import { navigate, queryParams } from '../router.js';
 import { useSession } from '../session.js';
 
+/** A postal address (OIDC Core 5.1.1) on one line: as written, or its parts in order. */
+function postal(a) {
+  if (!a) return '';
+  const lines = (s) => s.split('\n').map((l) => l.trim()).filter(Boolean).join(', ');
+  if (a.formatted) return lines(a.formatted);
+  const place = [a.postal_code, a.locality].filter(Boolean).join(' ');
+  return [a.street_address && lines(a.street_address), place, a.region, a.country].filter(Boolean).join(', ');
+}
+
 export function UserList() {
   usePage(t('users.title'));
   const flash = useFlash();
@@ -97,6 +106,7 @@ export function UserShow({ params }) {
               [t('field.name'), u.name || '–'],
               [t('field.email'), u.email ? `${u.email}${u.email_verified ? ` (${t('users.verified')})` : ''}` : '–'],
               [t('field.phone'), u.phone ? `${u.phone}${u.phone_verified ? ` (${t('users.verified')})` : ''}` : '–'],
+              [t('field.address'), postal(u.address) || '–'],
               [t('users.status'), u.disabled ? <Tag colour="red">{t('users.disabled')}</Tag> : <Tag colour="green">{t('users.active')}</Tag>],
               [t('users.roles'), roles?.length ? roles.map((r) => t(`role.${r}`)).join(', ') : '–'],
               [t('users.id'), <code>{u.sub}</code>],

@@ -253,6 +253,7 @@ mod tests {
             email: None,
             email_verified: false,
             phone_verified: false,
+            address: None,
             phone: None,
         };
         let id = users::create(&ctx, &cli(), new, T0).unwrap().sub;

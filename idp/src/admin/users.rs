@@ -3,7 +3,8 @@
 //!
 //! Usernames are 1-128 letters, digits and `. _ - @ +`, beginning with a letter or digit;
 //! e-mail addresses are checked by `email_address` (an address with a domain name, no
-//! display name); mobile numbers are E.164 (`+36301234567`); passwords follow
+//! display name); mobile numbers are E.164 (`+36301234567`); postal addresses are the
+//! parts of OIDC Core 5.1.1, each bounded text (see `address`); passwords follow
 //! `policy::password` (NIST SP 800-63B).
 
 use super::{
@@ -13,13 +14,16 @@ use crate::audit::Kind;
 use crate::crypto;
 use crate::oidc::backchannel;
 use crate::policy::password;
-use crate::store::users::{self as store, Credential, PASSWORD, User};
+use crate::store::users::{self as store, Address, Credential, PASSWORD, User};
 use crate::store::{AnyConnection, lockouts, sessions, transactions};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 const MAX_USERNAME_CHARS: usize = 128;
 const MAX_NAME_CHARS: usize = 200;
+/// Each part of a postal address but `formatted`, which holds all of them.
+const MAX_ADDRESS_PART_CHARS: usize = 200;
+const MAX_FORMATTED_ADDRESS_CHARS: usize = 500;
 
 /// Which account an operation is about.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,8 @@ pub struct NewUser {
     pub phone: Option<String>,
     /// The number was verified: relying parties see `phone_number_verified: true`.
     pub phone_verified: bool,
+    /// The postal address (the `address` claim).
+    pub address: Option<Address>,
 }
 
 /// Changes to an account's name and contact data: `None` leaves a value as it is,
@@ -65,6 +71,8 @@ pub struct UserChanges {
     pub phone: Option<Option<String>>,
     /// Like `email_verified`, for the mobile number.
     pub phone_verified: Option<bool>,
+    /// A new postal address replaces the whole of the old one.
+    pub address: Option<Option<Address>>,
 }
 
 /// An account as administrators see it.
@@ -77,6 +85,7 @@ pub struct UserView {
     pub email_verified: bool,
     pub phone: Option<String>,
     pub phone_verified: bool,
+    pub address: Option<Address>,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -92,6 +101,7 @@ impl From<&User> for UserView {
             email_verified: u.email_verified,
             phone: u.phone.clone(),
             phone_verified: u.phone_verified,
+            address: u.address.clone(),
             disabled: u.disabled,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -158,6 +168,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewUser, now: i64) -> AdminResu
         .transpose()?;
     let email = new.email.as_deref().map(email).transpose()?;
     let phone = new.phone.as_deref().map(phone).transpose()?;
+    let address = new.address.map(address).transpose()?;
     let hash = password_hash(&new.password, &username, name.as_deref(), email.as_deref())?;
     let user = User {
         id: crypto::random_id(),
@@ -170,6 +181,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewUser, now: i64) -> AdminResu
         updated_at: now,
         phone_verified: new.phone_verified && phone.is_some(),
         phone,
+        address,
     };
     let credential = password_credential(&user.id, hash, now);
     ctx.db.try_tx(|c| {
@@ -183,6 +195,7 @@ pub fn create(ctx: &Context, actor: &Actor, new: NewUser, now: i64) -> AdminResu
             "username": user.username,
             "email": user.email.is_some(),
             "phone": user.phone.is_some(),
+            "address": user.address.is_some(),
         });
         record(
             c,
@@ -227,6 +240,10 @@ pub fn update(
         .phone
         .map(|p| p.as_deref().map(phone).transpose())
         .transpose()?;
+    let new_address = changes
+        .address
+        .map(|a| a.map(address).transpose())
+        .transpose()?;
     ctx.db.try_tx(|c| {
         let mut user = find(c, who)?;
         // Which parts changed; the values of contact data stay out of the log.
@@ -251,6 +268,12 @@ pub fn update(
             user.phone = p;
             user.phone_verified = false;
         }
+        if let Some(a) = new_address
+            && user.address != a
+        {
+            changed.insert("address".into(), json!(a.is_some()));
+            user.address = a;
+        }
         if let Some(v) = changes.email_verified {
             let v = v && user.email.is_some();
             if user.email_verified != v {
@@ -265,11 +288,17 @@ pub fn update(
                 user.phone_verified = v;
             }
         }
-        let names: Vec<&'static str> =
-            ["name", "email", "email_verified", "phone", "phone_verified"]
-                .into_iter()
-                .filter(|f| changed.contains_key(*f))
-                .collect();
+        let names: Vec<&'static str> = [
+            "name",
+            "email",
+            "email_verified",
+            "phone",
+            "phone_verified",
+            "address",
+        ]
+        .into_iter()
+        .filter(|f| changed.contains_key(*f))
+        .collect();
         if names.is_empty() {
             return Ok(Updated {
                 user: UserView::from(&user),
@@ -714,6 +743,61 @@ pub fn phone(p: &str) -> AdminResult<String> {
     Ok(p.to_string())
 }
 
+/// A postal address (OIDC Core 5.1.1) with at least one part; each part trimmed (an empty
+/// one is left out), at most `MAX_ADDRESS_PART_CHARS` (`formatted`:
+/// `MAX_FORMATTED_ADDRESS_CHARS`), without control characters except the line breaks
+/// that `formatted` and `street_address` may have (`\r\n` is kept as `\n`). The country is
+/// kept as given: a name or a code.
+pub fn address(a: Address) -> AdminResult<Address> {
+    let part = |name: &'static str, value: Option<String>| -> AdminResult<Option<String>> {
+        let Some(v) = value else { return Ok(None) };
+        let multiline = matches!(name, "formatted" | "street_address");
+        let v = if multiline {
+            v.replace("\r\n", "\n")
+        } else {
+            v
+        };
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let max = if name == "formatted" {
+            MAX_FORMATTED_ADDRESS_CHARS
+        } else {
+            MAX_ADDRESS_PART_CHARS
+        };
+        if v.chars().count() > max {
+            return Err(invalid(
+                "address",
+                format!("{name}: at most {max} characters"),
+            ));
+        }
+        if v.chars()
+            .any(|c| c.is_control() && !(multiline && c == '\n'))
+        {
+            let what = if multiline {
+                "may not contain control characters other than line breaks"
+            } else {
+                "may not contain control characters"
+            };
+            return Err(invalid("address", format!("{name}: {what}")));
+        }
+        Ok(Some(v.to_string()))
+    };
+    let checked = Address {
+        formatted: part("formatted", a.formatted)?,
+        street_address: part("street_address", a.street_address)?,
+        locality: part("locality", a.locality)?,
+        region: part("region", a.region)?,
+        postal_code: part("postal_code", a.postal_code)?,
+        country: part("country", a.country)?,
+    };
+    if checked == Address::default() {
+        return Err(invalid("address", "give at least one part"));
+    }
+    Ok(checked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -734,6 +818,7 @@ mod tests {
             email_verified: false,
             phone: Some("+36301234567".into()),
             phone_verified: false,
+            address: None,
         }
     }
 
@@ -1150,5 +1235,200 @@ mod tests {
         crate::audit::seal_pending(&svc.db, &svc.kek, "https://id.example", 0, T0 + 5).unwrap();
         let verified = svc.db.run(crate::audit::chain::verify).unwrap().unwrap();
         assert_eq!(verified.events, events(&svc.db).len() as i64);
+    }
+
+    fn budapest() -> Address {
+        Address {
+            street_address: Some("Fő utca 1.".into()),
+            locality: Some("Budapest".into()),
+            postal_code: Some("1011".into()),
+            country: Some("Hungary".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn addresses_are_trimmed_bounded_and_free_of_control_characters() {
+        let given = Address {
+            formatted: Some("  Fő utca 1.\r\n1011 Budapest\r\nHungary ".into()),
+            street_address: Some("Fő utca 1.\n2. emelet 3.".into()),
+            region: Some("   ".into()),
+            country: Some("hu".into()),
+            ..Default::default()
+        };
+        let checked = address(given).unwrap();
+        assert_eq!(
+            checked.formatted.as_deref(),
+            Some("Fő utca 1.\n1011 Budapest\nHungary")
+        );
+        assert_eq!(
+            checked.street_address.as_deref(),
+            Some("Fő utca 1.\n2. emelet 3.")
+        );
+        assert_eq!(checked.region, None, "an empty part is left out");
+        assert_eq!(
+            checked.country.as_deref(),
+            Some("hu"),
+            "the country as given"
+        );
+        assert_eq!(
+            address(Address {
+                formatted: Some("x".repeat(MAX_FORMATTED_ADDRESS_CHARS)),
+                locality: Some("é".repeat(MAX_ADDRESS_PART_CHARS)),
+                ..Default::default()
+            })
+            .unwrap()
+            .locality
+            .map(|l| l.chars().count()),
+            Some(MAX_ADDRESS_PART_CHARS),
+            "the bounds count characters"
+        );
+
+        let refused = [
+            Address::default(),
+            Address {
+                locality: Some(" ".into()),
+                ..Default::default()
+            },
+            Address {
+                locality: Some("é".repeat(MAX_ADDRESS_PART_CHARS + 1)),
+                ..budapest()
+            },
+            Address {
+                formatted: Some("x".repeat(MAX_FORMATTED_ADDRESS_CHARS + 1)),
+                ..Default::default()
+            },
+            Address {
+                street_address: Some("x".repeat(MAX_ADDRESS_PART_CHARS + 1)),
+                ..Default::default()
+            },
+            Address {
+                locality: Some("Buda\npest".into()),
+                ..budapest()
+            },
+            Address {
+                postal_code: Some("10\t11".into()),
+                ..budapest()
+            },
+            Address {
+                street_address: Some("Fő utca 1.\r2. emelet".into()),
+                ..budapest()
+            },
+            Address {
+                formatted: Some("Fő utca 1.\u{1b}[2J".into()),
+                ..Default::default()
+            },
+            Address {
+                country: Some("Hungary\u{0}".into()),
+                ..budapest()
+            },
+        ];
+        for a in refused {
+            assert!(
+                matches!(
+                    address(a.clone()),
+                    Err(AdminError::Invalid {
+                        field: "address",
+                        ..
+                    })
+                ),
+                "{a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_address_is_stored_and_only_its_presence_is_logged() {
+        let (_dir, svc) = for_tests();
+        let ctx = Context::from(&svc);
+        let refused = create(
+            &ctx,
+            &cli(),
+            NewUser {
+                address: Some(Address::default()),
+                ..maria()
+            },
+            T0,
+        );
+        assert!(matches!(
+            refused,
+            Err(AdminError::Invalid {
+                field: "address",
+                ..
+            })
+        ));
+        let view = create(
+            &ctx,
+            &cli(),
+            NewUser {
+                address: Some(budapest()),
+                ..maria()
+            },
+            T0,
+        )
+        .unwrap();
+        assert_eq!(view.address, Some(budapest()));
+        let stored = svc.db.run(|c| store::find(c, &view.sub)).unwrap().unwrap();
+        assert_eq!(stored.address, Some(budapest()));
+        let e = events(&svc.db).pop().unwrap();
+        assert_eq!(e.kind(), Some(Kind::UserCreated));
+        assert_eq!(detail(&e)["address"], true);
+        assert!(!e.detail.contains("Budapest"), "{}", e.detail);
+
+        // Changed: the whole address is replaced, the log says only that it changed.
+        let who = UserRef::Username("anna");
+        let moved = Address {
+            locality: Some("Debrecen".into()),
+            ..Default::default()
+        };
+        let changes = UserChanges {
+            address: Some(Some(moved.clone())),
+            ..Default::default()
+        };
+        let updated = update(&ctx, &cli(), who, changes, T0 + 1).unwrap();
+        assert_eq!(updated.changed, vec!["address"]);
+        assert_eq!(updated.user.address, Some(moved.clone()));
+        assert_eq!(updated.user.updated_at, T0 + 1);
+        let e = events(&svc.db).pop().unwrap();
+        assert_eq!(e.kind(), Some(Kind::UserUpdated));
+        assert_eq!(detail(&e)["changed"], json!({ "address": true }));
+        assert!(!e.detail.contains("Debrecen"), "{}", e.detail);
+        let before = events(&svc.db).len();
+        let same = UserChanges {
+            address: Some(Some(moved)),
+            ..Default::default()
+        };
+        assert!(
+            update(&ctx, &cli(), who, same, T0 + 2)
+                .unwrap()
+                .changed
+                .is_empty()
+        );
+        assert_eq!(
+            events(&svc.db).len(),
+            before,
+            "nothing changed, nothing logged"
+        );
+        let bad = UserChanges {
+            address: Some(Some(Address {
+                region: Some("\u{7}".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert!(update(&ctx, &cli(), who, bad, T0 + 3).is_err());
+        let cleared = UserChanges {
+            address: Some(None),
+            ..Default::default()
+        };
+        let updated = update(&ctx, &cli(), who, cleared, T0 + 3).unwrap();
+        assert_eq!(updated.changed, vec!["address"]);
+        assert_eq!(updated.user.address, None);
+        let stored = svc.db.run(|c| store::find(c, "u-anna")).unwrap().unwrap();
+        assert_eq!(stored.address, None);
+        assert_eq!(
+            detail(&events(&svc.db).pop().unwrap())["changed"],
+            json!({ "address": false })
+        );
     }
 }

@@ -159,6 +159,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .map(|u| (u.email.clone(), u.phone.clone()))
         .unwrap_or_default();
     let name = view.user.as_ref().and_then(|u| u.name.clone());
+    let address = view
+        .user
+        .as_ref()
+        .and_then(|u| u.address.as_ref())
+        .map(|a| a.one_line());
     let display_name = view
         .user
         .as_ref()
@@ -223,6 +228,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         name,
         email,
         phone,
+        address,
         totp: view.enrolled.contains(&FactorKind::Totp),
         face: view.enrolled.contains(&FactorKind::Face),
         voice: view.enrolled.contains(&FactorKind::Voice),

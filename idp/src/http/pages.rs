@@ -281,6 +281,8 @@ pub struct AccountPage<'a> {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// The postal address on one line (shown, not changed here).
+    pub address: Option<String>,
     pub totp: bool,
     pub face: bool,
     pub voice: bool,
@@ -809,6 +811,7 @@ pub fn describe_scope<'a>(t: &'a Texts, scope: &'a str) -> &'a str {
         "profile" => t.scope_profile,
         "email" => t.scope_email,
         "phone" => t.scope_phone,
+        "address" => t.scope_address,
         other => other,
     }
 }

@@ -104,6 +104,7 @@ mod tests {
             updated_at: NOW,
             phone: None,
             phone_verified: false,
+            address: None,
         };
         let password = crate::store::users::Credential {
             id: format!("c-{id}"),

@@ -10,9 +10,8 @@ use crate::store::clients::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The OpenID Connect scopes this provider releases claims for (OIDC Core 5.4; there is no
-/// postal address to release for `address`).
-pub const STANDARD_SCOPES: [&str; 4] = ["openid", "profile", "email", "phone"];
+/// The OpenID Connect scopes this provider releases claims for (OIDC Core 5.4).
+pub const STANDARD_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "address"];
 /// The scopes of a client registered without any.
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 

@@ -13,9 +13,10 @@ use serde_json::{Map, Value};
 const PROFILE: [&str; 3] = ["name", "preferred_username", "updated_at"];
 const EMAIL: [&str; 2] = ["email", "email_verified"];
 const PHONE: [&str; 2] = ["phone_number", "phone_number_verified"];
+const ADDRESS: [&str; 1] = ["address"];
 
 /// Every claim name this provider can release.
-pub const SUPPORTED: [&str; 17] = [
+pub const SUPPORTED: [&str; 18] = [
     "sub",
     "iss",
     "aud",
@@ -33,6 +34,7 @@ pub const SUPPORTED: [&str; 17] = [
     "email_verified",
     "phone_number",
     "phone_number_verified",
+    "address",
 ];
 
 fn value_of(user: &User, claim: &str) -> Option<Value> {
@@ -50,6 +52,11 @@ fn value_of(user: &User, claim: &str) -> Option<Value> {
             .phone
             .as_ref()
             .map(|_| Value::from(user.phone_verified)),
+        // A JSON object of the parts there are (OIDC Core 5.1.1).
+        "address" => user
+            .address
+            .as_ref()
+            .and_then(|a| serde_json::to_value(a).ok()),
         _ => None,
     }
 }
@@ -68,6 +75,9 @@ pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
     if scopes.contains(&"phone") {
         names.extend(PHONE);
     }
+    if scopes.contains(&"address") {
+        names.extend(ADDRESS);
+    }
     let mut out = Map::new();
     for n in names {
         if let Some(v) = value_of(user, n) {
@@ -80,6 +90,7 @@ pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::users::Address;
 
     fn user() -> User {
         User {
@@ -93,6 +104,7 @@ mod tests {
             updated_at: 2,
             phone: None,
             phone_verified: false,
+            address: None,
         }
     }
 
@@ -114,5 +126,55 @@ mod tests {
         assert_eq!(c.get("phone_number"), Some(&Value::from("+36301234567")));
         assert_eq!(c.get("phone_number_verified"), Some(&Value::from(false)));
         assert!(c.get("email").is_none());
+    }
+
+    fn with_address() -> User {
+        User {
+            address: Some(Address {
+                street_address: Some("Fő utca 1.\n2. emelet 3.".into()),
+                locality: Some("Budapest".into()),
+                postal_code: Some("1011".into()),
+                country: Some("HU".into()),
+                ..Default::default()
+            }),
+            ..user()
+        }
+    }
+
+    #[test]
+    fn the_address_scope_releases_the_address_as_an_object() {
+        // Without an address, the scope releases nothing.
+        assert!(user_claims(&user(), &["openid", "address"]).is_empty());
+        let c = user_claims(&with_address(), &["openid", "address"]);
+        assert_eq!(
+            c.get("address"),
+            Some(&serde_json::json!({
+                "street_address": "Fő utca 1.\n2. emelet 3.",
+                "locality": "Budapest",
+                "postal_code": "1011",
+                "country": "HU",
+            })),
+            "only the parts there are"
+        );
+        assert_eq!(c.len(), 1, "{c:?}");
+    }
+
+    #[test]
+    fn the_address_is_released_only_for_the_address_scope() {
+        let u = with_address();
+        for scopes in [
+            &["openid"][..],
+            &["openid", "profile", "email", "phone"],
+            // Scope values are exact (RFC 6749 3.3).
+            &["openid", "Address", "addresses"],
+        ] {
+            assert!(
+                user_claims(&u, scopes).get("address").is_none(),
+                "{scopes:?}"
+            );
+        }
+        let all = user_claims(&u, &["openid", "profile", "email", "phone", "address"]);
+        assert!(all.contains_key("address") && all.contains_key("email"));
+        assert!(SUPPORTED.contains(&"address"));
     }
 }

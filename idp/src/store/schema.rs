@@ -33,6 +33,7 @@ diesel::table! {
         updated_at -> BigInt,
         phone -> Nullable<Text>,
         phone_verified -> Bool,
+        address -> Nullable<Text>,
     }
 }
 

@@ -3,7 +3,15 @@
 use super::schema::{credentials, users};
 use super::{AnyConnection, StoreResult};
 use authenticators::FactorKind;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -21,6 +29,138 @@ pub struct User {
     pub phone: Option<String>,
     /// A code sent to `phone` came back (or an administrator vouched for it).
     pub phone_verified: bool,
+    /// The postal address, released as the `address` claim.
+    pub address: Option<Address>,
+}
+
+/// A postal address as the `address` claim carries it (OIDC Core 5.1.1): every part is
+/// optional, `formatted` and `street_address` may have several lines (separated by `\n`).
+/// Stored as this JSON object in `users.address`, so that the claim is what was stored.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    AsExpression,
+    FromSqlRow,
+    utoipa::ToSchema,
+)]
+#[diesel(sql_type = Text)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// The full address as it is written on an envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    /// House number, street name, post office box, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    /// City or locality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    /// State, province, prefecture or region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// The country's name or code, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// Each part by its claim member name.
+    pub fn parts(&self) -> [(&'static str, Option<&str>); 6] {
+        [
+            ("formatted", self.formatted.as_deref()),
+            ("street_address", self.street_address.as_deref()),
+            ("locality", self.locality.as_deref()),
+            ("region", self.region.as_deref()),
+            ("postal_code", self.postal_code.as_deref()),
+            ("country", self.country.as_deref()),
+        ]
+    }
+
+    /// The address on one line, for a page: `formatted` when there is one, otherwise the
+    /// parts in their usual order (street, postal code and locality, region, country).
+    pub fn one_line(&self) -> String {
+        let lines = |s: &str| {
+            s.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(f) = &self.formatted {
+            return lines(f);
+        }
+        let place = [self.postal_code.as_deref(), self.locality.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        [
+            self.street_address.as_deref().map(lines),
+            Some(place).filter(|p| !p.is_empty()),
+            self.region.clone(),
+            self.country.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+// The column holds the JSON text; diesel's multi-backend connection needs the conversion
+// for each backend it dispatches to.
+impl FromSql<Text, Sqlite> for Address {
+    fn from_sql(
+        bytes: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        let json = <String as FromSql<Text, Sqlite>>::from_sql(bytes)?;
+        Ok(serde_json::from_str(&json)?)
+    }
+}
+
+impl FromSql<Text, Pg> for Address {
+    fn from_sql(
+        bytes: <Pg as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        let json = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        Ok(serde_json::from_str(&json)?)
+    }
+}
+
+impl FromSql<Text, super::MultiBackend> for Address {
+    fn from_sql(
+        bytes: <super::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        bytes.from_sql::<Address, Text>()
+    }
+}
+
+impl ToSql<Text, Sqlite> for Address {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(self)?);
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Text, Pg> for Address {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(serde_json::to_string(self)?.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Text, super::MultiBackend> for Address {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, super::MultiBackend>) -> serialize::Result {
+        out.set_value((Text, self));
+        Ok(IsNull::No)
+    }
 }
 
 /// What a credential row holds; stored by name.
@@ -295,6 +435,7 @@ pub fn update_profile(conn: &mut AnyConnection, user: &User) -> StoreResult<bool
             users::email_verified.eq(user.email_verified),
             users::phone.eq(&user.phone),
             users::phone_verified.eq(user.phone_verified),
+            users::address.eq(&user.address),
             users::updated_at.eq(user.updated_at),
         ))
         .execute(conn)?
@@ -427,4 +568,72 @@ pub fn kind_version(
     let newest: Option<i64> = of_kind.select(max(credentials::created_at)).first(conn)?;
     let last_id: Option<String> = of_kind.select(max(credentials::id)).first(conn)?;
     Ok((n, newest, last_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::for_tests;
+
+    fn raw_address(c: &mut AnyConnection, id: &str) -> StoreResult<Option<String>> {
+        Ok(users::table
+            .find(id)
+            .select(users::address)
+            .first::<Option<String>>(c)?)
+    }
+
+    #[test]
+    fn an_address_is_kept_as_the_json_object_of_its_parts() {
+        let (_dir, svc) = for_tests();
+        let mut anna = svc.db.run(|c| find(c, "u-anna")).unwrap().unwrap();
+        assert_eq!(anna.address, None);
+        assert_eq!(svc.db.run(|c| raw_address(c, "u-anna")).unwrap(), None);
+        anna.address = Some(Address {
+            street_address: Some("Fő utca 1.\n2. emelet".into()),
+            locality: Some("Budapest".into()),
+            country: Some("HU".into()),
+            ..Default::default()
+        });
+        assert!(svc.db.tx(|c| update_profile(c, &anna)).unwrap());
+        assert_eq!(
+            svc.db.run(|c| raw_address(c, "u-anna")).unwrap().as_deref(),
+            Some(
+                r#"{"street_address":"Fő utca 1.\n2. emelet","locality":"Budapest","country":"HU"}"#
+            ),
+            "the claim's JSON, without the parts there are not"
+        );
+        let read = svc.db.run(|c| find(c, "u-anna")).unwrap().unwrap();
+        assert_eq!(read.address, anna.address);
+        let listed = svc.db.run(list).unwrap();
+        assert_eq!(listed[0].address, anna.address);
+
+        anna.address = None;
+        assert!(svc.db.tx(|c| update_profile(c, &anna)).unwrap());
+        assert_eq!(svc.db.run(|c| raw_address(c, "u-anna")).unwrap(), None);
+    }
+
+    #[test]
+    fn an_address_reads_on_one_line() {
+        let parts = Address {
+            street_address: Some("Fő utca 1.\n2. emelet 3.".into()),
+            locality: Some("Budapest".into()),
+            postal_code: Some("1011".into()),
+            country: Some("HU".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            parts.one_line(),
+            "Fő utca 1., 2. emelet 3., 1011 Budapest, HU"
+        );
+        let written = Address {
+            formatted: Some("Kossuth tér 2.\n4024 Debrecen\n".into()),
+            ..parts
+        };
+        assert_eq!(written.one_line(), "Kossuth tér 2., 4024 Debrecen");
+        let region = Address {
+            region: Some("Almaty".into()),
+            ..Default::default()
+        };
+        assert_eq!(region.one_line(), "Almaty");
+    }
 }

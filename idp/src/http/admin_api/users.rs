@@ -3,6 +3,7 @@
 use super::{AppState, Reply, call, ok, path_id, query};
 use crate::admin::roles::Access;
 use crate::admin::users::{self, UserDetails, UserRef, UserView};
+use crate::store::users::Address;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -258,6 +259,8 @@ pub struct CreateUser {
     /// The number was verified.
     #[serde(default)]
     pub phone_verified: bool,
+    /// The postal address (OIDC Core 5.1.1): at least one part.
+    pub address: Option<Address>,
 }
 
 /// `null` removes a value, a value replaces it, leaving it out keeps it.
@@ -287,6 +290,10 @@ pub struct UserPatch {
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     pub phone_verified: Option<bool>,
+    /// Replaces the whole postal address; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Address>)]
+    pub address: Option<Option<Address>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -325,6 +332,7 @@ pub(super) async fn create(
             email_verified: u.email_verified,
             phone: u.phone,
             phone_verified: u.phone_verified,
+            address: u.address,
         };
         let created = users::create(&c.ctx, &c.principal.actor(), new, c.now)?;
         super::json(actix_web::http::StatusCode::CREATED, created)
@@ -360,6 +368,7 @@ pub(super) async fn update(
             email_verified: p.email_verified,
             phone: p.phone,
             phone_verified: p.phone_verified,
+            address: p.address,
         };
         let u = users::update(
             &c.ctx,

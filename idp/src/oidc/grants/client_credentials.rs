@@ -5,6 +5,7 @@
 use super::TokenContext;
 use crate::crypto;
 use crate::oidc::access_jwt;
+use crate::oidc::authorize::STANDARD_SCOPES;
 use crate::oidc::error::{ErrorCode, OidcError, OidcResult};
 use crate::oidc::params::{Params, space_list};
 use crate::oidc::tokens::{self, TokenResponse};
@@ -28,7 +29,7 @@ pub fn grant(
     let machine_scopes: Vec<&String> = client
         .scopes
         .iter()
-        .filter(|s| !["openid", "profile", "email"].contains(&s.as_str()))
+        .filter(|s| !STANDARD_SCOPES.contains(&s.as_str()))
         .collect();
     let scope: Vec<String> = if asked.is_empty() {
         machine_scopes.into_iter().cloned().collect()
