@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
 import { FAPI2, fapi2Plan } from './fapi2.mjs';
+import { FAPI2_MTLS, fapi2MtlsPlan } from './fapi2-mtls.mjs';
 import {
   FormPost, Idp, JWS_ALGORITHMS, UserAgent, hidden, png, signJws, signingKey, unescape,
 } from './harness.mjs';
@@ -37,7 +38,7 @@ const FORM_POST = 'Form Post OP';
 const RP_LOGOUT = 'RP-Initiated Logout OP';
 const BACKCHANNEL = 'Back-Channel Logout OP';
 const FRONTCHANNEL = 'Front-Channel Logout OP';
-const PLANS = [BASIC, CONFIG, DYNAMIC, FORM_POST, RP_LOGOUT, BACKCHANNEL, FRONTCHANNEL, FAPI2];
+const PLANS = [BASIC, CONFIG, DYNAMIC, FORM_POST, RP_LOGOUT, BACKCHANNEL, FRONTCHANNEL, FAPI2, FAPI2_MTLS];
 /** The response mode of the module running now: Form Post OP runs Basic OP's with form_post. */
 let mode = 'query';
 
@@ -78,8 +79,10 @@ before(async () => {
   await new Promise((ok) => rpServer.listen(0, '127.0.0.1', ok));
   rpBase = `http://127.0.0.1:${rpServer.address().port}`;
   await fapi2.keys();
+  await fapi2Mtls.keys();
   idp = await Idp.start((cli) => {
     fapi2.setup(cli);
+    fapi2Mtls.setup(cli);
     // The suite's static clients: client, client2 (client_secret_basic), and one for
     // client_secret_post.
     for (const id of ['rp-basic', 'rp-basic2', 'rp-post']) {
@@ -104,7 +107,7 @@ before(async () => {
       .match(/initial_access_token: (\S+)/)[1];
     // The relying party's documents are on loopback: allowed here, never in a deployment;
     // and the run signs in some sixty times a minute from one address.
-  }, { testClock: true, config: 'fetch_private_addresses = true\nattempts_per_minute = 1000\n' });
+  }, { testClock: true, config: `fetch_private_addresses = true\nattempts_per_minute = 1000\n${fapi2Mtls.config()}` });
 });
 
 after(async () => {
@@ -1088,6 +1091,12 @@ const fapi2 = fapi2Plan({
   now: () => Math.floor(Date.now() / 1000) + advanced,
 });
 
+// ---- The same plan's mutual-TLS variant (conformance/fapi2-mtls.mjs)
+
+const fapi2Mtls = fapi2MtlsPlan({
+  module, passed, warning, review, verified, advance, REDIRECT, PASSWORD, idp: () => idp,
+});
+
 for (const check of deferred) check();
 
 async function advance(seconds) {
@@ -1124,6 +1133,10 @@ function report() {
     'plain responses, for clients added with `--profile fapi2`; the resource the suite calls',
     "with the tokens is UserInfo. Six modules of the plan are for other profiles (UK Open",
     'Banking, Open Finance Brazil, ConnectID) or replaced in plain FAPI, and do not run.',
+    'Its mutual-TLS variant (client authentication and sender constraint both `mtls`) runs the',
+    "plan's modules that differ in it, for a `tls_client_auth` and a `self_signed_tls_client_auth`",
+    'client, over real TLS at the `mtls_endpoint_aliases` (certificates made by openssl); the',
+    'DPoP and client-assertion modules do not run in that variant.',
     '',
   ];
   for (const plan of PLANS) {

@@ -196,9 +196,12 @@ pub struct X509Config {
 #[serde(deny_unknown_fields)]
 pub struct MtlsConfig {
     /// A second TLS listener that asks every client for a certificate; it serves the same
-    /// endpoints, with the server certificate of `[tls]`. Without it, certificates come
-    /// from a trusted proxy's header.
+    /// endpoints. Without it, certificates come from a trusted proxy's header.
     pub listen: Option<SocketAddr>,
+    /// PEM: that listener's certificate chain and key, for the host name of `url`
+    /// [default: those of `[tls]`].
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
     /// The public https URL of the endpoints where clients present certificates, published
     /// as `mtls_endpoint_aliases` (RFC 8705 5) [default: none, the issuer's endpoints].
     pub url: Option<String>,
@@ -209,6 +212,21 @@ pub struct MtlsConfig {
     /// Header in which a trusted proxy forwards the URL-encoded PEM client certificate.
     #[serde(default = "default_proxy_header")]
     pub proxy_header: String,
+}
+
+impl MtlsConfig {
+    /// The `[mtls]` listener's server certificate: its own, or `[tls]`'s.
+    pub fn server_tls(&self, tls: Option<&TlsConfig>) -> Option<TlsConfig> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some(TlsConfig {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                tls13_only: tls.is_some_and(|t| t.tls13_only),
+            }),
+            (None, None) => tls.cloned(),
+            _ => None,
+        }
+    }
 }
 
 fn default_proxy_header() -> String {
@@ -291,8 +309,11 @@ impl Config {
             return Err(format!("x509.mapping: unknown rule {}", x.mapping));
         }
         if let Some(m) = &f.mtls {
-            if m.listen.is_some() && f.tls.is_none() {
-                return Err("mtls.listen needs [tls]: its server certificate and key".into());
+            if m.listen.is_some() && m.server_tls(f.tls.as_ref()).is_none() {
+                return Err(
+                    "mtls.listen needs a server certificate: mtls.cert_file and mtls.key_file, or [tls]"
+                        .into(),
+                );
             }
             if let Some(u) = &m.url {
                 let parsed = url::Url::parse(u).map_err(|e| format!("mtls.url {u}: {e}"))?;

@@ -100,6 +100,8 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
             tls13_only: false,
         });
         f.mtls = Some(MtlsConfig {
+            cert_file: None,
+            key_file: None,
             listen: Some(SocketAddr::from(([127, 0, 0, 1], alias_port))),
             url: Some(format!("https://localhost:{alias_port}")),
             ca_files: vec![dir.join("clients-ca.pem")],
@@ -328,6 +330,8 @@ async fn mtls_through_a_trusted_proxy(backend: Backend) {
     let s = TestServer::start_configured(backend, None, |f, _| {
         f.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         f.mtls = Some(MtlsConfig {
+            cert_file: None,
+            key_file: None,
             listen: None,
             url: None,
             ca_files: Vec::new(),

@@ -85,12 +85,12 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
     let data = web::Data::from(state.clone());
     let workers = state.config.workers;
     // The `[mtls]` listener: the endpoints' aliases for clients with certificates.
-    let alias = match (&state.config.mtls, &state.config.tls) {
-        (Some(m), Some(tls)) => match m.listen {
-            Some(addr) => Some((TcpListener::bind(addr)?, tls::alias_config(tls)?)),
-            None => None,
+    let alias = match &state.config.mtls {
+        Some(m) => match (m.listen, m.server_tls(state.config.tls.as_ref())) {
+            (Some(addr), Some(tls)) => Some((TcpListener::bind(addr)?, tls::alias_config(&tls)?)),
+            _ => None,
         },
-        _ => None,
+        None => None,
     };
     let alias_port = match &alias {
         Some((l, _)) => Some(l.local_addr()?.port()),

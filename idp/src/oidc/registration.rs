@@ -687,6 +687,8 @@ mod tests {
 
         let (_dir, svc) = crate::service::for_tests_with(|f| {
             f.mtls = Some(crate::config::MtlsConfig {
+                cert_file: None,
+                key_file: None,
                 listen: None,
                 url: None,
                 ca_files: Vec::new(),
