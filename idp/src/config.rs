@@ -196,7 +196,7 @@ pub struct X509Config {
 #[serde(deny_unknown_fields)]
 pub struct MtlsConfig {
     /// A second TLS listener that asks every client for a certificate; it serves the same
-    /// endpoints. Without it, certificates come from a trusted proxy's header.
+    /// endpoints, at `url`. Either this or `proxy_header`.
     pub listen: Option<SocketAddr>,
     /// PEM: that listener's certificate chain and key, for the host name of `url`
     /// [default: those of `[tls]`].
@@ -209,9 +209,13 @@ pub struct MtlsConfig {
     /// 8705 2.1) [default: none: only `self_signed_tls_client_auth`].
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    /// Header in which a trusted proxy forwards the URL-encoded PEM client certificate.
-    #[serde(default = "default_proxy_header")]
-    pub proxy_header: String,
+    /// PEM files of those CAs' certificate revocation lists.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// Or: the header in which a trusted reverse proxy that terminates TLS forwards the
+    /// client's certificate (URL-encoded PEM). The proxy must set or remove it on every
+    /// request; it is read only from `trusted_proxies`, over plain HTTP.
+    pub proxy_header: Option<String>,
 }
 
 impl MtlsConfig {
@@ -309,6 +313,25 @@ impl Config {
             return Err(format!("x509.mapping: unknown rule {}", x.mapping));
         }
         if let Some(m) = &f.mtls {
+            match (m.listen, &m.proxy_header, &m.url) {
+                (None, None, _) => {
+                    return Err(
+                        "[mtls] needs listen (a listener of its own) or proxy_header".into(),
+                    );
+                }
+                (Some(_), Some(_), _) => {
+                    return Err(
+                        "[mtls]: listen or proxy_header, not both (certificates come one way)"
+                            .into(),
+                    );
+                }
+                (Some(_), None, None) => {
+                    return Err(
+                        "mtls.listen needs mtls.url, published as mtls_endpoint_aliases".into(),
+                    );
+                }
+                _ => {}
+            }
             if m.listen.is_some() && m.server_tls(f.tls.as_ref()).is_none() {
                 return Err(
                     "mtls.listen needs a server certificate: mtls.cert_file and mtls.key_file, or [tls]"
@@ -417,6 +440,42 @@ mod tests {
         assert_eq!(c.issuer, "https://id.example.gov");
         assert!(c.secure_cookies());
         assert!(c.database_url.ends_with("idp.sqlite"));
+    }
+
+    #[test]
+    fn mutual_tls_comes_one_way_with_what_it_needs() {
+        let with = |toml: &str| {
+            let f: FileConfig =
+                toml::from_str(&format!("issuer = \"https://id.example.gov\"\n{toml}")).unwrap();
+            Config::resolve(f).err()
+        };
+        let tls = "[tls]\ncert_file = \"s.pem\"\nkey_file = \"s.key\"\n";
+        let refused = [
+            ("[mtls]\n", "or proxy_header"),
+            (
+                "[mtls]\nlisten = \"127.0.0.1:8443\"\nurl = \"https://m.example.gov\"\nproxy_header = \"x-c\"\n",
+                "not both",
+            ),
+            ("[mtls]\nlisten = \"127.0.0.1:8443\"\n", "mtls.url"),
+            (
+                "[mtls]\nlisten = \"127.0.0.1:8443\"\nurl = \"https://m.example.gov\"\n",
+                "server certificate",
+            ),
+            (
+                "[mtls]\nproxy_header = \"x-c\"\nurl = \"http://m.example.gov\"\n",
+                "https",
+            ),
+        ];
+        for (toml, why) in refused {
+            let e = with(toml).unwrap_or_else(|| panic!("accepted: {toml}"));
+            assert!(e.contains(why), "{toml}: {e}");
+        }
+        assert_eq!(with("[mtls]\nproxy_header = \"x-c\"\n"), None);
+        let listener =
+            format!("[mtls]\nlisten = \"127.0.0.1:8443\"\nurl = \"https://m.example.gov\"\n{tls}");
+        // [tls] after [mtls] would be read as part of it: the tables in order.
+        let listener = format!("{tls}{}", listener.replace(tls, ""));
+        assert_eq!(with(&listener), None);
     }
 
     #[test]

@@ -321,14 +321,19 @@ fn mtls(config: &Config) -> Result<Option<crate::oidc::Mtls>, String> {
     let Some(m) = &config.mtls else {
         return Ok(None);
     };
-    let cas = m
-        .ca_files
-        .iter()
-        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let read = |files: &[std::path::PathBuf]| {
+        files
+            .iter()
+            .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let cas = read(&m.ca_files)?;
     let client_cas = match cas.is_empty() {
         true => None,
-        false => Some(crate::oidc::mtls::ClientCas::new(&cas)?),
+        false => Some(crate::oidc::mtls::ClientCas::new(
+            &cas,
+            &read(&m.crl_files)?,
+        )?),
     };
     Ok(Some(crate::oidc::Mtls {
         alias_base: m.url.clone(),

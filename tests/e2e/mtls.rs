@@ -14,6 +14,8 @@ struct Setup {
     client_ca: String,
     /// `CN=portal` from the clients' CA.
     portal: Issued,
+    /// `CN=portal` again, renewed.
+    renewed: Issued,
     /// `CN=portal` from another CA.
     foreign: Issued,
     /// `CN=intruder` from the clients' CA.
@@ -27,6 +29,7 @@ fn setup() -> Setup {
     Setup {
         server_ca: Pki::new("Server CA"),
         portal: client_ca.client("portal", 1, 2024, 2099),
+        renewed: client_ca.client("portal", 4, 2024, 2099),
         foreign: Pki::new("Other CA").client("portal", 2, 2024, 2099),
         intruder: client_ca.client("intruder", 3, 2024, 2099),
         own: self_signed("own-cert"),
@@ -105,7 +108,8 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], alias_port))),
             url: Some(format!("https://localhost:{alias_port}")),
             ca_files: vec![dir.join("clients-ca.pem")],
-            proxy_header: "x-client-cert".into(),
+            crl_files: Vec::new(),
+            proxy_header: None,
         });
     })
     .await;
@@ -123,6 +127,15 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
         "--tls-bound-access-tokens",
         "--access-token-format",
         "jwt",
+    ]);
+    s.add_client(&[
+        "--id",
+        "renewing",
+        "--tls-client-auth",
+        "subject_dn=CN=portal",
+        "--redirect-uri",
+        REDIRECT,
+        "--tls-bound-access-tokens",
     ]);
     s.add_client(&[
         "--id",
@@ -284,6 +297,59 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
     let seen = introspect_as(&with(None).http, &s, body["access_token"].as_str().unwrap()).await;
     assert_eq!(seen["cnf"]["x5t#S256"], thumbprint(&pki.intruder));
 
+    // A confidential client refreshes with a renewed certificate: the new tokens are bound
+    // to it, the tokens issued before stay bound to the old one.
+    let (code, verifier) = code_for(&s, &browser, "renewing").await;
+    let redeem = redemption("renewing", &code, &verifier);
+    let (status, first) = form(&with(Some(&pki.portal)), &token_at, &redeem).await;
+    assert_eq!(status, 200, "{first}");
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("client_id", "renewing"),
+        ("refresh_token", first["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, second) = form(&with(Some(&pki.renewed)), &token_at, &refresh).await;
+    assert_eq!(status, 200, "{second}");
+    for (tokens, cert, other) in [
+        (&first, &pki.portal, &pki.renewed),
+        (&second, &pki.renewed, &pki.portal),
+    ] {
+        let at = tokens["access_token"].as_str().unwrap();
+        let seen = introspect_as(&with(None).http, &s, at).await;
+        assert_eq!(seen["cnf"]["x5t#S256"], thumbprint(cert));
+        let status = |id| {
+            let b = with(Some(id));
+            let url = format!("{alias}/userinfo");
+            async move {
+                b.http
+                    .get(url)
+                    .bearer_auth(at)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(status(cert).await, 200);
+        assert_eq!(status(other).await, 401);
+    }
+
+    // A certificate in a header means nothing here: no proxy is configured, and the alias
+    // listener takes certificates from the TLS connection only.
+    let res = with(None)
+        .http
+        .post(&token_at)
+        .header("x-client-cert", escaped(&pki.own.cert_pem))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "own-cert"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+
     // A token request of a bound client without a certificate is refused.
     let (status, body) = form(
         &with(None),
@@ -335,7 +401,8 @@ async fn mtls_through_a_trusted_proxy(backend: Backend) {
             listen: None,
             url: None,
             ca_files: Vec::new(),
-            proxy_header: "x-ssl-client-cert".into(),
+            crl_files: Vec::new(),
+            proxy_header: Some("x-ssl-client-cert".into()),
         });
     })
     .await;
@@ -394,6 +461,18 @@ async fn mtls_through_a_trusted_proxy(backend: Backend) {
     assert_eq!(status, 401, "another certificate");
     let (status, _) = send(None).await;
     assert_eq!(status, 401, "no certificate");
+    // The X.509 sign-in's header is not the clients' one.
+    let res = reqwest::Client::new()
+        .post(s.url("/token"))
+        .header("x-client-cert", escaped(&own.cert_pem))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "own-cert"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401, "another header");
 }
 
 /// Introspection by the resource server `api`.

@@ -1864,13 +1864,25 @@ mod tests {
         .client;
         assert_eq!(made.profile, Some("fapi2"));
         assert!(made.require_pushed_authorization_requests && made.dpop_bound_access_tokens);
-        // Held to it: a request object or assertion signed with RS256 is refused unread.
+        // Held to it: a request object, assertion or DPoP proof signed otherwise than with
+        // PS256, ES256 or EdDSA is refused unread.
         let client = svc.db.run(|c| store::find(c, "c")).unwrap().unwrap();
         let header = |alg: &str| crate::crypto::b64url(format!("{{\"alg\":\"{alg}\"}}").as_bytes());
         let rs = format!("{}.e30.x", header("RS256"));
-        let es = format!("{}.e30.x", header("ES256"));
-        assert!(crate::oidc::client_auth::forbidden_alg(&client, &rs));
-        assert!(!crate::oidc::client_auth::forbidden_alg(&client, &es));
+        for alg in ["RS256", "ES384", "HS256", "none"] {
+            let jws = format!("{}.e30.x", header(alg));
+            assert!(
+                crate::oidc::client_auth::forbidden_alg(&client, &jws),
+                "{alg}"
+            );
+        }
+        for alg in ["PS256", "ES256", "EdDSA"] {
+            let jws = format!("{}.e30.x", header(alg));
+            assert!(
+                !crate::oidc::client_auth::forbidden_alg(&client, &jws),
+                "{alg}"
+            );
+        }
         let plain = svc.db.run(|c| store::find(c, "portal")).unwrap();
         assert!(plain.is_none_or(|p| !crate::oidc::client_auth::forbidden_alg(&p, &rs)));
         // Dropping the profile keeps what it turned on.

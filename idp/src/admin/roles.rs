@@ -261,6 +261,18 @@ mod tests {
     }
 
     fn token(svc: &crate::service::Service, user: &str, scope: &str, acr: Level) -> String {
+        bound_token(svc, user, scope, acr, None, None)
+    }
+
+    /// A token bound to a DPoP key (`jkt`) or a TLS certificate (`x5t`).
+    fn bound_token(
+        svc: &crate::service::Service,
+        user: &str,
+        scope: &str,
+        acr: Level,
+        jkt: Option<&str>,
+        x5t: Option<&str>,
+    ) -> String {
         let grant = Grant {
             id: crate::crypto::random_id(),
             client_id: "console".into(),
@@ -274,8 +286,8 @@ mod tests {
             revoked: false,
             created_at: T0,
             subject: None,
-            jkt: None,
-            x5t: None,
+            jkt: jkt.map(str::to_string),
+            x5t: x5t.map(str::to_string),
         };
         svc.db
             .tx(|c| {
@@ -369,6 +381,15 @@ mod tests {
             authorize(&ctx, &svc.bearer(), &high, Access::Read, T0 + 601).unwrap(),
             Err(Refusal::InvalidToken)
         );
+        // Bound to a key or a certificate: the API takes bearer tokens only.
+        for (jkt, x5t) in [(Some("key"), None), (None, Some("certificate"))] {
+            let bound = bound_token(&svc, &id, "openid admin", Level::High, jkt, x5t);
+            assert_eq!(
+                authorize(&ctx, &svc.bearer(), &bound, Access::Read, now).unwrap(),
+                Err(Refusal::InvalidToken),
+                "{jkt:?} {x5t:?}"
+            );
+        }
     }
 
     #[test]

@@ -92,8 +92,8 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
         },
         None => None,
     };
-    let alias_port = match &alias {
-        Some((l, _)) => Some(l.local_addr()?.port()),
+    let alias_addr = match &alias {
+        Some((l, _)) => Some(l.local_addr()?),
         None => None,
     };
     let server = HttpServer::new(move || {
@@ -109,12 +109,17 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Ser
             return;
         };
         let (tcp, session) = tls.get_ref();
+        ext.insert(tls::TlsConnection);
         if let Some(certs) = session.peer_certificates() {
             ext.insert(tls::PeerCertificates(
                 certs.iter().map(|c| c.to_vec()).collect(),
             ));
         }
-        if alias_port.is_some() && tcp.local_addr().ok().map(|a| a.port()) == alias_port {
+        // The alias listener's address (its IP may be unspecified: any of the host's).
+        if let (Some(alias), Ok(local)) = (alias_addr, tcp.local_addr())
+            && local.port() == alias.port()
+            && (alias.ip().is_unspecified() || alias.ip() == local.ip())
+        {
             ext.insert(tls::AliasListener);
         }
     })

@@ -22,6 +22,11 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct PeerCertificates(pub Vec<Vec<u8>>);
 
+/// The connection is TLS that `idp` terminates: a proxy's certificate header means
+/// nothing on it.
+#[derive(Clone, Copy)]
+pub struct TlsConnection;
+
 /// The connection came to the `[mtls]` listener: the endpoints' mutual-TLS aliases.
 #[derive(Clone, Copy)]
 pub struct AliasListener;
@@ -143,29 +148,23 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The client certificate chain of this request: from the TLS connection, or from the
-/// configured header (`x509.proxy_header`, `mtls.proxy_header`) when the request comes
-/// from a trusted reverse proxy.
-pub(super) fn presented_chain(state: &AppState, req: &HttpRequest) -> Option<Vec<Vec<u8>>> {
+/// The client certificate chain of this request: from the TLS connection, or, on a
+/// plain HTTP connection from a trusted reverse proxy, from its `header`.
+fn presented_chain(
+    state: &AppState,
+    req: &HttpRequest,
+    header: Option<&str>,
+) -> Option<Vec<Vec<u8>>> {
     if let Some(peer) = req.conn_data::<PeerCertificates>() {
         return Some(peer.0.clone());
     }
     let from_proxy = req
         .peer_addr()
         .is_some_and(|a| state.config.trusted_proxies.contains(&a.ip()));
-    if !from_proxy {
+    if !from_proxy || req.conn_data::<TlsConnection>().is_some() {
         return None;
     }
-    let headers = [
-        state.config.x509.as_ref().map(|x| x.proxy_header.as_str()),
-        state.config.mtls.as_ref().map(|m| m.proxy_header.as_str()),
-    ];
-    let encoded = headers
-        .into_iter()
-        .flatten()
-        .find_map(|h| req.headers().get(h))?
-        .to_str()
-        .ok()?;
+    let encoded = req.headers().get(header?)?.to_str().ok()?;
     let pem = percent_decode(encoded)?;
     use rustls::pki_types::pem::PemObject;
     let chain: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -175,14 +174,36 @@ pub(super) fn presented_chain(state: &AppState, req: &HttpRequest) -> Option<Vec
     (!chain.is_empty()).then_some(chain)
 }
 
-/// The request's client certificate for client authentication and bound tokens (RFC
-/// 8705), where `[mtls]` is configured.
-pub(super) fn client_certificate(state: &AppState, req: &HttpRequest) -> Option<Certificate> {
-    state.config.mtls.as_ref()?;
-    Certificate::new(presented_chain(state, req)?)
+/// The citizen's certificate for X.509 sign-in (the proxy's header: `x509.proxy_header`).
+pub(super) fn citizen_chain(state: &AppState, req: &HttpRequest) -> Option<Vec<Vec<u8>>> {
+    let header = state.config.x509.as_ref().map(|x| x.proxy_header.as_str());
+    presented_chain(state, req, header)
 }
 
-/// Whether the request came to the `[mtls]` listener.
-pub(super) fn via_alias(req: &HttpRequest) -> bool {
-    req.conn_data::<AliasListener>().is_some()
+/// The request's client certificate for client authentication and bound tokens (RFC
+/// 8705), where `[mtls]` is configured (the proxy's header: `mtls.proxy_header`).
+pub(super) fn client_certificate(state: &AppState, req: &HttpRequest) -> Option<Certificate> {
+    let mtls = state.config.mtls.as_ref()?;
+    Certificate::new(presented_chain(state, req, mtls.proxy_header.as_deref())?)
+}
+
+/// Whether the request came to the endpoints' mutual-TLS aliases: to the `[mtls]`
+/// listener, or, through a proxy, to the host of `mtls.url`. (It decides which of the
+/// provider's own URLs a DPoP proof must name.)
+pub(super) fn via_alias(state: &AppState, req: &HttpRequest) -> bool {
+    if req.conn_data::<AliasListener>().is_some() {
+        return true;
+    }
+    let Some(alias) = state.config.mtls.as_ref().and_then(|m| m.url.as_deref()) else {
+        return false;
+    };
+    let host = req.connection_info().host().to_ascii_lowercase();
+    url::Url::parse(alias).is_ok_and(|u| {
+        let authority = match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return false,
+        };
+        authority.eq_ignore_ascii_case(&host)
+    })
 }

@@ -43,7 +43,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let sent_proof = proof.is_some();
     let address = client_ip(&state, &req).map(|a| a.to_string());
     let certificate = tls::client_certificate(&state, &req);
-    let alias = tls::via_alias(&req);
+    let alias = tls::via_alias(&state, &req);
     let st = state.into_inner();
     let now = st.clock.now();
     let nonces = st.provider.dpop_nonces.clone();
@@ -105,11 +105,11 @@ fn authenticated_client(
     now: i64,
 ) -> OidcResult<Client> {
     let presented = client_auth::presented(caller.authorization.as_deref(), &caller.params)?;
-    let endpoints = [
-        st.provider.endpoint(path),
-        st.provider.endpoint_at(path, caller.alias),
-        st.provider.endpoint(crate::oidc::TOKEN_PATH),
-    ];
+    // The issuer, or the endpoint's or the token endpoint's URL, at the issuer or the alias.
+    let endpoints = [path, crate::oidc::TOKEN_PATH]
+        .into_iter()
+        .flat_map(|p| [st.provider.endpoint(p), st.provider.endpoint_at(p, true)]);
+    let endpoints: Vec<String> = endpoints.collect();
     let mut audiences = vec![st.provider.issuer.as_str()];
     audiences.extend(endpoints.iter().map(String::as_str));
     client_auth::authenticate_throttled(
@@ -137,7 +137,7 @@ async fn for_client<T: Send + 'static>(
         authorization: authorization(req),
         address: client_ip(&state, req).map(|a| a.to_string()),
         certificate: tls::client_certificate(&state, req),
-        alias: tls::via_alias(req),
+        alias: tls::via_alias(&state, req),
     };
     let st = state.into_inner();
     let now = st.clock.now();

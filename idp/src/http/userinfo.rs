@@ -71,7 +71,7 @@ async fn answer(
     let proof = super::token::dpop_header(req);
     let method = req.method().as_str().to_string();
     let certificate = super::tls::client_certificate(&state, req);
-    let alias = super::tls::via_alias(req);
+    let alias = super::tls::via_alias(&state, req);
     let st = state.into_inner();
     let now = st.clock.now();
     let result = blocking(move || {

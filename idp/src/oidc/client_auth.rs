@@ -198,13 +198,17 @@ fn unverified_part(jws: &str, i: usize) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The algorithms of the FAPI 2.0 Security Profile (5.4.1): for client assertions,
+/// request objects and DPoP proofs of its clients.
+pub const FAPI2_ALGS: [&str; 3] = ["PS256", "ES256", "EdDSA"];
+
 /// Whether a JWS from `client` is signed with an algorithm its profile forbids: FAPI 2.0
-/// clients may not use RS256 (only PS256 and ES256).
+/// clients sign only with `FAPI2_ALGS` (no RS256, no ES384).
 pub(crate) fn forbidden_alg(client: &Client, jws: &str) -> bool {
     client.is_fapi2()
         && unverified_part(jws, 0)
             .and_then(|h| h.get("alg").and_then(Value::as_str).map(str::to_string))
-            .is_none_or(|alg| alg == "RS256")
+            .is_none_or(|alg| !FAPI2_ALGS.contains(&alg.as_str()))
 }
 
 fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {

@@ -41,12 +41,19 @@ pub fn introspect(
         }
         let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
             .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now);
-        Ok(refresh.map(|(rt, grant)| {
-            (
-                Bearer::from_grant(grant, rt.scope, rt.created_at, rt.expires_at),
-                Some("refresh_token"),
-            )
-        }))
+        let Some((rt, grant)) = refresh else {
+            return Ok(None);
+        };
+        // Only a public client's refresh token is bound to its certificate (RFC 8705 4); a
+        // confidential client's is bound by its authentication.
+        let public =
+            crate::store::clients::find(conn, &grant.client_id)?.is_some_and(|c| c.is_public());
+        let described = Bearer::from_grant(grant, rt.scope, rt.created_at, rt.expires_at);
+        let described = Bearer {
+            x5t: described.x5t.filter(|_| public),
+            ..described
+        };
+        Ok(Some((described, Some("refresh_token"))))
     })?;
     Ok(match found {
         Some((b, kind)) if may_see(&b.client_id) => describe(provider, &b, kind),

@@ -16,7 +16,7 @@ use super::error::{ErrorCode, OidcError, OidcResult};
 use crate::crypto;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
 use serde_json::Value;
@@ -120,17 +120,19 @@ impl SubjectName {
     }
 
     /// Whether the certificate carries this name. DNS names and e-mail domains compare
-    /// without regard to case. A DN compares as its attributes, each type (in any case)
-    /// with its value, in any order: RFC 4514 writes the last RDN first, many tools the
-    /// first, and the CA that issued the certificate vouches for every attribute.
+    /// without regard to case. A DN compares RDN by RDN, attribute types in any case: in
+    /// the order written or in the reverse one (RFC 4514 writes the last RDN first, many
+    /// tools the first), nothing else.
     fn matches(&self, cert: &X509Certificate) -> bool {
         if let SubjectName::Dn(dn) = self {
-            let (Some(mut wanted), Some(mut held)) = (parse_dn(dn), certificate_dn(cert.subject()))
+            let (Some(wanted), Some(mut held)) = (parse_dn(dn), certificate_dn(cert.subject()))
             else {
                 return false;
             };
-            wanted.sort();
-            held.sort();
+            if held == wanted {
+                return true;
+            }
+            held.reverse();
             return held == wanted;
         }
         let Ok(Some(san)) = cert.subject_alternative_name() else {
@@ -168,61 +170,103 @@ fn ip_from_bytes(b: &[u8]) -> Option<std::net::IpAddr> {
 /// OID) and its value.
 type Attribute = (String, String);
 
-/// An RFC 4514 string as its attributes in the order written; `\` escapes the next
-/// character (`\,`, `\+`, `\\`), and `+` joins attributes of one RDN. None when an
-/// attribute has no `=` or an empty type.
-fn parse_dn(dn: &str) -> Option<Vec<Attribute>> {
-    let mut parts: Vec<String> = Vec::new();
+/// A relative distinguished name: its attributes, sorted (their order within an RDN has
+/// no meaning).
+type Rdn = Vec<Attribute>;
+
+/// An RFC 4514 string as its RDNs in the order written: `,` separates RDNs, `+` the
+/// attributes of one; `\` escapes a special character or starts a hex pair (`\2C`). None
+/// when an attribute has no `=`, an empty type, or a value that does not decode.
+fn parse_dn(dn: &str) -> Option<Vec<Rdn>> {
+    let mut rdns: Vec<Rdn> = Vec::new();
+    let mut rdn: Rdn = Vec::new();
     let mut current = String::new();
     let mut chars = dn.chars();
+    let end_attribute = |current: &mut String, rdn: &mut Rdn| -> Option<()> {
+        rdn.push(attribute(&std::mem::take(current))?);
+        Some(())
+    };
     while let Some(ch) = chars.next() {
         match ch {
             '\\' => {
                 current.push('\\');
                 current.push(chars.next()?);
             }
-            ',' | '+' => parts.push(std::mem::take(&mut current)),
+            '+' => end_attribute(&mut current, &mut rdn)?,
+            ',' => {
+                end_attribute(&mut current, &mut rdn)?;
+                rdn.sort();
+                rdns.push(std::mem::take(&mut rdn));
+            }
             _ => current.push(ch),
         }
     }
-    parts.push(current);
-    parts
-        .iter()
-        .map(|p| {
-            let (t, v) = p.split_once('=')?;
-            let t = t.trim().to_ascii_uppercase();
-            if t.is_empty() {
-                return None;
-            }
-            Some((t, unescape(v.trim())))
-        })
-        .collect()
+    end_attribute(&mut current, &mut rdn)?;
+    rdn.sort();
+    rdns.push(rdn);
+    Some(rdns)
 }
 
-fn unescape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let mut chars = v.chars();
-    while let Some(ch) = chars.next() {
-        match ch {
-            '\\' => out.extend(chars.next()),
-            _ => out.push(ch),
+/// `type=value` with the value's escapes decoded; spaces around both are not part of
+/// them, but an escaped space is.
+fn attribute(text: &str) -> Option<Attribute> {
+    let (t, v) = text.split_once('=')?;
+    let t = t.trim().to_ascii_uppercase();
+    if t.is_empty() {
+        return None;
+    }
+    let mut v = v.trim_start();
+    while v.ends_with(' ') && !v.ends_with("\\ ") {
+        v = &v[..v.len() - 1];
+    }
+    Some((t, unescape(v)?))
+}
+
+/// RFC 4514 2.4: `\` before a special character stands for it, before two hex digits for
+/// that byte of the UTF-8 value.
+fn unescape(v: &str) -> Option<String> {
+    let mut bytes: Vec<u8> = Vec::with_capacity(v.len());
+    let mut rest = v.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
+        }
+        let hex = rest
+            .get(..2)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(byte) => {
+                bytes.push(byte);
+                rest = &rest[2..];
+            }
+            None => {
+                let (&next, tail) = rest.split_first()?;
+                bytes.push(next);
+                rest = tail;
+            }
         }
     }
-    out
+    String::from_utf8(bytes).ok()
 }
 
-/// A certificate's subject as attributes, in the certificate's order.
-fn certificate_dn(name: &X509Name) -> Option<Vec<Attribute>> {
+/// A certificate's subject as its RDNs, in the certificate's order.
+fn certificate_dn(name: &X509Name) -> Option<Vec<Rdn>> {
     let registry = x509_parser::objects::oid_registry();
     let mut out = Vec::new();
     for rdn in name.iter_rdn() {
+        let mut attributes: Rdn = Vec::new();
         for attr in rdn.iter() {
             let oid = attr.attr_type();
             let t = x509_parser::objects::oid2abbrev(oid, registry)
                 .map(str::to_string)
                 .unwrap_or_else(|_| oid.to_id_string());
-            out.push((t.to_ascii_uppercase(), attr.as_str().ok()?.to_string()));
+            attributes.push((t.to_ascii_uppercase(), attr.as_str().ok()?.to_string()));
         }
+        attributes.sort();
+        out.push(attributes);
     }
     Some(out)
 }
@@ -234,8 +278,8 @@ pub struct ClientCas {
 }
 
 impl ClientCas {
-    /// `pems`: the CA files' contents.
-    pub fn new(pems: &[Vec<u8>]) -> Result<ClientCas, String> {
+    /// `pems`: the CA files' contents; `crls`: their revocation lists' (PEM).
+    pub fn new(pems: &[Vec<u8>], crls: &[Vec<u8>]) -> Result<ClientCas, String> {
         let mut roots = RootCertStore::empty();
         for pem in pems {
             for cert in CertificateDer::pem_slice_iter(pem) {
@@ -245,8 +289,15 @@ impl ClientCas {
                     .map_err(|e| format!("mtls CA certificate: {e}"))?;
             }
         }
+        let mut revoked = Vec::new();
+        for pem in crls {
+            for crl in CertificateRevocationListDer::pem_slice_iter(pem) {
+                revoked.push(crl.map_err(|e| format!("mtls CRL file: {e}"))?);
+            }
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .with_crls(revoked)
             .build()
             .map_err(|e| format!("mtls CAs: {e}"))?;
         Ok(ClientCas { verifier })
@@ -336,8 +387,9 @@ pub fn confirm(bound: Option<&str>, presented: Option<&Certificate>) -> OidcResu
 mod tests {
     use super::*;
     use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, SanType, date_time_ymd,
+        BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+        ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, RevokedCertParams, SanType,
+        SerialNumber, date_time_ymd,
     };
 
     const NOW: i64 = 1_800_000_000;
@@ -379,19 +431,38 @@ mod tests {
     #[test]
     fn a_pki_client_needs_the_ca_and_the_registered_name() {
         let (issuer, ca_pem) = ca();
-        let cas = ClientCas::new(&[ca_pem.into_bytes()]).unwrap();
+        let cas = ClientCas::new(&[ca_pem.into_bytes()], &[]).unwrap();
         let key = KeyPair::generate().unwrap();
         let issued = cert(client_params().signed_by(&key, &issuer).unwrap().der());
         let name = |n: &str, v: &str| SubjectName::from_metadata(n, v).unwrap();
+        // The subject as written in the certificate's order, `,` escaped one way or another.
+        let (_, parsed) = X509Certificate::from_der(issued.leaf()).unwrap();
+        let rdns: Vec<String> = certificate_dn(parsed.subject())
+            .unwrap()
+            .into_iter()
+            .map(|rdn| format!("{}={}", rdn[0].0, rdn[0].1))
+            .collect();
+        assert_eq!(rdns.len(), 3, "{rdns:?}");
+        let text = |order: &[usize], sep: &str, escape: &str| {
+            let parts: Vec<String> = order
+                .iter()
+                .map(|i| rdns[*i].replace(',', escape))
+                .collect();
+            parts.join(sep)
+        };
+        let dn = |t: &str| name("tls_client_auth_subject_dn", t);
+        let lower_types = text(&[0, 1, 2], " , ", "\\,")
+            .split(" , ")
+            .map(|p| {
+                let (t, v) = p.split_once('=').unwrap();
+                format!("{}={v}", t.to_lowercase())
+            })
+            .collect::<Vec<_>>()
+            .join(" , ");
         for good in [
-            name(
-                "tls_client_auth_subject_dn",
-                "CN=portal,O=Ministry\\, of Tests,C=HU",
-            ),
-            name(
-                "tls_client_auth_subject_dn",
-                "c=HU, o=Ministry\\, of Tests, cn=portal",
-            ),
+            dn(&text(&[0, 1, 2], ",", "\\,")),
+            dn(&text(&[2, 1, 0], ", ", "\\2C")),
+            dn(&lower_types),
             name("tls_client_auth_san_dns", "CLIENT.example"),
             name("tls_client_auth_san_uri", "https://portal.example/"),
             name("tls_client_auth_san_ip", "192.0.2.7"),
@@ -402,12 +473,18 @@ mod tests {
                 "{good:?}"
             );
         }
+        let written = text(&[0, 1, 2], ",", "\\,");
         for bad in [
-            name(
-                "tls_client_auth_subject_dn",
-                "CN=portal,O=Ministry of Tests,C=HU",
-            ),
-            name("tls_client_auth_subject_dn", "CN=portal,C=HU"),
+            // Neither the certificate's order nor its reverse; an RDN left out; two RDNs
+            // written as one; a value changed.
+            dn(&text(&[1, 0, 2], ",", "\\,")),
+            dn(&text(&[0, 1], ",", "\\,")),
+            dn(&format!(
+                "{}+{}",
+                text(&[0], ",", "\\,"),
+                text(&[1, 2], ",", "\\,")
+            )),
+            dn(&written.replace("Tests", "Test")),
             name("tls_client_auth_san_dns", "other.example"),
             name("tls_client_auth_san_uri", "https://portal.example/x"),
             name("tls_client_auth_san_ip", "192.0.2.8"),
@@ -418,18 +495,49 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let dn = name("tls_client_auth_san_dns", "client.example");
+        let dns = name("tls_client_auth_san_dns", "client.example");
         // Another CA's certificate with the same names; an expired one; no CAs configured.
         let (other, _) = ca();
         let foreign = cert(client_params().signed_by(&key, &other).unwrap().der());
-        assert!(!pki_authenticates(Some(&cas), Some(&dn), &foreign, NOW));
+        assert!(!pki_authenticates(Some(&cas), Some(&dns), &foreign, NOW));
         assert!(!pki_authenticates(
             Some(&cas),
-            Some(&dn),
+            Some(&dns),
             &issued,
             2_300_000_000
         ));
-        assert!(!pki_authenticates(None, Some(&dn), &issued, NOW));
+        assert!(!pki_authenticates(None, Some(&dns), &issued, NOW));
+    }
+
+    #[test]
+    fn a_revoked_certificate_authenticates_no_client() {
+        let (issuer, ca_pem) = ca();
+        let key = KeyPair::generate().unwrap();
+        let mut params = client_params();
+        params.serial_number = Some(SerialNumber::from(7u64));
+        let revoked = cert(params.signed_by(&key, &issuer).unwrap().der());
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2024, 1, 1),
+            next_update: date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from(7u64),
+                revocation_time: date_time_ymd(2024, 1, 1),
+                reason_code: None,
+                invalidity_date: None,
+            }],
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .pem()
+        .unwrap();
+        let dns = SubjectName::from_metadata("tls_client_auth_san_dns", "client.example").unwrap();
+        let without = ClientCas::new(&[ca_pem.clone().into_bytes()], &[]).unwrap();
+        assert!(pki_authenticates(Some(&without), Some(&dns), &revoked, NOW));
+        let with = ClientCas::new(&[ca_pem.into_bytes()], &[crl.into_bytes()]).unwrap();
+        assert!(!pki_authenticates(Some(&with), Some(&dns), &revoked, NOW));
     }
 
     #[test]

@@ -66,6 +66,12 @@ pub fn push(
     // A DPoP proof binds the code to its key (RFC 9449 10.1) as `dpop_jkt` does; sent
     // together, they must name the same key.
     if let Some(proof) = dpop_proof {
+        if super::client_auth::forbidden_alg(client, proof) {
+            return Err(OidcError::new(
+                ErrorCode::InvalidDpopProof,
+                "FAPI 2.0: DPoP proofs are signed with PS256, ES256 or EdDSA",
+            ));
+        }
         let htu = provider.endpoint_at(super::PAR_PATH, alias);
         let jkt = super::dpop::proved_key(db, &provider.dpop_nonces, proof, &htu, now)?;
         match params.get("dpop_jkt") {
@@ -156,6 +162,48 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_fapi2_clients_dpop_proof_is_signed_as_the_profile_allows() {
+        let (_dir, svc) = crate::service::for_tests();
+        let ctx = crate::admin::Context::from(&svc);
+        let key = josekit::jws::ES256.generate_key_pair().unwrap();
+        let jwks = serde_json::json!({ "keys": [
+            serde_json::Value::Object(josekit::jwk::KeyPair::to_jwk_public_key(&key).as_ref().clone())
+        ] });
+        let mut new = NewClient::new("fapi", Credentials::Jwks(jwks.to_string()), vec![CB.into()]);
+        new.profile = Some("fapi2".into());
+        clients::create(&ctx, &cli(), new, T0).unwrap();
+        let client = svc
+            .db
+            .run(|c| crate::store::clients::find(c, "fapi"))
+            .unwrap()
+            .unwrap();
+        let policy = svc.rules().policy.clone();
+        for alg in ["RS256", "ES384"] {
+            let header =
+                crypto::b64url(format!(r#"{{"typ":"dpop+jwt","alg":"{alg}"}}"#).as_bytes());
+            let proof = format!("{header}.e30.x");
+            let e = push(
+                &svc.db,
+                &svc.provider,
+                &svc.keys(),
+                &policy,
+                &client,
+                &request("fapi"),
+                Some(&proof),
+                false,
+                T0,
+            )
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidDpopProof, "{alg}");
+            assert!(
+                e.description.contains("FAPI 2.0"),
+                "{alg}: {}",
+                e.description
+            );
+        }
     }
 
     #[test]

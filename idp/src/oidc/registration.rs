@@ -692,7 +692,8 @@ mod tests {
                 listen: None,
                 url: None,
                 ca_files: Vec::new(),
-                proxy_header: "x-client-cert".into(),
+                crl_files: Vec::new(),
+                proxy_header: Some("x-client-cert".into()),
             });
         });
         let ctx = Context::from(&svc);

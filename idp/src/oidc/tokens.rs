@@ -44,6 +44,7 @@ pub fn issue_access_token(
             revoked: false,
             created_at: now,
             expires_at: now + ttl,
+            x5t: grant.x5t.clone(),
         },
     )?;
     Ok(token)

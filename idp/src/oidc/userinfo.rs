@@ -58,6 +58,14 @@ pub fn userinfo(
     let Some(client) = bearer.db.run(|c| clients::find(c, &at.client_id))? else {
         return Ok(Answer::Json(out));
     };
+    if let Some(proof) = presented.proof
+        && super::client_auth::forbidden_alg(&client, proof)
+    {
+        return Err(OidcError::new(
+            ErrorCode::InvalidDpopProof,
+            "FAPI 2.0: DPoP proofs are signed with PS256, ES256 or EdDSA",
+        ));
+    }
     let signing = client
         .userinfo_signed_response_alg
         .as_deref()

@@ -119,6 +119,7 @@ diesel::table! {
         revoked -> Bool,
         created_at -> BigInt,
         expires_at -> BigInt,
+        x5t -> Nullable<Text>,
     }
 }
 

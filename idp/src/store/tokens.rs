@@ -66,6 +66,8 @@ pub struct AccessToken {
     pub revoked: bool,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The certificate it is bound to (RFC 8705 3), fixed when it is issued.
+    pub x5t: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -1,4 +1,6 @@
--- The SHA-256 thumbprint (x5t#S256) of the TLS client certificate a grant's access tokens
--- are bound to (RFC 8705 3): set by the token request of a client registered with
--- tls_client_certificate_bound_access_tokens.
+-- The SHA-256 thumbprint (x5t#S256) of a TLS client certificate (RFC 8705 3): on a grant,
+-- the one its next access tokens are bound to (set by the token requests of a client
+-- registered with tls_client_certificate_bound_access_tokens); on an access token, the one
+-- it was bound to when issued, which later token requests do not change.
 ALTER TABLE grants ADD COLUMN x5t TEXT;
+ALTER TABLE access_tokens ADD COLUMN x5t TEXT;

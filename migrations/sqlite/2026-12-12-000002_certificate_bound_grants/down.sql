@@ -1,1 +1,2 @@
+ALTER TABLE access_tokens DROP COLUMN x5t;
 ALTER TABLE grants DROP COLUMN x5t;

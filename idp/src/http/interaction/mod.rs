@@ -440,7 +440,7 @@ pub async fn certificate(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let chain = crate::http::tls::presented_chain(&state, &req);
+    let chain = crate::http::tls::citizen_chain(&state, &req);
     let turn = run(&req, &state, path.into_inner(), Some(&body), move |_| {
         Ok(Event::Certificate(chain))
     })

@@ -47,11 +47,13 @@ pub fn token(
 ) -> OidcResult<TokenResponse> {
     let grant_type = params.require("grant_type")?;
     let presented = client_auth::presented(authorization, params)?;
+    // The URL the request was sent to (a DPoP proof names it); an assertion may name the
+    // issuer or either of the endpoint's URLs.
     let token_endpoint = ctx.provider.endpoint_at(TOKEN_PATH, ctx.alias);
     let audiences = [
         ctx.provider.issuer.as_str(),
         &ctx.provider.endpoint(TOKEN_PATH),
-        token_endpoint.as_str(),
+        &ctx.provider.endpoint_at(TOKEN_PATH, true),
     ];
     let client = client_auth::authenticate_throttled(
         ctx.db,
@@ -84,6 +86,12 @@ pub fn token(
             ));
         }
         None => None,
+        Some(proof) if client_auth::forbidden_alg(&client, proof) => {
+            return Err(OidcError::new(
+                ErrorCode::InvalidDpopProof,
+                "FAPI 2.0: DPoP proofs are signed with PS256, ES256 or EdDSA",
+            ));
+        }
         Some(proof) => Some(dpop::proved_key(
             ctx.db,
             &ctx.provider.dpop_nonces,
@@ -224,4 +232,56 @@ fn audit_issued(
     let ip = ctx.client_address.and_then(|a| a.parse().ok());
     crate::audit::append_from(conn, entry, ip, ctx.now)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tokens::Grant;
+
+    fn grant(jkt: Option<&str>, x5t: Option<&str>) -> Grant {
+        Grant {
+            id: "g".into(),
+            client_id: "c".into(),
+            user_id: Some("u".into()),
+            scope: "openid".into(),
+            sid: None,
+            acr: None,
+            amr: "[]".into(),
+            auth_time: None,
+            claims: None,
+            revoked: false,
+            created_at: 0,
+            subject: None,
+            jkt: jkt.map(str::to_string),
+            x5t: x5t.map(str::to_string),
+        }
+    }
+
+    fn holder<'a>(jkt: Option<&'a str>, x5t: Option<&'a str>) -> Holder<'a> {
+        Holder { jkt, x5t }
+    }
+
+    #[test]
+    fn a_bound_grant_takes_only_its_key_or_certificate_unless_rebinding_is_allowed() {
+        use Rebinding::{Allowed, Refused};
+        let refused = |g: &Grant, h, r| unbound(g, h, r).is_some();
+        // Nothing bound: anything goes (and is bound by `bind`).
+        let free = grant(None, None);
+        assert!(!refused(&free, holder(None, None), Refused));
+        assert!(!refused(&free, holder(Some("k"), Some("c")), Refused));
+        // A certificate: the same one, or, for a confidential client, a renewed one.
+        let to_cert = grant(None, Some("c1"));
+        assert!(!refused(&to_cert, holder(None, Some("c1")), Refused));
+        assert!(refused(&to_cert, holder(None, Some("c2")), Refused));
+        assert!(refused(&to_cert, holder(None, None), Refused));
+        assert!(!refused(&to_cert, holder(None, Some("c2")), Allowed));
+        assert!(!refused(&to_cert, holder(None, None), Allowed));
+        // A DPoP key needs a proof even where another key may be bound.
+        let to_key = grant(Some("k1"), None);
+        assert!(!refused(&to_key, holder(Some("k1"), None), Refused));
+        assert!(refused(&to_key, holder(Some("k2"), None), Refused));
+        assert!(!refused(&to_key, holder(Some("k2"), None), Allowed));
+        assert!(refused(&to_key, holder(None, None), Allowed));
+    }
 }
