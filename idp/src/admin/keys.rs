@@ -17,6 +17,8 @@ pub struct KeyView {
     pub active: bool,
     pub created_at: i64,
     pub retire_at: Option<i64>,
+    /// The private key is in the security module (made and used there).
+    pub in_module: bool,
 }
 
 /// Adds a new active key for every algorithm. The previous keys stop signing now and stay
@@ -108,6 +110,7 @@ pub fn list(ctx: &Context, now: i64) -> AdminResult<Vec<KeyView>> {
     Ok(rows
         .into_iter()
         .map(|k| KeyView {
+            in_module: crate::keys::module_label(&k.private_key).is_some(),
             kid: k.kid,
             alg: k.alg,
             active: k.active,

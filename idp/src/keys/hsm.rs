@@ -11,12 +11,17 @@
 //! everything sealed, every pairwise `sub` and every client secret's hash stays valid;
 //! the key file is then deleted. The derived keys live in the provider's memory, as with
 //! a key file; the key itself never leaves the module after the import.
+//!
+//! Token signing keys made while the key-encryption key is in a module are made in the
+//! module too (`<label>-sign-<kid>`: an EC P-256 or RSA 2048 key pair whose private half is
+//! sensitive and not extractable), and every signature is made there; the database holds
+//! only their public halves and labels.
 
 use super::kek::KekError;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use std::path::PathBuf;
@@ -50,7 +55,12 @@ pub struct Hsm {
     session: Mutex<Session>,
     seal_key: ObjectHandle,
     derive_key: ObjectHandle,
+    /// The key's label, which the labels of signing keys made here start with.
+    label: String,
 }
+
+/// The DER of the named curve P-256 (OID 1.2.840.10045.3.1.7), as `CKA_EC_PARAMS` takes it.
+const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 fn failed(what: &str, e: impl std::fmt::Display) -> KekError {
     KekError::Hsm(format!("{what}: {e}"))
@@ -124,6 +134,7 @@ impl Hsm {
             session: Mutex::new(session),
             seal_key,
             derive_key,
+            label: cfg.key.clone(),
         })
     }
 
@@ -197,6 +208,147 @@ impl Hsm {
         self.session()?
             .decrypt(&Mechanism::AesGcm(params), self.seal_key, body)
             .map_err(|_| KekError::Open)
+    }
+
+    /// The label of the signing key `kid` made here.
+    pub fn signing_label(&self, kid: &str) -> String {
+        format!("{}-sign-{kid}", self.label)
+    }
+
+    /// Makes a signing key pair for `alg` in the token, labelled `label`, its private half
+    /// sensitive and not extractable; returns its public half as JWK members.
+    pub fn generate_signing_key(
+        &self,
+        alg: super::Alg,
+        label: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, KekError> {
+        let fail = |e: cryptoki::error::Error| failed("making a signing key", e);
+        let named = |class| {
+            vec![
+                Attribute::Class(class),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Token(true),
+            ]
+        };
+        let mut public = named(ObjectClass::PUBLIC_KEY);
+        public.push(Attribute::Verify(true));
+        let mut private = named(ObjectClass::PRIVATE_KEY);
+        private.extend([
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+        ]);
+        let session = self.session()?;
+        let b64 = |bytes: &[u8]| serde_json::Value::from(crate::crypto::b64url(bytes));
+        let mut jwk = serde_json::Map::new();
+        match alg {
+            super::Alg::Es256 => {
+                public.push(Attribute::EcParams(P256.to_vec()));
+                let (public, _) = session
+                    .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+                    .map_err(fail)?;
+                let point = match session
+                    .get_attributes(public, &[AttributeType::EcPoint])
+                    .map_err(fail)?
+                    .pop()
+                {
+                    Some(Attribute::EcPoint(p)) => p,
+                    _ => return Err(KekError::Hsm("the module gave no public point".into())),
+                };
+                // An uncompressed point, 04 || x || y, maybe inside a DER OCTET STRING.
+                let raw = match point.as_slice() {
+                    [0x04, 0x41, rest @ ..] if rest.len() == 65 => rest,
+                    p => p,
+                };
+                let [0x04, xy @ ..] = raw else {
+                    return Err(KekError::Hsm("the module gave a compressed point".into()));
+                };
+                if xy.len() != 64 {
+                    return Err(KekError::Hsm(
+                        "the module gave a point of another curve".into(),
+                    ));
+                }
+                jwk.insert("kty".into(), "EC".into());
+                jwk.insert("crv".into(), "P-256".into());
+                jwk.insert("x".into(), b64(&xy[..32]));
+                jwk.insert("y".into(), b64(&xy[32..]));
+            }
+            super::Alg::Rs256 => {
+                public.extend([
+                    Attribute::ModulusBits(2048.into()),
+                    Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+                ]);
+                let (public, _) = session
+                    .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+                    .map_err(fail)?;
+                let parts = session
+                    .get_attributes(
+                        public,
+                        &[AttributeType::Modulus, AttributeType::PublicExponent],
+                    )
+                    .map_err(fail)?;
+                jwk.insert("kty".into(), "RSA".into());
+                for part in parts {
+                    match part {
+                        Attribute::Modulus(n) => jwk.insert("n".into(), b64(&n)),
+                        Attribute::PublicExponent(e) => jwk.insert("e".into(), b64(&e)),
+                        _ => None,
+                    };
+                }
+                if !(jwk.contains_key("n") && jwk.contains_key("e")) {
+                    return Err(KekError::Hsm("the module gave no RSA public key".into()));
+                }
+            }
+        }
+        Ok(jwk)
+    }
+
+    /// The private half of the signing key labelled `label`.
+    pub fn signing_key(&self, label: &str) -> Result<ObjectHandle, KekError> {
+        let found = self
+            .session()?
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(|e| failed("looking for a signing key", e))?;
+        found
+            .first()
+            .copied()
+            .ok_or_else(|| KekError::Hsm(format!("the token has no signing key labelled {label}")))
+    }
+
+    /// Destroys both halves of the signing key labelled `label` (none: nothing to do).
+    pub fn destroy_signing_key(&self, label: &str) -> Result<(), KekError> {
+        let session = self.session()?;
+        let found = session
+            .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+            .map_err(|e| failed("looking for a signing key", e))?;
+        for object in found {
+            session
+                .destroy_object(object)
+                .map_err(|e| failed("destroying a signing key", e))?;
+        }
+        Ok(())
+    }
+
+    /// Signs `message` in the module with a key made here: ES256 is ECDSA P-256 over its
+    /// SHA-256 (`r || s`, as JWS has it), RS256 PKCS#1 v1.5 with SHA-256.
+    pub fn sign(
+        &self,
+        alg: super::Alg,
+        key: ObjectHandle,
+        message: &[u8],
+    ) -> Result<Vec<u8>, KekError> {
+        let session = self.session()?;
+        match alg {
+            super::Alg::Es256 => {
+                session.sign(&Mechanism::Ecdsa, key, &crate::crypto::sha256(message))
+            }
+            super::Alg::Rs256 => session.sign(&Mechanism::Sha256RsaPkcs, key, message),
+        }
+        .map_err(|e| failed("signing", e))
     }
 
     /// HMAC-SHA256 of `data` in the module, under the key's derivation object.
@@ -291,6 +443,95 @@ mod tests {
             local.client_secrets().hash("s3cret-s3cret-s3cret")
         );
         assert_eq!(in_module.biometric_secret(1), local.biometric_secret(1));
+    }
+
+    #[test]
+    fn signing_keys_are_made_and_used_in_the_module() {
+        use crate::keys::{Alg, KeySet, ensure_active, module_label, published_rows};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = token(dir.path(), "idp-kek");
+        Hsm::import(&cfg, &[7; 32]).unwrap();
+        let kek = Kek::from_hsm(Hsm::connect(&cfg).unwrap()).unwrap();
+        let db = crate::store::Db::open(dir.path().join("k.sqlite").to_str().unwrap(), 2).unwrap();
+        const NOW: i64 = 1_800_000_000;
+        let made = db
+            .run(|c| Ok(ensure_active(c, &kek, NOW)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(made, 2);
+        let rows = db.run(|c| published_rows(c, NOW)).unwrap();
+        for row in &rows {
+            // The database holds the label only: no key material, sealed or not.
+            let label = module_label(&row.private_key).expect("a key of the module");
+            assert_eq!(label, format!("idp-kek-sign-{}", row.kid));
+        }
+        let keys = db.run(|c| Ok(KeySet::load(c, &kek, NOW))).unwrap().unwrap();
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), "anna".into());
+        for alg in Alg::ALL {
+            let jwt = keys.sign(alg, &claims).unwrap();
+            // Checked with the published key alone, as a relying party checks it.
+            let header = crate::crypto::b64url_decode(jwt.split('.').next().unwrap()).unwrap();
+            let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+            let row = rows.iter().find(|r| r.kid == header["kid"]).unwrap();
+            let jwk = josekit::jwk::Jwk::from_bytes(row.public_jwk.as_bytes()).unwrap();
+            let verifier: Box<dyn josekit::jws::JwsVerifier> = match alg {
+                Alg::Es256 => Box::new(josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap()),
+                Alg::Rs256 => Box::new(josekit::jws::RS256.verifier_from_jwk(&jwk).unwrap()),
+            };
+            let (payload, _) = josekit::jws::deserialize_compact(&jwt, verifier.as_ref()).unwrap();
+            assert_eq!(payload, br#"{"sub":"anna"}"#);
+        }
+        // The private halves cannot be read out of the module.
+        let hsm = kek.module().unwrap();
+        let key = hsm
+            .signing_key(module_label(&rows[0].private_key).unwrap())
+            .unwrap();
+        let read = hsm
+            .session()
+            .unwrap()
+            .get_attributes(key, &[AttributeType::Value]);
+        assert!(
+            !matches!(read.as_deref(), Ok([Attribute::Value(v)]) if !v.is_empty()),
+            "{read:?}"
+        );
+        // Rotated out and no longer published, they are destroyed in the module.
+        let first = rows.iter().map(|r| r.kid.clone()).collect::<Vec<_>>();
+        db.tx(|c| {
+            crate::keys::rotate(c, &kek, NOW, 60)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
+        })
+        .unwrap();
+        db.tx(|c| {
+            crate::keys::rotate(c, &kek, NOW + 61, 60)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
+        })
+        .unwrap();
+        for kid in &first {
+            assert!(
+                hsm.signing_key(&hsm.signing_label(kid)).is_err(),
+                "{kid} destroyed"
+            );
+        }
+        let rows = db.run(|c| published_rows(c, NOW + 61)).unwrap();
+        assert_eq!(rows.len(), 4, "the second and third keys of each algorithm");
+        for row in &rows {
+            assert!(
+                hsm.signing_key(module_label(&row.private_key).unwrap())
+                    .is_ok()
+            );
+        }
+        // A key-encryption key rotation leaves them where they are; without the module the
+        // key set cannot load, and says why.
+        let resealed = db
+            .tx(|c| Ok(crate::keys::rotation::reseal(c, &kek, NOW)))
+            .unwrap();
+        assert!(resealed.is_ok(), "{resealed:?}");
+        let file = Kek::from_bytes(&[7; 32]);
+        let Err(e) = db.run(|c| Ok(KeySet::load(c, &file, NOW))).unwrap() else {
+            panic!("loaded a key of the module without it");
+        };
+        assert!(e.to_string().contains("[pkcs11]"), "{e}");
     }
 
     #[test]

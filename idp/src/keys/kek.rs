@@ -125,6 +125,14 @@ impl Kek {
         })
     }
 
+    /// The security module the key is in, if it is in one: signing keys are made there.
+    pub fn module(&self) -> Option<&std::sync::Arc<super::hsm::Hsm>> {
+        match &self.sealer {
+            Sealer::Module(hsm) => Some(hsm),
+            Sealer::Local(_) => None,
+        }
+    }
+
     /// This key, also opening what `extra` sealed (a rotation: see `keys::rotation`).
     pub fn with_extra(mut self, extra: Kek) -> Kek {
         self.extra = Some(extra.sealer);

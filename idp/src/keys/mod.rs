@@ -1,7 +1,9 @@
 //! Token signing keys. One active key per algorithm (ES256 by default, RS256 for clients
 //! that ask for it); `rotate` adds new keys while the retired ones stay published in the
 //! JWKS until every token they signed has expired. Private keys are sealed with the
-//! key-encryption key before they reach the database, and parsed once into a `KeySet`.
+//! key-encryption key before they reach the database, and parsed once into a `KeySet`;
+//! while the key-encryption key is in a security module, new keys are made and used in the
+//! module instead (`hsm`), and the database keeps only their labels.
 
 pub mod hsm;
 pub mod kek;
@@ -53,6 +55,61 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
+/// The `private_key` of a key made in the security module: this prefix, then its label.
+const IN_MODULE: &[u8] = b"pkcs11:";
+
+/// The label of a signing key that lives in the security module, from its row's
+/// `private_key`; none for a key sealed in the database.
+pub fn module_label(private_key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(private_key.strip_prefix(IN_MODULE)?).ok()
+}
+
+/// Signs in the security module with a key made there (`hsm`).
+#[derive(Clone)]
+struct ModuleSigner {
+    hsm: std::sync::Arc<hsm::Hsm>,
+    key: cryptoki::object::ObjectHandle,
+    alg: Alg,
+}
+
+impl std::fmt::Debug for ModuleSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleSigner")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwsSigner for ModuleSigner {
+    fn algorithm(&self) -> &dyn josekit::jws::JwsAlgorithm {
+        match self.alg {
+            Alg::Es256 => &ES256,
+            Alg::Rs256 => &RS256,
+        }
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        None
+    }
+
+    fn signature_len(&self) -> usize {
+        match self.alg {
+            Alg::Es256 => 64,
+            Alg::Rs256 => 256,
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, josekit::JoseError> {
+        self.hsm
+            .sign(self.alg, self.key, message)
+            .map_err(|e| josekit::JoseError::InvalidSignature(e.into()))
+    }
+
+    fn box_clone(&self) -> Box<dyn JwsSigner> {
+        Box::new(self.clone())
+    }
+}
+
 struct SigningKey {
     kid: String,
     alg: Alg,
@@ -78,19 +135,32 @@ impl KeySet {
                 reason,
             };
             let alg = Alg::parse(&row.alg).ok_or_else(|| err(format!("algorithm {}", row.alg)))?;
-            let der = kek
-                .open(&row.private_key, &row.kid)
-                .map_err(|e| err(e.to_string()))?;
             let jwk = Jwk::from_bytes(row.public_jwk.as_bytes())?;
-            let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match alg {
-                Alg::Es256 => (
-                    Box::new(ES256.signer_from_der(&der)?),
-                    Box::new(ES256.verifier_from_jwk(&jwk)?),
-                ),
-                Alg::Rs256 => (
-                    Box::new(RS256.signer_from_der(&der)?),
-                    Box::new(RS256.verifier_from_jwk(&jwk)?),
-                ),
+            let verifier: Box<dyn JwsVerifier> = match alg {
+                Alg::Es256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
+                Alg::Rs256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
+            };
+            let signer: Box<dyn JwsSigner> = match module_label(&row.private_key) {
+                Some(label) => {
+                    let hsm = kek.module().ok_or_else(|| {
+                        err("it is in a security module: configure [pkcs11] to reach it".into())
+                    })?;
+                    let key = hsm.signing_key(label).map_err(|e| err(e.to_string()))?;
+                    Box::new(ModuleSigner {
+                        hsm: hsm.clone(),
+                        key,
+                        alg,
+                    })
+                }
+                None => {
+                    let der = kek
+                        .open(&row.private_key, &row.kid)
+                        .map_err(|e| err(e.to_string()))?;
+                    match alg {
+                        Alg::Es256 => Box::new(ES256.signer_from_der(&der)?),
+                        Alg::Rs256 => Box::new(RS256.signer_from_der(&der)?),
+                    }
+                }
             };
             jwks.push(Value::Object(jwk.as_ref().clone()));
             keys.push(SigningKey {
@@ -180,24 +250,39 @@ impl KeySet {
 
 fn generate(alg: Alg, kek: &Kek, now: i64) -> Result<SigningKeyRow, KeyError> {
     let kid = crate::crypto::random_token()[..16].to_string();
-    let (der, mut jwk) = match alg {
-        Alg::Es256 => {
-            let kp = ES256.generate_key_pair()?;
-            (kp.to_der_private_key(), kp.to_jwk_public_key())
+    let failed = |e: kek::KekError| KeyError::Key {
+        kid: kid.clone(),
+        reason: e.to_string(),
+    };
+    // In the module when the key-encryption key is there; otherwise here, sealed.
+    let (private_key, mut jwk) = match kek.module() {
+        Some(hsm) => {
+            let label = hsm.signing_label(&kid);
+            let public = hsm.generate_signing_key(alg, &label).map_err(failed)?;
+            (
+                [IN_MODULE, label.as_bytes()].concat(),
+                Jwk::from_map(public)?,
+            )
         }
-        Alg::Rs256 => {
-            let kp = RS256.generate_key_pair(2048)?;
-            (kp.to_der_private_key(), kp.to_jwk_public_key())
+        None => {
+            let (der, jwk) = match alg {
+                Alg::Es256 => {
+                    let kp = ES256.generate_key_pair()?;
+                    (kp.to_der_private_key(), kp.to_jwk_public_key())
+                }
+                Alg::Rs256 => {
+                    let kp = RS256.generate_key_pair(2048)?;
+                    (kp.to_der_private_key(), kp.to_jwk_public_key())
+                }
+            };
+            (kek.seal(&der, &kid).map_err(failed)?, jwk)
         }
     };
     jwk.set_key_id(&kid);
     jwk.set_algorithm(alg.as_str());
     jwk.set_key_use("sig");
     Ok(SigningKeyRow {
-        private_key: kek.seal(&der, &kid).map_err(|e| KeyError::Key {
-            kid: kid.clone(),
-            reason: e.to_string(),
-        })?,
+        private_key,
         public_jwk: jwk.to_string(),
         kid,
         alg: alg.as_str().to_string(),
@@ -221,7 +306,8 @@ pub fn ensure_active(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<us
 }
 
 /// Adds a new active key for every algorithm; the previous keys stop signing now and stay
-/// published for `publish_for` seconds, the longest lifetime of a token they signed.
+/// published for `publish_for` seconds, the longest lifetime of a token they signed. Keys
+/// of the security module that are no longer published are destroyed in it.
 pub fn rotate(
     conn: &mut AnyConnection,
     kek: &Kek,
@@ -234,6 +320,16 @@ pub fn rotate(
         rows::retire_active(conn, alg.as_str(), now + publish_for)?;
         rows::insert(conn, &row)?;
         kids.push(row.kid);
+    }
+    if let Some(hsm) = kek.module() {
+        for (kid, private_key) in rows::unpublished(conn, now)? {
+            if let Some(label) = module_label(&private_key) {
+                hsm.destroy_signing_key(label).map_err(|e| KeyError::Key {
+                    kid,
+                    reason: e.to_string(),
+                })?;
+            }
+        }
     }
     Ok(kids)
 }

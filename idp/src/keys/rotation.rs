@@ -59,6 +59,10 @@ pub fn reseal(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<Resealed,
     let mut done = Resealed::default();
     for kind in Sealed::ALL {
         for (id, sealed) in kind.all(conn)? {
+            // A signing key made in the security module is not sealed: nothing to do.
+            if kind == Sealed::SigningKey && super::module_label(&sealed).is_some() {
+                continue;
+            }
             let ctx = context(kind, &id);
             let (plain, by_extra) =
                 kek.open_telling(&sealed, &ctx)

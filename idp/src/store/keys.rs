@@ -45,6 +45,15 @@ pub fn published_ids(conn: &mut AnyConnection, now: i64) -> StoreResult<Vec<(Str
         .load(conn)?)
 }
 
+/// The ids and `private_key`s of keys no longer published at `now`.
+pub fn unpublished(conn: &mut AnyConnection, now: i64) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    Ok(signing_keys::table
+        .filter(signing_keys::active.eq(false))
+        .filter(signing_keys::retire_at.le(now))
+        .select((signing_keys::kid, signing_keys::private_key))
+        .load(conn)?)
+}
+
 pub fn insert(conn: &mut AnyConnection, k: &SigningKeyRow) -> StoreResult<()> {
     diesel::insert_into(signing_keys::table)
         .values(k)
