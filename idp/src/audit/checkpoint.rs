@@ -42,17 +42,14 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("audit key: {e}"))
 }
 
+/// An ES256 key, made as the token signing keys are (`keys::make_key`: in the security
+/// module when the key-encryption key is there).
 fn generate(kek: &Kek, now: i64) -> StoreResult<KeyRow> {
     let kid = format!("audit-{}", &crate::crypto::random_token()[..12]);
-    let pair = ES256.generate_key_pair().map_err(corrupt)?;
-    let mut jwk = pair.to_jwk_public_key();
-    jwk.set_key_id(&kid);
-    jwk.set_algorithm("ES256");
-    jwk.set_key_use("sig");
+    let (private_key, jwk) =
+        crate::keys::make_key(crate::keys::Alg::Es256, kek, &kid).map_err(corrupt)?;
     Ok(KeyRow {
-        private_key: kek
-            .seal(&pair.to_der_private_key(), &kid)
-            .map_err(corrupt)?,
+        private_key,
         public_jwk: jwk.to_string(),
         kid,
         created_at: now,
@@ -102,13 +99,13 @@ pub fn sign(
     now: i64,
 ) -> StoreResult<Checkpoint> {
     let key = active(conn, kek, now)?;
-    let der = kek.open(&key.private_key, &key.kid).map_err(corrupt)?;
-    let signer = ES256.signer_from_der(&der).map_err(corrupt)?;
+    let signer = crate::keys::signer(kek, crate::keys::Alg::Es256, &key.kid, &key.private_key)
+        .map_err(corrupt)?;
     let mut header = JwsHeader::new();
     header.set_token_type(TYP);
     header.set_key_id(&key.kid);
     let payload = json!({ "iss": issuer, "seq": seq, "hash": hash, "iat": now });
-    let jws = josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &signer)
+    let jws = josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &*signer)
         .map_err(corrupt)?;
     let cp = Checkpoint {
         seq,

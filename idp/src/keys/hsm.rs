@@ -482,6 +482,16 @@ mod tests {
             let (payload, _) = josekit::jws::deserialize_compact(&jwt, verifier.as_ref()).unwrap();
             assert_eq!(payload, br#"{"sub":"anna"}"#);
         }
+        // The audit chain's checkpoints are signed in the module too.
+        let checkpoint = db
+            .tx(|c| crate::audit::checkpoint::sign(c, &kek, "https://id.example", 1, "h", NOW))
+            .unwrap();
+        let published = db.run(crate::audit::checkpoint::published).unwrap();
+        assert!(published.verifies(&checkpoint));
+        assert!(
+            published.jwks()["keys"][0].get("d").is_none(),
+            "public only"
+        );
         // The private halves cannot be read out of the module.
         let hsm = kek.module().unwrap();
         let key = hsm

@@ -140,28 +140,7 @@ impl KeySet {
                 Alg::Es256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
                 Alg::Rs256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
             };
-            let signer: Box<dyn JwsSigner> = match module_label(&row.private_key) {
-                Some(label) => {
-                    let hsm = kek.module().ok_or_else(|| {
-                        err("it is in a security module: configure [pkcs11] to reach it".into())
-                    })?;
-                    let key = hsm.signing_key(label).map_err(|e| err(e.to_string()))?;
-                    Box::new(ModuleSigner {
-                        hsm: hsm.clone(),
-                        key,
-                        alg,
-                    })
-                }
-                None => {
-                    let der = kek
-                        .open(&row.private_key, &row.kid)
-                        .map_err(|e| err(e.to_string()))?;
-                    match alg {
-                        Alg::Es256 => Box::new(ES256.signer_from_der(&der)?),
-                        Alg::Rs256 => Box::new(RS256.signer_from_der(&der)?),
-                    }
-                }
-            };
+            let signer = signer(kek, alg, &row.kid, &row.private_key)?;
             jwks.push(Value::Object(jwk.as_ref().clone()));
             keys.push(SigningKey {
                 kid: row.kid,
@@ -248,16 +227,17 @@ impl KeySet {
     }
 }
 
-fn generate(alg: Alg, kek: &Kek, now: i64) -> Result<SigningKeyRow, KeyError> {
-    let kid = crate::crypto::random_token()[..16].to_string();
+/// Makes a key pair `kid` for `alg`: in the security module when the key-encryption key is
+/// there, otherwise here, sealed. Returns what the database keeps of its private half (a
+/// label, or the sealed key) and its public half (with `kid`, `alg` and `use`).
+pub(crate) fn make_key(alg: Alg, kek: &Kek, kid: &str) -> Result<(Vec<u8>, Jwk), KeyError> {
     let failed = |e: kek::KekError| KeyError::Key {
-        kid: kid.clone(),
+        kid: kid.to_string(),
         reason: e.to_string(),
     };
-    // In the module when the key-encryption key is there; otherwise here, sealed.
     let (private_key, mut jwk) = match kek.module() {
         Some(hsm) => {
-            let label = hsm.signing_label(&kid);
+            let label = hsm.signing_label(kid);
             let public = hsm.generate_signing_key(alg, &label).map_err(failed)?;
             (
                 [IN_MODULE, label.as_bytes()].concat(),
@@ -275,12 +255,51 @@ fn generate(alg: Alg, kek: &Kek, now: i64) -> Result<SigningKeyRow, KeyError> {
                     (kp.to_der_private_key(), kp.to_jwk_public_key())
                 }
             };
-            (kek.seal(&der, &kid).map_err(failed)?, jwk)
+            (kek.seal(&der, kid).map_err(failed)?, jwk)
         }
     };
-    jwk.set_key_id(&kid);
+    jwk.set_key_id(kid);
     jwk.set_algorithm(alg.as_str());
     jwk.set_key_use("sig");
+    Ok((private_key, jwk))
+}
+
+/// The signer of a key `make_key` made, from what the database keeps of it.
+pub(crate) fn signer(
+    kek: &Kek,
+    alg: Alg,
+    kid: &str,
+    private_key: &[u8],
+) -> Result<Box<dyn JwsSigner>, KeyError> {
+    let err = |reason: String| KeyError::Key {
+        kid: kid.to_string(),
+        reason,
+    };
+    Ok(match module_label(private_key) {
+        Some(label) => {
+            let hsm = kek.module().ok_or_else(|| {
+                err("it is in a security module: configure [pkcs11] to reach it".into())
+            })?;
+            let key = hsm.signing_key(label).map_err(|e| err(e.to_string()))?;
+            Box::new(ModuleSigner {
+                hsm: hsm.clone(),
+                key,
+                alg,
+            })
+        }
+        None => {
+            let der = kek.open(private_key, kid).map_err(|e| err(e.to_string()))?;
+            match alg {
+                Alg::Es256 => Box::new(ES256.signer_from_der(&der)?),
+                Alg::Rs256 => Box::new(RS256.signer_from_der(&der)?),
+            }
+        }
+    })
+}
+
+fn generate(alg: Alg, kek: &Kek, now: i64) -> Result<SigningKeyRow, KeyError> {
+    let kid = crate::crypto::random_token()[..16].to_string();
+    let (private_key, jwk) = make_key(alg, kek, &kid)?;
     Ok(SigningKeyRow {
         private_key,
         public_jwk: jwk.to_string(),

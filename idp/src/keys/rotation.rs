@@ -59,8 +59,9 @@ pub fn reseal(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<Resealed,
     let mut done = Resealed::default();
     for kind in Sealed::ALL {
         for (id, sealed) in kind.all(conn)? {
-            // A signing key made in the security module is not sealed: nothing to do.
-            if kind == Sealed::SigningKey && super::module_label(&sealed).is_some() {
+            // A signing or audit key made in the security module is not sealed: nothing
+            // to do.
+            if kind != Sealed::UserKey && super::module_label(&sealed).is_some() {
                 continue;
             }
             let ctx = context(kind, &id);
