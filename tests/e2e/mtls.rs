@@ -159,15 +159,7 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
         REDIRECT,
         "--tls-bound-access-tokens",
     ]);
-    s.add_client(&[
-        "--id",
-        "api",
-        "--secret",
-        SECRET,
-        "--resource-server",
-        "--grant",
-        "client_credentials",
-    ]);
+    add_resource_server(&s);
     s.add_user("anna", PASSWORD);
     let with = |id: Option<&Issued>| client(&pki.server_ca, id);
 
@@ -417,15 +409,7 @@ async fn mtls_through_a_trusted_proxy(backend: Backend) {
         "client_credentials",
         "--tls-bound-access-tokens",
     ]);
-    s.add_client(&[
-        "--id",
-        "api",
-        "--secret",
-        SECRET,
-        "--resource-server",
-        "--grant",
-        "client_credentials",
-    ]);
+    add_resource_server(&s);
     let d = discovery(&s).await;
     assert!(
         d.get("mtls_endpoint_aliases").is_none(),
@@ -473,6 +457,19 @@ async fn mtls_through_a_trusted_proxy(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 401, "another header");
+}
+
+/// The resource server `api`, which introspects the others' tokens.
+fn add_resource_server(s: &TestServer) {
+    s.add_client(&[
+        "--id",
+        "api",
+        "--secret",
+        SECRET,
+        "--resource-server",
+        "--grant",
+        "client_credentials",
+    ]);
 }
 
 /// Introspection by the resource server `api`.
