@@ -1,7 +1,7 @@
 //! DPoP (RFC 9449) over HTTP: tokens bound to the client's key at the token endpoint (with
 //! the server's nonce), usable at UserInfo only with a fresh proof of that key; refreshed
 //! with a proof (a public client's only with its key; a confidential client's refresh binds
-//! the tokens to the key it proves); replayed proofs, proofs of another key and bound tokens
+//! the tokens issued from then on to the key it proves); replayed proofs, proofs of another key and bound tokens
 //! presented as `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong
 //! key; a client registered to require DPoP gets nothing without it.
 
@@ -251,6 +251,25 @@ async fn tokens_are_bound_to_the_clients_key(backend: Backend) {
     let with_new = new_key.proof("GET", &htu, ath(renewed));
     assert_eq!(
         userinfo_with(&s, "DPoP", renewed, Some(with_new)).await.0,
+        200
+    );
+    // The access token issued before stays bound to the key it was issued for.
+    assert_eq!(
+        introspect(&s, access).await["cnf"]["jkt"],
+        key.jkt().as_str()
+    );
+    let first_with_new = new_key.proof("GET", &htu, ath(access));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", access, Some(first_with_new))
+            .await
+            .0,
+        401
+    );
+    let first_with_its_own = key.proof("GET", &htu, ath(access));
+    assert_eq!(
+        userinfo_with(&s, "DPoP", access, Some(first_with_its_own))
+            .await
+            .0,
         200
     );
 

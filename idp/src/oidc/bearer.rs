@@ -168,9 +168,10 @@ pub fn opaque(conn: &mut AnyConnection, token: &str, now: i64) -> StoreResult<Op
         tokens::find_access_token(conn, &crypto::secret_hash(token))?
             .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now)
             .map(|(at, g)| Bearer {
-                // The certificate the token was bound to when issued, whatever the grant's
-                // later tokens are bound to.
+                // The key and certificate the token was bound to when issued, whatever the
+                // grant's later tokens are bound to.
                 x5t: at.x5t,
+                jkt: at.jkt,
                 ..Bearer::from_grant(g, at.scope, at.created_at, at.expires_at)
             }),
     )

@@ -44,13 +44,14 @@ pub fn introspect(
         let Some((rt, grant)) = refresh else {
             return Ok(None);
         };
-        // Only a public client's refresh token is bound to its certificate (RFC 8705 4); a
-        // confidential client's is bound by its authentication.
+        // Only a public client's refresh token is bound to its key or certificate (RFC
+        // 9449 5, RFC 8705 4); a confidential client's is bound by its authentication.
         let public =
             crate::store::clients::find(conn, &grant.client_id)?.is_some_and(|c| c.is_public());
         let described = Bearer::from_grant(grant, rt.scope, rt.created_at, rt.expires_at);
         let described = Bearer {
             x5t: described.x5t.filter(|_| public),
+            jkt: described.jkt.filter(|_| public),
             ..described
         };
         Ok(Some((described, Some("refresh_token"))))

@@ -45,6 +45,7 @@ pub fn issue_access_token(
             created_at: now,
             expires_at: now + ttl,
             x5t: grant.x5t.clone(),
+            jkt: grant.jkt.clone(),
         },
     )?;
     Ok(token)

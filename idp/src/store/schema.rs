@@ -120,6 +120,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         x5t -> Nullable<Text>,
+        jkt -> Nullable<Text>,
     }
 }
 

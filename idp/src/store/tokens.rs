@@ -68,6 +68,8 @@ pub struct AccessToken {
     pub expires_at: i64,
     /// The certificate it is bound to (RFC 8705 3), fixed when it is issued.
     pub x5t: Option<String>,
+    /// The DPoP key it is bound to (RFC 9449 6), fixed when it is issued.
+    pub jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

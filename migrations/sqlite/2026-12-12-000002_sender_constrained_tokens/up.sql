@@ -4,3 +4,7 @@
 -- it was bound to when issued, which later token requests do not change.
 ALTER TABLE grants ADD COLUMN x5t TEXT;
 ALTER TABLE access_tokens ADD COLUMN x5t TEXT;
+-- Likewise the DPoP key (RFC 9449) an access token was bound to when issued; the tokens
+-- issued before keep their grant's.
+ALTER TABLE access_tokens ADD COLUMN jkt TEXT;
+UPDATE access_tokens SET jkt = (SELECT jkt FROM grants WHERE grants.id = access_tokens.grant_id);

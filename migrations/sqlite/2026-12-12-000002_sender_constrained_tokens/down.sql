@@ -1,2 +1,3 @@
+ALTER TABLE access_tokens DROP COLUMN jkt;
 ALTER TABLE access_tokens DROP COLUMN x5t;
 ALTER TABLE grants DROP COLUMN x5t;
