@@ -1094,7 +1094,9 @@ const fapi2 = fapi2Plan({
 // ---- The same plan's mutual-TLS variant (conformance/fapi2-mtls.mjs)
 
 const fapi2Mtls = fapi2MtlsPlan({
-  module, passed, warning, review, verified, advance, REDIRECT, PASSWORD, idp: () => idp,
+  module, passed, warning, review, verified, advance, REDIRECT, PASSWORD,
+  idp: () => idp,
+  now: () => Math.floor(Date.now() / 1000) + advanced,
 });
 
 for (const check of deferred) check();
@@ -1133,10 +1135,11 @@ function report() {
     'plain responses, for clients added with `--profile fapi2`; the resource the suite calls',
     "with the tokens is UserInfo. Six modules of the plan are for other profiles (UK Open",
     'Banking, Open Finance Brazil, ConnectID) or replaced in plain FAPI, and do not run.',
-    'Its mutual-TLS variant (client authentication and sender constraint both `mtls`) runs the',
-    "plan's modules that differ in it, for a `tls_client_auth` and a `self_signed_tls_client_auth`",
-    'client, over real TLS at the `mtls_endpoint_aliases` (certificates made by openssl); the',
-    'DPoP and client-assertion modules do not run in that variant.',
+    'Its mutual-TLS variant (sender constraint `mtls`) runs the plan\'s modules that differ in',
+    'it, for a `tls_client_auth` and a `self_signed_tls_client_auth` client (client',
+    'authentication `mtls`) and, in the happy flow, a `private_key_jwt` one, over real TLS at',
+    'the `mtls_endpoint_aliases` (certificates made by openssl); the DPoP and client-assertion',
+    'modules do not run in that variant.',
     '',
   ];
   for (const plan of PLANS) {

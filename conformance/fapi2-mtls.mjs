@@ -1,9 +1,9 @@
-// The FAPI 2.0 Security Profile plan in its mutual-TLS variant (client_auth_type=mtls,
-// sender_constrain=mtls), as certification.test.mjs runs it: the clients authenticate with
-// TLS client certificates (RFC 8705 2: `tls_client_auth` from a CA the provider trusts,
-// `self_signed_tls_client_auth` with a certificate in the client's JWK set) at the
-// endpoints' `mtls_endpoint_aliases`, over real TLS, and their access tokens are bound to
-// the certificate (RFC 8705 3). The modules are those of the plan that this variant runs
+// The FAPI 2.0 Security Profile plan in its mutual-TLS variants (sender_constrain=mtls), as
+// certification.test.mjs runs it: the clients authenticate with TLS client certificates
+// (client_auth_type=mtls; RFC 8705 2: `tls_client_auth` from a CA the provider trusts,
+// `self_signed_tls_client_auth` with a certificate in the client's JWK set) or, one of
+// them, with private_key_jwt, at the endpoints' `mtls_endpoint_aliases`, over real TLS,
+// and their access tokens are bound to the certificate (RFC 8705 3). The modules are those of the plan that this variant runs
 // and that differ in it from the DPoP and private_key_jwt variant (conformance/fapi2.mjs);
 // the DPoP and client-assertion modules do not run in it. The certificates are made with
 // the openssl command.
@@ -15,10 +15,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserAgent, freePort } from './harness.mjs';
+import { UserAgent, freePort, signJws, signingKey } from './harness.mjs';
 
 export const FAPI2_MTLS = 'FAPI 2.0 Security Profile, mutual TLS';
 const P = 'fapi2-security-profile-final-';
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 const random = (n = 16) => randomBytes(n).toString('base64url');
 const clean = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -81,6 +82,12 @@ export function fapi2MtlsPlan(h) {
       id: 'fapi-mtls-2', redirect: `${h.REDIRECT}?dummy1=lorem&dummy2=ipsum`, method: 'self_signed_tls_client_auth',
       ...certificate(dir, 'fapi-mtls-2', '/CN=fapi-mtls-2', { ext: [clientAuth] }),
     };
+    // private_key_jwt, its tokens bound to a certificate of its own.
+    clients['fapi-mtls-3'] = {
+      id: 'fapi-mtls-3', redirect: h.REDIRECT, method: 'private_key_jwt',
+      signing: await signingKey('ES256', 'fapi-mtls-3-key'),
+      ...certificate(dir, 'fapi-mtls-3', '/CN=fapi-mtls-3', { ext: [clientAuth] }),
+    };
     // A certificate of the clients' CA for a name no client registered.
     clients.stranger = certificate(dir, 'stranger', '/CN=stranger', { ca: 'client-ca', ext: [clientAuth] });
   }
@@ -108,6 +115,23 @@ export function fapi2MtlsPlan(h) {
     writeFileSync(jwks, JSON.stringify({ keys: [{ ...jwk, x5c: [x5c] }] }));
     cli(['client', 'add', '--id', two.id, '--jwks-file', jwks, '--self-signed-tls',
       ...common.map((a) => a ?? two.redirect)]);
+    const three = clients['fapi-mtls-3'];
+    const keys = join(dir, 'fapi-mtls-3.jwks');
+    writeFileSync(keys, JSON.stringify({ keys: [three.signing.jwk] }));
+    cli(['client', 'add', '--id', three.id, '--jwks-file', keys, ...common.map((a) => a ?? three.redirect)]);
+  }
+
+  /** How `client` authenticates in a request's form: its id (the certificate does the
+   * rest), or a client assertion (private_key_jwt, the issuer as its audience). */
+  async function authentication(client) {
+    if (client.method !== 'private_key_jwt') return { client_id: client.id };
+    const now = h.now();
+    const claims = { iss: client.id, sub: client.id, aud: issuer(), jti: random(), iat: now, exp: now + 60 };
+    return {
+      client_id: client.id,
+      client_assertion_type: ASSERTION_TYPE,
+      client_assertion: await signJws(client.signing, { kid: client.signing.kid }, claims),
+    };
   }
 
   /** A request over TLS with `cert` (a client's, or null: none) to `target`. */
@@ -144,7 +168,8 @@ export function fapi2MtlsPlan(h) {
     return { params, verifier };
   }
 
-  const par = (client, params, cert = client) => tls(alias('/par'), { form: params, cert });
+  const par = async (client, params, cert = client) =>
+    tls(alias('/par'), { form: { ...params, ...(await authentication(client)) }, cert });
 
   function pushed(res) {
     assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -165,9 +190,12 @@ export function fapi2MtlsPlan(h) {
     return { code: q.get('code'), verifier, params, client };
   }
 
-  const redeem = (client, c, { cert = client, verifier = c.verifier, redirect = client.redirect } = {}) => tls(alias('/token'), {
+  const redeem = async (client, c, { cert = client, verifier = c.verifier, redirect = client.redirect } = {}) => tls(alias('/token'), {
     cert,
-    form: { grant_type: 'authorization_code', code: c.code, redirect_uri: redirect, code_verifier: verifier, client_id: client.id },
+    form: {
+      grant_type: 'authorization_code', code: c.code, redirect_uri: redirect, code_verifier: verifier,
+      ...(await authentication(client)),
+    },
   });
 
   /** A successful token response: bearer tokens bound to the client's certificate. */
@@ -179,7 +207,7 @@ export function fapi2MtlsPlan(h) {
     assert.equal(idToken.iss, issuer());
     assert.ok([idToken.aud].flat().includes(client.id), 'aud');
     assert.equal(idToken.nonce, sent.nonce, 'nonce');
-    const seen = await tls(alias('/introspect'), { cert: client, form: { token: t.access_token, client_id: client.id } });
+    const seen = await tls(alias('/introspect'), { cert: client, form: { token: t.access_token, ...(await authentication(client)) } });
     assert.equal(seen.body?.active, true, 'introspection');
     assert.equal(seen.body.cnf?.['x5t#S256'], der(client.cert).x5t, 'bound to the certificate (cnf x5t#S256)');
     return { ...t, idToken };
@@ -226,12 +254,15 @@ export function fapi2MtlsPlan(h) {
     const one = await flow();
     const two = await flow(clients['fapi-mtls-2']);
     // One client's token over the other's connection, and over none.
+    const three = await flow(clients['fapi-mtls-3']);
     const crossed = await resource(two.tokens.access_token, clients['fapi-mtls-1']);
     assert.equal(crossed.status, 401, `another certificate: ${crossed.status}`);
     assert.match(crossed.headers['www-authenticate'] || '', /invalid_token/);
-    const bare = await resource(one.tokens.access_token, null);
-    assert.equal(bare.status, 401, `no certificate: ${bare.status}`);
-    return passed('tls_client_auth and self_signed_tls_client_auth; each token only with its certificate');
+    for (const tokens of [one.tokens, three.tokens]) {
+      const bare = await resource(tokens.access_token, null);
+      assert.equal(bare.status, 401, `no certificate: ${bare.status}`);
+    }
+    return passed('tls_client_auth, self_signed_tls_client_auth and private_key_jwt; each token only with its certificate');
   });
 
   fapi('ensure-holder-of-key-required', async () => {
@@ -278,8 +309,8 @@ export function fapi2MtlsPlan(h) {
 
   fapi('refresh-token', async () => {
     const one = await flow();
-    const refresh = (client, token, cert = client) => tls(alias('/token'), {
-      cert, form: { grant_type: 'refresh_token', refresh_token: token, client_id: client.id },
+    const refresh = async (client, token, cert = client) => tls(alias('/token'), {
+      cert, form: { grant_type: 'refresh_token', refresh_token: token, ...(await authentication(client)) },
     });
     await h.advance(1);
     const res = await refresh(one.client, one.tokens.refresh_token);
