@@ -25,7 +25,7 @@ pub struct KeyView {
 /// published for the longest ID token lifetime plus clock skew. Returns the new key ids.
 pub fn rotate(ctx: &Context, actor: &Actor, now: i64) -> AdminResult<Vec<String>> {
     let publish_for = ctx.config.id_token_ttl + SKEW;
-    ctx.db.try_tx(|c| {
+    let kids = ctx.db.try_tx(|c| {
         let kids = crate::keys::rotate(c, ctx.kek, now, publish_for)?;
         let audit_kid = crate::audit::checkpoint::rotate(c, ctx.kek, now)?;
         let detail = json!({
@@ -34,8 +34,11 @@ pub fn rotate(ctx: &Context, actor: &Actor, now: i64) -> AdminResult<Vec<String>
             "audit_kid": audit_kid,
         });
         record(c, actor, Kind::KeysRotated, Subject::Provider, detail, now)?;
-        Ok(kids)
-    })
+        Ok::<_, AdminError>(kids)
+    })?;
+    // Keys of the security module no longer published go, once the rotation is recorded.
+    crate::keys::destroy_unpublished(ctx.db, ctx.kek, now);
+    Ok(kids)
 }
 
 /// Re-seals under the current key-encryption key everything the extra one sealed

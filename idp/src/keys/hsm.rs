@@ -50,17 +50,154 @@ impl std::fmt::Debug for HsmConfig {
     }
 }
 
-/// A logged-in session with the token and the key's two objects.
+/// A connection to the token: its settings, and the session, connected again when it is
+/// lost (`Hsm::run`).
 pub struct Hsm {
-    session: Mutex<Session>,
+    cfg: HsmConfig,
+    connected: Mutex<Connected>,
+}
+
+/// A logged-in session with the token, the key's two objects, and the signing keys found
+/// so far (by label). Handles hold for one connection only.
+struct Connected {
+    session: Session,
     seal_key: ObjectHandle,
     derive_key: ObjectHandle,
-    /// The key's label, which the labels of signing keys made here start with.
-    label: String,
+    signing_keys: std::collections::HashMap<String, ObjectHandle>,
+}
+
+/// Whether an error means the session is gone (closed, logged out, the module or its
+/// device restarted) or a handle of it is stale: connecting again may help.
+fn lost(e: &cryptoki::error::Error) -> bool {
+    use cryptoki::error::RvError as Rv;
+    matches!(
+        e,
+        cryptoki::error::Error::Pkcs11(
+            Rv::SessionHandleInvalid
+                | Rv::SessionClosed
+                | Rv::UserNotLoggedIn
+                | Rv::DeviceRemoved
+                | Rv::DeviceError
+                | Rv::TokenNotPresent
+                | Rv::CryptokiNotInitialized
+                | Rv::ObjectHandleInvalid
+                | Rv::KeyHandleInvalid,
+            _
+        )
+    )
+}
+
+/// Logs in to the token named in `cfg` and finds the key.
+fn connected(cfg: &HsmConfig) -> Result<Connected, KekError> {
+    let session = session(cfg)?;
+    let missing = || {
+        KekError::Hsm(format!(
+            "the token has no key labelled {}: `idp keys import-kek` puts one there",
+            cfg.key
+        ))
+    };
+    let seal_key =
+        find(&session, &format!("{}-seal", cfg.key), KeyType::AES)?.ok_or_else(missing)?;
+    let derive_key = find(
+        &session,
+        &format!("{}-derive", cfg.key),
+        KeyType::GENERIC_SECRET,
+    )?
+    .ok_or_else(missing)?;
+    Ok(Connected {
+        session,
+        seal_key,
+        derive_key,
+        signing_keys: Default::default(),
+    })
+}
+
+/// The private half of the signing key labelled `label`, in `session`; an error when the
+/// token has none, or more than one.
+fn private_signing_key(session: &Session, label: &str) -> Result<ObjectHandle, KekError> {
+    let found = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(|e| failed("looking for a signing key", e))?;
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(KekError::Hsm(format!(
+            "the token has no signing key labelled {label}"
+        ))),
+        _ => Err(KekError::Hsm(format!(
+            "the token has several signing keys labelled {label}"
+        ))),
+    }
 }
 
 /// The DER of the named curve P-256 (OID 1.2.840.10045.3.1.7), as `CKA_EC_PARAMS` takes it.
 const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// 65537, the public exponent of the RSA keys made here.
+const RSA_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
+
+/// The public half of a key pair the module made, as JWK members, from its attributes
+/// (`CKA_EC_POINT`, or `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT`).
+fn public_jwk(
+    alg: super::Alg,
+    attributes: Vec<Attribute>,
+) -> Result<serde_json::Map<String, serde_json::Value>, KekError> {
+    let bad = |what: &str| KekError::Hsm(format!("the module gave {what}"));
+    let b64 = |bytes: &[u8]| serde_json::Value::from(crate::crypto::b64url(bytes));
+    // Big-endian integers without leading zeros (RFC 7518 6.3.1).
+    let unsigned = |bytes: &[u8]| -> Vec<u8> {
+        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+        bytes[start..].to_vec()
+    };
+    let mut jwk = serde_json::Map::new();
+    match alg {
+        super::Alg::Es256 => {
+            let Some(Attribute::EcPoint(point)) = attributes.into_iter().next() else {
+                return Err(bad("no public point"));
+            };
+            // An uncompressed point, 04 || x || y, maybe inside a DER OCTET STRING.
+            let raw = match point.as_slice() {
+                [0x04, 0x41, rest @ ..] if rest.len() == 65 => rest,
+                p => p,
+            };
+            let [0x04, xy @ ..] = raw else {
+                return Err(bad("a compressed point"));
+            };
+            if xy.len() != 64 {
+                return Err(bad("a point of another curve"));
+            }
+            jwk.insert("kty".into(), "EC".into());
+            jwk.insert("crv".into(), "P-256".into());
+            jwk.insert("x".into(), b64(&xy[..32]));
+            jwk.insert("y".into(), b64(&xy[32..]));
+        }
+        super::Alg::Rs256 => {
+            jwk.insert("kty".into(), "RSA".into());
+            for attribute in attributes {
+                match attribute {
+                    Attribute::Modulus(n) => {
+                        let n = unsigned(&n);
+                        if n.len() != 256 {
+                            return Err(bad("an RSA key of another size"));
+                        }
+                        jwk.insert("n".into(), b64(&n));
+                    }
+                    Attribute::PublicExponent(e) if unsigned(&e) == RSA_EXPONENT => {
+                        jwk.insert("e".into(), b64(&RSA_EXPONENT));
+                    }
+                    Attribute::PublicExponent(_) => return Err(bad("another RSA exponent")),
+                    _ => {}
+                }
+            }
+            if !(jwk.contains_key("n") && jwk.contains_key("e")) {
+                return Err(bad("no RSA public key"));
+            }
+        }
+    }
+    Ok(jwk)
+}
 
 fn failed(what: &str, e: impl std::fmt::Display) -> KekError {
     KekError::Hsm(format!("{what}: {e}"))
@@ -115,27 +252,32 @@ fn find(
 impl Hsm {
     /// Logs in to the token and finds the key.
     pub fn connect(cfg: &HsmConfig) -> Result<Hsm, KekError> {
-        let session = session(cfg)?;
-        let missing = || {
-            KekError::Hsm(format!(
-                "the token has no key labelled {}: `idp keys import-kek` puts one there",
-                cfg.key
-            ))
-        };
-        let seal_key =
-            find(&session, &format!("{}-seal", cfg.key), KeyType::AES)?.ok_or_else(missing)?;
-        let derive_key = find(
-            &session,
-            &format!("{}-derive", cfg.key),
-            KeyType::GENERIC_SECRET,
-        )?
-        .ok_or_else(missing)?;
         Ok(Hsm {
-            session: Mutex::new(session),
-            seal_key,
-            derive_key,
-            label: cfg.key.clone(),
+            connected: Mutex::new(connected(cfg)?),
+            cfg: cfg.clone(),
         })
+    }
+
+    /// Runs `op` on the connection. When the session was lost, connects again (logging
+    /// in, finding the objects anew) and runs it once more. `what` names the operation in
+    /// errors.
+    fn run<T>(
+        &self,
+        what: &str,
+        op: impl Fn(&mut Connected) -> Result<T, cryptoki::error::Error>,
+    ) -> Result<T, KekError> {
+        let mut c = self
+            .connected
+            .lock()
+            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))?;
+        match op(&mut c) {
+            Err(e) if lost(&e) => {
+                tracing::warn!(error = %e, "the security module's session was lost; connecting again");
+                *c = connected(&self.cfg)?;
+                op(&mut c).map_err(|e| failed(what, e))
+            }
+            result => result.map_err(|e| failed(what, e)),
+        }
     }
 
     /// Puts `key` into the token as the key labelled `cfg.key`, unreadable from then on.
@@ -176,22 +318,16 @@ impl Hsm {
         Ok(())
     }
 
-    fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>, KekError> {
-        self.session
-            .lock()
-            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))
-    }
-
     /// AES-256-GCM in the module, as `kek` seals: a random nonce, then the ciphertext and
     /// its tag.
     pub fn seal(&self, plain: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-        let mut iv = crate::crypto::random_bytes::<NONCE_LEN>();
-        let params = GcmParams::new(&mut iv, context.as_bytes(), 128.into())
-            .map_err(|e| failed("sealing", e))?;
-        let sealed = self
-            .session()?
-            .encrypt(&Mechanism::AesGcm(params), self.seal_key, plain)
-            .map_err(|e| failed("sealing", e))?;
+        let iv = crate::crypto::random_bytes::<NONCE_LEN>();
+        let sealed = self.run("sealing", |c| {
+            let mut iv = iv;
+            let params = GcmParams::new(&mut iv, context.as_bytes(), 128.into())?;
+            c.session
+                .encrypt(&Mechanism::AesGcm(params), c.seal_key, plain)
+        })?;
         let mut out = iv.to_vec();
         out.extend_from_slice(&sealed);
         Ok(out)
@@ -202,31 +338,46 @@ impl Hsm {
             return Err(KekError::Open);
         }
         let (iv, body) = sealed.split_at(NONCE_LEN);
-        let mut iv = iv.to_vec();
-        let params =
-            GcmParams::new(&mut iv, context.as_bytes(), 128.into()).map_err(|_| KekError::Open)?;
-        self.session()?
-            .decrypt(&Mechanism::AesGcm(params), self.seal_key, body)
-            .map_err(|_| KekError::Open)
+        // A value that does not open is `Open`; a module that does not answer is not.
+        let opened = self.run("opening", |c| {
+            let mut iv = iv.to_vec();
+            let params = GcmParams::new(&mut iv, context.as_bytes(), 128.into())?;
+            match c
+                .session
+                .decrypt(&Mechanism::AesGcm(params), c.seal_key, body)
+            {
+                Err(e) if lost(&e) => Err(e),
+                other => Ok(other.ok()),
+            }
+        })?;
+        opened.ok_or(KekError::Open)
     }
 
     /// The label of the signing key `kid` made here.
     pub fn signing_label(&self, kid: &str) -> String {
-        format!("{}-sign-{kid}", self.label)
+        format!("{}-sign-{kid}", self.cfg.key)
     }
 
-    /// Makes a signing key pair for `alg` in the token, labelled `label`, its private half
-    /// sensitive and not extractable; returns its public half as JWK members.
+    /// Whether `label` is one `signing_label` makes: nothing else is a signing key of
+    /// ours, whatever the database says.
+    fn is_signing_label(&self, label: &str) -> bool {
+        label.starts_with(&format!("{}-sign-", self.cfg.key))
+    }
+
+    /// Makes a signing key pair `kid` for `alg` in the token, labelled `signing_label(kid)`,
+    /// its private half sensitive, not extractable and good for signing only; returns the
+    /// label and its public half as JWK members.
     pub fn generate_signing_key(
         &self,
         alg: super::Alg,
-        label: &str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, KekError> {
-        let fail = |e: cryptoki::error::Error| failed("making a signing key", e);
+        kid: &str,
+    ) -> Result<(String, serde_json::Map<String, serde_json::Value>), KekError> {
+        let label = self.signing_label(kid);
         let named = |class| {
             vec![
                 Attribute::Class(class),
                 Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(kid.as_bytes().to_vec()),
                 Attribute::Token(true),
             ]
         };
@@ -238,125 +389,123 @@ impl Hsm {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
         ]);
-        let session = self.session()?;
-        let b64 = |bytes: &[u8]| serde_json::Value::from(crate::crypto::b64url(bytes));
-        let mut jwk = serde_json::Map::new();
-        match alg {
+        let (mechanism, parts) = match alg {
             super::Alg::Es256 => {
                 public.push(Attribute::EcParams(P256.to_vec()));
-                let (public, _) = session
-                    .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
-                    .map_err(fail)?;
-                let point = match session
-                    .get_attributes(public, &[AttributeType::EcPoint])
-                    .map_err(fail)?
-                    .pop()
-                {
-                    Some(Attribute::EcPoint(p)) => p,
-                    _ => return Err(KekError::Hsm("the module gave no public point".into())),
-                };
-                // An uncompressed point, 04 || x || y, maybe inside a DER OCTET STRING.
-                let raw = match point.as_slice() {
-                    [0x04, 0x41, rest @ ..] if rest.len() == 65 => rest,
-                    p => p,
-                };
-                let [0x04, xy @ ..] = raw else {
-                    return Err(KekError::Hsm("the module gave a compressed point".into()));
-                };
-                if xy.len() != 64 {
-                    return Err(KekError::Hsm(
-                        "the module gave a point of another curve".into(),
-                    ));
-                }
-                jwk.insert("kty".into(), "EC".into());
-                jwk.insert("crv".into(), "P-256".into());
-                jwk.insert("x".into(), b64(&xy[..32]));
-                jwk.insert("y".into(), b64(&xy[32..]));
+                (Mechanism::EccKeyPairGen, vec![AttributeType::EcPoint])
             }
             super::Alg::Rs256 => {
                 public.extend([
                     Attribute::ModulusBits(2048.into()),
-                    Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+                    Attribute::PublicExponent(RSA_EXPONENT.to_vec()),
                 ]);
-                let (public, _) = session
-                    .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
-                    .map_err(fail)?;
-                let parts = session
-                    .get_attributes(
-                        public,
-                        &[AttributeType::Modulus, AttributeType::PublicExponent],
-                    )
-                    .map_err(fail)?;
-                jwk.insert("kty".into(), "RSA".into());
-                for part in parts {
-                    match part {
-                        Attribute::Modulus(n) => jwk.insert("n".into(), b64(&n)),
-                        Attribute::PublicExponent(e) => jwk.insert("e".into(), b64(&e)),
-                        _ => None,
-                    };
-                }
-                if !(jwk.contains_key("n") && jwk.contains_key("e")) {
-                    return Err(KekError::Hsm("the module gave no RSA public key".into()));
-                }
+                (
+                    Mechanism::RsaPkcsKeyPairGen,
+                    vec![AttributeType::Modulus, AttributeType::PublicExponent],
+                )
             }
+        };
+        let attributes = self.run("making a signing key", |c| {
+            let (public, _) = c.session.generate_key_pair(&mechanism, &public, &private)?;
+            c.session.get_attributes(public, &parts)
+        })?;
+        Ok((label, public_jwk(alg, attributes)?))
+    }
+
+    /// Fails unless the token holds the signing key labelled `label`.
+    pub fn has_signing_key(&self, label: &str) -> Result<(), KekError> {
+        self.signing_key_handle(label).map(|_| ())
+    }
+
+    fn signing_key_handle(&self, label: &str) -> Result<ObjectHandle, KekError> {
+        if !self.is_signing_label(label) {
+            return Err(KekError::Hsm(format!(
+                "{label} is not a signing key's label"
+            )));
         }
-        Ok(jwk)
+        let mut c = self
+            .connected
+            .lock()
+            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))?;
+        if let Some(handle) = c.signing_keys.get(label) {
+            return Ok(*handle);
+        }
+        let handle = private_signing_key(&c.session, label)?;
+        c.signing_keys.insert(label.to_string(), handle);
+        Ok(handle)
     }
 
-    /// The private half of the signing key labelled `label`.
-    pub fn signing_key(&self, label: &str) -> Result<ObjectHandle, KekError> {
-        let found = self
-            .session()?
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(|e| failed("looking for a signing key", e))?;
-        found
-            .first()
-            .copied()
-            .ok_or_else(|| KekError::Hsm(format!("the token has no signing key labelled {label}")))
+    /// Signs `message` in the module with the key labelled `label`: ES256 is ECDSA P-256
+    /// over its SHA-256 (`r || s`, 64 bytes, as JWS has it), RS256 PKCS#1 v1.5 with
+    /// SHA-256 (256 bytes).
+    pub fn sign(&self, alg: super::Alg, label: &str, message: &[u8]) -> Result<Vec<u8>, KekError> {
+        // Found first (and again after a reconnection, whose handles are new).
+        self.signing_key_handle(label)?;
+        let (mechanism, input, length) = match alg {
+            super::Alg::Es256 => (
+                Mechanism::Ecdsa,
+                crate::crypto::sha256(message).to_vec(),
+                64,
+            ),
+            super::Alg::Rs256 => (Mechanism::Sha256RsaPkcs, message.to_vec(), 256),
+        };
+        let signature = self.run("signing", |c| {
+            let key = match c.signing_keys.get(label) {
+                Some(k) => *k,
+                None => {
+                    let k = private_signing_key(&c.session, label).map_err(|_| {
+                        cryptoki::error::Error::Pkcs11(
+                            cryptoki::error::RvError::KeyHandleInvalid,
+                            cryptoki::context::Function::Sign,
+                        )
+                    })?;
+                    c.signing_keys.insert(label.to_string(), k);
+                    k
+                }
+            };
+            c.session.sign(&mechanism, key, &input)
+        })?;
+        if signature.len() != length {
+            return Err(KekError::Hsm(format!(
+                "the module gave a signature of {} bytes, not {length}",
+                signature.len()
+            )));
+        }
+        Ok(signature)
     }
 
-    /// Destroys both halves of the signing key labelled `label` (none: nothing to do).
+    /// Destroys both halves of the signing key labelled `label`, a label of
+    /// `signing_label` only (nothing found: nothing to do).
     pub fn destroy_signing_key(&self, label: &str) -> Result<(), KekError> {
-        let session = self.session()?;
-        let found = session
-            .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
-            .map_err(|e| failed("looking for a signing key", e))?;
-        for object in found {
-            session
-                .destroy_object(object)
-                .map_err(|e| failed("destroying a signing key", e))?;
+        if !self.is_signing_label(label) {
+            return Err(KekError::Hsm(format!(
+                "{label} is not a signing key's label"
+            )));
         }
-        Ok(())
-    }
-
-    /// Signs `message` in the module with a key made here: ES256 is ECDSA P-256 over its
-    /// SHA-256 (`r || s`, as JWS has it), RS256 PKCS#1 v1.5 with SHA-256.
-    pub fn sign(
-        &self,
-        alg: super::Alg,
-        key: ObjectHandle,
-        message: &[u8],
-    ) -> Result<Vec<u8>, KekError> {
-        let session = self.session()?;
-        match alg {
-            super::Alg::Es256 => {
-                session.sign(&Mechanism::Ecdsa, key, &crate::crypto::sha256(message))
+        self.run("destroying a signing key", |c| {
+            for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+                let found = c.session.find_objects(&[
+                    Attribute::Class(class),
+                    Attribute::Label(label.as_bytes().to_vec()),
+                ])?;
+                for object in found {
+                    c.session.destroy_object(object)?;
+                }
             }
-            super::Alg::Rs256 => session.sign(&Mechanism::Sha256RsaPkcs, key, message),
-        }
-        .map_err(|e| failed("signing", e))
+            c.signing_keys.remove(label);
+            Ok(())
+        })
     }
 
     /// HMAC-SHA256 of `data` in the module, under the key's derivation object.
     pub fn hmac(&self, data: &[u8]) -> Result<[u8; 32], KekError> {
-        let mac = self
-            .session()?
-            .sign(&Mechanism::Sha256Hmac, self.derive_key, data)
-            .map_err(|e| failed("deriving a key", e))?;
+        let mac = self.run("deriving a key", |c| {
+            c.session.sign(&Mechanism::Sha256Hmac, c.derive_key, data)
+        })?;
         mac.as_slice()
             .try_into()
             .map_err(|_| KekError::Hsm(format!("an HMAC of {} bytes", mac.len())))
@@ -494,32 +643,37 @@ mod tests {
         );
         // The private halves cannot be read out of the module.
         let hsm = kek.module().unwrap();
-        let key = hsm
-            .signing_key(module_label(&rows[0].private_key).unwrap())
-            .unwrap();
-        let read = hsm
-            .session()
-            .unwrap()
-            .get_attributes(key, &[AttributeType::Value]);
+        let label = module_label(&rows[0].private_key).unwrap().to_string();
+        let read = hsm.run("reading", |c| {
+            let key = private_signing_key(&c.session, &label).expect("the key");
+            c.session.get_attributes(key, &[AttributeType::Value])
+        });
         assert!(
             !matches!(read.as_deref(), Ok([Attribute::Value(v)]) if !v.is_empty()),
             "{read:?}"
         );
-        // Rotated out and no longer published, they are destroyed in the module.
+        // A retired key, still published, only verifies: the key set loads without its
+        // private half.
         let first = rows.iter().map(|r| r.kid.clone()).collect::<Vec<_>>();
         db.tx(|c| {
             crate::keys::rotate(c, &kek, NOW, 60)
                 .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
         })
         .unwrap();
+        hsm.destroy_signing_key(&label).unwrap();
+        let keys = db.run(|c| Ok(KeySet::load(c, &kek, NOW + 1))).unwrap();
+        assert!(keys.is_ok_and(|k| k.sign(Alg::Es256, &claims).is_ok()));
+        // Rotated out and no longer published, they are destroyed in the module, after
+        // the rotation.
         db.tx(|c| {
             crate::keys::rotate(c, &kek, NOW + 61, 60)
                 .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
         })
         .unwrap();
+        assert_eq!(crate::keys::destroy_unpublished(&db, &kek, NOW + 61), 2);
         for kid in &first {
             assert!(
-                hsm.signing_key(&hsm.signing_label(kid)).is_err(),
+                hsm.has_signing_key(&hsm.signing_label(kid)).is_err(),
                 "{kid} destroyed"
             );
         }
@@ -527,10 +681,16 @@ mod tests {
         assert_eq!(rows.len(), 4, "the second and third keys of each algorithm");
         for row in &rows {
             assert!(
-                hsm.signing_key(module_label(&row.private_key).unwrap())
+                hsm.has_signing_key(module_label(&row.private_key).unwrap())
                     .is_ok()
             );
         }
+        // Nothing but a signing key is destroyed, whatever label the database names.
+        for label in ["idp-kek-seal", "idp-kek-derive", "other-sign-x"] {
+            assert!(hsm.destroy_signing_key(label).is_err(), "{label}");
+        }
+        let sealed = kek.seal(b"still here", "ctx").unwrap();
+        assert_eq!(kek.open(&sealed, "ctx").unwrap(), b"still here");
         // A key-encryption key rotation leaves them where they are; without the module the
         // key set cannot load, and says why.
         let resealed = db
@@ -542,6 +702,38 @@ mod tests {
             panic!("loaded a key of the module without it");
         };
         assert!(e.to_string().contains("[pkcs11]"), "{e}");
+    }
+
+    #[test]
+    fn a_lost_session_is_opened_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = token(dir.path(), "idp-kek");
+        Hsm::import(&cfg, &[9; 32]).unwrap();
+        let hsm = Hsm::connect(&cfg).unwrap();
+        let (label, _) = hsm
+            .generate_signing_key(crate::keys::Alg::Es256, "k1")
+            .unwrap();
+        assert_eq!(
+            hsm.sign(crate::keys::Alg::Es256, &label, b"one")
+                .unwrap()
+                .len(),
+            64
+        );
+        let sealed = hsm.seal(b"secret", "ctx").unwrap();
+        // Another part of the process (or the module restarting) logs the application out:
+        // the session's private objects are out of reach until it logs in again.
+        let pkcs11 = Pkcs11::new(testing::SOFTHSM).unwrap();
+        let _ = pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        let slot = pkcs11.get_slots_with_token().unwrap()[0];
+        pkcs11.open_rw_session(slot).unwrap().logout().unwrap();
+        assert_eq!(
+            hsm.sign(crate::keys::Alg::Es256, &label, b"two")
+                .unwrap()
+                .len(),
+            64
+        );
+        assert_eq!(hsm.open(&sealed, "ctx").unwrap(), b"secret");
+        assert!(matches!(hsm.open(&sealed, "other"), Err(KekError::Open)));
     }
 
     #[test]

@@ -64,11 +64,11 @@ pub fn module_label(private_key: &[u8]) -> Option<&str> {
     std::str::from_utf8(private_key.strip_prefix(IN_MODULE)?).ok()
 }
 
-/// Signs in the security module with a key made there (`hsm`).
+/// Signs in the security module with a key made there (`hsm`), found by its label.
 #[derive(Clone)]
 struct ModuleSigner {
     hsm: std::sync::Arc<hsm::Hsm>,
-    key: cryptoki::object::ObjectHandle,
+    label: String,
     alg: Alg,
 }
 
@@ -101,7 +101,7 @@ impl JwsSigner for ModuleSigner {
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, josekit::JoseError> {
         self.hsm
-            .sign(self.alg, self.key, message)
+            .sign(self.alg, &self.label, message)
             .map_err(|e| josekit::JoseError::InvalidSignature(e.into()))
     }
 
@@ -114,7 +114,8 @@ struct SigningKey {
     kid: String,
     alg: Alg,
     active: bool,
-    signer: Box<dyn JwsSigner>,
+    /// Only an active key signs; a retired one, still published, only verifies.
+    signer: Option<Box<dyn JwsSigner>>,
     verifier: Box<dyn JwsVerifier>,
 }
 
@@ -140,7 +141,10 @@ impl KeySet {
                 Alg::Es256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
                 Alg::Rs256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
             };
-            let signer = signer(kek, alg, &row.kid, &row.private_key)?;
+            let signer = match row.active {
+                true => Some(signer(kek, alg, &row.kid, &row.private_key)?),
+                false => None,
+            };
             jwks.push(Value::Object(jwk.as_ref().clone()));
             keys.push(SigningKey {
                 kid: row.kid,
@@ -163,10 +167,10 @@ impl KeySet {
         fingerprint_of(self.keys.iter().map(|k| (k.kid.as_str(), k.active)))
     }
 
-    fn active(&self, alg: Alg) -> Result<&SigningKey, KeyError> {
+    fn active(&self, alg: Alg) -> Result<(&SigningKey, &dyn JwsSigner), KeyError> {
         self.keys
             .iter()
-            .find(|k| k.alg == alg && k.active)
+            .find_map(|k| Some((k, k.signer.as_deref()?)).filter(|_| k.alg == alg))
             .ok_or(KeyError::NoActiveKey(alg.as_str()))
     }
 
@@ -182,17 +186,13 @@ impl KeySet {
         typ: &str,
         claims: &Map<String, Value>,
     ) -> Result<String, KeyError> {
-        let key = self.active(alg)?;
+        let (key, signer) = self.active(alg)?;
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(&key.kid);
         let payload =
             serde_json::to_vec(claims).map_err(|e| josekit::JoseError::InvalidJson(e.into()))?;
-        Ok(josekit::jws::serialize_compact(
-            &payload,
-            &header,
-            key.signer.as_ref(),
-        )?)
+        Ok(josekit::jws::serialize_compact(&payload, &header, signer)?)
     }
 
     /// Verifies a JWS signed by one of the published keys (selected by `kid`) and returns
@@ -237,8 +237,7 @@ pub(crate) fn make_key(alg: Alg, kek: &Kek, kid: &str) -> Result<(Vec<u8>, Jwk),
     };
     let (private_key, mut jwk) = match kek.module() {
         Some(hsm) => {
-            let label = hsm.signing_label(kid);
-            let public = hsm.generate_signing_key(alg, &label).map_err(failed)?;
+            let (label, public) = hsm.generate_signing_key(alg, kid).map_err(failed)?;
             (
                 [IN_MODULE, label.as_bytes()].concat(),
                 Jwk::from_map(public)?,
@@ -280,10 +279,10 @@ pub(crate) fn signer(
             let hsm = kek.module().ok_or_else(|| {
                 err("it is in a security module: configure [pkcs11] to reach it".into())
             })?;
-            let key = hsm.signing_key(label).map_err(|e| err(e.to_string()))?;
+            hsm.has_signing_key(label).map_err(|e| err(e.to_string()))?;
             Box::new(ModuleSigner {
                 hsm: hsm.clone(),
-                key,
+                label: label.to_string(),
                 alg,
             })
         }
@@ -325,8 +324,7 @@ pub fn ensure_active(conn: &mut AnyConnection, kek: &Kek, now: i64) -> Result<us
 }
 
 /// Adds a new active key for every algorithm; the previous keys stop signing now and stay
-/// published for `publish_for` seconds, the longest lifetime of a token they signed. Keys
-/// of the security module that are no longer published are destroyed in it.
+/// published for `publish_for` seconds, the longest lifetime of a token they signed.
 pub fn rotate(
     conn: &mut AnyConnection,
     kek: &Kek,
@@ -340,17 +338,34 @@ pub fn rotate(
         rows::insert(conn, &row)?;
         kids.push(row.kid);
     }
-    if let Some(hsm) = kek.module() {
-        for (kid, private_key) in rows::unpublished(conn, now)? {
-            if let Some(label) = module_label(&private_key) {
-                hsm.destroy_signing_key(label).map_err(|e| KeyError::Key {
-                    kid,
-                    reason: e.to_string(),
-                })?;
-            }
+    Ok(kids)
+}
+
+/// Destroys in the security module the keys made there that are no longer published, as
+/// far as it can: after a rotation has committed, so that a module that refuses leaves
+/// the rotation done (the next one tries again). Returns how many it destroyed.
+pub fn destroy_unpublished(db: &crate::store::Db, kek: &Kek, now: i64) -> usize {
+    let Some(hsm) = kek.module() else {
+        return 0;
+    };
+    let rows = match db.run(|c| rows::unpublished(c, now)) {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "the retired signing keys could not be listed");
+            return 0;
+        }
+    };
+    let mut destroyed = 0;
+    for (kid, private_key) in rows {
+        let Some(label) = module_label(&private_key) else {
+            continue;
+        };
+        match hsm.destroy_signing_key(label) {
+            Ok(()) => destroyed += 1,
+            Err(e) => tracing::warn!(%kid, error = %e, "a retired signing key stays in the module"),
         }
     }
-    Ok(kids)
+    destroyed
 }
 
 /// Which keys are published and which of them sign, as one string: equal strings, the

@@ -208,9 +208,37 @@ impl From<crate::store::StoreError> for OidcError {
 }
 
 impl From<crate::keys::KeyError> for OidcError {
+    /// A security module that does not sign now is a passing trouble (`503`, retry); any
+    /// other key error is the server's.
     fn from(e: crate::keys::KeyError) -> Self {
+        if let crate::keys::KeyError::Jose(josekit::JoseError::InvalidSignature(cause)) = &e
+            && cause.downcast_ref::<crate::keys::kek::KekError>().is_some()
+        {
+            tracing::error!(error = %e, "the security module did not sign");
+            return Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable; retry shortly",
+            )
+            .with_retry_after(1);
+        }
         Self::server(e)
     }
 }
 
 pub type OidcResult<T> = Result<T, OidcError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_that_does_not_sign_is_a_passing_trouble() {
+        let down = crate::keys::kek::KekError::Hsm("the token is not present".into());
+        let e: OidcError =
+            crate::keys::KeyError::Jose(josekit::JoseError::InvalidSignature(down.into())).into();
+        assert_eq!(e.code, ErrorCode::TemporarilyUnavailable);
+        assert_eq!(e.code.status(), 503);
+        let other: OidcError = crate::keys::KeyError::NoActiveKey("ES256").into();
+        assert_eq!(other.code, ErrorCode::ServerError);
+    }
+}
