@@ -1,8 +1,8 @@
 //! DPoP (RFC 9449) over HTTP: tokens bound to the client's key at the token endpoint (with
 //! the server's nonce), usable at UserInfo only with a fresh proof of that key; refreshed
 //! with a proof (a public client's only with its key; a confidential client's refresh binds
-//! the tokens issued from then on to the key it proves); replayed proofs, proofs of another key and bound tokens
-//! presented as `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong
+//! the tokens issued from then on to the key it proves); replayed proofs, proofs of another
+//! key and bound tokens presented as `Bearer` are refused; a code bound with `dpop_jkt` is not burnt by a wrong
 //! key; a client registered to require DPoP gets nothing without it.
 
 use crate::*;
@@ -11,15 +11,15 @@ use josekit::jwk::alg::ec::EcKeyPair;
 use serde_json::{Value, json};
 
 /// A client's DPoP key.
-struct Key(EcKeyPair);
+pub(crate) struct Key(EcKeyPair);
 
 impl Key {
-    fn new() -> Key {
+    pub(crate) fn new() -> Key {
         Key(josekit::jws::ES256.generate_key_pair().unwrap())
     }
 
     /// A proof for `htm` `htu`, with extra claims (`nonce`, `ath`).
-    fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
+    pub(crate) fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
         let mut claims = json!({
             "jti": idp::crypto::random_id(),
             "htm": htm,
@@ -39,7 +39,7 @@ impl Key {
         josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &signer).unwrap()
     }
 
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         let public = self.0.to_jwk_public_key();
         let mut canonical = serde_json::Map::new();
         for k in ["crv", "kty", "x", "y"] {

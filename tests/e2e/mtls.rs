@@ -327,6 +327,48 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
         assert_eq!(status(other).await, 401);
     }
 
+    // A DPoP proof sent to the alias names the alias's URL (RFC 9449 4.3), not the issuer's.
+    let key = crate::dpop::Key::new();
+    let dpop_at = |htu: &str, nonce: Option<&str>| {
+        let proof = key.proof(
+            "POST",
+            htu,
+            nonce.map_or(json!({}), |n| json!({ "nonce": n })),
+        );
+        let http = with(None).http;
+        let url = token_at.clone();
+        async move {
+            let res = http
+                .post(url)
+                .basic_auth("api", Some(SECRET))
+                .header("DPoP", proof)
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            let nonce = res
+                .headers()
+                .get("dpop-nonce")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap(),
+                nonce,
+            )
+        }
+    };
+    let (_, _, nonce) = dpop_at(&token_at, None).await;
+    let nonce = nonce.expect("a DPoP nonce");
+    let (status, body, _) = dpop_at(&token_at, Some(&nonce)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let (status, body, _) = dpop_at(&s.url("/token"), Some(&nonce)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{body}"
+    );
+
     // A certificate in a header means nothing here: no proxy is configured, and the alias
     // listener takes certificates from the TLS connection only.
     let res = with(None)
