@@ -52,20 +52,24 @@ pub enum CertificateSetupError {
 }
 
 pub struct Certificates {
-    verifier: Arc<dyn ClientCertVerifier>,
+    cas: TrustedCas,
     mapping: Mapping,
 }
 
 /// A presented chain, leaf first, DER.
 pub type Chain = [Vec<u8>];
 
-impl Certificates {
+/// Certificate authorities and their revocation lists: whether a chain leads to one of
+/// them, is within its validity period and is not revoked. Citizens' certificates
+/// (`Certificates`) and relying parties' (mutual TLS) are checked alike.
+#[derive(Debug, Clone)]
+pub struct TrustedCas {
+    verifier: Arc<dyn ClientCertVerifier>,
+}
+
+impl TrustedCas {
     /// `cas` and `crls` are PEM files' contents.
-    pub fn new(
-        cas: &[Vec<u8>],
-        crls: &[Vec<u8>],
-        mapping: Mapping,
-    ) -> Result<Certificates, CertificateSetupError> {
+    pub fn new(cas: &[Vec<u8>], crls: &[Vec<u8>]) -> Result<TrustedCas, CertificateSetupError> {
         let mut roots = RootCertStore::empty();
         for pem in cas {
             for cert in CertificateDer::pem_slice_iter(pem) {
@@ -89,12 +93,41 @@ impl Certificates {
             .allow_unauthenticated()
             .build()
             .map_err(|e| CertificateSetupError::Verifier(e.to_string()))?;
-        Ok(Certificates { verifier, mapping })
+        Ok(TrustedCas { verifier })
+    }
+
+    /// Whether `chain` (leaf first) leads to one of the CAs and is valid at `now`.
+    pub fn verifies(&self, chain: &Chain, now: i64) -> bool {
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return false;
+        };
+        let intermediates: Vec<CertificateDer> = intermediates
+            .iter()
+            .map(|c| CertificateDer::from(c.as_slice()))
+            .collect();
+        let at = UnixTime::since_unix_epoch(Duration::from_secs(now.max(0) as u64));
+        self.verifier
+            .verify_client_cert(&CertificateDer::from(leaf.as_slice()), &intermediates, at)
+            .is_ok()
+    }
+}
+
+impl Certificates {
+    /// `cas` and `crls` are PEM files' contents.
+    pub fn new(
+        cas: &[Vec<u8>],
+        crls: &[Vec<u8>],
+        mapping: Mapping,
+    ) -> Result<Certificates, CertificateSetupError> {
+        Ok(Certificates {
+            cas: TrustedCas::new(cas, crls)?,
+            mapping,
+        })
     }
 
     /// The verifier for a TLS server configuration.
     pub fn tls_verifier(&self) -> Arc<dyn ClientCertVerifier> {
-        self.verifier.clone()
+        self.cas.verifier.clone()
     }
 
     pub fn mapping(&self) -> Mapping {
@@ -104,16 +137,10 @@ impl Certificates {
     /// Checks the chain at `now` (chain, validity, revocation) and returns the account
     /// name the mapping rule reads from the leaf.
     pub fn identify(&self, chain: &Chain, now: i64) -> Result<String, FactorError> {
-        let (leaf, intermediates) = chain.split_first().ok_or(FactorError::Malformed)?;
-        let leaf_der = CertificateDer::from(leaf.as_slice());
-        let intermediates: Vec<CertificateDer> = intermediates
-            .iter()
-            .map(|c| CertificateDer::from(c.as_slice()))
-            .collect();
-        let at = UnixTime::since_unix_epoch(Duration::from_secs(now.max(0) as u64));
-        self.verifier
-            .verify_client_cert(&leaf_der, &intermediates, at)
-            .map_err(|_| FactorError::Mismatch)?;
+        let leaf = chain.first().ok_or(FactorError::Malformed)?;
+        if !self.cas.verifies(chain, now) {
+            return Err(FactorError::Mismatch);
+        }
         identity(leaf, self.mapping).ok_or(FactorError::Malformed)
     }
 }

@@ -330,10 +330,10 @@ fn mtls(config: &Config) -> Result<Option<crate::oidc::Mtls>, String> {
     let cas = read(&m.ca_files)?;
     let client_cas = match cas.is_empty() {
         true => None,
-        false => Some(crate::oidc::mtls::ClientCas::new(
-            &cas,
-            &read(&m.crl_files)?,
-        )?),
+        false => Some(
+            crate::oidc::mtls::ClientCas::new(&cas, &read(&m.crl_files)?)
+                .map_err(|e| format!("mtls: {e}"))?,
+        ),
     };
     Ok(Some(crate::oidc::Mtls {
         alias_base: m.url.clone(),

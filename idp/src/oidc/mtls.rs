@@ -14,13 +14,7 @@
 
 use super::error::{ErrorCode, OidcError, OidcResult};
 use crate::crypto;
-use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
-use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::ClientCertVerifier;
 use serde_json::Value;
-use std::sync::Arc;
 use x509_parser::prelude::*;
 
 /// A client certificate chain presented with a request, leaf first (DER).
@@ -271,51 +265,9 @@ fn certificate_dn(name: &X509Name) -> Option<Vec<Rdn>> {
     Some(out)
 }
 
-/// The certificate authorities of `tls_client_auth` clients (`mtls.ca_files`).
-#[derive(Debug, Clone)]
-pub struct ClientCas {
-    verifier: Arc<dyn ClientCertVerifier>,
-}
-
-impl ClientCas {
-    /// `pems`: the CA files' contents; `crls`: their revocation lists' (PEM).
-    pub fn new(pems: &[Vec<u8>], crls: &[Vec<u8>]) -> Result<ClientCas, String> {
-        let mut roots = RootCertStore::empty();
-        for pem in pems {
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("mtls CA file: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("mtls CA certificate: {e}"))?;
-            }
-        }
-        let mut revoked = Vec::new();
-        for pem in crls {
-            for crl in CertificateRevocationListDer::pem_slice_iter(pem) {
-                revoked.push(crl.map_err(|e| format!("mtls CRL file: {e}"))?);
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .with_crls(revoked)
-            .build()
-            .map_err(|e| format!("mtls CAs: {e}"))?;
-        Ok(ClientCas { verifier })
-    }
-
-    /// Whether the chain leads to one of the CAs and is valid at `now`.
-    fn verify(&self, cert: &Certificate, now: i64) -> bool {
-        let leaf = CertificateDer::from(cert.leaf());
-        let intermediates: Vec<CertificateDer> = cert.chain[1..]
-            .iter()
-            .map(|c| CertificateDer::from(c.as_slice()))
-            .collect();
-        let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(now.max(0) as u64));
-        self.verifier
-            .verify_client_cert(&leaf, &intermediates, at)
-            .is_ok()
-    }
-}
+/// The certificate authorities of `tls_client_auth` clients (`mtls.ca_files`, with
+/// `mtls.crl_files`), checked as citizens' certificates are.
+pub type ClientCas = authenticators::certificate::TrustedCas;
 
 /// Whether `cert` authenticates a `tls_client_auth` client registered with `name`.
 pub fn pki_authenticates(
@@ -330,7 +282,7 @@ pub fn pki_authenticates(
     let Ok((_, parsed)) = X509Certificate::from_der(cert.leaf()) else {
         return false;
     };
-    cas.verify(cert, now) && name.matches(&parsed)
+    cas.verifies(&cert.chain, now) && name.matches(&parsed)
 }
 
 /// Whether `cert` is the first certificate (`x5c[0]`) of a key in the client's JWK set,
