@@ -10,19 +10,18 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { clean, random, request } from './fapi2.mjs';
 import { UserAgent, freePort, signJws, signingKey } from './harness.mjs';
 
 export const FAPI2_MTLS = 'FAPI 2.0 Security Profile, mutual TLS';
 const P = 'fapi2-security-profile-final-';
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-const random = (n = 16) => randomBytes(n).toString('base64url');
-const clean = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** Runs openssl in `dir`. */
 const openssl = (dir, args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -155,17 +154,6 @@ export function fapi2MtlsPlan(h) {
       req.on('error', reject);
       req.end(body);
     });
-  }
-
-  /** An authorization request as the suite makes it, and the PKCE verifier. */
-  function request(client, extra = {}) {
-    const verifier = random(96);
-    const params = clean({
-      response_type: 'code', client_id: client.id, redirect_uri: client.redirect, scope: 'openid profile',
-      state: random(8), nonce: random(8), code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256', ...extra,
-    });
-    return { params, verifier };
   }
 
   const par = async (client, params, cert = client) =>

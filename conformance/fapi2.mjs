@@ -19,7 +19,7 @@ const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const P = 'fapi2-security-profile-final-';
 
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-const random = (n = 16) => randomBytes(n).toString('base64url');
+export const random = (n = 16) => randomBytes(n).toString('base64url');
 /** The RFC 7638 thumbprint of an EC public JWK. */
 function thumbprint(jwk) {
   const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
@@ -38,7 +38,18 @@ async function dpopKey() {
   return { ...key, jwk, jkt: thumbprint(jwk) };
 }
 
-const clean = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+export const clean = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+/** An authorization request as the suite makes it: the parameters, and the PKCE verifier. */
+export function request(client, extra = {}) {
+  const verifier = random(96);
+  const params = clean({
+    response_type: 'code', client_id: client.id, redirect_uri: client.redirect, scope: 'openid profile',
+    state: random(8), nonce: random(8), code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256', ...extra,
+  });
+  return { params, verifier };
+}
 
 /**
  * Defines the plan's modules with `h`, the certification run: `module(plan, name, run)`,
@@ -125,17 +136,6 @@ export function fapi2Plan(h) {
   const authentication = async (client, over, alg) => ({
     client_id: client.id, client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(client, over, alg),
   });
-
-  /** An authorization request as the suite makes it: the parameters, and the PKCE verifier. */
-  function request(client, extra = {}) {
-    const verifier = random(96);
-    const params = clean({
-      response_type: 'code', client_id: client.id, redirect_uri: client.redirect, scope: 'openid profile',
-      state: random(8), nonce: random(8), code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256', ...extra,
-    });
-    return { params, verifier };
-  }
 
   function par(client, params, { dpop, proofWith, assertionWith, method } = {}) {
     return call('/par', { method, form: async () => ({ ...params, ...(await authentication(client, assertionWith)) }), dpop, proofWith });

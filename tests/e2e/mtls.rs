@@ -229,20 +229,9 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
     // A person's tokens: the code is redeemed with the certificate, and UserInfo answers
     // only over a connection that presents it.
     let browser = with(None);
-    let (code, verifier) = code_for(&s, &browser, "own-cert").await;
-    let redeem = redemption("own-cert", &code, &verifier);
-    let (status, tokens) = form(&with(Some(&pki.own)), &token_at, &redeem).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&s, &browser, "own-cert", &with(Some(&pki.own)), &token_at).await;
     let at = tokens["access_token"].as_str().unwrap();
-    let userinfo = |b: Browser, url: String| async move {
-        let res = b.http.get(url).bearer_auth(at).send().await.unwrap();
-        let status = res.status().as_u16();
-        let challenge = res
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_string());
-        (status, challenge)
-    };
+    let userinfo = |b: Browser, url: String| async move { userinfo_over(&b, &url, at).await };
     let (status, _) = userinfo(with(Some(&pki.own)), format!("{alias}/userinfo")).await;
     assert_eq!(status, 200);
     for (who, b, url) in [
@@ -267,10 +256,7 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
     }
     // A public client's tokens are bound to whatever certificate it presented, its refresh
     // token included (RFC 8705 4): another certificate cannot use it, nor use it up.
-    let (code, verifier) = code_for(&s, &browser, "app").await;
-    let redeem = redemption("app", &code, &verifier);
-    let (status, tokens) = form(&with(Some(&pki.intruder)), &token_at, &redeem).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&s, &browser, "app", &with(Some(&pki.intruder)), &token_at).await;
     let refresh = [
         ("grant_type", "refresh_token"),
         ("client_id", "app"),
@@ -291,10 +277,14 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
 
     // A confidential client refreshes with a renewed certificate: the new tokens are bound
     // to it, the tokens issued before stay bound to the old one.
-    let (code, verifier) = code_for(&s, &browser, "renewing").await;
-    let redeem = redemption("renewing", &code, &verifier);
-    let (status, first) = form(&with(Some(&pki.portal)), &token_at, &redeem).await;
-    assert_eq!(status, 200, "{first}");
+    let first = tokens_for(
+        &s,
+        &browser,
+        "renewing",
+        &with(Some(&pki.portal)),
+        &token_at,
+    )
+    .await;
     let refresh = [
         ("grant_type", "refresh_token"),
         ("client_id", "renewing"),
@@ -309,22 +299,9 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
         let at = tokens["access_token"].as_str().unwrap();
         let seen = introspect_as(&with(None).http, &s, at).await;
         assert_eq!(seen["cnf"]["x5t#S256"], thumbprint(cert));
-        let status = |id| {
-            let b = with(Some(id));
-            let url = format!("{alias}/userinfo");
-            async move {
-                b.http
-                    .get(url)
-                    .bearer_auth(at)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            }
-        };
-        assert_eq!(status(cert).await, 200);
-        assert_eq!(status(other).await, 401);
+        let url = format!("{alias}/userinfo");
+        assert_eq!(userinfo_over(&with(Some(cert)), &url, at).await.0, 200);
+        assert_eq!(userinfo_over(&with(Some(other)), &url, at).await.0, 401);
     }
 
     // A DPoP proof sent to the alias names the alias's URL (RFC 9449 4.3), not the issuer's.
@@ -401,8 +378,15 @@ async fn mtls_clients_and_bound_tokens(backend: Backend) {
     );
 }
 
-/// Signs anna in for `client` (PKCE, scope openid); the code and its verifier.
-async fn code_for(s: &TestServer, browser: &Browser, client: &str) -> (String, String) {
+/// Signs anna in through `browser` for `client` (PKCE, scope openid) and redeems the code
+/// at `token_at` over the connection of `over`; the token response.
+async fn tokens_for(
+    s: &TestServer,
+    browser: &Browser,
+    client: &str,
+    over: &Browser,
+    token_at: &str,
+) -> Value {
     let verifier = idp::crypto::random_token();
     let url = s.url(&format!(
         "/authorize?client_id={client}&response_type=code&scope=openid&redirect_uri={}&state=s&nonce=n&code_challenge={}&code_challenge_method=S256",
@@ -410,17 +394,28 @@ async fn code_for(s: &TestServer, browser: &Browser, client: &str) -> (String, S
         idp::crypto::pkce_s256(&verifier)
     ));
     let back = browser.login(&s.issuer, &url, "anna", PASSWORD).await;
-    (query(&back)["code"].clone(), verifier)
-}
-
-fn redemption<'a>(client: &'a str, code: &'a str, verifier: &'a str) -> [(&'a str, &'a str); 5] {
-    [
+    let code = query(&back)["code"].clone();
+    let redeem = [
         ("grant_type", "authorization_code"),
         ("client_id", client),
-        ("code", code),
+        ("code", code.as_str()),
         ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier),
-    ]
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = form(over, token_at, &redeem).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// UserInfo at `url` with `token`, over the connection of `b`: the status and the
+/// `WWW-Authenticate` challenge.
+async fn userinfo_over(b: &Browser, url: &str, token: &str) -> (u16, Option<String>) {
+    let res = b.http.get(url).bearer_auth(token).send().await.unwrap();
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    (res.status().as_u16(), challenge)
 }
 
 /// Behind a reverse proxy that terminates TLS: the certificate comes in its header, and
