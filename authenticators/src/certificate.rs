@@ -28,6 +28,12 @@ pub enum Mapping {
 }
 
 impl Mapping {
+    pub const ALL: [Mapping; 3] = [
+        Mapping::SubjectCn,
+        Mapping::SubjectSerialNumber,
+        Mapping::SanEmail,
+    ];
+
     pub fn parse(s: &str) -> Option<Mapping> {
         match s {
             "subject-cn" => Some(Mapping::SubjectCn),

@@ -13,6 +13,8 @@ pub mod config;
 pub mod crypto;
 pub mod enrollment;
 pub mod files;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod i18n;
 pub mod keys;

@@ -358,14 +358,15 @@ fn certificates(
 }
 
 /// A provider over a fresh SQLite database in a temporary directory, for the library's
-/// unit tests (no HTTP), with one account `anna` whose password is `correct horse`.
-#[cfg(test)]
+/// unit tests (no HTTP) and its fuzzing, with one account `anna` whose password is
+/// `correct horse`.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn for_tests() -> (tempfile::TempDir, Service) {
     for_tests_with(|_| {})
 }
 
 /// `for_tests` with settings of the test's own.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn for_tests_with(
     settings: impl FnOnce(&mut crate::config::FileConfig),
 ) -> (tempfile::TempDir, Service) {

@@ -8,6 +8,9 @@ use crate::error::{MatcherError, Result};
 
 const MAGIC: &[u8; 4] = b"MTPL";
 const FORMAT_VERSION: u8 = 1;
+/// How far from 1 the length of a normalised f32 vector may be (a few units in the last
+/// place of the values summed).
+const UNIT_TOLERANCE: f64 = 1e-6;
 
 /// Which network produced an embedding. Templates of different models never compare.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,6 +65,11 @@ impl Template {
             .sqrt();
         if norm == 0.0 {
             return Err(MatcherError::InvalidTemplate("zero vector".into()));
+        }
+        // A vector of unit length as far as f32 tells is kept as it is, so that a stored
+        // template reads back exactly as it was written, however often.
+        if (norm - 1.0).abs() <= UNIT_TOLERANCE {
+            return Ok(Self { model, embedding });
         }
         let embedding = embedding
             .into_iter()
@@ -183,6 +191,27 @@ mod tests {
         assert_eq!(&bytes[..4], b"MTPL");
         assert_eq!(bytes.len(), 4 + 1 + 1 + 9 + 2 + 2 + 128 * 4);
         assert_eq!(Template::from_bytes(&bytes).unwrap(), a);
+    }
+
+    /// Found by fuzzing: reading a template normalised it again, moving a value by a unit
+    /// in the last place (here the sixth: 0x3ef0ad24 became 0x3ef0ad25).
+    #[test]
+    fn reads_back_exactly_as_written() {
+        let mut written = b"MTPL\x01\x0cface-arcface\x01\x00\x08\x00".to_vec();
+        for bits in [
+            0x1d31_aa7b_u32,
+            0,
+            0,
+            0,
+            0x3f1f_a77e,
+            0x3ef0_ad24,
+            0x3f1f_e42e,
+            0,
+        ] {
+            written.extend_from_slice(&bits.to_le_bytes());
+        }
+        let read = Template::from_bytes(&written).unwrap();
+        assert_eq!(read.to_bytes(), written);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod pages;
 mod registration;
 mod theme;
 mod timeout;
-mod tls;
+pub(crate) mod tls;
 mod token;
 mod userinfo;
 

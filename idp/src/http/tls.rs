@@ -164,7 +164,11 @@ fn presented_chain(
     if !from_proxy || req.conn_data::<TlsConnection>().is_some() {
         return None;
     }
-    let encoded = req.headers().get(header?)?.to_str().ok()?;
+    proxy_chain(req.headers().get(header?)?.to_str().ok()?)
+}
+
+/// The certificate chain in a reverse proxy's header: percent-encoded PEM.
+pub(crate) fn proxy_chain(encoded: &str) -> Option<Vec<Vec<u8>>> {
     let pem = percent_decode(encoded)?;
     use rustls::pki_types::pem::PemObject;
     let chain: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(pem.as_bytes())

@@ -56,9 +56,9 @@ pub enum Presented {
 /// Reads the client's credentials from the `Authorization` header value and the body.
 /// Using more than one method in a request is an error (RFC 6749 2.3).
 pub fn presented(authorization: Option<&str>, params: &Params) -> OidcResult<Presented> {
-    let basic = match authorization {
-        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
-            Some(parse_basic(&h[6..])?)
+    let basic = match authorization.and_then(|h| Some((h.get(..6)?, h.get(6..)?))) {
+        Some((scheme, rest)) if !rest.is_empty() && scheme.eq_ignore_ascii_case("basic ") => {
+            Some(parse_basic(rest)?)
         }
         _ => None,
     };
@@ -470,5 +470,24 @@ mod tests {
         assert_eq!(times(json!({"iat": 1061})), Err("issued in the future"));
         assert_eq!(times(json!({"nbf": 1000 + 86400})), Err("not yet valid"));
         assert!(times(json!({"nbf": "soon"})).is_err());
+    }
+
+    /// Found by fuzzing: a header whose sixth byte is inside a character panicked.
+    #[test]
+    fn authorization_headers_of_any_text_are_read_without_panicking() {
+        let params = Params::default();
+        for header in [
+            "Ba\u{8d}c ZnV6ei1zZWNyZXQ6",
+            "Basic",
+            "basic ",
+            "Básic eDp5",
+        ] {
+            let Err(refused) = presented(Some(header), &params) else {
+                panic!("{header} was taken for credentials");
+            };
+            assert_eq!(refused.code, ErrorCode::InvalidClient, "{header}");
+        }
+        let basic = presented(Some("bAsIc eDp5"), &params).unwrap();
+        assert!(matches!(basic, Presented::Basic { id, secret } if id == "x" && secret == "y"));
     }
 }

@@ -117,7 +117,7 @@ impl SubjectName {
     /// without regard to case. A DN compares RDN by RDN, attribute types in any case: in
     /// the order written or in the reverse one (RFC 4514 writes the last RDN first, many
     /// tools the first), nothing else.
-    fn matches(&self, cert: &X509Certificate) -> bool {
+    pub(crate) fn matches(&self, cert: &X509Certificate) -> bool {
         if let SubjectName::Dn(dn) = self {
             let (Some(wanted), Some(mut held)) = (parse_dn(dn), certificate_dn(cert.subject()))
             else {
