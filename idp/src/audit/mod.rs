@@ -77,6 +77,9 @@ pub enum Kind {
     TokenReplayed,
     /// Tokens about a citizen were issued to a client (a code redeemed, a refresh).
     TokensIssued,
+    /// Tokens issued were never sent, because they could not be signed: the code or
+    /// refresh token is usable again.
+    TokensWithdrawn,
     /// The citizen allowed a service the scopes it asked for.
     ConsentGiven,
     /// The citizen's password was changed.
@@ -134,7 +137,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 42] = [
+    pub const ALL: [Kind; 43] = [
         Kind::SignedIn,
         Kind::SignInFailed,
         Kind::FactorLocked,
@@ -148,6 +151,7 @@ impl Kind {
         Kind::LogoutNotified,
         Kind::TokenReplayed,
         Kind::TokensIssued,
+        Kind::TokensWithdrawn,
         Kind::ConsentGiven,
         Kind::PasswordChanged,
         Kind::BiometricConsentGiven,
@@ -195,6 +199,7 @@ impl Kind {
             Kind::LogoutNotified => "logout.notified",
             Kind::TokenReplayed => "token.replayed",
             Kind::TokensIssued => "token.issued",
+            Kind::TokensWithdrawn => "token.withdrawn",
             Kind::ConsentGiven => "consent.given",
             Kind::PasswordChanged => "password.changed",
             Kind::BiometricConsentGiven => "biometric.consent-given",

@@ -158,6 +158,15 @@ impl KeySet {
         Ok(KeySet { keys, jwks_json })
     }
 
+    /// A key set without keys: it signs nothing (for tests of signing failures).
+    #[cfg(test)]
+    pub(crate) fn empty() -> KeySet {
+        KeySet {
+            keys: Vec::new(),
+            jwks_json: r#"{"keys":[]}"#.into(),
+        }
+    }
+
     pub fn jwks_json(&self) -> &str {
         &self.jwks_json
     }

@@ -368,6 +368,42 @@ pub fn find_refresh_token(
 
 /// Marks a refresh token rotated and returns it, exactly once; a token that was already
 /// rotated comes back as `Replayed`.
+/// What a token request used up in its transaction, by hash.
+#[derive(Debug, Clone, Copy)]
+pub enum Spent<'a> {
+    Code(&'a str),
+    /// A refresh token it rotated.
+    RefreshToken(&'a str),
+    /// Nothing single-use: a refresh token that is not rotated.
+    Nothing,
+}
+
+/// Undoes a committed redemption whose tokens never reached the client: what it `spent`
+/// is usable again, and the access and refresh tokens made for it (by hash) are deleted.
+pub fn withdraw(
+    conn: &mut AnyConnection,
+    spent: Spent,
+    access_hash: Option<&str>,
+    refresh_hash: Option<&str>,
+) -> StoreResult<()> {
+    match spent {
+        Spent::Code(hash) => diesel::update(authorization_codes::table.find(hash))
+            .set(authorization_codes::consumed.eq(false))
+            .execute(conn)?,
+        Spent::RefreshToken(hash) => diesel::update(refresh_tokens::table.find(hash))
+            .set(refresh_tokens::rotated.eq(false))
+            .execute(conn)?,
+        Spent::Nothing => 0,
+    };
+    if let Some(hash) = access_hash {
+        diesel::delete(access_tokens::table.find(hash)).execute(conn)?;
+    }
+    if let Some(hash) = refresh_hash {
+        diesel::delete(refresh_tokens::table.find(hash)).execute(conn)?;
+    }
+    Ok(())
+}
+
 pub fn rotate_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,

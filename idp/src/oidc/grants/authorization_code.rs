@@ -132,7 +132,7 @@ pub fn redeem(
         }
         issue(ctx, conn, client, grant, code.nonce.as_deref()).map(Ok)
     })?;
-    unsigned.sign(ctx.provider, ctx.keys, ctx.now)
+    super::signed(ctx, unsigned, rows::Spent::Code(&code_hash))
 }
 
 fn check(

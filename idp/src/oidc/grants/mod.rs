@@ -9,7 +9,7 @@ use super::dpop;
 use super::error::{ErrorCode, OidcError, OidcResult};
 use super::mtls::Certificate;
 use super::params::Params;
-use super::tokens::TokenResponse;
+use super::tokens::{TokenResponse, Unsigned};
 use super::{GrantType, Provider, TOKEN_PATH};
 use crate::keys::KeySet;
 use crate::store::Db;
@@ -210,6 +210,50 @@ fn commit_outcome<T>(
     db.tx(f)?
 }
 
+/// Signs what a committed transaction issued. Signing can fail after the commit (a
+/// security module that does not answer, a client key that cannot encrypt): the client
+/// then gets an error and no token, and a second transaction withdraws the issue. What
+/// the request `spent` is usable again, the tokens made for it are deleted, and the audit
+/// log says so, so that the client's retry is not taken for a replay (which would revoke
+/// the grant and sign the citizen out of the service).
+fn signed(
+    ctx: &TokenContext,
+    unsigned: Unsigned,
+    spent: crate::store::tokens::Spent,
+) -> OidcResult<TokenResponse> {
+    let access_hash = unsigned.access.as_deref().map(crate::crypto::secret_hash);
+    let refresh_hash = unsigned.refresh.as_deref().map(crate::crypto::secret_hash);
+    let (grant, client_id) = (unsigned.grant.clone(), unsigned.client.id.clone());
+    let error = match unsigned.sign(ctx.provider, ctx.keys, ctx.now) {
+        Ok(response) => return Ok(response),
+        Err(e) => e,
+    };
+    let withdrawn = ctx.db.tx(|conn| {
+        crate::store::tokens::withdraw(
+            conn,
+            spent,
+            access_hash.as_deref(),
+            refresh_hash.as_deref(),
+        )?;
+        let entry = crate::audit::Entry {
+            kind: crate::audit::Kind::TokensWithdrawn,
+            user_id: grant.user_id.as_deref(),
+            client_id: Some(&client_id),
+            detail: serde_json::json!({ "grant": grant.id, "error": error.code.as_str() }),
+        };
+        crate::audit::append(conn, entry, ctx.now)
+    });
+    match withdrawn {
+        Ok(_) => {
+            tracing::warn!(grant = %grant.id, "tokens could not be signed; their issue was withdrawn")
+        }
+        Err(e) => {
+            tracing::error!(grant = %grant.id, error = %e, "tokens could not be signed, nor their issue withdrawn")
+        }
+    }
+    Err(error)
+}
+
 /// Records, in the issuing transaction, that tokens about a citizen went to a client
 /// (the citizen sees which service received their details, and when).
 fn audit_issued(
@@ -256,6 +300,102 @@ mod tests {
             jkt: jkt.map(str::to_string),
             x5t: x5t.map(str::to_string),
         }
+    }
+
+    /// Tokens that cannot be signed after their transaction committed are withdrawn: the
+    /// client's retry gets them, not a replay's revocation; a later replay still revokes.
+    #[test]
+    fn a_signing_failure_gives_back_the_code_and_the_refresh_token() {
+        use crate::admin::clients::{Credentials, NewClient, create};
+        use crate::store::tokens::{self as rows, AuthorizationCode};
+        let (_dir, svc) = crate::service::for_tests();
+        let now = crate::now();
+        let secret = "a-secret-long-enough-for-anyone";
+        let redirect = "https://rp.example/cb";
+        let new = NewClient::new(
+            "rp",
+            Credentials::Secret(secret.into()),
+            vec![redirect.into()],
+        );
+        let actor = crate::admin::Actor::Cli { os_user: None };
+        create(&crate::admin::Context::from(&svc), &actor, new, now).unwrap();
+        let grant = Grant {
+            client_id: "rp".into(),
+            user_id: Some("u-anna".into()),
+            ..grant(None, None)
+        };
+        let code = AuthorizationCode {
+            code_hash: crate::crypto::secret_hash("the-code"),
+            grant_id: grant.id.clone(),
+            redirect_uri: redirect.into(),
+            code_challenge: None,
+            nonce: None,
+            consumed: false,
+            expires_at: now + 60,
+        };
+        svc.db
+            .tx(|c| {
+                rows::insert_grant(c, &grant)?;
+                rows::insert_code(c, &code)
+            })
+            .unwrap();
+        let (working, broken) = (svc.keys(), KeySet::empty());
+        let token = |keys: &KeySet, body: String| {
+            let ctx = TokenContext {
+                db: &svc.db,
+                provider: &svc.provider,
+                keys,
+                client_address: None,
+                dpop_proof: None,
+                certificate: None,
+                alias: false,
+                now,
+            };
+            let body = format!("{body}&client_id=rp&client_secret={secret}");
+            super::token(&ctx, &Params::parse(body.as_bytes()).unwrap(), None)
+        };
+        let redeem = format!("grant_type=authorization_code&code=the-code&redirect_uri={redirect}");
+        let failed = token(&broken, redeem.clone()).unwrap_err();
+        assert_eq!(failed.code, ErrorCode::ServerError);
+        let issued = token(&working, redeem.clone()).unwrap();
+        assert!(issued.id_token.is_some());
+
+        let refresh = |t: &str| format!("grant_type=refresh_token&refresh_token={t}");
+        let first = issued.refresh_token.unwrap();
+        assert_eq!(
+            token(&broken, refresh(&first)).unwrap_err().code,
+            ErrorCode::ServerError
+        );
+        let refreshed = token(&working, refresh(&first)).unwrap();
+        let second = refreshed.refresh_token.unwrap();
+
+        // Two withdrawals on record; the tokens they withdrew are gone.
+        let withdrawn = crate::admin::testing::events(&svc.db)
+            .into_iter()
+            .filter(|e| e.kind() == Some(crate::audit::Kind::TokensWithdrawn))
+            .count();
+        assert_eq!(withdrawn, 2);
+        let live: i64 = svc
+            .db
+            .run(|c| {
+                use crate::store::schema::refresh_tokens::dsl::*;
+                use diesel::prelude::*;
+                Ok(refresh_tokens
+                    .filter(rotated.eq(false))
+                    .count()
+                    .get_result(c)?)
+            })
+            .unwrap();
+        assert_eq!(live, 1, "only the last refresh token is usable");
+        // A replay is still one: the used code and the rotated token revoke the grant.
+        assert_eq!(
+            token(&working, redeem).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            token(&working, refresh(&second)).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
     }
 
     fn holder<'a>(jkt: Option<&'a str>, x5t: Option<&'a str>) -> Holder<'a> {

@@ -128,5 +128,9 @@ pub fn refresh(
             id_token,
         }))
     })?;
-    unsigned.sign(ctx.provider, ctx.keys, ctx.now)
+    let spent = match rotates {
+        true => rows::Spent::RefreshToken(&hash),
+        false => rows::Spent::Nothing,
+    };
+    super::signed(ctx, unsigned, spent)
 }
