@@ -767,7 +767,7 @@ fn new_kek(file: &std::path::Path) -> CliResult {
 fn load_kek(config: &Config, create: bool) -> Result<Kek, String> {
     let kek = if let Some(module) = &config.pkcs11 {
         let hsm = crate::keys::hsm::Hsm::connect(&module.resolve()?).map_err(|e| e.to_string())?;
-        Kek::from_hsm(hsm).map_err(|e| e.to_string())?
+        Kek::from_provider(std::sync::Arc::new(hsm)).map_err(|e| e.to_string())?
     } else if create {
         Kek::load_or_create(&config.kek_file).map_err(|e| e.to_string())?
     } else {

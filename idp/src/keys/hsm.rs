@@ -18,6 +18,7 @@
 //! only their public halves and labels.
 
 use super::kek::KekError;
+use super::provider::{KeyProvider, NONCE_LEN, SigningKeys};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
@@ -26,8 +27,6 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use std::path::PathBuf;
 use std::sync::Mutex;
-
-const NONCE_LEN: usize = 12;
 
 /// Where the key is: the PKCS#11 module (a shared library), the token's label, the
 /// user PIN, and the label of the key's objects.
@@ -318,9 +317,40 @@ impl Hsm {
         Ok(())
     }
 
+    /// The label of the signing key `kid` made here.
+    fn signing_label(&self, kid: &str) -> String {
+        format!("{}-sign-{kid}", self.cfg.key)
+    }
+
+    /// Whether `label` is one `signing_label` makes: nothing else is a signing key of
+    /// ours, whatever the database says.
+    fn is_signing_label(&self, label: &str) -> bool {
+        label.starts_with(&format!("{}-sign-", self.cfg.key))
+    }
+
+    fn signing_key_handle(&self, label: &str) -> Result<ObjectHandle, KekError> {
+        if !self.is_signing_label(label) {
+            return Err(KekError::Hsm(format!(
+                "{label} is not a signing key's label"
+            )));
+        }
+        let mut c = self
+            .connected
+            .lock()
+            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))?;
+        if let Some(handle) = c.signing_keys.get(label) {
+            return Ok(*handle);
+        }
+        let handle = private_signing_key(&c.session, label)?;
+        c.signing_keys.insert(label.to_string(), handle);
+        Ok(handle)
+    }
+}
+
+impl KeyProvider for Hsm {
     /// AES-256-GCM in the module, as `kek` seals: a random nonce, then the ciphertext and
     /// its tag.
-    pub fn seal(&self, plain: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
+    fn seal(&self, plain: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
         let iv = crate::crypto::random_bytes::<NONCE_LEN>();
         let sealed = self.run("sealing", |c| {
             let mut iv = iv;
@@ -333,7 +363,7 @@ impl Hsm {
         Ok(out)
     }
 
-    pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
+    fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
         if sealed.len() < NONCE_LEN {
             return Err(KekError::Open);
         }
@@ -353,21 +383,26 @@ impl Hsm {
         opened.ok_or(KekError::Open)
     }
 
-    /// The label of the signing key `kid` made here.
-    pub fn signing_label(&self, kid: &str) -> String {
-        format!("{}-sign-{kid}", self.cfg.key)
+    /// HMAC-SHA256 of `data` in the module, under the key's derivation object.
+    fn hmac(&self, data: &[u8]) -> Result<[u8; 32], KekError> {
+        let mac = self.run("deriving a key", |c| {
+            c.session.sign(&Mechanism::Sha256Hmac, c.derive_key, data)
+        })?;
+        mac.as_slice()
+            .try_into()
+            .map_err(|_| KekError::Hsm(format!("an HMAC of {} bytes", mac.len())))
     }
 
-    /// Whether `label` is one `signing_label` makes: nothing else is a signing key of
-    /// ours, whatever the database says.
-    fn is_signing_label(&self, label: &str) -> bool {
-        label.starts_with(&format!("{}-sign-", self.cfg.key))
+    fn signing_keys(&self) -> Option<&dyn SigningKeys> {
+        Some(self)
     }
+}
 
+impl SigningKeys for Hsm {
     /// Makes a signing key pair `kid` for `alg` in the token, labelled `signing_label(kid)`,
     /// its private half sensitive, not extractable and good for signing only; returns the
     /// label and its public half as JWK members.
-    pub fn generate_signing_key(
+    fn generate(
         &self,
         alg: super::Alg,
         kid: &str,
@@ -417,32 +452,14 @@ impl Hsm {
     }
 
     /// Fails unless the token holds the signing key labelled `label`.
-    pub fn has_signing_key(&self, label: &str) -> Result<(), KekError> {
+    fn check(&self, label: &str) -> Result<(), KekError> {
         self.signing_key_handle(label).map(|_| ())
-    }
-
-    fn signing_key_handle(&self, label: &str) -> Result<ObjectHandle, KekError> {
-        if !self.is_signing_label(label) {
-            return Err(KekError::Hsm(format!(
-                "{label} is not a signing key's label"
-            )));
-        }
-        let mut c = self
-            .connected
-            .lock()
-            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))?;
-        if let Some(handle) = c.signing_keys.get(label) {
-            return Ok(*handle);
-        }
-        let handle = private_signing_key(&c.session, label)?;
-        c.signing_keys.insert(label.to_string(), handle);
-        Ok(handle)
     }
 
     /// Signs `message` in the module with the key labelled `label`: ES256 is ECDSA P-256
     /// over its SHA-256 (`r || s`, 64 bytes, as JWS has it), RS256 PKCS#1 v1.5 with
     /// SHA-256 (256 bytes).
-    pub fn sign(&self, alg: super::Alg, label: &str, message: &[u8]) -> Result<Vec<u8>, KekError> {
+    fn sign(&self, alg: super::Alg, label: &str, message: &[u8]) -> Result<Vec<u8>, KekError> {
         // Found first (and again after a reconnection, whose handles are new).
         self.signing_key_handle(label)?;
         let (mechanism, input, length) = match alg {
@@ -480,7 +497,7 @@ impl Hsm {
 
     /// Destroys both halves of the signing key labelled `label`, a label of
     /// `signing_label` only (nothing found: nothing to do).
-    pub fn destroy_signing_key(&self, label: &str) -> Result<(), KekError> {
+    fn destroy(&self, label: &str) -> Result<(), KekError> {
         if !self.is_signing_label(label) {
             return Err(KekError::Hsm(format!(
                 "{label} is not a signing key's label"
@@ -499,16 +516,6 @@ impl Hsm {
             c.signing_keys.remove(label);
             Ok(())
         })
-    }
-
-    /// HMAC-SHA256 of `data` in the module, under the key's derivation object.
-    pub fn hmac(&self, data: &[u8]) -> Result<[u8; 32], KekError> {
-        let mac = self.run("deriving a key", |c| {
-            c.session.sign(&Mechanism::Sha256Hmac, c.derive_key, data)
-        })?;
-        mac.as_slice()
-            .try_into()
-            .map_err(|_| KekError::Hsm(format!("an HMAC of {} bytes", mac.len())))
     }
 }
 
@@ -562,6 +569,7 @@ mod tests {
     use super::testing::token;
     use super::*;
     use crate::keys::kek::Kek;
+    use std::sync::Arc;
 
     #[test]
     fn a_key_imported_into_the_module_seals_and_derives_as_its_file_did() {
@@ -577,7 +585,7 @@ mod tests {
             Hsm::import(&cfg, &bytes).is_err(),
             "a second key of the same label"
         );
-        let in_module = Kek::from_hsm(Hsm::connect(&cfg).unwrap()).unwrap();
+        let in_module = Kek::from_provider(Arc::new(Hsm::connect(&cfg).unwrap())).unwrap();
         // What the file sealed, the module opens, and the other way round.
         assert_eq!(
             in_module.open(&sealed_before, "kid-1").unwrap(),
@@ -600,7 +608,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = token(dir.path(), "idp-kek");
         Hsm::import(&cfg, &[7; 32]).unwrap();
-        let kek = Kek::from_hsm(Hsm::connect(&cfg).unwrap()).unwrap();
+        let hsm = Arc::new(Hsm::connect(&cfg).unwrap());
+        let kek = Kek::from_provider(hsm.clone()).unwrap();
         let db = crate::store::Db::open(dir.path().join("k.sqlite").to_str().unwrap(), 2).unwrap();
         const NOW: i64 = 1_800_000_000;
         let made = db
@@ -642,7 +651,6 @@ mod tests {
             "public only"
         );
         // The private halves cannot be read out of the module.
-        let hsm = kek.module().unwrap();
         let label = module_label(&rows[0].private_key).unwrap().to_string();
         let read = hsm.run("reading", |c| {
             let key = private_signing_key(&c.session, &label).expect("the key");
@@ -660,7 +668,7 @@ mod tests {
                 .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
         })
         .unwrap();
-        hsm.destroy_signing_key(&label).unwrap();
+        hsm.destroy(&label).unwrap();
         let keys = db.run(|c| Ok(KeySet::load(c, &kek, NOW + 1))).unwrap();
         assert!(keys.is_ok_and(|k| k.sign(Alg::Es256, &claims).is_ok()));
         // Rotated out and no longer published, they are destroyed in the module, after
@@ -673,21 +681,18 @@ mod tests {
         assert_eq!(crate::keys::destroy_unpublished(&db, &kek, NOW + 61), 2);
         for kid in &first {
             assert!(
-                hsm.has_signing_key(&hsm.signing_label(kid)).is_err(),
+                hsm.check(&hsm.signing_label(kid)).is_err(),
                 "{kid} destroyed"
             );
         }
         let rows = db.run(|c| published_rows(c, NOW + 61)).unwrap();
         assert_eq!(rows.len(), 4, "the second and third keys of each algorithm");
         for row in &rows {
-            assert!(
-                hsm.has_signing_key(module_label(&row.private_key).unwrap())
-                    .is_ok()
-            );
+            assert!(hsm.check(module_label(&row.private_key).unwrap()).is_ok());
         }
         // Nothing but a signing key is destroyed, whatever label the database names.
         for label in ["idp-kek-seal", "idp-kek-derive", "other-sign-x"] {
-            assert!(hsm.destroy_signing_key(label).is_err(), "{label}");
+            assert!(hsm.destroy(label).is_err(), "{label}");
         }
         let sealed = kek.seal(b"still here", "ctx").unwrap();
         assert_eq!(kek.open(&sealed, "ctx").unwrap(), b"still here");
@@ -710,9 +715,7 @@ mod tests {
         let cfg = token(dir.path(), "idp-kek");
         Hsm::import(&cfg, &[9; 32]).unwrap();
         let hsm = Hsm::connect(&cfg).unwrap();
-        let (label, _) = hsm
-            .generate_signing_key(crate::keys::Alg::Es256, "k1")
-            .unwrap();
+        let (label, _) = hsm.generate(crate::keys::Alg::Es256, "k1").unwrap();
         assert_eq!(
             hsm.sign(crate::keys::Alg::Es256, &label, b"one")
                 .unwrap()

@@ -1,14 +1,14 @@
-//! AES-256-GCM sealing of secrets at rest, and the key-encryption key. The default key
-//! provider is a local file of 32 random bytes, created with mode 0600 on first use;
-//! every instance that shares a database must be given the same file. The other is a
-//! hardware security module through PKCS#11 (`hsm`), which seals inside the module. `Kek`
-//! is also the type of the per-user data keys it wraps.
+//! AES-256-GCM sealing of secrets at rest, and the key-encryption key. The key is in a
+//! key provider (`provider::KeyProvider`): by default a local file of 32 random bytes,
+//! created with mode 0600 on first use (every instance that shares a database must be
+//! given the same file); or a hardware security module through PKCS#11 (`hsm`), which
+//! seals inside the module. `Kek` is also the type of the per-user data keys it wraps.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use super::provider::{KeyProvider, LocalKey, SigningKeys, open_with, seal_with};
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
 use std::path::Path;
-
-const NONCE_LEN: usize = 12;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KekError {
@@ -29,19 +29,12 @@ pub enum KekError {
     NotPinned,
 }
 
-/// Where sealing happens: with the key in memory, or inside a security module.
-#[derive(Clone)]
-enum Sealer {
-    Local(Box<Aes256Gcm>),
-    Module(std::sync::Arc<super::hsm::Hsm>),
-}
-
 #[derive(Clone)]
 pub struct Kek {
-    sealer: Sealer,
+    provider: Arc<dyn KeyProvider>,
     /// A second key that opens what it sealed but seals nothing: the key before a
     /// rotation, or the next one while the instances learn it (`with_extra`).
-    extra: Option<Sealer>,
+    extra: Option<Arc<dyn KeyProvider>>,
     derived: Derived,
 }
 
@@ -105,7 +98,7 @@ impl Kek {
         let derived = |purpose: &str| Ok::<_, std::convert::Infallible>(derive(key, purpose));
         match Derived::new(derived) {
             Ok(derived) => Kek {
-                sealer: Sealer::Local(Box::new(Aes256Gcm::new(key.into()))),
+                provider: Arc::new(LocalKey::new(key)),
                 extra: None,
                 derived,
             },
@@ -113,29 +106,32 @@ impl Kek {
         }
     }
 
-    /// The key in a security module: it seals there, and the keys derived from it are
-    /// derived there (the same values as from the same key in a file).
-    pub fn from_hsm(hsm: super::hsm::Hsm) -> Result<Kek, KekError> {
-        let hsm = std::sync::Arc::new(hsm);
-        let derived = Derived::new(|purpose: &str| hsm.hmac(&[purpose.as_bytes(), &[1]].concat()))?;
+    /// The key in another provider (a security module): it seals there, and the keys
+    /// derived from it are derived there (the same values as from the same key in a file).
+    pub fn from_provider(provider: Arc<dyn KeyProvider>) -> Result<Kek, KekError> {
+        let derived =
+            Derived::new(|purpose: &str| provider.hmac(&[purpose.as_bytes(), &[1]].concat()))?;
         Ok(Kek {
-            sealer: Sealer::Module(hsm),
+            provider,
             extra: None,
             derived,
         })
     }
 
-    /// The security module the key is in, if it is in one: signing keys are made there.
-    pub fn module(&self) -> Option<&std::sync::Arc<super::hsm::Hsm>> {
-        match &self.sealer {
-            Sealer::Module(hsm) => Some(hsm),
-            Sealer::Local(_) => None,
-        }
+    /// The provider the key is in.
+    pub(crate) fn provider(&self) -> &Arc<dyn KeyProvider> {
+        &self.provider
+    }
+
+    /// Where signing keys are made and used, when the key's provider keeps them (a
+    /// security module); otherwise they are sealed under the key in the database.
+    pub fn signing_keys(&self) -> Option<&dyn SigningKeys> {
+        self.provider.signing_keys()
     }
 
     /// This key, also opening what `extra` sealed (a rotation: see `keys::rotation`).
     pub fn with_extra(mut self, extra: Kek) -> Kek {
-        self.extra = Some(extra.sealer);
+        self.extra = Some(extra.provider);
         self
     }
 
@@ -239,10 +235,7 @@ impl Kek {
     /// Encrypts `plain`, bound to `context` (e.g. the key id) as associated data. Only a
     /// security module can fail to.
     pub fn seal(&self, plain: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-        match &self.sealer {
-            Sealer::Local(cipher) => Ok(seal_with(cipher, plain, context)),
-            Sealer::Module(hsm) => hsm.seal(plain, context),
-        }
+        self.provider.seal(plain, context)
     }
 
     /// Opens what `seal` sealed with this key, or with the extra key.
@@ -257,58 +250,16 @@ impl Kek {
         sealed: &[u8],
         context: &str,
     ) -> Result<(Vec<u8>, bool), KekError> {
-        let opened = open_by(&self.sealer, sealed, context);
+        let opened = self.provider.open(sealed, context);
         match (opened, &self.extra) {
             (Ok(plain), _) => Ok((plain, false)),
-            (Err(e), Some(extra)) => open_by(extra, sealed, context)
+            (Err(e), Some(extra)) => extra
+                .open(sealed, context)
                 .map(|plain| (plain, true))
                 .map_err(|_| e),
             (Err(e), None) => Err(e),
         }
     }
-}
-
-fn open_by(sealer: &Sealer, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-    match sealer {
-        Sealer::Local(cipher) => open_with(cipher, sealed, context),
-        Sealer::Module(hsm) => hsm.open(sealed, context),
-    }
-}
-
-/// AES-256-GCM with a random nonce, written before the ciphertext.
-fn seal_with(cipher: &Aes256Gcm, plain: &[u8], context: &str) -> Vec<u8> {
-    let nonce_bytes = crate::crypto::random_bytes::<NONCE_LEN>();
-    let nonce = Nonce::from(nonce_bytes);
-    let mut out = nonce_bytes.to_vec();
-    let ct = cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plain,
-                aad: context.as_bytes(),
-            },
-        )
-        // Encryption only fails for inputs of gigabytes.
-        .expect("AES-GCM encryption of a small value");
-    out.extend_from_slice(&ct);
-    out
-}
-
-fn open_with(cipher: &Aes256Gcm, sealed: &[u8], context: &str) -> Result<Vec<u8>, KekError> {
-    if sealed.len() < NONCE_LEN {
-        return Err(KekError::Open);
-    }
-    let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KekError::Open)?;
-    cipher
-        .decrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: ct,
-                aad: context.as_bytes(),
-            },
-        )
-        .map_err(|_| KekError::Open)
 }
 
 /// A subkey for one purpose: HMAC-SHA256 of the purpose under the key-encryption key

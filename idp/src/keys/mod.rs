@@ -7,6 +7,7 @@
 
 pub mod hsm;
 pub mod kek;
+pub mod provider;
 pub mod rotation;
 pub mod user_key;
 
@@ -64,10 +65,11 @@ pub fn module_label(private_key: &[u8]) -> Option<&str> {
     std::str::from_utf8(private_key.strip_prefix(IN_MODULE)?).ok()
 }
 
-/// Signs in the security module with a key made there (`hsm`), found by its label.
+/// Signs inside the key provider (a security module) with a key made there, found by its
+/// label.
 #[derive(Clone)]
 struct ModuleSigner {
-    hsm: std::sync::Arc<hsm::Hsm>,
+    provider: std::sync::Arc<dyn provider::KeyProvider>,
     label: String,
     alg: Alg,
 }
@@ -100,8 +102,10 @@ impl JwsSigner for ModuleSigner {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, josekit::JoseError> {
-        self.hsm
-            .sign(self.alg, &self.label, message)
+        self.provider
+            .signing_keys()
+            .ok_or_else(|| kek::KekError::Hsm("the key provider keeps no signing keys".into()))
+            .and_then(|keys| keys.sign(self.alg, &self.label, message))
             .map_err(|e| josekit::JoseError::InvalidSignature(e.into()))
     }
 
@@ -244,9 +248,9 @@ pub(crate) fn make_key(alg: Alg, kek: &Kek, kid: &str) -> Result<(Vec<u8>, Jwk),
         kid: kid.to_string(),
         reason: e.to_string(),
     };
-    let (private_key, mut jwk) = match kek.module() {
-        Some(hsm) => {
-            let (label, public) = hsm.generate_signing_key(alg, kid).map_err(failed)?;
+    let (private_key, mut jwk) = match kek.signing_keys() {
+        Some(module) => {
+            let (label, public) = module.generate(alg, kid).map_err(failed)?;
             (
                 [IN_MODULE, label.as_bytes()].concat(),
                 Jwk::from_map(public)?,
@@ -285,12 +289,12 @@ pub(crate) fn signer(
     };
     Ok(match module_label(private_key) {
         Some(label) => {
-            let hsm = kek.module().ok_or_else(|| {
+            let module = kek.signing_keys().ok_or_else(|| {
                 err("it is in a security module: configure [pkcs11] to reach it".into())
             })?;
-            hsm.has_signing_key(label).map_err(|e| err(e.to_string()))?;
+            module.check(label).map_err(|e| err(e.to_string()))?;
             Box::new(ModuleSigner {
-                hsm: hsm.clone(),
+                provider: kek.provider().clone(),
                 label: label.to_string(),
                 alg,
             })
@@ -354,7 +358,7 @@ pub fn rotate(
 /// far as it can: after a rotation has committed, so that a module that refuses leaves
 /// the rotation done (the next one tries again). Returns how many it destroyed.
 pub fn destroy_unpublished(db: &crate::store::Db, kek: &Kek, now: i64) -> usize {
-    let Some(hsm) = kek.module() else {
+    let Some(module) = kek.signing_keys() else {
         return 0;
     };
     let rows = match db.run(|c| rows::unpublished(c, now)) {
@@ -369,7 +373,7 @@ pub fn destroy_unpublished(db: &crate::store::Db, kek: &Kek, now: i64) -> usize 
         let Some(label) = module_label(&private_key) else {
             continue;
         };
-        match hsm.destroy_signing_key(label) {
+        match module.destroy(label) {
             Ok(()) => destroyed += 1,
             Err(e) => tracing::warn!(%kid, error = %e, "a retired signing key stays in the module"),
         }
