@@ -16,6 +16,9 @@
 //! module too (`<label>-sign-<kid>`: an EC P-256 or RSA 2048 key pair whose private half is
 //! sensitive and not extractable), and every signature is made there; the database holds
 //! only their public halves and labels.
+//!
+//! An instance keeps one session per core (`Hsm::connect`), each connected again on its
+//! own when lost, so that signatures of concurrent requests run side by side in the module.
 
 use super::kek::KekError;
 use super::provider::{KeyProvider, NONCE_LEN, SigningKeys};
@@ -26,7 +29,8 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 /// Where the key is: the PKCS#11 module (a shared library), the token's label, the
 /// user PIN, and the label of the key's objects.
@@ -49,12 +53,18 @@ impl std::fmt::Debug for HsmConfig {
     }
 }
 
-/// A connection to the token: its settings, and the session, connected again when it is
-/// lost (`Hsm::run`).
+/// A connection to the token: its settings, and sessions, each behind its own lock and
+/// connected again when it is lost (`Hsm::run`). An operation takes the next free session,
+/// so that the operations of several threads (signatures above all) run side by side in
+/// the module.
 pub struct Hsm {
     cfg: HsmConfig,
-    connected: Mutex<Connected>,
+    sessions: Vec<Mutex<Connected>>,
+    next: AtomicUsize,
 }
+
+/// The most sessions an instance opens (one per core up to this).
+const MAX_SESSIONS: usize = 8;
 
 /// A logged-in session with the token, the key's two objects, and the signing keys found
 /// so far (by label). Handles hold for one connection only.
@@ -111,24 +121,31 @@ fn connected(cfg: &HsmConfig) -> Result<Connected, KekError> {
     })
 }
 
-/// The private half of the signing key labelled `label`, in `session`; an error when the
-/// token has none, or more than one.
-fn private_signing_key(session: &Session, label: &str) -> Result<ObjectHandle, KekError> {
-    let found = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(|e| failed("looking for a signing key", e))?;
-    match found.as_slice() {
-        [one] => Ok(*one),
+/// The private half of the signing key labelled `label`, found once per session; an
+/// error of its own (inside) when the token has none, or more than one.
+fn signing_key(
+    c: &mut Connected,
+    label: &str,
+) -> Result<Result<ObjectHandle, KekError>, cryptoki::error::Error> {
+    if let Some(handle) = c.signing_keys.get(label) {
+        return Ok(Ok(*handle));
+    }
+    let found = c.session.find_objects(&[
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ])?;
+    Ok(match found.as_slice() {
+        [one] => {
+            c.signing_keys.insert(label.to_string(), *one);
+            Ok(*one)
+        }
         [] => Err(KekError::Hsm(format!(
             "the token has no signing key labelled {label}"
         ))),
         _ => Err(KekError::Hsm(format!(
             "the token has several signing keys labelled {label}"
         ))),
-    }
+    })
 }
 
 /// The DER of the named curve P-256 (OID 1.2.840.10045.3.1.7), as `CKA_EC_PARAMS` takes it.
@@ -227,10 +244,15 @@ fn session(cfg: &HsmConfig) -> Result<Session, KekError> {
     let session = pkcs11
         .open_rw_session(slot)
         .map_err(|e| failed("opening a session", e))?;
-    session
-        .login(UserType::User, Some(&AuthPin::from(cfg.pin.clone())))
-        .map_err(|e| failed("logging in to the token", e))?;
-    Ok(session)
+    // Logging in is the application's, not the session's: the sessions opened after the
+    // first are logged in already.
+    match session.login(UserType::User, Some(&AuthPin::from(cfg.pin.clone()))) {
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+            Ok(session)
+        }
+        Err(e) => Err(failed("logging in to the token", e)),
+    }
 }
 
 fn find(
@@ -249,12 +271,38 @@ fn find(
 }
 
 impl Hsm {
-    /// Logs in to the token and finds the key.
+    /// Logs in to the token and finds the key, in one session per core (at most
+    /// `MAX_SESSIONS`).
     pub fn connect(cfg: &HsmConfig) -> Result<Hsm, KekError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Hsm::with_sessions(cfg, cores.min(MAX_SESSIONS))
+    }
+
+    fn with_sessions(cfg: &HsmConfig, count: usize) -> Result<Hsm, KekError> {
+        let sessions = (0..count.max(1))
+            .map(|_| connected(cfg).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Hsm {
-            connected: Mutex::new(connected(cfg)?),
             cfg: cfg.clone(),
+            sessions,
+            next: AtomicUsize::new(0),
         })
+    }
+
+    /// A free session, looking from the next in turn; when all are busy, the next in turn
+    /// once it is free.
+    fn take(&self) -> Result<MutexGuard<'_, Connected>, KekError> {
+        let unusable = || KekError::Hsm("the session is unusable after a panic".into());
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.sessions.len();
+        for i in 0..count {
+            match self.sessions[(start + i) % count].try_lock() {
+                Ok(c) => return Ok(c),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Poisoned(_)) => return Err(unusable()),
+            }
+        }
+        self.sessions[start % count].lock().map_err(|_| unusable())
     }
 
     /// Runs `op` on the connection. When the session was lost, connects again (logging
@@ -265,10 +313,7 @@ impl Hsm {
         what: &str,
         op: impl Fn(&mut Connected) -> Result<T, cryptoki::error::Error>,
     ) -> Result<T, KekError> {
-        let mut c = self
-            .connected
-            .lock()
-            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))?;
+        let mut c = self.take()?;
         match op(&mut c) {
             Err(e) if lost(&e) => {
                 tracing::warn!(error = %e, "the security module's session was lost; connecting again");
@@ -328,22 +373,14 @@ impl Hsm {
         label.starts_with(&format!("{}-sign-", self.cfg.key))
     }
 
-    fn signing_key_handle(&self, label: &str) -> Result<ObjectHandle, KekError> {
-        if !self.is_signing_label(label) {
-            return Err(KekError::Hsm(format!(
+    /// Refused for a label `signing_label` does not make.
+    fn ours(&self, label: &str) -> Result<(), KekError> {
+        match self.is_signing_label(label) {
+            true => Ok(()),
+            false => Err(KekError::Hsm(format!(
                 "{label} is not a signing key's label"
-            )));
+            ))),
         }
-        let mut c = self
-            .connected
-            .lock()
-            .map_err(|_| KekError::Hsm("the session is unusable after a panic".into()))?;
-        if let Some(handle) = c.signing_keys.get(label) {
-            return Ok(*handle);
-        }
-        let handle = private_signing_key(&c.session, label)?;
-        c.signing_keys.insert(label.to_string(), handle);
-        Ok(handle)
     }
 }
 
@@ -453,15 +490,16 @@ impl SigningKeys for Hsm {
 
     /// Fails unless the token holds the signing key labelled `label`.
     fn check(&self, label: &str) -> Result<(), KekError> {
-        self.signing_key_handle(label).map(|_| ())
+        self.ours(label)?;
+        self.run("looking for a signing key", |c| signing_key(c, label))?
+            .map(|_| ())
     }
 
     /// Signs `message` in the module with the key labelled `label`: ES256 is ECDSA P-256
     /// over its SHA-256 (`r || s`, 64 bytes, as JWS has it), RS256 PKCS#1 v1.5 with
     /// SHA-256 (256 bytes).
     fn sign(&self, alg: super::Alg, label: &str, message: &[u8]) -> Result<Vec<u8>, KekError> {
-        // Found first (and again after a reconnection, whose handles are new).
-        self.signing_key_handle(label)?;
+        self.ours(label)?;
         let (mechanism, input, length) = match alg {
             super::Alg::Es256 => (
                 Mechanism::Ecdsa,
@@ -470,22 +508,11 @@ impl SigningKeys for Hsm {
             ),
             super::Alg::Rs256 => (Mechanism::Sha256RsaPkcs, message.to_vec(), 256),
         };
-        let signature = self.run("signing", |c| {
-            let key = match c.signing_keys.get(label) {
-                Some(k) => *k,
-                None => {
-                    let k = private_signing_key(&c.session, label).map_err(|_| {
-                        cryptoki::error::Error::Pkcs11(
-                            cryptoki::error::RvError::KeyHandleInvalid,
-                            cryptoki::context::Function::Sign,
-                        )
-                    })?;
-                    c.signing_keys.insert(label.to_string(), k);
-                    k
-                }
-            };
-            c.session.sign(&mechanism, key, &input)
-        })?;
+        // Found in the session first (again after a reconnection, whose handles are new).
+        let signature = self.run("signing", |c| match signing_key(c, label)? {
+            Ok(key) => c.session.sign(&mechanism, key, &input).map(Ok),
+            Err(e) => Ok(Err(e)),
+        })??;
         if signature.len() != length {
             return Err(KekError::Hsm(format!(
                 "the module gave a signature of {} bytes, not {length}",
@@ -498,11 +525,7 @@ impl SigningKeys for Hsm {
     /// Destroys both halves of the signing key labelled `label`, a label of
     /// `signing_label` only (nothing found: nothing to do).
     fn destroy(&self, label: &str) -> Result<(), KekError> {
-        if !self.is_signing_label(label) {
-            return Err(KekError::Hsm(format!(
-                "{label} is not a signing key's label"
-            )));
-        }
+        self.ours(label)?;
         self.run("destroying a signing key", |c| {
             for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
                 let found = c.session.find_objects(&[
@@ -513,9 +536,15 @@ impl SigningKeys for Hsm {
                     c.session.destroy_object(object)?;
                 }
             }
-            c.signing_keys.remove(label);
             Ok(())
-        })
+        })?;
+        // No session keeps its handle: a later object could be given the same one.
+        for session in &self.sessions {
+            if let Ok(mut c) = session.lock() {
+                c.signing_keys.remove(label);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -653,7 +682,7 @@ mod tests {
         // The private halves cannot be read out of the module.
         let label = module_label(&rows[0].private_key).unwrap().to_string();
         let read = hsm.run("reading", |c| {
-            let key = private_signing_key(&c.session, &label).expect("the key");
+            let key = signing_key(c, &label)?.expect("the key");
             c.session.get_attributes(key, &[AttributeType::Value])
         });
         assert!(
@@ -737,6 +766,65 @@ mod tests {
         );
         assert_eq!(hsm.open(&sealed, "ctx").unwrap(), b"secret");
         assert!(matches!(hsm.open(&sealed, "other"), Err(KekError::Open)));
+    }
+
+    #[test]
+    fn threads_sign_side_by_side_in_sessions_of_their_own() {
+        use crate::keys::Alg;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = token(dir.path(), "idp-kek");
+        Hsm::import(&cfg, &[5; 32]).unwrap();
+        let hsm = Hsm::with_sessions(&cfg, 3).unwrap();
+        let (label, public) = hsm.generate(Alg::Es256, "k1").unwrap();
+        let jwk = josekit::jwk::Jwk::from_map(public).unwrap();
+        let verifier = josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap();
+        // Three threads in the module at once, each in a session of its own: with one
+        // session, each would wait out the others' deadline alone.
+        let inside = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..3 {
+                let (hsm, label, verifier) = (&hsm, &label, &verifier);
+                let (inside, most) = (&inside, &most);
+                scope.spawn(move || {
+                    hsm.run("waiting for the others", |_| {
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(5);
+                        while inside.load(Ordering::SeqCst) < 3
+                            && std::time::Instant::now() < deadline
+                        {
+                            std::thread::yield_now();
+                        }
+                        most.fetch_max(inside.load(Ordering::SeqCst), Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .unwrap();
+                    for n in 0..20 {
+                        let message = format!("{t}.{n}");
+                        let signature = hsm.sign(Alg::Es256, label, message.as_bytes()).unwrap();
+                        use josekit::jws::JwsVerifier;
+                        verifier.verify(message.as_bytes(), &signature).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+        let knowing = |label: &str| {
+            hsm.sessions
+                .iter()
+                .filter(|s| s.lock().unwrap().signing_keys.contains_key(label))
+                .count()
+        };
+        assert_eq!(knowing(&label), 3, "every session signed");
+        hsm.destroy(&label).unwrap();
+        assert_eq!(
+            knowing(&label),
+            0,
+            "no session keeps a destroyed key's handle"
+        );
+        assert!(hsm.check(&label).is_err());
     }
 
     #[test]
