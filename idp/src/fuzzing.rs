@@ -36,6 +36,10 @@ struct Harness {
     /// The browser's client data answering `registration_state`'s challenge.
     registration_client_data: String,
     discoverable_state: String,
+    /// The client data answering `discoverable_state`'s challenge.
+    discoverable_client_data: String,
+    /// The passkey the seed attestation registers: sign-in answers are checked against it.
+    passkey: authenticators::webauthn::Passkey,
 }
 
 fn harness() -> &'static Harness {
@@ -71,21 +75,31 @@ fn harness() -> &'static Harness {
         let webauthn = authenticators::webauthn::WebAuthn::new("https://idp.example", "Fuzz")
             .expect("webauthn");
         let registration_state = webauthn
-            .begin_registration("5b0a4a3e-6f0e-4d43-9c55-0a9d6a1e2f10", "anna", "Anna", &[])
+            .begin_registration(USER_ID, "anna", "Anna", &[])
             .expect("registration")
             .state;
-        let challenge = serde_json::from_str::<Value>(&registration_state)
-            .ok()
-            .and_then(|v| find_string(&v, "challenge"))
-            .expect("challenge");
-        let registration_client_data = json!({
-            "type": "webauthn.create",
-            "challenge": challenge,
-            "origin": "https://idp.example",
-            "crossOrigin": false,
-        })
-        .to_string();
         let discoverable_state = webauthn.begin_discoverable().expect("sign-in").state;
+        let client_data = |kind: &str, state: &str| {
+            let challenge = serde_json::from_str::<Value>(state)
+                .ok()
+                .and_then(|v| find_string(&v, "challenge"))
+                .expect("challenge");
+            json!({
+                "type": kind,
+                "challenge": challenge,
+                "origin": "https://idp.example",
+                "crossOrigin": false,
+            })
+            .to_string()
+        };
+        let registration_client_data = client_data("webauthn.create", &registration_state);
+        let discoverable_client_data = client_data("webauthn.get", &discoverable_state);
+        let passkey = webauthn
+            .finish_registration(
+                &registration_state,
+                &attested(&registration_client_data, SEED_ATTESTATION),
+            )
+            .expect("the seed attestation registers");
         Harness {
             _dir: dir,
             svc,
@@ -95,6 +109,8 @@ fn harness() -> &'static Harness {
             registration_state,
             registration_client_data,
             discoverable_state,
+            discoverable_client_data,
+            passkey,
         }
     })
 }
@@ -139,10 +155,10 @@ pub fn token(data: &[u8]) {
     let authorization = parts.next().map(text).filter(|s| !s.is_empty());
     let proof = parts.next().map(text).filter(|s| !s.is_empty());
     let body = parts.next().unwrap_or_default();
-    token_request(authorization.as_deref(), proof.as_deref(), body);
+    token_request(authorization.as_deref(), proof.as_deref(), body, now());
 }
 
-fn token_request(authorization: Option<&str>, proof: Option<&str>, body: &[u8]) {
+fn token_request(authorization: Option<&str>, proof: Option<&str>, body: &[u8], now: i64) {
     let h = harness();
     let Ok(params) = Params::parse(body) else {
         return;
@@ -156,7 +172,7 @@ fn token_request(authorization: Option<&str>, proof: Option<&str>, body: &[u8]) 
         dpop_proof: proof,
         certificate: None,
         alias: false,
-        now: now(),
+        now,
     };
     let _ = grants::token(&ctx, &params, authorization);
 }
@@ -164,14 +180,17 @@ fn token_request(authorization: Option<&str>, proof: Option<&str>, body: &[u8]) 
 /// A JWT whose header and payload the fuzzer writes (separated by a NUL byte) and whose
 /// signature is valid, so that what follows the signature check is reached: as a request
 /// object and a client assertion of the client with keys, as a DPoP proof of that key, and,
-/// signed by the provider, as an `id_token_hint` and an access token.
+/// signed by the provider, as an `id_token_hint` and an access token. In a payload that is
+/// a JSON object, the times (`iat`, `nbf`, `exp`, `auth_time`) count in seconds from the
+/// input's clock, so that inputs stay as current as the seeds made them.
 pub fn signed_jwt(data: &[u8]) {
     let h = harness();
+    let t = now();
     let mut parts = data.splitn(2, |b| *b == 0);
     let header = parts.next().unwrap_or_default();
-    let payload = parts.next().unwrap_or_default();
+    let payload = timed(parts.next().unwrap_or_default(), t);
+    let payload = payload.as_slice();
     let by_client = sign_raw(&h.client_key, header, payload);
-    let t = now();
 
     let mut params = Params::default();
     params.insert("client_id", KEYS_CLIENT);
@@ -189,7 +208,7 @@ pub fn signed_jwt(data: &[u8]) {
         )
         .append_pair("client_assertion", &by_client)
         .finish();
-    token_request(None, None, assertion.as_bytes());
+    token_request(None, None, assertion.as_bytes(), t);
 
     // As a DPoP proof: the header names the key that signed it, unless it names one itself.
     let proof = match serde_json::from_slice::<Map<String, Value>>(header) {
@@ -212,18 +231,20 @@ pub fn signed_jwt(data: &[u8]) {
     let _ = dpop::check(&proof, &expected, t);
     let body =
         format!("grant_type=client_credentials&client_id={SECRET_CLIENT}&client_secret={SECRET}");
-    token_request(None, Some(&proof), body.as_bytes());
+    token_request(None, Some(&proof), body.as_bytes(), t);
 
     // Signed by the provider: only its payload is the fuzzer's.
     if let Ok(claims) = serde_json::from_slice::<Map<String, Value>>(payload) {
         let alg = crate::keys::Alg::Es256;
-        if let Ok(by_provider) = keys.sign(alg, &claims) {
+        if let Ok(id_token) = keys.sign(alg, &claims) {
             let mut params = Params::default();
-            params.insert("id_token_hint", &by_provider);
+            params.insert("id_token_hint", &id_token);
             let _ = logout::validate(&params, &keys, &h.svc.provider.issuer, |id| {
                 h.svc.db.run(|c| clients::find(c, id))
             });
-            bearer(&by_provider, t);
+        }
+        if let Ok(access_token) = keys.sign_typed(alg, "at+jwt", &claims) {
+            bearer(&access_token, t);
         }
     }
 }
@@ -246,8 +267,9 @@ pub fn jwt(data: &[u8]) {
         access_token: Some(&token),
         nonce: None,
     };
-    let _ = dpop::check(&token, &expected, now());
-    bearer(&token, now());
+    let t = now();
+    let _ = dpop::check(&token, &expected, t);
+    bearer(&token, t);
 }
 
 fn bearer(token: &str, now: i64) {
@@ -263,34 +285,63 @@ fn bearer(token: &str, now: i64) {
 }
 
 /// A browser's WebAuthn answer (JSON), to a registration and to a discoverable sign-in;
-/// and the same bytes as an authenticator's attestation object (CBOR) in an answer whose
-/// client data is right, so that the attestation is parsed.
+/// then the same bytes in answers whose client data is right, so that what the
+/// authenticator wrote is parsed: as an attestation object (CBOR) in a registration, and
+/// as authenticator data and a signature (separated by a NUL byte) in a sign-in with the
+/// harness's passkey.
 pub fn webauthn(data: &[u8]) {
     let h = harness();
     let response = text(data);
+    let (state, passkeys) = (&h.discoverable_state, std::slice::from_ref(&h.passkey));
     let _ = h
         .webauthn
         .finish_registration(&h.registration_state, &response);
     let _ = h.webauthn.identify(&response);
+    let _ = h.webauthn.finish_discoverable(state, &response, passkeys);
+    let registration = attested(&h.registration_client_data, data);
     let _ = h
         .webauthn
-        .finish_discoverable(&h.discoverable_state, &response, &[]);
+        .finish_registration(&h.registration_state, &registration);
+    let mut parts = data.splitn(2, |b| *b == 0);
+    let authenticator_data = parts.next().unwrap_or_default();
+    let signature = parts.next().unwrap_or_default();
+    let b64 = crate::crypto::b64url;
+    let sign_in = json!({
+        "id": CREDENTIAL_ID,
+        "rawId": CREDENTIAL_ID,
+        "type": "public-key",
+        "response": {
+            "authenticatorData": b64(authenticator_data),
+            "clientDataJSON": b64(h.discoverable_client_data.as_bytes()),
+            "signature": b64(signature),
+            "userHandle": b64(&USER_HANDLE),
+        },
+        "extensions": {},
+    });
     let _ = h
         .webauthn
-        .finish_registration(&h.registration_state, &attested(h, data));
+        .finish_discoverable(state, &sign_in.to_string(), passkeys);
 }
 
-/// A registration answer carrying `attestation` as its attestation object, with client
-/// data that answers the harness's challenge.
-fn attested(h: &Harness, attestation: &[u8]) -> String {
+/// The passkey of the seed attestation: its credential id (bytes 0 to 15) and its account.
+const SEED_ATTESTATION: &[u8] = include_bytes!("../../fuzz/seeds/webauthn/none-attestation");
+const CREDENTIAL_ID: &str = "AAECAwQFBgcICQoLDA0ODw";
+const USER_ID: &str = "5b0a4a3e-6f0e-4d43-9c55-0a9d6a1e2f10";
+const USER_HANDLE: [u8; 16] = [
+    0x5b, 0x0a, 0x4a, 0x3e, 0x6f, 0x0e, 0x4d, 0x43, 0x9c, 0x55, 0x0a, 0x9d, 0x6a, 0x1e, 0x2f, 0x10,
+];
+
+/// A registration answer carrying `attestation` as its attestation object, with
+/// `client_data` (which answers the harness's challenge).
+fn attested(client_data: &str, attestation: &[u8]) -> String {
     let b64 = crate::crypto::b64url;
     json!({
-        "id": "AAECAwQFBgcICQoLDA0ODw",
-        "rawId": "AAECAwQFBgcICQoLDA0ODw",
+        "id": CREDENTIAL_ID,
+        "rawId": CREDENTIAL_ID,
         "type": "public-key",
         "response": {
             "attestationObject": b64(attestation),
-            "clientDataJSON": b64(h.registration_client_data.as_bytes()),
+            "clientDataJSON": b64(client_data.as_bytes()),
         },
         "extensions": {},
     })
@@ -365,6 +416,21 @@ pub fn template(data: &[u8]) {
     }
 }
 
+/// `payload` with its times counted from `now`, when it is a JSON object.
+fn timed(payload: &[u8], now: i64) -> Vec<u8> {
+    let Ok(mut claims) = serde_json::from_slice::<Map<String, Value>>(payload) else {
+        return payload.to_vec();
+    };
+    for name in ["iat", "nbf", "exp", "auth_time"] {
+        if let Some(Value::Number(n)) = claims.get(name)
+            && let Some(offset) = n.as_i64()
+        {
+            claims.insert(name.into(), now.saturating_add(offset).into());
+        }
+    }
+    object_bytes(&claims).into_bytes()
+}
+
 /// A compact JWS with the given header and payload bytes, signed by `key`.
 fn sign_raw(key: &EcKeyPair, header: &[u8], payload: &[u8]) -> String {
     let input = format!(
@@ -402,17 +468,67 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 #[cfg(test)]
 mod tests {
-    /// The harness reaches past the client data: the seed attestation registers a passkey.
+    /// The harness reaches past the client data: the seed attestation registers a passkey
+    /// (at its start), and a sign-in answer with authenticator data signed by that passkey's
+    /// key (fuzz/seeds/webauthn/none-attestation was made with it) signs in.
     #[test]
-    fn the_webauthn_harness_answers_its_own_challenge() {
+    fn the_webauthn_harness_answers_its_own_challenges() {
+        use josekit::jws::JwsSigner;
         let h = super::harness();
-        let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/seeds/webauthn/none-attestation");
-        let attestation = std::fs::read(seed).expect("seed");
-        let answer = super::attested(h, &attestation);
-        h.webauthn
-            .finish_registration(&h.registration_state, &answer)
-            .expect("registered");
+        let seed =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/webauthn/sign-in");
+        let data = std::fs::read(seed).expect("seed");
+        let authenticator_data = &data[..37];
+        let client_data = h.discoverable_client_data.as_bytes();
+        let key = josekit::jwk::Jwk::from_bytes(
+            br#"{"kty":"EC","crv":"P-256","x":"nZTQdvCLQm1_wXK95lJz_j82Y5bSZqmcjeFSAFIiXTI","y":"CZtVTCQQlomdGaDUtNArGgR-NYhIel3Sd6lTzrqzalo","d":"q0CV4twDDdYiXB0y4gSD0n30v6Vrp1JTXeU5N82oLa0"}"#,
+        )
+        .unwrap();
+        let signer = josekit::jws::ES256.signer_from_jwk(&key).unwrap();
+        let signed = [authenticator_data, &crate::crypto::sha256(client_data)].concat();
+        let raw = signer.sign(&signed).unwrap();
+        let answer = |signature: &[u8]| {
+            serde_json::json!({
+                "id": super::CREDENTIAL_ID,
+                "rawId": super::CREDENTIAL_ID,
+                "type": "public-key",
+                "response": {
+                    "authenticatorData": crate::crypto::b64url(authenticator_data),
+                    "clientDataJSON": crate::crypto::b64url(client_data),
+                    "signature": crate::crypto::b64url(signature),
+                    "userHandle": crate::crypto::b64url(&super::USER_HANDLE),
+                },
+            })
+            .to_string()
+        };
+        let finish = |signature: &[u8]| {
+            h.webauthn.finish_discoverable(
+                &h.discoverable_state,
+                &answer(signature),
+                std::slice::from_ref(&h.passkey),
+            )
+        };
+        assert!(finish(&der_signature(&raw)).is_ok());
+        assert!(
+            finish(&data[38..]).is_err(),
+            "the seed's own signature is not valid"
+        );
+    }
+
+    /// An ECDSA signature `r || s` in DER, as WebAuthn carries it.
+    fn der_signature(raw: &[u8]) -> Vec<u8> {
+        let integer = |half: &[u8]| {
+            let half = &half[half.iter().take_while(|b| **b == 0).count()..];
+            let pad = half.first().is_some_and(|b| *b >= 0x80);
+            let mut out = vec![0x02, (half.len() + usize::from(pad)) as u8];
+            if pad {
+                out.push(0);
+            }
+            out.extend_from_slice(half);
+            out
+        };
+        let body = [integer(&raw[..32]), integer(&raw[32..])].concat();
+        [vec![0x30, body.len() as u8], body].concat()
     }
 
     /// Every seed and every input that once made a target fail runs through it again.

@@ -42,7 +42,8 @@ pub struct Template {
 }
 
 impl Template {
-    /// Normalises `embedding` to unit length. Fails on empty, non-finite or zero vectors.
+    /// Normalises `embedding` to unit length (one already of unit length within f32's
+    /// precision is kept as it is). Fails on empty, non-finite or zero vectors.
     pub fn new(model: ModelId, embedding: Vec<f32>) -> Result<Self> {
         if embedding.is_empty() || embedding.len() > usize::from(u16::MAX) {
             return Err(MatcherError::InvalidTemplate(format!(

@@ -30,7 +30,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 /// Where the key is: the PKCS#11 module (a shared library), the token's label, the
 /// user PIN, and the label of the key's objects.
@@ -278,10 +278,18 @@ impl Hsm {
         Hsm::with_sessions(cfg, cores.min(MAX_SESSIONS))
     }
 
+    /// Up to `count` sessions: the first must open; a module that allows fewer gets fewer.
     fn with_sessions(cfg: &HsmConfig, count: usize) -> Result<Hsm, KekError> {
-        let sessions = (0..count.max(1))
-            .map(|_| connected(cfg).map(Mutex::new))
-            .collect::<Result<_, _>>()?;
+        let mut sessions = vec![Mutex::new(connected(cfg)?)];
+        while sessions.len() < count {
+            match connected(cfg) {
+                Ok(c) => sessions.push(Mutex::new(c)),
+                Err(e) => {
+                    tracing::warn!(error = %e, sessions = sessions.len(), "the security module opened no more sessions");
+                    break;
+                }
+            }
+        }
         Ok(Hsm {
             cfg: cfg.clone(),
             sessions,
@@ -290,19 +298,21 @@ impl Hsm {
     }
 
     /// A free session, looking from the next in turn; when all are busy, the next in turn
-    /// once it is free.
-    fn take(&self) -> Result<MutexGuard<'_, Connected>, KekError> {
-        let unusable = || KekError::Hsm("the session is unusable after a panic".into());
+    /// once it is free. A session an operation panicked in is used on (an operation that
+    /// finds it lost connects it again).
+    fn take(&self) -> MutexGuard<'_, Connected> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let count = self.sessions.len();
         for i in 0..count {
             match self.sessions[(start + i) % count].try_lock() {
-                Ok(c) => return Ok(c),
+                Ok(c) => return c,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
                 Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Poisoned(_)) => return Err(unusable()),
             }
         }
-        self.sessions[start % count].lock().map_err(|_| unusable())
+        self.sessions[start % count]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `op` on the connection. When the session was lost, connects again (logging
@@ -313,7 +323,7 @@ impl Hsm {
         what: &str,
         op: impl Fn(&mut Connected) -> Result<T, cryptoki::error::Error>,
     ) -> Result<T, KekError> {
-        let mut c = self.take()?;
+        let mut c = self.take();
         match op(&mut c) {
             Err(e) if lost(&e) => {
                 tracing::warn!(error = %e, "the security module's session was lost; connecting again");
@@ -540,9 +550,8 @@ impl SigningKeys for Hsm {
         })?;
         // No session keeps its handle: a later object could be given the same one.
         for session in &self.sessions {
-            if let Ok(mut c) = session.lock() {
-                c.signing_keys.remove(label);
-            }
+            let mut c = session.lock().unwrap_or_else(PoisonError::into_inner);
+            c.signing_keys.remove(label);
         }
         Ok(())
     }

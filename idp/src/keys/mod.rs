@@ -162,11 +162,34 @@ impl KeySet {
         Ok(KeySet { keys, jwks_json })
     }
 
-    /// A key set without keys: it signs nothing (for tests of signing failures).
+    /// A key set without keys: it signs nothing, for good (for tests of signing failures).
     #[cfg(test)]
     pub(crate) fn empty() -> KeySet {
         KeySet {
             keys: Vec::new(),
+            jwks_json: r#"{"keys":[]}"#.into(),
+        }
+    }
+
+    /// A key set whose one key is in a security module that does not answer (for tests of
+    /// passing signing failures).
+    #[cfg(test)]
+    pub(crate) fn unanswered() -> KeySet {
+        let mut jwk = ES256.generate_key_pair().expect("key").to_jwk_public_key();
+        jwk.set_key_id("unanswered");
+        let signer = ModuleSigner {
+            provider: std::sync::Arc::new(provider::LocalKey::new(&[0; 32])),
+            label: "unanswered".into(),
+            alg: Alg::Es256,
+        };
+        KeySet {
+            keys: vec![SigningKey {
+                kid: "unanswered".into(),
+                alg: Alg::Es256,
+                active: true,
+                signer: Some(Box::new(signer)),
+                verifier: Box::new(ES256.verifier_from_jwk(&jwk).expect("verifier")),
+            }],
             jwks_json: r#"{"keys":[]}"#.into(),
         }
     }

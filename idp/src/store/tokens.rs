@@ -366,8 +366,6 @@ pub fn find_refresh_token(
     )
 }
 
-/// Marks a refresh token rotated and returns it, exactly once; a token that was already
-/// rotated comes back as `Replayed`.
 /// What a token request used up in its transaction, by hash.
 #[derive(Debug, Clone, Copy)]
 pub enum Spent<'a> {
@@ -378,14 +376,21 @@ pub enum Spent<'a> {
     Nothing,
 }
 
-/// Undoes a committed redemption whose tokens never reached the client: what it `spent`
-/// is usable again, and the access and refresh tokens made for it (by hash) are deleted.
+/// Undoes a committed redemption of `grant_id` whose tokens never reached the client:
+/// what it `spent` is usable again, and the access and refresh tokens made for it (by
+/// hash) are deleted. Nothing is given back once the grant is revoked (a replay in the
+/// meantime): its code or token stays used, so that a later one is recorded as a replay.
+/// Returns whether it gave back.
 pub fn withdraw(
     conn: &mut AnyConnection,
+    grant_id: &str,
     spent: Spent,
     access_hash: Option<&str>,
     refresh_hash: Option<&str>,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
+    if find_grant(conn, grant_id)?.is_none_or(|g| g.revoked) {
+        return Ok(false);
+    }
     match spent {
         Spent::Code(hash) => diesel::update(authorization_codes::table.find(hash))
             .set(authorization_codes::consumed.eq(false))
@@ -401,9 +406,11 @@ pub fn withdraw(
     if let Some(hash) = refresh_hash {
         diesel::delete(refresh_tokens::table.find(hash)).execute(conn)?;
     }
-    Ok(())
+    Ok(true)
 }
 
+/// Marks a refresh token rotated and returns it, exactly once; a token that was already
+/// rotated comes back as `Replayed`.
 pub fn rotate_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,

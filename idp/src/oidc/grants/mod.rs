@@ -210,12 +210,16 @@ fn commit_outcome<T>(
     db.tx(f)?
 }
 
-/// Signs what a committed transaction issued. Signing can fail after the commit (a
-/// security module that does not answer, a client key that cannot encrypt): the client
-/// then gets an error and no token, and a second transaction withdraws the issue. What
-/// the request `spent` is usable again, the tokens made for it are deleted, and the audit
-/// log says so, so that the client's retry is not taken for a replay (which would revoke
-/// the grant and sign the citizen out of the service).
+/// Signs what a committed transaction issued. Signing can fail after the commit: the
+/// client then gets an error and no token. When the failure passes (a security module
+/// that does not answer now: `503 temporarily_unavailable`), a second transaction
+/// withdraws the issue, so that the client's retry is not taken for a replay, which would
+/// revoke the grant and sign the citizen out of the service. What the request `spent` is
+/// usable again, the tokens made for it are deleted, and the audit log says so. A lasting
+/// failure (no key for the client's algorithm, a client key that cannot encrypt) withdraws
+/// nothing: a retry could not succeed, and would only be counted as the replay it is.
+/// A retry sent before the withdrawal is still taken for a replay; the retry must prove
+/// the DPoP key or certificate the first attempt bound the grant to.
 fn signed(
     ctx: &TokenContext,
     unsigned: Unsigned,
@@ -226,26 +230,28 @@ fn signed(
     let (grant, client_id) = (unsigned.grant.clone(), unsigned.client.id.clone());
     let error = match unsigned.sign(ctx.provider, ctx.keys, ctx.now) {
         Ok(response) => return Ok(response),
+        Err(e) if e.code != ErrorCode::TemporarilyUnavailable => return Err(e),
         Err(e) => e,
     };
     let withdrawn = ctx.db.tx(|conn| {
-        crate::store::tokens::withdraw(
-            conn,
-            spent,
-            access_hash.as_deref(),
-            refresh_hash.as_deref(),
-        )?;
+        let rows = (access_hash.as_deref(), refresh_hash.as_deref());
+        if !crate::store::tokens::withdraw(conn, &grant.id, spent, rows.0, rows.1)? {
+            return Ok(false);
+        }
         let entry = crate::audit::Entry {
             kind: crate::audit::Kind::TokensWithdrawn,
             user_id: grant.user_id.as_deref(),
             client_id: Some(&client_id),
             detail: serde_json::json!({ "grant": grant.id, "error": error.code.as_str() }),
         };
-        crate::audit::append(conn, entry, ctx.now)
+        crate::audit::append(conn, entry, ctx.now).map(|_| true)
     });
     match withdrawn {
-        Ok(_) => {
+        Ok(true) => {
             tracing::warn!(grant = %grant.id, "tokens could not be signed; their issue was withdrawn")
+        }
+        Ok(false) => {
+            tracing::warn!(grant = %grant.id, "tokens could not be signed; the grant was revoked meanwhile")
         }
         Err(e) => {
             tracing::error!(grant = %grant.id, error = %e, "tokens could not be signed, nor their issue withdrawn")
@@ -302,8 +308,10 @@ mod tests {
         }
     }
 
-    /// Tokens that cannot be signed after their transaction committed are withdrawn: the
-    /// client's retry gets them, not a replay's revocation; a later replay still revokes.
+    /// Tokens that cannot be signed after their transaction committed, because the
+    /// security module does not answer, are withdrawn: the client's retry gets them, not a
+    /// replay's revocation; a later replay still revokes. A lasting failure withdraws
+    /// nothing.
     #[test]
     fn a_signing_failure_gives_back_the_code_and_the_refresh_token() {
         use crate::admin::clients::{Credentials, NewClient, create};
@@ -339,7 +347,7 @@ mod tests {
                 rows::insert_code(c, &code)
             })
             .unwrap();
-        let (working, broken) = (svc.keys(), KeySet::empty());
+        let (working, broken) = (svc.keys(), KeySet::unanswered());
         let token = |keys: &KeySet, body: String| {
             let ctx = TokenContext {
                 db: &svc.db,
@@ -356,7 +364,7 @@ mod tests {
         };
         let redeem = format!("grant_type=authorization_code&code=the-code&redirect_uri={redirect}");
         let failed = token(&broken, redeem.clone()).unwrap_err();
-        assert_eq!(failed.code, ErrorCode::ServerError);
+        assert_eq!(failed.code, ErrorCode::TemporarilyUnavailable);
         let issued = token(&working, redeem.clone()).unwrap();
         assert!(issued.id_token.is_some());
 
@@ -364,7 +372,7 @@ mod tests {
         let first = issued.refresh_token.unwrap();
         assert_eq!(
             token(&broken, refresh(&first)).unwrap_err().code,
-            ErrorCode::ServerError
+            ErrorCode::TemporarilyUnavailable
         );
         let refreshed = token(&working, refresh(&first)).unwrap();
         let second = refreshed.refresh_token.unwrap();
@@ -387,13 +395,18 @@ mod tests {
             })
             .unwrap();
         assert_eq!(live, 1, "only the last refresh token is usable");
-        // A replay is still one: the used code and the rotated token revoke the grant.
+        // A lasting failure gives nothing back: its retry is a replay, which revokes.
         assert_eq!(
-            token(&working, redeem).unwrap_err().code,
-            ErrorCode::InvalidGrant
+            token(&KeySet::empty(), refresh(&second)).unwrap_err().code,
+            ErrorCode::ServerError
         );
         assert_eq!(
             token(&working, refresh(&second)).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        // And a replay is still one: the used code finds its grant revoked.
+        assert_eq!(
+            token(&working, redeem).unwrap_err().code,
             ErrorCode::InvalidGrant
         );
     }
