@@ -267,6 +267,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request waits for a database connection unless told otherwise.
 pub const DEFAULT_POOL_WAIT: Duration = Duration::from_secs(10);
+/// Connections kept open while idle; more are opened under load, up to the pool's size, and
+/// closed again after r2d2's idle timeout.
+const MIN_IDLE: u32 = 2;
 
 /// A pool of connections to the provider's database. Cheap to clone.
 #[derive(Clone)]
@@ -353,6 +356,9 @@ impl Db {
             // No query on every checkout: a connection a restart broke is found by the
             // failure it causes and dropped then (`Pooled`).
             .test_on_check_out(false)
+            // Connections are opened as the load needs them, not all at start: each holds
+            // its own parsed schema and page cache (and, on PostgreSQL, a server process).
+            .min_idle(Some(MIN_IDLE.min(max_connections.max(1))))
             .connection_timeout(wait)
             .build(manager)?;
         let batcher = sync.as_ref().map(|sync| {
