@@ -123,8 +123,8 @@ fn now() -> i64 {
     crate::now() + 60 * STEP.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The bytes as text, as a request's parameters and headers arrive (lossy like a header
-/// value read by `to_str` would not be: invalid UTF-8 still reaches the parser).
+/// The bytes as text, invalid UTF-8 replaced, for the parsers that take text (headers,
+/// tokens, JSON answers).
 fn text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
 }
