@@ -7,6 +7,7 @@ mod batch;
 pub mod biometric_consents;
 pub mod captures;
 pub mod challenges;
+mod checkpoint;
 pub mod client_logos;
 pub mod clients;
 pub mod consents;
@@ -249,10 +250,12 @@ impl Manager {
                 // commit does not wait for the disk inside the write lock; `Db` waits for
                 // it afterwards, many commits sharing one fsync (`group_sync`), so that
                 // a committed login or token survives a power cut. WAL (for concurrent
-                // readers) is persistent and set once in `Db::open`.
+                // readers) is persistent and set once in `Db::open`. The savepoints of a
+                // batch (`batch`) keep the pages they would roll back to in memory, not in
+                // a temporary file.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
                     BUSY_TIMEOUT.as_millis()
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -367,10 +370,28 @@ impl Db {
                 backend,
             };
             std::sync::Arc::new(batch::Batcher::new(
-                move || Ok(writer.open()?),
+                move || {
+                    let mut conn = writer.open()?;
+                    // The store's thread checkpoints (`checkpoint`); this is the safety net.
+                    conn.batch_execute(&format!(
+                        "PRAGMA wal_autocheckpoint = {};",
+                        checkpoint::WRITER_AUTOCHECKPOINT
+                    ))?;
+                    Ok(conn)
+                },
                 sync.clone(),
             ))
         });
+        if let Some(batcher) = &batcher {
+            let checkpointer = Manager {
+                url: url.to_string(),
+                backend,
+            };
+            checkpoint::spawn(
+                move || Ok(checkpointer.open()?),
+                std::sync::Arc::downgrade(batcher),
+            );
+        }
         let db = Db {
             pool,
             backend,
