@@ -79,6 +79,19 @@ pub const LANG_COOKIE: &str = "idp_lang";
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
+impl RequestId {
+    /// A random prefix drawn once per process and a count: unique across instances for
+    /// following a request through the logs, without a call to the system's random
+    /// generator per request (an id is not a secret).
+    fn next() -> String {
+        static PREFIX: std::sync::LazyLock<u32> =
+            std::sync::LazyLock::new(|| u32::from_be_bytes(crate::crypto::random_bytes()));
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{:08x}{n:08x}", *PREFIX)
+    }
+}
+
 /// Starts the server on an already bound listener (tests bind port 0), with TLS when
 /// configured.
 pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
@@ -487,7 +500,7 @@ async fn request_context(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let id = crate::crypto::hex(&crate::crypto::random_bytes::<8>());
+    let id = RequestId::next();
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
     actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(id.clone()));
     let started = std::time::Instant::now();

@@ -27,7 +27,7 @@ pub fn issue_code(
     let subject = crate::store::clients::find(conn, &req.client_id)?
         .map(|client| crate::oidc::subject::of(&provider.pairwise, &client, &session.user_id));
     let grant = Grant {
-        id: crypto::random_id(),
+        id: crypto::ordered_id(now),
         client_id: req.client_id.clone(),
         user_id: Some(session.user_id.clone()),
         scope: req.scope_string(),

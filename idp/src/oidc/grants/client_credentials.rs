@@ -43,7 +43,7 @@ pub fn grant(
     };
     let scope = scope.join(" ");
     let grant = Grant {
-        id: crypto::random_id(),
+        id: crypto::ordered_id(ctx.now),
         client_id: client.id.clone(),
         user_id: None,
         scope: scope.clone(),
