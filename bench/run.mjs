@@ -1,7 +1,7 @@
 // Load benchmark, side by side: the release `idp` (SQLite in a directory on disk, every
 // token committed and on disk before it is returned) and node-oidc-provider (its default
 // in-memory adapter: nothing written anywhere), started with an equivalent configuration,
-// loaded one after the other by the same load generator (autocannon) over loopback, in
+// loaded one after the other by the same load generator (wrk) over loopback, in
 // several interleaved rounds (the order alternates each round). Prints, per endpoint, the
 // median over the rounds of requests per second and of the p50/p99 latencies, and idp's
 // throughput as a multiple of the peer's; then the memory of both processes. With
@@ -9,18 +9,17 @@
 // what it needs first.
 //
 // Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS per endpoint and round (5),
-// BENCH_CONNECTIONS (32), BENCH_WRITE (0), BENCH_DATABASE_URL (idp on this PostgreSQL
+// BENCH_CONNECTIONS (32), BENCH_THREADS (wrk's threads, 1), BENCH_WRITE (0),
+// BENCH_DATABASE_URL (idp on this PostgreSQL
 // database, which must exist and be empty, instead of SQLite), BENCH_ONLY (a regular
 // expression: only the endpoints whose names match, no sign-ins, and only the table is
 // printed; for a quick look while working, never written), BENCH_INSTANCES (2: a second idp
 // process on the same PostgreSQL database, the load split evenly between the two; with
 // BENCH_DATABASE_URL only).
 
-import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +39,7 @@ const PASSWORD = 'bench password of good length';
 const rounds = Number(process.env.BENCH_ROUNDS || 3);
 const seconds = Number(process.env.BENCH_SECONDS || 5);
 const connections = Number(process.env.BENCH_CONNECTIONS || 32);
+const threads = Number(process.env.BENCH_THREADS || 1);
 const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
 const form = 'application/x-www-form-urlencoded';
 const tokenHeaders = { authorization: basic, 'content-type': form };
@@ -75,22 +75,48 @@ async function idpRefreshTokens(idp, n) {
   return tokens;
 }
 
-/** autocannon over one endpoint. */
+/**
+ * wrk over one endpoint (`bench/load.lua` builds the request from `opts` and prints the
+ * figures): requests per second, p50 and p99 in ms, errors (non-2xx answers included).
+ * With `opts.tokens` each connection follows its own chain of refresh-token rotations.
+ */
 async function load(url, opts = {}, conns = connections) {
-  const r = await autocannon({ url, connections: conns, duration: seconds, ...opts });
+  const env = {
+    ...process.env,
+    WRK_METHOD: opts.method || 'GET',
+    WRK_BODY: opts.body || '',
+    WRK_HEADERS: Object.entries(opts.headers || {}).map(([k, v]) => `${k}: ${v}`).join('\n'),
+    WRK_THREADS: String(Math.min(threads, conns)),
+    WRK_TOKENS: '',
+  };
+  if (opts.tokens) {
+    env.WRK_TOKENS = join(process.env.TMPDIR, `tokens-${process.pid}-${freshFile++}`);
+    writeFileSync(env.WRK_TOKENS, `${opts.tokens.join('\n')}\n`);
+  }
+  const child = spawn('wrk', ['-t', env.WRK_THREADS, '-c', String(conns), '-d', `${seconds}s`,
+    '-s', join(here, 'load.lua'), url], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const [code] = await once(child, 'exit');
+  if (env.WRK_TOKENS) rmSync(env.WRK_TOKENS, { force: true });
+  const line = out.split('\n').find((l) => l.startsWith('{'));
+  if (code !== 0 || !line) throw new Error(`wrk ${url}: exit ${code}\n${out}`);
+  const r = JSON.parse(line);
   return {
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors + r.timeouts + r.non2xx,
+    rps: r.requests / (r.duration_us / 1e6),
+    p50: Math.round(r.p50_us / 1000),
+    p99: Math.round(r.p99_us / 1000),
+    errors: r.errors,
   };
 }
+let freshFile = 0;
 
 /** `load` of `path` on every process of a side at once, the connections split evenly:
  * requests per second and errors summed, the latencies the slower process's. */
-async function loadAll(side, path, opts = {}) {
-  const each = await Promise.all(side.bases.map(
-    (base) => load(`${base}${path}`, opts, Math.ceil(connections / side.bases.length))));
+async function loadAll(side, path, opts = {}, tokens = null) {
+  const per = Math.ceil(connections / side.bases.length);
+  const each = await Promise.all(side.bases.map((base, i) => load(`${base}${path}`,
+    tokens ? { ...opts, tokens: tokens.slice(i * per, (i + 1) * per) } : opts, per)));
   return {
     rps: each.reduce((n, r) => n + r.rps, 0),
     p50: Math.max(...each.map((r) => r.p50)),
@@ -99,48 +125,10 @@ async function loadAll(side, path, opts = {}) {
   };
 }
 
-/**
- * Refresh-token rotation: each of the connections follows its own chain, sending the
- * token the last answer returned (autocannon prepares a connection's next request before
- * the answer arrives, so it cannot follow a chain). Plain HTTP/1.1 keep-alive requests.
- */
-async function rotation(bases, path, tokens) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const latencies = [];
-  let errors = 0;
-  const deadline = Date.now() + seconds * 1000;
-  const send = (base, token) => new Promise((ok) => {
-    const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}`;
-    const req = http.request(`${base}${path}`, {
-      method: 'POST', agent,
-      headers: { ...tokenHeaders, 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => ok({ status: res.statusCode, text }));
-    });
-    req.on('error', () => ok({ status: 0, text: '' }));
-    req.end(body);
-  });
-  await Promise.all(tokens.map(async (first, i) => {
-    const base = bases[i % bases.length];
-    let token = first;
-    while (Date.now() < deadline) {
-      const t0 = process.hrtime.bigint();
-      const { status, text } = await send(base, token);
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (status !== 200) {
-        if (process.env.BENCH_DEBUG) console.error(status, text);
-        errors++;
-        break;
-      }
-      token = JSON.parse(text).refresh_token;
-    }
-  }));
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
-  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), errors };
+/** Refresh-token rotation: each connection follows its own chain of tokens, starting
+ * from one of `tokens` (one per connection) and sending the token the last answer returned. */
+function rotation(side, tokens) {
+  return loadAll(side, side.paths.token, { method: 'POST', headers: tokenHeaders }, tokens);
 }
 
 /** Processor time a process has used so far, in seconds (Linux). */
@@ -202,7 +190,7 @@ const scenarios = {
   'token: client_credentials': (s) => loadAll(s, s.paths.token, {
     method: 'POST', headers: tokenHeaders, body: 'grant_type=client_credentials&scope=api',
   }),
-  'token: refresh rotation': async (s) => rotation(s.bases, s.paths.token, await s.refreshTokens(connections)),
+  'token: refresh rotation': async (s) => rotation(s, await s.refreshTokens(connections)),
   introspection: async (s) => {
     // A token issued just now (the peer's adapter forgets older ones under load).
     const { access_token: token } = await post(`${s.base}${s.paths.token}`, 'grant_type=client_credentials&scope=api');
@@ -239,6 +227,12 @@ const idp = await Idp.start((cli) => {
   config: `${process.env.BENCH_DATABASE_URL ? `database_url = "${process.env.BENCH_DATABASE_URL}"\n` : ''}`
     + 'attempts_per_minute = 100000\n[policy.scopes]\napi = "low"\n',
 });
+// Its first start in development mode also set up the demo client and user (a password
+// hashed, its strength checked, zxcvbn's dictionaries loaded for good). A deployed server
+// starts on an installation set up beforehand: idle memory is measured after a restart.
+const idpFirstStart = memory(idp.child.pid);
+await idp.terminate();
+await idp.restart();
 const instances = Number(process.env.BENCH_INSTANCES || 1);
 if (instances > 1 && !process.env.BENCH_DATABASE_URL) throw new Error('BENCH_INSTANCES needs BENCH_DATABASE_URL');
 const idpProcesses = [idp];
@@ -339,7 +333,7 @@ await idp.stop();
 
 const version = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout.trim();
 const peerVersion = JSON.parse(readFileSync(join(here, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
-const cannonVersion = JSON.parse(readFileSync(join(here, 'node_modules/autocannon/package.json'), 'utf8')).version;
+const wrkVersion = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.match(/wrk (\S+)/)?.[1];
 const mib = (m) => `${m.rss.toFixed(0)} MiB`;
 const report = `# Benchmark results
 
@@ -347,7 +341,7 @@ Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T',
 
 - ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)${instances > 1 ? `, ${instances} idp processes on that one database with the load split evenly between them (a row sums them; its latencies are the slower process's)` : ''}` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database; the client \`bench-jwt\` takes JWT access tokens (RFC 9068: nothing written to issue one, nothing read to introspect one).
 - node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does; \`bench-jwt\` gets JWT access tokens through its resource-indicators feature (it refuses to introspect them, so its introspection row is of an opaque token). Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
-- autocannon ${cannonVersion} (refresh-token rotation: the same number of keep-alive connections from Node.js's own HTTP client, each following its chain of tokens): ${connections} connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
+- wrk ${wrkVersion}, ${threads} thread${threads > 1 ? 's' : ''} (refresh-token rotation: each connection follows its own chain of tokens, \`bench/load.lua\`): ${connections} keep-alive connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
 
 | endpoint | idp req/s | idp p50 / p99 ms | idp errors | peer req/s | peer p50 / p99 ms | peer errors | idp / peer |
 |---|---|---|---|---|---|---|---|
@@ -355,7 +349,7 @@ ${rows.join('\n')}
 
 Complete sign-ins through idp's pages (authorization request, sign-in page, password, remembered consent, code, token exchange, cookies and all; the one citizen's argon2id hash at its default cost), ${loginLoops} at a time, ${seconds} s per round, medians over ${rounds} rounds: **${median(logins.map((r) => r.rps)).toFixed(1)} sign-ins/s**, p50 / p99 ${median(logins.map((r) => r.p50))} / ${median(logins.map((r) => r.p99))} ms, ${logins.reduce((n, r) => n + r.errors, 0)} errors; idp used ${median(logins.map((r) => r.cpu)).toFixed(2)} processors, of which argon2id **${(100 * median(logins.map((r) => r.share))).toFixed(0)}%** (idp's own count of the processor time its threads spent hashing, \`idp_password_hash_cpu_seconds_total\`, over the process's). node-oidc-provider has no password sign-in of its own to compare with. Each sign-in leaves a session signed in: over the ${fmt(sessionsAfterFirst)} sign-ins after the first round, idp's resident memory grew by ${fmt(perSession.rss)} bytes per session (sessions live in the database, not in the process) and ${Number.isNaN(perSession.db) ? 'the database (PostgreSQL: not measured here)' : `its SQLite database by ${fmt(perSession.db)} bytes per sign-in, everything included (session, login transaction, code, grant, tokens, audit entries)`}.
 
-Memory (resident): idp ${mib(idpIdle)} idle after start, ${mib(idpLoaded)} after the load (peak ${idpLoaded.peak.toFixed(0)} MiB), biometric models not loaded; node-oidc-provider ${mib(peerIdle)} idle, ${mib(peerLoaded)} after the load (peak ${peerLoaded.peak.toFixed(0)} MiB).
+Memory (resident): idp ${mib(idpIdle)} idle after start (${mib(idpFirstStart)} on its first start in development mode, which also creates the demo client and user), ${mib(idpLoaded)} after the load (peak ${idpLoaded.peak.toFixed(0)} MiB), biometric models not loaded; node-oidc-provider ${mib(peerIdle)} idle, ${mib(peerLoaded)} after the load (peak ${peerLoaded.peak.toFixed(0)} MiB).
 `;
 console.log(report);
 if (process.env.BENCH_WRITE === '1') {
