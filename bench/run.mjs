@@ -77,7 +77,8 @@ async function idpRefreshTokens(idp, n) {
 
 /**
  * wrk over one endpoint (`bench/load.lua` builds the request from `opts` and prints the
- * figures): requests per second, p50 and p99 in ms, errors (non-2xx answers included).
+ * figures): answers below 400 per second, p50 and p99 in ms (wrk's percentiles, corrected by
+ * it for coordinated omission), errors (answers of 400 and above included).
  * With `opts.tokens` each connection follows its own chain of refresh-token rotations.
  */
 async function load(url, opts = {}, conns = connections) {
@@ -93,8 +94,9 @@ async function load(url, opts = {}, conns = connections) {
     env.WRK_TOKENS = join(process.env.TMPDIR, `tokens-${process.pid}-${freshFile++}`);
     writeFileSync(env.WRK_TOKENS, `${opts.tokens.join('\n')}\n`);
   }
+  // A long timeout: wrk leaves answers slower than it out of the latencies.
   const child = spawn('wrk', ['-t', env.WRK_THREADS, '-c', String(conns), '-d', `${seconds}s`,
-    '-s', join(here, 'load.lua'), url], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--timeout', '30s', '-s', join(here, 'load.lua'), url], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const [code] = await once(child, 'exit');
@@ -103,13 +105,16 @@ async function load(url, opts = {}, conns = connections) {
   if (code !== 0 || !line) throw new Error(`wrk ${url}: exit ${code}\n${out}`);
   const r = JSON.parse(line);
   return {
-    rps: r.requests / (r.duration_us / 1e6),
+    rps: r.answered / (r.duration_us / 1e6),
     p50: Math.round(r.p50_us / 1000),
     p99: Math.round(r.p99_us / 1000),
     errors: r.errors,
   };
 }
 let freshFile = 0;
+
+/** Connections of a side split over `n` processes: `n` times the share of each. */
+const perSide = (n) => Math.ceil(connections / n) * n;
 
 /** `load` of `path` on every process of a side at once, the connections split evenly:
  * requests per second and errors summed, the latencies the slower process's. */
@@ -190,7 +195,7 @@ const scenarios = {
   'token: client_credentials': (s) => loadAll(s, s.paths.token, {
     method: 'POST', headers: tokenHeaders, body: 'grant_type=client_credentials&scope=api',
   }),
-  'token: refresh rotation': async (s) => rotation(s, await s.refreshTokens(connections)),
+  'token: refresh rotation': async (s) => rotation(s, await s.refreshTokens(perSide(s.bases.length))),
   introspection: async (s) => {
     // A token issued just now (the peer's adapter forgets older ones under load).
     const { access_token: token } = await post(`${s.base}${s.paths.token}`, 'grant_type=client_credentials&scope=api');
@@ -239,7 +244,7 @@ const idpProcesses = [idp];
 while (idpProcesses.length < instances) idpProcesses.push(await idp.another());
 const idpIdle = memory(idp.child.pid);
 const port = await freePort();
-const needed = connections * rounds;
+const needed = perSide(instances) * rounds;
 const peerProc = spawn(process.execPath, [join(here, 'peer.mjs'), String(port), SECRET],
   { stdio: ['pipe', 'pipe', 'inherit'] });
 let peerOut = '';
@@ -341,7 +346,7 @@ Written by \`bench/run\` on ${new Date().toISOString().slice(0, 16).replace('T',
 
 - ${version(process.env.IDP_BIN, ['--version'])}, release build, ${process.env.BENCH_DATABASE_URL ? `PostgreSQL ${version('psql', ['--version']).match(/\d+\.\d+/)?.[0]} on the same machine (every commit durable before the answer)${instances > 1 ? `, ${instances} idp processes on that one database with the load split evenly between them (a row sums them; its latencies are the slower process's)` : ''}` : 'SQLite in a directory on disk (WAL, every commit on disk before the answer, many commits sharing one fsync)'}, ES256 signing, opaque access and refresh tokens in the database; the client \`bench-jwt\` takes JWT access tokens (RFC 9068: nothing written to issue one, nothing read to introspect one).
 - node-oidc-provider ${peerVersion} on Node.js ${process.version}, its default in-memory adapter (nothing is written to disk; it keeps only the 1,000 newest artifacts of each kind), ES256 signing, opaque tokens, refresh tokens rotated on every use as idp does; \`bench-jwt\` gets JWT access tokens through its resource-indicators feature (it refuses to introspect them, so its introspection row is of an opaque token). Its refresh tokens are minted through its own models; idp's come from complete sign-ins through its pages.
-- wrk ${wrkVersion}, ${threads} thread${threads > 1 ? 's' : ''} (refresh-token rotation: each connection follows its own chain of tokens, \`bench/load.lua\`): ${connections} keep-alive connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (errors: their sum, non-2xx answers included).
+- wrk ${wrkVersion}, ${threads} thread${threads > 1 ? 's' : ''} (refresh-token rotation: each connection follows its own chain of tokens, \`bench/load.lua\`): ${connections} keep-alive connections over loopback, ${seconds} s per endpoint and side, ${rounds} rounds, the order of the two sides alternating each round; figures are the medians over the rounds (requests per second: answers below 400; latencies: wrk's percentiles, which it corrects for coordinated omission; errors: their sum, answers of 400 and above included).
 
 | endpoint | idp req/s | idp p50 / p99 ms | idp errors | peer req/s | peer p50 / p99 ms | peer errors | idp / peer |
 |---|---|---|---|---|---|---|---|
