@@ -26,20 +26,20 @@ pub(super) const WRITER_AUTOCHECKPOINT: u32 = 16_000;
 
 /// What a checkpoint did, in log pages (SQLite's `wal_checkpoint` answer).
 #[derive(Debug, QueryableByName)]
-pub struct Checkpointed {
+struct Checkpointed {
     /// 1 when a reader or writer kept it from finishing (a passive one does not wait).
     #[diesel(sql_type = BigInt)]
-    pub busy: i64,
+    busy: i64,
     /// Pages in the log.
     #[diesel(sql_type = BigInt)]
-    pub log: i64,
+    log: i64,
     /// Pages of the log now in the database file.
     #[diesel(sql_type = BigInt)]
-    pub checkpointed: i64,
+    checkpointed: i64,
 }
 
 /// A passive checkpoint on `conn`: copies what it can without waiting for anyone.
-pub(super) fn passive(conn: &mut AnyConnection) -> Result<Checkpointed, StoreError> {
+fn passive(conn: &mut AnyConnection) -> Result<Checkpointed, StoreError> {
     let AnyConnection::Sqlite(c) = conn else {
         return Err(StoreError::Corrupt("a checkpoint is SQLite's".into()));
     };
@@ -73,27 +73,26 @@ pub(super) fn spawn<T: Send + Sync + 'static>(
                     conn = Some(c);
                     Ok(done)
                 });
-                if let Ok(done) = &result
-                    && done.log > 0
-                {
-                    tracing::trace!(
-                        busy = done.busy,
-                        log = done.log,
-                        checkpointed = done.checkpointed,
-                        "checkpointed the database log"
-                    );
-                }
                 match result {
+                    Ok(done) => {
+                        if failing {
+                            failing = false;
+                            tracing::info!("checkpointing the database log works again");
+                        }
+                        if done.log > 0 {
+                            tracing::trace!(
+                                busy = done.busy,
+                                log = done.log,
+                                checkpointed = done.checkpointed,
+                                "checkpointed the database log"
+                            );
+                        }
+                    }
                     Err(e) if !failing => {
                         failing = true;
                         tracing::warn!(error = %e, "checkpointing the database log failed; trying again every period");
                     }
                     Err(_) => {}
-                    Ok(_) if failing => {
-                        failing = false;
-                        tracing::info!("checkpointing the database log works again");
-                    }
-                    Ok(_) => {}
                 }
             }
         });

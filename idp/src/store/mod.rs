@@ -179,6 +179,7 @@ pub fn connect_postgres(url: &str) -> diesel::ConnectionResult<PgConnection> {
 
 /// Opens connections for the pool, choosing the backend from the URL scheme (diesel's
 /// own multi-connection `establish` tries each backend in turn and hides the real error).
+#[derive(Clone)]
 struct Manager {
     url: String,
     backend: Backend,
@@ -363,13 +364,10 @@ impl Db {
             // its own parsed schema and page cache (and, on PostgreSQL, a server process).
             .min_idle(Some(MIN_IDLE.min(max_connections.max(1))))
             .connection_timeout(wait)
-            .build(manager)?;
+            .build(manager.clone())?;
         let batcher = sync.as_ref().map(|sync| {
-            let writer = Manager {
-                url: url.to_string(),
-                backend,
-            };
-            std::sync::Arc::new(batch::Batcher::new(
+            let writer = manager.clone();
+            let batcher = std::sync::Arc::new(batch::Batcher::new(
                 move || {
                     let mut conn = writer.open()?;
                     // The store's thread checkpoints (`checkpoint`); this is the safety net.
@@ -380,18 +378,13 @@ impl Db {
                     Ok(conn)
                 },
                 sync.clone(),
-            ))
-        });
-        if let Some(batcher) = &batcher {
-            let checkpointer = Manager {
-                url: url.to_string(),
-                backend,
-            };
+            ));
             checkpoint::spawn(
-                move || Ok(checkpointer.open()?),
-                std::sync::Arc::downgrade(batcher),
+                move || Ok(manager.open()?),
+                std::sync::Arc::downgrade(&batcher),
             );
-        }
+            batcher
+        });
         let db = Db {
             pool,
             backend,
