@@ -317,7 +317,7 @@ pub const MAX_PHOTO_SIDE: u32 = 6000;
 
 /// Decodes a photo of a document (JPEG, PNG or WebP, as a phone's camera or a file gives).
 pub fn decode_photo(bytes: &[u8]) -> Result<RgbImage, Unusable> {
-    crate::face::decode_limited(bytes, MAX_PHOTO_SIDE)
+    crate::picture::decode_limited(bytes, MAX_PHOTO_SIDE)
 }
 
 /// The face printed on the document: the largest one found (a document often carries a

@@ -120,7 +120,7 @@ impl FaceEngine {
 
     /// Decodes one frame as sent by a browser (JPEG, PNG or WebP).
     pub fn decode(bytes: &[u8]) -> Result<RgbImage, Unusable> {
-        decode_limited(bytes, MAX_FRAME_SIDE)
+        crate::picture::decode_limited(bytes, MAX_FRAME_SIDE)
     }
 
     /// Decides whether `frames` show one live face that blinked and turned on `cue`; if so,
@@ -203,25 +203,6 @@ impl FaceEngine {
             .ok_or_else(|| MatcherError::InvalidTemplate("no threshold for this model".into()))?;
         Ok((score >= threshold.cosine, score))
     }
-}
-
-/// Decodes a JPEG, PNG or WebP picture whose sides are at most `max_side`.
-pub(crate) fn decode_limited(bytes: &[u8], max_side: u32) -> Result<RgbImage, Unusable> {
-    let format = image::guess_format(bytes).map_err(|_| Unusable::Unreadable)?;
-    if !matches!(
-        format,
-        image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP
-    ) {
-        return Err(Unusable::Unreadable);
-    }
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(max_side);
-    limits.max_image_height = Some(max_side);
-    limits.max_alloc = Some(160 << 20);
-    reader.limits(limits);
-    let img = reader.decode().map_err(|_| Unusable::Unreadable)?;
-    Ok(img.to_rgb8())
 }
 
 /// A picture as a JPEG for people to look at (a clerk checking a registration): decoded
