@@ -454,7 +454,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
     if !super::searchable(id) {
         return Ok(None);
     }
-    super::unique(clients::table.find(id).select(ClientRow::as_select()), conn)?
+    unique!(clients::table.find(id).select(ClientRow::as_select()), conn)?
         .map(Client::try_from)
         .transpose()
 }

@@ -1,6 +1,25 @@
 //! Storage: one `Db` type over SQLite (the embedded default) and PostgreSQL (selected by a
 //! `postgres://` URL). Every query is written once against diesel's multi-backend
-//! connection; only connection set-up and migrations know which backend is in use.
+//! connection; only connection set-up, migrations and the hottest statements (`unique!`,
+//! `fixed`, the batch's savepoints) know which backend is in use.
+
+/// The row a lookup by a unique key finds, if any, as a `StoreResult`. Diesel's `first`
+/// adds `LIMIT ?`, and SQLite recompiles a statement each time a bound LIMIT is bound
+/// again (the value could change the query plan): a full parse of the query on every token
+/// request. The query runs on the backend's own connection: through the multi-backend
+/// connection, diesel walks every load's query once more to dispatch it (a fifth of a
+/// client lookup's instructions). The query is written once and typed for each backend.
+macro_rules! unique {
+    ($query:expr, $conn:expr $(,)?) => {{
+        use diesel::RunQueryDsl as _;
+        let rows = match $conn {
+            $crate::store::AnyConnection::Sqlite(c) => $query.load(c),
+            $crate::store::AnyConnection::Postgresql(c) => $query.load(c),
+        };
+        rows.map(|r| r.into_iter().next())
+            .map_err($crate::store::StoreError::from)
+    }};
+}
 
 pub mod admin_roles;
 mod batch;
@@ -12,6 +31,7 @@ pub mod client_logos;
 pub mod clients;
 pub mod consents;
 pub mod denials;
+mod fixed;
 pub mod group_sync;
 pub mod keys;
 pub mod lockouts;
@@ -110,16 +130,6 @@ impl StoreError {
             _ => false,
         }
     }
-}
-
-/// The row a lookup by a unique key finds, if any. Diesel's `first` adds `LIMIT ?`, and
-/// SQLite recompiles a statement each time a bound LIMIT is bound again (the value could
-/// change the query plan): a full parse of the query on every token request.
-pub(crate) fn unique<'a, Q, T>(query: Q, conn: &mut AnyConnection) -> StoreResult<Option<T>>
-where
-    Q: RunQueryDsl<AnyConnection> + diesel::query_dsl::LoadQuery<'a, AnyConnection, T>,
-{
-    Ok(query.load(conn)?.into_iter().next())
 }
 
 /// Records a single-use value (a hash: a client assertion's or a DPoP proof's id) until

@@ -25,7 +25,7 @@ pub fn insert(
 
 /// The client and parameters of a request still waiting at `now`.
 pub fn find(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<Option<(String, String)>> {
-    super::unique(
+    unique!(
         pushed_requests::table
             .find(id)
             .filter(pushed_requests::expires_at.gt(now))

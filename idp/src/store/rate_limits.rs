@@ -40,7 +40,7 @@ pub fn hit(conn: &mut AnyConnection, key: &str, window: i64, now: i64) -> StoreR
             Err(e) => return Err(e.into()),
         }
     }
-    super::unique(this_window.select(rate_limits::count), conn)?
+    unique!(this_window.select(rate_limits::count), conn)?
         .ok_or(super::StoreError::Query(diesel::result::Error::NotFound))
 }
 
@@ -61,7 +61,7 @@ pub fn counts(
                 .find(*k)
                 .filter(rate_limits::window_start.eq(start))
                 .select(rate_limits::count);
-            Ok(super::unique(this_window, conn)?.unwrap_or(0))
+            Ok(unique!(this_window, conn)?.unwrap_or(0))
         })
         .collect()
 }

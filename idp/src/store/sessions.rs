@@ -45,7 +45,7 @@ pub fn find_live(
     id_hash: &str,
     now: i64,
 ) -> StoreResult<Option<BrowserSession>> {
-    let s: Option<BrowserSession> = super::unique(
+    let s: Option<BrowserSession> = unique!(
         browser_sessions::table
             .find(id_hash)
             .select(BrowserSession::as_select()),
@@ -111,7 +111,7 @@ pub fn delete_by_sid(conn: &mut AnyConnection, user_id: &str, sid: &str) -> Stor
 }
 
 pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<BrowserSession>> {
-    let s = super::unique(
+    let s = unique!(
         browser_sessions::table
             .find(id_hash)
             .select(BrowserSession::as_select()),

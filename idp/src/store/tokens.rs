@@ -85,12 +85,11 @@ pub struct RefreshToken {
 }
 
 pub fn insert_grant(conn: &mut AnyConnection, g: &Grant) -> StoreResult<()> {
-    diesel::insert_into(grants::table).values(g).execute(conn)?;
-    Ok(())
+    super::fixed::Insert(g).execute(conn)
 }
 
 pub fn find_grant(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Grant>> {
-    super::unique(grants::table.find(id).select(Grant::as_select()), conn)
+    unique!(grants::table.find(id).select(Grant::as_select()), conn)
 }
 
 /// Revokes a grant: its refresh tokens and stored access tokens stop working at once, its
@@ -265,7 +264,7 @@ pub fn consume_code(
     let key = binding.jkt.unwrap_or("");
     // This code's own grant, looked up by key, if it belongs to the client (a subquery over
     // all the client's grants would grow with every token the client was ever issued).
-    let its_grant: Option<String> = super::unique(
+    let its_grant: Option<String> = unique!(
         authorization_codes::table
             .find(code_hash)
             .select(authorization_codes::grant_id),
@@ -303,7 +302,7 @@ pub fn consume_code(
     )
     .set(authorization_codes::consumed.eq(true))
     .execute(conn)?;
-    let row: Option<(AuthorizationCode, Grant)> = super::unique(
+    let row: Option<(AuthorizationCode, Grant)> = unique!(
         authorization_codes::table
             .inner_join(grants::table)
             .filter(authorization_codes::code_hash.eq(code_hash))
@@ -319,10 +318,7 @@ pub fn consume_code(
 }
 
 pub fn insert_access_token(conn: &mut AnyConnection, t: &AccessToken) -> StoreResult<()> {
-    diesel::insert_into(access_tokens::table)
-        .values(t)
-        .execute(conn)?;
-    Ok(())
+    super::fixed::Insert(t).execute(conn)
 }
 
 /// The access token with this hash and its grant, whatever their state.
@@ -330,7 +326,7 @@ pub fn find_access_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> StoreResult<Option<(AccessToken, Grant)>> {
-    super::unique(
+    unique!(
         access_tokens::table
             .inner_join(grants::table)
             .filter(access_tokens::token_hash.eq(token_hash))
@@ -347,17 +343,14 @@ pub fn revoke_access_token(conn: &mut AnyConnection, token_hash: &str) -> StoreR
 }
 
 pub fn insert_refresh_token(conn: &mut AnyConnection, t: &RefreshToken) -> StoreResult<()> {
-    diesel::insert_into(refresh_tokens::table)
-        .values(t)
-        .execute(conn)?;
-    Ok(())
+    super::fixed::Insert(t).execute(conn)
 }
 
 pub fn find_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> StoreResult<Option<(RefreshToken, Grant)>> {
-    super::unique(
+    unique!(
         refresh_tokens::table
             .inner_join(grants::table)
             .filter(refresh_tokens::token_hash.eq(token_hash))
