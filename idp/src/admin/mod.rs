@@ -161,7 +161,7 @@ pub(crate) fn record(
     subject: Subject,
     mut detail: Value,
     now: i64,
-) -> StoreResult<i64> {
+) -> StoreResult<()> {
     detail["by"] = actor.to_json();
     let (user_id, client_id) = match subject {
         Subject::User(id) => (Some(id), None),

@@ -355,7 +355,7 @@ fn record(
     user_id: &str,
     detail: serde_json::Value,
     now: i64,
-) -> StoreResult<i64> {
+) -> StoreResult<()> {
     let entry = Entry {
         kind,
         user_id: Some(user_id),

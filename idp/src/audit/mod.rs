@@ -13,9 +13,11 @@ pub mod chain;
 pub mod checkpoint;
 pub mod export;
 
+use crate::store::fixed::Insert;
 use crate::store::schema::audit_events;
 use crate::store::{AnyConnection, StoreResult};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -39,13 +41,11 @@ pub struct Event {
     pub hash: Option<String>,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = audit_events)]
-struct NewEvent<'a> {
+struct NewEvent {
     at: i64,
-    kind: &'a str,
-    user_id: Option<&'a str>,
-    client_id: Option<&'a str>,
+    kind: &'static str,
+    user_id: Option<String>,
+    client_id: Option<String>,
     ip: Option<String>,
     detail: String,
 }
@@ -255,7 +255,7 @@ pub struct Entry<'a> {
 /// Appends an event in the caller's transaction (so it is on record exactly when the act
 /// is) and returns its row id. Nothing shared is written: concurrent appends do not wait
 /// for one another; the sealer chains them later.
-pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<i64> {
+pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<()> {
     append_from(conn, e, None, now)
 }
 
@@ -265,19 +265,26 @@ pub fn append_from(
     e: Entry,
     ip: Option<IpAddr>,
     now: i64,
-) -> StoreResult<i64> {
-    Ok(diesel::insert_into(audit_events::table)
-        .values(NewEvent {
-            at: now,
-            kind: e.kind.name(),
-            user_id: e.user_id,
-            client_id: e.client_id,
-            ip: ip.map(|a| a.to_string()),
-            detail: e.detail.to_string(),
-        })
-        .returning(audit_events::id)
-        .get_result(conn)?)
+) -> StoreResult<()> {
+    Insert(&NewEvent {
+        at: now,
+        kind: e.kind.name(),
+        user_id: e.user_id.map(str::to_string),
+        client_id: e.client_id.map(str::to_string),
+        ip: ip.map(|a| a.to_string()),
+        detail: e.detail.to_string(),
+    })
+    .execute(conn)
 }
+
+crate::store::fixed::insert!(NewEvent => audit_events {
+    at: BigInt,
+    kind: Text,
+    user_id: Nullable<Text>,
+    client_id: Nullable<Text>,
+    ip: Nullable<Text>,
+    detail: Text,
+});
 
 /// Seals pending events, a batch per transaction, until none is left; signs a checkpoint
 /// when the last is older than `checkpoint_every` seconds. Returns what the rounds did.

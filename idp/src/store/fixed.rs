@@ -7,11 +7,11 @@
 //! connection and found again by its type.
 
 use super::{AnyConnection, StoreResult};
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{QueryFragment, QueryId};
 use diesel::{PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
 
 /// The insert of one row of `T` (one of the types `insert!` names) with every column.
-pub(super) struct Insert<'a, T>(pub &'a T);
+pub(crate) struct Insert<'a, T>(pub &'a T);
 
 impl<T: 'static> QueryId for Insert<'_, T> {
     type QueryId = Insert<'static, T>;
@@ -25,7 +25,7 @@ where
     for<'b> Insert<'b, T>: QueryFragment<diesel::sqlite::Sqlite> + QueryFragment<diesel::pg::Pg>,
     T: 'static,
 {
-    pub(super) fn execute(self, conn: &mut AnyConnection) -> StoreResult<()> {
+    pub(crate) fn execute(self, conn: &mut AnyConnection) -> StoreResult<()> {
         let rows: QueryResult<usize> = match conn {
             AnyConnection::Sqlite(c) => RunQueryDsl::<SqliteConnection>::execute(self, c),
             AnyConnection::Postgresql(c) => RunQueryDsl::<PgConnection>::execute(self, c),
@@ -41,17 +41,20 @@ macro_rules! insert {
     ($row:ty => $table:ident { $($field:ident: $sql:ty),+ $(,)? }) => {
         // Every name is a column of the table (a compile error otherwise).
         const _: () = {
-            $(let _ = super::schema::$table::$field;)+
+            $(let _ = $crate::store::schema::$table::$field;)+
         };
-        insert!(@backend diesel::sqlite::Sqlite, $row, $table, $($field: $sql),+);
-        insert!(@backend diesel::pg::Pg, $row, $table, $($field: $sql),+);
+        $crate::store::fixed::insert!(@backend diesel::sqlite::Sqlite, $row, $table, $($field: $sql),+);
+        $crate::store::fixed::insert!(@backend diesel::pg::Pg, $row, $table, $($field: $sql),+);
     };
     (@backend $db:ty, $row:ty, $table:ident, $($field:ident: $sql:ty),+) => {
-        impl QueryFragment<$db> for Insert<'_, $row> {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
+        impl diesel::query_builder::QueryFragment<$db> for $crate::store::fixed::Insert<'_, $row> {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
+            ) -> diesel::QueryResult<()> {
                 out.push_sql(concat!(
                     "INSERT INTO ", stringify!($table), " (",
-                    insert!(@columns $($field),+),
+                    $crate::store::fixed::insert!(@columns $($field),+),
                     ") VALUES ("
                 ));
                 let mut first = true;
@@ -70,6 +73,7 @@ macro_rules! insert {
         concat!(stringify!($first) $(, ", ", stringify!($rest))*)
     };
 }
+pub(crate) use insert;
 
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 

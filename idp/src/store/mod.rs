@@ -31,7 +31,7 @@ pub mod client_logos;
 pub mod clients;
 pub mod consents;
 pub mod denials;
-mod fixed;
+pub(crate) mod fixed;
 pub mod group_sync;
 pub mod keys;
 pub mod lockouts;
