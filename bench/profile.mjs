@@ -5,7 +5,9 @@
 // other, switches it off, and prints the functions with the largest inclusive counts per
 // request. Scenarios: client_credentials (the default; opaque tokens, stored),
 // client_credentials_jwt (RFC 9068 access tokens, nothing stored), introspect (of an opaque
-// token), introspect_jwt (of a JWT access token). Use `bench/profile`, which builds first.
+// token), introspect_jwt (of a JWT access token), refresh (refresh-token rotation, each
+// request with the token the last one returned, after a sign-in through idp's pages). Use
+// `bench/profile`, which builds first.
 
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -29,17 +31,21 @@ esac
 `);
 chmodSync(wrapper, 0o755);
 process.env.IDP_BIN = wrapper;
-const { Idp } = await import('../conformance/harness.mjs');
+const { Idp, authorizationCode } = await import('../conformance/harness.mjs');
 
 const SECRET = 'bench-secret-0123456789abcdef';
+const REDIRECT = 'https://rp.example/cb';
+const PASSWORD = 'bench password of good length';
 const requests = Number(process.env.PROFILE_REQUESTS || 500);
 const scenario = process.env.PROFILE_SCENARIO || 'client_credentials';
 const jwt = scenario.endsWith('_jwt');
 const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
 
 const idp = await Idp.start((cli) => {
-  cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', 'https://rp.example/cb',
-    '--grant', 'client_credentials', '--scope', 'api', '--access-token-format', jwt ? 'jwt' : 'opaque']);
+  cli(['client', 'add', '--id', 'bench', '--secret', SECRET, '--redirect-uri', REDIRECT,
+    '--grant', 'client_credentials', '--grant', 'authorization_code', '--grant', 'refresh_token',
+    '--scope', 'openid', '--scope', 'api', '--access-token-format', jwt ? 'jwt' : 'opaque']);
+  cli(['user', 'add', '--username', 'citizen', '--password-stdin'], `${PASSWORD}\n`);
 }, { config: '[policy.scopes]\napi = "low"\n' });
 const post = (path, body) => fetch(`${idp.issuer}${path}`, {
   method: 'POST',
@@ -48,7 +54,18 @@ const post = (path, body) => fetch(`${idp.issuer}${path}`, {
 });
 const issue = () => post('/token', 'grant_type=client_credentials&scope=api');
 let token = issue;
-if (scenario.startsWith('introspect')) {
+if (scenario === 'refresh') {
+  const { code, verifier } = await authorizationCode(idp, { clientId: 'bench', redirectUri: REDIRECT }, 'citizen', PASSWORD);
+  let { refresh_token: current } = await (await post('/token', new URLSearchParams({
+    grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier,
+  }).toString())).json();
+  token = async () => {
+    const res = await post('/token', `grant_type=refresh_token&refresh_token=${encodeURIComponent(current)}`);
+    const body = await res.clone().json();
+    current = body.refresh_token || current;
+    return res;
+  };
+} else if (scenario.startsWith('introspect')) {
   const { access_token: t } = await (await issue()).json();
   token = () => post('/introspect', `token=${encodeURIComponent(t)}`);
 }

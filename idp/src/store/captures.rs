@@ -44,14 +44,15 @@ pub fn peek(
     if !super::searchable(id) {
         return Ok(None);
     }
-    Ok(capture_challenges::table
-        .find(id)
-        .filter(capture_challenges::holder.eq(holder))
-        .filter(capture_challenges::purpose.eq(purpose))
-        .filter(capture_challenges::expires_at.gt(now))
-        .select(capture_challenges::state)
-        .first(conn)
-        .optional()?)
+    unique!(
+        capture_challenges::table
+            .find(id)
+            .filter(capture_challenges::holder.eq(holder))
+            .filter(capture_challenges::purpose.eq(purpose))
+            .filter(capture_challenges::expires_at.gt(now))
+            .select(capture_challenges::state),
+        conn
+    )
 }
 
 /// Removes and returns the state of a live challenge; `None` when it does not exist, has

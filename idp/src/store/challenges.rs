@@ -36,13 +36,14 @@ pub fn take(
     if !super::searchable(id) {
         return Ok(None);
     }
-    let row: Option<(String, i64)> = challenges::table
-        .find(id)
-        .filter(challenges::user_id.eq(user_id))
-        .filter(challenges::purpose.eq(purpose))
-        .select((challenges::state, challenges::expires_at))
-        .first(conn)
-        .optional()?;
+    let row: Option<(String, i64)> = unique!(
+        challenges::table
+            .find(id)
+            .filter(challenges::user_id.eq(user_id))
+            .filter(challenges::purpose.eq(purpose))
+            .select((challenges::state, challenges::expires_at)),
+        conn
+    )?;
     let deleted = diesel::delete(challenges::table.find(id)).execute(conn)?;
     Ok(row
         .filter(|(_, exp)| *exp > now && deleted == 1)

@@ -19,11 +19,12 @@ pub fn put(conn: &mut AnyConnection, client_id: &str, png: &[u8], now: i64) -> S
 
 /// A client's logo, if it has one.
 pub fn get(conn: &mut AnyConnection, client_id: &str) -> StoreResult<Option<Vec<u8>>> {
-    Ok(client_logos::table
-        .find(client_id)
-        .select(client_logos::png)
-        .first(conn)
-        .optional()?)
+    unique!(
+        client_logos::table
+            .find(client_id)
+            .select(client_logos::png),
+        conn
+    )
 }
 
 pub fn delete(conn: &mut AnyConnection, client_id: &str) -> StoreResult<()> {

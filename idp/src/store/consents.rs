@@ -10,11 +10,12 @@ pub fn scopes(
     user_id: &str,
     client_id: &str,
 ) -> StoreResult<Vec<String>> {
-    let s: Option<String> = consents::table
-        .find((user_id, client_id))
-        .select(consents::scope)
-        .first(conn)
-        .optional()?;
+    let s: Option<String> = unique!(
+        consents::table
+            .find((user_id, client_id))
+            .select(consents::scope),
+        conn
+    )?;
     Ok(s.map(|s| s.split(' ').map(str::to_string).collect())
         .unwrap_or_default())
 }

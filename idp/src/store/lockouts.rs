@@ -57,10 +57,13 @@ pub fn lock(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(lockouts::table
-        .find((subject, factor))
-        .select(Lockout::as_select())
-        .first(conn)?)
+    unique!(
+        lockouts::table
+            .find((subject, factor))
+            .select(Lockout::as_select()),
+        conn
+    )?
+    .ok_or(super::StoreError::Query(diesel::result::Error::NotFound))
 }
 
 /// Writes a counter taken with `lock`.

@@ -27,13 +27,14 @@ pub fn usable(conn: &mut AnyConnection, token_hash: &str, now: i64) -> StoreResu
     if !super::searchable(token_hash) {
         return Ok(false);
     }
-    let found: Option<String> = registration_tokens::table
-        .find(token_hash)
-        .filter(registration_tokens::uses_left.gt(0))
-        .filter(registration_tokens::expires_at.gt(now))
-        .select(registration_tokens::token_hash)
-        .first(conn)
-        .optional()?;
+    let found: Option<String> = unique!(
+        registration_tokens::table
+            .find(token_hash)
+            .filter(registration_tokens::uses_left.gt(0))
+            .filter(registration_tokens::expires_at.gt(now))
+            .select(registration_tokens::token_hash),
+        conn
+    )?;
     Ok(found.is_some())
 }
 

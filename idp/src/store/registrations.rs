@@ -161,11 +161,12 @@ pub fn insert_decided(conn: &mut AnyConnection, r: &Registration) -> StoreResult
 }
 
 pub fn evidence(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Evidence>> {
-    Ok(registration_evidence::table
-        .find(id)
-        .select(Evidence::as_select())
-        .first(conn)
-        .optional()?)
+    unique!(
+        registration_evidence::table
+            .find(id)
+            .select(Evidence::as_select()),
+        conn
+    )
 }
 
 pub fn save_evidence(conn: &mut AnyConnection, e: &Evidence) -> StoreResult<()> {
@@ -192,11 +193,12 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Registrati
     if !super::searchable(id) {
         return Ok(None);
     }
-    Ok(registrations::table
-        .find(id)
-        .select(Registration::as_select())
-        .first(conn)
-        .optional()?)
+    unique!(
+        registrations::table
+            .find(id)
+            .select(Registration::as_select()),
+        conn
+    )
 }
 
 /// The registration, with its row locked until the transaction ends (so that two clerks

@@ -92,11 +92,12 @@ pub fn owner_of_sid(conn: &mut AnyConnection, sid: &str) -> StoreResult<Option<S
     if !super::searchable(sid) {
         return Ok(None);
     }
-    Ok(browser_sessions::table
-        .filter(browser_sessions::sid.eq(sid))
-        .select(browser_sessions::user_id)
-        .first(conn)
-        .optional()?)
+    unique!(
+        browser_sessions::table
+            .filter(browser_sessions::sid.eq(sid))
+            .select(browser_sessions::user_id),
+        conn
+    )
 }
 
 /// Ends one of the user's sessions by its public id; false when there is none.

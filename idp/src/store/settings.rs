@@ -6,20 +6,17 @@ use diesel::prelude::*;
 
 /// The stored value and its version.
 pub fn get(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<(String, i64)>> {
-    Ok(settings::table
-        .find(name)
-        .select((settings::value, settings::version))
-        .first(conn)
-        .optional()?)
+    unique!(
+        settings::table
+            .find(name)
+            .select((settings::value, settings::version)),
+        conn
+    )
 }
 
 /// The version alone (every instance polls it).
 pub fn version(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<i64>> {
-    Ok(settings::table
-        .find(name)
-        .select(settings::version)
-        .first(conn)
-        .optional()?)
+    unique!(settings::table.find(name).select(settings::version), conn)
 }
 
 /// Stores a new value; returns its version. Two first stores at once: the second finds

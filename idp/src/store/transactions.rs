@@ -39,11 +39,12 @@ pub fn find_live(
     if !super::searchable(id) {
         return Ok(None);
     }
-    let t: Option<LoginTransaction> = login_transactions::table
-        .find(id)
-        .select(LoginTransaction::as_select())
-        .first(conn)
-        .optional()?;
+    let t: Option<LoginTransaction> = unique!(
+        login_transactions::table
+            .find(id)
+            .select(LoginTransaction::as_select()),
+        conn
+    )?;
     Ok(t.filter(|t| now < t.expires_at))
 }
 

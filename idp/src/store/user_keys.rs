@@ -6,11 +6,10 @@ use super::{AnyConnection, StoreResult};
 use diesel::prelude::*;
 
 pub fn find(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Option<Vec<u8>>> {
-    Ok(user_keys::table
-        .find(user_id)
-        .select(user_keys::wrapped)
-        .first(conn)
-        .optional()?)
+    unique!(
+        user_keys::table.find(user_id).select(user_keys::wrapped),
+        conn
+    )
 }
 
 pub fn insert(

@@ -258,22 +258,19 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<User>> {
     if !super::searchable(id) {
         return Ok(None);
     }
-    Ok(users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()?)
+    unique!(users::table.find(id).select(User::as_select()), conn)
 }
 
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> StoreResult<Option<User>> {
     if !super::searchable(username) {
         return Ok(None);
     }
-    Ok(users::table
-        .filter(users::username.eq(username))
-        .select(User::as_select())
-        .first(conn)
-        .optional()?)
+    unique!(
+        users::table
+            .filter(users::username.eq(username))
+            .select(User::as_select()),
+        conn
+    )
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
@@ -470,11 +467,10 @@ pub fn delete_account(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
 }
 
 pub fn credential_by_id(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Credential>> {
-    Ok(credentials::table
-        .find(id)
-        .select(Credential::as_select())
-        .first(conn)
-        .optional()?)
+    unique!(
+        credentials::table.find(id).select(Credential::as_select()),
+        conn
+    )
 }
 
 /// Replaces a credential's stored data (a template moved to a new transform).
@@ -500,11 +496,12 @@ pub fn credentials_of_kind(
 /// The language (a code such as `hu`) the citizen last signed in with.
 pub fn language(conn: &mut AnyConnection, user_id: &str) -> StoreResult<Option<String>> {
     use super::schema::user_languages;
-    Ok(user_languages::table
-        .find(user_id)
-        .select(user_languages::lang)
-        .first(conn)
-        .optional()?)
+    unique!(
+        user_languages::table
+            .find(user_id)
+            .select(user_languages::lang),
+        conn
+    )
 }
 
 /// Remembers the language the citizen signed in with (written only when it changed).
