@@ -8,7 +8,7 @@ pub mod code;
 pub mod document;
 pub mod face;
 pub mod password;
-mod picture;
+pub mod picture;
 pub mod recovery;
 pub mod totp;
 pub mod voice;

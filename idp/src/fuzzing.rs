@@ -396,10 +396,12 @@ pub fn subject_dn(data: &[u8]) {
     let _ = mtls::SubjectName::from_metadata("tls_client_auth_subject_dn", &text(data));
 }
 
-/// An uploaded picture: a face capture and a document photo, decoded before the matcher.
+/// An uploaded picture: a face capture and a document photo, decoded before the matcher;
+/// a client's logo as fetched from its `logo_uri`.
 pub fn image(data: &[u8]) {
     let _ = authenticators::face::FaceEngine::decode(data);
     let _ = authenticators::document::decode_photo(data);
+    let _ = crate::oidc::logo::prepare(data);
 }
 
 /// An uploaded recording, decoded before the matcher.

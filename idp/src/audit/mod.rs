@@ -253,7 +253,7 @@ pub struct Entry<'a> {
 }
 
 /// Appends an event in the caller's transaction (so it is on record exactly when the act
-/// is) and returns its row id. Nothing shared is written: concurrent appends do not wait
+/// is). Nothing shared is written: concurrent appends do not wait
 /// for one another; the sealer chains them later.
 pub fn append(conn: &mut AnyConnection, e: Entry, now: i64) -> StoreResult<()> {
     append_from(conn, e, None, now)

@@ -35,22 +35,26 @@ pub fn prepare(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
-    if !matches!(reader.format(), Some(ImageFormat::Png | ImageFormat::Jpeg)) {
-        return Err("is not a PNG or JPEG image".into());
+    let unreadable = || "is not a readable image".to_string();
+    match reader.format() {
+        Some(ImageFormat::Jpeg) if !authenticators::picture::jpeg_layout_supported(bytes) => {
+            return Err(unreadable());
+        }
+        Some(ImageFormat::Png | ImageFormat::Jpeg) => {}
+        _ => return Err("is not a PNG or JPEG image".into()),
     }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|_| "is not a readable image".to_string())?;
+    let (w, h) = reader.into_dimensions().map_err(|_| unreadable())?;
     if w == 0 || h == 0 || w > MAX_DECODED_SIDE || h > MAX_DECODED_SIDE {
         return Err(format!(
             "must be at most {MAX_DECODED_SIDE} pixels a side (is {w}x{h})"
         ));
     }
-    let img = ImageReader::new(Cursor::new(bytes))
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .decode()
-        .map_err(|_| "is not a readable image".to_string())?;
+        .map_err(|e| e.to_string())?;
+    let img = authenticators::picture::guarded(|| reader.decode())
+        .ok_or_else(unreadable)?
+        .map_err(|_| unreadable())?;
     let img = if w > MAX_SIDE || h > MAX_SIDE {
         img.thumbnail(MAX_SIDE, MAX_SIDE)
     } else {

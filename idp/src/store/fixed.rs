@@ -1,10 +1,10 @@
 //! Statements of fixed text for the hottest writes of the token endpoint. Diesel looks up a
 //! prepared statement by the query's type only when the query's text cannot vary; the
-//! insert of a row with optional columns can (a `None` leaves its column out), so diesel
-//! writes the whole SQL text on every call just to find the statement again: a sixth of
-//! the processor time of a `client_credentials` request, measured by `bench/profile`.
-//! An `Insert` names every column and binds `NULL` for a `None`, so it is prepared once per
-//! connection and found again by its type.
+//! insert of a row with optional columns can (on SQLite a `None` leaves its column out),
+//! so diesel writes the whole SQL text on every call just to find the statement again: a
+//! fifth of the instructions of a `client_credentials` request, counted by `bench/profile`.
+//! An `Insert` names the columns it is given (every field of its row) and binds `NULL` for
+//! a `None`, so it is prepared once per connection and found again by its type.
 
 use super::{AnyConnection, StoreResult};
 use diesel::query_builder::{QueryFragment, QueryId};
@@ -38,15 +38,24 @@ where
 /// `QueryFragment` for `Insert<T>` on both backends: `INSERT INTO table (columns) VALUES
 /// (binds)`, every field of `T` bound with its SQL type, in the order given.
 macro_rules! insert {
-    ($row:ty => $table:ident { $($field:ident: $sql:ty),+ $(,)? }) => {
-        // Every name is a column of the table (a compile error otherwise).
+    ($row:path => $table:ident { $($field:ident: $sql:ty),+ $(,)? }) => {
+        // Compile errors otherwise: every field of the row is listed, every name is a
+        // column of the table, and its SQL type is the column's.
         const _: () = {
-            $(let _ = $crate::store::schema::$table::$field;)+
+            fn check<C: diesel::Expression<SqlType = S>, S>(_: C) {}
+            #[allow(dead_code)]
+            fn every_field(row: &$row) {
+                let $row { $($field: _),+ } = row;
+            }
+            #[allow(dead_code)]
+            fn types() {
+                $(check::<_, $sql>($crate::store::schema::$table::$field);)+
+            }
         };
         $crate::store::fixed::insert!(@backend diesel::sqlite::Sqlite, $row, $table, $($field: $sql),+);
         $crate::store::fixed::insert!(@backend diesel::pg::Pg, $row, $table, $($field: $sql),+);
     };
-    (@backend $db:ty, $row:ty, $table:ident, $($field:ident: $sql:ty),+) => {
+    (@backend $db:ty, $row:path, $table:ident, $($field:ident: $sql:ty),+) => {
         impl diesel::query_builder::QueryFragment<$db> for $crate::store::fixed::Insert<'_, $row> {
             fn walk_ast<'b>(
                 &'b self,
