@@ -1,6 +1,6 @@
-//! Uploaded pictures (a face capture's frames, a document photo): decoded with limits on
-//! size and memory, and only in the forms a camera or a browser makes. Knows nothing of
-//! HTTP or storage.
+//! Pictures from outside (a face capture's frames, a document photo; a client's logo uses
+//! the checks): decoded with limits on size and memory, and only in the forms a camera or
+//! a browser makes. Knows nothing of HTTP or storage.
 
 use crate::face::Unusable;
 use image::{ImageFormat, RgbImage};
