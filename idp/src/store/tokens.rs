@@ -6,7 +6,7 @@ use super::schema::{access_tokens, authorization_codes, grants, refresh_tokens};
 use super::{AnyConnection, StoreResult, denials};
 use diesel::prelude::*;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = grants)]
 pub struct Grant {
     pub id: String,
@@ -57,7 +57,7 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = access_tokens)]
 pub struct AccessToken {
     pub token_hash: String,
@@ -72,7 +72,7 @@ pub struct AccessToken {
     pub jkt: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = refresh_tokens)]
 pub struct RefreshToken {
     pub token_hash: String,
