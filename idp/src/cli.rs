@@ -1126,7 +1126,9 @@ fn client_command(common: &Common, cmd: ClientCommand) -> CliResult {
                 NewSecret::Generate
             };
             let secret = clients::rotate_secret(&ctx, &actor(), &id, new, now).map_err(err)?;
-            println!("client {id}: secret replaced; the old one no longer works");
+            println!(
+                "client {id}: secret replaced; running servers refuse the old one within a second"
+            );
             if let Some(s) = secret {
                 println!("client_secret: {s}");
             }

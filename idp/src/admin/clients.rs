@@ -841,7 +841,7 @@ pub fn update(
             });
         }
         consistent(&client)?;
-        store::update(c, &client)?;
+        store::update(c, &client, now)?;
         let detail = json!({ "changed": changed });
         record(
             c,
@@ -967,7 +967,7 @@ pub fn rotate_secret(
             ));
         }
         client.secret_hash = Some(secrets.hash(&value));
-        store::update(c, &client)?;
+        store::update(c, &client, now)?;
         record(
             c,
             actor,
@@ -987,7 +987,7 @@ pub fn remove(ctx: &Context, actor: &Actor, id: &str, now: i64) -> AdminResult<(
     ctx.db.try_tx(|c| {
         let client = found(store::find(c, id)?, id)?;
         super::console::refuse_removal(&ClientView::from(&client))?;
-        store::remove(c, &client.id)?;
+        store::remove(c, &client.id, now)?;
         client_logos::delete(c, &client.id)?;
         let until = denials::outliving_tokens(now);
         denials::insert(c, Denied::Client(&client.id), until, now)?;

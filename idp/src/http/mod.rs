@@ -450,6 +450,9 @@ fn spawn_every_second(state: Arc<AppState>) {
             if let Err(e) = state.follow_keys() {
                 tracing::warn!(error = %e, "reloading signing keys failed");
             }
+            if let Err(e) = state.db.follow_clients() {
+                tracing::warn!(error = %e, "following changes to clients failed");
+            }
             let now = state.clock.now();
             if let Err(e) = state.denials.sync(&state.db, now) {
                 tracing::warn!(error = %e, "reading revoked JWT access tokens failed");

@@ -157,6 +157,7 @@ pub fn authenticate_throttled(
         }
         Ok(authenticate(
             c,
+            db.clients(),
             provider,
             presented,
             certificate,
@@ -233,6 +234,7 @@ fn parse_basic(encoded: &str) -> OidcResult<(String, String)> {
 /// caller learns nothing about which part was wrong.
 pub fn authenticate(
     conn: &mut AnyConnection,
+    cache: &clients::Cache,
     provider: &Provider,
     presented: &Presented,
     certificate: Option<&Certificate>,
@@ -243,7 +245,7 @@ pub fn authenticate(
     let fail = || OidcError::invalid_client("client authentication failed");
     match presented {
         Presented::Basic { id, secret } | Presented::Post { id, secret } => {
-            let client = clients::find(conn, id)?.ok_or_else(fail)?;
+            let client = cache.find(conn, id)?.ok_or_else(fail)?;
             let stored = match (&client.auth_method, client.secret_hash.as_deref()) {
                 (AuthMethod::Secret, Some(h)) => h,
                 _ => return Err(fail()),
@@ -251,7 +253,8 @@ pub fn authenticate(
             match secrets.check(stored, secret) {
                 SecretCheck::Matches => Ok(client),
                 SecretCheck::MatchesLegacy => {
-                    clients::replace_secret_hash(conn, &client.id, stored, &secrets.hash(secret))?;
+                    let rehashed = secrets.hash(secret);
+                    clients::replace_secret_hash(conn, &client.id, stored, &rehashed, now)?;
                     tracing::info!(client = %client.id, "client secret re-hashed with the keyed hash");
                     Ok(client)
                 }
@@ -259,7 +262,7 @@ pub fn authenticate(
             }
         }
         Presented::IdOnly { id } => {
-            let client = clients::find(conn, id)?.ok_or_else(fail)?;
+            let client = cache.find(conn, id)?.ok_or_else(fail)?;
             let cas = provider.mtls.as_ref().and_then(|m| m.client_cas.as_ref());
             let authenticated = match (client.auth_method, certificate) {
                 (AuthMethod::None, _) => true,
@@ -278,12 +281,15 @@ pub fn authenticate(
                 Err(fail())
             }
         }
-        Presented::Jwt { assertion } => verify_assertion(conn, provider, assertion, audiences, now),
+        Presented::Jwt { assertion } => {
+            verify_assertion(conn, cache, provider, assertion, audiences, now)
+        }
     }
 }
 
 fn verify_assertion(
     conn: &mut AnyConnection,
+    cache: &clients::Cache,
     provider: &Provider,
     assertion: &str,
     audiences: &[&str],
@@ -296,7 +302,9 @@ fn verify_assertion(
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| fail("no iss"))?;
-    let client = clients::find(conn, client_id)?.ok_or_else(|| fail("unknown client"))?;
+    let client = cache
+        .find(conn, client_id)?
+        .ok_or_else(|| fail("unknown client"))?;
     let claims = match client.auth_method {
         AuthMethod::PrivateKeyJwt => {
             if forbidden_alg(&client, assertion) {
@@ -489,5 +497,100 @@ mod tests {
         }
         let basic = presented(Some("bAsIc eDp5"), &params).unwrap();
         assert!(matches!(basic, Presented::Basic { id, secret } if id == "x" && secret == "y"));
+    }
+
+    mod cached_clients {
+        use super::super::*;
+        use crate::admin::Context;
+        use crate::admin::clients::{self as admin, Credentials, NewClient, NewSecret};
+        use crate::admin::testing::{T0, cli};
+        use crate::service::{Service, for_tests};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+        /// A confidential client `m2m` with a secret of its own; its secret.
+        fn registered(svc: &Service) -> String {
+            let mut new = NewClient::new("m2m", Credentials::GenerateSecret, Vec::new());
+            new.grant_types = vec!["client_credentials".into()];
+            let created = admin::create(&Context::from(svc), &cli(), new, T0).expect("created");
+            created.secret.expect("a secret")
+        }
+
+        fn with_secret(svc: &Service, secret: &str) -> OidcResult<Client> {
+            let presented = Presented::Basic {
+                id: "m2m".into(),
+                secret: secret.into(),
+            };
+            let aud = [svc.provider.issuer.as_str()];
+            authenticate_throttled(&svc.db, &svc.provider, &presented, None, &aud, None, T0)
+        }
+
+        /// Client authentication reads its client from a cache; a rotation must still
+        /// refuse the old secret to every request that begins after it returned, however
+        /// many requests read the client meanwhile.
+        #[test]
+        fn a_rotated_secret_is_refused_as_soon_as_the_rotation_returns() {
+            let (_dir, svc) = for_tests();
+            let old = registered(&svc);
+            with_secret(&svc, &old).expect("the secret is accepted");
+            let rotated = AtomicBool::new(false);
+            let stale = AtomicUsize::new(0);
+            let checked = AtomicUsize::new(0);
+            std::thread::scope(|s| {
+                for _ in 0..6 {
+                    s.spawn(|| {
+                        for _ in 0..200 {
+                            let after = rotated.load(Ordering::SeqCst);
+                            let accepted = with_secret(&svc, &old).is_ok();
+                            if after {
+                                checked.fetch_add(1, Ordering::SeqCst);
+                                if accepted {
+                                    stale.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                        }
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                let ctx = Context::from(&svc);
+                admin::rotate_secret(&ctx, &cli(), "m2m", NewSecret::Generate, T0)
+                    .expect("rotated");
+                rotated.store(true, Ordering::SeqCst);
+            });
+            assert!(
+                checked.load(Ordering::SeqCst) > 0,
+                "no request began after it"
+            );
+            assert_eq!(
+                stale.load(Ordering::SeqCst),
+                0,
+                "the old secret was accepted"
+            );
+        }
+
+        #[test]
+        fn another_instance_follows_a_change_at_its_next_look() {
+            let (_dir, a) = for_tests();
+            let secret = registered(&a);
+            let db = crate::store::Db::open(&a.config.database_url, 2).expect("database");
+            let b = Service::new(
+                a.config.clone(),
+                db,
+                crate::keys::kek::Kek::from_bytes(&[7; 32]),
+            )
+            .expect("second instance");
+            b.db.follow_clients().unwrap();
+            with_secret(&b, &secret).expect("accepted on the other instance");
+            let ctx = Context::from(&a);
+            let new = admin::rotate_secret(&ctx, &cli(), "m2m", NewSecret::Generate, T0)
+                .expect("rotated")
+                .expect("a new secret");
+            with_secret(&a, &secret).expect_err("refused where it was rotated");
+            b.db.follow_clients().unwrap();
+            with_secret(&b, &secret).expect_err("refused on the other instance");
+            with_secret(&b, &new).expect("the new secret is accepted there");
+            admin::remove(&ctx, &cli(), "m2m", T0).expect("removed");
+            b.db.follow_clients().unwrap();
+            with_secret(&b, &new).expect_err("a removed client is refused there");
+        }
     }
 }

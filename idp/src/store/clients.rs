@@ -450,6 +450,103 @@ impl From<&Client> for ClientRow {
     }
 }
 
+/// The setting whose version counts the changes to clients, so that every instance hears
+/// of them (`Cache::follow`).
+const CHANGES: &str = "clients";
+
+thread_local! {
+    /// This thread changed a client since `Cache::after_writes` last looked.
+    static CHANGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Counts a change to clients: in the database for the other instances, and for this
+/// thread, whose transaction ends every cached client when it returns.
+fn changed(conn: &mut AnyConnection, now: i64) -> StoreResult<()> {
+    CHANGED.set(true);
+    super::settings::put(conn, CHANGES, "{}", now)?;
+    Ok(())
+}
+
+/// Entries at most: a cache that grows beyond them (clients registered by the thousand)
+/// starts again empty.
+const CACHE_ENTRIES: usize = 10_000;
+
+/// Clients as last read, for client authentication, which reads its client on every
+/// token, introspection and revocation request.
+///
+/// An entry serves while no client has changed since it was read. A change made in this
+/// process ends every entry when its transaction returns (`Db::tx` and `Db::run` call
+/// `after_writes`), before the caller can answer anyone: a rotated secret, a removed client
+/// are refused at once. A change made elsewhere (another instance, the command line) ends
+/// them when this process next follows the stored count of changes, every second: until
+/// then another instance may still accept a client as it was, as its deny list of revoked
+/// JWT access tokens may still accept a token.
+#[derive(Default)]
+pub struct Cache {
+    /// Changes seen by this process: an entry read under an older count is stale.
+    epoch: std::sync::atomic::AtomicU64,
+    /// The stored count of changes when `follow` last read it.
+    followed: std::sync::Mutex<Option<i64>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, (u64, Client)>>,
+}
+
+impl Cache {
+    /// The client `id`, from the cache while it holds it unchanged, else from `conn`.
+    pub fn find(&self, conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
+        use std::sync::PoisonError;
+        // Read before the database: a change that commits after this read bumps the epoch
+        // past it, so that what is read now cannot serve once that change has returned.
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((read_at, client)) = entries.get(id)
+            && *read_at == epoch
+        {
+            return Ok(Some(client.clone()));
+        }
+        drop(entries);
+        let found = find(conn, id)?;
+        if let Some(client) = &found {
+            let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+            if entries.len() >= CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(id.to_string(), (epoch, client.clone()));
+        }
+        Ok(found)
+    }
+
+    /// Every entry is stale.
+    fn forget(&self) {
+        use std::sync::PoisonError;
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// After a transaction or a statement of this thread has ended: forgets every entry if
+    /// it changed a client.
+    pub(super) fn after_writes(&self) {
+        if CHANGED.replace(false) {
+            self.forget();
+        }
+    }
+
+    /// Forgets every entry if a client changed elsewhere since the last call (another
+    /// instance, the command line). Run every second.
+    pub fn follow(&self, conn: &mut AnyConnection) -> StoreResult<()> {
+        use std::sync::PoisonError;
+        let stored = super::settings::version(conn, CHANGES)?;
+        let mut followed = self.followed.lock().unwrap_or_else(PoisonError::into_inner);
+        if *followed != stored {
+            *followed = stored;
+            self.forget();
+        }
+        Ok(())
+    }
+}
+
 pub fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
     if !super::searchable(id) {
         return Ok(None);
@@ -477,11 +574,14 @@ pub fn insert(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
     diesel::insert_into(clients::table)
         .values(ClientRow::from(client))
         .execute(conn)?;
+    changed(conn, client.created_at)?;
     Ok(true)
 }
 
-pub fn remove(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
-    Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
+pub fn remove(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<bool> {
+    let removed = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
+    changed(conn, now)?;
+    Ok(removed)
 }
 
 /// Replaces a client's secret hash, only if it is still `old` (two instances upgrading the
@@ -491,18 +591,19 @@ pub fn replace_secret_hash(
     id: &str,
     old: &str,
     new: &str,
+    now: i64,
 ) -> StoreResult<()> {
     diesel::update(clients::table.find(id).filter(clients::secret_hash.eq(old)))
         .set(clients::secret_hash.eq(new))
         .execute(conn)?;
-    Ok(())
+    changed(conn, now)
 }
 
 /// Replaces every registered setting of a client (not its id or creation time); returns
 /// false when there is no such client.
-pub fn update(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
+pub fn update(conn: &mut AnyConnection, client: &Client, now: i64) -> StoreResult<bool> {
     let row = ClientRow::from(client);
-    let changed = diesel::update(clients::table.find(&client.id))
+    let updated = diesel::update(clients::table.find(&client.id))
         .set((
             clients::name.eq(row.name),
             clients::secret_hash.eq(row.secret_hash),
@@ -520,7 +621,8 @@ pub fn update(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
             clients::options.eq(row.options),
         ))
         .execute(conn)?;
-    Ok(changed > 0)
+    changed(conn, now)?;
+    Ok(updated > 0)
 }
 
 #[cfg(test)]

@@ -296,6 +296,8 @@ pub struct Db {
     /// SQLite in a file: the one connection that writes, shared by concurrent
     /// transactions (`batch`).
     batcher: Option<std::sync::Arc<batch::Batcher>>,
+    /// Clients as last read (`clients::Cache`).
+    clients: std::sync::Arc<clients::Cache>,
 }
 
 impl Db {
@@ -401,6 +403,7 @@ impl Db {
             backend,
             sync,
             batcher,
+            clients: Default::default(),
         };
         if existing && !db.has_schema()? {
             return Err(StoreError::NoSchema(redacted(url)));
@@ -483,12 +486,22 @@ impl Db {
         &self,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        if let Some(batcher) = &self.batcher
-            && !batch::Batcher::nested()
-        {
-            return batcher.run(f);
-        }
-        self.alone(f)
+        let result = match &self.batcher {
+            Some(batcher) if !batch::Batcher::nested() => batcher.run(f),
+            _ => self.alone(f),
+        };
+        self.clients.after_writes();
+        result
+    }
+
+    /// Clients as last read, for client authentication.
+    pub fn clients(&self) -> &clients::Cache {
+        &self.clients
+    }
+
+    /// Follows the changes to clients made elsewhere (`clients::Cache::follow`).
+    pub fn follow_clients(&self) -> StoreResult<()> {
+        self.run(|c| self.clients.follow(c))
     }
 
     /// One transaction on a pooled connection: PostgreSQL, SQLite in memory, and a
@@ -535,6 +548,12 @@ impl Db {
     /// Runs `f` on a pooled connection, outside any explicit transaction. What it wrote is
     /// on disk when it returns.
     pub fn run<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let result = self.run_alone(f);
+        self.clients.after_writes();
+        result
+    }
+
+    fn run_alone<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         if self.sync.is_none() {
             let result = f(&mut conn);
