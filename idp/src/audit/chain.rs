@@ -78,13 +78,14 @@ pub fn seal(
     for e in &pending {
         seq += 1;
         let hash = hash_of(&prev, seq, e);
-        diesel::update(audit_events::table.find(e.id))
-            .set((
+        crate::store::fixed::execute_fixed!(
+            diesel::update(audit_events::table.find(e.id)).set((
                 audit_events::seq.eq(seq),
                 audit_events::prev_hash.eq(&prev),
                 audit_events::hash.eq(&hash),
-            ))
-            .execute(conn)?;
+            )),
+            conn
+        )?;
         prev = hash;
     }
     if !pending.is_empty() {

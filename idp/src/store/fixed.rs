@@ -6,6 +6,11 @@
 //! `client_credentials` request (`bench/profile`).
 //! An `Insert` names the columns it is given (every field of its row) and binds `NULL` for
 //! a `None`, so it is prepared once per connection and found again by its type.
+//!
+//! Diesel prepares every `UPDATE` anew (its changeset could leave columns out), which
+//! SQLite parses and plans each time: 30 k instructions for the refresh token's rotation.
+//! `execute_fixed!` runs an update whose text cannot vary as a statement prepared once per
+//! connection and found again by a type of its call site.
 
 use super::{AnyConnection, StoreResult};
 use diesel::query_builder::{QueryFragment, QueryId};
@@ -35,6 +40,55 @@ where
         Ok(())
     }
 }
+
+/// A query whose text is the same on every call (no optional value, no list of binds),
+/// found in the connection's statement cache by `Site`, a type of its own call site
+/// (`execute_fixed!` makes one).
+pub(crate) struct Fixed<Site, Q>(Q, std::marker::PhantomData<Site>);
+
+impl<Site, Q> Fixed<Site, Q> {
+    pub(crate) fn new(query: Q) -> Self {
+        Fixed(query, std::marker::PhantomData)
+    }
+}
+
+impl<Site: 'static, Q> QueryId for Fixed<Site, Q> {
+    type QueryId = Site;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Site, Q, DB> QueryFragment<DB> for Fixed<Site, Q>
+where
+    Q: QueryFragment<DB>,
+    DB: diesel::backend::Backend,
+{
+    fn walk_ast<'b>(&'b self, out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    /// Its text does not vary, so one prepared statement serves every call.
+    fn is_safe_to_cache_prepared(&self, _: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Site, Q, C> RunQueryDsl<C> for Fixed<Site, Q> {}
+
+/// Executes `$query`, a statement whose text is the same on every call, on the backend's
+/// own connection, prepared once per connection; the number of rows it changed.
+macro_rules! execute_fixed {
+    ($query:expr, $conn:expr $(,)?) => {{
+        use diesel::RunQueryDsl as _;
+        struct Site;
+        let query = $crate::store::fixed::Fixed::<Site, _>::new($query);
+        let rows = match $conn {
+            $crate::store::AnyConnection::Sqlite(c) => query.execute(c),
+            $crate::store::AnyConnection::Postgresql(c) => query.execute(c),
+        };
+        rows.map_err($crate::store::StoreError::from)
+    }};
+}
+pub(crate) use execute_fixed;
 
 /// `QueryFragment` for `Insert<T>` on both backends: `INSERT INTO table (columns) VALUES
 /// (binds)`, every field of `T` bound with its SQL type, in the order given.

@@ -408,13 +408,15 @@ pub fn rotate_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> StoreResult<Redemption<RefreshToken>> {
-    let claimed = diesel::update(
-        refresh_tokens::table
-            .find(token_hash)
-            .filter(refresh_tokens::rotated.eq(false)),
-    )
-    .set(refresh_tokens::rotated.eq(true))
-    .execute(conn)?;
+    let claimed = super::fixed::execute_fixed!(
+        diesel::update(
+            refresh_tokens::table
+                .find(token_hash)
+                .filter(refresh_tokens::rotated.eq(false)),
+        )
+        .set(refresh_tokens::rotated.eq(true)),
+        conn
+    )?;
     Ok(match find_refresh_token(conn, token_hash)? {
         None => Redemption::Unknown,
         Some((t, grant)) if claimed == 1 => Redemption::Fresh(t, Box::new(grant)),
