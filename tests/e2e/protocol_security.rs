@@ -146,6 +146,9 @@ async fn the_id_token_carries_the_claims_asked_for(backend: Backend) {
         "requested",
     ])
     .unwrap();
+    // The command line is another process: the server follows its change within a
+    // second, here at once.
+    s.state.db.follow_clients().unwrap();
     let (status, t) = post_as(
         &s,
         "/token",

@@ -443,15 +443,19 @@ fn spawn_every(state: Arc<AppState>, period: Duration, work: fn(&AppState)) {
 /// turns on the chain's head.
 fn spawn_every_second(state: Arc<AppState>) {
     spawn_every(state, Duration::from_secs(1), |state| {
+        // Outside the rounds of background work, which a long purge can hold up: clients
+        // changed elsewhere are followed every second whatever else is running.
+        if !state.stopping()
+            && let Err(e) = state.db.follow_clients()
+        {
+            tracing::warn!(error = %e, "following changes to clients failed");
+        }
         state.in_background(|| {
             if let Err(e) = state.reload_rules() {
                 tracing::warn!(error = %e, "reloading the policy failed");
             }
             if let Err(e) = state.follow_keys() {
                 tracing::warn!(error = %e, "reloading signing keys failed");
-            }
-            if let Err(e) = state.db.follow_clients() {
-                tracing::warn!(error = %e, "following changes to clients failed");
             }
             let now = state.clock.now();
             if let Err(e) = state.denials.sync(&state.db, now) {

@@ -245,7 +245,7 @@ pub fn authenticate(
     let fail = || OidcError::invalid_client("client authentication failed");
     match presented {
         Presented::Basic { id, secret } | Presented::Post { id, secret } => {
-            let client = cache.find(conn, id)?.ok_or_else(fail)?;
+            let client = cache.find(conn, id, now)?.ok_or_else(fail)?;
             let stored = match (&client.auth_method, client.secret_hash.as_deref()) {
                 (AuthMethod::Secret, Some(h)) => h,
                 _ => return Err(fail()),
@@ -262,7 +262,7 @@ pub fn authenticate(
             }
         }
         Presented::IdOnly { id } => {
-            let client = cache.find(conn, id)?.ok_or_else(fail)?;
+            let client = cache.find(conn, id, now)?.ok_or_else(fail)?;
             let cas = provider.mtls.as_ref().and_then(|m| m.client_cas.as_ref());
             let authenticated = match (client.auth_method, certificate) {
                 (AuthMethod::None, _) => true,
@@ -303,7 +303,7 @@ fn verify_assertion(
         .and_then(Value::as_str)
         .ok_or_else(|| fail("no iss"))?;
     let client = cache
-        .find(conn, client_id)?
+        .find(conn, client_id, now)?
         .ok_or_else(|| fail("unknown client"))?;
     let claims = match client.auth_method {
         AuthMethod::PrivateKeyJwt => {

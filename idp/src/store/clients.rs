@@ -455,8 +455,10 @@ impl From<&Client> for ClientRow {
 const CHANGES: &str = "clients";
 
 thread_local! {
-    /// This thread changed a client since `Cache::after_writes` last looked.
+    /// This thread changed a client in the outermost transaction or statement it is in.
     static CHANGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How many transactions or statements (`Db::tx`, `Db::run`) this thread is inside.
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Counts a change to clients: in the database for the other instances, and for this
@@ -471,37 +473,53 @@ fn changed(conn: &mut AnyConnection, now: i64) -> StoreResult<()> {
 /// starts again empty.
 const CACHE_ENTRIES: usize = 10_000;
 
+/// Seconds an entry serves at most, for changes made without the store (an operator's
+/// SQL, a restored backup), which no count of changes announces.
+const MAX_AGE: i64 = 60;
+
 /// Clients as last read, for client authentication, which reads its client on every
 /// token, introspection and revocation request.
 ///
-/// An entry serves while no client has changed since it was read. A change made in this
-/// process ends every entry when its transaction returns (`Db::tx` and `Db::run` call
-/// `after_writes`), before the caller can answer anyone: a rotated secret, a removed client
-/// are refused at once. A change made elsewhere (another instance, the command line) ends
-/// them when this process next follows the stored count of changes, every second: until
-/// then another instance may still accept a client as it was, as its deny list of revoked
-/// JWT access tokens may still accept a token.
+/// An entry serves while no client has changed since it was read, for a minute at most. A
+/// change made in this process ends every entry when its transaction returns (`Db::tx` and
+/// `Db::run` open a `Writes` scope), before the caller can answer anyone: a rotated
+/// secret, a removed client are refused at once. A change made elsewhere (another
+/// instance, the command line) ends them when this process next follows the stored count
+/// of changes, every second: until then another instance may still accept a client as it
+/// was, as its deny list of revoked JWT access tokens may still accept a token.
 #[derive(Default)]
 pub struct Cache {
     /// Changes seen by this process: an entry read under an older count is stale.
     epoch: std::sync::atomic::AtomicU64,
     /// The stored count of changes when `follow` last read it.
     followed: std::sync::Mutex<Option<i64>>,
-    entries: std::sync::RwLock<std::collections::HashMap<String, (u64, Client)>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, Entry>>,
+}
+
+struct Entry {
+    epoch: u64,
+    read_at: i64,
+    client: Client,
 }
 
 impl Cache {
     /// The client `id`, from the cache while it holds it unchanged, else from `conn`.
-    pub fn find(&self, conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
+    pub fn find(
+        &self,
+        conn: &mut AnyConnection,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<Option<Client>> {
         use std::sync::PoisonError;
         // Read before the database: a change that commits after this read bumps the epoch
         // past it, so that what is read now cannot serve once that change has returned.
         let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((read_at, client)) = entries.get(id)
-            && *read_at == epoch
+        if let Some(e) = entries.get(id)
+            && e.epoch == epoch
+            && (0..MAX_AGE).contains(&(now - e.read_at))
         {
-            return Ok(Some(client.clone()));
+            return Ok(Some(e.client.clone()));
         }
         drop(entries);
         let found = find(conn, id)?;
@@ -510,13 +528,21 @@ impl Cache {
             if entries.len() >= CACHE_ENTRIES {
                 entries.clear();
             }
-            entries.insert(id.to_string(), (epoch, client.clone()));
+            // Not over an entry read since a later change.
+            if entries.get(id).is_none_or(|e| e.epoch <= epoch) {
+                let entry = Entry {
+                    epoch,
+                    read_at: now,
+                    client: client.clone(),
+                };
+                entries.insert(id.to_string(), entry);
+            }
         }
         Ok(found)
     }
 
     /// Every entry is stale.
-    fn forget(&self) {
+    pub(super) fn forget(&self) {
         use std::sync::PoisonError;
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.entries
@@ -525,12 +551,12 @@ impl Cache {
             .clear();
     }
 
-    /// After a transaction or a statement of this thread has ended: forgets every entry if
-    /// it changed a client.
-    pub(super) fn after_writes(&self) {
-        if CHANGED.replace(false) {
-            self.forget();
-        }
+    /// A transaction or statement of this thread, until the scope is dropped: if it
+    /// changed a client, every entry is forgotten then. An inner scope forgets them too
+    /// but leaves the mark for the outer one, which ends after its commit.
+    pub(super) fn writes(&self) -> Writes<'_> {
+        DEPTH.set(DEPTH.get() + 1);
+        Writes { cache: self }
     }
 
     /// Forgets every entry if a client changed elsewhere since the last call (another
@@ -544,6 +570,24 @@ impl Cache {
             self.forget();
         }
         Ok(())
+    }
+}
+
+/// See `Cache::writes`.
+pub(super) struct Writes<'a> {
+    cache: &'a Cache,
+}
+
+impl Drop for Writes<'_> {
+    fn drop(&mut self) {
+        let depth = DEPTH.get().saturating_sub(1);
+        DEPTH.set(depth);
+        if CHANGED.get() {
+            self.cache.forget();
+            if depth == 0 {
+                CHANGED.set(false);
+            }
+        }
     }
 }
 
@@ -580,7 +624,9 @@ pub fn insert(conn: &mut AnyConnection, client: &Client) -> StoreResult<bool> {
 
 pub fn remove(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<bool> {
     let removed = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
-    changed(conn, now)?;
+    if removed {
+        changed(conn, now)?;
+    }
     Ok(removed)
 }
 
@@ -593,10 +639,13 @@ pub fn replace_secret_hash(
     new: &str,
     now: i64,
 ) -> StoreResult<()> {
-    diesel::update(clients::table.find(id).filter(clients::secret_hash.eq(old)))
+    let replaced = diesel::update(clients::table.find(id).filter(clients::secret_hash.eq(old)))
         .set(clients::secret_hash.eq(new))
         .execute(conn)?;
-    changed(conn, now)
+    if replaced > 0 {
+        changed(conn, now)?;
+    }
+    Ok(())
 }
 
 /// Replaces every registered setting of a client (not its id or creation time); returns
@@ -621,7 +670,9 @@ pub fn update(conn: &mut AnyConnection, client: &Client, now: i64) -> StoreResul
             clients::options.eq(row.options),
         ))
         .execute(conn)?;
-    changed(conn, now)?;
+    if updated > 0 {
+        changed(conn, now)?;
+    }
     Ok(updated > 0)
 }
 
@@ -674,5 +725,59 @@ pub(crate) mod testing {
             default_acr_values: Vec::new(),
             profile: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn named(svc: &crate::service::Service, at: i64) -> String {
+        let db = &svc.db;
+        let found = db.run(|c| db.clients().find(c, "api", at)).unwrap();
+        found.expect("the client").name
+    }
+
+    /// A transaction that changes a client and runs another inside it (which ends first)
+    /// still ends the entries read meanwhile when it returns.
+    #[test]
+    fn a_change_ends_entries_read_while_its_transaction_ran() {
+        let (_dir, svc) = crate::service::for_tests();
+        let db = &svc.db;
+        db.tx(|c| insert(c, &testing::client())).unwrap();
+        assert_eq!(named(&svc, NOW), "API");
+        db.tx(|c| {
+            let mut renamed = testing::client();
+            renamed.name = "Tax office".into();
+            update(c, &renamed, NOW)?;
+            db.run(|_| Ok(()))?;
+            // Read on another thread before this transaction commits: the old name.
+            let meanwhile = std::thread::scope(|s| s.spawn(|| named(&svc, NOW)).join().unwrap());
+            assert_eq!(meanwhile, "API");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(named(&svc, NOW), "Tax office");
+    }
+
+    /// A change made without the store (SQL by hand) is seen once an entry is a minute
+    /// old.
+    #[test]
+    fn an_entry_serves_a_minute_at_most() {
+        let (_dir, svc) = crate::service::for_tests();
+        let db = &svc.db;
+        db.tx(|c| insert(c, &testing::client())).unwrap();
+        assert_eq!(named(&svc, NOW), "API");
+        db.run(|c| {
+            diesel::update(clients::table.find("api"))
+                .set(clients::name.eq("By hand"))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(named(&svc, NOW + MAX_AGE - 1), "API");
+        assert_eq!(named(&svc, NOW + MAX_AGE), "By hand");
     }
 }

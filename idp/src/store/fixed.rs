@@ -43,7 +43,8 @@ where
 
 /// A query whose text is the same on every call (no optional value, no list of binds),
 /// found in the connection's statement cache by `Site`, a type of its own call site
-/// (`execute_fixed!` makes one).
+/// (`execute_fixed!` makes one). Not for a generic function whose query depends on its
+/// type parameters: every instance of it would share the one statement.
 pub(crate) struct Fixed<Site, Q>(Q, std::marker::PhantomData<Site>);
 
 impl<Site, Q> Fixed<Site, Q> {
@@ -79,8 +80,8 @@ impl<Site, Q, C> RunQueryDsl<C> for Fixed<Site, Q> {}
 macro_rules! execute_fixed {
     ($query:expr, $conn:expr $(,)?) => {{
         use diesel::RunQueryDsl as _;
-        struct Site;
-        let query = $crate::store::fixed::Fixed::<Site, _>::new($query);
+        struct FixedSite;
+        let query = $crate::store::fixed::Fixed::<FixedSite, _>::new($query);
         let rows = match $conn {
             $crate::store::AnyConnection::Sqlite(c) => query.execute(c),
             $crate::store::AnyConnection::Postgresql(c) => query.execute(c),

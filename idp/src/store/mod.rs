@@ -1,25 +1,32 @@
 //! Storage: one `Db` type over SQLite (the embedded default) and PostgreSQL (selected by a
 //! `postgres://` URL). Every query is written once against diesel's multi-backend
-//! connection; only connection set-up, migrations, lookups by a unique key (`unique!`),
+//! connection; only connection set-up, migrations, the hottest loads (`rows!`, `unique!`),
 //! the token rows' inserts (`fixed`) and the batch's savepoints know which backend is in
 //! use.
 
-/// The row a lookup by a unique key finds, if any, as a `StoreResult`. Diesel's `first`
-/// adds `LIMIT ?`, and SQLite recompiles a statement each time a bound LIMIT is bound
-/// again (the value could change the query plan): a full parse of the query on every token
-/// request. The query runs on the backend's own connection: through the multi-backend
-/// connection, diesel walks every load's query once more to dispatch it (a fifth of a
-/// client lookup's instructions). The query is written once and typed for each backend.
-macro_rules! unique {
+/// The rows a query loads, as a `StoreResult`, with the query run on the backend's own
+/// connection: through the multi-backend connection, diesel walks every load's query once
+/// more to dispatch it (a fifth of a client lookup's instructions). The query is written
+/// once and typed for each backend.
+macro_rules! rows {
     ($query:expr, $conn:expr $(,)?) => {{
         use diesel::RunQueryDsl as _;
         let rows = match $conn {
             $crate::store::AnyConnection::Sqlite(c) => $query.load(c),
             $crate::store::AnyConnection::Postgresql(c) => $query.load(c),
         };
-        rows.map(|r| r.into_iter().next())
-            .map_err($crate::store::StoreError::from)
+        rows.map_err($crate::store::StoreError::from)
     }};
+}
+
+/// The row a lookup by a unique key finds, if any, as a `StoreResult` (`rows!`). Diesel's
+/// `first` adds `LIMIT ?`, and SQLite recompiles a statement each time a bound LIMIT is
+/// bound again (the value could change the query plan): a full parse of the query on every
+/// token request.
+macro_rules! unique {
+    ($query:expr, $conn:expr $(,)?) => {
+        rows!($query, $conn).map(|r| r.into_iter().next())
+    };
 }
 
 pub mod admin_roles;
@@ -486,12 +493,11 @@ impl Db {
         &self,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let result = match &self.batcher {
+        let _writes = self.clients.writes();
+        match &self.batcher {
             Some(batcher) if !batch::Batcher::nested() => batcher.run(f),
             _ => self.alone(f),
-        };
-        self.clients.after_writes();
-        result
+        }
     }
 
     /// Clients as last read, for client authentication.
@@ -499,9 +505,15 @@ impl Db {
         &self.clients
     }
 
-    /// Follows the changes to clients made elsewhere (`clients::Cache::follow`).
+    /// Follows the changes to clients made elsewhere (`clients::Cache::follow`). When the
+    /// count cannot be read, the cache is emptied: clients are then read from the database
+    /// until it can.
     pub fn follow_clients(&self) -> StoreResult<()> {
-        self.run(|c| self.clients.follow(c))
+        let followed = self.run(|c| self.clients.follow(c));
+        if followed.is_err() {
+            self.clients.forget();
+        }
+        followed
     }
 
     /// One transaction on a pooled connection: PostgreSQL, SQLite in memory, and a
@@ -548,9 +560,8 @@ impl Db {
     /// Runs `f` on a pooled connection, outside any explicit transaction. What it wrote is
     /// on disk when it returns.
     pub fn run<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
-        let result = self.run_alone(f);
-        self.clients.after_writes();
-        result
+        let _writes = self.clients.writes();
+        self.run_alone(f)
     }
 
     fn run_alone<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
