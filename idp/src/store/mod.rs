@@ -1,32 +1,25 @@
 //! Storage: one `Db` type over SQLite (the embedded default) and PostgreSQL (selected by a
 //! `postgres://` URL). Every query is written once against diesel's multi-backend
-//! connection; only connection set-up, migrations, the hottest loads (`rows!`, `unique!`),
+//! connection; only connection set-up, migrations, lookups by a unique key (`unique!`),
 //! the token rows' inserts (`fixed`) and the batch's savepoints know which backend is in
 //! use.
 
-/// The rows a query loads, as a `StoreResult`, with the query run on the backend's own
-/// connection: through the multi-backend connection, diesel walks every load's query once
-/// more to dispatch it (a fifth of a client lookup's instructions). The query is written
-/// once and typed for each backend.
-macro_rules! rows {
+/// The row a lookup by a unique key finds, if any, as a `StoreResult`. Diesel's `first`
+/// adds `LIMIT ?`, and SQLite recompiles a statement each time a bound LIMIT is bound
+/// again (the value could change the query plan): a full parse of the query on every token
+/// request. The query runs on the backend's own connection: through the multi-backend
+/// connection, diesel walks every load's query once more to dispatch it (a fifth of a
+/// client lookup's instructions). The query is written once and typed for each backend.
+macro_rules! unique {
     ($query:expr, $conn:expr $(,)?) => {{
         use diesel::RunQueryDsl as _;
         let rows = match $conn {
             $crate::store::AnyConnection::Sqlite(c) => $query.load(c),
             $crate::store::AnyConnection::Postgresql(c) => $query.load(c),
         };
-        rows.map_err($crate::store::StoreError::from)
+        rows.map(|r| r.into_iter().next())
+            .map_err($crate::store::StoreError::from)
     }};
-}
-
-/// The row a lookup by a unique key finds, if any, as a `StoreResult` (`rows!`). Diesel's
-/// `first` adds `LIMIT ?`, and SQLite recompiles a statement each time a bound LIMIT is
-/// bound again (the value could change the query plan): a full parse of the query on every
-/// token request.
-macro_rules! unique {
-    ($query:expr, $conn:expr $(,)?) => {
-        rows!($query, $conn).map(|r| r.into_iter().next())
-    };
 }
 
 pub mod admin_roles;
