@@ -740,14 +740,20 @@ mod tests {
         found.expect("the client").name
     }
 
+    /// A provider whose client `api` has been read once, so that the cache holds it.
+    fn cached() -> (tempfile::TempDir, crate::service::Service) {
+        let (dir, svc) = crate::service::for_tests();
+        svc.db.tx(|c| insert(c, &testing::client())).unwrap();
+        assert_eq!(named(&svc, NOW), "API");
+        (dir, svc)
+    }
+
     /// A transaction that changes a client and runs another inside it (which ends first)
     /// still ends the entries read meanwhile when it returns.
     #[test]
     fn a_change_ends_entries_read_while_its_transaction_ran() {
-        let (_dir, svc) = crate::service::for_tests();
+        let (_dir, svc) = cached();
         let db = &svc.db;
-        db.tx(|c| insert(c, &testing::client())).unwrap();
-        assert_eq!(named(&svc, NOW), "API");
         db.tx(|c| {
             let mut renamed = testing::client();
             renamed.name = "Tax office".into();
@@ -766,10 +772,8 @@ mod tests {
     /// old.
     #[test]
     fn an_entry_serves_a_minute_at_most() {
-        let (_dir, svc) = crate::service::for_tests();
+        let (_dir, svc) = cached();
         let db = &svc.db;
-        db.tx(|c| insert(c, &testing::client())).unwrap();
-        assert_eq!(named(&svc, NOW), "API");
         db.run(|c| {
             diesel::update(clients::table.find("api"))
                 .set(clients::name.eq("By hand"))

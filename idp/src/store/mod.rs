@@ -1,8 +1,8 @@
 //! Storage: one `Db` type over SQLite (the embedded default) and PostgreSQL (selected by a
 //! `postgres://` URL). Every query is written once against diesel's multi-backend
 //! connection; only connection set-up, migrations, lookups by a unique key (`unique!`),
-//! the token rows' inserts (`fixed`) and the batch's savepoints know which backend is in
-//! use.
+//! the hottest inserts and updates (`fixed`) and the batch's savepoints know which backend
+//! is in use.
 
 /// The row a lookup by a unique key finds, if any, as a `StoreResult`. Diesel's `first`
 /// adds `LIMIT ?`, and SQLite recompiles a statement each time a bound LIMIT is bound
