@@ -26,17 +26,62 @@ pub fn random_token() -> String {
     b64url(&random_bytes::<32>())
 }
 
+/// An access or refresh token: `random_token` after 14 hex digits of the microsecond it
+/// was made at. The digits order the keys the tokens are stored under (`token_key`), not
+/// what a token means: nothing reads a time from them.
+pub fn new_token() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    // 56 bits of microseconds last until the year 4253.
+    format!("{:014x}{}", micros & ((1 << 56) - 1), random_token())
+}
+
+/// Hex digits that order a token made by `new_token`.
+const TOKEN_ORDER: usize = 14;
+
+/// The key an access or refresh token is stored under: its SHA-256 (`secret_hash`), after
+/// its ordering digits when it was made by `new_token`. Tokens issued together then sit
+/// next to each other in the index of tokens, which grows at its end: a batch of tokens
+/// writes a few pages of it instead of one page each, and the pages a new token goes to
+/// are the ones in memory. Tokens issued before (43 characters, no digits) are stored
+/// under their hash alone.
+pub fn token_key(token: &str) -> String {
+    let hash = secret_hash(token);
+    match token.get(..TOKEN_ORDER) {
+        Some(order)
+            if token.len() == TOKEN_ORDER + 43
+                && order
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            format!("{order}{hash}")
+        }
+        _ => hash,
+    }
+}
+
 /// A 128-bit random identifier, hex: rows that are not secrets (subjects, grants, sids).
 pub fn random_id() -> String {
     hex(&random_bytes::<16>())
 }
 
-/// `random_id` after the second `now` (8 hex digits): rows inserted at about the same
-/// time sort next to each other, so that a burst of them adds to the same few pages of an
-/// index instead of a page each (grants: one per token issued to a client).
+/// 40 hex digits: the second `now` (8), the microsecond within the second this is called
+/// at (5), and 108 random bits (27). Rows inserted at about the same time sort next to
+/// each other, so that a burst of them adds to the same page or two of an index instead of
+/// a page each (grants: one per token issued to a client). The microseconds only order;
+/// nothing reads a time from them.
 pub fn ordered_id(now: i64) -> String {
-    // Seconds since 1970 fit 32 bits until 2106.
-    format!("{:08x}{}", now.clamp(0, u32::MAX.into()), random_id())
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros());
+    // Seconds since 1970 fit 32 bits until 2106; a second's microseconds fit 20 bits.
+    let random = random_id();
+    format!(
+        "{:08x}{micros:05x}{}",
+        now.clamp(0, u32::MAX.into()),
+        &random[..27]
+    )
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -110,6 +155,24 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_stored_in_the_order_they_were_made() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!((a.len(), b.len()), (57, 57));
+        let (ka, kb) = (token_key(&a), token_key(&b));
+        assert!(ka <= kb, "{ka} {kb}");
+        assert_eq!(ka, format!("{}{}", &a[..14], secret_hash(&a)));
+        // Made before the digits: stored under the hash alone, as they always were.
+        let old = random_token();
+        assert_eq!(token_key(&old), secret_hash(&old));
+        // Whatever else is presented is hashed, whole: the digits must be lowercase hex.
+        let forged = format!("{}{}", "Z".repeat(14), random_token());
+        assert_eq!(token_key(&forged), secret_hash(&forged));
+        let wide = format!("{}{}", "é".repeat(7), random_token());
+        assert_eq!(token_key(&wide), secret_hash(&wide));
+        assert_eq!(token_key(""), secret_hash(""));
+    }
+
+    #[test]
     fn random_values_differ_and_have_the_promised_size() {
         let (a, b) = (random_token(), random_token());
         assert_ne!(a, b);
@@ -118,6 +181,7 @@ mod tests {
         let (a, b) = (ordered_id(1_800_000_000), ordered_id(1_800_000_001));
         assert_eq!((a.len(), b.len()), (40, 40));
         assert!(a < b && a.starts_with("6b49d200"), "{a} {b}");
-        assert_ne!(ordered_id(5)[8..], ordered_id(5)[8..]);
+        assert_ne!(ordered_id(5)[13..], ordered_id(5)[13..]);
+        assert!(ordered_id(5).bytes().all(|b| b.is_ascii_hexdigit()));
     }
 }

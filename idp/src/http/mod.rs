@@ -594,6 +594,18 @@ async fn blocking<T: Send + 'static>(
     })?
 }
 
+/// `blocking` for work whose transactions may end before their batch is committed
+/// (`store::deferring`): the blocking thread is free as soon as the work is done, and the
+/// answer waits here, without holding a thread, until what it wrote is on disk.
+async fn blocking_deferred<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, OidcError> + Send + 'static,
+) -> Result<T, OidcError> {
+    let (result, durability) = blocking(move || Ok(crate::store::deferring(f))).await?;
+    // A failed commit comes first: what the answer would tell of did not stay.
+    durability.wait().await?;
+    result
+}
+
 /// Parses a form body, insisting on the form content type.
 fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OidcError> {
     let ct = req

@@ -1,7 +1,9 @@
 //! Token, introspection, revocation and pushed-authorization-request endpoints: form
 //! posts from authenticated clients, answered in JSON.
 
-use super::{AppState, blocking, client_ip, form_params, json_error, no_store_json, tls};
+use super::{
+    AppState, blocking, blocking_deferred, client_ip, form_params, json_error, no_store_json, tls,
+};
 use crate::oidc::client_auth;
 use crate::oidc::error::{OidcError, OidcResult};
 use crate::oidc::grants::{self, TokenContext};
@@ -47,7 +49,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let st = state.into_inner();
     let now = st.clock.now();
     let nonces = st.provider.dpop_nonces.clone();
-    let result = blocking(move || {
+    let result = blocking_deferred(move || {
         let keys = st.keys();
         let ctx = TokenContext {
             db: &st.db,

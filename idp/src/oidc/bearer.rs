@@ -164,17 +164,15 @@ impl Checker<'_> {
 
 /// An opaque access token that is usable at `now`.
 pub fn opaque(conn: &mut AnyConnection, token: &str, now: i64) -> StoreResult<Option<Bearer>> {
-    Ok(
-        tokens::find_access_token(conn, &crypto::secret_hash(token))?
-            .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now)
-            .map(|(at, g)| Bearer {
-                // The key and certificate the token was bound to when issued, whatever the
-                // grant's later tokens are bound to; a token that names none (written by
-                // an instance of an earlier version, during an upgrade) takes the grant's,
-                // so that it is never less bound than it was.
-                x5t: at.x5t.or_else(|| g.x5t.clone()),
-                jkt: at.jkt.or_else(|| g.jkt.clone()),
-                ..Bearer::from_grant(g, at.scope, at.created_at, at.expires_at)
-            }),
-    )
+    Ok(tokens::find_access_token(conn, &crypto::token_key(token))?
+        .filter(|(t, g)| !t.revoked && !g.revoked && t.expires_at > now)
+        .map(|(at, g)| Bearer {
+            // The key and certificate the token was bound to when issued, whatever the
+            // grant's later tokens are bound to; a token that names none (written by
+            // an instance of an earlier version, during an upgrade) takes the grant's,
+            // so that it is never less bound than it was.
+            x5t: at.x5t.or_else(|| g.x5t.clone()),
+            jkt: at.jkt.or_else(|| g.jkt.clone()),
+            ..Bearer::from_grant(g, at.scope, at.created_at, at.expires_at)
+        }))
 }

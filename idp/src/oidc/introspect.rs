@@ -39,7 +39,7 @@ pub fn introspect(
         if let Some(b) = bearer::opaque(conn, token, now)? {
             return Ok(Some((b, None)));
         }
-        let refresh = tokens::find_refresh_token(conn, &crypto::secret_hash(token))?
+        let refresh = tokens::find_refresh_token(conn, &crypto::token_key(token))?
             .filter(|(t, g)| !t.rotated && !g.revoked && t.expires_at > now);
         let Some((rt, grant)) = refresh else {
             return Ok(None);

@@ -29,7 +29,7 @@ pub fn revoke(bearer: &Checker, client: &Client, params: &Params, now: i64) -> O
         }
         return Ok(());
     }
-    let hash = crypto::secret_hash(token);
+    let hash = crypto::token_key(token);
     let refresh_first = params.get("token_type_hint") != Some("access_token");
     let revoked_grant = bearer.db.tx(|conn| {
         for refresh in [refresh_first, !refresh_first] {

@@ -34,11 +34,11 @@ pub fn issue_access_token(
     ttl: i64,
     now: i64,
 ) -> StoreResult<String> {
-    let token = crypto::random_token();
+    let token = crypto::new_token();
     tokens::insert_access_token(
         conn,
         &AccessToken {
-            token_hash: crypto::secret_hash(&token),
+            token_hash: crypto::token_key(&token),
             grant_id: grant.id.clone(),
             scope: scope.to_string(),
             revoked: false,
@@ -59,11 +59,11 @@ pub fn issue_refresh_token(
     ttl: i64,
     now: i64,
 ) -> StoreResult<String> {
-    let token = crypto::random_token();
+    let token = crypto::new_token();
     tokens::insert_refresh_token(
         conn,
         &RefreshToken {
-            token_hash: crypto::secret_hash(&token),
+            token_hash: crypto::token_key(&token),
             grant_id: grant.id.clone(),
             parent_hash: parent_hash.map(str::to_string),
             scope: scope.to_string(),
@@ -206,4 +206,96 @@ pub fn id_token_claims(
     }
     authentication_claims(&mut c, grant);
     Ok(Some(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// New tokens are stored under their ordering digits and hash, and found by them; a
+    /// token issued before the digits, stored under its hash alone, is found as before.
+    #[test]
+    fn tokens_are_found_whether_issued_with_ordering_digits_or_before() {
+        use crate::admin::clients::{Credentials, NewClient, create};
+        let (_dir, svc) = crate::service::for_tests();
+        let now = crate::now();
+        let new = NewClient::new(
+            "rp",
+            Credentials::Secret("a-secret-long-enough-for-anyone".into()),
+            vec!["https://rp.example/cb".into()],
+        );
+        let actor = crate::admin::Actor::Cli { os_user: None };
+        create(&crate::admin::Context::from(&svc), &actor, new, now).unwrap();
+        let grant = Grant {
+            id: crypto::ordered_id(now),
+            client_id: "rp".into(),
+            user_id: None,
+            scope: "api".into(),
+            sid: None,
+            acr: None,
+            amr: "[]".into(),
+            auth_time: None,
+            claims: None,
+            revoked: false,
+            created_at: now,
+            subject: None,
+            jkt: None,
+            x5t: None,
+        };
+        let (old_access, old_refresh) = (crypto::random_token(), crypto::random_token());
+        let (access, refresh) = svc
+            .db
+            .tx(|c| {
+                tokens::insert_grant(c, &grant)?;
+                tokens::insert_access_token(
+                    c,
+                    &AccessToken {
+                        token_hash: crypto::secret_hash(&old_access),
+                        grant_id: grant.id.clone(),
+                        scope: "api".into(),
+                        revoked: false,
+                        created_at: now,
+                        expires_at: now + 60,
+                        x5t: None,
+                        jkt: None,
+                    },
+                )?;
+                tokens::insert_refresh_token(
+                    c,
+                    &RefreshToken {
+                        token_hash: crypto::secret_hash(&old_refresh),
+                        grant_id: grant.id.clone(),
+                        parent_hash: None,
+                        scope: "api".into(),
+                        rotated: false,
+                        created_at: now,
+                        expires_at: now + 60,
+                    },
+                )?;
+                Ok((
+                    issue_access_token(c, &grant, "api", 60, now)?,
+                    issue_refresh_token(c, &grant, "api", None, 60, now)?,
+                ))
+            })
+            .unwrap();
+        svc.db
+            .run(|c| {
+                for token in [&access, &old_access] {
+                    let found = crate::oidc::bearer::opaque(c, token, now)?;
+                    assert_eq!(found.map(|b| b.client_id).as_deref(), Some("rp"));
+                }
+                for token in [&refresh, &old_refresh] {
+                    let (found, _) =
+                        tokens::find_refresh_token(c, &crypto::token_key(token))?.expect("found");
+                    assert!(!found.rotated);
+                }
+                let (stored, _) =
+                    tokens::find_access_token(c, &crypto::token_key(&access))?.expect("found");
+                assert!(stored.token_hash.starts_with(&access[..14]));
+                // The hash alone does not find a new token.
+                assert!(tokens::find_access_token(c, &crypto::secret_hash(&access))?.is_none());
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -5,7 +5,9 @@
 //! A request takes its turn on the writing connection and runs its transaction as a
 //! savepoint inside the batch that is open (beginning one when none is). If other requests
 //! are queued for their turn, it leaves the batch open for them and waits; the last one in
-//! the queue, or the one that fills the batch, commits it and wakes the others. Each answer
+//! the queue, or the one that fills the batch, commits it and wakes the others. While the
+//! previous batch's fsync is under way, the last one leaves the batch open until it ends,
+//! so that the requests arriving meanwhile join it. Each answer
 //! leaves once its batch is committed and on disk. A request whose own transaction fails
 //! rolls back to its savepoint and takes nothing of the others with it; a failed commit
 //! fails every request of the batch, and none of their writes stays.
@@ -75,6 +77,67 @@ const MAX_BATCH: usize = 64;
 thread_local! {
     /// This thread is inside a writing transaction.
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Inside `deferring`: the batches this thread's transactions joined without waiting
+    /// for them to be committed.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Arc<Batch>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, whose transactions in a batch return as soon as their own part is done,
+/// without waiting for the batch to be committed and on disk; that wait is the
+/// `Durability` returned, which must end before anything `f` decided leaves the process
+/// (an answer, a message). Inside `f`, what a transaction wrote is seen by the later
+/// transactions of `f`, but not by reads outside a transaction (`Db::run`) until it is
+/// committed, and a later transaction may be committed although an earlier one's batch
+/// failed: `f` must not read back through `Db::run` what it wrote, and its transactions
+/// must each stand on their own. The token endpoint's requests are such: one issuing
+/// transaction, and a count of a failed authentication. The rest of the provider waits in
+/// each transaction.
+pub fn deferring<R>(f: impl FnOnce() -> R) -> (R, Durability) {
+    struct Scope(Option<Vec<Arc<Batch>>>);
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            DEFERRED.set(self.0.take());
+        }
+    }
+    // An outer scope's batches are kept aside, and given back when this one ends.
+    let outer = Scope(DEFERRED.replace(Some(Vec::new())));
+    let value = f();
+    let batches = DEFERRED.replace(None).unwrap_or_default();
+    drop(outer);
+    (value, Durability(batches))
+}
+
+/// Batches joined in `deferring` without waiting for them: see `Durability::wait`.
+#[must_use = "what the transactions wrote is not committed and on disk until this is awaited"]
+pub struct Durability(Vec<Arc<Batch>>);
+
+impl Durability {
+    /// Ends once every batch is committed and on disk: `Err` when one of them failed,
+    /// whose writes did not stay.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        for batch in &self.0 {
+            batch
+                .ended()
+                .await
+                .map_err(|why| StoreError::Batch(why.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the calling thread is in `deferring`; if so, keeps `batch` for its
+/// `Durability`.
+fn deferred(batch: &Arc<Batch>) -> bool {
+    DEFERRED.with_borrow_mut(|d| match d {
+        Some(batches) => {
+            if !batches.iter().any(|b| Arc::ptr_eq(b, batch)) {
+                batches.push(batch.clone());
+            }
+            true
+        }
+        None => false,
+    })
 }
 
 /// The process's writing connection and its open batch.
@@ -101,17 +164,40 @@ struct Open {
     members: usize,
 }
 
-/// How a batch ended, for the requests that wait for it.
+/// How a batch ended, for the requests that wait for it: on a thread (`wait`), or in a task
+/// (`ended`).
 #[derive(Default)]
-struct Batch {
+pub(super) struct Batch {
     outcome: Mutex<Option<Result<(), Arc<str>>>>,
     ended: Condvar,
+    tasks: tokio::sync::Notify,
 }
 
 impl Batch {
     fn end(&self, outcome: Result<(), Arc<str>>) {
         *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
         self.ended.notify_all();
+        self.tasks.notify_waiters();
+    }
+
+    fn outcome(&self) -> Option<Result<(), Arc<str>>> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn ended(&self) -> Result<(), Arc<str>> {
+        loop {
+            let notified = self.tasks.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Listening before looking: an end between the two is not missed.
+            notified.as_mut().enable();
+            if let Some(outcome) = self.outcome() {
+                return outcome;
+            }
+            notified.await;
+        }
     }
 
     fn wait(&self) -> Result<(), Arc<str>> {
@@ -191,15 +277,33 @@ impl Batcher {
         let result = self.in_turn(&mut turn.slot, f);
         turn.finished = true;
         let (result, batch) = result?;
-        let last = self.queued.load(Ordering::SeqCst) == 0
-            || turn
-                .slot
+        let full = turn
+            .slot
+            .open
+            .as_ref()
+            .is_some_and(|o| o.members >= MAX_BATCH);
+        let last = self.queued.load(Ordering::SeqCst) == 0;
+        let committed = if full || (last && !self.sync.busy()) {
+            let committed = commit(&mut turn.slot);
+            // The next batch may begin while this one waits for the disk.
+            drop(turn);
+            committed
+        } else if last {
+            // The fsync under way must end before this batch's can begin: until then the
+            // batch stays open, and the requests that arrive meanwhile join it.
+            drop(turn);
+            self.sync.wait_idle();
+            let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            let still_open = slot
                 .open
                 .as_ref()
-                .is_some_and(|o| o.members >= MAX_BATCH);
-        let committed = if last { commit(&mut turn.slot) } else { None };
-        // The next batch may begin while this one waits for the disk.
-        drop(turn);
+                .is_some_and(|o| Arc::ptr_eq(&o.batch, &batch));
+            // Another member that waited too may have committed it already.
+            if still_open { commit(&mut slot) } else { None }
+        } else {
+            drop(turn);
+            None
+        };
         if let Some(committed) = committed {
             let outcome = committed.and_then(|()| {
                 self.commits.fetch_add(1, Ordering::Relaxed);
@@ -211,6 +315,9 @@ impl Batcher {
         }
         // A request whose own transaction failed has nothing in the batch to wait for.
         let value = result?;
+        if deferred(&batch) {
+            return Ok(value);
+        }
         match batch.wait() {
             Ok(()) => Ok(value),
             Err(why) => Err(E::from(StoreError::Batch(why.to_string()))),
@@ -420,6 +527,72 @@ mod tests {
         assert_eq!(rows(&db).contains(&2), other.is_ok(), "{other:?}");
         db.tx(|c| insert(c, 3)).unwrap();
         assert!(rows(&db).contains(&3));
+    }
+
+    /// Another request queued for its turn while `f` runs, as far as `f`'s transactions
+    /// can tell: they leave their batch open for it.
+    fn with_one_queued<R>(db: &Db, f: impl FnOnce() -> R) -> R {
+        let queued = &db.batcher.as_ref().unwrap().queued;
+        queued.fetch_add(1, Ordering::SeqCst);
+        let r = f();
+        queued.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    #[test]
+    fn a_deferred_transaction_returns_before_its_batch_is_committed() {
+        use futures_util::FutureExt;
+        let (_dir, db) = db();
+        let before = commits(&db);
+        let (value, durability) =
+            deferring(|| with_one_queued(&db, || db.tx(|c| insert(c, 1).map(|()| 7))));
+        assert_eq!(value.unwrap(), 7);
+        // Not committed: reads outside the batch do not see it, and the wait goes on.
+        assert_eq!(commits(&db), before);
+        assert!(rows(&db).is_empty());
+        let mut waiting = Box::pin(durability.wait());
+        assert!(waiting.as_mut().now_or_never().is_none());
+        // The next transaction is the last of the batch and commits both.
+        db.tx(|c| insert(c, 2)).unwrap();
+        assert!(matches!(waiting.now_or_never(), Some(Ok(()))));
+        assert_eq!(rows(&db), [1, 2]);
+        // Outside `deferring`, a transaction waits for its batch again.
+        let queued = &db.batcher.as_ref().unwrap().queued;
+        let outside = std::thread::scope(|s| {
+            queued.fetch_add(1, Ordering::SeqCst);
+            let t = s.spawn(|| db.tx(|c| insert(c, 3)));
+            std::thread::sleep(Duration::from_millis(50));
+            let finished = t.is_finished();
+            queued.fetch_sub(1, Ordering::SeqCst);
+            db.tx(|c| insert(c, 4)).unwrap();
+            t.join().unwrap().unwrap();
+            finished
+        });
+        assert!(!outside, "returned before its batch was committed");
+    }
+
+    #[test]
+    fn a_deferred_transaction_learns_that_its_batch_failed() {
+        use futures_util::FutureExt;
+        let (_dir, db) = db();
+        let ((), durability) = deferring(|| {
+            with_one_queued(&db, || db.tx(|c| insert(c, 1)).unwrap());
+            // Nested scopes keep their own batches.
+            let ((), inner) = deferring(|| ());
+            assert!(matches!(inner.wait().now_or_never(), Some(Ok(()))));
+        });
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.tx(|_| -> StoreResult<()> { panic!("a bug") })
+        }));
+        assert!(panicked.is_err());
+        let failed = durability
+            .wait()
+            .now_or_never()
+            .expect("the batch has ended");
+        assert!(matches!(failed, Err(StoreError::Batch(_))), "{failed:?}");
+        assert!(rows(&db).is_empty());
+        db.tx(|c| insert(c, 2)).unwrap();
+        assert_eq!(rows(&db), [2]);
     }
 
     #[test]

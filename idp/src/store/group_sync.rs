@@ -65,6 +65,21 @@ impl GroupSync {
         }
     }
 
+    /// Returns once no fsync is under way (at once when none is). A batch about to commit
+    /// waits here so that the requests arriving meanwhile join it: they would wait for
+    /// this fsync to end anyway before their own could begin.
+    pub fn wait_idle(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while s.syncing {
+            s = self.synced.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Whether an fsync is under way.
+    pub fn busy(&self) -> bool {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).syncing
+    }
+
     /// fsync of the log, opened anew so that a log SQLite recreated is the one synced. No
     /// log means it was checkpointed into the database file, which SQLite synced.
     fn fsync(&self) -> std::io::Result<()> {

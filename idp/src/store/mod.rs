@@ -24,6 +24,7 @@ macro_rules! unique {
 
 pub mod admin_roles;
 mod batch;
+pub use batch::{Durability, deferring};
 pub mod biometric_consents;
 pub mod captures;
 pub mod challenges;
@@ -481,7 +482,8 @@ impl Db {
     ///
     /// SQLite in a file: concurrent transactions are committed together, in one batch of
     /// the process's writing connection (`batch`), each in a savepoint of its own. It
-    /// returns when the batch is committed and on disk.
+    /// returns when the batch is committed and on disk; inside `deferring`, as soon as its
+    /// own savepoint is released.
     pub fn try_tx<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,

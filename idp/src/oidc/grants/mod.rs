@@ -225,8 +225,8 @@ fn signed(
     unsigned: Unsigned,
     spent: crate::store::tokens::Spent,
 ) -> OidcResult<TokenResponse> {
-    let access_hash = unsigned.access.as_deref().map(crate::crypto::secret_hash);
-    let refresh_hash = unsigned.refresh.as_deref().map(crate::crypto::secret_hash);
+    let access_hash = unsigned.access.as_deref().map(crate::crypto::token_key);
+    let refresh_hash = unsigned.refresh.as_deref().map(crate::crypto::token_key);
     let (grant, client_id) = (unsigned.grant.clone(), unsigned.client.id.clone());
     let error = match unsigned.sign(ctx.provider, ctx.keys, ctx.now) {
         Ok(response) => return Ok(response),

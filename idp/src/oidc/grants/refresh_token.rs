@@ -23,7 +23,7 @@ pub fn refresh(
     holder: super::Holder,
 ) -> OidcResult<TokenResponse> {
     let token = params.require("refresh_token")?;
-    let hash = crypto::secret_hash(token);
+    let hash = crypto::token_key(token);
     let invalid = || OidcError::invalid_grant("the refresh token is invalid");
 
     // Checked before rotating, so that another client presenting a stolen token cannot
