@@ -86,13 +86,11 @@ thread_local! {
 /// Runs `f`, whose transactions in a batch return as soon as their own part is done,
 /// without waiting for the batch to be committed and on disk; that wait is the
 /// `Durability` returned, which must end before anything `f` decided leaves the process
-/// (an answer, a message). Inside `f`, what a transaction wrote is seen by the later
-/// transactions of `f`, but not by reads outside a transaction (`Db::run`) until it is
-/// committed, and a later transaction may be committed although an earlier one's batch
-/// failed: `f` must not read back through `Db::run` what it wrote, and its transactions
-/// must each stand on their own. The token endpoint's requests are such: one issuing
-/// transaction, and a count of a failed authentication. The rest of the provider waits in
-/// each transaction.
+/// (an answer, a message). Inside `f`, what a transaction wrote is not seen by reads
+/// outside a transaction (`Db::run`) until it is committed: `f` must not read back that way
+/// what it wrote. A second transaction of `f` waits for the first one's batch before it
+/// begins, and fails if that batch failed. The token endpoint's requests are such; the rest
+/// of the provider waits in each transaction.
 pub fn deferring<R>(f: impl FnOnce() -> R) -> (R, Durability) {
     struct Scope(Option<Vec<Arc<Batch>>>);
     impl Drop for Scope {
@@ -266,6 +264,15 @@ impl Batcher {
         &self,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
     ) -> Result<T, E> {
+        // Inside `deferring`, a transaction begins only once the batches of the ones before
+        // it are committed: it is never kept when one of them was not. (Those batches end:
+        // a transaction returned before its batch was committed only because another
+        // request was queued behind it.)
+        for batch in DEFERRED.with_borrow(|d| d.clone().unwrap_or_default()) {
+            if let Err(why) = batch.wait() {
+                return Err(E::from(StoreError::Batch(why.to_string())));
+            }
+        }
         self.queued.fetch_add(1, Ordering::SeqCst);
         let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -590,6 +597,21 @@ mod tests {
             .now_or_never()
             .expect("the batch has ended");
         assert!(matches!(failed, Err(StoreError::Batch(_))), "{failed:?}");
+        assert!(rows(&db).is_empty());
+        // A later transaction of the same scope is not kept when an earlier one's batch
+        // failed.
+        let (later, durability) = deferring(|| {
+            let first = with_one_queued(&db, || db.tx(|c| insert(c, 5)));
+            // Another request's transaction breaks the batch.
+            let panicked = std::thread::scope(|s| {
+                s.spawn(|| db.tx(|_| -> StoreResult<()> { panic!("a bug") }))
+                    .join()
+            });
+            assert!(first.is_ok() && panicked.is_err());
+            db.tx(|c| insert(c, 6))
+        });
+        assert!(matches!(later, Err(StoreError::Batch(_))), "{later:?}");
+        assert!(durability.wait().now_or_never().unwrap().is_err());
         assert!(rows(&db).is_empty());
         db.tx(|c| insert(c, 2)).unwrap();
         assert_eq!(rows(&db), [2]);
