@@ -30,11 +30,17 @@ pub fn random_token() -> String {
 /// was made at. The digits order the keys the tokens are stored under (`token_key`), not
 /// what a token means: nothing reads a time from them.
 pub fn new_token() -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
+    let micros = since_epoch().as_micros();
     // 56 bits of microseconds last until the year 4253.
     format!("{:014x}{}", micros & ((1 << 56) - 1), random_token())
+}
+
+/// The clock's time since 1970, for the digits that order tokens and ids (zero on a clock
+/// set before 1970: they then order nothing, and mean nothing either way).
+fn since_epoch() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// Hex digits that order a token made by `new_token`.
@@ -72,9 +78,7 @@ pub fn random_id() -> String {
 /// a page each (grants: one per token issued to a client). The microseconds only order;
 /// nothing reads a time from them.
 pub fn ordered_id(now: i64) -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_micros());
+    let micros = since_epoch().subsec_micros();
     // Seconds since 1970 fit 32 bits until 2106; a second's microseconds fit 20 bits.
     let random = random_id();
     format!(

@@ -115,10 +115,7 @@ impl Durability {
     /// whose writes did not stay.
     pub async fn wait(self) -> Result<(), StoreError> {
         for batch in &self.0 {
-            batch
-                .ended()
-                .await
-                .map_err(|why| StoreError::Batch(why.to_string()))?;
+            batch.ended().await?;
         }
         Ok(())
     }
@@ -178,14 +175,12 @@ impl Batch {
         self.tasks.notify_waiters();
     }
 
-    fn outcome(&self) -> Option<Result<(), Arc<str>>> {
-        self.outcome
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn outcome(&self) -> Option<Result<(), StoreError>> {
+        let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        outcome.as_ref().map(failed)
     }
 
-    async fn ended(&self) -> Result<(), Arc<str>> {
+    async fn ended(&self) -> Result<(), StoreError> {
         loop {
             let notified = self.tasks.notified();
             let mut notified = std::pin::pin!(notified);
@@ -198,15 +193,23 @@ impl Batch {
         }
     }
 
-    fn wait(&self) -> Result<(), Arc<str>> {
+    fn wait(&self) -> Result<(), StoreError> {
         let mut o = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(outcome) = o.as_ref() {
-                return outcome.clone();
+                return failed(outcome);
             }
             o = self.ended.wait(o).unwrap_or_else(|p| p.into_inner());
         }
     }
+}
+
+/// A batch's outcome as its requests report it: a failed batch is `StoreError::Batch`.
+fn failed(outcome: &Result<(), Arc<str>>) -> Result<(), StoreError> {
+    outcome
+        .as_ref()
+        .map_err(|why| StoreError::Batch(why.to_string()))
+        .copied()
 }
 
 /// A request's turn on the writing connection. Dropped before its transaction returned
@@ -269,9 +272,7 @@ impl Batcher {
         // a transaction returned before its batch was committed only because another
         // request was queued behind it.)
         for batch in DEFERRED.with_borrow(|d| d.clone().unwrap_or_default()) {
-            if let Err(why) = batch.wait() {
-                return Err(E::from(StoreError::Batch(why.to_string())));
-            }
+            batch.wait()?;
         }
         self.queued.fetch_add(1, Ordering::SeqCst);
         let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -325,10 +326,8 @@ impl Batcher {
         if deferred(&batch) {
             return Ok(value);
         }
-        match batch.wait() {
-            Ok(()) => Ok(value),
-            Err(why) => Err(E::from(StoreError::Batch(why.to_string()))),
-        }
+        batch.wait()?;
+        Ok(value)
     }
 
     /// Runs `f` in the open batch: the first request of a batch begins its transaction,
