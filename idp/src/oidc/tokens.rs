@@ -231,16 +231,8 @@ mod tests {
             client_id: "rp".into(),
             user_id: None,
             scope: "api".into(),
-            sid: None,
-            acr: None,
-            amr: "[]".into(),
-            auth_time: None,
-            claims: None,
-            revoked: false,
             created_at: now,
-            subject: None,
-            jkt: None,
-            x5t: None,
+            ..tokens::testing::grant(None, None)
         };
         let (old_access, old_refresh) = (crypto::random_token(), crypto::random_token());
         let (access, refresh) = svc

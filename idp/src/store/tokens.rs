@@ -423,3 +423,29 @@ pub fn rotate_refresh_token(
         Some((t, _)) => Redemption::Replayed(t.grant_id),
     })
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A grant of client `c` to user `u` for `openid`, bound to `jkt` and `x5t`, for unit
+    /// tests.
+    pub fn grant(jkt: Option<&str>, x5t: Option<&str>) -> Grant {
+        Grant {
+            id: "g".into(),
+            client_id: "c".into(),
+            user_id: Some("u".into()),
+            scope: "openid".into(),
+            sid: None,
+            acr: None,
+            amr: "[]".into(),
+            auth_time: None,
+            claims: None,
+            revoked: false,
+            created_at: 0,
+            subject: None,
+            jkt: jkt.map(str::to_string),
+            x5t: x5t.map(str::to_string),
+        }
+    }
+}

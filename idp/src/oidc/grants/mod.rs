@@ -288,25 +288,7 @@ fn audit_issued(
 mod tests {
     use super::*;
     use crate::store::tokens::Grant;
-
-    fn grant(jkt: Option<&str>, x5t: Option<&str>) -> Grant {
-        Grant {
-            id: "g".into(),
-            client_id: "c".into(),
-            user_id: Some("u".into()),
-            scope: "openid".into(),
-            sid: None,
-            acr: None,
-            amr: "[]".into(),
-            auth_time: None,
-            claims: None,
-            revoked: false,
-            created_at: 0,
-            subject: None,
-            jkt: jkt.map(str::to_string),
-            x5t: x5t.map(str::to_string),
-        }
-    }
+    use crate::store::tokens::testing::grant;
 
     /// Tokens that cannot be signed after their transaction committed, because the
     /// security module does not answer, are withdrawn: the client's retry gets them, not a
