@@ -43,6 +43,13 @@ pub fn hash_of(prev: &str, seq: i64, e: &Event) -> String {
     crypto::hex(&h.finalize())
 }
 
+crate::store::fixed::statement! {
+    /// Gives event `id` its place in the chain.
+    fn place(conn, seq: i64 as BigInt, prev_hash: str as Text, hash: str as Text, id: i64 as BigInt) =
+        "UPDATE audit_events SET seq = " seq ", prev_hash = " prev_hash ", hash = " hash
+        " WHERE id = " id;
+}
+
 /// What one round of sealing did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sealed {
@@ -78,14 +85,7 @@ pub fn seal(
     for e in &pending {
         seq += 1;
         let hash = hash_of(&prev, seq, e);
-        crate::store::fixed::execute_fixed!(
-            diesel::update(audit_events::table.find(e.id)).set((
-                audit_events::seq.eq(seq),
-                audit_events::prev_hash.eq(&prev),
-                audit_events::hash.eq(&hash),
-            )),
-            conn
-        )?;
+        place(conn, &seq, &prev, &hash, &e.id)?;
         prev = hash;
     }
     if !pending.is_empty() {

@@ -32,41 +32,19 @@ type Manager = <AnyConnection as Connection>::TransactionManager;
 /// these three statements are prepared once per connection and kept in its statement
 /// cache.
 mod member {
-    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-    use diesel::sqlite::{Sqlite, SqliteConnection};
-    use diesel::{QueryResult, RunQueryDsl};
-
-    macro_rules! statement {
-        ($name:ident, $sql:literal) => {
-            #[derive(QueryId)]
-            pub(super) struct $name;
-            impl QueryFragment<Sqlite> for $name {
-                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-                    out.push_sql($sql);
-                    Ok(())
-                }
-            }
-            impl RunQueryDsl<SqliteConnection> for $name {}
-        };
-    }
-    statement!(Begin, "SAVEPOINT batch_member");
-    statement!(Release, "RELEASE batch_member");
-    statement!(RollBack, "ROLLBACK TO batch_member");
+    crate::store::fixed::statement!(pub(super) fn begin(conn) = "SAVEPOINT batch_member";);
+    crate::store::fixed::statement!(pub(super) fn release(conn) = "RELEASE batch_member";);
+    crate::store::fixed::statement!(pub(super) fn roll_back(conn) = "ROLLBACK TO batch_member";);
 }
 
 /// Runs one of `member`'s statements (SQLite) or diesel's savepoint step (PostgreSQL).
-fn member_step<S>(
+fn member_step(
     conn: &mut AnyConnection,
-    sqlite: S,
+    sqlite: fn(&mut AnyConnection) -> diesel::QueryResult<usize>,
     other: fn(&mut AnyConnection) -> diesel::QueryResult<()>,
-) -> diesel::QueryResult<()>
-where
-    S: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
-        + diesel::query_builder::QueryId
-        + diesel::RunQueryDsl<diesel::SqliteConnection>,
-{
+) -> diesel::QueryResult<()> {
     match conn {
-        AnyConnection::Sqlite(c) => diesel::RunQueryDsl::execute(sqlite, c).map(|_| ()),
+        AnyConnection::Sqlite(_) => sqlite(conn).map(drop),
         AnyConnection::Postgresql(_) => other(conn),
     }
 }
@@ -354,7 +332,7 @@ impl Batcher {
                 AnyConnection::Postgresql(_) => Manager::begin_transaction(&mut conn),
             }
         } else {
-            member_step(&mut conn, member::Begin, Manager::begin_transaction)
+            member_step(&mut conn, member::begin, Manager::begin_transaction)
         };
         if let Err(e) = begun {
             drop(conn);
@@ -375,9 +353,9 @@ impl Batcher {
         let ended = match &result {
             Ok(_) if first => Ok(()),
             Err(_) if first => Manager::rollback_transaction(&mut conn),
-            Ok(_) => member_step(&mut conn, member::Release, Manager::commit_transaction),
-            Err(_) => member_step(&mut conn, member::RollBack, Manager::rollback_transaction)
-                .and_then(|()| member_step(&mut conn, member::Release, |_| Ok(()))),
+            Ok(_) => member_step(&mut conn, member::release, Manager::commit_transaction),
+            Err(_) => member_step(&mut conn, member::roll_back, Manager::rollback_transaction)
+                .and_then(|()| member_step(&mut conn, member::release, |_| Ok(()))),
         };
         if let Err(e) = ended {
             // A failure that rolled back the whole transaction (SQLite does so on a full

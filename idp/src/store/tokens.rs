@@ -408,15 +408,12 @@ pub fn rotate_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> StoreResult<Redemption<RefreshToken>> {
-    let claimed = super::fixed::execute_fixed!(
-        diesel::update(
-            refresh_tokens::table
-                .find(token_hash)
-                .filter(refresh_tokens::rotated.eq(false)),
-        )
-        .set(refresh_tokens::rotated.eq(true)),
-        conn
-    )?;
+    super::fixed::statement! {
+        fn claim(conn, token_hash: str as Text) =
+            "UPDATE refresh_tokens SET rotated = TRUE WHERE rotated = FALSE AND token_hash = "
+            token_hash;
+    }
+    let claimed = claim(conn, token_hash)?;
     Ok(match find_refresh_token(conn, token_hash)? {
         None => Redemption::Unknown,
         Some((t, grant)) if claimed == 1 => Redemption::Fresh(t, Box::new(grant)),

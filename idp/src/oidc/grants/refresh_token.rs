@@ -25,6 +25,7 @@ pub fn refresh(
     let token = params.require("refresh_token")?;
     let hash = crypto::token_key(token);
     let invalid = || OidcError::invalid_grant("the refresh token is invalid");
+    let gone = || OidcError::invalid_grant("the refresh token has expired or was revoked");
 
     // Checked before rotating, so that another client presenting a stolen token cannot
     // burn it for its owner.
@@ -36,9 +37,7 @@ pub fn refresh(
         return Err(invalid());
     }
     if stored.expires_at <= ctx.now || grant.revoked {
-        return Err(OidcError::invalid_grant(
-            "the refresh token has expired or was revoked",
-        ));
+        return Err(gone());
     }
     let rebinding = if client.is_public() {
         super::Rebinding::Refused
@@ -79,6 +78,9 @@ pub fn refresh(
             }
         };
         let mut grant = match redemption {
+            // Revoked (consent withdrawn, signed out) since the check above: nothing is
+            // issued on it.
+            Redemption::Fresh(_, grant) if grant.revoked => return Ok(Err(gone())),
             Redemption::Fresh(_, grant) => *grant,
             Redemption::Replayed(grant_id) => {
                 tracing::warn!(grant = %grant_id, "refresh token reused; grant revoked");
