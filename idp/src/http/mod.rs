@@ -594,13 +594,13 @@ async fn blocking<T: Send + 'static>(
     })?
 }
 
-/// `blocking` for work whose transactions may end before their batch is committed
-/// (`store::deferring`): the blocking thread is free as soon as the work is done, and the
-/// answer waits here, without holding a thread, until what it wrote is on disk.
+/// `blocking` for work that returns with its answer what the answer must wait for
+/// (`grants::token_deferred`): the blocking thread is free as soon as the work is done, and
+/// the answer waits here, without holding a thread, until what it wrote is on disk.
 async fn blocking_deferred<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, OidcError> + Send + 'static,
+    f: impl FnOnce() -> (Result<T, OidcError>, crate::store::Durability) + Send + 'static,
 ) -> Result<T, OidcError> {
-    let (result, durability) = blocking(move || Ok(crate::store::deferring(f))).await?;
+    let (result, durability) = blocking(move || Ok(f())).await?;
     // A failed commit comes first: what the answer would tell of did not stay.
     durability.wait().await?;
     result

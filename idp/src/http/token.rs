@@ -61,8 +61,9 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             alias,
             now,
         };
-        let response = grants::token(&ctx, &params, auth.as_deref())?;
-        serde_json::to_string(&response).map_err(OidcError::server)
+        let (response, durability) = grants::token_deferred(&ctx, &params, auth.as_deref());
+        let body = response.and_then(|r| serde_json::to_string(&r).map_err(OidcError::server));
+        (body, durability)
     })
     .await;
     let res = match result {

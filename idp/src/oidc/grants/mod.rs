@@ -39,6 +39,17 @@ pub struct Holder<'a> {
     pub x5t: Option<&'a str>,
 }
 
+/// `token` for the endpoint, which waits for the disk without holding a thread: its
+/// transactions return once their own part of the batch is done (`store::deferring`), and
+/// the answer may leave only once the `Durability` returned with it is met.
+pub fn token_deferred(
+    ctx: &TokenContext,
+    params: &Params,
+    authorization: Option<&str>,
+) -> (OidcResult<TokenResponse>, crate::store::Durability) {
+    crate::store::deferring(|| token(ctx, params, authorization))
+}
+
 /// Handles a token request. `authorization` is the raw `Authorization` header, if any.
 pub fn token(
     ctx: &TokenContext,
@@ -225,14 +236,15 @@ fn signed(
     unsigned: Unsigned,
     spent: crate::store::tokens::Spent,
 ) -> OidcResult<TokenResponse> {
-    let access_hash = unsigned.access.as_deref().map(crate::crypto::token_key);
-    let refresh_hash = unsigned.refresh.as_deref().map(crate::crypto::token_key);
+    let (access, refresh) = (unsigned.access.clone(), unsigned.refresh.clone());
     let (grant, client_id) = (unsigned.grant.clone(), unsigned.client.id.clone());
     let error = match unsigned.sign(ctx.provider, ctx.keys, ctx.now) {
         Ok(response) => return Ok(response),
         Err(e) if e.code != ErrorCode::TemporarilyUnavailable => return Err(e),
         Err(e) => e,
     };
+    let access_hash = access.as_deref().map(crate::crypto::token_key);
+    let refresh_hash = refresh.as_deref().map(crate::crypto::token_key);
     let withdrawn = ctx.db.tx(|conn| {
         let rows = (access_hash.as_deref(), refresh_hash.as_deref());
         if !crate::store::tokens::withdraw(conn, &grant.id, spent, rows.0, rows.1)? {
